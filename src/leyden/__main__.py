@@ -1,0 +1,3 @@
+from leyden.cli import main
+
+raise SystemExit(main())
