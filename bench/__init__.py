@@ -1,0 +1,1 @@
+"""Leyden's benchmarks: ``make bench`` runs every ``bench_*.py`` module's ``run()``."""

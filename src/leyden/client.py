@@ -1,0 +1,90 @@
+"""A small synchronous client for Leyden's (and Kapacitor's) HTTP API, used by the CLI.
+
+Errors follow Kapacitor's ``client/v1``: the ``error`` key of a JSON body when there is one,
+otherwise ``invalid response: code N: body: …``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+DEFAULT_URL = "http://localhost:9092"
+
+
+class ClientError(Exception):
+    """The server answered with an error, or could not be reached."""
+
+
+class Client:
+    def __init__(self, url: str, *, skip_verify: bool = False, timeout: float = 60.0) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f'invalid URL "{url}": want http(s)://host:port')
+        self._headers: dict[str, str] = {}
+        if parsed.username is not None:
+            creds = f"{urllib.parse.unquote(parsed.username)}:"
+            creds += urllib.parse.unquote(parsed.password or "")
+            self._headers["Authorization"] = "Basic " + base64.b64encode(creds.encode()).decode()
+        netloc = parsed.hostname if parsed.port is None else f"{parsed.hostname}:{parsed.port}"
+        if ":" in (parsed.hostname or "") and parsed.port is not None:
+            netloc = f"[{parsed.hostname}]:{parsed.port}"
+        self.base = urllib.parse.urlunsplit((parsed.scheme, netloc, parsed.path.rstrip("/"), "", ""))
+        self._timeout = timeout
+        self._ssl: ssl.SSLContext | None = None
+        if skip_verify:
+            self._ssl = ssl.create_default_context()
+            self._ssl.check_hostname = False
+            self._ssl.verify_mode = ssl.CERT_NONE
+
+    def request(self, method: str, path: str, body: Any = None,
+                query: dict[str, str] | None = None) -> tuple[int, Any]:
+        """Send one request; return (status, decoded JSON or None). Raises ClientError."""
+        url = self.base + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = None
+        headers = dict(self._headers)
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=self._timeout, context=self._ssl) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        except urllib.error.URLError as exc:
+            raise ClientError(f"cannot reach {self.base}: {exc.reason}") from None
+        except (TimeoutError, ConnectionError, OSError) as exc:
+            raise ClientError(f"cannot reach {self.base}: {exc}") from None
+        decoded: Any = None
+        if raw.strip():
+            try:
+                decoded = json.loads(raw)
+            except json.JSONDecodeError:
+                decoded = None
+        if status >= 400:
+            if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
+                raise ClientError(decoded["error"])
+            text = raw.decode("utf-8", "replace").strip()
+            raise ClientError(f"invalid response: code {status}: body: {text}")
+        return status, decoded
+
+    def ping(self) -> None:
+        self.request("GET", "/kapacitor/v1/ping")
+
+    def list_service_tests(self, pattern: str = "*") -> list[dict[str, Any]]:
+        _, body = self.request("GET", "/kapacitor/v1/service-tests", query={"pattern": pattern})
+        return list((body or {}).get("services", []))
+
+    def test_service(self, name: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        _, body = self.request("POST", f"/kapacitor/v1/service-tests/{name}", options or {})
+        if not isinstance(body, dict):
+            raise ClientError(f"invalid response to service test {name}")
+        return body

@@ -1,0 +1,87 @@
+"""Routing of written points to tasks by exact (database, retention policy) and measurement.
+
+Kapacitor sends a point to a stream task only if the point's (db, rp) is one of the task's
+dbrps exactly, and the task reads that measurement or reads every measurement
+(``task_master.go forkPoint``).  A dict keyed by (db, rp) then by measurement keeps that
+decision to two lookups per point.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from leyden.lineprotocol import Point
+
+
+class PointReceiver(Protocol):
+    """Something that consumes points: a stream task's source."""
+
+    def receive(self, db: str, rp: str, point: Point) -> None: ...
+
+
+@dataclass
+class WriteStats:
+    points_received: int = 0
+    points_routed: int = 0
+    write_requests: int = 0
+    write_errors: int = 0
+    #: points per (db, rp), for /kapacitor/v1/debug/vars
+    per_dbrp: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+
+
+class Engine:
+    """Entry point for written points; owns the routing table and the write statistics."""
+
+    def __init__(self, default_retention_policy: str = "") -> None:
+        self.default_retention_policy = default_retention_policy
+        self.stats = WriteStats()
+        # (db, rp) -> measurement -> receivers; measurement None = every measurement
+        self._routes: dict[tuple[str, str], dict[str | None, list[PointReceiver]]] = {}
+
+    def subscribe(self, receiver: PointReceiver, dbrps: Iterable[tuple[str, str]],
+                  measurements: Iterable[str | None]) -> None:
+        """Route points of ``dbrps`` whose measurement is in ``measurements`` to ``receiver``.
+
+        ``None`` among the measurements means "every measurement".
+        """
+        wanted = set(measurements)
+        for dbrp in dbrps:
+            table = self._routes.setdefault(dbrp, {})
+            for m in wanted:
+                receivers = table.setdefault(m, [])
+                if receiver not in receivers:
+                    receivers.append(receiver)
+
+    def unsubscribe(self, receiver: PointReceiver) -> None:
+        for dbrp, table in list(self._routes.items()):
+            for m, receivers in list(table.items()):
+                if receiver in receivers:
+                    receivers.remove(receiver)
+                if not receivers:
+                    del table[m]
+            if not table:
+                del self._routes[dbrp]
+
+    def write_points(self, db: str, rp: str, points: Sequence[Point]) -> None:
+        """Hand a parsed write body to every task that reads it, in order."""
+        if not rp:
+            rp = self.default_retention_policy
+        stats = self.stats
+        stats.points_received += len(points)
+        stats.per_dbrp[(db, rp)] += len(points)
+        table = self._routes.get((db, rp))
+        if not table:
+            return
+        everything = table.get(None, ())
+        routed = 0
+        for point in points:
+            for receiver in table.get(point.name, ()):
+                receiver.receive(db, rp, point)
+                routed += 1
+            for receiver in everything:
+                receiver.receive(db, rp, point)
+                routed += 1
+        stats.points_routed += routed

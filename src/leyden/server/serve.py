@@ -1,0 +1,109 @@
+"""``leyden serve``: build the services from a Config, listen, and shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from urllib.parse import parse_qsl, urlencode
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from leyden import KAPACITOR_VERSION
+from leyden.config import Config
+from leyden.discord.service import DiscordService
+from leyden.engine import Engine
+from leyden.server.app import Services, create_app
+
+log = logging.getLogger("leyden.server")
+
+#: query parameters that carry credentials (InfluxDB-style ``?u=&p=``) are never logged
+_SECRET_PARAMS = {"p", "password", "token"}
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One logfmt line per request, with credentials in the query string masked."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        query = request.query_string
+        if query:
+            pairs = [(k, "[REDACTED]" if k in _SECRET_PARAMS else v)
+                     for k, v in parse_qsl(query, keep_blank_values=True)]
+            path = f"{request.path}?{urlencode(pairs)}"
+        else:
+            path = request.path
+        self.logger.info(
+            "http request",
+            extra={"fields": {
+                "method": request.method,
+                "path": path,
+                "status": response.status,
+                "duration_ms": f"{time * 1000:.3f}",
+                "remote": request.remote or "",
+            }},
+        )
+
+
+def split_bind_address(address: str) -> tuple[str | None, int]:
+    """``host:port`` → (host, port); an empty host (``:9092``) means every interface."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    return (host or None), int(port)
+
+
+def build_services(config: Config) -> Services:
+    return Services(
+        config=config,
+        engine=Engine(config.default_retention_policy),
+        discord=DiscordService(config.discord),
+    )
+
+
+async def serve(config: Config, *, ready: asyncio.Event | None = None,
+                stop: asyncio.Event | None = None) -> None:
+    """Run the server until SIGINT/SIGTERM (or ``stop`` is set), then close everything."""
+    services = build_services(config)
+    app = create_app(services)
+    runner = web.AppRunner(
+        app,
+        access_log_class=AccessLogger,
+        access_log=logging.getLogger("leyden.http") if config.http.log_enabled else None,
+        handle_signals=False,
+    )
+    await runner.setup()
+    host, port = split_bind_address(config.http.bind_address)
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ServeError(f"cannot listen on {config.http.bind_address}: {exc.strerror}") from None
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "listening",
+        extra={"fields": {"address": config.http.bind_address, "version": KAPACITOR_VERSION,
+                          "config": config.source}},
+    )
+    for ws in services.discord.workspace_names():
+        log.info("discord workspace configured", extra={"fields": {"workspace": ws or '""'}})
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+        await runner.cleanup()
+        log.info("stopped")
+
+
+class ServeError(Exception):
+    """A start-up failure the user can fix (port in use, …)."""
