@@ -1,0 +1,500 @@
+"""Posting webhook bodies to Discord, telling apart what to retry from what never will work.
+
+The sender's whole interface is "take a notification, report delivered / retry at / permanent
+failure" (``DeliveryResult``), so a durable outbox can later sit in front of it and own the
+retry schedule: ``post_once`` is one attempt, ``deliver`` a bounded in-memory retry loop for
+callers without an outbox.
+
+Webhook URLs carry their secret token in the path.  Nothing here logs, raises or returns a URL
+in clear: logs and reasons use ``redact_url`` and every reason built from an exception or a
+response body is scrubbed of the URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random as _random
+import re
+import ssl as _ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+
+from leyden import __version__
+
+log = logging.getLogger("leyden.discord")
+
+USER_AGENT = f"DiscordBot (leyden, {__version__})"
+DEFAULT_TIMEOUT = 30.0
+API_VERSION = 10
+
+_DISCORD_HOSTS = frozenset(
+    f"{prefix}{domain}"
+    for prefix in ("", "ptb.", "canary.")
+    for domain in ("discord.com", "discordapp.com")
+)
+_WEBHOOK_PATH = re.compile(r"^/api(?:/v\d+)?/webhooks/(\d+)/([A-Za-z0-9._-]+)(/.*)?$")
+
+Outcome = Literal["delivered", "retry", "permanent"]
+SSLSetting = _ssl.SSLContext | bool | None
+
+
+# --- URLs ------------------------------------------------------------------------------------
+
+
+def _discord_parts(url: str) -> tuple[str, str, str, str, str] | None:
+    """(host, webhook id, token, suffix, query) if ``url`` is a Discord execute-webhook URL."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or host not in _DISCORD_HOSTS:
+        return None
+    if port not in (None, 443) or parts.username or parts.password:
+        return None
+    match = _WEBHOOK_PATH.match(parts.path)
+    if match is None:
+        return None
+    webhook_id, token, suffix = match.groups()
+    return host, webhook_id, token, suffix or "", parts.query
+
+
+def is_discord_webhook_url(url: str) -> bool:
+    return _discord_parts(url) is not None
+
+
+def normalize_webhook_url(url: str) -> str:
+    """Pin a Discord webhook URL to HTTPS and API v10; leave any other URL as written.
+
+    The URL Discord's UI hands out has no API version and so runs on the deprecated v6, whose
+    rate-limit units and error bodies differ.  The host (discord.com, discordapp.com, ptb.,
+    canary.), query parameters such as ``thread_id`` and any path suffix after the token
+    (``/slack``, ``/github``) are kept.  Relays, emulators and test servers are not touched.
+    """
+    parts = _discord_parts(url)
+    if parts is None:
+        return url
+    host, webhook_id, token, suffix, query = parts
+    path = f"/api/v{API_VERSION}/webhooks/{webhook_id}/{token}{suffix}"
+    return urlunsplit(("https", host, path, query, ""))
+
+
+def redact_url(url: str) -> str:
+    """A form of ``url`` safe for logs: Discord URLs keep the webhook id, never the token."""
+    parts = _discord_parts(url)
+    if parts is not None:
+        host, webhook_id, _token, suffix, _query = parts
+        return f"https://{host}/api/v{API_VERSION}/webhooks/{webhook_id}/****{suffix}"
+    try:
+        split = urlsplit(url.strip())
+        host = split.hostname or ""
+        port = split.port
+    except ValueError:
+        return "<invalid url>"
+    if not split.scheme or not host:
+        return "<invalid url>"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    return f"{split.scheme}://{netloc}/…"
+
+
+def _scrub(text: str, url: str) -> str:
+    """Remove every recognisable form of ``url`` (and its secret parts) from ``text``."""
+    if not url:
+        return text
+    secrets: set[str] = {url, url.strip(), normalize_webhook_url(url)}
+    parts = _discord_parts(url)
+    if parts is not None:
+        secrets.add(parts[2])
+    else:
+        try:
+            split = urlsplit(url.strip())
+        except ValueError:
+            split = None
+        if split is not None:
+            if split.path not in ("", "/"):
+                secrets.add(split.path)
+            if split.query:
+                secrets.add(split.query)
+            if split.password:
+                secrets.add(split.password)
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, redact_url(url) if secret.startswith("http") else "****")
+    return text
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What became of one notification.
+
+    ``retry_after`` (seconds) is Discord's own hint when it gave one (429), else the backoff
+    this sender would use next; ``None`` for delivered and permanent outcomes.  ``reason`` is
+    Discord's explanation (or the transport error), never containing the webhook URL.
+    """
+
+    outcome: Outcome
+    status: int | None = None
+    reason: str = ""
+    retry_after: float | None = None
+    attempts: int = 1
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome == "delivered"
+
+    def describe(self) -> str:
+        """One line for logs and API answers: status and reason."""
+        if self.outcome == "delivered":
+            return f"delivered (HTTP {self.status})"
+        if self.status is None:
+            return self.reason
+        return f"HTTP {self.status}: {self.reason}" if self.reason else f"HTTP {self.status}"
+
+
+def _flatten_errors(tree: Any, path: str, out: list[str]) -> None:
+    """Discord v8+ nested ``errors``: leaves are ``{"_errors": [{"code", "message"}]}``."""
+    if not isinstance(tree, dict):
+        return
+    for item in tree.get("_errors") or ():
+        if isinstance(item, dict):
+            message = item.get("message") or item.get("code") or "invalid"
+            out.append(f"{path}: {message}" if path else str(message))
+    for key, sub in tree.items():
+        if key != "_errors":
+            _flatten_errors(sub, f"{path}.{key}" if path else str(key), out)
+
+
+_MAX_DETAILS = 5
+
+
+def _summarise(details: list[str]) -> str:
+    shown = "; ".join(details[:_MAX_DETAILS])
+    if len(details) > _MAX_DETAILS:
+        shown += f"; and {len(details) - _MAX_DETAILS} more"
+    return shown
+
+
+def explain_response(status: int, body: bytes) -> str:
+    """Discord's reason for a non-success answer, short enough for one log line.
+
+    Understands v8+ ``{"message", "code", "errors"}`` bodies, the flat v6 form
+    (``{"embeds": ["0"]}``), Kapacitor-style ``{"error": "..."}`` and plain text.
+    """
+    text = body.decode("utf-8", errors="replace").strip()
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        if isinstance(data.get("error"), str) and data["error"]:
+            return data["error"]
+        if isinstance(data.get("message"), str):
+            reason = data["message"]
+            if data.get("code") not in (None, 0, ""):
+                reason += f" ({data['code']})"
+            details: list[str] = []
+            _flatten_errors(data.get("errors"), "", details)
+            return f"{reason}: {_summarise(details)}" if details else reason
+        flat = [
+            f"{key}: {', '.join(str(v) for v in value)}"
+            for key, value in data.items()
+            if isinstance(value, list)
+        ]
+        if flat:
+            return _summarise(flat)
+    if text:
+        squashed = " ".join(text.split())
+        return squashed if len(squashed) <= 200 else squashed[:200] + "…"
+    return "no response body"
+
+
+def _float_or_none(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 and number == number else None
+
+
+def _retry_after(headers: Mapping[str, str], body: bytes) -> float | None:
+    """Seconds to wait from a 429: JSON ``retry_after``, else ``Retry-After``, else reset-after."""
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        hint = _float_or_none(data.get("retry_after"))
+        if hint is not None:
+            return hint
+    for header in ("Retry-After", "X-RateLimit-Reset-After"):
+        hint = _float_or_none(headers.get(header))
+        if hint is not None:
+            return hint
+    return None
+
+
+# --- TLS -------------------------------------------------------------------------------------
+
+
+class TLSConfigError(ValueError):
+    """A TLS setting (ssl-ca, ssl-cert, ssl-key) that cannot be used; names key and file."""
+
+
+def _readable(key: str, path: str) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise TLSConfigError(f'{key}: cannot read "{path}": {exc.strerror or exc}') from None
+
+
+def build_ssl_context(
+    ssl_ca: str = "", ssl_cert: str = "", ssl_key: str = "", insecure_skip_verify: bool = False
+) -> _ssl.SSLContext | None:
+    """The client TLS context for a workspace, or ``None`` for the system defaults.
+
+    As in Kapacitor: ``ssl-ca`` replaces the trusted roots, ``ssl-cert``/``ssl-key`` give a client
+    certificate, ``insecure-skip-verify`` turns off chain and host checks.
+    """
+    if not (ssl_ca or ssl_cert or ssl_key or insecure_skip_verify):
+        return None
+    if ssl_key and not ssl_cert:
+        raise TLSConfigError(
+            "ssl-key is set but ssl-cert is not: a client key needs its certificate"
+        )
+    if ssl_ca:
+        _readable("ssl-ca", ssl_ca)
+    try:
+        context = _ssl.create_default_context(cafile=ssl_ca or None)
+    except _ssl.SSLError as exc:
+        raise TLSConfigError(f'ssl-ca: "{ssl_ca}" holds no usable CA certificate: {exc}') from None
+    if insecure_skip_verify:
+        context.check_hostname = False
+        context.verify_mode = _ssl.CERT_NONE
+    if ssl_cert:
+        _readable("ssl-cert", ssl_cert)
+        if ssl_key:
+            _readable("ssl-key", ssl_key)
+        try:
+            context.load_cert_chain(ssl_cert, ssl_key or None)
+        except _ssl.SSLError as exc:
+            files = f'ssl-cert "{ssl_cert}"' + (f' / ssl-key "{ssl_key}"' if ssl_key else "")
+            raise TLSConfigError(
+                f"{files}: not a usable certificate and private key pair: {exc}"
+            ) from None
+    return context
+
+
+# --- the sender ------------------------------------------------------------------------------
+
+
+def _ssl_key(setting: SSLSetting) -> Any:
+    return True if setting is None else setting
+
+
+class DiscordSender:
+    """Posts JSON bodies to webhooks with connection reuse, classification and bounded retries.
+
+    One ``aiohttp.ClientSession`` per TLS setting keeps connections alive across posts.  A
+    simple per-webhook gate honours ``X-RateLimit-Remaining: 0`` / ``X-RateLimit-Reset-After``
+    and 429 answers: the next request to that webhook waits until the bucket resets.  Global
+    (per-host) and per-channel budgets are not modelled here; they belong to the pacing layer.
+
+    ``sleep``, ``random`` and ``clock`` are injectable so tests never really wait.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+        clock: Callable[[], float] = time.monotonic,
+        trust_env: bool = True,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        max_gate_wait: float = 10.0,
+    ) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout_seconds = timeout
+        self._sleep = sleep
+        self._random = random
+        self._clock = clock
+        self._trust_env = trust_env
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._max_gate_wait = max_gate_wait
+        self._sessions: dict[Any, aiohttp.ClientSession] = {}
+        #: per normalised URL: clock time before which no request may be sent
+        self._not_before: dict[str, float] = {}
+        self._closed = False
+
+    def _session(self, setting: SSLSetting) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("DiscordSender is closed")
+        key = _ssl_key(setting)
+        session = self._sessions.get(key)
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(ssl=key, limit=100, keepalive_timeout=60)
+            session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                headers={"User-Agent": USER_AGENT},
+                trust_env=self._trust_env,
+            )
+            self._sessions[key] = session
+        return session
+
+    def backoff(self, attempt: int) -> float:
+        """Wait after failed attempt ``attempt`` (1-based): exponential, jittered ±50 %."""
+        base = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+        return base * (0.5 + self._random())
+
+    def _gate_wait(self, url: str) -> float:
+        not_before = self._not_before.get(url)
+        if not_before is None:
+            return 0.0
+        wait = not_before - self._clock()
+        if wait <= 0:
+            del self._not_before[url]
+            return 0.0
+        return wait
+
+    def _close_gate(self, url: str, seconds: float) -> None:
+        until = self._clock() + seconds
+        self._not_before[url] = max(until, self._not_before.get(url, until))
+
+    async def post_once(
+        self, url: str, payload: Mapping[str, Any], *, ssl: SSLSetting = None
+    ) -> DeliveryResult:
+        """One attempt.  2xx delivered; 429, 5xx and transport errors retry; other 4xx permanent."""
+        target = normalize_webhook_url(url)
+        shown = redact_url(url)
+        wait = self._gate_wait(target)
+        if wait > self._max_gate_wait:
+            return DeliveryResult(
+                "retry", None, "rate limit bucket exhausted; not sent", retry_after=wait
+            )
+        if wait > 0:
+            log.debug(
+                "waiting for the Discord rate limit",
+                extra={"fields": {"url": shown, "wait": f"{wait:.3f}s"}},
+            )
+            await self._sleep(wait)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            session = self._session(ssl)
+            async with session.post(
+                target,
+                data=body,
+                headers={"Content-Type": "application/json"},
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+                headers = response.headers
+                content = await response.read()
+        except TimeoutError:
+            return DeliveryResult("retry", None, f"timed out after {self._timeout_seconds:g}s")
+        except aiohttp.ClientConnectorCertificateError as exc:
+            reason = _scrub(f"TLS certificate verification failed: {exc.certificate_error}", url)
+            return DeliveryResult("permanent", None, reason)
+        except aiohttp.ClientSSLError as exc:
+            return DeliveryResult("retry", None, _scrub(f"TLS error: {exc}", url))
+        except aiohttp.InvalidURL:
+            return DeliveryResult("permanent", None, f"invalid webhook URL {shown}")
+        except (aiohttp.ClientError, OSError) as exc:
+            detail = str(exc) or type(exc).__name__
+            return DeliveryResult("retry", None, _scrub(f"connection error: {detail}", url))
+
+        if headers.get("X-RateLimit-Remaining") == "0":
+            reset_after = _float_or_none(headers.get("X-RateLimit-Reset-After"))
+            if reset_after:
+                self._close_gate(target, reset_after)
+        if 200 <= status < 300:
+            return DeliveryResult("delivered", status)
+        reason = _scrub(explain_response(status, content), url)
+        if status == 429:
+            hint = _retry_after(headers, content)
+            if hint is not None:
+                self._close_gate(target, hint)
+            return DeliveryResult("retry", status, reason, retry_after=hint)
+        if status >= 500:
+            return DeliveryResult("retry", status, reason)
+        if 300 <= status < 400:
+            return DeliveryResult("permanent", status, f"unexpected redirect: {reason}")
+        return DeliveryResult("permanent", status, reason)
+
+    async def deliver(
+        self,
+        url: str,
+        payload: Mapping[str, Any],
+        *,
+        ssl: SSLSetting = None,
+        max_attempts: int = 5,
+        max_total_wait: float = 60.0,
+        max_wait: float = 30.0,
+    ) -> DeliveryResult:
+        """Attempt until delivered, permanently refused, or out of attempts or waiting time.
+
+        429 answers are waited out per Discord's hint (when at most ``max_wait`` seconds); other
+        retryable failures back off exponentially with jitter.  Giving up returns the last
+        ``retry`` result with ``retry_after`` set, so a caller with a queue can reschedule.
+        """
+        shown = redact_url(url)
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            result = replace(await self.post_once(url, payload, ssl=ssl), attempts=attempt)
+            if result.outcome != "retry":
+                if result.outcome == "permanent":
+                    log.warning(
+                        "failed to send event to Discord; not retrying",
+                        extra={
+                            "fields": {
+                                "url": shown,
+                                "attempts": attempt,
+                                "reason": result.describe(),
+                            }
+                        },
+                    )
+                return result
+            wait = result.retry_after
+            if wait is None:
+                wait = self.backoff(attempt)
+                result = replace(result, retry_after=wait)
+            fields = {
+                "url": shown,
+                "attempts": attempt,
+                "reason": result.describe(),
+                "retry_in": f"{wait:.3g}s",
+            }
+            if attempt >= max_attempts or wait > max_wait or waited + wait > max_total_wait:
+                log.warning(
+                    "failed to send event to Discord; giving up for now", extra={"fields": fields}
+                )
+                return result
+            log.info("failed to send event to Discord; retrying", extra={"fields": fields})
+            await self._sleep(wait)
+            waited += wait
+
+    async def close(self) -> None:
+        self._closed = True
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
