@@ -1,0 +1,1194 @@
+"""A local stand-in for Discord's execute-webhook API.
+
+Tests talk to it over real HTTP instead of mocking a client, and newcomers point Leyden at it
+when they have no real webhook. It answers the way Discord answers (see
+``reference/discord-and-peers.md`` §1), so code that works against it has a fair chance of
+working against Discord, including on the unhappy paths: validation errors, rate limits,
+deleted webhooks and server faults.
+
+Behaviour worth knowing, where Discord's own is undocumented or we had to choose:
+
+* **API versions.** ``/api/webhooks/...`` is the unversioned URL Discord hands out and behaves
+  as v6. ``/api/v6`` .. ``/api/v10`` are accepted; v5 and below answer 400
+  ``{"code": 50041, "message": "Invalid API version provided"}``; v11 and above 404.
+* **Validation error shapes.** v8, v9 and v10 answer ``{"code": 50035, "message": "Invalid Form
+  Body", "errors": {...}}`` with the nested tree (array indices as string keys, leaves
+  ``{"_errors": [{"code", "message"}]}``, whole-request errors at ``errors._errors``). v6 and v7
+  answer Discord's legacy flat form: one key per top-level field whose value is a list of
+  strings. Errors on the field itself contribute their messages; errors inside an array element
+  contribute the element's index once, so a too-long description in the first embed gives
+  ``{"embeds": ["0"]}`` and an empty username gives ``{"username": ["Must be between 1 and 80 in
+  length.", "Username cannot be \\"\\""]}``. Whole-request errors (wrong Content-Type, body not
+  an object) go under ``"_misc"``.
+* **Other errors** are the same on every version: invalid JSON → 400 ``50109``; nothing to
+  send → 400 ``50006``; deleted webhook → 404 ``10015``; body over 25 MiB → 413 ``40005``.
+* **Checks in order:** API version; injected fault; rate limit; deleted webhook; ids in the
+  path and query; Content-Type; JSON; form validation; empty message.
+* **Rate limit: fixed window per webhook id.** A window opens at the first request after the
+  previous one closed and lasts ``rate_window`` seconds; at most ``rate_limit`` requests are
+  answered in it, the rest get 429 until it closes. This is how Discord's buckets behave (a
+  reset time, not a sliding log). Every answered request counts, failed ones too, as on
+  Discord; the emulator's own 429s do not (the bucket is already empty). Requests answered by
+  an injected fault also take a slot. ``Retry-After`` is whole seconds rounded up (an HTTP
+  header is an integer); the body's ``retry_after`` is the exact float, seconds on every
+  version (Discord's v6 used milliseconds, but 2026 observations show seconds).
+* **Injected faults** answer before the rate limit is consulted, so "the next N requests fail"
+  holds exactly. A fault with a 2xx status only delays: the request is then handled normally.
+* Only ``application/json`` bodies are accepted (no form or multipart uploads).
+* Where Discord's exact wording is not on record (string type errors, bad ``wait`` values) the
+  messages below are ours, in Discord's style.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import html
+import http
+import json
+import math
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+__all__ = [
+    "DiscordEmulator",
+    "ReceivedMessage",
+    "RequestRecord",
+    "main",
+    "serve",
+]
+
+DEFAULT_WEBHOOK_ID = "123456789012345678"
+DEFAULT_TOKEN = "emulator-token"
+DEFAULT_USERNAME = "Captain Hook"  # the name Discord gives a new webhook
+DISCORD_EPOCH_MS = 1420070400000
+MAX_BODY_BYTES = 25 * 1024 * 1024
+
+# One bucket id for the execute route: Discord leaves the webhook id out of the hash.
+RATE_LIMIT_BUCKET = hashlib.sha1(b"POST /webhooks/{id}/{token}").hexdigest()[:32]
+
+CONTENT_MAX = 2000
+EMBEDS_MAX = 10
+EMBED_TOTAL_MAX = 6000
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELDS_MAX = 25
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FOOTER_TEXT_MAX = 2048
+AUTHOR_NAME_MAX = 256
+USERNAME_MIN, USERNAME_MAX = 1, 80
+COLOR_MAX = 0xFFFFFF
+
+LINK_SCHEMES = ("http", "https")
+MEDIA_SCHEMES = ("http", "https", "attachment")
+
+# Names for the colours peers use, so the console line says "WARNING" instead of "#F48D38".
+COLOR_NAMES = {
+    0xF95F53: "CRITICAL",  # Kapacitor
+    0xF48D38: "WARNING",  # Kapacitor
+    0x7A65F2: "INFO",  # Kapacitor (also OK)
+    0x992D22: "FIRING",  # Alertmanager
+    0x2ECC71: "RESOLVED",  # Alertmanager
+    0x95A5A6: "GREY",  # Alertmanager
+    0xD63232: "FIRING",  # Grafana
+    0x36A64F: "RESOLVED",  # Grafana
+}
+
+STATUS_BODIES: dict[int, dict[str, Any]] = {
+    400: {"code": 50035, "message": "Invalid Form Body", "errors": {}},
+    401: {"code": 50027, "message": "Invalid Webhook Token"},
+    403: {"code": 50013, "message": "Missing Permissions"},
+    404: {"code": 10015, "message": "Unknown Webhook"},
+    429: {"message": "You are being rate limited.", "global": False},
+    503: {"code": 130000, "message": "API resource is currently overloaded. Try again later."},
+}
+
+
+@dataclass
+class ReceivedMessage:
+    """A message the emulator accepted (and would have posted to the channel)."""
+
+    webhook_id: str
+    token: str = field(repr=False)  # a secret on real Discord: kept for tests, never shown
+    thread_id: str | None
+    received_at: float  # wall-clock epoch seconds
+    payload: dict[str, Any]
+    status: int  # what we answered: 200 or 204
+    message_id: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.message_id,
+            "webhook_id": self.webhook_id,
+            "thread_id": self.thread_id,
+            "received_at": self.received_at,
+            "status": self.status,
+            "payload": self.payload,
+        }
+
+
+@dataclass
+class RequestRecord:
+    """Every request to a webhook route, accepted or not, with why it was answered so."""
+
+    method: str
+    path: str  # token replaced by "***"
+    webhook_id: str
+    thread_id: str | None
+    received_at: float
+    status: int
+    reason: str  # "" when accepted
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "webhook_id": self.webhook_id,
+            "thread_id": self.thread_id,
+            "received_at": self.received_at,
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class _Fault:
+    status: int
+    remaining: int
+    webhook_id: str | None
+    retry_after: float | None
+    body: dict[str, Any] | None
+    delay: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "count": self.remaining,
+            "webhook_id": self.webhook_id,
+            "retry_after": self.retry_after,
+            "body": self.body,
+            "delay": self.delay,
+        }
+
+
+# --------------------------------------------------------------------------- validation
+
+Path = tuple[str | int, ...]
+
+
+class FormErrors:
+    """Collects Discord form errors by JSON path and renders both wire shapes."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Path, str, str]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def add(self, path: Path, code: str, message: str) -> None:
+        self.items.append((path, code, message))
+
+    def nested(self) -> dict[str, Any]:
+        """The v8+ ``errors`` tree."""
+        tree: dict[str, Any] = {}
+        for path, code, message in self.items:
+            node = tree
+            for key in path:
+                node = node.setdefault(str(key), {})
+            node.setdefault("_errors", []).append({"code": code, "message": message})
+        return tree
+
+    def flat(self) -> dict[str, list[str]]:
+        """The legacy v6 form: top-level field → messages, or indices of bad elements."""
+        out: dict[str, list[str]] = {}
+        for path, _code, message in self.items:
+            if not path:
+                out.setdefault("_misc", []).append(message)
+                continue
+            entries = out.setdefault(str(path[0]), [])
+            if len(path) > 1 and isinstance(path[1], int):
+                if str(path[1]) not in entries:
+                    entries.append(str(path[1]))
+            else:
+                entries.append(message)
+        return out
+
+    def summary(self) -> str:
+        return "; ".join(
+            f"{'.'.join(str(p) for p in path) or 'body'}: {message}"
+            for path, _code, message in self.items
+        )
+
+
+def _not_a_string(value: Any) -> tuple[str, str]:
+    return "STRING_TYPE_CONVERT", f'Could not interpret "{value}" as string.'
+
+
+def _check_text(
+    errors: FormErrors, path: Path, value: Any, limit: int, *, required: bool = False
+) -> int:
+    """Check one text field; return its counted length (code points after trimming)."""
+    if value is None:
+        if required:
+            errors.add(path, "BASE_TYPE_REQUIRED", "This field is required")
+        return 0
+    if not isinstance(value, str):
+        errors.add(path, *_not_a_string(value))
+        return 0
+    length = len(value.strip())
+    if required and length == 0:
+        errors.add(path, "BASE_TYPE_REQUIRED", "This field is required")
+    elif length > limit:
+        errors.add(path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
+    return length
+
+
+def _check_url(errors: FormErrors, path: Path, value: Any, schemes: tuple[str, ...]) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        errors.add(path, *_not_a_string(value))
+        return
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or not parts.scheme or not parts.netloc or value != value.strip():
+        errors.add(path, "URL_TYPE_INVALID_URL", "Not a well formed URL.")
+    elif parts.scheme.lower() not in schemes:
+        allowed = "(" + ", ".join(f"'{s}'" for s in schemes) + ")"
+        errors.add(
+            path,
+            "URL_TYPE_INVALID_SCHEME",
+            f'Scheme "{parts.scheme}" is not supported. Scheme must be one of {allowed}.',
+        )
+
+
+def _check_username(errors: FormErrors, value: Any) -> None:
+    path: Path = ("username",)
+    if value is None:
+        return
+    if not isinstance(value, str):
+        errors.add(path, *_not_a_string(value))
+        return
+    name = value.strip()
+    if not USERNAME_MIN <= len(name) <= USERNAME_MAX:
+        errors.add(
+            path,
+            "BASE_TYPE_BAD_LENGTH",
+            f"Must be between {USERNAME_MIN} and {USERNAME_MAX} in length.",
+        )
+    lowered = name.lower()
+    for word in ("discord", "clyde"):
+        if word in lowered:
+            errors.add(path, "USERNAME_INVALID_CONTAINS", f'Username cannot contain "{word}"')
+    if lowered in ("", "here", "everyone"):
+        errors.add(path, "USERNAME_INVALID", f'Username cannot be "{lowered}"')
+
+
+def _check_color(errors: FormErrors, path: Path, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.add(path, "NUMBER_TYPE_COERCE", f'Value "{value}" is not int.')
+    elif value < 0:
+        errors.add(path, "NUMBER_TYPE_MIN", "int value should be greater than or equal to 0.")
+    elif value > COLOR_MAX:
+        errors.add(
+            path, "NUMBER_TYPE_MAX", f"int value should be less than or equal to {COLOR_MAX}."
+        )
+
+
+def _check_timestamp(errors: FormErrors, path: Path, value: Any) -> None:
+    if value is None:
+        return
+    shown = f'"{value}"' if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value.strip())
+            return
+        except ValueError:
+            pass
+    errors.add(path, "DATE_TYPE_PARSE", f"Could not parse {shown}. Should be ISO8601.")
+
+
+def _as_dict(errors: FormErrors, path: Path, value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        errors.add(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+        return None
+    return value
+
+
+def _as_list(errors: FormErrors, path: Path, value: Any) -> list[Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        errors.add(path, "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")
+        return None
+    return value
+
+
+def _check_embed(errors: FormErrors, index: int, value: Any) -> int:
+    """Check one embed; return the characters it spends of the 6000 shared budget."""
+    base: Path = ("embeds", index)
+    embed = _as_dict(errors, base, value)
+    if embed is None:
+        return 0
+    spent = _check_text(errors, (*base, "title"), embed.get("title"), TITLE_MAX)
+    spent += _check_text(errors, (*base, "description"), embed.get("description"), DESCRIPTION_MAX)
+    _check_url(errors, (*base, "url"), embed.get("url"), LINK_SCHEMES)
+    _check_timestamp(errors, (*base, "timestamp"), embed.get("timestamp"))
+    _check_color(errors, (*base, "color"), embed.get("color"))
+    footer = _as_dict(errors, (*base, "footer"), embed.get("footer"))
+    if footer is not None:
+        spent += _check_text(
+            errors, (*base, "footer", "text"), footer.get("text"), FOOTER_TEXT_MAX, required=True
+        )
+        _check_url(errors, (*base, "footer", "icon_url"), footer.get("icon_url"), MEDIA_SCHEMES)
+    for media in ("image", "thumbnail"):
+        part = _as_dict(errors, (*base, media), embed.get(media))
+        if part is not None:
+            _check_url(errors, (*base, media, "url"), part.get("url"), MEDIA_SCHEMES)
+    author = _as_dict(errors, (*base, "author"), embed.get("author"))
+    if author is not None:
+        spent += _check_text(
+            errors, (*base, "author", "name"), author.get("name"), AUTHOR_NAME_MAX, required=True
+        )
+        _check_url(errors, (*base, "author", "url"), author.get("url"), LINK_SCHEMES)
+        _check_url(errors, (*base, "author", "icon_url"), author.get("icon_url"), MEDIA_SCHEMES)
+    fields = _as_list(errors, (*base, "fields"), embed.get("fields"))
+    if fields is not None:
+        if len(fields) > FIELDS_MAX:
+            errors.add(
+                (*base, "fields"),
+                "BASE_TYPE_MAX_LENGTH",
+                f"Must be {FIELDS_MAX} or fewer in length.",
+            )
+        for i, raw in enumerate(fields):
+            fpath: Path = (*base, "fields", i)
+            item = _as_dict(errors, fpath, raw)
+            if item is None:
+                continue
+            spent += _check_text(
+                errors, (*fpath, "name"), item.get("name"), FIELD_NAME_MAX, required=True
+            )
+            spent += _check_text(
+                errors, (*fpath, "value"), item.get("value"), FIELD_VALUE_MAX, required=True
+            )
+            inline = item.get("inline")
+            if inline is not None and not isinstance(inline, bool):
+                errors.add((*fpath, "inline"), "BASE_TYPE_BOOLEAN", "Must be either true or false.")
+    return spent
+
+
+def validate_execute_body(payload: Any) -> FormErrors:
+    """Discord's form validation for an execute-webhook JSON body (not the empty check)."""
+    errors = FormErrors()
+    if not isinstance(payload, dict):
+        errors.add((), "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+        return errors
+    _check_text(errors, ("content",), payload.get("content"), CONTENT_MAX)
+    _check_username(errors, payload.get("username"))
+    _check_url(errors, ("avatar_url",), payload.get("avatar_url"), LINK_SCHEMES)
+    tts = payload.get("tts")
+    if tts is not None and not isinstance(tts, bool):
+        errors.add(("tts",), "BASE_TYPE_BOOLEAN", "Must be either true or false.")
+    embeds = _as_list(errors, ("embeds",), payload.get("embeds"))
+    if embeds is not None:
+        if len(embeds) > EMBEDS_MAX:
+            errors.add(
+                ("embeds",), "BASE_TYPE_MAX_LENGTH", f"Must be {EMBEDS_MAX} or fewer in length."
+            )
+        total = sum(_check_embed(errors, i, embed) for i, embed in enumerate(embeds))
+        if total > EMBED_TOTAL_MAX:
+            errors.add(
+                ("embeds",),
+                "MAX_EMBED_SIZE_EXCEEDED",
+                f"Embed size exceeds maximum size of {EMBED_TOTAL_MAX}",
+            )
+    return errors
+
+
+def _is_empty_message(payload: dict[str, Any]) -> bool:
+    content = payload.get("content")
+    has_content = isinstance(content, str) and content.strip() != ""
+    return not (
+        has_content
+        or payload.get("embeds")
+        or payload.get("components")
+        or payload.get("poll")
+        or payload.get("sticker_ids")
+    )
+
+
+# --------------------------------------------------------------------------- rate limit
+
+
+@dataclass
+class _Window:
+    start: float
+    used: int
+
+
+class _FixedWindowLimiter:
+    """Per-webhook fixed windows: ``limit`` requests per ``window`` seconds."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self.windows: dict[str, _Window] = {}
+
+    def take(self, key: str) -> tuple[bool, int, float]:
+        """Spend one request if possible; return (allowed, remaining, seconds until reset)."""
+        now = self.clock()
+        current = self.windows.get(key)
+        if current is None or now >= current.start + self.window:
+            current = self.windows[key] = _Window(start=now, used=0)
+        reset_after = max(0.0, current.start + self.window - now)
+        if current.used >= self.limit:
+            return False, 0, reset_after
+        current.used += 1
+        return True, self.limit - current.used, reset_after
+
+    def clear(self) -> None:
+        self.windows.clear()
+
+
+# --------------------------------------------------------------------------- the emulator
+
+
+class _Answer(Exception):
+    """Raised inside the execute handler to answer early with a Discord-shaped body."""
+
+    def __init__(self, status: int, body: dict[str, Any] | None, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.body = body
+        self.reason = reason
+
+
+def _parse_bool(value: str) -> bool | None:
+    if value in ("true", "True", "1"):
+        return True
+    if value in ("false", "False", "0"):
+        return False
+    return None
+
+
+def _is_snowflake(value: str) -> bool:
+    return value.isascii() and value.isdigit() and len(value) <= 20
+
+
+def _short_id(webhook_id: str) -> str:
+    return webhook_id if len(webhook_id) <= 9 else f"{webhook_id[:4]}…{webhook_id[-4:]}"
+
+
+def _one_line(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _color_name(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "-"
+    return COLOR_NAMES.get(value, f"#{value:06X}")
+
+
+def describe_message(payload: dict[str, Any]) -> str:
+    """One human line for a payload: username, content, then each embed."""
+    parts: list[str] = []
+    username = payload.get("username")
+    if isinstance(username, str) and username.strip():
+        parts.append(f"<{username.strip()}>")
+    content = payload.get("content")
+    if isinstance(content, str) and content.strip():
+        parts.append(_one_line(content))
+    embeds = payload.get("embeds") or []
+    rendered: list[str] = []
+    for embed in embeds if isinstance(embeds, list) else []:
+        if not isinstance(embed, dict):
+            continue
+        title = embed.get("title") if isinstance(embed.get("title"), str) else ""
+        description = embed.get("description")
+        text = title.strip()
+        if isinstance(description, str) and description.strip():
+            text = f"{text} — {description}" if text else description
+        rendered.append(f"{_color_name(embed.get('color')):<8} {_one_line(text)}")
+    if rendered:
+        parts.append(" ‖ ".join(rendered))
+    return " ".join(parts)
+
+
+class DiscordEmulator:
+    """An in-process fake of Discord's execute-webhook endpoint, with faults and inspection."""
+
+    def __init__(
+        self,
+        *,
+        rate_limit: int = 5,
+        rate_window: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        echo: TextIO | None = None,
+    ) -> None:
+        if rate_limit < 1:
+            raise ValueError(f"rate_limit must be at least 1, got {rate_limit}")
+        if not rate_window > 0:
+            raise ValueError(f"rate_window must be more than 0 seconds, got {rate_window}")
+        self.rate_limit = rate_limit
+        self.rate_window = rate_window
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.echo = echo
+        self.messages: list[ReceivedMessage] = []
+        self.requests: list[RequestRecord] = []
+        self.deleted_webhooks: set[str] = set()
+        self._faults: list[_Fault] = []
+        self._limiter = _FixedWindowLimiter(rate_limit, rate_window, clock)
+        self._channels: dict[str, str] = {}
+        self._last_snowflake = 0
+        self._stopping = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+        self.app = self._build_app()
+
+    # ---------------------------------------------------------------- control
+
+    def inject_fault(
+        self,
+        *,
+        status: int,
+        count: int = 1,
+        webhook_id: str | None = None,
+        retry_after: float | None = None,
+        body: dict[str, Any] | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Answer the next ``count`` requests (to ``webhook_id``, or to any) with ``status``."""
+        if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+            raise ValueError(f"fault status must be an HTTP status 200..599, got {status!r}")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"fault count must be a whole number of at least 1, got {count!r}")
+        if webhook_id is not None and not isinstance(webhook_id, str):
+            raise ValueError(f"fault webhook_id must be a string, got {webhook_id!r}")
+        if retry_after is not None and (
+            isinstance(retry_after, bool)
+            or not isinstance(retry_after, int | float)
+            or not math.isfinite(retry_after)
+            or retry_after < 0
+        ):
+            raise ValueError(f"fault retry_after must be seconds >= 0, got {retry_after!r}")
+        if body is not None and not isinstance(body, dict):
+            raise ValueError(f"fault body must be a JSON object, got {type(body).__name__}")
+        if (
+            isinstance(delay, bool)
+            or not isinstance(delay, int | float)
+            or not math.isfinite(delay)
+            or delay < 0
+        ):
+            raise ValueError(f"fault delay must be seconds >= 0, got {delay!r}")
+        self._faults.append(
+            _Fault(
+                status=status,
+                remaining=count,
+                webhook_id=webhook_id,
+                retry_after=None if retry_after is None else float(retry_after),
+                body=body,
+                delay=float(delay),
+            )
+        )
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """Make the webhook answer 404 Unknown Webhook from now on, as a deleted one does."""
+        self.deleted_webhooks.add(webhook_id)
+
+    def reset(self) -> None:
+        """Forget messages, requests, faults, deletions and rate-limit windows."""
+        self.messages.clear()
+        self.requests.clear()
+        self._faults.clear()
+        self.deleted_webhooks.clear()
+        self._limiter.clear()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen on host:port (0 picks a free port); return the base URL."""
+        if self._runner is not None:
+            raise RuntimeError("the Discord emulator is already running")
+        self._stopping = asyncio.Event()
+        # No access log: the request line holds the webhook token.
+        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        bound = runner.addresses[0]
+        shown_host = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        self._base_url = f"http://{shown_host}:{bound[1]}"
+        return self._base_url
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("the Discord emulator is not running; call start() first")
+        return self._base_url
+
+    def webhook_url(self, webhook_id: str = DEFAULT_WEBHOOK_ID, token: str = DEFAULT_TOKEN) -> str:
+        return f"{self.base_url}/api/webhooks/{webhook_id}/{token}"
+
+    async def stop(self) -> None:
+        self._stopping.set()  # ends injected delays so shutdown does not wait for them
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self._runner = None
+        self._base_url = None
+
+    # ---------------------------------------------------------------- app
+
+    def _build_app(self) -> web.Application:
+        app = web.Application(
+            client_max_size=MAX_BODY_BYTES, middlewares=[self._discord_style_http_errors]
+        )
+        app.router.add_post("/api/webhooks/{webhook_id}/{token}", self._execute)
+        app.router.add_post(r"/api/v{version:\d+}/webhooks/{webhook_id}/{token}", self._execute)
+        app.router.add_get("/api/webhooks/{webhook_id}/{token}", self._get_webhook)
+        app.router.add_get(r"/api/v{version:\d+}/webhooks/{webhook_id}/{token}", self._get_webhook)
+        app.router.add_get("/", self._index)
+        app.router.add_get("/messages", self._list_messages)
+        app.router.add_delete("/messages", self._clear_messages)
+        app.router.add_get("/_emulator/requests", self._list_requests)
+        app.router.add_get("/_emulator/faults", self._list_faults)
+        app.router.add_post("/_emulator/faults", self._add_fault)
+        app.router.add_delete("/_emulator/faults", self._clear_faults)
+        app.router.add_post("/_emulator/webhooks/{webhook_id}/delete", self._delete_webhook)
+        app.router.add_post("/_emulator/reset", self._reset)
+        return app
+
+    @web.middleware
+    async def _discord_style_http_errors(
+        self, request: web.Request, handler: Callable[[web.Request], Any]
+    ) -> web.StreamResponse:
+        """Unknown paths and methods answer in Discord's JSON shape instead of aiohttp's text."""
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status not in (404, 405):
+                raise
+            body = {"message": f"{exc.status}: {exc.reason}", "code": 0}
+            return web.json_response(body, status=exc.status)
+
+    # ---------------------------------------------------------------- execute webhook
+
+    async def _execute(self, request: web.Request) -> web.StreamResponse:
+        webhook_id = request.match_info["webhook_id"]
+        token = request.match_info["token"]
+        thread_id = request.query.get("thread_id")
+        headers: dict[str, str] = {}
+        try:
+            version = self._api_version(request)
+            fault = self._take_fault(webhook_id)
+            allowed, remaining, reset_after = self._limiter.take(webhook_id)
+            headers = self._rate_limit_headers(remaining, reset_after)
+            if fault is not None and not 200 <= fault.status < 300:
+                await self._sleep(fault.delay)
+                raise self._fault_answer(fault, headers)
+            if not allowed:
+                headers["Retry-After"] = str(math.ceil(reset_after))
+                headers["X-RateLimit-Scope"] = "user"
+                raise _Answer(
+                    429,
+                    {
+                        "message": "You are being rate limited.",
+                        "retry_after": round(reset_after, 3),
+                        "global": False,
+                    },
+                    f"rate limited ({self.rate_limit} per {self.rate_window:g}s)",
+                )
+            if fault is not None:
+                await self._sleep(fault.delay)
+            status, body = await self._accept(request, version, webhook_id, token, thread_id)
+        except _Answer as answer:
+            self._record(request, webhook_id, thread_id, answer.status, answer.reason)
+            if answer.body is None:
+                return web.Response(status=answer.status, headers=headers)
+            return web.json_response(answer.body, status=answer.status, headers=headers)
+        self._record(request, webhook_id, thread_id, status, "")
+        if body is None:
+            return web.Response(status=status, headers=headers)
+        return web.json_response(body, status=status, headers=headers)
+
+    def _api_version(self, request: web.Request) -> int:
+        raw = request.match_info.get("version")
+        if raw is None:
+            return 6
+        version = int(raw)
+        if version <= 5:
+            raise _Answer(
+                400,
+                {"code": 50041, "message": "Invalid API version provided"},
+                f"API v{version} is discontinued",
+            )
+        if version > 10:
+            raise _Answer(404, {"message": "404: Not Found", "code": 0}, f"no API v{version}")
+        return version
+
+    def _take_fault(self, webhook_id: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.webhook_id is None or fault.webhook_id == webhook_id:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    def _fault_answer(self, fault: _Fault, headers: dict[str, str]) -> _Answer:
+        if fault.body is not None:
+            body: dict[str, Any] | None = fault.body
+        elif fault.status in STATUS_BODIES:
+            body = dict(STATUS_BODIES[fault.status])
+        else:
+            try:
+                phrase = http.HTTPStatus(fault.status).phrase
+            except ValueError:
+                phrase = "Error"
+            body = {"message": f"{fault.status}: {phrase}", "code": 0}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = str(math.ceil(fault.retry_after))
+        if fault.status == 429:
+            headers["X-RateLimit-Scope"] = "user"
+            if fault.body is None and body is not None:
+                body["retry_after"] = fault.retry_after if fault.retry_after is not None else 1.0
+                headers.setdefault("Retry-After", str(math.ceil(body["retry_after"])))
+        return _Answer(fault.status, body, f"injected fault {fault.status}")
+
+    async def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    def _rate_limit_headers(self, remaining: int, reset_after: float) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.rate_limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": f"{self.wall_clock() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": RATE_LIMIT_BUCKET,
+        }
+
+    async def _accept(
+        self,
+        request: web.Request,
+        version: int,
+        webhook_id: str,
+        token: str,
+        thread_id: str | None,
+    ) -> tuple[int, dict[str, Any] | None]:
+        """Everything after faults and rate limits: Discord's own checks, then store."""
+        if webhook_id in self.deleted_webhooks:
+            raise _Answer(404, {"message": "Unknown Webhook", "code": 10015}, "unknown webhook")
+        errors = FormErrors()
+        if not _is_snowflake(webhook_id):
+            errors.add(
+                ("webhook_id",), "NUMBER_TYPE_COERCE", f'Value "{webhook_id}" is not snowflake.'
+            )
+        if thread_id is not None and not _is_snowflake(thread_id):
+            errors.add(
+                ("thread_id",), "NUMBER_TYPE_COERCE", f'Value "{thread_id}" is not snowflake.'
+            )
+        wait = _parse_bool(request.query.get("wait", "false"))
+        if wait is None:
+            errors.add(
+                ("wait",),
+                "BOOLEAN_TYPE_COERCE",
+                f'Value "{request.query.get("wait")}" is not a boolean.',
+            )
+        if not errors and request.content_type != "application/json":
+            errors.add(
+                (),
+                "CONTENT_TYPE_INVALID",
+                "Expected \"Content-Type\" header to be one of {'application/json'}.",
+            )
+        if errors:
+            raise self._form_error(version, errors)
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge as exc:
+            raise _Answer(
+                413, {"message": "Request entity too large", "code": 40005}, "body too large"
+            ) from exc
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _Answer(
+                400,
+                {"message": "The request body contains invalid JSON.", "code": 50109},
+                "invalid JSON",
+            ) from exc
+        errors = validate_execute_body(payload)
+        if errors:
+            raise self._form_error(version, errors)
+        if _is_empty_message(payload):
+            raise _Answer(
+                400, {"message": "Cannot send an empty message", "code": 50006}, "empty message"
+            )
+        status = 200 if wait else 204
+        message = ReceivedMessage(
+            webhook_id=webhook_id,
+            token=token,
+            thread_id=thread_id,
+            received_at=self.wall_clock(),
+            payload=payload,
+            status=status,
+            message_id=self._next_snowflake(),
+        )
+        self.messages.append(message)
+        self._say(f"{self._prefix(webhook_id, thread_id)} {describe_message(payload)}")
+        return status, (self._message_object(message) if wait else None)
+
+    def _form_error(self, version: int, errors: FormErrors) -> _Answer:
+        if version >= 8:
+            body: dict[str, Any] = {
+                "code": 50035,
+                "message": "Invalid Form Body",
+                "errors": errors.nested(),
+            }
+        else:
+            body = dict(errors.flat())
+        return _Answer(400, body, f"invalid form body: {errors.summary()}")
+
+    def _next_snowflake(self) -> str:
+        candidate = (int(self.wall_clock() * 1000) - DISCORD_EPOCH_MS) << 22
+        self._last_snowflake = max(candidate, self._last_snowflake + 1)
+        return str(self._last_snowflake)
+
+    def _channel_id(self, webhook_id: str) -> str:
+        if webhook_id not in self._channels:
+            self._channels[webhook_id] = self._next_snowflake()
+        return self._channels[webhook_id]
+
+    def _message_object(self, message: ReceivedMessage) -> dict[str, Any]:
+        payload = message.payload
+        username = payload.get("username")
+        content = payload.get("content")
+        embeds = [{"type": "rich", **embed} for embed in payload.get("embeds") or []]
+        timestamp = datetime.fromtimestamp(message.received_at, tz=UTC)
+        return {
+            "id": message.message_id,
+            "type": 0,
+            "content": content.strip() if isinstance(content, str) else "",
+            "channel_id": message.thread_id or self._channel_id(message.webhook_id),
+            "webhook_id": message.webhook_id,
+            "author": {
+                "id": message.webhook_id,
+                "username": username.strip() if isinstance(username, str) else DEFAULT_USERNAME,
+                "avatar": None,
+                "discriminator": "0000",
+                "bot": True,
+            },
+            "attachments": [],
+            "embeds": embeds,
+            "mentions": [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": bool(payload.get("tts")),
+            "timestamp": timestamp.isoformat(timespec="microseconds"),
+            "edited_timestamp": None,
+            "flags": 0,
+            "components": [],
+        }
+
+    async def _get_webhook(self, request: web.Request) -> web.StreamResponse:
+        """GET on the webhook URL: the webhook object, as a config check would see it."""
+        webhook_id = request.match_info["webhook_id"]
+        if webhook_id in self.deleted_webhooks or not _is_snowflake(webhook_id):
+            return web.json_response({"message": "Unknown Webhook", "code": 10015}, status=404)
+        return web.json_response(
+            {
+                "type": 1,
+                "id": webhook_id,
+                "name": DEFAULT_USERNAME,
+                "avatar": None,
+                "channel_id": self._channel_id(webhook_id),
+                "guild_id": None,
+                "application_id": None,
+            }
+        )
+
+    # ---------------------------------------------------------------- records and console
+
+    def _record(
+        self,
+        request: web.Request,
+        webhook_id: str,
+        thread_id: str | None,
+        status: int,
+        reason: str,
+    ) -> None:
+        token = request.match_info.get("token", "")
+        path = request.path.replace(f"/{token}", "/***") if token else request.path
+        self.requests.append(
+            RequestRecord(
+                method=request.method,
+                path=path,
+                webhook_id=webhook_id,
+                thread_id=thread_id,
+                received_at=self.wall_clock(),
+                status=status,
+                reason=reason,
+            )
+        )
+        if reason:
+            self._say(f"{self._prefix(webhook_id, thread_id)} rejected {status}: {reason}")
+
+    def _prefix(self, webhook_id: str, thread_id: str | None) -> str:
+        where = f"webhook {_short_id(webhook_id)}"
+        if thread_id:
+            where += f" thread {thread_id}"
+        return f"[{where}]"
+
+    def _say(self, line: str) -> None:
+        if self.echo is not None:
+            print(line, file=self.echo, flush=True)
+
+    # ---------------------------------------------------------------- inspection API
+
+    def _messages_json(self, webhook_id: str | None) -> list[dict[str, Any]]:
+        return [
+            m.to_json() for m in self.messages if webhook_id is None or m.webhook_id == webhook_id
+        ]
+
+    async def _list_messages(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(self._messages_json(request.query.get("webhook_id")))
+
+    async def _clear_messages(self, request: web.Request) -> web.StreamResponse:
+        self.messages.clear()
+        self.requests.clear()
+        return web.Response(status=204)
+
+    async def _list_requests(self, request: web.Request) -> web.StreamResponse:
+        webhook_id = request.query.get("webhook_id")
+        return web.json_response(
+            [r.to_json() for r in self.requests if webhook_id is None or r.webhook_id == webhook_id]
+        )
+
+    async def _list_faults(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response([f.to_json() for f in self._faults])
+
+    async def _add_fault(self, request: web.Request) -> web.StreamResponse:
+        try:
+            spec = await request.json()
+        except ValueError:
+            return _control_error('the fault must be a JSON object, e.g. {"status": 500}')
+        if not isinstance(spec, dict):
+            return _control_error('the fault must be a JSON object, e.g. {"status": 500}')
+        known = {"status", "count", "webhook_id", "retry_after", "body", "delay"}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            return _control_error(
+                f"unknown fault key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        if "status" not in spec:
+            return _control_error('the fault needs a "status", e.g. {"status": 500}')
+        try:
+            self.inject_fault(**spec)
+        except (TypeError, ValueError) as exc:
+            return _control_error(str(exc))
+        return web.json_response({"faults": [f.to_json() for f in self._faults]}, status=201)
+
+    async def _clear_faults(self, request: web.Request) -> web.StreamResponse:
+        self.clear_faults()
+        return web.Response(status=204)
+
+    async def _delete_webhook(self, request: web.Request) -> web.StreamResponse:
+        self.delete_webhook(request.match_info["webhook_id"])
+        return web.Response(status=204)
+
+    async def _reset(self, request: web.Request) -> web.StreamResponse:
+        self.reset()
+        return web.Response(status=204)
+
+    async def _index(self, request: web.Request) -> web.StreamResponse:
+        rows = []
+        for m in reversed(self.messages[-50:]):
+            when = datetime.fromtimestamp(m.received_at, tz=UTC).strftime("%H:%M:%S")
+            where = _short_id(m.webhook_id) + (f" thread {m.thread_id}" if m.thread_id else "")
+            rows.append(
+                f"<tr><td>{when}</td><td>{html.escape(where)}</td>"
+                f"<td>{html.escape(describe_message(m.payload))}</td></tr>"
+            )
+        rejected = [r for r in self.requests if r.reason][-20:]
+        rejections = "".join(
+            f"<li>{r.status} {html.escape(_short_id(r.webhook_id))}: {html.escape(r.reason)}</li>"
+            for r in reversed(rejected)
+        )
+        page = _INDEX_PAGE.format(
+            count=len(self.messages),
+            rows="".join(rows) or '<tr><td colspan="3">no messages yet</td></tr>',
+            rejections=rejections or "<li>none</li>",
+            example=html.escape(self.webhook_url() if self._base_url else "/api/webhooks/ID/TOKEN"),
+        )
+        return web.Response(text=page, content_type="text/html")
+
+
+_INDEX_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
+<title>Leyden Discord emulator</title>
+<style>body{{font-family:sans-serif;margin:2em}}td{{padding:.2em .8em;vertical-align:top}}</style>
+</head><body>
+<h1>Leyden Discord emulator</h1>
+<p>Webhook URL to use: <code>{example}</code> (any id and token work).
+JSON: <a href="/messages">/messages</a>, <a href="/_emulator/requests">/_emulator/requests</a>.</p>
+<h2>Recent messages ({count} received)</h2>
+<table>{rows}</table>
+<h2>Recent rejections</h2>
+<ul>{rejections}</ul>
+</body></html>
+"""
+
+
+def _control_error(message: str) -> web.Response:
+    return web.json_response({"error": message}, status=400)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+async def serve(host: str, port: int, *, banner: TextIO | None = None, **kw: Any) -> None:
+    """Run an emulator until cancelled, announcing where it listens."""
+    emulator = DiscordEmulator(**kw)
+    base = await emulator.start(host, port)
+    out = banner if banner is not None else sys.stdout
+    print(
+        f"Discord emulator listening on {base} — webhook URL: {emulator.webhook_url()}",
+        file=out,
+        flush=True,
+    )
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await emulator.stop()
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be a number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leyden discord-emulator",
+        description="Run a local fake of Discord's webhook API for trying Leyden without Discord.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=9093, help="port to listen on (9093)")
+    parser.add_argument(
+        "--rate-limit",
+        type=_positive_int,
+        default=5,
+        help="requests allowed per webhook per window (5)",
+    )
+    parser.add_argument(
+        "--rate-window", type=_positive_seconds, default=2.0, help="window in seconds (2)"
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="do not print a line per message received"
+    )
+    return parser
+
+
+async def _run_until_signal(args: argparse.Namespace) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    server = asyncio.create_task(
+        serve(
+            args.host,
+            args.port,
+            rate_limit=args.rate_limit,
+            rate_window=args.rate_window,
+            echo=None if args.quiet else sys.stdout,
+        )
+    )
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({server, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        stopper.cancel()
+        if not server.done():
+            server.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await server  # re-raises a startup error such as "address in use"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        asyncio.run(_run_until_signal(args))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(
+            f"leyden discord-emulator: cannot listen on {args.host}:{args.port}: {reason}",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
