@@ -32,8 +32,12 @@ __all__ = [
     "format_float",
     "format_value",
     "go_json",
+    "go_quote",
     "go_type_name",
     "shortest_digits",
+    "sprint",
+    "sprintf",
+    "sprintln",
 ]
 
 _NS_PER_S = 1_000_000_000
@@ -428,3 +432,309 @@ def go_json(obj: Any, *, escape_html: bool = True, indent: str | None = None) ->
 
 #: The signature of ``__go_json__`` implementations, for type hints elsewhere.
 GoJSONHook = Callable[[], Any]
+
+
+# --- fmt.Sprintf and friends -----------------------------------------------------------------
+
+
+def go_quote(s: str) -> str:
+    """Go ``strconv.Quote``: double-quoted, Go escapes, printable Unicode kept as is."""
+    out = ['"']
+    for ch in s:
+        c = ord(ch)
+        if ch in _GO_QUOTE_ESCAPES:
+            out.append(_GO_QUOTE_ESCAPES[ch])
+        elif 0xD800 <= c <= 0xDFFF:
+            out.append("\\ufffd")
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif c < 0x20 or c == 0x7F:
+            out.append(f"\\x{c:02x}")
+        elif c < 0x10000:
+            out.append(f"\\u{c:04x}")
+        else:
+            out.append(f"\\U{c:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+_GO_QUOTE_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
+
+
+def _is_go_string(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def sprint(*args: Any) -> str:
+    """Go ``fmt.Sprint``: operands in ``%v``, a space between two operands that are not strings."""
+    parts: list[str] = []
+    prev_string = False
+    for i, a in enumerate(args):
+        is_string = _is_go_string(a)
+        if i and not is_string and not prev_string:
+            parts.append(" ")
+        parts.append(format_value(a))
+        prev_string = is_string
+    return "".join(parts)
+
+
+def sprintln(*args: Any) -> str:
+    """Go ``fmt.Sprintln``: operands in ``%v`` separated by spaces, then a newline."""
+    return " ".join(format_value(a) for a in args) + "\n"
+
+
+class _Spec:
+    """One parsed ``%`` directive: flags, width and precision."""
+
+    __slots__ = ("minus", "plus", "prec", "sharp", "space", "width", "zero")
+
+    def __init__(self) -> None:
+        self.minus = self.plus = self.sharp = self.zero = self.space = False
+        self.width: int | None = None
+        self.prec: int | None = None
+
+    def pad(self, text: str, numeric: bool = False) -> str:
+        w = self.width
+        if w is None or len(text) >= w:
+            return text
+        if self.minus:
+            return text.ljust(w)
+        if self.zero:
+            if numeric and text[:1] in "+- ":
+                return text[0] + text[1:].rjust(w - 1, "0")
+            return text.rjust(w, "0")
+        return text.rjust(w)
+
+    def pyflags(self) -> str:
+        flags = ("-" if self.minus else "") + ("+" if self.plus else "")
+        flags += " " if self.space and not self.plus else ""
+        flags += "0" if self.zero and not self.minus else ""
+        width = "" if self.width is None else str(self.width)
+        prec = "" if self.prec is None else f".{self.prec}"
+        return flags + width + prec
+
+
+def _bad_verb(verb: str, v: Any) -> str:
+    if v is None:
+        return f"%!{verb}(<nil>)"
+    return f"%!{verb}({go_type_name(v)}={format_value(v)})"
+
+
+def _fmt_int(verb: str, v: int, spec: _Spec) -> str | None:
+    if verb in "dv":
+        text = f"%{spec.pyflags()}d" % v
+        return text
+    if verb in "xXo":
+        if spec.sharp and verb == "o":
+            sign = "-" if v < 0 else ("+" if spec.plus else "")
+            return spec.pad(f"{sign}0{abs(v):o}", numeric=True)
+        return f"%{'#' if spec.sharp else ''}{spec.pyflags()}{verb}" % v
+    if verb == "b":
+        body = format(abs(v), "b")
+        sign = "-" if v < 0 else ("+" if spec.plus else "")
+        return spec.pad(sign + body, numeric=True)
+    if verb == "O":
+        sign = "-" if v < 0 else ("+" if spec.plus else "")
+        return spec.pad(sign + "0o" + format(abs(v), "o"), numeric=True)
+    if verb == "c":
+        return spec.pad(chr(v) if 0 <= v <= 0x10FFFF else "\ufffd")
+    if verb == "q":
+        ch = chr(v) if 0 <= v <= 0x10FFFF else "\ufffd"
+        inner = go_quote(ch)[1:-1].replace("\\'", "'")
+        return spec.pad("'" + ("\\'" if ch == "'" else inner.replace('\\"', '"')) + "'")
+    if verb == "U":
+        return spec.pad(f"U+{v:04X}")
+    return None
+
+
+def _fmt_float(verb: str, v: float, spec: _Spec) -> str | None:
+    if verb not in "vbeEfFgGxX" or verb in "bxX":
+        return None
+    if v != v or math.isinf(v):
+        if v != v:
+            text = "+NaN" if spec.plus else (" NaN" if spec.space else "NaN")
+        else:
+            text = "-Inf" if v < 0 else ("+Inf" if spec.plus or verb == "v" else "+Inf")
+        saved, spec.zero = spec.zero, False
+        try:
+            return spec.pad(text)
+        finally:
+            spec.zero = saved
+    if verb in "vgG" and spec.prec is None:
+        text = format_float(v)
+        if verb == "G":
+            text = text.upper()
+        if spec.plus and not text.startswith("-"):
+            text = "+" + text
+        elif spec.space and not text.startswith("-"):
+            text = " " + text
+        return spec.pad(text, numeric=True)
+    conv = "g" if verb == "v" else ("f" if verb == "F" else verb)
+    if spec.sharp:
+        return f"%#{spec.pyflags()}{conv}" % v
+    return f"%{spec.pyflags()}{conv}" % v
+
+
+def _fmt_arg(verb: str, v: Any, spec: _Spec) -> str:
+    """Format one operand for one verb the way Go's fmt does, or Go's ``%!verb(...)`` text."""
+    if verb == "T":
+        return spec.pad(go_type_name(v))
+    if v is None:
+        return spec.pad("<nil>") if verb == "v" else _bad_verb(verb, v)
+    if isinstance(v, bool):
+        if verb in "vt":
+            return spec.pad("true" if v else "false")
+        return _bad_verb(verb, v)
+    if isinstance(v, int):
+        # Stringers (Duration, Time, levels) print their String() for %v and %s (and %q).
+        if type(v) is not int and type(v).__str__ is not int.__str__:
+            if verb in "vs":
+                text = str(v)
+                return spec.pad(
+                    text[: spec.prec] if verb == "s" and spec.prec is not None else text
+                )
+            if verb == "q":
+                return spec.pad(go_quote(str(v)))
+            if isinstance(v, Time):
+                return _bad_verb(verb, v)
+        if verb == "v" and spec.plus:
+            return spec.pad(("+" if v >= 0 else "") + str(int(v)), numeric=True)
+        text = _fmt_int(verb, int(v), spec)
+        return text if text is not None else _bad_verb(verb, v)
+    if isinstance(v, float):
+        text = _fmt_float(verb, v, spec)
+        return text if text is not None else _bad_verb(verb, v)
+    if isinstance(v, str):
+        if verb in "vs":
+            return spec.pad(v if spec.prec is None else v[: spec.prec])
+        if verb == "q":
+            if spec.sharp and "`" not in v and all(c.isprintable() or c == "\t" for c in v):
+                return spec.pad("`" + v + "`")
+            return spec.pad(go_quote(v if spec.prec is None else v[: spec.prec]))
+        if verb in "xX":
+            data = v.encode("utf-8", "replace")
+            if spec.prec is not None:
+                data = data[: spec.prec]
+            text = data.hex()
+            if spec.space:
+                text = " ".join(f"{b:02x}" for b in data)
+            return spec.pad(text.upper() if verb == "X" else text)
+        return _bad_verb(verb, v)
+    struct = _struct_items(v)
+    if struct is not None:
+        if verb == "v":
+            return spec.pad(format_value(v, plus=spec.plus))
+        inner = []
+        for name, x in struct:
+            text = _fmt_arg(verb, x, spec)
+            inner.append(f"{name}:{text}" if spec.plus else text)
+        return "{" + " ".join(inner) + "}"
+    if isinstance(v, Mapping):
+        if verb == "v":
+            return spec.pad(format_value(v, plus=spec.plus))
+        items = sorted(v.items(), key=lambda kv: _sort_key(kv[0]))
+        inner = [f"{_fmt_arg(verb, k, spec)}:{_fmt_arg(verb, x, spec)}" for k, x in items]
+        return "map[" + " ".join(inner) + "]"
+    if isinstance(v, list | tuple):
+        return "[" + " ".join(_fmt_arg(verb, x, spec) for x in v) + "]"
+    if verb in "vs":
+        return spec.pad(str(v))
+    return _bad_verb(verb, v)
+
+
+def sprintf(fmt: str, *args: Any) -> str:
+    """Go ``fmt.Sprintf`` for the verbs templates use, including Go's error text.
+
+    Wrong types print ``%!d(string=x)``, missing operands ``%!d(MISSING)`` and surplus ones
+    ``%!(EXTRA int=1)``, exactly as Go writes them into the output instead of failing.
+    """
+    out: list[str] = []
+    i, n, argi = 0, len(fmt), 0
+    while i < n:
+        j = fmt.find("%", i)
+        if j < 0:
+            out.append(fmt[i:])
+            break
+        out.append(fmt[i:j])
+        i = j + 1
+        spec = _Spec()
+        while i < n and fmt[i] in "-+# 0":
+            c = fmt[i]
+            if c == "-":
+                spec.minus = True
+            elif c == "+":
+                spec.plus = True
+            elif c == "#":
+                spec.sharp = True
+            elif c == "0":
+                spec.zero = True
+            else:
+                spec.space = True
+            i += 1
+        if i < n and fmt[i] == "*":
+            i += 1
+            if (
+                argi < len(args)
+                and isinstance(args[argi], int)
+                and not isinstance(args[argi], bool)
+            ):
+                spec.width = int(args[argi])
+                if spec.width < 0:
+                    spec.minus, spec.width = True, -spec.width
+            else:
+                out.append("%!(BADWIDTH)")
+            argi += 1
+        else:
+            start = i
+            while i < n and fmt[i].isdigit():
+                i += 1
+            if i > start:
+                spec.width = int(fmt[start:i])
+        if i < n and fmt[i] == ".":
+            i += 1
+            if i < n and fmt[i] == "*":
+                i += 1
+                if (
+                    argi < len(args)
+                    and isinstance(args[argi], int)
+                    and not isinstance(args[argi], bool)
+                ):
+                    spec.prec = max(int(args[argi]), 0)
+                else:
+                    out.append("%!(BADPREC)")
+                argi += 1
+            else:
+                start = i
+                while i < n and fmt[i].isdigit():
+                    i += 1
+                spec.prec = int(fmt[start:i] or "0")
+        if i >= n:
+            out.append("%!(NOVERB)")
+            break
+        verb = fmt[i]
+        i += 1
+        if verb == "%":
+            out.append("%")
+            continue
+        if argi >= len(args):
+            out.append(f"%!{verb}(MISSING)")
+            continue
+        arg = args[argi]
+        argi += 1
+        out.append(_fmt_arg(verb, arg, spec))
+    if argi < len(args):
+        extra = ", ".join(
+            "<nil>" if a is None else f"{go_type_name(a)}={format_value(a)}" for a in args[argi:]
+        )
+        out.append(f"%!(EXTRA {extra})")
+    return "".join(out)
