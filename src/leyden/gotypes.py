@@ -564,7 +564,7 @@ def _fmt_float(verb: str, v: float, spec: _Spec) -> str | None:
         if v != v:
             text = "+NaN" if spec.plus else (" NaN" if spec.space else "NaN")
         else:
-            text = "-Inf" if v < 0 else ("+Inf" if spec.plus or verb == "v" else "+Inf")
+            text = "-Inf" if v < 0 else "+Inf"
         saved, spec.zero = spec.zero, False
         try:
             return spec.pad(text)
