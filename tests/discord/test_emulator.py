@@ -690,6 +690,57 @@ async def test_deleted_webhook_answers_unknown_webhook(h: Harness) -> None:
     assert (await h.post({"content": "x"}, webhook_id="111111111111111111"))[0] == 204
 
 
+# --------------------------------------------------------------------------- edit in place
+
+
+async def test_edit_fetch_and_delete_a_sent_message(h: Harness) -> None:
+    _, sent, _ = await h.post(KAPACITOR_ALERT, version=10, params={"wait": "true"})
+    message_url = f"{h.url(version=10)}/messages/{sent['id']}"
+    recovered = {"embeds": [{"color": 0x7A65F2, "title": "OK", "description": "CPU fine"}]}
+    h.clock.advance(60)
+    async with h.session.patch(message_url, json=recovered) as resp:
+        assert resp.status == 200
+        edited = await resp.json()
+        assert "X-RateLimit-Remaining" in resp.headers
+    assert edited["id"] == sent["id"]
+    assert edited["author"]["username"] == "Kapacitor"  # identity is fixed at send time
+    assert edited["embeds"][0]["description"] == "CPU fine"
+    assert datetime.fromisoformat(edited["edited_timestamp"]).timestamp() == WALL0 + 160.0
+    assert h.emulator.messages[0].payload["embeds"] == recovered["embeds"]
+    assert "edited" in h.echo.getvalue()
+
+    async with h.session.get(message_url) as resp:
+        assert (await resp.json())["embeds"][0]["title"] == "OK"
+    async with h.session.delete(message_url) as resp:
+        assert resp.status == 204
+    async with h.session.get(message_url) as resp:
+        assert (resp.status, await resp.json()) == (
+            404,
+            {"message": "Unknown Message", "code": 10008},
+        )
+
+
+async def test_edit_is_validated_and_needs_the_thread_and_token(h: Harness) -> None:
+    _, sent, _ = await h.post({"content": "x"}, params={"wait": "true", "thread_id": "42"})
+    message_url = f"{h.url(version=10)}/messages/{sent['id']}"
+    async with h.session.patch(message_url, json={"content": "y"}) as resp:
+        assert resp.status == 404  # not without ?thread_id=
+    async with h.session.patch(
+        message_url, params={"thread_id": "42"}, json={"content": "y" * 2001}
+    ) as resp:
+        assert resp.status == 400
+        assert "content" in (await resp.json())["errors"]
+    async with h.session.patch(
+        message_url, params={"thread_id": "42"}, json={"content": None}
+    ) as resp:
+        assert (await resp.json())["code"] == 50006
+    wrong_token = message_url.replace(TOKEN, "another-token")
+    async with h.session.patch(wrong_token, params={"thread_id": "42"}, json={}) as resp:
+        assert (resp.status, (await resp.json())["code"]) == (401, 50027)
+    assert h.emulator.messages[0].payload == {"content": "x"}
+    assert "another-token" not in h.echo.getvalue()
+
+
 # --------------------------------------------------------------------------- inspection
 
 
@@ -704,7 +755,15 @@ async def test_messages_endpoint_lists_filters_and_clears_without_tokens(h: Harn
     assert listed[0]["payload"] == KAPACITOR_ALERT
     assert listed[0]["status"] == 204
     assert listed[1]["thread_id"] == "42"
-    assert set(listed[0]) == {"id", "webhook_id", "thread_id", "received_at", "status", "payload"}
+    assert set(listed[0]) == {
+        "id",
+        "webhook_id",
+        "thread_id",
+        "received_at",
+        "status",
+        "payload",
+        "edited_at",
+    }
 
     async with h.session.get(f"{h.base}/messages", params={"webhook_id": OTHER}) as resp:
         assert [m["payload"]["content"] for m in await resp.json()] == ["other"]
@@ -723,6 +782,18 @@ async def test_requests_log_keeps_rejections_with_redacted_paths(h: Harness) -> 
     assert record["status"] == 400
     assert record["path"] == f"/api/v10/webhooks/{WEBHOOK}/***"
     assert "content: Must be 2000 or fewer in length." in record["reason"]
+
+
+async def test_reset_forgets_everything(h: Harness) -> None:
+    for _ in range(5):
+        await h.post({"content": "x"})
+    h.emulator.inject_fault(status=500)
+    h.emulator.delete_webhook(OTHER)
+    async with h.session.post(f"{h.base}/_emulator/reset") as resp:
+        assert resp.status == 204
+    assert (h.emulator.messages, h.emulator.requests) == ([], [])
+    assert (await h.post({"content": "x"}))[0] == 204  # no fault, fresh window
+    assert (await h.post({"content": "x"}, webhook_id=OTHER))[0] == 204
 
 
 async def test_index_page_is_for_people(h: Harness) -> None:

@@ -23,7 +23,7 @@ Behaviour worth knowing, where Discord's own is undocumented or we had to choose
 * **Other errors** are the same on every version: invalid JSON → 400 ``50109``; nothing to
   send → 400 ``50006``; deleted webhook → 404 ``10015``; body over 25 MiB → 413 ``40005``.
 * **Checks in order:** API version; injected fault; rate limit; deleted webhook; ids in the
-  path and query; Content-Type; JSON; form validation; empty message.
+  path and query; ``wait``; Content-Type; JSON; form validation; empty message.
 * **Rate limit: fixed window per webhook id.** A window opens at the first request after the
   previous one closed and lasts ``rate_window`` seconds; at most ``rate_limit`` requests are
   answered in it, the rest get 429 until it closes. This is how Discord's buckets behave (a
@@ -35,8 +35,18 @@ Behaviour worth knowing, where Discord's own is undocumented or we had to choose
 * **Injected faults** answer before the rate limit is consulted, so "the next N requests fail"
   holds exactly. A fault with a 2xx status only delays: the request is then handled normally.
 * Only ``application/json`` bodies are accepted (no form or multipart uploads).
+* **Edit in place**: ``GET``/``PATCH``/``DELETE .../webhooks/{id}/{token}/messages/{message_id}``
+  work on messages the emulator accepted (with the same token, and ``?thread_id=`` when the
+  message is in a thread, else 404 ``10008 Unknown Message``). They have their own rate-limit
+  window per webhook, as Discord gives them their own bucket.
 * Where Discord's exact wording is not on record (string type errors, bad ``wait`` values) the
   messages below are ours, in Discord's style.
+
+HTTP surface besides Discord's: ``GET /`` (a page for people); ``GET``/``DELETE /messages``
+(``?webhook_id=`` filters; tokens are never included; DELETE also empties the request log);
+``GET /_emulator/requests`` (every request with status and reason);
+``GET``/``POST``/``DELETE /_emulator/faults``; ``POST /_emulator/webhooks/{id}/delete``;
+``POST /_emulator/reset`` (forget messages, requests, faults, deletions, rate-limit windows).
 """
 
 from __future__ import annotations
@@ -52,7 +62,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -74,8 +84,15 @@ DEFAULT_USERNAME = "Captain Hook"  # the name Discord gives a new webhook
 DISCORD_EPOCH_MS = 1420070400000
 MAX_BODY_BYTES = 25 * 1024 * 1024
 
-# One bucket id for the execute route: Discord leaves the webhook id out of the hash.
-RATE_LIMIT_BUCKET = hashlib.sha1(b"POST /webhooks/{id}/{token}").hexdigest()[:32]
+# Opaque bucket ids per route; like Discord's they leave the webhook id out, so every webhook
+# reports the same bucket while being limited separately.
+RATE_LIMIT_BUCKETS = {
+    kind: hashlib.sha1(route.encode()).hexdigest()[:32]
+    for kind, route in (
+        ("execute", "POST /webhooks/{id}/{token}"),
+        ("messages", "/webhooks/{id}/{token}/messages/{message_id}"),
+    )
+}
 
 CONTENT_MAX = 2000
 EMBEDS_MAX = 10
@@ -126,6 +143,7 @@ class ReceivedMessage:
     payload: dict[str, Any]
     status: int  # what we answered: 200 or 204
     message_id: str = ""
+    edited_at: float | None = None  # wall-clock epoch seconds of the last edit
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -135,6 +153,7 @@ class ReceivedMessage:
             "received_at": self.received_at,
             "status": self.status,
             "payload": self.payload,
+            "edited_at": self.edited_at,
         }
 
 
@@ -471,6 +490,12 @@ class _FixedWindowLimiter:
 # --------------------------------------------------------------------------- the emulator
 
 
+_EMPTY_MESSAGE = {"message": "Cannot send an empty message", "code": 50006}
+
+# What PATCH .../messages/{id} may change (identity, tts and thread are fixed at send time).
+EDITABLE_KEYS = ("content", "embeds", "allowed_mentions", "flags", "components", "attachments")
+
+
 class _Answer(Exception):
     """Raised inside the execute handler to answer early with a Discord-shaped body."""
 
@@ -479,6 +504,11 @@ class _Answer(Exception):
         self.status = status
         self.body = body
         self.reason = reason
+
+
+_RouteAction = Callable[
+    [web.Request, int, str, "str | None"], Awaitable[tuple[int, "dict[str, Any] | None"]]
+]
 
 
 def _parse_bool(value: str) -> bool | None:
@@ -673,6 +703,11 @@ class DiscordEmulator:
         )
         app.router.add_post("/api/webhooks/{webhook_id}/{token}", self._execute)
         app.router.add_post(r"/api/v{version:\d+}/webhooks/{webhook_id}/{token}", self._execute)
+        for prefix in ("/api", r"/api/v{version:\d+}"):
+            path = prefix + "/webhooks/{webhook_id}/{token}/messages/{message_id}"
+            app.router.add_get(path, self._fetch)
+            app.router.add_patch(path, self._edit)
+            app.router.add_delete(path, self._remove)
         app.router.add_get("/api/webhooks/{webhook_id}/{token}", self._get_webhook)
         app.router.add_get(r"/api/v{version:\d+}/webhooks/{webhook_id}/{token}", self._get_webhook)
         app.router.add_get("/", self._index)
@@ -702,15 +737,29 @@ class DiscordEmulator:
     # ---------------------------------------------------------------- execute webhook
 
     async def _execute(self, request: web.Request) -> web.StreamResponse:
+        return await self._webhook_route(request, "execute", self._accept)
+
+    async def _edit(self, request: web.Request) -> web.StreamResponse:
+        return await self._webhook_route(request, "messages", self._edit_message)
+
+    async def _fetch(self, request: web.Request) -> web.StreamResponse:
+        return await self._webhook_route(request, "messages", self._fetch_message)
+
+    async def _remove(self, request: web.Request) -> web.StreamResponse:
+        return await self._webhook_route(request, "messages", self._delete_message)
+
+    async def _webhook_route(
+        self, request: web.Request, bucket: str, action: _RouteAction
+    ) -> web.StreamResponse:
+        """What every webhook route shares: version, faults, rate limit, headers, records."""
         webhook_id = request.match_info["webhook_id"]
-        token = request.match_info["token"]
         thread_id = request.query.get("thread_id")
         headers: dict[str, str] = {}
         try:
             version = self._api_version(request)
             fault = self._take_fault(webhook_id)
-            allowed, remaining, reset_after = self._limiter.take(webhook_id)
-            headers = self._rate_limit_headers(remaining, reset_after)
+            allowed, remaining, reset_after = self._limiter.take(f"{bucket}:{webhook_id}")
+            headers = self._rate_limit_headers(bucket, remaining, reset_after)
             if fault is not None and not 200 <= fault.status < 300:
                 await self._sleep(fault.delay)
                 raise self._fault_answer(fault, headers)
@@ -728,7 +777,8 @@ class DiscordEmulator:
                 )
             if fault is not None:
                 await self._sleep(fault.delay)
-            status, body = await self._accept(request, version, webhook_id, token, thread_id)
+            self._check_webhook(webhook_id, thread_id, version)
+            status, body = await action(request, version, webhook_id, thread_id)
         except _Answer as answer:
             self._record(request, webhook_id, thread_id, answer.status, answer.reason)
             if answer.body is None:
@@ -788,24 +838,18 @@ class DiscordEmulator:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), seconds)
 
-    def _rate_limit_headers(self, remaining: int, reset_after: float) -> dict[str, str]:
+    def _rate_limit_headers(
+        self, bucket: str, remaining: int, reset_after: float
+    ) -> dict[str, str]:
         return {
             "X-RateLimit-Limit": str(self.rate_limit),
             "X-RateLimit-Remaining": str(remaining),
             "X-RateLimit-Reset": f"{self.wall_clock() + reset_after:.3f}",
             "X-RateLimit-Reset-After": f"{reset_after:.3f}",
-            "X-RateLimit-Bucket": RATE_LIMIT_BUCKET,
+            "X-RateLimit-Bucket": RATE_LIMIT_BUCKETS[bucket],
         }
 
-    async def _accept(
-        self,
-        request: web.Request,
-        version: int,
-        webhook_id: str,
-        token: str,
-        thread_id: str | None,
-    ) -> tuple[int, dict[str, Any] | None]:
-        """Everything after faults and rate limits: Discord's own checks, then store."""
+    def _check_webhook(self, webhook_id: str, thread_id: str | None, version: int) -> None:
         if webhook_id in self.deleted_webhooks:
             raise _Answer(404, {"message": "Unknown Webhook", "code": 10015}, "unknown webhook")
         errors = FormErrors()
@@ -817,20 +861,17 @@ class DiscordEmulator:
             errors.add(
                 ("thread_id",), "NUMBER_TYPE_COERCE", f'Value "{thread_id}" is not snowflake.'
             )
-        wait = _parse_bool(request.query.get("wait", "false"))
-        if wait is None:
-            errors.add(
-                ("wait",),
-                "BOOLEAN_TYPE_COERCE",
-                f'Value "{request.query.get("wait")}" is not a boolean.',
-            )
-        if not errors and request.content_type != "application/json":
+        if errors:
+            raise self._form_error(version, errors)
+
+    async def _read_json(self, request: web.Request, version: int) -> Any:
+        if request.content_type != "application/json":
+            errors = FormErrors()
             errors.add(
                 (),
                 "CONTENT_TYPE_INVALID",
                 "Expected \"Content-Type\" header to be one of {'application/json'}.",
             )
-        if errors:
             raise self._form_error(version, errors)
         try:
             raw = await request.read()
@@ -839,24 +880,37 @@ class DiscordEmulator:
                 413, {"message": "Request entity too large", "code": 40005}, "body too large"
             ) from exc
         try:
-            payload = json.loads(raw)
+            return json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _Answer(
                 400,
                 {"message": "The request body contains invalid JSON.", "code": 50109},
                 "invalid JSON",
             ) from exc
+
+    async def _accept(
+        self, request: web.Request, version: int, webhook_id: str, thread_id: str | None
+    ) -> tuple[int, dict[str, Any] | None]:
+        """Execute: Discord's own checks on the body, then store the message."""
+        wait = _parse_bool(request.query.get("wait", "false"))
+        if wait is None:
+            errors = FormErrors()
+            errors.add(
+                ("wait",),
+                "BOOLEAN_TYPE_COERCE",
+                f'Value "{request.query.get("wait")}" is not a boolean.',
+            )
+            raise self._form_error(version, errors)
+        payload = await self._read_json(request, version)
         errors = validate_execute_body(payload)
         if errors:
             raise self._form_error(version, errors)
         if _is_empty_message(payload):
-            raise _Answer(
-                400, {"message": "Cannot send an empty message", "code": 50006}, "empty message"
-            )
+            raise _Answer(400, _EMPTY_MESSAGE, "empty message")
         status = 200 if wait else 204
         message = ReceivedMessage(
             webhook_id=webhook_id,
-            token=token,
+            token=request.match_info["token"],
             thread_id=thread_id,
             received_at=self.wall_clock(),
             payload=payload,
@@ -866,6 +920,61 @@ class DiscordEmulator:
         self.messages.append(message)
         self._say(f"{self._prefix(webhook_id, thread_id)} {describe_message(payload)}")
         return status, (self._message_object(message) if wait else None)
+
+    def _find_message(
+        self, request: web.Request, webhook_id: str, thread_id: str | None
+    ) -> ReceivedMessage:
+        """The message a webhook sent; Discord wants the same token and, in a thread, its id."""
+        message_id = request.match_info["message_id"]
+        for message in self.messages:
+            if message.message_id == message_id and message.webhook_id == webhook_id:
+                if message.token != request.match_info["token"]:
+                    raise _Answer(
+                        401, {"message": "Invalid Webhook Token", "code": 50027}, "wrong token"
+                    )
+                if message.thread_id == thread_id:
+                    return message
+        raise _Answer(
+            404, {"message": "Unknown Message", "code": 10008}, f"unknown message {message_id}"
+        )
+
+    async def _fetch_message(
+        self, request: web.Request, version: int, webhook_id: str, thread_id: str | None
+    ) -> tuple[int, dict[str, Any] | None]:
+        return 200, self._message_object(self._find_message(request, webhook_id, thread_id))
+
+    async def _delete_message(
+        self, request: web.Request, version: int, webhook_id: str, thread_id: str | None
+    ) -> tuple[int, dict[str, Any] | None]:
+        message = self._find_message(request, webhook_id, thread_id)
+        self.messages.remove(message)
+        self._say(f"{self._prefix(webhook_id, thread_id)} deleted message {message.message_id}")
+        return 204, None
+
+    async def _edit_message(
+        self, request: web.Request, version: int, webhook_id: str, thread_id: str | None
+    ) -> tuple[int, dict[str, Any] | None]:
+        """Edit in place: given keys replace the old ones, null clears; identity stays."""
+        message = self._find_message(request, webhook_id, thread_id)
+        changes = await self._read_json(request, version)
+        if not isinstance(changes, dict):
+            errors = validate_execute_body(changes)
+            raise self._form_error(version, errors)
+        editable = {k: v for k, v in changes.items() if k in EDITABLE_KEYS}
+        errors = validate_execute_body(editable)
+        if errors:
+            raise self._form_error(version, errors)
+        merged = {k: v for k, v in message.payload.items() if k not in editable}
+        merged.update({k: v for k, v in editable.items() if v is not None})
+        if _is_empty_message(merged):
+            raise _Answer(400, _EMPTY_MESSAGE, "edit would leave an empty message")
+        message.payload = merged
+        message.edited_at = self.wall_clock()
+        self._say(
+            f"{self._prefix(webhook_id, thread_id)} edited {message.message_id}: "
+            f"{describe_message(merged)}"
+        )
+        return 200, self._message_object(message)
 
     def _form_error(self, version: int, errors: FormErrors) -> _Answer:
         if version >= 8:
@@ -915,7 +1024,13 @@ class DiscordEmulator:
             "pinned": False,
             "tts": bool(payload.get("tts")),
             "timestamp": timestamp.isoformat(timespec="microseconds"),
-            "edited_timestamp": None,
+            "edited_timestamp": (
+                None
+                if message.edited_at is None
+                else datetime.fromtimestamp(message.edited_at, tz=UTC).isoformat(
+                    timespec="microseconds"
+                )
+            ),
             "flags": 0,
             "components": [],
         }
