@@ -246,19 +246,22 @@ def fit_payload(payload: dict[str, Any]) -> dict[str, Any]:
     username = payload.get("username")
     if isinstance(username, str):
         payload["username"] = fit_text(username, USERNAME_MAX, SHORT_MARKER)
+    note = ""
     embeds = payload.get("embeds")
     if isinstance(embeds, list):
         embeds = [_fit_embed(e) if isinstance(e, dict) else e for e in embeds]
         if len(embeds) > EMBEDS_LIMIT:
             note = f"({len(embeds) - EMBEDS_LIMIT} more alerts not shown)"
-            content = payload.get("content")
-            payload["content"] = f"{content}\n{note}" if isinstance(content, str) else note
             embeds = embeds[:EMBEDS_LIMIT]
         _fit_total(embeds)
         payload["embeds"] = embeds
     content = payload.get("content")
     if isinstance(content, str):
+        if note:  # the note must survive, so the content gives up room for it
+            content = fit_text(content, CONTENT_LIMIT - len(note) - 1).rstrip() + "\n" + note
         payload["content"] = fit_text(content, CONTENT_LIMIT)
+    elif note and content is None:
+        payload["content"] = note
     return payload
 
 

@@ -127,6 +127,10 @@ def _scrub(text: str, url: str) -> str:
                 secrets.add(split.query)
             if split.password:
                 secrets.add(split.password)
+            # A relay's token may be any path segment or query value: hide the token-like ones
+            # (plain words such as "webhooks" or "api" stay readable).
+            pieces = split.path.split("/") + re.split(r"[&=]", split.query)
+            secrets.update(p for p in pieces if len(p) >= 8 and not p.isalpha())
     for secret in sorted(secrets, key=len, reverse=True):
         if secret:
             text = text.replace(secret, redact_url(url) if secret.startswith("http") else "****")
