@@ -516,6 +516,8 @@ async def test_invalid_json_and_non_object(h: Harness) -> None:
             "message": "The request body contains invalid JSON.",
             "code": 50109,
         }
+    async with h.session.post(h.url(), data=b"[" * 100_000, headers=headers) as resp:
+        assert (resp.status, (await resp.json())["code"]) == (400, 50109)
     status, body, _ = await h.post(["content"], version=10)
     assert status == 400
     assert body["errors"]["_errors"][0]["code"] == "DICT_TYPE_CONVERT"

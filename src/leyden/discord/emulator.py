@@ -881,7 +881,7 @@ class DiscordEmulator:
             ) from exc
         try:
             return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise _Answer(
                 400,
                 {"message": "The request body contains invalid JSON.", "code": 50109},
