@@ -326,7 +326,7 @@ def _element_label(section: str, index: int, table: object, cls: Any) -> str:
 
 
 def _quote(text: str) -> str:
-    return '"' + _short(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _to_options(obj: Any, redact: frozenset[str]) -> dict[str, Any]:
