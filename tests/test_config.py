@@ -522,9 +522,10 @@ def test_unknown_keys_are_errors_with_suggestions(tmp_path: Path, text: str, exp
         ),
         (
             "[[auth.users]]\nusername = 'a'\npermissions = 'all'\n",
-            "permissions: expected an array of strings, got string",
+            '[[auth.users]] #0 (username "a"): permissions: expected an array of strings, got string',
         ),
         ("[logging]\nlevel = 1979-05-27\n", "level: expected a string, got date/time"),
+        ("slack = 5\n", "kapacitor.conf: slack: expected a table, got integer"),
     ],
 )
 def test_wrong_types_name_key_expected_and_got(tmp_path: Path, text: str, expected: str) -> None:
@@ -543,6 +544,12 @@ def test_toml_syntax_error_is_one_line_with_file_line_and_column(tmp_path: Path)
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the config file: No such file"):
         load_config(str(tmp_path / "missing.conf"), {})
+
+
+def test_empty_lists_are_allowed(tmp_path: Path) -> None:
+    config = load(tmp_path, "discord = []\nslack = []\n")
+    assert config.discord == []
+    assert config.notes == ["ignoring section [[slack]]: not supported by Leyden"]
 
 
 def test_not_utf8(tmp_path: Path) -> None:
@@ -985,6 +992,8 @@ def test_from_options_round_trip_and_strictness() -> None:
         ConfigError, match=r"^api: timestamp: expected a boolean \(true or false\), got string$"
     ):
         DiscordConfig.from_options({"timestamp": "true"}, where="api")
+    with pytest.raises(ConfigError, match=r"^api: username: expected a string, got null$"):
+        DiscordConfig.from_options({"username": None}, where="api")
     with pytest.raises(ConfigError, match=r"^api: expected a table, got array$"):
         DiscordConfig.from_options([], where="api")  # type: ignore[arg-type]
 

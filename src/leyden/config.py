@@ -206,6 +206,8 @@ _SCALAR_KINDS = frozenset({"bool", "int", "str", "duration", "str_list"})
 
 
 def _toml_type(value: object) -> str:
+    if value is None:
+        return "null"  # from JSON, through from_options
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -294,14 +296,17 @@ def _build(cls: Any, table: Mapping[str, Any], where: str, notes: list[str] | No
             hint = _suggest(name, set(schema) | ignored)
             raise ConfigError(f"{where}: {_short(name)}: unknown key{hint}")
         if key.kind == "table_list":
+            # A nested list such as [[auth.users]] is named by its full dotted path.
+            outer, _, parent = where.rpartition(": ")
+            section = f"{parent.strip('[]')}.{key.name}"
             kwargs[key.attr] = [
-                _build(key.cls, item, f"{where}: {_element_label(key.name, i, item, key.cls)}")
-                for i, item in enumerate(_as_table_list(value, f"{where}: {key.name}"))
+                _build(key.cls, item, f"{outer}: {_element_label(section, i, item, key.cls)}")
+                for i, item in enumerate(_as_table_list(value, f"{outer}: [[{section}]]"))
             ]
         else:
             kwargs[key.attr] = _convert(key, value, where)
     if skipped and notes is not None:
-        label = where.split(": ", 1)[-1]
+        label = where.rsplit(": ", 1)[-1]
         notes.append(f"ignoring {label} {', '.join(sorted(skipped))}: not supported by Leyden")
     return cls(**kwargs)
 
@@ -1033,10 +1038,14 @@ def _decode(raw: Mapping[str, Any], source: str) -> Config:
         key = schema.get(name)
         if key is None:
             is_table = isinstance(value, Mapping) or (
-                isinstance(value, list) and bool(value) and isinstance(value[0], Mapping)
+                isinstance(value, list) and all(isinstance(item, Mapping) for item in value)
             )
             label = f"[[{name}]]" if isinstance(value, list) else f"[{name}]"
-            if name in KAPACITOR_ONLY_SECTIONS and is_table:
+            if name in KAPACITOR_ONLY_SECTIONS:
+                if not is_table:
+                    raise ConfigError(
+                        f"{source}: {name}: expected a table, got {_toml_type(value)}"
+                    )
                 notes.append(f"ignoring section {label}: not supported by Leyden")
                 continue
             hint = _suggest(name, set(schema) | KAPACITOR_ONLY_SECTIONS)
