@@ -1,0 +1,371 @@
+"""The Discord service: workspaces from ``[[discord]]``, handler options, alerts to webhooks.
+
+Behaviour follows Kapacitor's *documentation* where its code disagrees (see
+``reference/compatibility.md``):
+
+* every handler option falls back to the workspace: ``username``, ``avatar-url``,
+  ``embed-title`` (Kapacitor never reads the configured title) and ``timestamp`` (Kapacitor has
+  no such handler option);
+* ``state-changes-only`` is its own flag and applies only when the default workspace is also
+  ``global`` (Kapacitor returns ``global`` instead);
+* ``global`` only counts for an *enabled* default workspace: a disabled one would add a handler
+  to every alert that can only fail;
+* empty fields are left out of the body, texts are fitted to Discord's limits, OK is green, and
+  failed posts are retried (see :mod:`leyden.discord.payload` and :mod:`leyden.discord.sender`).
+
+The embed title, from the handler or the workspace, is a Go template over the event's template
+data, exactly as Kapacitor renders the handler's title.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from leyden.alerting.event import Event, Level
+from leyden.discord.payload import build_alert_payload
+from leyden.discord.sender import (
+    DeliveryResult,
+    DiscordSender,
+    SSLSetting,
+    TLSConfigError,
+    build_ssl_context,
+    normalize_webhook_url,
+)
+from leyden.gotemplate import Template, TemplateError, TemplateExecError
+
+if TYPE_CHECKING:
+    from leyden.config import DiscordConfig
+
+DEFAULT_LOGGER = logging.getLogger("leyden.discord")
+
+TEST_MESSAGE = "test discord message"
+TEST_USERNAME = "Kapacitor"
+TEST_AVATAR_URL = (
+    "https://influxdata.github.io/branding/img/downloads/influxdata-logo--symbol--pool-alpha.png"
+)
+TEST_EMBED_TITLE = "Kapacitor Alert"
+TEST_TIME = "1970-01-01T00:00:01Z"
+
+_TEMPLATE_CACHE_SIZE = 512
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class DiscordError(Exception):
+    """A Discord handler or workspace problem a user can fix; the text never holds a URL."""
+
+
+def _string_option(where: str, key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise DiscordError(f'{where} "{key}" must be a string, got {value!r}')
+    return value
+
+
+def _bool_option(where: str, key: str, value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise DiscordError(f'{where} "{key}" must be true or false, got {value!r}')
+
+
+def _format_names(names: list[str]) -> str:
+    return ", ".join(f'"{n}"' if n == "" else n for n in names) or "none"
+
+
+@dataclass(slots=True)
+class DiscordHandlerOptions:
+    """What ``.discord()`` or a ``kind: discord`` handler sets; empty/None means "use the workspace"."""
+
+    workspace: str = ""
+    username: str = ""
+    avatar_url: str = ""
+    embed_title: str = ""
+    timestamp: bool | None = None
+
+    KEYS = ("workspace", "username", "avatar-url", "embed-title", "timestamp")
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any] | None) -> DiscordHandlerOptions:
+        """From handler-file ``options``; unknown keys and wrong types are errors naming the key."""
+        options = options or {}
+        unknown = sorted(str(k) for k in options if k not in cls.KEYS)
+        if unknown:
+            raise DiscordError(
+                f"invalid discord handler option(s): {', '.join(unknown)}; "
+                f"valid options: {', '.join(cls.KEYS)}"
+            )
+        where = "discord handler option"
+        return cls(
+            workspace=_string_option(where, "workspace", options.get("workspace")),
+            username=_string_option(where, "username", options.get("username")),
+            avatar_url=_string_option(where, "avatar-url", options.get("avatar-url")),
+            embed_title=_string_option(where, "embed-title", options.get("embed-title")),
+            timestamp=_bool_option(where, "timestamp", options.get("timestamp")),
+        )
+
+
+def rfc3339_seconds(time_ns: int) -> str:
+    """Go's ``time.RFC3339`` for a UTC time: whole seconds, ``Z`` suffix."""
+    moment = _EPOCH + timedelta(seconds=time_ns // 1_000_000_000)
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def _parse_rfc3339(text: str) -> int:
+    """Nanoseconds since the epoch for an RFC3339 time such as ``1970-01-01T00:00:01Z``."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise DiscordError(
+            f'invalid "time-val" {text!r}: want an RFC3339 time such as "{TEST_TIME}"'
+        )
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Workspaces:
+    """One consistent view of the configuration, swapped whole by ``update``."""
+
+    configs: tuple[DiscordConfig, ...]
+    by_name: dict[str, DiscordConfig]
+    default: DiscordConfig | None
+    ssl: dict[str, SSLSetting]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.workspace for c in self.configs]
+
+
+def _build_workspaces(configs: list[DiscordConfig]) -> _Workspaces:
+    by_name: dict[str, DiscordConfig] = {}
+    ssl: dict[str, SSLSetting] = {}
+    for config in configs:
+        if config.workspace in by_name:
+            raise DiscordError(
+                f'discord workspace "{config.workspace}" is configured more than once'
+            )
+        by_name[config.workspace] = config
+        if config.enabled:
+            try:
+                ssl[config.workspace] = build_ssl_context(
+                    config.ssl_ca, config.ssl_cert, config.ssl_key, config.insecure_skip_verify
+                )
+            except TLSConfigError as exc:
+                raise DiscordError(f'discord workspace "{config.workspace}": {exc}') from None
+    # A single section is the default whatever it says (Kapacitor does the same).
+    defaults = [c for c in configs if c.default] if len(configs) > 1 else list(configs)
+    return _Workspaces(tuple(configs), by_name, defaults[0] if defaults else None, ssl)
+
+
+class DiscordService:
+    """Resolves workspaces, turns alert events into webhook bodies and hands them to the sender."""
+
+    def __init__(
+        self,
+        configs: list[DiscordConfig],
+        *,
+        sender: DiscordSender | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self._state = _build_workspaces(list(configs))
+        self._owns_sender = sender is None
+        self._sender = sender if sender is not None else DiscordSender()
+        self._log = logger or DEFAULT_LOGGER
+        self._templates: dict[str, Template] = {}
+
+    # --- configuration -------------------------------------------------------------------
+
+    def update(self, configs: list[DiscordConfig]) -> None:
+        """Replace every workspace at once; on error the old configuration stays in force."""
+        self._state = _build_workspaces(list(configs))
+
+    def workspace_names(self) -> list[str]:
+        return self._state.names
+
+    def resolve(self, name: str = "") -> DiscordConfig:
+        """The enabled workspace called ``name``; ``""`` is the default workspace."""
+        state = self._state
+        if not state.configs:
+            raise DiscordError("no discord configuration found")
+        if name == "":
+            config = state.default
+            if config is None:
+                raise DiscordError(
+                    "no default discord workspace; configured workspaces: "
+                    + _format_names(state.names)
+                )
+        else:
+            found = state.by_name.get(name)
+            if found is None:
+                raise DiscordError(
+                    f'workspace "{name}" is not configured; configured workspaces: '
+                    + _format_names(state.names)
+                )
+            config = found
+        if not config.enabled:
+            if config.workspace:
+                raise DiscordError(f'discord workspace "{config.workspace}" is not enabled')
+            raise DiscordError("the default discord workspace is not enabled")
+        return config
+
+    def ssl_setting(self, config: DiscordConfig) -> SSLSetting:
+        """The TLS setting to post to ``config``'s webhook with (None: system defaults)."""
+        return self._state.ssl.get(config.workspace)
+
+    def global_enabled(self) -> bool:
+        """Whether every alert node without ``.discord()`` gets one (default workspace only)."""
+        default = self._state.default
+        return default is not None and default.enabled and default.global_
+
+    def state_changes_only(self) -> bool:
+        """Whether every alert node is forced into stateChangesOnly.
+
+        As documented: only when the default workspace is global *and* sets
+        ``state-changes-only`` (Kapacitor's code answers with the ``global`` flag).
+        """
+        default = self._state.default
+        return self.global_enabled() and default is not None and default.state_changes_only
+
+    # --- alerts --------------------------------------------------------------------------
+
+    def _template(self, text: str) -> Template:
+        template = self._templates.get(text)
+        if template is None:
+            try:
+                template = Template.parse(text, name="embed-title")
+            except TemplateError as exc:
+                raise DiscordError(f"invalid embed-title template {text!r}: {exc}") from None
+            if len(self._templates) >= _TEMPLATE_CACHE_SIZE:
+                self._templates.clear()
+            self._templates[text] = template
+        return template
+
+    def _render_title(self, text: str, event: Event) -> str:
+        if not text:
+            return ""
+        template = self._template(text)
+        try:
+            return template.execute(event.template_data())
+        except (TemplateExecError, TemplateError) as exc:
+            raise DiscordError(f"cannot render embed-title template {text!r}: {exc}") from None
+
+    def _prepare(
+        self, event: Event, opts: DiscordHandlerOptions
+    ) -> tuple[DiscordConfig, str, dict[str, Any]]:
+        config = self.resolve(opts.workspace)
+        title = self._render_title(opts.embed_title or config.embed_title, event)
+        show_time = opts.timestamp if opts.timestamp is not None else config.timestamp
+        payload = build_alert_payload(
+            message=event.state.message,
+            level=event.state.level,
+            title=title,
+            username=opts.username or config.username,
+            avatar_url=opts.avatar_url or config.avatar_url,
+            timestamp=rfc3339_seconds(event.state.time) if show_time else "",
+        )
+        return config, normalize_webhook_url(config.url), payload
+
+    def prepare(self, event: Event, opts: DiscordHandlerOptions) -> tuple[str, dict[str, Any]]:
+        """The URL to post to and the body to post; raises ``DiscordError`` for user mistakes."""
+        _config, url, payload = self._prepare(event, opts)
+        return url, payload
+
+    async def handle(self, event: Event, opts: DiscordHandlerOptions) -> DeliveryResult:
+        """Send one alert event, retrying as the sender sees fit."""
+        try:
+            config, url, payload = self._prepare(event, opts)
+        except DiscordError as exc:
+            self._log.error(
+                "failed to prepare Discord message",
+                extra={
+                    "fields": {
+                        "workspace": opts.workspace,
+                        "id": event.state.id,
+                        "reason": str(exc),
+                    }
+                },
+            )
+            return DeliveryResult("permanent", None, str(exc))
+        return await self._sender.deliver(url, payload, ssl=self.ssl_setting(config))
+
+    # --- service test --------------------------------------------------------------------
+
+    def default_test_options(self) -> dict[str, Any]:
+        """Options of ``POST /kapacitor/v1/service-tests/discord`` and their defaults."""
+        default = self._state.default
+        return {
+            "workspace": default.workspace if default is not None else "",
+            "message": TEST_MESSAGE,
+            "level": "INFO",
+            "username": TEST_USERNAME,
+            "avatar-url": TEST_AVATAR_URL,
+            "embed-title": TEST_EMBED_TITLE,
+            "time-val": TEST_TIME,
+            "timestamp": None,
+        }
+
+    def _test_payload(self, options: Mapping[str, Any]) -> tuple[DiscordConfig, dict[str, Any]]:
+        defaults = self.default_test_options()
+        unknown = sorted(str(k) for k in options if k not in defaults)
+        if unknown:
+            raise DiscordError(
+                f"unknown discord test option(s): {', '.join(unknown)}; "
+                f"valid options: {', '.join(defaults)}"
+            )
+        merged = {**defaults, **options}
+        where = "discord test option"
+        text = {
+            key: _string_option(where, key, merged[key])
+            for key in (
+                "workspace",
+                "message",
+                "level",
+                "username",
+                "avatar-url",
+                "embed-title",
+                "time-val",
+            )
+        }
+        timestamp = _bool_option(where, "timestamp", merged["timestamp"])
+        try:
+            level = Level.parse(text["level"])
+        except ValueError:
+            raise DiscordError(
+                f"invalid level {text['level']!r}: must be one of "
+                + ", ".join(level.name for level in Level)
+            ) from None
+        time_ns = _parse_rfc3339(text["time-val"])
+        config = self.resolve(text["workspace"])
+        show_time = timestamp if timestamp is not None else config.timestamp
+        # As in Kapacitor, the test's title is sent as written, not rendered as a template.
+        payload = build_alert_payload(
+            message=text["message"],
+            level=level,
+            title=text["embed-title"] or config.embed_title,
+            username=text["username"] or config.username,
+            avatar_url=text["avatar-url"] or config.avatar_url,
+            timestamp=rfc3339_seconds(time_ns) if show_time else "",
+        )
+        return config, payload
+
+    async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
+        """Send one test message (one attempt); ``(True, "")`` or ``(False, reason)``."""
+        try:
+            config, payload = self._test_payload(options)
+        except DiscordError as exc:
+            return False, str(exc)
+        result = await self._sender.deliver(
+            normalize_webhook_url(config.url), payload, ssl=self.ssl_setting(config), max_attempts=1
+        )
+        return (True, "") if result.delivered else (False, result.describe())
+
+    async def close(self) -> None:
+        """Close the sender if this service created it (a shared sender is its owner's to close)."""
+        if self._owns_sender:
+            await self._sender.close()
