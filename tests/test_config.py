@@ -1181,6 +1181,9 @@ def test_httppost_headers_and_templates(tmp_path: Path) -> None:
     assert post.headers == {"Authorization": "works"}
     assert post.row_template.startswith("{{.Name}}")
     assert post.to_options()["basic-auth"] is False
+    assert post.to_options()["headers"] is True  # "is set": the values are credentials
+    assert post.to_options(redact=False)["headers"] == {"Authorization": "works"}
+    assert "works" not in repr(post)
     assert HTTPPostConfig.from_options(post.to_options(redact=False), where="api") == post
 
 
@@ -1229,6 +1232,7 @@ SECRET_CASES = {
     "toml error after url": f'[[discord]]\nurl = "{WEBHOOK}"\nenabled = tru\n',
     "password in auth user": f"[auth]\nenabled = true\n[[auth.users]]\nusername = 'a:b'\npassword = '{TOKEN}'\n",
     "basic auth password": f"[[httppost]]\nendpoint = 'e'\nbasic-auth = {{ password = '{TOKEN}' }}\n",
+    "authorization header": f"[[httppost]]\nendpoint = 'e'\nurl = 'http://x'\nheaders = {{ Authorization = '{TOKEN}' }}\n",
     "shared secret": f"[http]\nshared-secret = '{TOKEN}'\nbind-address = 'x'\n",
     "valid config": discord(enabled=True, url=WEBHOOK),
 }

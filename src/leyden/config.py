@@ -585,7 +585,8 @@ class HTTPPostConfig:
         _Key("row-template-file", "row_template_file", "str"),
     )
     _ELEMENT_KEY: ClassVar[str] = "endpoint"
-    REDACTED_KEYS: ClassVar[frozenset[str]] = frozenset({"basic-auth"})
+    #: basic-auth as in Kapacitor; headers too, since they usually carry an Authorization value.
+    REDACTED_KEYS: ClassVar[frozenset[str]] = frozenset({"basic-auth", "headers"})
 
     def to_options(self, *, redact: bool = True) -> dict[str, Any]:
         return _to_options(self, self.REDACTED_KEYS if redact else frozenset())
