@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from leyden.alerting.event import Level
 from leyden.discord.payload import (
@@ -242,3 +244,35 @@ def test_validate_counts_code_points_not_bytes() -> None:
 def test_timestamp_z_and_offset_forms_accepted() -> None:
     for ts in ("1970-01-01T00:00:01Z", "2017-07-11T17:27:07.299000+00:00"):
         assert validate_payload({"embeds": [{"description": "d", "timestamp": ts}]}) == []
+
+
+_texts = st.builds(
+    lambda parts: "".join(c * n for c, n in parts),
+    st.lists(
+        st.tuples(st.sampled_from(["a", CLEF, " ", "é\n", "\t"]), st.integers(0, 3000)), max_size=3
+    ),
+)
+_fields = st.lists(st.fixed_dictionaries({"name": _texts, "value": _texts}), max_size=30)
+_embeds = st.lists(
+    st.fixed_dictionaries(
+        {"color": st.integers(0, 0xFFFFFF)},
+        optional={
+            "title": _texts,
+            "description": _texts,
+            "fields": _fields,
+            "footer": st.fixed_dictionaries({"text": _texts}),
+            "author": st.fixed_dictionaries({"name": _texts}),
+        },
+    ),
+    min_size=1,
+    max_size=13,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(embeds=_embeds, content=_texts, username=_texts)
+def test_fitted_payload_always_validates(embeds: list[dict], content: str, username: str) -> None:
+    payload = {"content": content, "username": username.replace("discord", ""), "embeds": embeds}
+    fitted = fit_payload(payload)
+    assert validate_payload(fitted) == []
+    assert fit_payload(fitted) == fitted  # fitting is idempotent
