@@ -31,7 +31,13 @@ def main(argv: list[str]) -> int:
             print(f"{name:<24}{'ERROR':<44}{type(exc).__name__}: {exc}")
             continue
         for key, value in figures.items():
-            shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value)
+            shown = (
+                f"{value:,.3f}"
+                if isinstance(value, float)
+                else f"{value:,}"
+                if isinstance(value, int)
+                else str(value)
+            )
             print(f"{name:<24}{key:<44}{shown}")
         print(f"{name:<24}{'(seconds to run)':<44}{time.perf_counter() - start:.1f}")
     return 1 if failed else 0

@@ -173,20 +173,30 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
     emu_base = f"http://127.0.0.1:{emu_port}"
     emulator = subprocess.Popen(
         [*LEYDEN, "discord-emulator", "--port", str(emu_port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     conf = tmp_path / "kapacitor.conf"
-    conf.write_text(KAPACITOR_CONF.format(
-        data=tmp_path / "data", port=port,
-        alerts_url=f"{emu_base}/api/webhooks/111111111111111111/alerts-secret-token",
-        errors_url=f"{emu_base}/api/webhooks/222222222222222222/errors-secret-token",
-    ))
+    conf.write_text(
+        KAPACITOR_CONF.format(
+            data=tmp_path / "data",
+            port=port,
+            alerts_url=f"{emu_base}/api/webhooks/111111111111111111/alerts-secret-token",
+            errors_url=f"{emu_base}/api/webhooks/222222222222222222/errors-secret-token",
+        )
+    )
     server = subprocess.Popen(
         [*LEYDEN, "serve", "-config", str(conf)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
-    info: dict[str, Any] = {"url": f"http://127.0.0.1:{port}", "emulator": emu_base,
-                            "server": server}
+    info: dict[str, Any] = {
+        "url": f"http://127.0.0.1:{port}",
+        "emulator": emu_base,
+        "server": server,
+    }
     try:
         wait_http(f"{emu_base}/messages", emulator)
         wait_http(f"{info['url']}/kapacitor/v1/debug/vars", server)
@@ -197,8 +207,7 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 def leyden(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*LEYDEN, "-url", url, *args], capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([*LEYDEN, "-url", url, *args], capture_output=True, text=True, timeout=60)
 
 
 def messages(emulator: str) -> list[dict[str, object]]:
@@ -241,8 +250,9 @@ def test_list_service_tests(stack: dict[str, Any]) -> None:
 def test_server_logs_ignored_sections_and_never_secrets(stack: dict[str, Any]) -> None:
     leyden(stack["url"], "service-tests", "discord")
     leyden(stack["url"], "service-tests", "-workspace", "nope", "discord")
-    req = urllib.request.Request(f"{stack['url']}/write?db=telegraf&u=bob&p=hunter2",
-                                 data=b"cpu v=1", method="POST")
+    req = urllib.request.Request(
+        f"{stack['url']}/write?db=telegraf&u=bob&p=hunter2", data=b"cpu v=1", method="POST"
+    )
     with urllib.request.urlopen(req, timeout=5) as resp:
         assert resp.status == 204
     server = stack["server"]
@@ -270,10 +280,13 @@ def test_client_errors_and_exit_codes() -> None:
 
 def test_bad_config_stops_server_with_one_line(tmp_path: Path) -> None:
     conf = tmp_path / "bad.conf"
-    conf.write_text('[[discord]]\n  enabled = true\n  workspace = "a"\n'
-                    '[[discord]]\n  enabled = true\n  workspace = "b"\n  url = "http://x/y"\n')
-    result = subprocess.run([*LEYDEN, "serve", "-config", str(conf)], capture_output=True,
-                            text=True, timeout=60)
+    conf.write_text(
+        '[[discord]]\n  enabled = true\n  workspace = "a"\n'
+        '[[discord]]\n  enabled = true\n  workspace = "b"\n  url = "http://x/y"\n'
+    )
+    result = subprocess.run(
+        [*LEYDEN, "serve", "-config", str(conf)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

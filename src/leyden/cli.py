@@ -34,6 +34,9 @@ Commands:
   serve               run the server (Leyden's kapacitord): leyden serve [-config FILE]
   service-tests       test services: leyden service-tests [-workspace W]... discord
   list                list service-tests [patterns]
+  replay              run a TICKscript over recorded data: leyden replay TASK.tick --data F.srpl
+  vet                 check TICKscripts offline: leyden vet [-dot] FILE...
+  fmt                 print TICKscripts in canonical form: leyden fmt [-w] FILE...
   discord-emulator    run a local Discord webhook emulator: [--host H] [--port N]
   version             print the version
   help                print this help
@@ -69,8 +72,12 @@ def cmd_serve(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     p.add_argument("-log-file", "--log-file", default=None)
     p.add_argument("-log-level", "--log-level", default=None)
     args = p.parse_args(argv)
-    path = (args.config or os.environ.get("LEYDEN_CONFIG_PATH")
-            or os.environ.get("KAPACITOR_CONFIG_PATH") or None)
+    path = (
+        args.config
+        or os.environ.get("LEYDEN_CONFIG_PATH")
+        or os.environ.get("KAPACITOR_CONFIG_PATH")
+        or None
+    )
     try:
         config = load_config(path, os.environ)
     except ConfigError as exc:
@@ -111,15 +118,20 @@ def cmd_service_tests(client: Client, argv: Sequence[str], out: TextIO) -> int:
     p.add_argument("patterns", nargs="*")
     args = p.parse_args(argv)
     patterns = args.patterns or ["*"]
-    names = sorted({
-        s["name"] for s in client.list_service_tests()
-        if any(fnmatch.fnmatchcase(s["name"], pat) for pat in patterns)
-    })
+    names = sorted(
+        {
+            s["name"]
+            for s in client.list_service_tests()
+            if any(fnmatch.fnmatchcase(s["name"], pat) for pat in patterns)
+        }
+    )
     if not names:
         raise ClientError(f"no service matches {' '.join(patterns)}")
     if args.workspace and names != ["discord"]:
-        raise UsageError("-workspace applies to the discord service only: "
-                         "leyden service-tests -workspace W discord")
+        raise UsageError(
+            "-workspace applies to the discord service only: "
+            "leyden service-tests -workspace W discord"
+        )
     out.write(f"{'Service':<20}{'Success':<10}Message\n")
     for name in names:
         runs: list[tuple[str, dict[str, str]]] = [(name, {})]
@@ -157,8 +169,9 @@ def _default_url() -> str:
     return os.environ.get("LEYDEN_URL") or os.environ.get("KAPACITOR_URL") or DEFAULT_URL
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
-         err: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     out = out or sys.stdout
     err = err or sys.stderr
@@ -199,6 +212,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
             return 0
         if command == "serve":
             return cmd_serve(rest, out, err)
+        if command == "replay":
+            from leyden import replay
+
+            return replay.main(rest, out, err)
+        if command in ("vet", "fmt"):
+            from leyden.tick import vet
+
+            return (vet.vet_main if command == "vet" else vet.fmt_main)(rest, out, err)
         if command == "discord-emulator":
             from leyden.discord import emulator
 

@@ -34,7 +34,9 @@ class Client:
         netloc = parsed.hostname if parsed.port is None else f"{parsed.hostname}:{parsed.port}"
         if ":" in (parsed.hostname or "") and parsed.port is not None:
             netloc = f"[{parsed.hostname}]:{parsed.port}"
-        self.base = urllib.parse.urlunsplit((parsed.scheme, netloc, parsed.path.rstrip("/"), "", ""))
+        self.base = urllib.parse.urlunsplit(
+            (parsed.scheme, netloc, parsed.path.rstrip("/"), "", "")
+        )
         self._timeout = timeout
         self._ssl: ssl.SSLContext | None = None
         if skip_verify:
@@ -42,8 +44,9 @@ class Client:
             self._ssl.check_hostname = False
             self._ssl.verify_mode = ssl.CERT_NONE
 
-    def request(self, method: str, path: str, body: Any = None,
-                query: dict[str, str] | None = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
         """Send one request; return (status, decoded JSON or None). Raises ClientError."""
         url = self.base + path
         if query:

@@ -33,17 +33,23 @@ async def _run(config_path: str) -> int:
     emulated = [
         d.workspace or "(default)"
         for d in config.discord
-        if d.enabled and (urlsplit(d.url).hostname, urlsplit(d.url).port)
-        == (EMULATOR_HOST, EMULATOR_PORT)
+        if d.enabled
+        and (urlsplit(d.url).hostname, urlsplit(d.url).port) == (EMULATOR_HOST, EMULATOR_PORT)
     ]
     emulator = None
     if emulated:
         emulator = DiscordEmulator(echo=sys.stdout)
         base = await emulator.start(EMULATOR_HOST, EMULATOR_PORT)
-        print(f"Discord emulator on {base} receives workspaces: {', '.join(emulated)} "
-              f"(messages: {base}/messages)", flush=True)
-    print("Leyden is starting on http://" + config.http.bind_address + "\n"
-          "Try in another terminal:  .venv/bin/leyden service-tests discord", flush=True)
+        print(
+            f"Discord emulator on {base} receives workspaces: {', '.join(emulated)} "
+            f"(messages: {base}/messages)",
+            flush=True,
+        )
+    print(
+        "Leyden is starting on http://" + config.http.bind_address + "\n"
+        "Try in another terminal:  .venv/bin/leyden service-tests discord",
+        flush=True,
+    )
     try:
         await serve(config)
     except ServeError as exc:

@@ -13,8 +13,13 @@ import sys
 import time
 from typing import TextIO
 
-_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
-           "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+_LEVELS = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARN": logging.WARNING,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+}
 
 
 def _quote(value: str) -> str:
@@ -30,8 +35,12 @@ class LogfmtFormatter(logging.Formatter):
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         ts += f".{int(record.msecs):03d}Z"
         service = record.name.removeprefix("leyden.").removeprefix("leyden") or "leyden"
-        parts = [f"ts={ts}", f"lvl={record.levelname.lower()}",
-                 f"msg={_quote(record.getMessage())}", f"service={service}"]
+        parts = [
+            f"ts={ts}",
+            f"lvl={record.levelname.lower()}",
+            f"msg={_quote(record.getMessage())}",
+            f"service={service}",
+        ]
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
             parts.extend(f"{k}={_quote(str(v))}" for k, v in extra.items())

@@ -41,8 +41,12 @@ class Engine:
         # (db, rp) -> measurement -> receivers; measurement None = every measurement
         self._routes: dict[tuple[str, str], dict[str | None, list[PointReceiver]]] = {}
 
-    def subscribe(self, receiver: PointReceiver, dbrps: Iterable[tuple[str, str]],
-                  measurements: Iterable[str | None]) -> None:
+    def subscribe(
+        self,
+        receiver: PointReceiver,
+        dbrps: Iterable[tuple[str, str]],
+        measurements: Iterable[str | None],
+    ) -> None:
         """Route points of ``dbrps`` whose measurement is in ``measurements`` to ``receiver``.
 
         ``None`` among the measurements means "every measurement".

@@ -237,4 +237,3 @@ def create_app(services: Services) -> web.Application:
 
     app.on_cleanup.append(_close)
     return app
-

@@ -29,20 +29,24 @@ class AccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         query = request.query_string
         if query:
-            pairs = [(k, "[REDACTED]" if k in _SECRET_PARAMS else v)
-                     for k, v in parse_qsl(query, keep_blank_values=True)]
+            pairs = [
+                (k, "[REDACTED]" if k in _SECRET_PARAMS else v)
+                for k, v in parse_qsl(query, keep_blank_values=True)
+            ]
             path = f"{request.path}?{urlencode(pairs)}"
         else:
             path = request.path
         self.logger.info(
             "http request",
-            extra={"fields": {
-                "method": request.method,
-                "path": path,
-                "status": response.status,
-                "duration_ms": f"{time * 1000:.3f}",
-                "remote": request.remote or "",
-            }},
+            extra={
+                "fields": {
+                    "method": request.method,
+                    "path": path,
+                    "status": response.status,
+                    "duration_ms": f"{time * 1000:.3f}",
+                    "remote": request.remote or "",
+                }
+            },
         )
 
 
@@ -61,8 +65,9 @@ def build_services(config: Config) -> Services:
     )
 
 
-async def serve(config: Config, *, ready: asyncio.Event | None = None,
-                stop: asyncio.Event | None = None) -> None:
+async def serve(
+    config: Config, *, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
+) -> None:
     """Run the server until SIGINT/SIGTERM (or ``stop`` is set), then close everything."""
     services = build_services(config)
     app = create_app(services)
@@ -87,8 +92,13 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None,
             loop.add_signal_handler(sig, stop.set)
     log.info(
         "listening",
-        extra={"fields": {"address": config.http.bind_address, "version": KAPACITOR_VERSION,
-                          "config": config.source}},
+        extra={
+            "fields": {
+                "address": config.http.bind_address,
+                "version": KAPACITOR_VERSION,
+                "config": config.source,
+            }
+        },
     )
     for ws in services.discord.workspace_names():
         log.info("discord workspace configured", extra={"fields": {"workspace": ws or '""'}})

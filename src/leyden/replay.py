@@ -1,0 +1,161 @@
+"""``leyden replay``: run a TICKscript over recorded data on a simulated clock.
+
+This is the harness of Kapacitor's stream integration tests (semantics §8, conformance
+README) and a user feature: try an alert rule against recorded data before enabling it.
+
+A ``.srpl`` recording is a sequence of line triples (database, retention policy, one
+line-protocol point with a timestamp in seconds).  Points are re-timed so the first point of
+each file lands on 1971-01-01T00:00:00Z, delivered one at a time in file order, and the clock
+moves to each point's time before it is delivered.  Points later than ``--until`` are not
+delivered.  Handlers really send.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from leyden import lineprotocol
+from leyden.config import Config, ConfigError, load_config, parse_go_duration
+from leyden.engine.clock import SimulatedClock
+from leyden.engine.node import TaskContext
+from leyden.engine.router import Engine
+from leyden.engine.task import Task, TaskError
+from leyden.gotypes import go_json
+from leyden.tick.errors import TickError
+
+#: the harness clock's zero, "to avoid epoch-0 collisions"
+REPLAY_ZERO_NS = 31_536_000 * 1_000_000_000  # 1971-01-01T00:00:00Z
+
+
+class ReplayError(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class Recorded:
+    db: str
+    rp: str
+    point: lineprotocol.Point
+
+
+def read_srpl(path: Path) -> Iterator[Recorded]:
+    """The points of one recording, in file order, with their original times."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReplayError(f"{path}: cannot read: {exc.strerror}") from None
+    lines = text.splitlines()
+    if lines and not lines[-1].strip():
+        lines.pop()
+    for i in range(0, len(lines) - len(lines) % 3, 3):
+        db, rp, line = lines[i], lines[i + 1], lines[i + 2]
+        parsed = lineprotocol.parse(line, precision="s", now_ns=0)
+        if parsed.errors:
+            err = parsed.errors[0]
+            raise ReplayError(f"{path}:{i + 3}: {err.message}")
+        if parsed.points:
+            yield Recorded(db, rp, parsed.points[0])
+    if len(lines) % 3:
+        raise ReplayError(
+            f"{path}: {len(lines)} lines is not a whole number of "
+            "(database, retention policy, point) triples"
+        )
+
+
+def rebased(records: Iterator[Recorded]) -> Iterator[Recorded]:
+    offset: int | None = None
+    for rec in records:
+        if offset is None:
+            offset = REPLAY_ZERO_NS - rec.point.time
+        rec.point.time += offset
+        yield rec
+
+
+def parse_dbrp(text: str) -> tuple[str, str]:
+    db, dot, rp = text.partition(".")
+    db, rp = db.strip('"'), rp.strip('"')
+    if not dot or not db or not rp:
+        raise ReplayError(f'invalid --dbrp "{text}": want DATABASE.RETENTION_POLICY')
+    return db, rp
+
+
+async def replay(
+    script: Path,
+    data: Sequence[Path],
+    *,
+    config: Config,
+    name: str,
+    dbrps: list[tuple[str, str]],
+    until: int | None,
+) -> Task:
+    from leyden.tick.builder import build_pipeline
+
+    try:
+        text = script.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReplayError(f"{script}: cannot read: {exc.strerror}") from None
+    pipeline = build_pipeline(text, filename=str(script))
+    unsupported = pipeline.unsupported()
+    if unsupported:
+        what = ", ".join(sorted({u.what for u in unsupported}))
+        raise ReplayError(f"{script}: not supported by this server: {what}")
+    dbrps = dbrps or list(pipeline.dbrps)
+    if not dbrps:
+        raise ReplayError(f"{script}: no dbrp: give --dbrp DB.RP or a dbrp statement")
+    clock = SimulatedClock(REPLAY_ZERO_NS)
+    ctx = TaskContext(task_name=name, clock=clock, hostname=config.hostname)
+    engine = Engine(config.default_retention_policy)
+    task = Task(name, pipeline, ctx, dbrps)
+    task.start(engine)
+    limit = None if until is None else REPLAY_ZERO_NS + until
+    for path in data:
+        for rec in rebased(read_srpl(path)):
+            if limit is not None and rec.point.time > limit:
+                break
+            clock.advance_to(rec.point.time)
+            engine.write_points(rec.db, rec.rp, [rec.point])
+    if limit is not None:
+        clock.advance_to(limit)
+    task.stop(engine)
+    return task
+
+
+def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    p = argparse.ArgumentParser(prog="leyden replay", description=__doc__.split("\n")[0])
+    p.add_argument("script", type=Path)
+    p.add_argument("--data", "-data", action="append", type=Path, required=True)
+    p.add_argument("--config", "-config")
+    p.add_argument("--name", "-name")
+    p.add_argument("--dbrp", "-dbrp", action="append", default=[])
+    p.add_argument("--until", "-until")
+    p.add_argument("--http-out", "-http-out", type=Path)
+    p.add_argument("--events", "-events", type=Path)
+    args = p.parse_args(list(argv))
+    try:
+        config = load_config(args.config, os.environ)
+        until = parse_go_duration(args.until) if args.until else None
+        dbrps = [parse_dbrp(d) for d in args.dbrp]
+        name = args.name or args.script.stem
+        task = asyncio.run(
+            replay(args.script, args.data, config=config, name=name, dbrps=dbrps, until=until)
+        )
+    except (ConfigError, ReplayError, TaskError, TickError, ValueError) as exc:
+        print(f"Error: {exc}", file=err)
+        return 1
+    if args.http_out:
+        results = task.http_out()
+        body = ",\n".join(f"{json.dumps(k)}: {go_json(v)}" for k, v in sorted(results.items()))
+        args.http_out.write_text("{\n" + body + "\n}\n", encoding="utf-8")
+    if args.events:
+        args.events.write_text("", encoding="utf-8")
+    return 0

@@ -1,0 +1,81 @@
+"""Engine core: group IDs, Go time arithmetic, the simulated clock, row formatting."""
+
+from __future__ import annotations
+
+from leyden.engine import gotime
+from leyden.engine.clock import SimulatedClock
+from leyden.engine.model import NIL_GROUP, Batch, BatchPoint, Dimensions, Point, group_id
+from leyden.engine.result import batch_row, point_row, result
+from leyden.gotypes import go_json
+
+S = 1_000_000_000
+
+
+def test_group_id_forms() -> None:
+    tags = {"host": "a", "cpu": "0", "dc": "x"}
+    assert group_id("cpu", tags, Dimensions()) == NIL_GROUP
+    assert group_id("cpu", tags, Dimensions(by_name=True)) == "cpu"
+    assert group_id("cpu", tags, Dimensions(tag_names=("cpu", "host"))) == "cpu=0,host=a"
+    assert group_id("cpu", tags, Dimensions(True, ("host",))) == "cpu\nhost=a"
+    assert group_id("cpu", {}, Dimensions(tag_names=("host",))) == "host="
+
+
+def test_point_copy_recomputes_group_only_when_needed() -> None:
+    p = Point("cpu", {"host": "a"}, {"v": 1.0}, 5, Dimensions(tag_names=("host",)))
+    assert p.group == "host=a"
+    q = p.copy(fields={"v": 2.0})
+    assert q.group == "host=a" and p.fields == {"v": 1.0}
+    r = p.copy(tags={"host": "b"})
+    assert r.group == "host=b"
+    assert p.group_tags() == {"host": "a"}
+
+
+def test_go_truncate_and_round_count_from_go_zero() -> None:
+    assert gotime.truncate(11 * S, 10 * S) == 10 * S
+    assert gotime.truncate(-1 * S, 10 * S) == -10 * S
+    assert gotime.round_(15 * S, 10 * S) == 20 * S  # halfway rounds up
+    assert gotime.round_(14 * S, 10 * S) == 10 * S
+    week = 7 * 24 * 3600 * S
+    # 1970-01-01 was a Thursday; Go's weeks start on Monday 1969-12-29.
+    assert gotime.truncate(0, week) == -3 * 24 * 3600 * S
+    assert gotime.truncate(5, 0) == 5
+
+
+def test_simulated_clock_fires_timers_in_order_and_never_goes_back() -> None:
+    clock = SimulatedClock(100)
+    fired: list[tuple[str, int]] = []
+    clock.call_at(300, lambda now: fired.append(("b", now)))
+    clock.call_at(200, lambda now: fired.append(("a", now)))
+    cancel = clock.call_at(250, lambda now: fired.append(("x", now)))
+    cancel()
+    clock.advance_to(260)
+    assert fired == [("a", 200)]
+    assert clock.now() == 260
+    clock.advance_to(50)
+    assert clock.now() == 260
+    clock.advance_to(1000)
+    assert fired == [("a", 200), ("b", 300)]
+
+
+def test_rows_as_kapacitor_shows_them() -> None:
+    p = Point("cpu", {"host": "a"}, {"value": 10.0, "count": 3}, 31536000 * S)
+    assert go_json(result([point_row(p)])) == (
+        '{"series":[{"name":"cpu","tags":{"host":"a"},"columns":["time","count","value"],'
+        '"values":[["1971-01-01T00:00:00Z",3,10]]}]}'
+    )
+    b = Batch(
+        "cpu",
+        "host=a",
+        {"host": "a"},
+        Dimensions(tag_names=("host",)),
+        10 * S,
+        [
+            BatchPoint(1 * S, {"value": 1.5}, {"host": "a", "type": "idle"}),
+            BatchPoint(2 * S, {"value": 2.5}, {"host": "a", "type": "busy"}),
+        ],
+    )
+    row = batch_row(b)
+    assert row["columns"] == ["time", "type", "value"]
+    assert row["values"][1][1:] == ["busy", 2.5]
+    assert go_json(result([])) == "{}"
+    assert go_json(batch_row(Batch("cpu", "", {}, Dimensions(), 0, []))) == '{"name":"cpu"}'
