@@ -421,11 +421,10 @@ def _v_alert(n: NodeSpec) -> str | None:
     if p.get("flapping") and (p["flapLow"] > 1 or p["flapHigh"] > 1):
         return "alert flap thresholds are percentages and should be between 0 and 1"
     for h in n.handlers:
-        if h.kind == "post":
-            if any(k.upper() == "AUTHENTICATE" for k in h.properties.get("headers", {})):
-                return "invalid post: cannot set 'authenticate' header"
-            if not h.properties.get("url") and not h.properties.get("endpoint"):
-                return "invalid post: Either URL or endpoint must be non-empty"
+        if h.kind == "post" and any(
+            k.upper() == "AUTHENTICATE" for k in h.properties.get("headers", {})
+        ):
+            return "invalid post: cannot set 'authenticate' header"
         if h.kind == "snmpTrap":
             oid = h.properties.get("trapOid", "")
             if not oid:
@@ -517,6 +516,7 @@ def _node(
 
 
 _SECOND = Duration(1_000_000_000)
+_ZERO = Duration(0)
 
 _INFLUXQL_PROPS = props(
     _field("as", "string"),
@@ -941,7 +941,8 @@ _NODE_LIST: list[NodeType] = [
         None,
         PARENT,
         PARENT,
-        props(_field("idle", "duration"), _field("period", "duration")),
+        # ``.delete(bool)`` is a property and ``|delete()`` a chaining method, as in Kapacitor.
+        props(_field("idle", "duration"), _field("period", "duration"), _field("delete", "bool")),
         chains=CHAIN_CHAINS,  # ``delete`` stays a chaining method, as in Kapacitor
         validate=_v_barrier,
     ),
@@ -1448,6 +1449,14 @@ class NodeSpec:
 
     def __repr__(self) -> str:
         return f"<NodeSpec {self.name}>"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeDimension:
+    """``time(10s[, offset])`` in a batch query's ``.groupBy()``: a GROUP BY time() interval."""
+
+    interval: Duration
+    offset: Duration = _ZERO
 
 
 @dataclass(frozen=True, slots=True)
