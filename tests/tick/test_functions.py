@@ -200,9 +200,12 @@ def test_conversions() -> None:
     assert call_builtin("int", -2.9) == -2
     assert call_builtin("float", "1e3") == 1000.0
     assert call_builtin("bool", "T") is True
-    with pytest.raises(FunctionError, match=r'^strconv.ParseInt: parsing "9223372036854775808": value out of range$'):
+    with pytest.raises(
+        FunctionError,
+        match=r'^strconv.ParseInt: parsing "9223372036854775808": value out of range$',
+    ):
         call_builtin("int", "9223372036854775808")
-    with pytest.raises(FunctionError, match="^cannot convert 2 to boolean$"):
+    with pytest.raises(FunctionError, match=r"^cannot convert 2 to boolean$"):
         call_builtin("bool", 2)
     assert call_builtin("duration", "1h30m") == 5_400_000_000_000
     assert call_builtin("duration", 1.5, Duration(60_000_000_000)) == 90_000_000_000
@@ -222,7 +225,9 @@ def test_time_functions_use_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     try:
-        assert [call_builtin(f, t) for f in ("hour", "minute", "weekday", "day", "month", "year")] == [
+        assert [
+            call_builtin(f, t) for f in ("hour", "minute", "weekday", "day", "month", "year")
+        ] == [
             3,
             4,
             3,
@@ -253,7 +258,7 @@ def test_stateful_functions() -> None:
     assert [count.call(), count.call(), other.call()] == [1, 2, 1]
     rnd = new_state("rand")
     assert 0 <= rnd.call(10) < 10
-    with pytest.raises(FunctionError, match="^value is not a float$"):
+    with pytest.raises(FunctionError, match=r"^value is not a float$"):
         sigma.call(True)
 
 
@@ -262,4 +267,4 @@ def test_every_builtin_has_signatures() -> None:
         assert fn.signature, name
         assert available_signatures(fn).startswith("[(")
     assert available_signatures(BUILTINS["sqrt"]) == "[(float)]"
-    assert len(BUILTINS) == 78
+    assert len(BUILTINS) == 83

@@ -176,7 +176,7 @@ def _gamma(x: float) -> float:
 
 
 def _go_max(x: float, y: float) -> float:
-    if math.isinf(x) and x > 0 or math.isinf(y) and y > 0:
+    if (math.isinf(x) and x > 0) or (math.isinf(y) and y > 0):
         return _INF
     if math.isnan(x) or math.isnan(y):
         return _NAN
@@ -186,7 +186,7 @@ def _go_max(x: float, y: float) -> float:
 
 
 def _go_min(x: float, y: float) -> float:
-    if math.isinf(x) and x < 0 or math.isinf(y) and y < 0:
+    if (math.isinf(x) and x < 0) or (math.isinf(y) and y < 0):
         return -_INF
     if math.isnan(x) or math.isnan(y):
         return _NAN

@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,6 +38,7 @@ from leyden.tick.values import (
     Missing,
     go_type_name,
     go_v,
+    register_go_pattern,
     tick_type,
     wrap_int64,
 )
@@ -66,6 +68,9 @@ class CompileError(Exception):
         self.col: int | None = getattr(pos, "col", None)
         self.offset: int | None = getattr(pos, "offset", None)
         self.source = source
+        # Kapacitor resolves identifiers before it builds evaluators, so their errors carry no
+        # "Failed to handle … node" context.
+        self.wrappable = True
 
     def located(self) -> str:
         """``line L char C: message``, the way Kapacitor prefixes evaluation errors."""
@@ -526,6 +531,7 @@ class _Gen:
         if k == "DurationNode":
             return self.const(Duration(node.ns)), "duration"
         if k == "RegexNode":
+            register_go_pattern(node.regex, getattr(node, "pattern", node.literal))
             return self.const(node.regex), "regex"
         if k == "_ValueNode":
             return self.literal(node.value)
@@ -547,7 +553,9 @@ class _Gen:
         name = node.ident
         if name not in self.prog.scope_vars:
             names = ",".join(self.prog.scope_vars)
-            raise self.fail(f'name "{name}" is undefined. Names in scope: {names}', node)
+            err = self.fail(f'name "{name}" is undefined. Names in scope: {names}', node)
+            err.wrappable = False
+            raise err
         value = self.prog.scope_vars[name]
         if isinstance(value, CompiledLambda):
             value = value.node
@@ -572,6 +580,8 @@ class _Gen:
             raise self.wrap(e, "Failed to handle node: ") from None
 
     def wrap(self, e: CompileError, text: str) -> CompileError:
+        if not e.wrappable:
+            return e
         e.message = text + e.message
         e.args = (e.message,)
         return e
@@ -737,12 +747,16 @@ class _Gen:
         self.indent = saved_indent
         if lt is not None and rt is not None and (op, lt, rt) not in _OPS:
             raise self.fail(_type_error(op, lt, rt), node)
-        short, cont = ("False", "True") if op == "AND" else ("True", "False")
-        if lt != "boolean":
+        short = "False" if op == "AND" else "True"
+        if lt is not None and lt != "boolean":
+            self.emit(f"_logic_left_err({op!r}, {lcode}, {lref!r}, {scoped!r})")
+            self.emit(f"{out} = False")
+            return out, "boolean"
+        if lt is None:
             self.emit(f"if type({lcode}) is not bool:")
             self.emit(f"    _logic_left_err({op!r}, {lcode}, {lref!r}, {scoped!r})")
         if rt is not None and rt != "boolean":
-            self.emit(f"_binerr({op!r}, {lcode}, {rt!r}, {lref!r}, {scoped!r})")
+            self.emit(f"{out} = _binerr({op!r}, {lcode}, {rt!r}, {lref!r}, {scoped!r})")
             return out, "boolean"
         self.emit(f"if {lcode} is {short}:")
         self.emit(f"    {out} = {short}")
@@ -757,7 +771,6 @@ class _Gen:
                 f"{out} = {rcode} if type({rcode}) is bool else _binop({op!r}, {lcode}, {rcode}, {lref!r}, None, {scoped!r})"
             )
         self.indent -= 1
-        _ = cont
         return out, "boolean"
 
     def function(self, node: Any, lam: int, prefix: str) -> tuple[str, str | None]:
@@ -904,7 +917,8 @@ def _build_source(prog: _Program) -> tuple[str, list[str]]:
     for name, mode, point in variants:
         params = "time_ns, fields, tags" if point else "scope"
         out.append(f"    def {name}({params}):")
-        out.append(f"        _names = {names_tuple if point else 'scope'}")
+        if any("_names" in line for line in bodies[mode]):
+            out.append(f"        _names = {names_tuple if point else 'scope'}")
         out.extend("    " + line for line in _prologue(prog, point))
         out.extend("    " + line for line in bodies[mode])
     out.append(f"    return ({', '.join(n for n, _, _ in variants)})")
@@ -944,9 +958,9 @@ class CompiledLambda:
         "eval_point_bool",
         "eval_raw",
         "node",
+        "python_source",
         "references",
         "source",
-        "python_source",
     )
 
     def __init__(
@@ -1033,7 +1047,9 @@ def compile_lambda(
     namespace: dict[str, Any] = dict(_HELPERS)
     namespace["_OPS"] = _OPS
     namespace.update(prog.consts)
-    code = compile(py_source, f"<lambda {source[:60]!r}>" if source else "<lambda>", "exec")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        code = compile(py_source, f"<lambda {source[:60]!r}>" if source else "<lambda>", "exec")
     exec(code, namespace)
     factory = namespace["_make"]
     gen = _Gen(prog, "raw")

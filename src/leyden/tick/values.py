@@ -135,7 +135,7 @@ def _shortest_digits(v: float) -> tuple[str, int]:
     """
     if v == 0:
         return "0", 1
-    sign, digits, exp = Decimal(repr(v)).as_tuple()
+    _sign, digits, exp = Decimal(repr(v)).as_tuple()
     ds = "".join(map(str, digits)).rstrip("0") or "0"
     # repr may pad with zeros (e.g. '100.0'); count them back into the exponent.
     dp = len(digits) + int(exp)
@@ -298,7 +298,7 @@ def go_v(value: Any) -> str:
     if t is Time:
         return format_time_go(value)
     if t is re.Pattern:
-        return str(getattr(value, "go_pattern", value.pattern))
+        return go_pattern(value)
     if value is None:
         return "<nil>"
     if t is Missing:
@@ -336,17 +336,30 @@ class Unsupported:
         return f"Unsupported({self.go!r})"
 
 
+_GO_PATTERNS: dict[re.Pattern[str], str] = {}
+
+
+def register_go_pattern(compiled: re.Pattern[str], go_pattern: str) -> None:
+    """Remember the Go text of a translated pattern, for ``%v`` and the typed JSON encoding."""
+    if len(_GO_PATTERNS) < 100_000:
+        _GO_PATTERNS[compiled] = go_pattern
+
+
+def go_pattern(compiled: re.Pattern[str]) -> str:
+    """The Go pattern a compiled regex came from (its Python text if unknown)."""
+    return _GO_PATTERNS.get(compiled, compiled.pattern)
+
+
 def compile_go_regex(pattern: str) -> re.Pattern[str]:
     """Compile a Go RE2 pattern with the parser's translator when present, else a minimal one."""
     try:
-        from leyden.tick import regex as _regex  # type: ignore[attr-defined]
-
-        compiler = getattr(_regex, "compile_go", None) or getattr(_regex, "compile", None)
-    except ImportError:
-        compiler = None
-    if compiler is not None:
-        return compiler(pattern)  # type: ignore[no-any-return]
-    return re.compile(_minimal_re2_to_python(pattern))
+        from leyden.tick.regex import compile_go
+    except ImportError:  # pragma: no cover - the translator ships with the parser
+        compiled = re.compile(_minimal_re2_to_python(pattern))
+    else:
+        compiled = compile_go(pattern)
+    register_go_pattern(compiled, pattern)
+    return compiled
 
 
 def _minimal_re2_to_python(pattern: str) -> str:
@@ -471,7 +484,7 @@ def typed_value_to_json(v: Any) -> dict[str, Any]:
         frac = ("." + str(ns).rjust(9, "0").rstrip("0")) if ns else ""
         return {"type": "time", "value": base.strftime("%Y-%m-%dT%H:%M:%S") + frac + "Z"}
     if t is re.Pattern:
-        return {"type": "regex", "value": str(getattr(v, "go_pattern", v.pattern))}
+        return {"type": "regex", "value": go_pattern(v)}
     if v is None:
         return {"type": "nil"}
     if t is Missing:
