@@ -312,6 +312,8 @@ class _Builder:
                 visit(n.left)
                 visit(n.right)
             elif isinstance(n, A.FunctionNode):
+                if n.type == "global" and n.func in (STREAM, BATCH):  # `stream()`, an error later
+                    visit(A.IdentifierNode(n.pos, n.func))
                 for a in n.args:
                     visit(a)
             elif isinstance(n, A.ListNode | A.ProgramNode):

@@ -790,6 +790,17 @@ _NODE_LIST: list[NodeType] = [
         STREAM,
         props(_flag("align")),
     ),
+    # ``|deadman()`` is sugar for stats|derivative|alert; this entry only types its arguments.
+    _node(
+        "deadman",
+        "alert",
+        "*pipeline.AlertNode",
+        sig("float", "duration", variadic="lambda"),
+        None,
+        PARENT,
+        PARENT,
+        {},
+    ),
     _node("noop", "noop", "*pipeline.NoOpNode", NO_ARGS, None, PARENT, PARENT, {}),
     _node(
         "join",
