@@ -739,7 +739,8 @@ class _Parser:
                 if end.word != "end":
                     raise self.error(end.pos, f"expected end; found {end}")
         del self.vars[mark:]
-        return _Branch(tok.pos, kind, pipe, body, else_list)
+        # Go positions if/with/range nodes at their pipeline, which error messages show.
+        return _Branch(pipe.pos, kind, pipe, body, else_list)
 
     def template_call(self, word: str, tok: _Tok) -> _Node:
         context = f"{word} clause"
