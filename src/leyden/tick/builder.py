@@ -19,7 +19,6 @@ from leyden.gotypes import Duration
 from leyden.tick import ast as A
 from leyden.tick.errors import TickError, suggest
 from leyden.tick.pipeline import (
-    ALERT_PROPERTIES,
     BATCH,
     GO_TYPES,
     HANDLER_TYPES,
@@ -945,7 +944,3 @@ def _concrete_zero(typ: str) -> Any:
         "regex": re.compile(""),
         "lambda": A.LambdaNode(A.Position(0, 1, 1), A.BoolNode(A.Position(0, 1, 1), False)),
     }[typ]
-
-
-# Keep ALERT_PROPERTIES referenced for readers looking for where alert properties are resolved.
-_ = ALERT_PROPERTIES
