@@ -88,7 +88,11 @@ def cmd_serve(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     if args.log_file:
         config.logging.file = args.log_file
     if args.log_level:
-        config.logging.level = args.log_level
+        config.logging.level = args.log_level.upper()
+    problems = config.logging.validate()
+    if problems:
+        print(f"Error: -log-level/-log-file: {problems[0]}", file=err)
+        return 1
     try:
         setup_logging(config.logging.file, config.logging.level)
     except OSError as exc:
@@ -98,7 +102,10 @@ def cmd_serve(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
 
     startup = logging.getLogger("leyden.config")
     for note in config.notes:
-        startup.warning(note) if note.startswith("WARNING") else startup.info(note)
+        if note.startswith("WARNING: "):
+            startup.warning(note.removeprefix("WARNING: "))
+        else:
+            startup.info(note)
     try:
         asyncio.run(serve(config))
     except ServeError as exc:

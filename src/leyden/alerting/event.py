@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from leyden.gotypes import Duration, Time
+from leyden.gotypes import Duration, GoStruct, StringMap, Time
 
 
 class Level(IntEnum):
@@ -65,18 +65,21 @@ class Event:
     data: EventData
     previous_level: Level = Level.OK
 
-    def template_data(self) -> dict[str, Any]:
+    def template_data(self) -> GoStruct:
         """The data handler templates see (Kapacitor's ``alert.TemplateData``)."""
-        return {
-            "ID": self.state.id,
-            "Message": self.state.message,
-            "Level": str(self.state.level),
-            "Time": self.state.time,
-            "Duration": self.state.duration,
-            "Details": self.state.details,
-            "Name": self.data.name,
-            "TaskName": self.data.task_name,
-            "Group": self.data.group,
-            "Tags": self.data.tags,
-            "Fields": self.data.fields,
-        }
+        return GoStruct(
+            {
+                "ID": self.state.id,
+                "Message": self.state.message,
+                "Level": str(self.state.level),
+                "Time": self.state.time,
+                "Duration": self.state.duration,
+                "Details": self.state.details,
+                "Name": self.data.name,
+                "TaskName": self.data.task_name,
+                "Group": self.data.group,
+                "Tags": StringMap(self.data.tags),
+                "Fields": self.data.fields,
+            },
+            type_name="alert.TemplateData",
+        )
