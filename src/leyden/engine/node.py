@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from leyden.engine.clock import Clock
-from leyden.engine.model import Batch, Point
+from leyden.engine.model import Batch, Dimensions, Point
 
 log = logging.getLogger("leyden.task")
 
@@ -23,6 +23,29 @@ class NodeStats:
     collected: int = 0
     emitted: int = 0
     errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Barrier:
+    """Kapacitor's BarrierMessage: the group will send nothing older than ``time`` any more.
+
+    Emitted by ``barrier()`` nodes; windows and joins use it to flush what they hold.
+    """
+
+    group: str
+    tags: dict[str, str]
+    dims: Dimensions
+    time: int
+    name: str = ""
+
+
+class Receiver(Protocol):
+    """What a node's ``children`` list holds: a node, or a :class:`ParentEdge` in front of one."""
+
+    def point(self, p: Point) -> None: ...
+    def batch(self, b: Batch) -> None: ...
+    def barrier(self, b: Barrier) -> None: ...
+    def delete_group(self, group: str) -> None: ...
 
 
 @dataclass
@@ -45,7 +68,7 @@ class Node:
         self.spec = spec
         self.ctx = ctx
         self.name: str = getattr(spec, "name", self.kind)
-        self.children: list[Node] = []
+        self.children: list[Receiver] = []
         self.stats = NodeStats()
         self.quiet: bool = bool(getattr(spec, "properties", {}).get("quiet", False))
 
@@ -71,8 +94,31 @@ class Node:
         for child in self.children:
             child.batch(b)
 
+    def barrier(self, b: Barrier) -> None:
+        """Receive a barrier. The default forwards it."""
+        self.emit_barrier(b)
+
+    def delete_group(self, group: str) -> None:
+        """A barrier ``.delete(TRUE)`` dropped ``group``: forget its state, then tell the children."""
+        self.forget_group(group)
+        self.emit_delete(group)
+
+    def forget_group(self, group: str) -> None:
+        """Drop per-group state of ``group``; nodes with such state override this."""
+
+    def emit_barrier(self, b: Barrier) -> None:
+        for child in self.children:
+            child.barrier(b)
+
+    def emit_delete(self, group: str) -> None:
+        for child in self.children:
+            child.delete_group(group)
+
     def stop(self) -> None:
         """End of the stream. Kapacitor flushes nothing here, so by default neither do we."""
+
+    async def drain(self) -> None:
+        """Wait until work this node handed off (HTTP requests …) is done; default: none."""
 
     def error(self, message: str, **fields: Any) -> None:
         """Count and (unless ``.quiet()``) log an error for one point; the point is dropped."""
@@ -81,6 +127,63 @@ class Node:
             log.error(
                 message, extra={"fields": {"task": self.ctx.task_name, "node": self.name, **fields}}
             )
+
+
+class MultiParentNode(Node):
+    """A node with several parents (join, union), which must know where each message came from.
+
+    The task puts a :class:`ParentEdge` carrying the parent's index (its position in
+    ``NodeSpec.parents``, Kapacitor's order) in each parent's children list, so a message
+    arrives as ``point_from(index, p)`` and so on.  Called directly, the plain methods treat the
+    message as coming from parent 0.
+    """
+
+    def point_from(self, src: int, p: Point) -> None:
+        raise NotImplementedError
+
+    def batch_from(self, src: int, b: Batch) -> None:
+        raise NotImplementedError
+
+    def barrier_from(self, src: int, b: Barrier) -> None:
+        self.emit_barrier(b)
+
+    def delete_from(self, src: int, group: str) -> None:
+        self.forget_group(group)
+        self.emit_delete(group)
+
+    def point(self, p: Point) -> None:
+        self.point_from(0, p)
+
+    def batch(self, b: Batch) -> None:
+        self.batch_from(0, b)
+
+    def barrier(self, b: Barrier) -> None:
+        self.barrier_from(0, b)
+
+    def delete_group(self, group: str) -> None:
+        self.delete_from(0, group)
+
+
+class ParentEdge:
+    """The edge from one parent into a :class:`MultiParentNode`: it tags messages with the index."""
+
+    __slots__ = ("index", "node")
+
+    def __init__(self, node: MultiParentNode, index: int) -> None:
+        self.node = node
+        self.index = index
+
+    def point(self, p: Point) -> None:
+        self.node.point_from(self.index, p)
+
+    def batch(self, b: Batch) -> None:
+        self.node.batch_from(self.index, b)
+
+    def barrier(self, b: Barrier) -> None:
+        self.node.barrier_from(self.index, b)
+
+    def delete_group(self, group: str) -> None:
+        self.node.delete_from(self.index, group)
 
 
 NODE_TYPES: dict[str, type[Node]] = {}

@@ -7,7 +7,14 @@ from typing import Any
 
 from leyden import lineprotocol
 from leyden.engine.model import Point
-from leyden.engine.node import NODE_TYPES, Node, TaskContext
+from leyden.engine.node import (
+    NODE_TYPES,
+    MultiParentNode,
+    Node,
+    ParentEdge,
+    Receiver,
+    TaskContext,
+)
 from leyden.engine.router import Engine
 from leyden.tick.pipeline import Pipeline
 
@@ -45,9 +52,27 @@ class Task:
         for spec in pipeline.walk():
             self.nodes[spec.name] = NODE_TYPES[spec.kind](spec, ctx)
         for spec in pipeline.nodes:
-            node = self.nodes[spec.name]
-            node.children = [self.nodes[c.name] for c in spec.children]
+            self.nodes[spec.name].children = self._edges(spec)
         self._streams = [self.nodes[s.name] for s in pipeline.sources if s.kind == "stream"]
+
+    def _edges(self, spec: Any) -> list[Receiver]:
+        """The children of ``spec``'s node; a multi-parent child gets an edge naming the parent.
+
+        A parent linked twice to the same child (``a|join(a)``) is, in order, each of its
+        positions in the child's parent list.
+        """
+        edges: list[Receiver] = []
+        seen: dict[str, int] = {}
+        for c in spec.children:
+            child = self.nodes[c.name]
+            if not isinstance(child, MultiParentNode):
+                edges.append(child)
+                continue
+            positions = [i for i, parent in enumerate(c.parents) if parent is spec]
+            k = seen.get(c.name, 0)
+            seen[c.name] = k + 1
+            edges.append(ParentEdge(child, positions[k] if k < len(positions) else 0))
+        return edges
 
     def measurements(self) -> set[str | None]:
         """What the router must send: the from() measurements; None when one reads them all."""
@@ -70,6 +95,16 @@ class Task:
             engine.unsubscribe(self)
         for node in self.nodes.values():
             node.stop()
+
+    async def drain(self) -> None:
+        """Wait for work nodes handed off (httpPost requests), parents before children.
+
+        A node that forwards only once its work is done (``httpPost().codeField()``) feeds its
+        children while it drains, so draining in pipeline order leaves nothing behind.  Call it
+        before ``stop()`` and again after (``stop()`` flushes joins, which may post more).
+        """
+        for node in self.nodes.values():
+            await node.drain()
 
     def http_out(self) -> dict[str, Any]:
         """Every httpOut endpoint's current ``models.Result``, by endpoint name."""
