@@ -111,7 +111,13 @@ async def replay(
     if not dbrps:
         raise ReplayError(f"{script}: no dbrp: give --dbrp DB.RP or a dbrp statement")
     clock = SimulatedClock(REPLAY_ZERO_NS)
-    ctx = TaskContext(task_name=name, clock=clock, hostname=config.hostname)
+    # "replay": points arrive back to back, so clock jumps are not idleness (barrier.py)
+    ctx = TaskContext(
+        task_name=name,
+        clock=clock,
+        hostname=config.hostname,
+        services={"config": config, "replay": True},
+    )
     engine = Engine(config.default_retention_policy)
     task = Task(name, pipeline, ctx, dbrps)
     task.start(engine)
@@ -124,7 +130,9 @@ async def replay(
             engine.write_points(rec.db, rec.rp, [rec.point])
     if limit is not None:
         clock.advance_to(limit)
+    await task.drain()  # httpPost requests still queued
     task.stop(engine)
+    await task.drain()  # what stop() flushed (joins, unions) may have posted more
     return task
 
 
