@@ -13,7 +13,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from leyden import KAPACITOR_VERSION
 from leyden.config import Config
-from leyden.discord.service import DiscordService
+from leyden.discord.service import DiscordError, DiscordService
 from leyden.engine import Engine
 from leyden.server.app import Services, create_app
 
@@ -69,7 +69,10 @@ async def serve(
     config: Config, *, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
 ) -> None:
     """Run the server until SIGINT/SIGTERM (or ``stop`` is set), then close everything."""
-    services = build_services(config)
+    try:
+        services = build_services(config)
+    except DiscordError as exc:
+        raise ServeError(f"{config.source}: [[discord]]: {exc}") from None
     app = create_app(services)
     runner = web.AppRunner(
         app,

@@ -1,0 +1,52 @@
+"""Start-up failures of ``serve`` are one clear error, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+
+from leyden.config import load_config
+from leyden.server.serve import ServeError, serve, split_bind_address
+
+
+def test_split_bind_address() -> None:
+    assert split_bind_address(":9092") == (None, 9092)
+    assert split_bind_address("127.0.0.1:9092") == ("127.0.0.1", 9092)
+    assert split_bind_address("[::1]:9092") == ("::1", 9092)
+
+
+async def test_unusable_tls_file_is_a_serve_error(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not a certificate\n")
+    conf = tmp_path / "k.conf"
+    conf.write_text(
+        '[[discord]]\nenabled = true\nurl = "https://discord.com/api/webhooks/1/secret-token"\n'
+        f'ssl-ca = "{ca}"\n'
+    )
+    with pytest.raises(ServeError) as info:
+        await serve(load_config(str(conf), {}))
+    assert "ssl-ca" in str(info.value)
+    assert "secret-token" not in str(info.value)
+
+
+async def test_port_in_use_is_a_serve_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = load_config(None, {"KAPACITOR_HTTP_BIND_ADDRESS": f"127.0.0.1:{port}"})
+        with pytest.raises(ServeError) as info:
+            await serve(config)
+    assert f"cannot listen on 127.0.0.1:{port}" in str(info.value)
+
+
+async def test_serve_stops_when_asked() -> None:
+    config = load_config(None, {"KAPACITOR_HTTP_BIND_ADDRESS": "127.0.0.1:0"})
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(config, ready=ready, stop=stop))
+    await asyncio.wait_for(ready.wait(), 10)
+    stop.set()
+    await asyncio.wait_for(task, 10)
