@@ -1,0 +1,74 @@
+"""``.exec(prog, args…)`` and ``kind: exec``: a program run per event, alert-data JSON on stdin.
+
+As Kapacitor's exec handler: the program is started directly (no shell), its output is kept
+only to explain a failure, and a non-zero exit is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from leyden.alerting.event import Event
+from leyden.alerting.handlers.base import (
+    HandlerConfigError,
+    HandlerContext,
+    HandlerError,
+    check_keys,
+    option,
+)
+
+OPTION_KEYS = ("prog", "args")
+_MAX_OUTPUT = 2048
+
+
+class ExecHandler:
+    kind = "exec"
+
+    def __init__(self, ctx: HandlerContext, prog: str, args: Sequence[str] = ()) -> None:
+        if not prog:
+            raise HandlerConfigError("exec handler needs a program to run")
+        self._ctx = ctx
+        self.prog = prog
+        self.args = [str(a) for a in args]
+
+    async def handle(self, event: Event) -> None:
+        data = self._ctx.alert_json(event).encode()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                self.prog,
+                *self.args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        except OSError as exc:
+            raise HandlerError(
+                f"exec command {self.prog} failed to start: {exc.strerror or exc}"
+            ) from None
+        output, _ = await process.communicate(data)
+        if process.returncode != 0:
+            text = output[:_MAX_OUTPUT].decode(errors="replace").strip()
+            raise HandlerError(
+                f"exec command {self.prog} failed: exit status {process.returncode}"
+                + (f"; output: {text}" if text else "")
+            )
+
+    async def close(self) -> None:
+        return None
+
+
+def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> ExecHandler:
+    command = list(props.get("command") or [])
+    if not command:
+        raise HandlerConfigError("exec handler needs a program to run")
+    return ExecHandler(ctx, str(command[0]), command[1:])
+
+
+def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ExecHandler:
+    check_keys(options, "exec", OPTION_KEYS)
+    args = option(options, "exec", "args", list, [])
+    if not all(isinstance(a, str) for a in args):
+        raise HandlerConfigError(f"exec handler option 'args' must be a list of strings: {args!r}")
+    return ExecHandler(ctx, option(options, "exec", "prog", str, ""), args)

@@ -1,0 +1,78 @@
+"""``.tcp(address)`` and ``kind: tcp``: one connection per event carrying the alert-data JSON.
+
+As Kapacitor's TCP handler: dial, write the JSON document, its newline and one more newline,
+close.  Nothing is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+from leyden.alerting.event import Event
+from leyden.alerting.handlers.base import (
+    HandlerConfigError,
+    HandlerContext,
+    HandlerError,
+    check_keys,
+    option,
+)
+
+CONNECT_TIMEOUT = 30.0
+OPTION_KEYS = ("address",)
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` as Go's ``net.Dial("tcp", …)`` takes it."""
+    host, sep, port_text = address.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise HandlerConfigError(
+            f"tcp handler address {address!r} must be host:port with a port from 1 to 65535"
+        )
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host or "localhost", int(port_text)
+
+
+class TCPHandler:
+    kind = "tcp"
+
+    def __init__(self, ctx: HandlerContext, address: str) -> None:
+        self._ctx = ctx
+        self.address = address
+        self._host, self._port = split_address(address)
+
+    async def handle(self, event: Event) -> None:
+        body = (self._ctx.alert_json(event) + "\n").encode()
+        try:
+            _reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self._host, self._port), CONNECT_TIMEOUT
+            )
+        except (OSError, TimeoutError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "timed out"
+            raise HandlerError(
+                f"tcp handler failed to connect to {self.address}: {reason}"
+            ) from None
+        try:
+            writer.write(body)
+            await writer.drain()
+        except OSError as exc:
+            raise HandlerError(f"tcp handler failed to write to {self.address}: {exc}") from None
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def close(self) -> None:
+        return None
+
+
+def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> TCPHandler:
+    return TCPHandler(ctx, str(props.get("address") or ""))
+
+
+def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TCPHandler:
+    check_keys(options, "tcp", OPTION_KEYS)
+    return TCPHandler(ctx, option(options, "tcp", "address", str, ""))

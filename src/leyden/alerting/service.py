@@ -1,0 +1,319 @@
+"""The alert service: what alert nodes publish into, and what turns events into deliveries.
+
+An alert node registers itself once (:meth:`AlertService.register_alert_node`) and gets an
+:class:`AlertPublisher`.  Its ``publish`` is called on the per-point path, so it only records
+the event in its topics and queues it for the handlers (:mod:`leyden.alerting.topics`); the
+deliveries happen in asyncio tasks, and :meth:`AlertService.drain` waits for them.
+
+Handlers declared in the TICKscript (``.post()``, ``.discord()`` …) live on the node's
+anonymous topic ``main:<task>:<node>`` (Kapacitor's naming), which exists only when the node
+has handlers; ``.topic('x')`` also collects into the named topic.  A Discord handler is added
+to every node without an explicit ``.discord()`` when the default workspace is ``global``, and
+:meth:`AlertService.global_state_changes_only` tells the node whether ``state-changes-only``
+applies to it (documented semantics, see ``compatibility.md``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from leyden.alerting import handlers as handler_registry
+from leyden.alerting.event import Event, EventState, Level
+from leyden.alerting.handlers.base import (
+    AlertHandler,
+    HandlerConfigError,
+    HandlerContext,
+    Serializer,
+)
+from leyden.alerting.topics import (
+    HandlerLabel,
+    Inhibitor,
+    InhibitorLike,
+    InhibitorLookup,
+    Topics,
+    TopicStore,
+    effective_buffer_length,
+)
+
+if TYPE_CHECKING:
+    from leyden.config import Config
+    from leyden.discord.service import DiscordService
+
+_LOG = logging.getLogger("leyden.alert")
+
+EventListener = Callable[[Event], None]
+
+
+def anonymous_topic(task: str, node: str) -> str:
+    """Kapacitor's topic for a node's own handlers, e.g. ``main:cpu_alert:alert4``."""
+    return f"main:{task}:{node}"
+
+
+def _handler_kind_and_props(spec: Any) -> tuple[str, Mapping[str, Any]]:
+    """A pipeline ``HandlerSpec``, or ``(kind, props)`` / ``{"kind", "properties"}`` in tests."""
+    if isinstance(spec, tuple):
+        kind, props = spec
+        return str(kind), props
+    if isinstance(spec, Mapping):
+        return str(spec["kind"]), spec.get("properties", {})
+    return str(spec.kind), spec.properties
+
+
+def _inhibitor_spec(spec: Any) -> tuple[str, tuple[str, ...]]:
+    """``(category, [tags])``, ``(category, tag, tag…)`` or the pipeline's dict form."""
+    if isinstance(spec, Mapping):
+        return str(spec["category"]), tuple(spec.get("equalTags", ()))
+    category, *rest = spec
+    if len(rest) == 1 and not isinstance(rest[0], str):
+        return str(category), tuple(rest[0])
+    return str(category), tuple(rest)
+
+
+class AlertPublisher:
+    """One alert node's door into the service; see the module docstring."""
+
+    def __init__(
+        self,
+        service: AlertService,
+        *,
+        task: str,
+        node: str,
+        anon_topic: str | None,
+        topic: str | None,
+        category: str,
+        inhibitors: Sequence[tuple[str, tuple[str, ...]]],
+        no_recoveries: bool,
+        handlers: list[AlertHandler],
+    ) -> None:
+        self.service = service
+        self.task = task
+        self.node = node
+        self.anon_topic = anon_topic
+        self.topic = topic
+        self.category = category
+        self.inhibitor_specs = list(inhibitors)
+        self.no_recoveries = no_recoveries
+        self.handlers = handlers
+        #: a global Discord workspace with ``state-changes-only`` forces it on this node (§3.10)
+        self.state_changes_only = service.global_state_changes_only()
+        self._inhibitors: list[InhibitorLike] = []
+        #: previous levels for listeners when the node collects into no topic at all
+        self._levels: dict[str, Level] = {}
+        self._closed = False
+
+    # --- per point -------------------------------------------------------------------------
+
+    def publish(self, event: Event) -> None:
+        """Collect the event into the node's topics and queue it for handlers; never blocks."""
+        service = self.service
+        out: Event | None = None
+        if self.anon_topic is not None:
+            out = service.collect(dataclasses.replace(event, topic=self.anon_topic))
+        if self.topic is not None:
+            named = service.collect(dataclasses.replace(event, topic=self.topic))
+            out = out or named
+        if out is None:
+            previous = self._levels.get(event.state.id, Level.OK)
+            self._levels[event.state.id] = event.state.level
+            out = dataclasses.replace(event, previous_level=previous)
+        service.notify(out)
+
+    def is_inhibited(self, category: str, tags: Mapping[str, str]) -> bool:
+        return self.service.is_inhibited(category, tags)
+
+    def add_inhibitor(self, inhibitor: InhibitorLike) -> None:
+        """Register a group's inhibitor (:class:`~leyden.alerting.topics.Inhibitor` or alike);
+        the node keeps it active while the group is not OK.  :meth:`close` removes leftovers."""
+        self.service.inhibitors.add(inhibitor)
+        self._inhibitors.append(inhibitor)
+
+    def remove_inhibitor(self, inhibitor: InhibitorLike) -> None:
+        self.service.inhibitors.remove(inhibitor)
+        for i, mine in enumerate(self._inhibitors):
+            if mine is inhibitor:
+                del self._inhibitors[i]
+                break
+
+    def group_inhibitors(self, tags: Mapping[str, str]) -> list[Inhibitor]:
+        """Convenience: one registered inhibitor per ``.inhibit()`` for a group with ``tags``."""
+        made = [
+            Inhibitor(category, {t: tags.get(t, "") for t in equal_tags})
+            for category, equal_tags in self.inhibitor_specs
+        ]
+        for inhibitor in made:
+            self.add_inhibitor(inhibitor)
+        return made
+
+    def restore_event(self, event_id: str) -> EventState | None:
+        """The stored state of an alert ID when a group starts (Kapacitor's ``restoreEvent``).
+
+        The anonymous topic wins over the named one, and whichever disagrees is brought in
+        line, so both topics report the same previous level afterwards.
+        """
+        topics = self.service.topics
+        anon = topics.event_state(self.anon_topic, event_id) if self.anon_topic else None
+        named = topics.event_state(self.topic, event_id) if self.topic else None
+        anon_level = anon.level if anon is not None else Level.OK
+        named_level = named.level if named is not None else Level.OK
+        if anon_level != named_level:
+            if anon is not None and named is not None and self.topic is not None:
+                topics.update_event(self.topic, anon)
+            elif named is not None and self.anon_topic is not None:
+                topics.update_event(self.anon_topic, named)
+        return anon if anon is not None else named
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Task stop: detach handlers (they finish their queues), drop the anonymous topic's
+        in-memory state (stored state stays) and this node's inhibitors."""
+        if self._closed:
+            return
+        self._closed = True
+        for inhibitor in list(self._inhibitors):
+            self.remove_inhibitor(inhibitor)
+        if self.anon_topic is not None:
+            self.service.topics.close_topic(self.anon_topic)
+
+    def delete(self) -> None:
+        """Task delete: also forget the anonymous topic's stored state."""
+        self.close()
+        if self.anon_topic is not None:
+            self.service.topics.delete_topic(self.anon_topic)
+
+
+class AlertService:
+    """Topics, handlers, inhibitors and event listeners shared by every task of a process."""
+
+    def __init__(
+        self,
+        *,
+        config: Config | None = None,
+        discord: DiscordService | None = None,
+        store: TopicStore | None = None,
+        buffer_length: int | None = None,
+        serializer: Serializer | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        """``buffer_length``: events queued per handler before dropping; ``None`` takes
+        ``[alert] topic-buffer-length`` (Kapacitor's rule: below 1000 → 5000), ``0`` or less
+        means unbounded (replay, where the input bounds the queue)."""
+        self.config = config
+        self._log = logger or _LOG
+        self._owned_discord = False
+        if discord is None:
+            from leyden.discord.service import DiscordService
+
+            configs = config.discord if config is not None else []
+            discord = DiscordService(configs)
+            self._owned_discord = True
+        self.discord: DiscordService = discord
+        if buffer_length is None:
+            configured = config.alert.topic_buffer_length if config is not None else 0
+            limit: int | None = effective_buffer_length(configured)
+        else:
+            limit = buffer_length if buffer_length > 0 else None
+        if store is not None and config is not None and not config.alert.persist_topics:
+            store = None
+        self.topics = Topics(store=store, buffer_length=limit, logger=self._log)
+        self.inhibitors = InhibitorLookup()
+        self.handler_context = HandlerContext(config=config, discord=discord, logger=self._log)
+        if serializer is not None:
+            self.handler_context.serializer = serializer
+        self._listeners: list[EventListener] = []
+
+    # --- alert nodes -----------------------------------------------------------------------
+
+    def global_state_changes_only(self) -> bool:
+        """Whether every alert node is in stateChangesOnly mode (a global Discord workspace
+        with ``state-changes-only = true``)."""
+        return self.discord.state_changes_only()
+
+    def build_handlers(self, specs: Iterable[Any]) -> list[AlertHandler]:
+        """Handlers for a node's TICKscript handler specs, plus the global Discord handler."""
+        built: list[AlertHandler] = []
+        has_discord = False
+        for spec in specs:
+            kind, props = _handler_kind_and_props(spec)
+            has_discord = has_discord or kind == "discord"
+            try:
+                built.append(handler_registry.from_tick(kind, props, self.handler_context))
+            except HandlerConfigError as exc:
+                raise HandlerConfigError(f"failed to create {kind} alert handler: {exc}") from None
+        if not has_discord and self.discord.global_enabled():
+            built.append(handler_registry.from_tick("discord", {}, self.handler_context))
+        return built
+
+    def register_alert_node(
+        self,
+        *,
+        task: str,
+        node: str,
+        handlers: Iterable[Any] = (),
+        topic: str | None = None,
+        category: str = "",
+        inhibitors: Iterable[Any] = (),
+        no_recoveries: bool = False,
+    ) -> AlertPublisher:
+        """Build the node's handlers (raising :class:`HandlerConfigError` for bad options),
+        attach them to its anonymous topic and restore that topic from the store."""
+        built = self.build_handlers(handlers)
+        anon = anonymous_topic(task, node) if built else None
+        if anon is not None:
+            topic_obj = self.topics.ensure(anon)
+            for handler in built:
+                topic_obj.add_handler(handler, HandlerLabel(handler.kind, task=task, node=node))
+        if topic:
+            self.topics.ensure(topic)
+        return AlertPublisher(
+            self,
+            task=task,
+            node=node,
+            anon_topic=anon,
+            topic=topic or None,
+            category=category,
+            inhibitors=[_inhibitor_spec(i) for i in inhibitors],
+            no_recoveries=no_recoveries,
+            handlers=built,
+        )
+
+    # --- events ----------------------------------------------------------------------------
+
+    def collect(self, event: Event) -> Event:
+        """Collect an event into ``event.topic`` (also used by publish/aggregate handlers)."""
+        return self.topics.collect(event)
+
+    def is_inhibited(self, category: str, tags: Mapping[str, str]) -> bool:
+        return self.inhibitors.is_inhibited(category, tags)
+
+    def add_listener(self, listener: EventListener) -> None:
+        """Call ``listener(event)`` for every published event (synchronously: keep it quick)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: EventListener) -> None:
+        self._listeners = [x for x in self._listeners if x is not listener]
+
+    def notify(self, event: Event) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception as exc:
+                self._log.error(
+                    "alert event listener failed",
+                    extra={"fields": {"id": event.state.id, "reason": type(exc).__name__}},
+                )
+
+    # --- shutdown --------------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Wait until every queued event has been handled (delivered or failed for good)."""
+        await self.topics.drain()
+
+    async def close(self) -> None:
+        """Finish queued deliveries, close every handler, and the Discord service if ours."""
+        await self.topics.close()
+        if self._owned_discord:
+            await self.discord.close()
