@@ -14,22 +14,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from leyden import lineprotocol
+from leyden.alerting.alertdata import event_to_json
+from leyden.alerting.event import Event
+from leyden.alerting.service import AlertService
 from leyden.config import Config, ConfigError, load_config, parse_go_duration
+from leyden.discord.service import DiscordError, DiscordService
 from leyden.engine.clock import SimulatedClock
 from leyden.engine.node import TaskContext
 from leyden.engine.router import Engine
 from leyden.engine.task import Task, TaskError
 from leyden.gotypes import go_json
 from leyden.tick.errors import TickError
+from leyden.tick.pipeline import Pipeline
 
 #: the harness clock's zero, "to avoid epoch-0 collisions"
 REPLAY_ZERO_NS = 31_536_000 * 1_000_000_000  # 1971-01-01T00:00:00Z
@@ -95,6 +101,7 @@ async def replay(
     name: str,
     dbrps: list[tuple[str, str]],
     until: int | None,
+    events: Path | None = None,
 ) -> Task:
     from leyden.tick.builder import build_pipeline
 
@@ -118,6 +125,31 @@ async def replay(
         hostname=config.hostname,
         services={"config": config, "replay": True},
     )
+    # Handlers really send; the queues are unbounded because the recording bounds them.
+    discord = DiscordService(config.discord)
+    alerts = AlertService(config=config, discord=discord, buffer_length=0)
+    ctx.services.update(alerts=alerts, discord=discord)
+    try:
+        with _events_file(events) as write_event:
+            alerts.add_listener(write_event)
+            task = await _run(name, pipeline, ctx, dbrps, config, clock, data, until)
+            await alerts.drain()
+    finally:
+        await alerts.close()
+        await discord.close()
+    return task
+
+
+async def _run(
+    name: str,
+    pipeline: Pipeline,
+    ctx: TaskContext,
+    dbrps: list[tuple[str, str]],
+    config: Config,
+    clock: SimulatedClock,
+    data: Sequence[Path],
+    until: int | None,
+) -> Task:
     engine = Engine(config.default_retention_policy)
     task = Task(name, pipeline, ctx, dbrps)
     task.start(engine)
@@ -134,6 +166,20 @@ async def replay(
     task.stop(engine)
     await task.drain()  # what stop() flushed (joins, unions) may have posted more
     return task
+
+
+@contextlib.contextmanager
+def _events_file(path: Path | None) -> Iterator[Callable[[Event], None]]:
+    """``--events``: one alert-data JSON line per published event."""
+    if path is None:
+        yield lambda event: None
+        return
+    try:
+        handle = path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise ReplayError(f"{path}: cannot write: {exc.strerror}") from None
+    with handle:
+        yield lambda event: handle.write(event_to_json(event))
 
 
 def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -155,15 +201,21 @@ def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = No
         dbrps = [parse_dbrp(d) for d in args.dbrp]
         name = args.name or args.script.stem
         task = asyncio.run(
-            replay(args.script, args.data, config=config, name=name, dbrps=dbrps, until=until)
+            replay(
+                args.script,
+                args.data,
+                config=config,
+                name=name,
+                dbrps=dbrps,
+                until=until,
+                events=args.events,
+            )
         )
-    except (ConfigError, ReplayError, TaskError, TickError, ValueError) as exc:
+    except (ConfigError, DiscordError, ReplayError, TaskError, TickError, ValueError) as exc:
         print(f"Error: {exc}", file=err)
         return 1
     if args.http_out:
         results = task.http_out()
         body = ",\n".join(f"{json.dumps(k)}: {go_json(v)}" for k, v in sorted(results.items()))
         args.http_out.write_text("{\n" + body + "\n}\n", encoding="utf-8")
-    if args.events:
-        args.events.write_text("", encoding="utf-8")
     return 0
