@@ -14,7 +14,7 @@ from typing import Any
 from leyden.engine import gotime
 from leyden.engine.lambdas import PerGroup, compile_predicate
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point, group_id
-from leyden.engine.node import Node, TaskContext, register
+from leyden.engine.node import Barrier, Node, TaskContext, register
 from leyden.engine.task import TaskError
 from leyden.gotypes import Time
 from leyden.tick.values import MISSING, StarValue
@@ -123,9 +123,10 @@ class GroupByNode(Node):
             out.points.sort(key=_time_of)
             self.emit_batch(out)
 
-    def barrier(self, t: int) -> None:
-        """A barrier at time ``t`` flushes the groups collected for an earlier batch time."""
-        self._flush(t)
+    def barrier(self, b: Barrier) -> None:
+        """A barrier flushes the groups collected for another batch time, then passes on."""
+        self._flush(b.time)
+        self.emit_barrier(b)
 
     def forget_group(self, group: str) -> None:
         self._pending.pop(group, None)

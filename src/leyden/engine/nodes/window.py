@@ -16,8 +16,11 @@ from typing import Any
 
 from leyden.engine import gotime
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
-from leyden.engine.node import Node, TaskContext, register
+from leyden.engine.node import Barrier, Node, TaskContext, register
 from leyden.engine.task import TaskError
+
+#: what a group's window starts from: name, group ID, group tags, dimensions, first time
+_First = tuple[str, str, dict[str, str], Dimensions, int]
 
 
 class _TimeWindow:
@@ -25,22 +28,25 @@ class _TimeWindow:
 
     __slots__ = ("align", "buf", "dims", "every", "group", "name", "next_emit", "period", "tags")
 
-    def __init__(self, p: Point, period: int, every: int, align: bool, fill_period: bool) -> None:
-        self.name = p.name
-        self.group = p.group
-        self.tags = p.group_tags()
-        self.dims: Dimensions = p.dims
+    def __init__(
+        self,
+        first: _First,
+        period: int,
+        every: int,
+        align: bool,
+        fill_period: bool,
+    ) -> None:
+        self.name, self.group, self.tags, self.dims, t = first
         self.period = period
         self.every = every
         self.align = align
         self.buf: deque[BatchPoint] = deque()
-        t = p.time
         if fill_period:
             next_emit = t + period
             if align:
-                first = next_emit
+                first_period = next_emit
                 next_emit = gotime.truncate(next_emit, every)
-                if next_emit <= first:  # always, for every > 0: the first points are dropped
+                if next_emit <= first_period:  # always, for every > 0: the first points are dropped
                     next_emit += every
         else:
             next_emit = t + every
@@ -78,17 +84,35 @@ class _TimeWindow:
         buf.append(BatchPoint(t, p.fields, p.tags))
         return out
 
+    def barrier(self, t: int) -> Batch | None:
+        """A barrier closes the window as a point at ``t`` would, without adding a point."""
+        if t < self.next_emit:
+            return None
+        buf = self.buf
+        if self.every == 0:
+            oldest = t - self.period
+            while buf and buf[0].time <= oldest:
+                buf.popleft()
+            self.next_emit = t
+            return self._batch(t)
+        oldest = self.next_emit - self.period
+        while buf and buf[0].time < oldest:
+            buf.popleft()
+        out = self._batch(self.next_emit)
+        next_emit = t + self.every
+        if self.align:
+            next_emit = gotime.truncate(next_emit, self.every)
+        self.next_emit = next_emit
+        return out
+
 
 class _CountWindow:
     """One group's count-based window: the last ``periodCount`` points."""
 
     __slots__ = ("buf", "count", "dims", "every", "group", "name", "next_emit", "tags")
 
-    def __init__(self, p: Point, period: int, every: int, fill_period: bool) -> None:
-        self.name = p.name
-        self.group = p.group
-        self.tags = p.group_tags()
-        self.dims: Dimensions = p.dims
+    def __init__(self, first: _First, period: int, every: int, fill_period: bool) -> None:
+        self.name, self.group, self.tags, self.dims, _ = first
         self.buf: deque[BatchPoint] = deque(maxlen=period)
         self.every = every
         self.count = 0
@@ -126,16 +150,17 @@ class WindowNode(Node):
             raise TaskError(f"{self.name}: everyCount must be greater than zero")
         self._windows: dict[str, _TimeWindow | _CountWindow] = {}
 
-    def _new_window(self, p: Point) -> _TimeWindow | _CountWindow:
+    def _new_window(self, first: _First) -> _TimeWindow | _CountWindow:
         if self.period:
-            return _TimeWindow(p, self.period, self.every, self.align, self.fill_period)
-        return _CountWindow(p, self.period_count, self.every_count, self.fill_period)
+            return _TimeWindow(first, self.period, self.every, self.align, self.fill_period)
+        return _CountWindow(first, self.period_count, self.every_count, self.fill_period)
 
     def point(self, p: Point) -> None:
         self.stats.collected += 1
         w = self._windows.get(p.group)
         if w is None:
-            w = self._windows[p.group] = self._new_window(p)
+            first = (p.name, p.group, p.group_tags(), p.dims, p.time)
+            w = self._windows[p.group] = self._new_window(first)
         b = w.point(p)
         if b is not None:
             self.emit_batch(b)
@@ -144,6 +169,21 @@ class WindowNode(Node):
         # The builder rejects window on a batch edge; this guards hand-built pipelines.
         self.stats.collected += 1
         self.error("window does not support batch data")
+
+    def barrier(self, b: Barrier) -> None:
+        """Kapacitor: a barrier creates the group's window if needed (anchored at the barrier's
+        time) and closes a time window that is due; the time window swallows the barrier and
+        forwards the batch instead, a count window ignores it and forwards it."""
+        w = self._windows.get(b.group)
+        if w is None:
+            first = (b.name, b.group, dict(b.tags), b.dims, b.time)
+            w = self._windows[b.group] = self._new_window(first)
+        if isinstance(w, _CountWindow):
+            self.emit_barrier(b)
+            return
+        out = w.barrier(b.time)
+        if out is not None:
+            self.emit_batch(out)
 
     def forget_group(self, group: str) -> None:
         """A barrier deleted the group: its window starts afresh on its next point."""
