@@ -1,0 +1,661 @@
+"""``alert()``: levels, state per group, events (semantics §3, Kapacitor's ``alert.go``).
+
+The rules users depend on are reproduced exactly, surprises included:
+
+* the level of a point is found by ``determine_level`` (§3.3): predicates from CRITICAL down to
+  the current level, then the current level's reset gate, then the current level and below
+  again, so a predicate at the current level is evaluated twice for one point;
+* an evaluation error (a missing field, a type mismatch) makes a predicate false, and a failing
+  reset expression lets the level fall, so a point without the field usually means OK;
+* ``stateChangesOnly``, durations, ``noRecoveries`` and flapping are decided from the group's
+  history ring (§3.4-3.6), including the flapping weights' quirk;
+* the info/warn/crit/reset lambdas are one instance shared by every group, as in Kapacitor, so
+  ``count()`` or ``sigma()`` inside them see all groups' points (``AlertNodeOptions`` offers the
+  per-group alternative; see ``reference/compatibility.md``).
+
+Times are integer nanoseconds since the Unix epoch.  Go's zero ``time.Time`` (year 1) is the
+initial trigger time, and Go's saturating ``Time.Sub`` is reproduced, because both leak into
+``stateChangesOnly(d)`` expiry and into durations after suppressed events.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from leyden.alerting.event import Event, EventData, EventState, Level
+from leyden.engine.model import Batch, BatchPoint, Dimensions, Point, group_id
+from leyden.engine.node import Node, TaskContext, register
+from leyden.engine.result import batch_row, point_row, result
+from leyden.engine.task import TaskError
+from leyden.gotemplate import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
+from leyden.gotypes import Duration, GoStruct, StringMap, Time
+from leyden.tick.lambdas import CompiledLambda, CompileError, EvalError, compile_lambda
+from leyden.tick.pipeline import (
+    DEFAULT_DETAILS_TEMPLATE,
+    DEFAULT_ID_TEMPLATE,
+    DEFAULT_MESSAGE_TEMPLATE,
+)
+
+__all__ = ["AlertNode", "AlertNodeOptions", "AlertPublisher", "Inhibitor", "percent_change"]
+
+log = logging.getLogger("leyden.task")
+
+OK, INFO, WARNING, CRITICAL = 0, 1, 2, 3
+_LEVELS = (Level.OK, Level.INFO, Level.WARNING, Level.CRITICAL)
+_LEVEL_NAMES = ("OK", "INFO", "WARNING", "CRITICAL")
+_PREDICATES = ("", "info", "warn", "crit")
+
+#: Go's zero ``time.Time`` (0001-01-01T00:00:00Z) in nanoseconds since the Unix epoch.
+GO_ZERO_TIME = -62_135_596_800 * 1_000_000_000
+_MAX_DURATION = (1 << 63) - 1
+_MIN_DURATION = -(1 << 63)
+
+# Flapping weights (alert.go): the newest change weighs maxWeight, the oldest maxWeight/weightDiff.
+# Go folds the constant 1.2/1.5 exactly to 0.8; Python's 1.2 / 1.5 would be 0.7999999999999999.
+_MAX_WEIGHT = 1.2
+_MIN_WEIGHT = 0.8
+
+
+def go_sub(a: int, b: int) -> int:
+    """Go's ``a.Sub(b)`` for times: the difference, saturated to the int64 Duration range."""
+    d = a - b
+    if d > _MAX_DURATION:
+        return _MAX_DURATION
+    if d < _MIN_DURATION:
+        return _MIN_DURATION
+    return d
+
+
+def percent_change(history: list[int], idx: int) -> float:
+    """Kapacitor's ``percentChange``, quirk included (semantics §3.6).
+
+    The loop starts at the newest entry, so the newest transition gets the lowest weight, the
+    (oldest, newest) pair is compared as if adjacent, and the transition between the 2nd and 3rd
+    newest entries is never counted.
+    """
+    n = len(history)
+    changes = 0.0
+    weight = _MIN_WEIGHT
+    step = (_MAX_WEIGHT - weight) / (n - 1)
+    for i in range(n - 1):
+        c = (i + idx) % n
+        p = c - 1 if c else n - 1
+        if history[c] != history[p]:
+            changes += weight
+        weight += step
+    return changes / (n - 1)
+
+
+def percent_change_chronological(history: list[int], idx: int) -> float:
+    """What ``percentChange`` means to do: every adjacent transition once, newest weighs most."""
+    n = len(history)
+    changes = 0.0
+    weight = _MIN_WEIGHT
+    step = (_MAX_WEIGHT - weight) / (n - 1)
+    oldest = (idx + 1) % n
+    for k in range(1, n):
+        if history[(oldest + k) % n] != history[(oldest + k - 1) % n]:
+            changes += weight
+        weight += step
+    return changes / (n - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertNodeOptions:
+    """Leyden's opt-in fixes of Kapacitor behaviours that change alert output.
+
+    Put an instance in ``TaskContext.services["alert_options"]``; the defaults are Kapacitor's.
+    """
+
+    #: give every group its own copy of the level lambdas (stateful functions count per group)
+    per_group_lambdas: bool = False
+    #: weigh flapping transitions in time order, each counted once (fixes the §3.6 quirk)
+    chronological_flapping: bool = False
+
+
+class Inhibitor:
+    """One group's ``.inhibit(category, tags…)``: active while that group's level is not OK.
+
+    ``tags`` holds the group's values of the listed tags (``""`` for a tag that is not a group
+    tag, as in Kapacitor, where only the group's tags are consulted).
+    """
+
+    __slots__ = ("active", "category", "tags")
+
+    def __init__(self, category: str, tags: dict[str, str]) -> None:
+        self.category = category
+        self.tags = tags
+        self.active = False
+
+    def matches(self, category: str, tags: dict[str, str]) -> bool:
+        if category != self.category:
+            return False
+        return all(tags.get(k, "") == v for k, v in self.tags.items())
+
+    def inhibits(self, category: str, tags: dict[str, str]) -> bool:
+        return self.active and self.matches(category, tags)
+
+    def __repr__(self) -> str:
+        return f"Inhibitor({self.category!r}, {self.tags!r}, active={self.active})"
+
+
+class AlertPublisher(Protocol):
+    """What ``AlertService.register_alert_node`` returns (``notes/engine.md``).
+
+    Optional, used when present: ``state_changes_only: bool`` (a global handler forces
+    ``stateChangesOnly``, §3.10); ``restore_event(id) -> EventState | None`` (the stored state
+    of an event ID, §3.2); ``add_inhibitor(Inhibitor)`` / ``remove_inhibitor(Inhibitor)``
+    (per-group inhibitors for ``is_inhibited``, §4.8).
+    """
+
+    def publish(self, event: Event) -> None: ...
+
+    def is_inhibited(self, category: str, tags: dict[str, str]) -> bool: ...
+
+    def close(self) -> None: ...
+
+    def delete(self) -> None: ...
+
+
+class _GroupState:
+    """Kapacitor's ``alertState``: one group's level history and trigger times."""
+
+    __slots__ = (
+        "changed",
+        "expired",
+        "first_triggered",
+        "flapping",
+        "history",
+        "idx",
+        "inhibitors",
+        "last_triggered",
+        "levels",
+        "resets",
+    )
+
+    def __init__(
+        self,
+        size: int,
+        levels: tuple[CompiledLambda | None, ...],
+        resets: tuple[CompiledLambda | None, ...],
+        inhibitors: list[Inhibitor],
+    ) -> None:
+        self.history = [OK] * size
+        self.idx = 0
+        self.changed = False
+        self.expired = False
+        self.flapping = False
+        self.first_triggered = GO_ZERO_TIME
+        self.last_triggered = GO_ZERO_TIME
+        self.levels = levels
+        self.resets = resets
+        self.inhibitors = inhibitors
+
+
+def _constant(text: str) -> str | None:
+    """The output of a template without actions, which needs no rendering."""
+    return None if "{{" in text else text
+
+
+@register("alert")
+class AlertNode(Node):
+    """Decides alert levels per group, publishes events and forwards the alerting data."""
+
+    def __init__(self, spec: Any, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        props: dict[str, Any] = spec.properties
+        opts = ctx.services.get("alert_options") or AlertNodeOptions()
+        self.options: AlertNodeOptions = opts
+
+        self.id_text: str = props.get("id", DEFAULT_ID_TEMPLATE)
+        self.message_text: str = props.get("message", DEFAULT_MESSAGE_TEMPLATE)
+        self.details_text: str = props.get("details", DEFAULT_DETAILS_TEMPLATE)
+        self._id_tmpl = self._template(self.id_text, "id")
+        self._message_tmpl = self._template(self.message_text, "message")
+        self._details_tmpl = self._template(
+            self.details_text, "details", funcs=FUNCS_DETAILS, html_escape=True
+        )
+        self._id_default = self.id_text == DEFAULT_ID_TEMPLATE
+        self._id_constant = _constant(self.id_text)
+        self._message_constant = _constant(self.message_text)
+        self._details_constant = _constant(self.details_text)
+
+        levels: list[CompiledLambda | None] = [None] * 4
+        resets: list[CompiledLambda | None] = [None] * 4
+        for lvl in (INFO, WARNING, CRITICAL):
+            name = _PREDICATES[lvl]
+            if props.get(name) is None:
+                continue  # a reset without its level is ignored, as in Kapacitor
+            levels[lvl] = self._compile(props[name], name)
+            if props.get(name + "Reset") is not None:
+                resets[lvl] = self._compile(props[name + "Reset"], name + "Reset")
+        self._levels = tuple(levels)
+        self._resets = tuple(resets)
+
+        self.history_size: int = max(2, int(props.get("history", 21)))
+        self.use_flapping = bool(props.get("flapping", False))
+        self.flap_low = float(props.get("flapLow", 0.0))
+        self.flap_high = float(props.get("flapHigh", 0.0))
+        if self.use_flapping and (self.flap_low > 1 or self.flap_high > 1):
+            raise TaskError(
+                f"{self.name}: alert flap thresholds are percentages and should be between 0 and 1"
+            )
+        self._percent_change = (
+            percent_change_chronological if opts.chronological_flapping else percent_change
+        )
+        self.sco_interval = int(props.get("stateChangesOnlyDuration", 0) or 0)
+        self.no_recoveries = bool(props.get("noRecoveries", False))
+        self.all = bool(props.get("all", False))
+        self.category: str = props.get("category", "")
+        self.topic: str | None = props.get("topic") or None
+        self.inhibit_specs: list[tuple[str, list[str]]] = [
+            (i["category"], list(i["equalTags"])) for i in props.get("inhibitors", [])
+        ]
+
+        self.level_tag: str = props.get("levelTag", "")
+        self.id_tag: str = props.get("idTag", "")
+        self.level_field: str = props.get("levelField", "")
+        self.message_field: str = props.get("messageField", "")
+        self.id_field: str = props.get("idField", "")
+        self.duration_field: str = props.get("durationField", "")
+        self._augment_tags = bool(self.level_tag or self.id_tag)
+        self._augment_fields = bool(
+            self.level_field or self.message_field or self.id_field or self.duration_field
+        )
+
+        self.server_info = GoStruct(
+            [
+                ("Hostname", ctx.hostname),
+                ("ClusterID", str(getattr(ctx, "cluster_id", ""))),
+                ("ServerID", str(getattr(ctx, "server_id", ""))),
+            ],
+            type_name="kapacitor.serverInfo",
+        )
+        #: Kapacitor's alert-node statistics (``events_dropped`` is counted under its own name)
+        self.alert_stats: dict[str, int] = dict.fromkeys(
+            (
+                "alerts_triggered",
+                "alerts_inhibited",
+                "oks_triggered",
+                "infos_triggered",
+                "warns_triggered",
+                "crits_triggered",
+                "events_dropped",
+            ),
+            0,
+        )
+        self._states: dict[str, _GroupState] = {}
+
+        self.publisher: AlertPublisher = self._register(spec, ctx)
+        self.state_changes_only = bool(props.get("stateChangesOnly", False)) or bool(
+            getattr(self.publisher, "state_changes_only", False)
+        )
+        self._restore = getattr(self.publisher, "restore_event", None)
+        self._add_inhibitor = getattr(self.publisher, "add_inhibitor", None)
+        self._remove_inhibitor = getattr(self.publisher, "remove_inhibitor", None)
+
+    # --- construction --------------------------------------------------------------------
+
+    def _template(
+        self, text: str, name: str, funcs: Any = None, html_escape: bool = False
+    ) -> Template:
+        try:
+            return Template.parse(text, name=name, funcs=funcs, html_escape=html_escape)
+        except TemplateError as exc:
+            raise TaskError(f"{self.name}: invalid .{name}() template: {exc}") from None
+
+    def _compile(self, node: Any, what: str) -> CompiledLambda:
+        try:
+            return compile_lambda(node)
+        except CompileError as exc:
+            raise TaskError(
+                f"{self.name}: Failed to compile stateful expression for {what}: {exc}"
+            ) from None
+
+    def _register(self, spec: Any, ctx: TaskContext) -> AlertPublisher:
+        alerts = ctx.services.get("alerts")
+        if alerts is None:
+            from leyden.alerting.service import AlertService
+
+            alerts = ctx.services.setdefault("alerts", AlertService())
+        publisher: AlertPublisher = alerts.register_alert_node(
+            task=ctx.task_name,
+            node=self.name,
+            handlers=list(getattr(spec, "handlers", [])),
+            topic=self.topic,
+            category=self.category,
+            inhibitors=[(c, *tags) for c, tags in self.inhibit_specs],
+            no_recoveries=self.no_recoveries,
+        )
+        return publisher
+
+    # --- per-group state -----------------------------------------------------------------
+
+    def _new_state(self, group: str, group_tags: dict[str, str], id_: str, t: int) -> _GroupState:
+        """Kapacitor's ``NewGroup``: inhibitors for the group, then the stored state restored."""
+        inhibitors = []
+        for category, equal_tags in self.inhibit_specs:
+            inh = Inhibitor(category, {tag: group_tags.get(tag, "") for tag in equal_tags})
+            if self._add_inhibitor is not None:
+                self._add_inhibitor(inh)
+            inhibitors.append(inh)
+        levels, resets = self._levels, self._resets
+        if self.options.per_group_lambdas:
+            levels = tuple(e.clone() if e is not None else None for e in levels)
+            resets = tuple(e.clone() if e is not None else None for e in resets)
+        st = _GroupState(self.history_size, levels, resets, inhibitors)
+        self._states[group] = st
+        if self._restore is not None:
+            stored = self._restore(id_)
+            if stored is not None and int(stored.level) != OK:
+                self._add_event(st, t, int(stored.level))
+                self._triggered(st, int(stored.time))
+        return st
+
+    def _drop_state(self, st: _GroupState) -> None:
+        if self._remove_inhibitor is not None:
+            for inh in st.inhibitors:
+                self._remove_inhibitor(inh)
+
+    def forget_group(self, group: str) -> None:
+        """A barrier deleted the group: its history and inhibitors go, as on Kapacitor's Done."""
+        st = self._states.pop(group, None)
+        if st is not None:
+            self._drop_state(st)
+
+    def stop(self) -> None:
+        """Task stop: inhibitors are withdrawn and the anonymous topic is closed (§3.8)."""
+        for st in self._states.values():
+            self._drop_state(st)
+        self._states.clear()
+        self.publisher.close()
+
+    def delete(self) -> None:
+        """Task delete: the anonymous topic and its stored state are deleted too."""
+        self.publisher.delete()
+
+    def levels_of(self, group: str) -> list[Level]:
+        """The group's history ring from oldest to newest (for tests and the status page)."""
+        st = self._states.get(group)
+        if st is None:
+            return []
+        n = len(st.history)
+        return [_LEVELS[st.history[(st.idx + 1 + k) % n]] for k in range(n)]
+
+    # --- level and history ---------------------------------------------------------------
+
+    def _eval(self, expr: CompiledLambda, what: str, t: int, fields: Any, tags: Any) -> bool | None:
+        """A predicate's value, or None after logging an evaluation error."""
+        try:
+            return bool(expr.eval_point_bool(t, fields, tags))
+        except EvalError as exc:
+            self.error(f"error evaluating {what}", error=str(exc))
+            return None
+
+    def _determine_level(self, st: _GroupState, t: int, fields: Any, tags: Any) -> int:
+        """Kapacitor's ``determineLevel`` (§3.3), with its second look at the current level."""
+        cur = st.history[st.idx]
+        levels = st.levels
+        for lvl in range(CRITICAL, max(cur, INFO) - 1, -1):
+            e = levels[lvl]
+            if e is not None and self._eval(e, "expression for level", t, fields, tags):
+                return lvl
+        if cur == OK:
+            return OK
+        reset = st.resets[cur]
+        if reset is not None:
+            ok = self._eval(reset, "reset expression for current level", t, fields, tags)
+            if ok is False:
+                return cur
+        for lvl in range(cur, OK, -1):
+            e = levels[lvl]
+            if e is not None and self._eval(e, "expression for level", t, fields, tags):
+                return lvl
+        return OK
+
+    def _add_event(self, st: _GroupState, t: int, level: int) -> None:
+        history = st.history
+        st.changed = history[st.idx] != level
+        st.idx = (st.idx + 1) % len(history)
+        history[st.idx] = level
+        if self.use_flapping:
+            p = self._percent_change(history, st.idx)
+            if st.flapping and p < self.flap_low:
+                st.flapping = False
+            elif not st.flapping and p > self.flap_high:
+                st.flapping = True
+        st.expired = (
+            not st.changed
+            and self.sco_interval != 0
+            and go_sub(t, st.last_triggered) >= self.sco_interval
+        )
+
+    def _triggered(self, st: _GroupState, t: int) -> None:
+        st.last_triggered = t
+        prev = st.idx - 1 if st.idx else len(st.history) - 1
+        if st.history[prev] == OK:
+            st.first_triggered = t
+        active = st.history[st.idx] != OK
+        for inh in st.inhibitors:
+            inh.active = active
+
+    def _suppressed(self, st: _GroupState) -> bool:
+        return (self.use_flapping and st.flapping) or (
+            self.state_changes_only and not st.changed and not st.expired
+        )
+
+    # --- templates -----------------------------------------------------------------------
+
+    def _id_data(self, name: str, group: str, tags: dict[str, str]) -> GoStruct:
+        return GoStruct(
+            [
+                ("Name", name),
+                ("TaskName", self.ctx.task_name),
+                ("Group", group or "nil"),
+                ("Tags", StringMap(tags)),
+                ("ServerInfo", self.server_info),
+            ],
+            type_name="kapacitor.idInfo",
+        )
+
+    def _render_id(self, name: str, group: str, tags: dict[str, str]) -> str:
+        if self._id_default:
+            return f"{name}:{group or 'nil'}"
+        if self._id_constant is not None:
+            return self._id_constant
+        return self._id_tmpl.execute(self._id_data(name, group, tags))
+
+    def _build_event(
+        self,
+        st: _GroupState,
+        id_: str,
+        name: str,
+        group: str,
+        tags: dict[str, str],
+        fields: dict[str, Any],
+        level: int,
+        t: int,
+        rows: list[dict[str, Any]],
+    ) -> Event:
+        """The event for an emission; raises TemplateExecError from the message or details."""
+        duration = Duration(go_sub(st.last_triggered, st.first_triggered))
+        data = GoStruct(
+            [
+                ("Name", name),
+                ("TaskName", self.ctx.task_name),
+                ("Group", group or "nil"),
+                ("Tags", StringMap(tags)),
+                ("ServerInfo", self.server_info),
+                ("ID", id_),
+                ("Fields", fields),
+                ("Level", _LEVEL_NAMES[level]),
+                ("Time", Time(t)),
+                ("Duration", duration),
+            ],
+            type_name="kapacitor.messageInfo",
+        )
+        message = self._message_constant
+        if message is None:
+            message = self._message_tmpl.execute(data)
+        details = self._details_constant
+        if details is None:
+            data["Message"] = message
+            data.type_name = "kapacitor.detailsInfo"
+            details = self._details_tmpl.execute(data)
+        return Event(
+            topic="",
+            state=EventState(id_, message, details, Time(t), duration, _LEVELS[level]),
+            data=EventData(
+                name=name,
+                task_name=self.ctx.task_name,
+                category=self.category,
+                group=group,
+                tags=dict(tags),
+                fields=dict(fields),
+                recoverable=not self.no_recoveries,
+                result=result(rows),
+            ),
+        )
+
+    # --- publication ---------------------------------------------------------------------
+
+    def _handle_event(self, event: Event) -> None:
+        """Kapacitor's ``handleEvent``: inhibition, statistics, then the topics (§3.8)."""
+        stats = self.alert_stats
+        if self.publisher.is_inhibited(event.data.category, event.data.tags):
+            stats["alerts_inhibited"] += 1
+            return
+        stats["alerts_triggered"] += 1
+        stats[_STAT_BY_LEVEL[event.state.level]] += 1
+        try:
+            self.publisher.publish(event)
+        except Exception as exc:  # a full queue or a broken handler must not stop the task
+            stats["events_dropped"] += 1
+            self.error("encountered error collecting event", error=str(exc), id=event.state.id)
+
+    # --- stream --------------------------------------------------------------------------
+
+    def point(self, p: Point) -> None:
+        self.stats.collected += 1
+        try:
+            id_ = self._render_id(p.name, p.group, p.tags)
+        except TemplateExecError as exc:
+            self.error("failed to render alert id", error=str(exc))
+            return
+        st = self._states.get(p.group)
+        if st is None:
+            st = self._new_state(p.group, p.group_tags(), id_, p.time)
+        level = self._determine_level(st, p.time, p.fields, p.tags)
+        self._add_event(st, p.time, level)
+        if self._suppressed(st):
+            return
+        if level == OK and not st.changed:
+            return
+        self._triggered(st, p.time)
+        if self.no_recoveries and level == OK:
+            return
+        try:
+            event = self._build_event(
+                st, id_, p.name, p.group, p.tags, p.fields, level, p.time, [point_row(p)]
+            )
+        except TemplateExecError as exc:
+            self.error("failed to render alert message or details", error=str(exc), id=id_)
+            return
+        self._handle_event(event)
+        self.emit_point(self._augment_point(p, event.state))
+
+    def _augment_point(self, p: Point, state: EventState) -> Point:
+        changes: dict[str, Any] = {}
+        if self._augment_tags:
+            changes["tags"] = self._augmented_tags(p.tags, state)
+        if self._augment_fields:
+            changes["fields"] = self._augmented_fields(p.fields, state)
+        return p.copy(**changes) if changes else p
+
+    def _augmented_tags(self, tags: dict[str, str], state: EventState) -> dict[str, str]:
+        tags = dict(tags)
+        if self.level_tag:
+            tags[self.level_tag] = _LEVEL_NAMES[state.level]
+        if self.id_tag:
+            tags[self.id_tag] = state.id
+        return tags
+
+    def _augmented_fields(self, fields: dict[str, Any], state: EventState) -> dict[str, Any]:
+        fields = dict(fields)
+        if self.level_field:
+            fields[self.level_field] = _LEVEL_NAMES[state.level]
+        if self.message_field:
+            fields[self.message_field] = state.message
+        if self.id_field:
+            fields[self.id_field] = state.id
+        if self.duration_field:
+            fields[self.duration_field] = int(state.duration)
+        return fields
+
+    # --- batch ---------------------------------------------------------------------------
+
+    def batch(self, b: Batch) -> None:
+        self.stats.collected += 1
+        try:
+            id_ = self._render_id(b.name, b.group, b.tags)
+        except TemplateExecError as exc:
+            self.error("failed to render alert id", error=str(exc))
+            return
+        st = self._states.get(b.group)
+        if st is None:
+            st = self._new_state(b.group, b.tags, id_, b.tmax)
+        if not b.points:
+            return
+        lowest, highest = CRITICAL, OK
+        highest_point: BatchPoint | None = None
+        for bp in b.points:
+            lvl = self._determine_level(st, bp.time, bp.fields, bp.tags)
+            if lvl < lowest:
+                lowest = lvl
+            if lvl > highest or highest_point is None:
+                highest = lvl
+                highest_point = bp
+        assert highest_point is not None
+        level = lowest if self.all else highest
+        t = b.tmax if (self.all or level == OK) else highest_point.time
+        self._add_event(st, t, level)
+        # Unlike a stream, a batch recovery is sent even while flapping.
+        if not ((st.changed and level == OK) or (level != OK and not self._suppressed(st))):
+            return
+        self._triggered(st, t)
+        if self.no_recoveries and level == OK:
+            return
+        try:
+            event = self._build_event(
+                st, id_, b.name, b.group, b.tags, highest_point.fields, level, t, [batch_row(b)]
+            )
+        except TemplateExecError as exc:
+            self.error("failed to render alert message or details", error=str(exc), id=id_)
+            return
+        self._handle_event(event)
+        self.emit_batch(self._augment_batch(b, event.state))
+
+    def _augment_batch(self, b: Batch, state: EventState) -> Batch:
+        if not (self._augment_tags or self._augment_fields):
+            return b
+        points = []
+        for bp in b.points:
+            tags = self._augmented_tags(bp.tags, state) if self._augment_tags else bp.tags
+            fields = self._augmented_fields(bp.fields, state) if self._augment_fields else bp.fields
+            points.append(BatchPoint(bp.time, fields, tags))
+        if not self._augment_tags:
+            return b.copy(points=points)
+        # Kapacitor's BeginBatchMessage.SetTags makes every tag of the batch a dimension.
+        tags = self._augmented_tags(b.tags, state)
+        dims = Dimensions(b.dims.by_name, tuple(sorted(tags)))
+        return b.copy(points=points, tags=tags, dims=dims, group=group_id(b.name, tags, dims))
+
+
+_STAT_BY_LEVEL = {
+    Level.OK: "oks_triggered",
+    Level.INFO: "infos_triggered",
+    Level.WARNING: "warns_triggered",
+    Level.CRITICAL: "crits_triggered",
+}
