@@ -385,6 +385,20 @@ def test_stream_edge_missing_field_and_selector() -> None:
     assert n.stats.errors == 2
 
 
+def test_deleted_group_drops_pending_points_and_transform_state() -> None:
+    n, sink = node("sum('value')", batch=False)
+    n.point(pt(1, 1.0))
+    n.delete_group("host=a")
+    n.point(pt(2, 5.0))
+    n.point(pt(3, 1.0))
+    assert [p.fields["sum"] for p in sink.points] == [5.0]
+    n, sink = node("cumulativeSum('value')", batch=False)
+    n.point(pt(1, 1))
+    n.delete_group("host=a")
+    n.point(pt(2, 5))
+    assert [p.fields["cumulativeSum"] for p in sink.points] == [1, 5]
+
+
 def test_stream_edge_multi_value_output_is_a_batch() -> None:
     n, sink = node("distinct('value')", batch=False)
     n.point(pt(1, "x"))

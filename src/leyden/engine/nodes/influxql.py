@@ -508,7 +508,9 @@ class InfluxQLNode(Node):
                     b.name, b.time, b.group, b.dims, b.group_tags, b.fn, b.values, b.times, b.srcs
                 )
             b.name, b.time, b.ptype, b.fn = p.name, p.time, None, None
-            b.values, b.times, b.srcs = [], [], []
+            b.values.clear()  # reducers keep no reference to their input lists
+            b.times.clear()
+            b.srcs.clear()
         v = p.fields.get(self.field, _MISSING)
         if b.ptype is None:
             b.fn = self._realize(v)
@@ -551,6 +553,11 @@ class InfluxQLNode(Node):
                 return
             fn = self.func.by_type[float]  # Kapacitor assumes float64 when there is no data
         self._emit(b.name, b.tmax, b.group, b.dims, b.tags, fn, values, times, srcs)
+
+    def forget_group(self, group: str) -> None:
+        """A deleted group loses its pending points and transform state (barriers only pass)."""
+        self._buckets.pop(group, None)
+        self._tracks.pop(group, None)
 
     def _emit(
         self,
