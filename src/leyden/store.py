@@ -1,0 +1,555 @@
+"""Leyden's state on disk: tasks, topic handlers, alert states and config overrides in SQLite.
+
+Kapacitor keeps the same things in BoltDB; Leyden keeps them in one SQLite file
+(``Config.sqlite_path()``) so a restart finds tasks enabled, handlers registered and alerts in
+the level they were left in.
+
+Why it is shaped this way:
+
+* **One connection, owned by the server's event-loop thread.** Writes are a few rows at a time,
+  so every call is synchronous and commits before it returns; there is no writer thread and no
+  queue to lose on a crash.
+* **WAL mode, ``synchronous = NORMAL``.** A commit survives the process being killed
+  (``kill -9``) at any point: SQLite either has the whole transaction or none of it. Only a
+  power loss can take back the last few commits, and never leaves the file inconsistent.
+* **Exclusive locking.** The file is locked for as long as the store is open, so a second
+  server pointed at the same file fails at start with a clear message instead of both writing
+  alert states behind each other's back.
+* **Versioned schema.** ``schema_version`` holds one number; :data:`_MIGRATIONS` lists the
+  steps that bring an older file forward, each applied in its own transaction. A file written
+  by a newer Leyden is refused rather than guessed at.
+
+Every failure is a :class:`StoreError` whose message names the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from leyden.alerting.event import EventState, Level
+from leyden.gotypes import Duration, Time
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "HandlerRecord",
+    "OverrideRecord",
+    "Store",
+    "StoreError",
+    "TaskRecord",
+]
+
+TaskType = Literal["stream", "batch"]
+TaskStatus = Literal["enabled", "disabled"]
+
+_T = TypeVar("_T")
+
+
+class StoreError(Exception):
+    """The database cannot be opened, read or written; ``str(e)`` names the file and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """A task as Kapacitor's task store keeps it; times are nanoseconds since the Unix epoch."""
+
+    id: str
+    type: TaskType
+    dbrps: tuple[tuple[str, str], ...]
+    tickscript: str
+    #: Kapacitor's vars JSON: ``{name: {"type": ..., "value": ..., "description": ...}}``
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    status: TaskStatus = "disabled"
+    created: int = 0
+    modified: int = 0
+    #: None until the task has been enabled once
+    last_enabled: int | None = None
+    #: why the task last failed to start; empty when it did not
+    error: str = ""
+    template_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerRecord:
+    """A topic handler spec (``kapacitor define-topic-handler``), options as decoded JSON."""
+
+    topic: str
+    id: str
+    kind: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    match: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideRecord:
+    """A config-API override of one element of a section (Kapacitor's ``Override``).
+
+    ``options`` are the values set through the API, in Kapacitor's option names. ``create``
+    marks an element added through the API (``{"add": …}``) rather than one from the file.
+    """
+
+    section: str
+    element: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    create: bool = False
+
+
+#: Each entry brings the schema from version ``index`` to ``index + 1``. Append, never edit.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE tasks (
+            id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            dbrps TEXT NOT NULL,
+            tickscript TEXT NOT NULL,
+            vars TEXT NOT NULL,
+            status TEXT NOT NULL,
+            template_id TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            modified INTEGER NOT NULL,
+            last_enabled INTEGER,
+            error TEXT NOT NULL
+        )""",
+        """CREATE TABLE topic_handlers (
+            topic TEXT NOT NULL,
+            id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            match TEXT NOT NULL,
+            options TEXT NOT NULL,
+            PRIMARY KEY (topic, id)
+        )""",
+        """CREATE TABLE topic_events (
+            topic TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            level INTEGER NOT NULL,
+            message TEXT NOT NULL,
+            details TEXT NOT NULL,
+            time INTEGER NOT NULL,
+            duration INTEGER NOT NULL,
+            PRIMARY KEY (topic, event_id)
+        )""",
+        """CREATE TABLE config_overrides (
+            position INTEGER PRIMARY KEY AUTOINCREMENT,
+            section TEXT NOT NULL,
+            element TEXT NOT NULL,
+            options TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            UNIQUE (section, element)
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+class Store:
+    """The SQLite file behind a running server; see the module docstring for the guarantees."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 2.0) -> None:
+        """Open (creating if needed) and migrate the database at ``path``.
+
+        ``busy_timeout`` is how long to wait for a lock held by another process before giving
+        up with "locked"; ``":memory:"`` gives a private database that vanishes on close.
+        """
+        self.path = os.fspath(path)
+        self._conn: sqlite3.Connection | None = None
+        if self.path != ":memory:":
+            parent = os.path.dirname(os.path.abspath(self.path))
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"{self.path}: cannot create the directory {parent}: {exc.strerror}"
+                ) from None
+            if os.path.isdir(self.path):
+                raise StoreError(f"{self.path}: is a directory, not a SQLite database file")
+        try:
+            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._error("cannot open the database", exc) from None
+        self._conn = conn
+        try:
+            conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if self.path != ":memory:" and str(mode).lower() != "wal":
+                raise StoreError(f"{self.path}: cannot switch the database to WAL mode ({mode})")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+            # Take the exclusive lock now, so a second server fails here and not mid-write.
+            with self._transaction():
+                pass
+        except sqlite3.Error as exc:
+            conn.close()
+            self._conn = None
+            raise self._error("cannot open the database", exc) from None
+        except StoreError:
+            conn.close()
+            self._conn = None
+            raise
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _error(self, doing: str, exc: sqlite3.Error) -> StoreError:
+        text = str(exc)
+        lowered = text.lower()
+        if "locked" in lowered or "busy" in lowered:
+            why = "the database is locked by another process (is another Leyden server using it?)"
+        elif "not a database" in lowered or "file is encrypted" in lowered:
+            why = "not a SQLite database (is [storage] sqlite pointing at the right file?)"
+        elif "malformed" in lowered or "corrupt" in lowered:
+            why = f"the database file is corrupt ({text})"
+        elif "unable to open" in lowered:
+            why = "cannot open the file (check the path and its permissions)"
+        elif "readonly" in lowered or "read-only" in lowered:
+            why = "the database is read-only (check the file's permissions)"
+        else:
+            why = text
+        return StoreError(f"{self.path}: {doing}: {why}")
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"{self.path}: the store is closed")
+        return self._conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """All statements inside commit together or not at all (crash safety)."""
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _write(self, doing: str, action: Callable[[sqlite3.Connection], _T]) -> _T:
+        try:
+            with self._transaction() as conn:
+                return action(conn)
+        except sqlite3.Error as exc:
+            raise self._error(doing, exc) from None
+
+    def _read(self, doing: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(doing, exc) from None
+
+    def _json(self, text: str, what: str) -> Any:
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise StoreError(f"{self.path}: {what}: stored JSON is unreadable") from None
+
+    def _migrate(self) -> None:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            rows = conn.execute("SELECT version FROM schema_version").fetchall()
+            if len(rows) > 1:
+                raise StoreError(f"{self.path}: schema_version has {len(rows)} rows, expected 1")
+            if not rows:
+                conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        version = rows[0][0] if rows else 0
+        if not isinstance(version, int) or version < 0:
+            raise StoreError(f"{self.path}: schema_version holds {version!r}, not a version")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: written by a newer Leyden (schema version {version}; this "
+                f"version understands up to {SCHEMA_VERSION}); upgrade Leyden or use another file"
+            )
+        for step in range(version, SCHEMA_VERSION):
+            with self._transaction() as tx:
+                for statement in _MIGRATIONS[step]:
+                    tx.execute(statement)
+                tx.execute("UPDATE schema_version SET version = ?", (step + 1,))
+
+    def schema_version(self) -> int:
+        return int(
+            self._read("read the schema version", "SELECT version FROM schema_version")[0][0]
+        )
+
+    def close(self) -> None:
+        """Close the connection and release the file lock; later calls raise StoreError."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                conn.close()
+            except sqlite3.Error as exc:
+                raise self._error("close the database", exc) from None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._conn is None else "open"
+        return f"Store({self.path!r}, {state})"
+
+    # --- tasks -----------------------------------------------------------------------------
+
+    def put_task(self, task: TaskRecord, *, replaces: str | None = None) -> None:
+        """Create or replace ``task``; ``replaces`` names the old ID when a task is renamed,
+        so the rename is one transaction."""
+        row = (
+            task.id,
+            task.type,
+            _dumps([{"db": db, "rp": rp} for db, rp in task.dbrps]),
+            task.tickscript,
+            _dumps(dict(task.vars)),
+            task.status,
+            task.template_id,
+            int(task.created),
+            int(task.modified),
+            None if task.last_enabled is None else int(task.last_enabled),
+            task.error,
+        )
+
+        def action(conn: sqlite3.Connection) -> None:
+            if replaces is not None and replaces != task.id:
+                conn.execute("DELETE FROM tasks WHERE id = ?", (replaces,))
+            conn.execute("INSERT OR REPLACE INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
+
+        self._write(f"save task {task.id!r}", action)
+
+    def _task(self, row: tuple[Any, ...]) -> TaskRecord:
+        (tid, ttype, dbrps, script, vars_, status, template_id, created, modified, last, err) = row
+        what = f"task {tid!r}"
+        decoded = self._json(dbrps, what)
+        try:
+            pairs = tuple((str(d["db"]), str(d["rp"])) for d in decoded)
+        except (TypeError, KeyError):
+            raise StoreError(f"{self.path}: {what}: stored dbrps are unreadable") from None
+        return TaskRecord(
+            id=tid,
+            type=ttype,
+            dbrps=pairs,
+            tickscript=script,
+            vars=self._json(vars_, what),
+            status=status,
+            created=created,
+            modified=modified,
+            last_enabled=last,
+            error=err,
+            template_id=template_id,
+        )
+
+    def get_task(self, task_id: str) -> TaskRecord | None:
+        rows = self._read(f"read task {task_id!r}", "SELECT * FROM tasks WHERE id = ?", (task_id,))
+        return self._task(rows[0]) if rows else None
+
+    def list_tasks(self) -> list[TaskRecord]:
+        """Every task, sorted by ID."""
+        rows = self._read("list tasks", "SELECT * FROM tasks ORDER BY id")
+        return [self._task(row) for row in rows]
+
+    def delete_task(self, task_id: str) -> bool:
+        """Forget the task; False if there was none."""
+        return self._write(
+            f"delete task {task_id!r}",
+            lambda conn: conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,)).rowcount > 0,
+        )
+
+    # --- topic handlers --------------------------------------------------------------------
+
+    def put_handler(self, spec: HandlerRecord, *, replaces: str | None = None) -> None:
+        """Create or replace a handler spec; ``replaces`` is the old ID when an update renames
+        it (Kapacitor allows changing the ID but not the topic)."""
+        row = (spec.topic, spec.id, spec.kind, spec.match, _dumps(dict(spec.options)))
+
+        def action(conn: sqlite3.Connection) -> None:
+            if replaces is not None and replaces != spec.id:
+                conn.execute(
+                    "DELETE FROM topic_handlers WHERE topic = ? AND id = ?", (spec.topic, replaces)
+                )
+            conn.execute("INSERT OR REPLACE INTO topic_handlers VALUES (?,?,?,?,?)", row)
+
+        self._write(f"save handler {spec.id!r} of topic {spec.topic!r}", action)
+
+    def _handler(self, row: tuple[Any, ...]) -> HandlerRecord:
+        topic, hid, kind, match, options = row
+        decoded = self._json(options, f"handler {hid!r} of topic {topic!r}")
+        return HandlerRecord(topic=topic, id=hid, kind=kind, options=decoded, match=match)
+
+    def get_handler(self, topic: str, handler_id: str) -> HandlerRecord | None:
+        rows = self._read(
+            f"read handler {handler_id!r} of topic {topic!r}",
+            "SELECT * FROM topic_handlers WHERE topic = ? AND id = ?",
+            (topic, handler_id),
+        )
+        return self._handler(rows[0]) if rows else None
+
+    def list_handlers(self, topic: str | None = None) -> list[HandlerRecord]:
+        """The handlers of ``topic`` (all topics when None), sorted by topic then ID."""
+        if topic is None:
+            rows = self._read("list handlers", "SELECT * FROM topic_handlers ORDER BY topic, id")
+        else:
+            rows = self._read(
+                f"list handlers of topic {topic!r}",
+                "SELECT * FROM topic_handlers WHERE topic = ? ORDER BY id",
+                (topic,),
+            )
+        return [self._handler(row) for row in rows]
+
+    def delete_handler(self, topic: str, handler_id: str) -> bool:
+        return self._write(
+            f"delete handler {handler_id!r} of topic {topic!r}",
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM topic_handlers WHERE topic = ? AND id = ?", (topic, handler_id)
+                ).rowcount
+                > 0
+            ),
+        )
+
+    # --- topic event states ----------------------------------------------------------------
+
+    def save_event_state(self, topic: str, state: EventState) -> None:
+        """Remember the latest state of one event ID; an OK state deletes it, as in Kapacitor."""
+        if state.level == Level.OK:
+            self.delete_event_state(topic, state.id)
+            return
+        row = (
+            topic,
+            state.id,
+            int(state.level),
+            state.message,
+            state.details,
+            int(state.time),
+            int(state.duration),
+        )
+        self._write(
+            f"save event {state.id!r} of topic {topic!r}",
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO topic_events VALUES (?,?,?,?,?,?,?)", row
+            ),
+        )
+
+    def delete_event_state(self, topic: str, event_id: str) -> None:
+        self._write(
+            f"delete event {event_id!r} of topic {topic!r}",
+            lambda conn: conn.execute(
+                "DELETE FROM topic_events WHERE topic = ? AND event_id = ?", (topic, event_id)
+            ),
+        )
+
+    def load_event_states(self, topic: str) -> dict[str, EventState]:
+        """The stored (non-OK) states of ``topic`` by event ID, in event-ID order."""
+        rows = self._read(
+            f"read events of topic {topic!r}",
+            "SELECT event_id, level, message, details, time, duration FROM topic_events "
+            "WHERE topic = ? ORDER BY event_id",
+            (topic,),
+        )
+        states: dict[str, EventState] = {}
+        for event_id, level, message, details, time, duration in rows:
+            try:
+                parsed = Level(level)
+            except ValueError:
+                raise StoreError(
+                    f"{self.path}: event {event_id!r} of topic {topic!r}: unknown level {level!r}"
+                ) from None
+            states[event_id] = EventState(
+                id=event_id,
+                message=message,
+                details=details,
+                time=Time(time),
+                duration=Duration(duration),
+                level=parsed,
+            )
+        return states
+
+    def delete_topic_states(self, topic: str) -> None:
+        self._write(
+            f"delete events of topic {topic!r}",
+            lambda conn: conn.execute("DELETE FROM topic_events WHERE topic = ?", (topic,)),
+        )
+
+    def event_state_topics(self) -> list[str]:
+        """Topics with stored states: Kapacitor re-creates them at start."""
+        rows = self._read("list topics", "SELECT DISTINCT topic FROM topic_events ORDER BY topic")
+        return [row[0] for row in rows]
+
+    # ``leyden.alerting.topics.TopicStore``: the names the topics module calls.
+
+    def load_topic(self, topic: str) -> dict[str, EventState]:
+        return self.load_event_states(topic)
+
+    def save_event(self, topic: str, state: EventState) -> None:
+        self.save_event_state(topic, state)
+
+    def delete_event(self, topic: str, event_id: str) -> None:
+        self.delete_event_state(topic, event_id)
+
+    def delete_topic(self, topic: str) -> None:
+        self.delete_topic_states(topic)
+
+    # --- config overrides ------------------------------------------------------------------
+
+    def put_override(self, override: OverrideRecord) -> None:
+        """Create or replace the override of one element; a replaced one keeps its position."""
+        row = (override.section, override.element, _dumps(dict(override.options)), override.create)
+        self._write(
+            f"save config override {override.section}/{override.element}",
+            lambda conn: conn.execute(
+                "INSERT INTO config_overrides (section, element, options, created) "
+                "VALUES (?,?,?,?) ON CONFLICT (section, element) DO UPDATE SET "
+                "options = excluded.options, created = excluded.created",
+                row,
+            ),
+        )
+
+    def _override(self, row: tuple[Any, ...]) -> OverrideRecord:
+        section, element, options, create = row
+        decoded = self._json(options, f"config override {section}/{element}")
+        return OverrideRecord(
+            section=section, element=element, options=decoded, create=bool(create)
+        )
+
+    def get_override(self, section: str, element: str) -> OverrideRecord | None:
+        rows = self._read(
+            f"read config override {section}/{element}",
+            "SELECT section, element, options, created FROM config_overrides "
+            "WHERE section = ? AND element = ?",
+            (section, element),
+        )
+        return self._override(rows[0]) if rows else None
+
+    def list_overrides(self, section: str | None = None) -> list[OverrideRecord]:
+        """Overrides in the order they were first made (added elements keep that order)."""
+        sql = "SELECT section, element, options, created FROM config_overrides"
+        params: tuple[Any, ...] = ()
+        if section is not None:
+            sql += " WHERE section = ?"
+            params = (section,)
+        rows = self._read("list config overrides", sql + " ORDER BY position", params)
+        return [self._override(row) for row in rows]
+
+    def delete_override(self, section: str, element: str) -> bool:
+        return self._write(
+            f"delete config override {section}/{element}",
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM config_overrides WHERE section = ? AND element = ?",
+                    (section, element),
+                ).rowcount
+                > 0
+            ),
+        )
