@@ -618,15 +618,48 @@ def test_batch_augmentation_makes_tags_dimensions() -> None:
     assert all(bp.tags["level"] == "CRITICAL" and bp.fields["lvl"] == "CRITICAL" for bp in b.points)
 
 
-def test_unknown_service_falls_back_to_default_service_when_available() -> None:
+def real_alert(props: str, ctx_services: dict[str, Any], task: str = "tk") -> AlertNode:
     pipeline = build_pipeline(
-        "stream|from().measurement('cpu')|alert().crit(lambda: TRUE)", filename="t.tick"
+        f"stream|from().measurement('cpu').groupBy('host')|alert(){props}", filename="t.tick"
     )
     spec = next(n for n in pipeline.nodes if n.kind == "alert")
-    ctx = TaskContext("t", SimulatedClock())
-    try:
-        import leyden.alerting.service  # noqa: F401
-    except ImportError:
-        pytest.skip("AlertService not available yet")
-    node = AlertNode(spec, ctx)
-    assert ctx.services["alerts"] is not None and node.publisher is not None
+    return AlertNode(spec, TaskContext(task, SimulatedClock(), services=ctx_services))
+
+
+def test_default_alert_service_when_none_given() -> None:
+    from leyden.alerting.service import AlertService
+
+    services: dict[str, Any] = {}
+    node = real_alert(".crit(lambda: TRUE)", services)
+    assert isinstance(services["alerts"], AlertService)
+    node2 = real_alert(".crit(lambda: TRUE)", services, task="other")
+    assert node2.publisher.service is services["alerts"]  # type: ignore[attr-defined]
+    node.point(pt(1))
+    node.stop()
+
+
+def test_with_the_alert_service_restart_restores_and_inhibits() -> None:
+    from leyden.alerting.service import AlertService
+
+    service = AlertService(buffer_length=0)
+    events: list[Event] = []
+    service.add_listener(events.append)
+    services: dict[str, Any] = {"alerts": service}
+    props = ".crit(lambda: \"value\" > 8).stateChangesOnly().topic('ops').inhibit('db', 'host')"
+    first = real_alert(props, services)
+    first.point(pt(9, 0))
+    child = real_alert(".crit(lambda: TRUE).category('db').topic('db')", services, task="c")
+    child.point(pt(1, 1, host="a"))  # inhibited: the parent's host=a group is CRITICAL
+    child.point(pt(1, 1, host="b"))
+    first.stop()  # a task restart: the named topic keeps the CRITICAL state
+    again = real_alert(props, services)
+    again.point(pt(9, 5))  # restored as CRITICAL: with stateChangesOnly nothing is re-sent
+    again.point(pt(1, 6))
+    got = [(e.topic, e.state.id, str(e.state.level), str(e.previous_level)) for e in events]
+    assert got == [
+        ("ops", "cpu:host=a", "CRITICAL", "OK"),
+        ("db", "cpu:host=b", "CRITICAL", "OK"),
+        ("ops", "cpu:host=a", "OK", "CRITICAL"),
+    ]
+    assert int(events[-1].state.duration) == 6 * S  # from the restored event's time
+    assert child.alert_stats["alerts_inhibited"] == 1

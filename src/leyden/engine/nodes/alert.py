@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from leyden.alerting.event import Event, EventData, EventState, Level
+from leyden.alerting.topics import Inhibitor
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point, group_id
 from leyden.engine.node import Node, TaskContext, register
 from leyden.engine.result import batch_row, point_row, result
@@ -113,32 +114,6 @@ class AlertNodeOptions:
     per_group_lambdas: bool = False
     #: weigh flapping transitions in time order, each counted once (fixes the §3.6 quirk)
     chronological_flapping: bool = False
-
-
-class Inhibitor:
-    """One group's ``.inhibit(category, tags…)``: active while that group's level is not OK.
-
-    ``tags`` holds the group's values of the listed tags (``""`` for a tag that is not a group
-    tag, as in Kapacitor, where only the group's tags are consulted).
-    """
-
-    __slots__ = ("active", "category", "tags")
-
-    def __init__(self, category: str, tags: dict[str, str]) -> None:
-        self.category = category
-        self.tags = tags
-        self.active = False
-
-    def matches(self, category: str, tags: dict[str, str]) -> bool:
-        if category != self.category:
-            return False
-        return all(tags.get(k, "") == v for k, v in self.tags.items())
-
-    def inhibits(self, category: str, tags: dict[str, str]) -> bool:
-        return self.active and self.matches(category, tags)
-
-    def __repr__(self) -> str:
-        return f"Inhibitor({self.category!r}, {self.tags!r}, active={self.active})"
 
 
 class AlertPublisher(Protocol):
