@@ -263,9 +263,10 @@ class AlertService:
         built = self.build_handlers(handlers)
         anon = anonymous_topic(task, node) if built else None
         if anon is not None:
-            topic_obj = self.topics.ensure(anon)
+            self.topics.ensure(anon)
             for handler in built:
-                topic_obj.add_handler(handler, HandlerLabel(handler.kind, task=task, node=node))
+                label = HandlerLabel(handler.kind, task=task, node=node)
+                self.topics.register_handler(anon, handler, label)
         if topic:
             self.topics.ensure(topic)
         return AlertPublisher(

@@ -118,6 +118,8 @@ class HandlerQueue:
         self._pending: deque[Event] = deque()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        #: queues of a closed incarnation of the same topic that must finish first
+        self._after: list[HandlerQueue] = []
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -144,8 +146,15 @@ class HandlerQueue:
             return  # no event loop yet: drain() starts the worker
         self._task = loop.create_task(self._run())
 
+    def wait_for(self, queues: Iterable[HandlerQueue]) -> None:
+        """Deliver nothing before ``queues`` are empty (a restarted task's handlers must not
+        overtake what the stopped task's handlers still hold, e.g. a CRITICAL before its OK)."""
+        self._after.extend(q for q in queues if q.busy)
+
     async def _run(self) -> None:
         try:
+            while self._after:
+                await self._after.pop().drain()
             while self._pending:
                 await self._deliver(self._pending.popleft())
         finally:
@@ -304,6 +313,7 @@ class Topics:
         self._topics: dict[str, Topic] = {}
         #: queues detached from closed topics or removed handlers, finishing their events
         self._retired: list[HandlerQueue] = []
+        self._finishing: dict[HandlerQueue, asyncio.Task[None]] = {}
 
     def __contains__(self, topic_id: str) -> bool:
         return topic_id in self._topics
@@ -360,7 +370,8 @@ class Topics:
         )
 
     def register_handler(self, topic_id: str, handler: AlertHandler, label: HandlerLabel) -> None:
-        self.ensure(topic_id).add_handler(handler, label)
+        queue = self.ensure(topic_id).add_handler(handler, label)
+        queue.wait_for(q for q in self._retired if q.label.topic == topic_id)
 
     def deregister_handler(self, topic_id: str, handler: AlertHandler) -> None:
         topic = self._topics.get(topic_id)
@@ -389,6 +400,25 @@ class Topics:
         for queue in queues:
             queue.close()
             self._retired.append(queue)
+            self._finish_soon(queue)
+
+    def _finish_soon(self, queue: HandlerQueue) -> None:
+        """Let a retired queue deliver what it holds, then close its handler and forget it."""
+        if queue in self._finishing:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # drain() does it
+        self._finishing[queue] = loop.create_task(self._finish(queue))
+
+    async def _finish(self, queue: HandlerQueue) -> None:
+        try:
+            await queue.aclose()
+        finally:
+            self._finishing.pop(queue, None)
+            if queue in self._retired:
+                self._retired.remove(queue)
 
     def states(self, pattern: str = "", min_level: Level = Level.OK) -> dict[str, TopicState]:
         """Topic states whose ID matches a glob ``pattern`` (empty: all) at ``min_level`` or above."""
@@ -405,13 +435,15 @@ class Topics:
         return [q for t in self._topics.values() for q in t.queues]
 
     async def drain(self) -> None:
-        """Wait until every queued event was handled, and close handlers of retired queues."""
+        """Wait until every queued event was handled and retired handlers are closed."""
         while True:
+            for queue in list(self._retired):
+                self._finish_soon(queue)
             busy = [q for q in self.queues() if q.busy]
-            retired, self._retired = self._retired, []
-            if not busy and not retired:
+            finishing = list(self._finishing.values())
+            if not busy and not finishing:
                 return
-            await asyncio.gather(*(q.drain() for q in busy), *(q.aclose() for q in retired))
+            await asyncio.gather(*(q.drain() for q in busy), *finishing)
 
     async def close(self) -> None:
         """Close every topic and handler (server shutdown), after they finish their queues."""

@@ -10,6 +10,7 @@ Nothing is retried.  URLs may carry tokens, so errors name the URL only in redac
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -92,15 +93,16 @@ class PostHandler:
         if endpoint and ctx.config is not None:
             configured = next((e for e in ctx.config.httppost if e.endpoint == endpoint), None)
         self._endpoint_headers: dict[str, str] = {}
-        self._auth: aiohttp.BasicAuth | None = None
         self._alert_template: Template | None = None
         if configured is not None:
             url = configured.url
             self._endpoint_headers = dict(configured.headers)
             if configured.basic_auth.is_set():
-                self._auth = aiohttp.BasicAuth(
-                    configured.basic_auth.username, configured.basic_auth.password
-                )
+                # Basic auth wins over an endpoint Authorization header; handler headers win over both.
+                auth = f"{configured.basic_auth.username}:{configured.basic_auth.password}"
+                self._endpoint_headers["Authorization"] = "Basic " + base64.b64encode(
+                    auth.encode()
+                ).decode("ascii")
             alert_text = configured.alert_template
             if configured.alert_template_file:
                 try:
@@ -156,7 +158,6 @@ class PostHandler:
                 url,
                 data=body,
                 headers=headers,
-                auth=self._auth,
                 timeout=self._timeout,
                 ssl=self._ssl,
             ) as response:
