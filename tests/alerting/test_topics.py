@@ -1,0 +1,320 @@
+"""Topics: state per event ID, previous levels, handler queues, persistence and inhibition."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from leyden.alerting.event import Event, EventData, EventState, Level
+from leyden.alerting.handlers.base import HandlerError
+from leyden.alerting.topics import (
+    HandlerLabel,
+    HandlerQueue,
+    Inhibitor,
+    InhibitorLookup,
+    MemoryTopicStore,
+    Topics,
+    effective_buffer_length,
+)
+from leyden.gotypes import Duration, Time
+
+
+def event(
+    level: Level, id: str = "cpu:host=a", topic: str = "t", time_s: int = 1, message: str = ""
+) -> Event:
+    return Event(
+        topic=topic,
+        state=EventState(
+            id=id,
+            message=message or f"{id} is {level}",
+            details="",
+            time=Time(time_s * 1_000_000_000),
+            duration=Duration(0),
+            level=level,
+        ),
+        data=EventData(name="cpu", task_name="task", tags={"host": "a"}),
+    )
+
+
+class Recorder:
+    """A handler that remembers what it got, optionally waiting for a gate or failing."""
+
+    kind = "recorder"
+
+    def __init__(self, gate: asyncio.Event | None = None, fail_on: set[str] | None = None):
+        self.events: list[Event] = []
+        self.gate = gate
+        self.fail_on = fail_on or set()
+        self.closed = False
+
+    async def handle(self, ev: Event) -> None:
+        if self.gate is not None:
+            await self.gate.wait()
+        if ev.state.message in self.fail_on:
+            raise HandlerError(f"could not deliver {ev.state.message}")
+        if ev.state.message == "boom":
+            raise RuntimeError("http://secret.example/token-in-an-unexpected-error")
+        self.events.append(ev)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def fields(self) -> list[dict[str, str]]:
+        return [getattr(r, "fields", {}) for r in self.records]
+
+
+@pytest.fixture
+def logs() -> Iterator[Capture]:
+    capture = Capture()
+    logger = logging.getLogger("leyden.alert")
+    old = logger.level
+    logger.addHandler(capture)
+    logger.setLevel(logging.DEBUG)
+    yield capture
+    logger.removeHandler(capture)
+    logger.setLevel(old)
+
+
+LABEL = HandlerLabel("recorder", task="cpu", node="alert2")
+
+
+async def test_previous_level_comes_from_the_topic() -> None:
+    topics = Topics()
+    seen = [
+        topics.collect(event(level)).previous_level
+        for level in (Level.WARNING, Level.CRITICAL, Level.CRITICAL, Level.OK, Level.INFO)
+    ]
+    assert seen == [Level.OK, Level.WARNING, Level.CRITICAL, Level.CRITICAL, Level.OK]
+    # Other IDs have their own history.
+    assert topics.collect(event(Level.INFO, id="other")).previous_level == Level.OK
+    topic = topics.get("t")
+    assert topic is not None and topic.collected == 6
+
+
+async def test_collect_returns_a_copy_naming_the_topic() -> None:
+    topics = Topics()
+    original = event(Level.CRITICAL, topic="somewhere")
+    original.topic = "t"
+    out = topics.collect(original)
+    assert out is not original and out.topic == "t"
+    assert original.previous_level == Level.OK
+
+
+async def test_topic_level_is_the_true_maximum() -> None:
+    topics = Topics()
+    # Kapacitor's comparator would report the level of whichever ID sorts first.
+    topics.collect(event(Level.INFO, id="a"))
+    topics.collect(event(Level.CRITICAL, id="b"))
+    topics.collect(event(Level.WARNING, id="c"))
+    topic = topics.get("t")
+    assert topic is not None
+    assert topic.max_level() == Level.CRITICAL
+    assert list(topic.event_states(Level.WARNING)) == ["b", "c"]
+    topics.collect(event(Level.OK, id="b"))
+    assert topic.max_level() == Level.WARNING
+    assert topic.event_state("b") is not None  # OK is remembered in memory
+    assert topics.states() == {"t": topic.state()}
+    assert topics.states(min_level=Level.CRITICAL) == {}
+    assert topics.states(pattern="x*") == {}
+    assert list(topics.states(pattern="t*")) == ["t"]
+
+
+async def test_handlers_get_events_in_order_without_blocking_collect() -> None:
+    topics = Topics()
+    gate = asyncio.Event()
+    slow, fast = Recorder(gate), Recorder()
+    topics.register_handler("t", slow, LABEL)
+    topics.register_handler("t", fast, LABEL)
+    for i in range(50):
+        topics.collect(event(Level.CRITICAL if i % 2 else Level.OK, message=f"m{i}"))
+    # collect never waited for the gated handler.
+    await asyncio.sleep(0)
+    assert slow.events == []
+    gate.set()
+    await topics.drain()
+    expected = [f"m{i}" for i in range(50)]
+    assert [e.state.message for e in slow.events] == expected
+    assert [e.state.message for e in fast.events] == expected
+    assert slow.events[1].previous_level == Level.OK
+    assert slow.events[2].previous_level == Level.CRITICAL
+
+
+async def test_a_failing_handler_is_logged_and_keeps_going(logs: Capture) -> None:
+    topics = Topics()
+    handler = Recorder(fail_on={"m1"})
+    topics.register_handler("t", handler, LABEL)
+    for message in ("m0", "m1", "boom", "m3"):
+        topics.collect(event(Level.CRITICAL, message=message))
+    await topics.drain()
+    assert [e.state.message for e in handler.events] == ["m0", "m3"]
+    [queue] = topics.queues()
+    assert (queue.delivered, queue.failed) == (2, 2)
+    failures = [f for f in logs.fields() if f.get("handler") == "recorder"]
+    assert [f["reason"] for f in failures] == [
+        "could not deliver m1",
+        "unexpected RuntimeError",
+    ]
+    assert failures[0]["task"] == "cpu" and failures[0]["topic"] == "t"
+    assert "secret" not in repr([r.__dict__ for r in logs.records])
+
+
+async def test_full_queue_drops_and_logs(logs: Capture) -> None:
+    topics = Topics(buffer_length=2)
+    gate = asyncio.Event()
+    handler = Recorder(gate)
+    topics.register_handler("t", handler, LABEL)
+    for i in range(4):
+        topics.collect(event(Level.CRITICAL, message=f"m{i}"))
+    gate.set()
+    await topics.drain()
+    # collect does not yield, so all four arrive before the first is taken: m2, m3 are dropped.
+    assert [e.state.message for e in handler.events] == ["m0", "m1"]
+    [queue] = topics.queues()
+    assert queue.dropped == 2
+    assert any(f.get("reason") == "queue full" for f in logs.fields())
+
+
+def test_buffer_length_rule() -> None:
+    assert effective_buffer_length(0) == 5000
+    assert effective_buffer_length(999) == 5000
+    assert effective_buffer_length(1000) == 1000
+
+
+def test_events_queued_without_a_loop_are_delivered_by_drain() -> None:
+    handler = Recorder()
+    queue = HandlerQueue(handler, LABEL, limit=None)
+    assert queue.put(event(Level.CRITICAL))
+    assert handler.events == []
+    asyncio.run(queue.drain())
+    assert len(handler.events) == 1
+
+
+async def test_same_handler_twice_is_one_registration() -> None:
+    topics = Topics()
+    handler = Recorder()
+    topics.register_handler("t", handler, LABEL)
+    topics.register_handler("t", handler, LABEL)
+    topics.collect(event(Level.CRITICAL))
+    await topics.drain()
+    assert len(handler.events) == 1
+
+
+async def test_closed_topic_finishes_its_queue_then_closes_handlers() -> None:
+    topics = Topics()
+    gate = asyncio.Event()
+    handler = Recorder(gate)
+    topics.register_handler("t", handler, LABEL)
+    topics.collect(event(Level.CRITICAL, message="m0"))
+    topics.collect(event(Level.OK, message="m1"))
+    topics.close_topic("t")
+    assert "t" not in topics
+    gate.set()
+    await topics.drain()
+    assert [e.state.message for e in handler.events] == ["m0", "m1"]
+    assert handler.closed
+
+
+async def test_deregistered_handler_is_closed_after_its_queue() -> None:
+    topics = Topics()
+    handler = Recorder()
+    topics.register_handler("t", handler, LABEL)
+    topics.collect(event(Level.CRITICAL))
+    topics.deregister_handler("t", handler)
+    topics.collect(event(Level.OK))
+    await topics.drain()
+    assert len(handler.events) == 1 and handler.closed
+
+
+async def test_store_keeps_non_ok_states_and_ok_deletes() -> None:
+    store = MemoryTopicStore()
+    topics = Topics(store=store)
+    topics.collect(event(Level.CRITICAL, id="a"))
+    topics.collect(event(Level.WARNING, id="b"))
+    assert set(store.topics["t"]) == {"a", "b"}
+    topics.collect(event(Level.OK, id="a"))
+    assert set(store.topics["t"]) == {"b"}
+
+
+async def test_topic_is_restored_from_the_store_when_reopened() -> None:
+    store = MemoryTopicStore()
+    topics = Topics(store=store)
+    topics.collect(event(Level.CRITICAL, id="a", time_s=5))
+    topics.close_topic("t")
+    assert "t" not in topics
+    # A new process (or the task's next start) sees the stored state.
+    again = Topics(store=store)
+    restored = again.ensure("t").event_state("a")
+    assert restored is not None and restored.level == Level.CRITICAL
+    assert restored.time == Time(5_000_000_000)
+    assert again.collect(event(Level.OK, id="a")).previous_level == Level.CRITICAL
+
+
+async def test_delete_topic_forgets_the_stored_state() -> None:
+    store = MemoryTopicStore()
+    topics = Topics(store=store)
+    topics.collect(event(Level.CRITICAL))
+    topics.delete_topic("t")
+    assert store.topics == {}
+    assert topics.collect(event(Level.OK)).previous_level == Level.OK
+
+
+async def test_a_broken_store_is_logged_not_raised(logs: Capture) -> None:
+    class Broken(MemoryTopicStore):
+        def save_event(self, topic: str, state: EventState) -> None:
+            raise OSError("disk full")
+
+    topics = Topics(store=Broken())
+    assert topics.collect(event(Level.CRITICAL)).state.level == Level.CRITICAL
+    assert any("disk full" in f.get("reason", "") for f in logs.fields())
+
+
+def test_inhibitors_match_category_and_tags_while_active() -> None:
+    lookup = InhibitorLookup()
+    inhibitor = Inhibitor("system", {"host": "a"})
+    lookup.add(inhibitor)
+    assert not lookup.is_inhibited("system", {"host": "a"})
+    inhibitor.set(True)
+    assert lookup.is_inhibited("system", {"host": "a", "cpu": "0"})
+    assert not lookup.is_inhibited("system", {"host": "b"})
+    assert not lookup.is_inhibited("other", {"host": "a"})
+    # A tag the inhibitor lists but the event lacks reads as "" (Go map semantics).
+    empty = Inhibitor("system", {"dc": ""})
+    empty.set(True)
+    lookup.add(empty)
+    assert lookup.is_inhibited("system", {"host": "z"})
+    lookup.remove(inhibitor)
+    lookup.remove(empty)
+    lookup.remove(empty)  # twice is harmless
+    assert not lookup.is_inhibited("system", {"host": "a"})
+
+
+async def test_a_reopened_topic_waits_for_the_old_handlers() -> None:
+    """A task restarted while its old handlers still deliver must not overtake them."""
+    topics = Topics()
+    gate = asyncio.Event()
+    old, new = Recorder(gate), Recorder()
+    new.events = old.events  # one shared delivery log
+    topics.register_handler("t", old, LABEL)
+    topics.collect(event(Level.CRITICAL, message="old"))
+    topics.close_topic("t")
+    topics.register_handler("t", new, LABEL)
+    topics.collect(event(Level.OK, message="new"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert old.events == []
+    gate.set()
+    await topics.drain()
+    assert [e.state.message for e in old.events] == ["old", "new"]
+    assert old.closed and not new.closed
