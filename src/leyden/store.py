@@ -145,6 +145,12 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
+_PUT_OVERRIDE = (
+    "INSERT INTO config_overrides (section, element, options, created) VALUES (?,?,?,?) "
+    "ON CONFLICT (section, element) DO UPDATE SET "
+    "options = excluded.options, created = excluded.created"
+)
+
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -508,13 +514,25 @@ class Store:
         row = (override.section, override.element, _dumps(dict(override.options)), override.create)
         self._write(
             f"save config override {override.section}/{override.element}",
-            lambda conn: conn.execute(
-                "INSERT INTO config_overrides (section, element, options, created) "
-                "VALUES (?,?,?,?) ON CONFLICT (section, element) DO UPDATE SET "
-                "options = excluded.options, created = excluded.created",
-                row,
-            ),
+            lambda conn: conn.execute(_PUT_OVERRIDE, row),
         )
+
+    def update_overrides(self, put: list[OverrideRecord], delete: list[tuple[str, str]]) -> None:
+        """Delete then put several overrides in one transaction (one config-API update)."""
+
+        def action(conn: sqlite3.Connection) -> None:
+            for section, element in delete:
+                conn.execute(
+                    "DELETE FROM config_overrides WHERE section = ? AND element = ?",
+                    (section, element),
+                )
+            for record in put:
+                conn.execute(
+                    _PUT_OVERRIDE,
+                    (record.section, record.element, _dumps(dict(record.options)), record.create),
+                )
+
+        self._write("save config overrides", action)
 
     def _override(self, row: tuple[Any, ...]) -> OverrideRecord:
         section, element, options, create = row

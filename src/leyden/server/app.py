@@ -24,6 +24,7 @@ from leyden import KAPACITOR_VERSION, lineprotocol
 from leyden.config import Config
 from leyden.discord.service import DiscordService
 from leyden.engine import Engine
+from leyden.store import Store
 
 log = logging.getLogger("leyden.http")
 
@@ -43,6 +44,8 @@ class Services:
     config: Config
     engine: Engine
     discord: DiscordService
+    #: SQLite persistence (tasks, handlers, alert states, config overrides); None: in memory
+    store: Store | None = None
 
 
 SERVICES_KEY = web.AppKey("services", Services)
@@ -228,6 +231,10 @@ def create_app(services: Services) -> web.Application:
     r.add_get(f"{BASE}/service-tests/{{name}}", get_service_test)
     r.add_post(f"{BASE}/service-tests/{{name}}", run_service_test)
     r.add_get(f"{BASE}/debug/vars", debug_vars)
+    from leyden.server import auth, config_api  # they import this module
+
+    config_api.install(app)
+    auth.install(app)
 
     async def _close(app: web.Application) -> None:
         await app[SERVICES_KEY].discord.close()
