@@ -663,3 +663,16 @@ def test_with_the_alert_service_restart_restores_and_inhibits() -> None:
     ]
     assert int(events[-1].state.duration) == 6 * S  # from the restored event's time
     assert child.alert_stats["alerts_inhibited"] == 1
+
+
+@pytest.mark.parametrize("group", ["", "host=a", "cpu\nhost=a,dc=x", "cpu"])
+def test_default_fast_paths_match_the_templates(group: str) -> None:
+    from leyden.gotemplate import Template
+    from leyden.tick.pipeline import DEFAULT_ID_TEMPLATE, DEFAULT_MESSAGE_TEMPLATE
+
+    node, _, _ = make_alert(".crit(lambda: TRUE)")
+    tags = {"host": "a"}
+    slow_id = Template.parse(DEFAULT_ID_TEMPLATE).execute(node._id_data("cpu", group, tags))
+    assert node._render_id("cpu", group, tags) == slow_id
+    data = node._message_data(slow_id, "cpu", group, tags, {}, "WARNING", T0, Duration(0))
+    assert Template.parse(DEFAULT_MESSAGE_TEMPLATE).execute(data) == f"{slow_id} is WARNING"

@@ -192,7 +192,9 @@ class AlertNode(Node):
         self._details_tmpl = self._template(
             self.details_text, "details", funcs=FUNCS_DETAILS, html_escape=True
         )
+        # The defaults are rendered without the template engine (same output, per point).
         self._id_default = self.id_text == DEFAULT_ID_TEMPLATE
+        self._message_default = self.message_text == DEFAULT_MESSAGE_TEMPLATE
         self._id_constant = _constant(self.id_text)
         self._message_constant = _constant(self.message_text)
         self._details_constant = _constant(self.details_text)
@@ -442,6 +444,27 @@ class AlertNode(Node):
             return self._id_constant
         return self._id_tmpl.execute(self._id_data(name, group, tags))
 
+    def _message_data(
+        self,
+        id_: str,
+        name: str,
+        group: str,
+        tags: dict[str, str],
+        fields: dict[str, Any],
+        level_name: str,
+        t: int,
+        duration: Duration,
+    ) -> GoStruct:
+        """Kapacitor's ``messageInfo`` (the ID data embedded, so its fields come first)."""
+        data = self._id_data(name, group, tags)
+        data.type_name = "kapacitor.messageInfo"
+        data["ID"] = id_
+        data["Fields"] = fields
+        data["Level"] = level_name
+        data["Time"] = Time(t)
+        data["Duration"] = duration
+        return data
+
     def _build_event(
         self,
         st: _GroupState,
@@ -456,26 +479,18 @@ class AlertNode(Node):
     ) -> Event:
         """The event for an emission; raises TemplateExecError from the message or details."""
         duration = Duration(go_sub(st.last_triggered, st.first_triggered))
-        data = GoStruct(
-            [
-                ("Name", name),
-                ("TaskName", self.ctx.task_name),
-                ("Group", group or "nil"),
-                ("Tags", StringMap(tags)),
-                ("ServerInfo", self.server_info),
-                ("ID", id_),
-                ("Fields", fields),
-                ("Level", _LEVEL_NAMES[level]),
-                ("Time", Time(t)),
-                ("Duration", duration),
-            ],
-            type_name="kapacitor.messageInfo",
-        )
+        level_name = _LEVEL_NAMES[level]
+        data: GoStruct | None = None
         message = self._message_constant
+        if message is None and self._message_default:
+            message = f"{id_} is {level_name}"
         if message is None:
+            data = self._message_data(id_, name, group, tags, fields, level_name, t, duration)
             message = self._message_tmpl.execute(data)
         details = self._details_constant
         if details is None:
+            if data is None:
+                data = self._message_data(id_, name, group, tags, fields, level_name, t, duration)
             data["Message"] = message
             data.type_name = "kapacitor.detailsInfo"
             details = self._details_tmpl.execute(data)
