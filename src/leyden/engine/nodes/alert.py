@@ -20,7 +20,6 @@ initial trigger time, and Go's saturating ``Time.Sub`` is reproduced, because bo
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,7 +40,6 @@ from leyden.tick.pipeline import (
 
 __all__ = ["AlertNode", "AlertNodeOptions", "AlertPublisher", "Inhibitor", "percent_change"]
 
-log = logging.getLogger("leyden.task")
 
 OK, INFO, WARNING, CRITICAL = 0, 1, 2, 3
 _LEVELS = (Level.OK, Level.INFO, Level.WARNING, Level.CRITICAL)
