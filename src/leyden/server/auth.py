@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from enum import IntFlag
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from leyden.config import AuthConfig, Config
 from leyden.gotypes import go_quote
@@ -48,9 +49,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("leyden.http")
-
-#: where the authenticated user is kept on the request, for handlers that want to know
-USER_KEY = "leyden.user"
 
 
 class Privilege(IntFlag):
@@ -113,6 +111,10 @@ class AuthUser:
             if resource == "/":
                 return False
             resource = posixpath.dirname(resource)
+
+
+#: where the authenticated user is kept on the request, for handlers that want to know
+USER_KEY = web.RequestKey("user", AuthUser)
 
 
 def required_privilege(method: str) -> Privilege | None:
@@ -266,7 +268,7 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     return (username, password) if sep else None
 
 
-def make_middleware(authenticator: Authenticator) -> Callable[..., object]:
+def make_middleware(authenticator: Authenticator) -> Middleware:
     """The aiohttp middleware that authenticates, then authorizes, every request."""
 
     @web.middleware
@@ -311,4 +313,4 @@ def install(app: web.Application) -> None:
     if not config.http.auth_enabled:
         return
     authenticator = Authenticator(config.auth, config.http.shared_secret)
-    app.middlewares.append(make_middleware(authenticator))  # type: ignore[arg-type]
+    app.middlewares.append(make_middleware(authenticator))
