@@ -308,3 +308,16 @@ def test_memory_store(tmp_path: Path) -> None:
     with Store(":memory:") as store:
         store.put_task(TASK)
         assert store.get_task(TASK.id) == TASK
+
+
+def test_update_overrides_is_one_transaction(db: Path) -> None:
+    with Store(db) as store:
+        store.put_override(OverrideRecord("discord", "a", {"workspace": "a"}, create=True))
+        store.update_overrides(
+            [OverrideRecord("discord", "b", {"username": "x"})], [("discord", "a")]
+        )
+        assert [o.element for o in store.list_overrides()] == ["b"]
+        bad = OverrideRecord("discord", "c", {"bad": float("nan")})  # not JSON: refused
+        with pytest.raises(ValueError):
+            store.update_overrides([bad], [("discord", "b")])
+        assert [o.element for o in store.list_overrides()] == ["b"]
