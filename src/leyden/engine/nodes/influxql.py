@@ -346,7 +346,7 @@ class _Func:
 
 def _func(kind: str, p: dict[str, Any]) -> _Func:
     if kind == "count":
-        return _Func({float: _count, int: _count, str: _count, bool: _count}, empty_ok=True)
+        return _Func(dict.fromkeys((float, int, str, bool), _count), empty_ok=True)
     if kind == "sum":
         return _Func({float: _sum_float, int: _sum_int}, empty_ok=True)
     if kind == "mean":
@@ -371,8 +371,7 @@ def _func(kind: str, p: dict[str, Any]) -> _Func:
         fn = _percentile(float(p.get("percentile", 0.0)))
         return _Func({float: fn, int: fn}, selector=True)
     if kind == "distinct":
-        d = _distinct
-        return _Func({float: d, int: d, str: d, bool: d}, multi=True)
+        return _Func(dict.fromkeys((float, int, str, bool), _distinct), multi=True)
     if kind in ("top", "bottom"):
         fn = _top(_positive(p, "num", kind), kind == "bottom")
         return _Func({float: fn, int: fn}, multi=True)
@@ -405,7 +404,7 @@ class InfluxQLSettingError(ValueError):
 def _positive(p: dict[str, Any], key: str, kind: str) -> int:
     value = int(p.get(key, 0) or 0)
     if value <= 0:
-        raise InfluxQLSettingError(f"{kind}: {key} must be greater than zero, got {p.get(key)}")
+        raise InfluxQLSettingError(f"{kind}(): {key} must be greater than zero, got {p.get(key)}")
     return value
 
 
@@ -415,8 +414,18 @@ def _positive(p: dict[str, Any], key: str, kind: str) -> int:
 class _Bucket:
     """A stream-edge aggregate's pending points of one group that share one time."""
 
-    __slots__ = ("dims", "fn", "group", "group_tags", "name", "ptype", "srcs", "time", "times")
-    __slots__ += ("values",)
+    __slots__ = (
+        "dims",
+        "fn",
+        "group",
+        "group_tags",
+        "name",
+        "ptype",
+        "srcs",
+        "time",
+        "times",
+        "values",
+    )
 
     def __init__(self, p: Point) -> None:
         self.group = p.group
