@@ -97,7 +97,7 @@ class _StateNode(Node):
         self._state[g] = state
         fields = dict(p.fields)
         fields[self.as_] = value
-        self.emit_point(p.copy(fields=fields))
+        self.emit_point(Point(p.name, p.tags, fields, p.time, p.dims, p.group, p.db, p.rp))
 
     def batch(self, b: Batch) -> None:
         self.stats.collected += 1
@@ -212,7 +212,7 @@ class DerivativeNode(Node):
         if prev is not None:
             self._previous[p.group] = prev
         if fields is not None:
-            self.emit_point(p.copy(fields=fields))
+            self.emit_point(Point(p.name, p.tags, fields, p.time, p.dims, p.group, p.db, p.rp))
 
     def batch(self, b: Batch) -> None:
         self.stats.collected += 1
