@@ -13,6 +13,7 @@ from leyden.config import load_config
 from leyden.lineprotocol import Point
 from leyden.server.app import create_app
 from leyden.server.serve import build_services
+from leyden.store import Store
 
 
 class Recorder:
@@ -26,7 +27,7 @@ class Recorder:
 @pytest.fixture
 async def server(aiohttp_client: Any) -> tuple[TestClient, Any, Recorder]:
     config = load_config(None, {})
-    services = build_services(config)
+    services = build_services(config, store=Store(":memory:"))
     recorder = Recorder()
     services.engine.subscribe(recorder, [("telegraf", "autogen"), ("telegraf", "")], [None])
     client = await aiohttp_client(create_app(services))
@@ -162,7 +163,7 @@ async def test_write_bad_gzip(server: Any) -> None:
 
 async def test_write_without_rp_uses_default_retention_policy(aiohttp_client: Any) -> None:
     config = load_config(None, {"KAPACITOR_DEFAULT_RETENTION_POLICY": "autogen"})
-    services = build_services(config)
+    services = build_services(config, store=Store(":memory:"))
     recorder = Recorder()
     services.engine.subscribe(recorder, [("telegraf", "autogen")], ["cpu"])
     client = await aiohttp_client(create_app(services))

@@ -63,7 +63,7 @@ async def _client(
 ) -> tuple[TestClient, Any]:
     path = tmp_path / "kapacitor.conf"
     path.write_text(text)
-    services = build_services(load_config(str(path), {}))
+    services = build_services(load_config(str(path), {}), store=Store(":memory:"))
     services.store = Store(tmp_path / "leyden.db")
     return await aiohttp_client(create_app(services)), services
 

@@ -45,8 +45,7 @@ def _config(tmp_path: Path, text: str = FILE, extra: str = "") -> Config:
 
 
 def _services(config: Config, db: Path) -> Services:
-    services = build_services(config)
-    services.store = Store(db)
+    services = build_services(config, store=Store(db))
     return services
 
 
@@ -462,7 +461,8 @@ async def test_disabled_config_override_service(
 
 
 async def test_without_a_store_overrides_live_in_memory(aiohttp_client: ClientFactory) -> None:
-    services = build_services(load_config(None, {}))
+    services = build_services(load_config(None, {}), store=Store(":memory:"))
+    services.store = None
     app: web.Application = create_app(services)
     client = await aiohttp_client(app)
     resp = await client.post(

@@ -23,6 +23,7 @@ async def test_unusable_tls_file_is_a_serve_error(tmp_path: Path) -> None:
     ca.write_text("not a certificate\n")
     conf = tmp_path / "k.conf"
     conf.write_text(
+        f'data_dir = "{tmp_path}"\n'
         '[[discord]]\nenabled = true\nurl = "https://discord.com/api/webhooks/1/secret-token"\n'
         f'ssl-ca = "{ca}"\n'
     )
@@ -32,19 +33,27 @@ async def test_unusable_tls_file_is_a_serve_error(tmp_path: Path) -> None:
     assert "secret-token" not in str(info.value)
 
 
-async def test_port_in_use_is_a_serve_error() -> None:
+async def test_port_in_use_is_a_serve_error(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        config = load_config(None, {"KAPACITOR_HTTP_BIND_ADDRESS": f"127.0.0.1:{port}"})
+        config = load_config(
+            None,
+            {
+                "KAPACITOR_HTTP_BIND_ADDRESS": f"127.0.0.1:{port}",
+                "KAPACITOR_DATA_DIR": str(tmp_path),
+            },
+        )
         with pytest.raises(ServeError) as info:
             await serve(config)
     assert f"cannot listen on 127.0.0.1:{port}" in str(info.value)
 
 
-async def test_serve_stops_when_asked() -> None:
-    config = load_config(None, {"KAPACITOR_HTTP_BIND_ADDRESS": "127.0.0.1:0"})
+async def test_serve_stops_when_asked(tmp_path: Path) -> None:
+    config = load_config(
+        None, {"KAPACITOR_HTTP_BIND_ADDRESS": "127.0.0.1:0", "KAPACITOR_DATA_DIR": str(tmp_path)}
+    )
     ready, stop = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(serve(config, ready=ready, stop=stop))
     await asyncio.wait_for(ready.wait(), 10)

@@ -237,7 +237,10 @@ def create_app(services: Services) -> web.Application:
     auth.install(app)
 
     async def _close(app: web.Application) -> None:
-        await app[SERVICES_KEY].discord.close()
+        services = app[SERVICES_KEY]
+        await services.discord.close()
+        if services.store is not None:
+            services.store.close()
 
     app.on_cleanup.append(_close)
     return app

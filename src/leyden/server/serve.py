@@ -16,6 +16,7 @@ from leyden.config import Config
 from leyden.discord.service import DiscordError, DiscordService
 from leyden.engine import Engine
 from leyden.server.app import Services, create_app
+from leyden.store import Store, StoreError
 
 log = logging.getLogger("leyden.server")
 
@@ -57,11 +58,23 @@ def split_bind_address(address: str) -> tuple[str | None, int]:
     return (host or None), int(port)
 
 
-def build_services(config: Config) -> Services:
+def build_services(config: Config, *, store: Store | None = None) -> Services:
+    """The services of one server; ``store`` defaults to the SQLite file under ``data_dir``."""
+    if store is None:
+        try:
+            store = Store(config.sqlite_path())
+        except StoreError as exc:
+            raise ServeError(str(exc)) from None
+    try:
+        discord = DiscordService(config.discord)
+    except DiscordError as exc:
+        store.close()
+        raise ServeError(f"{config.source}: [[discord]]: {exc}") from None
     return Services(
         config=config,
         engine=Engine(config.default_retention_policy),
-        discord=DiscordService(config.discord),
+        discord=discord,
+        store=store,
     )
 
 
@@ -69,10 +82,7 @@ async def serve(
     config: Config, *, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
 ) -> None:
     """Run the server until SIGINT/SIGTERM (or ``stop`` is set), then close everything."""
-    try:
-        services = build_services(config)
-    except DiscordError as exc:
-        raise ServeError(f"{config.source}: [[discord]]: {exc}") from None
+    services = build_services(config)
     app = create_app(services)
     runner = web.AppRunner(
         app,

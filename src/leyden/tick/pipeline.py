@@ -972,7 +972,6 @@ _NODE_LIST: list[NodeType] = [
             _method("field", sig("string", "any"), put_map("fields")),
             _method("tag", sig("string", "string"), put_map("tags")),
         ),
-        supported=False,
     ),
     _node(
         "k8sAutoscale",
