@@ -83,6 +83,11 @@ class Task:
         return wanted or {None}
 
     def start(self, engine: Engine) -> None:
+        # Clock-driven nodes (stats) attach to the nodes they watch and start their timers.
+        for node in self.nodes.values():
+            start = getattr(node, "start", None)
+            if callable(start):
+                start(self.nodes)
         engine.subscribe(self, self.dbrps, self.measurements())
 
     def receive(self, db: str, rp: str, point: lineprotocol.Point) -> None:
