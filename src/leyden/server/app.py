@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
@@ -25,6 +25,10 @@ from leyden.config import Config
 from leyden.discord.service import DiscordService
 from leyden.engine import Engine
 from leyden.store import Store
+
+if TYPE_CHECKING:
+    from leyden.alerting.service import AlertService
+    from leyden.server.tasks import TaskManager
 
 log = logging.getLogger("leyden.http")
 
@@ -46,6 +50,10 @@ class Services:
     discord: DiscordService
     #: SQLite persistence (tasks, handlers, alert states, config overrides); None: in memory
     store: Store | None = None
+    #: the one alert service (topics, handlers); built by ``tasks.install`` when None
+    alerts: AlertService | None = None
+    #: tasks (``leyden.server.tasks.TaskManager``); built by ``tasks.install`` when None
+    tasks: TaskManager | None = None
 
 
 SERVICES_KEY = web.AppKey("services", Services)
@@ -234,10 +242,15 @@ def create_app(services: Services) -> web.Application:
     from leyden.server import auth, config_api  # they import this module
 
     config_api.install(app)
+    from leyden.server import tasks
+
+    tasks.install(app)  # before _close: tasks stop before the store closes
     auth.install(app)
 
     async def _close(app: web.Application) -> None:
         services = app[SERVICES_KEY]
+        if services.alerts is not None:
+            await services.alerts.close()  # queued deliveries finish first
         await services.discord.close()
         if services.store is not None:
             services.store.close()

@@ -70,11 +70,14 @@ def build_services(config: Config, *, store: Store | None = None) -> Services:
     except DiscordError as exc:
         store.close()
         raise ServeError(f"{config.source}: [[discord]]: {exc}") from None
+    from leyden.alerting.service import AlertService
+
     return Services(
         config=config,
         engine=Engine(config.default_retention_policy),
         discord=discord,
         store=store,
+        alerts=AlertService(config=config, discord=discord, store=store),
     )
 
 
