@@ -3,7 +3,8 @@
 ``TICK_FACTORIES`` builds a handler from a TICKscript handler's properties (``.post(url)``,
 ``.discord().workspace('x')`` — the keys of :mod:`leyden.tick.pipeline`'s handler tables);
 ``OPTION_FACTORIES`` from a topic-handler file's ``options`` (Kapacitor's hyphenated keys,
-unknown keys rejected).
+unknown keys rejected).  ``aggregate`` and ``publish`` route events back into topics, so they
+exist only as topic handlers and need a :class:`~leyden.alerting.handlers.routing.TopicHandlerContext`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from leyden.alerting.handlers import discord, exec, log, post, tcp
+from leyden.alerting.handlers import aggregate, discord, exec, log, post, publish, tcp
 from leyden.alerting.handlers.base import (
     AlertHandler,
     HandlerConfigError,
@@ -36,6 +37,8 @@ OPTION_FACTORIES: dict[str, Factory] = {
     "log": log.from_options,
     "exec": exec.from_options,
     "discord": discord.from_options,
+    "aggregate": aggregate.from_options,
+    "publish": publish.from_options,
 }
 
 
