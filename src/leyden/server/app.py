@@ -245,6 +245,9 @@ def create_app(services: Services) -> web.Application:
     from leyden.server import tasks
 
     tasks.install(app)  # before _close: tasks stop before the store closes
+    from leyden.server import topics_api
+
+    topics_api.install(app)  # uses the alert service tasks.install made
     auth.install(app)
 
     async def _close(app: web.Application) -> None:
