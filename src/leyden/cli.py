@@ -33,7 +33,13 @@ Options:
 Commands:
   serve               run the server (Leyden's kapacitord): leyden serve [-config FILE]
   service-tests       test services: leyden service-tests [-workspace W]... discord
-  list                list service-tests [patterns]
+  list                list service-tests|tasks [patterns]
+  define              define or update a task: leyden define ID -tick F [-dbrp DB.RP]...
+                      [-vars F.json] [-file F.yaml] [-no-reload]
+  enable, disable     start or stop tasks: leyden enable ID|GLOB...
+  reload              stop then start tasks: leyden reload ID|GLOB...
+  show                show a task: leyden show ID
+  delete              delete tasks: leyden delete tasks ID|GLOB...
   replay              run a TICKscript over recorded data: leyden replay TASK.tick --data F.srpl
   vet                 check TICKscripts offline: leyden vet [-dot] FILE...
   fmt                 print TICKscripts in canonical form: leyden fmt [-w] FILE...
@@ -171,6 +177,10 @@ CLIENT_COMMANDS: dict[str, ClientCommand] = {
     "list": cmd_list,
 }
 
+from leyden import cli_tasks  # noqa: E402  (it reads UsageError and _parser from here)
+
+cli_tasks.register(CLIENT_COMMANDS)
+
 
 def _default_url() -> str:
     return os.environ.get("LEYDEN_URL") or os.environ.get("KAPACITOR_URL") or DEFAULT_URL
@@ -240,6 +250,8 @@ def main(
         except ValueError as exc:
             print(f"Error: {exc}", file=err)
             return EXIT_CLIENT
+        if getattr(handler, "takes_stderr", False):  # verbs that also warn (cli_tasks)
+            return handler(client, rest, out, err)
         return handler(client, rest, out)
     except UsageError as exc:
         print(f"Error: {exc}", file=err)

@@ -12,6 +12,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 DEFAULT_URL = "http://localhost:9092"
@@ -19,6 +20,10 @@ DEFAULT_URL = "http://localhost:9092"
 
 class ClientError(Exception):
     """The server answered with an error, or could not be reached."""
+
+    #: the HTTP status of an error answer (0: no answer) and its decoded JSON body, if any
+    status: int = 0
+    body: Any = None
 
 
 class Client:
@@ -45,7 +50,11 @@ class Client:
             self._ssl.verify_mode = ssl.CERT_NONE
 
     def request(
-        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
     ) -> tuple[int, Any]:
         """Send one request; return (status, decoded JSON or None). Raises ClientError."""
         url = self.base + path
@@ -74,9 +83,12 @@ class Client:
                 decoded = None
         if status >= 400:
             if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
-                raise ClientError(decoded["error"])
-            text = raw.decode("utf-8", "replace").strip()
-            raise ClientError(f"invalid response: code {status}: body: {text}")
+                error = ClientError(decoded["error"])
+            else:
+                text = raw.decode("utf-8", "replace").strip()
+                error = ClientError(f"invalid response: code {status}: body: {text}")
+            error.status, error.body = status, decoded
+            raise error
         return status, decoded
 
     def ping(self) -> None:
@@ -91,3 +103,57 @@ class Client:
         if not isinstance(body, dict):
             raise ClientError(f"invalid response to service test {name}")
         return body
+
+    # --- tasks (Kapacitor's client/v1 task calls) ------------------------------------------
+
+    def list_tasks(
+        self,
+        pattern: str = "",
+        fields: Sequence[str] = (),
+        offset: int = 0,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        query = [("pattern", pattern), ("offset", str(offset)), ("limit", str(limit))]
+        query += [("fields", f) for f in fields]
+        _, body = self.request("GET", "/kapacitor/v1/tasks", query=query)
+        return list((body or {}).get("tasks", []))
+
+    def all_tasks(self, pattern: str = "", fields: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Every task matching ``pattern``, fetched in pages of 100 as Kapacitor's CLI does."""
+        out: list[dict[str, Any]] = []
+        while True:
+            page = self.list_tasks(pattern, fields, offset=len(out), limit=100)
+            out.extend(page)
+            if len(page) != 100:
+                return out
+
+    def get_task(
+        self, task_id: str, *, script_format: str = "formatted", dot_view: str = "attributes"
+    ) -> dict[str, Any]:
+        query = {"script-format": script_format, "dot-view": dot_view}
+        _, body = self.request("GET", _task_path(task_id), query=query)
+        return dict(body or {})
+
+    def find_task(self, task_id: str) -> dict[str, Any] | None:
+        """The task, or None when the server has no task of that ID."""
+        try:
+            return self.get_task(task_id)
+        except ClientError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create_task(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        _, body = self.request("POST", "/kapacitor/v1/tasks", dict(options))
+        return dict(body or {})
+
+    def update_task(self, task_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        _, body = self.request("PATCH", _task_path(task_id), dict(options))
+        return dict(body or {})
+
+    def delete_task(self, task_id: str) -> None:
+        self.request("DELETE", _task_path(task_id))
+
+
+def _task_path(task_id: str) -> str:
+    return "/kapacitor/v1/tasks/" + urllib.parse.quote(task_id, safe="")

@@ -1,0 +1,271 @@
+"""The task verbs of the CLI against a real server (an in-process aiohttp server on a free
+loopback port, running in its own thread; the CLI's urllib client talks to it over HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from leyden.cli import main
+from leyden.cli_tasks import format_dbrps, parse_dbrp, rfc822
+from leyden.config import load_config
+from leyden.server.app import Services, create_app
+from leyden.server.serve import build_services
+from leyden.store import Store, TaskRecord
+
+SCRIPT = """dbrp "telegraf"."autogen"
+
+stream
+    |from()
+        .measurement('cpu')
+    |httpOut('out')
+"""
+
+SEED_TYPO = """stream
+  |from()
+    .measurement('errors')
+    .groupBy('500')
+  |alert()
+    .info(lamda: 'count' > 0)
+    .noRecoveries()
+    .topic('500-errors')
+"""
+
+
+@dataclass
+class Server:
+    url: str
+    services: Services
+    loop: asyncio.AbstractEventLoop
+
+    def stored(self, task_id: str) -> TaskRecord | None:
+        """The stored task, read on the server's thread (SQLite connections are per thread)."""
+
+        async def get() -> TaskRecord | None:
+            return self.services.store.get_task(task_id)  # type: ignore[union-attr]
+
+        return asyncio.run_coroutine_threadsafe(get(), self.loop).result(10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def start() -> tuple[Services, web.AppRunner, int]:
+        # SQLite connections belong to the thread that opens them: the server's.
+        services = build_services(load_config(None, {}), store=Store(tmp_path / "leyden.db"))
+        runner = web.AppRunner(create_app(services))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        return services, runner, port
+
+    services, runner, port = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    try:
+        yield Server(f"http://127.0.0.1:{port}", services, loop)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def run(server: Server, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["-url", server.url, *argv], out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def tick(tmp_path: Path) -> Path:
+    path = tmp_path / "cpu.tick"
+    path.write_text(SCRIPT)
+    return path
+
+
+# --- define, list, show ---------------------------------------------------------------------
+
+
+def test_define_list_enable_show_delete(server: Server, tick: Path) -> None:
+    assert run(server, "define", "cpu_alert", "-tick", str(tick)) == (0, "", "")
+    explicit = tick.with_name("mem.tick")
+    explicit.write_text(SCRIPT.replace('dbrp "telegraf"."autogen"\n\n', ""))
+    code, _, err = run(server, "define", "m", "-tick", str(explicit), "-dbrp", '"db"."rp"')
+    assert (code, err) == (0, "")
+    code, out, _ = run(server, "list", "tasks")
+    assert code == 0
+    assert out == (
+        "ID        Type      Status    Executing Databases and Retention Policies\n"
+        'cpu_alert stream    disabled  false     ["telegraf"."autogen"]\n'
+        'm         stream    disabled  false     ["db"."rp"]\n'
+    )
+    assert run(server, "enable", "cpu_*") == (0, "", "")
+    code, out, _ = run(server, "list", "tasks", "cpu*")
+    assert out.splitlines()[1] == 'cpu_alert stream    enabled   true      ["telegraf"."autogen"]'
+
+    code, out, _ = run(server, "show", "cpu_alert")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[:6] == [
+        "ID: cpu_alert",
+        "Error: ",
+        "Template: ",
+        "Type: stream",
+        "Status: enabled",
+        "Executing: true",
+    ]
+    assert lines[6].startswith("Created: ") and lines[6].endswith(" UTC")
+    assert lines[9] == 'Databases Retention Policies: ["telegraf"."autogen"]'
+    assert lines[10] == "TICKscript:"
+    assert "\n".join(lines[11:17]) + "\n" == SCRIPT
+    assert lines[lines.index("DOT:") + 1] == "digraph cpu_alert {"
+    assert 'graph [throughput="0.00 points/s"];' in out
+
+    assert run(server, "disable", "cpu_alert") == (0, "", "")
+    assert server.services.tasks.running("cpu_alert") is None
+    assert run(server, "delete", "tasks", "*") == (0, "", "")
+    assert run(server, "list", "tasks")[1] == (
+        "ID Type      Status    Executing Databases and Retention Policies\n"
+    )
+
+
+def test_define_bad_tickscript_points_at_the_file(server: Server, tmp_path: Path) -> None:
+    path = tmp_path / "500_errors.tick"
+    path.write_text(SEED_TYPO)
+    code, out, err = run(server, "define", "500_errors", "-tick", str(path), "-dbrp", "db.rp")
+    assert (code, out) == (3, "")
+    first, source, caret = err.rstrip("\n").split("\n")
+    assert first.startswith(f"Error: invalid TICKscript: {path}:6:11: parser: ")
+    assert first.endswith('(did you mean "lambda:"?)')
+    assert source == "        .info(lamda: 'count' > 0)"
+    assert caret == "              ^^^^^^"
+    assert server.stored("500_errors") is None
+
+
+def test_define_shows_warnings_on_stderr(server: Server, tmp_path: Path) -> None:
+    path = tmp_path / "500_errors.tick"
+    path.write_text(SEED_TYPO.replace("lamda", "lambda"))
+    code, out, err = run(server, "define", "500_errors", "-tick", str(path), "-dbrp", "db.rp")
+    assert (code, out) == (0, "")
+    assert err.startswith(f"{path}:6:19: warning: 'count' is a string literal")
+
+
+def test_define_again_reloads_an_enabled_task(server: Server, tick: Path) -> None:
+    run(server, "define", "cpu", "-tick", str(tick))
+    run(server, "enable", "cpu")
+    before = server.services.tasks.running("cpu")
+    assert run(server, "define", "cpu", "-tick", str(tick), "-no-reload") == (0, "", "")
+    assert server.services.tasks.running("cpu") is before
+    assert run(server, "define", "cpu", "-tick", str(tick)) == (0, "", "")
+    after = server.services.tasks.running("cpu")
+    assert after is not None and after is not before
+    assert run(server, "reload", "cpu") == (0, "", "")
+    assert server.services.tasks.running("cpu") not in (None, after)
+
+
+def test_define_with_vars_and_file(server: Server, tmp_path: Path) -> None:
+    path = tmp_path / "t.tick"
+    path.write_text(
+        "var m string\nvar every duration\nvar tags list\nvar limit float\n"
+        "stream\n    |from()\n        .measurement(m)\n        .groupBy(tags)\n"
+        "    |window().period(every).every(every)\n    |httpOut('out')\n"
+    )
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(
+        json.dumps(
+            {
+                "m": {"type": "string", "value": "cpu"},
+                "every": {"type": "duration", "value": "1m"},
+                "tags": {"type": "list", "value": [{"type": "string", "value": "host"}]},
+                "limit": {"type": "float", "value": 1e6},
+            }
+        )
+    )
+    code, _, err = run(
+        server, "define", "v", "-tick", str(path), "-vars", str(vars_file), "-dbrp", "db.rp"
+    )
+    assert (code, err) == (0, "")
+    out = run(server, "show", "v")[1]
+    table = out[out.index("Vars:\n") : out.index("DOT:")].splitlines()
+    assert table == [
+        "Vars:",
+        f"{'Name':<30}{'Type':<10}{'Value':<40}",
+        f"{'every':<30}{'duration':<10}{'1m0s':<40}",
+        f"{'limit':<30}{'float':<10}{'1e+06':<40}",
+        f"{'m':<30}{'string':<10}{'cpu':<40}",
+        f"{'tags':<30}{'list':<10}{'[host]':<40}",
+    ]
+    spec = tmp_path / "v.yaml"
+    spec.write_text("id: v\ndbrps:\n  - db: other\n    rp: autogen\n")
+    assert run(server, "define", "v", "-file", str(spec)) == (0, "", "")
+    assert server.stored("v").dbrps == (("other", "autogen"),)  # type: ignore[union-attr]
+    spec.write_text("id: w\n")
+    code, _, err = run(server, "define", "v", "-file", str(spec))
+    assert (code, err) == (3, f"Error: Task id given on command line does not match id in {spec}\n")
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["define"], "Must provide a task ID."),
+        (["define", "x", "-dbrp", "nodot"], "invalid value \"nodot\" for flag -dbrp"),
+        (["enable"], "Must pass at least one task ID"),
+        (["show"], "Must specify one task ID"),
+        (["delete", "tasks"], "Must pass at least one ID"),
+    ],
+)  # fmt: skip
+def test_usage_errors_exit_2(server: Server, argv: list[str], message: str) -> None:
+    code, out, err = run(server, *argv)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"Error: {message}")
+
+
+def test_command_errors_exit_3(server: Server, tick: Path) -> None:
+    assert run(server, "enable", "nope") == (3, "", 'Error: no task is named "nope"\n')
+    assert run(server, "disable", "no*") == (3, "", 'Error: no task matches "no*"\n')
+    assert run(server, "show", "nope") == (3, "", "Error: no task exists\n")
+    assert run(server, "delete", "tasks", "nope") == (0, "", "")
+    code, _, err = run(server, "define", "x", "-tick", str(tick.with_name("missing.tick")))
+    assert code == 3 and err.startswith("Error: failed to open TICKscript ")
+    code, _, err = run(server, "define", "x", "-tick", str(tick), "-dbrp", "a.b")
+    assert (code, err) == (3, "Error: cannot specify dbrp in both implicitly and explicitly\n")
+
+
+def test_list_other_kinds_still_work(server: Server) -> None:
+    code, out, _ = run(server, "list", "service-tests")
+    assert (code, out.splitlines()[0]) == (0, "Service Name")
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def test_parse_dbrp() -> None:
+    assert parse_dbrp("telegraf.autogen") == ("telegraf", "autogen")
+    assert parse_dbrp('"tele.graf"."auto"') == ("tele.graf", "auto")
+    assert parse_dbrp('"a\\"b".rp') == ('a"b', "rp")
+    with pytest.raises(ValueError, match=r"does not contain a '\.'"):
+        parse_dbrp("telegraf")
+    with pytest.raises(ValueError, match="must specify retention policy"):
+        parse_dbrp('"db"x')
+
+
+def test_format_helpers() -> None:
+    assert format_dbrps([{"db": "a", "rp": "b"}, {"db": "c", "rp": "d"}]) == '["a"."b" "c"."d"]'
+    assert format_dbrps([]) == "[]"
+    assert rfc822("2024-03-05T07:08:09.123Z") == "05 Mar 24 07:08 UTC"
+    assert rfc822("0001-01-01T00:00:00Z") == "01 Jan 01 00:00 UTC"
+    assert rfc822("2024-03-05T07:08:09+01:00") == "05 Mar 24 07:08 +0100"
