@@ -444,3 +444,25 @@ def test_install_builds_what_services_lack(tmp_path: Path) -> None:
     assert isinstance(app, web.Application)
     assert services.alerts is not None and services.tasks is not None
     services.store.close()
+
+
+async def test_disable_waits_for_handed_off_work(server: Any, aiohttp_server: Any) -> None:
+    """drain → stop → drain: httpPost requests queued when the task is disabled are sent
+    before the PATCH answers."""
+    client, _ = server
+    received: list[Any] = []
+
+    async def sink(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=204)
+
+    target = web.Application()
+    target.router.add_post("/hook", sink)
+    target_server = await aiohttp_server(target)
+    script = PASS.replace("httpOut('out')", f"httpPost('{target_server.make_url('/hook')}')")
+    status, _ = await _create(client, id="post", script=script, status="enabled")
+    assert status == 200
+    await _write(client, "".join(f"cpu n={i} {i + 1}000000000\n" for i in range(5)))
+    resp = await client.patch(f"{TASKS}/post", json={"status": "disabled"})
+    assert resp.status == 200
+    assert [r["series"][0]["values"][0][1] for r in received] == [0, 1, 2, 3, 4]

@@ -373,7 +373,10 @@ class TaskManager:
         """Server shutdown: stop every running task (their status stays enabled)."""
         async with self._lock:
             for task_id in list(self._running):
-                await self._stop(task_id)
+                try:
+                    await self._stop(task_id)
+                except Exception:  # one broken task must not keep the others running
+                    log.exception("failed to stop task", extra={"fields": {"task": task_id}})
             if self._owned_store:
                 self.store.close()
 
@@ -608,7 +611,11 @@ class TaskManager:
                 what = ", ".join(sorted({u.what for u in unsupported}))
                 raise ValueError(f"task {record.id}: not supported by this server: {what}")
             task = Task(record.id, pipeline, self._context(record.id), record.dbrps)
-            task.start(self.engine)
+            try:
+                task.start(self.engine)
+            except BaseException:
+                task.stop(self.engine)  # no half-started task left subscribed
+                raise
             self._running[record.id] = _Running(task, _Throughput(_source_count(task)))
         except TickError as exc:
             error = f"invalid TICKscript: {exc}"
