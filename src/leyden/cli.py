@@ -40,6 +40,11 @@ Commands:
   reload              stop then start tasks: leyden reload ID|GLOB...
   show                show a task: leyden show ID
   delete              delete tasks: leyden delete tasks ID|GLOB...
+  define-topic-handler  create or update a topic handler: leyden define-topic-handler F.yaml
+  show-topic          show a topic, its handlers and events: leyden show-topic TOPIC
+  show-topic-handler  show a topic handler: leyden show-topic-handler TOPIC ID
+                      (list and delete also take topics [GLOB...] and
+                      topic-handlers [TOPIC-GLOB [ID-GLOB...]] / topic-handlers TOPIC ID|GLOB...)
   replay              run a TICKscript over recorded data: leyden replay TASK.tick --data F.srpl
   vet                 check TICKscripts offline: leyden vet [-dot] FILE...
   fmt                 print TICKscripts in canonical form: leyden fmt [-w] FILE...
@@ -180,6 +185,10 @@ CLIENT_COMMANDS: dict[str, ClientCommand] = {
 from leyden import cli_tasks  # noqa: E402  (it reads UsageError and _parser from here)
 
 cli_tasks.register(CLIENT_COMMANDS)
+
+from leyden import cli_topics  # noqa: E402  (it reads UsageError from here)
+
+cli_topics.register(CLIENT_COMMANDS)
 
 
 def _default_url() -> str:

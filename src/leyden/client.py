@@ -154,6 +154,62 @@ class Client:
     def delete_task(self, task_id: str) -> None:
         self.request("DELETE", _task_path(task_id))
 
+    # --- alert topics and topic handlers (client/v1 topic calls) ---------------------------
+
+    def list_topics(self, pattern: str = "", min_level: str = "OK") -> list[dict[str, Any]]:
+        query = {"pattern": pattern, "min-level": min_level}
+        _, body = self.request("GET", TOPICS_PATH, query=query)
+        return list((body or {}).get("topics") or [])
+
+    def get_topic(self, topic: str) -> dict[str, Any]:
+        _, body = self.request("GET", _topic_path(topic))
+        return dict(body or {})
+
+    def delete_topic(self, topic: str) -> None:
+        self.request("DELETE", _topic_path(topic))
+
+    def list_topic_events(self, topic: str, min_level: str = "OK") -> list[dict[str, Any]]:
+        _, body = self.request("GET", _topic_path(topic, "events"), query={"min-level": min_level})
+        return list((body or {}).get("events") or [])
+
+    def list_topic_handlers(self, topic: str, pattern: str = "") -> list[dict[str, Any]]:
+        _, body = self.request("GET", _topic_path(topic, "handlers"), query={"pattern": pattern})
+        return list((body or {}).get("handlers") or [])
+
+    def get_topic_handler(self, topic: str, handler_id: str) -> dict[str, Any]:
+        _, body = self.request("GET", _topic_path(topic, "handlers", handler_id))
+        return dict(body or {})
+
+    def find_topic_handler(self, topic: str, handler_id: str) -> dict[str, Any] | None:
+        """The handler, or None when the topic has no handler of that ID."""
+        try:
+            return self.get_topic_handler(topic, handler_id)
+        except ClientError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create_topic_handler(self, topic: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        _, body = self.request("POST", _topic_path(topic, "handlers"), dict(spec))
+        return dict(body or {})
+
+    def replace_topic_handler(
+        self, topic: str, handler_id: str, spec: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        _, body = self.request("PUT", _topic_path(topic, "handlers", handler_id), dict(spec))
+        return dict(body or {})
+
+    def delete_topic_handler(self, topic: str, handler_id: str) -> None:
+        self.request("DELETE", _topic_path(topic, "handlers", handler_id))
+
 
 def _task_path(task_id: str) -> str:
     return "/kapacitor/v1/tasks/" + urllib.parse.quote(task_id, safe="")
+
+
+TOPICS_PATH = "/kapacitor/v1/alerts/topics"
+
+
+def _topic_path(topic: str, *rest: str) -> str:
+    parts = [topic, *rest]
+    return TOPICS_PATH + "".join("/" + urllib.parse.quote(p, safe="") for p in parts)
