@@ -358,12 +358,12 @@ def test_handler_shadows_alert_property() -> None:
 
 def test_unsupported_nodes_and_handlers_are_listed() -> None:
     p = build(
-        "stream|from()|sideload()|alert().slack().channel('#x')\nstream|from()@myUdf(1).opt('a')"
+        "stream|from()|alert().slack().channel('#x')\nstream|from()@myUdf(1).opt('a')"
     )
     whats = [u.what for u in p.unsupported()]
-    assert whats == ["sideload", "handler slack", "udf myUdf"]
+    assert whats == ["handler slack", "udf myUdf"]
     udf = p.nodes[-1]
-    assert udf.name == "myUdf5" and udf.properties["options"] == [("opt", ["a"])]
+    assert udf.name == "myUdf4" and udf.properties["options"] == [("opt", ["a"])]
 
 
 def test_every_named_node_type_and_handler_is_in_the_tables() -> None:
