@@ -1,0 +1,246 @@
+"""The engine's whole per-point path, in Kapacitor's own benchmark shapes.
+
+``integrations/benchmark_test.go`` runs T tasks over a write of P points
+(``m1 value=<i> <i>`` at second precision) for three TICKscripts: *simple* (``stream|from()``),
+*count* (a 100s window and ``count``) and *alert* (info/warn/crit on ``value``, templated id).
+Here one run is: parse the body, ``Engine.write_points`` it, every task's nodes handle every
+point.  The figure is task-point evaluations per second (T×P / elapsed).
+
+Next to it runs the *floor*: the same parse, then a hand-written loop per task doing the same
+work with none of the engine's generality (same window boundaries and counts; the same alert
+levels, ids, messages and JSON details per event).  ``ratio`` = engine time / floor time.
+
+Also reported: parse + route lines/s (one subscribed receiver that does nothing), and bytes per
+point held by a window (tracemalloc over a window holding N points, the points' own dicts
+included, since the window is what keeps them alive).
+
+Best of ``repeat`` runs. To keep ``make bench`` short on a 2-core machine the point counts are
+those of Kapacitor's shapes but each shape runs ``repeat`` (default 2) times only.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+from leyden import lineprotocol
+from leyden.alerting.service import AlertService
+from leyden.engine.clock import SimulatedClock
+from leyden.engine.node import TaskContext
+from leyden.engine.router import Engine
+from leyden.engine.task import Task
+from leyden.tick.builder import build_pipeline
+
+DB, RP = "dbname", "rpname"
+S = 1_000_000_000
+
+SIMPLE = """stream
+	|from()
+		.measurement('m1')
+"""
+COUNT = """stream
+	|from()
+		.measurement('m1')
+	|window()
+		.period(100s)
+		.every(100s)
+	|count('value')
+"""
+ALERT = """stream
+	|from()
+		.measurement('m1')
+	|alert()
+		.id('{{ .Name }}_{{ .TaskName }}')
+		.info(lambda: "value" > 10)
+		.warn(lambda: "value" > 20)
+		.crit(lambda: "value" > 30)
+"""
+SCRIPTS = {"SimpleTask": SIMPLE, "CountTask": COUNT, "AlertTask": ALERT}
+SHAPES = ((10, 50_000), (100, 5_000), (1000, 500))
+
+
+def body(points: int, measurement: str = "m1") -> bytes:
+    """Kapacitor's ``createWriteRequest`` body."""
+    return "".join(f"{measurement} value={i} {i:010d}\n" for i in range(points)).encode()
+
+
+# --- the engine ---------------------------------------------------------------------------
+
+
+def _tasks(script: str, count: int, engine: Engine) -> list[Task]:
+    pipeline = build_pipeline(script)
+    clock = SimulatedClock(0)
+    alerts = AlertService()
+    tasks = []
+    for i in range(count):
+        ctx = TaskContext(f"task_{i}", clock, services={"alerts": alerts})
+        task = Task(f"task_{i}", pipeline, ctx, [(DB, RP)])
+        task.start(engine)
+        tasks.append(task)
+    return tasks
+
+
+def engine_run(script: str, tasks: int, data: bytes, points: int) -> float:
+    """Seconds for one write through T fresh tasks (setup not timed, as in Kapacitor)."""
+    engine = Engine()
+    running = _tasks(script, tasks, engine)
+    gc.collect()
+    start = time.perf_counter()
+    parsed = lineprotocol.parse(data, precision="s", now_ns=0)
+    engine.write_points(DB, RP, parsed.points)
+    elapsed = time.perf_counter() - start
+    for t in running:  # validateTasks: every task's stream saw every point
+        got = t.nodes["stream0"].stats.collected
+        assert got == points, f"{t.name} processed {got} points, want {points}"
+        t.stop(engine)
+    return elapsed
+
+
+# --- the floor: the same work, hand-written ------------------------------------------------
+
+
+def _floor_simple(names: list[str], points: list[Any]) -> None:
+    for _ in names:
+        n = 0
+        for p in points:
+            if p.name == "m1":
+                n += 1
+
+
+def _floor_count(names: list[str], points: list[Any]) -> None:
+    every = 100 * S
+    for _ in names:
+        out: list[tuple[int, int]] = []
+        buf: list[tuple[int, dict[str, Any]]] = []
+        next_emit: int | None = None
+        for p in points:
+            if p.name != "m1":
+                continue
+            t = p.time
+            if next_emit is None:
+                next_emit = t + every
+            elif t >= next_emit:
+                oldest = next_emit - every
+                buf = [b for b in buf if b[0] >= oldest]
+                out.append((next_emit, sum(1 for b in buf if "value" in b[1])))
+                buf = []
+                next_emit = t + every
+            buf.append((t, p.fields))
+
+
+_LEVEL_NAMES = ("OK", "INFO", "WARNING", "CRITICAL")
+
+
+def _floor_alert(names: list[str], points: list[Any]) -> None:
+    for task in names:
+        prev = 0
+        events: list[tuple[Any, ...]] = []
+        for p in points:
+            if p.name != "m1":
+                continue
+            v = p.fields.get("value")
+            level = 3 if v > 30 else 2 if v > 20 else 1 if v > 10 else 0
+            if level == 0 and prev == 0:
+                continue
+            id_ = f"{p.name}_{task}"
+            name = _LEVEL_NAMES[level]
+            message = f"{id_} is {name}"
+            details = json.dumps(
+                {
+                    "Name": p.name,
+                    "TaskName": task,
+                    "Group": "nil",
+                    "Tags": p.tags,
+                    "ID": id_,
+                    "Fields": p.fields,
+                    "Level": name,
+                    "Time": p.time,
+                    "Message": message,
+                }
+            )
+            events.append((id_, message, details, p.time, level, prev, dict(p.fields)))
+            prev = level
+
+
+FLOORS: dict[str, Callable[[list[str], list[Any]], None]] = {
+    "SimpleTask": _floor_simple,
+    "CountTask": _floor_count,
+    "AlertTask": _floor_alert,
+}
+
+
+def floor_run(shape: str, tasks: int, data: bytes) -> float:
+    names = [f"task_{i}" for i in range(tasks)]
+    gc.collect()
+    start = time.perf_counter()
+    parsed = lineprotocol.parse(data, precision="s", now_ns=0)
+    FLOORS[shape](names, parsed.points)
+    return time.perf_counter() - start
+
+
+# --- parse + route, memory -------------------------------------------------------------------
+
+
+class _Discard:
+    def receive(self, db: str, rp: str, point: Any) -> None:
+        pass
+
+
+def parse_route_lines_per_s(data: bytes, lines: int, repeat: int) -> float:
+    engine = Engine()
+    engine.subscribe(_Discard(), [(DB, RP)], ["m1"])
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        engine.write_points(DB, RP, lineprotocol.parse(data, precision="s", now_ns=0).points)
+        best = min(best, time.perf_counter() - start)
+    return lines / best
+
+
+def window_bytes_per_point(n: int = 50_000) -> float:
+    """Memory a window holds per buffered point, the points' dicts included."""
+    script = "stream|from().measurement('m1')|window().period(1000000s).every(1000000s)"
+    engine = Engine()
+    (task,) = _tasks(script, 1, engine)
+    data = body(n)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    engine.write_points(DB, RP, lineprotocol.parse(data, precision="s", now_ns=0).points)
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    task.stop(engine)
+    return held / n
+
+
+def run(repeat: int = 2) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for shape, script in SCRIPTS.items():
+        for tasks, points in SHAPES:
+            data = body(points)
+            eng = min(engine_run(script, tasks, data, points) for _ in range(repeat))
+            flo = min(floor_run(shape, tasks, data) for _ in range(repeat))
+            key = f"{shape}_T{tasks}_P{points}"
+            out[f"{key} evals/s"] = round(tasks * points / eng)
+            out[f"{key} floor evals/s"] = round(tasks * points / flo)
+            out[f"{key} ratio"] = eng / flo
+    out["parse+route lines/s (50k body)"] = round(
+        parse_route_lines_per_s(body(50_000), 50_000, repeat + 1)
+    )
+    out["window bytes/point (50k held)"] = window_bytes_per_point()
+    return out
+
+
+def main() -> None:
+    for key, value in run().items():
+        shown = f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
+        print(f"{key:44s} {shown:>14}")
+
+
+if __name__ == "__main__":
+    main()
