@@ -9,17 +9,28 @@ decision to two lookups per point.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS
+from leyden.engine.model import Point as TaskPoint
 from leyden.lineprotocol import Point
 
 
 class PointReceiver(Protocol):
-    """Something that consumes points: a stream task's source."""
+    """Something that consumes points: a stream task's source.
+
+    A receiver that also has ``receive_point(p: leyden.engine.model.Point)`` (a task) is handed
+    one task point per written point, built once and shared by every such receiver, since
+    nodes never modify a point.
+    """
 
     def receive(self, db: str, rp: str, point: Point) -> None: ...
+
+
+#: a route entry: the receiver's ``receive_point`` (or None) and the receiver
+_Route = tuple[Callable[[TaskPoint], None] | None, PointReceiver]
 
 
 @dataclass
@@ -39,7 +50,7 @@ class Engine:
         self.default_retention_policy = default_retention_policy
         self.stats = WriteStats()
         # (db, rp) -> measurement -> receivers; measurement None = every measurement
-        self._routes: dict[tuple[str, str], dict[str | None, list[PointReceiver]]] = {}
+        self._routes: dict[tuple[str, str], dict[str | None, list[_Route]]] = {}
 
     def subscribe(
         self,
@@ -52,19 +63,19 @@ class Engine:
         ``None`` among the measurements means "every measurement".
         """
         wanted = set(measurements)
+        route: _Route = (getattr(receiver, "receive_point", None), receiver)
         for dbrp in dbrps:
             table = self._routes.setdefault(dbrp, {})
             for m in wanted:
-                receivers = table.setdefault(m, [])
-                if receiver not in receivers:
-                    receivers.append(receiver)
+                routes = table.setdefault(m, [])
+                if all(r is not receiver for _, r in routes):
+                    routes.append(route)
 
     def unsubscribe(self, receiver: PointReceiver) -> None:
         for dbrp, table in list(self._routes.items()):
-            for m, receivers in list(table.items()):
-                if receiver in receivers:
-                    receivers.remove(receiver)
-                if not receivers:
+            for m, routes in list(table.items()):
+                routes[:] = [route for route in routes if route[1] is not receiver]
+                if not routes:
                     del table[m]
             if not table:
                 del self._routes[dbrp]
@@ -82,10 +93,23 @@ class Engine:
         everything = table.get(None, ())
         routed = 0
         for point in points:
-            for receiver in table.get(point.name, ()):
-                receiver.receive(db, rp, point)
-                routed += 1
-            for receiver in everything:
-                receiver.receive(db, rp, point)
-                routed += 1
+            shared: TaskPoint | None = None
+            for routes in (table.get(point.name, ()), everything):
+                for fast, receiver in routes:
+                    if fast is None:
+                        receiver.receive(db, rp, point)
+                    else:
+                        if shared is None:
+                            shared = TaskPoint(
+                                point.name,
+                                point.tags,
+                                point.fields,
+                                point.time,
+                                NO_DIMENSIONS,
+                                NIL_GROUP,
+                                db,
+                                rp,
+                            )
+                        fast(shared)
+                    routed += 1
         stats.points_routed += routed

@@ -91,7 +91,10 @@ class Task:
         engine.subscribe(self, self.dbrps, self.measurements())
 
     def receive(self, db: str, rp: str, point: lineprotocol.Point) -> None:
-        p = Point(point.name, point.tags, point.fields, point.time, db=db, rp=rp)
+        self.receive_point(Point(point.name, point.tags, point.fields, point.time, db=db, rp=rp))
+
+    def receive_point(self, p: Point) -> None:
+        """The router's entry: ``p`` may be shared with other tasks (nodes never modify it)."""
         for stream in self._streams:
             stream.point(p)
 
