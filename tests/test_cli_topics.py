@@ -268,6 +268,18 @@ def test_yaml_syntax_error_names_file_line_and_column(server: Server, tmp_path: 
     assert "expected ',' or ']'" in err
 
 
+def test_yaml_error_also_names_where_the_construct_started(tmp_path: Path) -> None:
+    path = handler_file(
+        tmp_path, "q.yaml", "id: x\ntopic: cpu\nkind: discord\noptions:\n  workspace: 'guild\n"
+    )
+    with pytest.raises(ClientError) as info:
+        read_handler_file(path)
+    assert str(info.value) == (
+        f'failed to unmarshal yaml handler file "{path}": {path}:6:1: found unexpected end of '
+        "stream (while scanning a quoted scalar at line 5, column 14)"
+    )
+
+
 def test_json_syntax_error_names_file_line_and_column(server: Server, tmp_path: Path) -> None:
     path = handler_file(tmp_path, "bad.json", '{\n  "id": "x",\n  "topic" "cpu"\n}')
     code, _, err = run(server, "define-topic-handler", path)

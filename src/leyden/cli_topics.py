@@ -55,6 +55,9 @@ def _parse_yaml(path: str, text: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path
         problem = exc.problem or exc.context or "invalid YAML"
+        context = exc.context_mark
+        if exc.problem and exc.context and context is not None and context is not mark:
+            problem += f" ({exc.context} at line {context.line + 1}, column {context.column + 1})"
         raise ClientError(
             f'failed to unmarshal yaml handler file "{path}": {where}: {problem}'
         ) from None
