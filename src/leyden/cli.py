@@ -162,33 +162,45 @@ def cmd_service_tests(client: Client, argv: Sequence[str], out: TextIO) -> int:
     return 0
 
 
-def cmd_list(client: Client, argv: Sequence[str], out: TextIO) -> int:
-    if not argv:
-        raise UsageError("leyden list: what to list? service-tests")
-    kind, patterns = argv[0], list(argv[1:]) or ["*"]
-    if kind != "service-tests":
-        raise UsageError(f'leyden list: cannot list "{kind}" (this server lists: service-tests)')
+def list_service_tests(client: Client, patterns: Sequence[str], out: TextIO) -> None:
     names = sorted(s["name"] for s in client.list_service_tests())
     out.write("Service Name\n")
     for name in names:
-        if any(fnmatch.fnmatchcase(name, pat) for pat in patterns):
+        if any(fnmatch.fnmatchcase(name, pat) for pat in patterns or ["*"]):
             out.write(f"{name}\n")
-    return 0
+
+
+#: ``leyden list KIND …`` and ``leyden delete KIND …``: the verb modules add their kinds here.
+KindHandler = Callable[[Client, list[str], TextIO], None]
+LIST_KINDS: dict[str, KindHandler] = {"service-tests": list_service_tests}
+DELETE_KINDS: dict[str, KindHandler] = {}
+
+
+def _kind_verb(verb: str, kinds: dict[str, KindHandler]) -> Callable[..., int]:
+    def command(client: Client, argv: Sequence[str], out: TextIO) -> int:
+        if not argv or argv[0] not in kinds:
+            what = f'cannot {verb} "{argv[0]}"' if argv else f"what to {verb}?"
+            raise UsageError(f"leyden {verb}: {what} (use one of: {', '.join(sorted(kinds))})")
+        kinds[argv[0]](client, list(argv[1:]), out)
+        return 0
+
+    return command
 
 
 ClientCommand = Callable[[Client, Sequence[str], TextIO], int]
 CLIENT_COMMANDS: dict[str, ClientCommand] = {
     "service-tests": cmd_service_tests,
-    "list": cmd_list,
+    "list": _kind_verb("list", LIST_KINDS),
+    "delete": _kind_verb("delete", DELETE_KINDS),
 }
 
 from leyden import cli_tasks  # noqa: E402  (it reads UsageError and _parser from here)
 
-cli_tasks.register(CLIENT_COMMANDS)
+cli_tasks.register(CLIENT_COMMANDS, LIST_KINDS, DELETE_KINDS)
 
 from leyden import cli_topics  # noqa: E402  (it reads UsageError from here)
 
-cli_topics.register(CLIENT_COMMANDS)
+cli_topics.register(CLIENT_COMMANDS, LIST_KINDS, DELETE_KINDS)
 
 
 def _default_url() -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -20,8 +20,6 @@ from leyden.client import Client, ClientError
 from leyden.gotypes import Duration, go_quote
 from leyden.tick.errors import TickError
 from leyden.tick.values import format_float_v
-
-Command = Callable[..., int]
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -401,33 +399,17 @@ def cmd_show(client: Client, argv: Sequence[str], out: TextIO) -> int:
 # --- registration ----------------------------------------------------------------------------
 
 
-def _chain(kind: str, mine: Callable[[Client, list[str], TextIO], None], previous: Any) -> Command:
-    """A ``list``/``delete`` verb that handles ``kind`` and hands other kinds to ``previous``
-    (so verbs registered by other modules keep working whatever the import order)."""
-
-    def command(client: Client, argv: Sequence[str], out: TextIO, *rest: TextIO) -> int:
-        if argv and argv[0] == kind:
-            mine(client, list(argv[1:]), out)
-            return 0
-        if previous is None:
-            raise _usage(f'cannot handle "{argv[0] if argv else ""}" here; use: {kind}')
-        if getattr(previous, "takes_stderr", False):
-            return int(previous(client, argv, out, *rest))
-        return int(previous(client, argv, out))
-
-    command.takes_stderr = True  # type: ignore[attr-defined]
-    return command
-
-
-def register(commands: dict[str, Any]) -> None:
-    """Add the task verbs to ``leyden.cli.CLIENT_COMMANDS``."""
+def register(
+    commands: dict[str, Any], list_kinds: dict[str, Any], delete_kinds: dict[str, Any]
+) -> None:
+    """Add the task verbs to ``leyden.cli``'s command tables."""
     commands["define"] = cmd_define
     commands["enable"] = cmd_enable
     commands["disable"] = cmd_disable
     commands["reload"] = cmd_reload
     commands["show"] = cmd_show
-    commands["list"] = _chain("tasks", lambda c, a, o: list_tasks(c, a, o), commands.get("list"))
-    commands["delete"] = _chain("tasks", lambda c, a, o: delete_tasks(c, a), commands.get("delete"))
+    list_kinds["tasks"] = list_tasks
+    delete_kinds["tasks"] = lambda client, patterns, out: delete_tasks(client, patterns)
 
 
 __all__ = [

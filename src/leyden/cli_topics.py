@@ -13,14 +13,11 @@ from __future__ import annotations
 import datetime
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from leyden.client import Client, ClientError
 from leyden.gotypes import Time, go_json
-
-Command = Callable[..., int]
-Kind = Callable[[Client, list[str], TextIO], None]
 
 HANDLER_FILE_KEYS = ("id", "topic", "kind", "match", "options")
 
@@ -276,40 +273,17 @@ def delete_topic_handlers(client: Client, args: list[str], out: TextIO) -> None:
 # --- registration ---------------------------------------------------------------------------
 
 
-def _chain(kinds: dict[str, Kind], previous: Any, verb: str) -> Command:
-    """A ``list``/``delete`` verb that handles ``kinds`` and hands other kinds to ``previous``
-    (the task verbs chain the same way, so the import order does not matter)."""
-
-    def command(client: Client, argv: Sequence[str], out: TextIO, *rest: TextIO) -> int:
-        mine = kinds.get(argv[0]) if argv else None
-        if mine is not None:
-            mine(client, list(argv[1:]), out)
-            return 0
-        if previous is None:
-            raise _usage(f"leyden {verb}: use one of: {', '.join(kinds)}")
-        if getattr(previous, "takes_stderr", False):
-            return int(previous(client, argv, out, *rest))
-        return int(previous(client, argv, out))
-
-    command.takes_stderr = True  # type: ignore[attr-defined]
-    return command
-
-
-def register(commands: dict[str, Any]) -> None:
-    """Add the topic verbs to ``leyden.cli.CLIENT_COMMANDS``."""
+def register(
+    commands: dict[str, Any], list_kinds: dict[str, Any], delete_kinds: dict[str, Any]
+) -> None:
+    """Add the topic verbs to ``leyden.cli``'s command tables."""
     commands["define-topic-handler"] = cmd_define_topic_handler
     commands["show-topic"] = cmd_show_topic
     commands["show-topic-handler"] = cmd_show_topic_handler
-    commands["list"] = _chain(
-        {"topics": list_topics, "topic-handlers": list_topic_handlers},
-        commands.get("list"),
-        "list",
-    )
-    commands["delete"] = _chain(
-        {"topics": delete_topics, "topic-handlers": delete_topic_handlers},
-        commands.get("delete"),
-        "delete",
-    )
+    list_kinds["topics"] = list_topics
+    list_kinds["topic-handlers"] = list_topic_handlers
+    delete_kinds["topics"] = delete_topics
+    delete_kinds["topic-handlers"] = delete_topic_handlers
 
 
 __all__ = [
