@@ -30,7 +30,7 @@ from leyden.engine.node import Node, TaskContext, register
 from leyden.engine.result import batch_row, point_row, result
 from leyden.engine.task import TaskError
 from leyden.gotemplate import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
-from leyden.gotypes import Duration, GoStruct, StringMap, Time
+from leyden.gotypes import Duration, GoStruct, StringMap, Time, go_json
 from leyden.tick.lambdas import CompiledLambda, CompileError, EvalError, compile_lambda
 from leyden.tick.pipeline import (
     DEFAULT_DETAILS_TEMPLATE,
@@ -194,6 +194,14 @@ class AlertNode(Node):
         self._id_default = self.id_text == DEFAULT_ID_TEMPLATE
         self._message_default = self.message_text == DEFAULT_MESSAGE_TEMPLATE
         self._id_constant = _constant(self.id_text)
+        # An id template that cannot see the point's tags (``.Tags`` holds all of them) is a
+        # function of the name and group: render it once per group.
+        self._id_per_group = "Tags" not in self.id_text
+        self._id_cache: dict[str, tuple[str, str]] = {}
+        # The default details are ``{{ json . }}``: encoded directly, the same bytes.
+        self._details_default = self.details_text == DEFAULT_DETAILS_TEMPLATE
+        # group -> (name, id, tags, escaped JSON up to "Fields":, the id's JSON)
+        self._details_prefix: dict[str, tuple[str, str, dict[str, str], str, str]] = {}
         self._message_constant = _constant(self.message_text)
         self._details_constant = _constant(self.details_text)
 
@@ -248,6 +256,7 @@ class AlertNode(Node):
             ],
             type_name="kapacitor.serverInfo",
         )
+        self._server_info_json = go_json(self.server_info)
         #: Kapacitor's alert-node statistics (``events_dropped`` is counted under its own name)
         self.alert_stats: dict[str, int] = dict.fromkeys(
             (
@@ -337,6 +346,8 @@ class AlertNode(Node):
     def forget_group(self, group: str) -> None:
         """A barrier deleted the group: its history and inhibitors go, as on Kapacitor's Done."""
         st = self._states.pop(group, None)
+        self._id_cache.pop(group, None)
+        self._details_prefix.pop(group, None)
         if st is not None:
             self._drop_state(st)
 
@@ -440,6 +451,13 @@ class AlertNode(Node):
             return f"{name}:{group or 'nil'}"
         if self._id_constant is not None:
             return self._id_constant
+        if self._id_per_group:
+            cached = self._id_cache.get(group)
+            if cached is not None and cached[0] == name:
+                return cached[1]
+            id_ = self._id_tmpl.execute(self._id_data(name, group, tags))
+            self._id_cache[group] = (name, id_)
+            return id_
         return self._id_tmpl.execute(self._id_data(name, group, tags))
 
     def _message_data(
@@ -486,6 +504,13 @@ class AlertNode(Node):
             data = self._message_data(id_, name, group, tags, fields, level_name, t, duration)
             message = self._message_tmpl.execute(data)
         details = self._details_constant
+        if details is None and self._details_default:
+            try:
+                details = self._default_details(
+                    id_, name, group, tags, fields, level_name, t, duration, message
+                )
+            except (TypeError, ValueError):  # NaN and the like: the template path reports it
+                details = None
         if details is None:
             if data is None:
                 data = self._message_data(id_, name, group, tags, fields, level_name, t, duration)
@@ -505,6 +530,66 @@ class AlertNode(Node):
                 recoverable=not self.no_recoveries,
                 result=result(rows),
             ),
+        )
+
+    def _default_details(
+        self,
+        id_: str,
+        name: str,
+        group: str,
+        tags: dict[str, str],
+        fields: dict[str, Any],
+        level_name: str,
+        t: int,
+        duration: Duration,
+        message: str,
+    ) -> str:
+        """``{{ json . }}`` of Kapacitor's ``detailsInfo`` in html/template, without the
+        template engine: the struct's fields in order, HTML-escaped piece by piece (the
+        escaping maps characters one by one).  The part up to ``"ID"`` is kept per group."""
+        cached = self._details_prefix.get(group)
+        if cached is None or cached[0] != name or cached[1] != id_ or cached[2] != tags:
+            id_json = go_json(id_)
+            prefix = _html_text_escape(
+                "".join(
+                    (
+                        '{"Name":',
+                        go_json(name),
+                        ',"TaskName":',
+                        go_json(self.ctx.task_name),
+                        ',"Group":',
+                        go_json(group or "nil"),
+                        ',"Tags":',
+                        go_json(StringMap(tags)),
+                        ',"ServerInfo":',
+                        self._server_info_json,
+                        ',"ID":',
+                        id_json,
+                        ',"Fields":',
+                    )
+                )
+            )
+            cached = (name, id_, dict(tags), prefix, id_json)
+            self._details_prefix[group] = cached
+        if self._message_default:
+            # "<id> is <LEVEL>": the id's JSON with the level appended inside the quotes
+            message_json = cached[4][:-1] + " is " + level_name + '"'
+        else:
+            message_json = go_json(message)
+        return "".join(
+            (
+                cached[3],
+                _html_text_escape(go_json(fields)),
+                _Q_LEVEL,
+                level_name,
+                _Q_TIME,
+                Time(t).rfc3339nano(),
+                _Q_DURATION,
+                str(int(duration)),
+                _Q_MESSAGE,
+                _html_text_escape(message_json),
+                "}\n",
+            )
         )
 
     # --- publication ---------------------------------------------------------------------
@@ -640,6 +725,32 @@ class AlertNode(Node):
         dims = Dimensions(b.dims.by_name, tuple(sorted(tags)))
         return b.copy(points=points, tags=tags, dims=dims, group=group_id(b.name, tags, dims))
 
+
+#: html/template's escaping in an HTML text context, "&" first so no escape is escaped again
+_HTML_TEXT_ESCAPES = (
+    ("&", "&amp;"),
+    ('"', "&#34;"),
+    ("'", "&#39;"),
+    ("<", "&lt;"),
+    (">", "&gt;"),
+    ("+", "&#43;"),
+    ("\0", "\ufffd"),
+)
+
+
+def _html_text_escape(text: str) -> str:
+    """html/template's text escaper (the template engine's, for plain strings)."""
+    for char, escaped in _HTML_TEXT_ESCAPES:
+        if char in text:
+            text = text.replace(char, escaped)
+    return text
+
+
+# The details' constant JSON between values, already escaped (``"`` is ``&#34;``).
+_Q_LEVEL = _html_text_escape(',"Level":"')
+_Q_TIME = _html_text_escape('","Time":"')
+_Q_DURATION = _html_text_escape('","Duration":')
+_Q_MESSAGE = _html_text_escape(',"Message":')
 
 _STAT_BY_LEVEL = {
     Level.OK: "oks_triggered",

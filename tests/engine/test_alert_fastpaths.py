@@ -1,0 +1,82 @@
+"""The alert node's shortcuts render exactly what the template engine renders.
+
+The default details (``{{ json . }}``) are encoded without the template engine and ids that
+cannot see ``.Tags`` are rendered once per group; both must be byte-identical to the slow path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leyden.engine.clock import SimulatedClock
+from leyden.engine.model import Dimensions, Point
+from leyden.engine.node import TaskContext
+from leyden.engine.nodes.alert import AlertNode
+from leyden.gotypes import Duration
+from leyden.tick.builder import build_pipeline
+
+S = 1_000_000_000
+T0 = 31_536_000 * S
+
+
+def alert_node(props: str = "") -> AlertNode:
+    text = f"stream|from().measurement('m')|alert().crit(lambda: TRUE){props}"
+    spec = next(n for n in build_pipeline(text).nodes if n.kind == "alert")
+    return AlertNode(spec, TaskContext("task <&'+>", SimulatedClock(0), hostname='h"<'))
+
+
+text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+values = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    text,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=text,
+    group=text,
+    tags=st.dictionaries(text, text, max_size=3),
+    fields=st.dictionaries(text, values, max_size=3),
+    t=st.integers(-(2**62), 2**62),
+)
+def test_default_details_match_the_template(
+    name: str, group: str, tags: dict[str, str], fields: dict[str, Any], t: int
+) -> None:
+    node = alert_node()
+    st_ = node._new_state(group, {}, "id", t)
+    duration = Duration(0)
+    event_fast = node._build_event(st_, "id<&>", name, group, tags, fields, 3, t, [])
+    node._details_default = False
+    event_slow = node._build_event(st_, "id<&>", name, group, tags, fields, 3, t, [])
+    assert event_fast.state.details == event_slow.state.details
+    assert event_fast.state.duration == duration
+
+
+def test_nan_falls_back_to_the_template_error() -> None:
+    node = alert_node()
+    node.point(Point("m", {}, {"v": float("nan")}, T0))
+    assert node.stats.errors == 1
+
+
+@pytest.mark.parametrize(
+    "template", ["{{ .Name }}_{{ .TaskName }}", "{{ .Group }}:{{ .Name }}", '{{ index .Tags "h" }}']
+)
+def test_ids_per_group_match_the_template(template: str) -> None:
+    node = alert_node(f".id('{template}').idField('id')")
+    out: list[str] = []
+    node.children = [type("C", (), {"point": lambda self, p: out.append(p.fields["id"])})()]
+    dims = Dimensions(tag_names=("g",))
+    for i, (name, g, h) in enumerate([("m", "a", "x"), ("m", "a", "y"), ("n", "a", "x")]):
+        node.point(Point(name, {"g": g, "h": h}, {"v": 1}, T0 + i * S, dims))
+    expected = [
+        node._id_tmpl.execute(node._id_data(n, "g=a", {"g": "a", "h": h}))
+        for n, h in [("m", "x"), ("m", "y"), ("n", "x")]
+    ]
+    assert out == expected
