@@ -1,0 +1,63 @@
+"""Fixtures of the end-to-end tests: one emulator process per session, servers per test.
+
+The helpers live in ``e2e_stack`` (a module with a name of its own, since several test folders
+have a ``conftest.py`` and only one of them can be imported as ``conftest``).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_stack import LEYDEN, Stack, clean_env, free_port, http_json, stop_process, wait_http
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[str]:
+    """One emulator process for the whole e2e session, emptied before each test."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [*LEYDEN, "discord-emulator", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=clean_env(),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/messages", proc)
+        yield base
+    finally:
+        stop_process(proc, signal.SIGINT)
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path, emulator: str) -> Iterator[Callable[..., Stack]]:
+    """``make_stack(global_=..., state_changes_only=...)`` starts a server; stopped at the end."""
+    stacks: list[Stack] = []
+
+    def make(**options: Any) -> Stack:
+        http_json("POST", f"{emulator}/_emulator/reset")
+        stack = Stack(tmp=tmp_path, emulator=emulator, env=clean_env(), **options)
+        stacks.append(stack)
+        stack.start_server()
+        return stack
+
+    try:
+        yield make
+    finally:
+        for stack in stacks:
+            if stack.server is not None:
+                log = stop_process(stack.server)
+                stack.logs.append(log)
+            for log in stack.logs:  # a webhook URL holds a token: never logged
+                assert "secret-token" not in log, log
+
+
+@pytest.fixture
+def stack(make_stack: Callable[..., Stack]) -> Stack:
+    """The seed's configuration: guild-alerts (default) and guild-errors, not global."""
+    return make_stack()

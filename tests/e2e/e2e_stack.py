@@ -1,0 +1,268 @@
+"""Helpers for the end-to-end tests: a real Leyden stack for the seed's examples: ``leyden discord-emulator`` and ``leyden serve``
+subprocesses on free loopback ports, driven by the ``leyden`` CLI as a user would.
+
+The server reads a kapacitor.conf holding the seed's two ``[[discord]]`` workspaces
+(``guild-alerts``, the default, and ``guild-errors``) pointed at the emulator, with its data_dir
+under the test's ``tmp_path`` so a restart finds the same store.  Every wait polls with short
+sleeps under a bounded deadline: nothing here sleeps for a fixed number of seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LEYDEN = [sys.executable, "-m", "leyden"]
+
+ALERTS_WEBHOOK = "111111111111111111"
+ERRORS_WEBHOOK = "222222222222222222"
+AVATAR = (
+    "https://influxdata.github.io/branding/img/downloads/influxdata-logo--symbol--pool-alpha.png"
+)
+
+#: Kapacitor's levels as the Discord embed colours Leyden sends
+COLORS = {"OK": 0x2ECC71, "INFO": 0x7A65F2, "WARNING": 0xF48D38, "CRITICAL": 0xF95F53}
+
+# The seed's "Discord settings in kapacitor.conf", with the URLs pointing at the emulator.
+# Writes without a retention policy are routed to "autogen" (Kapacitor's default is "", which
+# would miss tasks on telegraf.autogen).
+CONF = """\
+hostname = "localhost"
+data_dir = "{data_dir}"
+default-retention-policy = "autogen"
+
+[http]
+  bind-address = "127.0.0.1:{port}"
+  log-enabled = true
+
+[logging]
+  file = "STDERR"
+  level = "INFO"
+
+[reporting]
+  enabled = false
+
+[[discord]]
+  enabled = true
+  default = true
+  url = "{alerts_url}"
+  workspace = "guild-alerts"
+  timestamp = true
+  username = "AlertBot"
+  avatar-url = "{avatar}"
+  embed-title = "Alert"
+  global = {global_}
+  state-changes-only = {state_changes_only}
+
+[[discord]]
+  enabled = true
+  default = false
+  url = "{errors_url}"
+  workspace = "guild-errors"
+  timestamp = true
+  username = "StatsBot"
+  avatar-url = "{avatar}"
+  embed-title = "Errors"
+  global = false
+  state-changes-only = false
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without KAPACITOR_*/LEYDEN_* overrides a developer may have set."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("KAPACITOR_", "LEYDEN_"))}
+
+
+def wait_until(
+    check: Callable[[], Any], what: str, timeout: float = 10.0, interval: float = 0.02
+) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _read_output(proc: subprocess.Popen[bytes]) -> str:
+    out = proc.stdout.read() if proc.stdout else b""
+    return out.decode(errors="replace")
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    def answers() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited early ({proc.returncode}): {_read_output(proc)}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return True
+        except OSError:
+            return False
+
+    wait_until(answers, f"{url} to answer", timeout)
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> str:
+    """Signal ``proc`` and return its output; killed if it does not stop in 15 s."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        out, _ = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out.decode(errors="replace") if out else ""
+
+
+def http_json(method: str, url: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else None
+
+
+@dataclass
+class Stack:
+    """One emulator and one (restartable) server; ``tmp`` is the working directory of the CLI."""
+
+    tmp: Path
+    emulator: str
+    env: dict[str, str]
+    global_: bool = False
+    state_changes_only: bool = False
+    port: int = field(default_factory=free_port)
+    server: subprocess.Popen[bytes] | None = None
+    logs: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def conf(self) -> Path:
+        return self.tmp / "kapacitor.conf"
+
+    def write_conf(self) -> None:
+        self.conf.write_text(
+            CONF.format(
+                data_dir=self.tmp / "data",
+                port=self.port,
+                alerts_url=f"{self.emulator}/api/webhooks/{ALERTS_WEBHOOK}/alerts-secret-token",
+                errors_url=f"{self.emulator}/api/webhooks/{ERRORS_WEBHOOK}/errors-secret-token",
+                avatar=AVATAR,
+                global_=str(self.global_).lower(),
+                state_changes_only=str(self.state_changes_only).lower(),
+            )
+        )
+
+    def start_server(self) -> None:
+        assert self.server is None, "server already running"
+        self.write_conf()
+        self.server = subprocess.Popen(
+            [*LEYDEN, "serve", "-config", str(self.conf)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=self.tmp,
+        )
+        wait_http(f"{self.url}/kapacitor/v1/ping", self.server)
+
+    def stop_server(self) -> str:
+        """SIGTERM the server, as a service manager would; returns (and keeps) its log."""
+        assert self.server is not None, "server not running"
+        proc, self.server = self.server, None
+        log = stop_process(proc, signal.SIGTERM)
+        self.logs.append(log)
+        assert proc.returncode == 0, f"server exited {proc.returncode}:\n{log}"
+        return log
+
+    def restart_server(self) -> str:
+        log = self.stop_server()
+        self.start_server()
+        return log
+
+    # --- the CLI ---------------------------------------------------------------------------
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``leyden -url <server> ARGS`` run in ``tmp`` (so seed commands use bare file names)."""
+        return subprocess.run(
+            [*LEYDEN, "-url", self.url, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=self.env,
+            cwd=self.tmp,
+        )
+
+    def ok(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the CLI and require success with nothing on stderr."""
+        result = self.cli(*args)
+        assert result.returncode == 0, f"leyden {' '.join(args)}: {result.stderr}"
+        assert result.stderr == "", f"leyden {' '.join(args)}: {result.stderr}"
+        return result
+
+    def file(self, name: str, text: str) -> Path:
+        path = self.tmp / name
+        path.write_text(text)
+        return path
+
+    # --- data and the emulator -------------------------------------------------------------
+
+    def influx(self) -> Any:
+        """A real InfluxDB 1.x client (the ``influxdb`` package) pointed at the server."""
+        from influxdb import InfluxDBClient
+
+        return InfluxDBClient(host="127.0.0.1", port=self.port, database="telegraf", timeout=5)
+
+    def messages(self, webhook_id: str | None = None) -> list[dict[str, Any]]:
+        """What the emulator accepted (``GET /messages``), oldest first."""
+        query = f"?webhook_id={webhook_id}" if webhook_id else ""
+        return list(http_json("GET", f"{self.emulator}/messages{query}"))
+
+    def wait_messages(
+        self, count: int, webhook_id: str | None = None, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Wait until at least ``count`` messages arrived; returns all of them."""
+
+        def enough() -> list[dict[str, Any]] | None:
+            got = self.messages(webhook_id)
+            return got if len(got) >= count else None
+
+        try:
+            return wait_until(enough, f"{count} Discord message(s)", timeout)  # type: ignore[no-any-return]
+        except AssertionError as exc:
+            got = self.messages(webhook_id)
+            raise AssertionError(f"{exc}; got {len(got)}: {got}") from None
+
+
+def embeds(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first embed of each message."""
+    return [m["payload"]["embeds"][0] for m in messages]
+
+
+def levels(messages: list[dict[str, Any]]) -> list[str]:
+    """Each message's alert level, read back from its embed colour."""
+    by_color = {v: k for k, v in COLORS.items()}
+    return [by_color.get(e.get("color"), f"#{e.get('color')}") for e in embeds(messages)]
