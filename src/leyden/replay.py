@@ -34,6 +34,7 @@ from leyden.engine.node import TaskContext
 from leyden.engine.router import Engine
 from leyden.engine.task import Task, TaskError
 from leyden.gotypes import go_json
+from leyden.log import setup_logging
 from leyden.tick.errors import TickError
 from leyden.tick.pipeline import Pipeline
 
@@ -197,6 +198,8 @@ def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = No
     args = p.parse_args(list(argv))
     try:
         config = load_config(args.config, os.environ)
+        # Replay talks to the terminal: node logs and handler failures go to stderr.
+        setup_logging("STDERR", config.logging.level)
         until = parse_go_duration(args.until) if args.until else None
         dbrps = [parse_dbrp(d) for d in args.dbrp]
         name = args.name or args.script.stem
