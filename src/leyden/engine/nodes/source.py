@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from leyden.engine import gotime
-from leyden.engine.model import Dimensions, Point
+from leyden.engine.model import NIL_GROUP, Dimensions, Point, group_id
 from leyden.engine.node import Node, TaskContext, register
 from leyden.tick.values import STAR
 
@@ -70,4 +70,10 @@ class FromNode(Node):
         dims = self.dims
         if self.all_tags:
             dims = Dimensions(dims.by_name, tuple(sorted(p.tags)))
-        self.emit_point(p.copy(time=t, dims=dims))
+            group = group_id(p.name, p.tags, dims)
+        elif dims.tag_names:
+            group = group_id(p.name, p.tags, dims)
+        else:
+            group = p.name if dims.by_name else NIL_GROUP
+        # The constructor, not copy(**changes): this runs for every point of every task.
+        self.emit_point(Point(p.name, p.tags, p.fields, t, dims, group, p.db, p.rp))
