@@ -7,31 +7,26 @@ have a ``conftest.py`` and only one of them can be imported as ``conftest``).
 from __future__ import annotations
 
 import signal
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_stack import LEYDEN, Stack, clean_env, free_port, http_json, stop_process, wait_http
+from e2e_stack import LEYDEN, Process, Stack, clean_env, free_port, http_json
 
 
 @pytest.fixture(scope="session")
-def emulator() -> Iterator[str]:
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One emulator process for the whole e2e session, emptied before each test."""
     port = free_port()
-    proc = subprocess.Popen(
-        [*LEYDEN, "discord-emulator", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=clean_env(),
-    )
+    log = tmp_path_factory.mktemp("emulator") / "emulator.log"
+    proc = Process.spawn([*LEYDEN, "discord-emulator", "--port", str(port)], log, clean_env())
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_http(f"{base}/messages", proc)
+        proc.wait_http(f"{base}/messages")
         yield base
     finally:
-        stop_process(proc, signal.SIGINT)
+        proc.stop(signal.SIGINT)
 
 
 @pytest.fixture
@@ -51,8 +46,7 @@ def make_stack(tmp_path: Path, emulator: str) -> Iterator[Callable[..., Stack]]:
     finally:
         for stack in stacks:
             if stack.server is not None:
-                log = stop_process(stack.server)
-                stack.logs.append(log)
+                stack.logs.append(stack.server.stop())
             for log in stack.logs:  # a webhook URL holds a token: never logged
                 assert "secret-token" not in log, log
 

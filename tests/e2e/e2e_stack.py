@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -103,34 +104,59 @@ def wait_until(
         time.sleep(interval)
 
 
-def _read_output(proc: subprocess.Popen[bytes]) -> str:
-    out = proc.stdout.read() if proc.stdout else b""
-    return out.decode(errors="replace")
+@dataclass
+class Process:
+    """A child process whose output goes to a file, so a full pipe can never block it."""
 
+    popen: subprocess.Popen[bytes]
+    log_path: Path
 
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    def answers() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"process exited early ({proc.returncode}): {_read_output(proc)}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
+    @classmethod
+    def spawn(
+        cls, argv: list[str], log_path: Path, env: dict[str, str], cwd: Path | None = None
+    ) -> Process:
+        with log_path.open("ab") as log:
+            popen = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=cwd,
+            )
+        return cls(popen, log_path)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_http(self, url: str, timeout: float = 20.0) -> None:
+        """Wait until ``url`` answers (any HTTP status); fail at once if the process exits."""
+
+        def answers() -> bool:
+            if self.popen.poll() is not None:
+                raise AssertionError(
+                    f"{self.popen.args} exited early ({self.popen.returncode}):\n{self.log()}"
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=1):
+                    return True
+            except urllib.error.HTTPError:
                 return True
-        except OSError:
-            return False
+            except OSError:
+                return False
 
-    wait_until(answers, f"{url} to answer", timeout)
+        wait_until(answers, f"{url} to answer", timeout)
 
-
-def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> str:
-    """Signal ``proc`` and return its output; killed if it does not stop in 15 s."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-    try:
-        out, _ = proc.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-    return out.decode(errors="replace") if out else ""
+    def stop(self, sig: int = signal.SIGTERM) -> str:
+        """Signal the process and return its log; killed if it does not stop in 15 s."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+        try:
+            self.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+        return self.log()
 
 
 def http_json(method: str, url: str, body: Any = None) -> Any:
@@ -153,8 +179,9 @@ class Stack:
     global_: bool = False
     state_changes_only: bool = False
     port: int = field(default_factory=free_port)
-    server: subprocess.Popen[bytes] | None = None
+    server: Process | None = None
     logs: list[str] = field(default_factory=list)
+    starts: int = 0
 
     @property
     def url(self) -> str:
@@ -180,22 +207,22 @@ class Stack:
     def start_server(self) -> None:
         assert self.server is None, "server already running"
         self.write_conf()
-        self.server = subprocess.Popen(
+        self.starts += 1
+        self.server = Process.spawn(
             [*LEYDEN, "serve", "-config", str(self.conf)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            cwd=self.tmp,
+            self.tmp / f"server-{self.starts}.log",
+            self.env,
+            self.tmp,
         )
-        wait_http(f"{self.url}/kapacitor/v1/ping", self.server)
+        self.server.wait_http(f"{self.url}/kapacitor/v1/ping")
 
     def stop_server(self) -> str:
         """SIGTERM the server, as a service manager would; returns (and keeps) its log."""
         assert self.server is not None, "server not running"
         proc, self.server = self.server, None
-        log = stop_process(proc, signal.SIGTERM)
+        log = proc.stop(signal.SIGTERM)
         self.logs.append(log)
-        assert proc.returncode == 0, f"server exited {proc.returncode}:\n{log}"
+        assert proc.popen.returncode == 0, f"server exited {proc.popen.returncode}:\n{log}"
         return log
 
     def restart_server(self) -> str:
