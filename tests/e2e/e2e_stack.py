@@ -1,5 +1,7 @@
-"""Helpers for the end-to-end tests: a real Leyden stack for the seed's examples: ``leyden discord-emulator`` and ``leyden serve``
-subprocesses on free loopback ports, driven by the ``leyden`` CLI as a user would.
+"""Helpers for the end-to-end tests: a real Leyden stack for the seed's examples.
+
+``leyden discord-emulator`` and ``leyden serve`` run as subprocesses on free loopback ports and
+are driven by the ``leyden`` CLI as a user would, with data written by the ``influxdb`` client.
 
 The server reads a kapacitor.conf holding the seed's two ``[[discord]]`` workspaces
 (``guild-alerts``, the default, and ``guild-errors``) pointed at the emulator, with its data_dir
@@ -278,7 +280,8 @@ class Stack:
             return got if len(got) >= count else None
 
         try:
-            return wait_until(enough, f"{count} Discord message(s)", timeout)  # type: ignore[no-any-return]
+            found: list[dict[str, Any]] = wait_until(enough, f"{count} Discord message(s)", timeout)
+            return found
         except AssertionError as exc:
             got = self.messages(webhook_id)
             raise AssertionError(f"{exc}; got {len(got)}: {got}") from None
