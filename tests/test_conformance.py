@@ -21,7 +21,9 @@ KIT = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 def test_conformance_kit_passes_completely() -> None:
     if not (KIT / "run.py").exists():
         if os.environ.get("CI"):
-            pytest.fail(f"conformance kit not found at {KIT}: CI must lay ../shared beside the repo")
+            pytest.fail(
+                f"conformance kit not found at {KIT}: CI must lay ../shared beside the repo"
+            )
         pytest.skip(f"conformance kit not found at {KIT}")
     env = dict(os.environ, LEYDEN=shlex.join([sys.executable, "-m", "leyden"]))
     proc = subprocess.run(

@@ -357,9 +357,7 @@ def test_handler_shadows_alert_property() -> None:
 
 
 def test_unsupported_nodes_and_handlers_are_listed() -> None:
-    p = build(
-        "stream|from()|alert().slack().channel('#x')\nstream|from()@myUdf(1).opt('a')"
-    )
+    p = build("stream|from()|alert().slack().channel('#x')\nstream|from()@myUdf(1).opt('a')")
     whats = [u.what for u in p.unsupported()]
     assert whats == ["handler slack", "udf myUdf"]
     udf = p.nodes[-1]
