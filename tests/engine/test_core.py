@@ -79,3 +79,30 @@ def test_rows_as_kapacitor_shows_them() -> None:
     assert row["values"][1][1:] == ["busy", 2.5]
     assert go_json(result([])) == "{}"
     assert go_json(batch_row(Batch("cpu", "", {}, Dimensions(), 0, []))) == '{"name":"cpu"}'
+
+
+def test_router_routes_by_exact_dbrp_and_measurement_or_everywhere() -> None:
+    from leyden.engine.router import Engine
+    from leyden.lineprotocol import Point as Written
+
+    class Rec:
+        def __init__(self) -> None:
+            self.got: list[tuple[str, str, str]] = []
+
+        def receive(self, db: str, rp: str, p: Written) -> None:
+            self.got.append((db, rp, p.name))
+
+    engine = Engine(default_retention_policy="autogen")
+    cpu, anything, everywhere = Rec(), Rec(), Rec()
+    engine.subscribe(cpu, [("telegraf", "autogen")], ["cpu"])
+    engine.subscribe(anything, [("telegraf", "autogen")], [None])
+    engine.subscribe(everywhere, None, ["cpu"])
+    engine.write_points("telegraf", "", [Written("cpu", {}, {"v": 1.0}, 1)])
+    engine.write_points("telegraf", "rp2", [Written("cpu", {}, {"v": 1.0}, 2)])
+    engine.write_points("other", "autogen", [Written("mem", {}, {"v": 1.0}, 3)])
+    assert cpu.got == [("telegraf", "autogen", "cpu")]
+    assert anything.got == [("telegraf", "autogen", "cpu")]
+    assert everywhere.got == [("telegraf", "autogen", "cpu"), ("telegraf", "rp2", "cpu")]
+    engine.unsubscribe(everywhere)
+    engine.write_points("telegraf", "autogen", [Written("cpu", {}, {"v": 1.0}, 4)])
+    assert len(everywhere.got) == 2

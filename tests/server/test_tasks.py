@@ -87,6 +87,20 @@ async def _write(client: TestClient, body: str) -> None:
 # --- define -------------------------------------------------------------------------------
 
 
+async def test_stream_task_without_dbrp_reads_every_database_and_warns(server: Any) -> None:
+    client, _ = server
+    status, task = await _create(client, id="any", script=EXPLICIT, status="enabled")
+    assert status == 200, task
+    assert task["dbrps"] == []
+    [warning] = task["warnings"]
+    assert warning["message"].startswith("no dbrp given: the task reads points written to every")
+    for db in ("telegraf", "other"):
+        resp = await client.post(f"/write?db={db}", data="cpu usage_idle=5 1000000000\n")
+        assert resp.status == 204
+    out = await (await client.get(f"{TASKS}/any/out")).json()
+    assert out["series"][0]["values"][0][1] == 5
+
+
 async def test_create_returns_kapacitors_task_object(server: Any) -> None:
     client, _ = server
     resp = await client.post(TASKS, json={"id": "cpu", "script": PASS})
@@ -138,7 +152,7 @@ async def test_type_is_inferred_and_id_defaults_to_a_uuid(server: Any) -> None:
     [
         ({"id": "x", "script": PASS, "dbrps": [{"db": "a", "rp": "b"}]}, 400,
          "cannot specify dbrp in both implicitly and explicitly"),
-        ({"id": "x", "script": EXPLICIT}, 400, "must specify dbrp"),
+        ({"id": "x", "script": "batch|query('SELECT 1')"}, 400, "must specify dbrp"),
         ({"id": "x"}, 400, "must provide TICKscript"),
         ({"id": "bad id", "script": PASS}, 400,
          "task ID must contain only letters, numbers, '-', '.' and '_'. \"bad id\""),

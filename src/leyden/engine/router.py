@@ -51,27 +51,38 @@ class Engine:
         self.stats = WriteStats()
         # (db, rp) -> measurement -> receivers; measurement None = every measurement
         self._routes: dict[tuple[str, str], dict[str | None, list[_Route]]] = {}
+        # measurement -> receivers of tasks that read every (db, rp)
+        self._everywhere: dict[str | None, list[_Route]] = {}
 
     def subscribe(
         self,
         receiver: PointReceiver,
-        dbrps: Iterable[tuple[str, str]],
+        dbrps: Iterable[tuple[str, str]] | None,
         measurements: Iterable[str | None],
     ) -> None:
         """Route points of ``dbrps`` whose measurement is in ``measurements`` to ``receiver``.
 
-        ``None`` among the measurements means "every measurement".
+        ``None`` among the measurements means "every measurement"; ``dbrps=None`` means every
+        database and retention policy (a task defined without any dbrp).
         """
         wanted = set(measurements)
         route: _Route = (getattr(receiver, "receive_point", None), receiver)
-        for dbrp in dbrps:
-            table = self._routes.setdefault(dbrp, {})
+        tables = (
+            [self._everywhere]
+            if dbrps is None
+            else [self._routes.setdefault(dbrp, {}) for dbrp in dbrps]
+        )
+        for table in tables:
             for m in wanted:
                 routes = table.setdefault(m, [])
                 if all(r is not receiver for _, r in routes):
                     routes.append(route)
 
     def unsubscribe(self, receiver: PointReceiver) -> None:
+        for m, routes in list(self._everywhere.items()):
+            routes[:] = [route for route in routes if route[1] is not receiver]
+            if not routes:
+                del self._everywhere[m]
         for dbrp, table in list(self._routes.items()):
             for m, routes in list(table.items()):
                 routes[:] = [route for route in routes if route[1] is not receiver]
@@ -87,29 +98,29 @@ class Engine:
         stats = self.stats
         stats.points_received += len(points)
         stats.per_dbrp[(db, rp)] += len(points)
-        table = self._routes.get((db, rp))
-        if not table:
+        tables = [t for t in (self._routes.get((db, rp)), self._everywhere) if t]
+        if not tables:
             return
-        everything = table.get(None, ())
         routed = 0
         for point in points:
             shared: TaskPoint | None = None
-            for routes in (table.get(point.name, ()), everything):
-                for fast, receiver in routes:
-                    if fast is None:
-                        receiver.receive(db, rp, point)
-                    else:
-                        if shared is None:
-                            shared = TaskPoint(
-                                point.name,
-                                point.tags,
-                                point.fields,
-                                point.time,
-                                NO_DIMENSIONS,
-                                NIL_GROUP,
-                                db,
-                                rp,
-                            )
-                        fast(shared)
-                    routed += 1
+            for table in tables:
+                for routes in (table.get(point.name, ()), table.get(None, ())):
+                    for fast, receiver in routes:
+                        if fast is None:
+                            receiver.receive(db, rp, point)
+                        else:
+                            if shared is None:
+                                shared = TaskPoint(
+                                    point.name,
+                                    point.tags,
+                                    point.fields,
+                                    point.time,
+                                    NO_DIMENSIONS,
+                                    NIL_GROUP,
+                                    db,
+                                    rp,
+                                )
+                            fast(shared)
+                        routed += 1
         stats.points_routed += routed

@@ -88,7 +88,7 @@ class Task:
             start = getattr(node, "start", None)
             if callable(start):
                 start(self.nodes)
-        engine.subscribe(self, self.dbrps, self.measurements())
+        engine.subscribe(self, self.dbrps or None, self.measurements())
 
     def receive(self, db: str, rp: str, point: lineprotocol.Point) -> None:
         self.receive_point(Point(point.name, point.tags, point.fields, point.time, db=db, rp=rp))

@@ -443,7 +443,7 @@ class TaskManager:
         pipeline, warnings = self._check(task_id, script, vars_)
         implicit = list(pipeline.dbrps)
         if not implicit and not explicit:
-            raise TaskAPIError("must specify dbrp")
+            warnings.append(_no_dbrp(task_id, pipeline))
         if implicit and explicit:
             raise TaskAPIError("cannot specify dbrp in both implicitly and explicitly")
         now = self._now()
@@ -871,6 +871,20 @@ async def _body(request: web.Request) -> Mapping[str, Any]:
     if not isinstance(decoded, dict):
         raise TaskAPIError("invalid JSON: expected an object")
     return decoded
+
+
+def _no_dbrp(task_id: str, pipeline: Pipeline) -> TickWarning:
+    """Kapacitor refuses a task without any dbrp ("must specify dbrp"), although its own Discord
+    page defines one that way; Leyden runs it on every database and says so."""
+    if pipeline.task_type != "stream":
+        raise TaskAPIError("must specify dbrp")
+    return TickWarning(
+        "no dbrp given: the task reads points written to every database and retention policy;"
+        ' add dbrp "db"."rp" to the script or -dbrp db.rp to narrow it',
+        task_id,
+        1,
+        1,
+    )
 
 
 def _with_warnings(obj: GoStruct, warnings: list[TickWarning]) -> GoStruct:
