@@ -724,10 +724,17 @@ class AlertConfig:
 
     persist_topics: bool = True
     topic_buffer_length: int = 5000
+    #: Leyden's opt-in fixes of Kapacitor behaviours that change alert output (off = Kapacitor's):
+    #: each group gets its own state for count()/sigma()/spread() in alert level lambdas
+    per_group_lambda_state: bool = False
+    #: flapping weighs transitions in time order (fixes Kapacitor's wrap-around quirk)
+    chronological_flapping: bool = False
 
     _SCHEMA: ClassVar[tuple[_Key, ...]] = (
         _Key("persist-topics", "persist_topics", "bool"),
         _Key("topic-buffer-length", "topic_buffer_length", "int"),
+        _Key("per-group-lambda-state", "per_group_lambda_state", "bool"),
+        _Key("chronological-flapping", "chronological_flapping", "bool"),
     )
 
     def validate(self) -> list[str]:

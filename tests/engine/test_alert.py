@@ -676,3 +676,18 @@ def test_default_fast_paths_match_the_templates(group: str) -> None:
     assert node._render_id("cpu", group, tags) == slow_id
     data = node._message_data(slow_id, "cpu", group, tags, {}, "WARNING", T0, Duration(0))
     assert Template.parse(DEFAULT_MESSAGE_TEMPLATE).execute(data) == f"{slow_id} is WARNING"
+
+
+def test_options_come_from_the_alert_section_of_the_config() -> None:
+    from leyden.config import load_config
+    from leyden.engine.nodes.alert import AlertNodeOptions
+
+    assert AlertNodeOptions.from_config(load_config(None, {})) == AlertNodeOptions()
+    config = load_config(
+        None,
+        {
+            "KAPACITOR_ALERT_PER_GROUP_LAMBDA_STATE": "true",
+            "KAPACITOR_ALERT_CHRONOLOGICAL_FLAPPING": "1",
+        },
+    )
+    assert AlertNodeOptions.from_config(config) == AlertNodeOptions(True, True)

@@ -105,13 +105,22 @@ def percent_change_chronological(history: list[int], idx: int) -> float:
 class AlertNodeOptions:
     """Leyden's opt-in fixes of Kapacitor behaviours that change alert output.
 
-    Put an instance in ``TaskContext.services["alert_options"]``; the defaults are Kapacitor's.
+    Set in ``kapacitor.conf`` (``[alert] per-group-lambda-state``, ``chronological-flapping``)
+    or put an instance in ``TaskContext.services["alert_options"]``; the defaults are Kapacitor's.
     """
 
     #: give every group its own copy of the level lambdas (stateful functions count per group)
     per_group_lambdas: bool = False
     #: weigh flapping transitions in time order, each counted once (fixes the §3.6 quirk)
     chronological_flapping: bool = False
+
+    @classmethod
+    def from_config(cls, config: Any) -> AlertNodeOptions:
+        alert = getattr(config, "alert", None)
+        return cls(
+            per_group_lambdas=bool(getattr(alert, "per_group_lambda_state", False)),
+            chronological_flapping=bool(getattr(alert, "chronological_flapping", False)),
+        )
 
 
 class AlertPublisher(Protocol):
@@ -179,7 +188,9 @@ class AlertNode(Node):
     def __init__(self, spec: Any, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         props: dict[str, Any] = spec.properties
-        opts = ctx.services.get("alert_options") or AlertNodeOptions()
+        opts = ctx.services.get("alert_options") or AlertNodeOptions.from_config(
+            ctx.services.get("config")
+        )
         self.options: AlertNodeOptions = opts
 
         self.id_text: str = props.get("id", DEFAULT_ID_TEMPLATE)

@@ -30,6 +30,7 @@ from leyden.engine.node import Node, TaskContext, register
 from leyden.engine.nodes.holtwinters import holt_winters
 from leyden.engine.task import TaskError
 from leyden.lineprotocol import UInt
+from leyden.tick.pipeline import INFLUXQL_KINDS
 
 #: Go's name (``%T``) of each field value type, as Kapacitor's messages show them
 _GO_TYPE: dict[type, str] = {
@@ -656,30 +657,6 @@ class InfluxQLNode(Node):
                 points.append(BatchPoint(out[0], {as_: out[1]}, b.tags))
         self.emit_batch(b.copy(points=points))
 
-
-INFLUXQL_KINDS = (
-    "count",
-    "distinct",
-    "mean",
-    "median",
-    "mode",
-    "spread",
-    "sum",
-    "first",
-    "last",
-    "min",
-    "max",
-    "percentile",
-    "top",
-    "bottom",
-    "stddev",
-    "elapsed",
-    "difference",
-    "movingAverage",
-    "cumulativeSum",
-    "holtWinters",
-    "holtWintersWithFit",
-)
 
 # One subclass per kind, since ``register`` records the kind on the class.
 for _kind in INFLUXQL_KINDS:
