@@ -181,6 +181,15 @@ def _events_file(path: Path | None) -> Iterator[Callable[[Event], None]]:
         yield lambda event: handle.write(event_to_json(event))
 
 
+def _until(text: str | None) -> int | None:
+    if not text:
+        return None
+    try:
+        return parse_go_duration(text)
+    except ValueError as exc:
+        raise ReplayError(f'--until "{text}": {exc} (use a duration such as 13s, 2h)') from None
+
+
 def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
@@ -198,7 +207,7 @@ def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = No
         config = load_config(args.config, os.environ)
         # Replay talks to the terminal: node logs and handler failures go to stderr.
         setup_logging("STDERR", config.logging.level)
-        until = parse_go_duration(args.until) if args.until else None
+        until = _until(args.until)
         dbrps = [parse_dbrp(d) for d in args.dbrp]
         name = args.name or args.script.stem
         task = asyncio.run(
