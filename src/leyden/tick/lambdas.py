@@ -292,21 +292,9 @@ def _conflict(name: str) -> Any:
     raise EvalError(f'cannot have field and tags with same name "{name}"')
 
 
-_TT = {
-    int: "int",
-    float: "float",
-    str: "string",
-    bool: "boolean",
-    Duration: "duration",
-    Time: "time",
-    re.Pattern: "regex",
-    Missing: "missing",
-}
-
-
 def _check_call(fn: Builtin, args: tuple[Any, ...], literals: tuple[str, ...], names: Any) -> None:
     """Kapacitor's signature check of a call whose argument types are only known at run time."""
-    domain = tuple(_TT.get(type(a), "invalid type") for a in args)
+    domain = tuple(tick_type(a) for a in args)
     if domain in fn.signature:
         return
     missing = [lit for lit, t in zip(literals, domain, strict=True) if t == "missing"]
