@@ -106,3 +106,24 @@ def test_router_routes_by_exact_dbrp_and_measurement_or_everywhere() -> None:
     engine.unsubscribe(everywhere)
     engine.write_points("telegraf", "autogen", [Written("cpu", {}, {"v": 1.0}, 4)])
     assert len(everywhere.got) == 2
+
+
+def test_exec_times_sample_each_nodes_own_time() -> None:
+    from leyden.engine.clock import SimulatedClock
+    from leyden.engine.node import TaskContext
+    from leyden.engine.task import SAMPLE_EVERY, Task
+    from leyden.tick.builder import build_pipeline
+
+    pipeline = build_pipeline(
+        "stream|from().measurement('cpu')|window().period(10s).every(10s)|count('v')|httpOut('o')"
+    )
+    task = Task("t", pipeline, TaskContext("t", SimulatedClock()), [("db", "rp")])
+    for i in range(SAMPLE_EVERY * 4):
+        task.receive_point(Point("cpu", {}, {"v": 1.0}, i * S))
+    times = task.exec_times
+    assert times.calls["stream0"] == times.calls["from1"] == times.calls["window2"] == 4
+    assert times.avg_ns("from1") > 0 and times.avg_ns("window2") > 0
+    # only the nodes a sampled point reached are timed: no sampled point closed a window
+    assert "count3" not in times.calls
+    assert times.avg_ns("never-ran") == 0
+    assert task.nodes["count3"].stats.collected == SAMPLE_EVERY * 4 // 10

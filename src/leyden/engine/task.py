@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from types import FrameType
 from typing import Any
 
 from leyden import lineprotocol
@@ -34,6 +38,56 @@ def _load_node_modules() -> None:
         importlib.import_module(f"{pkg.__name__}.{mod.name}")
 
 
+#: one written point in this many is followed through the graph to time the nodes
+SAMPLE_EVERY = 256
+_NODE_ENTRIES = frozenset({"point", "batch", "point_from", "batch_from"})
+
+
+class ExecTimes:
+    """Kapacitor's ``avg_exec_time_ns``: a node's own time per message, children excluded.
+
+    Timing every hop would cost more than many nodes take, so one point in ``SAMPLE_EVERY`` is
+    followed through the graph with a profile hook: it sees each node's ``point``/``batch`` call
+    and return, and a node's own time is its call's time less its children's calls.
+    """
+
+    def __init__(self, nodes: Iterable[Node]) -> None:
+        self._names = {id(n): n.name for n in nodes}
+        self.total_ns: dict[str, int] = defaultdict(int)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def avg_ns(self, name: str) -> int:
+        calls = self.calls.get(name, 0)
+        return self.total_ns[name] // calls if calls else 0
+
+    def run(self, push: Callable[[Point], None], p: Point) -> None:
+        names, total, calls, clock = self._names, self.total_ns, self.calls, time.perf_counter_ns
+        stack: list[list[Any]] = []  # [node name, start, children's time, frame]
+
+        def hook(frame: FrameType, event: str, _arg: Any) -> None:
+            if event == "call":
+                if frame.f_code.co_name not in _NODE_ENTRIES:
+                    return
+                name = names.get(id(frame.f_locals.get("self")))
+                # a node calling its base class's point() is still the same message
+                if name is not None and not (stack and stack[-1][0] == name):
+                    stack.append([name, clock(), 0, frame])
+            elif event == "return" and stack and stack[-1][3] is frame:
+                name, start, children, _ = stack.pop()
+                elapsed = clock() - start
+                total[name] += elapsed - children
+                calls[name] += 1
+                if stack:
+                    stack[-1][2] += elapsed
+
+        previous = sys.getprofile()
+        sys.setprofile(hook)
+        try:
+            push(p)
+        finally:
+            sys.setprofile(previous)
+
+
 class Task:
     """The nodes of one task; ``receive`` is the router's entry into its stream source."""
 
@@ -54,6 +108,8 @@ class Task:
         for spec in pipeline.nodes:
             self.nodes[spec.name].children = self._edges(spec)
         self._streams = [self.nodes[s.name] for s in pipeline.sources if s.kind == "stream"]
+        self.exec_times = ExecTimes(self.nodes.values())
+        self._received = 0
 
     def _edges(self, spec: Any) -> list[Receiver]:
         """The children of ``spec``'s node; a multi-parent child gets an edge naming the parent.
@@ -95,6 +151,14 @@ class Task:
 
     def receive_point(self, p: Point) -> None:
         """The router's entry: ``p`` may be shared with other tasks (nodes never modify it)."""
+        self._received += 1
+        if self._received % SAMPLE_EVERY == 0:
+            self.exec_times.run(self._push, p)
+        else:
+            for stream in self._streams:
+                stream.point(p)
+
+    def _push(self, p: Point) -> None:
         for stream in self._streams:
             stream.point(p)
 

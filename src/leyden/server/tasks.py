@@ -274,12 +274,12 @@ def _source_count(task: Task) -> int:
     return sum(n.stats.collected for n in task.nodes.values() if n.kind in ("stream", "batch"))
 
 
-def _node_stats(node: Node) -> dict[str, Any]:
-    """Kapacitor's per-node statMap: ``avg_exec_time_ns`` is not measured (always 0), and
-    ``working_cardinality`` is reported by nodes that define ``cardinality()``."""
+def _node_stats(task: Task, node: Node) -> dict[str, Any]:
+    """Kapacitor's per-node statMap: ``avg_exec_time_ns`` from the task's sampled timings
+    (``ExecTimes``), ``working_cardinality`` from nodes that define ``cardinality()``."""
     cardinality = getattr(node, "cardinality", None)
     stats: dict[str, Any] = {
-        "avg_exec_time_ns": 0,
+        "avg_exec_time_ns": task.exec_times.avg_ns(node.name),
         "errors": node.stats.errors,
         "working_cardinality": int(cardinality()) if callable(cardinality) else 0,
     }
@@ -303,7 +303,7 @@ def executing_dot(task_id: str, running: _Running, labels: bool) -> str:
         out.append(f'graph [throughput="{rate:0.2f} {unit}/s"];\n')
     for spec in task.pipeline.walk():
         node = task.nodes[spec.name]
-        stats = sorted(_node_stats(node).items())
+        stats = sorted(_node_stats(task, node).items())
         shown = [(k, str(Duration(v)) if k == "avg_exec_time_ns" else str(v)) for k, v in stats]
         if labels:
             out.append(f'\n{node.name} [xlabel="' + r"\r".join(f"{k}={v}" for k, v in shown))
@@ -676,7 +676,7 @@ class TaskManager:
         task = entry.task
         nodes = {}
         for name, node in task.nodes.items():
-            stats = _node_stats(node)
+            stats = _node_stats(task, node)
             stats["collected"] = node.stats.collected
             stats["emitted"] = node.stats.emitted
             nodes[name] = stats
