@@ -1,0 +1,330 @@
+"""Kapacitor's alert benchmark with ``.discord()`` attached, through to the Discord emulator.
+
+The server's own objects on the wall clock and a running asyncio loop: ``build_services``
+(SQLite store in memory) + ``TaskManager`` running ``AlertTask`` × 10 over a 50,000-point write
+(Kapacitor's ``T10_P50000`` shape, see ``bench_engine.py``), with every alert node's Discord
+handler posting to an in-process :class:`~leyden.discord.emulator.DiscordEmulator` on
+127.0.0.1.  The write is parsed and routed inside the loop, as ``POST /write`` does, so the
+loop is blocked for the whole write and deliveries start after it.
+
+Three runs, each with fresh services, emulator and tasks:
+
+* **throughput** (emulator limit raised so 429s do not dominate): points/s and task-point
+  evaluations/s through parse → route → nodes → alert → Discord handler queue; events
+  published, queued and dropped (each handler queue holds ``topic-buffer-length`` = 5000
+  events, as in Kapacitor, so a 50,000-point burst of alerts overflows it), then how many
+  queued events were delivered within a bounded wait and at what rate.
+* **real limit** (Discord's 5 requests per 2 s per webhook): the same write, then
+  ``RATE_LIMITED_SECONDS`` of deliveries: requests made, 429s seen, retries, delivered.
+* **latency** (one task, raised limit, idle): ~50 alerts one at a time; wall time from just
+  before ``write_points`` of the triggering point to the emulator storing the message.
+
+Nothing here can hang: every wait has a deadline, and after a run whatever is still queued is
+abandoned (the sender is closed, leftover tasks cancelled) before emulator and sessions close.
+Logging goes through the server's logfmt formatter into a sink that only counts lines, so
+the cost of logging (e.g. one line per dropped event) is part of the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import statistics
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.bench_engine import ALERT, DB, RP, body
+from leyden import lineprotocol
+from leyden.config import Config, DiscordConfig
+from leyden.discord.emulator import DiscordEmulator
+from leyden.log import LogfmtFormatter
+from leyden.server.app import Services
+from leyden.server.serve import build_services
+from leyden.server.tasks import TaskManager
+from leyden.store import Store
+
+SCRIPT = ALERT + "\t\t.discord()\n"
+TASKS, POINTS = 10, 50_000
+#: the emulator's limit for the throughput and latency runs ("no limit" in practice)
+UNLIMITED = 1_000_000_000
+#: Discord's documented webhook limit
+REAL_LIMIT, REAL_WINDOW = 5, 2.0
+DELIVERY_SECONDS = 12.0  # longest wait for the throughput run's queued deliveries
+#: the real-limit run: a smaller write (its queues overflow all the same), then this long
+RATE_LIMITED_POINTS = 1_000
+RATE_LIMITED_SECONDS = 6.0
+LATENCY_SAMPLES = 50
+LATENCY_TIMEOUT = 2.0  # per sample
+CLOSE_SECONDS = 5.0  # longest wait for any close
+
+
+# --- logging: the server's formatter, into a counting sink ------------------------------------
+
+
+class _CountingSink(logging.Handler):
+    """Formats every record as the server would, keeps only counts per message."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(LogfmtFormatter())
+        self.lines: Counter[str] = Counter()
+        self.bytes = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.bytes += len(self.format(record)) + 1
+        self.lines[record.getMessage()] += 1
+
+
+@contextlib.contextmanager
+def _captured_logs() -> Any:
+    root = logging.getLogger("leyden")
+    saved = (root.handlers[:], root.level, root.propagate)
+    sink = _CountingSink()
+    root.handlers[:] = [sink]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    try:
+        yield sink
+    finally:
+        root.handlers[:], root.level, root.propagate = saved
+
+
+# --- one stack: emulator + the server's services + tasks -------------------------------------
+
+
+@dataclass
+class _Stack:
+    emulator: DiscordEmulator
+    services: Services
+    manager: TaskManager
+    logs: _CountingSink
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def queues(self) -> list[Any]:
+        assert self.services.alerts is not None
+        return self.services.alerts.topics.queues()
+
+    def busy(self) -> bool:
+        return any(q.busy for q in self.queues())
+
+
+@contextlib.asynccontextmanager
+async def _stack(tasks: int, rate_limit: int, rate_window: float) -> AsyncIterator[_Stack]:
+    # received_at on the same clock as the bench's timestamps
+    emulator = DiscordEmulator(
+        rate_limit=rate_limit, rate_window=rate_window, wall_clock=time.perf_counter
+    )
+    services: Services | None = None
+    manager: TaskManager | None = None
+    with _captured_logs() as logs:
+        await emulator.start("127.0.0.1", 0)
+        try:
+            config = Config(
+                discord=[DiscordConfig(enabled=True, default=True, url=emulator.webhook_url())]
+            )
+            services = build_services(config, store=Store(":memory:"))
+            assert services.alerts is not None
+            manager = TaskManager(
+                engine=services.engine,
+                alerts=services.alerts,
+                discord=services.discord,
+                config=config,
+                store=services.store,
+            )
+            for i in range(tasks):
+                await manager.create(
+                    {
+                        "id": f"task_{i}",
+                        "script": SCRIPT,
+                        "dbrps": [{"db": DB, "rp": RP}],
+                        "status": "enabled",
+                    }
+                )
+            stack = _Stack(emulator, services, manager, logs)
+            yield stack
+        finally:
+            try:
+                if services is not None:
+                    await _shutdown(services, manager)
+            finally:
+                await emulator.stop()
+
+
+async def _shutdown(services: Services, manager: TaskManager | None) -> None:
+    """The server's shutdown order when the queues are empty; otherwise what is still queued
+    is abandoned (workers cancelled before the sender closes, so nothing restarts them).
+    Every step is bounded by ``CLOSE_SECONDS``."""
+    alerts = services.alerts
+    assert alerts is not None
+    drained = not any(q.busy for q in alerts.topics.queues())
+    try:
+        if manager is not None:
+            await asyncio.wait_for(manager.close(), CLOSE_SECONDS)
+        if drained:
+            await asyncio.wait_for(alerts.close(), CLOSE_SECONDS)
+    finally:
+        current = asyncio.current_task()
+        leftovers = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            await asyncio.wait(leftovers, timeout=CLOSE_SECONDS)
+        await asyncio.wait_for(services.discord.close(), CLOSE_SECONDS)
+        if services.store is not None:
+            services.store.close()
+
+
+def _write(stack: _Stack, data: bytes) -> float:
+    """``POST /write``'s work, inside the loop: parse and route; seconds taken."""
+    gc.collect()
+    start = time.perf_counter()
+    parsed = lineprotocol.parse(data, precision="s", now_ns=time.time_ns())
+    stack.services.engine.write_points(DB, RP, parsed.points)
+    return time.perf_counter() - start
+
+
+async def _wait_idle(stack: _Stack, seconds: float) -> float:
+    """Wait until no handler queue has work, or ``seconds``; the time waited."""
+    start = time.perf_counter()
+    deadline = start + seconds
+    while stack.busy() and time.perf_counter() < deadline:
+        await asyncio.sleep(0.01)
+    return time.perf_counter() - start
+
+
+def _queue_counts(stack: _Stack) -> tuple[int, int, int, int]:
+    queues = stack.queues()
+    return (
+        sum(q.delivered for q in queues),
+        sum(q.failed for q in queues),
+        sum(q.dropped for q in queues),
+        sum(len(q) for q in queues),
+    )
+
+
+# --- the runs ----------------------------------------------------------------------------------
+
+
+async def throughput_run() -> dict[str, object]:
+    data = body(POINTS)
+    async with _stack(TASKS, UNLIMITED, 1.0) as stack:
+        await asyncio.sleep(0)
+        elapsed = _write(stack, data)
+        events = sum(t.collected for t in _topics(stack))
+        _, _, dropped, pending = _queue_counts(stack)
+        waited = await _wait_idle(stack, DELIVERY_SECONDS)
+        delivered, failed, _, left = _queue_counts(stack)
+        requests = len(stack.emulator.requests)
+        out: dict[str, object] = {
+            "points/s (write, 10 tasks)": round(POINTS / elapsed),
+            "task-point evals/s": round(TASKS * POINTS / elapsed),
+            "write seconds": elapsed,
+            "events published": events,
+            "events queued for discord": pending,
+            "events dropped (queue full)": dropped,
+            "log lines during write+delivery": sum(stack.logs.lines.values()),
+            "discord requests made": requests,
+            "discord messages delivered": len(stack.emulator.messages),
+            "handler deliveries ok / failed": f"{delivered} / {failed}",
+            "still queued at cut-off": left,
+            "delivery seconds": waited,
+            "deliveries/s": len(stack.emulator.messages) / waited if waited else 0.0,
+        }
+    return out
+
+
+def _topics(stack: _Stack) -> list[Any]:
+    assert stack.services.alerts is not None
+    topics = stack.services.alerts.topics
+    return [t for t in (topics.get(i) for i in topics.ids()) if t is not None]
+
+
+async def rate_limited_run() -> dict[str, object]:
+    data = body(RATE_LIMITED_POINTS)
+    async with _stack(TASKS, REAL_LIMIT, REAL_WINDOW) as stack:
+        await asyncio.sleep(0)
+        _write(stack, data)
+        start = time.perf_counter()
+        await _wait_idle(stack, RATE_LIMITED_SECONDS)
+        seconds = time.perf_counter() - start
+        statuses = Counter(r.status for r in stack.emulator.requests)
+        lines = stack.logs.lines
+        out: dict[str, object] = {
+            "observed seconds": seconds,
+            "discord requests made": len(stack.emulator.requests),
+            "discord messages delivered": len(stack.emulator.messages),
+            "429 answers seen": statuses.get(429, 0),
+            "retries (sender)": lines["failed to send event to Discord; retrying"],
+            "gave up (sender)": lines["failed to send event to Discord; giving up for now"],
+            "statuses": " ".join(f"{k}:{v}" for k, v in sorted(statuses.items())),
+        }
+    return out
+
+
+async def latency_run() -> dict[str, object]:
+    samples: list[float] = []
+    lost = 0
+    async with _stack(1, UNLIMITED, 1.0) as stack:
+        engine = stack.services.engine
+        messages = stack.emulator.messages
+        for i in range(LATENCY_SAMPLES):
+            # alternate CRITICAL and OK: each point is one event, so one message
+            value = 50 if i % 2 == 0 else 0
+            line = f"m1 value={value} {time.time_ns()}".encode()
+            await asyncio.sleep(0.005)  # idle between alerts
+            seen = len(messages)
+            start = time.perf_counter()
+            engine.write_points(DB, RP, lineprotocol.parse(line, precision="ns").points)
+            deadline = start + LATENCY_TIMEOUT
+            while len(messages) == seen and time.perf_counter() < deadline:
+                await asyncio.sleep(0.001)
+            if len(messages) == seen:
+                lost += 1
+                continue
+            samples.append(messages[seen].received_at - start)
+    samples.sort()
+    ms = [s * 1000 for s in samples]
+    return {
+        "alert→emulator samples": len(samples),
+        "alert→emulator lost": lost,
+        "alert→emulator p50 ms": statistics.median(ms) if ms else float("nan"),
+        "alert→emulator p95 ms": ms[min(len(ms) - 1, int(len(ms) * 0.95))] if ms else float("nan"),
+        "alert→emulator max ms": ms[-1] if ms else float("nan"),
+    }
+
+
+async def _all() -> dict[str, object]:
+    out: dict[str, object] = {}
+    for prefix, run_one in (
+        ("T10_P50000 ", throughput_run),
+        (f"T10_P{RATE_LIMITED_POINTS} 5/2s limit ", rate_limited_run),
+        ("idle ", latency_run),
+    ):
+        for key, value in (await run_one()).items():
+            out[prefix + key] = value
+    return out
+
+
+def run() -> dict[str, object]:
+    return asyncio.run(_all())
+
+
+def main() -> None:
+    for key, value in run().items():
+        shown = (
+            f"{value:,.3f}"
+            if isinstance(value, float)
+            else f"{value:,}"
+            if isinstance(value, int)
+            else str(value)
+        )
+        print(f"{key:50s} {shown:>16}")
+
+
+if __name__ == "__main__":
+    main()
