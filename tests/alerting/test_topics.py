@@ -11,6 +11,7 @@ import pytest
 from leyden.alerting.event import Event, EventData, EventState, Level
 from leyden.alerting.handlers.base import HandlerError
 from leyden.alerting.topics import (
+    DROP_LOG_INTERVAL,
     HandlerLabel,
     HandlerQueue,
     Inhibitor,
@@ -318,3 +319,24 @@ async def test_a_reopened_topic_waits_for_the_old_handlers() -> None:
     await topics.drain()
     assert [e.state.message for e in old.events] == ["old", "new"]
     assert old.closed and not new.closed
+
+
+async def test_drops_are_logged_once_per_interval_with_a_count(logs: Capture) -> None:
+    now = [0.0]
+    gate = asyncio.Event()
+    handler = Recorder(gate)
+    queue = HandlerQueue(handler, LABEL, limit=1, clock=lambda: now[0])
+    for i in range(5):  # m0 is queued, m1..m4 are dropped
+        queue.put(event(Level.CRITICAL, message=f"m{i}"))
+    now[0] = DROP_LOG_INTERVAL
+    queue.put(event(Level.CRITICAL, id="late", message="m5"))  # a new interval: logged again
+    queue.put(event(Level.CRITICAL, message="m6"))
+    dropped = [f for f in logs.fields() if f.get("reason") == "queue full"]
+    assert [(f.get("id"), f["dropped"]) for f in dropped] == [("cpu:host=a", "1"), ("late", "4")]
+    gate.set()
+    await queue.drain()
+    # the worker emptied the queue: the drop after the last line is reported too
+    dropped = [f for f in logs.fields() if f.get("reason") == "queue full"]
+    assert [f["dropped"] for f in dropped] == ["1", "4", "1"]
+    assert queue.dropped == 6
+    assert [e.state.message for e in handler.events] == ["m0"]

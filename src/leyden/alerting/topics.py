@@ -23,8 +23,9 @@ import asyncio
 import dataclasses
 import fnmatch
 import logging
+import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +34,8 @@ from leyden.alerting.handlers.base import AlertHandler, HandlerError
 
 DEFAULT_BUFFER_LENGTH = 5000
 MINIMUM_BUFFER_LENGTH = 1000
+#: at most one "dropped" log line per handler queue this often (seconds)
+DROP_LOG_INTERVAL = 10.0
 
 _LOG = logging.getLogger("leyden.alert")
 
@@ -99,6 +102,10 @@ class HandlerQueue:
     The worker task is created on the first event (or by :meth:`drain` when events were queued
     outside a running event loop) and ends as soon as the queue is empty, so an idle handler
     costs nothing.
+
+    Drops are logged at most once per ``DROP_LOG_INTERVAL`` with the count since the last line
+    (and the rest when the worker empties the queue): a burst of alerts into a full queue would
+    otherwise log one line per point, which costs as much as the alert node itself.
     """
 
     def __init__(
@@ -107,6 +114,7 @@ class HandlerQueue:
         label: HandlerLabel,
         limit: int | None,
         logger: logging.Logger = _LOG,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.handler = handler
         self.label = label
@@ -115,6 +123,10 @@ class HandlerQueue:
         self.failed = 0
         self.dropped = 0
         self._log = logger
+        self._clock = clock
+        self._unreported_drops = 0
+        self._drop_reason = ""
+        self._next_drop_log = float("-inf")
         self._pending: deque[Event] = deque()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -128,14 +140,24 @@ class HandlerQueue:
         """Queue one event; ``False`` (and a log line) when the queue is full or closed."""
         if self._closed or (self.limit is not None and len(self._pending) >= self.limit):
             self.dropped += 1
-            self._log.error(
-                "failed to deliver event to handler",
-                extra={"fields": {**self._fields(), "id": event.state.id, "reason": "queue full"}},
-            )
+            self._unreported_drops += 1
+            self._drop_reason = "queue closed" if self._closed else "queue full"
+            now = self._clock()
+            if now >= self._next_drop_log:
+                self._next_drop_log = now + DROP_LOG_INTERVAL
+                self._report_drops(event.state.id)
             return False
         self._pending.append(event)
         self._start()
         return True
+
+    def _report_drops(self, event_id: str = "") -> None:
+        fields = {**self._fields(), "reason": self._drop_reason}
+        if event_id:
+            fields["id"] = event_id
+        fields["dropped"] = str(self._unreported_drops)
+        self._unreported_drops = 0
+        self._log.error("failed to deliver event to handler", extra={"fields": fields})
 
     def _start(self) -> None:
         if self._task is not None or not self._pending:
@@ -159,6 +181,8 @@ class HandlerQueue:
                 await self._deliver(self._pending.popleft())
         finally:
             self._task = None
+            if self._unreported_drops:
+                self._report_drops()
 
     async def _deliver(self, event: Event) -> None:
         try:
@@ -209,6 +233,8 @@ class HandlerQueue:
     async def aclose(self) -> None:
         self.close()
         await self.drain()
+        if self._unreported_drops:
+            self._report_drops()
         try:
             await self.handler.close()
         except Exception as exc:
