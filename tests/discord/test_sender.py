@@ -577,3 +577,16 @@ def test_build_ssl_context_errors_name_key_and_file(tmp_path: Path, ca: trustme.
         build_ssl_context(ssl_cert=str(cert_path), ssl_key=str(garbage))
     with pytest.raises(TLSConfigError, match=r"^ssl-key is set but ssl-cert is not"):
         build_ssl_context(ssl_key=str(cert_path))
+
+
+async def test_concurrent_requests_to_one_webhook_respect_the_gate(
+    sender: DiscordSender, server: WebhookServer, fake_time: FakeTime
+) -> None:
+    """Several queues posting to one webhook at once: each sees the bucket the previous
+    answer emptied, instead of all passing the open gate together and getting 429s."""
+    exhausted = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "1.5"}
+    server.script((204, None, exhausted), (204, None, exhausted))
+    results = await asyncio.gather(*(sender.post_once(server.url(), PAYLOAD) for _ in range(3)))
+    assert all(r.delivered for r in results)
+    assert fake_time.waits == [1.5, 1.5]
+    assert len(server.seen) == 3

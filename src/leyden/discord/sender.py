@@ -316,8 +316,12 @@ class DiscordSender:
 
     One ``aiohttp.ClientSession`` per TLS setting keeps connections alive across posts.  A
     simple per-webhook gate honours ``X-RateLimit-Remaining: 0`` / ``X-RateLimit-Reset-After``
-    and 429 answers: the next request to that webhook waits until the bucket resets.  Global
-    (per-host) and per-channel budgets are not modelled here; they belong to the pacing layer.
+    and 429 answers: the next request to that webhook waits until the bucket resets.  Requests
+    to one webhook go one at a time, so the gate is seen by all of them: several handler queues
+    posting to the same webhook at once would otherwise all pass an open gate together, and at
+    Discord's 5 per 2 s most of them come back 429 (which count toward Cloudflare's ban of
+    clients sending too many invalid requests).  Global (per-host) and per-channel budgets are
+    not modelled here; they belong to the pacing layer.
 
     ``sleep``, ``random`` and ``clock`` are injectable so tests never really wait.
     """
@@ -346,6 +350,7 @@ class DiscordSender:
         self._sessions: dict[Any, aiohttp.ClientSession] = {}
         #: per normalised URL: clock time before which no request may be sent
         self._not_before: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
         self._closed = False
 
     def _session(self, setting: SSLSetting) -> aiohttp.ClientSession:
@@ -388,6 +393,15 @@ class DiscordSender:
     ) -> DeliveryResult:
         """One attempt.  2xx delivered; 429, 5xx and transport errors retry; other 4xx permanent."""
         target = normalize_webhook_url(url)
+        lock = self._locks.get(target)
+        if lock is None:
+            lock = self._locks[target] = asyncio.Lock()
+        async with lock:
+            return await self._post_once(url, target, payload, ssl)
+
+    async def _post_once(
+        self, url: str, target: str, payload: Mapping[str, Any], ssl: SSLSetting
+    ) -> DeliveryResult:
         shown = redact_url(url)
         wait = self._gate_wait(target)
         if wait > self._max_gate_wait:
