@@ -59,3 +59,36 @@ async def test_serve_stops_when_asked(tmp_path: Path) -> None:
     await asyncio.wait_for(ready.wait(), 10)
     stop.set()
     await asyncio.wait_for(task, 10)
+
+
+async def test_shutdown_gives_up_on_queued_deliveries_after_the_timeout() -> None:
+    import logging
+
+    from leyden.server.app import _close_alerts
+
+    class Stuck:
+        """An alert service whose deliveries never finish (Discord answers 429 for hours)."""
+
+        class topics:
+            @staticmethod
+            def queues() -> list[list[int]]:
+                return [[1, 2, 3], [4]]
+
+        async def close(self) -> None:
+            await asyncio.Event().wait()
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("leyden.http")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    try:
+        await asyncio.wait_for(_close_alerts(Stuck(), 0.01), 5)  # type: ignore[arg-type]
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    [record] = records
+    assert record.getMessage() == "shutdown timeout: queued alert notifications were not delivered"
+    assert record.fields["undelivered"] == 4  # type: ignore[attr-defined]

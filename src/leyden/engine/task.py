@@ -80,12 +80,11 @@ class ExecTimes:
                 if stack:
                     stack[-1][2] += elapsed
 
-        previous = sys.getprofile()
         sys.setprofile(hook)
         try:
             push(p)
         finally:
-            sys.setprofile(previous)
+            sys.setprofile(None)
 
 
 class Task:
@@ -152,7 +151,8 @@ class Task:
     def receive_point(self, p: Point) -> None:
         """The router's entry: ``p`` may be shared with other tasks (nodes never modify it)."""
         self._received += 1
-        if self._received % SAMPLE_EVERY == 0:
+        # (a profiler already installed, e.g. cProfile, must not be replaced)
+        if self._received % SAMPLE_EVERY == 0 and sys.getprofile() is None:
             self.exec_times.run(self._push, p)
         else:
             for stream in self._streams:

@@ -8,6 +8,7 @@ engine or a service, and encode the answer.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import json
 import logging
@@ -35,6 +36,8 @@ log = logging.getLogger("leyden.http")
 BASE = "/kapacitor/v1"
 #: largest write body accepted after decompression (InfluxDB's default is 25 MB)
 MAX_WRITE_BODY = 32 * 1024 * 1024
+#: points handed to the engine between two turns of the event loop
+WRITE_CHUNK = 5000
 #: how many bad lines a write error names before "and N more"
 MAX_REPORTED_LINE_ERRORS = 10
 
@@ -139,8 +142,11 @@ async def write(request: web.Request) -> web.Response:
     if not body.strip():
         return web.Response(status=200)
     result = lineprotocol.parse(body, precision=precision, now_ns=time.time_ns())
-    if result.points:
-        services.engine.write_points(db, rp, result.points)
+    points = result.points
+    for start in range(0, len(points), WRITE_CHUNK):
+        if start:
+            await asyncio.sleep(0)  # a big body must not keep deliveries and requests waiting
+        services.engine.write_points(db, rp, points[start : start + WRITE_CHUNK])
     if not result.errors:
         return web.Response(status=204)
     stats.write_errors += 1
@@ -228,6 +234,19 @@ async def debug_vars(request: web.Request) -> web.Response:
     )
 
 
+async def _close_alerts(alerts: AlertService, timeout: float) -> None:
+    """Let queued deliveries finish, for at most ``[http] shutdown-timeout``; then say what was
+    left behind rather than hang (at Discord's rate a full queue takes hours)."""
+    try:
+        await asyncio.wait_for(alerts.close(), timeout)
+    except TimeoutError:
+        left = sum(len(q) for q in alerts.topics.queues())
+        log.warning(
+            "shutdown timeout: queued alert notifications were not delivered",
+            extra={"fields": {"undelivered": left, "timeout": f"{timeout:g}s"}},
+        )
+
+
 def create_app(services: Services) -> web.Application:
     app = web.Application(middlewares=[_common_headers], client_max_size=MAX_WRITE_BODY)
     app[SERVICES_KEY] = services
@@ -253,7 +272,7 @@ def create_app(services: Services) -> web.Application:
     async def _close(app: web.Application) -> None:
         services = app[SERVICES_KEY]
         if services.alerts is not None:
-            await services.alerts.close()  # queued deliveries finish first
+            await _close_alerts(services.alerts, services.config.http.shutdown_timeout / 1e9)
         await services.discord.close()
         if services.store is not None:
             services.store.close()
