@@ -45,7 +45,10 @@ class LogfmtFormatter(logging.Formatter):
         if isinstance(extra, dict):
             parts.extend(f"{k}={_quote(str(v))}" for k, v in extra.items())
         if record.exc_info and record.levelno >= logging.ERROR:
-            parts.append(f"err={_quote(str(record.exc_info[1]))}")
+            # an unexpected exception (a bug): keep its traceback, escaped onto the one line
+            if not (isinstance(extra, dict) and "err" in extra):
+                parts.append(f"err={_quote(str(record.exc_info[1]))}")
+            parts.append(f"trace={_quote(self.formatException(record.exc_info))}")
         return " ".join(parts)
 
 

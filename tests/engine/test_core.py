@@ -127,3 +127,33 @@ def test_exec_times_sample_each_nodes_own_time() -> None:
     assert "count3" not in times.calls
     assert times.avg_ns("never-ran") == 0
     assert task.nodes["count3"].stats.collected == SAMPLE_EVERY * 4 // 10
+
+
+def test_a_node_bug_costs_the_point_not_the_task() -> None:
+    from leyden.engine.clock import SimulatedClock
+    from leyden.engine.node import TaskContext
+    from leyden.engine.task import Task
+    from leyden.tick.builder import build_pipeline
+
+    task = Task(
+        "t",
+        build_pipeline("stream|from()|httpOut('o')"),
+        TaskContext("t", SimulatedClock()),
+        [("db", "rp")],
+    )
+    out = task.nodes["http_out2"]
+    real = out.point
+    calls = 0
+
+    def buggy(p: Point) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyError("oops")
+        real(p)
+
+    out.point = buggy  # type: ignore[method-assign]
+    for i in range(3):
+        task.receive_point(Point("cpu", {}, {"v": float(i)}, i * S))
+    assert task.failures == 1
+    assert task.http_out()["o"]["series"][0]["values"][0][1] == 2.0

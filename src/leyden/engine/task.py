@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections import defaultdict
@@ -21,6 +22,8 @@ from leyden.engine.node import (
 )
 from leyden.engine.router import Engine
 from leyden.tick.pipeline import Pipeline
+
+log = logging.getLogger("leyden.task")
 
 
 class TaskError(Exception):
@@ -109,6 +112,8 @@ class Task:
         self._streams = [self.nodes[s.name] for s in pipeline.sources if s.kind == "stream"]
         self.exec_times = ExecTimes(self.nodes.values())
         self._received = 0
+        #: points a node failed on with an unexpected exception (a bug, logged)
+        self.failures = 0
 
     def _edges(self, spec: Any) -> list[Receiver]:
         """The children of ``spec``'s node; a multi-parent child gets an edge naming the parent.
@@ -149,14 +154,35 @@ class Task:
         self.receive_point(Point(point.name, point.tags, point.fields, point.time, db=db, rp=rp))
 
     def receive_point(self, p: Point) -> None:
-        """The router's entry: ``p`` may be shared with other tasks (nodes never modify it)."""
+        """The router's entry: ``p`` may be shared with other tasks (nodes never modify it).
+
+        A bug in a node must cost that point, not the write request or the other tasks.
+        """
         self._received += 1
-        # (a profiler already installed, e.g. cProfile, must not be replaced)
-        if self._received % SAMPLE_EVERY == 0 and sys.getprofile() is None:
-            self.exec_times.run(self._push, p)
-        else:
-            for stream in self._streams:
-                stream.point(p)
+        try:
+            # (a profiler already installed, e.g. cProfile, must not be replaced)
+            if self._received % SAMPLE_EVERY == 0 and sys.getprofile() is None:
+                self.exec_times.run(self._push, p)
+            else:
+                for stream in self._streams:
+                    stream.point(p)
+        except Exception as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if self.failures & (self.failures - 1) == 0:  # the 1st, 2nd, 4th, 8th … failure
+            log.error(
+                "task failed on a point; the point was dropped",
+                exc_info=self.failures == 1,
+                extra={
+                    "fields": {
+                        "task": self.name,
+                        "failures": self.failures,
+                        "err": f"{type(exc).__name__}: {exc}",
+                    }
+                },
+            )
 
     def _push(self, p: Point) -> None:
         for stream in self._streams:
