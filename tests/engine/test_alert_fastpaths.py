@@ -15,8 +15,13 @@ from hypothesis import strategies as st
 from leyden.engine.clock import SimulatedClock
 from leyden.engine.model import Dimensions, Point
 from leyden.engine.node import TaskContext
-from leyden.engine.nodes.alert import AlertNode
-from leyden.gotypes import Duration
+from leyden.engine.nodes.alert import (
+    AlertNode,
+    _fields_json_escaped,
+    _html_text_escape,
+    _rfc3339nano,
+)
+from leyden.gotypes import Duration, Time, go_json
 from leyden.tick.builder import build_pipeline
 
 S = 1_000_000_000
@@ -80,3 +85,27 @@ def test_ids_per_group_match_the_template(template: str) -> None:
         for n, h in [("m", "x"), ("m", "y"), ("n", "x")]
     ]
     assert out == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["value", "a", "z<", "+b"]),
+        st.one_of(
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.floats(min_value=1e-5, max_value=1e17),
+            st.integers(-(10**20), 10**20).map(float),
+            st.integers(-(2**63), 2**63 - 1),
+            st.booleans(),
+        ),
+        max_size=4,
+    )
+)
+def test_fields_json_matches_the_encoder(fields: dict[str, Any]) -> None:
+    assert _fields_json_escaped(fields) == _html_text_escape(go_json(fields))
+
+
+@settings(max_examples=500, deadline=None)
+@given(t=st.integers(-(2**63), 2**63 - 1))
+def test_rfc3339nano_matches_time(t: int) -> None:
+    assert _rfc3339nano(t) == Time(t).rfc3339nano()

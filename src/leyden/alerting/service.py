@@ -15,7 +15,6 @@ applies to it (documented semantics, see ``compatibility.md``).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -110,15 +109,22 @@ class AlertPublisher:
         """Collect the event into the node's topics and queue it for handlers; never blocks."""
         service = self.service
         out: Event | None = None
+        # Event(...) rather than dataclasses.replace: the same copy, for a fraction of the cost.
         if self.anon_topic is not None:
-            out = service.collect(dataclasses.replace(event, topic=self.anon_topic))
+            out = service.collect(
+                Event(self.anon_topic, event.state, event.data, event.previous_level)
+            )
         if self.topic is not None:
-            named = service.collect(dataclasses.replace(event, topic=self.topic))
+            named = service.collect(
+                Event(self.topic, event.state, event.data, event.previous_level)
+            )
             out = out or named
         if out is None:
-            previous = self._levels.get(event.state.id, Level.OK)
-            self._levels[event.state.id] = event.state.level
-            out = dataclasses.replace(event, previous_level=previous)
+            state = event.state
+            levels = self._levels
+            previous = levels.get(state.id, Level.OK)
+            levels[state.id] = state.level
+            out = Event(event.topic, state, event.data, previous)
         service.notify(out)
 
     def is_inhibited(self, category: str, tags: Mapping[str, str]) -> bool:

@@ -312,10 +312,8 @@ class Topic:
     def collect(self, event: Event) -> Event:
         """Record the event and queue it for every handler; the event as handlers see it."""
         previous = self.update_event(event.state)
-        out = dataclasses.replace(
-            event,
-            topic=self.id,
-            previous_level=previous.level if previous is not None else Level.OK,
+        out = Event(
+            self.id, event.state, event.data, previous.level if previous is not None else Level.OK
         )
         self.collected += 1
         for queue in self.queues:

@@ -590,11 +590,11 @@ class AlertNode(Node):
         return "".join(
             (
                 cached[3],
-                _html_text_escape(go_json(fields)),
+                _fields_json_escaped(fields),
                 _Q_LEVEL,
                 level_name,
                 _Q_TIME,
-                Time(t).rfc3339nano(),
+                _rfc3339nano(t),
                 _Q_DURATION,
                 str(int(duration)),
                 _Q_MESSAGE,
@@ -755,6 +755,70 @@ def _html_text_escape(text: str) -> str:
         if char in text:
             text = text.replace(char, escaped)
     return text
+
+
+def _value_json_escaped(v: Any) -> str:
+    """``_html_text_escape(go_json(v))`` with shortcuts for the common field values."""
+    tv = type(v)
+    if tv is float:
+        # Python's repr and Go's encoder agree on the shortest digits; in this range both
+        # write them without an exponent (Go adds no ".0", and no escaping is needed).
+        if 1e-4 <= abs(v) < 1e16:
+            r = repr(v)
+            return r[:-2] if r.endswith(".0") else r
+    elif tv is int:
+        return int.__repr__(v)
+    elif tv is bool:
+        return "true" if v else "false"
+    return _html_text_escape(go_json(v))
+
+
+#: a fields dict's keys in insertion order -> its sorted keys, each with the escaped JSON
+#: that comes before its value (``{"a":`` then ``,"b":``)
+_FIELD_KEYS: dict[tuple[Any, ...], tuple[tuple[Any, str], ...]] = {}
+
+
+def _fields_json_escaped(fields: dict[str, Any]) -> str:
+    """``_html_text_escape(go_json(fields))``: the escaping maps characters one by one, so
+    the key pieces are escaped once per key set and the values one by one."""
+    if not fields:
+        return "{}"
+    order = tuple(fields)
+    keys = _FIELD_KEYS.get(order)
+    if keys is None:
+        if len(_FIELD_KEYS) > 1024:
+            _FIELD_KEYS.clear()
+        if not all(type(k) is str for k in order):
+            return _html_text_escape(go_json(fields))
+        sep = "{"
+        built = []
+        for k in sorted(order):
+            built.append((k, _html_text_escape(sep + go_json(k) + ":")))
+            sep = ","
+        keys = _FIELD_KEYS[order] = tuple(built)
+    parts = [piece + _value_json_escaped(fields[k]) for k, piece in keys]
+    parts.append("}")
+    return "".join(parts)
+
+
+#: day number since the epoch -> Go's RFC 3339 date part of it, ``YYYY-MM-DDT``
+_DAYS: dict[int, str] = {}
+
+
+def _rfc3339nano(t: int) -> str:
+    """``Time(t).rfc3339nano()``, with the date part formatted once per day."""
+    secs, nanos = divmod(t, 1_000_000_000)
+    day, sod = divmod(secs, 86400)
+    date = _DAYS.get(day)
+    if date is None:
+        if len(_DAYS) > 4096:
+            _DAYS.clear()
+        date = _DAYS[day] = Time(day * 86400 * 1_000_000_000).rfc3339()[:-9]
+    hh, rest = divmod(sod, 3600)
+    mm, ss = divmod(rest, 60)
+    if nanos:
+        return f"{date}{hh:02d}:{mm:02d}:{ss:02d}.{str(nanos).rjust(9, '0').rstrip('0')}Z"
+    return f"{date}{hh:02d}:{mm:02d}:{ss:02d}Z"
 
 
 # The details' constant JSON between values, already escaped (``"`` is ``&#34;``).
