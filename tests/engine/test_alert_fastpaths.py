@@ -21,6 +21,7 @@ from leyden.engine.nodes.alert import (
     _html_text_escape,
     _rfc3339nano,
 )
+from leyden.engine.result import point_row, result
 from leyden.gotypes import Duration, Time, go_json
 from leyden.tick.builder import build_pipeline
 
@@ -109,3 +110,14 @@ def test_fields_json_matches_the_encoder(fields: dict[str, Any]) -> None:
 @given(t=st.integers(-(2**63), 2**63 - 1))
 def test_rfc3339nano_matches_time(t: int) -> None:
     assert _rfc3339nano(t) == Time(t).rfc3339nano()
+
+
+def test_stream_event_result_is_the_point_row() -> None:
+    node = alert_node()
+    events: list[Any] = []
+    node.publisher.publish = events.append  # type: ignore[method-assign]
+    p = Point("m", {"h": "a<"}, {"v": 1.5, "s": "x"}, T0 + 5)
+    node.point(p)
+    (event,) = events
+    assert event.data.result == result([point_row(p)])
+    assert go_json(event.data.result) == go_json(result([point_row(p)]))

@@ -8,7 +8,8 @@ templates and JSON print them the way Go does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
@@ -45,17 +46,90 @@ class EventState:
     level: Level
 
 
-@dataclass(slots=True)
 class EventData:
-    name: str = ""
-    task_name: str = ""
-    category: str = ""
-    group: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
-    fields: dict[str, Any] = field(default_factory=dict)
-    recoverable: bool = True
-    #: the models.Result of the point or batch: ``{"series": [row, ...]}``
-    result: dict[str, Any] = field(default_factory=dict)
+    """The point or batch behind an event.
+
+    ``result`` (the models.Result: ``{"series": [row, ...]}``) may be given as a function
+    (``make_result``) that builds it on first use: handlers and listeners need it, the alert
+    node's per-point path does not, and most events are never delivered anywhere.
+    """
+
+    __slots__ = (
+        "_make_result",
+        "_result",
+        "category",
+        "fields",
+        "group",
+        "name",
+        "recoverable",
+        "tags",
+        "task_name",
+    )
+
+    def __init__(
+        self,
+        name: str = "",
+        task_name: str = "",
+        category: str = "",
+        group: str = "",
+        tags: dict[str, str] | None = None,
+        fields: dict[str, Any] | None = None,
+        recoverable: bool = True,
+        result: dict[str, Any] | None = None,
+        *,
+        make_result: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.name = name
+        self.task_name = task_name
+        self.category = category
+        self.group = group
+        self.tags = {} if tags is None else tags
+        self.fields = {} if fields is None else fields
+        self.recoverable = recoverable
+        self._result = result if result is not None or make_result is not None else {}
+        self._make_result = make_result
+
+    @property
+    def result(self) -> dict[str, Any]:
+        result = self._result
+        if result is None:
+            make = self._make_result
+            assert make is not None
+            result = self._result = make()
+            self._make_result = None
+        return result
+
+    @result.setter
+    def result(self, value: dict[str, Any]) -> None:
+        self._result = value
+        self._make_result = None
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.name,
+            self.task_name,
+            self.category,
+            self.group,
+            self.tags,
+            self.fields,
+            self.recoverable,
+            self.result,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, EventData)
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return (
+            f"EventData(name={self.name!r}, task_name={self.task_name!r}, "
+            f"category={self.category!r}, group={self.group!r}, tags={self.tags!r}, "
+            f"fields={self.fields!r}, recoverable={self.recoverable!r}, result={self.result!r})"
+        )
 
 
 @dataclass(slots=True)

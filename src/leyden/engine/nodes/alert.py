@@ -502,9 +502,11 @@ class AlertNode(Node):
         fields: dict[str, Any],
         level: int,
         t: int,
-        rows: list[dict[str, Any]],
+        rows: list[dict[str, Any]] | None,
     ) -> Event:
-        """The event for an emission; raises TemplateExecError from the message or details."""
+        """The event for an emission; raises TemplateExecError from the message or details.
+
+        ``rows=None`` stands for the stream point's row, built when a handler first asks."""
         duration = Duration(go_sub(st.last_triggered, st.first_triggered))
         level_name = _LEVEL_NAMES[level]
         data: GoStruct | None = None
@@ -528,19 +530,21 @@ class AlertNode(Node):
             data["Message"] = message
             data.type_name = "kapacitor.detailsInfo"
             details = self._details_tmpl.execute(data)
+        tags = dict(tags)
+        fields = dict(fields)
+        data_ = EventData(
+            name,
+            self.ctx.task_name,
+            self.category,
+            group,
+            tags,
+            fields,
+            not self.no_recoveries,
+            None if rows is None else result(rows),
+            make_result=None if rows is not None else lambda: _point_result(name, tags, fields, t),
+        )
         return Event(
-            topic="",
-            state=EventState(id_, message, details, Time(t), duration, _LEVELS[level]),
-            data=EventData(
-                name=name,
-                task_name=self.ctx.task_name,
-                category=self.category,
-                group=group,
-                tags=dict(tags),
-                fields=dict(fields),
-                recoverable=not self.no_recoveries,
-                result=result(rows),
-            ),
+            "", EventState(id_, message, details, Time(t), duration, _LEVELS[level]), data_
         )
 
     def _default_details(
@@ -642,7 +646,7 @@ class AlertNode(Node):
             return
         try:
             event = self._build_event(
-                st, id_, p.name, p.group, p.tags, p.fields, level, p.time, [point_row(p)]
+                st, id_, p.name, p.group, p.tags, p.fields, level, p.time, None
             )
         except TemplateExecError as exc:
             self.error("failed to render alert message or details", error=str(exc), id=id_)
@@ -755,6 +759,11 @@ def _html_text_escape(text: str) -> str:
         if char in text:
             text = text.replace(char, escaped)
     return text
+
+
+def _point_result(name: str, tags: dict[str, str], fields: dict[str, Any], t: int) -> Any:
+    """The models.Result of a stream point, from the event's own copies of its dicts."""
+    return result([point_row(Point(name, tags, fields, t))])
 
 
 def _value_json_escaped(v: Any) -> str:
