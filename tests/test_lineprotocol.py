@@ -167,11 +167,22 @@ def test_escapes(line: str, name: str, tags: dict[str, str], fields: dict[str, f
     assert (p.name, p.tags, p.fields) == (name, tags, fields)
 
 
-def test_tags_are_sorted_and_private() -> None:
+def test_tags_are_sorted_and_shared_per_series() -> None:
     a, b = parse("m,z=1,a=2 v=1 1\nm,z=1,a=2 v=2 2", now_ns=NOW).points
     assert list(a.tags) == ["a", "z"]
-    a.tags["x"] = "changed"
-    assert b.tags == {"a": "2", "z": "1"}
+    assert a.tags is b.tags  # one dict per series: nothing may modify it in place
+
+
+def test_debug_mode_refuses_changes_to_shared_tags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lp, "FREEZE_SHARED_TAGS", True)
+    monkeypatch.setattr(lp, "_KEY_CACHE", {})
+    (p,) = parse("frozen,h=a v=1 1", now_ns=NOW).points
+    assert p.tags == {"h": "a"}
+    with pytest.raises(lp.SharedTagsMutated):
+        p.tags["x"] = "changed"
+    with pytest.raises(lp.SharedTagsMutated):
+        p.tags.pop("h")
+    assert dict(p.tags) == {"h": "a"}
 
 
 # --- precision and time ----------------------------------------------------------------------

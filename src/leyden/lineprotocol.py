@@ -24,6 +24,7 @@ line per call, so bodies would still be split and numbered here.
 from __future__ import annotations
 
 import gc
+import os
 import re
 import time as _time
 from dataclasses import dataclass
@@ -82,7 +83,11 @@ class UInt(int):
 
 
 class Point:
-    """One point of a write. ``tags`` is a fresh dict per point, keys in sorted order."""
+    """One point of a write; ``tags`` has its keys in sorted order.
+
+    ``tags`` is shared by every point of the same series (and later writes of it): nothing may
+    modify it in place; copy it to change it (``LEYDEN_DEBUG_SHARED_TAGS=1`` makes it raise).
+    """
 
     __slots__ = ("fields", "name", "tags", "time")
 
@@ -148,6 +153,26 @@ class _Unterminated(_Bad):
 
 _KEY_CACHE: dict[str, tuple[str, dict[str, str]]] = {}
 _KEY_CACHE_MAX = 10_000
+
+
+class SharedTagsMutated(TypeError):
+    """Something modified a series' shared tags dict in place (a bug: copy it instead)."""
+
+
+class _FrozenTags(dict[str, str]):
+    """A shared tags dict that refuses changes: the debug mode that proves sharing is safe."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise SharedTagsMutated("a series' shared tags dict was modified in place")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse  # type: ignore[assignment]
+    update = pop = popitem = clear = setdefault = _refuse  # type: ignore[assignment]
+
+
+#: every point of a series shares one tags dict; in this mode the dict refuses changes
+FREEZE_SHARED_TAGS = os.environ.get("LEYDEN_DEBUG_SHARED_TAGS", "") not in ("", "0")
 _BOOLS: dict[str, bool] = {
     "t": True,
     "T": True,
@@ -301,7 +326,7 @@ def _parse_lines(
                             # object.__new__ plus slot stores is twice as fast as Point(...)
                             point = new(Point)
                             point.name = series[0]
-                            point.tags = series[1].copy()
+                            point.tags = series[1]  # shared per series, never modified
                             point.fields = fields
                             point.time = ts
                             append(point)
@@ -357,6 +382,8 @@ def _fast_key(key: str) -> tuple[str, dict[str, str]] | None:
         tags[k] = v
     if len(tags) > 1:
         tags = dict(sorted(tags.items()))
+    if FREEZE_SHARED_TAGS:
+        tags = _FrozenTags(tags)
     series = (name, tags)
     if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
         _KEY_CACHE.clear()
