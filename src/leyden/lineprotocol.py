@@ -235,6 +235,7 @@ def _parse_lines(
     # (tab and NUL count as whitespace between sections, which str.split would not see).
     simple_body = text.isascii() and not any(c in text for c in _NOT_SIMPLE)
     new = object.__new__
+    field_keys = {}.setdefault
     n = len(lines)
     i = 0
     while i < n:
@@ -274,6 +275,8 @@ def _parse_lines(
                         if not k or not v:
                             ok = False
                             break
+                        # one string per field key: a buffered point keeps its dict's keys
+                        k = field_keys(k, k)
                         c = v[-1]
                         if c in float_end:
                             if v[0] not in num_start or "_" in v:
