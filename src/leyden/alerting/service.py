@@ -128,7 +128,7 @@ class AlertPublisher:
         service.notify(out)
 
     def is_inhibited(self, category: str, tags: Mapping[str, str]) -> bool:
-        return self.service.is_inhibited(category, tags)
+        return self.service.inhibitors.is_inhibited(category, tags)  # (per event: no detour)
 
     def add_inhibitor(self, inhibitor: InhibitorLike) -> None:
         """Register a group's inhibitor (:class:`~leyden.alerting.topics.Inhibitor` or alike);

@@ -211,8 +211,8 @@ class AlertNode(Node):
         self._id_cache: dict[str, tuple[str, str]] = {}
         # The default details are ``{{ json . }}``: encoded directly, the same bytes.
         self._details_default = self.details_text == DEFAULT_DETAILS_TEMPLATE
-        # group -> (name, id, tags, escaped JSON up to "Fields":, the id's JSON)
-        self._details_prefix: dict[str, tuple[str, str, dict[str, str], str, str]] = {}
+        # group -> (name, id, tags, escaped JSON up to "Fields":, level -> escaped message)
+        self._details_prefix: dict[str, tuple[str, str, dict[str, str], str, dict[str, str]]] = {}
         self._message_constant = _constant(self.message_text)
         self._details_constant = _constant(self.details_text)
 
@@ -564,7 +564,6 @@ class AlertNode(Node):
         escaping maps characters one by one).  The part up to ``"ID"`` is kept per group."""
         cached = self._details_prefix.get(group)
         if cached is None or cached[0] != name or cached[1] != id_ or cached[2] != tags:
-            id_json = go_json(id_)
             prefix = _html_text_escape(
                 "".join(
                     (
@@ -579,18 +578,22 @@ class AlertNode(Node):
                         ',"ServerInfo":',
                         self._server_info_json,
                         ',"ID":',
-                        id_json,
+                        go_json(id_),
                         ',"Fields":',
                     )
                 )
             )
-            cached = (name, id_, dict(tags), prefix, id_json)
+            cached = (name, id_, dict(tags), prefix, {})
             self._details_prefix[group] = cached
         if self._message_default:
-            # "<id> is <LEVEL>": the id's JSON with the level appended inside the quotes
-            message_json = cached[4][:-1] + " is " + level_name + '"'
+            # "<id> is <LEVEL>": the same four messages again and again, escaped once each
+            message_escaped = cached[4].get(level_name)
+            if message_escaped is None:
+                message_escaped = cached[4][level_name] = _html_text_escape(
+                    go_json(id_)[:-1] + " is " + level_name + '"'
+                )
         else:
-            message_json = go_json(message)
+            message_escaped = _html_text_escape(go_json(message))
         return "".join(
             (
                 cached[3],
@@ -602,7 +605,7 @@ class AlertNode(Node):
                 _Q_DURATION,
                 str(int(duration)),
                 _Q_MESSAGE,
-                _html_text_escape(message_json),
+                message_escaped,
                 "}\n",
             )
         )
@@ -616,7 +619,7 @@ class AlertNode(Node):
             stats["alerts_inhibited"] += 1
             return
         stats["alerts_triggered"] += 1
-        stats[_STAT_BY_LEVEL[event.state.level]] += 1
+        stats[_STAT_BY_LEVEL[event.state.level]] += 1  # (a tuple: Enum's hash is slow)
         try:
             self.publisher.publish(event)
         except Exception as exc:  # a full queue or a broken handler must not stop the task
@@ -655,6 +658,8 @@ class AlertNode(Node):
         self.emit_point(self._augment_point(p, event.state))
 
     def _augment_point(self, p: Point, state: EventState) -> Point:
+        if not (self._augment_tags or self._augment_fields):
+            return p
         changes: dict[str, Any] = {}
         if self._augment_tags:
             changes["tags"] = self._augmented_tags(p.tags, state)
@@ -815,7 +820,21 @@ _DAYS: dict[int, str] = {}
 
 
 def _rfc3339nano(t: int) -> str:
-    """``Time(t).rfc3339nano()``, with the date part formatted once per day."""
+    """``Time(t).rfc3339nano()``, with the date part formatted once per day; the last time is
+    kept, since every task alerting on a point formats the same one."""
+    global _LAST_TIME
+    last = _LAST_TIME
+    if last[0] == t:
+        return last[1]
+    text = _format_rfc3339nano(t)
+    _LAST_TIME = (t, text)
+    return text
+
+
+_LAST_TIME: tuple[int | None, str] = (None, "")
+
+
+def _format_rfc3339nano(t: int) -> str:
     secs, nanos = divmod(t, 1_000_000_000)
     day, sod = divmod(secs, 86400)
     date = _DAYS.get(day)
@@ -836,9 +855,4 @@ _Q_TIME = _html_text_escape('","Time":"')
 _Q_DURATION = _html_text_escape('","Duration":')
 _Q_MESSAGE = _html_text_escape(',"Message":')
 
-_STAT_BY_LEVEL = {
-    Level.OK: "oks_triggered",
-    Level.INFO: "infos_triggered",
-    Level.WARNING: "warns_triggered",
-    Level.CRITICAL: "crits_triggered",
-}
+_STAT_BY_LEVEL = ("oks_triggered", "infos_triggered", "warns_triggered", "crits_triggered")
