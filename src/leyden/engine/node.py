@@ -18,7 +18,7 @@ from leyden.engine.model import Batch, Dimensions, Point
 log = logging.getLogger("leyden.task")
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeStats:
     collected: int = 0
     emitted: int = 0

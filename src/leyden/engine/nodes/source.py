@@ -14,6 +14,14 @@ from leyden.tick.values import STAR
 class StreamNode(Node):
     """Receives every point routed to the task and hands it to its ``from()`` children."""
 
+    def point(self, p: Point) -> None:
+        # Node.point + emit_point in one call: this runs for every point of every task.
+        stats = self.stats
+        stats.collected += 1
+        stats.emitted += 1
+        for child in self.children:
+            child.point(p)
+
 
 def dimensions_from(by: list[Any], by_measurement: bool) -> tuple[Dimensions, bool]:
     """(dimensions, all-tags?) for ``groupBy(...)``; ``*`` means every tag of each point."""
@@ -75,5 +83,9 @@ class FromNode(Node):
             group = group_id(p.name, p.tags, dims)
         else:
             group = p.name if dims.by_name else NIL_GROUP
-        # The constructor, not copy(**changes): this runs for every point of every task.
-        self.emit_point(Point(p.name, p.tags, p.fields, t, dims, group, p.db, p.rp))
+        # The constructor, not copy(**changes), and emit_point inlined: this runs for every
+        # point of every task.
+        out = Point(p.name, p.tags, p.fields, t, dims, group, p.db, p.rp)
+        self.stats.emitted += 1
+        for child in self.children:
+            child.point(out)
