@@ -511,6 +511,21 @@ def test_fuzz_fast_equals_exact(lines: list[str]) -> None:
     assert parse(body, now_ns=NOW) == parse_exact(body)
 
 
+_NUMBER_CHARS = "0123456789-.eEinfatyINFAYux"
+
+
+@settings(max_examples=500)
+@given(
+    st.text(alphabet=_NUMBER_CHARS, min_size=1, max_size=8),
+    st.text(alphabet=_NUMBER_CHARS, max_size=8),
+    st.text(alphabet=_NUMBER_CHARS, min_size=1, max_size=8),
+)
+def test_fuzz_plain_number_bodies_fast_equals_exact(a: str, b: str, t: str) -> None:
+    """Bodies without "+", "_" or whitespace skip the per-number checks: same results."""
+    body = f"m v={a},w={b}i {t}\nm v={b} {t}\nm v={a}\nm v=1 {a}"
+    assert parse(body, now_ns=NOW) == parse_exact(body)
+
+
 @settings(max_examples=300)
 @given(st.binary(max_size=300))
 def test_fuzz_random_bytes_never_raise(body: bytes) -> None:

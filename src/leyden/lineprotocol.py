@@ -186,6 +186,7 @@ _BOOLS: dict[str, bool] = {
     "FALSE": False,
 }
 _NOT_SIMPLE = ("\\", '"', "\t", "\x00")
+_NUMBER_SURPRISES = ("_", "+", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
 _DIGITS = frozenset("0123456789")
 _FLOAT_END = frozenset("0123456789.")
 _NUM_START = frozenset("-.0123456789")
@@ -234,6 +235,9 @@ def _parse_lines(
     # Checks that hold for the whole body need not be repeated on each line.
     # (tab and NUL count as whitespace between sections, which str.split would not see).
     simple_body = text.isascii() and not any(c in text for c in _NOT_SIMPLE)
+    # Without these characters anywhere, int() and float() accept exactly the numbers the
+    # per-value checks below would let through (no sign "+", "_" or whitespace to skip).
+    plain_numbers = simple_body and not any(c in text for c in _NUMBER_SURPRISES)
     new = object.__new__
     field_keys = {}.setdefault
     n = len(lines)
@@ -279,7 +283,7 @@ def _parse_lines(
                         k = field_keys(k, k)
                         c = v[-1]
                         if c in float_end:
-                            if v[0] not in num_start or "_" in v:
+                            if not plain_numbers and (v[0] not in num_start or "_" in v):
                                 ok = False
                                 break
                             try:
@@ -293,7 +297,9 @@ def _parse_lines(
                             fields[k] = x
                         elif c == "i":
                             s = v[:-1]
-                            if not s or s[0] not in int_start or s[-1] not in digits or "_" in s:
+                            if not plain_numbers and (
+                                not s or s[0] not in int_start or s[-1] not in digits or "_" in s
+                            ):
                                 ok = False
                                 break
                             try:
@@ -315,7 +321,9 @@ def _parse_lines(
                             ts = default_time
                         else:
                             s = parts[2]
-                            if not s or s[0] not in int_start or s[-1] not in digits or "_" in s:
+                            if not plain_numbers and (
+                                not s or s[0] not in int_start or s[-1] not in digits or "_" in s
+                            ):
                                 ok = False
                             else:
                                 try:
