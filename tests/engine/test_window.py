@@ -320,3 +320,30 @@ def test_delete_group_restarts_the_window() -> None:
     node.delete_group("host=A")
     feed(node, 10)  # a new window anchored at 10
     assert sink.batches == [] and sink.deleted == ["host=A"]
+
+
+@pytest.mark.parametrize("every", [2, 0])
+def test_buffered_points_come_back_with_their_fields_and_tags(every: int) -> None:
+    """The buffer keeps one-field points unpacked; every shape must come back the same."""
+    node, sink = window(period=10 * S, every=every * S)
+    shapes: list[dict[str, Any]] = [
+        {"value": 1.5},
+        {},
+        {"a": 1, "b": "x", "c": True},
+        {"value": None},
+        {"only": 7},
+    ]
+    sent = []
+    for i, fields in enumerate(shapes * 2):
+        p = Point("cpu", {"host": "A", "n": str(i)}, dict(fields), i * S, HOST)
+        sent.append((p.time, p.fields, p.tags))
+        node.point(p)
+    by_time = {t: (fields, tags) for t, fields, tags in sent}
+    assert sink.batches
+    for b in sink.batches:
+        assert b.points
+        for bp in b.points:
+            fields, tags = by_time[bp.time]
+            assert bp.tags is tags
+            assert list(bp.fields.items()) == list(fields.items())
+            assert [type(v) for v in bp.fields.values()] == [type(v) for v in fields.values()]
