@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from leyden.engine import gotime
-from leyden.engine.model import NIL_GROUP, Dimensions, Point, group_id
+from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS, Dimensions, Point, group_id
 from leyden.engine.node import Node, TaskContext, register
 from leyden.tick.values import STAR
 
@@ -48,6 +48,13 @@ class FromNode(Node):
         self.dims, self.all_tags = dimensions_from(
             list(p.get("groupBy", [])), bool(p.get("groupByMeasurement", False))
         )
+        # Nothing to change on an ungrouped point: forward the (immutable) point itself.
+        self._passthrough = (
+            not self.truncate
+            and not self.round
+            and not self.all_tags
+            and self.dims == NO_DIMENSIONS
+        )
         self.where = None
         if p.get("where") is not None:
             from leyden.engine.lambdas import compile_predicate
@@ -70,6 +77,11 @@ class FromNode(Node):
                 return
             if not keep:
                 return
+        if self._passthrough and p.dims is NO_DIMENSIONS and p.group == NIL_GROUP:
+            self.stats.emitted += 1
+            for child in self.children:
+                child.point(p)
+            return
         t = p.time
         if self.truncate:
             t = gotime.truncate(t, self.truncate)
