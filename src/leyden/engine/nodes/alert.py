@@ -810,6 +810,9 @@ def _fields_json_escaped(fields: dict[str, Any]) -> str:
             built.append((k, _html_text_escape(sep + go_json(k) + ":")))
             sep = ","
         keys = _FIELD_KEYS[order] = tuple(built)
+    if len(keys) == 1:
+        ((k, piece),) = keys
+        return piece + _value_json_escaped(fields[k]) + "}"
     parts = [piece + _value_json_escaped(fields[k]) for k, piece in keys]
     parts.append("}")
     return "".join(parts)
