@@ -8,15 +8,17 @@ log (no webhook URL, no password), and the queue logs it with the handler kind a
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from leyden.alerting.event import Event
 
 if TYPE_CHECKING:
-    from leyden.config import Config
+    from leyden.config import Config, HTTPPostConfig
     from leyden.discord.service import DiscordService
 
 #: Turns an event into Kapacitor's alert-data JSON (``alert.Data``), one JSON document.
@@ -98,3 +100,26 @@ def check_keys(options: Mapping[str, Any], kind: str, known: tuple[str, ...]) ->
             f"invalid {kind} handler option(s): {', '.join(unknown)}; "
             f"valid options: {', '.join(known)}"
         )
+
+
+def endpoint_headers(endpoint: HTTPPostConfig) -> dict[str, str]:
+    """The headers every request to an ``[[httppost]]`` endpoint carries.
+
+    Its basic auth wins over an ``Authorization`` among its headers, as in Kapacitor; what a
+    handler or node adds on top is the caller's business.  Shared by ``.post()`` and
+    ``httpPost`` so both send an endpoint's credentials the same way.
+    """
+    headers = dict(endpoint.headers)
+    auth = endpoint.basic_auth
+    if auth.is_set():
+        token = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode("ascii")
+        headers["Authorization"] = "Basic " + token
+    return headers
+
+
+def endpoint_template_text(text: str, path: str) -> str:
+    """An endpoint template: the file's contents when ``path`` is set, else the inline ``text``.
+
+    Raises ``OSError`` for an unreadable file; the caller names the endpoint in its error.
+    """
+    return Path(path).read_text(encoding="utf-8") if path else text

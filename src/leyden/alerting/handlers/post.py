@@ -10,10 +10,8 @@ Nothing is retried.  URLs may carry tokens, so errors name the URL only in redac
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,6 +22,8 @@ from leyden.alerting.handlers.base import (
     HandlerContext,
     HandlerError,
     check_keys,
+    endpoint_headers,
+    endpoint_template_text,
     option,
 )
 from leyden.discord.sender import redact_url
@@ -96,22 +96,16 @@ class PostHandler:
         self._alert_template: Template | None = None
         if configured is not None:
             url = configured.url
-            self._endpoint_headers = dict(configured.headers)
-            if configured.basic_auth.is_set():
-                # Basic auth wins over an endpoint Authorization header; handler headers win over both.
-                auth = f"{configured.basic_auth.username}:{configured.basic_auth.password}"
-                self._endpoint_headers["Authorization"] = "Basic " + base64.b64encode(
-                    auth.encode()
-                ).decode("ascii")
-            alert_text = configured.alert_template
-            if configured.alert_template_file:
-                try:
-                    alert_text = Path(configured.alert_template_file).read_text(encoding="utf-8")
-                except OSError as exc:
-                    raise HandlerConfigError(
-                        f"post handler: endpoint {endpoint!r}: cannot read alert-template-file: "
-                        f"{exc.strerror}"
-                    ) from None
+            self._endpoint_headers = endpoint_headers(configured)
+            try:
+                alert_text = endpoint_template_text(
+                    configured.alert_template, configured.alert_template_file
+                )
+            except OSError as exc:
+                raise HandlerConfigError(
+                    f"post handler: endpoint {endpoint!r}: cannot read alert-template-file: "
+                    f"{exc.strerror}"
+                ) from None
             if alert_text:
                 self._alert_template = _template(alert_text, "alert", funcs=True)
         elif not url:
