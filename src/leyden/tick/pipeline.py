@@ -201,7 +201,7 @@ def _snmp_data(p: dict[str, Any], args: list[Any]) -> None:
 
 
 Validator = Callable[["NodeSpec"], str | None]
-Init = Callable[[dict[str, Any], list[Any]], None]
+Init = Setter  # chaining-method arguments land in properties as property arguments do
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,7 +354,7 @@ def _v_default(n: NodeSpec) -> str | None:
     return None
 
 
-def _v_prefixes(what: str, count: int, delim_key: str = "delimiter") -> Validator:
+def _v_prefixes(what: str) -> Validator:
     def check(n: NodeSpec) -> str | None:
         names = n.properties.get("as", [])
         if not names:
@@ -364,7 +364,7 @@ def _v_prefixes(what: str, count: int, delim_key: str = "delimiter") -> Validato
             if what == "join":
                 return "number of prefixes specified by join.as() must match the number of joined streams"
             return "number of prefixes specified by combine.as() must match the number of combine expressions"
-        delim = n.properties.get(delim_key, ".")
+        delim = n.properties.get("delimiter", ".")
         for name in names:
             if not name:
                 return f"must provide a prefix name for the {what} node, see .as() property method"
@@ -376,7 +376,6 @@ def _v_prefixes(what: str, count: int, delim_key: str = "delimiter") -> Validato
             return "cannot use the same prefix name see .as() property method"
         return None
 
-    del count
     return check
 
 
@@ -445,13 +444,6 @@ def _init_keys(*keys: str) -> Init:
     def init(p: dict[str, Any], args: list[Any]) -> None:
         for k, v in zip(keys, args, strict=False):
             p[k] = v
-
-    return init
-
-
-def _init_list(key: str) -> Init:
-    def init(p: dict[str, Any], args: list[Any]) -> None:
-        p[key] = list(args)
 
     return init
 
@@ -667,7 +659,7 @@ _NODE_LIST: list[NodeType] = [
         "groupby",
         "*pipeline.GroupByNode",
         sig(variadic="string|star"),
-        _init_list("dimensions"),
+        set_list("dimensions"),
         PARENT,
         PARENT,
         props(
@@ -680,7 +672,7 @@ _NODE_LIST: list[NodeType] = [
         "eval",
         "*pipeline.EvalNode",
         sig(variadic="lambda"),
-        _init_list("lambdas"),
+        set_list("lambdas"),
         PARENT,
         PARENT,
         props(
@@ -753,7 +745,7 @@ _NODE_LIST: list[NodeType] = [
         "changeDetect",
         "*pipeline.ChangeDetectNode",
         sig(variadic="string"),
-        _init_list("fields"),
+        set_list("fields"),
         PARENT,
         PARENT,
         {},
@@ -820,7 +812,7 @@ _NODE_LIST: list[NodeType] = [
             _field("deleteAll", "bool"),
         ),
         defaults={"delimiter": "."},
-        validate=_v_prefixes("join", 0),
+        validate=_v_prefixes("join"),
     ),
     _node(
         "union",
@@ -837,7 +829,7 @@ _NODE_LIST: list[NodeType] = [
         "combine",
         "*pipeline.CombineNode",
         sig(variadic="lambda"),
-        _init_list("lambdas"),
+        set_list("lambdas"),
         PARENT,
         STREAM,
         props(
@@ -847,7 +839,7 @@ _NODE_LIST: list[NodeType] = [
             _field("max", "int"),
         ),
         defaults={"delimiter": ".", "max": 1_000_000},
-        validate=_v_prefixes("combine", 0),
+        validate=_v_prefixes("combine"),
     ),
     _node(
         "flatten",
@@ -891,7 +883,7 @@ _NODE_LIST: list[NodeType] = [
         "http_post",
         "*pipeline.HTTPPostNode",
         sig(variadic="string"),
-        _init_list("urls"),
+        set_list("urls"),
         PARENT,
         PARENT,
         props(
@@ -1142,10 +1134,6 @@ def _init_post(p: dict[str, Any], args: list[Any]) -> None:
         p["url"] = args[0]
 
 
-def _init_exec(p: dict[str, Any], args: list[Any]) -> None:
-    p["command"] = list(args)
-
-
 def _strings(*names: str) -> list[PropertySpec]:
     return [_field(n, "string") for n in names]
 
@@ -1185,7 +1173,7 @@ _HANDLER_LIST: list[HandlerType] = [
         "exec",
         "*pipeline.ExecHandler",
         sig("string", variadic="string"),
-        _init_exec,
+        set_list("command"),
         _method("command", sig(variadic="string"), set_list("command")),
         supported=True,
     ),
@@ -1204,7 +1192,7 @@ _HANDLER_LIST: list[HandlerType] = [
         "email",
         "*pipeline.EmailHandler",
         sig(variadic="string"),
-        _init_list("to"),
+        set_list("to"),
         _method("to", sig(variadic="string"), extend("to")),
         _method("toTemplates", sig(variadic="string"), extend("toTemplates")),
     ),
@@ -1388,7 +1376,7 @@ UDF_TYPE = _node(
     "udf",
     "*pipeline.UDFNode",
     sig(variadic="any"),
-    _init_list("args"),
+    set_list("args"),
     PARENT,
     PARENT,
     {},
@@ -1396,9 +1384,6 @@ UDF_TYPE = _node(
 )
 
 NODE_TYPES: dict[str, NodeType] = {capitalize_first(t.kind): t for t in _NODE_LIST}
-
-# Chaining methods that are not plain "create one child" calls.
-SPECIAL_CHAINS = frozenset({"deadman", "stats", "join", "union"})
 
 
 def node_type(kind: str) -> NodeType:
