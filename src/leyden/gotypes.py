@@ -30,6 +30,7 @@ __all__ = [
     "StringMap",
     "Time",
     "format_float",
+    "format_float_f",
     "format_value",
     "go_json",
     "go_quote",
@@ -210,6 +211,16 @@ def format_float(f: float) -> str:
     if exp < -4 or exp >= 6:
         return sign + _format_digits_e(digits, dp)
     return sign + _format_digits_f(digits, dp)
+
+
+def format_float_f(f: float) -> str:
+    """Go ``strconv.FormatFloat(f, 'f', -1, 64)``: shortest digits, never an exponent."""
+    if f != f:
+        return "NaN"
+    if math.isinf(f):
+        return "+Inf" if f > 0 else "-Inf"
+    sign = "-" if math.copysign(1.0, f) < 0 else ""
+    return sign + _format_digits_f(*shortest_digits(f))
 
 
 # --- %v ------------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from leyden.tick.functions import (
 )
 from leyden.tick.values import (
     MISSING,
-    format_duration_go,
     format_duration_influxql,
     format_float_f,
     format_float_v,
@@ -111,7 +110,7 @@ def test_float_formats(value: float, v: str, f: str) -> None:
     ],
 )
 def test_duration_formats(ns: int, go: str, influx: str) -> None:
-    assert format_duration_go(ns) == go
+    assert str(Duration(ns)) == go
     assert format_duration_influxql(ns) == influx
 
 

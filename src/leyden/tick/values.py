@@ -26,18 +26,16 @@ errors, Go's ``%T`` names ("int64", "time.Duration") in function errors, and val
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import re
-from decimal import Decimal
 from typing import Any
 
-from leyden.gotypes import Duration, Time
+from leyden.gotypes import Duration, Time, format_float, format_float_f, format_value
+from leyden.tick.regex import compile_go
 
 __all__ = [
     "MISSING",
     "GoInt",
     "Missing",
-    "format_duration_go",
     "format_duration_influxql",
     "format_float_f",
     "format_float_v",
@@ -125,57 +123,9 @@ def wrap_int64(v: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Floats
+# Floats: Go's own rules live in leyden.gotypes; these names are the ones lambdas and the CLI use.
 
-
-def _shortest_digits(v: float) -> tuple[str, int]:
-    """Shortest round-trip decimal digits of a finite, non-negative float and its exponent.
-
-    Returns (digits, dp) meaning 0.<digits> x 10**dp, the way Go's strconv reasons about it.
-    """
-    if v == 0:
-        return "0", 1
-    _sign, digits, exp = Decimal(repr(v)).as_tuple()
-    ds = "".join(map(str, digits)).rstrip("0") or "0"
-    # repr may pad with zeros (e.g. '100.0'); count them back into the exponent.
-    dp = len(digits) + int(exp)
-    return ds, dp
-
-
-def format_float_f(v: float) -> str:
-    """Go ``strconv.FormatFloat(v, 'f', -1, 64)``: shortest digits, never an exponent."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    neg = math.copysign(1.0, v) < 0
-    ds, dp = _shortest_digits(abs(v))
-    if ds == "0":
-        body = "0"
-    elif dp <= 0:
-        body = "0." + "0" * (-dp) + ds
-    elif dp >= len(ds):
-        body = ds + "0" * (dp - len(ds))
-    else:
-        body = ds[:dp] + "." + ds[dp:]
-    return ("-" if neg else "") + body
-
-
-def format_float_v(v: float) -> str:
-    """Go ``%v`` of a float64: ``%g`` with the shortest digits (2, 1.5, 123456, 1e+06, 1e-05)."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    neg = math.copysign(1.0, v) < 0
-    ds, dp = _shortest_digits(abs(v))
-    exp = dp - 1
-    if ds != "0" and (exp < -4 or exp >= 6):
-        mant = ds[0] + ("." + ds[1:] if len(ds) > 1 else "")
-        body = f"{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    else:
-        body = format_float_f(abs(v))
-    return ("-" if neg else "") + body
+format_float_v = format_float
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,39 +139,6 @@ _M = 60 * _S
 _H = 60 * _M
 _D = 24 * _H
 _W = 7 * _D
-
-
-def format_duration_go(ns: int) -> str:
-    """Go ``time.Duration.String()``: ``1m0s``, ``1.5s``, ``15ns``, ``1h30m0s``."""
-    if ns == 0:
-        return "0s"
-    neg = ns < 0
-    u = -ns if neg else ns
-    if u < _S:
-        if u < _US:
-            body = f"{u}ns"
-        elif u < _MS:
-            body = _frac(u, 3) + "µs"
-        else:
-            body = _frac(u, 6) + "ms"
-    else:
-        secs = _frac(u % _M, 9) + "s"
-        mins = u // _M
-        if mins == 0:
-            body = secs
-        elif mins < 60:
-            body = f"{mins}m{secs}"
-        else:
-            body = f"{mins // 60}h{mins % 60}m{secs}"
-    return ("-" if neg else "") + body
-
-
-def _frac(v: int, prec: int) -> str:
-    """``v / 10**prec`` printed with trailing fractional zeros dropped."""
-    whole, frac = divmod(v, 10**prec)
-    if frac == 0:
-        return str(whole)
-    return f"{whole}.{str(frac).rjust(prec, '0').rstrip('0')}"
 
 
 def format_duration_influxql(ns: int) -> str:
@@ -238,13 +155,8 @@ def format_duration_influxql(ns: int) -> str:
         (_US, "u"),
     ):
         if ns % unit == 0:
-            return f"{int(ns / unit) if abs(ns) < 2**52 else _go_quo(ns, unit)}{suffix}"
+            return f"{ns // unit}{suffix}"
     return f"{ns}ns"
-
-
-def _go_quo(a: int, b: int) -> int:
-    q = abs(a) // abs(b)
-    return -q if (a < 0) != (b < 0) else q
 
 
 _DURATION_PART = re.compile(r"(\d+)(ns|ms|u|µ|s|m|h|d|w)")
@@ -274,38 +186,20 @@ def parse_duration_influxql(text: str) -> Duration:
 # %v
 
 
-def format_time_go(t: int) -> str:
-    """Go's ``time.Time.String()`` for a UTC time (``2019-01-02 03:04:05 +0000 UTC``)."""
-    secs, ns = divmod(int(t), _S)
-    base = _dt.datetime(1970, 1, 1) + _dt.timedelta(seconds=secs)
-    frac = ("." + str(ns).rjust(9, "0").rstrip("0")) if ns else ""
-    return base.strftime("%Y-%m-%d %H:%M:%S") + frac + " +0000 UTC"
-
-
 def go_v(value: Any) -> str:
-    """Go's ``%v`` of the value Kapacitor would hold."""
+    """Go's ``%v`` of the value Kapacitor would hold.
+
+    Only what :func:`leyden.gotypes.format_value` cannot know is handled here: a regex prints
+    the Go pattern it was written as, and Kapacitor's missing marker is an empty struct pointer.
+    """
     t = type(value)
-    if t is bool:
-        return "true" if value else "false"
-    if t is int or t is GoInt:
-        return str(int(value))
-    if t is float:
-        return format_float_v(value)
-    if t is str:
-        return value
-    if t is Duration:
-        return format_duration_go(value)
-    if t is Time:
-        return format_time_go(value)
     if t is re.Pattern:
         return go_pattern(value)
-    if value is None:
-        return "<nil>"
     if t is Missing:
         return "&{}"
     if isinstance(value, list):
         return "[" + " ".join(go_v(v) for v in value) + "]"
-    return str(value)
+    return format_value(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,45 +245,10 @@ def go_pattern(compiled: re.Pattern[str]) -> str:
 
 
 def compile_go_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a Go RE2 pattern with the parser's translator when present, else a minimal one."""
-    try:
-        from leyden.tick.regex import compile_go
-    except ImportError:  # pragma: no cover - the translator ships with the parser
-        compiled = re.compile(_minimal_re2_to_python(pattern))
-    else:
-        compiled = compile_go(pattern)
+    """Compile a Go RE2 pattern and remember its Go text."""
+    compiled = compile_go(pattern)
     register_go_pattern(compiled, pattern)
     return compiled
-
-
-def _minimal_re2_to_python(pattern: str) -> str:
-    """The few RE2 spellings Python's ``re`` reads differently: ``(?<name>``, ``\\z``, ``\\Q…\\E``."""
-    out: list[str] = []
-    i = 0
-    n = len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "\\" and i + 1 < n:
-            nxt = pattern[i + 1]
-            if nxt == "z":
-                out.append(r"\Z")
-            elif nxt == "Q":
-                end = pattern.find("\\E", i + 2)
-                lit = pattern[i + 2 :] if end < 0 else pattern[i + 2 : end]
-                out.append(re.escape(lit))
-                i = n if end < 0 else end + 2
-                continue
-            else:
-                out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if pattern.startswith("(?<", i) and not pattern.startswith(("(?<=", "(?<!"), i):
-            out.append("(?P<")
-            i += 3
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out)
 
 
 def _parse_time(text: str) -> Time:
@@ -479,10 +338,7 @@ def typed_value_to_json(v: Any) -> dict[str, Any]:
     if t is Duration:
         return {"type": "duration", "ns": int(v)}
     if t is Time:
-        secs, ns = divmod(int(v), _S)
-        base = _dt.datetime(1970, 1, 1) + _dt.timedelta(seconds=secs)
-        frac = ("." + str(ns).rjust(9, "0").rstrip("0")) if ns else ""
-        return {"type": "time", "value": base.strftime("%Y-%m-%dT%H:%M:%S") + frac + "Z"}
+        return {"type": "time", "value": v.rfc3339nano()}
     if t is re.Pattern:
         return {"type": "regex", "value": go_pattern(v)}
     if v is None:
