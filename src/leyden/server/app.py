@@ -25,6 +25,7 @@ from leyden import KAPACITOR_VERSION, lineprotocol
 from leyden.config import Config
 from leyden.discord.service import DiscordService
 from leyden.engine import Engine
+from leyden.gotypes import GoStruct, go_json
 from leyden.store import Store
 
 if TYPE_CHECKING:
@@ -62,19 +63,24 @@ class Services:
 SERVICES_KEY = web.AppKey("services", Services)
 
 
-def json_response(data: Any, status: int = 200, *, pretty: bool = False) -> web.Response:
-    text = json.dumps(data, indent=4 if pretty else None, ensure_ascii=False)
+def json_response(
+    data: Any, status: int = 200, *, pretty: bool = False, newline: bool = False
+) -> web.Response:
+    """Encode as Kapacitor's Go ``encoding/json`` does: ``pretty`` answers are indented four
+    spaces (``MarshalIndent``); ``newline`` ends answers Kapacitor writes with ``json.Encoder``."""
+    text = go_json(data, indent="    " if pretty else None)
     return web.Response(
-        text=text + ("\n" if pretty else ""),
+        text=text + "\n" if newline else text,
         status=status,
         content_type="application/json",
         charset="utf-8",
     )
 
 
-def error_response(message: str, status: int) -> web.Response:
-    """Kapacitor's ``httpd.HttpError`` body: both keys carry the same text."""
-    return json_response({"error": message, "message": message}, status, pretty=True)
+def error_response(message: str, status: int, **extra: Any) -> web.Response:
+    """Kapacitor's ``httpd.HttpError`` body: both keys carry the same text; ``extra`` keys follow."""
+    body = GoStruct([("error", message), ("message", message), *extra.items()])
+    return json_response(body, status, pretty=True)
 
 
 def _plain_error(message: str, status: int) -> web.Response:
@@ -168,7 +174,7 @@ def _service_test_entry(name: str, options: dict[str, Any]) -> dict[str, Any]:
     return {
         "link": {"rel": "self", "href": f"{BASE}/service-tests/{name}"},
         "name": name,
-        "options": options,
+        "options": GoStruct(options),
     }
 
 
@@ -211,7 +217,7 @@ async def run_service_test(request: web.Request) -> web.Response:
     if not isinstance(options, dict):
         return error_response("failed to decode JSON: options must be a JSON object", 400)
     success, message = await services.discord.test(options)
-    return json_response({"success": success, "message": message})
+    return json_response(GoStruct([("success", success), ("message", message)]))
 
 
 # --- stats ----------------------------------------------------------------------------------
@@ -223,13 +229,15 @@ async def debug_vars(request: web.Request) -> web.Response:
     return json_response(
         {
             "kapacitor": {"version": KAPACITOR_VERSION},
-            "write": {
-                "points_received": stats.points_received,
-                "points_routed": stats.points_routed,
-                "write_requests": stats.write_requests,
-                "write_errors": stats.write_errors,
-                "per_dbrp": {f"{db}.{rp}": n for (db, rp), n in sorted(stats.per_dbrp.items())},
-            },
+            "write": GoStruct(
+                [
+                    ("points_received", stats.points_received),
+                    ("points_routed", stats.points_routed),
+                    ("write_requests", stats.write_requests),
+                    ("write_errors", stats.write_errors),
+                    ("per_dbrp", {f"{db}.{rp}": n for (db, rp), n in stats.per_dbrp.items()}),
+                ]
+            ),
         }
     )
 

@@ -31,8 +31,8 @@ from aiohttp import web
 
 from leyden.config import ConfigError, DiscordConfig, validate_discord_configs
 from leyden.discord.service import DiscordError
-from leyden.gotypes import GoStruct, go_json
-from leyden.server.app import BASE, SERVICES_KEY, Services, error_response
+from leyden.gotypes import GoStruct
+from leyden.server.app import BASE, SERVICES_KEY, Services, error_response, json_response
 from leyden.store import OverrideRecord, Store, StoreError
 
 __all__ = [
@@ -237,7 +237,7 @@ CONFIG_OVERRIDES_KEY = web.AppKey("config_overrides", ConfigOverrides)
 
 def _json_answer(data: Any) -> web.Response:
     """Kapacitor encodes config answers with Go's ``json.Encoder``: compact, newline-ended."""
-    return web.Response(text=go_json(data) + "\n", content_type="application/json", charset="utf-8")
+    return json_response(data, newline=True)
 
 
 def _disabled() -> web.Response:

@@ -37,6 +37,7 @@ from leyden.engine.clock import Clock, WallClock
 from leyden.engine.node import Node, TaskContext
 from leyden.engine.task import Task, TaskError
 from leyden.gotypes import Duration, GoStruct, Time, go_json
+from leyden.server.app import SERVICES_KEY, error_response, json_response
 from leyden.store import Store, TaskRecord
 from leyden.tick.errors import TickError
 from leyden.tick.pipeline import Pipeline, TickWarning
@@ -832,22 +833,12 @@ def _vars_json(record: TaskRecord) -> dict[str, Any]:
 TASKS_KEY = web.AppKey("tasks", TaskManager)
 
 
-def _json(data: Any, status: int = 200, *, pretty: bool = True) -> web.Response:
-    return web.Response(
-        text=go_json(data, indent="    " if pretty else None),
-        status=status,
-        content_type="application/json",
-        charset="utf-8",
-    )
+def _json(data: Any) -> web.Response:
+    return json_response(data, pretty=True)
 
 
 def _error(exc: TaskAPIError) -> web.Response:
-    body = GoStruct([("error", exc.message), ("message", exc.message), *exc.extra.items()])
-    return _json(body, exc.status)
-
-
-def _plain_error(message: str, status: int) -> web.Response:
-    return _error(TaskAPIError(message, status))
+    return error_response(exc.message, exc.status, **exc.extra)
 
 
 def _view_options(request: web.Request) -> tuple[str, str]:
@@ -965,7 +956,7 @@ async def delete_task(request: web.Request) -> web.Response:
 
 
 async def missing_task_id(request: web.Request) -> web.Response:
-    return _plain_error("must specify task id on path", 400)
+    return error_response("must specify task id on path", 400)
 
 
 async def http_out(request: web.Request) -> web.Response:
@@ -974,8 +965,8 @@ async def http_out(request: web.Request) -> web.Response:
     results = task.http_out() if task is not None else {}
     endpoint = request.match_info["endpoint"]
     if endpoint not in results:
-        return _plain_error("Not Found", 404)
-    return _json(results[endpoint], pretty=False)
+        return error_response("Not Found", 404)
+    return json_response(results[endpoint])
 
 
 def install(app: web.Application) -> TaskManager:
@@ -984,8 +975,6 @@ def install(app: web.Application) -> TaskManager:
     Uses ``Services.tasks`` when set; otherwise builds the manager from the services (an
     alert service too, if the server has none).
     """
-    from leyden.server.app import SERVICES_KEY
-
     services = app[SERVICES_KEY]
     manager = services.tasks
     if manager is None:

@@ -29,8 +29,8 @@ from leyden.alerting.topic_handlers import (
     validate_spec,
 )
 from leyden.discord.sender import redact_url
-from leyden.gotypes import Duration, GoStruct, Time, go_json, go_quote
-from leyden.server.app import BASE, SERVICES_KEY, error_response
+from leyden.gotypes import Duration, GoStruct, Time, go_quote
+from leyden.server.app import BASE, SERVICES_KEY, error_response, json_response
 from leyden.store import HandlerRecord
 
 log = logging.getLogger("leyden.http")
@@ -47,9 +47,7 @@ class _APIError(Exception):
 
 
 def _json(data: Any) -> web.Response:
-    return web.Response(
-        text=go_json(data, indent="    "), content_type="application/json", charset="utf-8"
-    )
+    return json_response(data, pretty=True)
 
 
 def _link(href: str, rel: str = "self") -> GoStruct:
