@@ -229,29 +229,72 @@ class NodeType:
 # Chaining methods every node has (Kapacitor's ``node``): stats and deadman.
 NODE_CHAINS = frozenset({"stats", "deadman"})
 
-INFLUXQL_KINDS = (
-    "count",
-    "distinct",
-    "mean",
-    "median",
-    "mode",
-    "spread",
-    "sum",
-    "first",
-    "last",
-    "min",
-    "max",
-    "percentile",
-    "top",
-    "bottom",
-    "stddev",
-    "elapsed",
-    "difference",
-    "movingAverage",
-    "cumulativeSum",
-    "holtWinters",
-    "holtWintersWithFit",
-)
+
+# -- init functions: chaining-method arguments → properties ---------------------------------
+
+
+def _init_keys(*keys: str) -> Init:
+    def init(p: dict[str, Any], args: list[Any]) -> None:
+        for k, v in zip(keys, args, strict=False):
+            p[k] = v
+
+    return init
+
+
+def _init_sample(p: dict[str, Any], args: list[Any]) -> None:
+    if isinstance(args[0], Duration):
+        p["duration"] = args[0]
+        p["n"] = 0
+    else:
+        p["n"] = args[0]
+        p["duration"] = Duration(0)
+
+
+def _init_derivative(p: dict[str, Any], args: list[Any]) -> None:
+    p["field"] = args[0]
+    p["as"] = args[0]
+
+
+def _init_top(p: dict[str, Any], args: list[Any]) -> None:
+    p["num"] = args[0]
+    p["field"] = args[1]
+    p["fieldsAndTags"] = list(args[2:])
+
+
+def _init_hw(fit: bool) -> Init:
+    def init(p: dict[str, Any], args: list[Any]) -> None:
+        p["field"], p["h"], p["m"], p["interval"] = args
+        p["includeFitData"] = fit
+
+    return init
+
+
+# (kind, args, init, provides)
+_INFLUXQL: list[tuple[str, Sig, Init, str]] = [
+    ("count", sig("string"), _init_keys("field"), STREAM),
+    ("distinct", sig("string"), _init_keys("field"), BATCH),
+    ("mean", sig("string"), _init_keys("field"), STREAM),
+    ("median", sig("string"), _init_keys("field"), STREAM),
+    ("mode", sig("string"), _init_keys("field"), STREAM),
+    ("spread", sig("string"), _init_keys("field"), STREAM),
+    ("sum", sig("string"), _init_keys("field"), STREAM),
+    ("first", sig("string"), _init_keys("field"), STREAM),
+    ("last", sig("string"), _init_keys("field"), STREAM),
+    ("min", sig("string"), _init_keys("field"), STREAM),
+    ("max", sig("string"), _init_keys("field"), STREAM),
+    ("percentile", sig("string", "float"), _init_keys("field", "percentile"), STREAM),
+    ("top", sig("int", "string", variadic="string"), _init_top, BATCH),
+    ("bottom", sig("int", "string", variadic="string"), _init_top, BATCH),
+    ("stddev", sig("string"), _init_keys("field"), STREAM),
+    ("elapsed", sig("string", "duration"), _init_keys("field", "unit"), PARENT),
+    ("difference", sig("string"), _init_keys("field"), PARENT),
+    ("movingAverage", sig("string", "int"), _init_keys("field", "window"), PARENT),
+    ("cumulativeSum", sig("string"), _init_keys("field"), PARENT),
+    ("holtWinters", sig("string", "int", "int", "duration"), _init_hw(False), BATCH),
+    ("holtWintersWithFit", sig("string", "int", "int", "duration"), _init_hw(True), BATCH),
+]
+
+INFLUXQL_KINDS = tuple(kind for kind, *_ in _INFLUXQL)
 
 # Chaining methods of Kapacitor's ``chainnode`` (every processing node).
 CHAIN_CHAINS = NODE_CHAINS | frozenset(
@@ -437,45 +480,6 @@ def _v_alert(n: NodeSpec) -> str | None:
     return None
 
 
-# -- init functions: chaining-method arguments → properties ---------------------------------
-
-
-def _init_keys(*keys: str) -> Init:
-    def init(p: dict[str, Any], args: list[Any]) -> None:
-        for k, v in zip(keys, args, strict=False):
-            p[k] = v
-
-    return init
-
-
-def _init_sample(p: dict[str, Any], args: list[Any]) -> None:
-    if isinstance(args[0], Duration):
-        p["duration"] = args[0]
-        p["n"] = 0
-    else:
-        p["n"] = args[0]
-        p["duration"] = Duration(0)
-
-
-def _init_derivative(p: dict[str, Any], args: list[Any]) -> None:
-    p["field"] = args[0]
-    p["as"] = args[0]
-
-
-def _init_top(p: dict[str, Any], args: list[Any]) -> None:
-    p["num"] = args[0]
-    p["field"] = args[1]
-    p["fieldsAndTags"] = list(args[2:])
-
-
-def _init_hw(fit: bool) -> Init:
-    def init(p: dict[str, Any], args: list[Any]) -> None:
-        p["field"], p["h"], p["m"], p["interval"] = args
-        p["includeFitData"] = fit
-
-    return init
-
-
 def _node(
     kind: str,
     desc: str,
@@ -515,31 +519,6 @@ _INFLUXQL_PROPS = props(
     _field("field", "string"),
     _flag("usePointTimes"),
 )
-
-# (kind, args, init, provides)
-_INFLUXQL: list[tuple[str, Sig, Init, str]] = [
-    ("count", sig("string"), _init_keys("field"), STREAM),
-    ("distinct", sig("string"), _init_keys("field"), BATCH),
-    ("mean", sig("string"), _init_keys("field"), STREAM),
-    ("median", sig("string"), _init_keys("field"), STREAM),
-    ("mode", sig("string"), _init_keys("field"), STREAM),
-    ("spread", sig("string"), _init_keys("field"), STREAM),
-    ("sum", sig("string"), _init_keys("field"), STREAM),
-    ("first", sig("string"), _init_keys("field"), STREAM),
-    ("last", sig("string"), _init_keys("field"), STREAM),
-    ("min", sig("string"), _init_keys("field"), STREAM),
-    ("max", sig("string"), _init_keys("field"), STREAM),
-    ("percentile", sig("string", "float"), _init_keys("field", "percentile"), STREAM),
-    ("top", sig("int", "string", variadic="string"), _init_top, BATCH),
-    ("bottom", sig("int", "string", variadic="string"), _init_top, BATCH),
-    ("stddev", sig("string"), _init_keys("field"), STREAM),
-    ("elapsed", sig("string", "duration"), _init_keys("field", "unit"), PARENT),
-    ("difference", sig("string"), _init_keys("field"), PARENT),
-    ("movingAverage", sig("string", "int"), _init_keys("field", "window"), PARENT),
-    ("cumulativeSum", sig("string"), _init_keys("field"), PARENT),
-    ("holtWinters", sig("string", "int", "int", "duration"), _init_hw(False), BATCH),
-    ("holtWintersWithFit", sig("string", "int", "int", "duration"), _init_hw(True), BATCH),
-]
 
 _NODE_LIST: list[NodeType] = [
     _node(
