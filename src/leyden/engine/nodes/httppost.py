@@ -14,17 +14,16 @@ waits for the queue to empty; without a running event loop the queue simply wait
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from leyden.alerting.handlers.base import endpoint_headers, endpoint_template_text
 from leyden.engine.model import Batch, BatchPoint, Point
 from leyden.engine.node import Barrier, Node, TaskContext, register
 from leyden.engine.result import batch_row, point_row, result
@@ -86,11 +85,7 @@ class HTTPPostNode(Node):
             if found is None:
                 raise TaskError(f"{self.name}: endpoint '{endpoints[0]}' does not exist")
             url_text = found.url
-            self.endpoint_headers = dict(found.headers)
-            auth = found.basic_auth
-            if auth.is_set():
-                token = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
-                self.endpoint_headers["Authorization"] = "Basic " + token
+            self.endpoint_headers = endpoint_headers(found)
             self.row_template = self._row_template(found, TaskError)
         if not url_text:
             raise TaskError(f"{self.name}: httpPost needs a url or an endpoint")
@@ -102,15 +97,13 @@ class HTTPPostNode(Node):
         self.worker: asyncio.Task[None] | None = None
 
     def _row_template(self, config: Any, task_error: type[Exception]) -> Template | None:
-        text = config.row_template
-        if config.row_template_file:
-            try:
-                text = Path(config.row_template_file).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise task_error(
-                    f"{self.name}: [[httppost]] {config.endpoint}: cannot read row-template-file "
-                    f"{config.row_template_file}: {exc.strerror}"
-                ) from None
+        try:
+            text = endpoint_template_text(config.row_template, config.row_template_file)
+        except OSError as exc:
+            raise task_error(
+                f"{self.name}: [[httppost]] {config.endpoint}: cannot read row-template-file "
+                f"{config.row_template_file}: {exc.strerror}"
+            ) from None
         if not text:
             return None
         try:
