@@ -11,6 +11,7 @@ Positions are byte offsets into the UTF-8 text, as in Kapacitor.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from typing import NamedTuple
 
 # Token types are the strings Kapacitor's TokenType.String() prints; they appear in messages.
@@ -89,10 +90,6 @@ def type_name(typ: str) -> str:
     return "*" if typ == MULT else typ
 
 
-def is_space(ch: str) -> bool:
-    return ch in _SPACE
-
-
 def go_trim_space(s: str) -> str:
     """strings.TrimSpace: strips exactly Go's whitespace set (Python's str.strip strips more)."""
     i, j = 0, len(s)
@@ -134,20 +131,6 @@ def go_quote_rune(ch: str) -> str:
     if cp <= 0xFFFF:
         return f"'\\u{cp:04x}'"
     return f"'\\U{cp:08x}'"
-
-
-def go_quote_string(s: str) -> str:
-    """Go's %q for a string (enough for the number and duration texts we quote)."""
-    out = []
-    for ch in s:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "'":
-            out.append("'")
-        else:
-            q = go_quote_rune(ch)
-            out.append(q[1:-1])
-    return '"' + "".join(out) + '"'
 
 
 class Token(NamedTuple):
@@ -254,8 +237,7 @@ def lex(text: str) -> list[Token]:
 
         if state == _BINOP:
             # tryLexBinaryOperator: an operator may follow a value; anything else is re-lexed.
-            while i < n and text[i] in _SPACE:
-                i += 1
+            i = _skip_space(text, i)
             state = _START
             if i >= n:
                 continue
@@ -444,7 +426,7 @@ def _lex_string(text: str, i: int) -> int:
             count = total
 
 
-def _lex_comment(text: str, i: int, emit) -> int:  # type: ignore[no-untyped-def]
+def _lex_comment(text: str, i: int, emit: Callable[[str, int, int], None]) -> int:
     """lexComment from text[i:i+2] == '//'; emits the token and returns the index after it.
 
     After a newline the comment swallows the next line's indentation, and continues if that line

@@ -11,6 +11,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, NoReturn
 
+from leyden.gotypes import go_quote
+from leyden.tick.values import wrap_int64
+
 from . import lexer as L
 from .ast import (
     BinaryNode,
@@ -67,11 +70,6 @@ _DUR_NS = {
 }
 
 _ZERO_TOKEN = L.Token(L.ERR, 0, "")  # what Go's closed token channel yields
-
-
-def _wrap_int64(v: int) -> int:
-    v &= (1 << 64) - 1
-    return v - (1 << 64) if v >> 63 else v
 
 
 def _go_float_ok(text: str) -> float | None:
@@ -440,7 +438,7 @@ class _Parser:
                 v = int(text, base)
                 if v <= _INT64_MAX:
                     return NumberNode(pos, True, False, int64=v, base=base, comment=c)
-        self.error(f"illegal number syntax: {L.go_quote_string(text)}", tok)
+        self.error(f"illegal number syntax: {go_quote(text)}", tok)
 
     def duration(self) -> DurationNode:
         tok = self.expect(L.DURATION)
@@ -450,7 +448,7 @@ class _Parser:
         digits = text[: -len(unit)]
         if not digits or not all("0" <= ch <= "9" for ch in digits) or int(digits) > _INT64_MAX:
             self.error("invalid duration", tok)
-        ns = _wrap_int64(int(digits) * _DUR_NS[unit])
+        ns = wrap_int64(int(digits) * _DUR_NS[unit])
         if ns < 0:
             self.error(
                 f"overflowed duration {text}: choose a smaller duration or INF",
