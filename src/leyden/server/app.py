@@ -77,6 +77,11 @@ def json_response(
     )
 
 
+def link(href: str, rel: str = "self") -> GoStruct:
+    """Kapacitor's ``client.Link``: ``rel`` before ``href``."""
+    return GoStruct([("rel", rel), ("href", href)])
+
+
 def error_response(message: str, status: int, **extra: Any) -> web.Response:
     """Kapacitor's ``httpd.HttpError`` body: both keys carry the same text; ``extra`` keys follow."""
     body = GoStruct([("error", message), ("message", message), *extra.items()])
@@ -172,7 +177,7 @@ async def write(request: web.Request) -> web.Response:
 
 def _service_test_entry(name: str, options: dict[str, Any]) -> dict[str, Any]:
     return {
-        "link": {"rel": "self", "href": f"{BASE}/service-tests/{name}"},
+        "link": link(f"{BASE}/service-tests/{name}"),
         "name": name,
         "options": GoStruct(options),
     }
@@ -191,9 +196,7 @@ async def list_service_tests(request: web.Request) -> web.Response:
         for name, options in sorted(tests.items())
         if fnmatch.fnmatchcase(name, pattern)
     ]
-    return json_response(
-        {"link": {"rel": "self", "href": f"{BASE}/service-tests"}, "services": entries}
-    )
+    return json_response({"link": link(f"{BASE}/service-tests"), "services": entries})
 
 
 async def get_service_test(request: web.Request) -> web.Response:

@@ -32,7 +32,7 @@ from aiohttp import web
 from leyden.config import ConfigError, DiscordConfig, validate_discord_configs
 from leyden.discord.service import DiscordError
 from leyden.gotypes import GoStruct
-from leyden.server.app import BASE, SERVICES_KEY, Services, error_response, json_response
+from leyden.server.app import BASE, SERVICES_KEY, Services, error_response, json_response, link
 from leyden.store import OverrideRecord, Store, StoreError
 
 __all__ = [
@@ -53,10 +53,6 @@ _UPDATE_KEYS = ("set", "delete", "add", "remove")
 
 class OverrideError(Exception):
     """An update or a stored override that cannot be applied; the text is safe to show."""
-
-
-def _link(href: str) -> GoStruct:
-    return GoStruct({"rel": "self", "href": href})
 
 
 def _element_href(element: str) -> str:
@@ -167,7 +163,7 @@ class ConfigOverrides:
     def element_json(config: DiscordConfig) -> GoStruct:
         return GoStruct(
             {
-                "link": _link(_element_href(config.workspace)),
+                "link": link(_element_href(config.workspace)),
                 "options": config.to_options(redact=True),
                 "redacted": sorted(DiscordConfig.REDACTED_KEYS),
             }
@@ -176,7 +172,7 @@ class ConfigOverrides:
     def section_json(self, configs: list[DiscordConfig]) -> GoStruct:
         return GoStruct(
             {
-                "link": _link(f"{CONFIG_PATH}/{SECTION}"),
+                "link": link(f"{CONFIG_PATH}/{SECTION}"),
                 "elements": [self.element_json(c) for c in configs],
             }
         )
@@ -255,7 +251,7 @@ async def get_config(request: web.Request) -> web.Response:
     return _json_answer(
         GoStruct(
             {
-                "link": _link(CONFIG_PATH),
+                "link": link(CONFIG_PATH),
                 "sections": {SECTION: overrides.section_json(configs)},
             }
         )

@@ -37,7 +37,7 @@ from leyden.engine.clock import Clock, WallClock
 from leyden.engine.node import Node, TaskContext
 from leyden.engine.task import Task, TaskError
 from leyden.gotypes import Duration, GoStruct, Time, go_json
-from leyden.server.app import SERVICES_KEY, error_response, json_response
+from leyden.server.app import SERVICES_KEY, error_response, json_response, link
 from leyden.store import Store, TaskRecord
 from leyden.tick.errors import TickError
 from leyden.tick.pipeline import Pipeline, TickWarning
@@ -809,7 +809,7 @@ def _vars(options: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _link(task_id: str) -> GoStruct:
-    return GoStruct([("rel", "self"), ("href", f"{TASKS_PATH}/{task_id}")])
+    return link(f"{TASKS_PATH}/{task_id}")
 
 
 def _dbrps_json(record: TaskRecord) -> list[GoStruct]:

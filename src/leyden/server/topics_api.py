@@ -30,7 +30,7 @@ from leyden.alerting.topic_handlers import (
 )
 from leyden.discord.sender import redact_url
 from leyden.gotypes import Duration, GoStruct, Time, go_quote
-from leyden.server.app import BASE, SERVICES_KEY, error_response, json_response
+from leyden.server.app import BASE, SERVICES_KEY, error_response, json_response, link
 from leyden.store import HandlerRecord
 
 log = logging.getLogger("leyden.http")
@@ -48,10 +48,6 @@ class _APIError(Exception):
 
 def _json(data: Any) -> web.Response:
     return json_response(data, pretty=True)
-
-
-def _link(href: str, rel: str = "self") -> GoStruct:
-    return GoStruct([("rel", rel), ("href", href)])
 
 
 def _parse_level(text: str) -> Level:
@@ -98,12 +94,12 @@ def _topic_json(topic_id: str, level: Level, collected: int) -> GoStruct:
     base = f"{TOPICS_PATH}/{topic_id}"
     return GoStruct(
         [
-            ("link", _link(base)),
+            ("link", link(base)),
             ("id", topic_id),
             ("level", str(level)),
             ("collected", collected),
-            ("events-link", _link(f"{base}/events", "events")),
-            ("handlers-link", _link(f"{base}/handlers", "handlers")),
+            ("events-link", link(f"{base}/events", "events")),
+            ("handlers-link", link(f"{base}/handlers", "handlers")),
         ]
     )
 
@@ -111,7 +107,7 @@ def _topic_json(topic_id: str, level: Level, collected: int) -> GoStruct:
 def _event_json(topic: str, event_id: str, state: Any) -> GoStruct:
     return GoStruct(
         [
-            ("link", _link(f"{TOPICS_PATH}/{topic}/events/{event_id}")),
+            ("link", link(f"{TOPICS_PATH}/{topic}/events/{event_id}")),
             ("id", event_id),
             (
                 "state",
@@ -154,7 +150,7 @@ def public_options(spec: HandlerRecord) -> dict[str, Any]:
 def _handler_json(spec: HandlerRecord) -> GoStruct:
     return GoStruct(
         [
-            ("link", _link(f"{TOPICS_PATH}/{spec.topic}/handlers/{spec.id}")),
+            ("link", link(f"{TOPICS_PATH}/{spec.topic}/handlers/{spec.id}")),
             ("id", spec.id),
             ("kind", spec.kind),
             ("options", public_options(spec)),
@@ -361,7 +357,7 @@ async def list_topics(request: web.Request) -> web.Response:
         state = topic.state()
         if state.level >= min_level:
             entries.append(_topic_json(topic_id, state.level, state.collected))
-    return _json(GoStruct([("link", _link(request.path_qs)), ("topics", entries)]))
+    return _json(GoStruct([("link", link(request.path_qs)), ("topics", entries)]))
 
 
 @_answer
@@ -398,7 +394,7 @@ async def list_events(request: web.Request) -> web.Response:
     return _json(
         GoStruct(
             [
-                ("link", _link(f"{TOPICS_PATH}/{topic_id}/events")),
+                ("link", link(f"{TOPICS_PATH}/{topic_id}/events")),
                 ("topic", topic_id),
                 ("events", events),
             ]
@@ -428,7 +424,7 @@ async def list_handlers(request: web.Request) -> web.Response:
     return _json(
         GoStruct(
             [
-                ("link", _link(request.path_qs)),
+                ("link", link(request.path_qs)),
                 ("topic", topic_id),
                 ("handlers", [_handler_json(s) for s in specs]),
             ]
