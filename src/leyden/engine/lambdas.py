@@ -1,15 +1,8 @@
-"""Compiling a node's lambda properties for the per-point path."""
+"""A node's compiled lambda, shared by all groups or copied per group when it keeps state."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from leyden.tick.lambdas import CompiledLambda, compile_lambda
-
-
-def compile_predicate(node: Any, spec: Any = None) -> CompiledLambda:
-    """Compile a lambda (an AST ``LambdaNode``) once; clone it per group for stateful functions."""
-    return compile_lambda(node)
+from leyden.tick.lambdas import CompiledLambda
 
 
 def is_stateful(compiled: CompiledLambda) -> bool:

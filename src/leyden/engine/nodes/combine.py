@@ -12,10 +12,9 @@ import math
 from typing import Any
 
 from leyden.engine import gotime
-from leyden.engine.lambdas import compile_predicate
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
 from leyden.engine.node import Barrier, Node, TaskContext, register
-from leyden.tick.lambdas import CompiledLambda
+from leyden.tick.lambdas import CompiledLambda, compile_lambda
 
 #: what combine and flatten buffer: (time, fields, tags) of a point or batch point
 _Item = tuple[int, dict[str, Any], dict[str, str]]
@@ -43,7 +42,7 @@ class CombineNode(Node):
     def __init__(self, spec: Any, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         p = spec.properties
-        self.exprs = [compile_predicate(lam, spec) for lam in p.get("lambdas", [])]
+        self.exprs = [compile_lambda(lam) for lam in p.get("lambdas", [])]
         self.names: list[str] = list(p.get("as", []))
         self.delimiter: str = p.get("delimiter", ".")
         self.tolerance = int(p.get("tolerance", 0) or 0)

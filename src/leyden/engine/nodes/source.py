@@ -57,9 +57,9 @@ class FromNode(Node):
         )
         self.where = None
         if p.get("where") is not None:
-            from leyden.engine.lambdas import compile_predicate
+            from leyden.tick.lambdas import compile_lambda
 
-            self.where = compile_predicate(p["where"], spec)
+            self.where = compile_lambda(p["where"])
 
     def point(self, p: Point) -> None:
         self.stats.collected += 1

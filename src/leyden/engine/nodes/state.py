@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from leyden.engine.lambdas import PerGroup, compile_predicate
+from leyden.engine.lambdas import PerGroup
 from leyden.engine.model import Batch, BatchPoint, Point
 from leyden.engine.node import Node, TaskContext, register
+from leyden.tick.lambdas import compile_lambda
 
 # --- changeDetect --------------------------------------------------------------------------
 
@@ -69,7 +70,7 @@ class _StateNode(Node):
 
     def __init__(self, spec: Any, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
-        self.expr = PerGroup(compile_predicate(spec.properties["lambda"], spec))
+        self.expr = PerGroup(compile_lambda(spec.properties["lambda"]))
         self.as_ = str(spec.properties.get("as") or self.default_as)
         # per group: (start time of the state, or None) / consecutive count
         self._state: dict[str, Any] = {}

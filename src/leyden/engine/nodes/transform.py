@@ -16,11 +16,12 @@ import logging
 from typing import Any
 
 from leyden.engine import gotime
-from leyden.engine.lambdas import PerGroup, compile_predicate
+from leyden.engine.lambdas import PerGroup
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point, group_id
 from leyden.engine.node import Barrier, Node, TaskContext, register
 from leyden.engine.task import TaskError
 from leyden.gotypes import Time
+from leyden.tick.lambdas import compile_lambda
 from leyden.tick.values import MISSING, StarValue
 
 task_log = logging.getLogger("leyden.task")
@@ -35,7 +36,7 @@ class WhereNode(Node):
 
     def __init__(self, spec: Any, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
-        self.expr = PerGroup(compile_predicate(spec.properties["lambda"], spec))
+        self.expr = PerGroup(compile_lambda(spec.properties["lambda"]))
 
     def _keep(self, group: str, t: int, fields: dict[str, Any], tags: dict[str, str]) -> bool:
         try:
@@ -174,7 +175,7 @@ class EvalNode(Node):
             raise TaskError(
                 f"{self.name}: must provide one name per expression via the 'As' property"
             )
-        self.exprs = [PerGroup(compile_predicate(lam, spec)) for lam in lambdas]
+        self.exprs = [PerGroup(compile_lambda(lam)) for lam in lambdas]
         self.tag_names: list[str] = list(p.get("tags", []))
         tag_set = set(self.tag_names)
         self.field_names = [n for n in self.as_names if n not in tag_set]
