@@ -17,7 +17,7 @@ from leyden.tick import ast as A
 from leyden.tick.builder import ZeroVar, build_pipeline, task_vars_from_json
 from leyden.tick.errors import TickError
 from leyden.tick.pipeline import HANDLER_TYPES, NODE_TYPES, NodeSpec, TimeDimension
-from leyden.tick.values import STAR, StarValue, typed_value_from_json
+from leyden.tick.values import STAR, StarValue, go_pattern, typed_value_from_json
 
 CORPUS = Path("/work/shared/tick-corpus")
 MANIFEST = json.loads((CORPUS / "valid" / "MANIFEST.json").read_text())
@@ -162,7 +162,7 @@ def _same(actual: Any, expected: dict[str, Any]) -> bool:
         text = format_node(actual.expression)
         return text == expected["text"] or "lambda" in expected["text"]
     if kind == "regex":
-        return getattr(actual, "go_pattern", actual.pattern) == expected["value"] or (
+        return go_pattern(actual) == expected["value"] or (
             actual.pattern == typed_value_from_json(expected).pattern
         )
     if kind == "star":
@@ -463,6 +463,13 @@ def test_lambda_task_var() -> None:
     assert isinstance(p.node("alert2").properties["crit"], A.LambdaNode)
     with pytest.raises(ValueError, match='var "x"'):
         task_vars_from_json({"x": {"value": 1}})
+
+
+def test_regex_task_var_keeps_its_go_text_inside_a_lambda() -> None:
+    tv = task_vars_from_json({"r": {"type": "regex", "value": "^cpu\\d$"}})
+    p = build('var r regex\nstream|from().where(lambda: "host" =~ r)', task_vars=tv)
+    regex = p.node("from1").properties["where"].expression.right
+    assert isinstance(regex, A.RegexNode) and regex.literal == "^cpu\\d$"
 
 
 def test_list_var_spreads_and_star() -> None:

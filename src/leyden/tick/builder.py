@@ -522,7 +522,11 @@ class _Builder:
 
             return A.DurationNode(pos, int(v), format_duration_influxql(int(v)))
         if t == "regex":
-            lit = self.regex_literals.get(id(v), getattr(v, "go_pattern", v.pattern))
+            from leyden.tick.values import go_pattern
+
+            lit = self.regex_literals.get(id(v))
+            if lit is None:  # a task var's regex: the Go text it was compiled from
+                lit = go_pattern(v)
             return A.RegexNode(pos, lit, v)
         if t == "lambda":
             return A.LambdaNode(pos, v.expression, None)
