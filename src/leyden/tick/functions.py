@@ -19,7 +19,7 @@ import time as _time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from leyden.gotypes import Duration, Time
+from leyden.gotypes import Duration, Time, go_quote
 from leyden.tick.values import (
     INT64_MAX,
     INT64_MIN,
@@ -39,6 +39,7 @@ __all__ = [
     "Builtin",
     "FunctionError",
     "available_signatures",
+    "float_to_duration",
     "new_state",
     "signature_error",
 ]
@@ -74,9 +75,6 @@ class Builtin:
 
     def fresh(self) -> Builtin:
         return self
-
-    def return_type(self, domain: Domain) -> str | None:
-        return self.signature.get(domain)
 
 
 def available_signatures(fn: Builtin) -> str:
@@ -655,7 +653,7 @@ def _bool(*args: Any) -> bool:
             return True
         if a in _GO_FALSE:
             return False
-        raise FunctionError(f'strconv.ParseBool: parsing "{_go_quote_body(a)}": invalid syntax')
+        raise FunctionError(f"strconv.ParseBool: parsing {go_quote(a)}: invalid syntax")
     if t is int or t is float:
         if a == 0:
             return False
@@ -663,11 +661,6 @@ def _bool(*args: Any) -> bool:
             return True
         raise FunctionError(f"cannot convert {go_v(a)} to boolean")
     raise FunctionError(f"cannot convert {go_type_name(a)} to boolean")
-
-
-def _go_quote_body(s: str) -> str:
-    """The inside of Go's ``%q`` for ordinary strings (escapes quotes and backslashes)."""
-    return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
 
 
 def _int(*args: Any) -> int:
@@ -683,12 +676,10 @@ def _int(*args: Any) -> int:
         return int(a)
     if t is str:
         if not _GO_INT.fullmatch(a):
-            raise FunctionError(f'strconv.ParseInt: parsing "{_go_quote_body(a)}": invalid syntax')
+            raise FunctionError(f"strconv.ParseInt: parsing {go_quote(a)}: invalid syntax")
         v = int(a)
         if not INT64_MIN <= v <= INT64_MAX:
-            raise FunctionError(
-                f'strconv.ParseInt: parsing "{_go_quote_body(a)}": value out of range'
-            )
+            raise FunctionError(f"strconv.ParseInt: parsing {go_quote(a)}: value out of range")
         return v
     if t is bool:
         return 1 if a else 0
@@ -708,14 +699,12 @@ def _float(*args: Any) -> float:
         return float(a)
     if t is str:
         if not a or not _GO_FLOAT.fullmatch(a) or a.strip("+-.eE_") == "":
-            raise FunctionError(
-                f'strconv.ParseFloat: parsing "{_go_quote_body(a)}": invalid syntax'
-            )
+            raise FunctionError(f"strconv.ParseFloat: parsing {go_quote(a)}: invalid syntax")
         try:
             return float(a.replace("_", ""))
         except ValueError:
             raise FunctionError(
-                f'strconv.ParseFloat: parsing "{_go_quote_body(a)}": invalid syntax'
+                f"strconv.ParseFloat: parsing {go_quote(a)}: invalid syntax"
             ) from None
     if t is bool:
         return 1.0 if a else 0.0
@@ -740,7 +729,8 @@ def _string(*args: Any) -> str:
     raise FunctionError(f"cannot convert {go_type_name(a)} to string")
 
 
-def _float_to_duration(v: float) -> Duration:
+def float_to_duration(v: float) -> Duration:
+    """Go's ``time.Duration(f)``: amd64 turns NaN, ±Inf and out-of-range floats into MinInt64."""
     if math.isnan(v) or math.isinf(v) or not (INT64_MIN <= v < 2.0**63):
         return Duration(INT64_MIN)
     return Duration(int(v))
@@ -768,12 +758,12 @@ def _duration(*args: Any) -> Duration:
     if t is int:
         return Duration(wrap_int64(a * unit()))
     if t is float:
-        return _float_to_duration(a * float(unit()))
+        return float_to_duration(a * float(unit()))
     if t is str:
         try:
             return parse_duration_influxql(a)
         except ValueError:
-            raise FunctionError(f'invalid duration string "{_go_quote_body(a)}"') from None
+            raise FunctionError(f"invalid duration string {go_quote(a)}") from None
     raise FunctionError(f"cannot convert {go_type_name(a)} to duration")
 
 

@@ -30,7 +30,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from leyden.gotypes import Duration, Time
-from leyden.tick.functions import BUILTINS, STATEFUL, Builtin, FunctionError, signature_error
+from leyden.tick.functions import (
+    BUILTINS,
+    STATEFUL,
+    Builtin,
+    FunctionError,
+    float_to_duration,
+    signature_error,
+)
 from leyden.tick.values import (
     INT64_MAX,
     INT64_MIN,
@@ -119,12 +126,6 @@ def _fmul(a: float, b: float) -> float:
     return a * b
 
 
-def _f2d(v: float) -> Duration:
-    if math.isnan(v) or math.isinf(v) or not (INT64_MIN <= v < 2.0**63):
-        return Duration(INT64_MIN)
-    return Duration(int(v))
-
-
 _CMP: dict[str, Callable[[Any, Any], bool]] = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
@@ -157,9 +158,9 @@ _OPS: dict[tuple[str, str, str], Callable[[Any, Any], Any]] = {
     ("*", "duration", "int"): lambda a, b: Duration(_w(a * b)),
     ("*", "int", "duration"): lambda a, b: Duration(_w(a * b)),
     ("/", "duration", "int"): lambda a, b: Duration(_idiv(a, b)),
-    ("*", "duration", "float"): lambda a, b: _f2d(float(a) * b),
-    ("*", "float", "duration"): lambda a, b: _f2d(a * float(b)),
-    ("/", "duration", "float"): lambda a, b: _f2d(_fdiv(float(a), b)),
+    ("*", "duration", "float"): lambda a, b: float_to_duration(float(a) * b),
+    ("*", "float", "duration"): lambda a, b: float_to_duration(a * float(b)),
+    ("/", "duration", "float"): lambda a, b: float_to_duration(_fdiv(float(a), b)),
 }
 for _op, _fn in _CMP.items():
     for _pair in (
@@ -367,7 +368,6 @@ _HELPERS: dict[str, Any] = {
     "_idiv": _idiv,
     "_imod": _imod,
     "_fdiv": _fdiv,
-    "_f2d": _f2d,
     "_UNDEF": _UNDEFINED,
     "_lookup_failed": _lookup_failed,
     "_conflict": _conflict,
@@ -378,13 +378,10 @@ _HELPERS: dict[str, Any] = {
     "_bool_result": _bool_result,
     "_VALUE_TYPES": _VALUE_TYPES,
     "_MISSING": MISSING,
-    "_Missing": Missing,
     "_Duration": Duration,
     "_Time": Time,
-    "_Pattern": re.Pattern,
     "_FunctionError": FunctionError,
     "_EvalError": EvalError,
-    "_GoPanic": GoPanic,
 }
 
 
