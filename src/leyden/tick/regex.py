@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 import unicodedata
 
 __all__ = ["GoRegexError", "compile_go", "translate"]
@@ -231,7 +230,7 @@ class _Translator:
                 self.names.add(name)
                 self.i += m.end()
                 py_name = name if name.isidentifier() else "_" + name
-                return f"(?P<{py_name}>{self.close(depth, start)})"
+                return f"(?P<{py_name}>{self.close(depth)})"
             m = re.match(r"\?([imsU]*)(?:-([imsU]*))?([:)])", rest)
             if not m or (m.group(2) is not None and not m.group(2)) or m.group(0) in ("?)", "?-)"):
                 end = self.s.find(")", self.i)
@@ -248,12 +247,12 @@ class _Translator:
                 return None
             saved = self.flags
             self.flags = new
-            body = self.close(depth, start)
+            body = self.close(depth)
             self.flags = saved
             return f"(?:{body})"
-        return f"({self.close(depth, start)})"
+        return f"({self.close(depth)})"
 
-    def close(self, depth: int, start: int) -> str:
+    def close(self, depth: int) -> str:
         body = self.alternation(depth + 1)
         if self.peek() != ")":
             raise self.error("missing closing )", self.s)
@@ -434,7 +433,3 @@ def compile_go(pattern: str) -> re.Pattern[str]:
         return re.compile(py)
     except (re.error, OverflowError, RecursionError) as e:  # pragma: no cover - translator gaps
         raise GoRegexError("invalid pattern", f"{pattern}: {e}") from None
-
-
-if __name__ == "__main__":  # pragma: no cover
-    print(translate(sys.argv[1]))
