@@ -871,8 +871,12 @@ def _prologue(prog: _Program, point: bool) -> list[str]:
     return lines
 
 
-def _build_source(prog: _Program) -> tuple[str, list[str]]:
-    """Python source of a factory that takes the stateful functions and returns the evaluators."""
+def _build_source(prog: _Program) -> tuple[str, list[str], str, str | None]:
+    """Python source of a factory that takes the stateful functions and returns the evaluators.
+
+    Also returns the stateful-function names the factory takes and the root's kind and reference
+    (what the typed evaluators need for their error texts).
+    """
     variants: list[tuple[str, str, bool]] = [
         ("value_scope", "value", False),
         ("bool_scope", "bool", False),
@@ -907,7 +911,7 @@ def _build_source(prog: _Program) -> tuple[str, list[str]]:
         out.extend("    " + line for line in _prologue(prog, point))
         out.extend("    " + line for line in bodies[mode])
     out.append(f"    return ({', '.join(n for n, _, _ in variants)})")
-    return "\n".join(out) + "\n", states
+    return "\n".join(out) + "\n", states, root_kind, root_ref
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1028,7 +1032,7 @@ def compile_lambda(
     """
     expression = node.expression if _kind(node) == "LambdaNode" else node
     prog = _Program(expression, scope_vars or {}, source, check_signatures)
-    py_source, states = _build_source(prog)
+    py_source, states, root_kind, root_ref = _build_source(prog)
     namespace: dict[str, Any] = dict(_HELPERS)
     namespace["_OPS"] = _OPS
     namespace.update(prog.consts)
@@ -1037,12 +1041,6 @@ def compile_lambda(
         code = compile(py_source, f"<lambda {source[:60]!r}>" if source else "<lambda>", "exec")
     exec(code, namespace)
     factory = namespace["_make"]
-    gen = _Gen(prog, "raw")
-    root = expression
-    while _kind(root) == "IdentifierNode":
-        root = gen.resolve(root)
-    root_kind = {"BinaryNode": "binary", "ReferenceNode": "reference"}.get(_kind(root), "other")
-    root_ref = root.reference if _kind(root) == "ReferenceNode" else None
     state_names = [(n, prog.states[n][1]) for n in states]
     return CompiledLambda(
         factory,
