@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import json
 import logging
 import re
 import time
@@ -852,8 +853,6 @@ def _view_options(request: web.Request) -> tuple[str, str]:
 
 
 async def _body(request: web.Request) -> Mapping[str, Any]:
-    import json
-
     raw = await request.read()
     try:
         decoded = json.loads(raw) if raw.strip() else None
