@@ -319,3 +319,11 @@ def test_sprint_and_sprintln_spacing() -> None:
 )
 def test_go_quote(s: str, q: str) -> None:
     assert go_quote(s) == q
+
+
+def test_times_before_year_1000_keep_four_year_digits() -> None:
+    # Go writes "0002-02-05…"; strftime's %Y would drop the zeros on Linux.
+    t = Time(-62_135_596_800 * 10**9 + 400 * 86_400 * 10**9 + 5)
+    assert t.rfc3339() == "0002-02-05T00:00:00Z"
+    assert t.rfc3339nano() == "0002-02-05T00:00:00.000000005Z"
+    assert str(t) == "0002-02-05 00:00:00.000000005 +0000 UTC"

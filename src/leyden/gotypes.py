@@ -99,22 +99,28 @@ class Time(int):
         secs, nanos = divmod(int(self), _NS_PER_S)
         return _EPOCH + timedelta(seconds=secs), nanos
 
-    def __str__(self) -> str:
+    def _layout(self, sep: str, fraction: bool) -> str:
+        # the year always has four digits, as Go writes it (strftime's %Y does not pad on Linux)
         dt, nanos = self._parts()
-        return f"{dt:%Y-%m-%d %H:%M:%S}{_trimmed_fraction(nanos)} +0000 UTC"
+        text = (
+            f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}{sep}"
+            f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+        )
+        return text + _trimmed_fraction(nanos) if fraction else text
+
+    def __str__(self) -> str:
+        return self._layout(" ", True) + " +0000 UTC"
 
     def __repr__(self) -> str:
         return f"Time({int(self)})"
 
     def rfc3339(self) -> str:
         """Go's ``time.RFC3339`` layout: whole seconds, ``Z`` for UTC."""
-        dt, _ = self._parts()
-        return f"{dt:%Y-%m-%dT%H:%M:%S}Z"
+        return self._layout("T", False) + "Z"
 
     def rfc3339nano(self) -> str:
         """Go's ``time.RFC3339Nano`` layout, which trims trailing zeros of the fraction."""
-        dt, nanos = self._parts()
-        return f"{dt:%Y-%m-%dT%H:%M:%S}{_trimmed_fraction(nanos)}Z"
+        return self._layout("T", True) + "Z"
 
     @classmethod
     def parse_rfc3339(cls, text: str) -> Time:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from leyden.alerting.event import Event, Level
@@ -36,6 +36,7 @@ from leyden.discord.sender import (
     normalize_webhook_url,
 )
 from leyden.gotemplate import Template, TemplateError, TemplateExecError
+from leyden.gotypes import Time
 
 if TYPE_CHECKING:
     from leyden.config import DiscordConfig
@@ -110,8 +111,7 @@ class DiscordHandlerOptions:
 
 def rfc3339_seconds(time_ns: int) -> str:
     """Go's ``time.RFC3339`` for a UTC time: whole seconds, ``Z`` suffix."""
-    moment = _EPOCH + timedelta(seconds=time_ns // 1_000_000_000)
-    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    return Time(time_ns).rfc3339()
 
 
 def _parse_rfc3339(text: str) -> int:
