@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from leyden.alerting.event import Event, EventData, EventState, Level
 from leyden.alerting.topics import Inhibitor
+from leyden.engine.gotime import GO_ZERO_NS
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point, group_id
 from leyden.engine.node import Node, TaskContext, register
 from leyden.engine.result import batch_row, point_row, result
@@ -46,8 +47,8 @@ _LEVELS = (Level.OK, Level.INFO, Level.WARNING, Level.CRITICAL)
 _LEVEL_NAMES = ("OK", "INFO", "WARNING", "CRITICAL")
 _PREDICATES = ("", "info", "warn", "crit")
 
-#: Go's zero ``time.Time`` (0001-01-01T00:00:00Z) in nanoseconds since the Unix epoch.
-GO_ZERO_TIME = -62_135_596_800 * 1_000_000_000
+#: Go's zero ``time.Time`` (0001-01-01T00:00:00Z), the trigger times' initial value.
+GO_ZERO_TIME = GO_ZERO_NS
 _MAX_DURATION = (1 << 63) - 1
 _MIN_DURATION = -(1 << 63)
 
