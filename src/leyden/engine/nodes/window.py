@@ -103,12 +103,7 @@ class _TimeWindow:
             return out
         # Left-closed window [nextEmit - period, nextEmit): the point belongs to the next one.
         if t >= self.next_emit:
-            self._purge(self.next_emit - self.period, False)
-            out = self._batch(self.next_emit)
-            next_emit = t + self.every
-            if self.align:
-                next_emit = gotime.truncate(next_emit, self.every)
-            self.next_emit = next_emit
+            out = self._close(t)
         fields = p.fields  # self._add(t, p), inlined: this runs for every point
         if len(fields) == 1:
             [(k, v)] = fields.items()
@@ -125,6 +120,10 @@ class _TimeWindow:
             self._purge(t - self.period, True)
             self.next_emit = t
             return self._batch(t)
+        return self._close(t)
+
+    def _close(self, t: int) -> Batch:
+        """The left-closed window ending at ``next_emit``; the next one ends ``every`` after t."""
         self._purge(self.next_emit - self.period, False)
         out = self._batch(self.next_emit)
         next_emit = t + self.every
