@@ -27,6 +27,7 @@ from leyden.alerting.handlers.base import endpoint_headers, endpoint_template_te
 from leyden.engine.model import Batch, BatchPoint, Point
 from leyden.engine.node import Barrier, Node, TaskContext, register
 from leyden.engine.result import batch_row, point_row, result
+from leyden.engine.task import TaskError
 from leyden.gotemplate import Template, TemplateError, TemplateExecError
 from leyden.gotypes import GoStruct, StringMap, go_json
 
@@ -66,8 +67,6 @@ def mapped_row(row: dict[str, Any]) -> GoStruct:
 class HTTPPostNode(Node):
     def __init__(self, spec: Any, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
-        from leyden.engine.task import TaskError
-
         p = spec.properties
         urls: list[str] = list(p.get("urls", []))
         endpoints: list[str] = list(p.get("endpoints", []))
@@ -86,7 +85,7 @@ class HTTPPostNode(Node):
                 raise TaskError(f"{self.name}: endpoint '{endpoints[0]}' does not exist")
             url_text = found.url
             self.endpoint_headers = endpoint_headers(found)
-            self.row_template = self._row_template(found, TaskError)
+            self.row_template = self._row_template(found)
         if not url_text:
             raise TaskError(f"{self.name}: httpPost needs a url or an endpoint")
         try:
@@ -96,11 +95,11 @@ class HTTPPostNode(Node):
         self.queue: deque[_Item] = deque()
         self.worker: asyncio.Task[None] | None = None
 
-    def _row_template(self, config: Any, task_error: type[Exception]) -> Template | None:
+    def _row_template(self, config: Any) -> Template | None:
         try:
             text = endpoint_template_text(config.row_template, config.row_template_file)
         except OSError as exc:
-            raise task_error(
+            raise TaskError(
                 f"{self.name}: [[httppost]] {config.endpoint}: cannot read row-template-file "
                 f"{config.row_template_file}: {exc.strerror}"
             ) from None
@@ -109,7 +108,7 @@ class HTTPPostNode(Node):
         try:
             return Template.parse(text, name="row")
         except TemplateError as exc:
-            raise task_error(
+            raise TaskError(
                 f"{self.name}: [[httppost]] {config.endpoint}: bad row-template: {exc}"
             ) from None
 
