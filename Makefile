@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 ## Start `leyden serve` with examples/kapacitor.conf; without a real webhook in
 ## KAPACITOR_DISCORD_0_URL the workspaces point at a local Discord emulator.
 run: $(STAMP)
-	$(BIN)/python -m leyden.devrun examples/kapacitor.conf
+	$(BIN)/python -m leyden.devtools.devrun examples/kapacitor.conf
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

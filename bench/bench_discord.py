@@ -3,7 +3,7 @@
 The server's own objects on the wall clock and a running asyncio loop: ``build_services``
 (SQLite store in memory) + ``TaskManager`` running ``AlertTask`` × 10 over a 50,000-point write
 (Kapacitor's ``T10_P50000`` shape, see ``bench_engine.py``), with every alert node's Discord
-handler posting to an in-process :class:`~leyden.discord.emulator.DiscordEmulator` on
+handler posting to an in-process :class:`~leyden.devtools.discord_emulator.DiscordEmulator` on
 127.0.0.1.  The write is parsed and routed inside the loop, as ``POST /write`` does, so the
 loop is blocked for the whole write and deliveries start after it.
 
@@ -45,7 +45,7 @@ from typing import Any
 from bench.bench_engine import ALERT, DB, RP, body
 from leyden import lineprotocol
 from leyden.config import Config, DiscordConfig
-from leyden.discord.emulator import DiscordEmulator
+from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.log import LogfmtFormatter
 from leyden.server.app import Services
 from leyden.server.serve import build_services

@@ -29,7 +29,7 @@ from typing import Any
 
 from leyden import lineprotocol
 from leyden.alerting.service import AlertService
-from leyden.engine.clock import SimulatedClock
+from leyden.clock import SimulatedClock
 from leyden.engine.node import TaskContext
 from leyden.engine.router import Engine
 from leyden.engine.task import Task

@@ -10,7 +10,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from leyden.discord.emulator import DiscordEmulator
+from leyden.devtools.discord_emulator import DiscordEmulator
 
 SCRIPT = """\
 stream

@@ -10,17 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from leyden.alerting.event import EventState, Level
 from leyden.alerting.topics import TopicStore
-from leyden.gotypes import Duration, Time
-from leyden.store import (
-    SCHEMA_VERSION,
-    HandlerRecord,
-    OverrideRecord,
-    Store,
-    StoreError,
-    TaskRecord,
-)
+from leyden.go.types import Duration, Time
+from leyden.model.alert import EventState, Level
+from leyden.model.records import HandlerRecord, OverrideRecord, TaskRecord
+from leyden.store import SCHEMA_VERSION, Store, StoreError
 
 TASK = TaskRecord(
     id="cpu_alert",
@@ -182,7 +176,7 @@ def test_overrides_keep_first_position(db: Path) -> None:
 
 def _run_child(db: Path, body: str) -> int:
     """Run ``body`` in a fresh interpreter that has ``store`` open on ``db``; return its code."""
-    script = "import os, signal\nfrom leyden.store import *\nfrom leyden.alerting.event import *\n"
+    script = "import os, signal\nfrom leyden.store import *\nfrom leyden.model.alert import *\nfrom leyden.model.records import *\n"
     script += f"store = Store({str(db)!r})\n" + textwrap.dedent(body)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     return done.returncode

@@ -257,7 +257,7 @@ def main(
 
             return (vet.vet_main if command == "vet" else vet.fmt_main)(rest, out, err)
         if command == "discord-emulator":
-            from leyden.discord import emulator
+            from leyden.devtools import discord_emulator as emulator
 
             return emulator.main(rest)
         handler = CLIENT_COMMANDS.get(command)

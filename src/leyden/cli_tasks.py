@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from leyden.client import Client, ClientError
-from leyden.gotypes import Duration, go_quote
+from leyden.go.time import GO_ZERO_TIME
+from leyden.go.types import Duration, go_quote
 from leyden.tick.errors import TickError
 from leyden.tick.values import format_float_v
 
@@ -372,7 +373,7 @@ def show_task(client: Client, task_id: str, out: TextIO) -> None:
     w(f"Executing: {_bool(t.get('executing'))}\n")
     w(f"Created: {rfc822(t.get('created'))}\n")
     w(f"Modified: {rfc822(t.get('modified'))}\n")
-    w(f"LastEnabled: {rfc822(t.get('last-enabled') or '0001-01-01T00:00:00Z')}\n")
+    w(f"LastEnabled: {rfc822(t.get('last-enabled') or GO_ZERO_TIME)}\n")
     w(f"Databases Retention Policies: {format_dbrps(t.get('dbrps'))}\n")
     w(f"TICKscript:\n{t.get('script', '')}\n")
     vars_ = t.get("vars") or {}

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from leyden.client import Client, ClientError
-from leyden.gotypes import Time, go_json
+from leyden.go.types import Time, go_json
 
 HANDLER_FILE_KEYS = ("id", "topic", "kind", "match", "options")
 

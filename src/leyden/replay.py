@@ -24,17 +24,18 @@ from pathlib import Path
 from typing import TextIO
 
 from leyden import lineprotocol
-from leyden.alerting.alertdata import event_to_json
-from leyden.alerting.event import Event
 from leyden.alerting.service import AlertService
-from leyden.config import Config, ConfigError, load_config, parse_go_duration
+from leyden.clock import SimulatedClock
+from leyden.config import Config, ConfigError, load_config
 from leyden.discord.service import DiscordError, DiscordService
-from leyden.engine.clock import SimulatedClock
 from leyden.engine.node import TaskContext
 from leyden.engine.router import Engine
 from leyden.engine.task import Task, TaskError
-from leyden.gotypes import go_json
+from leyden.go.strconv import parse_go_duration
+from leyden.go.types import go_json
 from leyden.log import setup_logging
+from leyden.model.alert import Event
+from leyden.model.alertdata import event_to_json
 from leyden.tick.errors import TickError
 from leyden.tick.pipeline import Pipeline
 

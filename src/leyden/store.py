@@ -27,76 +27,21 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from leyden.alerting.event import EventState, Level
-from leyden.gotypes import Duration, Time
+from leyden.go.types import Duration, Time
+from leyden.model.alert import EventState, Level
+from leyden.model.records import HandlerRecord, OverrideRecord, TaskRecord
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "HandlerRecord",
-    "OverrideRecord",
-    "Store",
-    "StoreError",
-    "TaskRecord",
-]
-
-TaskType = Literal["stream", "batch"]
-TaskStatus = Literal["enabled", "disabled"]
+__all__ = ["SCHEMA_VERSION", "Store", "StoreError"]
 
 _T = TypeVar("_T")
 
 
 class StoreError(Exception):
     """The database cannot be opened, read or written; ``str(e)`` names the file and why."""
-
-
-@dataclass(frozen=True, slots=True)
-class TaskRecord:
-    """A task as Kapacitor's task store keeps it; times are nanoseconds since the Unix epoch."""
-
-    id: str
-    type: TaskType
-    dbrps: tuple[tuple[str, str], ...]
-    tickscript: str
-    #: Kapacitor's vars JSON: ``{name: {"type": ..., "value": ..., "description": ...}}``
-    vars: Mapping[str, Any] = field(default_factory=dict)
-    status: TaskStatus = "disabled"
-    created: int = 0
-    modified: int = 0
-    #: None until the task has been enabled once
-    last_enabled: int | None = None
-    #: why the task last failed to start; empty when it did not
-    error: str = ""
-    template_id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class HandlerRecord:
-    """A topic handler spec (``kapacitor define-topic-handler``), options as decoded JSON."""
-
-    topic: str
-    id: str
-    kind: str
-    options: Mapping[str, Any] = field(default_factory=dict)
-    match: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class OverrideRecord:
-    """A config-API override of one element of a section (Kapacitor's ``Override``).
-
-    ``options`` are the values set through the API, in Kapacitor's option names. ``create``
-    marks an element added through the API (``{"add": …}``) rather than one from the file.
-    """
-
-    section: str
-    element: str
-    options: Mapping[str, Any] = field(default_factory=dict)
-    create: bool = False
 
 
 #: Each entry brings the schema from version ``index`` to ``index + 1``. Append, never edit.

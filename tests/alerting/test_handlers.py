@@ -21,15 +21,15 @@ import trustme
 from aiohttp import web
 
 from leyden.alerting import handlers
-from leyden.alerting.event import Event, EventData, EventState, Level
 from leyden.alerting.handlers import post, tcp
 from leyden.alerting.handlers.base import HandlerConfigError, HandlerContext, HandlerError
 from leyden.alerting.handlers.log import LogHandler
 from leyden.config import BasicAuth, Config, DiscordConfig, HTTPPostConfig
-from leyden.discord.emulator import DiscordEmulator
+from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.discord.sender import DiscordSender
 from leyden.discord.service import DiscordService
-from leyden.gotypes import Duration, Time
+from leyden.go.types import Duration, Time
+from leyden.model.alert import Event, EventData, EventState, Level
 
 
 def make_event(level: Level = Level.CRITICAL, id: str = "cpu/serverA") -> Event:

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from leyden.alerting.event import Event, EventData, EventState, Level
 from leyden.alerting.handlers.base import HandlerConfigError
 from leyden.alerting.service import AlertService, anonymous_topic
 from leyden.alerting.topics import Inhibitor, MemoryTopicStore
 from leyden.config import AlertConfig, Config, DiscordConfig
-from leyden.discord.emulator import DiscordEmulator
+from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.discord.sender import DiscordSender
 from leyden.discord.service import DiscordService
-from leyden.gotypes import Duration, Time
+from leyden.go.types import Duration, Time
+from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.tick.builder import build_pipeline
 
 

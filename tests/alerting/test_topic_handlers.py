@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from leyden.alerting import handlers
-from leyden.alerting.event import Event, EventData, EventState, Level
 from leyden.alerting.handlers.aggregate import AggregateHandler, parse_interval
 from leyden.alerting.handlers.base import HandlerConfigError, HandlerContext
 from leyden.alerting.match import MatchError, compile_match
@@ -24,13 +23,14 @@ from leyden.alerting.topic_handlers import (
     path_match,
     validate_spec,
 )
+from leyden.clock import SimulatedClock
 from leyden.config import DiscordConfig
-from leyden.discord.emulator import DiscordEmulator
+from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.discord.sender import DiscordSender
 from leyden.discord.service import DiscordService
-from leyden.engine.clock import SimulatedClock
-from leyden.gotypes import Duration, Time
-from leyden.store import HandlerRecord
+from leyden.go.types import Duration, Time
+from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.model.records import HandlerRecord
 
 S = 1_000_000_000
 DAY = 86_400 * S
@@ -365,7 +365,7 @@ async def test_aggregate_without_running_loop_starts_ticking_on_first_event() ->
             return lambda: None
 
     clock = LoopClock()
-    from leyden.gotemplate import Template
+    from leyden.go.template import Template
 
     handler = AggregateHandler(
         interval=5,

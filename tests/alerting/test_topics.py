@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from leyden.alerting.event import Event, EventData, EventState, Level
 from leyden.alerting.handlers.base import HandlerError
 from leyden.alerting.topics import (
     DROP_LOG_INTERVAL,
@@ -20,7 +19,8 @@ from leyden.alerting.topics import (
     Topics,
     effective_buffer_length,
 )
-from leyden.gotypes import Duration, Time
+from leyden.go.types import Duration, Time
+from leyden.model.alert import Event, EventData, EventState, Level
 
 
 def event(

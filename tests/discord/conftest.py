@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from leyden.alerting.event import Event, EventData, EventState, Level
 from leyden.discord.sender import DiscordSender
-from leyden.gotypes import Duration, Time
+from leyden.go.types import Duration, Time
+from leyden.model.alert import Event, EventData, EventState, Level
 
 TOKEN = "SeCrEtToKeN-abc_123"
 WEBHOOK_PATH = f"/api/webhooks/123456789/{TOKEN}"

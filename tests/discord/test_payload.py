@@ -4,7 +4,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leyden.alerting.event import Level
 from leyden.discord.payload import (
     DESCRIPTION_LIMIT,
     EMPTY_DESCRIPTION,
@@ -18,6 +17,7 @@ from leyden.discord.payload import (
     text_length,
     validate_payload,
 )
+from leyden.model.alert import Level
 
 CLEF = "𝄞"  # one code point, two UTF-16 units, four UTF-8 bytes
 

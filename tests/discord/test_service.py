@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 import trustme
 
-from leyden.alerting.event import Level
 from leyden.discord.sender import DiscordSender
 from leyden.discord.service import (
     DiscordError,
@@ -16,6 +15,7 @@ from leyden.discord.service import (
     DiscordService,
     rfc3339_seconds,
 )
+from leyden.model.alert import Level
 
 LOGO = "https://influxdata.github.io/branding/img/downloads/influxdata-logo--symbol--pool-alpha.png"
 Opts = DiscordHandlerOptions

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from leyden.alerting.event import Event, EventState, Level
-from leyden.engine.clock import SimulatedClock
+from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
 from leyden.engine.node import Node, TaskContext
 from leyden.engine.nodes.alert import (
@@ -20,7 +19,8 @@ from leyden.engine.nodes.alert import (
     percent_change_chronological,
 )
 from leyden.engine.task import TaskError
-from leyden.gotypes import Duration, Time
+from leyden.go.types import Duration, Time
+from leyden.model.alert import Event, EventState, Level
 from leyden.tick.builder import build_pipeline
 
 S = 1_000_000_000
@@ -667,7 +667,7 @@ def test_with_the_alert_service_restart_restores_and_inhibits() -> None:
 
 @pytest.mark.parametrize("group", ["", "host=a", "cpu\nhost=a,dc=x", "cpu"])
 def test_default_fast_paths_match_the_templates(group: str) -> None:
-    from leyden.gotemplate import Template
+    from leyden.go.template import Template
     from leyden.tick.pipeline import DEFAULT_ID_TEMPLATE, DEFAULT_MESSAGE_TEMPLATE
 
     node, _, _ = make_alert(".crit(lambda: TRUE)")

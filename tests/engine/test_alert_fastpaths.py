@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leyden.engine.clock import SimulatedClock
+from leyden.clock import SimulatedClock
 from leyden.engine.model import Dimensions, Point
 from leyden.engine.node import TaskContext
 from leyden.engine.nodes.alert import (
@@ -22,7 +22,7 @@ from leyden.engine.nodes.alert import (
     _rfc3339nano,
 )
 from leyden.engine.result import point_row, result
-from leyden.gotypes import Duration, Time, go_json
+from leyden.go.types import Duration, Time, go_json
 from leyden.tick.builder import build_pipeline
 
 S = 1_000_000_000

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from leyden.engine import gotime
-from leyden.engine.clock import SimulatedClock
+from leyden.clock import SimulatedClock
 from leyden.engine.model import NIL_GROUP, Batch, BatchPoint, Dimensions, Point, group_id
 from leyden.engine.result import batch_row, point_row, result
-from leyden.gotypes import go_json
+from leyden.go import time as gotime
+from leyden.go.types import go_json
 
 S = 1_000_000_000
 
@@ -109,7 +109,7 @@ def test_router_routes_by_exact_dbrp_and_measurement_or_everywhere() -> None:
 
 
 def test_exec_times_sample_each_nodes_own_time() -> None:
-    from leyden.engine.clock import SimulatedClock
+    from leyden.clock import SimulatedClock
     from leyden.engine.node import TaskContext
     from leyden.engine.task import SAMPLE_EVERY, Task
     from leyden.tick.builder import build_pipeline
@@ -130,7 +130,7 @@ def test_exec_times_sample_each_nodes_own_time() -> None:
 
 
 def test_a_node_bug_costs_the_point_not_the_task() -> None:
-    from leyden.engine.clock import SimulatedClock
+    from leyden.clock import SimulatedClock
     from leyden.engine.node import TaskContext
     from leyden.engine.task import Task
     from leyden.tick.builder import build_pipeline

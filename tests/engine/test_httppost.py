@@ -14,8 +14,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from leyden import lineprotocol
+from leyden.clock import SimulatedClock
 from leyden.config import BasicAuth, Config, HTTPPostConfig
-from leyden.engine.clock import SimulatedClock
 from leyden.engine.model import Point
 from leyden.engine.node import TaskContext
 from leyden.engine.task import Task, TaskError

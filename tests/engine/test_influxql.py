@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from leyden.engine.clock import SimulatedClock
+from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
 from leyden.engine.node import NODE_TYPES, Node, TaskContext
 from leyden.engine.nodes import influxql  # noqa: F401  (registers the kinds)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from leyden import lineprotocol
-from leyden.engine.clock import SimulatedClock
+from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
 from leyden.engine.node import Barrier, ParentEdge, TaskContext
 from leyden.engine.nodes.join import JoinNode

@@ -10,7 +10,7 @@ import pytest
 
 from leyden import lineprotocol
 from leyden.alerting.service import AlertService
-from leyden.engine.clock import SimulatedClock
+from leyden.clock import SimulatedClock
 from leyden.engine.node import TaskContext
 from leyden.engine.router import Engine
 from leyden.engine.task import Task

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from leyden import lineprotocol
-from leyden.engine.clock import SimulatedClock
+from leyden.clock import SimulatedClock
 from leyden.engine.node import TaskContext
 from leyden.engine.nodes.sideload import convert
 from leyden.engine.task import Task, TaskError

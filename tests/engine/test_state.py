@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from leyden.engine.clock import SimulatedClock
+from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
 from leyden.engine.node import NODE_TYPES, Node, TaskContext
 from leyden.engine.nodes import state  # noqa: F401  (registers the kinds)
-from leyden.gotypes import Duration
+from leyden.go.types import Duration
 from leyden.tick.parser import parse_lambda
 from leyden.tick.pipeline import NodeSpec
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from leyden import lineprotocol, replay
-from leyden.engine.clock import SimulatedClock
+from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
 from leyden.engine.node import Node, TaskContext
 from leyden.engine.nodes.stats import StatsNode
 from leyden.engine.router import Engine
 from leyden.engine.task import Task, TaskError
-from leyden.gotypes import Duration
+from leyden.go.types import Duration
 from leyden.tick.builder import build_pipeline
 from leyden.tick.pipeline import NodeSpec
 

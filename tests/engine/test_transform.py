@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from leyden.engine.clock import SimulatedClock
+from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
 from leyden.engine.node import NODE_TYPES, Barrier, Node, TaskContext
 from leyden.engine.nodes import transform  # noqa: F401  (registers the kinds)
 from leyden.engine.task import TaskError
-from leyden.gotypes import Duration
+from leyden.go.types import Duration
 from leyden.tick.parser import parse_lambda
 from leyden.tick.pipeline import NodeSpec
 from leyden.tick.values import STAR

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from leyden.engine.clock import SimulatedClock
+from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, Dimensions, Point
 from leyden.engine.node import Barrier, Node, TaskContext
 from leyden.engine.nodes.window import WindowNode
 from leyden.engine.task import TaskError
-from leyden.gotypes import Duration
+from leyden.go.types import Duration
 from leyden.tick.pipeline import NodeSpec
 
 S = 1_000_000_000

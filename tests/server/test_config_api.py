@@ -12,9 +12,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from leyden.config import Config, load_config
+from leyden.model.records import OverrideRecord
 from leyden.server.app import Services, create_app
 from leyden.server.serve import build_services
-from leyden.store import OverrideRecord, Store, StoreError
+from leyden.store import Store, StoreError
 
 TOKEN = "sEcReT-wEbHoOk-ToKeN_0123456789"
 WEBHOOK = f"https://discord.com/api/webhooks/112233445566778899/{TOKEN}"

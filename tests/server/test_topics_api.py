@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from leyden.clock import SimulatedClock
 from leyden.config import DiscordConfig, load_config
-from leyden.discord.emulator import DiscordEmulator
-from leyden.engine.clock import SimulatedClock
+from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.server.app import Services, create_app
 from leyden.server.serve import build_services
 from leyden.server.topics_api import TOPIC_HANDLERS_KEY

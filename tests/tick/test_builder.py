@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leyden.gotypes import Duration
+from leyden.go.types import Duration
 from leyden.tick import ast as A
 from leyden.tick.builder import ZeroVar, build_pipeline, task_vars_from_json
 from leyden.tick.errors import TickError

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from leyden.gotypes import Duration, Time
+from leyden.go.types import Duration, Time
 from leyden.tick.functions import (
     BUILTINS,
     FunctionError,

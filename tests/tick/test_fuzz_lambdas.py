@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leyden.gotypes import Duration, Time
+from leyden.go.types import Duration, Time
 from leyden.tick.errors import TickError
 from leyden.tick.functions import BUILTINS
 from leyden.tick.lambdas import CompileError, EvalError, compile_lambda

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from leyden.gotypes import Duration, Time
+from leyden.go.types import Duration, Time
 from leyden.tick.lambdas import CompiledLambda, CompileError, EvalError, compile_lambda
 from leyden.tick.parser import parse, parse_lambda
 from leyden.tick.values import MISSING, typed_value_from_json

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from leyden.alerting.event import Event, Level
+from leyden.model.alert import Event, Level
 from leyden.tick import ast
 from leyden.tick.errors import TickError
 from leyden.tick.lambdas import CompiledLambda, CompileError, EvalError, compile_lambda

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from leyden.alerting import handlers as handler_registry
-from leyden.alerting.event import Event, EventState, Level
 from leyden.alerting.handlers.base import (
     AlertHandler,
     HandlerConfigError,
@@ -36,6 +35,7 @@ from leyden.alerting.topics import (
     TopicStore,
     effective_buffer_length,
 )
+from leyden.model.alert import Event, EventState, Level
 
 if TYPE_CHECKING:
     from leyden.config import Config

@@ -25,16 +25,16 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from leyden.alerting import handlers as handler_registry
-from leyden.alerting.event import Event
 from leyden.alerting.handlers.base import AlertHandler, HandlerConfigError, HandlerError
 from leyden.alerting.handlers.routing import TopicHandlerContext, valid_id, valid_topic
 from leyden.alerting.match import MatchError, MatchExpression, compile_match
 from leyden.alerting.topics import HandlerLabel
-from leyden.store import HandlerRecord
+from leyden.model.alert import Event
+from leyden.model.records import HandlerRecord
 
 if TYPE_CHECKING:
     from leyden.alerting.service import AlertService
-    from leyden.engine.clock import Clock
+    from leyden.clock import Clock
 
 __all__ = [
     "HandlerSpecError",
@@ -207,7 +207,7 @@ class TopicHandlers:
         logger: logging.Logger | None = None,
     ) -> None:
         if clock is None:
-            from leyden.engine.clock import WallClock
+            from leyden.clock import WallClock
 
             clock = WallClock()
         self.alerts = alerts

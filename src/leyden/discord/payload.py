@@ -19,7 +19,7 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from leyden.alerting.event import Level
+from leyden.model.alert import Level
 
 # Discord's documented limits (execute webhook / embed object).
 CONTENT_LIMIT = 2000

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from leyden.alerting.event import Event, Level
 from leyden.discord.payload import build_alert_payload
 from leyden.discord.sender import (
     DeliveryResult,
@@ -35,8 +34,9 @@ from leyden.discord.sender import (
     build_ssl_context,
     normalize_webhook_url,
 )
-from leyden.gotemplate import Template, TemplateError, TemplateExecError
-from leyden.gotypes import Time
+from leyden.go.template import Template, TemplateError, TemplateExecError
+from leyden.go.types import Time
+from leyden.model.alert import Event, Level
 
 if TYPE_CHECKING:
     from leyden.config import DiscordConfig

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from leyden.engine.clock import Clock
+from leyden.clock import Clock
 from leyden.engine.model import Batch, Dimensions, Point
 
 log = logging.getLogger("leyden.task")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from leyden.engine.model import Batch, Point
-from leyden.gotypes import GoStruct, Time
+from leyden.go.types import GoStruct, Time
 
 
 def point_row(p: Point) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from leyden import KAPACITOR_VERSION, lineprotocol
 from leyden.config import Config
 from leyden.discord.service import DiscordService
 from leyden.engine import Engine
-from leyden.gotypes import GoStruct, go_json
+from leyden.go.types import GoStruct, go_json
 from leyden.store import Store
 
 if TYPE_CHECKING:

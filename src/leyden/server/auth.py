@@ -36,7 +36,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from leyden.config import AuthConfig, Config
-from leyden.gotypes import go_quote
+from leyden.go.types import go_quote
 from leyden.server.app import BASE, SERVICES_KEY, Handler, error_response
 
 __all__ = [

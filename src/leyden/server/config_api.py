@@ -31,9 +31,10 @@ from aiohttp import web
 
 from leyden.config import ConfigError, DiscordConfig, validate_discord_configs
 from leyden.discord.service import DiscordError
-from leyden.gotypes import GoStruct
+from leyden.go.types import GoStruct
+from leyden.model.records import OverrideRecord
 from leyden.server.app import BASE, SERVICES_KEY, Services, error_response, json_response, link
-from leyden.store import OverrideRecord, Store, StoreError
+from leyden.store import Store, StoreError
 
 __all__ = [
     "CONFIG_OVERRIDES_KEY",

@@ -33,13 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from leyden.clock import Clock, WallClock
 from leyden.discord.service import DiscordError
-from leyden.engine.clock import Clock, WallClock
 from leyden.engine.node import Node, TaskContext
 from leyden.engine.task import Task, TaskError
-from leyden.gotypes import Duration, GoStruct, Time, go_json
+from leyden.go.time import GO_ZERO_TIME
+from leyden.go.types import Duration, GoStruct, Time, go_json
+from leyden.model.records import TaskRecord
 from leyden.server.app import SERVICES_KEY, error_response, json_response, link
-from leyden.store import Store, TaskRecord
+from leyden.store import Store
 from leyden.tick.errors import TickError
 from leyden.tick.pipeline import Pipeline, TickWarning
 
@@ -55,8 +57,6 @@ log = logging.getLogger("leyden.task")
 
 BASE = "/kapacitor/v1"
 TASKS_PATH = f"{BASE}/tasks"
-#: Go's zero time, which Kapacitor prints for a task never enabled
-GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 ALL_FIELDS = (
     "link",
     "id",

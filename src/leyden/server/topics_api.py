@@ -18,7 +18,6 @@ from typing import Any
 
 from aiohttp import web
 
-from leyden.alerting.event import Level
 from leyden.alerting.topic_handlers import (
     HandlerSpecError,
     PatternError,
@@ -29,9 +28,10 @@ from leyden.alerting.topic_handlers import (
     validate_spec,
 )
 from leyden.discord.sender import redact_url
-from leyden.gotypes import Duration, GoStruct, Time, go_quote
+from leyden.go.types import Duration, GoStruct, Time, go_quote
+from leyden.model.alert import Level
+from leyden.model.records import HandlerRecord
 from leyden.server.app import BASE, SERVICES_KEY, error_response, json_response, link
-from leyden.store import HandlerRecord
 
 log = logging.getLogger("leyden.http")
 

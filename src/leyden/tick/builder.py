@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from leyden.gotypes import Duration
+from leyden.go.types import Duration
 from leyden.tick import ast as A
 from leyden.tick.errors import TickError, suggest
 from leyden.tick.pipeline import (

@@ -19,7 +19,8 @@ import time as _time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from leyden.gotypes import Duration, Time, go_quote
+from leyden.go.strconv import GO_FALSE, GO_TRUE
+from leyden.go.types import Duration, Time, go_quote
 from leyden.tick.values import (
     INT64_MAX,
     INT64_MIN,
@@ -632,8 +633,6 @@ def _regex_replace(*args: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 # Conversions
 
-_GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 _GO_INT = re.compile(r"[+-]?[0-9]+")
 _GO_FLOAT = re.compile(
     r"[+-]?(?:(?:[0-9](?:_?[0-9])*)?\.?(?:[0-9](?:_?[0-9])*)?(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)",
@@ -649,9 +648,9 @@ def _bool(*args: Any) -> bool:
     if t is bool:
         return a  # type: ignore[no-any-return]
     if t is str:
-        if a in _GO_TRUE:
+        if a in GO_TRUE:
             return True
-        if a in _GO_FALSE:
+        if a in GO_FALSE:
             return False
         raise FunctionError(f"strconv.ParseBool: parsing {go_quote(a)}: invalid syntax")
     if t is int or t is float:

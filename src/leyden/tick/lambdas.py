@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from leyden.gotypes import Duration, Time
+from leyden.go.types import Duration, Time
 from leyden.tick.functions import (
     BUILTINS,
     STATEFUL,

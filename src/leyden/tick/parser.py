@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from leyden.gotypes import go_quote
+from leyden.go.types import go_quote
 from leyden.tick.values import wrap_int64
 
 from . import lexer as L

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from leyden.gotypes import Duration
+from leyden.go.types import Duration
 from leyden.tick.ast import Position
 
 STREAM = "stream"
@@ -1392,7 +1392,7 @@ class NodeSpec:
     """One node of a task's graph: what kind, where in the script, and its typed settings.
 
     Values in ``properties`` are Python values: ``int``/``float``/``str``/``bool``, durations as
-    :class:`leyden.gotypes.Duration` (int nanoseconds), lambdas as the (identifier-resolved)
+    :class:`leyden.go.types.Duration` (int nanoseconds), lambdas as the (identifier-resolved)
     :class:`leyden.tick.ast.LambdaNode`, ``*`` as :data:`leyden.tick.values.STAR`, lists, dicts.
     """
 

@@ -9,8 +9,8 @@ int        ``int`` (exactly; never bool)          int64
 float      ``float``                              float64
 string     ``str``                                string
 boolean    ``bool``                               bool
-duration   :class:`leyden.gotypes.Duration`       time.Duration
-time       :class:`leyden.gotypes.Time`           time.Time
+duration   :class:`leyden.go.types.Duration`       time.Duration
+time       :class:`leyden.go.types.Time`           time.Time
 regex      ``re.Pattern``                         \\*regexp.Regexp
 missing    :data:`MISSING`                        \\*ast.Missing
 =========  =====================================  ==============================
@@ -29,7 +29,7 @@ import datetime as _dt
 import re
 from typing import Any
 
-from leyden.gotypes import Duration, Time, format_float, format_float_f, format_value
+from leyden.go.types import Duration, Time, format_float, format_float_f, format_value
 from leyden.tick.regex import compile_go
 
 __all__ = [
@@ -123,7 +123,7 @@ def wrap_int64(v: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Floats: Go's own rules live in leyden.gotypes; these names are the ones lambdas and the CLI use.
+# Floats: Go's own rules live in leyden.go.types; these names are the ones lambdas and the CLI use.
 
 format_float_v = format_float
 
@@ -189,7 +189,7 @@ def parse_duration_influxql(text: str) -> Duration:
 def go_v(value: Any) -> str:
     """Go's ``%v`` of the value Kapacitor would hold.
 
-    Only what :func:`leyden.gotypes.format_value` cannot know is handled here: a regex prints
+    Only what :func:`leyden.go.types.format_value` cannot know is handled here: a regex prints
     the Go pattern it was written as, and Kapacitor's missing marker is an empty struct pointer.
     """
     t = type(value)

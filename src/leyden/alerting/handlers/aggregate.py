@@ -17,17 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from leyden.alerting.event import Event, EventData, EventState, Level
 from leyden.alerting.handlers.base import HandlerConfigError, HandlerContext, check_keys, option
 from leyden.alerting.handlers.routing import (
     Collector,
     destination_topic,
     routing_context,
 )
-from leyden.config import parse_go_duration
-from leyden.engine.clock import Clock, WallClock
-from leyden.gotemplate import Template, TemplateError, TemplateExecError
-from leyden.gotypes import Duration, GoStruct, Time
+from leyden.clock import Clock, WallClock
+from leyden.go.strconv import parse_go_duration
+from leyden.go.template import Template, TemplateError, TemplateExecError
+from leyden.go.types import Duration, GoStruct, Time
+from leyden.model.alert import Event, EventData, EventState, Level
 
 OPTION_KEYS = ("id", "interval", "topic", "message")
 DEFAULT_MESSAGE = "Received {{ .Count }} events in the last {{.Interval}}."

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from leyden.alerting.event import Event
+from leyden.model.alert import Event
 
 if TYPE_CHECKING:
     from leyden.config import Config, HTTPPostConfig
@@ -49,7 +49,7 @@ class AlertHandler(Protocol):
 
 def _default_serializer(event: Event) -> str:
     # Imported on first use: the alert-data encoder lives in its own module.
-    from leyden.alerting.alertdata import event_to_json
+    from leyden.model.alertdata import event_to_json
 
     return event_to_json(event)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from leyden.alerting.event import Event
 from leyden.alerting.handlers.base import HandlerConfigError, HandlerContext, HandlerError
 from leyden.discord.service import DiscordError, DiscordHandlerOptions, DiscordService
+from leyden.model.alert import Event
 
 
 class DiscordHandler:

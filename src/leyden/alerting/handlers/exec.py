@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from leyden.alerting.event import Event
 from leyden.alerting.handlers.base import (
     HandlerConfigError,
     HandlerContext,
@@ -18,6 +17,7 @@ from leyden.alerting.handlers.base import (
     check_keys,
     option,
 )
+from leyden.model.alert import Event
 
 OPTION_KEYS = ("prog", "args")
 _MAX_OUTPUT = 2048

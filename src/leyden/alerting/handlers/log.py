@@ -13,7 +13,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from leyden.alerting.event import Event
 from leyden.alerting.handlers.base import (
     HandlerConfigError,
     HandlerContext,
@@ -21,6 +20,7 @@ from leyden.alerting.handlers.base import (
     check_keys,
     option,
 )
+from leyden.model.alert import Event
 
 DEFAULT_MODE = 0o600
 OPTION_KEYS = ("path", "mode")

@@ -16,7 +16,6 @@ from typing import Any
 
 import aiohttp
 
-from leyden.alerting.event import Event
 from leyden.alerting.handlers.base import (
     HandlerConfigError,
     HandlerContext,
@@ -27,8 +26,9 @@ from leyden.alerting.handlers.base import (
     option,
 )
 from leyden.discord.sender import redact_url
-from leyden.gotemplate import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
-from leyden.gotypes import GoStruct
+from leyden.go.template import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
+from leyden.go.types import GoStruct
+from leyden.model.alert import Event
 
 DEFAULT_TIMEOUT = 30.0
 _MAX_CAPTURED = 4096

@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from leyden.alerting.event import Event
 from leyden.alerting.handlers.base import HandlerConfigError, HandlerContext
+from leyden.model.alert import Event
 
 if TYPE_CHECKING:
-    from leyden.engine.clock import Clock
+    from leyden.clock import Clock
 
 Collector = Callable[[Event], Any]
 

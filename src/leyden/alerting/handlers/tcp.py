@@ -11,7 +11,6 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from leyden.alerting.event import Event
 from leyden.alerting.handlers.base import (
     HandlerConfigError,
     HandlerContext,
@@ -19,6 +18,7 @@ from leyden.alerting.handlers.base import (
     check_keys,
     option,
 )
+from leyden.model.alert import Event
 
 CONNECT_TIMEOUT = 30.0
 OPTION_KEYS = ("address",)

@@ -23,15 +23,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from leyden.alerting.event import Event, EventData, EventState, Level
 from leyden.alerting.topics import Inhibitor
-from leyden.engine.gotime import GO_ZERO_NS
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point, group_id
 from leyden.engine.node import Node, TaskContext, register
 from leyden.engine.result import batch_row, point_row, result
 from leyden.engine.task import TaskError
-from leyden.gotemplate import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
-from leyden.gotypes import Duration, GoStruct, StringMap, Time, go_json
+from leyden.go.template import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
+from leyden.go.time import GO_ZERO_NS
+from leyden.go.types import Duration, GoStruct, StringMap, Time, go_json
+from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.tick.lambdas import CompiledLambda, CompileError, EvalError, compile_lambda
 from leyden.tick.pipeline import (
     DEFAULT_DETAILS_TEMPLATE,
@@ -47,8 +47,6 @@ _LEVELS = (Level.OK, Level.INFO, Level.WARNING, Level.CRITICAL)
 _LEVEL_NAMES = ("OK", "INFO", "WARNING", "CRITICAL")
 _PREDICATES = ("", "info", "warn", "crit")
 
-#: Go's zero ``time.Time`` (0001-01-01T00:00:00Z), the trigger times' initial value.
-GO_ZERO_TIME = GO_ZERO_NS
 _MAX_DURATION = (1 << 63) - 1
 _MIN_DURATION = -(1 << 63)
 
@@ -170,8 +168,8 @@ class _GroupState:
         self.changed = False
         self.expired = False
         self.flapping = False
-        self.first_triggered = GO_ZERO_TIME
-        self.last_triggered = GO_ZERO_TIME
+        self.first_triggered = GO_ZERO_NS
+        self.last_triggered = GO_ZERO_NS
         self.levels = levels
         self.resets = resets
         self.inhibitors = inhibitors

@@ -11,9 +11,9 @@ import itertools
 import math
 from typing import Any
 
-from leyden.engine import gotime
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
 from leyden.engine.node import Barrier, Node, TaskContext, register
+from leyden.go import time as gotime
 from leyden.tick.lambdas import CompiledLambda, compile_lambda
 
 #: what combine and flatten buffer: (time, fields, tags) of a point or batch point

@@ -28,8 +28,8 @@ from leyden.engine.model import Batch, BatchPoint, Point
 from leyden.engine.node import Barrier, Node, TaskContext, register
 from leyden.engine.result import batch_row, point_row, result
 from leyden.engine.task import TaskError
-from leyden.gotemplate import Template, TemplateError, TemplateExecError
-from leyden.gotypes import GoStruct, StringMap, go_json
+from leyden.go.template import Template, TemplateError, TemplateExecError
+from leyden.go.types import GoStruct, StringMap, go_json
 
 log = logging.getLogger("leyden.task")
 

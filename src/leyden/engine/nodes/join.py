@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from leyden.engine import gotime
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point, group_id
 from leyden.engine.node import Barrier, MultiParentNode, TaskContext, register
+from leyden.go import time as gotime
 
 Message = Point | Batch
 

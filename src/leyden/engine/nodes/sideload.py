@@ -19,11 +19,11 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from leyden.config import parse_go_bool
 from leyden.engine.model import Batch, BatchPoint, Point
 from leyden.engine.node import Node, TaskContext, register
-from leyden.gotemplate import Template, TemplateError, TemplateExecError
-from leyden.gotypes import StringMap
+from leyden.go.strconv import parse_go_bool
+from leyden.go.template import Template, TemplateError, TemplateExecError
+from leyden.go.types import StringMap
 
 _INT64 = (-(2**63), 2**63 - 1)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from leyden.engine import gotime
 from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS, Dimensions, Point, group_id
 from leyden.engine.node import Node, TaskContext, register
+from leyden.go import time as gotime
 from leyden.tick.values import STAR
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from leyden.engine import gotime
 from leyden.engine.model import NO_DIMENSIONS, Batch, Dimensions, Point
 from leyden.engine.node import Barrier, Node, TaskContext, register
 from leyden.engine.task import TaskError
+from leyden.go import time as gotime
 
 
 @register("noop")

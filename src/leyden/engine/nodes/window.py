@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from leyden.engine import gotime
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
 from leyden.engine.node import Barrier, Node, TaskContext, register
 from leyden.engine.task import TaskError
+from leyden.go import time as gotime
 
 #: what a group's window starts from: name, group ID, group tags, dimensions, first time
 _First = tuple[str, str, dict[str, str], Dimensions, int]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leyden.gotypes import (
+from leyden.go.types import (
     Duration,
     GoStruct,
     StringMap,

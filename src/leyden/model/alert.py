@@ -2,7 +2,7 @@
 
 An event is the state of one alert ID at one moment (``EventState``) plus the data of the
 point or batch that caused it (``EventData``).  Times are integer nanoseconds since the Unix
-epoch (UTC) and durations integer nanoseconds, wrapped in :mod:`leyden.gotypes` so that
+epoch (UTC) and durations integer nanoseconds, wrapped in :mod:`leyden.go.types` so that
 templates and JSON print them the way Go does.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from leyden.gotypes import Duration, GoStruct, StringMap, Time
+from leyden.go.types import Duration, GoStruct, StringMap, Time
 
 
 class Level(IntEnum):

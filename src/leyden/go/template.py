@@ -8,9 +8,9 @@ A template is parsed once into a tree and compiled into nested Python closures; 
 then a walk over closures with no parsing or dispatch on node types, because templates run for
 every alert event.
 
-Data model (see :mod:`leyden.gotypes`): dicts are ``map[string]interface{}`` (a missing key reads as
-``<no value>``), :class:`~leyden.gotypes.StringMap` is ``map[string]string`` (``index`` of a missing
-key is ``""``), :class:`~leyden.gotypes.GoStruct` and plain objects are structs (a missing field is
+Data model (see :mod:`leyden.go.types`): dicts are ``map[string]interface{}`` (a missing key reads as
+``<no value>``), :class:`~leyden.go.types.StringMap` is ``map[string]string`` (``index`` of a missing
+key is ``""``), :class:`~leyden.go.types.GoStruct` and plain objects are structs (a missing field is
 an execution error), bound methods of objects are Go methods, ``None`` is nil.
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote_plus
 
-from leyden.gotypes import (
+from leyden.go.types import (
     GoStruct,
     StringMap,
     Time,
@@ -116,7 +116,7 @@ class _Tok:
 
 def repr_go(s: str) -> str:
     """Go's ``%q`` of a short string, for error messages."""
-    from leyden.gotypes import go_quote
+    from leyden.go.types import go_quote
 
     return go_quote(s)
 

@@ -8,6 +8,8 @@ and ``7m`` is offset from epoch multiples (semantics §2.5).
 from __future__ import annotations
 
 GO_ZERO_NS = -62_135_596_800 * 1_000_000_000
+#: the same instant as Go's RFC 3339 text (Kapacitor prints it for a task never enabled)
+GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def truncate(t: int, d: int) -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from leyden.alerting.alertdata import alert_data, event_to_json, level_text
-from leyden.alerting.event import Event, EventData, EventState, Level
 from leyden.engine.model import Dimensions, Point
 from leyden.engine.result import point_row, result
-from leyden.gotypes import Duration, Time
+from leyden.go.types import Duration, Time
+from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.model.alertdata import alert_data, event_to_json, level_text
 
 S = 1_000_000_000
 T10 = (31_536_000 + 10) * S  # 1971-01-01T00:00:10Z
@@ -111,7 +111,7 @@ def test_alert_data_round_trips_as_json() -> None:
 
 def test_event_from_the_alert_node_serialises() -> None:
     """The node's own events: default details (entity-escaped JSON) survive Go's escaping."""
-    from leyden.engine.clock import SimulatedClock
+    from leyden.clock import SimulatedClock
     from leyden.engine.node import TaskContext
     from leyden.engine.nodes.alert import AlertNode
     from leyden.tick.builder import build_pipeline

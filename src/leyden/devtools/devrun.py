@@ -21,7 +21,7 @@ EMULATOR_PORT = 9093
 
 
 async def _run(config_path: str) -> int:
-    from leyden.discord.emulator import DiscordEmulator
+    from leyden.devtools.discord_emulator import DiscordEmulator
     from leyden.server.serve import ServeError, serve
 
     try:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from leyden.alerting.event import Event, Level
-from leyden.gotypes import GoStruct, Time, go_json
+from leyden.go.types import GoStruct, Time, go_json
+from leyden.model.alert import Event, Level
 
 __all__ = ["alert_data", "event_to_json", "level_text"]
 
@@ -37,7 +37,7 @@ def _result(result: Mapping[str, Any]) -> GoStruct:
 
 
 def alert_data(event: Event) -> GoStruct:
-    """The ``alert.Data`` struct of ``event``, ready for :func:`leyden.gotypes.go_json`."""
+    """The ``alert.Data`` struct of ``event``, ready for :func:`leyden.go.types.go_json`."""
     state = event.state
     return GoStruct(
         [

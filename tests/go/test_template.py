@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leyden.gotemplate import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
-from leyden.gotypes import Duration, GoStruct, StringMap, Time
+from leyden.go.template import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
+from leyden.go.types import Duration, GoStruct, StringMap, Time
 
 S = 1_000_000_000
 

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from leyden.discord.emulator import DiscordEmulator, build_parser, main
+from leyden.devtools.discord_emulator import DiscordEmulator, build_parser, main
 
 WEBHOOK = "123456789012345678"
 OTHER = "876543210987654321"
@@ -893,7 +893,7 @@ async def test_command_serves_until_sigterm_and_exits_0() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "leyden.discord.emulator",
+        "leyden.devtools.discord_emulator",
         "--port",
         "0",
         stdout=asyncio.subprocess.PIPE,
