@@ -6,6 +6,12 @@ when they have no real webhook. It answers the way Discord answers (see
 working against Discord, including on the unhappy paths: validation errors, rate limits,
 deleted webhooks and server faults.
 
+**An independent oracle, on purpose.** The emulator keeps its own copy of Discord's rules
+(field limits, forbidden usernames, error codes and wording) instead of importing the ones
+Leyden's Discord integration enforces (:mod:`leyden.notify.discord`): a test that sends
+through the integration and is judged by the emulator then checks two independent readings of
+Discord's documentation against each other, and a mistake in one cannot hide in both.
+
 Behaviour worth knowing, where Discord's own is undocumented or we had to choose:
 
 * **API versions.** ``/api/webhooks/...`` is the unversioned URL Discord hands out and behaves
