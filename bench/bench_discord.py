@@ -47,8 +47,8 @@ from leyden import lineprotocol
 from leyden.config import Config, DiscordConfig
 from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.log import LogfmtFormatter
-from leyden.server.app import Services
 from leyden.server.serve import build_services
+from leyden.server.services import Services
 from leyden.server.tasks import TaskManager
 from leyden.store import Store
 

@@ -18,8 +18,9 @@ from leyden.cli import main
 from leyden.cli_tasks import format_dbrps, parse_dbrp, rfc822
 from leyden.config import load_config
 from leyden.model.records import TaskRecord
-from leyden.server.app import Services, create_app
+from leyden.server.app import create_app
 from leyden.server.serve import build_services
+from leyden.server.services import Services
 from leyden.store import Store
 
 SCRIPT = """dbrp "telegraf"."autogen"

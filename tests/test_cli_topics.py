@@ -20,8 +20,9 @@ from leyden.cli import main
 from leyden.cli_topics import local_rfc822, read_handler_file
 from leyden.client import Client, ClientError
 from leyden.config import DiscordConfig, load_config
-from leyden.server.app import Services, create_app
+from leyden.server.app import create_app
 from leyden.server.serve import build_services
+from leyden.server.services import Services
 from leyden.store import Store
 
 # The seed's handler files (kapacitor-discord-event-handler.md)

@@ -15,6 +15,10 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from leyden import API_BASE
+
+__all__ = ["DEFAULT_URL", "Client", "ClientError"]
+
 DEFAULT_URL = "http://localhost:9092"
 
 
@@ -92,14 +96,14 @@ class Client:
         return status, decoded
 
     def ping(self) -> None:
-        self.request("GET", "/kapacitor/v1/ping")
+        self.request("GET", f"{API_BASE}/ping")
 
     def list_service_tests(self, pattern: str = "*") -> list[dict[str, Any]]:
-        _, body = self.request("GET", "/kapacitor/v1/service-tests", query={"pattern": pattern})
+        _, body = self.request("GET", f"{API_BASE}/service-tests", query={"pattern": pattern})
         return list((body or {}).get("services", []))
 
     def test_service(self, name: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
-        _, body = self.request("POST", f"/kapacitor/v1/service-tests/{name}", options or {})
+        _, body = self.request("POST", f"{API_BASE}/service-tests/{name}", options or {})
         if not isinstance(body, dict):
             raise ClientError(f"invalid response to service test {name}")
         return body
@@ -115,7 +119,7 @@ class Client:
     ) -> list[dict[str, Any]]:
         query = [("pattern", pattern), ("offset", str(offset)), ("limit", str(limit))]
         query += [("fields", f) for f in fields]
-        _, body = self.request("GET", "/kapacitor/v1/tasks", query=query)
+        _, body = self.request("GET", f"{API_BASE}/tasks", query=query)
         return list((body or {}).get("tasks", []))
 
     def all_tasks(self, pattern: str = "", fields: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -144,7 +148,7 @@ class Client:
             raise
 
     def create_task(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        _, body = self.request("POST", "/kapacitor/v1/tasks", dict(options))
+        _, body = self.request("POST", f"{API_BASE}/tasks", dict(options))
         return dict(body or {})
 
     def update_task(self, task_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -204,10 +208,10 @@ class Client:
 
 
 def _task_path(task_id: str) -> str:
-    return "/kapacitor/v1/tasks/" + urllib.parse.quote(task_id, safe="")
+    return f"{API_BASE}/tasks/" + urllib.parse.quote(task_id, safe="")
 
 
-TOPICS_PATH = "/kapacitor/v1/alerts/topics"
+TOPICS_PATH = f"{API_BASE}/alerts/topics"
 
 
 def _topic_path(topic: str, *rest: str) -> str:

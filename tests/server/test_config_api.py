@@ -13,8 +13,9 @@ from aiohttp.test_utils import TestClient
 
 from leyden.config import Config, load_config
 from leyden.model.records import OverrideRecord
-from leyden.server.app import Services, create_app
+from leyden.server.app import create_app
 from leyden.server.serve import build_services
+from leyden.server.services import Services
 from leyden.store import Store, StoreError
 
 TOKEN = "sEcReT-wEbHoOk-ToKeN_0123456789"

@@ -14,8 +14,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from leyden.clock import SimulatedClock
 from leyden.config import DiscordConfig, load_config
 from leyden.devtools.discord_emulator import DiscordEmulator
-from leyden.server.app import Services, create_app
+from leyden.server.app import create_app
 from leyden.server.serve import build_services
+from leyden.server.services import Services
 from leyden.server.topics_api import TOPIC_HANDLERS_KEY
 from leyden.store import Store
 

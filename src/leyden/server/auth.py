@@ -35,9 +35,10 @@ from enum import IntFlag
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from leyden import API_BASE
 from leyden.config import AuthConfig, Config
 from leyden.go.types import go_quote
-from leyden.server.app import BASE, SERVICES_KEY, Handler, error_response
+from leyden.server._http import SERVICES_KEY, Handler, error_response
 
 __all__ = [
     "USER_KEY",
@@ -133,7 +134,7 @@ def required_privilege(method: str) -> Privilege | None:
 
 def api_resource(path: str) -> str:
     """``/kapacitor/v1/tasks/x`` → ``/api/tasks/x``; InfluxDB's ``/write`` → ``/api/write``."""
-    return posixpath.normpath(_ROOT + "/" + path.removeprefix(BASE).lstrip("/"))
+    return posixpath.normpath(_ROOT + "/" + path.removeprefix(API_BASE).lstrip("/"))
 
 
 def _digest(text: str) -> bytes:

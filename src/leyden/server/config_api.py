@@ -29,11 +29,13 @@ from typing import Any
 
 from aiohttp import web
 
+from leyden import API_BASE
 from leyden.config import ConfigError, DiscordConfig, validate_discord_configs
 from leyden.discord.service import DiscordError
 from leyden.go.types import GoStruct
 from leyden.model.records import OverrideRecord
-from leyden.server.app import BASE, SERVICES_KEY, Services, error_response, json_response, link
+from leyden.server._http import SERVICES_KEY, error_response, json_response, link
+from leyden.server.services import Services
 from leyden.store import Store, StoreError
 
 __all__ = [
@@ -47,7 +49,7 @@ log = logging.getLogger("leyden.config")
 
 SECTION = "discord"
 ELEMENT_KEY = "workspace"
-CONFIG_PATH = f"{BASE}/config"
+CONFIG_PATH = f"{API_BASE}/config"
 _VALID_NAME = re.compile(r"[-\w+]+")
 _UPDATE_KEYS = ("set", "delete", "add", "remove")
 

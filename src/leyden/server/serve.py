@@ -15,7 +15,8 @@ from leyden import KAPACITOR_VERSION
 from leyden.config import Config
 from leyden.discord.service import DiscordError, DiscordService
 from leyden.engine import Engine
-from leyden.server.app import Services, create_app
+from leyden.server.app import create_app
+from leyden.server.services import Services
 from leyden.store import Store, StoreError
 
 log = logging.getLogger("leyden.server")

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from leyden import API_BASE
 from leyden.clock import Clock, WallClock
 from leyden.discord.service import DiscordError
 from leyden.engine.node import Node, TaskContext
@@ -40,7 +41,7 @@ from leyden.engine.task import Task, TaskError
 from leyden.go.time import GO_ZERO_TIME
 from leyden.go.types import Duration, GoStruct, Time, go_json
 from leyden.model.records import TaskRecord
-from leyden.server.app import SERVICES_KEY, error_response, json_response, link
+from leyden.server._http import SERVICES_KEY, error_response, json_response, link
 from leyden.store import Store
 from leyden.tick.errors import TickError
 from leyden.tick.pipeline import Pipeline, TickWarning
@@ -55,8 +56,7 @@ __all__ = ["TaskAPIError", "TaskManager", "install", "normalize_vars"]
 
 log = logging.getLogger("leyden.task")
 
-BASE = "/kapacitor/v1"
-TASKS_PATH = f"{BASE}/tasks"
+TASKS_PATH = f"{API_BASE}/tasks"
 ALL_FIELDS = (
     "link",
     "id",

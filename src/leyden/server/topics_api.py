@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from leyden import API_BASE
 from leyden.alerting.topic_handlers import (
     HandlerSpecError,
     PatternError,
@@ -31,11 +32,11 @@ from leyden.discord.sender import redact_url
 from leyden.go.types import Duration, GoStruct, Time, go_quote
 from leyden.model.alert import Level
 from leyden.model.records import HandlerRecord
-from leyden.server.app import BASE, SERVICES_KEY, error_response, json_response, link
+from leyden.server._http import SERVICES_KEY, error_response, json_response, link
 
 log = logging.getLogger("leyden.http")
 
-TOPICS_PATH = f"{BASE}/alerts/topics"
+TOPICS_PATH = f"{API_BASE}/alerts/topics"
 TOPIC_HANDLERS_KEY = web.AppKey("topic_handlers", TopicHandlers)
 
 
@@ -228,12 +229,13 @@ class PatchError(ValueError):
     pass
 
 
-def _pointer(path: Any) -> list[str]:
+def _pointer(path: object) -> tuple[str, list[str]]:
+    """The pointer (a JSON value from the patch, checked to be one) and its reference tokens."""
     if not isinstance(path, str) or (path and not path.startswith("/")):
         raise PatchError(f"invalid JSON pointer {path!r}")
     if path == "":
-        return []
-    return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
+        return path, []
+    return path, [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
 
 
 def _parent(doc: Any, parts: list[str], op: str, path: str) -> Any:
@@ -257,8 +259,8 @@ def _index(container: list[Any], part: str, op: str, path: str, *, insert: bool)
     return int(part)
 
 
-def _get(doc: Any, path: str, op: str) -> Any:
-    parts = _pointer(path)
+def _get(doc: Any, pointer: object, op: str) -> Any:
+    path, parts = _pointer(pointer)
     if not parts:
         return doc
     parent = _parent(doc, parts, op, path)
@@ -272,8 +274,8 @@ def _get(doc: Any, path: str, op: str) -> Any:
     raise PatchError(f"{op} operation does not apply: doc is missing path: {path}")
 
 
-def _remove(doc: Any, path: str, op: str) -> Any:
-    parts = _pointer(path)
+def _remove(doc: Any, pointer: object, op: str) -> Any:
+    path, parts = _pointer(pointer)
     if not parts:
         raise PatchError(f"{op} operation does not apply: cannot remove the whole document")
     parent = _parent(doc, parts, op, path)
@@ -287,8 +289,8 @@ def _remove(doc: Any, path: str, op: str) -> Any:
     raise PatchError(f"{op} operation does not apply: doc is missing path: {path}")
 
 
-def _add(doc: Any, path: str, value: Any, op: str, *, replace: bool = False) -> Any:
-    parts = _pointer(path)
+def _add(doc: Any, pointer: object, value: Any, op: str, *, replace: bool = False) -> Any:
+    path, parts = _pointer(pointer)
     if not parts:
         return value
     parent = _parent(doc, parts, op, path)
