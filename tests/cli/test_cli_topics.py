@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from leyden.cli import main
-from leyden.cli_topics import local_rfc822, read_handler_file
+from leyden.cli.topics import local_rfc822, read_handler_file
 from leyden.client import Client, ClientError
 from leyden.config import DiscordConfig, load_config
 from leyden.server.app import create_app

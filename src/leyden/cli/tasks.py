@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
+import yaml
+
+from leyden.cli._common import UsageError, parser
 from leyden.client import Client, ClientError
 from leyden.go.time import GO_ZERO_TIME
 from leyden.go.types import Duration, go_quote
@@ -23,12 +26,6 @@ from leyden.tick.errors import TickError
 from leyden.tick.values import format_float_v
 
 _GLOB_CHARS = frozenset("*?[")
-
-
-def _usage(message: str) -> Exception:
-    from leyden.cli import UsageError
-
-    return UsageError(message)
 
 
 # --- define ---------------------------------------------------------------------------------
@@ -109,8 +106,6 @@ def _read_task_file(path: str) -> dict[str, Any]:
     ext = os.path.splitext(path)[1].lower()
     try:
         if ext in (".yaml", ".yml"):
-            import yaml
-
             data = yaml.safe_load(text)
         elif ext == ".json":
             data = json.loads(text)
@@ -142,16 +137,16 @@ def _render_tick_error(exc: ClientError, path: str, script: str) -> ClientError:
     if not isinstance(pos, dict) or not isinstance(reason, str):
         return exc
     try:
-        line = int(pos["line"])
+        line, column = int(pos["line"]), int(pos["column"])
         lines = script.split("\n")
         err = TickError(
             reason,
             filename=path,
             line=line,
-            col=int(pos["column"]),
+            col=column,
             source_line=lines[line - 1] if 0 < line <= len(lines) else "",
             length=int(pos.get("length", 1)),
-            caret_col=int(pos.get("caret-column", pos["column"])),
+            caret_col=int(pos.get("caret-column", column)),
         )
     except (KeyError, TypeError, ValueError):
         return exc
@@ -167,17 +162,15 @@ def _show_warnings(task: dict[str, Any], path: str, err: TextIO) -> None:
 
 
 def cmd_define(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
-    from leyden.cli import _parser
-
     argv = list(argv)
     if not argv or argv[0].startswith("-"):
-        raise _usage(
+        raise UsageError(
             "Must provide a task ID.\n"
             "Usage: leyden define <task ID> [-tick FILE] [-type stream|batch] "
             "[-dbrp DB.RP]... [-vars FILE.json] [-file FILE.yaml|json] [-no-reload]"
         )
     task_id = argv.pop(0)
-    p = _parser("leyden define")
+    p = parser("leyden define")
     p.add_argument("-tick", "--tick", default="")
     p.add_argument("-type", "--type", default="", choices=["", "stream", "batch"])
     p.add_argument("-dbrp", "--dbrp", action="append", default=[])
@@ -191,7 +184,7 @@ def cmd_define(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) ->
         try:
             dbrps.append(parse_dbrp(value))
         except ValueError as exc:
-            raise _usage(f'invalid value "{value}" for flag -dbrp: {exc}') from None
+            raise UsageError(f'invalid value "{value}" for flag -dbrp: {exc}') from None
     script = _read(args.tick, "TICKscript") if args.tick else ""
     vars_ = _read_vars(args.vars) if args.vars else {}
     template_id = args.template
@@ -233,9 +226,6 @@ def cmd_define(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) ->
     return 0
 
 
-cmd_define.takes_stderr = True  # type: ignore[attr-defined]
-
-
 # --- enable, disable, reload, delete ---------------------------------------------------------
 
 
@@ -256,7 +246,7 @@ def _matching(client: Client, patterns: Sequence[str], *, must_match: bool) -> l
 
 def _set_status(client: Client, argv: Sequence[str], status: str, verb: str) -> None:
     if not argv:
-        raise _usage(f"Must pass at least one task ID\nUsage: leyden {verb} <task ID|glob>...")
+        raise UsageError(f"Must pass at least one task ID\nUsage: leyden {verb} <task ID|glob>...")
     doing = "enabling" if status == "enabled" else "disabling"
     for task_id in _matching(client, argv, must_match=True):
         try:
@@ -265,25 +255,25 @@ def _set_status(client: Client, argv: Sequence[str], status: str, verb: str) -> 
             raise ClientError(f"{doing} task {task_id}: {exc}") from None
 
 
-def cmd_enable(client: Client, argv: Sequence[str], out: TextIO) -> int:
+def cmd_enable(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     _set_status(client, argv, "enabled", "enable")
     return 0
 
 
-def cmd_disable(client: Client, argv: Sequence[str], out: TextIO) -> int:
+def cmd_disable(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     _set_status(client, argv, "disabled", "disable")
     return 0
 
 
-def cmd_reload(client: Client, argv: Sequence[str], out: TextIO) -> int:
+def cmd_reload(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     _set_status(client, argv, "disabled", "reload")
     _set_status(client, argv, "enabled", "reload")
     return 0
 
 
-def delete_tasks(client: Client, patterns: Sequence[str]) -> None:
+def delete_tasks(client: Client, patterns: Sequence[str], out: TextIO) -> None:
     if not patterns:
-        raise _usage("Must pass at least one ID\nUsage: leyden delete tasks <task ID|glob>...")
+        raise UsageError("Must pass at least one ID\nUsage: leyden delete tasks <task ID|glob>...")
     for task_id in _matching(client, patterns, must_match=False):
         client.delete_task(task_id)
 
@@ -390,27 +380,11 @@ def show_task(client: Client, task_id: str, out: TextIO) -> None:
     w(f"DOT:\n{t.get('dot', '')}\n")
 
 
-def cmd_show(client: Client, argv: Sequence[str], out: TextIO) -> int:
+def cmd_show(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     if len(argv) != 1 or argv[0].startswith("-"):
-        raise _usage("Must specify one task ID\nUsage: leyden show <task ID>")
+        raise UsageError("Must specify one task ID\nUsage: leyden show <task ID>")
     show_task(client, argv[0], out)
     return 0
-
-
-# --- registration ----------------------------------------------------------------------------
-
-
-def register(
-    commands: dict[str, Any], list_kinds: dict[str, Any], delete_kinds: dict[str, Any]
-) -> None:
-    """Add the task verbs to ``leyden.cli``'s command tables."""
-    commands["define"] = cmd_define
-    commands["enable"] = cmd_enable
-    commands["disable"] = cmd_disable
-    commands["reload"] = cmd_reload
-    commands["show"] = cmd_show
-    list_kinds["tasks"] = list_tasks
-    delete_kinds["tasks"] = lambda client, patterns, out: delete_tasks(client, patterns)
 
 
 __all__ = [
@@ -423,7 +397,6 @@ __all__ = [
     "format_dbrps",
     "list_tasks",
     "parse_dbrp",
-    "register",
     "rfc822",
     "show_task",
 ]

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from leyden.cli import main
-from leyden.cli_tasks import format_dbrps, parse_dbrp, rfc822
+from leyden.cli.tasks import format_dbrps, parse_dbrp, rfc822
 from leyden.config import load_config
 from leyden.model.records import TaskRecord
 from leyden.server.app import create_app

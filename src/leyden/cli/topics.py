@@ -16,16 +16,13 @@ import os
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+import yaml
+
+from leyden.cli._common import UsageError
 from leyden.client import Client, ClientError
 from leyden.go.types import Time, go_json
 
 HANDLER_FILE_KEYS = ("id", "topic", "kind", "match", "options")
-
-
-def _usage(message: str) -> Exception:
-    from leyden.cli import UsageError
-
-    return UsageError(message)
 
 
 # --- handler files --------------------------------------------------------------------------
@@ -44,8 +41,6 @@ def _jsonable(value: Any) -> Any:
 
 
 def _parse_yaml(path: str, text: str) -> Any:
-    import yaml
-
     try:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
@@ -126,9 +121,9 @@ def read_handler_file(path: str) -> dict[str, Any]:
     }
 
 
-def cmd_define_topic_handler(client: Client, argv: Sequence[str], out: TextIO) -> int:
+def cmd_define_topic_handler(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     if len(argv) != 1:
-        raise _usage(
+        raise UsageError(
             "Must provide a path to a handler file.\n"
             "Usage: leyden define-topic-handler <path to handler spec file>"
         )
@@ -188,16 +183,16 @@ def show_topic(client: Client, topic_id: str, out: TextIO) -> None:
         )
 
 
-def cmd_show_topic(client: Client, argv: Sequence[str], out: TextIO) -> int:
+def cmd_show_topic(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     if len(argv) != 1:
-        raise _usage("Must specify one topic ID\nUsage: leyden show-topic [topic ID]")
+        raise UsageError("Must specify one topic ID\nUsage: leyden show-topic [topic ID]")
     show_topic(client, argv[0], out)
     return 0
 
 
-def cmd_show_topic_handler(client: Client, argv: Sequence[str], out: TextIO) -> int:
+def cmd_show_topic_handler(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     if len(argv) != 2:
-        raise _usage(
+        raise UsageError(
             "Must specify both topic and handler IDs\n"
             "Usage: leyden show-topic-handler [topic ID] [handler ID]"
         )
@@ -252,7 +247,9 @@ def list_topic_handlers(client: Client, patterns: list[str], out: TextIO) -> Non
 
 def delete_topics(client: Client, patterns: list[str], out: TextIO) -> None:
     if not patterns:
-        raise _usage("Must pass at least one ID\nUsage: leyden delete topics [ID or pattern]...")
+        raise UsageError(
+            "Must pass at least one ID\nUsage: leyden delete topics [ID or pattern]..."
+        )
     for pattern in patterns:
         for topic in client.list_topics(pattern):
             client.delete_topic(str(topic["id"]))
@@ -260,7 +257,7 @@ def delete_topics(client: Client, patterns: list[str], out: TextIO) -> None:
 
 def delete_topic_handlers(client: Client, args: list[str], out: TextIO) -> None:
     if not args:
-        raise _usage(
+        raise UsageError(
             "Must pass at least one ID\n"
             "Usage: leyden delete topic-handlers [topic] [ID or pattern]..."
         )
@@ -268,22 +265,6 @@ def delete_topic_handlers(client: Client, args: list[str], out: TextIO) -> None:
     for pattern in patterns:
         for h in client.list_topic_handlers(topic, pattern):
             client.delete_topic_handler(topic, str(h["id"]))
-
-
-# --- registration ---------------------------------------------------------------------------
-
-
-def register(
-    commands: dict[str, Any], list_kinds: dict[str, Any], delete_kinds: dict[str, Any]
-) -> None:
-    """Add the topic verbs to ``leyden.cli``'s command tables."""
-    commands["define-topic-handler"] = cmd_define_topic_handler
-    commands["show-topic"] = cmd_show_topic
-    commands["show-topic-handler"] = cmd_show_topic_handler
-    list_kinds["topics"] = list_topics
-    list_kinds["topic-handlers"] = list_topic_handlers
-    delete_kinds["topics"] = delete_topics
-    delete_kinds["topic-handlers"] = delete_topic_handlers
 
 
 __all__ = [
@@ -297,6 +278,5 @@ __all__ = [
     "list_topics",
     "local_rfc822",
     "read_handler_file",
-    "register",
     "show_topic",
 ]

@@ -1,0 +1,61 @@
+"""What every verb of the ``leyden`` CLI shares: the exit codes, the usage error and the
+argument parser that raises it.
+
+Kapacitor's CLI (``cmd/kapacitor/main.go``) prints ``Error: <msg>`` on stderr and exits 2 for
+a usage error, 3 for a command that failed, 4 when the client cannot be set up; ``kapacitord``
+exits 1 when it cannot start.  Its flags are Go's single-dash ones, so no abbreviations and no
+``-h`` of argparse's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TextIO
+
+from leyden.client import Client
+
+__all__ = [
+    "EXIT_CLIENT",
+    "EXIT_ERROR",
+    "EXIT_START",
+    "EXIT_USAGE",
+    "ClientCommand",
+    "KindHandler",
+    "LocalCommand",
+    "UsageError",
+    "parser",
+]
+
+#: the server (``leyden serve``) cannot start: a bad config, a log file it cannot open
+EXIT_START = 1
+#: bad flags or arguments
+EXIT_USAGE = 2
+#: the command failed (the server refused it, or could not be reached)
+EXIT_ERROR = 3
+#: the client cannot be set up (a bad ``-url``)
+EXIT_CLIENT = 4
+
+#: a verb that talks to a server: (client, its arguments, stdout, stderr) → exit code
+ClientCommand = Callable[[Client, Sequence[str], TextIO, TextIO], int]
+#: a verb that runs here (serve, replay, vet …): (its arguments, stdout, stderr) → exit code
+LocalCommand = Callable[[Sequence[str], TextIO, TextIO], int]
+#: one kind of ``leyden list KIND …`` or ``leyden delete KIND …``: (client, arguments, stdout)
+KindHandler = Callable[[Client, list[str], TextIO], None]
+
+
+class UsageError(Exception):
+    """Bad flags or arguments: ``Error: <message>`` and exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as exceptions instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def parser(prog: str) -> argparse.ArgumentParser:
+    """A parser for one verb's flags: no ``-h`` of its own, no abbreviations, errors raised
+    as :class:`UsageError`."""
+    return _Parser(prog=prog, add_help=False, allow_abbrev=False)

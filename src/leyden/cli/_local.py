@@ -1,0 +1,33 @@
+"""The verbs of the ``leyden`` CLI that run in this process instead of calling a server:
+``serve``, ``replay``, ``vet``, ``fmt`` and ``discord-emulator``.
+
+They load the server, the engine or the emulator, which the client verbs do not need: the
+package's ``main`` imports this module only when the command is none of the client verbs, so
+``leyden list tasks`` starts in a third of the time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from leyden import replay
+from leyden.cli import serve
+from leyden.cli._common import LocalCommand
+from leyden.devtools import discord_emulator
+from leyden.tick import vet
+
+__all__ = ["COMMANDS"]
+
+
+def _emulator(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+    return discord_emulator.main(list(argv))
+
+
+COMMANDS: dict[str, LocalCommand] = {
+    "serve": serve.main,
+    "replay": replay.main,
+    "vet": vet.vet_main,
+    "fmt": vet.fmt_main,
+    "discord-emulator": _emulator,
+}
