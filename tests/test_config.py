@@ -21,12 +21,10 @@ from leyden.config import (
     parse_go_int,
     validate_discord_configs,
 )
+from seed_page import AVATAR, discord_sections
 
 TOKEN = "tOkEn-SeCrEt_0123456789abcdefABCDEF"
 WEBHOOK = f"https://discord.com/api/webhooks/112233445566778899/{TOKEN}"
-AVATAR = (
-    "https://influxdata.github.io/branding/img/downloads/influxdata-logo--symbol--pool-alpha.png"
-)
 SEED_URL = (
     "https://discordapp.com/api/webhooks/xxxxxxxxxxxxxxxxxx/"
     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
@@ -51,31 +49,7 @@ SEED_SINGLE = f"""
   insecure-skip-verify = false
 """
 
-SEED_TWO = f"""
-[[discord]]
-  enabled = true
-  default = true
-  url = "{SEED_URL}"
-  workspace = "guild-alerts"
-  timestamp = true
-  username = "AlertBot"
-  avatar-url = "{AVATAR}"
-  embed-title = "Alert"
-  global = false
-  state-changes-only = false
-
-[[discord]]
-  enabled = true
-  default = false
-  url = "{SEED_URL}"
-  workspace = "guild-errors"
-  timestamp = true
-  username = "StatsBot"
-  avatar-url = "{AVATAR}"
-  embed-title = "Errors"
-  global = false
-  state-changes-only = false
-"""
+SEED_TWO = discord_sections(SEED_URL, SEED_URL)
 
 
 def write(tmp_path: Path, text: str, name: str = "kapacitor.conf") -> str:

@@ -3,25 +3,16 @@ loopback port, running in its own thread; the CLI's urllib client talks to it ov
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
-from leyden.cli import main
 from leyden.cli.tasks import format_dbrps, parse_dbrp, rfc822
-from leyden.config import load_config
 from leyden.model.records import TaskRecord
-from leyden.server.app import create_app
-from leyden.server.serve import build_services
-from leyden.server.services import Services
-from leyden.store import Store
+from seed_page import ERRORS_500_TICK
+from threaded_server import LiveServer
 
 SCRIPT = """dbrp "telegraf"."autogen"
 
@@ -31,62 +22,20 @@ stream
     |httpOut('out')
 """
 
-SEED_TYPO = """stream
-  |from()
-    .measurement('errors')
-    .groupBy('500')
-  |alert()
-    .info(lamda: 'count' > 0)
-    .noRecoveries()
-    .topic('500-errors')
-"""
-
-
-@dataclass
-class Server:
-    url: str
-    services: Services
-    loop: asyncio.AbstractEventLoop
-
-    def stored(self, task_id: str) -> TaskRecord | None:
-        """The stored task, read on the server's thread (SQLite connections are per thread)."""
-
-        async def get() -> TaskRecord | None:
-            return self.services.store.get_task(task_id)  # type: ignore[union-attr]
-
-        return asyncio.run_coroutine_threadsafe(get(), self.loop).result(10)
-
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def start() -> tuple[Services, web.AppRunner, int]:
-        # SQLite connections belong to the thread that opens them: the server's.
-        services = build_services(load_config(None, {}), store=Store(tmp_path / "leyden.db"))
-        runner = web.AppRunner(create_app(services))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        return services, runner, port
-
-    services, runner, port = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", services, loop)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
+def server(live_server: Callable[..., LiveServer]) -> LiveServer:
+    return live_server()
 
 
-def run(server: Server, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["-url", server.url, *argv], out, err)
-    return code, out.getvalue(), err.getvalue()
+def stored(server: LiveServer, task_id: str) -> TaskRecord | None:
+    """The stored task, read on the server's thread (SQLite connections are per thread)."""
+
+    async def get() -> TaskRecord | None:
+        assert server.services.store is not None
+        return server.services.store.get_task(task_id)
+
+    return server.call(get)
 
 
 @pytest.fixture
@@ -99,24 +48,24 @@ def tick(tmp_path: Path) -> Path:
 # --- define, list, show ---------------------------------------------------------------------
 
 
-def test_define_list_enable_show_delete(server: Server, tick: Path) -> None:
-    assert run(server, "define", "cpu_alert", "-tick", str(tick)) == (0, "", "")
+def test_define_list_enable_show_delete(server: LiveServer, tick: Path) -> None:
+    assert server.cli("define", "cpu_alert", "-tick", str(tick)) == (0, "", "")
     explicit = tick.with_name("mem.tick")
     explicit.write_text(SCRIPT.replace('dbrp "telegraf"."autogen"\n\n', ""))
-    code, _, err = run(server, "define", "m", "-tick", str(explicit), "-dbrp", '"db"."rp"')
+    code, _, err = server.cli("define", "m", "-tick", str(explicit), "-dbrp", '"db"."rp"')
     assert (code, err) == (0, "")
-    code, out, _ = run(server, "list", "tasks")
+    code, out, _ = server.cli("list", "tasks")
     assert code == 0
     assert out == (
         "ID        Type      Status    Executing Databases and Retention Policies\n"
         'cpu_alert stream    disabled  false     ["telegraf"."autogen"]\n'
         'm         stream    disabled  false     ["db"."rp"]\n'
     )
-    assert run(server, "enable", "cpu_*") == (0, "", "")
-    code, out, _ = run(server, "list", "tasks", "cpu*")
+    assert server.cli("enable", "cpu_*") == (0, "", "")
+    code, out, _ = server.cli("list", "tasks", "cpu*")
     assert out.splitlines()[1] == 'cpu_alert stream    enabled   true      ["telegraf"."autogen"]'
 
-    code, out, _ = run(server, "show", "cpu_alert")
+    code, out, _ = server.cli("show", "cpu_alert")
     assert code == 0
     lines = out.splitlines()
     assert lines[:6] == [
@@ -134,49 +83,49 @@ def test_define_list_enable_show_delete(server: Server, tick: Path) -> None:
     assert lines[lines.index("DOT:") + 1] == "digraph cpu_alert {"
     assert 'graph [throughput="0.00 points/s"];' in out
 
-    assert run(server, "disable", "cpu_alert") == (0, "", "")
+    assert server.cli("disable", "cpu_alert") == (0, "", "")
     assert server.services.tasks.running("cpu_alert") is None
-    assert run(server, "delete", "tasks", "*") == (0, "", "")
-    assert run(server, "list", "tasks")[1] == (
+    assert server.cli("delete", "tasks", "*") == (0, "", "")
+    assert server.cli("list", "tasks")[1] == (
         "ID Type      Status    Executing Databases and Retention Policies\n"
     )
 
 
-def test_define_bad_tickscript_points_at_the_file(server: Server, tmp_path: Path) -> None:
+def test_define_bad_tickscript_points_at_the_file(server: LiveServer, tmp_path: Path) -> None:
     path = tmp_path / "500_errors.tick"
-    path.write_text(SEED_TYPO)
-    code, out, err = run(server, "define", "500_errors", "-tick", str(path), "-dbrp", "db.rp")
+    path.write_text(ERRORS_500_TICK)
+    code, out, err = server.cli("define", "500_errors", "-tick", str(path), "-dbrp", "db.rp")
     assert (code, out) == (3, "")
     first, source, caret = err.rstrip("\n").split("\n")
     assert first.startswith(f"Error: invalid TICKscript: {path}:6:11: parser: ")
     assert first.endswith('(did you mean "lambda:"?)')
     assert source == "        .info(lamda: 'count' > 0)"
     assert caret == "              ^^^^^^"
-    assert server.stored("500_errors") is None
+    assert stored(server, "500_errors") is None
 
 
-def test_define_shows_warnings_on_stderr(server: Server, tmp_path: Path) -> None:
+def test_define_shows_warnings_on_stderr(server: LiveServer, tmp_path: Path) -> None:
     path = tmp_path / "500_errors.tick"
-    path.write_text(SEED_TYPO.replace("lamda", "lambda"))
-    code, out, err = run(server, "define", "500_errors", "-tick", str(path), "-dbrp", "db.rp")
+    path.write_text(ERRORS_500_TICK.replace("lamda", "lambda"))
+    code, out, err = server.cli("define", "500_errors", "-tick", str(path), "-dbrp", "db.rp")
     assert (code, out) == (0, "")
     assert err.startswith(f"{path}:6:19: warning: 'count' is a string literal")
 
 
-def test_define_again_reloads_an_enabled_task(server: Server, tick: Path) -> None:
-    run(server, "define", "cpu", "-tick", str(tick))
-    run(server, "enable", "cpu")
+def test_define_again_reloads_an_enabled_task(server: LiveServer, tick: Path) -> None:
+    server.cli("define", "cpu", "-tick", str(tick))
+    server.cli("enable", "cpu")
     before = server.services.tasks.running("cpu")
-    assert run(server, "define", "cpu", "-tick", str(tick), "-no-reload") == (0, "", "")
+    assert server.cli("define", "cpu", "-tick", str(tick), "-no-reload") == (0, "", "")
     assert server.services.tasks.running("cpu") is before
-    assert run(server, "define", "cpu", "-tick", str(tick)) == (0, "", "")
+    assert server.cli("define", "cpu", "-tick", str(tick)) == (0, "", "")
     after = server.services.tasks.running("cpu")
     assert after is not None and after is not before
-    assert run(server, "reload", "cpu") == (0, "", "")
+    assert server.cli("reload", "cpu") == (0, "", "")
     assert server.services.tasks.running("cpu") not in (None, after)
 
 
-def test_define_with_vars_and_file(server: Server, tmp_path: Path) -> None:
+def test_define_with_vars_and_file(server: LiveServer, tmp_path: Path) -> None:
     path = tmp_path / "t.tick"
     path.write_text(
         "var m string\nvar every duration\nvar tags list\nvar limit float\n"
@@ -194,11 +143,11 @@ def test_define_with_vars_and_file(server: Server, tmp_path: Path) -> None:
             }
         )
     )
-    code, _, err = run(
-        server, "define", "v", "-tick", str(path), "-vars", str(vars_file), "-dbrp", "db.rp"
+    code, _, err = server.cli(
+        "define", "v", "-tick", str(path), "-vars", str(vars_file), "-dbrp", "db.rp"
     )
     assert (code, err) == (0, "")
-    out = run(server, "show", "v")[1]
+    out = server.cli("show", "v")[1]
     table = out[out.index("Vars:\n") : out.index("DOT:")].splitlines()
     assert table == [
         "Vars:",
@@ -210,10 +159,10 @@ def test_define_with_vars_and_file(server: Server, tmp_path: Path) -> None:
     ]
     spec = tmp_path / "v.yaml"
     spec.write_text("id: v\ndbrps:\n  - db: other\n    rp: autogen\n")
-    assert run(server, "define", "v", "-file", str(spec)) == (0, "", "")
-    assert server.stored("v").dbrps == (("other", "autogen"),)  # type: ignore[union-attr]
+    assert server.cli("define", "v", "-file", str(spec)) == (0, "", "")
+    assert stored(server, "v").dbrps == (("other", "autogen"),)  # type: ignore[union-attr]
     spec.write_text("id: w\n")
-    code, _, err = run(server, "define", "v", "-file", str(spec))
+    code, _, err = server.cli("define", "v", "-file", str(spec))
     assert (code, err) == (3, f"Error: Task id given on command line does not match id in {spec}\n")
 
 
@@ -230,25 +179,25 @@ def test_define_with_vars_and_file(server: Server, tmp_path: Path) -> None:
         (["delete", "tasks"], "Must pass at least one ID"),
     ],
 )  # fmt: skip
-def test_usage_errors_exit_2(server: Server, argv: list[str], message: str) -> None:
-    code, out, err = run(server, *argv)
+def test_usage_errors_exit_2(server: LiveServer, argv: list[str], message: str) -> None:
+    code, out, err = server.cli(*argv)
     assert (code, out) == (2, "")
     assert err.startswith(f"Error: {message}")
 
 
-def test_command_errors_exit_3(server: Server, tick: Path) -> None:
-    assert run(server, "enable", "nope") == (3, "", 'Error: no task is named "nope"\n')
-    assert run(server, "disable", "no*") == (3, "", 'Error: no task matches "no*"\n')
-    assert run(server, "show", "nope") == (3, "", "Error: no task exists\n")
-    assert run(server, "delete", "tasks", "nope") == (0, "", "")
-    code, _, err = run(server, "define", "x", "-tick", str(tick.with_name("missing.tick")))
+def test_command_errors_exit_3(server: LiveServer, tick: Path) -> None:
+    assert server.cli("enable", "nope") == (3, "", 'Error: no task is named "nope"\n')
+    assert server.cli("disable", "no*") == (3, "", 'Error: no task matches "no*"\n')
+    assert server.cli("show", "nope") == (3, "", "Error: no task exists\n")
+    assert server.cli("delete", "tasks", "nope") == (0, "", "")
+    code, _, err = server.cli("define", "x", "-tick", str(tick.with_name("missing.tick")))
     assert code == 3 and err.startswith("Error: failed to open TICKscript ")
-    code, _, err = run(server, "define", "x", "-tick", str(tick), "-dbrp", "a.b")
+    code, _, err = server.cli("define", "x", "-tick", str(tick), "-dbrp", "a.b")
     assert (code, err) == (3, "Error: cannot specify dbrp in both implicitly and explicitly\n")
 
 
-def test_list_other_kinds_still_work(server: Server) -> None:
-    code, out, _ = run(server, "list", "service-tests")
+def test_list_other_kinds_still_work(server: LiveServer) -> None:
+    code, out, _ = server.cli("list", "service-tests")
     assert (code, out.splitlines()[0]) == (0, "Service Name")
 
 

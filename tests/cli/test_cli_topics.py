@@ -3,55 +3,18 @@ loopback port in its own thread; the CLI's urllib client talks to it over HTTP).
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
-import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
-from leyden.cli import main
 from leyden.cli.topics import local_rfc822, read_handler_file
 from leyden.client import Client, ClientError
 from leyden.config import DiscordConfig, load_config
-from leyden.server.app import create_app
-from leyden.server.serve import build_services
-from leyden.server.services import Services
-from leyden.store import Store
-
-# The seed's handler files (kapacitor-discord-event-handler.md)
-DISCORD_CPU = """\
-id: discord-cpu-alert
-topic: cpu
-kind: discord
-options:
-  workspace: 'guild-alerts'
-  embed-title: 'Hey, Listen!'
-"""
-
-AGGREGATE_24H = """\
-id: 500-errors-24h
-topic: 500-errors
-kind: aggregate
-options:
-  interval: 24h
-  topic: 500-errors-24h
-  message: '{{ .Count }} 500 errors last 24 hours.'
-"""
-
-DISCORD_DAILY = """\
-id: discord-500-errors-daily
-topic: 500-errors-24h
-kind: discord
-options:
-  workspace: guild-errors
-"""
+from seed_page import AGGREGATE_24H, DISCORD_500_ERRORS_DAILY, DISCORD_CPU_HANDLER
+from threaded_server import LiveServer
 
 CPU_SCRIPT = (
     "stream|from().measurement('cpu').groupBy('host')"
@@ -59,63 +22,16 @@ CPU_SCRIPT = (
 )
 
 
-@dataclass
-class Server:
-    url: str
-    services: Services
-    loop: asyncio.AbstractEventLoop
-
-    def write(self, body: str) -> None:
-        """Write line protocol and wait until the alert service handled what it produced."""
-        req = urllib.request.Request(
-            f"{self.url}/write?db=telegraf&rp=autogen", data=body.encode(), method="POST"
-        )
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            assert resp.status == 204
-
-        async def drain() -> None:
-            assert self.services.alerts is not None
-            await self.services.alerts.drain()
-
-        asyncio.run_coroutine_threadsafe(drain(), self.loop).result(10)
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def start() -> tuple[Services, web.AppRunner, int]:
-        config = load_config(None, {})
-        config.discord = [
-            DiscordConfig(
-                enabled=True, default=True, workspace="guild-alerts", url="http://127.0.0.1:9/a/b"
-            ),
-            DiscordConfig(enabled=True, workspace="guild-errors", url="http://127.0.0.1:9/c/d"),
-        ]
-        # SQLite connections belong to the thread that opens them: the server's.
-        services = build_services(config, store=Store(tmp_path / "leyden.db"))
-        runner = web.AppRunner(create_app(services))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return services, runner, runner.addresses[0][1]
-
-    services, runner, port = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", services, loop)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
-
-
-def run(server: Server, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["-url", server.url, *argv], out, err)
-    return code, out.getvalue(), err.getvalue()
+def server(live_server: Callable[..., LiveServer]) -> LiveServer:
+    config = load_config(None, {})
+    config.discord = [
+        DiscordConfig(
+            enabled=True, default=True, workspace="guild-alerts", url="http://127.0.0.1:9/a/b"
+        ),
+        DiscordConfig(enabled=True, workspace="guild-errors", url="http://127.0.0.1:9/c/d"),
+    ]
+    return live_server(config)
 
 
 def handler_file(tmp_path: Path, name: str, text: str) -> str:
@@ -134,7 +50,7 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
-def define_cpu_task(server: Server) -> None:
+def define_cpu_task(server: LiveServer) -> None:
     Client(server.url).create_task(
         {
             "id": "cpu_alert",
@@ -148,18 +64,18 @@ def define_cpu_task(server: Server) -> None:
 # --- define-topic-handler, list, show -------------------------------------------------------
 
 
-def test_seed_handler_files(server: Server, tmp_path: Path) -> None:
+def test_seed_handler_files(server: LiveServer, tmp_path: Path) -> None:
     for name, text in (
-        ("discord_cpu_handler.yaml", DISCORD_CPU),
+        ("discord_cpu_handler.yaml", DISCORD_CPU_HANDLER),
         ("500_errors_24h.yaml", AGGREGATE_24H),
-        ("discord_500_errors_daily.yaml", DISCORD_DAILY),
+        ("discord_500_errors_daily.yaml", DISCORD_500_ERRORS_DAILY),
     ):
-        assert run(server, "define-topic-handler", handler_file(tmp_path, name, text)) == (
+        assert server.cli("define-topic-handler", handler_file(tmp_path, name, text)) == (
             0,
             "",
             "",
         )
-    code, out, err = run(server, "list", "topic-handlers")
+    code, out, err = server.cli("list", "topic-handlers")
     assert (code, err) == (0, "")
     assert out == (
         "Topic          ID                       Kind       \n"
@@ -167,12 +83,12 @@ def test_seed_handler_files(server: Server, tmp_path: Path) -> None:
         "500-errors-24h discord-500-errors-daily discord    \n"
         "cpu            discord-cpu-alert        discord    \n"
     )
-    code, out, _ = run(server, "list", "topic-handlers", "500*", "*daily")
+    code, out, _ = server.cli("list", "topic-handlers", "500*", "*daily")
     assert out == (
         "Topic          ID                       Kind       \n"
         "500-errors-24h discord-500-errors-daily discord    \n"
     )
-    code, out, _ = run(server, "show-topic-handler", "500-errors", "500-errors-24h")
+    code, out, _ = server.cli("show-topic-handler", "500-errors", "500-errors-24h")
     assert (code, out) == (
         0,
         "ID: 500-errors-24h\n"
@@ -184,41 +100,41 @@ def test_seed_handler_files(server: Server, tmp_path: Path) -> None:
     )
 
 
-def test_define_again_replaces(server: Server, tmp_path: Path) -> None:
-    path = handler_file(tmp_path, "cpu.yml", DISCORD_CPU)
-    assert run(server, "define-topic-handler", path)[0] == 0
-    changed = DISCORD_CPU.replace("'Hey, Listen!'", "'Listen <now>'") + "match: changed()\n"
+def test_define_again_replaces(server: LiveServer, tmp_path: Path) -> None:
+    path = handler_file(tmp_path, "cpu.yml", DISCORD_CPU_HANDLER)
+    assert server.cli("define-topic-handler", path)[0] == 0
+    changed = DISCORD_CPU_HANDLER.replace("'Hey, Listen!'", "'Listen <now>'") + "match: changed()\n"
     Path(path).write_text(changed)
-    assert run(server, "define-topic-handler", path) == (0, "", "")
-    _, out, _ = run(server, "show-topic-handler", "cpu", "discord-cpu-alert")
+    assert server.cli("define-topic-handler", path) == (0, "", "")
+    _, out, _ = server.cli("show-topic-handler", "cpu", "discord-cpu-alert")
     assert out.splitlines()[3:] == [
         "Match: changed()",
         'Options: {"embed-title":"Listen \\u003cnow\\u003e","workspace":"guild-alerts"}',
     ]
 
 
-def test_define_from_json(server: Server, tmp_path: Path) -> None:
+def test_define_from_json(server: LiveServer, tmp_path: Path) -> None:
     spec = {"id": "log", "topic": "cpu", "kind": "log", "options": {"path": str(tmp_path / "l")}}
     path = handler_file(tmp_path, "log.json", json.dumps(spec))
-    assert run(server, "define-topic-handler", path) == (0, "", "")
-    assert run(server, "show-topic-handler", "cpu", "log")[1].startswith("ID: log\nTopic: cpu\n")
+    assert server.cli("define-topic-handler", path) == (0, "", "")
+    assert server.cli("show-topic-handler", "cpu", "log")[1].startswith("ID: log\nTopic: cpu\n")
 
 
-def test_list_and_show_topic(server: Server, tmp_path: Path, utc: None) -> None:
+def test_list_and_show_topic(server: LiveServer, tmp_path: Path, utc: None) -> None:
     define_cpu_task(server)
     path = handler_file(
         tmp_path,
         "log.yaml",
         f"id: log\ntopic: cpu\nkind: log\noptions:\n  path: {tmp_path / 'l'}\n",
     )
-    assert run(server, "define-topic-handler", path)[0] == 0
+    assert server.cli("define-topic-handler", path)[0] == 0
     server.write("cpu,host=a v=12 60000000000\ncpu,host=b v=7 1000000000\n")
-    code, out, err = run(server, "list", "topics")
+    code, out, err = server.cli("list", "topics")
     assert (code, err) == (0, "")
     assert out == ("ID  Level     Collected\ncpu CRITICAL          2\n")
-    code, out, _ = run(server, "list", "topics", "m*", "c*")
+    code, out, _ = server.cli("list", "topics", "m*", "c*")
     assert out == ("ID  Level     Collected\ncpu CRITICAL          2\n")
-    code, out, _ = run(server, "show-topic", "cpu")
+    code, out, _ = server.cli("show-topic", "cpu")
     assert (code, out) == (
         0,
         "ID: cpu\n"
@@ -230,28 +146,28 @@ def test_list_and_show_topic(server: Server, tmp_path: Path, utc: None) -> None:
         "cpu:host=b WARNING  cpu:host=b is WARNING  01 Jan 70 00:00 UTC    \n"
         "cpu:host=a CRITICAL cpu:host=a is CRITICAL 01 Jan 70 00:01 UTC    \n",
     )
-    code, _, err = run(server, "show-topic", "nope")
+    code, _, err = server.cli("show-topic", "nope")
     assert (code, err) == (3, 'Error: unknown topic: "nope"\n')
 
 
-def test_delete_topic_handlers_and_topics(server: Server, tmp_path: Path) -> None:
+def test_delete_topic_handlers_and_topics(server: LiveServer, tmp_path: Path) -> None:
     define_cpu_task(server)
     for hid in ("log-a", "log-b", "keep"):
         text = f"id: {hid}\ntopic: cpu\nkind: log\noptions:\n  path: {tmp_path / hid}\n"
         assert (
-            run(server, "define-topic-handler", handler_file(tmp_path, f"{hid}.yaml", text))[0] == 0
+            server.cli("define-topic-handler", handler_file(tmp_path, f"{hid}.yaml", text))[0] == 0
         )
-    assert run(server, "delete", "topic-handlers", "cpu", "log-*", "nothing") == (0, "", "")
-    assert run(server, "list", "topic-handlers", "cpu")[1].splitlines()[1:] == [
+    assert server.cli("delete", "topic-handlers", "cpu", "log-*", "nothing") == (0, "", "")
+    assert server.cli("list", "topic-handlers", "cpu")[1].splitlines()[1:] == [
         "cpu        keep       log        "
     ]
     server.write("cpu,host=a v=12 1000000000\n")
     server.write("mem,host=a v=12 1000000000\n")  # no task reads mem
-    assert run(server, "delete", "topics", "c*") == (0, "", "")
+    assert server.cli("delete", "topics", "c*") == (0, "", "")
     # The topic's events are gone; its handler stays attached (Leyden keeps handlers).
-    _, out, _ = run(server, "list", "topics")
+    _, out, _ = server.cli("list", "topics")
     assert out == "ID  Level     Collected\ncpu OK                0\n"
-    assert run(server, "list", "topic-handlers")[1].splitlines()[1:] == [
+    assert server.cli("list", "topic-handlers")[1].splitlines()[1:] == [
         "cpu        keep       log        "
     ]
 
@@ -259,11 +175,11 @@ def test_delete_topic_handlers_and_topics(server: Server, tmp_path: Path) -> Non
 # --- errors ---------------------------------------------------------------------------------
 
 
-def test_yaml_syntax_error_names_file_line_and_column(server: Server, tmp_path: Path) -> None:
+def test_yaml_syntax_error_names_file_line_and_column(server: LiveServer, tmp_path: Path) -> None:
     path = handler_file(
         tmp_path, "bad.yaml", "id: x\ntopic: cpu\noptions:\n  a: [1, 2\nkind: log\n"
     )
-    code, out, err = run(server, "define-topic-handler", path)
+    code, out, err = server.cli("define-topic-handler", path)
     assert (code, out) == (3, "")
     assert err.startswith(f'Error: failed to unmarshal yaml handler file "{path}": {path}:5:')
     assert "expected ',' or ']'" in err
@@ -281,9 +197,9 @@ def test_yaml_error_also_names_where_the_construct_started(tmp_path: Path) -> No
     )
 
 
-def test_json_syntax_error_names_file_line_and_column(server: Server, tmp_path: Path) -> None:
+def test_json_syntax_error_names_file_line_and_column(server: LiveServer, tmp_path: Path) -> None:
     path = handler_file(tmp_path, "bad.json", '{\n  "id": "x",\n  "topic" "cpu"\n}')
-    code, _, err = run(server, "define-topic-handler", path)
+    code, _, err = server.cli("define-topic-handler", path)
     assert code == 3
     assert err == (
         f'Error: failed to unmarshal json handler file "{path}": {path}:3:11: '
@@ -309,25 +225,25 @@ def test_bad_handler_files(tmp_path: Path, name: str, text: str, error: str) -> 
     assert str(info.value).startswith(f'handler file "{path}": {error}')
 
 
-def test_missing_handler_file(server: Server, tmp_path: Path) -> None:
+def test_missing_handler_file(server: LiveServer, tmp_path: Path) -> None:
     path = str(tmp_path / "nope.yaml")
-    code, _, err = run(server, "define-topic-handler", path)
+    code, _, err = server.cli("define-topic-handler", path)
     assert (code, err) == (
         3,
         f'Error: failed to open handler spec file "{path}": No such file or directory\n',
     )
 
 
-def test_server_refusal_is_reported(server: Server, tmp_path: Path) -> None:
-    text = DISCORD_CPU.replace("guild-alerts", "guild-typo")
-    code, _, err = run(server, "define-topic-handler", handler_file(tmp_path, "d.yaml", text))
+def test_server_refusal_is_reported(server: LiveServer, tmp_path: Path) -> None:
+    text = DISCORD_CPU_HANDLER.replace("guild-alerts", "guild-typo")
+    code, _, err = server.cli("define-topic-handler", handler_file(tmp_path, "d.yaml", text))
     assert (code, err) == (
         3,
         'Error: failed to create handler: discord workspace "guild-typo" is not configured; '
         "configured workspaces: guild-alerts, guild-errors\n",
     )
     text = AGGREGATE_24H.replace("interval: 24h", "interval: 0s")
-    code, _, err = run(server, "define-topic-handler", handler_file(tmp_path, "a.yaml", text))
+    code, _, err = server.cli("define-topic-handler", handler_file(tmp_path, "a.yaml", text))
     assert (code, err) == (
         3,
         "Error: failed to create handler: aggregate handler option 'interval' must be positive, "
@@ -346,16 +262,16 @@ def test_server_refusal_is_reported(server: Server, tmp_path: Path) -> None:
         ("delete", "topic-handlers"),
     ],
 )
-def test_usage_errors(server: Server, argv: tuple[str, ...]) -> None:
-    code, out, err = run(server, *argv)
+def test_usage_errors(server: LiveServer, argv: tuple[str, ...]) -> None:
+    code, out, err = server.cli(*argv)
     assert (code, out) == (2, "")
     assert err.startswith("Error: ")
 
 
-def test_other_list_kinds_still_work(server: Server) -> None:
-    code, out, _ = run(server, "list", "service-tests")
+def test_other_list_kinds_still_work(server: LiveServer) -> None:
+    code, out, _ = server.cli("list", "service-tests")
     assert (code, out) == (0, "Service Name\ndiscord\n")
-    code, out, _ = run(server, "list", "tasks")
+    code, out, _ = server.cli("list", "tasks")
     assert code == 0 and out.startswith("ID")
 
 
