@@ -25,20 +25,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seed_page import discord_sections
+
 LEYDEN = [sys.executable, "-m", "leyden"]
 
 ALERTS_WEBHOOK = "111111111111111111"
 ERRORS_WEBHOOK = "222222222222222222"
-AVATAR = (
-    "https://influxdata.github.io/branding/img/downloads/influxdata-logo--symbol--pool-alpha.png"
-)
 
 #: Kapacitor's levels as the Discord embed colours Leyden sends
 COLORS = {"OK": 0x2ECC71, "INFO": 0x7A65F2, "WARNING": 0xF48D38, "CRITICAL": 0xF95F53}
 
-# The seed's "Discord settings in kapacitor.conf", with the URLs pointing at the emulator.
-# Writes without a retention policy are routed to "autogen" (Kapacitor's default is "", which
-# would miss tasks on telegraf.autogen).
+# The seed's "Discord settings in kapacitor.conf" (its workspaces, from seed_page) follow this
+# head, with the URLs pointing at the emulator.  Writes without a retention policy are routed to
+# "autogen" (Kapacitor's default is "", which would miss tasks on telegraf.autogen).
 CONF = """\
 hostname = "localhost"
 data_dir = "{data_dir}"
@@ -54,30 +53,6 @@ default-retention-policy = "autogen"
 
 [reporting]
   enabled = false
-
-[[discord]]
-  enabled = true
-  default = true
-  url = "{alerts_url}"
-  workspace = "guild-alerts"
-  timestamp = true
-  username = "AlertBot"
-  avatar-url = "{avatar}"
-  embed-title = "Alert"
-  global = {global_}
-  state-changes-only = {state_changes_only}
-
-[[discord]]
-  enabled = true
-  default = false
-  url = "{errors_url}"
-  workspace = "guild-errors"
-  timestamp = true
-  username = "StatsBot"
-  avatar-url = "{avatar}"
-  embed-title = "Errors"
-  global = false
-  state-changes-only = false
 """
 
 
@@ -180,6 +155,8 @@ class Stack:
     env: dict[str, str]
     global_: bool = False
     state_changes_only: bool = False
+    #: the config before the seed's workspaces: ``{data_dir}`` and ``{port}`` are filled in
+    conf_head: str = CONF
     port: int = field(default_factory=free_port)
     server: Process | None = None
     logs: list[str] = field(default_factory=list)
@@ -194,17 +171,14 @@ class Stack:
         return self.tmp / "kapacitor.conf"
 
     def write_conf(self) -> None:
-        self.conf.write_text(
-            CONF.format(
-                data_dir=self.tmp / "data",
-                port=self.port,
-                alerts_url=f"{self.emulator}/api/webhooks/{ALERTS_WEBHOOK}/alerts-secret-token",
-                errors_url=f"{self.emulator}/api/webhooks/{ERRORS_WEBHOOK}/errors-secret-token",
-                avatar=AVATAR,
-                global_=str(self.global_).lower(),
-                state_changes_only=str(self.state_changes_only).lower(),
-            )
+        workspaces = discord_sections(
+            f"{self.emulator}/api/webhooks/{ALERTS_WEBHOOK}/alerts-secret-token",
+            f"{self.emulator}/api/webhooks/{ERRORS_WEBHOOK}/errors-secret-token",
+            global_=self.global_,
+            state_changes_only=self.state_changes_only,
         )
+        head = self.conf_head.format(data_dir=self.tmp / "data", port=self.port)
+        self.conf.write_text(head + workspaces)
 
     def start_server(self) -> None:
         assert self.server is None, "server already running"

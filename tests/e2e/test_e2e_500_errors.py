@@ -14,40 +14,13 @@ import re
 
 from e2e_stack import ERRORS_WEBHOOK, Stack, embeds, levels, wait_until
 
-SEED_500_ERRORS_TICK = """\
-stream
-  |from()
-    .measurement('errors')
-    .groupBy('500')
-  |alert()
-    .info(lamda: 'count' > 0)
-    .noRecoveries()
-    .topic('500-errors')
-"""
-
-AGGREGATE_24H = """\
-id: 500-errors-24h
-topic: 500-errors
-kind: aggregate
-options:
-  interval: 24h
-  topic: 500-errors-24h
-  message: '{{ .Count }} 500 errors last 24 hours.'
-"""
-
-DISCORD_DAILY = """\
-id: discord-500-errors-daily
-topic: 500-errors-24h
-kind: discord
-options:
-  workspace: guild-errors
-"""
+from seed_page import AGGREGATE_24H, DISCORD_500_ERRORS_DAILY, ERRORS_500_TICK
 
 SUMMARY = re.compile(r"^(\d+) 500 errors last 24 hours\.$")
 
 
 def test_seed_script_errors_are_explained(stack: Stack) -> None:
-    stack.file("500_errors.tick", SEED_500_ERRORS_TICK)
+    stack.file("500_errors.tick", ERRORS_500_TICK)
     define = ("define", "500_errors", "-tick", "500_errors.tick", "-dbrp", "telegraf.autogen")
     result = stack.cli(*define)
     assert (result.returncode, result.stdout) == (3, "")
@@ -57,7 +30,7 @@ def test_seed_script_errors_are_explained(stack: Stack) -> None:
     assert source.strip() == ".info(lamda: 'count' > 0)"
     assert caret.index("^") == source.index("lamda") and caret.strip() == "^^^^^^"
 
-    stack.file("500_errors.tick", SEED_500_ERRORS_TICK.replace("lamda:", "lambda:"))
+    stack.file("500_errors.tick", ERRORS_500_TICK.replace("lamda:", "lambda:"))
     result = stack.cli(*define)
     assert (result.returncode, result.stdout) == (0, "")
     assert result.stderr.startswith("500_errors.tick:6:19: warning: 'count' is a string literal")
@@ -66,7 +39,7 @@ def test_seed_script_errors_are_explained(stack: Stack) -> None:
 
 
 def test_500_errors_are_aggregated_into_guild_errors(stack: Stack) -> None:
-    stack.file("500_errors.tick", SEED_500_ERRORS_TICK.replace("lamda: 'count'", 'lambda: "count"'))
+    stack.file("500_errors.tick", ERRORS_500_TICK.replace("lamda: 'count'", 'lambda: "count"'))
     stack.ok("define", "500_errors", "-tick", "500_errors.tick", "-dbrp", "telegraf.autogen")
     stack.ok("enable", "500_errors")
 
@@ -78,7 +51,7 @@ def test_500_errors_are_aggregated_into_guild_errors(stack: Stack) -> None:
     stack.ok("define-topic-handler", "500_errors_1s.yaml")
     shown = stack.ok("show-topic-handler", "500-errors", "500-errors-24h").stdout
     assert "Kind: aggregate" in shown
-    stack.file("discord_500_errors_daily.yaml", DISCORD_DAILY)
+    stack.file("discord_500_errors_daily.yaml", DISCORD_500_ERRORS_DAILY)
     stack.ok("define-topic-handler", "discord_500_errors_daily.yaml")
 
     client = stack.influx()

@@ -3,19 +3,9 @@ enabled with the CLI, points written by the ``influxdb`` client, messages in the
 
 from __future__ import annotations
 
-from e2e_stack import ALERTS_WEBHOOK, AVATAR, Stack, embeds, levels
+from e2e_stack import ALERTS_WEBHOOK, Stack, embeds, levels
 
-SCRIPT = """\
-stream
-  |from()
-    .measurement('cpu')
-  |alert()
-    .warn(lambda: "usage_idle" < 20)
-    .stateChangesOnly()
-    .message('Hey, check your CPU')
-    .discord()
-      .embedTitle('Uh Oh!')
-"""
+from seed_page import AVATAR, DISCORD_CPU_ALERT_TICK
 
 
 def cpu(idle: float) -> dict[str, object]:
@@ -27,7 +17,7 @@ def cpu(idle: float) -> dict[str, object]:
 
 
 def test_discord_cpu_alert_warns_and_recovers(stack: Stack) -> None:
-    stack.file("discord-cpu-alert.tick", SCRIPT)
+    stack.file("discord-cpu-alert.tick", DISCORD_CPU_ALERT_TICK)
     stack.ok("define", "cpu_alert", "-tick", "discord-cpu-alert.tick", "-dbrp", "telegraf.autogen")
     stack.ok("enable", "cpu_alert")
     listed = stack.ok("list", "tasks").stdout.splitlines()

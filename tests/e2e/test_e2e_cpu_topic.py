@@ -5,25 +5,7 @@ from __future__ import annotations
 
 from e2e_stack import ALERTS_WEBHOOK, Stack, embeds, levels
 
-CPU_ALERT_TICK = """\
-stream
-  |from()
-    .measurement('cpu')
-  |alert()
-    .crit(lambda: "usage_idle" < 5)
-    .stateChangesOnly()
-    .message('Hey, check your CPU')
-    .topic('cpu')
-"""
-
-DISCORD_CPU_HANDLER = """\
-id: discord-cpu-alert
-topic: cpu
-kind: discord
-options:
-  workspace: 'guild-alerts'
-  embed-title: 'Hey, Listen!'
-"""
+from seed_page import CPU_ALERT_TICK, DISCORD_CPU_HANDLER
 
 
 def test_cpu_topic_handler_sends_to_guild_alerts(stack: Stack) -> None:

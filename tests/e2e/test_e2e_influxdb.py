@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from e2e_stack import ALERTS_WEBHOOK, Process, Stack, clean_env, embeds, free_port, levels
 
+from seed_page import DISCORD_CPU_ALERT_TICK
+
 NO_INFLUXD = "influxd not found: install Debian's influxdb package: apt-get install influxdb"
 pytestmark = pytest.mark.skipif(shutil.which("influxd") is None, reason=NO_INFLUXD)
 
@@ -55,18 +57,6 @@ bind-address = "127.0.0.1:{rpc_port}"
   suppress-logo = true
 """
 
-SCRIPT = """\
-stream
-  |from()
-    .measurement('cpu')
-  |alert()
-    .warn(lambda: "usage_idle" < 20)
-    .stateChangesOnly()
-    .message('Hey, check your CPU')
-    .discord()
-      .embedTitle('Uh Oh!')
-"""
-
 
 @pytest.fixture
 def influxd(tmp_path: Path) -> Iterator[Any]:
@@ -93,7 +83,7 @@ def influxd(tmp_path: Path) -> Iterator[Any]:
 
 
 def test_alert_through_influxdb_subscription(influxd: Any, stack: Stack) -> None:
-    stack.file("discord-cpu-alert.tick", SCRIPT)
+    stack.file("discord-cpu-alert.tick", DISCORD_CPU_ALERT_TICK)
     stack.ok("define", "cpu_alert", "-tick", "discord-cpu-alert.tick", "-dbrp", "telegraf.autogen")
     stack.ok("enable", "cpu_alert")
 

@@ -11,28 +11,16 @@ from __future__ import annotations
 
 from e2e_stack import ALERTS_WEBHOOK, Stack, embeds, levels
 
-CPU_ALERT_TICK = """\
-stream
-  |from()
-    .measurement('cpu')
-  |alert()
-    .crit(lambda: "usage_idle" < 5)
-    .stateChangesOnly()
-    .message('{{ .Level }}: CPU idle {{ index .Fields "usage_idle" }}')
-    .topic('cpu')
-"""
+from seed_page import CPU_ALERT_TICK as SEED_CPU_ALERT_TICK
+from seed_page import DISCORD_CPU_HANDLER
+
+# the seed's cpu_alert.tick, with the level and the value in the message
+CPU_ALERT_TICK = SEED_CPU_ALERT_TICK.replace(
+    "'Hey, check your CPU'", "'{{ .Level }}: CPU idle {{ index .Fields \"usage_idle\" }}'"
+)
 
 # the same alert with an inline handler: its state lives in the task's anonymous topic
 INLINE_TICK = CPU_ALERT_TICK.replace(".topic('cpu')", ".discord()\n      .embedTitle('Uh Oh!')")
-
-DISCORD_CPU_HANDLER = """\
-id: discord-cpu-alert
-topic: cpu
-kind: discord
-options:
-  workspace: 'guild-alerts'
-  embed-title: 'Hey, Listen!'
-"""
 
 
 def write(stack: Stack, *idle: float) -> None:
