@@ -10,7 +10,6 @@ from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
 from leyden.engine.node import Node, TaskContext
 from leyden.engine.nodes.alert import (
-    GO_ZERO_TIME,
     AlertNode,
     AlertNodeOptions,
     Inhibitor,
@@ -19,6 +18,7 @@ from leyden.engine.nodes.alert import (
     percent_change_chronological,
 )
 from leyden.engine.task import TaskError
+from leyden.go.time import GO_ZERO_NS
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventState, Level
 from leyden.tick.builder import build_pipeline
@@ -392,7 +392,7 @@ def test_flap_thresholds_above_one_are_rejected() -> None:
 def test_duration_after_suppressed_trigger_saturates_like_go() -> None:
     # While flapping, a CRITICAL is recorded without a trigger; the next emitted CRITICAL has a
     # non-OK predecessor, so firstTriggered stays Go's zero time and Time.Sub saturates.
-    assert go_sub(T0, GO_ZERO_TIME) == (1 << 63) - 1
+    assert go_sub(T0, GO_ZERO_NS) == (1 << 63) - 1
     node, pub, _ = make_alert('.crit(lambda: "value" > 8).flapping(0.1, 0.3).history(3)')
     feed(node, [1, 9, 1, 9, 9, 9, 9])
     first_after = [e for e in pub.events if e.state.time - T0 > 3 * S]
