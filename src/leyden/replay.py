@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import TextIO
 
 from leyden import lineprotocol
+from leyden.alerting.handlers import TICK_FACTORIES
 from leyden.alerting.service import AlertService
 from leyden.clock import SimulatedClock
 from leyden.config import Config, ConfigError, load_config
 from leyden.discord.service import DiscordError, DiscordService
-from leyden.engine.node import TaskContext
+from leyden.engine.node import NODE_TYPES, TaskContext
 from leyden.engine.router import Engine
-from leyden.engine.task import Task, TaskError
+from leyden.engine.task import Task, TaskError, _load_node_modules
 from leyden.go.strconv import parse_go_duration
 from leyden.go.types import go_json
 from leyden.log import setup_logging
@@ -112,7 +113,8 @@ async def replay(
     except OSError as exc:
         raise ReplayError(f"{script}: cannot read: {exc.strerror}") from None
     pipeline = build_pipeline(text, filename=str(script))
-    unsupported = pipeline.unsupported()
+    _load_node_modules()  # NODE_TYPES is complete only once the node modules are imported
+    unsupported = pipeline.unsupported(NODE_TYPES, TICK_FACTORIES)
     if unsupported:
         what = ", ".join(sorted({u.what for u in unsupported}))
         raise ReplayError(f"{script}: not supported by this server: {what}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +13,32 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from leyden.alerting.handlers import TICK_FACTORIES
+from leyden.engine.node import NODE_TYPES as NODE_TYPES_RUNTIME
+from leyden.engine.task import _load_node_modules
 from leyden.go.types import Duration
 from leyden.tick import ast as A
 from leyden.tick.builder import ZeroVar, build_pipeline, task_vars_from_json
 from leyden.tick.errors import TickError
-from leyden.tick.pipeline import HANDLER_TYPES, NODE_TYPES, NodeSpec, TimeDimension
+from leyden.tick.pipeline import NodeSpec, TimeDimension
+from leyden.tick.pipeline.handlers import HANDLER_TYPES
+from leyden.tick.pipeline.tables import NODE_TYPES
 from leyden.tick.values import STAR, StarValue, go_pattern, typed_value_from_json
 
 CORPUS = Path("/work/shared/tick-corpus")
 MANIFEST = json.loads((CORPUS / "valid" / "MANIFEST.json").read_text())
 PIPELINE_FILES = [e for e in MANIFEST["files"] if e.get("pipeline")]
+
+# Every kind the language has: a runtime that ran all of them (only a UDF stays unsupported).
+EVERY_NODE_KIND = frozenset(t.kind for t in NODE_TYPES.values())
+EVERY_HANDLER_KIND = frozenset(h.kind for h in HANDLER_TYPES.values())
+
+
+def runtime_kinds() -> tuple[Collection[str], Collection[str]]:
+    """What this server runs: the engine's node classes and the alert service's handler kinds."""
+    _load_node_modules()
+    return NODE_TYPES_RUNTIME, TICK_FACTORIES
+
 
 # Corpus files marked "pipeline" that Kapacitor's own evaluator rejects too (they come from
 # formatter tests, a Go-built pipeline that skips validation, or an outdated example).
@@ -70,7 +87,8 @@ def test_corpus_valid_scripts_build(entry: dict[str, Any]) -> None:
         if h.lower() in {k.lower() for k in HANDLER_TYPES} - {"log"}:
             assert h.lower() in handlers
     if entry.get("udfs"):
-        assert any(u.what.startswith("udf ") for u in p.unsupported())
+        unsupported = p.unsupported(EVERY_NODE_KIND, EVERY_HANDLER_KIND)
+        assert any(u.what.startswith("udf ") for u in unsupported)
     if entry["kind"] in ("stream", "batch"):
         assert p.task_type == entry["kind"]
 
@@ -248,8 +266,8 @@ def test_seed_discord_cpu_alert() -> None:
     assert alert.properties["id"] == "{{ .Name }}:{{ .Group }}"
     assert isinstance(alert.properties["warn"], A.LambdaNode)
     [h] = alert.handlers
-    assert (h.kind, h.properties, h.supported) == ("discord", {"embedTitle": "Uh Oh!"}, True)
-    assert p.unsupported() == [] and p.warnings == []
+    assert (h.kind, h.properties) == ("discord", {"embedTitle": "Uh Oh!"})
+    assert p.unsupported(*runtime_kinds()) == [] and p.warnings == []
 
 
 def test_seed_cpu_alert_topic() -> None:
@@ -358,10 +376,44 @@ def test_handler_shadows_alert_property() -> None:
 
 def test_unsupported_nodes_and_handlers_are_listed() -> None:
     p = build("stream|from()|alert().slack().channel('#x')\nstream|from()@myUdf(1).opt('a')")
-    whats = [u.what for u in p.unsupported()]
+    whats = [u.what for u in p.unsupported(*runtime_kinds())]
     assert whats == ["handler slack", "udf myUdf"]
     udf = p.nodes[-1]
     assert udf.name == "myUdf4" and udf.properties["options"] == [("opt", ["a"])]
+
+
+def test_unsupported_answers_from_the_registries_it_is_given() -> None:
+    p = build("stream|from()|window().period(1m)|count('v')|alert().slack().discord()")
+    assert p.unsupported(EVERY_NODE_KIND, EVERY_HANDLER_KIND) == []
+    uses = p.unsupported({"stream", "from", "alert"}, {"discord"})
+    assert [(u.what, u.node) for u in uses] == [
+        ("window", "window2"),
+        ("count", "count3"),
+        ("handler slack", "alert4"),
+    ]
+    assert str(uses[2]) == "handler slack (alert4) at line 1 char 54"
+    everything = p.unsupported((), ())
+    assert [u.what for u in everything] == [
+        "stream",
+        "from",
+        "window",
+        "count",
+        "alert",
+        "handler slack",
+        "handler discord",
+    ]
+    # A kind is looked up as the runtime registers it: the canonical spelling, case and all.
+    assert [u.what for u in p.unsupported(EVERY_NODE_KIND, {"Slack", "Discord"})] == [
+        "handler slack",
+        "handler discord",
+    ]
+
+
+def test_the_runtime_registers_only_kinds_the_language_has() -> None:
+    # A runtime entry under a name the language lacks would leave a script saying it unsupported.
+    nodes, handlers = runtime_kinds()
+    assert set(nodes) <= EVERY_NODE_KIND, sorted(set(nodes) - EVERY_NODE_KIND)
+    assert set(handlers) <= EVERY_HANDLER_KIND, sorted(set(handlers) - EVERY_HANDLER_KIND)
 
 
 def test_every_node_and_handler_of_kapacitors_scripts_is_in_the_tables() -> None:

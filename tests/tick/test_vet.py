@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from leyden import cli
 from leyden.tick.vet import fmt_main, vet_main
 
 GOOD = "stream\n    |from()\n        .measurement('cpu')\n    |alert()\n        .crit(lambda: \"v\" > 1)\n"
@@ -17,9 +18,13 @@ class _Tty(io.StringIO):
         return True
 
 
+# A runtime that runs these (the real registries are the ``leyden`` command's to hand in).
+RUNS = {"node_kinds": {"stream", "from", "window", "count", "alert"}, "handler_kinds": {"discord"}}
+
+
 def run(main, argv: list[str], err: io.StringIO | None = None) -> tuple[int, str, str]:
     out, err = io.StringIO(), err or io.StringIO()
-    code = main(argv, out, err)
+    code = main(argv, out, err, **RUNS) if main is vet_main else main(argv, out, err)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -64,6 +69,24 @@ def test_vet_warnings_do_not_fail(tmp_path: Path) -> None:
     assert code == 0
     assert f"{f}:4:23: warning: 'count' is a string literal" in err
     assert f"{f}:5:10: warning: handler slack is accepted but Leyden cannot run it" in err
+
+
+def test_vet_warns_about_what_the_given_runtime_cannot_run(tmp_path: Path) -> None:
+    f = tmp_path / "j.tick"
+    f.write_text("var a = stream|from()\nvar b = stream|from()\na|join(b).as('a', 'b')\n")
+    code, _, err = run(vet_main, [str(f)])
+    assert code == 0
+    assert err == f"{f}:3:3: warning: join is accepted but Leyden cannot run it (join4)\n"
+
+
+def test_leyden_vet_hands_in_what_this_server_runs(tmp_path: Path) -> None:
+    f = tmp_path / "w.tick"
+    f.write_text(WARN + "    |httpOut('x')\n")
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["vet", str(f)], out, err) == 0
+    assert err.getvalue().splitlines()[1:] == [
+        f"{f}:5:10: warning: handler slack is accepted but Leyden cannot run it (alert2)"
+    ]
 
 
 def test_vet_several_files_and_missing_file(tmp_path: Path) -> None:

@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from leyden import replay
+from leyden.alerting.handlers import TICK_FACTORIES
 from leyden.cli import serve
 from leyden.cli._common import LocalCommand
 from leyden.devtools import discord_emulator
+from leyden.engine.node import NODE_TYPES
+from leyden.engine.task import _load_node_modules
 from leyden.tick import vet
 
 __all__ = ["COMMANDS"]
@@ -24,10 +27,16 @@ def _emulator(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     return discord_emulator.main(list(argv))
 
 
+def _vet(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+    """``leyden vet`` told what this server runs (the language package imports no runtime)."""
+    _load_node_modules()  # NODE_TYPES is complete only once the node modules are imported
+    return vet.vet_main(argv, out, err, node_kinds=NODE_TYPES, handler_kinds=TICK_FACTORIES)
+
+
 COMMANDS: dict[str, LocalCommand] = {
     "serve": serve.main,
     "replay": replay.main,
-    "vet": vet.vet_main,
+    "vet": _vet,
     "fmt": vet.fmt_main,
     "discord-emulator": _emulator,
 }

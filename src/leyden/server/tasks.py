@@ -34,10 +34,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from leyden import API_BASE
+from leyden.alerting.handlers import TICK_FACTORIES
 from leyden.clock import Clock, WallClock
 from leyden.discord.service import DiscordError
-from leyden.engine.node import Node, TaskContext
-from leyden.engine.task import Task, TaskError
+from leyden.engine.node import NODE_TYPES, Node, TaskContext
+from leyden.engine.task import Task, TaskError, _load_node_modules
 from leyden.go.time import GO_ZERO_TIME
 from leyden.go.types import Duration, GoStruct, Time, go_json
 from leyden.model.records import TaskRecord
@@ -608,7 +609,8 @@ class TaskManager:
         error = ""
         try:
             pipeline = self.pipeline(record)
-            unsupported = pipeline.unsupported()
+            _load_node_modules()  # NODE_TYPES is complete only once the node modules are imported
+            unsupported = pipeline.unsupported(NODE_TYPES, TICK_FACTORIES)
             if unsupported:
                 what = ", ".join(sorted({u.what for u in unsupported}))
                 raise ValueError(f"task {record.id}: not supported by this server: {what}")

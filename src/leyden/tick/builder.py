@@ -18,27 +18,39 @@ from typing import Any
 from leyden.go.types import Duration
 from leyden.tick import ast as A
 from leyden.tick.errors import TickError, suggest
-from leyden.tick.pipeline import (
-    BATCH,
+from leyden.tick.lambdas import compile_lambda
+from leyden.tick.parser import parse, parse_lambda
+from leyden.tick.pipeline._sig import (
     GO_TYPES,
-    HANDLER_TYPES,
+    HandlerType,
+    NodeType,
+    PropertySpec,
+    Sig,
+    capitalize_first,
+)
+from leyden.tick.pipeline.graph import (
+    BATCH,
     NO_EDGE,
     PARENT,
     STREAM,
-    UDF_TYPE,
     HandlerSpec,
     NodeSpec,
-    NodeType,
     Pipeline,
-    PropertySpec,
-    Sig,
     TickWarning,
     TimeDimension,
     Var,
-    capitalize_first,
-    node_type,
 )
-from leyden.tick.values import STAR, StarValue
+from leyden.tick.pipeline.handlers import HANDLER_TYPES
+from leyden.tick.pipeline.tables import node_type, type_of
+from leyden.tick.pipeline.transforms import UDF_TYPE
+from leyden.tick.values import (
+    STAR,
+    StarValue,
+    format_duration_influxql,
+    go_pattern,
+    parse_duration_influxql,
+    typed_value_from_json,
+)
 
 __all__ = ["DeadmanSettings", "ZeroVar", "build_pipeline", "task_vars_from_json"]
 
@@ -136,9 +148,6 @@ def task_vars_from_json(obj: Mapping[str, Any]) -> dict[str, Any]:
     Values are typed wrappers ``_TaskVar`` so the declared type can be checked exactly (an int
     var is not a float var). Raises ValueError naming the var on malformed input.
     """
-    from leyden.tick.parser import parse_lambda
-    from leyden.tick.values import typed_value_from_json
-
     out: dict[str, Any] = {}
     for name, spec in obj.items():
         if not isinstance(spec, Mapping) or "type" not in spec:
@@ -167,8 +176,6 @@ def task_vars_from_json(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _list_item(item: Any) -> Any:
-    from leyden.tick.values import typed_value_from_json
-
     if isinstance(item, Mapping):
         if item.get("type") == "star":
             return STAR
@@ -177,8 +184,6 @@ def _list_item(item: Any) -> Any:
 
 
 def _duration_value(v: Any) -> Duration:
-    from leyden.tick.values import parse_duration_influxql
-
     if isinstance(v, str):
         return parse_duration_influxql(v)
     if type(v) is int:
@@ -218,8 +223,6 @@ def build_pipeline(
     are checked: a ``var x int`` with no value then holds a zero value.
     """
     if isinstance(program_or_text, str):
-        from leyden.tick.parser import parse
-
         text = program_or_text
         program = parse(text, filename)
     else:
@@ -475,11 +478,9 @@ class _Builder:
 
     def _expression(self, n: Any) -> Any:
         """Top-level arithmetic (``var w = 5m * 2``): the lambda engine evaluates it now."""
-        from leyden.tick import lambdas
-
         expr = self._resolve(n)
         try:
-            compiled = lambdas.compile_lambda(A.LambdaNode(n.pos, expr, None))
+            compiled = compile_lambda(A.LambdaNode(n.pos, expr, None))
             return compiled.eval({})
         except TickError:
             raise
@@ -518,12 +519,8 @@ class _Builder:
         if t == "string":
             return A.StringNode(pos, v)
         if t == "duration":
-            from leyden.tick.values import format_duration_influxql
-
             return A.DurationNode(pos, int(v), format_duration_influxql(int(v)))
         if t == "regex":
-            from leyden.tick.values import go_pattern
-
             lit = self.regex_literals.get(id(v))
             if lit is None:  # a task var's regex: the Go text it was compiled from
                 lit = go_pattern(v)
@@ -598,8 +595,8 @@ class _Builder:
         node = self._owner(v)
         tables = []
         if isinstance(v, HandlerSpec):
-            tables.append(v.type.properties)
-        tables.append(node.type.properties)
+            tables.append(_handler_type(v).properties)
+        tables.append(type_of(node).properties)
         return tables
 
     def _has_property(self, v: NodeSpec | HandlerSpec, name: str) -> bool:
@@ -612,7 +609,7 @@ class _Builder:
     def _has_chain(self, v: NodeSpec | HandlerSpec, name: str) -> bool:
         node = self._owner(v)
         key = capitalize_first(name)
-        return any(capitalize_first(c) == key for c in node.type.chains)
+        return any(capitalize_first(c) == key for c in type_of(node).chains)
 
     def _unknown(self, v: NodeSpec | HandlerSpec, f: A.FunctionNode) -> TickError:
         node = self._owner(v)
@@ -621,7 +618,7 @@ class _Builder:
             {p.name for t in self._property_table(v) for p in t.values()}
             | ({h.kind for h in HANDLER_TYPES.values()} if node.kind == "alert" else set())
         )
-        chains = sorted(node.type.chains)
+        chains = sorted(type_of(node).chains)
         msg = f'no method or property "{f.func}" on {_go_type(v)}'
         hint = suggest(f.func, [*every, *chains])
         if hint:
@@ -649,7 +646,7 @@ class _Builder:
             raise self._unknown(left, f)
         parent = self._owner(left)
         kind = next(
-            c for c in parent.type.chains if capitalize_first(c) == capitalize_first(f.func)
+            c for c in type_of(parent).chains if capitalize_first(c) == capitalize_first(f.func)
         )
         nt = node_type(kind)
         args = self._args(f)
@@ -688,10 +685,11 @@ class _Builder:
             return left
         spec: PropertySpec | None = None
         target: dict[str, Any] = node.properties
-        if isinstance(left, HandlerSpec) and key in left.type.properties:
-            spec, target = left.type.properties[key], left.properties
-        elif key in node.type.properties:
-            spec = node.type.properties[key]
+        own = _handler_type(left).properties if isinstance(left, HandlerSpec) else {}
+        if key in own:
+            spec, target = own[key], left.properties
+        elif key in type_of(node).properties:
+            spec = type_of(node).properties[key]
         elif node.kind == "alert" and key in HANDLER_TYPES:
             return self._new_handler(node, HANDLER_TYPES[key], f, left)
         if spec is None:
@@ -719,7 +717,8 @@ class _Builder:
         return left
 
     def _call_dynamic(self, left: NodeSpec | HandlerSpec, f: A.FunctionNode) -> Any:
-        """``@name()`` calls a UDF; Leyden has no UDF agents, so it is recorded unsupported."""
+        """``@name()`` calls a UDF: recorded with its arguments and options (Leyden runs no UDF
+        agents, so no runtime registry has it and ``Pipeline.unsupported`` lists it)."""
         parent = self._owner(left)
         child = self._new_node(UDF_TYPE, f.pos, parent, desc=f.func)
         child.udf_name = f.func
@@ -728,11 +727,11 @@ class _Builder:
         return child
 
     def _new_handler(
-        self, node: NodeSpec, ht: Any, f: A.FunctionNode, left: NodeSpec | HandlerSpec
+        self, node: NodeSpec, ht: HandlerType, f: A.FunctionNode, left: NodeSpec | HandlerSpec
     ) -> HandlerSpec:
         args = self._args(f)
         self._check_args(ht.args, args, f, left, f.func)
-        h = HandlerSpec(ht.kind, dict(copy.deepcopy(ht.defaults)), f.pos, ht.supported, node)
+        h = HandlerSpec(ht.kind, dict(copy.deepcopy(ht.defaults)), f.pos, node)
         if ht.init:
             ht.init(h.properties, args)
         node.handlers.append(h)
@@ -809,7 +808,6 @@ class _Builder:
             wants=provided if nt.wants == PARENT else nt.wants,
             provides=provided if nt.provides == PARENT else nt.provides,
             pos=pos,
-            supported=nt.supported,
             properties=copy.deepcopy(dict(nt.defaults)),
         )
         self.next_id += 1
@@ -891,7 +889,7 @@ class _Builder:
 
     def _validate(self) -> None:
         for n in self.p.walk():
-            check = n.type.validate
+            check = type_of(n).validate
             problem = check(n) if check else None
             if problem:
                 raise self.error(n.pos, f"invalid {n.kind} node {n.name}: {problem}")
@@ -914,11 +912,15 @@ class _GroupByTimeFunction:
 _TIME = _GroupByTimeFunction()
 
 
+def _handler_type(h: HandlerSpec) -> HandlerType:
+    return HANDLER_TYPES[capitalize_first(h.kind)]
+
+
 def _go_type(v: Any) -> str:
     if isinstance(v, HandlerSpec):
-        return v.type.go_type
+        return _handler_type(v).go_type
     if isinstance(v, NodeSpec):
-        return v.go_type
+        return type_of(v).go_type
     if isinstance(v, A.ReferenceNode):
         return "*ast.ReferenceNode"
     t = _type_of(v)

@@ -3,19 +3,23 @@
 ``vet`` parses and builds each file exactly as defining a task would (template vars may stay
 unset), so a script that passes ``vet`` defines; errors come out as ``file:line:col: message``
 (with the offending line and a caret when stderr is a terminal), warnings as
-``file:line:col: warning: …``. Exit status: 0 all valid, 1 some file invalid, 2 usage error.
+``file:line:col: warning: …``, including each node or handler this server cannot run. What it
+can run is the runtime's to say: the caller (the ``leyden`` command) hands in the engine's node
+kinds and the alert service's handler kinds, so the language package imports nothing of the
+runtime. Exit status: 0 all valid, 1 some file invalid, 2 usage error.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from leyden.tick.builder import build_pipeline
 from leyden.tick.dot import to_dot
 from leyden.tick.errors import TickError
+from leyden.tick.fmt import format_script
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -58,7 +62,15 @@ def _is_tty(stream: TextIO) -> bool:
         return False
 
 
-def vet_main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+def vet_main(
+    argv: Sequence[str],
+    out: TextIO,
+    err: TextIO,
+    *,
+    node_kinds: Container[str],
+    handler_kinds: Container[str],
+) -> int:
+    """``leyden vet``; ``node_kinds``/``handler_kinds``: what the runtime can run."""
     dot, files, bad = _split(argv, "dot")
     if bad or not files:
         err.write((f"unknown option {bad}\n" if bad else "no files given\n") + VET_USAGE)
@@ -77,7 +89,7 @@ def vet_main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
             continue
         for w in pipeline.warnings:
             err.write(f"{w}\n")
-        for use in pipeline.unsupported():
+        for use in pipeline.unsupported(node_kinds, handler_kinds):
             line, col = (use.pos.line, use.pos.col) if use.pos else (1, 1)
             err.write(
                 f"{path}:{line}:{col}: warning: {use.what} is accepted but Leyden cannot run it "
@@ -90,8 +102,6 @@ def vet_main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
 
 
 def fmt_main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
-    from leyden.tick.fmt import format_script
-
     write, files, bad = _split(argv, "w")
     if bad or not files:
         err.write((f"unknown option {bad}\n" if bad else "no files given\n") + FMT_USAGE)
