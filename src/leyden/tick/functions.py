@@ -509,13 +509,13 @@ def _str_replace(*args: Any) -> str:
             f"cannot pass {go_type_name(n)} as fourth arg to strReplace, must be int"
         )
     if n == 0 or old == new:
-        return s  # type: ignore[no-any-return]
+        return s
     if old == "":
         # Go inserts `new` before each rune and at the end, up to n times.
         pieces = [*s, ""]
         limit = len(pieces) if n < 0 else min(n, len(pieces))
         return "".join(new + p if i < limit else p for i, p in enumerate(pieces))
-    return s.replace(old, new, -1 if n < 0 else n)  # type: ignore[no-any-return]
+    return s.replace(old, new, -1 if n < 0 else n)
 
 
 def _str_substring(*args: Any) -> str:
@@ -646,7 +646,7 @@ def _bool(*args: Any) -> bool:
     a = args[0]
     t = type(a)
     if t is bool:
-        return a  # type: ignore[no-any-return]
+        return a
     if t is str:
         if a in GO_TRUE:
             return True
@@ -668,7 +668,7 @@ def _int(*args: Any) -> int:
     a = args[0]
     t = type(a)
     if t is int:
-        return a  # type: ignore[no-any-return]
+        return a
     if t is float:
         if math.isnan(a) or math.isinf(a) or not (INT64_MIN <= a < 2.0**63):
             return INT64_MIN  # what amd64 produces for an out-of-range conversion
@@ -693,7 +693,7 @@ def _float(*args: Any) -> float:
     a = args[0]
     t = type(a)
     if t is float:
-        return a  # type: ignore[no-any-return]
+        return a
     if t is int:
         return float(a)
     if t is str:
@@ -716,7 +716,7 @@ def _string(*args: Any) -> str:
     a = args[0]
     t = type(a)
     if t is str:
-        return a  # type: ignore[no-any-return]
+        return a
     if t is int:
         return str(a)
     if t is float:
@@ -753,7 +753,7 @@ def _duration(*args: Any) -> Duration:
     a = args[0]
     t = type(a)
     if t is Duration:
-        return a  # type: ignore[no-any-return]
+        return a
     if t is int:
         return Duration(wrap_int64(a * unit()))
     if t is float:
@@ -965,119 +965,60 @@ class _Rand(Builtin):
 
 
 # ---------------------------------------------------------------------------------------------
-# The table
+# The table: what a lambda may call. Each entry is data (signatures and implementation); the
+# families above (math, strings, time) add one row per function of their own tables.
+
+_SCALARS = ("boolean", "string", "int", "float")
+_IF_TYPES = ("float", "int", "string", "boolean", "regex", "time", "duration")
 
 
-def _sig(*domains: tuple[Domain, str]) -> dict[Domain, str]:
-    return dict(domains)
+def _each(domains: Iterable[str], result: str) -> dict[Domain, str]:
+    """One-argument signatures: each of ``domains`` gives ``result``."""
+    return {(d,): result for d in domains}
 
 
-def _build() -> dict[str, Builtin]:
-    b: dict[str, Builtin] = {}
-    b["bool"] = Builtin(
-        "bool",
-        _sig(
-            (("boolean",), "boolean"),
-            (("string",), "boolean"),
-            (("int",), "boolean"),
-            (("float",), "boolean"),
-        ),
-        _bool,
-    )
-    b["int"] = Builtin(
-        "int",
-        _sig((("boolean",), "int"), (("string",), "int"), (("int",), "int"), (("float",), "int")),
-        _int,
-    )
-    b["float"] = Builtin(
-        "float",
-        _sig(
-            (("boolean",), "float"),
-            (("string",), "float"),
-            (("int",), "float"),
-            (("float",), "float"),
-        ),
-        _float,
-    )
-    b["string"] = Builtin(
-        "string",
-        _sig(
-            (("boolean",), "string"),
-            (("string",), "string"),
-            (("int",), "string"),
-            (("float",), "string"),
-            (("duration",), "string"),
-        ),
-        _string,
-    )
-    b["duration"] = Builtin(
-        "duration",
-        _sig(
-            (("duration",), "duration"),
-            (("int", "duration"), "duration"),
-            (("float", "duration"), "duration"),
-            (("string", "duration"), "duration"),
-        ),
-        _duration,
-    )
-    for name, f1 in _F1.items():
-        b[name] = Builtin(name, {("float",): "float"}, _math1(name, f1))
-    for name, f2 in _F2.items():
-        b[name] = Builtin(name, {("float", "float"): "float"}, _math2(name, f2))
-    b["pow10"] = Builtin("pow10", {("int",): "float"}, _pow10_call)
-    b["jn"] = Builtin("jn", {("int", "float"): "float"}, _mathif("jn", _bessel_j))
-    b["yn"] = Builtin("yn", {("int", "float"): "float"}, _mathif("yn", _bessel_y))
-    for name, fb in _S2B.items():
-        b[name] = Builtin(name, {("string", "string"): "boolean"}, _string_fn(name, fb, 2))
-    for name, fi in _S2I.items():
-        b[name] = Builtin(name, {("string", "string"): "int"}, _string_fn(name, fi, 2))
-    for name, fs in _S2S.items():
-        b[name] = Builtin(name, {("string", "string"): "string"}, _string_fn(name, fs, 2))
-    for name, f1s in _S1S.items():
-        b[name] = Builtin(name, {("string",): "string"}, _string_fn(name, f1s, 1))
-    b["strLength"] = Builtin("strLength", {("string",): "int"}, _str_length)
-    b["strReplace"] = Builtin(
-        "strReplace", {("string", "string", "string", "int"): "string"}, _str_replace
-    )
-    b["strSubstring"] = Builtin(
-        "strSubstring", {("string", "int", "int"): "string"}, _str_substring
-    )
-    b["regexReplace"] = Builtin(
-        "regexReplace", {("regex", "string", "string"): "string"}, _regex_replace
-    )
-    b["isPresent"] = Builtin(
-        "isPresent",
-        _sig(
-            (("missing",), "boolean"),
-            (("boolean",), "boolean"),
-            (("string",), "boolean"),
-            (("int",), "boolean"),
-            (("float",), "boolean"),
-        ),
-        _is_present,
-    )
-    for name, ft in _TIME_FUNCS.items():
-        b[name] = Builtin(name, {("time",): "int"}, _time_fn(name, ft))
-    b["now"] = Builtin("now", {(): "time"}, _now)
-    b["humanBytes"] = Builtin(
-        "humanBytes", _sig((("float",), "string"), (("int",), "string")), _human_bytes
-    )
-    b["if"] = Builtin(
-        "if",
+# name → (signatures: argument types → result type, implementation), in Kapacitor's order.
+_STATELESS: dict[str, tuple[dict[Domain, str], Callable[..., Any]]] = {
+    "bool": (_each(_SCALARS, "boolean"), _bool),
+    "int": (_each(_SCALARS, "int"), _int),
+    "float": (_each(_SCALARS, "float"), _float),
+    "string": (_each((*_SCALARS, "duration"), "string"), _string),
+    "duration": (
         {
-            ("boolean", t, t): t
-            for t in ("float", "int", "string", "boolean", "regex", "time", "duration")
+            ("duration",): "duration",
+            ("int", "duration"): "duration",
+            ("float", "duration"): "duration",
+            ("string", "duration"): "duration",
         },
-        _if,
-    )
-    b["sigma"] = _Sigma()
-    b["count"] = _Count()
-    b["spread"] = _Spread()
-    b["rand"] = _Rand()
-    return b
+        _duration,
+    ),
+    **{n: ({("float",): "float"}, _math1(n, f)) for n, f in _F1.items()},
+    **{n: ({("float", "float"): "float"}, _math2(n, f)) for n, f in _F2.items()},
+    "pow10": ({("int",): "float"}, _pow10_call),
+    "jn": ({("int", "float"): "float"}, _mathif("jn", _bessel_j)),
+    "yn": ({("int", "float"): "float"}, _mathif("yn", _bessel_y)),
+    **{n: ({("string", "string"): "boolean"}, _string_fn(n, f, 2)) for n, f in _S2B.items()},
+    **{n: ({("string", "string"): "int"}, _string_fn(n, f, 2)) for n, f in _S2I.items()},
+    **{n: ({("string", "string"): "string"}, _string_fn(n, f, 2)) for n, f in _S2S.items()},
+    **{n: ({("string",): "string"}, _string_fn(n, f, 1)) for n, f in _S1S.items()},
+    "strLength": ({("string",): "int"}, _str_length),
+    "strReplace": ({("string", "string", "string", "int"): "string"}, _str_replace),
+    "strSubstring": ({("string", "int", "int"): "string"}, _str_substring),
+    "regexReplace": ({("regex", "string", "string"): "string"}, _regex_replace),
+    "isPresent": (_each(("missing", *_SCALARS), "boolean"), _is_present),
+    **{n: ({("time",): "int"}, _time_fn(n, f)) for n, f in _TIME_FUNCS.items()},
+    "now": ({(): "time"}, _now),
+    "humanBytes": (_each(("float", "int"), "string"), _human_bytes),
+    "if": ({("boolean", t, t): t for t in _IF_TYPES}, _if),
+}
 
-
-BUILTINS: dict[str, Builtin] = _build()
+BUILTINS: dict[str, Builtin] = {
+    **{name: Builtin(name, sigs, impl) for name, (sigs, impl) in _STATELESS.items()},
+    "sigma": _Sigma(),
+    "count": _Count(),
+    "spread": _Spread(),
+    "rand": _Rand(),
+}
 """Every built-in by TICKscript name. The stateful entries are prototypes: use :func:`new_state`."""
 
 STATEFUL: frozenset[str] = frozenset(n for n, f in BUILTINS.items() if f.stateful)
