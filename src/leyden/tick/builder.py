@@ -494,14 +494,14 @@ class _Builder:
         if isinstance(n, A.UnaryNode):
             return A.UnaryNode(n.pos, n.operator, self._resolve(n.node), n.comment)
         if isinstance(n, A.BinaryNode):
-            out = copy.copy(n)
-            out.left = self._resolve(n.left)
-            out.right = self._resolve(n.right)
-            return out
+            binary = copy.copy(n)
+            binary.left = self._resolve(n.left)
+            binary.right = self._resolve(n.right)
+            return binary
         if isinstance(n, A.FunctionNode):
-            out = copy.copy(n)
-            out.args = [self._resolve(a) for a in n.args]
-            return out
+            call = copy.copy(n)
+            call.args = [self._resolve(a) for a in n.args]
+            return call
         return n
 
     def _literal(self, ident: A.IdentifierNode, v: Any) -> Any:

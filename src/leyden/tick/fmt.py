@@ -7,6 +7,7 @@ output identical, including its quirks (comments are re-flowed, redundant parent
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -90,111 +91,160 @@ def _lead(node: Any, out: list[str], indent: str, on_new_line: bool) -> None:
 
 
 def _fmt(node: Any, out: list[str], indent: str, on_new_line: bool) -> None:
-    match node:
-        case ProgramNode():
-            for i, n in enumerate(node.nodes):
-                if i:
-                    out.append("\n")
-                _fmt(n, out, indent, True)
-                out.append("\n")
-        case CommentNode():
-            _comment(node, out, indent, on_new_line)
-        case DBRPNode():
-            if node.comment is not None:
-                _comment(node.comment, out, indent, on_new_line)
-            out.append(f'{indent}dbrp "{node.db.reference}"."{node.rp.reference}"')
-        case DeclarationNode():
-            if node.comment is not None:
-                _comment(node.comment, out, indent, on_new_line)
-            out.append("var ")
-            _fmt(node.left, out, indent, False)
-            out.append(" = ")
-            _fmt(node.right, out, indent, False)
-        case TypeDeclarationNode():
-            if node.comment is not None:
-                _comment(node.comment, out, indent, on_new_line)
-            out.append("var ")
-            _fmt(node.node, out, indent, False)
-            out.append(" ")
-            _fmt(node.type, out, indent, False)
-        case ChainNode():
-            _fmt(node.left, out, indent, on_new_line)
+    """Append ``node``'s text: each node type has its writer (Kapacitor's ``Format`` methods)."""
+    write = _WRITERS.get(type(node))
+    if write is None:
+        raise TypeError(f"cannot format {type(node).__name__}")
+    write(node, out, indent, on_new_line)
+
+
+# -- statements -------------------------------------------------------------------------------
+
+
+def _program(node: ProgramNode, out: list[str], indent: str, on_new_line: bool) -> None:
+    for i, n in enumerate(node.nodes):
+        if i:
             out.append("\n")
-            indent += _STEP
-            if node.operator == ".":
-                indent += _STEP
-            if node.comment is not None:
-                _comment(node.comment, out, indent, True)
-            out.append(indent + node.operator)
-            _fmt(node.right, out, indent, False)
-        case FunctionNode():
-            _lead(node, out, indent, on_new_line)
-            out.append(node.func + "(")
-            arg_indent = indent + _STEP
-            for i, arg in enumerate(node.args):
-                if i:
-                    out.append("," if node.multiline else ", ")
-                if node.multiline:
-                    out.append("\n")
-                _fmt(arg, out, arg_indent, node.multiline)
-            if node.multiline and node.args:
-                out.append("\n" + indent)
-            out.append(")")
-        case IdentifierNode():
-            _lead(node, out, indent, on_new_line)
-            out.append(node.ident)
-        case ReferenceNode():
-            _lead(node, out, indent, on_new_line)
-            out.append('"' + node.reference.replace('"', '\\"') + '"')
-        case StringNode():
-            _lead(node, out, indent, on_new_line)
-            if node.triple_quotes:
-                out.append("'''" + node.literal + "'''")
-            else:
-                out.append("'" + node.literal.replace("'", "\\'") + "'")
-        case NumberNode():
-            _lead(node, out, indent, on_new_line)
-            if node.is_int:
-                out.append("0" + format(node.int64, "o") if node.base == 8 else str(node.int64))
-            else:
-                out.append(format_float(node.float64))
-        case DurationNode():
-            _lead(node, out, indent, on_new_line)
-            out.append(node.literal)
-        case BoolNode():
-            _lead(node, out, indent, on_new_line)
-            out.append("TRUE" if node.value else "FALSE")
-        case RegexNode():
-            _lead(node, out, indent, on_new_line)
-            out.append("/" + node.literal + "/")
-        case StarNode():
-            _lead(node, out, indent, on_new_line)
-            out.append("*")
-        case UnaryNode():
-            _lead(node, out, indent, on_new_line)
-            out.append(node.operator)
-            _fmt(node.node, out, indent, False)
-        case BinaryNode():
-            _lead(node, out, indent, on_new_line)
-            if node.parens:
-                out.append("(")
-                indent += _STEP
-            _fmt(node.left, out, indent, False)
-            out.append(" " + node.operator + ("\n" if node.multiline else " "))
-            _fmt(node.right, out, indent, node.multiline)
-            if node.parens:
-                out.append(")")
-        case LambdaNode():
-            _lead(node, out, indent, on_new_line)
-            out.append("lambda: ")
-            _fmt(node.expression, out, indent, False)
-        case ListNode():
-            _lead(node, out, indent, on_new_line)
-            out.append("[")
-            for i, item in enumerate(node.nodes):
-                if i:
-                    out.append(", ")
-                _fmt(item, out, indent, on_new_line)
-            out.append("]")
-        case _:
-            raise TypeError(f"cannot format {type(node).__name__}")
+        _fmt(n, out, indent, True)
+        out.append("\n")
+
+
+def _statement_comment(node: Any, out: list[str], indent: str, on_new_line: bool) -> None:
+    if node.comment is not None:
+        _comment(node.comment, out, indent, on_new_line)
+
+
+def _dbrp(node: DBRPNode, out: list[str], indent: str, on_new_line: bool) -> None:
+    _statement_comment(node, out, indent, on_new_line)
+    out.append(f'{indent}dbrp "{node.db.reference}"."{node.rp.reference}"')
+
+
+def _declaration(node: DeclarationNode, out: list[str], indent: str, on_new_line: bool) -> None:
+    _statement_comment(node, out, indent, on_new_line)
+    out.append("var ")
+    _fmt(node.left, out, indent, False)
+    out.append(" = ")
+    _fmt(node.right, out, indent, False)
+
+
+def _type_declaration(
+    node: TypeDeclarationNode, out: list[str], indent: str, on_new_line: bool
+) -> None:
+    _statement_comment(node, out, indent, on_new_line)
+    out.append("var ")
+    _fmt(node.node, out, indent, False)
+    out.append(" ")
+    _fmt(node.type, out, indent, False)
+
+
+# -- chains and calls -------------------------------------------------------------------------
+
+
+def _chain(node: ChainNode, out: list[str], indent: str, on_new_line: bool) -> None:
+    _fmt(node.left, out, indent, on_new_line)
+    out.append("\n")
+    indent += _STEP
+    if node.operator == ".":
+        indent += _STEP
+    if node.comment is not None:
+        _comment(node.comment, out, indent, True)
+    out.append(indent + node.operator)
+    _fmt(node.right, out, indent, False)
+
+
+def _function(node: FunctionNode, out: list[str], indent: str, on_new_line: bool) -> None:
+    _lead(node, out, indent, on_new_line)
+    out.append(node.func + "(")
+    arg_indent = indent + _STEP
+    for i, arg in enumerate(node.args):
+        if i:
+            out.append("," if node.multiline else ", ")
+        if node.multiline:
+            out.append("\n")
+        _fmt(arg, out, arg_indent, node.multiline)
+    if node.multiline and node.args:
+        out.append("\n" + indent)
+    out.append(")")
+
+
+# -- values -----------------------------------------------------------------------------------
+
+
+def _string_text(node: StringNode) -> str:
+    if node.triple_quotes:
+        return "'''" + node.literal + "'''"
+    return "'" + node.literal.replace("'", "\\'") + "'"
+
+
+def _number_text(node: NumberNode) -> str:
+    if node.is_int:
+        return "0" + format(node.int64, "o") if node.base == 8 else str(node.int64)
+    return format_float(node.float64)
+
+
+# The values that are one piece of text after their comment and indent.
+_TEXT: dict[type, Callable[[Any], str]] = {
+    IdentifierNode: lambda n: n.ident,
+    ReferenceNode: lambda n: '"' + n.reference.replace('"', '\\"') + '"',
+    StringNode: _string_text,
+    NumberNode: _number_text,
+    DurationNode: lambda n: n.literal,
+    BoolNode: lambda n: "TRUE" if n.value else "FALSE",
+    RegexNode: lambda n: "/" + n.literal + "/",
+    StarNode: lambda n: "*",
+}
+
+
+def _text(node: Any, out: list[str], indent: str, on_new_line: bool) -> None:
+    _lead(node, out, indent, on_new_line)
+    out.append(_TEXT[type(node)](node))
+
+
+def _unary(node: UnaryNode, out: list[str], indent: str, on_new_line: bool) -> None:
+    _lead(node, out, indent, on_new_line)
+    out.append(node.operator)
+    _fmt(node.node, out, indent, False)
+
+
+def _binary(node: BinaryNode, out: list[str], indent: str, on_new_line: bool) -> None:
+    _lead(node, out, indent, on_new_line)
+    if node.parens:
+        out.append("(")
+        indent += _STEP
+    _fmt(node.left, out, indent, False)
+    out.append(" " + node.operator + ("\n" if node.multiline else " "))
+    _fmt(node.right, out, indent, node.multiline)
+    if node.parens:
+        out.append(")")
+
+
+def _lambda(node: LambdaNode, out: list[str], indent: str, on_new_line: bool) -> None:
+    _lead(node, out, indent, on_new_line)
+    out.append("lambda: ")
+    _fmt(node.expression, out, indent, False)
+
+
+def _list(node: ListNode, out: list[str], indent: str, on_new_line: bool) -> None:
+    _lead(node, out, indent, on_new_line)
+    out.append("[")
+    for i, item in enumerate(node.nodes):
+        if i:
+            out.append(", ")
+        _fmt(item, out, indent, on_new_line)
+    out.append("]")
+
+
+_WRITERS: dict[type, Callable[[Any, list[str], str, bool], None]] = {
+    ProgramNode: _program,
+    CommentNode: _comment,
+    DBRPNode: _dbrp,
+    DeclarationNode: _declaration,
+    TypeDeclarationNode: _type_declaration,
+    ChainNode: _chain,
+    FunctionNode: _function,
+    **dict.fromkeys(_TEXT, _text),
+    UnaryNode: _unary,
+    BinaryNode: _binary,
+    LambdaNode: _lambda,
+    ListNode: _list,
+}

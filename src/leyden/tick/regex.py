@@ -150,9 +150,10 @@ class _Translator:
             self.i += 1
             q = c
         elif c == "{":
-            q = self.repeat()
-            if q is None:
+            rep = self.repeat()
+            if rep is None:
                 return atom
+            q = rep
         else:
             return atom
         lazy = False
