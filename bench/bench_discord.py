@@ -44,9 +44,10 @@ from typing import Any
 
 from bench.bench_engine import ALERT, DB, RP, body
 from leyden import lineprotocol
-from leyden.config import Config, DiscordConfig
+from leyden.config import Config
 from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.log import LogfmtFormatter
+from leyden.notify.discord.config import DiscordConfig
 from leyden.server.serve import build_services
 from leyden.server.services import Services
 from leyden.server.tasks import TaskManager
@@ -128,15 +129,14 @@ async def _stack(tasks: int, rate_limit: int, rate_window: float) -> AsyncIterat
     with _captured_logs() as logs:
         await emulator.start("127.0.0.1", 0)
         try:
-            config = Config(
-                discord=[DiscordConfig(enabled=True, default=True, url=emulator.webhook_url())]
-            )
+            discord = [DiscordConfig(enabled=True, default=True, url=emulator.webhook_url())]
+            config = Config(integrations={"discord": discord})
             services = build_services(config, store=Store(":memory:"))
             assert services.alerts is not None
             manager = TaskManager(
                 engine=services.engine,
                 alerts=services.alerts,
-                discord=services.discord,
+                integrations=services.integrations,
                 config=config,
                 store=services.store,
             )
@@ -178,7 +178,7 @@ async def _shutdown(services: Services, manager: TaskManager | None) -> None:
             task.cancel()
         if leftovers:
             await asyncio.wait(leftovers, timeout=CLOSE_SECONDS)
-        await asyncio.wait_for(services.discord.close(), CLOSE_SECONDS)
+        await asyncio.wait_for(services.integrations["discord"].close(), CLOSE_SECONDS)
         if services.store is not None:
             services.store.close()
 

@@ -74,7 +74,7 @@ def body(points: int, measurement: str = "m1") -> bytes:
 def _tasks(script: str, count: int, engine: Engine) -> list[Task]:
     pipeline = build_pipeline(script)
     clock = SimulatedClock(0)
-    alerts = AlertService()
+    alerts = AlertService(services={})
     tasks = []
     for i in range(count):
         ctx = TaskContext(f"task_{i}", clock, services={"alerts": alerts})

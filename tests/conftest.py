@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from leyden.config import Config, load_config
+from leyden.notify import INTEGRATIONS
 from threaded_server import LiveServer, running
 
 
@@ -24,7 +25,11 @@ def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     with ExitStack() as stack:
 
         def start(config: Config | None = None) -> LiveServer:
-            config = config if config is not None else load_config(None, {})
+            config = (
+                config
+                if config is not None
+                else load_config(None, {}, integrations=INTEGRATIONS.sections())
+            )
             return stack.enter_context(running(config, tmp_path / "leyden.db"))
 
         yield start

@@ -3,7 +3,7 @@
 Every module logs through ``logging.getLogger("leyden.<service>")``; the formatter prints
 ``ts=… lvl=info msg="…" service=<service>`` so operators who grep Kapacitor logs feel at home.
 Secrets are the callers' business: nothing that may hold a webhook token or password is ever
-passed to a logger (see :func:`leyden.discord.sender.redact_url`).
+passed to a logger (see :func:`leyden.notify.redact_url`).
 """
 
 from __future__ import annotations

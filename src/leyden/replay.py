@@ -24,11 +24,9 @@ from pathlib import Path
 from typing import TextIO
 
 from leyden import lineprotocol
-from leyden.alerting.handlers import TICK_FACTORIES
 from leyden.alerting.service import AlertService
 from leyden.clock import SimulatedClock
 from leyden.config import Config, ConfigError, load_config
-from leyden.discord.service import DiscordError, DiscordService
 from leyden.engine.node import NODE_TYPES, TaskContext
 from leyden.engine.router import Engine
 from leyden.engine.task import Task, TaskError, _load_node_modules
@@ -37,6 +35,8 @@ from leyden.go.types import go_json
 from leyden.log import setup_logging
 from leyden.model.alert import Event
 from leyden.model.alertdata import event_to_json
+from leyden.notify import INTEGRATIONS
+from leyden.notify.base import IntegrationError
 from leyden.tick.errors import TickError
 from leyden.tick.pipeline import Pipeline
 
@@ -114,7 +114,7 @@ async def replay(
         raise ReplayError(f"{script}: cannot read: {exc.strerror}") from None
     pipeline = build_pipeline(text, filename=str(script))
     _load_node_modules()  # NODE_TYPES is complete only once the node modules are imported
-    unsupported = pipeline.unsupported(NODE_TYPES, TICK_FACTORIES)
+    unsupported = pipeline.unsupported(NODE_TYPES, INTEGRATIONS.tick_kinds())
     if unsupported:
         what = ", ".join(sorted({u.what for u in unsupported}))
         raise ReplayError(f"{script}: not supported by this server: {what}")
@@ -128,9 +128,9 @@ async def replay(
         services={"config": config, "replay": True},
     )
     # Handlers really send; the queues are unbounded because the recording bounds them.
-    discord = DiscordService(config.discord)
-    alerts = AlertService(config=config, discord=discord, buffer_length=0)
-    ctx.services.update(alerts=alerts, discord=discord)
+    integrations = INTEGRATIONS.build_services(config)
+    alerts = AlertService(services=integrations, config=config, buffer_length=0)
+    ctx.services.update(alerts=alerts)
     try:
         with _events_file(events) as write_event:
             alerts.add_listener(write_event)
@@ -138,7 +138,8 @@ async def replay(
             await alerts.drain()
     finally:
         await alerts.close()
-        await discord.close()
+        for service in integrations.values():
+            await service.close()
     return task
 
 
@@ -207,7 +208,7 @@ def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = No
     p.add_argument("--events", "-events", type=Path)
     args = p.parse_args(list(argv))
     try:
-        config = load_config(args.config, os.environ)
+        config = load_config(args.config, os.environ, integrations=INTEGRATIONS.sections())
         # Replay talks to the terminal: node logs and handler failures go to stderr.
         setup_logging("STDERR", config.logging.level)
         until = _until(args.until)
@@ -224,7 +225,7 @@ def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = No
                 events=args.events,
             )
         )
-    except (ConfigError, DiscordError, ReplayError, TaskError, TickError, ValueError) as exc:
+    except (ConfigError, IntegrationError, ReplayError, TaskError, TickError, ValueError) as exc:
         print(f"Error: {exc}", file=err)
         return 1
     if args.http_out:

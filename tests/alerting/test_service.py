@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 
-from leyden.alerting.handlers.base import HandlerConfigError
 from leyden.alerting.service import AlertService, anonymous_topic
 from leyden.alerting.topics import Inhibitor, MemoryTopicStore
-from leyden.config import AlertConfig, Config, DiscordConfig
+from leyden.config import AlertConfig, Config
 from leyden.devtools.discord_emulator import DiscordEmulator
-from leyden.discord.sender import DiscordSender
-from leyden.discord.service import DiscordService
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.notify import INTEGRATIONS
+from leyden.notify.base import HandlerConfigError
+from leyden.notify.discord.config import DiscordConfig
+from leyden.notify.discord.sender import DiscordSender
+from leyden.notify.discord.service import DiscordService
 from leyden.tick.builder import build_pipeline
 
 
@@ -77,12 +79,24 @@ async def services() -> AsyncIterator[list[AlertService]]:
     yield made
     for service in made:
         await service.close()
-        await service.discord.close()
+        for integration in service.services.values():
+            await integration.close()
 
 
-def make_service(made: list[AlertService], **kwargs: Any) -> AlertService:
+def make_service(
+    made: list[AlertService],
+    *,
+    discord: DiscordService | None = None,
+    config: Config | None = None,
+    **kwargs: Any,
+) -> AlertService:
+    """The caller owns the integrations' services, as the server does: built here from
+    ``config`` unless ``discord`` is given, closed by the fixture."""
     kwargs.setdefault("serializer", stub_json)
-    service = AlertService(**kwargs)
+    services = INTEGRATIONS.build_services(config)
+    if discord is not None:
+        services["discord"] = discord
+    service = AlertService(services=services, config=config, **kwargs)
     made.append(service)
     return service
 
@@ -242,7 +256,11 @@ async def test_global_discord_handler(
 async def test_service_builds_discord_from_config(
     services: list[AlertService], emulator: DiscordEmulator
 ) -> None:
-    config = Config(discord=[DiscordConfig(enabled=True, default=True, url=emulator.webhook_url())])
+    config = Config(
+        integrations={
+            "discord": [DiscordConfig(enabled=True, default=True, url=emulator.webhook_url())]
+        }
+    )
     alerts = make_service(services, config=config)
     publisher = alerts.register_alert_node(
         task="t", node="alert2", handlers=alert_handlers(".discord()")

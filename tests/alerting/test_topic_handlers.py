@@ -12,7 +12,6 @@ import pytest
 
 from leyden.alerting import handlers
 from leyden.alerting.handlers.aggregate import AggregateHandler, parse_interval
-from leyden.alerting.handlers.base import HandlerConfigError, HandlerContext
 from leyden.alerting.match import MatchError, compile_match
 from leyden.alerting.service import AlertService
 from leyden.alerting.topic_handlers import (
@@ -24,13 +23,14 @@ from leyden.alerting.topic_handlers import (
     validate_spec,
 )
 from leyden.clock import SimulatedClock
-from leyden.config import DiscordConfig
 from leyden.devtools.discord_emulator import DiscordEmulator
-from leyden.discord.sender import DiscordSender
-from leyden.discord.service import DiscordService
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.model.records import HandlerRecord
+from leyden.notify.base import HandlerConfigError, HandlerContext
+from leyden.notify.discord.config import DiscordConfig
+from leyden.notify.discord.sender import DiscordSender
+from leyden.notify.discord.service import DiscordService
 
 S = 1_000_000_000
 DAY = 86_400 * S
@@ -101,7 +101,7 @@ class Setup:
         discord = DiscordService(
             discord_configs or [], sender=DiscordSender(sleep=no_sleep, trust_env=False)
         )
-        self.alerts = AlertService(discord=discord, buffer_length=0)
+        self.alerts = AlertService(services={"discord": discord}, buffer_length=0)
         self.store = MemoryHandlerStore()
         self.registry = TopicHandlers(self.alerts, self.store, clock=self.clock)
         self.collected: list[Event] = []
@@ -126,7 +126,7 @@ class Setup:
 
     async def close(self) -> None:
         await self.alerts.close()
-        await self.alerts.discord.close()
+        await self.alerts.services["discord"].close()
 
 
 @pytest.fixture

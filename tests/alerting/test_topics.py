@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from leyden.alerting.handlers.base import HandlerError
 from leyden.alerting.topics import (
     DROP_LOG_INTERVAL,
     HandlerLabel,
@@ -21,6 +20,7 @@ from leyden.alerting.topics import (
 )
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.notify.base import HandlerError
 
 
 def event(

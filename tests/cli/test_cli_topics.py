@@ -12,7 +12,9 @@ import pytest
 
 from leyden.cli.topics import local_rfc822, read_handler_file
 from leyden.client import Client, ClientError
-from leyden.config import DiscordConfig, load_config
+from leyden.config import load_config
+from leyden.notify import INTEGRATIONS
+from leyden.notify.discord.config import DiscordConfig
 from seed_page import AGGREGATE_24H, DISCORD_500_ERRORS_DAILY, DISCORD_CPU_HANDLER
 from threaded_server import LiveServer
 
@@ -24,8 +26,8 @@ CPU_SCRIPT = (
 
 @pytest.fixture
 def server(live_server: Callable[..., LiveServer]) -> LiveServer:
-    config = load_config(None, {})
-    config.discord = [
+    config = load_config(None, {}, integrations=INTEGRATIONS.sections())
+    config.integrations["discord"] = [
         DiscordConfig(
             enabled=True, default=True, workspace="guild-alerts", url="http://127.0.0.1:9/a/b"
         ),

@@ -21,6 +21,7 @@ from leyden.engine.task import TaskError
 from leyden.go.time import GO_ZERO_NS
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventState, Level
+from leyden.notify import INTEGRATIONS
 from leyden.tick.builder import build_pipeline
 
 S = 1_000_000_000
@@ -682,12 +683,16 @@ def test_options_come_from_the_alert_section_of_the_config() -> None:
     from leyden.config import load_config
     from leyden.engine.nodes.alert import AlertNodeOptions
 
-    assert AlertNodeOptions.from_config(load_config(None, {})) == AlertNodeOptions()
+    assert (
+        AlertNodeOptions.from_config(load_config(None, {}, integrations=INTEGRATIONS.sections()))
+        == AlertNodeOptions()
+    )
     config = load_config(
         None,
         {
             "KAPACITOR_ALERT_PER_GROUP_LAMBDA_STATE": "true",
             "KAPACITOR_ALERT_CHRONOLOGICAL_FLAPPING": "1",
         },
+        integrations=INTEGRATIONS.sections(),
     )
     assert AlertNodeOptions.from_config(config) == AlertNodeOptions(True, True)

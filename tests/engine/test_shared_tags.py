@@ -56,7 +56,7 @@ def frozen_tags(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("script", SCRIPTS.values(), ids=SCRIPTS.keys())
 def test_nodes_leave_shared_tags_alone(script: str) -> None:
     engine = Engine()
-    ctx = TaskContext("t", SimulatedClock(0), services={"alerts": AlertService()})
+    ctx = TaskContext("t", SimulatedClock(0), services={"alerts": AlertService(services={})})
     task = Task("t", build_pipeline(script), ctx, [("db", "rp")])
     task.start(engine)
     body = "".join(

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from leyden import KAPACITOR_VERSION
 from leyden.config import load_config
 from leyden.lineprotocol import Point
+from leyden.notify import INTEGRATIONS
 from leyden.server.app import create_app
 from leyden.server.serve import build_services
 from leyden.store import Store
@@ -26,7 +27,7 @@ class Recorder:
 
 @pytest.fixture
 async def server(aiohttp_client: Any) -> tuple[TestClient, Any, Recorder]:
-    config = load_config(None, {})
+    config = load_config(None, {}, integrations=INTEGRATIONS.sections())
     services = build_services(config, store=Store(":memory:"))
     recorder = Recorder()
     services.engine.subscribe(recorder, [("telegraf", "autogen"), ("telegraf", "")], [None])
@@ -162,7 +163,11 @@ async def test_write_bad_gzip(server: Any) -> None:
 
 
 async def test_write_without_rp_uses_default_retention_policy(aiohttp_client: Any) -> None:
-    config = load_config(None, {"KAPACITOR_DEFAULT_RETENTION_POLICY": "autogen"})
+    config = load_config(
+        None,
+        {"KAPACITOR_DEFAULT_RETENTION_POLICY": "autogen"},
+        integrations=INTEGRATIONS.sections(),
+    )
     services = build_services(config, store=Store(":memory:"))
     recorder = Recorder()
     services.engine.subscribe(recorder, [("telegraf", "autogen")], ["cpu"])

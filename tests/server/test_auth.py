@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient
 from leyden import KAPACITOR_VERSION
 from leyden.client import Client, ClientError
 from leyden.config import AuthConfig, AuthUser, load_config
+from leyden.notify import INTEGRATIONS
 from leyden.server.app import create_app
 from leyden.server.auth import Authenticator, AuthFailure, Privilege, api_resource
 from leyden.server.serve import build_services
@@ -63,7 +64,9 @@ async def _client(
 ) -> tuple[TestClient, Any]:
     path = tmp_path / "kapacitor.conf"
     path.write_text(text)
-    services = build_services(load_config(str(path), {}), store=Store(":memory:"))
+    services = build_services(
+        load_config(str(path), {}, integrations=INTEGRATIONS.sections()), store=Store(":memory:")
+    )
     services.store = Store(tmp_path / "leyden.db")
     return await aiohttp_client(create_app(services)), services
 

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from leyden.config import Config, load_config
 from leyden.model.records import OverrideRecord
+from leyden.notify import INTEGRATIONS
 from leyden.server.app import create_app
 from leyden.server.serve import build_services
 from leyden.server.services import Services
@@ -43,7 +44,7 @@ ClientFactory = Callable[..., Awaitable[TestClient]]
 def _config(tmp_path: Path, text: str = FILE, extra: str = "") -> Config:
     path = tmp_path / "kapacitor.conf"
     path.write_text(extra + text)
-    return load_config(str(path), {})
+    return load_config(str(path), {}, integrations=INTEGRATIONS.sections())
 
 
 def _services(config: Config, db: Path) -> Services:
@@ -149,7 +150,7 @@ async def test_get_section_and_elements(server: Any) -> None:
 async def test_default_unnamed_element_is_the_trailing_slash(
     aiohttp_client: ClientFactory, tmp_path: Path, db: Path
 ) -> None:
-    services = _services(load_config(None, {}), db)
+    services = _services(load_config(None, {}, integrations=INTEGRATIONS.sections()), db)
     client = await aiohttp_client(create_app(services))
     resp = await client.get("/kapacitor/v1/config/discord/")
     assert resp.status == 200
@@ -187,8 +188,8 @@ async def test_set_element_updates_service_store_and_answers(
         json={"set": {"enabled": True, "url": WEBHOOK2, "timestamp": True}},
     )
     assert resp.status == 204, await resp.text()
-    assert services.discord.resolve("dev").url == WEBHOOK2
-    assert services.discord.resolve("dev").timestamp is True
+    assert services.integrations["discord"].resolve("dev").url == WEBHOOK2
+    assert services.integrations["discord"].resolve("dev").timestamp is True
     resp = await client.get("/kapacitor/v1/config/discord/dev")
     assert await resp.json() == _element("dev", enabled=True, url=True, timestamp=True)
     await _text(resp)
@@ -203,9 +204,9 @@ async def test_delete_restores_the_file_value(server: Any) -> None:
     client, services = server
     url = "/kapacitor/v1/config/discord/ops"
     assert (await client.post(url, json={"set": {"username": "ApiBot"}})).status == 204
-    assert services.discord.resolve("ops").username == "ApiBot"
+    assert services.integrations["discord"].resolve("ops").username == "ApiBot"
     assert (await client.post(url, json={"delete": ["username"]})).status == 204
-    assert services.discord.resolve("ops").username == "FileBot"
+    assert services.integrations["discord"].resolve("ops").username == "FileBot"
     assert services.store.list_overrides() == []  # nothing left to override
     assert await (await client.get(url)).json() == OPS
 
@@ -215,13 +216,13 @@ async def test_add_and_remove_elements(server: Any) -> None:
     section = "/kapacitor/v1/config/discord"
     add = {"add": {"workspace": "guild", "enabled": True, "url": WEBHOOK2}}
     assert (await client.post(section, json=add)).status == 204
-    assert services.discord.workspace_names() == ["ops", "dev", "guild"]
+    assert services.integrations["discord"].workspace_names() == ["ops", "dev", "guild"]
     body = await (await client.get(section)).json()
     assert body["elements"][-1] == _element("guild", enabled=True, url=True)
     # settable afterwards like any element
     resp = await client.post(f"{section}/guild", json={"set": {"username": "G"}})
     assert resp.status == 204
-    assert services.discord.resolve("guild").username == "G"
+    assert services.integrations["discord"].resolve("guild").username == "G"
 
     resp = await client.post(section, json=add)
     assert resp.status == 400
@@ -230,7 +231,7 @@ async def test_add_and_remove_elements(server: Any) -> None:
     )
 
     assert (await client.post(section, json={"remove": ["guild"]})).status == 204
-    assert services.discord.workspace_names() == ["ops", "dev"]
+    assert services.integrations["discord"].workspace_names() == ["ops", "dev"]
     resp = await client.get(f"{section}/guild")
     assert resp.status == 404
 
@@ -345,12 +346,12 @@ async def test_update_errors_change_nothing(
 ) -> None:
     client, services = server
     before = await (await client.get("/kapacitor/v1/config")).json()
-    names = services.discord.workspace_names()
+    names = services.integrations["discord"].workspace_names()
     resp = await client.post(path, json=body)
     assert resp.status == 400
     assert await resp.json() == {"error": message, "message": message}
     assert await (await client.get("/kapacitor/v1/config")).json() == before
-    assert services.discord.workspace_names() == names
+    assert services.integrations["discord"].workspace_names() == names
     assert services.store.list_overrides() == []
 
 
@@ -396,14 +397,14 @@ async def test_overrides_are_reapplied_at_start(
 
     second = _services(_config(tmp_path), db)
     await aiohttp_client(create_app(second))
-    assert second.discord.workspace_names() == ["ops", "dev", "guild"]
-    assert second.discord.resolve("ops").username == "ApiBot"
+    assert second.integrations["discord"].workspace_names() == ["ops", "dev", "guild"]
+    assert second.integrations["discord"].resolve("ops").username == "ApiBot"
     second.store.close()  # type: ignore[union-attr]
 
     skipping = _services(_config(tmp_path, extra="skip-config-overrides = true\n"), db)
     client = await aiohttp_client(create_app(skipping))
-    assert skipping.discord.workspace_names() == ["ops", "dev"]
-    assert skipping.discord.resolve("ops").username == "FileBot"
+    assert skipping.integrations["discord"].workspace_names() == ["ops", "dev"]
+    assert skipping.integrations["discord"].resolve("ops").username == "FileBot"
 
 
 async def test_broken_stored_overrides_leave_the_file_config_running(
@@ -413,7 +414,7 @@ async def test_broken_stored_overrides_leave_the_file_config_running(
         store.put_override(OverrideRecord("discord", "gone", {"username": "x"}))
     services = _services(_config(tmp_path), db)
     client = await aiohttp_client(create_app(services))
-    assert services.discord.resolve("ops").username == "FileBot"
+    assert services.integrations["discord"].resolve("ops").username == "FileBot"
     assert any(
         "stored config overrides not applied" in r.getMessage()
         and "unknown section/element: discord/gone" in r.fields["reason"]  # type: ignore[attr-defined]
@@ -443,7 +444,7 @@ async def test_failed_save_rolls_the_service_back(
     assert (await resp.json())["error"] == (
         "failed to save override discord/ops: /x/leyden.db: save config overrides: disk I/O error"
     )
-    assert services.discord.resolve("ops").username == "FileBot"
+    assert services.integrations["discord"].resolve("ops").username == "FileBot"
 
 
 async def test_disabled_config_override_service(
@@ -463,7 +464,9 @@ async def test_disabled_config_override_service(
 
 
 async def test_without_a_store_overrides_live_in_memory(aiohttp_client: ClientFactory) -> None:
-    services = build_services(load_config(None, {}), store=Store(":memory:"))
+    services = build_services(
+        load_config(None, {}, integrations=INTEGRATIONS.sections()), store=Store(":memory:")
+    )
     services.store = None
     app: web.Application = create_app(services)
     client = await aiohttp_client(app)
@@ -472,7 +475,7 @@ async def test_without_a_store_overrides_live_in_memory(aiohttp_client: ClientFa
         json={"set": {"enabled": True, "url": WEBHOOK, "username": "Mem"}},
     )
     assert resp.status == 204
-    assert services.discord.resolve("").username == "Mem"
+    assert services.integrations["discord"].resolve("").username == "Mem"
     resp = await client.get("/kapacitor/v1/config/discord/")
     assert (await resp.json())["options"]["url"] is True
     await _text(resp)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from leyden.config import load_config
+from leyden.notify import INTEGRATIONS
 from leyden.server.serve import ServeError, serve, split_bind_address
 
 
@@ -28,7 +29,7 @@ async def test_unusable_tls_file_is_a_serve_error(tmp_path: Path) -> None:
         f'ssl-ca = "{ca}"\n'
     )
     with pytest.raises(ServeError) as info:
-        await serve(load_config(str(conf), {}))
+        await serve(load_config(str(conf), {}, integrations=INTEGRATIONS.sections()))
     assert "ssl-ca" in str(info.value)
     assert "secret-token" not in str(info.value)
 
@@ -44,6 +45,7 @@ async def test_port_in_use_is_a_serve_error(tmp_path: Path) -> None:
                 "KAPACITOR_HTTP_BIND_ADDRESS": f"127.0.0.1:{port}",
                 "KAPACITOR_DATA_DIR": str(tmp_path),
             },
+            integrations=INTEGRATIONS.sections(),
         )
         with pytest.raises(ServeError) as info:
             await serve(config)
@@ -52,7 +54,9 @@ async def test_port_in_use_is_a_serve_error(tmp_path: Path) -> None:
 
 async def test_serve_stops_when_asked(tmp_path: Path) -> None:
     config = load_config(
-        None, {"KAPACITOR_HTTP_BIND_ADDRESS": "127.0.0.1:0", "KAPACITOR_DATA_DIR": str(tmp_path)}
+        None,
+        {"KAPACITOR_HTTP_BIND_ADDRESS": "127.0.0.1:0", "KAPACITOR_DATA_DIR": str(tmp_path)},
+        integrations=INTEGRATIONS.sections(),
     )
     ready, stop = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(serve(config, ready=ready, stop=stop))

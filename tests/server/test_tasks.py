@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from leyden.config import Config, load_config
+from leyden.notify import INTEGRATIONS
 from leyden.server.app import create_app
 from leyden.server.serve import build_services
 from leyden.server.services import Services
@@ -65,7 +66,7 @@ stream
 def _config(tmp_path: Path) -> Config:
     path = tmp_path / "kapacitor.conf"
     path.write_text(CONF)
-    return load_config(str(path), {})
+    return load_config(str(path), {}, integrations=INTEGRATIONS.sections())
 
 
 @pytest.fixture

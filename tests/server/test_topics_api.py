@@ -12,8 +12,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from leyden.clock import SimulatedClock
-from leyden.config import DiscordConfig, load_config
+from leyden.config import load_config
 from leyden.devtools.discord_emulator import DiscordEmulator
+from leyden.notify import INTEGRATIONS
+from leyden.notify.discord.config import DiscordConfig
 from leyden.server.app import create_app
 from leyden.server.serve import build_services
 from leyden.server.services import Services
@@ -38,13 +40,13 @@ async def emulator() -> AsyncIterator[DiscordEmulator]:
 
 
 def make_services(db: Path | str, emulator: DiscordEmulator | None = None) -> Services:
-    config = load_config(None, {})
+    config = load_config(None, {}, integrations=INTEGRATIONS.sections())
     base = (
         emulator.webhook_url
         if emulator is not None
         else (lambda i, t: f"http://127.0.0.1:9/{i}/{t}")
     )
-    config.discord = [
+    config.integrations["discord"] = [
         DiscordConfig(enabled=True, default=True, workspace="guild-alerts", url=base("1", "t1")),
         DiscordConfig(
             enabled=True, workspace="guild-errors", username="StatsBot", url=base("2", "t2")

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leyden.alerting.handlers import TICK_FACTORIES
 from leyden.engine.node import NODE_TYPES as NODE_TYPES_RUNTIME
 from leyden.engine.task import _load_node_modules
 from leyden.go.types import Duration
+from leyden.notify import INTEGRATIONS
 from leyden.tick import ast as A
 from leyden.tick.builder import ZeroVar, build_pipeline, task_vars_from_json
 from leyden.tick.errors import TickError
@@ -37,7 +37,7 @@ EVERY_HANDLER_KIND = frozenset(h.kind for h in HANDLER_TYPES.values())
 def runtime_kinds() -> tuple[Collection[str], Collection[str]]:
     """What this server runs: the engine's node classes and the alert service's handler kinds."""
     _load_node_modules()
-    return NODE_TYPES_RUNTIME, TICK_FACTORIES
+    return NODE_TYPES_RUNTIME, INTEGRATIONS.tick_kinds()
 
 
 # Corpus files marked "pipeline" that Kapacitor's own evaluator rejects too (they come from

@@ -7,25 +7,21 @@ deliveries happen in asyncio tasks, and :meth:`AlertService.drain` waits for the
 
 Handlers declared in the TICKscript (``.post()``, ``.discord()`` …) live on the node's
 anonymous topic ``main:<task>:<node>`` (Kapacitor's naming), which exists only when the node
-has handlers; ``.topic('x')`` also collects into the named topic.  A Discord handler is added
-to every node without an explicit ``.discord()`` when the default workspace is ``global``, and
-:meth:`AlertService.global_state_changes_only` tells the node whether ``state-changes-only``
-applies to it (documented semantics, see ``compatibility.md``).
+has handlers; ``.topic('x')`` also collects into the named topic.  An integration may have a
+global handler (Discord's ``global`` default workspace): it is added to every node without a
+handler of its kind, and :meth:`AlertService.global_state_changes_only` tells the node whether
+the integration forces ``state-changes-only`` on it (documented semantics, see
+``compatibility.md``).  Both questions go to the integration table
+(:data:`leyden.notify.INTEGRATIONS`); this service knows no integration by name.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from leyden.alerting import handlers as handler_registry
-from leyden.alerting.handlers.base import (
-    AlertHandler,
-    HandlerConfigError,
-    HandlerContext,
-    Serializer,
-)
 from leyden.alerting.topics import (
     HandlerLabel,
     Inhibitor,
@@ -35,11 +31,10 @@ from leyden.alerting.topics import (
     TopicStore,
     effective_buffer_length,
 )
+from leyden.config import Config
 from leyden.model.alert import Event, EventState, Level
-
-if TYPE_CHECKING:
-    from leyden.config import Config
-    from leyden.discord.service import DiscordService
+from leyden.notify import INTEGRATIONS
+from leyden.notify.base import AlertHandler, HandlerConfigError, HandlerContext, Serializer
 
 _LOG = logging.getLogger("leyden.alert")
 
@@ -96,7 +91,7 @@ class AlertPublisher:
         self.inhibitor_specs = list(inhibitors)
         self.no_recoveries = no_recoveries
         self.handlers = handlers
-        #: a global Discord workspace with ``state-changes-only`` forces it on this node (§3.10)
+        #: a global handler with ``state-changes-only`` (Discord's) forces it on this node (§3.10)
         self.state_changes_only = service.global_state_changes_only()
         self._inhibitors: list[InhibitorLike] = []
         #: previous levels for listeners when the node collects into no topic at all
@@ -197,26 +192,21 @@ class AlertService:
     def __init__(
         self,
         *,
+        services: Mapping[str, Any],
         config: Config | None = None,
-        discord: DiscordService | None = None,
         store: TopicStore | None = None,
         buffer_length: int | None = None,
         serializer: Serializer | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
-        """``buffer_length``: events queued per handler before dropping; ``None`` takes
+        """``services``: each integration's running service by kind, as the composition root
+        built them (the caller owns and closes them; ``{}`` when there are none).
+        ``buffer_length``: events queued per handler before dropping; ``None`` takes
         ``[alert] topic-buffer-length`` (Kapacitor's rule: below 1000 → 5000), ``0`` or less
         means unbounded (replay, where the input bounds the queue)."""
         self.config = config
+        self.services = services
         self._log = logger or _LOG
-        self._owned_discord = False
-        if discord is None:
-            from leyden.discord.service import DiscordService
-
-            configs = config.discord if config is not None else []
-            discord = DiscordService(configs)
-            self._owned_discord = True
-        self.discord: DiscordService = discord
         if buffer_length is None:
             configured = config.alert.topic_buffer_length if config is not None else 0
             limit: int | None = effective_buffer_length(configured)
@@ -226,7 +216,7 @@ class AlertService:
             store = None
         self.topics = Topics(store=store, buffer_length=limit, logger=self._log)
         self.inhibitors = InhibitorLookup()
-        self.handler_context = HandlerContext(config=config, discord=discord, logger=self._log)
+        self.handler_context = HandlerContext(config=config, services=services, logger=self._log)
         if serializer is not None:
             self.handler_context.serializer = serializer
         self._listeners: list[EventListener] = []
@@ -234,23 +224,33 @@ class AlertService:
     # --- alert nodes -----------------------------------------------------------------------
 
     def global_state_changes_only(self) -> bool:
-        """Whether every alert node is in stateChangesOnly mode (a global Discord workspace
-        with ``state-changes-only = true``)."""
-        return self.discord.state_changes_only()
+        """Whether every alert node is in stateChangesOnly mode (an integration's global
+        handler says so: Discord's global default workspace with ``state-changes-only``)."""
+        for integration in INTEGRATIONS:
+            forced = integration.global_state_changes_only
+            service = self.services.get(integration.kind)
+            if forced is not None and service is not None and forced(service):
+                return True
+        return False
 
     def build_handlers(self, specs: Iterable[Any]) -> list[AlertHandler]:
-        """Handlers for a node's TICKscript handler specs, plus the global Discord handler."""
+        """Handlers for a node's TICKscript handler specs, plus the integrations' global ones."""
         built: list[AlertHandler] = []
-        has_discord = False
+        kinds: set[str] = set()
         for spec in specs:
             kind, props = _handler_kind_and_props(spec)
-            has_discord = has_discord or kind == "discord"
+            kinds.add(kind)
             try:
                 built.append(handler_registry.from_tick(kind, props, self.handler_context))
             except HandlerConfigError as exc:
                 raise HandlerConfigError(f"failed to create {kind} alert handler: {exc}") from None
-        if not has_discord and self.discord.global_enabled():
-            built.append(handler_registry.from_tick("discord", {}, self.handler_context))
+        for integration in INTEGRATIONS:
+            is_global = integration.global_handler
+            service = self.services.get(integration.kind)
+            if integration.kind in kinds or is_global is None or service is None:
+                continue
+            if is_global(service):
+                built.append(handler_registry.from_tick(integration.kind, {}, self.handler_context))
         return built
 
     def register_alert_node(
@@ -320,7 +320,5 @@ class AlertService:
         await self.topics.drain()
 
     async def close(self) -> None:
-        """Finish queued deliveries, close every handler, and the Discord service if ours."""
+        """Finish queued deliveries and close every handler (the services are the caller's)."""
         await self.topics.close()
-        if self._owned_discord:
-            await self.discord.close()

@@ -8,8 +8,9 @@ TICKscript handler it lives independently of tasks and sees every event collecte
 
 Differences from Kapacitor, in the user's interest:
 
-* A ``discord`` handler naming a workspace that is not configured is refused when it is defined
-  (Kapacitor accepts it and fails on every event).
+* A handler an integration refuses at definition (its ``check``: a ``discord`` handler naming a
+  workspace that is not configured) is refused when it is defined (Kapacitor accepts it and
+  fails on every event).
 * Specs that cannot be built at start (the workspace was removed from the configuration since)
   stay listed, so they can be fixed with a PUT; Kapacitor hides them until the next restart.
 * Deleting a topic clears its events but keeps its handlers attached (Kapacitor detaches them
@@ -21,20 +22,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from leyden.alerting import handlers as handler_registry
-from leyden.alerting.handlers.base import AlertHandler, HandlerConfigError, HandlerError
 from leyden.alerting.handlers.routing import TopicHandlerContext, valid_id, valid_topic
 from leyden.alerting.match import MatchError, MatchExpression, compile_match
+from leyden.alerting.service import AlertService
 from leyden.alerting.topics import HandlerLabel
+from leyden.clock import Clock
 from leyden.model.alert import Event
 from leyden.model.records import HandlerRecord
-
-if TYPE_CHECKING:
-    from leyden.alerting.service import AlertService
-    from leyden.clock import Clock
+from leyden.notify import INTEGRATIONS
+from leyden.notify.base import AlertHandler, HandlerConfigError, HandlerError
 
 __all__ = [
     "HandlerSpecError",
@@ -184,10 +183,6 @@ class MatchHandler:
         await self.handler.close()
 
 
-def _names(names: Iterable[str]) -> str:
-    return ", ".join(f'"{n}"' if n == "" else n for n in names) or "none"
-
-
 @dataclasses.dataclass(slots=True)
 class _Entry:
     spec: HandlerRecord
@@ -203,13 +198,9 @@ class TopicHandlers:
         alerts: AlertService,
         store: HandlerStore | None = None,
         *,
-        clock: Clock | None = None,
+        clock: Clock,
         logger: logging.Logger | None = None,
     ) -> None:
-        if clock is None:
-            from leyden.clock import WallClock
-
-            clock = WallClock()
         self.alerts = alerts
         self.store = store
         self.clock = clock
@@ -218,19 +209,17 @@ class TopicHandlers:
 
     # --- building ------------------------------------------------------------------------
 
-    def _check_discord(self, spec: HandlerRecord) -> None:
-        workspace = spec.options.get("workspace") if spec.options else None
-        names = self.alerts.discord.workspace_names()
-        if isinstance(workspace, str) and workspace:
-            if workspace not in names:
-                raise HandlerConfigError(
-                    f'discord workspace "{workspace}" is not configured; configured '
-                    f"workspaces: {_names(names)}"
-                )
-        elif not names:
-            raise HandlerConfigError(
-                "no discord workspace is configured: add a [[discord]] section to the configuration"
-            )
+    def _check(self, spec: HandlerRecord) -> None:
+        """What the handler's integration refuses at definition (an unknown workspace)."""
+        integration = INTEGRATIONS.get(spec.kind)
+        if integration is None or integration.check is None:
+            return
+        service = self.alerts.services.get(spec.kind)
+        if service is None:
+            return
+        problem = integration.check(spec.options, service, False)
+        if problem is not None:
+            raise HandlerConfigError(problem.message)
 
     def build(self, spec: HandlerRecord, *, check_workspace: bool = True) -> AlertHandler:
         """The live handler of ``spec``; :class:`HandlerConfigError` or :class:`MatchError`
@@ -238,7 +227,7 @@ class TopicHandlers:
         base = self.alerts.handler_context
         ctx = TopicHandlerContext(
             config=base.config,
-            discord=base.discord,
+            services=base.services,
             serializer=base.serializer,
             logger=base.logger,
             collect=self.alerts.collect,
@@ -249,8 +238,8 @@ class TopicHandlers:
         if not isinstance(spec.options, dict):
             raise HandlerConfigError(f"handler options must be an object, got {spec.options!r}")
         match = compile_match(spec.match) if spec.match else None
-        if spec.kind == "discord" and check_workspace:
-            self._check_discord(spec)
+        if check_workspace:
+            self._check(spec)
         handler = handler_registry.from_options(spec.kind, spec.options, ctx)
         if spec.kind == "aggregate" and getattr(handler, "topic", None) == spec.topic:
             raise HandlerConfigError(

@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from leyden.alerting.handlers.base import AlertHandler, HandlerError
 from leyden.model.alert import Event, EventState, Level
+from leyden.notify.base import AlertHandler, HandlerError
 
 DEFAULT_BUFFER_LENGTH = 5000
 MINIMUM_BUFFER_LENGTH = 1000

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from leyden import replay
-from leyden.alerting.handlers import TICK_FACTORIES
 from leyden.cli import serve
 from leyden.cli._common import LocalCommand
 from leyden.devtools import discord_emulator
 from leyden.engine.node import NODE_TYPES
 from leyden.engine.task import _load_node_modules
+from leyden.notify import INTEGRATIONS
 from leyden.tick import vet
 
 __all__ = ["COMMANDS"]
@@ -30,7 +30,9 @@ def _emulator(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
 def _vet(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     """``leyden vet`` told what this server runs (the language package imports no runtime)."""
     _load_node_modules()  # NODE_TYPES is complete only once the node modules are imported
-    return vet.vet_main(argv, out, err, node_kinds=NODE_TYPES, handler_kinds=TICK_FACTORIES)
+    return vet.vet_main(
+        argv, out, err, node_kinds=NODE_TYPES, handler_kinds=INTEGRATIONS.tick_kinds()
+    )
 
 
 COMMANDS: dict[str, LocalCommand] = {

@@ -18,6 +18,7 @@ from typing import TextIO
 from leyden.cli._common import EXIT_START, parser
 from leyden.config import ConfigError, load_config
 from leyden.log import setup_logging
+from leyden.notify import INTEGRATIONS
 from leyden.server.serve import ServeError, serve
 
 __all__ = ["main"]
@@ -37,7 +38,7 @@ def main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
         or None
     )
     try:
-        config = load_config(path, os.environ)
+        config = load_config(path, os.environ, integrations=INTEGRATIONS.sections())
     except ConfigError as exc:
         print(f"Error: {exc}", file=err)
         return EXIT_START

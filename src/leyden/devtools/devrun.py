@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from leyden.config import ConfigError, load_config
 from leyden.log import setup_logging
+from leyden.notify import INTEGRATIONS
+from leyden.notify.discord.config import SECTION as DISCORD
 
 EMULATOR_HOST = "127.0.0.1"
 EMULATOR_PORT = 9093
@@ -25,14 +27,14 @@ async def _run(config_path: str) -> int:
     from leyden.server.serve import ServeError, serve
 
     try:
-        config = load_config(config_path, os.environ)
+        config = load_config(config_path, os.environ, integrations=INTEGRATIONS.sections())
     except ConfigError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     setup_logging(config.logging.file, config.logging.level)
     emulated = [
         d.workspace or "(default)"
-        for d in config.discord
+        for d in config.sections(DISCORD)
         if d.enabled
         and (urlsplit(d.url).hostname, urlsplit(d.url).port) == (EMULATOR_HOST, EMULATOR_PORT)
     ]

@@ -6,32 +6,22 @@ echoed, write errors as plain text.  Handlers stay thin: they decode the request
 engine or a service, and encode the answer.
 
 This module only composes: the common headers, ``ping``, and the route modules (``write``,
-``config_api``, ``tasks``, ``topics_api``, ``auth``), each of which installs its own routes and
+``service_tests``, ``config_api``, ``tasks``, ``topics_api``, ``auth``), each of which installs its own routes and
 takes what it shares with the others from ``_http``, never from here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
-import json
 import logging
 import uuid
-from typing import Any
 
 from aiohttp import web
 
 from leyden import API_BASE, KAPACITOR_VERSION
 from leyden.alerting.service import AlertService
-from leyden.go.types import GoStruct
-from leyden.server import auth, config_api, tasks, topics_api, write
-from leyden.server._http import (
-    SERVICES_KEY,
-    Handler,
-    error_response,
-    json_response,
-    link,
-)
+from leyden.server import auth, config_api, service_tests, tasks, topics_api, write
+from leyden.server._http import SERVICES_KEY, Handler, error_response
 from leyden.server.services import Services
 
 __all__ = ["create_app"]
@@ -61,57 +51,6 @@ async def ping(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-# --- service tests --------------------------------------------------------------------------
-
-
-def _service_test_entry(name: str, options: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "link": link(f"{API_BASE}/service-tests/{name}"),
-        "name": name,
-        "options": GoStruct(options),
-    }
-
-
-def _service_tests(services: Services) -> dict[str, dict[str, Any]]:
-    """Name → default options of every service that can be tested."""
-    return {"discord": services.discord.default_test_options()}
-
-
-async def list_service_tests(request: web.Request) -> web.Response:
-    pattern = request.query.get("pattern", "*") or "*"
-    tests = _service_tests(request.app[SERVICES_KEY])
-    entries = [
-        _service_test_entry(name, options)
-        for name, options in sorted(tests.items())
-        if fnmatch.fnmatchcase(name, pattern)
-    ]
-    return json_response({"link": link(f"{API_BASE}/service-tests"), "services": entries})
-
-
-async def get_service_test(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    tests = _service_tests(request.app[SERVICES_KEY])
-    if name not in tests:
-        return error_response(f'service "{name}" not found', 404)
-    return json_response(_service_test_entry(name, tests[name]))
-
-
-async def run_service_test(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    services = request.app[SERVICES_KEY]
-    if name not in _service_tests(services):
-        return error_response(f'service "{name}" not found', 404)
-    raw = await request.read()
-    try:
-        options = json.loads(raw) if raw.strip() else {}
-    except json.JSONDecodeError as exc:
-        return error_response(f"failed to decode JSON: {exc}", 400)
-    if not isinstance(options, dict):
-        return error_response("failed to decode JSON: options must be a JSON object", 400)
-    success, message = await services.discord.test(options)
-    return json_response(GoStruct([("success", success), ("message", message)]))
-
-
 async def _close_alerts(alerts: AlertService, timeout: float) -> None:
     """Let queued deliveries finish, for at most ``[http] shutdown-timeout``; then say what was
     left behind rather than hang (at Discord's rate a full queue takes hours)."""
@@ -131,9 +70,7 @@ def create_app(services: Services) -> web.Application:
     r = app.router
     r.add_get(f"{API_BASE}/ping", ping)  # add_get also answers HEAD
     write.install(app)
-    r.add_get(f"{API_BASE}/service-tests", list_service_tests)
-    r.add_get(f"{API_BASE}/service-tests/{{name}}", get_service_test)
-    r.add_post(f"{API_BASE}/service-tests/{{name}}", run_service_test)
+    service_tests.install(app)
     config_api.install(app)
     tasks.install(app)  # before _close: tasks stop before the store closes
     topics_api.install(app)  # uses the alert service tasks.install made
@@ -143,7 +80,8 @@ def create_app(services: Services) -> web.Application:
         services = app[SERVICES_KEY]
         if services.alerts is not None:
             await _close_alerts(services.alerts, services.config.http.shutdown_timeout / 1e9)
-        await services.discord.close()
+        for integration in services.integrations.values():
+            await integration.close()
         if services.store is not None:
             services.store.close()
 

@@ -1,13 +1,15 @@
-"""Kapacitor's ``/kapacitor/v1/config`` API for the ``[[discord]]`` section (semantics §5.4, §6.4).
+"""Kapacitor's ``/kapacitor/v1/config`` API for the integrations' sections (semantics §5.4, §6.4).
 
-The file's sections are the base; overrides made through the API are stored (``Store``) and
-laid over that base, at start (unless ``skip-config-overrides``) and after every update. The
-running :class:`~leyden.discord.service.DiscordService` gets the whole new list.
+Every section an integration owns (:data:`leyden.notify.INTEGRATIONS`; ``[[discord]]`` today) is
+served, generically: the file's sections are the base; overrides made through the API are
+stored (``Store``) and laid over that base, at start (unless ``skip-config-overrides``) and
+after every update.  The integration's running service gets the whole new list.
 
 Where Leyden differs from Kapacitor, on purpose:
 
-* **Webhook URLs are redacted** in every answer: ``url`` reads ``true``/``false`` ("is it set")
-  and ``redacted`` is ``["url"]``. Kapacitor returns the URL, and with it the webhook token.
+* **Secrets are redacted** in every answer: each section's ``REDACTED_KEYS`` (Discord's ``url``)
+  read ``true``/``false`` ("is it set") and are listed in ``redacted``. Kapacitor returns the
+  webhook URL, and with it the webhook token.
 * **Every rule of the file applies** to an update: strict option types and names, each
   section's rules, and the cross-section rules (one default, global only on the default…) that
   Kapacitor checks only at start. An update that breaks any of them is refused with 400 and
@@ -30,10 +32,11 @@ from typing import Any
 from aiohttp import web
 
 from leyden import API_BASE
-from leyden.config import ConfigError, DiscordConfig, validate_discord_configs
-from leyden.discord.service import DiscordError
+from leyden.config import ConfigError, Section, SectionSpec
 from leyden.go.types import GoStruct
 from leyden.model.records import OverrideRecord
+from leyden.notify import INTEGRATIONS, IntegrationService
+from leyden.notify.base import IntegrationError
 from leyden.server._http import SERVICES_KEY, error_response, json_response, link
 from leyden.server.services import Services
 from leyden.store import Store, StoreError
@@ -47,8 +50,6 @@ __all__ = [
 
 log = logging.getLogger("leyden.config")
 
-SECTION = "discord"
-ELEMENT_KEY = "workspace"
 CONFIG_PATH = f"{API_BASE}/config"
 _VALID_NAME = re.compile(r"[-\w+]+")
 _UPDATE_KEYS = ("set", "delete", "add", "remove")
@@ -58,167 +59,196 @@ class OverrideError(Exception):
     """An update or a stored override that cannot be applied; the text is safe to show."""
 
 
-def _element_href(element: str) -> str:
-    return f"{CONFIG_PATH}/{SECTION}/{element}"
+def _element_href(section: str, element: str) -> str:
+    return f"{CONFIG_PATH}/{section}/{element}"
 
 
-def _label(element: str) -> str:
-    return f"{SECTION}/{element}"
+def _brackets(spec: SectionSpec) -> str:
+    return f"[[{spec.name}]]" if spec.multiple else f"[{spec.name}]"
+
+
+def _label(section: str, element: str) -> str:
+    return f"{section}/{element}"
 
 
 def apply_overrides(
-    base: list[DiscordConfig], overrides: list[OverrideRecord]
-) -> list[DiscordConfig]:
-    """The ``[[discord]]`` list with ``overrides`` laid over ``base``, validated like the file.
+    spec: SectionSpec, base: list[Section], overrides: list[OverrideRecord]
+) -> list[Section]:
+    """The section's elements with ``overrides`` laid over ``base``, validated like the file.
 
     ``base`` is not modified. Raises OverrideError naming the override that does not apply.
     """
-    configs = [dataclasses.replace(config) for config in base]
+    name, key = spec.name, spec.cls._ELEMENT_KEY
+    configs = [dataclasses.replace(config) for config in base]  # type: ignore[type-var]
     for override in overrides:
-        if override.section != SECTION:
+        if override.section != name:
             continue
-        label = _label(override.element)
+        label = _label(name, override.element)
         where = f"config override {label}"
         if override.create:
-            if any(config.workspace == override.element for config in configs):
+            if any(getattr(config, key) == override.element for config in configs):
                 raise OverrideError(
-                    f"cannot add element {label}: an element with workspace "
+                    f"cannot add element {label}: an element with {key} "
                     f'"{override.element}" already exists'
                 )
             try:
-                configs.append(DiscordConfig.from_options(override.options, where=where))
+                configs.append(spec.cls.from_options(override.options, where=where))
             except ConfigError as exc:
                 raise OverrideError(str(exc)) from None
             continue
-        index = next((i for i, c in enumerate(configs) if c.workspace == override.element), None)
+        index = next(
+            (i for i, c in enumerate(configs) if getattr(c, key) == override.element), None
+        )
         if index is None:
             raise OverrideError(f"unknown section/element: {label}")
-        if ELEMENT_KEY in override.options:
+        if key in override.options:
             raise OverrideError(
-                f"failed to override configuration {label}: cannot override element key "
-                f"{ELEMENT_KEY}"
+                f"failed to override configuration {label}: cannot override element key {key}"
             )
         merged = {**configs[index].to_options(redact=False), **override.options}
         try:
-            configs[index] = DiscordConfig.from_options(merged, where=where)
+            configs[index] = spec.cls.from_options(merged, where=where)
         except ConfigError as exc:
             raise OverrideError(str(exc)) from None
-    if len(configs) == 1:
-        configs[0].default = True  # as at load: a single section is the default
     for config in configs:
         problems = config.validate()
         if problems:
-            label = _label(config.workspace)
+            label = _label(name, getattr(config, key))
             raise OverrideError(
                 f"failed to override configuration {label}: failed validation: "
                 + "; ".join(problems)
             )
     try:
-        validate_discord_configs(configs, where="config overrides")
+        spec.cls.check_all(configs, where="config overrides")
     except ConfigError as exc:
         raise OverrideError(str(exc)) from None
     return configs
 
 
+class SectionOverrides:
+    """One section's elements from the file, its stored overrides, and the service they run."""
+
+    def __init__(self, spec: SectionSpec, service: IntegrationService, config: Any) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.key = spec.cls._ELEMENT_KEY
+        self.service = service
+        #: the file's sections (after the environment), never modified
+        self.base: list[Section] = [
+            dataclasses.replace(c)  # type: ignore[type-var]
+            for c in config.sections(spec)
+        ]
+        #: what the running service was last given (to roll back to)
+        self.running = list(self.base)
+
+    def apply(self, overrides: list[OverrideRecord]) -> list[Section]:
+        return apply_overrides(self.spec, self.base, overrides)
+
+    def element_json(self, config: Section) -> GoStruct:
+        return GoStruct(
+            {
+                "link": link(_element_href(self.name, getattr(config, self.key))),
+                "options": config.to_options(redact=True),
+                "redacted": sorted(self.spec.cls.REDACTED_KEYS),
+            }
+        )
+
+    def section_json(self, configs: list[Section]) -> GoStruct:
+        return GoStruct(
+            {
+                "link": link(f"{CONFIG_PATH}/{self.name}"),
+                "elements": [self.element_json(c) for c in configs],
+            }
+        )
+
+
 class ConfigOverrides:
-    """The file's ``[[discord]]`` list, the stored overrides, and the service they configure."""
+    """Every integration section the API serves, the stored overrides and the services."""
 
     def __init__(self, services: Services, store: Store) -> None:
         self.services = services
         self.store = store
         self.enabled = services.config.config_override_enabled
-        #: the file's sections (after the environment), never modified
-        self.base = [dataclasses.replace(c) for c in services.config.discord]
-        #: what the running DiscordService was last given (to roll back to)
-        self.running = list(self.base)
+        self.sections: dict[str, SectionOverrides] = {}
+        for integration in INTEGRATIONS:
+            service = services.integrations.get(integration.kind)
+            if integration.section is not None and service is not None:
+                section = SectionOverrides(integration.section, service, services.config)
+                self.sections[integration.section.name] = section
 
-    def current(self) -> list[DiscordConfig]:
+    def current(self, section: SectionOverrides) -> list[Section]:
         """The file's sections with every stored override applied."""
-        return apply_overrides(self.base, self.store.list_overrides(SECTION))
+        return section.apply(self.store.list_overrides(section.name))
 
     def apply_at_start(self) -> None:
-        """Give the running service the stored overrides; on failure keep the file's config."""
+        """Give the running services the stored overrides; on failure keep the file's config."""
         if not self.enabled or self.services.config.skip_config_overrides:
             return
+        for section in self.sections.values():
+            self._apply_at_start(section)
+
+    def _apply_at_start(self, section: SectionOverrides) -> None:
         try:
-            overrides = self.store.list_overrides(SECTION)
+            overrides = self.store.list_overrides(section.name)
             if not overrides:
                 return
-            configs = apply_overrides(self.base, overrides)
-            self.services.discord.update(configs)
-            self.running = configs
-        except (OverrideError, DiscordError, StoreError) as exc:
+            configs = section.apply(overrides)
+            section.service.update(configs)
+            section.running = configs
+        except (OverrideError, IntegrationError, StoreError) as exc:
             log.error(
                 "stored config overrides not applied; running with the configuration file's "
-                "[[discord]] sections (fix them through the config API, or set "
+                f"{_brackets(section.spec)} sections (fix them through the config API, or set "
                 "skip-config-overrides = true)",
-                extra={"fields": {"section": SECTION, "reason": str(exc)}},
+                extra={"fields": {"section": section.name, "reason": str(exc)}},
             )
             return
         log.info(
             "config overrides applied",
-            extra={"fields": {"section": SECTION, "overrides": len(overrides)}},
-        )
-
-    # --- answers -----------------------------------------------------------------------
-
-    @staticmethod
-    def element_json(config: DiscordConfig) -> GoStruct:
-        return GoStruct(
-            {
-                "link": link(_element_href(config.workspace)),
-                "options": config.to_options(redact=True),
-                "redacted": sorted(DiscordConfig.REDACTED_KEYS),
-            }
-        )
-
-    def section_json(self, configs: list[DiscordConfig]) -> GoStruct:
-        return GoStruct(
-            {
-                "link": link(f"{CONFIG_PATH}/{SECTION}"),
-                "elements": [self.element_json(c) for c in configs],
-            }
+            extra={"fields": {"section": section.name, "overrides": len(overrides)}},
         )
 
     # --- updates -----------------------------------------------------------------------
 
     def plan(
-        self, element: str | None, action: Mapping[str, Any]
+        self, section: SectionOverrides, element: str | None, action: Mapping[str, Any]
     ) -> tuple[list[OverrideRecord], list[OverrideRecord], list[str]]:
         """(overrides after the update, records to save, elements whose override to delete)."""
-        existing = self.store.list_overrides(SECTION)
+        name, key = section.name, section.key
+        existing = self.store.list_overrides(name)
         if "remove" in action:
             names = set(action["remove"])
             kept = [o for o in existing if o.element not in names]
             return kept, [], [o.element for o in existing if o.element in names]
         if "add" in action:
             options = dict(action["add"])
-            if ELEMENT_KEY not in options:
-                raise OverrideError(f'missing key "{ELEMENT_KEY}" in "add" map')
-            name = options[ELEMENT_KEY]
-            if not isinstance(name, str):
-                raise OverrideError(f'expected "{ELEMENT_KEY}" key to be a string')
-            if name and not _VALID_NAME.fullmatch(name):
-                raise OverrideError(f"invalid element name {json.dumps(name)}")
-            if any(o.element == name for o in existing):
+            if key not in options:
+                raise OverrideError(f'missing key "{key}" in "add" map')
+            element_name = options[key]
+            if not isinstance(element_name, str):
+                raise OverrideError(f'expected "{key}" key to be a string')
+            if element_name and not _VALID_NAME.fullmatch(element_name):
+                raise OverrideError(f"invalid element name {json.dumps(element_name)}")
+            if any(o.element == element_name for o in existing):
                 raise OverrideError(
-                    f"cannot add new override, override already exists for {_label(name)}"
+                    "cannot add new override, override already exists for "
+                    + _label(name, element_name)
                 )
-            record = OverrideRecord(SECTION, name, options, create=True)
+            record = OverrideRecord(name, element_name, options, create=True)
             return [*existing, record], [record], []
         assert element is not None
-        if ELEMENT_KEY in action.get("set", {}) or ELEMENT_KEY in action.get("delete", []):
+        if key in action.get("set", {}) or key in action.get("delete", []):
             raise OverrideError(
-                f"failed to override configuration {_label(element)}: cannot override element "
-                f"key {ELEMENT_KEY}"
+                f"failed to override configuration {_label(name, element)}: cannot override "
+                f"element key {key}"
             )
         previous = next((o for o in existing if o.element == element), None)
         options = dict(previous.options) if previous is not None else {}
         options.update(action.get("set", {}))
-        for key in action.get("delete", []):
-            options.pop(key, None)
+        for option in action.get("delete", []):
+            options.pop(option, None)
         create = previous is not None and previous.create
-        record = OverrideRecord(SECTION, element, options, create=create)
+        record = OverrideRecord(name, element, options, create=create)
         if not options and not create:
             # nothing left to override: forget the element's override
             kept = [o for o in existing if o.element != element]
@@ -227,8 +257,8 @@ class ConfigOverrides:
             return [*existing, record], [record], []
         return [record if o is previous else o for o in existing], [record], []
 
-    def save(self, records: list[OverrideRecord], removed: list[str]) -> None:
-        self.store.update_overrides(records, [(SECTION, name) for name in removed])
+    def save(self, section: str, records: list[OverrideRecord], removed: list[str]) -> None:
+        self.store.update_overrides(records, [(section, name) for name in removed])
 
 
 CONFIG_OVERRIDES_KEY = web.AppKey("config_overrides", ConfigOverrides)
@@ -243,22 +273,21 @@ def _disabled() -> web.Response:
     return error_response("config override service is not enabled", 403)
 
 
+def _answer_error(exc: Exception) -> web.Response:
+    return error_response(f"failed to resolve current config: {exc}", 500)
+
+
 async def get_config(request: web.Request) -> web.Response:
     overrides = request.app[CONFIG_OVERRIDES_KEY]
     if not overrides.enabled:
         return _disabled()
-    try:
-        configs = overrides.current()
-    except (OverrideError, StoreError) as exc:
-        return error_response(f"failed to resolve current config: {exc}", 500)
-    return _json_answer(
-        GoStruct(
-            {
-                "link": link(CONFIG_PATH),
-                "sections": {SECTION: overrides.section_json(configs)},
-            }
-        )
-    )
+    sections: dict[str, GoStruct] = {}
+    for name, section in overrides.sections.items():
+        try:
+            sections[name] = section.section_json(overrides.current(section))
+        except (OverrideError, StoreError) as exc:
+            return _answer_error(exc)
+    return _json_answer(GoStruct({"link": link(CONFIG_PATH), "sections": sections}))
 
 
 async def get_no_section(request: web.Request) -> web.Response:
@@ -271,31 +300,33 @@ async def get_section(request: web.Request) -> web.Response:
     overrides = request.app[CONFIG_OVERRIDES_KEY]
     if not overrides.enabled:
         return _disabled()
-    section = request.match_info["section"]
-    if section != SECTION:
-        return error_response(f"unknown section: {section}", 404)
+    name = request.match_info["section"]
+    section = overrides.sections.get(name)
+    if section is None:
+        return error_response(f"unknown section: {name}", 404)
     try:
-        configs = overrides.current()
+        configs = overrides.current(section)
     except (OverrideError, StoreError) as exc:
-        return error_response(f"failed to resolve current config: {exc}", 500)
-    return _json_answer(overrides.section_json(configs))
+        return _answer_error(exc)
+    return _json_answer(section.section_json(configs))
 
 
 async def get_element(request: web.Request) -> web.Response:
     overrides = request.app[CONFIG_OVERRIDES_KEY]
     if not overrides.enabled:
         return _disabled()
-    section, element = request.match_info["section"], request.match_info["element"]
-    if section != SECTION:
-        return error_response(f"unknown section: {section}", 404)
+    name, element = request.match_info["section"], request.match_info["element"]
+    section = overrides.sections.get(name)
+    if section is None:
+        return error_response(f"unknown section: {name}", 404)
     try:
-        configs = overrides.current()
+        configs = overrides.current(section)
     except (OverrideError, StoreError) as exc:
-        return error_response(f"failed to resolve current config: {exc}", 500)
+        return _answer_error(exc)
     for config in configs:
-        if config.workspace == element:
-            return _json_answer(overrides.element_json(config))
-    return error_response(f"unknown section/element: {section}/{element}", 404)
+        if getattr(config, section.key) == element:
+            return _json_answer(section.element_json(config))
+    return error_response(f"unknown section/element: {name}/{element}", 404)
 
 
 def _decode_action(raw: bytes) -> dict[str, Any]:
@@ -332,7 +363,9 @@ def _decode_action(raw: bytes) -> dict[str, Any]:
     return action
 
 
-def _check_action(section: str, element: str | None, action: Mapping[str, Any]) -> None:
+def _check_action(
+    section: str, element: str | None, action: Mapping[str, Any], known: Mapping[str, Any]
+) -> None:
     """Kapacitor's ``updateAction.Validate`` rules, with its texts."""
 
     def invalid(text: str) -> OverrideError:
@@ -356,7 +389,7 @@ def _check_action(section: str, element: str | None, action: Mapping[str, Any]) 
         raise invalid("must not provide element when removing an override")
     if not add_remove and element is None:
         raise invalid("element not specified, are you missing a trailing '/'?")
-    if section != SECTION:
+    if section not in known:
         raise OverrideError(f"failed to apply update: unknown section {json.dumps(section)}")
 
 
@@ -369,25 +402,25 @@ async def update(request: web.Request) -> web.Response:
     element = request.match_info.get("element")  # None: no trailing slash after the section
     try:
         action = _decode_action(await request.read())
-        _check_action(section, element, action)
-        planned, records, removed = overrides.plan(element, action)
-        configs = apply_overrides(overrides.base, planned)
+        _check_action(section, element, action, overrides.sections)
+        target = overrides.sections[section]
+        planned, records, removed = overrides.plan(target, element, action)
+        configs = target.apply(planned)
     except OverrideError as exc:
         return error_response(str(exc), 400)
     except StoreError as exc:
         return error_response(f"failed to apply update: {exc}", 500)
-    label = _label(element or "")
-    discord = overrides.services.discord
+    label = _label(section, element or "")
     try:
-        discord.update(configs)
-    except DiscordError as exc:
+        target.service.update(configs)
+    except IntegrationError as exc:
         return error_response(f"failed to update configuration {label}: {exc}", 400)
     try:
-        overrides.save(records, removed)
+        overrides.save(section, records, removed)
     except StoreError as exc:
-        discord.update(overrides.running)  # what runs stays what is stored
+        target.service.update(target.running)  # what runs stays what is stored
         return error_response(f"failed to save override {label}: {exc}", 500)
-    overrides.running = configs
+    target.running = configs
     changed = sorted({*action.get("set", {}), *action.get("delete", []), *action.get("add", {})})
     log.info(
         "config updated",

@@ -13,8 +13,9 @@ from aiohttp.abc import AbstractAccessLogger
 
 from leyden import KAPACITOR_VERSION
 from leyden.config import Config
-from leyden.discord.service import DiscordError, DiscordService
 from leyden.engine import Engine
+from leyden.notify import INTEGRATIONS
+from leyden.notify.base import IntegrationError
 from leyden.server.app import create_app
 from leyden.server.services import Services
 from leyden.store import Store, StoreError
@@ -67,18 +68,19 @@ def build_services(config: Config, *, store: Store | None = None) -> Services:
         except StoreError as exc:
             raise ServeError(str(exc)) from None
     try:
-        discord = DiscordService(config.discord)
-    except DiscordError as exc:
+        integrations = INTEGRATIONS.build_services(config)
+    except IntegrationError as exc:
         store.close()
-        raise ServeError(f"{config.source}: [[discord]]: {exc}") from None
+        where = f"{exc.section}: " if exc.section else ""
+        raise ServeError(f"{config.source}: {where}{exc}") from None
     from leyden.alerting.service import AlertService
 
     return Services(
         config=config,
         engine=Engine(config.default_retention_policy),
-        discord=discord,
+        integrations=integrations,
         store=store,
-        alerts=AlertService(config=config, discord=discord, store=store),
+        alerts=AlertService(services=integrations, config=config, store=store),
     )
 
 
@@ -117,8 +119,7 @@ async def serve(
             }
         },
     )
-    for ws in services.discord.workspace_names():
-        log.info("discord workspace configured", extra={"fields": {"workspace": ws or '""'}})
+    INTEGRATIONS.log_start(services.integrations, log)
     if ready is not None:
         ready.set()
     try:

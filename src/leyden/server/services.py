@@ -8,11 +8,10 @@ importing each other (``app`` composes the routes; the routes must not import ``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from leyden.alerting.service import AlertService
 from leyden.config import Config
-from leyden.discord.service import DiscordService
 from leyden.engine import Engine
 from leyden.store import Store
 
@@ -28,7 +27,8 @@ class Services:
 
     config: Config
     engine: Engine
-    discord: DiscordService
+    #: each integration's running service by kind (``leyden.notify.INTEGRATIONS``)
+    integrations: dict[str, Any]
     #: SQLite persistence (tasks, handlers, alert states, config overrides); None: in memory
     store: Store | None = None
     #: the one alert service (topics, handlers); built by ``tasks.install`` when None

@@ -9,8 +9,9 @@ additions a user notices:
   the line of the user's file with a caret under the mistake;
 * builder warnings (``'count' > 0`` compares a string with a number …) come back as a
   ``warnings`` list in the create/update response instead of being silent;
-* ``.discord().workspace('x')`` naming a workspace the server does not have is refused when the
-  task is defined, listing the configured workspaces, rather than failing at the first alert.
+* a handler its integration refuses (``.discord().workspace('x')`` naming a workspace the server
+  does not have) is refused when the task is defined, listing the configured workspaces, rather
+  than failing at the first alert.
 
 Starting and stopping follow the engine's contract: ``drain → stop → drain`` so work a node
 handed off (httpPost requests, joins flushed by ``stop``) is finished before the task goes.
@@ -34,14 +35,14 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from leyden import API_BASE
-from leyden.alerting.handlers import TICK_FACTORIES
 from leyden.clock import Clock, WallClock
-from leyden.discord.service import DiscordError
 from leyden.engine.node import NODE_TYPES, Node, TaskContext
 from leyden.engine.task import Task, TaskError, _load_node_modules
 from leyden.go.time import GO_ZERO_TIME
 from leyden.go.types import Duration, GoStruct, Time, go_json
 from leyden.model.records import TaskRecord
+from leyden.notify import INTEGRATIONS
+from leyden.notify.base import IntegrationError
 from leyden.server._http import SERVICES_KEY, error_response, json_response, link
 from leyden.store import Store
 from leyden.tick.errors import TickError
@@ -50,7 +51,6 @@ from leyden.tick.pipeline import Pipeline, TickWarning
 if TYPE_CHECKING:
     from leyden.alerting.service import AlertService
     from leyden.config import Config
-    from leyden.discord.service import DiscordService
     from leyden.engine import Engine
 
 __all__ = ["TaskAPIError", "TaskManager", "install", "normalize_vars"]
@@ -200,27 +200,32 @@ def _warning_json(w: TickWarning) -> dict[str, Any]:
     return {"line": w.line, "column": w.col, "message": w.message}
 
 
-def _workspace_error(task_id: str, script: str, pipeline: Pipeline, names: list[str]) -> None:
-    """Refuse ``.discord().workspace('x')`` when the server has no workspace ``x``."""
-    known = set(names)
+def _integration_error(
+    task_id: str, script: str, pipeline: Pipeline, services: Mapping[str, Any]
+) -> None:
+    """Refuse a handler its integration refuses at definition (``.discord().workspace('x')``
+    when the server has no workspace ``x``)."""
     for node in pipeline.nodes:
         for handler in node.handlers:
-            if handler.kind != "discord":
+            integration = INTEGRATIONS.get(handler.kind)
+            service = services.get(handler.kind)
+            if integration is None or integration.check is None or service is None:
                 continue
-            name = handler.properties.get("workspace") or ""
-            if not name or name in known:
+            problem = integration.check(handler.properties, service, True)
+            if problem is None:
                 continue
-            listed = ", ".join(f'"{n}"' if n == "" else n for n in names) or "none"
-            message = f'discord workspace "{name}" is not configured; configured workspaces: '
-            message += listed
-            raise _tick_error(task_id, _locate(task_id, script, handler.pos, name, message))
+            raise _tick_error(
+                task_id,
+                _locate(task_id, script, handler.pos, problem.prop, problem.value, problem.message),
+            )
 
 
-def _locate(task_id: str, script: str, pos: Any, name: str, message: str) -> TickError:
-    """A TickError at the ``'name'`` argument of ``.workspace(...)`` after ``pos``."""
+def _locate(task_id: str, script: str, pos: Any, prop: str, name: str, message: str) -> TickError:
+    """A TickError at the ``'name'`` argument of ``.<prop>(...)`` after ``pos``."""
     data = script.encode()
     start = pos.offset if pos is not None else 0
-    found = re.compile(rb"\.workspace\(\s*(['\"])").search(data, start)
+    method = re.escape(f".{prop}(".encode())
+    found = re.compile(method + rb"\s*(['\"])").search(data, start) if prop else None
     if found is not None and data[found.end() : found.end() + len(name.encode())] == name.encode():
         offset = found.end(1) - 1
     elif pos is not None:
@@ -336,7 +341,7 @@ class TaskManager:
         *,
         engine: Engine,
         alerts: AlertService,
-        discord: DiscordService,
+        integrations: Mapping[str, Any],
         config: Config,
         store: Store | None = None,
         clock: Clock | None = None,
@@ -344,7 +349,7 @@ class TaskManager:
     ) -> None:
         self.engine = engine
         self.alerts = alerts
-        self.discord = discord
+        self.integrations = integrations
         self.config = config
         self._owned_store = store is None
         self.store = store if store is not None else Store(":memory:")
@@ -586,7 +591,7 @@ class TaskManager:
             raise TaskAPIError(str(exc)) from None
         if pipeline.task_type is None:
             raise TaskAPIError("invalid task type: invalid")
-        _workspace_error(task_id, script, pipeline, self.discord.workspace_names())
+        _integration_error(task_id, script, pipeline, self.integrations)
         return pipeline, list(pipeline.warnings)
 
     def _context(self, task_id: str) -> TaskContext:
@@ -596,7 +601,6 @@ class TaskManager:
             hostname=self.config.hostname,
             services={
                 "alerts": self.alerts,
-                "discord": self.discord,
                 "config": self.config,
                 "store": self.store,
             },
@@ -610,7 +614,7 @@ class TaskManager:
         try:
             pipeline = self.pipeline(record)
             _load_node_modules()  # NODE_TYPES is complete only once the node modules are imported
-            unsupported = pipeline.unsupported(NODE_TYPES, TICK_FACTORIES)
+            unsupported = pipeline.unsupported(NODE_TYPES, INTEGRATIONS.tick_kinds())
             if unsupported:
                 what = ", ".join(sorted({u.what for u in unsupported}))
                 raise ValueError(f"task {record.id}: not supported by this server: {what}")
@@ -623,7 +627,7 @@ class TaskManager:
             self._running[record.id] = _Running(task, _Throughput(_source_count(task)))
         except TickError as exc:
             error = f"invalid TICKscript: {exc}"
-        except (TaskError, ValueError, DiscordError) as exc:  # a node refused its settings
+        except (TaskError, ValueError, IntegrationError) as exc:  # a node refused its settings
             error = str(exc) or type(exc).__name__
         except Exception as exc:  # a bug: keep the traceback for the log, the text for the user
             log.exception("task failed to start", extra={"fields": {"task": record.id}})
@@ -983,12 +987,12 @@ def install(app: web.Application) -> TaskManager:
             from leyden.alerting.service import AlertService
 
             services.alerts = AlertService(
-                config=services.config, discord=services.discord, store=services.store
+                services=services.integrations, config=services.config, store=services.store
             )
         manager = services.tasks = TaskManager(
             engine=services.engine,
             alerts=services.alerts,
-            discord=services.discord,
+            integrations=services.integrations,
             config=services.config,
             store=services.store,
         )

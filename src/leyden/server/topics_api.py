@@ -28,10 +28,10 @@ from leyden.alerting.topic_handlers import (
     path_match,
     validate_spec,
 )
-from leyden.discord.sender import redact_url
 from leyden.go.types import Duration, GoStruct, Time, go_quote
 from leyden.model.alert import Level
 from leyden.model.records import HandlerRecord
+from leyden.notify import redact_url
 from leyden.server._http import SERVICES_KEY, error_response, json_response, link
 
 log = logging.getLogger("leyden.http")
@@ -543,11 +543,11 @@ def install(app: web.Application) -> TopicHandlers:
         from leyden.alerting.service import AlertService
 
         services.alerts = AlertService(
-            config=services.config, discord=services.discord, store=services.store
+            services=services.integrations, config=services.config, store=services.store
         )
     # Aggregate handlers tick on the tasks' clock (a test or replay may simulate it).
-    clock = getattr(services.tasks, "clock", None)
-    registry = TopicHandlers(services.alerts, services.store, clock=clock)
+    assert services.tasks is not None, "tasks.install comes first"
+    registry = TopicHandlers(services.alerts, services.store, clock=services.tasks.clock)
     app[TOPIC_HANDLERS_KEY] = registry
     r = app.router
     t = TOPICS_PATH

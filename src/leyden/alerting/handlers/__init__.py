@@ -1,42 +1,26 @@
-"""Alert handlers, one small module per kind, and the registry that builds them.
+"""Building alert handlers: the integrations' kinds, plus the two that route back into topics.
 
-``TICK_FACTORIES`` builds a handler from a TICKscript handler's properties (``.post(url)``,
-``.discord().workspace('x')`` — the keys of :mod:`leyden.tick.pipeline`'s handler tables);
-``OPTION_FACTORIES`` from a topic-handler file's ``options`` (Kapacitor's hyphenated keys,
-unknown keys rejected).  ``aggregate`` and ``publish`` route events back into topics, so they
-exist only as topic handlers and need a :class:`~leyden.alerting.handlers.routing.TopicHandlerContext`.
+Every kind that delivers somewhere is an integration (:data:`leyden.notify.INTEGRATIONS`);
+``aggregate`` and ``publish`` route events back into topics, so they live here, exist only as
+topic handlers and need a :class:`~leyden.alerting.handlers.routing.TopicHandlerContext`.
+:func:`from_tick` builds a handler from a TICKscript handler's properties (``.post(url)``,
+``.discord().workspace('x')``); :func:`from_options` from a topic-handler file's ``options``
+(Kapacitor's hyphenated keys, unknown keys rejected).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from leyden.alerting.handlers import aggregate, discord, exec, log, post, publish, tcp
-from leyden.alerting.handlers.base import (
-    AlertHandler,
-    HandlerConfigError,
-    HandlerContext,
-    HandlerError,
-    Serializer,
-)
+from leyden.alerting.handlers import aggregate, publish
+from leyden.notify import INTEGRATIONS, Factory
+from leyden.notify.base import AlertHandler, HandlerConfigError, HandlerContext
 
-Factory = Callable[[Mapping[str, Any], HandlerContext], AlertHandler]
+__all__ = ["ROUTING_FACTORIES", "from_options", "from_tick"]
 
-TICK_FACTORIES: dict[str, Factory] = {
-    "post": post.from_tick,
-    "tcp": tcp.from_tick,
-    "log": log.from_tick,
-    "exec": exec.from_tick,
-    "discord": discord.from_tick,
-}
-
-OPTION_FACTORIES: dict[str, Factory] = {
-    "post": post.from_options,
-    "tcp": tcp.from_options,
-    "log": log.from_options,
-    "exec": exec.from_options,
-    "discord": discord.from_options,
+#: Topic-handler kinds that route events back into topics instead of delivering them.
+ROUTING_FACTORIES: dict[str, Factory] = {
     "aggregate": aggregate.from_options,
     "publish": publish.from_options,
 }
@@ -44,32 +28,19 @@ OPTION_FACTORIES: dict[str, Factory] = {
 
 def from_tick(kind: str, props: Mapping[str, Any], ctx: HandlerContext) -> AlertHandler:
     """The handler a TICKscript declares; unknown kinds are a clear error, not a KeyError."""
-    factory = TICK_FACTORIES.get(kind)
-    if factory is None:
+    integration = INTEGRATIONS.get(kind)
+    if integration is None or integration.from_tick is None:
         raise HandlerConfigError(
             f"alert handler .{kind}() is not supported; supported: "
-            + ", ".join(f".{k}()" for k in TICK_FACTORIES)
+            + ", ".join(f".{k}()" for k in INTEGRATIONS.tick_kinds())
         )
-    return factory(props, ctx)
+    return integration.from_tick(props, ctx)
 
 
 def from_options(kind: str, options: Mapping[str, Any], ctx: HandlerContext) -> AlertHandler:
     """The handler a topic-handler file declares."""
-    factory = OPTION_FACTORIES.get(kind)
+    integration = INTEGRATIONS.get(kind)
+    factory = integration.from_options if integration is not None else ROUTING_FACTORIES.get(kind)
     if factory is None:
         raise HandlerConfigError(f'unsupported action kind "{kind}"')
     return factory(options, ctx)
-
-
-__all__ = [
-    "OPTION_FACTORIES",
-    "TICK_FACTORIES",
-    "AlertHandler",
-    "Factory",
-    "HandlerConfigError",
-    "HandlerContext",
-    "HandlerError",
-    "Serializer",
-    "from_options",
-    "from_tick",
-]

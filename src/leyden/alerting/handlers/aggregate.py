@@ -17,17 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from leyden.alerting.handlers.base import HandlerConfigError, HandlerContext, check_keys, option
 from leyden.alerting.handlers.routing import (
     Collector,
     destination_topic,
     routing_context,
 )
-from leyden.clock import Clock, WallClock
+from leyden.clock import Clock
 from leyden.go.strconv import parse_go_duration
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.go.types import Duration, GoStruct, Time
 from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.notify.base import HandlerConfigError, HandlerContext, check_keys, option
 
 OPTION_KEYS = ("id", "interval", "topic", "message")
 DEFAULT_MESSAGE = "Received {{ .Count }} events in the last {{.Interval}}."
@@ -189,11 +189,13 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> AggregateHa
         ) from None
     event_id = option(options, "aggregate", "id", str, "") or tctx.handler_id
     assert tctx.collect is not None  # routing_context checked it
+    if tctx.clock is None:  # a wiring mistake, not the user's: TopicHandlers passes its clock
+        raise TypeError("aggregate handlers need the topic handlers' clock")
     return AggregateHandler(
         interval=interval,
         topic=topic,
         event_id=event_id,
         message=template,
         collect=tctx.collect,
-        clock=tctx.clock or WallClock(),
+        clock=tctx.clock,
     )

@@ -11,9 +11,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from leyden.alerting.handlers.base import HandlerConfigError, HandlerContext, check_keys
 from leyden.alerting.handlers.routing import Collector, destination_topic, routing_context
 from leyden.model.alert import Event
+from leyden.notify.base import HandlerConfigError, HandlerContext, check_keys
 
 OPTION_KEYS = ("topics",)
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from leyden.alerting.handlers.base import HandlerConfigError, HandlerContext
 from leyden.model.alert import Event
+from leyden.notify.base import HandlerConfigError, HandlerContext
 
 if TYPE_CHECKING:
     from leyden.clock import Clock

@@ -313,7 +313,7 @@ class AlertNode(Node):
         if alerts is None:
             from leyden.alerting.service import AlertService
 
-            alerts = ctx.services.setdefault("alerts", AlertService())
+            alerts = ctx.services.setdefault("alerts", AlertService(services={}))
         publisher: AlertPublisher = alerts.register_alert_node(
             task=ctx.task_name,
             node=self.name,

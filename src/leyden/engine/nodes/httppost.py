@@ -23,7 +23,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from leyden.alerting.handlers.base import endpoint_headers, endpoint_template_text
+from leyden.config import endpoint_headers, endpoint_template_text
 from leyden.engine.model import Batch, BatchPoint, Point
 from leyden.engine.node import Barrier, Node, TaskContext, register
 from leyden.engine.result import batch_row, point_row, result

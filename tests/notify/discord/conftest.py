@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from leyden.discord.sender import DiscordSender
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.notify.discord.sender import DiscordSender
 
 TOKEN = "SeCrEtToKeN-abc_123"
 WEBHOOK_PATH = f"/api/webhooks/123456789/{TOKEN}"
@@ -183,7 +183,7 @@ def leyden_logs() -> Iterator[LogCapture]:
 
 
 def _make_config(**overrides: Any) -> Any:
-    from leyden.config import DiscordConfig
+    from leyden.notify.discord.config import DiscordConfig
 
     values: dict[str, Any] = {
         "enabled": True,

@@ -11,14 +11,15 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from leyden.alerting.handlers.base import (
+from leyden.model.alert import Event
+from leyden.notify._registry import Integration
+from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
     HandlerError,
     check_keys,
     option,
 )
-from leyden.model.alert import Event
 
 CONNECT_TIMEOUT = 30.0
 OPTION_KEYS = ("address",)
@@ -76,3 +77,6 @@ def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> TCPHandler:
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TCPHandler:
     check_keys(options, "tcp", OPTION_KEYS)
     return TCPHandler(ctx, option(options, "tcp", "address", str, ""))
+
+
+INTEGRATION = Integration("tcp", from_options=from_options, from_tick=from_tick)

@@ -21,15 +21,16 @@ import trustme
 from aiohttp import web
 
 from leyden.alerting import handlers
-from leyden.alerting.handlers import post, tcp
-from leyden.alerting.handlers.base import HandlerConfigError, HandlerContext, HandlerError
-from leyden.alerting.handlers.log import LogHandler
-from leyden.config import BasicAuth, Config, DiscordConfig, HTTPPostConfig
+from leyden.config import BasicAuth, Config, HTTPPostConfig
 from leyden.devtools.discord_emulator import DiscordEmulator
-from leyden.discord.sender import DiscordSender
-from leyden.discord.service import DiscordService
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.notify import INTEGRATIONS, post, tcp
+from leyden.notify.base import HandlerConfigError, HandlerContext, HandlerError
+from leyden.notify.discord.config import DiscordConfig
+from leyden.notify.discord.sender import DiscordSender
+from leyden.notify.discord.service import DiscordService
+from leyden.notify.log import LogHandler
 
 
 def make_event(level: Level = Level.CRITICAL, id: str = "cpu/serverA") -> Event:
@@ -53,7 +54,8 @@ def stub_json(event: Event) -> str:
 
 
 def context(config: Config | None = None, discord: DiscordService | None = None) -> HandlerContext:
-    return HandlerContext(config=config, discord=discord, serializer=stub_json)
+    services = {"discord": discord} if discord is not None else {}
+    return HandlerContext(config=config, services=services, serializer=stub_json)
 
 
 # --- HTTP capture server -----------------------------------------------------------------
@@ -465,7 +467,7 @@ def test_discord_needs_a_service() -> None:
 
 
 def test_registry_kinds() -> None:
-    assert set(handlers.TICK_FACTORIES) == {"post", "tcp", "log", "exec", "discord"}
+    assert INTEGRATIONS.tick_kinds() == ["post", "tcp", "log", "exec", "discord"]
     with pytest.raises(HandlerConfigError, match=r"\.slack\(\) is not supported"):
         handlers.from_tick("slack", {}, context())
     with pytest.raises(HandlerConfigError, match='unsupported action kind "x"'):

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from leyden.model.alert import Level
+from leyden.notify.discord.webhook import USERNAME_MAX, USERNAME_MIN, forbidden_username
 
 # Discord's documented limits (execute webhook / embed object).
 CONTENT_LIMIT = 2000
@@ -32,8 +33,6 @@ FIELD_VALUE_LIMIT = 1024
 FOOTER_LIMIT = 2048
 AUTHOR_NAME_LIMIT = 256
 TOTAL_EMBED_LIMIT = 6000
-USERNAME_MIN = 1
-USERNAME_MAX = 80
 COLOR_MAX = 0xFFFFFF
 
 #: Ends long texts (descriptions, field values, footers, content) that had to be cut.
@@ -53,10 +52,6 @@ LEVEL_COLORS: dict[Level, int] = {
     Level.INFO: 0x7A65F2,
     Level.OK: 0x2ECC71,
 }
-
-# Usernames Discord refuses for webhooks (observed on execute as well as on create).
-_FORBIDDEN_USERNAME_PARTS = ("discord", "clyde")
-_FORBIDDEN_USERNAMES = ("everyone", "here")
 
 
 def text_length(text: str) -> int:
@@ -376,12 +371,11 @@ def validate_payload(payload: Any) -> list[str]:
                 problems.append(
                     f"username: Must be between {USERNAME_MIN} and {USERNAME_MAX} in length."
                 )
-            lowered = username.strip().lower()
-            for part in _FORBIDDEN_USERNAME_PARTS:
-                if part in lowered:
-                    problems.append(f'username: Username cannot contain "{part}"')
-            if lowered in _FORBIDDEN_USERNAMES:
-                problems.append(f'username: Username cannot be "{lowered}"')
+            words, whole = forbidden_username(username)
+            for part in words:
+                problems.append(f'username: Username cannot contain "{part}"')
+            if whole:
+                problems.append(f'username: Username cannot be "{whole}"')
     avatar_url = payload.get("avatar_url")
     if avatar_url is not None and (
         not isinstance(avatar_url, str) or not avatar_url.startswith(("http://", "https://"))

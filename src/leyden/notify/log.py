@@ -13,14 +13,15 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from leyden.alerting.handlers.base import (
+from leyden.model.alert import Event
+from leyden.notify._registry import Integration
+from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
     HandlerError,
     check_keys,
     option,
 )
-from leyden.model.alert import Event
 
 DEFAULT_MODE = 0o600
 OPTION_KEYS = ("path", "mode")
@@ -71,3 +72,6 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> LogHandler:
     check_keys(options, "log", OPTION_KEYS)
     mode = option(options, "log", "mode", int, 0) or DEFAULT_MODE
     return LogHandler(ctx, option(options, "log", "path", str, ""), mode)
+
+
+INTEGRATION = Integration("log", from_options=from_options, from_tick=from_tick)

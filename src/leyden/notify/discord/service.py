@@ -11,7 +11,7 @@ Behaviour follows Kapacitor's *documentation* where its code disagrees (see
 * ``global`` only counts for an *enabled* default workspace: a disabled one would add a handler
   to every alert that can only fail;
 * empty fields are left out of the body, texts are fitted to Discord's limits, OK is green, and
-  failed posts are retried (see :mod:`leyden.discord.payload` and :mod:`leyden.discord.sender`).
+  failed posts are retried (see :mod:`leyden.notify.discord.payload` and :mod:`leyden.notify.discord.sender`).
 
 The embed title, from the handler or the workspace, is a Go template over the event's template
 data, exactly as Kapacitor renders the handler's title.
@@ -23,23 +23,19 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from leyden.discord.payload import build_alert_payload
-from leyden.discord.sender import (
-    DeliveryResult,
-    DiscordSender,
-    SSLSetting,
-    TLSConfigError,
-    build_ssl_context,
-    normalize_webhook_url,
-)
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.go.types import Time
 from leyden.model.alert import Event, Level
+from leyden.notify._http import DeliveryResult, SSLSetting, TLSConfigError, build_ssl_context
+from leyden.notify.base import IntegrationError
+from leyden.notify.discord.config import DiscordConfig
+from leyden.notify.discord.payload import build_alert_payload
+from leyden.notify.discord.sender import DiscordSender
+from leyden.notify.discord.webhook import normalize_webhook_url
 
-if TYPE_CHECKING:
-    from leyden.config import DiscordConfig
+__all__ = ["DiscordError", "DiscordHandlerOptions", "DiscordService"]
 
 DEFAULT_LOGGER = logging.getLogger("leyden.discord")
 
@@ -55,7 +51,7 @@ _TEMPLATE_CACHE_SIZE = 512
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class DiscordError(Exception):
+class DiscordError(IntegrationError):
     """A Discord handler or workspace problem a user can fix; the text never holds a URL."""
 
 

@@ -10,14 +10,15 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from leyden.alerting.handlers.base import (
+from leyden.model.alert import Event
+from leyden.notify._registry import Integration
+from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
     HandlerError,
     check_keys,
     option,
 )
-from leyden.model.alert import Event
 
 OPTION_KEYS = ("prog", "args")
 _MAX_OUTPUT = 2048
@@ -72,3 +73,6 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ExecHandler
     if not all(isinstance(a, str) for a in args):
         raise HandlerConfigError(f"exec handler option 'args' must be a list of strings: {args!r}")
     return ExecHandler(ctx, option(options, "exec", "prog", str, ""), args)
+
+
+INTEGRATION = Integration("exec", from_options=from_options, from_tick=from_tick)

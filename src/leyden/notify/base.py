@@ -1,4 +1,4 @@
-"""What every alert handler shares: the handler protocol, its errors and the JSON body.
+"""What every alert handler shares: the handler protocol, its errors, context and options.
 
 A handler turns one event into one delivery (a POST, a TCP message, a log line …).  It runs
 off the per-point path, in its own queue (see :mod:`leyden.alerting.topics`), so ``handle`` may
@@ -8,18 +8,14 @@ log (no webhook URL, no password), and the queue logs it with the handler kind a
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from leyden.config import Config
 from leyden.model.alert import Event
-
-if TYPE_CHECKING:
-    from leyden.config import Config, HTTPPostConfig
-    from leyden.discord.service import DiscordService
+from leyden.model.alertdata import event_to_json
 
 #: Turns an event into Kapacitor's alert-data JSON (``alert.Data``), one JSON document.
 Serializer = Callable[[Event], str]
@@ -31,6 +27,16 @@ class HandlerError(Exception):
 
 class HandlerConfigError(ValueError):
     """A handler that cannot be built from what the script or handler file says."""
+
+
+class IntegrationError(Exception):
+    """An integration's configuration or options a user can fix; the text never holds a secret.
+
+    ``section`` names the configuration section when the error came from building the
+    integration's service from it (``[[discord]]``), so a caller can say where.
+    """
+
+    section: str = ""
 
 
 class AlertHandler(Protocol):
@@ -47,20 +53,14 @@ class AlertHandler(Protocol):
         ...
 
 
-def _default_serializer(event: Event) -> str:
-    # Imported on first use: the alert-data encoder lives in its own module.
-    from leyden.model.alertdata import event_to_json
-
-    return event_to_json(event)
-
-
 @dataclass(slots=True)
 class HandlerContext:
     """What handler factories may need besides their own options."""
 
     config: Config | None = None
-    discord: DiscordService | None = None
-    serializer: Serializer = _default_serializer
+    #: each integration's running service by kind (``"discord"`` → its ``DiscordService``)
+    services: Mapping[str, Any] = field(default_factory=dict)
+    serializer: Serializer = event_to_json
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("leyden.alert"))
 
     def alert_json(self, event: Event) -> str:
@@ -100,26 +100,3 @@ def check_keys(options: Mapping[str, Any], kind: str, known: tuple[str, ...]) ->
             f"invalid {kind} handler option(s): {', '.join(unknown)}; "
             f"valid options: {', '.join(known)}"
         )
-
-
-def endpoint_headers(endpoint: HTTPPostConfig) -> dict[str, str]:
-    """The headers every request to an ``[[httppost]]`` endpoint carries.
-
-    Its basic auth wins over an ``Authorization`` among its headers, as in Kapacitor; what a
-    handler or node adds on top is the caller's business.  Shared by ``.post()`` and
-    ``httpPost`` so both send an endpoint's credentials the same way.
-    """
-    headers = dict(endpoint.headers)
-    auth = endpoint.basic_auth
-    if auth.is_set():
-        token = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode("ascii")
-        headers["Authorization"] = "Basic " + token
-    return headers
-
-
-def endpoint_template_text(text: str, path: str) -> str:
-    """An endpoint template: the file's contents when ``path`` is set, else the inline ``text``.
-
-    Raises ``OSError`` for an unreadable file; the caller names the endpoint in its error.
-    """
-    return Path(path).read_text(encoding="utf-8") if path else text

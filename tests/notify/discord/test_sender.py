@@ -11,15 +11,10 @@ import pytest
 import trustme
 
 from leyden import __version__
-from leyden.discord.sender import (
-    DeliveryResult,
-    DiscordSender,
-    TLSConfigError,
-    build_ssl_context,
-    explain_response,
-    normalize_webhook_url,
-    redact_url,
-)
+from leyden.notify._http import DeliveryResult, TLSConfigError, build_ssl_context
+from leyden.notify.discord.config import DiscordConfig
+from leyden.notify.discord.sender import DiscordSender, explain_response, is_discord_webhook_url
+from leyden.notify.discord.webhook import Kind, classify_url, normalize_webhook_url, redact_url
 
 TOKEN = "SeCrEtToKeN-abc_123"  # the token in the conftest server's default webhook path
 ServerFactory = Callable[..., Awaitable[Any]]
@@ -119,6 +114,41 @@ def test_normalize_webhook_url(url: str, expected: str) -> None:
 )
 def test_redact_url(url: str, expected: str) -> None:
     assert redact_url(url) == expected
+
+
+# Issue 9 item 8: the three URLs the config and the sender used to disagree about.  The sender
+# treats each as Discord's (pinned to HTTPS and v10, token redacted), and so does the config:
+# it accepts the first two (warning that http:// is upgraded) and refuses /slack, whose body
+# Discord expects in Slack's format (tests/config/test_config.py).
+
+
+@pytest.mark.parametrize(
+    ("url", "normalized", "kind"),
+    [
+        (
+            "https://ptb.discordapp.com/api/webhooks/1/abc",
+            "https://ptb.discordapp.com/api/v10/webhooks/1/abc",
+            Kind.EXECUTE,
+        ),
+        (
+            "https://discord.com/api/webhooks/1/abc/slack",
+            "https://discord.com/api/v10/webhooks/1/abc/slack",
+            Kind.OTHER_ENDPOINT,
+        ),
+        (
+            "http://discord.com/api/webhooks/1/abc",
+            "https://discord.com/api/v10/webhooks/1/abc",
+            Kind.EXECUTE,
+        ),
+    ],
+)
+def test_config_and_sender_agree(url: str, normalized: str, kind: Kind) -> None:
+    assert is_discord_webhook_url(url)
+    assert normalize_webhook_url(url) == normalized
+    assert "abc" not in redact_url(url)
+    assert classify_url(url).kind is kind
+    problems = DiscordConfig(enabled=True, url=url).validate()
+    assert bool(problems) == (kind is Kind.OTHER_ENDPOINT)
 
 
 # --- responses -------------------------------------------------------------------------------

@@ -13,12 +13,14 @@ from leyden.config import (
     KAPACITOR_ONLY_SECTIONS,
     Config,
     ConfigError,
-    DiscordConfig,
     HTTPPostConfig,
     load_config,
-    parse_go_bool,
-    parse_go_duration,
-    parse_go_int,
+)
+from leyden.notify import INTEGRATIONS
+from leyden.notify.discord.config import (
+    SECTION,
+    DiscordConfig,
+    by_workspace,
     validate_discord_configs,
 )
 from seed_page import AVATAR, discord_sections
@@ -59,7 +61,7 @@ def write(tmp_path: Path, text: str, name: str = "kapacitor.conf") -> str:
 
 
 def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> Config:
-    return load_config(write(tmp_path, text), env or {})
+    return load_config(write(tmp_path, text), env or {}, integrations=INTEGRATIONS.sections())
 
 
 def error_of(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
@@ -90,7 +92,7 @@ def _toml(value: object) -> str:
 
 
 def test_embedded_defaults() -> None:
-    config = load_config(None, {})
+    config = load_config(None, {}, integrations=INTEGRATIONS.sections())
     assert config.source == EMBEDDED_SOURCE
     assert config.notes == []
     assert config.hostname == "localhost"
@@ -100,19 +102,19 @@ def test_embedded_defaults() -> None:
     assert config.logging.file == "STDERR" and config.logging.level == "INFO"
     assert config.alert.persist_topics and config.alert.topic_buffer_length == 5000
     assert config.config_override_enabled
-    assert config.discord == [DiscordConfig(default=True, enabled=False)]
+    assert config.integrations["discord"] == [DiscordConfig(default=True, enabled=False)]
     assert config.httppost == []
     assert config.sqlite_path() == "./leyden-data/leyden.db"
 
 
 def test_config_dataclass_default_matches_kapacitor_builtin_discord() -> None:
-    assert Config().discord == [DiscordConfig(default=True)]
+    assert Config().sections(SECTION) == [DiscordConfig(default=True)]
 
 
 def test_seed_single_block_loads(tmp_path: Path) -> None:
     # Disabled: its placeholder ssl paths need not exist.
     config = load(tmp_path, SEED_SINGLE)
-    (section,) = config.discord
+    (section,) = config.integrations["discord"]
     assert section == DiscordConfig(
         enabled=False,
         default=True,
@@ -131,12 +133,15 @@ def test_seed_single_block_loads(tmp_path: Path) -> None:
 
 def test_seed_two_blocks_load(tmp_path: Path) -> None:
     config = load(tmp_path, SEED_TWO)
-    assert [d.workspace for d in config.discord] == ["guild-alerts", "guild-errors"]
-    assert [d.username for d in config.discord] == ["AlertBot", "StatsBot"]
-    assert [d.default for d in config.discord] == [True, False]
-    assert config.discord_by_workspace("") is config.discord[0]
-    assert config.discord_by_workspace("guild-errors") is config.discord[1]
-    assert config.discord_by_workspace("nope") is None
+    assert [d.workspace for d in config.integrations["discord"]] == ["guild-alerts", "guild-errors"]
+    assert [d.username for d in config.integrations["discord"]] == ["AlertBot", "StatsBot"]
+    assert [d.default for d in config.integrations["discord"]] == [True, False]
+    assert by_workspace(config.integrations["discord"], "") is config.integrations["discord"][0]
+    assert (
+        by_workspace(config.integrations["discord"], "guild-errors")
+        is config.integrations["discord"][1]
+    )
+    assert by_workspace(config.integrations["discord"], "nope") is None
     # The placeholder ids are not numeric: loaded, with one warning per enabled section.
     warnings = [n for n in config.notes if n.startswith("WARNING")]
     assert len(warnings) == 2
@@ -154,7 +159,7 @@ def test_single_discord_table_is_one_section(tmp_path: Path) -> None:
         """,
         {"KAPACITOR_DISCORD_0_USERNAME": "Night ops"},
     )
-    (section,) = config.discord
+    (section,) = config.integrations["discord"]
     assert section.enabled and section.url == WEBHOOK
     assert section.default  # a single section is the default
     assert section.username == "Night ops"
@@ -405,7 +410,7 @@ def test_kapacitor_style_config_with_every_shipped_section_loads(tmp_path: Path)
     assert config.http.host_port() == ("", 9092)
     assert config.storage.boltdb == "/var/lib/kapacitor/kapacitor.db"
     assert config.sqlite_path() == "/var/lib/kapacitor/leyden.db"
-    assert [d.workspace for d in config.discord] == ["guild-alerts", "guild-errors"]
+    assert [d.workspace for d in config.integrations["discord"]] == ["guild-alerts", "guild-errors"]
     (post,) = config.httppost
     assert post.headers == {"Example": "your-key"}
     assert post.basic_auth.username == "my-user"
@@ -509,7 +514,7 @@ def test_wrong_types_name_key_expected_and_got(tmp_path: Path, text: str, expect
 def test_toml_syntax_error_is_one_line_with_file_line_and_column(tmp_path: Path) -> None:
     path = write(tmp_path, 'hostname = "ok"\n[http]\nbind-address ":9092"\n')
     with pytest.raises(ConfigError) as info:
-        load_config(path, {})
+        load_config(path, {}, integrations=INTEGRATIONS.sections())
     message = str(info.value)
     assert message.startswith(f"{path}:3:14: invalid TOML: ")
     assert "\n" not in message
@@ -517,12 +522,12 @@ def test_toml_syntax_error_is_one_line_with_file_line_and_column(tmp_path: Path)
 
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the config file: No such file"):
-        load_config(str(tmp_path / "missing.conf"), {})
+        load_config(str(tmp_path / "missing.conf"), {}, integrations=INTEGRATIONS.sections())
 
 
 def test_empty_lists_are_allowed(tmp_path: Path) -> None:
     config = load(tmp_path, "discord = []\nslack = []\n")
-    assert config.discord == []
+    assert config.integrations["discord"] == []
     assert config.notes == ["ignoring section [[slack]]: not supported by Leyden"]
 
 
@@ -530,7 +535,7 @@ def test_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "kapacitor.conf"
     path.write_bytes(b'hostname = "\xff"\n')
     with pytest.raises(ConfigError, match="not UTF-8"):
-        load_config(str(path), {})
+        load_config(str(path), {}, integrations=INTEGRATIONS.sections())
 
 
 # --------------------------------------------------------------------------------------------
@@ -591,7 +596,7 @@ def test_env_overrides_every_documented_name(tmp_path: Path) -> None:
     assert not config.alert.persist_topics
     assert config.alert.topic_buffer_length == 256
     assert not config.config_override_enabled
-    first, second = config.discord
+    first, second = config.integrations["discord"]
     assert first.url == WEBHOOK and first.enabled and first.avatar_url == AVATAR
     assert first.embed_title == "From env"
     assert second.timestamp and second.insecure_skip_verify and not second.global_
@@ -607,16 +612,18 @@ def test_env_overrides_every_documented_name(tmp_path: Path) -> None:
 def test_env_state_changes_only_on_indexed_section(tmp_path: Path) -> None:
     text = discord(workspace="a", default=True, **{"global": True}) + discord(workspace="b")
     config = load(tmp_path, text, {"KAPACITOR_DISCORD_0_STATE_CHANGES_ONLY": "true"})
-    assert config.discord[0].state_changes_only
+    assert config.integrations["discord"][0].state_changes_only
     message = error_of(tmp_path, text, {"KAPACITOR_DISCORD_1_STATE_CHANGES_ONLY": "true"})
     assert '[[discord]] #1 (workspace "b"): state-changes-only: may only be set' in message
 
 
 def test_env_overrides_builtin_default_discord_without_file() -> None:
     config = load_config(
-        None, {"KAPACITOR_DISCORD_0_ENABLED": "true", "KAPACITOR_DISCORD_0_URL": WEBHOOK}
+        None,
+        {"KAPACITOR_DISCORD_0_ENABLED": "true", "KAPACITOR_DISCORD_0_URL": WEBHOOK},
+        integrations=INTEGRATIONS.sections(),
     )
-    (section,) = config.discord
+    (section,) = config.integrations["discord"]
     assert section.enabled and section.default and section.url == WEBHOOK
     assert config.source == EMBEDDED_SOURCE
 
@@ -631,7 +638,7 @@ def test_leyden_prefix_wins_over_kapacitor(tmp_path: Path) -> None:
     }
     config = load(tmp_path, SEED_TWO, env)
     assert config.hostname == "leyden"
-    assert config.discord[1].username == "LeydenBot"
+    assert config.integrations["discord"][1].username == "LeydenBot"
     assert config.logging.level == "WARN"
 
 
@@ -662,7 +669,9 @@ def test_env_missing_index_on_embedded_defaults() -> None:
     with pytest.raises(
         ConfigError, match=r"KAPACITOR_DISCORD_1_ENABLED: there is no \[\[discord\]\] #1"
     ):
-        load_config(None, {"KAPACITOR_DISCORD_1_ENABLED": "true"})
+        load_config(
+            None, {"KAPACITOR_DISCORD_1_ENABLED": "true"}, integrations=INTEGRATIONS.sections()
+        )
 
 
 @pytest.mark.parametrize(
@@ -677,7 +686,7 @@ def test_env_missing_index_on_embedded_defaults() -> None:
 )
 def test_bad_env_value_names_the_variable(variable: str, value: str, expected: str) -> None:
     with pytest.raises(ConfigError) as info:
-        load_config(None, {variable: value})
+        load_config(None, {variable: value}, integrations=INTEGRATIONS.sections())
     message = str(info.value)
     assert message.startswith(f"environment: {variable}: ")
     assert expected in message
@@ -686,7 +695,11 @@ def test_bad_env_value_names_the_variable(variable: str, value: str, expected: s
 
 def test_env_int_prefixes() -> None:
     for text, expected in [("010", 8), ("0o17", 15), ("0x1F", 31), ("0b11", 3), ("42", 42)]:
-        config = load_config(None, {"KAPACITOR_ALERT_TOPIC_BUFFER_LENGTH": text})
+        config = load_config(
+            None,
+            {"KAPACITOR_ALERT_TOPIC_BUFFER_LENGTH": text},
+            integrations=INTEGRATIONS.sections(),
+        )
         assert config.alert.topic_buffer_length == expected
 
 
@@ -701,8 +714,8 @@ def test_env_for_unknown_or_kapacitor_only_keys_is_ignored() -> None:
         "kapacitor_hostname": "lowercase-is-not-ours",
         "LEYDEN": "x",
     }
-    config = load_config(None, env)
-    assert config == load_config(None, {})
+    config = load_config(None, env, integrations=INTEGRATIONS.sections())
+    assert config == load_config(None, {}, integrations=INTEGRATIONS.sections())
 
 
 def test_env_value_then_fails_validation_says_so(tmp_path: Path) -> None:
@@ -729,7 +742,7 @@ def test_enabled_requires_url(tmp_path: Path) -> None:
 
 def test_disabled_section_needs_no_url_but_is_type_checked(tmp_path: Path) -> None:
     config = load(tmp_path, discord(enabled=False, username="Bot"))
-    assert config.discord[0].url == ""
+    assert config.integrations["discord"][0].url == ""
     assert "enabled: expected a boolean" in error_of(tmp_path, "[[discord]]\nenabled = 'no'\n")
 
 
@@ -748,8 +761,11 @@ def test_one_unnamed_default_section_is_accepted(tmp_path: Path) -> None:
         discord(enabled=True, default=True, url=WEBHOOK)
         + discord(enabled=True, workspace="company_private", username="comp testy", url=WEBHOOK),
     )
-    assert config.discord_by_workspace("") is config.discord[0]
-    assert config.discord_by_workspace("company_private") is config.discord[1]
+    assert by_workspace(config.integrations["discord"], "") is config.integrations["discord"][0]
+    assert (
+        by_workspace(config.integrations["discord"], "company_private")
+        is config.integrations["discord"][1]
+    )
 
 
 def test_two_unnamed_sections_are_rejected_even_if_one_is_default(tmp_path: Path) -> None:
@@ -789,7 +805,7 @@ def test_single_section_is_default_automatically(tmp_path: Path) -> None:
         tmp_path,
         discord(workspace="solo", default=False, **{"global": True}, state_changes_only=True),
     )
-    assert config.discord[0].default and config.discord[0].global_
+    assert config.integrations["discord"][0].default and config.integrations["discord"][0].global_
 
 
 def test_global_only_on_default(tmp_path: Path) -> None:
@@ -877,9 +893,9 @@ def test_other_http_urls_are_accepted_with_a_warning(tmp_path: Path, url: str, h
 @pytest.mark.parametrize(
     "url",
     [
-        f"http://discord.com/api/webhooks/1/{TOKEN}",
         f"https://discord.com/api/webhooks/not-a-number/{TOKEN}",
         f"https://discord.com/webhooks/1/{TOKEN}",
+        f"https://user:pw@discord.com/api/webhooks/1/{TOKEN}",
     ],
 )
 def test_discord_host_with_unexpected_form_warns(tmp_path: Path, url: str) -> None:
@@ -887,6 +903,46 @@ def test_discord_host_with_unexpected_form_warns(tmp_path: Path, url: str) -> No
     assert note == (
         "WARNING: [[discord]] #0: url: on discord.com but not of the form "
         "https://discord.com/api/webhooks/<numeric id>/<token>; posting to it anyway"
+    )
+
+
+# Issue 9 item 8: the config and the sender ask one classifier (notify/discord/webhook.py), so
+# they agree on these three URLs, which they used to call "a relay" and "Discord" respectively.
+
+
+def test_ptb_on_the_legacy_host_is_a_discord_webhook(tmp_path: Path) -> None:
+    url = f"https://ptb.discordapp.com/api/webhooks/1/{TOKEN}"
+    assert load(tmp_path, discord(enabled=True, url=url)).notes == []
+
+
+def test_http_on_a_discord_host_is_discord_sent_over_https(tmp_path: Path) -> None:
+    url = f"http://discord.com/api/webhooks/1/{TOKEN}"
+    (note,) = load(tmp_path, discord(enabled=True, url=url)).notes
+    assert note == (
+        "WARNING: [[discord]] #0: url: http:// on discord.com; Leyden posts to "
+        "https://discord.com instead (Discord serves webhooks only over https, and the token "
+        "must not travel in clear)"
+    )
+    assert TOKEN not in note
+
+
+@pytest.mark.parametrize(("suffix", "expected"), [("/slack", "Slack's"), ("/github", "GitHub's")])
+def test_slack_and_github_endpoints_are_refused(tmp_path: Path, suffix: str, expected: str) -> None:
+    url = f"https://discord.com/api/webhooks/1/{TOKEN}{suffix}"
+    message = error_of(tmp_path, discord(enabled=True, url=url))
+    assert message.endswith(
+        f"[[discord]] #0: url: a Discord webhook URL ending in {suffix} takes {expected} "
+        "message format, not the embeds Leyden sends; use the URL without it"
+    )
+    assert TOKEN not in message
+
+
+def test_other_endpoints_of_a_webhook_are_refused(tmp_path: Path) -> None:
+    url = f"https://discord.com/api/webhooks/1/{TOKEN}/messages/5"
+    message = error_of(tmp_path, discord(enabled=True, url=url))
+    assert message.endswith(
+        "[[discord]] #0: url: on discord.com, a Discord webhook URL must end with the token "
+        "(https://discord.com/api/webhooks/<numeric id>/<token>), not another endpoint"
     )
 
 
@@ -1135,7 +1191,7 @@ def test_conformance_discord_config(tmp_path: Path) -> None:
     if not source.exists():
         pytest.skip("conformance kit not available")
     config = load(tmp_path, source.read_text().replace("{{DISCORD_URL}}", "http://127.0.0.1:4242"))
-    assert [d.workspace for d in config.discord] == ["", "company_private"]
+    assert [d.workspace for d in config.integrations["discord"]] == ["", "company_private"]
     assert len(config.notes) == 2 and all("host 127.0.0.1:4242" in n for n in config.notes)
 
 
@@ -1230,88 +1286,13 @@ def test_secrets_never_in_errors_notes_or_repr(tmp_path: Path, text: str, via_en
         return
     assert all(TOKEN not in note for note in config.notes)
     assert TOKEN not in repr(config)
-    assert all(TOKEN not in repr(d.to_options()) for d in config.discord)
+    assert all(TOKEN not in repr(d.to_options()) for d in config.integrations["discord"])
     assert all(TOKEN not in repr(p.to_options()) for p in config.httppost)
 
 
 def test_env_secret_value_not_echoed_on_type_error() -> None:
     with pytest.raises(ConfigError) as info:
-        load_config(None, {"KAPACITOR_DISCORD_0_ENABLED": TOKEN})
+        load_config(
+            None, {"KAPACITOR_DISCORD_0_ENABLED": TOKEN}, integrations=INTEGRATIONS.sections()
+        )
     assert TOKEN not in str(info.value)
-
-
-# --------------------------------------------------------------------------------------------
-# Go value syntax
-
-
-@pytest.mark.parametrize("text", ["1", "t", "T", "TRUE", "true", "True"])
-def test_go_bool_true(text: str) -> None:
-    assert parse_go_bool(text) is True
-
-
-@pytest.mark.parametrize("text", ["0", "f", "F", "FALSE", "false", "False"])
-def test_go_bool_false(text: str) -> None:
-    assert parse_go_bool(text) is False
-
-
-@pytest.mark.parametrize("text", ["", "yes", "no", "on", "tRUE", " true", "2"])
-def test_go_bool_rejects(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_go_bool(text)
-
-
-@pytest.mark.parametrize(
-    ("text", "nanoseconds"),
-    [
-        ("0", 0),
-        ("10s", 10 * 10**9),
-        ("1h30m", 5400 * 10**9),
-        ("1.5h", 5400 * 10**9),
-        ("100ms", 100 * 10**6),
-        ("1us", 1000),
-        ("1µs", 1000),
-        ("1μs", 1000),
-        ("1ns", 1),
-        ("-1m", -60 * 10**9),
-        ("+2s", 2 * 10**9),
-        (".5s", 5 * 10**8),
-        ("1.s", 10**9),
-        ("1h2m3s4ms5us6ns", 3723004005006),
-        ("1.0000000001s", 10**9),  # fractions of a nanosecond are truncated, as in Go
-        ("2562047h47m16.854775807s", 2**63 - 1),
-    ],
-)
-def test_go_duration(text: str, nanoseconds: int) -> None:
-    assert parse_go_duration(text) == nanoseconds
-
-
-@pytest.mark.parametrize(
-    "text", ["", "10", "1x", "s", ".s", "1d", "- 1s", "1s ", "2562047h47m16.854775808s", "++1s"]
-)
-def test_go_duration_rejects(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_go_duration(text)
-
-
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [
-        ("42", 42),
-        ("-7", -7),
-        ("0x10", 16),
-        ("0X10", 16),
-        ("0o17", 15),
-        ("017", 15),
-        ("0b101", 5),
-        ("0", 0),
-        ("1_000", 1000),
-    ],
-)
-def test_go_int(text: str, value: int) -> None:
-    assert parse_go_int(text) == value
-
-
-@pytest.mark.parametrize("text", ["", " 1", "08", "1.0", "0x", "9223372036854775808", "abc"])
-def test_go_int_rejects(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_go_int(text)

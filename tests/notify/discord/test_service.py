@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 import trustme
 
-from leyden.discord.sender import DiscordSender
-from leyden.discord.service import (
+from leyden.model.alert import Level
+from leyden.notify.discord.sender import DiscordSender
+from leyden.notify.discord.service import (
     DiscordError,
     DiscordHandlerOptions,
     DiscordService,
     rfc3339_seconds,
 )
-from leyden.model.alert import Level
 
 LOGO = "https://influxdata.github.io/branding/img/downloads/influxdata-logo--symbol--pool-alpha.png"
 Opts = DiscordHandlerOptions

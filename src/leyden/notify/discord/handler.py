@@ -1,7 +1,8 @@
 """``.discord()`` and ``kind: discord``: events handed to :class:`DiscordService`.
 
-All Discord behaviour (workspace fallbacks, payload fitting, retries) lives in
-:mod:`leyden.discord`; this adapter only maps option names and reports an undelivered event.
+All Discord behaviour (workspace fallbacks, payload fitting, retries) lives in the service
+(:mod:`leyden.notify.discord.service`); this adapter only maps option names, reports an
+undelivered event, and refuses at definition a workspace the server does not have.
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from leyden.alerting.handlers.base import HandlerConfigError, HandlerContext, HandlerError
-from leyden.discord.service import DiscordError, DiscordHandlerOptions, DiscordService
 from leyden.model.alert import Event
+from leyden.notify._registry import Problem
+from leyden.notify.base import HandlerConfigError, HandlerContext, HandlerError
+from leyden.notify.discord.service import DiscordError, DiscordHandlerOptions, DiscordService
+
+KIND = "discord"
 
 
 class DiscordHandler:
-    kind = "discord"
+    kind = KIND
 
     def __init__(self, service: DiscordService, options: DiscordHandlerOptions) -> None:
         self.service = service
@@ -36,9 +40,10 @@ class DiscordHandler:
 
 
 def _service(ctx: HandlerContext) -> DiscordService:
-    if ctx.discord is None:
+    service = ctx.services.get(KIND)
+    if not isinstance(service, DiscordService):
         raise HandlerConfigError("discord handler: no Discord service is configured")
-    return ctx.discord
+    return service
 
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> DiscordHandler:
@@ -63,3 +68,31 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> DiscordHand
     except DiscordError as exc:
         raise HandlerConfigError(str(exc)) from None
     return DiscordHandler(_service(ctx), parsed)
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f'"{n}"' if n == "" else n for n in names) or "none"
+
+
+def check(settings: Mapping[str, Any], service: DiscordService, tick: bool) -> Problem | None:
+    """A workspace the server does not have, refused when the handler is defined.
+
+    Kapacitor accepts it and fails on every event.  A topic handler is also refused when no
+    workspace is configured at all; a TICKscript's ``.discord()`` without a workspace is not (a
+    task may be defined before the server has Discord, as in Kapacitor).
+    """
+    names = service.workspace_names()
+    workspace = settings.get("workspace")
+    if isinstance(workspace, str) and workspace:
+        if workspace not in names:
+            return Problem(
+                f'discord workspace "{workspace}" is not configured; configured workspaces: '
+                + _names(names),
+                prop="workspace",
+                value=workspace,
+            )
+    elif not names and not tick:
+        return Problem(
+            "no discord workspace is configured: add a [[discord]] section to the configuration"
+        )
+    return None

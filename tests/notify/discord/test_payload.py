@@ -4,7 +4,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leyden.discord.payload import (
+from leyden.model.alert import Level
+from leyden.notify.discord.payload import (
     DESCRIPTION_LIMIT,
     EMPTY_DESCRIPTION,
     LONG_MARKER,
@@ -17,7 +18,6 @@ from leyden.discord.payload import (
     text_length,
     validate_payload,
 )
-from leyden.model.alert import Level
 
 CLEF = "𝄞"  # one code point, two UTF-16 units, four UTF-8 bytes
 

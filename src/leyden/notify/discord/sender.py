@@ -16,156 +16,52 @@ import asyncio
 import json
 import logging
 import random as _random
-import re
-import ssl as _ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from dataclasses import replace
+from typing import Any
 
 import aiohttp
 
 from leyden import __version__
+from leyden.notify._http import (
+    DeliveryResult,
+    SessionPool,
+    SSLSetting,
+    backoff,
+    classify,
+    scrub,
+)
+from leyden.notify.discord.webhook import normalize_webhook_url, parse_webhook_url, redact_url
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "USER_AGENT",
+    "DiscordSender",
+    "explain_response",
+    "is_discord_webhook_url",
+]
 
 log = logging.getLogger("leyden.discord")
 
 USER_AGENT = f"DiscordBot (leyden, {__version__})"
 DEFAULT_TIMEOUT = 30.0
-API_VERSION = 10
-
-_DISCORD_HOSTS = frozenset(
-    f"{prefix}{domain}"
-    for prefix in ("", "ptb.", "canary.")
-    for domain in ("discord.com", "discordapp.com")
-)
-_WEBHOOK_PATH = re.compile(r"^/api(?:/v\d+)?/webhooks/(\d+)/([A-Za-z0-9._-]+)(/.*)?$")
-
-Outcome = Literal["delivered", "retry", "permanent"]
-SSLSetting = _ssl.SSLContext | bool | None
-
-
-# --- URLs ------------------------------------------------------------------------------------
-
-
-def _discord_parts(url: str) -> tuple[str, str, str, str, str] | None:
-    """(host, webhook id, token, suffix, query) if ``url`` is a Discord execute-webhook URL."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or host not in _DISCORD_HOSTS:
-        return None
-    if port not in (None, 443) or parts.username or parts.password:
-        return None
-    match = _WEBHOOK_PATH.match(parts.path)
-    if match is None:
-        return None
-    webhook_id, token, suffix = match.groups()
-    return host, webhook_id, token, suffix or "", parts.query
 
 
 def is_discord_webhook_url(url: str) -> bool:
-    return _discord_parts(url) is not None
-
-
-def normalize_webhook_url(url: str) -> str:
-    """Pin a Discord webhook URL to HTTPS and API v10; leave any other URL as written.
-
-    The URL Discord's UI hands out has no API version and so runs on the deprecated v6, whose
-    rate-limit units and error bodies differ.  The host (discord.com, discordapp.com, ptb.,
-    canary.), query parameters such as ``thread_id`` and any path suffix after the token
-    (``/slack``, ``/github``) are kept.  Relays, emulators and test servers are not touched.
-    """
-    parts = _discord_parts(url)
-    if parts is None:
-        return url
-    host, webhook_id, token, suffix, query = parts
-    path = f"/api/v{API_VERSION}/webhooks/{webhook_id}/{token}{suffix}"
-    return urlunsplit(("https", host, path, query, ""))
-
-
-def redact_url(url: str) -> str:
-    """A form of ``url`` safe for logs: Discord URLs keep the webhook id, never the token."""
-    parts = _discord_parts(url)
-    if parts is not None:
-        host, webhook_id, _token, suffix, _query = parts
-        return f"https://{host}/api/v{API_VERSION}/webhooks/{webhook_id}/****{suffix}"
-    try:
-        split = urlsplit(url.strip())
-        host = split.hostname or ""
-        port = split.port
-    except ValueError:
-        return "<invalid url>"
-    if not split.scheme or not host:
-        return "<invalid url>"
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{port}" if port is not None else host
-    return f"{split.scheme}://{netloc}/…"
+    return parse_webhook_url(url) is not None
 
 
 def _scrub(text: str, url: str) -> str:
-    """Remove every recognisable form of ``url`` (and its secret parts) from ``text``."""
-    if not url:
-        return text
-    secrets: set[str] = {url, url.strip(), normalize_webhook_url(url)}
-    parts = _discord_parts(url)
-    if parts is not None:
-        secrets.add(parts[2])
-    else:
-        try:
-            split = urlsplit(url.strip())
-        except ValueError:
-            split = None
-        if split is not None:
-            if split.path not in ("", "/"):
-                secrets.add(split.path)
-            if split.query:
-                secrets.add(split.query)
-            if split.password:
-                secrets.add(split.password)
-            # A relay's token may be any path segment or query value: hide the token-like ones
-            # (plain words such as "webhooks" or "api" stay readable).
-            pieces = split.path.split("/") + re.split(r"[&=]", split.query)
-            secrets.update(p for p in pieces if len(p) >= 8 and not p.isalpha())
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, redact_url(url) if secret.startswith("http") else "****")
-    return text
+    """Remove every recognisable form of ``url`` (and its token) from ``text``."""
+    parts = parse_webhook_url(url)
+    if parts is None:
+        return scrub(text, url)
+    secrets = {url, url.strip(), normalize_webhook_url(url), parts.token}
+    return scrub(text, url, secrets=secrets, redact=redact_url)
 
 
 # --- results ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryResult:
-    """What became of one notification.
-
-    ``retry_after`` (seconds) is Discord's own hint when it gave one (429), else the backoff
-    this sender would use next; ``None`` for delivered and permanent outcomes.  ``reason`` is
-    Discord's explanation (or the transport error), never containing the webhook URL.
-    """
-
-    outcome: Outcome
-    status: int | None = None
-    reason: str = ""
-    retry_after: float | None = None
-    attempts: int = 1
-
-    @property
-    def delivered(self) -> bool:
-        return self.outcome == "delivered"
-
-    def describe(self) -> str:
-        """One line for logs and API answers: status and reason."""
-        if self.outcome == "delivered":
-            return f"delivered (HTTP {self.status})"
-        if self.status is None:
-            return self.reason
-        return f"HTTP {self.status}: {self.reason}" if self.reason else f"HTTP {self.status}"
 
 
 def _flatten_errors(tree: Any, path: str, out: list[str]) -> None:
@@ -252,63 +148,7 @@ def _retry_after(headers: Mapping[str, str], body: bytes) -> float | None:
     return None
 
 
-# --- TLS -------------------------------------------------------------------------------------
-
-
-class TLSConfigError(ValueError):
-    """A TLS setting (ssl-ca, ssl-cert, ssl-key) that cannot be used; names key and file."""
-
-
-def _readable(key: str, path: str) -> None:
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        raise TLSConfigError(f'{key}: cannot read "{path}": {exc.strerror or exc}') from None
-
-
-def build_ssl_context(
-    ssl_ca: str = "", ssl_cert: str = "", ssl_key: str = "", insecure_skip_verify: bool = False
-) -> _ssl.SSLContext | None:
-    """The client TLS context for a workspace, or ``None`` for the system defaults.
-
-    As in Kapacitor: ``ssl-ca`` replaces the trusted roots, ``ssl-cert``/``ssl-key`` give a client
-    certificate, ``insecure-skip-verify`` turns off chain and host checks.
-    """
-    if not (ssl_ca or ssl_cert or ssl_key or insecure_skip_verify):
-        return None
-    if ssl_key and not ssl_cert:
-        raise TLSConfigError(
-            "ssl-key is set but ssl-cert is not: a client key needs its certificate"
-        )
-    if ssl_ca:
-        _readable("ssl-ca", ssl_ca)
-    try:
-        context = _ssl.create_default_context(cafile=ssl_ca or None)
-    except _ssl.SSLError as exc:
-        raise TLSConfigError(f'ssl-ca: "{ssl_ca}" holds no usable CA certificate: {exc}') from None
-    if insecure_skip_verify:
-        context.check_hostname = False
-        context.verify_mode = _ssl.CERT_NONE
-    if ssl_cert:
-        _readable("ssl-cert", ssl_cert)
-        if ssl_key:
-            _readable("ssl-key", ssl_key)
-        try:
-            context.load_cert_chain(ssl_cert, ssl_key or None)
-        except _ssl.SSLError as exc:
-            files = f'ssl-cert "{ssl_cert}"' + (f' / ssl-key "{ssl_key}"' if ssl_key else "")
-            raise TLSConfigError(
-                f"{files}: not a usable certificate and private key pair: {exc}"
-            ) from None
-    return context
-
-
 # --- the sender ------------------------------------------------------------------------------
-
-
-def _ssl_key(setting: SSLSetting) -> Any:
-    return True if setting is None else setting
 
 
 class DiscordSender:
@@ -338,41 +178,26 @@ class DiscordSender:
         backoff_cap: float = 30.0,
         max_gate_wait: float = 10.0,
     ) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._timeout_seconds = timeout
         self._sleep = sleep
         self._random = random
         self._clock = clock
-        self._trust_env = trust_env
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._max_gate_wait = max_gate_wait
-        self._sessions: dict[Any, aiohttp.ClientSession] = {}
+        self._sessions = SessionPool(
+            timeout=timeout,
+            headers={"User-Agent": USER_AGENT},
+            trust_env=trust_env,
+            name="DiscordSender",
+        )
         #: per normalised URL: clock time before which no request may be sent
         self._not_before: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._closed = False
-
-    def _session(self, setting: SSLSetting) -> aiohttp.ClientSession:
-        if self._closed:
-            raise RuntimeError("DiscordSender is closed")
-        key = _ssl_key(setting)
-        session = self._sessions.get(key)
-        if session is None or session.closed:
-            connector = aiohttp.TCPConnector(ssl=key, limit=100, keepalive_timeout=60)
-            session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=self._timeout,
-                headers={"User-Agent": USER_AGENT},
-                trust_env=self._trust_env,
-            )
-            self._sessions[key] = session
-        return session
 
     def backoff(self, attempt: int) -> float:
         """Wait after failed attempt ``attempt`` (1-based): exponential, jittered ±50 %."""
-        base = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
-        return base * (0.5 + self._random())
+        return backoff(attempt, base=self._backoff_base, cap=self._backoff_cap, random=self._random)
 
     def _gate_wait(self, url: str) -> float:
         not_before = self._not_before.get(url)
@@ -416,7 +241,7 @@ class DiscordSender:
             await self._sleep(wait)
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         try:
-            session = self._session(ssl)
+            session = self._sessions.get(ssl)
             async with session.post(
                 target,
                 data=body,
@@ -443,19 +268,18 @@ class DiscordSender:
             reset_after = _float_or_none(headers.get("X-RateLimit-Reset-After"))
             if reset_after:
                 self._close_gate(target, reset_after)
-        if 200 <= status < 300:
-            return DeliveryResult("delivered", status)
+        outcome = classify(status)
+        if outcome == "delivered":
+            return DeliveryResult(outcome, status)
         reason = _scrub(explain_response(status, content), url)
         if status == 429:
             hint = _retry_after(headers, content)
             if hint is not None:
                 self._close_gate(target, hint)
-            return DeliveryResult("retry", status, reason, retry_after=hint)
-        if status >= 500:
-            return DeliveryResult("retry", status, reason)
+            return DeliveryResult(outcome, status, reason, retry_after=hint)
         if 300 <= status < 400:
-            return DeliveryResult("permanent", status, f"unexpected redirect: {reason}")
-        return DeliveryResult("permanent", status, reason)
+            reason = f"unexpected redirect: {reason}"
+        return DeliveryResult(outcome, status, reason)
 
     async def deliver(
         self,
@@ -512,7 +336,4 @@ class DiscordSender:
             waited += wait
 
     async def close(self) -> None:
-        self._closed = True
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            await session.close()
+        await self._sessions.close()

@@ -16,19 +16,19 @@ from typing import Any
 
 import aiohttp
 
-from leyden.alerting.handlers.base import (
+from leyden.config import endpoint_headers, endpoint_template_text
+from leyden.go.template import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
+from leyden.go.types import GoStruct
+from leyden.model.alert import Event
+from leyden.notify._http import redact_url
+from leyden.notify._registry import Integration
+from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
     HandlerError,
     check_keys,
-    endpoint_headers,
-    endpoint_template_text,
     option,
 )
-from leyden.discord.sender import redact_url
-from leyden.go.template import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
-from leyden.go.types import GoStruct
-from leyden.model.alert import Event
 
 DEFAULT_TIMEOUT = 30.0
 _MAX_CAPTURED = 4096
@@ -214,3 +214,6 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> PostHandler
         timeout=_seconds(option(options, "post", "timeout", (int, float), None)),
         skip_ssl_verification=option(options, "post", "skip-ssl-verification", bool, False),
     )
+
+
+INTEGRATION = Integration("post", from_options=from_options, from_tick=from_tick)

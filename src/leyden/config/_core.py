@@ -1,0 +1,292 @@
+"""The core sections of kapacitor.conf, and :class:`Config`, which holds them all.
+
+Core means "not an integration": the listener, logging, storage, alerting, auth, overrides and
+``[[httppost]]`` (shared with the engine's ``httpPost`` node, see :mod:`leyden.config._httppost`).
+Each integration's section lives beside its integration (``leyden.notify.discord.config``);
+:class:`Config` holds those by name in ``integrations``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from leyden.config._httppost import HTTPPostConfig
+from leyden.config._schema import Key, Section, SectionSpec, quote, suggest
+
+__all__ = [
+    "AUTH_PERMISSIONS",
+    "EMBEDDED_SOURCE",
+    "KAPACITOR_ONLY_SECTIONS",
+    "AlertConfig",
+    "AuthConfig",
+    "AuthUser",
+    "Config",
+    "HTTPConfig",
+    "LoggingConfig",
+    "StorageConfig",
+]
+
+EMBEDDED_SOURCE = "<embedded defaults>"
+
+
+@dataclass
+class HTTPConfig(Section):
+    """``[http]``: the API and write listener."""
+
+    bind_address: str = "127.0.0.1:9092"
+    auth_enabled: bool = False
+    log_enabled: bool = True
+    https_enabled: bool = False
+    https_certificate: str = ""
+    https_private_key: str = ""
+    shared_secret: str = field(default="", repr=False)
+    shutdown_timeout: int = 10_000_000_000  # nanoseconds, as Kapacitor's toml.Duration
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("bind-address", "bind_address", "str"),
+        Key("auth-enabled", "auth_enabled", "bool"),
+        Key("log-enabled", "log_enabled", "bool"),
+        Key("https-enabled", "https_enabled", "bool"),
+        Key("https-certificate", "https_certificate", "str"),
+        Key("https-private-key", "https_private_key", "str"),
+        Key("shared-secret", "shared_secret", "str"),
+        Key("shutdown-timeout", "shutdown_timeout", "duration"),
+    )
+    _KAPACITOR_ONLY: ClassVar[frozenset[str]] = frozenset({"write-tracing", "pprof-enabled"})
+
+    def validate(self) -> list[str]:
+        problems: list[str] = []
+        problem = _bind_address_problem(self.bind_address)
+        if problem:
+            problems.append(f"bind-address: {quote(self.bind_address)} {problem}")
+        if self.https_enabled:
+            if not self.https_certificate:
+                problems.append("https-certificate: must be set when https-enabled = true")
+            for key in ("https-certificate", "https-private-key"):
+                path = getattr(self, key.replace("-", "_"))
+                if path and not os.path.isfile(path):
+                    problems.append(f"{key}: file {quote(path)} does not exist")
+        if self.shutdown_timeout < 0:
+            problems.append("shutdown-timeout: must not be negative")
+        return problems
+
+    def host_port(self) -> tuple[str, int]:
+        """The listener address; an empty host means all interfaces (Go's ":9092")."""
+        host, _, port = self.bind_address.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+def _bind_address_problem(address: str) -> str:
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        return 'must be host:port, e.g. ":9092" or "127.0.0.1:9092"'
+    if host.startswith("[") != host.endswith("]") or (":" in host and not host.startswith("[")):
+        return 'must be host:port; write an IPv6 host in brackets, e.g. "[::1]:9092"'
+    if not port:
+        return "has no port"
+    if not port.isascii() or not port.isdigit():
+        return "has a port that is not a number"
+    if int(port) > 65535:
+        return "has a port out of range (0-65535)"
+    return ""
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
+
+
+@dataclass
+class LoggingConfig(Section):
+    """``[logging]``."""
+
+    file: str = "STDERR"
+    level: str = "INFO"
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("file", "file", "str"),
+        Key("level", "level", "str"),
+    )
+
+    def validate(self) -> list[str]:
+        problems: list[str] = []
+        if not self.file:
+            problems.append('file: must be "STDERR", "STDOUT" or a path')
+        if self.level.upper() not in _LOG_LEVELS:
+            hint = suggest(self.level.upper(), frozenset(_LOG_LEVELS))
+            problems.append(
+                f"level: must be one of {', '.join(_LOG_LEVELS)}, got {quote(self.level)}{hint}"
+            )
+        return problems
+
+
+@dataclass
+class StorageConfig(Section):
+    """``[storage]``: Leyden keeps its state in SQLite; a Kapacitor ``boltdb`` path is only read past."""
+
+    boltdb: str = ""
+    sqlite: str = ""
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("boltdb", "boltdb", "str"),
+        Key("sqlite", "sqlite", "str"),
+    )
+
+
+@dataclass
+class AlertConfig(Section):
+    """``[alert]``."""
+
+    persist_topics: bool = True
+    topic_buffer_length: int = 5000
+    #: Leyden's opt-in fixes of Kapacitor behaviours that change alert output (off = Kapacitor's):
+    #: each group gets its own state for count()/sigma()/spread() in alert level lambdas
+    per_group_lambda_state: bool = False
+    #: flapping weighs transitions in time order (fixes Kapacitor's wrap-around quirk)
+    chronological_flapping: bool = False
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("persist-topics", "persist_topics", "bool"),
+        Key("topic-buffer-length", "topic_buffer_length", "int"),
+        Key("per-group-lambda-state", "per_group_lambda_state", "bool"),
+        Key("chronological-flapping", "chronological_flapping", "bool"),
+    )
+
+    def validate(self) -> list[str]:
+        if self.topic_buffer_length < 0:
+            return ["topic-buffer-length: must not be negative"]
+        return []
+
+
+AUTH_PERMISSIONS = ("none", "api", "config_api", "write_points", "all")
+
+
+@dataclass
+class AuthUser(Section):
+    """One ``[[auth.users]]`` entry (Leyden's own section, see the module docstring)."""
+
+    username: str = ""
+    password: str = field(default="", repr=False)
+    permissions: list[str] = field(default_factory=lambda: ["all"])
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("username", "username", "str"),
+        Key("password", "password", "str"),
+        Key("permissions", "permissions", "str_list"),
+    )
+    _ELEMENT_KEY: ClassVar[str] = "username"
+
+    def validate(self) -> list[str]:
+        problems: list[str] = []
+        if not self.username:
+            problems.append("username: must not be empty")
+        elif ":" in self.username:
+            problems.append('username: must not contain ":" (HTTP basic auth splits on it)')
+        if not self.password:
+            problems.append("password: must not be empty")
+        for permission in self.permissions:
+            if permission not in AUTH_PERMISSIONS:
+                hint = suggest(permission, frozenset(AUTH_PERMISSIONS))
+                problems.append(
+                    f"permissions: unknown permission {quote(permission)}, expected any of "
+                    f"{', '.join(AUTH_PERMISSIONS)}{hint}"
+                )
+        return problems
+
+
+@dataclass
+class AuthConfig(Section):
+    """``[auth]``: whether credentials are checked, and the users they are checked against."""
+
+    enabled: bool = False
+    users: list[AuthUser] = field(default_factory=list)
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("enabled", "enabled", "bool"),
+        Key("users", "users", "table_list", AuthUser),
+    )
+    _KAPACITOR_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cache-expiration",
+            "bcrypt-cost",
+            "meta-addr",
+            "meta-username",
+            "meta-password",
+            "meta-internal-shared-secret",
+            "meta-use-tls",
+            "meta-ca",
+            "meta-cert",
+            "meta-key",
+            "meta-insecure-skip-verify",
+        }
+    )
+
+
+@dataclass
+class _ConfigOverrideSection(Section):
+    enabled: bool = True
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (Key("enabled", "enabled", "bool"),)
+
+
+@dataclass
+class Config(Section):
+    """The whole configuration, after the file, the environment and validation."""
+
+    hostname: str = "localhost"
+    data_dir: str = "./leyden-data"
+    default_retention_policy: str = ""
+    skip_config_overrides: bool = False
+    http: HTTPConfig = field(default_factory=HTTPConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    alert: AlertConfig = field(default_factory=AlertConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    config_override_enabled: bool = True
+    httppost: list[HTTPPostConfig] = field(default_factory=list)
+    #: Each integration's section by its Kapacitor name (``discord`` → its ``[[discord]]``
+    #: elements); which names exist is up to the integrations the loader was given.
+    integrations: dict[str, list[Any]] = field(default_factory=dict)
+    #: Where the configuration came from: a file path or EMBEDDED_SOURCE.
+    source: str = EMBEDDED_SOURCE
+    #: Lines to log at start: ignored sections and keys, warnings, applied environment overrides.
+    notes: list[str] = field(default_factory=list)
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("hostname", "hostname", "str"),
+        Key("data_dir", "data_dir", "str"),
+        Key("default-retention-policy", "default_retention_policy", "str"),
+        Key("skip-config-overrides", "skip_config_overrides", "bool"),
+        Key("http", "http", "struct", HTTPConfig),
+        Key("logging", "logging", "struct", LoggingConfig),
+        Key("storage", "storage", "struct", StorageConfig),
+        Key("alert", "alert", "struct", AlertConfig),
+        Key("auth", "auth", "struct", AuthConfig),
+        Key("config-override", "config_override_enabled", "struct", _ConfigOverrideSection),
+        Key("httppost", "httppost", "table_list", HTTPPostConfig),
+    )
+
+    def sqlite_path(self) -> str:
+        """Leyden's database file: ``[storage] sqlite``, else ``<data_dir>/leyden.db``."""
+        return self.storage.sqlite or os.path.join(self.data_dir, "leyden.db")
+
+    def sections(self, spec: SectionSpec) -> list[Any]:
+        """An integration's elements; its built-in defaults when it was never configured."""
+        found = self.integrations.get(spec.name)
+        return list(found) if found is not None else spec.default_sections()
+
+
+#: Every top-level section of Kapacitor 1.7's server config (server/config.go) that Leyden does
+#: not implement, plus ``static``: the shipped kapacitor.conf writes ``[static.labels]`` under
+#: ``[[static-discovery]]``, which TOML reads as a top-level table of that name.
+KAPACITOR_ONLY_SECTIONS = frozenset(
+    {
+        "replay", "task", "fluxtask", "load", "influxdb", "tls", "graphite", "collectd",
+        "opentsdb", "udp", "alerta", "bigpanda", "hipchat", "kafka", "mqtt", "opsgenie",
+        "opsgenie2", "pagerduty", "pagerduty2", "pushover", "smtp", "snmptrap", "sensu",
+        "servicenow", "slack", "talk", "teams", "telegram", "victorops", "zenoss", "scraper",
+        "azure", "consul", "dns", "ec2", "file-discovery", "gce", "marathon", "nerve",
+        "serverset", "static-discovery", "triton", "kubernetes", "swarm", "reporting", "stats",
+        "udf", "deadman", "static",
+    }
+)  # fmt: skip

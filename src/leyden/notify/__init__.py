@@ -1,0 +1,36 @@
+"""Integrations: where alert events leave Leyden (Discord, HTTP POST, TCP, log files, programs).
+
+:data:`INTEGRATIONS` is the one table of handler kinds (see :mod:`leyden.notify._registry`).
+Adding a kind is one module or folder here and one entry below; the alert service, the task
+manager, the config API and the service tests find it through this table.  What every HTTP
+integration shares (redaction, TLS sessions, outcome classification, backoff) is in
+:mod:`leyden.notify._http`; the handler protocol and context in :mod:`leyden.notify.base`.
+
+The order is the order users see in "supported: .post(), .tcp() …" messages.
+"""
+
+from __future__ import annotations
+
+from leyden.notify import discord, exec, log, post, tcp
+from leyden.notify._http import redact_url
+from leyden.notify._registry import Factory, Integration, IntegrationService, Problem, Registry
+
+__all__ = [
+    "INTEGRATIONS",
+    "Factory",
+    "Integration",
+    "IntegrationService",
+    "Problem",
+    "Registry",
+    "redact_url",
+]
+
+INTEGRATIONS = Registry(
+    [
+        post.INTEGRATION,
+        tcp.INTEGRATION,
+        log.INTEGRATION,
+        exec.INTEGRATION,
+        discord.INTEGRATION,
+    ]
+)

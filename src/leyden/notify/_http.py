@@ -1,0 +1,252 @@
+"""What every HTTP integration shares: redaction, TLS sessions, outcome classification, backoff.
+
+Alertmanager keeps these in ``notify/util.go`` so each integration stays a small file; the same
+split here means a second webhook integration (Slack, Teams …) reuses the rules Discord was
+hardened with instead of copying them:
+
+* **Redaction.**  Webhook URLs and relay URLs carry their secret in the path or the query, so
+  nothing is logged, raised or returned with a URL in clear: :func:`redact_url` keeps scheme
+  and host, :func:`scrub` removes every recognisable form of a URL from a text (an exception
+  message, a response body).
+* **TLS.**  Kapacitor's ``ssl-ca``/``ssl-cert``/``ssl-key``/``insecure-skip-verify`` keys become
+  one client context (:func:`build_ssl_context`); :class:`SessionPool` keeps one aiohttp session
+  per such setting so connections are reused across posts.
+* **Outcomes.**  :class:`DeliveryResult` says delivered / retry / permanent, so a durable outbox
+  can later own the retry schedule; :func:`classify` maps an HTTP status to an outcome and
+  :func:`backoff` gives the jittered exponential wait between attempts.
+"""
+
+from __future__ import annotations
+
+import random as _random
+import re
+import ssl as _ssl
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+import aiohttp
+
+__all__ = [
+    "DeliveryResult",
+    "Outcome",
+    "SSLSetting",
+    "SessionPool",
+    "TLSConfigError",
+    "backoff",
+    "build_ssl_context",
+    "classify",
+    "redact_url",
+    "scrub",
+    "url_secrets",
+]
+
+Outcome = Literal["delivered", "retry", "permanent"]
+#: What aiohttp takes as ``ssl=``: a context, ``False`` (no checks) or ``None`` (system defaults).
+SSLSetting = _ssl.SSLContext | bool | None
+
+
+# --- redaction -------------------------------------------------------------------------------
+
+
+def redact_url(url: str) -> str:
+    """A form of ``url`` safe for logs: scheme, host and port, never the path or the query."""
+    try:
+        split = urlsplit(url.strip())
+        host = split.hostname or ""
+        port = split.port
+    except ValueError:
+        return "<invalid url>"
+    if not split.scheme or not host:
+        return "<invalid url>"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    return f"{split.scheme}://{netloc}/…"
+
+
+def url_secrets(url: str) -> set[str]:
+    """The parts of a URL that may be a secret: its path, query, password and token-like pieces."""
+    secrets: set[str] = {url, url.strip()}
+    try:
+        split = urlsplit(url.strip())
+    except ValueError:
+        return secrets
+    if split.path not in ("", "/"):
+        secrets.add(split.path)
+    if split.query:
+        secrets.add(split.query)
+    if split.password:
+        secrets.add(split.password)
+    # A relay's token may be any path segment or query value: hide the token-like ones
+    # (plain words such as "webhooks" or "api" stay readable).
+    pieces = split.path.split("/") + re.split(r"[&=]", split.query)
+    secrets.update(p for p in pieces if len(p) >= 8 and not p.isalpha())
+    return secrets
+
+
+def scrub(
+    text: str,
+    url: str,
+    *,
+    secrets: Iterable[str] | None = None,
+    redact: Callable[[str], str] = redact_url,
+) -> str:
+    """Remove every recognisable form of ``url`` (and its secret parts) from ``text``.
+
+    ``secrets`` defaults to :func:`url_secrets`; an integration that knows its URL's shape (a
+    webhook token) passes its own.  Secrets that are URLs become ``redact(url)``, others ``****``.
+    """
+    if not url:
+        return text
+    found = url_secrets(url) if secrets is None else set(secrets)
+    for secret in sorted(found, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, redact(url) if secret.startswith("http") else "****")
+    return text
+
+
+# --- outcomes --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What became of one notification.
+
+    ``retry_after`` (seconds) is the service's own hint when it gave one (429), else the backoff
+    the sender would use next; ``None`` for delivered and permanent outcomes.  ``reason`` is the
+    service's explanation (or the transport error), never containing a secret URL.
+    """
+
+    outcome: Outcome
+    status: int | None = None
+    reason: str = ""
+    retry_after: float | None = None
+    attempts: int = 1
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome == "delivered"
+
+    def describe(self) -> str:
+        """One line for logs and API answers: status and reason."""
+        if self.outcome == "delivered":
+            return f"delivered (HTTP {self.status})"
+        if self.status is None:
+            return self.reason
+        return f"HTTP {self.status}: {self.reason}" if self.reason else f"HTTP {self.status}"
+
+
+def classify(status: int) -> Outcome:
+    """2xx delivered; 429 and 5xx worth another try; anything else (4xx, 3xx) never will work."""
+    if 200 <= status < 300:
+        return "delivered"
+    if status == 429 or status >= 500:
+        return "retry"
+    return "permanent"
+
+
+def backoff(
+    attempt: int,
+    *,
+    base: float = 0.5,
+    cap: float = 30.0,
+    random: Callable[[], float] = _random.random,
+) -> float:
+    """Wait after failed attempt ``attempt`` (1-based): exponential, jittered ±50 %."""
+    return min(cap, base * 2 ** (attempt - 1)) * (0.5 + random())
+
+
+# --- TLS -------------------------------------------------------------------------------------
+
+
+class TLSConfigError(ValueError):
+    """A TLS setting (ssl-ca, ssl-cert, ssl-key) that cannot be used; names key and file."""
+
+
+def _readable(key: str, path: str) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise TLSConfigError(f'{key}: cannot read "{path}": {exc.strerror or exc}') from None
+
+
+def build_ssl_context(
+    ssl_ca: str = "", ssl_cert: str = "", ssl_key: str = "", insecure_skip_verify: bool = False
+) -> _ssl.SSLContext | None:
+    """The client TLS context for one configured section, or ``None`` for the system defaults.
+
+    As in Kapacitor: ``ssl-ca`` replaces the trusted roots, ``ssl-cert``/``ssl-key`` give a client
+    certificate, ``insecure-skip-verify`` turns off chain and host checks.
+    """
+    if not (ssl_ca or ssl_cert or ssl_key or insecure_skip_verify):
+        return None
+    if ssl_key and not ssl_cert:
+        raise TLSConfigError(
+            "ssl-key is set but ssl-cert is not: a client key needs its certificate"
+        )
+    if ssl_ca:
+        _readable("ssl-ca", ssl_ca)
+    try:
+        context = _ssl.create_default_context(cafile=ssl_ca or None)
+    except _ssl.SSLError as exc:
+        raise TLSConfigError(f'ssl-ca: "{ssl_ca}" holds no usable CA certificate: {exc}') from None
+    if insecure_skip_verify:
+        context.check_hostname = False
+        context.verify_mode = _ssl.CERT_NONE
+    if ssl_cert:
+        _readable("ssl-cert", ssl_cert)
+        if ssl_key:
+            _readable("ssl-key", ssl_key)
+        try:
+            context.load_cert_chain(ssl_cert, ssl_key or None)
+        except _ssl.SSLError as exc:
+            files = f'ssl-cert "{ssl_cert}"' + (f' / ssl-key "{ssl_key}"' if ssl_key else "")
+            raise TLSConfigError(
+                f"{files}: not a usable certificate and private key pair: {exc}"
+            ) from None
+    return context
+
+
+class SessionPool:
+    """One ``aiohttp.ClientSession`` per TLS setting, so connections stay alive across posts."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        headers: Mapping[str, str] | None = None,
+        trust_env: bool = True,
+        name: str = "SessionPool",
+    ) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._headers = dict(headers or {})
+        self._trust_env = trust_env
+        self._name = name
+        self._sessions: dict[_ssl.SSLContext | bool, aiohttp.ClientSession] = {}
+        self._closed = False
+
+    def get(self, setting: SSLSetting) -> aiohttp.ClientSession:
+        """The session for ``setting``; raises ``RuntimeError`` once the pool is closed."""
+        if self._closed:
+            raise RuntimeError(f"{self._name} is closed")
+        key: _ssl.SSLContext | bool = True if setting is None else setting
+        session = self._sessions.get(key)
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(ssl=key, limit=100, keepalive_timeout=60)
+            session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                headers=self._headers,
+                trust_env=self._trust_env,
+            )
+            self._sessions[key] = session
+        return session
+
+    async def close(self) -> None:
+        self._closed = True
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()

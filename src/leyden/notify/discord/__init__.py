@@ -1,0 +1,50 @@
+"""Discord: the ``[[discord]]`` section, webhook rules, payloads, the sender and the service.
+
+One folder per integration (Alertmanager's ``notify/<receiver>``): ``config`` (the section),
+``webhook`` (URL and username rules, the one owner), ``payload`` (bodies fitted to Discord's
+limits), ``sender`` (posting, rate-limit gate, retries), ``service`` (workspaces, rendering) and
+``handler`` (``.discord()`` / ``kind: discord``).  :data:`INTEGRATION` is its registry entry.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from leyden.config import Config
+from leyden.notify._registry import Integration
+from leyden.notify.discord.config import SECTION
+from leyden.notify.discord.handler import KIND, check, from_options, from_tick
+from leyden.notify.discord.service import DiscordService
+
+__all__ = ["INTEGRATION"]
+
+
+def _build_service(config: Config | None) -> DiscordService:
+    return DiscordService(config.sections(SECTION) if config is not None else [])
+
+
+def _global(service: DiscordService) -> bool:
+    return service.global_enabled()
+
+
+def _state_changes_only(service: DiscordService) -> bool:
+    return service.state_changes_only()
+
+
+def _log_start(service: DiscordService, log: logging.Logger) -> None:
+    for ws in service.workspace_names():
+        log.info("discord workspace configured", extra={"fields": {"workspace": ws or '""'}})
+
+
+INTEGRATION = Integration(
+    KIND,
+    from_options=from_options,
+    from_tick=from_tick,
+    section=SECTION,
+    build_service=_build_service,
+    check=check,
+    service_test=True,
+    global_handler=_global,
+    global_state_changes_only=_state_changes_only,
+    log_start=_log_start,
+)

@@ -1,0 +1,232 @@
+"""``[[discord]]``: Discord workspaces in kapacitor.conf (Kapacitor's services/discord Config).
+
+One section per workspace; a single ``[discord]`` table counts as one section, and without any
+Leyden has one built-in default section (disabled), so ``KAPACITOR_DISCORD_0_URL`` and friends
+can configure Discord from the environment alone, as in Kapacitor.  The keys, their validation
+and the cross-section rules (one default, ``global`` only on the default …) are Kapacitor's;
+URL and username rules come from :mod:`leyden.notify.discord.webhook`, which the sender and the
+payload checker use too.  Webhook URLs hold their token: ``url`` is redacted in ``to_options``
+and never appears in a message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Self
+
+from leyden.config import ConfigError, Key, Section, SectionSpec, quote
+from leyden.notify.discord.webhook import (
+    FOREIGN_FORMATS,
+    HOSTS,
+    USERNAME_MAX,
+    USERNAME_MIN,
+    Kind,
+    classify_url,
+    forbidden_username,
+)
+
+__all__ = ["SECTION", "DiscordConfig", "by_workspace", "validate_discord_configs"]
+
+
+@dataclass
+class DiscordConfig(Section):
+    """One ``[[discord]]`` section (Kapacitor's services/discord Config)."""
+
+    enabled: bool = False
+    default: bool = False
+    workspace: str = ""
+    url: str = field(default="", repr=False)
+    timestamp: bool = False
+    username: str = ""
+    avatar_url: str = ""
+    embed_title: str = ""
+    global_: bool = False
+    state_changes_only: bool = False
+    ssl_ca: str = ""
+    ssl_cert: str = ""
+    ssl_key: str = ""
+    insecure_skip_verify: bool = False
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("enabled", "enabled", "bool"),
+        Key("default", "default", "bool"),
+        Key("workspace", "workspace", "str"),
+        Key("url", "url", "str"),
+        Key("timestamp", "timestamp", "bool"),
+        Key("username", "username", "str"),
+        Key("avatar-url", "avatar_url", "str"),
+        Key("embed-title", "embed_title", "str"),
+        Key("global", "global_", "bool"),
+        Key("state-changes-only", "state_changes_only", "bool"),
+        Key("ssl-ca", "ssl_ca", "str"),
+        Key("ssl-cert", "ssl_cert", "str"),
+        Key("ssl-key", "ssl_key", "str"),
+        Key("insecure-skip-verify", "insecure_skip_verify", "bool"),
+    )
+    _ELEMENT_KEY: ClassVar[str] = "workspace"
+    #: Keys whose values are secrets; to_options shows them as "is it set" booleans.
+    REDACTED_KEYS: ClassVar[frozenset[str]] = frozenset({"url"})
+
+    def validate(self) -> list[str]:
+        """Rules for one section, each message starting with the key it is about."""
+        problems: list[str] = []
+        if self.enabled and not self.url:
+            problems.append("url: must specify the Discord channel webhook URL when enabled")
+        if self.url:
+            problems.extend(_url_problems(self.url))
+        if self.avatar_url and classify_url(self.avatar_url).kind is Kind.INVALID:
+            problems.append("avatar-url: must be an http:// or https:// URL with a host")
+        problems.extend(_username_problems(self.username))
+        if self.ssl_cert and not self.ssl_key:
+            problems.append("ssl-key: must be set when ssl-cert is set")
+        if self.ssl_key and not self.ssl_cert:
+            problems.append("ssl-cert: must be set when ssl-key is set")
+        if self.enabled:
+            for key in ("ssl-ca", "ssl-cert", "ssl-key"):
+                path = getattr(self, key.replace("-", "_"))
+                if path and not os.path.isfile(path):
+                    problems.append(f"{key}: file {quote(path)} does not exist")
+        return problems
+
+    def warnings(self) -> list[str]:
+        """Things that are allowed but probably not what the user meant."""
+        if not (self.enabled and self.url):
+            return []
+        found = classify_url(self.url)
+        host = found.host
+        if found.kind is Kind.EXECUTE and found.webhook is not None:
+            if found.webhook.scheme == "http":
+                return [
+                    f"url: http:// on {host}; Leyden posts to https://{host} instead "
+                    "(Discord serves webhooks only over https, and the token must not travel "
+                    "in clear)"
+                ]
+            return []
+        if found.kind is not Kind.OTHER:
+            return []
+        if host in HOSTS:
+            return [
+                f"url: on {host} but not of the form https://{host}/api/webhooks/<numeric id>/"
+                "<token>; posting to it anyway"
+            ]
+        return [
+            f"url: host {host} is not a Discord webhook URL "
+            "(https://discord.com/api/webhooks/<id>/<token>); posting to it anyway, "
+            "as to a self-hosted relay"
+        ]
+
+    @classmethod
+    def check_all(cls, sections: Sequence[Self], *, where: str) -> None:
+        validate_discord_configs(sections, where=where)
+
+
+def _url_problems(url: str) -> list[str]:
+    found = classify_url(url)
+    if found.kind is Kind.INVALID:
+        return [
+            "url: must be an http:// or https:// URL with a host "
+            "(the value is not shown: it holds the webhook token)"
+        ]
+    if found.kind is Kind.OTHER_ENDPOINT and found.webhook is not None:
+        suffix = found.webhook.suffix
+        expected = FOREIGN_FORMATS.get(suffix.rstrip("/").lower())
+        if expected is not None:
+            return [
+                f"url: a Discord webhook URL ending in {suffix} takes {expected} message "
+                "format, not the embeds Leyden sends; use the URL without it"
+            ]
+        return [
+            f"url: on {found.host}, a Discord webhook URL must end with the token "
+            f"(https://{found.host}/api/webhooks/<numeric id>/<token>), not another endpoint"
+        ]
+    return []
+
+
+def _username_problems(username: str) -> list[str]:
+    if not username:
+        return []  # empty means "the name set on the webhook"
+    name = username.strip()
+    if not USERNAME_MIN <= len(name) <= USERNAME_MAX:
+        return [
+            f"username: must be {USERNAME_MIN} to {USERNAME_MAX} characters after trimming "
+            f"spaces, got {len(name)}"
+        ]
+    words, whole = forbidden_username(name)
+    problems = [f'username: must not contain "{word}" (Discord rejects it)' for word in words]
+    if whole:
+        problems.append(f'username: must not be "{whole}" (Discord rejects it)')
+    return problems
+
+
+def _discord_label(index: int, config: DiscordConfig) -> str:
+    return SECTION.label(index, config)
+
+
+def validate_discord_configs(configs: Sequence[DiscordConfig], *, where: str) -> None:
+    """Kapacitor's cross-section rules for ``[[discord]]`` (checked at startup); a single
+    section is made the default first, as Kapacitor does."""
+    if len(configs) == 1:
+        configs[0].default = True
+    count = len(configs)
+    if count == 0:
+        return
+    if count > 1:
+        unnamed = [i for i, config in enumerate(configs) if not config.workspace]
+        for i in unnamed:
+            if len(unnamed) > 1 or not configs[i].default:
+                raise ConfigError(
+                    f"{where}: {_discord_label(i, configs[i])}: workspace: must not be empty when "
+                    "several [[discord]] sections are configured (only the default section may be "
+                    "unnamed)"
+                )
+        first_use: dict[str, int] = {}
+        for i, config in enumerate(configs):
+            if not config.workspace:
+                continue
+            if config.workspace in first_use:
+                raise ConfigError(
+                    f"{where}: [[discord]] #{first_use[config.workspace]} and #{i}: workspace "
+                    f"{quote(config.workspace)} is used twice; each section needs a unique workspace"
+                )
+            first_use[config.workspace] = i
+        defaults = [i for i, config in enumerate(configs) if config.default]
+        if not defaults:
+            raise ConfigError(
+                f"{where}: [[discord]]: default: at least one Discord config must be set as default"
+            )
+        if len(defaults) > 1:
+            names = ", ".join(_discord_label(i, configs[i]) for i in defaults)
+            raise ConfigError(
+                f"{where}: {names}: default: only one Discord config may be the default, "
+                f"found {len(defaults)}"
+            )
+    for i, config in enumerate(configs):
+        is_default = config.default or count == 1
+        if config.global_ and not is_default:
+            raise ConfigError(
+                f"{where}: {_discord_label(i, config)}: global: "
+                "only the default config may be assigned as global"
+            )
+        if config.state_changes_only and not (is_default and config.global_):
+            raise ConfigError(
+                f"{where}: {_discord_label(i, config)}: state-changes-only: "
+                "may only be set when the config is both default and global"
+            )
+
+
+def by_workspace(configs: Sequence[DiscordConfig], workspace: str) -> DiscordConfig | None:
+    """Kapacitor's lookup: ``""`` is the default section, otherwise the named one."""
+    for config in configs:
+        if config.workspace == workspace or (
+            not workspace and (config.default or len(configs) == 1)
+        ):
+            return config
+    return None
+
+
+#: ``[[discord]]`` for the loader; without one in the file, one disabled default section.
+SECTION = SectionSpec(
+    "discord", DiscordConfig, multiple=True, defaults=({"default": True, "enabled": False},)
+)
