@@ -91,8 +91,10 @@ def apply_env(raw: dict[str, Any], env: Mapping[str, str], schema: tuple[Key, ..
         except ValueError as exc:
             raise ConfigError(f"{ENV_SOURCE}: {variable}: {exc}") from None
         container = _descend(raw, path, variable)
+        name = path[-1]
+        assert isinstance(name, str)  # paths end with a key name, never a list index
         if container is not None:  # None: the file has a wrong type there; decoding says so
-            container[path[-1]] = value
+            container[name] = value
             applied.append(variable)
     return applied
 
@@ -119,6 +121,7 @@ def _descend(raw: dict[str, Any], path: list[str | int], variable: str) -> dict[
                     f"(the configuration has {count}); environment variables can only override "
                     "sections that exist"
                 )
+            assert items is not None  # index >= count raised above when there are none
             container = items[index]
             i += 2
         else:

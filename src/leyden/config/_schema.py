@@ -13,6 +13,7 @@ type found.
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -225,6 +226,10 @@ class Section:
         """Strict: an unknown key or a wrong type is a ConfigError naming it; missing keys default."""
         section: Self = build(cls, options, where)
         return section
+
+    def copy(self) -> Self:
+        """A shallow copy, as ``dataclasses.replace`` makes one (lists are shared)."""
+        return copy.copy(self)
 
     def validate(self) -> list[str]:
         """Rules for one section, each message starting with the key it is about."""

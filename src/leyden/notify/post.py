@@ -119,7 +119,7 @@ class PostHandler:
         self._capture = capture_response
         limit = DEFAULT_TIMEOUT if not timeout or timeout <= 0 else min(timeout, DEFAULT_TIMEOUT)
         self._timeout = aiohttp.ClientTimeout(total=limit)
-        self._ssl: bool | None = False if skip_ssl_verification else None
+        self._ssl = not skip_ssl_verification  # True: aiohttp's default checks
         self._session: aiohttp.ClientSession | None = None
 
     def _url(self, data: AlertData) -> str:

@@ -22,7 +22,6 @@ Answers have Kapacitor's shapes: compact JSON with a trailing newline; errors as
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import re
@@ -32,7 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from leyden import API_BASE
-from leyden.config import ConfigError, Section, SectionSpec
+from leyden.config import Config, ConfigError, Section, SectionSpec
 from leyden.go.types import GoStruct
 from leyden.model.records import OverrideRecord
 from leyden.notify import INTEGRATIONS, IntegrationService
@@ -79,7 +78,7 @@ def apply_overrides(
     ``base`` is not modified. Raises OverrideError naming the override that does not apply.
     """
     name, key = spec.name, spec.cls._ELEMENT_KEY
-    configs = [dataclasses.replace(config) for config in base]  # type: ignore[type-var]
+    configs = [config.copy() for config in base]
     for override in overrides:
         if override.section != name:
             continue
@@ -128,16 +127,13 @@ def apply_overrides(
 class SectionOverrides:
     """One section's elements from the file, its stored overrides, and the service they run."""
 
-    def __init__(self, spec: SectionSpec, service: IntegrationService, config: Any) -> None:
+    def __init__(self, spec: SectionSpec, service: IntegrationService, config: Config) -> None:
         self.spec = spec
         self.name = spec.name
         self.key = spec.cls._ELEMENT_KEY
         self.service = service
         #: the file's sections (after the environment), never modified
-        self.base: list[Section] = [
-            dataclasses.replace(c)  # type: ignore[type-var]
-            for c in config.sections(spec)
-        ]
+        self.base: list[Section] = [c.copy() for c in config.sections(spec)]
         #: what the running service was last given (to roll back to)
         self.running = list(self.base)
 
