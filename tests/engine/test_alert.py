@@ -642,7 +642,7 @@ def test_default_alert_service_when_none_given() -> None:
 def test_with_the_alert_service_restart_restores_and_inhibits() -> None:
     from leyden.alerting.service import AlertService
 
-    service = AlertService(buffer_length=0)
+    service = AlertService(services={}, buffer_length=0)
     events: list[Event] = []
     service.add_listener(events.append)
     services: dict[str, Any] = {"alerts": service}
