@@ -121,8 +121,13 @@ class _Stack:
 @contextlib.asynccontextmanager
 async def _stack(tasks: int, rate_limit: int, rate_window: float) -> AsyncIterator[_Stack]:
     # received_at on the same clock as the bench's timestamps
+    unlimited = rate_limit >= UNLIMITED  # then no per-channel or host limit either
     emulator = DiscordEmulator(
-        rate_limit=rate_limit, rate_window=rate_window, wall_clock=time.perf_counter
+        rate_limit=rate_limit,
+        rate_window=rate_window,
+        channel_limit=None if unlimited else 30,
+        global_limit=None if unlimited else 50,
+        wall_clock=time.perf_counter,
     )
     services: Services | None = None
     manager: TaskManager | None = None

@@ -921,3 +921,256 @@ async def test_command_serves_until_sigterm_and_exits_0() -> None:
     assert proc.returncode == 0, err.decode()
     assert "WARNING  Uh Oh! — Hey, check your CPU" in out.decode()
     assert TOKEN not in out.decode() + err.decode()
+
+
+# --------------------------------------------------------------------------- Discord's other limits
+
+
+@pytest.fixture
+async def limits() -> AsyncIterator[Harness]:
+    """An emulator with small per-channel and host limits, so they are quick to reach."""
+    clock = FakeClock()
+    echo = io.StringIO()
+    emulator = DiscordEmulator(
+        rate_limit=100,
+        channel_limit=3,
+        channel_window=60.0,
+        global_limit=10,
+        global_window=1.0,
+        clock=clock,
+        wall_clock=lambda: WALL0 + clock.now,
+        echo=echo,
+    )
+    base = await emulator.start()
+    async with aiohttp.ClientSession() as session:
+        yield Harness(emulator, clock, echo, session, base)
+    await emulator.stop()
+
+
+async def test_defaults_are_discords_limits() -> None:
+    emulator = DiscordEmulator()
+    assert (emulator.rate_limit, emulator.rate_window) == (5, 2.0)
+    assert (emulator.channel_limit, emulator.channel_window) == (30, 60.0)
+    assert (emulator.global_limit, emulator.global_window) == (50, 1.0)
+    assert emulator.rate_limited == {"user": 0, "shared": 0, "global": 0}
+
+
+async def test_channel_limit_answers_a_shared_429_while_the_bucket_has_room(
+    limits: Harness,
+) -> None:
+    for i in range(3):
+        assert (await limits.post({"content": str(i)}))[0] == 204
+    limits.clock.advance(15)
+    status, body, headers = await limits.post({"content": "4th"}, version=10)
+    assert status == 429
+    assert body == {
+        "message": "The write action you are performing on the channel has hit the write "
+        "rate limit.",
+        "retry_after": 45.0,
+        "global": False,
+        "code": 20028,
+    }
+    assert headers["Retry-After"] == "45"
+    assert headers["X-RateLimit-Scope"] == "shared"
+    assert "X-RateLimit-Global" not in headers
+    # the headers speak of the webhook's bucket, which still has room (discord-api-docs #1454)
+    assert int(headers["X-RateLimit-Remaining"]) > 0
+    assert headers["X-RateLimit-Limit"] == "100"
+    assert limits.emulator.rate_limited == {"user": 0, "shared": 1, "global": 0}
+    assert (await limits.post({"content": "x"}, webhook_id=OTHER))[0] == 204  # its own channel
+    limits.clock.advance(45)
+    assert (await limits.post({"content": "next minute"}))[0] == 204
+    assert [m.payload["content"] for m in limits.emulator.messages] == [
+        "0",
+        "1",
+        "2",
+        "x",
+        "next minute",
+    ]
+
+
+async def test_rejected_messages_give_their_channel_slot_back(limits: Harness) -> None:
+    for _ in range(5):
+        assert (await limits.post({"content": ""}))[0] == 400  # nothing written
+    limits.emulator.delete_webhook(OTHER)
+    assert (await limits.post({"content": "x"}, webhook_id=OTHER))[0] == 404
+    for i in range(3):
+        assert (await limits.post({"content": str(i)}))[0] == 204
+    assert (await limits.post({"content": "over"}))[0] == 429
+
+
+async def test_webhooks_can_share_a_channel(limits: Harness) -> None:
+    limits.emulator.set_channel(WEBHOOK, "ops")
+    limits.emulator.set_channel(OTHER, "ops")
+    assert limits.emulator.channel_of(WEBHOOK) == limits.emulator.channel_of(OTHER) == "ops"
+    assert (await limits.post({"content": "a"}))[0] == 204
+    assert (await limits.post({"content": "b"}, webhook_id=OTHER))[0] == 204
+    status, body, _ = await limits.post({"content": "c"}, params={"wait": "true"})
+    assert status == 200
+    first = limits.emulator.messages[0]
+    assert body["channel_id"] == limits.emulator._message_object(first)["channel_id"]
+    status, body, headers = await limits.post({"content": "d"}, webhook_id=OTHER)
+    assert (status, body["code"], headers["X-RateLimit-Scope"]) == (429, 20028, "shared")
+
+
+async def test_channels_from_the_constructor() -> None:
+    clock = FakeClock()
+    emulator = DiscordEmulator(channel_limit=1, channels={WEBHOOK: "c", OTHER: "c"}, clock=clock)
+    await emulator.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(emulator.webhook_url(WEBHOOK), json={"content": "a"}) as resp:
+                assert resp.status == 204
+            async with session.post(emulator.webhook_url(OTHER), json={"content": "b"}) as resp:
+                assert resp.status == 429
+                assert resp.headers["X-RateLimit-Scope"] == "shared"
+    finally:
+        await emulator.stop()
+
+
+async def test_host_limit_answers_a_global_429_across_webhooks(limits: Harness) -> None:
+    for i in range(10):  # ten webhooks, ten channels: only the host limit is shared
+        webhook = f"1000000000000000{i:02d}"
+        assert (await limits.post({"content": str(i)}, webhook_id=webhook))[0] == 204
+    limits.clock.advance(0.25)
+    status, body, headers = await limits.post({"content": "11th"}, version=10)
+    assert status == 429
+    assert body == {"message": "You are being rate limited.", "retry_after": 0.75, "global": True}
+    assert headers["X-RateLimit-Global"] == "true"
+    assert headers["X-RateLimit-Scope"] == "global"
+    assert headers["Retry-After"] == "1"
+    assert headers["X-RateLimit-Remaining"] == "100"  # the webhook's bucket kept its slot
+    assert limits.emulator.rate_limited == {"user": 0, "shared": 0, "global": 1}
+    limits.clock.advance(0.75)
+    status, _, headers = await limits.post({"content": "next second"})
+    assert status == 204
+    assert headers["X-RateLimit-Remaining"] == "99"
+
+
+async def test_every_answer_carries_the_bucket_headers(limits: Harness) -> None:
+    for payload in ({"content": "ok"}, {"content": ""}, [1]):
+        _, _, headers = await limits.post(payload)
+        for name in ("Limit", "Remaining", "Reset", "Reset-After", "Bucket"):
+            assert f"X-RateLimit-{name}" in headers
+
+
+async def test_user_429s_and_injected_429s_are_counted(h: Harness) -> None:
+    for _ in range(5):
+        await h.post({"content": "x"})
+    assert (await h.post({"content": "x"}))[0] == 429
+    h.clock.advance(2)
+    h.emulator.inject_fault(status=429, retry_after=1)
+    assert (await h.post({"content": "x"}))[0] == 429
+    assert h.emulator.rate_limited == {"user": 2, "shared": 0, "global": 0}
+    async with h.session.get(f"{h.base}/_emulator/stats") as resp:
+        stats = await resp.json()
+    assert stats["rate_limited"] == {"user": 2, "shared": 0, "global": 0}
+    assert stats["messages"] == 5
+    assert stats["limits"]["channel"] == {"limit": 30, "window": 60.0}
+    h.emulator.reset()
+    assert h.emulator.rate_limited == {"user": 0, "shared": 0, "global": 0}
+
+
+async def test_limits_can_be_turned_off() -> None:
+    clock = FakeClock()
+    emulator = DiscordEmulator(rate_limit=1000, channel_limit=None, global_limit=None, clock=clock)
+    await emulator.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            for i in range(80):
+                async with session.post(emulator.webhook_url(), json={"content": str(i)}) as resp:
+                    assert resp.status == 204
+    finally:
+        await emulator.stop()
+    assert emulator.rate_limited == {"user": 0, "shared": 0, "global": 0}
+
+
+def test_constructor_rejects_nonsense_limits() -> None:
+    with pytest.raises(ValueError, match="channel_limit"):
+        DiscordEmulator(channel_limit=0)
+    with pytest.raises(ValueError, match="global_window"):
+        DiscordEmulator(global_window=0)
+
+
+def test_parser_limit_options() -> None:
+    args = build_parser().parse_args([])
+    assert (args.channel_limit, args.channel_window, args.global_limit, args.channel) == (
+        30,
+        60.0,
+        50,
+        [],
+    )
+    args = build_parser().parse_args(
+        [
+            "--channel-limit",
+            "0",
+            "--channel-window",
+            "30",
+            "--global-limit",
+            "0",
+            "--channel",
+            f"ops={WEBHOOK},{OTHER}",
+            "--channel",
+            "dev=42",
+        ]
+    )
+    assert (args.channel_limit, args.channel_window, args.global_limit) == (None, 30.0, None)
+    assert args.channel == [("ops", [WEBHOOK, OTHER]), ("dev", ["42"])]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--channel-limit", "-1"], "0 (no limit) or more"),
+        (["--global-limit", "x"], "whole number"),
+        (["--channel", "ops"], "NAME=WEBHOOK_ID"),
+        (["--channel", "=1"], "NAME=WEBHOOK_ID"),
+        (["--channel-window", "0"], "more than 0 seconds"),
+    ],
+)
+def test_bad_limit_arguments_exit_2(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert needle in capsys.readouterr().err
+
+
+async def test_command_line_channel_limit_is_in_force() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "leyden.devtools.discord_emulator",
+        "--port",
+        "0",
+        "--quiet",
+        "--channel-limit",
+        "2",
+        "--channel",
+        f"ops={WEBHOOK},{OTHER}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        banner = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        base = banner.split("listening on ")[1].split(" ")[0]
+        statuses = []
+        async with aiohttp.ClientSession() as session:
+            for webhook in (WEBHOOK, OTHER, OTHER):
+                url = f"{base}/api/webhooks/{webhook}/{TOKEN}"
+                async with session.post(url, json={"content": "x"}) as resp:
+                    statuses.append(resp.status)
+            async with session.get(f"{base}/_emulator/stats") as resp:
+                stats = await resp.json()
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert statuses == [204, 204, 429]
+    assert stats["rate_limited"]["shared"] == 1
+    assert stats["channels"] == {WEBHOOK: "ops", OTHER: "ops"}

@@ -28,16 +28,41 @@ Behaviour worth knowing, where Discord's own is undocumented or we had to choose
   an object) go under ``"_misc"``.
 * **Other errors** are the same on every version: invalid JSON → 400 ``50109``; nothing to
   send → 400 ``50006``; deleted webhook → 404 ``10015``; body over 25 MiB → 413 ``40005``.
-* **Checks in order:** API version; injected fault; rate limit; deleted webhook; ids in the
-  path and query; ``wait``; Content-Type; JSON; form validation; empty message.
-* **Rate limit: fixed window per webhook id.** A window opens at the first request after the
-  previous one closed and lasts ``rate_window`` seconds; at most ``rate_limit`` requests are
-  answered in it, the rest get 429 until it closes. This is how Discord's buckets behave (a
-  reset time, not a sliding log). Every answered request counts, failed ones too, as on
-  Discord; the emulator's own 429s do not (the bucket is already empty). Requests answered by
-  an injected fault also take a slot. ``Retry-After`` is whole seconds rounded up (an HTTP
-  header is an integer); the body's ``retry_after`` is the exact float, seconds on every
-  version (Discord's v6 used milliseconds, but 2026 observations show seconds).
+* **Checks in order:** API version; injected fault; host-wide limit; per-webhook limit;
+  per-channel limit (execute only); deleted webhook; ids in the path and query; ``wait``;
+  Content-Type; JSON; form validation; empty message.
+* **Three rate limits, as Discord has them** (reference §1.6). All are fixed windows: a window
+  opens at the first request after the previous one closed, at most ``limit`` requests pass in
+  it, the rest get 429 until it closes. This is how Discord's buckets behave (a reset time, not
+  a sliding log). The emulator's own 429s never spend a slot (the budget is already empty).
+
+  - **Per webhook** (``rate_limit`` per ``rate_window``, default 5 per 2 s; announced): every
+    request that passes the host limit counts, failed ones and injected faults too, as on
+    Discord. Its 429 has ``X-RateLimit-Scope: user`` and Discord's body
+    ``{"message": "You are being rate limited.", "retry_after": s, "global": false}``.
+  - **Per channel** (``channel_limit`` messages per ``channel_window``, default 30 per 60 s;
+    unannounced, discord-api-docs #367 and #1454): only executes count, and only those that
+    post a message (a rejected request gives its slot back), since the limit is on writes to
+    the channel. Each webhook id is its own channel unless ``channels`` (or ``--channel``) maps
+    several webhooks onto one, as webhooks of one Discord channel share its limit. Like on
+    Discord the ``X-RateLimit-*`` headers describe the webhook's bucket only, so a client can
+    be told ``Remaining: 2`` and still get this 429: ``X-RateLimit-Scope: shared`` (the
+    resource is limited for everyone) and the body Discord documents for error ``20028``
+    (discord-api-docs PR #8290): ``{"message": "The write action you are performing on the
+    channel has hit the write rate limit.", "retry_after": s, "global": false, "code": 20028}``.
+  - **Host-wide** (``global_limit`` per ``global_window``, default 50 per 1 s): webhooks carry
+    no Authorization header, so Discord applies its global limit per IP, and every request of
+    the host counts. Its 429 has ``X-RateLimit-Global: true``, ``X-RateLimit-Scope: global``
+    and ``{"message": "You are being rate limited.", "retry_after": s, "global": true}``.
+
+  Every answer on a webhook route carries ``X-RateLimit-Limit``, ``-Remaining``, ``-Reset``
+  (epoch seconds), ``-Reset-After`` and ``-Bucket`` for the webhook's bucket; a 429 adds
+  ``Retry-After``. ``Retry-After`` is whole seconds rounded up (an HTTP header is an integer);
+  the body's ``retry_after`` is the exact float, seconds on every version (Discord's v6 used
+  milliseconds, but 2026 observations show seconds). ``channel_limit=None`` or
+  ``global_limit=None`` (``0`` on the command line) turns a limit off. The 429s answered are
+  counted per scope in :attr:`DiscordEmulator.rate_limited` (``user``, ``shared``,
+  ``global``; injected 429 faults count as ``user``) and served by ``GET /_emulator/stats``.
 * **Injected faults** answer before the rate limit is consulted, so "the next N requests fail"
   holds exactly. A fault with a 2xx status only delays: the request is then handled normally.
 * Only ``application/json`` bodies are accepted (no form or multipart uploads).
@@ -50,9 +75,11 @@ Behaviour worth knowing, where Discord's own is undocumented or we had to choose
 
 HTTP surface besides Discord's: ``GET /`` (a page for people); ``GET``/``DELETE /messages``
 (``?webhook_id=`` filters; tokens are never included; DELETE also empties the request log);
-``GET /_emulator/requests`` (every request with status and reason);
+``GET /_emulator/requests`` (every request with status and reason); ``GET /_emulator/stats``
+(429s per scope, messages, requests, the limits in force);
 ``GET``/``POST``/``DELETE /_emulator/faults``; ``POST /_emulator/webhooks/{id}/delete``;
-``POST /_emulator/reset`` (forget messages, requests, faults, deletions, rate-limit windows).
+``POST /_emulator/reset`` (forget messages, requests, faults, deletions, rate-limit windows and
+counters; the channel map stays).
 """
 
 from __future__ import annotations
@@ -68,7 +95,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -477,17 +504,33 @@ class _FixedWindowLimiter:
         self.clock = clock
         self.windows: dict[str, _Window] = {}
 
-    def take(self, key: str) -> tuple[bool, int, float]:
-        """Spend one request if possible; return (allowed, remaining, seconds until reset)."""
-        now = self.clock()
+    def _current(self, key: str, now: float) -> _Window:
         current = self.windows.get(key)
         if current is None or now >= current.start + self.window:
             current = self.windows[key] = _Window(start=now, used=0)
+        return current
+
+    def take(self, key: str) -> tuple[bool, int, float]:
+        """Spend one request if possible; return (allowed, remaining, seconds until reset)."""
+        now = self.clock()
+        current = self._current(key, now)
         reset_after = max(0.0, current.start + self.window - now)
         if current.used >= self.limit:
             return False, 0, reset_after
         current.used += 1
         return True, self.limit - current.used, reset_after
+
+    def peek(self, key: str) -> tuple[int, float]:
+        """(remaining, seconds until reset) without spending anything."""
+        now = self.clock()
+        current = self._current(key, now)
+        return self.limit - current.used, max(0.0, current.start + self.window - now)
+
+    def give_back(self, key: str) -> None:
+        """Return a slot taken by :meth:`take` (the request turned out not to count)."""
+        current = self.windows.get(key)
+        if current is not None and current.used > 0:
+            current.used -= 1
 
     def clear(self) -> None:
         self.windows.clear()
@@ -497,6 +540,15 @@ class _FixedWindowLimiter:
 
 
 _EMPTY_MESSAGE = {"message": "Cannot send an empty message", "code": 50006}
+
+#: Discord's wording for each scope of 429 (``X-RateLimit-Scope``), reference §1.6.
+_RATE_LIMITED = "You are being rate limited."
+_CHANNEL_RATE_LIMITED = (
+    "The write action you are performing on the channel has hit the write rate limit."
+)
+#: JSON error code of the per-channel write limit (discord-api-docs PR #8290).
+CHANNEL_WRITE_LIMIT_CODE = 20028
+RATE_LIMIT_SCOPES = ("user", "shared", "global")
 
 # What PATCH .../messages/{id} may change (identity, tts and thread are fixed at send time).
 EDITABLE_KEYS = ("content", "embeds", "allowed_mentions", "flags", "components", "attachments")
@@ -558,9 +610,9 @@ def describe_message(payload: dict[str, Any]) -> str:
     for embed in embeds if isinstance(embeds, list) else []:
         if not isinstance(embed, dict):
             continue
-        title = embed.get("title") if isinstance(embed.get("title"), str) else ""
+        title = embed.get("title")
         description = embed.get("description")
-        text = title.strip()
+        text = title.strip() if isinstance(title, str) else ""
         if isinstance(description, str) and description.strip():
             text = f"{text} — {description}" if text else description
         rendered.append(f"{_color_name(embed.get('color')):<8} {_one_line(text)}")
@@ -577,16 +629,38 @@ class DiscordEmulator:
         *,
         rate_limit: int = 5,
         rate_window: float = 2.0,
+        channel_limit: int | None = 30,
+        channel_window: float = 60.0,
+        channels: Mapping[str, str] | None = None,
+        global_limit: int | None = 50,
+        global_window: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         echo: TextIO | None = None,
     ) -> None:
+        """``channels`` maps webhook ids to a channel name: webhooks mapped to the same name
+        share one per-channel budget (by default every webhook is its own channel)."""
         if rate_limit < 1:
             raise ValueError(f"rate_limit must be at least 1, got {rate_limit}")
-        if not rate_window > 0:
-            raise ValueError(f"rate_window must be more than 0 seconds, got {rate_window}")
+        for name, limit in (("channel_limit", channel_limit), ("global_limit", global_limit)):
+            if limit is not None and limit < 1:
+                raise ValueError(f"{name} must be at least 1 (or None for no limit), got {limit}")
+        for name, window in (
+            ("rate_window", rate_window),
+            ("channel_window", channel_window),
+            ("global_window", global_window),
+        ):
+            if not window > 0:
+                raise ValueError(f"{name} must be more than 0 seconds, got {window}")
         self.rate_limit = rate_limit
         self.rate_window = rate_window
+        self.channel_limit = channel_limit
+        self.channel_window = channel_window
+        self.global_limit = global_limit
+        self.global_window = global_window
+        self.channels: dict[str, str] = dict(channels or {})
+        #: 429s answered, by ``X-RateLimit-Scope``
+        self.rate_limited: dict[str, int] = dict.fromkeys(RATE_LIMIT_SCOPES, 0)
         self.clock = clock
         self.wall_clock = wall_clock
         self.echo = echo
@@ -595,7 +669,17 @@ class DiscordEmulator:
         self.deleted_webhooks: set[str] = set()
         self._faults: list[_Fault] = []
         self._limiter = _FixedWindowLimiter(rate_limit, rate_window, clock)
-        self._channels: dict[str, str] = {}
+        self._channel_limiter = (
+            None
+            if channel_limit is None
+            else _FixedWindowLimiter(channel_limit, channel_window, clock)
+        )
+        self._host_limiter = (
+            None
+            if global_limit is None
+            else _FixedWindowLimiter(global_limit, global_window, clock)
+        )
+        self._channel_snowflakes: dict[str, str] = {}
         self._last_snowflake = 0
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -655,13 +739,40 @@ class DiscordEmulator:
         """Make the webhook answer 404 Unknown Webhook from now on, as a deleted one does."""
         self.deleted_webhooks.add(webhook_id)
 
+    def set_channel(self, webhook_id: str, channel: str) -> None:
+        """Post ``webhook_id``'s messages into ``channel``: webhooks of one channel share its
+        per-channel limit (call it again with the same name for each webhook)."""
+        self.channels[webhook_id] = channel
+
+    def channel_of(self, webhook_id: str) -> str:
+        """The channel a webhook posts into: its own unless :meth:`set_channel` said otherwise."""
+        return self.channels.get(webhook_id, webhook_id)
+
     def reset(self) -> None:
-        """Forget messages, requests, faults, deletions and rate-limit windows."""
+        """Forget messages, requests, faults, deletions, rate-limit windows and counters."""
         self.messages.clear()
         self.requests.clear()
         self._faults.clear()
         self.deleted_webhooks.clear()
         self._limiter.clear()
+        for limiter in (self._channel_limiter, self._host_limiter):
+            if limiter is not None:
+                limiter.clear()
+        self.rate_limited = dict.fromkeys(RATE_LIMIT_SCOPES, 0)
+
+    def stats(self) -> dict[str, Any]:
+        """429s answered per scope, messages and requests, and the limits in force."""
+        return {
+            "rate_limited": dict(self.rate_limited),
+            "messages": len(self.messages),
+            "requests": len(self.requests),
+            "limits": {
+                "webhook": {"limit": self.rate_limit, "window": self.rate_window},
+                "channel": {"limit": self.channel_limit, "window": self.channel_window},
+                "global": {"limit": self.global_limit, "window": self.global_window},
+            },
+            "channels": dict(self.channels),
+        }
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -720,6 +831,7 @@ class DiscordEmulator:
         app.router.add_get("/messages", self._list_messages)
         app.router.add_delete("/messages", self._clear_messages)
         app.router.add_get("/_emulator/requests", self._list_requests)
+        app.router.add_get("/_emulator/stats", self._stats)
         app.router.add_get("/_emulator/faults", self._list_faults)
         app.router.add_post("/_emulator/faults", self._add_fault)
         app.router.add_delete("/_emulator/faults", self._clear_faults)
@@ -764,28 +876,45 @@ class DiscordEmulator:
         try:
             version = self._api_version(request)
             fault = self._take_fault(webhook_id)
-            allowed, remaining, reset_after = self._limiter.take(f"{bucket}:{webhook_id}")
+            key = f"{bucket}:{webhook_id}"
+            host_allowed, host_reset_after = self._take_host()
+            if host_allowed:
+                allowed, remaining, reset_after = self._limiter.take(key)
+            else:  # refused before the route's bucket is consulted: it keeps its slot
+                allowed = False
+                remaining, reset_after = self._limiter.peek(key)
             headers = self._rate_limit_headers(bucket, remaining, reset_after)
             if fault is not None and not 200 <= fault.status < 300:
                 await self._sleep(fault.delay)
                 raise self._fault_answer(fault, headers)
+            if not host_allowed:
+                raise self._rate_limited(
+                    headers,
+                    "global",
+                    host_reset_after,
+                    f"host rate limited ({self.global_limit} per {self.global_window:g}s)",
+                )
             if not allowed:
-                headers["Retry-After"] = str(math.ceil(reset_after))
-                headers["X-RateLimit-Scope"] = "user"
-                raise _Answer(
-                    429,
-                    {
-                        "message": "You are being rate limited.",
-                        "retry_after": round(reset_after, 3),
-                        "global": False,
-                    },
+                raise self._rate_limited(
+                    headers,
+                    "user",
+                    reset_after,
                     f"rate limited ({self.rate_limit} per {self.rate_window:g}s)",
                 )
-            if fault is not None:
-                await self._sleep(fault.delay)
-            self._check_webhook(webhook_id, thread_id, version)
-            status, body = await action(request, version, webhook_id, thread_id)
+            channel = self._take_channel(webhook_id, headers) if bucket == "execute" else None
+            try:
+                if fault is not None:
+                    await self._sleep(fault.delay)
+                self._check_webhook(webhook_id, thread_id, version)
+                status, body = await action(request, version, webhook_id, thread_id)
+            except _Answer:
+                if channel is not None and self._channel_limiter is not None:
+                    self._channel_limiter.give_back(channel)  # nothing was written
+                raise
         except _Answer as answer:
+            if answer.status == 429:
+                scope = headers.get("X-RateLimit-Scope", "user")
+                self.rate_limited[scope] = self.rate_limited.get(scope, 0) + 1
             self._record(request, webhook_id, thread_id, answer.status, answer.reason)
             if answer.body is None:
                 return web.Response(status=answer.status, headers=headers)
@@ -794,6 +923,45 @@ class DiscordEmulator:
         if body is None:
             return web.Response(status=status, headers=headers)
         return web.json_response(body, status=status, headers=headers)
+
+    def _take_host(self) -> tuple[bool, float]:
+        """Spend a slot of the host-wide limit: (allowed, seconds until it resets)."""
+        if self._host_limiter is None:
+            return True, 0.0
+        allowed, _remaining, reset_after = self._host_limiter.take("host")
+        return allowed, reset_after
+
+    def _take_channel(self, webhook_id: str, headers: dict[str, str]) -> str | None:
+        """Spend a slot of the webhook's channel; the channel's key, or None when unlimited."""
+        if self._channel_limiter is None:
+            return None
+        channel = self.channel_of(webhook_id)
+        allowed, _remaining, reset_after = self._channel_limiter.take(channel)
+        if not allowed:
+            raise self._rate_limited(
+                headers,
+                "shared",
+                reset_after,
+                f"channel rate limited ({self.channel_limit} per {self.channel_window:g}s)",
+            )
+        return channel
+
+    def _rate_limited(
+        self, headers: dict[str, str], scope: str, retry_after: float, reason: str
+    ) -> _Answer:
+        """A 429 of ``scope`` with Discord's headers and body for it (reference §1.6)."""
+        headers["Retry-After"] = str(math.ceil(retry_after))
+        headers["X-RateLimit-Scope"] = scope
+        body: dict[str, Any] = {
+            "message": _CHANNEL_RATE_LIMITED if scope == "shared" else _RATE_LIMITED,
+            "retry_after": round(retry_after, 3),
+            "global": scope == "global",
+        }
+        if scope == "global":
+            headers["X-RateLimit-Global"] = "true"
+        elif scope == "shared":
+            body["code"] = CHANNEL_WRITE_LIMIT_CODE
+        return _Answer(429, body, reason)
 
     def _api_version(self, request: web.Request) -> int:
         raw = request.match_info.get("version")
@@ -999,9 +1167,10 @@ class DiscordEmulator:
         return str(self._last_snowflake)
 
     def _channel_id(self, webhook_id: str) -> str:
-        if webhook_id not in self._channels:
-            self._channels[webhook_id] = self._next_snowflake()
-        return self._channels[webhook_id]
+        channel = self.channel_of(webhook_id)
+        if channel not in self._channel_snowflakes:
+            self._channel_snowflakes[channel] = self._next_snowflake()
+        return self._channel_snowflakes[channel]
 
     def _message_object(self, message: ReceivedMessage) -> dict[str, Any]:
         payload = message.payload
@@ -1114,6 +1283,9 @@ class DiscordEmulator:
         return web.json_response(
             [r.to_json() for r in self.requests if webhook_id is None or r.webhook_id == webhook_id]
         )
+
+    async def _stats(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(self.stats())
 
     async def _list_faults(self, request: web.Request) -> web.StreamResponse:
         return web.json_response([f.to_json() for f in self._faults])
@@ -1243,6 +1415,25 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _limit(text: str) -> int | None:
+    """A limit in requests; 0 turns it off (None)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, got {value}")
+    return value or None
+
+
+def _channel(text: str) -> tuple[str, list[str]]:
+    name, sep, ids = text.partition("=")
+    webhooks = [w.strip() for w in ids.split(",") if w.strip()]
+    if not sep or not name.strip() or not webhooks:
+        raise argparse.ArgumentTypeError(f"must be NAME=WEBHOOK_ID[,WEBHOOK_ID...], got {text!r}")
+    return name.strip(), webhooks
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="leyden discord-emulator",
@@ -1258,6 +1449,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--rate-window", type=_positive_seconds, default=2.0, help="window in seconds (2)"
+    )
+    parser.add_argument(
+        "--channel-limit",
+        type=_limit,
+        default=30,
+        help="messages allowed per channel per channel window, 0 for no limit (30)",
+    )
+    parser.add_argument(
+        "--channel-window",
+        type=_positive_seconds,
+        default=60.0,
+        help="per-channel window in seconds (60)",
+    )
+    parser.add_argument(
+        "--channel",
+        type=_channel,
+        action="append",
+        default=[],
+        metavar="NAME=ID,ID...",
+        help="webhook ids that post into one channel and share its limit (repeatable)",
+    )
+    parser.add_argument(
+        "--global-limit",
+        type=_limit,
+        default=50,
+        help="requests allowed per second from the host, 0 for no limit (50)",
     )
     parser.add_argument(
         "--quiet", action="store_true", help="do not print a line per message received"
@@ -1279,6 +1496,10 @@ async def _run_until_signal(args: argparse.Namespace) -> None:
             args.port,
             rate_limit=args.rate_limit,
             rate_window=args.rate_window,
+            channel_limit=args.channel_limit,
+            channel_window=args.channel_window,
+            channels={webhook: name for name, ids in args.channel for webhook in ids},
+            global_limit=args.global_limit,
             echo=None if args.quiet else sys.stdout,
         )
     )
