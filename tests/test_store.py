@@ -315,3 +315,75 @@ def test_update_overrides_is_one_transaction(db: Path) -> None:
         with pytest.raises(ValueError):
             store.update_overrides([bad], [("discord", "b")])
         assert [o.element for o in store.list_overrides()] == ["b"]
+
+
+def test_version_1_file_gains_the_outbox_and_keeps_its_data(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    conn.execute(
+        "CREATE TABLE tasks (id TEXT PRIMARY KEY, type TEXT NOT NULL, dbrps TEXT NOT NULL, "
+        "tickscript TEXT NOT NULL, vars TEXT NOT NULL, status TEXT NOT NULL, "
+        "template_id TEXT NOT NULL, created INTEGER NOT NULL, modified INTEGER NOT NULL, "
+        "last_enabled INTEGER, error TEXT NOT NULL)"
+    )
+    conn.execute("INSERT INTO tasks VALUES ('t','stream','[]','s','{}','enabled','',1,2,NULL,'')")
+    conn.commit()
+    conn.close()
+    with Store(db) as store:
+        assert SCHEMA_VERSION == 2
+        assert store.schema_version() == 2
+        assert [t.id for t in store.list_tasks()] == ["t"]
+    conn = sqlite3.connect(db)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    conn.close()
+    assert "outbox" in tables
+    assert {"outbox_ready", "outbox_order"} <= indexes
+
+
+def test_unit_of_work_commits_everything_inside_at_once(db: Path) -> None:
+    with Store(db) as store:
+        with store.unit_of_work() as conn:
+            store.put_task(TASK)
+            store.save_event_state("cpu", _state("a", Level.CRITICAL))
+            with store.unit_of_work():  # nested: joins, commits nothing by itself
+                store.put_handler(HANDLER)
+            assert conn.in_transaction
+        assert not conn.in_transaction
+        with pytest.raises(KeyError), store.unit_of_work():
+            store.delete_task(TASK.id)
+            store.save_event_state("cpu", _state("b", Level.CRITICAL))
+            raise KeyError("the turn failed")
+        assert store.get_task(TASK.id) == TASK
+        assert list(store.load_event_states("cpu")) == ["a"]
+        assert store.list_handlers() == [HANDLER]
+        store.put_task(TaskRecord(id="after", type="stream", dbrps=(), tickscript="s"))
+        assert len(store.list_tasks()) == 2  # a plain write after a rollback commits
+
+
+def test_unit_of_work_errors_are_store_errors(db: Path) -> None:
+    with Store(db) as store:
+        with pytest.raises(StoreError) as info, store.unit_of_work("queue deliveries") as conn:
+            conn.execute("INSERT INTO nowhere VALUES (1)")
+        assert str(info.value) == f"{db}: queue deliveries: no such table: nowhere"
+        store.put_task(TASK)  # the failed unit left no transaction open
+        assert store.get_task(TASK.id) == TASK
+
+
+def test_unit_of_work_cut_by_sigkill_leaves_nothing(db: Path) -> None:
+    code = _run_child(
+        db,
+        """
+        store.put_task(TaskRecord(id="before", type="stream", dbrps=(), tickscript="s"))
+        with store.unit_of_work():
+            store.put_task(TaskRecord(id="half", type="stream", dbrps=(), tickscript="s"))
+            store.save_event_state("cpu", EventState("x", "", "", 0, 0, Level.CRITICAL))
+            os.kill(os.getpid(), signal.SIGKILL)
+        """,
+    )
+    assert code == -9
+    with Store(db) as store:
+        assert [t.id for t in store.list_tasks()] == ["before"]
+        assert store.load_event_states("cpu") == {}

@@ -1,4 +1,5 @@
-"""Leyden's state on disk: tasks, topic handlers, alert states and config overrides in SQLite.
+"""Leyden's state on disk: tasks, topic handlers, alert states, config overrides and the
+delivery outbox in SQLite.
 
 Kapacitor keeps the same things in BoltDB; Leyden keeps them in one SQLite file
 (``Config.sqlite_path()``) so a restart finds tasks enabled, handlers registered and alerts in
@@ -15,6 +16,10 @@ Why it is shaped this way:
 * **Exclusive locking.** The file is locked for as long as the store is open, so a second
   server pointed at the same file fails at start with a clear message instead of both writing
   alert states behind each other's back.
+* **Units of work.** :meth:`Store.unit_of_work` opens one transaction that every write made
+  inside it joins (the store's own methods and the outbox's), so an alert's new state and the
+  deliveries it causes commit together or not at all (issue 10: the restored state and the
+  queued deliveries can never disagree).
 * **Versioned schema.** ``schema_version`` holds one number; :data:`_MIGRATIONS` lists the
   steps that bring an older file forward, each applied in its own transaction. A file written
   by a newer Leyden is refused rather than guessed at.
@@ -87,6 +92,28 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             UNIQUE (section, element)
         )""",
     ),
+    # The delivery outbox (``leyden.delivery.outbox``, which owns its queries). Sent rows are
+    # deleted; ``destination`` is redacted display text, the real target is re-derived from
+    # the handler at send time so no secret is stored a second time.
+    (
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            handler TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            alert_id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            previous_level INTEGER NOT NULL,
+            context TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('queued', 'in-flight', 'dead')),
+            attempts INTEGER NOT NULL,
+            next_attempt REAL NOT NULL,
+            created REAL NOT NULL,
+            last_error TEXT NOT NULL
+        )""",
+        "CREATE INDEX outbox_ready ON outbox (state, next_attempt)",
+        "CREATE INDEX outbox_order ON outbox (destination, alert_id, id)",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -112,6 +139,7 @@ class Store:
         """
         self.path = os.fspath(path)
         self._conn: sqlite3.Connection | None = None
+        self._depth = 0  # open transactions, the outermost one included
         if self.path != ":memory:":
             parent = os.path.dirname(os.path.abspath(self.path))
             try:
@@ -173,15 +201,40 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """All statements inside commit together or not at all (crash safety)."""
+        """All statements inside commit together or not at all (crash safety); inside an open
+        transaction it joins that one, which then commits or rolls back the whole."""
         conn = self._connection()
+        if self._depth:
+            self._depth += 1
+            try:
+                yield conn
+            finally:
+                self._depth -= 1
+            return
         conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
         try:
             yield conn
         except BaseException:
+            self._depth = 0
             conn.execute("ROLLBACK")
             raise
+        self._depth = 0
         conn.execute("COMMIT")
+
+    @contextmanager
+    def unit_of_work(self, doing: str = "write") -> Iterator[sqlite3.Connection]:
+        """One transaction for several writes: the store's methods (and the outbox's) called
+        inside join it, and it commits when the block ends, or rolls back if it raises.
+
+        The connection is for the outbox's queries; a :class:`sqlite3.Error` becomes a
+        :class:`StoreError` naming the file and ``doing``.
+        """
+        try:
+            with self._transaction() as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise self._error(doing, exc) from None
 
     def _write(self, doing: str, action: Callable[[sqlite3.Connection], _T]) -> _T:
         try:
