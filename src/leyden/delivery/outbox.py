@@ -27,18 +27,19 @@ Choices worth knowing:
   real target (URL with token, TLS settings) is re-derived from the handler's configuration at
   send time, which also means a rotated webhook token applies to what is still queued.
 * **The event** is stored as Kapacitor's alert-data JSON (:mod:`leyden.model.alertdata`, the
-  exact text ``.post()`` sends) plus the previous level and a small ``context`` (topic, task,
-  name, category, group, tags, fields) that alert data leaves out but handler templates read;
-  :meth:`Delivery.to_event` rebuilds the :class:`~leyden.model.alert.Event`.
+  exact text ``.post()`` sends) plus the previous level and a small ``context``: the topic,
+  task, category and group, which alert data leaves out, and the name, tags and fields in the
+  shape handler templates read them. :meth:`Delivery.to_event` rebuilds the
+  :class:`~leyden.model.alert.Event`, whose alert-data JSON is the stored text again.
 * **Times** are wall-clock seconds (``time.time()``), taken from the clock given to the outbox,
   so backoff and age survive a restart and tests run on a fake clock.
 * **Attempts** count claims: a request that was started counts, whether or not it came back.
 
 Two implementations answer every question the same way (one test suite runs against both):
 :class:`MemoryOutbox` for tests and storeless runs, :class:`SqliteOutbox` on the server's
-:class:`~leyden.store.Store` (table ``outbox``, schema version 2). Group commit: open
-``store.unit_of_work()`` and call ``store.save_event_state(...)`` and ``outbox.add(...)``
-inside it; both join the one transaction.
+:class:`~leyden.store.Store` (table ``outbox``, schema version 2). Group commit: inside
+``with outbox.transaction():`` (for SQLite, ``store.unit_of_work()``) call
+``store.save_event_state(...)`` and ``outbox.add(...)``; both join the one transaction.
 """
 
 from __future__ import annotations
