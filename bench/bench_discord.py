@@ -1,7 +1,7 @@
 """Kapacitor's alert benchmark with ``.discord()`` attached, through to the Discord emulator.
 
-The server's own objects on the wall clock and a running asyncio loop: ``build_services``
-(SQLite store in memory) + ``TaskManager`` running ``AlertTask`` × 10 over a 50,000-point write
+The server's own objects on the wall clock and a running asyncio loop: ``build_runtime``
+(SQLite store in memory) with its ``TaskManager`` running ``AlertTask`` × 10 over a 50,000-point write
 (Kapacitor's ``T10_P50000`` shape, see ``bench_engine.py``), with every alert node's Discord
 handler posting to an in-process :class:`~leyden.devtools.discord_emulator.DiscordEmulator` on
 127.0.0.1.  The write is parsed and routed inside the loop, as ``POST /write`` does, so the
@@ -44,14 +44,14 @@ from typing import Any
 
 from bench.bench_engine import ALERT, DB, RP, body
 from leyden import lineprotocol
+from leyden.clock import WallClock
 from leyden.config import Config
 from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.log import LogfmtFormatter
 from leyden.notify.discord.config import DiscordConfig
-from leyden.server.serve import build_services
-from leyden.server.services import Services
-from leyden.server.tasks import TaskManager
+from leyden.runtime import Runtime, build_runtime
 from leyden.store import Store
+from leyden.tasks.manager import TaskManager
 
 SCRIPT = ALERT + "\t\t.discord()\n"
 TASKS, POINTS = 10, 50_000
@@ -105,13 +105,12 @@ def _captured_logs() -> Any:
 @dataclass
 class _Stack:
     emulator: DiscordEmulator
-    services: Services
+    services: Runtime
     manager: TaskManager
     logs: _CountingSink
     figures: dict[str, Any] = field(default_factory=dict)
 
     def queues(self) -> list[Any]:
-        assert self.services.alerts is not None
         return self.services.alerts.topics.queues()
 
     def busy(self) -> bool:
@@ -129,22 +128,15 @@ async def _stack(tasks: int, rate_limit: int, rate_window: float) -> AsyncIterat
         global_limit=None if unlimited else 50,
         wall_clock=time.perf_counter,
     )
-    services: Services | None = None
+    services: Runtime | None = None
     manager: TaskManager | None = None
     with _captured_logs() as logs:
         await emulator.start("127.0.0.1", 0)
         try:
             discord = [DiscordConfig(enabled=True, default=True, url=emulator.webhook_url())]
             config = Config(integrations={"discord": discord})
-            services = build_services(config, store=Store(":memory:"))
-            assert services.alerts is not None
-            manager = TaskManager(
-                engine=services.engine,
-                alerts=services.alerts,
-                integrations=services.integrations,
-                config=config,
-                store=services.store,
-            )
+            services = build_runtime(config, store=Store(":memory:"), clock=WallClock())
+            manager = services.tasks
             for i in range(tasks):
                 await manager.create(
                     {
@@ -164,12 +156,11 @@ async def _stack(tasks: int, rate_limit: int, rate_window: float) -> AsyncIterat
                 await emulator.stop()
 
 
-async def _shutdown(services: Services, manager: TaskManager | None) -> None:
+async def _shutdown(services: Runtime, manager: TaskManager | None) -> None:
     """The server's shutdown order when the queues are empty; otherwise what is still queued
     is abandoned (workers cancelled before the sender closes, so nothing restarts them).
     Every step is bounded by ``CLOSE_SECONDS``."""
     alerts = services.alerts
-    assert alerts is not None
     drained = not any(q.busy for q in alerts.topics.queues())
     try:
         if manager is not None:
@@ -183,9 +174,9 @@ async def _shutdown(services: Services, manager: TaskManager | None) -> None:
             task.cancel()
         if leftovers:
             await asyncio.wait(leftovers, timeout=CLOSE_SECONDS)
-        await asyncio.wait_for(services.integrations["discord"].close(), CLOSE_SECONDS)
-        if services.store is not None:
-            services.store.close()
+        for integration in services.integrations.values():
+            await asyncio.wait_for(integration.close(), CLOSE_SECONDS)
+        services.store.close()
 
 
 def _write(stack: _Stack, data: bytes) -> float:
@@ -193,7 +184,7 @@ def _write(stack: _Stack, data: bytes) -> float:
     gc.collect()
     start = time.perf_counter()
     parsed = lineprotocol.parse(data, precision="s", now_ns=time.time_ns())
-    stack.services.engine.write_points(DB, RP, parsed.points)
+    stack.services.router.write_points(DB, RP, parsed.points)
     return time.perf_counter() - start
 
 
@@ -281,7 +272,7 @@ async def latency_run() -> dict[str, object]:
     samples: list[float] = []
     lost = 0
     async with _stack(1, UNLIMITED, 1.0) as stack:
-        engine = stack.services.engine
+        router = stack.services.router
         messages = stack.emulator.messages
         for i in range(LATENCY_SAMPLES):
             # alternate CRITICAL and OK: each point is one event, so one message
@@ -290,7 +281,7 @@ async def latency_run() -> dict[str, object]:
             await asyncio.sleep(0.005)  # idle between alerts
             seen = len(messages)
             start = time.perf_counter()
-            engine.write_points(DB, RP, lineprotocol.parse(line, precision="ns").points)
+            router.write_points(DB, RP, lineprotocol.parse(line, precision="ns").points)
             deadline = start + LATENCY_TIMEOUT
             while len(messages) == seen and time.perf_counter() < deadline:
                 await asyncio.sleep(0.001)

@@ -3,7 +3,7 @@
 ``integrations/benchmark_test.go`` runs T tasks over a write of P points
 (``m1 value=<i> <i>`` at second precision) for three TICKscripts: *simple* (``stream|from()``),
 *count* (a 100s window and ``count``) and *alert* (info/warn/crit on ``value``, templated id).
-Here one run is: parse the body, ``Engine.write_points`` it, every task's nodes handle every
+Here one run is: parse the body, ``Router.write_points`` it, every task's nodes handle every
 point.  The figure is task-point evaluations per second (T×P / elapsed).
 
 Next to it runs the *floor*: the same parse, then a hand-written loop per task doing the same
@@ -28,11 +28,12 @@ from collections.abc import Callable
 from typing import Any
 
 from leyden import lineprotocol
-from leyden.alerting.service import AlertService
 from leyden.clock import SimulatedClock
-from leyden.engine.node import TaskContext
-from leyden.engine.router import Engine
+from leyden.config import Config
+from leyden.engine.router import Router
 from leyden.engine.task import Task
+from leyden.runtime import Runtime, build_runtime
+from leyden.store import Store
 from leyden.tick.builder import build_pipeline
 
 DB, RP = "dbname", "rpname"
@@ -71,32 +72,33 @@ def body(points: int, measurement: str = "m1") -> bytes:
 # --- the engine ---------------------------------------------------------------------------
 
 
-def _tasks(script: str, count: int, engine: Engine) -> list[Task]:
+def _runtime() -> Runtime:
+    """The runtime on a simulated clock; alert state is not persisted (the engine is measured,
+    not SQLite)."""
+    config = Config()
+    config.alert.persist_topics = False
+    return build_runtime(config, store=Store(":memory:"), clock=SimulatedClock(0))
+
+
+def _tasks(script: str, count: int, runtime: Runtime) -> list[Task]:
     pipeline = build_pipeline(script)
-    clock = SimulatedClock(0)
-    alerts = AlertService(services={})
-    tasks = []
-    for i in range(count):
-        ctx = TaskContext(f"task_{i}", clock, services={"alerts": alerts})
-        task = Task(f"task_{i}", pipeline, ctx, [(DB, RP)])
-        task.start(engine)
-        tasks.append(task)
-    return tasks
+    return [runtime.runner.start(f"task_{i}", pipeline, [(DB, RP)]) for i in range(count)]
 
 
 def engine_run(script: str, tasks: int, data: bytes, points: int) -> float:
     """Seconds for one write through T fresh tasks (setup not timed, as in Kapacitor)."""
-    engine = Engine()
-    running = _tasks(script, tasks, engine)
+    runtime = _runtime()
+    running = _tasks(script, tasks, runtime)
     gc.collect()
     start = time.perf_counter()
     parsed = lineprotocol.parse(data, precision="s", now_ns=0)
-    engine.write_points(DB, RP, parsed.points)
+    runtime.router.write_points(DB, RP, parsed.points)
     elapsed = time.perf_counter() - start
     for t in running:  # validateTasks: every task's stream saw every point
         got = t.nodes["stream0"].stats.collected
         assert got == points, f"{t.name} processed {got} points, want {points}"
-        t.stop(engine)
+        t.stop(runtime.router)
+    runtime.store.close()
     return elapsed
 
 
@@ -191,12 +193,12 @@ class _Discard:
 
 
 def parse_route_lines_per_s(data: bytes, lines: int, repeat: int) -> float:
-    engine = Engine()
-    engine.subscribe(_Discard(), [(DB, RP)], ["m1"])
+    router = Router()
+    router.subscribe(_Discard(), [(DB, RP)], ["m1"])
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
-        engine.write_points(DB, RP, lineprotocol.parse(data, precision="s", now_ns=0).points)
+        router.write_points(DB, RP, lineprotocol.parse(data, precision="s", now_ns=0).points)
         best = min(best, time.perf_counter() - start)
     return lines / best
 
@@ -204,17 +206,18 @@ def parse_route_lines_per_s(data: bytes, lines: int, repeat: int) -> float:
 def window_bytes_per_point(n: int = 50_000) -> float:
     """Memory a window holds per buffered point, the points' dicts included."""
     script = "stream|from().measurement('m1')|window().period(1000000s).every(1000000s)"
-    engine = Engine()
-    (task,) = _tasks(script, 1, engine)
+    runtime = _runtime()
+    (task,) = _tasks(script, 1, runtime)
     data = body(n)
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    engine.write_points(DB, RP, lineprotocol.parse(data, precision="s", now_ns=0).points)
+    runtime.router.write_points(DB, RP, lineprotocol.parse(data, precision="s", now_ns=0).points)
     gc.collect()
     held = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    task.stop(engine)
+    task.stop(runtime.router)
+    runtime.store.close()
     return held / n
 
 

@@ -1,5 +1,9 @@
 """Fixtures shared by the whole suite.
 
+``make_runtime`` builds a server's object graph the way ``leyden serve`` does, through the one
+composition root (:func:`leyden.runtime.build_runtime`), so tests never wire services by hand;
+``live_server`` runs one over HTTP in a thread.
+
 Helpers with names of their own sit beside this file (``threaded_server``, ``seed_page``): this
 folder is on the import path because this ``conftest.py`` is, and only one ``conftest`` can be
 imported by that name.
@@ -13,9 +17,30 @@ from pathlib import Path
 
 import pytest
 
+from leyden.clock import Clock, WallClock
 from leyden.config import Config, load_config
 from leyden.notify import INTEGRATIONS
+from leyden.runtime import Runtime, build_runtime
+from leyden.store import Store
 from threaded_server import LiveServer, running
+
+MakeRuntime = Callable[..., Runtime]
+
+
+@pytest.fixture
+def make_runtime() -> Iterator[MakeRuntime]:
+    """``make_runtime(config, db=":memory:", clock=None)``: a server runtime on a store at
+    ``db`` and the wall clock (or ``clock``); its store is closed at the end of the test."""
+    made: list[Runtime] = []
+
+    def make(config: Config, *, db: str | Path = ":memory:", clock: Clock | None = None) -> Runtime:
+        runtime = build_runtime(config, store=Store(db), clock=clock or WallClock())
+        made.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in made:
+        runtime.store.close()
 
 
 @pytest.fixture

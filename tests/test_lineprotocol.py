@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leyden import lineprotocol as lp
-from leyden.lineprotocol import PRECISIONS, LineError, Point, UInt, format_point, parse
+from leyden.lineprotocol import PRECISIONS, LineError, UInt, WirePoint, format_point, parse
 
 NOW = 1_700_000_000_123_456_789
 
 
-def one(line: str | bytes, **kw: object) -> Point:
+def one(line: str | bytes, **kw: object) -> WirePoint:
     result = parse(line, now_ns=NOW, **kw)  # type: ignore[arg-type]
     assert result.errors == [], result.errors
     assert len(result.points) == 1
@@ -49,7 +49,7 @@ def parse_exact(body: str | bytes, **kw: object) -> lp.ParseResult:
 
 def test_simple_line() -> None:
     p = one("cpu,host=serverA,region=us value=97.1,count=3i 1000000000")
-    assert p == Point(
+    assert p == WirePoint(
         "cpu", {"host": "serverA", "region": "us"}, {"value": 97.1, "count": 3}, 10**9
     )
     assert type(p.fields["value"]) is float
@@ -246,7 +246,7 @@ def test_comments_blank_lines_and_crlf() -> None:
 
 
 def test_whitespace_between_sections() -> None:
-    assert one("  m,a=b   v=1   5   ") == Point("m", {"a": "b"}, {"v": 1.0}, 5)
+    assert one("  m,a=b   v=1   5   ") == WirePoint("m", {"a": "b"}, {"v": 1.0}, 5)
     assert one("\tm v=1").name == "m"
 
 
@@ -352,7 +352,7 @@ def test_key_length_limit() -> None:
 
 
 def test_format_point_canonical() -> None:
-    p = Point(
+    p = WirePoint(
         "c pu,x",
         {"z": "1", "a b": "c=d"},
         {"f": 1.5, "i": 3, "u": UInt(4), "b": True, "s": 'q"\\'},
@@ -362,41 +362,41 @@ def test_format_point_canonical() -> None:
     assert line == r'c\ pu\,x,a\ b=c\=d,z=1 f=1.5,i=3i,u=4u,b=true,s="q\"\\" 1000000000'
     assert one(line) == p
     assert format_point(p, "s").endswith(" 1")
-    assert format_point(Point("m", {}, {"v": 1.0}, -1_500_000_000), "s").endswith(" -1")
+    assert format_point(WirePoint("m", {}, {"v": 1.0}, -1_500_000_000), "s").endswith(" -1")
 
 
 def test_format_point_drops_empty_tags() -> None:
-    assert format_point(Point("m", {"a": "", "b": "x"}, {"v": 1.0}, 1)) == "m,b=x v=1.0 1"
+    assert format_point(WirePoint("m", {"a": "", "b": "x"}, {"v": 1.0}, 1)) == "m,b=x v=1.0 1"
 
 
 @pytest.mark.parametrize(
     "p",
     [
-        Point("m", {}, {}, 1),
-        Point("", {}, {"v": 1.0}, 1),
-        Point("#m", {}, {"v": 1.0}, 1),
-        Point("m", {"k\\": "v"}, {"v": 1.0}, 1),
-        Point("m", {"k": "v\n"}, {"v": 1.0}, 1),
-        Point("m", {}, {"v": math.nan}, 1),
-        Point("m", {}, {"v": math.inf}, 1),
-        Point("m", {}, {"v": 2**63}, 1),
-        Point("m", {}, {"v": [1]}, 1),  # type: ignore[dict-item]
+        WirePoint("m", {}, {}, 1),
+        WirePoint("", {}, {"v": 1.0}, 1),
+        WirePoint("#m", {}, {"v": 1.0}, 1),
+        WirePoint("m", {"k\\": "v"}, {"v": 1.0}, 1),
+        WirePoint("m", {"k": "v\n"}, {"v": 1.0}, 1),
+        WirePoint("m", {}, {"v": math.nan}, 1),
+        WirePoint("m", {}, {"v": math.inf}, 1),
+        WirePoint("m", {}, {"v": 2**63}, 1),
+        WirePoint("m", {}, {"v": [1]}, 1),  # type: ignore[dict-item]
     ],
 )
-def test_format_point_rejects_what_line_protocol_cannot_say(p: Point) -> None:
+def test_format_point_rejects_what_line_protocol_cannot_say(p: WirePoint) -> None:
     with pytest.raises(ValueError):
         format_point(p)
 
 
 def test_format_point_bad_precision() -> None:
     with pytest.raises(ValueError, match="invalid precision"):
-        format_point(Point("m", {}, {"v": 1.0}, 1), "d")
+        format_point(WirePoint("m", {}, {"v": 1.0}, 1), "d")
 
 
 def test_point_equality_is_typed() -> None:
-    assert Point("m", {}, {"v": 1.0}, 1) != Point("m", {}, {"v": 1}, 1)
-    assert Point("m", {}, {"v": 1}, 1) != Point("m", {}, {"v": UInt(1)}, 1)
-    assert Point("m", {}, {"v": 1}, 1) != Point("m", {}, {"v": True}, 1)
+    assert WirePoint("m", {}, {"v": 1.0}, 1) != WirePoint("m", {}, {"v": 1}, 1)
+    assert WirePoint("m", {}, {"v": 1}, 1) != WirePoint("m", {}, {"v": UInt(1)}, 1)
+    assert WirePoint("m", {}, {"v": 1}, 1) != WirePoint("m", {}, {"v": True}, 1)
 
 
 # --- fast path == exact path --------------------------------------------------------------------
@@ -555,9 +555,9 @@ _values = st.one_of(
 
 
 @st.composite
-def points(draw: st.DrawFn) -> Point:
+def points(draw: st.DrawFn) -> WirePoint:
     tags = draw(st.dictionaries(_text, _text, max_size=4))
-    return Point(
+    return WirePoint(
         draw(_names),
         dict(sorted(tags.items())),
         draw(st.dictionaries(_field_keys, _values, min_size=1, max_size=5)),
@@ -567,7 +567,7 @@ def points(draw: st.DrawFn) -> Point:
 
 @settings(max_examples=400)
 @given(points())
-def test_round_trip(p: Point) -> None:
+def test_round_trip(p: WirePoint) -> None:
     result = parse(format_point(p), now_ns=NOW)
     assert result.errors == []
     assert result.points == [p]
@@ -575,7 +575,7 @@ def test_round_trip(p: Point) -> None:
 
 @settings(max_examples=100)
 @given(st.lists(points(), min_size=1, max_size=10), st.sampled_from(["u", "ms", "s", "h"]))
-def test_round_trip_body_with_precision(ps: list[Point], precision: str) -> None:
+def test_round_trip_body_with_precision(ps: list[WirePoint], precision: str) -> None:
     mult = PRECISIONS[precision]
     for p in ps:
         p.time = p.time // mult * mult if abs(p.time // mult * mult) < 2**63 - 2 else 0

@@ -22,10 +22,10 @@ from typing import TypeVar
 from aiohttp import web
 
 from leyden.cli import main
+from leyden.clock import WallClock
 from leyden.config import Config
+from leyden.runtime import Runtime, build_runtime
 from leyden.server.app import create_app
-from leyden.server.serve import build_services
-from leyden.server.services import Services
 from leyden.store import Store
 
 T = TypeVar("T")
@@ -34,7 +34,7 @@ T = TypeVar("T")
 @dataclass
 class LiveServer:
     url: str
-    services: Services
+    services: Runtime
     loop: asyncio.AbstractEventLoop
 
     def call(self, work: Callable[[], Awaitable[T]]) -> T:
@@ -54,9 +54,7 @@ class LiveServer:
         )
         with urllib.request.urlopen(req, timeout=10) as resp:
             assert resp.status == 204
-        alerts = self.services.alerts
-        assert alerts is not None
-        self.call(alerts.drain)
+        self.call(self.services.alerts.drain)
 
 
 async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
@@ -70,8 +68,9 @@ def running(config: Config, db: Path) -> Iterator[LiveServer]:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
 
-    async def start() -> tuple[Services, web.AppRunner, int]:
-        services = build_services(config, store=Store(db))
+    async def start() -> tuple[Runtime, web.AppRunner, int]:
+        # the server's runtime, as ``leyden serve`` builds it (the store on this thread)
+        services = build_runtime(config, store=Store(db), clock=WallClock())
         runner = web.AppRunner(create_app(services))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -33,8 +33,8 @@ __all__ = [
     "PRECISIONS",
     "LineError",
     "ParseResult",
-    "Point",
     "UInt",
+    "WirePoint",
     "format_point",
     "parse",
 ]
@@ -82,8 +82,11 @@ class UInt(int):
         return f"UInt({int(self)})"
 
 
-class Point:
-    """One point of a write; ``tags`` has its keys in sorted order.
+class WirePoint:
+    """One point of a write, as parsed; ``tags`` has its keys in sorted order.
+
+    (The engine turns it into a task's :class:`leyden.engine.model.Point`, which also carries its
+    group and database; hence the two names.)
 
     ``tags`` is shared by every point of the same series (and later writes of it): nothing may
     modify it in place; copy it to change it (``LEYDEN_DEBUG_SHARED_TAGS=1`` makes it raise).
@@ -101,7 +104,7 @@ class Point:
 
     def __eq__(self, other: object) -> bool:
         # Typed comparison: 1 == 1.0 == True in Python, but they are different field values.
-        if not isinstance(other, Point):
+        if not isinstance(other, WirePoint):
             return NotImplemented
         return (
             self.name == other.name
@@ -113,7 +116,7 @@ class Point:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"Point({self.name!r}, {self.tags!r}, {self.fields!r}, {self.time!r})"
+        return f"WirePoint({self.name!r}, {self.tags!r}, {self.fields!r}, {self.time!r})"
 
 
 def _typed(fields: dict[str, FieldValue]) -> list[tuple[str, type, FieldValue]]:
@@ -132,7 +135,7 @@ class LineError:
 
 @dataclass
 class ParseResult:
-    points: list[Point]
+    points: list[WirePoint]
     errors: list[LineError]
 
 
@@ -222,7 +225,7 @@ def parse(body: bytes | str, *, precision: str = "ns", now_ns: int | None = None
 def _parse_lines(
     text: str, lines: list[str], mult: int, default_time: int, bad_utf8: bool
 ) -> ParseResult:
-    points: list[Point] = []
+    points: list[WirePoint] = []
     errors: list[LineError] = []
     append = points.append
     cache = _KEY_CACHE
@@ -334,8 +337,8 @@ def _parse_lines(
                                     if ts < -9223372036854775806 or ts > 9223372036854775806:
                                         ok = False
                         if ok:
-                            # object.__new__ plus slot stores is twice as fast as Point(...)
-                            point = new(Point)
+                            # object.__new__ plus slot stores is twice as fast as WirePoint(...)
+                            point = new(WirePoint)
                             point.name = series[0]
                             point.tags = series[1]  # shared per series, never modified
                             point.fields = fields
@@ -404,7 +407,7 @@ def _fast_key(key: str) -> tuple[str, dict[str, str]] | None:
 
 def _exact_lines(
     lines: list[str], first: int, mult: int, default_time: int
-) -> tuple[Point | None, int, LineError | None]:
+) -> tuple[WirePoint | None, int, LineError | None]:
     """Parse the line at ``first``, joining following lines while a string value is open.
 
     Returns the point or the error, and how many physical lines the point used.
@@ -465,7 +468,7 @@ def _skip_ws(s: str, i: int) -> int:
     return i
 
 
-def _parse_line(s: str, mult: int, default_time: int) -> Point:
+def _parse_line(s: str, mult: int, default_time: int) -> WirePoint:
     """The exact parser: InfluxDB 1.x's scanning rules, one character at a time."""
     n = len(s)
     start = _skip_ws(s, 0)
@@ -479,7 +482,7 @@ def _parse_line(s: str, mult: int, default_time: int) -> Point:
     fields, i = _scan_fields(s, i, key_len)
     i = _skip_ws(s, i)
     if i >= n:
-        return Point(name, tags, fields, default_time)
+        return WirePoint(name, tags, fields, default_time)
     ts_start = i
     while i < n and s[i] != " ":
         i += 1
@@ -500,7 +503,7 @@ def _parse_line(s: str, mult: int, default_time: int) -> Point:
         if s[i] != " ":
             raise _Bad(i, f"unexpected text {_show(s[i:])} after the timestamp")
         i += 1
-    return Point(name, tags, fields, ts)
+    return WirePoint(name, tags, fields, ts)
 
 
 def _scan_key(s: str, i: int) -> tuple[str, dict[str, str], int]:
@@ -689,7 +692,7 @@ def _field_value(raw: str, key: str, pos: int) -> FieldValue:
 # --- format --------------------------------------------------------------------------------
 
 
-def format_point(p: Point, precision: str = "ns") -> str:
+def format_point(p: WirePoint, precision: str = "ns") -> str:
     """The canonical line for a point (no trailing newline); ``parse`` reads it back equal.
 
     Raises ValueError for a point line protocol cannot express: no fields, an empty measurement

@@ -8,6 +8,10 @@ line-protocol point with a timestamp in seconds).  Points are re-timed so the fi
 each file lands on 1971-01-01T00:00:00Z, delivered one at a time in file order, and the clock
 moves to each point's time before it is delivered.  Points later than ``--until`` are not
 delivered.  Handlers really send.
+
+The task runs as a server runs it: the runtime comes from :func:`leyden.runtime.build_runtime`
+(an in-memory store, the simulated clock) and the task is built, checked and started by the
+same :class:`~leyden.tasks.runner.TaskRunner` the task manager uses.
 """
 
 from __future__ import annotations
@@ -24,12 +28,10 @@ from pathlib import Path
 from typing import TextIO
 
 from leyden import lineprotocol
-from leyden.alerting.service import AlertService
 from leyden.clock import SimulatedClock
 from leyden.config import Config, ConfigError, load_config
-from leyden.engine.node import NODE_TYPES, TaskContext
-from leyden.engine.router import Engine
-from leyden.engine.task import Task, TaskError, _load_node_modules
+from leyden.engine.node import TaskError
+from leyden.engine.task import Task
 from leyden.go.strconv import parse_go_duration
 from leyden.go.types import go_json
 from leyden.log import setup_logging
@@ -37,6 +39,9 @@ from leyden.model.alert import Event
 from leyden.model.alertdata import event_to_json
 from leyden.notify import INTEGRATIONS
 from leyden.notify.base import IntegrationError
+from leyden.runtime import Runtime, build_runtime
+from leyden.store import Store
+from leyden.tasks.runner import build, check
 from leyden.tick.errors import TickError
 from leyden.tick.pipeline import Pipeline
 
@@ -52,7 +57,7 @@ class ReplayError(Exception):
 class Recorded:
     db: str
     rp: str
-    point: lineprotocol.Point
+    point: lineprotocol.WirePoint
 
 
 def read_srpl(path: Path) -> Iterator[Recorded]:
@@ -106,68 +111,59 @@ async def replay(
     until: int | None,
     events: Path | None = None,
 ) -> Task:
-    from leyden.tick.builder import build_pipeline
-
     try:
         text = script.read_text(encoding="utf-8")
     except OSError as exc:
         raise ReplayError(f"{script}: cannot read: {exc.strerror}") from None
-    pipeline = build_pipeline(text, filename=str(script))
-    _load_node_modules()  # NODE_TYPES is complete only once the node modules are imported
-    unsupported = pipeline.unsupported(NODE_TYPES, INTEGRATIONS.tick_kinds())
-    if unsupported:
-        what = ", ".join(sorted({u.what for u in unsupported}))
-        raise ReplayError(f"{script}: not supported by this server: {what}")
-    dbrps = dbrps or list(pipeline.dbrps)  # none at all: the task reads every dbrp
-    clock = SimulatedClock(REPLAY_ZERO_NS)
-    # "replay": points arrive back to back, so clock jumps are not idleness (barrier.py)
-    ctx = TaskContext(
-        task_name=name,
-        clock=clock,
-        hostname=config.hostname,
-        services={"config": config, "replay": True},
-    )
-    # Handlers really send; the queues are unbounded because the recording bounds them.
-    integrations = INTEGRATIONS.build_services(config)
-    alerts = AlertService(services=integrations, config=config, buffer_length=0)
-    ctx.services.update(alerts=alerts)
+    pipeline = build(text, filename=str(script))
+    check(pipeline, str(script))
+    # Nothing outlives a replay: the store is in memory.  Handlers really send; their queues
+    # are unbounded because the recording bounds them.  "simulated": points arrive back to
+    # back, so clock jumps are not idleness (barrier.py).
+    store = Store(":memory:")
+    try:
+        runtime = build_runtime(
+            config,
+            store=store,
+            clock=SimulatedClock(REPLAY_ZERO_NS),
+            buffer_length=0,
+            simulated=True,
+        )
+    except BaseException:
+        store.close()
+        raise
     try:
         with _events_file(events) as write_event:
-            alerts.add_listener(write_event)
-            task = await _run(name, pipeline, ctx, dbrps, config, clock, data, until)
-            await alerts.drain()
+            runtime.alerts.add_listener(write_event)
+            task = await _run(runtime, name, pipeline, dbrps or pipeline.dbrps, data, until)
+            await runtime.alerts.drain()
     finally:
-        await alerts.close()
-        for service in integrations.values():
-            await service.close()
+        await runtime.close()
     return task
 
 
 async def _run(
+    runtime: Runtime,
     name: str,
     pipeline: Pipeline,
-    ctx: TaskContext,
-    dbrps: list[tuple[str, str]],
-    config: Config,
-    clock: SimulatedClock,
+    dbrps: Sequence[tuple[str, str]],
     data: Sequence[Path],
     until: int | None,
 ) -> Task:
-    engine = Engine(config.default_retention_policy)
-    task = Task(name, pipeline, ctx, dbrps)
-    task.start(engine)
+    """Deliver the recordings point by point, the clock moved to each point first."""
+    task = runtime.runner.start(name, pipeline, dbrps)  # no dbrps at all: every dbrp
+    clock = runtime.clock
+    assert isinstance(clock, SimulatedClock)
     limit = None if until is None else REPLAY_ZERO_NS + until
     for path in data:
         for rec in rebased(read_srpl(path)):
             if limit is not None and rec.point.time > limit:
                 break
             clock.advance_to(rec.point.time)
-            engine.write_points(rec.db, rec.rp, [rec.point])
+            runtime.router.write_points(rec.db, rec.rp, [rec.point])
     if limit is not None:
         clock.advance_to(limit)
-    await task.drain()  # httpPost requests still queued
-    task.stop(engine)
-    await task.drain()  # what stop() flushed (joins, unions) may have posted more
+    await runtime.runner.stop(task)  # httpPost requests still queued, then what stop() flushed
     return task
 
 
@@ -182,7 +178,11 @@ def _events_file(path: Path | None) -> Iterator[Callable[[Event], None]]:
     except OSError as exc:
         raise ReplayError(f"{path}: cannot write: {exc.strerror}") from None
     with handle:
-        yield lambda event: handle.write(event_to_json(event))
+
+        def write(event: Event) -> None:
+            handle.write(event_to_json(event))
+
+        yield write
 
 
 def _until(text: str | None) -> int | None:

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from leyden.alerting.service import AlertService, anonymous_topic
-from leyden.alerting.topics import Inhibitor, MemoryTopicStore
+from leyden.alerting.topics import MemoryTopicStore
 from leyden.config import AlertConfig, Config
 from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.go.types import Duration, Time
-from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.model.alert import Event, EventData, EventState, Inhibitor, Level
 from leyden.notify import INTEGRATIONS
 from leyden.notify.base import HandlerConfigError
 from leyden.notify.discord.config import DiscordConfig

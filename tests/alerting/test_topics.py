@@ -12,14 +12,13 @@ from leyden.alerting.topics import (
     DROP_LOG_INTERVAL,
     HandlerLabel,
     HandlerQueue,
-    Inhibitor,
     InhibitorLookup,
     MemoryTopicStore,
     Topics,
     effective_buffer_length,
 )
 from leyden.go.types import Duration, Time
-from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.model.alert import Event, EventData, EventState, Inhibitor, Level
 from leyden.notify.base import HandlerError
 
 

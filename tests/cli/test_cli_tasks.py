@@ -32,7 +32,6 @@ def stored(server: LiveServer, task_id: str) -> TaskRecord | None:
     """The stored task, read on the server's thread (SQLite connections are per thread)."""
 
     async def get() -> TaskRecord | None:
-        assert server.services.store is not None
         return server.services.store.get_task(task_id)
 
     return server.call(get)

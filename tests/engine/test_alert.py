@@ -5,23 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from engine_support import context
 
+from leyden.alerting.service import AlertService
 from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
-from leyden.engine.node import Node, TaskContext
+from leyden.engine.node import Node, TaskError
 from leyden.engine.nodes.alert import (
     AlertNode,
-    AlertNodeOptions,
-    Inhibitor,
     go_sub,
     percent_change,
     percent_change_chronological,
 )
-from leyden.engine.task import TaskError
+from leyden.engine.services import AlertNodeOptions, TaskServices
 from leyden.go.time import GO_ZERO_NS
 from leyden.go.types import Duration, Time
-from leyden.model.alert import Event, EventState, Level
-from leyden.notify import INTEGRATIONS
+from leyden.model.alert import Event, EventState, Inhibitor, Level
 from leyden.tick.builder import build_pipeline
 
 S = 1_000_000_000
@@ -82,7 +81,7 @@ class Collector(Node):
     kind = "collector"
 
     def __init__(self) -> None:
-        super().__init__(None, TaskContext("t", SimulatedClock()))
+        super().__init__(None, context("t", SimulatedClock()))
         self.points: list[Point] = []
         self.batches: list[Batch] = []
 
@@ -105,10 +104,13 @@ def make_alert(
     pipeline = build_pipeline(script, filename="test.tick")
     spec = next(n for n in pipeline.nodes if n.kind == "alert")
     service = service or RecordingService()
-    services: dict[str, Any] = {"alerts": service}
-    if options is not None:
-        services["alert_options"] = options
-    ctx = TaskContext(task, SimulatedClock(), hostname="leyden-host", services=services)
+    ctx = context(
+        task,
+        SimulatedClock(),
+        hostname="leyden-host",
+        alerts=service,
+        alert_options=options or AlertNodeOptions(),
+    )
     node = AlertNode(spec, ctx)
     out = Collector()
     node.children = [out]
@@ -619,33 +621,25 @@ def test_batch_augmentation_makes_tags_dimensions() -> None:
     assert all(bp.tags["level"] == "CRITICAL" and bp.fields["lvl"] == "CRITICAL" for bp in b.points)
 
 
-def real_alert(props: str, ctx_services: dict[str, Any], task: str = "tk") -> AlertNode:
+def real_alert(props: str, service: AlertService, task: str = "tk") -> AlertNode:
     pipeline = build_pipeline(
         f"stream|from().measurement('cpu').groupBy('host')|alert(){props}", filename="t.tick"
     )
     spec = next(n for n in pipeline.nodes if n.kind == "alert")
-    return AlertNode(spec, TaskContext(task, SimulatedClock(), services=ctx_services))
+    return AlertNode(spec, context(task, SimulatedClock(), alerts=service))
 
 
-def test_default_alert_service_when_none_given() -> None:
-    from leyden.alerting.service import AlertService
-
-    services: dict[str, Any] = {}
-    node = real_alert(".crit(lambda: TRUE)", services)
-    assert isinstance(services["alerts"], AlertService)
-    node2 = real_alert(".crit(lambda: TRUE)", services, task="other")
-    assert node2.publisher.service is services["alerts"]  # type: ignore[attr-defined]
-    node.point(pt(1))
-    node.stop()
+def test_an_alert_service_is_required_at_wiring() -> None:
+    """No node builds its own alert service: services without one are refused."""
+    with pytest.raises(TypeError):
+        TaskServices()  # type: ignore[call-arg]
 
 
 def test_with_the_alert_service_restart_restores_and_inhibits() -> None:
-    from leyden.alerting.service import AlertService
-
     service = AlertService(services={}, buffer_length=0)
     events: list[Event] = []
     service.add_listener(events.append)
-    services: dict[str, Any] = {"alerts": service}
+    services = service
     props = ".crit(lambda: \"value\" > 8).stateChangesOnly().topic('ops').inhibit('db', 'host')"
     first = real_alert(props, services)
     first.point(pt(9, 0))
@@ -677,22 +671,3 @@ def test_default_fast_paths_match_the_templates(group: str) -> None:
     assert node._render_id("cpu", group, tags) == slow_id
     data = node._message_data(slow_id, "cpu", group, tags, {}, "WARNING", T0, Duration(0))
     assert Template.parse(DEFAULT_MESSAGE_TEMPLATE).execute(data) == f"{slow_id} is WARNING"
-
-
-def test_options_come_from_the_alert_section_of_the_config() -> None:
-    from leyden.config import load_config
-    from leyden.engine.nodes.alert import AlertNodeOptions
-
-    assert (
-        AlertNodeOptions.from_config(load_config(None, {}, integrations=INTEGRATIONS.sections()))
-        == AlertNodeOptions()
-    )
-    config = load_config(
-        None,
-        {
-            "KAPACITOR_ALERT_PER_GROUP_LAMBDA_STATE": "true",
-            "KAPACITOR_ALERT_CHRONOLOGICAL_FLAPPING": "1",
-        },
-        integrations=INTEGRATIONS.sections(),
-    )
-    assert AlertNodeOptions.from_config(config) == AlertNodeOptions(True, True)

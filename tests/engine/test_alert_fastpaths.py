@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from engine_support import DiscardAlerts, context
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leyden.clock import SimulatedClock
 from leyden.engine.model import Dimensions, Point
-from leyden.engine.node import TaskContext
 from leyden.engine.nodes.alert import (
     AlertNode,
     _fields_json_escaped,
@@ -32,7 +32,8 @@ T0 = 31_536_000 * S
 def alert_node(props: str = "") -> AlertNode:
     text = f"stream|from().measurement('m')|alert().crit(lambda: TRUE){props}"
     spec = next(n for n in build_pipeline(text).nodes if n.kind == "alert")
-    return AlertNode(spec, TaskContext("task <&'+>", SimulatedClock(0), hostname='h"<'))
+    ctx = context("task <&'+>", SimulatedClock(0), hostname='h"<', alerts=DiscardAlerts())
+    return AlertNode(spec, ctx)
 
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)

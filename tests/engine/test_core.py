@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from engine_support import context
+
 from leyden.clock import SimulatedClock
 from leyden.engine.model import NIL_GROUP, Batch, BatchPoint, Dimensions, Point, group_id
 from leyden.engine.result import batch_row, point_row, result
+from leyden.engine.router import Router
+from leyden.engine.task import SAMPLE_EVERY, Task
 from leyden.go import time as gotime
 from leyden.go.types import go_json
+from leyden.lineprotocol import WirePoint
 
 S = 1_000_000_000
 
@@ -82,42 +87,37 @@ def test_rows_as_kapacitor_shows_them() -> None:
 
 
 def test_router_routes_by_exact_dbrp_and_measurement_or_everywhere() -> None:
-    from leyden.engine.router import Engine
-    from leyden.lineprotocol import Point as Written
-
     class Rec:
         def __init__(self) -> None:
             self.got: list[tuple[str, str, str]] = []
 
-        def receive(self, db: str, rp: str, p: Written) -> None:
+        def receive(self, db: str, rp: str, p: WirePoint) -> None:
             self.got.append((db, rp, p.name))
 
-    engine = Engine(default_retention_policy="autogen")
+    router = Router(default_retention_policy="autogen")
     cpu, anything, everywhere = Rec(), Rec(), Rec()
-    engine.subscribe(cpu, [("telegraf", "autogen")], ["cpu"])
-    engine.subscribe(anything, [("telegraf", "autogen")], [None])
-    engine.subscribe(everywhere, None, ["cpu"])
-    engine.write_points("telegraf", "", [Written("cpu", {}, {"v": 1.0}, 1)])
-    engine.write_points("telegraf", "rp2", [Written("cpu", {}, {"v": 1.0}, 2)])
-    engine.write_points("other", "autogen", [Written("mem", {}, {"v": 1.0}, 3)])
+    router.subscribe(cpu, [("telegraf", "autogen")], ["cpu"])
+    router.subscribe(anything, [("telegraf", "autogen")], [None])
+    router.subscribe(everywhere, None, ["cpu"])
+    router.write_points("telegraf", "", [WirePoint("cpu", {}, {"v": 1.0}, 1)])
+    router.write_points("telegraf", "rp2", [WirePoint("cpu", {}, {"v": 1.0}, 2)])
+    router.write_points("other", "autogen", [WirePoint("mem", {}, {"v": 1.0}, 3)])
     assert cpu.got == [("telegraf", "autogen", "cpu")]
     assert anything.got == [("telegraf", "autogen", "cpu")]
     assert everywhere.got == [("telegraf", "autogen", "cpu"), ("telegraf", "rp2", "cpu")]
-    engine.unsubscribe(everywhere)
-    engine.write_points("telegraf", "autogen", [Written("cpu", {}, {"v": 1.0}, 4)])
+    router.unsubscribe(everywhere)
+    router.write_points("telegraf", "autogen", [WirePoint("cpu", {}, {"v": 1.0}, 4)])
     assert len(everywhere.got) == 2
 
 
 def test_exec_times_sample_each_nodes_own_time() -> None:
     from leyden.clock import SimulatedClock
-    from leyden.engine.node import TaskContext
-    from leyden.engine.task import SAMPLE_EVERY, Task
     from leyden.tick.builder import build_pipeline
 
     pipeline = build_pipeline(
         "stream|from().measurement('cpu')|window().period(10s).every(10s)|count('v')|httpOut('o')"
     )
-    task = Task("t", pipeline, TaskContext("t", SimulatedClock()), [("db", "rp")])
+    task = Task("t", pipeline, context("t", SimulatedClock()), [("db", "rp")])
     for i in range(SAMPLE_EVERY * 4):
         task.receive_point(Point("cpu", {}, {"v": 1.0}, i * S))
     times = task.exec_times
@@ -131,14 +131,12 @@ def test_exec_times_sample_each_nodes_own_time() -> None:
 
 def test_a_node_bug_costs_the_point_not_the_task() -> None:
     from leyden.clock import SimulatedClock
-    from leyden.engine.node import TaskContext
-    from leyden.engine.task import Task
     from leyden.tick.builder import build_pipeline
 
     task = Task(
         "t",
         build_pipeline("stream|from()|httpOut('o')"),
-        TaskContext("t", SimulatedClock()),
+        context("t", SimulatedClock()),
         [("db", "rp")],
     )
     out = task.nodes["http_out2"]

@@ -11,14 +11,16 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
+from engine_support import context
 from multidict import CIMultiDict
 
 from leyden import lineprotocol
 from leyden.clock import SimulatedClock
 from leyden.config import BasicAuth, Config, HTTPPostConfig
 from leyden.engine.model import Point
-from leyden.engine.node import TaskContext
-from leyden.engine.task import Task, TaskError
+from leyden.engine.node import TaskError
+from leyden.engine.task import Task
+from leyden.runtime import httppost_endpoints
 from leyden.tick.builder import build_pipeline
 
 S = 1_000_000_000
@@ -58,7 +60,8 @@ async def server() -> AsyncIterator[Server]:
 
 def make_task(script: str, config: Config | None = None) -> Task:
     pipeline = build_pipeline('dbrp "db"."rp"\n' + script)
-    ctx = TaskContext("t", SimulatedClock(T0), services={"config": config or Config()})
+    endpoints = httppost_endpoints(config or Config())
+    ctx = context("t", SimulatedClock(T0), httppost_endpoints=endpoints)
     return Task("t", pipeline, ctx, [("db", "rp")])
 
 

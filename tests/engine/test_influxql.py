@@ -7,13 +7,13 @@ import math
 from typing import Any
 
 import pytest
+from engine_support import context
 
 from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
-from leyden.engine.node import NODE_TYPES, Node, TaskContext
+from leyden.engine.node import NODE_CLASSES, Node, TaskError
 from leyden.engine.nodes import influxql  # noqa: F401  (registers the kinds)
 from leyden.engine.nodes.holtwinters import go_pow_int, holt_winters
-from leyden.engine.task import TaskError
 from leyden.tick.builder import build_pipeline
 
 S = 1_000_000_000
@@ -24,7 +24,7 @@ class Sink(Node):
     """Records what its parent emits."""
 
     def __init__(self) -> None:
-        super().__init__(None, TaskContext("t", SimulatedClock()))
+        super().__init__(None, context("t", SimulatedClock()))
         self.points: list[Point] = []
         self.batches: list[Batch] = []
 
@@ -40,7 +40,7 @@ def node(call: str, *, batch: bool = True) -> tuple[Node, Sink]:
     edge = "|window().period(10s).every(10s)" if batch else ""
     pipeline = build_pipeline(f"stream|from(){edge}|{call}", filename="test.tick")
     spec = pipeline.nodes[-1]
-    n = NODE_TYPES[spec.kind](spec, TaskContext("t", SimulatedClock()))
+    n = NODE_CLASSES[spec.kind](spec, context("t", SimulatedClock()))
     sink = Sink()
     n.children = [sink]
     return n, sink

@@ -6,13 +6,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from engine_support import context
 
 from leyden import lineprotocol
 from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
-from leyden.engine.node import Barrier, ParentEdge, TaskContext
+from leyden.engine.node import Barrier, ParentEdge, TaskError
 from leyden.engine.nodes.join import JoinNode
-from leyden.engine.task import Task, TaskError
+from leyden.engine.task import Task
 from leyden.tick.builder import build_pipeline
 
 S = 1_000_000_000
@@ -42,11 +43,11 @@ class Capture:
 
 
 def make_task(
-    script: str, *, clock: SimulatedClock | None = None, services: dict[str, Any] | None = None
+    script: str, *, clock: SimulatedClock | None = None, simulated: bool = False
 ) -> tuple[Task, SimulatedClock]:
     clock = clock or SimulatedClock(T0)
     pipeline = build_pipeline('dbrp "db"."rp"\n' + script)
-    ctx = TaskContext("t", clock, services=services or {})
+    ctx = context("t", clock, simulated=simulated)
     return Task("t", pipeline, ctx, [("db", "rp")]), clock
 
 
@@ -170,7 +171,7 @@ def test_join_barrier_moves_a_parent_on_and_is_forwarded() -> None:
         wants="stream",
         properties={"as": ["x", "y"], "delimiter": ".", "fill": "null"},
     )
-    node = JoinNode(spec, TaskContext("t", SimulatedClock()))
+    node = JoinNode(spec, context("t", SimulatedClock()))
     out = Capture()
     node.children = [out]
     dims = Dimensions(tag_names=("host",))
@@ -186,7 +187,7 @@ def test_join_of_batches_pairs_points_by_time() -> None:
     spec = SimpleNamespace(
         name="join2", parents=[1, 2], wants="batch", properties={"as": ["x", "y"], "delimiter": "."}
     )
-    node = JoinNode(spec, TaskContext("t", SimulatedClock()))
+    node = JoinNode(spec, context("t", SimulatedClock()))
     out = Capture()
     node.children = [out]
     dims = Dimensions(tag_names=("host",))
@@ -357,15 +358,13 @@ def test_idle_barrier_drops_points_older_than_the_last_barrier() -> None:
     send(task, clock, "m,host=a v=1 0")
     clock.advance_to(T0 + 5 * S)
     assert [b.time for b in out.barriers] == [T0 + 5 * S]
-    task.receive("db", "rp", lineprotocol.Point("m", {"host": "a"}, {"v": 1.0}, T0 + 4 * S))
-    task.receive("db", "rp", lineprotocol.Point("m", {"host": "a"}, {"v": 1.0}, T0 + 6 * S))
+    task.receive("db", "rp", lineprotocol.WirePoint("m", {"host": "a"}, {"v": 1.0}, T0 + 4 * S))
+    task.receive("db", "rp", lineprotocol.WirePoint("m", {"host": "a"}, {"v": 1.0}, T0 + 6 * S))
     assert [p.time for p in out.points] == [T0, T0 + 6 * S]
 
 
 def test_idle_barriers_are_not_armed_in_replay() -> None:
-    task, clock = make_task(
-        BARRIER.format(props=".idle(1s).delete(TRUE)"), services={"replay": True}
-    )
+    task, clock = make_task(BARRIER.format(props=".idle(1s).delete(TRUE)"), simulated=True)
     out = capture(task, "barrier")
     send(task, clock, "m,host=a v=1 0")
     send(task, clock, "m,host=a v=1 30")  # a gap in a recording is not idleness

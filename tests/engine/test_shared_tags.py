@@ -7,12 +7,12 @@ derives new tags runs here on parsed points, so an in-place change would fail th
 from __future__ import annotations
 
 import pytest
+from engine_support import context
 
 from leyden import lineprotocol
 from leyden.alerting.service import AlertService
 from leyden.clock import SimulatedClock
-from leyden.engine.node import TaskContext
-from leyden.engine.router import Engine
+from leyden.engine.router import Router
 from leyden.engine.task import Task
 from leyden.tick.builder import build_pipeline
 
@@ -55,17 +55,17 @@ def frozen_tags(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("script", SCRIPTS.values(), ids=SCRIPTS.keys())
 def test_nodes_leave_shared_tags_alone(script: str) -> None:
-    engine = Engine()
-    ctx = TaskContext("t", SimulatedClock(0), services={"alerts": AlertService(services={})})
+    router = Router()
+    ctx = context("t", SimulatedClock(0), alerts=AlertService(services={}))
     task = Task("t", build_pipeline(script), ctx, [("db", "rp")])
-    task.start(engine)
+    task.start(router)
     body = "".join(
         f"m,h=h{i % 2},k=k v={i}.5 {i}\n" if i % 3 else f"m,k=k v={i}.5 {i}\n" for i in range(1, 20)
     )
     parsed = lineprotocol.parse(body, precision="s", now_ns=0)
     assert all(type(p.tags) is lineprotocol._FrozenTags for p in parsed.points)
-    engine.write_points("db", "rp", parsed.points)
+    router.write_points("db", "rp", parsed.points)
     assert task.failures == 0
     assert [n.name for n in task.nodes.values() if n.stats.errors] == []
     assert parsed.points[0].tags == {"k": "k", "h": "h1"}
-    task.stop(engine)
+    task.stop(router)

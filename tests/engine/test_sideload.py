@@ -5,18 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from engine_support import context
 
 from leyden import lineprotocol
 from leyden.clock import SimulatedClock
-from leyden.engine.node import TaskContext
+from leyden.engine.node import TaskError
 from leyden.engine.nodes.sideload import convert
-from leyden.engine.task import Task, TaskError
+from leyden.engine.task import Task
 from leyden.tick.builder import build_pipeline
 
 
 def make_task(script: str) -> Task:
     pipeline = build_pipeline('dbrp "db"."rp"\n' + script)
-    return Task("t", pipeline, TaskContext("t", SimulatedClock()), [("db", "rp")])
+    return Task("t", pipeline, context("t", SimulatedClock()), [("db", "rp")])
 
 
 def test_convert_follows_kapacitor() -> None:
@@ -44,7 +45,7 @@ def test_values_by_order_with_defaults(tmp_path: Path) -> None:
     )
     sideload = next(n for n in task.nodes.values() if n.kind == "sideload")
     for host in ("a", "b"):
-        task.receive("db", "rp", lineprotocol.Point("m", {"host": host}, {"v": 1.0}, 0))
+        task.receive("db", "rp", lineprotocol.WirePoint("m", {"host": host}, {"v": 1.0}, 0))
     rows = task.http_out()["out"]["series"]
     assert rows[0]["tags"] == {"host": "a", "role": "db"}
     assert rows[0]["columns"] == ["time", "cpus", "mem", "none", "v"]

@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_support import context
 
 from leyden import lineprotocol, replay
 from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
-from leyden.engine.node import Node, TaskContext
+from leyden.engine.node import Node, TaskError
 from leyden.engine.nodes.stats import StatsNode
-from leyden.engine.router import Engine
-from leyden.engine.task import Task, TaskError
+from leyden.engine.router import Router
+from leyden.engine.task import Task
 from leyden.go.types import Duration
 from leyden.tick.builder import build_pipeline
 from leyden.tick.pipeline import NodeSpec
@@ -29,7 +30,7 @@ HOST = Dimensions(tag_names=("host",))
 
 class Sink(Node):
     def __init__(self) -> None:
-        super().__init__(None, TaskContext("t", SimulatedClock(0)))
+        super().__init__(None, context("t", SimulatedClock(0)))
         self.points: list[Point] = []
 
     def point(self, p: Point) -> None:
@@ -48,8 +49,8 @@ def stats_node(
         None,
         properties={"interval": Duration(interval), "sourceNode": "watched", "align": align},
     )
-    node = StatsNode(spec, TaskContext("t", clock))
-    watched = Node(None, TaskContext("t", clock))
+    node = StatsNode(spec, context("t", clock))
+    watched = Node(None, context("t", clock))
     sink = Sink()
     node.children = [sink]
     node.start({"watched": watched})
@@ -149,7 +150,7 @@ def test_stop_cancels_the_ticker() -> None:
 def test_interval_must_be_positive() -> None:
     spec = NodeSpec("stats", 3, "stats", "stream", "stream", None, properties={"interval": 0})
     with pytest.raises(TaskError, match="positive interval"):
-        StatsNode(spec, TaskContext("t", SimulatedClock(0)))
+        StatsNode(spec, context("t", SimulatedClock(0)))
 
 
 def test_task_wires_stats_and_noop_from_a_script() -> None:
@@ -160,12 +161,12 @@ data|stats(10s)|httpOut('s')
 """
     pipeline = build_pipeline(text)
     clock = SimulatedClock(T0)
-    task = Task("t", pipeline, TaskContext("t", clock), [("db", "rp")])
+    task = Task("t", pipeline, context("t", clock), [("db", "rp")])
     assert {n.kind for n in task.nodes.values()} >= {"noop", "stats"}
-    engine = Engine()
-    task.start(engine)
+    router = Router()
+    task.start(router)
     body = b"cpu,host=a v=1 1\ncpu,host=b v=1 2\ncpu,host=a v=1 3\ncpu,host=c v=1 4\n"
-    engine.write_points("db", "rp", lineprotocol.parse(body, precision="s", now_ns=0).points)
+    router.write_points("db", "rp", lineprotocol.parse(body, precision="s", now_ns=0).points)
     clock.advance_to(T0 + 10 * S)
     rows = task.http_out()["s"]["series"]
     assert [(r["tags"], r["values"][0][1]) for r in rows] == [
@@ -173,7 +174,7 @@ data|stats(10s)|httpOut('s')
         ({"host": "b"}, 1),
         ({"host": "c"}, 1),
     ]
-    task.stop(engine)
+    task.stop(router)
 
 
 DEADMAN = """

@@ -6,12 +6,12 @@ import logging
 from typing import Any
 
 import pytest
+from engine_support import context
 
 from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
-from leyden.engine.node import NODE_TYPES, Barrier, Node, TaskContext
+from leyden.engine.node import NODE_CLASSES, Barrier, Node, TaskError
 from leyden.engine.nodes import transform  # noqa: F401  (registers the kinds)
-from leyden.engine.task import TaskError
 from leyden.go.types import Duration
 from leyden.tick.parser import parse_lambda
 from leyden.tick.pipeline import NodeSpec
@@ -23,7 +23,7 @@ HOST = Dimensions(tag_names=("host",))
 
 class Sink(Node):
     def __init__(self) -> None:
-        super().__init__(None, TaskContext("t", SimulatedClock(0)))
+        super().__init__(None, context("t", SimulatedClock(0)))
         self.points: list[Point] = []
         self.batches: list[Batch] = []
 
@@ -36,7 +36,7 @@ class Sink(Node):
 
 def node(kind: str, **props: Any) -> tuple[Node, Sink]:
     spec = NodeSpec(kind, 3, kind.lower(), "stream", "stream", None, properties=props)
-    n = NODE_TYPES[kind](spec, TaskContext("task1", SimulatedClock(0)))
+    n = NODE_CLASSES[kind](spec, context("task1", SimulatedClock(0)))
     sink = Sink()
     n.children = [sink]
     return n, sink

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from engine_support import context
 
 from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, Dimensions, Point
-from leyden.engine.node import Barrier, Node, TaskContext
+from leyden.engine.node import Barrier, Node, TaskError
 from leyden.engine.nodes.window import WindowNode
-from leyden.engine.task import TaskError
 from leyden.go.types import Duration
 from leyden.tick.pipeline import NodeSpec
 
@@ -23,7 +23,7 @@ HOST = Dimensions(tag_names=("host",))
 
 class Sink(Node):
     def __init__(self) -> None:
-        super().__init__(None, TaskContext("t", SimulatedClock(0)))
+        super().__init__(None, context("t", SimulatedClock(0)))
         self.batches: list[Batch] = []
         self.barriers: list[Barrier] = []
         self.deleted: list[str] = []
@@ -43,7 +43,7 @@ def window(**props: Any) -> tuple[WindowNode, Sink]:
         if k in props:
             props[k] = Duration(props[k])
     spec = NodeSpec("window", 2, "window", "stream", "batch", None, properties=props)
-    node = WindowNode(spec, TaskContext("t", SimulatedClock(0)))
+    node = WindowNode(spec, context("t", SimulatedClock(0)))
     sink = Sink()
     node.children = [sink]
     return node, sink

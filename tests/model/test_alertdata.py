@@ -114,6 +114,7 @@ def test_event_from_the_alert_node_serialises() -> None:
     from leyden.clock import SimulatedClock
     from leyden.engine.node import TaskContext
     from leyden.engine.nodes.alert import AlertNode
+    from leyden.engine.services import TaskServices
     from leyden.tick.builder import build_pipeline
 
     published: list[Event] = []
@@ -137,7 +138,7 @@ def test_event_from_the_alert_node_serialises() -> None:
         "stream|from().measurement('cpu')|alert().crit(lambda: \"value\" > 1)", filename="t"
     )
     spec = next(n for n in pipeline.nodes if n.kind == "alert")
-    ctx = TaskContext("tsk", SimulatedClock(), hostname="h", services={"alerts": Service()})
+    ctx = TaskContext("tsk", SimulatedClock(), TaskServices(alerts=Service()), hostname="h")
     node = AlertNode(spec, ctx)
     node.point(Point("cpu", {}, {"value": 2.5}, T10))
     assert event_to_json(published[0]) == (

@@ -24,9 +24,8 @@ from leyden.model.alert import Event
 from leyden.model.records import HandlerRecord
 from leyden.notify import INTEGRATIONS, Integration, Problem
 from leyden.notify.base import HandlerContext
+from leyden.runtime import Runtime
 from leyden.server.app import create_app
-from leyden.server.serve import build_services
-from leyden.store import Store
 
 ClientFactory = Callable[..., Awaitable[TestClient]]
 SECRET = "pAgEr-SeCrEt-0123456789"
@@ -141,10 +140,12 @@ def _config(tmp_path: Path) -> Config:
 
 @pytest.fixture
 async def client(
-    pager: Integration, tmp_path: Path, aiohttp_client: ClientFactory
+    pager: Integration,
+    tmp_path: Path,
+    aiohttp_client: ClientFactory,
+    make_runtime: Callable[..., Runtime],
 ) -> AsyncIterator[TestClient]:
-    services = build_services(_config(tmp_path), store=Store(":memory:"))
-    yield await aiohttp_client(create_app(services))
+    yield await aiohttp_client(create_app(make_runtime(_config(tmp_path))))
 
 
 def test_the_loader_reads_its_section_and_environment(pager: Integration, tmp_path: Path) -> None:

@@ -10,27 +10,25 @@ from aiohttp.test_utils import TestClient
 
 from leyden import KAPACITOR_VERSION
 from leyden.config import load_config
-from leyden.lineprotocol import Point
+from leyden.lineprotocol import WirePoint
 from leyden.notify import INTEGRATIONS
 from leyden.server.app import create_app
-from leyden.server.serve import build_services
-from leyden.store import Store
 
 
 class Recorder:
     def __init__(self) -> None:
-        self.points: list[tuple[str, str, Point]] = []
+        self.points: list[tuple[str, str, WirePoint]] = []
 
-    def receive(self, db: str, rp: str, point: Point) -> None:
+    def receive(self, db: str, rp: str, point: WirePoint) -> None:
         self.points.append((db, rp, point))
 
 
 @pytest.fixture
-async def server(aiohttp_client: Any) -> tuple[TestClient, Any, Recorder]:
+async def server(aiohttp_client: Any, make_runtime: Any) -> tuple[TestClient, Any, Recorder]:
     config = load_config(None, {}, integrations=INTEGRATIONS.sections())
-    services = build_services(config, store=Store(":memory:"))
+    services = make_runtime(config)
     recorder = Recorder()
-    services.engine.subscribe(recorder, [("telegraf", "autogen"), ("telegraf", "")], [None])
+    services.router.subscribe(recorder, [("telegraf", "autogen"), ("telegraf", "")], [None])
     client = await aiohttp_client(create_app(services))
     return client, services, recorder
 
@@ -67,7 +65,7 @@ async def test_write_good_body_reaches_engine(server: Any, path: str) -> None:
         ("telegraf", "autogen", "cpu", {"host": "a"}, {"usage_idle": 12.5}, 1_000_000_000),
         ("telegraf", "autogen", "cpu", {"host": "b"}, {"usage_idle": 99.0}, 2_000_000_000),
     ]
-    assert services.engine.stats.points_received == 2
+    assert services.router.stats.points_received == 2
 
 
 async def test_write_requires_db(server: Any) -> None:
@@ -132,7 +130,7 @@ async def test_write_mixed_body_accepts_good_lines_and_names_bad_ones(server: An
     assert "line 2" in text
     assert "2 points accepted, 1 lines rejected" in text
     assert [p.fields["value"] for _, _, p in recorder.points] == [1.0, 3.0]
-    assert services.engine.stats.write_errors == 1
+    assert services.router.stats.write_errors == 1
 
 
 async def test_write_all_bad_body(server: Any) -> None:
@@ -162,15 +160,17 @@ async def test_write_bad_gzip(server: Any) -> None:
     assert "invalid gzip body" in await resp.text()
 
 
-async def test_write_without_rp_uses_default_retention_policy(aiohttp_client: Any) -> None:
+async def test_write_without_rp_uses_default_retention_policy(
+    aiohttp_client: Any, make_runtime: Any
+) -> None:
     config = load_config(
         None,
         {"KAPACITOR_DEFAULT_RETENTION_POLICY": "autogen"},
         integrations=INTEGRATIONS.sections(),
     )
-    services = build_services(config, store=Store(":memory:"))
+    services = make_runtime(config)
     recorder = Recorder()
-    services.engine.subscribe(recorder, [("telegraf", "autogen")], ["cpu"])
+    services.router.subscribe(recorder, [("telegraf", "autogen")], ["cpu"])
     client = await aiohttp_client(create_app(services))
     resp = await client.post("/write?db=telegraf", data="cpu value=1 1\nmem value=2 2\n")
     assert resp.status == 204

@@ -20,10 +20,9 @@ from leyden import KAPACITOR_VERSION
 from leyden.client import Client, ClientError
 from leyden.config import AuthConfig, AuthUser, load_config
 from leyden.notify import INTEGRATIONS
+from leyden.runtime import Runtime
 from leyden.server.app import create_app
 from leyden.server.auth import Authenticator, AuthFailure, Privilege, api_resource
-from leyden.server.serve import build_services
-from leyden.store import Store
 
 ClientFactory = Callable[..., Awaitable[TestClient]]
 
@@ -59,26 +58,34 @@ USERS = """
 """
 
 
-async def _client(
-    aiohttp_client: ClientFactory, tmp_path: Path, text: str
-) -> tuple[TestClient, Any]:
-    path = tmp_path / "kapacitor.conf"
-    path.write_text(text)
-    services = build_services(
-        load_config(str(path), {}, integrations=INTEGRATIONS.sections()), store=Store(":memory:")
-    )
-    services.store = Store(tmp_path / "leyden.db")
-    return await aiohttp_client(create_app(services)), services
+OpenClient = Callable[[str], Awaitable[TestClient]]
 
 
 @pytest.fixture
-async def client(aiohttp_client: ClientFactory, tmp_path: Path) -> TestClient:
+def open_client(
+    aiohttp_client: ClientFactory, make_runtime: Callable[..., Runtime], tmp_path: Path
+) -> OpenClient:
+    """``await open_client(conf_text)``: a server with that configuration file."""
+
+    async def open_(text: str) -> TestClient:
+        path = tmp_path / "kapacitor.conf"
+        path.write_text(text)
+        runtime = make_runtime(
+            load_config(str(path), {}, integrations=INTEGRATIONS.sections()),
+            db=tmp_path / "leyden.db",
+        )
+        return await aiohttp_client(create_app(runtime))
+
+    return open_
+
+
+@pytest.fixture
+async def client(open_client: OpenClient) -> TestClient:
     text = (
         f'[http]\n  auth-enabled = true\n  shared-secret = "{SECRET}"\n'
         f"[auth]\n  enabled = true\n{USERS}"
     )
-    test_client, _ = await _client(aiohttp_client, tmp_path, text)
-    return test_client
+    return await open_client(text)
 
 
 def _basic(user: str, password: str) -> dict[str, str]:
@@ -214,12 +221,8 @@ async def test_config_api_update_needs_config_permission(client: TestClient) -> 
     assert resp.status == 204
 
 
-async def test_noauth_accepts_any_user_as_kapacitor_does(
-    aiohttp_client: ClientFactory, tmp_path: Path
-) -> None:
-    client, _ = await _client(
-        aiohttp_client, tmp_path, "[http]\n  auth-enabled = true\n[auth]\n  enabled = false\n"
-    )
+async def test_noauth_accepts_any_user_as_kapacitor_does(open_client: OpenClient) -> None:
+    client = await open_client("[http]\n  auth-enabled = true\n[auth]\n  enabled = false\n")
     resp = await client.get("/kapacitor/v1/config", headers=_basic("anyone", "any"))
     assert resp.status == 200
     resp = await client.post("/write?db=x", data="cpu v=1", params={"u": "a", "p": "b"})
@@ -229,8 +232,8 @@ async def test_noauth_accepts_any_user_as_kapacitor_does(
     await _error(resp, 401, "unable to parse authentication credentials")
 
 
-async def test_auth_disabled_needs_nothing(aiohttp_client: ClientFactory, tmp_path: Path) -> None:
-    client, _ = await _client(aiohttp_client, tmp_path, f"[auth]\n  enabled = true\n{USERS}")
+async def test_auth_disabled_needs_nothing(open_client: OpenClient) -> None:
+    client = await open_client(f"[auth]\n  enabled = true\n{USERS}")
     assert (await client.get("/kapacitor/v1/ping")).status == 204
     assert (await client.get("/kapacitor/v1/config")).status == 200
 

@@ -14,9 +14,8 @@ from aiohttp.test_utils import TestClient
 from leyden.config import Config, load_config
 from leyden.model.records import OverrideRecord
 from leyden.notify import INTEGRATIONS
+from leyden.runtime import Runtime
 from leyden.server.app import create_app
-from leyden.server.serve import build_services
-from leyden.server.services import Services
 from leyden.store import Store, StoreError
 
 TOKEN = "sEcReT-wEbHoOk-ToKeN_0123456789"
@@ -39,17 +38,13 @@ FILE = f"""
 """
 
 ClientFactory = Callable[..., Awaitable[TestClient]]
+MakeRuntime = Callable[..., Runtime]
 
 
 def _config(tmp_path: Path, text: str = FILE, extra: str = "") -> Config:
     path = tmp_path / "kapacitor.conf"
     path.write_text(extra + text)
     return load_config(str(path), {}, integrations=INTEGRATIONS.sections())
-
-
-def _services(config: Config, db: Path) -> Services:
-    services = build_services(config, store=Store(db))
-    return services
 
 
 @pytest.fixture
@@ -59,9 +54,9 @@ def db(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def server(
-    aiohttp_client: ClientFactory, tmp_path: Path, db: Path
-) -> tuple[TestClient, Services]:
-    services = _services(_config(tmp_path), db)
+    aiohttp_client: ClientFactory, tmp_path: Path, db: Path, make_runtime: MakeRuntime
+) -> tuple[TestClient, Runtime]:
+    services = make_runtime(_config(tmp_path), db=db)
     client = await aiohttp_client(create_app(services))
     return client, services
 
@@ -148,9 +143,9 @@ async def test_get_section_and_elements(server: Any) -> None:
 
 
 async def test_default_unnamed_element_is_the_trailing_slash(
-    aiohttp_client: ClientFactory, tmp_path: Path, db: Path
+    aiohttp_client: ClientFactory, tmp_path: Path, db: Path, make_runtime: MakeRuntime
 ) -> None:
-    services = _services(load_config(None, {}, integrations=INTEGRATIONS.sections()), db)
+    services = make_runtime(load_config(None, {}, integrations=INTEGRATIONS.sections()), db=db)
     client = await aiohttp_client(create_app(services))
     resp = await client.get("/kapacitor/v1/config/discord/")
     assert resp.status == 200
@@ -381,9 +376,9 @@ async def test_error_messages_never_echo_a_url(server: Any) -> None:
 
 
 async def test_overrides_are_reapplied_at_start(
-    aiohttp_client: ClientFactory, tmp_path: Path, db: Path
+    aiohttp_client: ClientFactory, tmp_path: Path, db: Path, make_runtime: MakeRuntime
 ) -> None:
-    first = _services(_config(tmp_path), db)
+    first = make_runtime(_config(tmp_path), db=db)
     client = await aiohttp_client(create_app(first))
     resp = await client.post(
         "/kapacitor/v1/config/discord", json={"add": {"workspace": "guild", "url": WEBHOOK2}}
@@ -393,26 +388,30 @@ async def test_overrides_are_reapplied_at_start(
         "/kapacitor/v1/config/discord/ops", json={"set": {"username": "ApiBot"}}
     )
     assert resp.status == 204
-    first.store.close()  # type: ignore[union-attr]
+    first.store.close()
 
-    second = _services(_config(tmp_path), db)
+    second = make_runtime(_config(tmp_path), db=db)
     await aiohttp_client(create_app(second))
     assert second.integrations["discord"].workspace_names() == ["ops", "dev", "guild"]
     assert second.integrations["discord"].resolve("ops").username == "ApiBot"
-    second.store.close()  # type: ignore[union-attr]
+    second.store.close()
 
-    skipping = _services(_config(tmp_path, extra="skip-config-overrides = true\n"), db)
+    skipping = make_runtime(_config(tmp_path, extra="skip-config-overrides = true\n"), db=db)
     client = await aiohttp_client(create_app(skipping))
     assert skipping.integrations["discord"].workspace_names() == ["ops", "dev"]
     assert skipping.integrations["discord"].resolve("ops").username == "FileBot"
 
 
 async def test_broken_stored_overrides_leave_the_file_config_running(
-    aiohttp_client: ClientFactory, tmp_path: Path, db: Path, caplog: pytest.LogCaptureFixture
+    aiohttp_client: ClientFactory,
+    tmp_path: Path,
+    db: Path,
+    caplog: pytest.LogCaptureFixture,
+    make_runtime: MakeRuntime,
 ) -> None:
     with Store(db) as store:
         store.put_override(OverrideRecord("discord", "gone", {"username": "x"}))
-    services = _services(_config(tmp_path), db)
+    services = make_runtime(_config(tmp_path), db=db)
     client = await aiohttp_client(create_app(services))
     assert services.integrations["discord"].resolve("ops").username == "FileBot"
     assert any(
@@ -448,10 +447,10 @@ async def test_failed_save_rolls_the_service_back(
 
 
 async def test_disabled_config_override_service(
-    aiohttp_client: ClientFactory, tmp_path: Path, db: Path
+    aiohttp_client: ClientFactory, tmp_path: Path, db: Path, make_runtime: MakeRuntime
 ) -> None:
     config = _config(tmp_path, extra="[config-override]\n  enabled = false\n")
-    client = await aiohttp_client(create_app(_services(config, db)))
+    client = await aiohttp_client(create_app(make_runtime(config, db=db)))
     message = "config override service is not enabled"
     for method, path in (
         ("GET", "/kapacitor/v1/config"),
@@ -463,11 +462,10 @@ async def test_disabled_config_override_service(
         assert await resp.json() == {"error": message, "message": message}
 
 
-async def test_without_a_store_overrides_live_in_memory(aiohttp_client: ClientFactory) -> None:
-    services = build_services(
-        load_config(None, {}, integrations=INTEGRATIONS.sections()), store=Store(":memory:")
-    )
-    services.store = None
+async def test_with_an_in_memory_store_overrides_live_in_memory(
+    aiohttp_client: ClientFactory, make_runtime: MakeRuntime
+) -> None:
+    services = make_runtime(load_config(None, {}, integrations=INTEGRATIONS.sections()))
     app: web.Application = create_app(services)
     client = await aiohttp_client(app)
     resp = await client.post(

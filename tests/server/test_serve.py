@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from leyden.config import load_config
 from leyden.notify import INTEGRATIONS
+from leyden.runtime import Runtime
+from leyden.server.app import _close_runtime
 from leyden.server.serve import ServeError, serve, split_bind_address
 
 
@@ -65,11 +69,9 @@ async def test_serve_stops_when_asked(tmp_path: Path) -> None:
     await asyncio.wait_for(task, 10)
 
 
-async def test_shutdown_gives_up_on_queued_deliveries_after_the_timeout() -> None:
-    import logging
-
-    from leyden.server.app import _close_alerts
-
+async def test_shutdown_gives_up_on_queued_deliveries_after_the_timeout(
+    make_runtime: Callable[..., Runtime],
+) -> None:
     class Stuck:
         """An alert service whose deliveries never finish (Discord answers 429 for hours)."""
 
@@ -89,7 +91,9 @@ async def test_shutdown_gives_up_on_queued_deliveries_after_the_timeout() -> Non
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)
     try:
-        await asyncio.wait_for(_close_alerts(Stuck(), 0.01), 5)  # type: ignore[arg-type]
+        runtime = make_runtime(load_config(None, {}, integrations=INTEGRATIONS.sections()))
+        runtime.alerts = Stuck()  # type: ignore[assignment]
+        await asyncio.wait_for(_close_runtime(runtime, 0.01), 5)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)

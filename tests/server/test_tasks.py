@@ -14,13 +14,13 @@ from aiohttp.test_utils import TestClient
 
 from leyden.config import Config, load_config
 from leyden.notify import INTEGRATIONS
+from leyden.runtime import Runtime
 from leyden.server.app import create_app
-from leyden.server.serve import build_services
-from leyden.server.services import Services
-from leyden.server.tasks import normalize_vars
-from leyden.store import Store
+from leyden.server.tasks_api import TASKS_KEY
+from leyden.tasks.vars import normalize_vars
 
 ClientFactory = Callable[..., Awaitable[TestClient]]
+MakeRuntime = Callable[..., Runtime]
 TASKS = "/kapacitor/v1/tasks"
 
 CONF = """
@@ -70,8 +70,10 @@ def _config(tmp_path: Path) -> Config:
 
 
 @pytest.fixture
-async def server(aiohttp_client: ClientFactory, tmp_path: Path) -> tuple[TestClient, Services]:
-    services = build_services(_config(tmp_path), store=Store(":memory:"))
+async def server(
+    aiohttp_client: ClientFactory, tmp_path: Path, make_runtime: MakeRuntime
+) -> tuple[TestClient, Runtime]:
+    services = make_runtime(_config(tmp_path))
     client = await aiohttp_client(create_app(services))
     return client, services
 
@@ -362,9 +364,9 @@ async def test_enable_runs_the_task_on_written_points_and_disable_stops_it(serve
     task = await resp.json()
     assert (task["status"], task["executing"], task["stats"]) == ("disabled", False, {})
     assert (await client.get(f"{TASKS}/cpu/out")).status == 404
-    routed = services.engine.stats.points_routed
+    routed = services.router.stats.points_routed
     await _write(client, "cpu,host=a usage_idle=9 3000000000\n")
-    assert services.engine.stats.points_routed == routed
+    assert services.router.stats.points_routed == routed
 
 
 async def test_create_enabled_and_delete_enabled(server: Any) -> None:
@@ -423,20 +425,20 @@ async def test_update_script_and_dbrps(server: Any) -> None:
 
 
 async def test_enabled_tasks_restart_with_their_alert_state(
-    aiohttp_client: ClientFactory, tmp_path: Path
+    aiohttp_client: ClientFactory, tmp_path: Path, make_runtime: MakeRuntime
 ) -> None:
     """A new app on the same SQLite file runs the task again; its CRITICAL comes back too, so
     the first OK point after the restart is a recovery."""
     db = tmp_path / "leyden.db"
     config = _config(tmp_path)
-    first = create_app(build_services(config, store=Store(db)))
+    first = create_app(make_runtime(config, db=db))
     client = await aiohttp_client(first)
     await _create(client, id="cpu", script=ALERT, status="enabled")
     await _create(client, id="off", script=PASS)
     await _write(client, "cpu,host=a usage_idle=5 1000000000\n")
     await client.close()  # runs the app's cleanup: tasks stop, the store closes
 
-    services = build_services(config, store=Store(db))
+    services = make_runtime(config, db=db)
     client = await aiohttp_client(create_app(services))
     task = await (await client.get(f"{TASKS}/cpu")).json()
     assert (task["status"], task["executing"]) == ("enabled", True)
@@ -453,13 +455,10 @@ async def test_missing_task_id_on_path(server: Any) -> None:
     assert (resp.status, (await resp.json())["error"]) == (400, "must specify task id on path")
 
 
-def test_install_builds_what_services_lack(tmp_path: Path) -> None:
-    services = build_services(_config(tmp_path), store=Store(":memory:"))
-    services.alerts = None
-    app = create_app(services)
-    assert isinstance(app, web.Application)
-    assert services.alerts is not None and services.tasks is not None
-    services.store.close()
+def test_the_api_serves_the_runtimes_tasks(tmp_path: Path, make_runtime: MakeRuntime) -> None:
+    runtime = make_runtime(_config(tmp_path))
+    app = create_app(runtime)
+    assert app[TASKS_KEY] is runtime.tasks
 
 
 async def test_disable_waits_for_handed_off_work(server: Any, aiohttp_server: Any) -> None:

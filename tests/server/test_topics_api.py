@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -11,16 +11,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from leyden.clock import SimulatedClock
-from leyden.config import load_config
+from leyden.clock import Clock, SimulatedClock
+from leyden.config import Config, load_config
 from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.notify import INTEGRATIONS
 from leyden.notify.discord.config import DiscordConfig
+from leyden.runtime import Runtime
 from leyden.server.app import create_app
-from leyden.server.serve import build_services
-from leyden.server.services import Services
 from leyden.server.topics_api import TOPIC_HANDLERS_KEY
-from leyden.store import Store
 
 TOPICS = "/kapacitor/v1/alerts/topics"
 S = 1_000_000_000
@@ -39,7 +37,23 @@ async def emulator() -> AsyncIterator[DiscordEmulator]:
     await emu.stop()
 
 
-def make_services(db: Path | str, emulator: DiscordEmulator | None = None) -> Services:
+MakeServices = Callable[..., Runtime]
+
+
+@pytest.fixture
+def make_services(make_runtime: MakeServices) -> MakeServices:
+    """``make_services(db, emulator=None, clock=None)``: a server runtime with two Discord
+    workspaces (on the emulator when given)."""
+
+    def make(
+        db: Path | str, emulator: DiscordEmulator | None = None, clock: Clock | None = None
+    ) -> Runtime:
+        return make_runtime(_config(emulator), db=db, clock=clock)
+
+    return make
+
+
+def _config(emulator: DiscordEmulator | None) -> Config:
     config = load_config(None, {}, integrations=INTEGRATIONS.sections())
     base = (
         emulator.webhook_url
@@ -52,22 +66,18 @@ def make_services(db: Path | str, emulator: DiscordEmulator | None = None) -> Se
             enabled=True, workspace="guild-errors", username="StatsBot", url=base("2", "t2")
         ),
     ]
-    return build_services(config, store=Store(db))
+    return config
 
 
 @asynccontextmanager
-async def running(
-    services: Services, clock: SimulatedClock | None = None
-) -> AsyncIterator[TestClient]:
+async def running(services: Runtime) -> AsyncIterator[TestClient]:
     app = create_app(services)
-    if clock is not None:
-        app[TOPIC_HANDLERS_KEY].clock = clock
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
+async def client(tmp_path: Path, make_services: MakeServices) -> AsyncIterator[TestClient]:
     async with running(make_services(tmp_path / "leyden.db")) as c:
         yield c
 
@@ -446,7 +456,9 @@ async def test_match_handler_sees_only_changes(client: TestClient, tmp_path: Pat
     ]
 
 
-async def test_handlers_and_topic_state_survive_a_restart(tmp_path: Path) -> None:
+async def test_handlers_and_topic_state_survive_a_restart(
+    tmp_path: Path, make_services: MakeServices
+) -> None:
     db = tmp_path / "leyden.db"
     log = tmp_path / "cpu.log"
     async with running(make_services(db)) as client:
@@ -477,11 +489,11 @@ async def test_handlers_and_topic_state_survive_a_restart(tmp_path: Path) -> Non
 
 
 async def test_seed_aggregate_flow_through_the_api(
-    tmp_path: Path, emulator: DiscordEmulator
+    tmp_path: Path, emulator: DiscordEmulator, make_services: MakeServices
 ) -> None:
     """The seed's 500_errors.tick → 500-errors-24h aggregate → Discord workspace guild-errors."""
     clock = SimulatedClock(0)
-    async with running(make_services(tmp_path / "leyden.db", emulator), clock) as client:
+    async with running(make_services(tmp_path / "leyden.db", emulator, clock)) as client:
         script = (
             "stream|from().measurement('errors').groupBy('500')"
             "|alert().info(lambda: \"count\" > 0).noRecoveries().topic('500-errors')"

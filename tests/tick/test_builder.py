@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leyden.engine.node import NODE_TYPES as NODE_TYPES_RUNTIME
-from leyden.engine.task import _load_node_modules
+import leyden.engine.nodes  # noqa: F401  (imported for its registrations: NODE_CLASSES complete)
+from leyden.engine.node import NODE_CLASSES
 from leyden.go.types import Duration
 from leyden.notify import INTEGRATIONS
 from leyden.tick import ast as A
@@ -36,8 +36,7 @@ EVERY_HANDLER_KIND = frozenset(h.kind for h in HANDLER_TYPES.values())
 
 def runtime_kinds() -> tuple[Collection[str], Collection[str]]:
     """What this server runs: the engine's node classes and the alert service's handler kinds."""
-    _load_node_modules()
-    return NODE_TYPES_RUNTIME, INTEGRATIONS.tick_kinds()
+    return NODE_CLASSES, INTEGRATIONS.tick_kinds()
 
 
 # Corpus files marked "pipeline" that Kapacitor's own evaluator rejects too (they come from

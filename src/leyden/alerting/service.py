@@ -24,7 +24,6 @@ from typing import Any
 from leyden.alerting import handlers as handler_registry
 from leyden.alerting.topics import (
     HandlerLabel,
-    Inhibitor,
     InhibitorLike,
     InhibitorLookup,
     Topics,
@@ -32,7 +31,7 @@ from leyden.alerting.topics import (
     effective_buffer_length,
 )
 from leyden.config import Config
-from leyden.model.alert import Event, EventState, Level
+from leyden.model.alert import Event, EventState, Inhibitor, Level
 from leyden.notify import INTEGRATIONS
 from leyden.notify.base import AlertHandler, HandlerConfigError, HandlerContext, Serializer
 
@@ -126,7 +125,7 @@ class AlertPublisher:
         return self.service.inhibitors.is_inhibited(category, tags)  # (per event: no detour)
 
     def add_inhibitor(self, inhibitor: InhibitorLike) -> None:
-        """Register a group's inhibitor (:class:`~leyden.alerting.topics.Inhibitor` or alike);
+        """Register a group's inhibitor (:class:`~leyden.model.alert.Inhibitor` or alike);
         the node keeps it active while the group is not OK.  :meth:`close` removes leftovers."""
         self.service.inhibitors.add(inhibitor)
         self._inhibitors.append(inhibitor)

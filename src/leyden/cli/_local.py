@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
+import leyden.engine.nodes  # noqa: F401  (imported for its registrations: NODE_CLASSES complete)
 from leyden import replay
 from leyden.cli import serve
 from leyden.cli._common import LocalCommand
 from leyden.devtools import discord_emulator
-from leyden.engine.node import NODE_TYPES
-from leyden.engine.task import _load_node_modules
+from leyden.engine.node import NODE_CLASSES
 from leyden.notify import INTEGRATIONS
 from leyden.tick import vet
 
@@ -29,9 +29,8 @@ def _emulator(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
 
 def _vet(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     """``leyden vet`` told what this server runs (the language package imports no runtime)."""
-    _load_node_modules()  # NODE_TYPES is complete only once the node modules are imported
     return vet.vet_main(
-        argv, out, err, node_kinds=NODE_TYPES, handler_kinds=INTEGRATIONS.tick_kinds()
+        argv, out, err, node_kinds=NODE_CLASSES, handler_kinds=INTEGRATIONS.tick_kinds()
     )
 
 

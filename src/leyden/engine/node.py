@@ -1,5 +1,8 @@
 """Runtime nodes: the base class, per-node statistics and the registry of node kinds.
 
+``NODE_CLASSES`` is filled by ``@register`` in the node modules; importing
+:mod:`leyden.engine.nodes` imports every one of them, so the registry is complete from then on.
+
 Points are pushed synchronously from parent to children (``point``/``batch``), which keeps the
 order Kapacitor's per-edge goroutines guarantee and costs one method call per hop.  A node
 that fails on one point logs, counts the error and drops that point; it never stops the task.
@@ -9,13 +12,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from leyden.clock import Clock
 from leyden.engine.model import Batch, Dimensions, Point
+from leyden.engine.services import TaskServices
 
 log = logging.getLogger("leyden.task")
+
+
+class TaskError(Exception):
+    """The task cannot start: a node refused its settings, or a node kind this server does not
+    run yet."""
 
 
 @dataclass(slots=True)
@@ -48,15 +57,15 @@ class Receiver(Protocol):
     def delete_group(self, group: str) -> None: ...
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class TaskContext:
     """What every node of one task may use."""
 
     task_name: str
     clock: Clock
+    #: the process's services (alert service, endpoints …), built by :mod:`leyden.runtime`
+    services: TaskServices
     hostname: str = "localhost"
-    #: services by name (``discord``, ``topics``, ``http_out`` …), filled by the server or replay
-    services: dict[str, Any] = field(default_factory=dict)
 
 
 class Node:
@@ -186,7 +195,9 @@ class ParentEdge:
         self.node.delete_from(self.index, group)
 
 
-NODE_TYPES: dict[str, type[Node]] = {}
+#: the runtime class of every pipeline node kind; complete once :mod:`leyden.engine.nodes` is
+#: imported
+NODE_CLASSES: dict[str, type[Node]] = {}
 
 
 def register(kind: str) -> Callable[[type[Node]], type[Node]]:
@@ -194,7 +205,7 @@ def register(kind: str) -> Callable[[type[Node]], type[Node]]:
 
     def deco(cls: type[Node]) -> type[Node]:
         cls.kind = kind
-        NODE_TYPES[kind] = cls
+        NODE_CLASSES[kind] = cls
         return cls
 
     return deco

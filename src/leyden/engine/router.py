@@ -13,9 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS
-from leyden.engine.model import Point as TaskPoint
-from leyden.lineprotocol import Point
+from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS, Point
+from leyden.lineprotocol import WirePoint
 
 
 class PointReceiver(Protocol):
@@ -26,15 +25,17 @@ class PointReceiver(Protocol):
     nodes never modify a point.
     """
 
-    def receive(self, db: str, rp: str, point: Point) -> None: ...
+    def receive(self, db: str, rp: str, point: WirePoint) -> None: ...
 
 
 #: a route entry: the receiver's ``receive_point`` (or None) and the receiver
-_Route = tuple[Callable[[TaskPoint], None] | None, PointReceiver]
+_Route = tuple[Callable[[Point], None] | None, PointReceiver]
 
 
 @dataclass
 class WriteStats:
+    """What ``/kapacitor/v1/debug/vars`` shows of writes; kept by the router."""
+
     points_received: int = 0
     points_routed: int = 0
     write_requests: int = 0
@@ -43,7 +44,7 @@ class WriteStats:
     per_dbrp: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
 
 
-class Engine:
+class Router:
     """Entry point for written points; owns the routing table and the write statistics."""
 
     def __init__(self, default_retention_policy: str = "") -> None:
@@ -91,7 +92,13 @@ class Engine:
             if not table:
                 del self._routes[dbrp]
 
-    def write_points(self, db: str, rp: str, points: Sequence[Point]) -> None:
+    def count_write(self, *, failed: bool) -> None:
+        """Count one write request (``/write``), and whether it was refused in whole or part."""
+        self.stats.write_requests += 1
+        if failed:
+            self.stats.write_errors += 1
+
+    def write_points(self, db: str, rp: str, points: Sequence[WirePoint]) -> None:
         """Hand a parsed write body to every task that reads it, in order."""
         if not rp:
             rp = self.default_retention_policy
@@ -103,7 +110,7 @@ class Engine:
             return
         routed = 0
         for point in points:
-            shared: TaskPoint | None = None
+            shared: Point | None = None
             for table in tables:
                 for routes in (table.get(point.name, ()), table.get(None, ())):
                     for fast, receiver in routes:
@@ -111,7 +118,7 @@ class Engine:
                             receiver.receive(db, rp, point)
                         else:
                             if shared is None:
-                                shared = TaskPoint(
+                                shared = Point(
                                     point.name,
                                     point.tags,
                                     point.fields,

@@ -10,35 +10,22 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
-from leyden import lineprotocol
+import leyden.engine.nodes  # noqa: F401  (imported for its registrations: NODE_CLASSES complete)
 from leyden.engine.model import Point
 from leyden.engine.node import (
-    NODE_TYPES,
+    NODE_CLASSES,
     MultiParentNode,
     Node,
     ParentEdge,
     Receiver,
     TaskContext,
+    TaskError,
 )
-from leyden.engine.router import Engine
+from leyden.engine.router import Router
+from leyden.lineprotocol import WirePoint
 from leyden.tick.pipeline import Pipeline
 
 log = logging.getLogger("leyden.task")
-
-
-class TaskError(Exception):
-    """The task cannot start (for example a node kind this server does not run yet)."""
-
-
-# Node modules register their kinds on import.
-def _load_node_modules() -> None:
-    import importlib
-    import pkgutil
-
-    import leyden.engine.nodes as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        importlib.import_module(f"{pkg.__name__}.{mod.name}")
 
 
 #: one written point in this many is followed through the graph to time the nodes
@@ -96,17 +83,16 @@ class Task:
     def __init__(
         self, name: str, pipeline: Pipeline, ctx: TaskContext, dbrps: Iterable[tuple[str, str]]
     ) -> None:
-        _load_node_modules()
         self.name = name
         self.pipeline = pipeline
         self.ctx = ctx
         self.dbrps = list(dbrps)
         self.nodes: dict[str, Node] = {}
-        missing = sorted({s.kind for s in pipeline.nodes if s.kind not in NODE_TYPES})
+        missing = sorted({s.kind for s in pipeline.nodes if s.kind not in NODE_CLASSES})
         if missing:
             raise TaskError(f"task {name}: not supported by this server yet: {', '.join(missing)}")
         for spec in pipeline.walk():
-            self.nodes[spec.name] = NODE_TYPES[spec.kind](spec, ctx)
+            self.nodes[spec.name] = NODE_CLASSES[spec.kind](spec, ctx)
         for spec in pipeline.nodes:
             self.nodes[spec.name].children = self._edges(spec)
         self._streams = [self.nodes[s.name] for s in pipeline.sources if s.kind == "stream"]
@@ -142,15 +128,15 @@ class Task:
                 wanted.add(spec.properties.get("measurement") or None)
         return wanted or {None}
 
-    def start(self, engine: Engine) -> None:
+    def start(self, router: Router) -> None:
         # Clock-driven nodes (stats) attach to the nodes they watch and start their timers.
         for node in self.nodes.values():
             start = getattr(node, "start", None)
             if callable(start):
                 start(self.nodes)
-        engine.subscribe(self, self.dbrps or None, self.measurements())
+        router.subscribe(self, self.dbrps or None, self.measurements())
 
-    def receive(self, db: str, rp: str, point: lineprotocol.Point) -> None:
+    def receive(self, db: str, rp: str, point: WirePoint) -> None:
         self.receive_point(Point(point.name, point.tags, point.fields, point.time, db=db, rp=rp))
 
     def receive_point(self, p: Point) -> None:
@@ -188,9 +174,9 @@ class Task:
         for stream in self._streams:
             stream.point(p)
 
-    def stop(self, engine: Engine | None = None) -> None:
-        if engine is not None:
-            engine.unsubscribe(self)
+    def stop(self, router: Router | None = None) -> None:
+        if router is not None:
+            router.unsubscribe(self)
         for node in self.nodes.values():
             node.stop()
 

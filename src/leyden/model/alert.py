@@ -8,7 +8,7 @@ templates and JSON print them the way Go does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -157,3 +157,31 @@ class Event:
             },
             type_name="alert.TemplateData",
         )
+
+
+class Inhibitor:
+    """While active, events of ``category`` whose tags equal ``tags`` are inhibited (§4.8).
+
+    One exists per alert group and ``.inhibit(category, tags…)``; the alert node sets it active
+    whenever the group's current level is not OK.  The lookup accepts any object with
+    ``category`` and ``inhibits(category, tags)``, so the alert node may bring its own.
+    """
+
+    __slots__ = ("active", "category", "tags")
+
+    def __init__(self, category: str, tags: Mapping[str, str]) -> None:
+        self.category = category
+        self.tags = dict(tags)
+        self.active = False
+
+    def set(self, active: bool) -> None:
+        self.active = active
+
+    def matches(self, category: str, tags: Mapping[str, str]) -> bool:
+        if category != self.category:
+            return False
+        # Go reads a missing tag as "", so an inhibitor on an absent tag matches absent tags.
+        return all(tags.get(k, "") == v for k, v in self.tags.items())
+
+    def inhibits(self, category: str, tags: Mapping[str, str]) -> bool:
+        return self.active and self.matches(category, tags)

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from leyden.go.types import GoStruct, go_json
-from leyden.server.services import Services
+from leyden.runtime import Runtime
 
 __all__ = [
     "SERVICES_KEY",
@@ -27,8 +27,8 @@ __all__ = [
     "link",
 ]
 
-#: where ``create_app`` keeps the server's :class:`Services`
-SERVICES_KEY = web.AppKey("services", Services)
+#: where ``create_app`` keeps the process's :class:`~leyden.runtime.Runtime`
+SERVICES_KEY = web.AppKey("services", Runtime)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

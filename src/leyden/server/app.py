@@ -6,23 +6,23 @@ echoed, write errors as plain text.  Handlers stay thin: they decode the request
 engine or a service, and encode the answer.
 
 This module only composes: the common headers, ``ping``, and the route modules (``write``,
-``service_tests``, ``config_api``, ``tasks``, ``topics_api``, ``auth``), each of which installs its own routes and
-takes what it shares with the others from ``_http``, never from here.
+``service_tests``, ``config_api``, ``tasks_api``, ``topics_api``, ``auth``), each of which
+installs its own routes and takes what it shares with the others from ``_http``, never from
+here.  What they serve is the process's :class:`~leyden.runtime.Runtime`; the application
+starts it and closes it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 
 from aiohttp import web
 
 from leyden import API_BASE, KAPACITOR_VERSION
-from leyden.alerting.service import AlertService
-from leyden.server import auth, config_api, service_tests, tasks, topics_api, write
+from leyden.runtime import Runtime
+from leyden.server import auth, config_api, service_tests, tasks_api, topics_api, write
 from leyden.server._http import SERVICES_KEY, Handler, error_response
-from leyden.server.services import Services
 
 __all__ = ["create_app"]
 
@@ -51,39 +51,36 @@ async def ping(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def _close_alerts(alerts: AlertService, timeout: float) -> None:
-    """Let queued deliveries finish, for at most ``[http] shutdown-timeout``; then say what was
-    left behind rather than hang (at Discord's rate a full queue takes hours)."""
-    try:
-        await asyncio.wait_for(alerts.close(), timeout)
-    except TimeoutError:
-        left = sum(len(q) for q in alerts.topics.queues())
+async def _close_runtime(runtime: Runtime, timeout: float) -> None:
+    """Close the runtime, giving queued deliveries at most ``[http] shutdown-timeout``; then
+    say what was left behind rather than hang."""
+    left = await runtime.close(timeout=timeout)
+    if left is not None:
         log.warning(
             "shutdown timeout: queued alert notifications were not delivered",
             extra={"fields": {"undelivered": left, "timeout": f"{timeout:g}s"}},
         )
 
 
-def create_app(services: Services) -> web.Application:
+def create_app(runtime: Runtime) -> web.Application:
+    """The HTTP API over ``runtime``; the app starts the runtime and closes it on cleanup."""
     app = web.Application(middlewares=[_common_headers], client_max_size=write.MAX_WRITE_BODY)
-    app[SERVICES_KEY] = services
+    app[SERVICES_KEY] = runtime
     r = app.router
     r.add_get(f"{API_BASE}/ping", ping)  # add_get also answers HEAD
     write.install(app)
     service_tests.install(app)
     config_api.install(app)
-    tasks.install(app)  # before _close: tasks stop before the store closes
-    topics_api.install(app)  # uses the alert service tasks.install made
+    tasks_api.install(app)
+    topics_api.install(app)
     auth.install(app)
 
-    async def _close(app: web.Application) -> None:
-        services = app[SERVICES_KEY]
-        if services.alerts is not None:
-            await _close_alerts(services.alerts, services.config.http.shutdown_timeout / 1e9)
-        for integration in services.integrations.values():
-            await integration.close()
-        if services.store is not None:
-            services.store.close()
+    async def _start(app: web.Application) -> None:
+        await runtime.start()
 
+    async def _close(app: web.Application) -> None:
+        await _close_runtime(runtime, runtime.config.http.shutdown_timeout / 1e9)
+
+    app.on_startup.append(_start)
     app.on_cleanup.append(_close)
     return app

@@ -36,8 +36,8 @@ from leyden.go.types import GoStruct
 from leyden.model.records import OverrideRecord
 from leyden.notify import INTEGRATIONS, IntegrationService
 from leyden.notify.base import IntegrationError
+from leyden.runtime import Runtime
 from leyden.server._http import SERVICES_KEY, error_response, json_response, link
-from leyden.server.services import Services
 from leyden.store import Store, StoreError
 
 __all__ = [
@@ -161,7 +161,7 @@ class SectionOverrides:
 class ConfigOverrides:
     """Every integration section the API serves, the stored overrides and the services."""
 
-    def __init__(self, services: Services, store: Store) -> None:
+    def __init__(self, services: Runtime, store: Store) -> None:
         self.services = services
         self.store = store
         self.enabled = services.config.config_override_enabled
@@ -436,20 +436,10 @@ async def update(request: web.Request) -> web.Response:
 def install(app: web.Application) -> None:
     """Add the config routes to ``app`` and apply the stored overrides to the running service.
 
-    Overrides live in ``services.store``; without one they are kept in memory for the life of
-    the process (and a note says so).
+    Overrides live in the runtime's store (an in-memory one lasts for the life of the process).
     """
     services = app[SERVICES_KEY]
-    store: Store | None = getattr(services, "store", None)
-    if store is None:
-        store = Store(":memory:")
-        log.info("no database configured: config overrides last until the server stops")
-
-        async def _close_memory_store(app: web.Application) -> None:
-            app[CONFIG_OVERRIDES_KEY].store.close()
-
-        app.on_cleanup.append(_close_memory_store)
-    overrides = ConfigOverrides(services, store)
+    overrides = ConfigOverrides(services, services.store)
     overrides.apply_at_start()
     app[CONFIG_OVERRIDES_KEY] = overrides
     r = app.router

@@ -1,4 +1,9 @@
-"""``leyden serve``: build the services from a Config, listen, and shut down cleanly."""
+"""``leyden serve``: build the runtime from a Config, listen, and shut down cleanly.
+
+The server's runtime is :func:`leyden.runtime.build_runtime` over the SQLite file under
+``data_dir`` and the wall clock; this module only adds the listening socket, signals and the
+access log.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +17,12 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from leyden import KAPACITOR_VERSION
+from leyden.clock import WallClock
 from leyden.config import Config
-from leyden.engine import Engine
 from leyden.notify import INTEGRATIONS
 from leyden.notify.base import IntegrationError
+from leyden.runtime import Runtime, build_runtime
 from leyden.server.app import create_app
-from leyden.server.services import Services
 from leyden.store import Store, StoreError
 
 log = logging.getLogger("leyden.server")
@@ -60,36 +65,26 @@ def split_bind_address(address: str) -> tuple[str | None, int]:
     return (host or None), int(port)
 
 
-def build_services(config: Config, *, store: Store | None = None) -> Services:
-    """The services of one server; ``store`` defaults to the SQLite file under ``data_dir``."""
-    if store is None:
-        try:
-            store = Store(config.sqlite_path())
-        except StoreError as exc:
-            raise ServeError(str(exc)) from None
+def server_runtime(config: Config) -> Runtime:
+    """The runtime of one server: the SQLite file under ``data_dir``, the wall clock."""
     try:
-        integrations = INTEGRATIONS.build_services(config)
+        store = Store(config.sqlite_path())
+    except StoreError as exc:
+        raise ServeError(str(exc)) from None
+    try:
+        return build_runtime(config, store=store, clock=WallClock())
     except IntegrationError as exc:
         store.close()
         where = f"{exc.section}: " if exc.section else ""
         raise ServeError(f"{config.source}: {where}{exc}") from None
-    from leyden.alerting.service import AlertService
-
-    return Services(
-        config=config,
-        engine=Engine(config.default_retention_policy),
-        integrations=integrations,
-        store=store,
-        alerts=AlertService(services=integrations, config=config, store=store),
-    )
 
 
 async def serve(
     config: Config, *, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
 ) -> None:
     """Run the server until SIGINT/SIGTERM (or ``stop`` is set), then close everything."""
-    services = build_services(config)
-    app = create_app(services)
+    runtime = server_runtime(config)
+    app = create_app(runtime)
     runner = web.AppRunner(
         app,
         access_log_class=AccessLogger,
@@ -119,7 +114,7 @@ async def serve(
             }
         },
     )
-    INTEGRATIONS.log_start(services.integrations, log)
+    INTEGRATIONS.log_start(runtime.integrations, log)
     if ready is not None:
         ready.set()
     try:

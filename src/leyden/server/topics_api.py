@@ -534,20 +534,9 @@ async def delete_handler(request: web.Request) -> web.Response:
 
 
 def install(app: web.Application) -> TopicHandlers:
-    """Add the topic routes to ``app``; stored handler specs are attached when it starts.
-
-    Uses the server's alert service (``Services.alerts``), building one if there is none yet.
-    """
-    services = app[SERVICES_KEY]
-    if services.alerts is None:
-        from leyden.alerting.service import AlertService
-
-        services.alerts = AlertService(
-            services=services.integrations, config=services.config, store=services.store
-        )
-    # Aggregate handlers tick on the tasks' clock (a test or replay may simulate it).
-    assert services.tasks is not None, "tasks.install comes first"
-    registry = TopicHandlers(services.alerts, services.store, clock=services.tasks.clock)
+    """Add the topic routes to ``app`` over the runtime's alert service and topic handlers
+    (the runtime attaches the stored handler specs when it starts)."""
+    registry = app[SERVICES_KEY].topic_handlers
     app[TOPIC_HANDLERS_KEY] = registry
     r = app.router
     t = TOPICS_PATH
@@ -562,10 +551,4 @@ def install(app: web.Application) -> TopicHandlers:
     r.add_put(f"{t}/{{topic}}/handlers/{{handler}}", put_handler)
     r.add_patch(f"{t}/{{topic}}/handlers/{{handler}}", patch_handler)
     r.add_delete(f"{t}/{{topic}}/handlers/{{handler}}", delete_handler)
-
-    async def _load(app: web.Application) -> None:
-        registry.load()
-
-    # Before the tasks start: their first events must find the handlers attached.
-    app.on_startup.insert(0, _load)
     return registry

@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from leyden import API_BASE, KAPACITOR_VERSION, lineprotocol
+from leyden.engine.router import Router
 from leyden.go.types import GoStruct
 from leyden.server._http import SERVICES_KEY, json_response
 
@@ -46,28 +47,30 @@ async def _read_body(request: web.Request) -> bytes:
 
 
 async def write(request: web.Request) -> web.Response:
-    """InfluxDB 1.x ``/write``: parse line protocol and hand the points to the engine.
+    """InfluxDB 1.x ``/write``: parse line protocol and hand the points to the router.
 
-    Good lines of a body with bad lines are still accepted; the 400 names the bad ones.
+    Good lines of a body with bad lines are still accepted; the 400 names the bad ones.  The
+    router counts the request, and whether it was refused in whole or part.
     """
-    services = request.app[SERVICES_KEY]
-    stats = services.engine.stats
-    stats.write_requests += 1
+    router = request.app[SERVICES_KEY].router
+    response = await _write(request, router)
+    router.count_write(failed=response.status >= 400)
+    return response
+
+
+async def _write(request: web.Request, router: Router) -> web.Response:
     db = request.query.get("db", "")
     if not db:
-        stats.write_errors += 1
         return _plain_error("database is required", 400)
     rp = request.query.get("rp", "")
     precision = request.query.get("precision", "ns") or "ns"
     if precision not in lineprotocol.PRECISIONS:
-        stats.write_errors += 1
         return _plain_error(
             f'invalid precision "{precision}": use one of n, ns, u, ms, s, m, h', 400
         )
     try:
         body = await _read_body(request)
     except ValueError as exc:
-        stats.write_errors += 1
         return _plain_error(str(exc), 400)
     if not body.strip():
         return web.Response(status=200)
@@ -76,10 +79,9 @@ async def write(request: web.Request) -> web.Response:
     for start in range(0, len(points), WRITE_CHUNK):
         if start:
             await asyncio.sleep(0)  # a big body must not keep deliveries and requests waiting
-        services.engine.write_points(db, rp, points[start : start + WRITE_CHUNK])
+        router.write_points(db, rp, points[start : start + WRITE_CHUNK])
     if not result.errors:
         return web.Response(status=204)
-    stats.write_errors += 1
     errors = result.errors
     lines = [e.message for e in errors[:MAX_REPORTED_LINE_ERRORS]]
     if len(errors) > MAX_REPORTED_LINE_ERRORS:
@@ -93,7 +95,7 @@ async def write(request: web.Request) -> web.Response:
 
 async def debug_vars(request: web.Request) -> web.Response:
     """A small expvar-like view of write statistics (Kapacitor serves ``/debug/vars``)."""
-    stats = request.app[SERVICES_KEY].engine.stats
+    stats = request.app[SERVICES_KEY].router.stats
     return json_response(
         {
             "kapacitor": {"version": KAPACITOR_VERSION},

@@ -20,18 +20,16 @@ initial trigger time, and Go's saturating ``Time.Sub`` is reproduced, because bo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from leyden.alerting.topics import Inhibitor
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point, group_id
-from leyden.engine.node import Node, TaskContext, register
+from leyden.engine.node import Node, TaskContext, TaskError, register
 from leyden.engine.result import batch_row, point_row, result
-from leyden.engine.task import TaskError
+from leyden.engine.services import AlertNodeOptions, AlertSink
 from leyden.go.template import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
 from leyden.go.time import GO_ZERO_NS
 from leyden.go.types import Duration, GoStruct, StringMap, Time, go_json
-from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.model.alert import Event, EventData, EventState, Inhibitor, Level
 from leyden.tick.lambdas import CompiledLambda, CompileError, EvalError, compile_lambda
 from leyden.tick.pipeline import (
     DEFAULT_DETAILS_TEMPLATE,
@@ -39,7 +37,7 @@ from leyden.tick.pipeline import (
     DEFAULT_MESSAGE_TEMPLATE,
 )
 
-__all__ = ["AlertNode", "AlertNodeOptions", "AlertPublisher", "Inhibitor", "percent_change"]
+__all__ = ["AlertNode", "percent_change"]
 
 
 OK, INFO, WARNING, CRITICAL = 0, 1, 2, 3
@@ -100,46 +98,6 @@ def percent_change_chronological(history: list[int], idx: int) -> float:
     return changes / (n - 1)
 
 
-@dataclass(frozen=True, slots=True)
-class AlertNodeOptions:
-    """Leyden's opt-in fixes of Kapacitor behaviours that change alert output.
-
-    Set in ``kapacitor.conf`` (``[alert] per-group-lambda-state``, ``chronological-flapping``)
-    or put an instance in ``TaskContext.services["alert_options"]``; the defaults are Kapacitor's.
-    """
-
-    #: give every group its own copy of the level lambdas (stateful functions count per group)
-    per_group_lambdas: bool = False
-    #: weigh flapping transitions in time order, each counted once (fixes the §3.6 quirk)
-    chronological_flapping: bool = False
-
-    @classmethod
-    def from_config(cls, config: Any) -> AlertNodeOptions:
-        alert = getattr(config, "alert", None)
-        return cls(
-            per_group_lambdas=bool(getattr(alert, "per_group_lambda_state", False)),
-            chronological_flapping=bool(getattr(alert, "chronological_flapping", False)),
-        )
-
-
-class AlertPublisher(Protocol):
-    """What ``AlertService.register_alert_node`` returns (``notes/engine.md``).
-
-    Optional, used when present: ``state_changes_only: bool`` (a global handler forces
-    ``stateChangesOnly``, §3.10); ``restore_event(id) -> EventState | None`` (the stored state
-    of an event ID, §3.2); ``add_inhibitor(Inhibitor)`` / ``remove_inhibitor(Inhibitor)``
-    (per-group inhibitors for ``is_inhibited``, §4.8).
-    """
-
-    def publish(self, event: Event) -> None: ...
-
-    def is_inhibited(self, category: str, tags: dict[str, str]) -> bool: ...
-
-    def close(self) -> None: ...
-
-    def delete(self) -> None: ...
-
-
 class _GroupState:
     """Kapacitor's ``alertState``: one group's level history and trigger times."""
 
@@ -187,9 +145,7 @@ class AlertNode(Node):
     def __init__(self, spec: Any, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         props: dict[str, Any] = spec.properties
-        opts = ctx.services.get("alert_options") or AlertNodeOptions.from_config(
-            ctx.services.get("config")
-        )
+        opts = ctx.services.alert_options
         self.options: AlertNodeOptions = opts
 
         self.id_text: str = props.get("id", DEFAULT_ID_TEMPLATE)
@@ -282,7 +238,7 @@ class AlertNode(Node):
         )
         self._states: dict[str, _GroupState] = {}
 
-        self.publisher: AlertPublisher = self._register(spec, ctx)
+        self.publisher: AlertSink = self._register(spec, ctx)
         self.state_changes_only = bool(props.get("stateChangesOnly", False)) or bool(
             getattr(self.publisher, "state_changes_only", False)
         )
@@ -308,13 +264,8 @@ class AlertNode(Node):
                 f"{self.name}: Failed to compile stateful expression for {what}: {exc}"
             ) from None
 
-    def _register(self, spec: Any, ctx: TaskContext) -> AlertPublisher:
-        alerts = ctx.services.get("alerts")
-        if alerts is None:
-            from leyden.alerting.service import AlertService
-
-            alerts = ctx.services.setdefault("alerts", AlertService(services={}))
-        publisher: AlertPublisher = alerts.register_alert_node(
+    def _register(self, spec: Any, ctx: TaskContext) -> AlertSink:
+        return ctx.services.alerts.register_alert_node(
             task=ctx.task_name,
             node=self.name,
             handlers=list(getattr(spec, "handlers", [])),
@@ -323,7 +274,6 @@ class AlertNode(Node):
             inhibitors=[(c, *tags) for c, tags in self.inhibit_specs],
             no_recoveries=self.no_recoveries,
         )
-        return publisher
 
     # --- per-group state -----------------------------------------------------------------
 

@@ -5,7 +5,7 @@ one every ``d``.  ``.delete(TRUE)`` then deletes the group downstream.  Kapacito
 timers on the wall clock; Leyden runs them on the task clock, so that live tasks behave the same
 and tests can drive them.
 
-Replay (``ctx.services["replay"]``) delivers recorded points back to back, as Kapacitor's test
+Replay (``ctx.services.simulated``) delivers recorded points back to back, as Kapacitor's test
 harness does: the simulated clock jumps over the gaps in the recording, but the input was never
 idle, so idle barriers are not armed there (TestStream_Delete_Join relies on this).  Periodic
 barriers do run on the replay clock, which makes them observable offline.
@@ -56,7 +56,7 @@ class BarrierNode(Node):
         self.idle = int(p.get("idle", 0) or 0)
         self.period = int(p.get("period", 0) or 0)
         self.delete = bool(p.get("delete", False))
-        self.armed = not (self.idle > 0 and ctx.services.get("replay"))
+        self.armed = not (self.idle > 0 and ctx.services.simulated)
         self.groups: dict[str, _GroupTimer] = {}
         self.stopped = False
 

@@ -23,11 +23,10 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from leyden.config import endpoint_headers, endpoint_template_text
 from leyden.engine.model import Batch, BatchPoint, Point
-from leyden.engine.node import Barrier, Node, TaskContext, register
+from leyden.engine.node import Barrier, Node, TaskContext, TaskError, register
 from leyden.engine.result import batch_row, point_row, result
-from leyden.engine.task import TaskError
+from leyden.engine.services import HTTPEndpoint
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.go.types import GoStruct, StringMap, go_json
 
@@ -78,13 +77,11 @@ class HTTPPostNode(Node):
         self.row_template: Template | None = None
         url_text = urls[0] if urls else ""
         if endpoints:
-            config = ctx.services.get("config")
-            posts = getattr(config, "httppost", []) or []
-            found = next((c for c in posts if c.endpoint == endpoints[0]), None)
+            found = ctx.services.httppost_endpoints.get(endpoints[0])
             if found is None:
                 raise TaskError(f"{self.name}: endpoint '{endpoints[0]}' does not exist")
             url_text = found.url
-            self.endpoint_headers = endpoint_headers(found)
+            self.endpoint_headers = dict(found.headers)
             self.row_template = self._row_template(found)
         if not url_text:
             raise TaskError(f"{self.name}: httpPost needs a url or an endpoint")
@@ -95,13 +92,13 @@ class HTTPPostNode(Node):
         self.queue: deque[_Item] = deque()
         self.worker: asyncio.Task[None] | None = None
 
-    def _row_template(self, config: Any) -> Template | None:
+    def _row_template(self, endpoint: HTTPEndpoint) -> Template | None:
         try:
-            text = endpoint_template_text(config.row_template, config.row_template_file)
+            text = endpoint.row_template_text()
         except OSError as exc:
             raise TaskError(
-                f"{self.name}: [[httppost]] {config.endpoint}: cannot read row-template-file "
-                f"{config.row_template_file}: {exc.strerror}"
+                f"{self.name}: [[httppost]] {endpoint.name}: cannot read row-template-file "
+                f"{endpoint.row_template_file}: {exc.strerror}"
             ) from None
         if not text:
             return None
@@ -109,7 +106,7 @@ class HTTPPostNode(Node):
             return Template.parse(text, name="row")
         except TemplateError as exc:
             raise TaskError(
-                f"{self.name}: [[httppost]] {config.endpoint}: bad row-template: {exc}"
+                f"{self.name}: [[httppost]] {endpoint.name}: bad row-template: {exc}"
             ) from None
 
     # --- edges ---------------------------------------------------------------------------

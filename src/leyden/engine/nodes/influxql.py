@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
-from leyden.engine.node import Node, TaskContext, register
+from leyden.engine.node import Node, TaskContext, TaskError, register
 from leyden.engine.nodes.holtwinters import holt_winters
-from leyden.engine.task import TaskError
 from leyden.lineprotocol import UInt
 from leyden.tick.pipeline import INFLUXQL_KINDS
 

@@ -11,7 +11,7 @@ from collections import deque
 from typing import Any
 
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point, group_id
-from leyden.engine.node import Barrier, MultiParentNode, TaskContext, register
+from leyden.engine.node import Barrier, MultiParentNode, TaskContext, TaskError, register
 from leyden.go import time as gotime
 
 Message = Point | Batch
@@ -142,8 +142,6 @@ class JoinNode(MultiParentNode):
         self.fill_value: Any = None
         if isinstance(fill, str):
             if fill not in ("null", "none"):
-                from leyden.engine.task import TaskError
-
                 raise TaskError(f"{self.name}: unexpected fill option {fill}")
             self.fill = fill
         elif isinstance(fill, int | float) and not isinstance(fill, bool):
@@ -355,8 +353,8 @@ class JoinNode(MultiParentNode):
                 continue
             fields: dict[str, Any] = {}
             complete = True
-            for i, bp in enumerate(row):
-                if bp is None:
+            for i, cell in enumerate(row):
+                if cell is None:
                     if self.fill == "none":
                         complete = False
                         break
@@ -364,7 +362,7 @@ class JoinNode(MultiParentNode):
                     for k in field_names or ():
                         fields[self._prefixed(i, k)] = value
                 else:
-                    for k, value in bp.fields.items():
+                    for k, value in cell.fields.items():
                         fields[self._prefixed(i, k)] = value
             if complete:
                 out.points.append(BatchPoint(set_time, fields, tags))

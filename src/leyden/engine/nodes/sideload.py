@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 import yaml
 
 from leyden.engine.model import Batch, BatchPoint, Point
-from leyden.engine.node import Node, TaskContext, register
+from leyden.engine.node import Node, TaskContext, TaskError, register
 from leyden.go.strconv import parse_go_bool
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.go.types import StringMap
@@ -132,16 +132,13 @@ def load_source(directory: Path) -> dict[str, dict[str, Any]]:
 class SideloadNode(Node):
     def __init__(self, spec: Any, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
-        from leyden.engine.task import TaskError
-
         p = spec.properties
         source: str = p.get("source", "") or ""
         self.fields: dict[str, Any] = dict(p.get("fields", {}))
         self.tags: dict[str, str] = dict(p.get("tags", {}))
         url = source
         if "://" not in source:  # an [[httppost]] endpoint name
-            posts = getattr(ctx.services.get("config"), "httppost", []) or []
-            found = next((c for c in posts if c.endpoint == source), None)
+            found = ctx.services.httppost_endpoints.get(source)
             if found is None:
                 raise TaskError(f"{self.name}: sideload source endpoint {source!r} does not exist")
             url = found.url

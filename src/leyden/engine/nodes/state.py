@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leyden.engine.lambdas import PerGroup
+from leyden.engine.group_lambdas import PerGroup
 from leyden.engine.model import Batch, BatchPoint, Point
 from leyden.engine.node import Node, TaskContext, register
 from leyden.tick.lambdas import compile_lambda

@@ -14,8 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from leyden.engine.model import NO_DIMENSIONS, Batch, Dimensions, Point
-from leyden.engine.node import Barrier, Node, TaskContext, register
-from leyden.engine.task import TaskError
+from leyden.engine.node import Barrier, Node, TaskContext, TaskError, register
 from leyden.go import time as gotime
 
 

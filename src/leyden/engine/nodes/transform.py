@@ -15,10 +15,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from leyden.engine.lambdas import PerGroup
+from leyden.engine.group_lambdas import PerGroup
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point, group_id
-from leyden.engine.node import Barrier, Node, TaskContext, register
-from leyden.engine.task import TaskError
+from leyden.engine.node import Barrier, Node, TaskContext, TaskError, register
 from leyden.go import time as gotime
 from leyden.go.types import Time
 from leyden.tick.lambdas import compile_lambda

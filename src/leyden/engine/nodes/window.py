@@ -15,8 +15,7 @@ from collections import deque
 from typing import Any
 
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
-from leyden.engine.node import Barrier, Node, TaskContext, register
-from leyden.engine.task import TaskError
+from leyden.engine.node import Barrier, Node, TaskContext, TaskError, register
 from leyden.go import time as gotime
 
 #: what a group's window starts from: name, group ID, group tags, dimensions, first time

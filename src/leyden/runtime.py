@@ -1,0 +1,145 @@
+"""The composition root: the one place that builds Leyden's object graph.
+
+``leyden serve``, ``leyden replay`` and the tests all get their objects from
+:func:`build_runtime`: the integrations' services (:data:`leyden.notify.INTEGRATIONS`: Discord's
+workspaces), the alert service and its topic handlers,
+the router, the services every task shares (:class:`~leyden.engine.services.TaskServices`),
+the task runner and the task manager.  Nothing else constructs a collaborator: the store and
+the clock come from the caller (a SQLite file and the wall clock for a server; an in-memory
+store and a simulated clock for replay), and every constructor below requires what it uses,
+so a missing piece is a ``TypeError`` here rather than a silent in-memory default somewhere
+deep in a request.  This mirrors Kapacitor's ``server.New``, which builds every service and
+hands each the others it needs before anything starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from leyden.alerting.service import AlertService
+from leyden.alerting.topic_handlers import TopicHandlers
+from leyden.clock import Clock
+from leyden.config import Config, endpoint_headers
+from leyden.engine.router import Router
+from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
+from leyden.notify import INTEGRATIONS, IntegrationService
+from leyden.store import Store
+from leyden.tasks.manager import TaskManager
+from leyden.tasks.runner import TaskRunner
+
+__all__ = ["Runtime", "alert_node_options", "build_runtime", "httppost_endpoints"]
+
+
+@dataclass
+class Runtime:
+    """Everything one process runs, wired; :meth:`start` and :meth:`close` bracket its life."""
+
+    config: Config
+    store: Store
+    clock: Clock
+    #: each integration's running service by kind
+    integrations: dict[str, IntegrationService]
+    alerts: AlertService
+    topic_handlers: TopicHandlers
+    router: Router
+    task_services: TaskServices
+    runner: TaskRunner
+    tasks: TaskManager
+
+    async def start(self) -> None:
+        """Attach the stored topic handlers, then run the enabled tasks again (their first
+        events must find the handlers attached)."""
+        self.topic_handlers.load()
+        await self.tasks.start()
+
+    async def close(self, *, timeout: float | None = None) -> int | None:
+        """Stop every task, let queued deliveries finish, close the integrations and the store.
+
+        Deliveries get at most ``timeout`` seconds (at Discord's rate a full queue takes
+        hours); returns how many notifications were left undelivered then, None when every
+        queue finished in time.
+        """
+        left: int | None = None
+        try:
+            await self.tasks.close()
+            try:
+                await asyncio.wait_for(self.alerts.close(), timeout)
+            except TimeoutError:
+                left = sum(len(q) for q in self.alerts.topics.queues())
+            for service in self.integrations.values():
+                await service.close()
+        finally:
+            self.store.close()
+        return left
+
+
+def alert_node_options(config: Config) -> AlertNodeOptions:
+    """The ``[alert]`` options that change alert nodes' output."""
+    return AlertNodeOptions(
+        per_group_lambdas=config.alert.per_group_lambda_state,
+        chronological_flapping=config.alert.chronological_flapping,
+    )
+
+
+def httppost_endpoints(config: Config) -> dict[str, HTTPEndpoint]:
+    """The ``[[httppost]]`` endpoints by name (the first of a name wins, as in Kapacitor's
+    lookup); their headers carry the basic auth, as every request to them does."""
+    endpoints: dict[str, HTTPEndpoint] = {}
+    for c in config.httppost:
+        endpoints.setdefault(
+            c.endpoint,
+            HTTPEndpoint(
+                name=c.endpoint,
+                url=c.url,
+                headers=endpoint_headers(c),
+                row_template=c.row_template,
+                row_template_file=c.row_template_file,
+            ),
+        )
+    return endpoints
+
+
+def build_runtime(
+    config: Config,
+    *,
+    store: Store,
+    clock: Clock,
+    buffer_length: int | None = None,
+    simulated: bool = False,
+) -> Runtime:
+    """Build the object graph of one process.
+
+    ``buffer_length``: events queued per alert handler before dropping (``None``: the
+    ``[alert] topic-buffer-length`` rule; ``0``: unbounded, for replay, where the recording
+    bounds the queue).  ``simulated``: points arrive back to back on a simulated clock
+    (replay).  Raises ``IntegrationError`` for a section an integration's service refuses
+    (``[[discord]]``); the caller owns ``store`` until this returns.
+    """
+    integrations = INTEGRATIONS.build_services(config)
+    alerts = AlertService(
+        services=integrations, config=config, store=store, buffer_length=buffer_length
+    )
+    router = Router(config.default_retention_policy)
+    task_services = TaskServices(
+        alerts=alerts,
+        alert_options=alert_node_options(config),
+        httppost_endpoints=httppost_endpoints(config),
+        simulated=simulated,
+    )
+    runner = TaskRunner(
+        router=router, services=task_services, clock=clock, hostname=config.hostname
+    )
+    return Runtime(
+        config=config,
+        store=store,
+        clock=clock,
+        integrations=integrations,
+        alerts=alerts,
+        # aggregate handlers tick on the tasks' clock (replay and tests simulate it)
+        topic_handlers=TopicHandlers(alerts, store, clock=clock),
+        router=router,
+        task_services=task_services,
+        runner=runner,
+        tasks=TaskManager(store=store, runner=runner, integrations=integrations),
+    )

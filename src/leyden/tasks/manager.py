@@ -1,0 +1,495 @@
+"""Kapacitor's task store and task master: tasks defined, stored, started and stopped.
+
+:class:`TaskManager` keeps every task in a :class:`TaskStore` (the SQLite store in a server)
+and runs the enabled ones through the :class:`~leyden.tasks.runner.TaskRunner`.  It follows
+``services/task_store/service.go`` for the rules and error texts (semantics §6.2), with three
+additions a user notices:
+
+* a TICKscript error carries its position (``position`` in the error body), so the CLI can show
+  the line of the user's file with a caret under the mistake;
+* builder warnings (``'count' > 0`` compares a string with a number …) come back as a
+  ``warnings`` list in the create/update response instead of being silent;
+* a handler its integration refuses (``.discord().workspace('x')`` naming a workspace the server
+  does not have) is refused when the task is defined, listing the configured workspaces, rather
+  than failing at the first alert.
+
+A task that cannot start keeps its status, is not executing, and has the reason in ``error``
+(Kapacitor's ``saveLastError``).  Nothing here knows HTTP: a refused request is a
+:class:`TaskRequestError` carrying the status and body keys Kapacitor answers with, and
+``leyden.server.tasks_api`` turns it into a response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, Protocol
+
+from leyden.engine.node import TaskError
+from leyden.engine.task import Task
+from leyden.go.types import go_json
+from leyden.model.records import TaskRecord
+from leyden.notify import INTEGRATIONS
+from leyden.notify.base import IntegrationError
+from leyden.tasks.runner import TaskRunner, build, check
+from leyden.tasks.stats import RunningTask
+from leyden.tasks.vars import normalize_vars
+from leyden.tick import ast as A
+from leyden.tick.errors import TickError
+from leyden.tick.parser import parse
+from leyden.tick.pipeline import Pipeline, TickWarning
+
+__all__ = ["TaskManager", "TaskRequestError", "TaskStore"]
+
+log = logging.getLogger("leyden.task")
+
+
+class TaskRequestError(Exception):
+    """A refused request: the HTTP status, Kapacitor's text, and extra body keys if any."""
+
+    def __init__(self, message: str, status: int = 400, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.extra = extra
+
+
+class TaskStore(Protocol):
+    """Where task definitions live (:class:`leyden.store.Store` in a server)."""
+
+    def get_task(self, task_id: str) -> TaskRecord | None: ...
+
+    def list_tasks(self) -> list[TaskRecord]: ...
+
+    def put_task(self, task: TaskRecord, *, replaces: str | None = None) -> None: ...
+
+    def delete_task(self, task_id: str) -> bool: ...
+
+
+def _valid_id(task_id: str) -> bool:
+    """Kapacitor's ``^[-\\._\\p{L}0-9]+$``."""
+    return bool(task_id) and all(c.isalpha() or c in "0123456789-._" for c in task_id)
+
+
+# --- building ---------------------------------------------------------------------------------
+
+
+def _position(err: TickError) -> dict[str, int]:
+    return {
+        "line": err.line,
+        "column": err.col,
+        "caret-column": err.caret_col,
+        "length": err.length,
+    }
+
+
+def _tick_error(task_id: str, err: TickError) -> TaskRequestError:
+    return TaskRequestError(
+        f"invalid TICKscript: {err}",
+        400,
+        position=_position(err),
+        reason=err.message,
+    )
+
+
+def _integration_error(
+    task_id: str, script: str, pipeline: Pipeline, services: Mapping[str, Any]
+) -> None:
+    """Refuse a handler its integration refuses at definition (``.discord().workspace('x')``
+    when the server has no workspace ``x``)."""
+    for node in pipeline.nodes:
+        for handler in node.handlers:
+            integration = INTEGRATIONS.get(handler.kind)
+            service = services.get(handler.kind)
+            if integration is None or integration.check is None or service is None:
+                continue
+            problem = integration.check(handler.properties, service, True)
+            if problem is None:
+                continue
+            raise _tick_error(
+                task_id,
+                _locate(task_id, script, handler.pos, problem.prop, problem.value, problem.message),
+            )
+
+
+def _locate(task_id: str, script: str, pos: Any, prop: str, name: str, message: str) -> TickError:
+    """A TickError at the ``'name'`` argument of ``.<prop>(...)`` after ``pos``."""
+    data = script.encode()
+    start = pos.offset if pos is not None else 0
+    method = re.escape(f".{prop}(".encode())
+    found = re.compile(method + rb"\s*(['\"])").search(data, start) if prop else None
+    if found is not None and data[found.end() : found.end() + len(name.encode())] == name.encode():
+        offset = found.end(1) - 1
+    elif pos is not None:
+        offset = pos.offset
+    else:
+        return TickError(message, filename=task_id)
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    line_end = data.find(b"\n", offset)
+    source = data[line_start : line_end if line_end >= 0 else len(data)].decode(errors="replace")
+    col = offset - line_start + 1
+    caret = len(data[line_start:offset].decode(errors="ignore")) + 1
+    return TickError(
+        message,
+        filename=task_id,
+        line=data.count(b"\n", 0, offset) + 1,
+        col=col,
+        offset=offset,
+        source_line=source,
+        length=len(name) + 2,
+        caret_col=caret,
+    )
+
+
+# --- the task master ---------------------------------------------------------------------------
+
+
+class TaskManager:
+    """Defines, stores, starts and stops tasks; one per server."""
+
+    def __init__(
+        self,
+        *,
+        store: TaskStore,
+        runner: TaskRunner,
+        integrations: Mapping[str, Any],
+        now: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.integrations = integrations
+        self._now = now
+        self._running: dict[str, RunningTask] = {}
+        self._pipelines: dict[str, tuple[str, str, Pipeline]] = {}
+        self._lock = asyncio.Lock()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Server start: run every enabled task again (their alert state comes back through
+        the alert service's topic store as their alert nodes register)."""
+        async with self._lock:
+            for record in self.store.list_tasks():
+                if record.status != "enabled":
+                    continue
+                error = self._start(record)
+                if error:
+                    log.error(
+                        "failed to start enabled task",
+                        extra={"fields": {"task": record.id, "error": error}},
+                    )
+                else:
+                    log.info("started task", extra={"fields": {"task": record.id}})
+
+    async def close(self) -> None:
+        """Server shutdown: stop every running task (their status stays enabled)."""
+        async with self._lock:
+            for task_id in list(self._running):
+                try:
+                    await self._stop(task_id)
+                except Exception:  # one broken task must not keep the others running
+                    log.exception("failed to stop task", extra={"fields": {"task": task_id}})
+
+    # --- queries ---------------------------------------------------------------------------
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        return self.store.get_task(task_id)
+
+    def find(self, pattern: str = "", offset: int = 0, limit: int = 100) -> list[TaskRecord]:
+        """Tasks whose ID matches the glob ``pattern`` (empty: all), by ID, then paged."""
+        records = [
+            r for r in self.store.list_tasks() if not pattern or fnmatch.fnmatchcase(r.id, pattern)
+        ]
+        return records[max(offset, 0) :][: max(limit, 0)]
+
+    def running(self, task_id: str) -> Task | None:
+        entry = self._running.get(task_id)
+        return entry.task if entry is not None else None
+
+    def running_task(self, task_id: str) -> RunningTask | None:
+        """The running task with its throughput meter, for statistics; None when stopped."""
+        return self._running.get(task_id)
+
+    def is_executing(self, task_id: str) -> bool:
+        return task_id in self._running
+
+    def pipeline(self, record: TaskRecord) -> Pipeline:
+        """The record's pipeline (cached by script and vars); raises TickError/ValueError."""
+        key = (record.tickscript, go_json(dict(record.vars)))
+        cached = self._pipelines.get(record.id)
+        if cached is not None and cached[:2] == key:
+            return cached[2]
+        pipeline = build(record.tickscript, filename=record.id, vars=dict(record.vars))
+        self._pipelines[record.id] = (*key, pipeline)
+        return pipeline
+
+    # --- changes ---------------------------------------------------------------------------
+
+    async def create(self, options: Mapping[str, Any]) -> tuple[TaskRecord, list[TickWarning]]:
+        """``POST /tasks``; raises :class:`TaskRequestError` (a start failure is a 500 after the
+        task was stored, as in Kapacitor)."""
+        async with self._lock:
+            return self._create(options)
+
+    def _create(self, options: Mapping[str, Any]) -> tuple[TaskRecord, list[TickWarning]]:
+        task_id = _string(options, "id") or str(uuid.uuid4())
+        if not _valid_id(task_id):
+            raise TaskRequestError(
+                f"task ID must contain only letters, numbers, '-', '.' and '_'. \"{task_id}\""
+            )
+        if self.store.get_task(task_id) is not None:
+            raise TaskRequestError(f"task {task_id} already exists")
+        template_id = _string(options, "template-id")
+        if template_id:
+            raise TaskRequestError(f"unknown template {template_id}: err: no template exists")
+        _task_type(options)
+        script = _string(options, "script")
+        if not script:
+            raise TaskRequestError("must provide TICKscript")
+        explicit = _dbrps(options)
+        status = _status(options) or "disabled"
+        vars_ = _vars(options)
+        pipeline, warnings = self._check(task_id, script, vars_)
+        implicit = list(pipeline.dbrps)
+        if not implicit and not explicit:
+            warnings.append(_no_dbrp(task_id, pipeline))
+        if implicit and explicit:
+            raise TaskRequestError("cannot specify dbrp in both implicitly and explicitly")
+        now = self._now()
+        record = TaskRecord(
+            id=task_id,
+            type=pipeline.task_type,  # type: ignore[arg-type]
+            dbrps=tuple(implicit or explicit),
+            tickscript=script,
+            vars=vars_,
+            status=status,  # type: ignore[arg-type]
+            created=now,
+            modified=now,
+            last_enabled=now if status == "enabled" else None,
+        )
+        self.store.put_task(record)
+        if status == "enabled":
+            error = self._start(record)
+            if error:
+                raise TaskRequestError(error, 500)
+        return self.store.get_task(task_id) or record, warnings
+
+    async def update(
+        self, task_id: str, options: Mapping[str, Any]
+    ) -> tuple[TaskRecord, list[TickWarning]]:
+        """``PATCH /tasks/<id>``: non-empty fields replace; a status change starts/stops."""
+        async with self._lock:
+            return await self._update(task_id, options)
+
+    async def _update(
+        self, task_id: str, options: Mapping[str, Any]
+    ) -> tuple[TaskRecord, list[TickWarning]]:
+        original = self.store.get_task(task_id)
+        if original is None:
+            raise TaskRequestError("task does not exist, cannot update", 404)
+        new_id = _string(options, "id") or original.id
+        if not _valid_id(new_id):
+            raise TaskRequestError(
+                f"task ID must contain only letters, numbers, '-', '.' and '_'. \"{new_id}\""
+            )
+        template_id = _string(options, "template-id")
+        if template_id:
+            raise TaskRequestError(f"unknown template {template_id}: err: no template exists")
+        _task_type(options)
+        explicit = _dbrps(options)
+        script = original.tickscript
+        new_script = _string(options, "script")
+        old_implicit = self._implicit_dbrps(task_id, script)
+        if new_script:
+            script = new_script
+            if old_implicit and not self._implicit_dbrps(task_id, script) and not explicit:
+                raise TaskRequestError("must specify dbrp")
+        implicit = self._implicit_dbrps(task_id, script)
+        if implicit and explicit:
+            raise TaskRequestError("cannot specify dbrp in implicitly and explicitly")
+        dbrps = tuple(implicit or explicit or original.dbrps)
+        status = _status(options) or original.status
+        status_changed = status != original.status
+        vars_ = _vars(options) if options.get("vars") else dict(original.vars)
+        pipeline, warnings = self._check(new_id, script, vars_)
+        now = self._now()
+        updated = replace(
+            original,
+            id=new_id,
+            type=pipeline.task_type,  # type: ignore[arg-type]
+            dbrps=dbrps,
+            tickscript=script,
+            vars=vars_,
+            status=status,  # type: ignore[arg-type]
+            modified=now,
+            last_enabled=now if status_changed and status == "enabled" else original.last_enabled,
+        )
+        renamed = new_id != original.id
+        if renamed:
+            if self.store.get_task(new_id) is not None:
+                raise TaskRequestError(
+                    "failed to create new task during ID change: task already exists", 500
+                )
+            self.store.put_task(updated, replaces=original.id)
+            self._pipelines.pop(original.id, None)
+            if original.status == "enabled" and status == "enabled":
+                await self._stop(original.id)
+                error = self._start(updated)
+                if error:
+                    raise TaskRequestError(error, 500)
+        else:
+            self.store.put_task(updated)
+        if status_changed:
+            if status == "enabled":
+                error = self._start(updated)
+                if error:
+                    raise TaskRequestError(error, 500)
+            else:
+                await self._stop(original.id)
+        return self.store.get_task(new_id) or updated, warnings
+
+    async def delete(self, task_id: str) -> None:
+        """``DELETE /tasks/<id>``: an enabled task is stopped and its delete hooks run (its
+        anonymous topics and their stored state go); a disabled task's stored state stays."""
+        async with self._lock:
+            record = self.store.get_task(task_id)
+            if record is None:
+                return
+            if record.status == "enabled":
+                await self._stop(task_id, delete=True)
+            self._pipelines.pop(task_id, None)
+            self.store.delete_task(task_id)
+
+    async def enable(self, task_id: str) -> TaskRecord:
+        return (await self.update(task_id, {"status": "enabled"}))[0]
+
+    async def disable(self, task_id: str) -> TaskRecord:
+        return (await self.update(task_id, {"status": "disabled"}))[0]
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _implicit_dbrps(self, task_id: str, script: str) -> list[tuple[str, str]]:
+        try:
+            program = parse(script, task_id)
+        except TickError as exc:
+            raise _tick_error(task_id, exc) from None
+        return [
+            (n.db.reference, n.rp.reference) for n in program.nodes if isinstance(n, A.DBRPNode)
+        ]
+
+    def _check(
+        self, task_id: str, script: str, vars_: Mapping[str, Any]
+    ) -> tuple[Pipeline, list[TickWarning]]:
+        """Build the script as the task will run it; TICKscript errors become 400s."""
+        try:
+            pipeline = build(script, filename=task_id, vars=vars_)
+        except TickError as exc:
+            raise _tick_error(task_id, exc) from None
+        except ValueError as exc:
+            raise TaskRequestError(str(exc)) from None
+        if pipeline.task_type is None:
+            raise TaskRequestError("invalid task type: invalid")
+        _integration_error(task_id, script, pipeline, self.integrations)
+        return pipeline, list(pipeline.warnings)
+
+    def _start(self, record: TaskRecord) -> str:
+        """Start ``record``; return "" or why it cannot run (also stored as its error)."""
+        if record.id in self._running:
+            return ""
+        error = ""
+        try:
+            pipeline = self.pipeline(record)
+            check(pipeline, f"task {record.id}")
+            task = self.runner.start(record.id, pipeline, record.dbrps)
+            self._running[record.id] = RunningTask.started(task)
+        except TickError as exc:
+            error = f"invalid TICKscript: {exc}"
+        except (TaskError, ValueError, IntegrationError) as exc:  # a node refused its settings
+            error = str(exc) or type(exc).__name__
+        except Exception as exc:  # a bug: keep the traceback for the log, the text for the user
+            log.exception("task failed to start", extra={"fields": {"task": record.id}})
+            error = f"{type(exc).__name__}: {exc}"
+        current = self.store.get_task(record.id)
+        if current is not None and current.error != error:
+            self.store.put_task(replace(current, error=error))
+        return error
+
+    async def _stop(self, task_id: str, *, delete: bool = False) -> None:
+        entry = self._running.pop(task_id, None)
+        if entry is not None:
+            await self.runner.stop(entry.task, delete=delete)
+
+
+# --- request decoding -------------------------------------------------------------------------
+
+
+def _string(options: Mapping[str, Any], key: str) -> str:
+    value = options.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TaskRequestError(f'invalid JSON: "{key}" must be a string')
+    return value
+
+
+def _task_type(options: Mapping[str, Any]) -> None:
+    """``type`` is decoded (unknown → error, as Go's decoder) but the script decides."""
+    value = options.get("type")
+    if value not in (None, "", "stream", "batch", "invalid"):
+        raise TaskRequestError(f"invalid JSON: unknown TaskType {value}")
+
+
+def _status(options: Mapping[str, Any]) -> str:
+    value = options.get("status")
+    if value in (None, ""):
+        return ""
+    if value not in ("enabled", "disabled"):
+        raise TaskRequestError(
+            f'invalid JSON: unknown TaskStatus {value} (use "enabled" or "disabled")'
+        )
+    return str(value)
+
+
+def _dbrps(options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    raw = options.get("dbrps")
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise TaskRequestError('invalid JSON: "dbrps" must be a list of {"db": …, "rp": …}')
+    out = []
+    for i, item in enumerate(raw):
+        if (
+            not isinstance(item, Mapping)
+            or not isinstance(item.get("db", ""), str)
+            or not isinstance(item.get("rp", ""), str)
+        ):
+            raise TaskRequestError(f'invalid JSON: dbrps[{i}] must be {{"db": "…", "rp": "…"}}')
+        out.append((item.get("db", ""), item.get("rp", "")))
+    return out
+
+
+def _vars(options: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    try:
+        return normalize_vars(options.get("vars"))
+    except ValueError as exc:
+        raise TaskRequestError(str(exc)) from None
+
+
+def _no_dbrp(task_id: str, pipeline: Pipeline) -> TickWarning:
+    """Kapacitor refuses a task without any dbrp ("must specify dbrp"), although its own Discord
+    page defines one that way; Leyden runs it on every database and says so."""
+    if pipeline.task_type != "stream":
+        raise TaskRequestError("must specify dbrp")
+    return TickWarning(
+        "no dbrp given: the task reads points written to every database and retention policy;"
+        ' add dbrp "db"."rp" to the script or -dbrp db.rp to narrow it',
+        task_id,
+        1,
+        1,
+    )
