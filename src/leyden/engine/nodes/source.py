@@ -7,6 +7,7 @@ from typing import Any
 from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS, Dimensions, Point, group_id
 from leyden.engine.node import Node, TaskContext, register
 from leyden.go import time as gotime
+from leyden.tick.lambdas import compile_lambda
 from leyden.tick.values import STAR
 
 
@@ -57,8 +58,6 @@ class FromNode(Node):
         )
         self.where = None
         if p.get("where") is not None:
-            from leyden.tick.lambdas import compile_lambda
-
             self.where = compile_lambda(p["where"])
 
     def point(self, p: Point) -> None:

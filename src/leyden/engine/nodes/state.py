@@ -13,6 +13,7 @@ from leyden.engine.group_lambdas import PerGroup
 from leyden.engine.model import Batch, BatchPoint, Point
 from leyden.engine.node import Node, TaskContext, register
 from leyden.tick.lambdas import compile_lambda
+from leyden.tick.values import go_type_name
 
 # --- changeDetect --------------------------------------------------------------------------
 
@@ -230,6 +231,4 @@ class DerivativeNode(Node):
 
 
 def _go_type(v: Any) -> str:
-    from leyden.tick.values import go_type_name
-
     return go_type_name(v)

@@ -21,7 +21,7 @@ from leyden.engine.node import Barrier, Node, TaskContext, TaskError, register
 from leyden.go import time as gotime
 from leyden.go.types import Time
 from leyden.tick.lambdas import compile_lambda
-from leyden.tick.values import MISSING, StarValue
+from leyden.tick.values import MISSING, StarValue, go_type_name
 
 task_log = logging.getLogger("leyden.task")
 
@@ -292,8 +292,6 @@ class EvalNode(Node):
 
 def _go_type(v: Any) -> str:
     """Go's ``%T`` of a lambda result, for the tag-type error."""
-    from leyden.tick.values import go_type_name
-
     return go_type_name(v)
 
 
