@@ -14,18 +14,17 @@ import sys
 from urllib.parse import urlsplit
 
 from leyden.config import ConfigError, load_config
+from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.log import setup_logging
 from leyden.notify import INTEGRATIONS
 from leyden.notify.discord.config import SECTION as DISCORD
+from leyden.server.serve import ServeError, serve
 
 EMULATOR_HOST = "127.0.0.1"
 EMULATOR_PORT = 9093
 
 
 async def _run(config_path: str) -> int:
-    from leyden.devtools.discord_emulator import DiscordEmulator
-    from leyden.server.serve import ServeError, serve
-
     try:
         config = load_config(config_path, os.environ, integrations=INTEGRATIONS.sections())
     except ConfigError as exc:
