@@ -242,7 +242,8 @@ def _parse_lines(
     # per-value checks below would let through (no sign "+", "_" or whitespace to skip).
     plain_numbers = simple_body and not any(c in text for c in _NUMBER_SURPRISES)
     new = object.__new__
-    field_keys = {}.setdefault
+    interned: dict[str, str] = {}
+    field_keys = interned.setdefault
     n = len(lines)
     i = 0
     while i < n:
@@ -354,9 +355,9 @@ def _parse_lines(
         if bad_utf8 and _has_surrogate(line):
             errors.append(_utf8_error(first + 1, line))
             continue
-        point, consumed, err = _exact_lines(lines, first, mult, default_time)
-        if point is not None:
-            append(point)
+        exact, consumed, err = _exact_lines(lines, first, mult, default_time)
+        if exact is not None:
+            append(exact)
             i = first + consumed
         elif err is not None:
             errors.append(err)
@@ -673,9 +674,9 @@ def _field_value(raw: str, key: str, pos: int) -> FieldValue:
             f"invalid number {_show(raw)} for field {_show(key)}: use 1.5 or 1e3 for floats, "
             "3i for integers, 3u for unsigned",
         )
-    value = _BOOLS.get(raw)
-    if value is not None:
-        return value
+    boolean = _BOOLS.get(raw)
+    if boolean is not None:
+        return boolean
     if first in "tTfF":
         raise _Bad(
             pos,
@@ -709,15 +710,15 @@ def format_point(p: WirePoint, precision: str = "ns") -> str:
         raise ValueError(f"measurement {name!r} cannot start with {name[0]!r} in line protocol")
     out = [name.replace(",", "\\,").replace(" ", "\\ ")]
     for key in sorted(p.tags):
-        value = p.tags[key]
-        if value == "":
+        tag_value = p.tags[key]
+        if tag_value == "":
             continue
         _check_name(key, "tag key")
-        _check_name(value, f"value of tag {key!r}")
+        _check_name(tag_value, f"value of tag {key!r}")
         out.append(",")
         out.append(_escape_tag(key))
         out.append("=")
-        out.append(_escape_tag(value))
+        out.append(_escape_tag(tag_value))
     if not p.fields:
         raise ValueError(f"point {name!r} has no fields; line protocol needs at least one")
     sep = " "

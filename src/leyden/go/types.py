@@ -616,9 +616,9 @@ def _fmt_arg(verb: str, v: Any, spec: _Spec) -> str:
         # Stringers (Duration, Time, levels) print their String() for %v and %s (and %q).
         if type(v) is not int and type(v).__str__ is not int.__str__:
             if verb in "vs":
-                text = str(v)
+                shown = str(v)
                 return spec.pad(
-                    text[: spec.prec] if verb == "s" and spec.prec is not None else text
+                    shown[: spec.prec] if verb == "s" and spec.prec is not None else shown
                 )
             if verb == "q":
                 return spec.pad(go_quote(str(v)))
