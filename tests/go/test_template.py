@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leyden.go.template import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
+from leyden.go.template import (
+    FUNCS_DETAILS,
+    Template,
+    TemplateError,
+    TemplateExecError,
+    html_text_escape,
+)
 from leyden.go.types import Duration, GoStruct, StringMap, Time
 
 S = 1_000_000_000
@@ -175,6 +181,32 @@ def test_details_html_escaping() -> None:
     )
     got = tmpl.execute({"Message": "a+b<'\">&\x00", "Level": "OK"})
     assert got == "a&#43;b&lt;&#39;&#34;&gt;&amp;\ufffd||<b>OK</b>|1.5"
+
+
+#: html/template's htmlReplacementTable for a text context, character by character
+_HTML_TEXT_TABLE = {
+    "\0": "\ufffd",
+    '"': "&#34;",
+    "&": "&amp;",
+    "'": "&#39;",
+    "+": "&#43;",
+    "<": "&lt;",
+    ">": "&gt;",
+}
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.sampled_from("ab&<>\"'+\0&#;é")) | st.text())
+def test_html_text_escape_maps_each_character_once(text: str) -> None:
+    expected = "".join(_HTML_TEXT_TABLE.get(c, c) for c in text)
+    assert html_text_escape(text) == expected
+    # the template engine prints an action's string through the same escaper
+    assert Template.parse("{{ . }}", html_escape=True).execute(text) == expected
+
+
+def test_html_func_is_text_templates_escaper() -> None:
+    # text/template's ``html`` leaves "+" alone; html/template's text escaper does not
+    assert Template.parse("{{ html . }}").execute("a+<\0") == "a+&lt;\ufffd"
 
 
 def test_details_json_funcs() -> None:
