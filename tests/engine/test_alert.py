@@ -11,14 +11,11 @@ from leyden.alerting.service import AlertService
 from leyden.clock import SimulatedClock
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
 from leyden.engine.node import Node, TaskError
-from leyden.engine.nodes.alert import (
-    AlertNode,
-    go_sub,
-    percent_change,
-    percent_change_chronological,
-)
+from leyden.engine.nodes.alert import AlertNode
+from leyden.engine.nodes.alert_state import percent_change, percent_change_chronological
 from leyden.engine.services import AlertNodeOptions, TaskServices
 from leyden.go.time import GO_ZERO_NS
+from leyden.go.time import sub as go_sub
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventState, Inhibitor, Level
 from leyden.tick.builder import build_pipeline
@@ -384,7 +381,7 @@ def test_flapping_suppresses_stream_events_including_recoveries() -> None:
 
 def test_history_below_two_becomes_two() -> None:
     node, _, _ = make_alert(".crit(lambda: TRUE).history(1)")
-    assert node.history_size == 2
+    assert node.settings.history == 2
 
 
 def test_flap_thresholds_above_one_are_rejected() -> None:

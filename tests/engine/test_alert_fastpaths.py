@@ -1,7 +1,8 @@
 """The alert node's shortcuts render exactly what the template engine renders.
 
-The default details (``{{ json . }}``) are encoded without the template engine and ids that
-cannot see ``.Tags`` are rendered once per group; both must be byte-identical to the slow path.
+The default details (``{{ json . }}``) are encoded without the template engine
+(``leyden.engine.nodes.alert_render``) and ids that cannot see ``.Tags`` are rendered once per
+group; both must be byte-identical to the slow path.
 """
 
 from __future__ import annotations
@@ -15,13 +16,10 @@ from hypothesis import strategies as st
 
 from leyden.clock import SimulatedClock
 from leyden.engine.model import Dimensions, Point
-from leyden.engine.nodes.alert import (
-    AlertNode,
-    _fields_json_escaped,
-    _html_text_escape,
-    _rfc3339nano,
-)
+from leyden.engine.nodes.alert import AlertNode
+from leyden.engine.nodes.alert_render import ESCAPED_JSON, EscapedJson
 from leyden.engine.result import point_row, result
+from leyden.go.template import html_text_escape
 from leyden.go.types import Duration, Time, go_json
 from leyden.tick.builder import build_pipeline
 
@@ -104,13 +102,30 @@ def test_ids_per_group_match_the_template(template: str) -> None:
     )
 )
 def test_fields_json_matches_the_encoder(fields: dict[str, Any]) -> None:
-    assert _fields_json_escaped(fields) == _html_text_escape(go_json(fields))
+    expected = html_text_escape(go_json(fields))
+    assert EscapedJson().fields(fields) == expected  # cold caches
+    assert ESCAPED_JSON.fields(fields) == expected  # the process's, warm
+    assert ESCAPED_JSON.fields(fields) == expected
 
 
 @settings(max_examples=500, deadline=None)
 @given(t=st.integers(-(2**63), 2**63 - 1))
 def test_rfc3339nano_matches_time(t: int) -> None:
-    assert _rfc3339nano(t) == Time(t).rfc3339nano()
+    expected = Time(t).rfc3339nano()
+    assert EscapedJson().rfc3339nano(t) == expected
+    assert ESCAPED_JSON.rfc3339nano(t) == expected
+    assert ESCAPED_JSON.rfc3339nano(t) == expected  # the last time, remembered
+
+
+def test_escaped_json_caches_stay_bounded() -> None:
+    encoder = EscapedJson()
+    for i in range(3000):
+        assert encoder.fields({f"k{i}": i}) == f"{{&#34;k{i}&#34;:{i}}}"
+    for day in range(5000):
+        t = day * 86400 * S
+        assert encoder.rfc3339nano(t) == Time(t).rfc3339nano()
+    assert len(encoder._field_keys) <= 1025
+    assert len(encoder._days) <= 4097
 
 
 def test_stream_event_result_is_the_point_row() -> None:

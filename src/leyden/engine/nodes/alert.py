@@ -16,18 +16,36 @@ The rules users depend on are reproduced exactly, surprises included:
 Times are integer nanoseconds since the Unix epoch.  Go's zero ``time.Time`` (year 1) is the
 initial trigger time, and Go's saturating ``Time.Sub`` is reproduced, because both leak into
 ``stateChangesOnly(d)`` expiry and into durations after suppressed events.
+
+The node's parts live beside it: :mod:`.alert_settings` reads the TICKscript properties into a
+frozen :class:`~.alert_settings.AlertSettings`, :mod:`.alert_state` holds a group's state and
+the flapping measure, and :mod:`.alert_render` encodes the default details without the
+template engine.  This module wires them: compiled lambdas and templates, the per-point
+algorithm, events and the data sent on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point, group_id
 from leyden.engine.node import Node, TaskContext, TaskError, register
+from leyden.engine.nodes.alert_render import DetailsRenderer
+from leyden.engine.nodes.alert_settings import LEVEL_PROPERTIES, AlertSettings, AlertSettingsError
+from leyden.engine.nodes.alert_state import (
+    CRITICAL,
+    INFO,
+    OK,
+    WARNING,
+    GroupState,
+    percent_change,
+    percent_change_chronological,
+)
 from leyden.engine.result import batch_row, point_row, result
 from leyden.engine.services import AlertNodeOptions, AlertSink
 from leyden.go.template import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
-from leyden.go.time import GO_ZERO_NS
+from leyden.go.time import sub as go_sub
 from leyden.go.types import Duration, GoStruct, StringMap, Time, go_json
 from leyden.model.alert import Event, EventData, EventState, Inhibitor, Level
 from leyden.tick.lambdas import CompiledLambda, CompileError, EvalError, compile_lambda
@@ -37,100 +55,11 @@ from leyden.tick.pipeline import (
     DEFAULT_MESSAGE_TEMPLATE,
 )
 
-__all__ = ["AlertNode", "percent_change"]
+__all__ = ["AlertNode"]
 
 
-OK, INFO, WARNING, CRITICAL = 0, 1, 2, 3
 _LEVELS = (Level.OK, Level.INFO, Level.WARNING, Level.CRITICAL)
 _LEVEL_NAMES = ("OK", "INFO", "WARNING", "CRITICAL")
-_PREDICATES = ("", "info", "warn", "crit")
-
-_MAX_DURATION = (1 << 63) - 1
-_MIN_DURATION = -(1 << 63)
-
-# Flapping weights (alert.go): the newest change weighs maxWeight, the oldest maxWeight/weightDiff.
-# Go folds the constant 1.2/1.5 exactly to 0.8; Python's 1.2 / 1.5 would be 0.7999999999999999.
-_MAX_WEIGHT = 1.2
-_MIN_WEIGHT = 0.8
-
-
-def go_sub(a: int, b: int) -> int:
-    """Go's ``a.Sub(b)`` for times: the difference, saturated to the int64 Duration range."""
-    d = a - b
-    if d > _MAX_DURATION:
-        return _MAX_DURATION
-    if d < _MIN_DURATION:
-        return _MIN_DURATION
-    return d
-
-
-def percent_change(history: list[int], idx: int) -> float:
-    """Kapacitor's ``percentChange``, quirk included (semantics §3.6).
-
-    The loop starts at the newest entry, so the newest transition gets the lowest weight, the
-    (oldest, newest) pair is compared as if adjacent, and the transition between the 2nd and 3rd
-    newest entries is never counted.
-    """
-    n = len(history)
-    changes = 0.0
-    weight = _MIN_WEIGHT
-    step = (_MAX_WEIGHT - weight) / (n - 1)
-    for i in range(n - 1):
-        c = (i + idx) % n
-        p = c - 1 if c else n - 1
-        if history[c] != history[p]:
-            changes += weight
-        weight += step
-    return changes / (n - 1)
-
-
-def percent_change_chronological(history: list[int], idx: int) -> float:
-    """What ``percentChange`` means to do: every adjacent transition once, newest weighs most."""
-    n = len(history)
-    changes = 0.0
-    weight = _MIN_WEIGHT
-    step = (_MAX_WEIGHT - weight) / (n - 1)
-    oldest = (idx + 1) % n
-    for k in range(1, n):
-        if history[(oldest + k) % n] != history[(oldest + k - 1) % n]:
-            changes += weight
-        weight += step
-    return changes / (n - 1)
-
-
-class _GroupState:
-    """Kapacitor's ``alertState``: one group's level history and trigger times."""
-
-    __slots__ = (
-        "changed",
-        "expired",
-        "first_triggered",
-        "flapping",
-        "history",
-        "idx",
-        "inhibitors",
-        "last_triggered",
-        "levels",
-        "resets",
-    )
-
-    def __init__(
-        self,
-        size: int,
-        levels: tuple[CompiledLambda | None, ...],
-        resets: tuple[CompiledLambda | None, ...],
-        inhibitors: list[Inhibitor],
-    ) -> None:
-        self.history = [OK] * size
-        self.idx = 0
-        self.changed = False
-        self.expired = False
-        self.flapping = False
-        self.first_triggered = GO_ZERO_NS
-        self.last_triggered = GO_ZERO_NS
-        self.levels = levels
-        self.resets = resets
-        self.inhibitors = inhibitors
 
 
 def _constant(text: str) -> str | None:
@@ -144,75 +73,46 @@ class AlertNode(Node):
 
     def __init__(self, spec: Any, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
-        props: dict[str, Any] = spec.properties
-        opts = ctx.services.alert_options
-        self.options: AlertNodeOptions = opts
+        try:
+            settings = AlertSettings.from_spec(spec.properties)
+        except AlertSettingsError as exc:
+            raise TaskError(f"{self.name}: {exc}") from None
+        self.settings = settings
 
-        self.id_text: str = props.get("id", DEFAULT_ID_TEMPLATE)
-        self.message_text: str = props.get("message", DEFAULT_MESSAGE_TEMPLATE)
-        self.details_text: str = props.get("details", DEFAULT_DETAILS_TEMPLATE)
-        self._id_tmpl = self._template(self.id_text, "id")
-        self._message_tmpl = self._template(self.message_text, "message")
+        self._id_tmpl = self._template(settings.id_template, "id")
+        self._message_tmpl = self._template(settings.message_template, "message")
         self._details_tmpl = self._template(
-            self.details_text, "details", funcs=FUNCS_DETAILS, html_escape=True
+            settings.details_template, "details", funcs=FUNCS_DETAILS, html_escape=True
         )
         # The defaults are rendered without the template engine (same output, per point).
-        self._id_default = self.id_text == DEFAULT_ID_TEMPLATE
-        self._message_default = self.message_text == DEFAULT_MESSAGE_TEMPLATE
-        self._id_constant = _constant(self.id_text)
+        self._id_default = settings.id_template == DEFAULT_ID_TEMPLATE
+        self._message_default = settings.message_template == DEFAULT_MESSAGE_TEMPLATE
+        self._id_constant = _constant(settings.id_template)
         # An id template that cannot see the point's tags (``.Tags`` holds all of them) is a
         # function of the name and group: render it once per group.
-        self._id_per_group = "Tags" not in self.id_text
+        self._id_per_group = "Tags" not in settings.id_template
         self._id_cache: dict[str, tuple[str, str]] = {}
-        # The default details are ``{{ json . }}``: encoded directly, the same bytes.
-        self._details_default = self.details_text == DEFAULT_DETAILS_TEMPLATE
-        # group -> (name, id, tags, escaped JSON up to "Fields":, level -> escaped message)
-        self._details_prefix: dict[str, tuple[str, str, dict[str, str], str, dict[str, str]]] = {}
-        self._message_constant = _constant(self.message_text)
-        self._details_constant = _constant(self.details_text)
+        self._message_constant = _constant(settings.message_template)
+        self._details_constant = _constant(settings.details_template)
 
         levels: list[CompiledLambda | None] = [None] * 4
         resets: list[CompiledLambda | None] = [None] * 4
         for lvl in (INFO, WARNING, CRITICAL):
-            name = _PREDICATES[lvl]
-            if props.get(name) is None:
-                continue  # a reset without its level is ignored, as in Kapacitor
-            levels[lvl] = self._compile(props[name], name)
-            if props.get(name + "Reset") is not None:
-                resets[lvl] = self._compile(props[name + "Reset"], name + "Reset")
+            name = LEVEL_PROPERTIES[lvl]
+            if settings.predicates[lvl] is None:
+                continue
+            levels[lvl] = self._compile(settings.predicates[lvl], name)
+            if settings.resets[lvl] is not None:
+                resets[lvl] = self._compile(settings.resets[lvl], name + "Reset")
         self._levels = tuple(levels)
         self._resets = tuple(resets)
 
-        self.history_size: int = max(2, int(props.get("history", 21)))
-        self.use_flapping = bool(props.get("flapping", False))
-        self.flap_low = float(props.get("flapLow", 0.0))
-        self.flap_high = float(props.get("flapHigh", 0.0))
-        if self.use_flapping and (self.flap_low > 1 or self.flap_high > 1):
-            raise TaskError(
-                f"{self.name}: alert flap thresholds are percentages and should be between 0 and 1"
-            )
-        self._percent_change = (
-            percent_change_chronological if opts.chronological_flapping else percent_change
-        )
-        self.sco_interval = int(props.get("stateChangesOnlyDuration", 0) or 0)
-        self.no_recoveries = bool(props.get("noRecoveries", False))
-        self.all = bool(props.get("all", False))
-        self.category: str = props.get("category", "")
-        self.topic: str | None = props.get("topic") or None
-        self.inhibit_specs: list[tuple[str, list[str]]] = [
-            (i["category"], list(i["equalTags"])) for i in props.get("inhibitors", [])
-        ]
-
-        self.level_tag: str = props.get("levelTag", "")
-        self.id_tag: str = props.get("idTag", "")
-        self.level_field: str = props.get("levelField", "")
-        self.message_field: str = props.get("messageField", "")
-        self.id_field: str = props.get("idField", "")
-        self.duration_field: str = props.get("durationField", "")
-        self._augment_tags = bool(self.level_tag or self.id_tag)
-        self._augment_fields = bool(
-            self.level_field or self.message_field or self.id_field or self.duration_field
-        )
+        # Read for every point: kept as plain attributes (one lookup instead of two).
+        self.use_flapping = settings.flapping
+        self.sco_interval = settings.state_changes_only_interval
+        self.no_recoveries = settings.no_recoveries
+        self._augment_tags = settings.augments_tags
+        self._augment_fields = settings.augments_fields
 
         self.server_info = GoStruct(
             [
@@ -222,7 +122,12 @@ class AlertNode(Node):
             ],
             type_name="kapacitor.serverInfo",
         )
-        self._server_info_json = go_json(self.server_info)
+        # The default details (``{{ json . }}``) are encoded directly: the same bytes.
+        self._details_default = settings.details_template == DEFAULT_DETAILS_TEMPLATE
+        self._details = DetailsRenderer(
+            ctx.task_name, go_json(self.server_info), message_default=self._message_default
+        )
+        self._default_details: Callable[..., str] = self._details.render
         #: Kapacitor's alert-node statistics (``events_dropped`` is counted under its own name)
         self.alert_stats: dict[str, int] = dict.fromkeys(
             (
@@ -236,10 +141,15 @@ class AlertNode(Node):
             ),
             0,
         )
-        self._states: dict[str, _GroupState] = {}
+        self._states: dict[str, GroupState] = {}
 
+        opts = ctx.services.alert_options
+        self.options: AlertNodeOptions = opts
+        self._percent_change = (
+            percent_change_chronological if opts.chronological_flapping else percent_change
+        )
         self.publisher: AlertSink = self._register(spec, ctx)
-        self.state_changes_only = bool(props.get("stateChangesOnly", False)) or bool(
+        self.state_changes_only = settings.state_changes_only or bool(
             getattr(self.publisher, "state_changes_only", False)
         )
         self._restore = getattr(self.publisher, "restore_event", None)
@@ -265,22 +175,23 @@ class AlertNode(Node):
             ) from None
 
     def _register(self, spec: Any, ctx: TaskContext) -> AlertSink:
+        settings = self.settings
         return ctx.services.alerts.register_alert_node(
             task=ctx.task_name,
             node=self.name,
             handlers=list(getattr(spec, "handlers", [])),
-            topic=self.topic,
-            category=self.category,
-            inhibitors=[(c, *tags) for c, tags in self.inhibit_specs],
-            no_recoveries=self.no_recoveries,
+            topic=settings.topic,
+            category=settings.category,
+            inhibitors=[(c, *tags) for c, tags in settings.inhibitors],
+            no_recoveries=settings.no_recoveries,
         )
 
     # --- per-group state -----------------------------------------------------------------
 
-    def _new_state(self, group: str, group_tags: dict[str, str], id_: str, t: int) -> _GroupState:
+    def _new_state(self, group: str, group_tags: dict[str, str], id_: str, t: int) -> GroupState:
         """Kapacitor's ``NewGroup``: inhibitors for the group, then the stored state restored."""
         inhibitors = []
-        for category, equal_tags in self.inhibit_specs:
+        for category, equal_tags in self.settings.inhibitors:
             inh = Inhibitor(category, {tag: group_tags.get(tag, "") for tag in equal_tags})
             if self._add_inhibitor is not None:
                 self._add_inhibitor(inh)
@@ -289,7 +200,7 @@ class AlertNode(Node):
         if self.options.per_group_lambdas:
             levels = tuple(e.clone() if e is not None else None for e in levels)
             resets = tuple(e.clone() if e is not None else None for e in resets)
-        st = _GroupState(self.history_size, levels, resets, inhibitors)
+        st = GroupState(self.settings.history, levels, resets, inhibitors)
         self._states[group] = st
         if self._restore is not None:
             stored = self._restore(id_)
@@ -298,7 +209,7 @@ class AlertNode(Node):
                 self._triggered(st, int(stored.time))
         return st
 
-    def _drop_state(self, st: _GroupState) -> None:
+    def _drop_state(self, st: GroupState) -> None:
         if self._remove_inhibitor is not None:
             for inh in st.inhibitors:
                 self._remove_inhibitor(inh)
@@ -307,7 +218,7 @@ class AlertNode(Node):
         """A barrier deleted the group: its history and inhibitors go, as on Kapacitor's Done."""
         st = self._states.pop(group, None)
         self._id_cache.pop(group, None)
-        self._details_prefix.pop(group, None)
+        self._details.forget(group)
         if st is not None:
             self._drop_state(st)
 
@@ -340,7 +251,7 @@ class AlertNode(Node):
             self.error(f"error evaluating {what}", error=str(exc))
             return None
 
-    def _determine_level(self, st: _GroupState, t: int, fields: Any, tags: Any) -> int:
+    def _determine_level(self, st: GroupState, t: int, fields: Any, tags: Any) -> int:
         """Kapacitor's ``determineLevel`` (§3.3), with its second look at the current level."""
         cur = st.history[st.idx]
         levels = st.levels
@@ -361,16 +272,16 @@ class AlertNode(Node):
                 return lvl
         return OK
 
-    def _add_event(self, st: _GroupState, t: int, level: int) -> None:
+    def _add_event(self, st: GroupState, t: int, level: int) -> None:
         history = st.history
         st.changed = history[st.idx] != level
         st.idx = (st.idx + 1) % len(history)
         history[st.idx] = level
         if self.use_flapping:
             p = self._percent_change(history, st.idx)
-            if st.flapping and p < self.flap_low:
+            if st.flapping and p < self.settings.flap_low:
                 st.flapping = False
-            elif not st.flapping and p > self.flap_high:
+            elif not st.flapping and p > self.settings.flap_high:
                 st.flapping = True
         st.expired = (
             not st.changed
@@ -378,7 +289,7 @@ class AlertNode(Node):
             and go_sub(t, st.last_triggered) >= self.sco_interval
         )
 
-    def _triggered(self, st: _GroupState, t: int) -> None:
+    def _triggered(self, st: GroupState, t: int) -> None:
         st.last_triggered = t
         prev = st.idx - 1 if st.idx else len(st.history) - 1
         if st.history[prev] == OK:
@@ -387,7 +298,7 @@ class AlertNode(Node):
         for inh in st.inhibitors:
             inh.active = active
 
-    def _suppressed(self, st: _GroupState) -> bool:
+    def _suppressed(self, st: GroupState) -> bool:
         return (self.use_flapping and st.flapping) or (
             self.state_changes_only and not st.changed and not st.expired
         )
@@ -443,7 +354,7 @@ class AlertNode(Node):
 
     def _build_event(
         self,
-        st: _GroupState,
+        st: GroupState,
         id_: str,
         name: str,
         group: str,
@@ -484,7 +395,7 @@ class AlertNode(Node):
         data_ = EventData(
             name,
             self.ctx.task_name,
-            self.category,
+            self.settings.category,
             group,
             tags,
             fields,
@@ -494,69 +405,6 @@ class AlertNode(Node):
         )
         return Event(
             "", EventState(id_, message, details, Time(t), duration, _LEVELS[level]), data_
-        )
-
-    def _default_details(
-        self,
-        id_: str,
-        name: str,
-        group: str,
-        tags: dict[str, str],
-        fields: dict[str, Any],
-        level_name: str,
-        t: int,
-        duration: Duration,
-        message: str,
-    ) -> str:
-        """``{{ json . }}`` of Kapacitor's ``detailsInfo`` in html/template, without the
-        template engine: the struct's fields in order, HTML-escaped piece by piece (the
-        escaping maps characters one by one).  The part up to ``"ID"`` is kept per group."""
-        cached = self._details_prefix.get(group)
-        if cached is None or cached[0] != name or cached[1] != id_ or cached[2] != tags:
-            prefix = _html_text_escape(
-                "".join(
-                    (
-                        '{"Name":',
-                        go_json(name),
-                        ',"TaskName":',
-                        go_json(self.ctx.task_name),
-                        ',"Group":',
-                        go_json(group or "nil"),
-                        ',"Tags":',
-                        go_json(StringMap(tags)),
-                        ',"ServerInfo":',
-                        self._server_info_json,
-                        ',"ID":',
-                        go_json(id_),
-                        ',"Fields":',
-                    )
-                )
-            )
-            cached = (name, id_, dict(tags), prefix, {})
-            self._details_prefix[group] = cached
-        if self._message_default:
-            # "<id> is <LEVEL>": the same four messages again and again, escaped once each
-            message_escaped = cached[4].get(level_name)
-            if message_escaped is None:
-                message_escaped = cached[4][level_name] = _html_text_escape(
-                    go_json(id_)[:-1] + " is " + level_name + '"'
-                )
-        else:
-            message_escaped = _html_text_escape(go_json(message))
-        return "".join(
-            (
-                cached[3],
-                _fields_json_escaped(fields),
-                _Q_LEVEL,
-                level_name,
-                _Q_TIME,
-                _rfc3339nano(t),
-                _Q_DURATION,
-                str(int(duration)),
-                _Q_MESSAGE,
-                message_escaped,
-                "}\n",
-            )
         )
 
     # --- publication ---------------------------------------------------------------------
@@ -617,23 +465,25 @@ class AlertNode(Node):
         return p.copy(**changes) if changes else p
 
     def _augmented_tags(self, tags: dict[str, str], state: EventState) -> dict[str, str]:
+        settings = self.settings
         tags = dict(tags)
-        if self.level_tag:
-            tags[self.level_tag] = _LEVEL_NAMES[state.level]
-        if self.id_tag:
-            tags[self.id_tag] = state.id
+        if settings.level_tag:
+            tags[settings.level_tag] = _LEVEL_NAMES[state.level]
+        if settings.id_tag:
+            tags[settings.id_tag] = state.id
         return tags
 
     def _augmented_fields(self, fields: dict[str, Any], state: EventState) -> dict[str, Any]:
+        settings = self.settings
         fields = dict(fields)
-        if self.level_field:
-            fields[self.level_field] = _LEVEL_NAMES[state.level]
-        if self.message_field:
-            fields[self.message_field] = state.message
-        if self.id_field:
-            fields[self.id_field] = state.id
-        if self.duration_field:
-            fields[self.duration_field] = int(state.duration)
+        if settings.level_field:
+            fields[settings.level_field] = _LEVEL_NAMES[state.level]
+        if settings.message_field:
+            fields[settings.message_field] = state.message
+        if settings.id_field:
+            fields[settings.id_field] = state.id
+        if settings.duration_field:
+            fields[settings.duration_field] = int(state.duration)
         return fields
 
     # --- batch ---------------------------------------------------------------------------
@@ -660,8 +510,9 @@ class AlertNode(Node):
                 highest = lvl
                 highest_point = bp
         assert highest_point is not None
-        level = lowest if self.all else highest
-        t = b.tmax if (self.all or level == OK) else highest_point.time
+        all_points = self.settings.all_points
+        level = lowest if all_points else highest
+        t = b.tmax if (all_points or level == OK) else highest_point.time
         self._add_event(st, t, level)
         # Unlike a stream, a batch recovery is sent even while flapping.
         if not ((st.changed and level == OK) or (level != OK and not self._suppressed(st))):
@@ -695,116 +546,9 @@ class AlertNode(Node):
         return b.copy(points=points, tags=tags, dims=dims, group=group_id(b.name, tags, dims))
 
 
-#: html/template's escaping in an HTML text context, "&" first so no escape is escaped again
-_HTML_TEXT_ESCAPES = (
-    ("&", "&amp;"),
-    ('"', "&#34;"),
-    ("'", "&#39;"),
-    ("<", "&lt;"),
-    (">", "&gt;"),
-    ("+", "&#43;"),
-    ("\0", "\ufffd"),
-)
-
-
-def _html_text_escape(text: str) -> str:
-    """html/template's text escaper (the template engine's, for plain strings)."""
-    for char, escaped in _HTML_TEXT_ESCAPES:
-        if char in text:
-            text = text.replace(char, escaped)
-    return text
-
-
 def _point_result(name: str, tags: dict[str, str], fields: dict[str, Any], t: int) -> Any:
     """The models.Result of a stream point, from the event's own copies of its dicts."""
     return result([point_row(Point(name, tags, fields, t))])
 
-
-def _value_json_escaped(v: Any) -> str:
-    """``_html_text_escape(go_json(v))`` with shortcuts for the common field values."""
-    tv = type(v)
-    if tv is float:
-        # Python's repr and Go's encoder agree on the shortest digits; in this range both
-        # write them without an exponent (Go adds no ".0", and no escaping is needed).
-        if 1e-4 <= abs(v) < 1e16:
-            r = repr(v)
-            return r[:-2] if r.endswith(".0") else r
-    elif tv is int:
-        return int.__repr__(v)
-    elif tv is bool:
-        return "true" if v else "false"
-    return _html_text_escape(go_json(v))
-
-
-#: a fields dict's keys in insertion order -> its sorted keys, each with the escaped JSON
-#: that comes before its value (``{"a":`` then ``,"b":``)
-_FIELD_KEYS: dict[tuple[Any, ...], tuple[tuple[Any, str], ...]] = {}
-
-
-def _fields_json_escaped(fields: dict[str, Any]) -> str:
-    """``_html_text_escape(go_json(fields))``: the escaping maps characters one by one, so
-    the key pieces are escaped once per key set and the values one by one."""
-    if not fields:
-        return "{}"
-    order = tuple(fields)
-    keys = _FIELD_KEYS.get(order)
-    if keys is None:
-        if len(_FIELD_KEYS) > 1024:
-            _FIELD_KEYS.clear()
-        if not all(type(k) is str for k in order):
-            return _html_text_escape(go_json(fields))
-        sep = "{"
-        built = []
-        for k in sorted(order):
-            built.append((k, _html_text_escape(sep + go_json(k) + ":")))
-            sep = ","
-        keys = _FIELD_KEYS[order] = tuple(built)
-    if len(keys) == 1:
-        ((k, piece),) = keys
-        return piece + _value_json_escaped(fields[k]) + "}"
-    parts = [piece + _value_json_escaped(fields[k]) for k, piece in keys]
-    parts.append("}")
-    return "".join(parts)
-
-
-#: day number since the epoch -> Go's RFC 3339 date part of it, ``YYYY-MM-DDT``
-_DAYS: dict[int, str] = {}
-
-
-def _rfc3339nano(t: int) -> str:
-    """``Time(t).rfc3339nano()``, with the date part formatted once per day; the last time is
-    kept, since every task alerting on a point formats the same one."""
-    global _LAST_TIME
-    last = _LAST_TIME
-    if last[0] == t:
-        return last[1]
-    text = _format_rfc3339nano(t)
-    _LAST_TIME = (t, text)
-    return text
-
-
-_LAST_TIME: tuple[int | None, str] = (None, "")
-
-
-def _format_rfc3339nano(t: int) -> str:
-    secs, nanos = divmod(t, 1_000_000_000)
-    day, sod = divmod(secs, 86400)
-    date = _DAYS.get(day)
-    if date is None:
-        if len(_DAYS) > 4096:
-            _DAYS.clear()
-        date = _DAYS[day] = Time(day * 86400 * 1_000_000_000).rfc3339()[:-9]
-    hh, rest = divmod(sod, 3600)
-    mm, ss = divmod(rest, 60)
-    if nanos:
-        return f"{date}{hh:02d}:{mm:02d}:{ss:02d}.{str(nanos).rjust(9, '0').rstrip('0')}Z"
-    return f"{date}{hh:02d}:{mm:02d}:{ss:02d}Z"
-
-
-# The details' constant JSON between values, already escaped (``"`` is ``&#34;``).
-_Q_LEVEL = _html_text_escape(',"Level":"')
-_Q_TIME = _html_text_escape('","Time":"')
-_Q_DURATION = _html_text_escape('","Duration":')
-_Q_MESSAGE = _html_text_escape(',"Message":')
 
 _STAT_BY_LEVEL = ("oks_triggered", "infos_triggered", "warns_triggered", "crits_triggered")
