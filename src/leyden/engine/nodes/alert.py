@@ -95,17 +95,7 @@ class AlertNode(Node):
         self._message_constant = _constant(settings.message_template)
         self._details_constant = _constant(settings.details_template)
 
-        levels: list[CompiledLambda | None] = [None] * 4
-        resets: list[CompiledLambda | None] = [None] * 4
-        for lvl in (INFO, WARNING, CRITICAL):
-            name = LEVEL_PROPERTIES[lvl]
-            if settings.predicates[lvl] is None:
-                continue
-            levels[lvl] = self._compile(settings.predicates[lvl], name)
-            if settings.resets[lvl] is not None:
-                resets[lvl] = self._compile(settings.resets[lvl], name + "Reset")
-        self._levels = tuple(levels)
-        self._resets = tuple(resets)
+        self._levels, self._resets = self._compile_levels(settings)
 
         # Read for every point: kept as plain attributes (one lookup instead of two).
         self.use_flapping = settings.flapping
@@ -114,14 +104,7 @@ class AlertNode(Node):
         self._augment_tags = settings.augments_tags
         self._augment_fields = settings.augments_fields
 
-        self.server_info = GoStruct(
-            [
-                ("Hostname", ctx.hostname),
-                ("ClusterID", str(getattr(ctx, "cluster_id", ""))),
-                ("ServerID", str(getattr(ctx, "server_id", ""))),
-            ],
-            type_name="kapacitor.serverInfo",
-        )
+        self.server_info = _server_info(ctx)
         # The default details (``{{ json . }}``) are encoded directly: the same bytes.
         self._details_default = settings.details_template == DEFAULT_DETAILS_TEMPLATE
         self._details = DetailsRenderer(
@@ -129,18 +112,7 @@ class AlertNode(Node):
         )
         self._default_details: Callable[..., str] = self._details.render
         #: Kapacitor's alert-node statistics (``events_dropped`` is counted under its own name)
-        self.alert_stats: dict[str, int] = dict.fromkeys(
-            (
-                "alerts_triggered",
-                "alerts_inhibited",
-                "oks_triggered",
-                "infos_triggered",
-                "warns_triggered",
-                "crits_triggered",
-                "events_dropped",
-            ),
-            0,
-        )
+        self.alert_stats: dict[str, int] = dict.fromkeys(_STAT_NAMES, 0)
         self._states: dict[str, GroupState] = {}
 
         opts = ctx.services.alert_options
@@ -165,6 +137,21 @@ class AlertNode(Node):
             return Template.parse(text, name=name, funcs=funcs, html_escape=html_escape)
         except TemplateError as exc:
             raise TaskError(f"{self.name}: invalid .{name}() template: {exc}") from None
+
+    def _compile_levels(
+        self, settings: AlertSettings
+    ) -> tuple[tuple[CompiledLambda | None, ...], tuple[CompiledLambda | None, ...]]:
+        """The level predicates and their resets, compiled, by level (OK's slot is None)."""
+        levels: list[CompiledLambda | None] = [None] * 4
+        resets: list[CompiledLambda | None] = [None] * 4
+        for lvl in (INFO, WARNING, CRITICAL):
+            name = LEVEL_PROPERTIES[lvl]
+            if settings.predicates[lvl] is None:
+                continue
+            levels[lvl] = self._compile(settings.predicates[lvl], name)
+            if settings.resets[lvl] is not None:
+                resets[lvl] = self._compile(settings.resets[lvl], name + "Reset")
+        return tuple(levels), tuple(resets)
 
     def _compile(self, node: Any, what: str) -> CompiledLambda:
         try:
@@ -546,9 +533,31 @@ class AlertNode(Node):
         return b.copy(points=points, tags=tags, dims=dims, group=group_id(b.name, tags, dims))
 
 
+def _server_info(ctx: TaskContext) -> GoStruct:
+    """Kapacitor's ``serverInfo``, which every template sees as ``.ServerInfo``."""
+    return GoStruct(
+        [
+            ("Hostname", ctx.hostname),
+            ("ClusterID", str(getattr(ctx, "cluster_id", ""))),
+            ("ServerID", str(getattr(ctx, "server_id", ""))),
+        ],
+        type_name="kapacitor.serverInfo",
+    )
+
+
 def _point_result(name: str, tags: dict[str, str], fields: dict[str, Any], t: int) -> Any:
     """The models.Result of a stream point, from the event's own copies of its dicts."""
     return result([point_row(Point(name, tags, fields, t))])
 
 
+#: Kapacitor's alert-node statistics, in its order
+_STAT_NAMES = (
+    "alerts_triggered",
+    "alerts_inhibited",
+    "oks_triggered",
+    "infos_triggered",
+    "warns_triggered",
+    "crits_triggered",
+    "events_dropped",
+)
 _STAT_BY_LEVEL = ("oks_triggered", "infos_triggered", "warns_triggered", "crits_triggered")
