@@ -9,14 +9,14 @@ time meets a real one (an alert's durations after suppressed events, semantics Â
 
 from __future__ import annotations
 
+__all__ = ["GO_ZERO_NS", "GO_ZERO_TIME", "round_", "sub", "truncate"]
+
 GO_ZERO_NS = -62_135_596_800 * 1_000_000_000
 #: the same instant as Go's RFC 3339 text (Kapacitor prints it for a task never enabled)
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 _MAX_DURATION = (1 << 63) - 1
 _MIN_DURATION = -(1 << 63)
-
-__all__ = ["GO_ZERO_NS", "GO_ZERO_TIME", "round_", "sub", "truncate"]
 
 
 def truncate(t: int, d: int) -> int:
