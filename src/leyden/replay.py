@@ -117,16 +117,15 @@ async def replay(
         raise ReplayError(f"{script}: cannot read: {exc.strerror}") from None
     pipeline = build(text, filename=str(script))
     check(pipeline, str(script))
-    # Nothing outlives a replay: the store is in memory.  Handlers really send; their queues
-    # are unbounded because the recording bounds them.  "simulated": points arrive back to
-    # back, so clock jumps are not idleness (barrier.py).
+    # Nothing outlives a replay: the store (and its outbox) is in memory.  Handlers really
+    # send.  "simulated": points arrive back to back, so clock jumps are not idleness
+    # (barrier.py).
     store = Store(":memory:")
     try:
         runtime = build_runtime(
             config,
             store=store,
             clock=SimulatedClock(REPLAY_ZERO_NS),
-            buffer_length=0,
             simulated=True,
         )
     except BaseException:

@@ -14,13 +14,14 @@ hands each the others it needs before anything starts.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from leyden.alerting.service import AlertService
 from leyden.alerting.topic_handlers import TopicHandlers
 from leyden.clock import Clock
 from leyden.config import Config, endpoint_headers
+from leyden.delivery.dispatcher import Dispatcher
+from leyden.delivery.outbox import SqliteOutbox
 from leyden.engine.router import Router
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
 from leyden.notify import INTEGRATIONS, IntegrationService
@@ -48,25 +49,23 @@ class Runtime:
     tasks: TaskManager
 
     async def start(self) -> None:
-        """Attach the stored topic handlers, then run the enabled tasks again (their first
-        events must find the handlers attached)."""
+        """Attach the stored topic handlers, run the enabled tasks again (their first events
+        must find the handlers attached), then start delivering: rows left by the last run
+        (in flight at a ``kill -9``, queued at a SIGTERM) find their handlers re-bound."""
         self.topic_handlers.load()
         await self.tasks.start()
+        self.alerts.start()
 
-    async def close(self, *, timeout: float | None = None) -> int | None:
-        """Stop every task, let queued deliveries finish, close the integrations and the store.
+    async def close(self, *, timeout: float | None = None) -> int:
+        """Stop every task and commit their last events; keep delivering for at most
+        ``timeout`` seconds (None: until nothing is ready), then leave the rest in the outbox
+        (the next start sends it); close the integrations and the store.
 
-        Deliveries get at most ``timeout`` seconds (at Discord's rate a full queue takes
-        hours); returns how many notifications were left undelivered then, None when every
-        queue finished in time.
+        Returns how many deliveries were left in the outbox (queued or cut off in flight).
         """
-        left: int | None = None
         try:
             await self.tasks.close()
-            try:
-                await asyncio.wait_for(self.alerts.close(), timeout)
-            except TimeoutError:
-                left = sum(len(q) for q in self.alerts.topics.queues())
+            left = await self.alerts.close(timeout)
             for service in self.integrations.values():
                 await service.close()
         finally:
@@ -105,20 +104,20 @@ def build_runtime(
     *,
     store: Store,
     clock: Clock,
-    buffer_length: int | None = None,
     simulated: bool = False,
 ) -> Runtime:
     """Build the object graph of one process.
 
-    ``buffer_length``: events queued per alert handler before dropping (``None``: the
-    ``[alert] topic-buffer-length`` rule; ``0``: unbounded, for replay, where the recording
-    bounds the queue).  ``simulated``: points arrive back to back on a simulated clock
-    (replay).  Raises ``IntegrationError`` for a section an integration's service refuses
-    (``[[discord]]``); the caller owns ``store`` until this returns.
+    Alert deliveries go through the outbox in ``store`` (:class:`SqliteOutbox`), sent by one
+    :class:`Dispatcher` on the wall clock (backoff and age survive restarts).  ``simulated``:
+    points arrive back to back on a simulated clock (replay).  Raises ``IntegrationError``
+    for a section an integration's service refuses (``[[discord]]``); the caller owns
+    ``store`` until this returns.
     """
     integrations = INTEGRATIONS.build_services(config)
+    dispatcher = Dispatcher(SqliteOutbox(store))
     alerts = AlertService(
-        services=integrations, config=config, store=store, buffer_length=buffer_length
+        services=integrations, config=config, store=store, dispatcher=dispatcher
     )
     router = Router(config.default_retention_policy)
     task_services = TaskServices(

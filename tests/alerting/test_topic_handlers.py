@@ -101,7 +101,7 @@ class Setup:
         discord = DiscordService(
             discord_configs or [], sender=DiscordSender(sleep=no_sleep, trust_env=False)
         )
-        self.alerts = AlertService(services={"discord": discord}, buffer_length=0)
+        self.alerts = AlertService(services={"discord": discord})
         self.store = MemoryHandlerStore()
         self.registry = TopicHandlers(self.alerts, self.store, clock=self.clock)
         self.collected: list[Event] = []

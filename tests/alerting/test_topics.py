@@ -1,4 +1,5 @@
-"""Topics: state per event ID, previous levels, handler queues, persistence and inhibition."""
+"""Topics: state per event ID, previous levels, handlers behind the outbox, group commit,
+persistence and inhibition."""
 
 from __future__ import annotations
 
@@ -9,13 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from leyden.alerting.topics import (
-    DROP_LOG_INTERVAL,
     HandlerLabel,
-    HandlerQueue,
     InhibitorLookup,
     MemoryTopicStore,
     Topics,
-    effective_buffer_length,
 )
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Inhibitor, Level
@@ -159,8 +157,8 @@ async def test_a_failing_handler_is_logged_and_keeps_going(logs: Capture) -> Non
         topics.collect(event(Level.CRITICAL, message=message))
     await topics.drain()
     assert [e.state.message for e in handler.events] == ["m0", "m3"]
-    [queue] = topics.queues()
-    assert (queue.delivered, queue.failed) == (2, 2)
+    counters = topics.dispatcher.counters
+    assert (sum(counters.sent.values()), sum(counters.dead.values())) == (2, 2)
     failures = [f for f in logs.fields() if f.get("handler") == "recorder"]
     assert [f["reason"] for f in failures] == [
         "could not deliver m1",
@@ -170,34 +168,42 @@ async def test_a_failing_handler_is_logged_and_keeps_going(logs: Capture) -> Non
     assert "secret" not in repr([r.__dict__ for r in logs.records])
 
 
-async def test_full_queue_drops_and_logs(logs: Capture) -> None:
-    topics = Topics(buffer_length=2)
+async def test_a_burst_is_never_dropped() -> None:
+    """topic-buffer-length no longer bounds anything: every event is an outbox row."""
+    topics = Topics()
     gate = asyncio.Event()
     handler = Recorder(gate)
     topics.register_handler("t", handler, LABEL)
-    for i in range(4):
-        topics.collect(event(Level.CRITICAL, message=f"m{i}"))
+    for i in range(20):
+        topics.collect(event(Level.CRITICAL, id=f"a{i % 3}", message=f"m{i}"))
     gate.set()
     await topics.drain()
-    # collect does not yield, so all four arrive before the first is taken: m2, m3 are dropped.
-    assert [e.state.message for e in handler.events] == ["m0", "m1"]
-    [queue] = topics.queues()
-    assert queue.dropped == 2
-    assert any(f.get("reason") == "queue full" for f in logs.fields())
+    assert sorted(e.state.message for e in handler.events) == sorted(f"m{i}" for i in range(20))
+    # order per alert ID is kept
+    for alert in ("a0", "a1", "a2"):
+        mine = [int(e.state.message[1:]) for e in handler.events if e.state.id == alert]
+        assert mine == sorted(mine)
 
 
-def test_buffer_length_rule() -> None:
-    assert effective_buffer_length(0) == 5000
-    assert effective_buffer_length(999) == 5000
-    assert effective_buffer_length(1000) == 1000
+async def test_one_commit_per_turn_holds_states_and_rows() -> None:
+    store = MemoryTopicStore()
+    topics = Topics(store=store)
+    topics.register_handler("t", Recorder(), LABEL)
+    for i in range(5):
+        topics.collect(event(Level.CRITICAL, id=f"a{i}"))
+    assert store.topics == {} and topics.dispatcher.outbox.find() == []
+    await asyncio.sleep(0)  # the turn ends: one flush
+    assert set(store.topics["t"]) == {f"a{i}" for i in range(5)}
+    assert len(topics.dispatcher.outbox.find()) == 5
 
 
-def test_events_queued_without_a_loop_are_delivered_by_drain() -> None:
+def test_events_collected_without_a_loop_are_delivered_by_drain() -> None:
+    topics = Topics()
     handler = Recorder()
-    queue = HandlerQueue(handler, LABEL, limit=None)
-    assert queue.put(event(Level.CRITICAL))
+    topics.register_handler("t", handler, LABEL)
+    topics.collect(event(Level.CRITICAL))
     assert handler.events == []
-    asyncio.run(queue.drain())
+    asyncio.run(topics.drain())
     assert len(handler.events) == 1
 
 
@@ -242,8 +248,10 @@ async def test_store_keeps_non_ok_states_and_ok_deletes() -> None:
     topics = Topics(store=store)
     topics.collect(event(Level.CRITICAL, id="a"))
     topics.collect(event(Level.WARNING, id="b"))
+    topics.flush()
     assert set(store.topics["t"]) == {"a", "b"}
     topics.collect(event(Level.OK, id="a"))
+    topics.flush()
     assert set(store.topics["t"]) == {"b"}
 
 
@@ -277,6 +285,7 @@ async def test_a_broken_store_is_logged_not_raised(logs: Capture) -> None:
 
     topics = Topics(store=Broken())
     assert topics.collect(event(Level.CRITICAL)).state.level == Level.CRITICAL
+    topics.flush()
     assert any("disk full" in f.get("reason", "") for f in logs.fields())
 
 
@@ -318,24 +327,3 @@ async def test_a_reopened_topic_waits_for_the_old_handlers() -> None:
     await topics.drain()
     assert [e.state.message for e in old.events] == ["old", "new"]
     assert old.closed and not new.closed
-
-
-async def test_drops_are_logged_once_per_interval_with_a_count(logs: Capture) -> None:
-    now = [0.0]
-    gate = asyncio.Event()
-    handler = Recorder(gate)
-    queue = HandlerQueue(handler, LABEL, limit=1, clock=lambda: now[0])
-    for i in range(5):  # m0 is queued, m1..m4 are dropped
-        queue.put(event(Level.CRITICAL, message=f"m{i}"))
-    now[0] = DROP_LOG_INTERVAL
-    queue.put(event(Level.CRITICAL, id="late", message="m5"))  # a new interval: logged again
-    queue.put(event(Level.CRITICAL, message="m6"))
-    dropped = [f for f in logs.fields() if f.get("reason") == "queue full"]
-    assert [(f.get("id"), f["dropped"]) for f in dropped] == [("cpu:host=a", "1"), ("late", "4")]
-    gate.set()
-    await queue.drain()
-    # the worker emptied the queue: the drop after the last line is reported too
-    dropped = [f for f in logs.fields() if f.get("reason") == "queue full"]
-    assert [f["dropped"] for f in dropped] == ["1", "4", "1"]
-    assert queue.dropped == 6
-    assert [e.state.message for e in handler.events] == ["m0"]

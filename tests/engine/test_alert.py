@@ -633,7 +633,7 @@ def test_an_alert_service_is_required_at_wiring() -> None:
 
 
 def test_with_the_alert_service_restart_restores_and_inhibits() -> None:
-    service = AlertService(services={}, buffer_length=0)
+    service = AlertService(services={})
     events: list[Event] = []
     service.add_listener(events.append)
     services = service

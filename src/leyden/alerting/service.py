@@ -2,8 +2,11 @@
 
 An alert node registers itself once (:meth:`AlertService.register_alert_node`) and gets an
 :class:`AlertPublisher`.  Its ``publish`` is called on the per-point path, so it only records
-the event in its topics and queues it for the handlers (:mod:`leyden.alerting.topics`); the
-deliveries happen in asyncio tasks, and :meth:`AlertService.drain` waits for them.
+the event in its topics (:mod:`leyden.alerting.topics`); the turn's events become outbox rows
+in one commit, and the dispatcher (:mod:`leyden.delivery.dispatcher`) sends them, retrying
+until delivered or too old.  :meth:`AlertService.drain` sends what is ready now.  Deliveries a
+node's handlers lose (dead-lettered) count as that node's errors, so ``leyden show TASK`` does
+not say ``errors="0"`` after a loss.
 
 Handlers declared in the TICKscript (``.post()``, ``.discord()`` …) live on the node's
 anonymous topic ``main:<task>:<node>`` (Kapacitor's naming), which exists only when the node
@@ -28,9 +31,10 @@ from leyden.alerting.topics import (
     InhibitorLookup,
     Topics,
     TopicStore,
-    effective_buffer_length,
 )
 from leyden.config import Config
+from leyden.delivery.dispatcher import Dispatcher
+from leyden.delivery.outbox import MemoryOutbox
 from leyden.model.alert import Event, EventState, Inhibitor, Level
 from leyden.notify import INTEGRATIONS
 from leyden.notify.base import AlertHandler, HandlerConfigError, HandlerContext, Serializer
@@ -96,6 +100,20 @@ class AlertPublisher:
         #: previous levels for listeners when the node collects into no topic at all
         self._levels: dict[str, Level] = {}
         self._closed = False
+        #: the node's statistics (``errors``), given by the alert node: deliveries lost count
+        self._error_stats: Any = None
+        #: deliveries lost before the node gave its statistics
+        self.delivery_errors = 0
+
+    def count_errors_in(self, stats: Any) -> None:
+        """Count this node's lost deliveries in ``stats.errors`` (the node's statistics)."""
+        stats.errors += self.delivery_errors
+        self._error_stats = stats
+
+    def _lost(self, count: int) -> None:
+        self.delivery_errors += count
+        if self._error_stats is not None:
+            self._error_stats.errors += count
 
     # --- per point -------------------------------------------------------------------------
 
@@ -167,20 +185,24 @@ class AlertPublisher:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Task stop: detach handlers (they finish their queues), drop the anonymous topic's
-        in-memory state (stored state stays) and this node's inhibitors."""
+    def close(self, *, dead_reason: str = "") -> None:
+        """Task stop: detach handlers (they keep sending their queued deliveries), drop the
+        anonymous topic's in-memory state (stored state stays) and this node's inhibitors."""
         if self._closed:
             return
         self._closed = True
         for inhibitor in list(self._inhibitors):
             self.remove_inhibitor(inhibitor)
         if self.anon_topic is not None:
-            self.service.topics.close_topic(self.anon_topic)
+            self.service.topics.close_topic(self.anon_topic, dead_reason=dead_reason)
 
     def delete(self) -> None:
-        """Task delete: also forget the anonymous topic's stored state."""
+        """Task delete: also forget the anonymous topic's stored state; the handlers' queued
+        deliveries are dead-lettered (the task that sent them no longer exists)."""
         self.close()
+        dispatcher = self.service.dispatcher
+        for key in self.service.handler_keys(self.task, self.node, len(self.handlers)):
+            dispatcher.dead_letter(key, f"task {self.task} was deleted")
         if self.anon_topic is not None:
             self.service.topics.delete_topic(self.anon_topic)
 
@@ -194,26 +216,26 @@ class AlertService:
         services: Mapping[str, Any],
         config: Config | None = None,
         store: TopicStore | None = None,
-        buffer_length: int | None = None,
+        dispatcher: Dispatcher | None = None,
         serializer: Serializer | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         """``services``: each integration's running service by kind, as the composition root
         built them (the caller owns and closes them; ``{}`` when there are none).
-        ``buffer_length``: events queued per handler before dropping; ``None`` takes
-        ``[alert] topic-buffer-length`` (Kapacitor's rule: below 1000 → 5000), ``0`` or less
-        means unbounded (replay, where the input bounds the queue)."""
+        ``dispatcher``: sends the outbox's rows (the runtime's is over the SQLite outbox); one
+        over a memory outbox when not given."""
         self.config = config
         self.services = services
         self._log = logger or _LOG
-        if buffer_length is None:
-            configured = config.alert.topic_buffer_length if config is not None else 0
-            limit: int | None = effective_buffer_length(configured)
-        else:
-            limit = buffer_length if buffer_length > 0 else None
         if store is not None and config is not None and not config.alert.persist_topics:
             store = None
-        self.topics = Topics(store=store, buffer_length=limit, logger=self._log)
+        if dispatcher is None:
+            dispatcher = Dispatcher(MemoryOutbox(), logger=self._log)
+        self.dispatcher = dispatcher
+        self.topics = Topics(store=store, dispatcher=dispatcher, logger=self._log)
+        #: the publisher whose handler a key is, for counting lost deliveries as node errors
+        self._publishers: dict[str, AlertPublisher] = {}
+        dispatcher.add_loss_listener(self._lost)
         self.inhibitors = InhibitorLookup()
         self.handler_context = HandlerContext(config=config, services=services, logger=self._log)
         if serializer is not None:
@@ -267,14 +289,15 @@ class AlertService:
         attach them to its anonymous topic and restore that topic from the store."""
         built = self.build_handlers(handlers)
         anon = anonymous_topic(task, node) if built else None
+        keys: list[str] = []
         if anon is not None:
             self.topics.ensure(anon)
-            for handler in built:
-                label = HandlerLabel(handler.kind, task=task, node=node)
-                self.topics.register_handler(anon, handler, label)
+            for index, handler in enumerate(built):
+                label = HandlerLabel(handler.kind, task=task, node=node, index=index)
+                keys.append(self.topics.register_handler(anon, handler, label))
         if topic:
             self.topics.ensure(topic)
-        return AlertPublisher(
+        publisher = AlertPublisher(
             self,
             task=task,
             node=node,
@@ -285,6 +308,18 @@ class AlertService:
             no_recoveries=no_recoveries,
             handlers=built,
         )
+        for key in keys:
+            self._publishers[key] = publisher
+        return publisher
+
+    def handler_keys(self, task: str, node: str, count: int) -> list[str]:
+        """The outbox keys of a node's ``count`` TICKscript handlers."""
+        return [HandlerLabel("", task=task, node=node, index=i).key() for i in range(count)]
+
+    def _lost(self, key: str, count: int) -> None:
+        publisher = self._publishers.get(key)
+        if publisher is not None:
+            publisher._lost(count)
 
     # --- events ----------------------------------------------------------------------------
 
@@ -314,10 +349,18 @@ class AlertService:
 
     # --- shutdown --------------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Start sending: rows a killed process had in flight are requeued first.  Called once
+        the tasks and topic handlers are attached, so every row finds its handler."""
+        self.dispatcher.start()
+
     async def drain(self) -> None:
-        """Wait until every queued event has been handled (delivered or failed for good)."""
+        """Commit this turn and send every delivery that is ready now (rows waiting for a
+        retry later stay queued)."""
         await self.topics.drain()
 
-    async def close(self) -> None:
-        """Finish queued deliveries and close every handler (the services are the caller's)."""
-        await self.topics.close()
+    async def close(self, timeout: float | None = None) -> int:
+        """Stop intake and commit; send for at most ``timeout`` seconds (None: until nothing
+        is ready), then leave the rest in the outbox and close the handlers (the services are
+        the caller's).  The number of deliveries left."""
+        return await self.topics.close(timeout)

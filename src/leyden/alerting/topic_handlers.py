@@ -251,9 +251,11 @@ class TopicHandlers:
         label = HandlerLabel(spec.kind, topic=spec.topic, id=spec.id)
         self.alerts.topics.register_handler(spec.topic, handler, label)
 
-    def _detach(self, entry: _Entry) -> None:
+    def _detach(self, entry: _Entry, *, dead_reason: str = "") -> None:
         if entry.handler is not None:
-            self.alerts.topics.deregister_handler(entry.spec.topic, entry.handler)
+            self.alerts.topics.deregister_handler(
+                entry.spec.topic, entry.handler, dead_reason=dead_reason
+            )
             entry.handler = None
 
     def _discard(self, handler: AlertHandler) -> None:
@@ -325,7 +327,7 @@ class TopicHandlers:
                 raise RegistrationError(str(exc)) from None
         previous = entries.pop(old.id, None)
         if previous is not None:
-            self._detach(previous)  # it finishes its queue before the new one delivers
+            self._detach(previous)  # its queued deliveries go to the new one (same key)
         entries[new.id] = _Entry(new, handler)
         self._attach(new, handler)
 
@@ -343,7 +345,7 @@ class TopicHandlers:
         del entries[handler_id]
         if not entries:
             del self._entries[topic]
-        self._detach(entry)
+        self._detach(entry, dead_reason=f"topic handler {topic}/{handler_id} was deleted")
 
     def delete_topic(self, topic: str) -> None:
         """Forget a topic's events (memory and store); its handlers are attached again."""

@@ -1,20 +1,26 @@
-"""Topics: the latest state of every alert ID, handler queues, persistence hooks, inhibition.
+"""Topics: the latest state of every alert ID, handler bindings, group commit, inhibition.
 
 A topic (Kapacitor's ``alert/topics.go``) is where alert events are collected: the anonymous
 topic ``main:<task>:<node>`` of an alert node with handlers, or a named ``.topic('x')``.  It
 remembers the latest :class:`EventState` per event ID (that is where an event's
 ``previous_level`` comes from) and hands every event to each of its handlers.
 
-Handlers never run on the per-point path: ``collect`` only appends to a per-handler queue and
-returns.  Each queue delivers its events one at a time, in order, in its own asyncio task, so
-a slow or failing handler delays only itself.  A full queue drops the event and logs it
-(``[alert] topic-buffer-length``).  Unlike Kapacitor, the topic level is the true maximum
-level (Kapacitor's sort comparator is not a strict ordering, semantics §4.2).
+Handlers never run on the per-point path, and no event is held only in memory (issue 10):
+``collect`` updates the state in memory and records the event for the current event-loop
+turn; one :meth:`Topics.flush` per turn (group commit) writes, in ONE transaction, the topics'
+new states and one outbox row per (event, delivering handler), so the restored alert state and
+the queued deliveries can never disagree.  The dispatcher (:mod:`leyden.delivery.dispatcher`)
+sends the rows.  Nothing is dropped: Kapacitor's ``topic-buffer-length`` bounded an in-memory
+channel per handler and dropped what did not fit (its issue #1131); it no longer bounds
+anything here.  A topic handler's match expression is evaluated when the turn is committed,
+and handlers that route events back into topics (``publish``, ``aggregate``) are called then,
+their events joining the same transaction.  Unlike Kapacitor, the topic level is the true
+maximum level (Kapacitor's sort comparator is not a strict ordering, semantics §4.2).
 
 Persistence is a small synchronous :class:`TopicStore` protocol (the server implements it with
 SQLite): a topic loads its states from the store when it is created (task start, or the first
-event after its task stopped); non-OK states are saved as they change and an OK state deletes
-the stored one, as Kapacitor's ``persist-topics`` does.
+event after its task stopped); non-OK states are saved and an OK state deletes the stored one,
+as Kapacitor's ``persist-topics`` does.
 """
 
 from __future__ import annotations
@@ -23,19 +29,16 @@ import asyncio
 import dataclasses
 import fnmatch
 import logging
-import time
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from leyden.model.alert import Event, EventState, Level
-from leyden.notify.base import AlertHandler, HandlerError
-
-DEFAULT_BUFFER_LENGTH = 5000
-MINIMUM_BUFFER_LENGTH = 1000
-#: at most one "dropped" log line per handler queue this often (seconds)
-DROP_LOG_INTERVAL = 10.0
+from leyden.alerting.match import MatchError
+from leyden.delivery.dispatcher import Dispatcher
+from leyden.delivery.outbox import MemoryOutbox, NewDelivery, task_handler_key, topic_handler_key
+from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.notify.base import AlertHandler
 
 _LOG = logging.getLogger("leyden.alert")
 
@@ -77,171 +80,55 @@ class MemoryTopicStore:
         self.topics.pop(topic, None)
 
 
-def effective_buffer_length(configured: int) -> int:
-    """Kapacitor's rule for ``topic-buffer-length``: below 1000 means the default 5000."""
-    return DEFAULT_BUFFER_LENGTH if configured < MINIMUM_BUFFER_LENGTH else configured
-
-
-# --- handler queues ---------------------------------------------------------------------------
+# --- handler bindings ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class HandlerLabel:
-    """Who a handler belongs to, for log lines: ``kind``, ``task``, ``node``, ``topic``."""
+    """Who a handler belongs to: ``kind``, ``task``, ``node``, ``topic``, and its stable
+    identity: a topic handler's ``id``, or a TICKscript handler's ``index`` in its node."""
 
     kind: str
     task: str = ""
     node: str = ""
     topic: str = ""
     id: str = ""  # a topic handler's ID; empty for TICKscript handlers
+    index: int = 0  # a TICKscript handler's place among its node's handlers
 
+    def key(self) -> str:
+        """The handler's outbox key (see :mod:`leyden.delivery.outbox`)."""
+        if self.id:
+            return topic_handler_key(self.topic, self.id)
+        return task_handler_key(self.task, self.node, self.index)
 
-class HandlerQueue:
-    """One handler's pending events, delivered in order by a task that exists while it has work.
-
-    The worker task is created on the first event (or by :meth:`drain` when events were queued
-    outside a running event loop) and ends as soon as the queue is empty, so an idle handler
-    costs nothing.
-
-    Drops are logged at most once per ``DROP_LOG_INTERVAL`` with the count since the last line
-    (and the rest when the worker empties the queue): a burst of alerts into a full queue would
-    otherwise log one line per point, which costs as much as the alert node itself.
-    """
-
-    def __init__(
-        self,
-        handler: AlertHandler,
-        label: HandlerLabel,
-        limit: int | None,
-        logger: logging.Logger = _LOG,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.handler = handler
-        self.label = label
-        self.limit = limit
-        self.delivered = 0
-        self.failed = 0
-        self.dropped = 0
-        self._log = logger
-        self._clock = clock
-        self._unreported_drops = 0
-        self._drop_reason = ""
-        self._next_drop_log = float("-inf")
-        self._pending: deque[Event] = deque()
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
-        #: queues of a closed incarnation of the same topic that must finish first
-        self._after: list[HandlerQueue] = []
-
-    def __len__(self) -> int:
-        return len(self._pending)
-
-    def put(self, event: Event) -> bool:
-        """Queue one event; ``False`` (and a log line) when the queue is full or closed."""
-        if self._closed or (self.limit is not None and len(self._pending) >= self.limit):
-            self.dropped += 1
-            self._unreported_drops += 1
-            self._drop_reason = "queue closed" if self._closed else "queue full"
-            now = self._clock()
-            if now >= self._next_drop_log:
-                self._next_drop_log = now + DROP_LOG_INTERVAL
-                self._report_drops(event.state.id)
-            return False
-        self._pending.append(event)
-        self._start()
-        return True
-
-    def _report_drops(self, event_id: str = "") -> None:
-        fields = {**self._fields(), "reason": self._drop_reason}
-        if event_id:
-            fields["id"] = event_id
-        fields["dropped"] = str(self._unreported_drops)
-        self._unreported_drops = 0
-        self._log.error("failed to deliver event to handler", extra={"fields": fields})
-
-    def _start(self) -> None:
-        if self._task is not None or not self._pending:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no event loop yet: drain() starts the worker
-        self._task = loop.create_task(self._run())
-
-    def wait_for(self, queues: Iterable[HandlerQueue]) -> None:
-        """Deliver nothing before ``queues`` are empty (a restarted task's handlers must not
-        overtake what the stopped task's handlers still hold, e.g. a CRITICAL before its OK)."""
-        self._after.extend(q for q in queues if q.busy)
-
-    async def _run(self) -> None:
-        try:
-            while self._after:
-                await self._after.pop().drain()
-            while self._pending:
-                await self._deliver(self._pending.popleft())
-        finally:
-            self._task = None
-            if self._unreported_drops:
-                self._report_drops()
-
-    async def _deliver(self, event: Event) -> None:
-        try:
-            await self.handler.handle(event)
-        except asyncio.CancelledError:
-            raise
-        except HandlerError as exc:
-            self.failed += 1
-            self._error(event, str(exc))
-        except Exception as exc:  # a handler bug must not end the queue or the task
-            self.failed += 1
-            # The text of an unexpected error may hold a URL; only its type is logged.
-            self._error(event, f"unexpected {type(exc).__name__}")
-        else:
-            self.delivered += 1
-
-    def _fields(self) -> dict[str, str]:
-        label = self.label
-        fields = {"handler": label.kind, "task": label.task, "node": label.node}
-        fields["topic"] = label.topic
-        if label.id:
-            fields["handler_id"] = label.id
+    def fields(self) -> dict[str, str]:
+        """For log lines: handler kind, task, node, topic and handler ID, when set."""
+        fields = {"handler": self.kind, "task": self.task, "node": self.node}
+        fields["topic"] = self.topic
+        if self.id:
+            fields["handler_id"] = self.id
         return {k: v for k, v in fields.items() if v}
 
-    def _error(self, event: Event, reason: str) -> None:
-        self._log.error(
-            "alert handler failed",
-            extra={"fields": {**self._fields(), "id": event.state.id, "reason": reason}},
-        )
 
-    @property
-    def busy(self) -> bool:
-        return bool(self._pending) or self._task is not None
+@dataclass(frozen=True, slots=True)
+class _Attached:
+    """A handler on a topic: its key, what the turn's commit does with its events."""
 
-    async def drain(self) -> None:
-        """Wait until every queued event was handled (delivered or failed)."""
-        while self.busy:
-            self._start()
-            task = self._task
-            if task is None:
-                return  # pending events but no loop cannot happen inside a coroutine
-            await asyncio.shield(task)
+    key: str
+    handler: AlertHandler  # as registered (maybe a MatchHandler)
+    target: Any  # the handler events go to (the MatchHandler's inner one)
+    match: Any  # a match expression, or None
+    route: Callable[[Event], None] | None  # routing handlers: collect into other topics
+    label: HandlerLabel
 
-    def close(self) -> None:
-        """Accept no more events; those already queued are still delivered."""
-        self._closed = True
 
-    async def aclose(self) -> None:
-        self.close()
-        await self.drain()
-        if self._unreported_drops:
-            self._report_drops()
-        try:
-            await self.handler.close()
-        except Exception as exc:
-            self._log.error(
-                "closing alert handler failed",
-                extra={"fields": {**self._fields(), "reason": type(exc).__name__}},
-            )
+def _attached(key: str, handler: AlertHandler, label: HandlerLabel) -> _Attached:
+    target: Any = handler
+    match = None
+    inner = getattr(handler, "handler", None)
+    if inner is not None and hasattr(handler, "match"):
+        target, match = inner, handler.match  # type: ignore[attr-defined]
+    return _Attached(key, handler, target, match, getattr(target, "route", None), label)
 
 
 # --- topics ----------------------------------------------------------------------------------
@@ -254,15 +141,14 @@ class TopicState:
 
 
 class Topic:
-    """Latest state per event ID, a collected counter and the queues of its handlers."""
+    """Latest state per event ID, a collected counter and the handlers attached."""
 
-    def __init__(self, topic_id: str, buffer_length: int | None, logger: logging.Logger) -> None:
+    def __init__(self, topic_id: str) -> None:
         self.id = topic_id
         self.events: dict[str, EventState] = {}
         self.collected = 0
-        self.queues: list[HandlerQueue] = []
-        self._buffer_length = buffer_length
-        self._log = logger
+        #: replaced, never changed in place: a turn's pending events keep the tuple they saw
+        self.attached: tuple[_Attached, ...] = ()
 
     def restore(self, states: Mapping[str, EventState]) -> None:
         """Replace the remembered states (from the store at start)."""
@@ -289,55 +175,42 @@ class Topic:
         self.events[state.id] = state
         return previous
 
-    def add_handler(self, handler: AlertHandler, label: HandlerLabel) -> HandlerQueue:
-        """Attach a handler (the same object twice is ignored, as in Kapacitor)."""
-        for queue in self.queues:
-            if queue.handler is handler:
-                return queue
-        queue = HandlerQueue(
-            handler, dataclasses.replace(label, topic=self.id), self._buffer_length, self._log
-        )
-        self.queues.append(queue)
-        return queue
-
-    def remove_handler(self, handler: AlertHandler) -> HandlerQueue | None:
-        """Detach a handler; the returned queue still delivers what it holds."""
-        for i, queue in enumerate(self.queues):
-            if queue.handler is handler:
-                del self.queues[i]
-                queue.close()
-                return queue
-        return None
+    def handlers(self) -> list[AlertHandler]:
+        return [a.handler for a in self.attached]
 
     def collect(self, event: Event) -> Event:
-        """Record the event and queue it for every handler; the event as handlers see it."""
+        """Record the event; the event as handlers see it (with its previous level)."""
         previous = self.update_event(event.state)
-        out = Event(
+        self.collected += 1
+        return Event(
             self.id, event.state, event.data, previous.level if previous is not None else Level.OK
         )
-        self.collected += 1
-        for queue in self.queues:
-            queue.put(out)
-        return out
 
 
 class Topics:
-    """Every topic by ID, with the store behind them and the queues still finishing work."""
+    """Every topic by ID, the store behind them, the outbox and its dispatcher.
+
+    ``dispatcher`` defaults to one over a :class:`~leyden.delivery.outbox.MemoryOutbox`
+    (tests, storeless runs); the server's runtime gives one over the SQLite outbox.
+    """
 
     def __init__(
         self,
         *,
         store: TopicStore | None = None,
-        buffer_length: int | None = DEFAULT_BUFFER_LENGTH,
+        dispatcher: Dispatcher | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         self.store = store
-        self.buffer_length = buffer_length
         self._log = logger or _LOG
+        self.dispatcher = (
+            dispatcher if dispatcher is not None else Dispatcher(MemoryOutbox(), logger=self._log)
+        )
         self._topics: dict[str, Topic] = {}
-        #: queues detached from closed topics or removed handlers, finishing their events
-        self._retired: list[HandlerQueue] = []
-        self._finishing: dict[HandlerQueue, asyncio.Task[None]] = {}
+        #: this turn's events: (topic, event as handlers see it, handlers then, persist?)
+        self._pending: list[tuple[str, Event, tuple[_Attached, ...], bool]] = []
+        self._scheduled = False
+        self._flushing = False
 
     def __contains__(self, topic_id: str) -> bool:
         return topic_id in self._topics
@@ -352,7 +225,7 @@ class Topics:
         """The topic, created (and restored from the store) if it is not open."""
         topic = self._topics.get(topic_id)
         if topic is None:
-            topic = Topic(topic_id, self.buffer_length, self._log)
+            topic = Topic(topic_id)
             if self.store is not None:
                 try:
                     topic.restore(self.store.load_topic(topic_id))
@@ -368,24 +241,129 @@ class Topics:
     def update_event(self, topic_id: str, state: EventState) -> None:
         """Set an event's state without handling it (alert-state restore); persisted too."""
         self.ensure(topic_id).update_event(state)
-        self._persist(topic_id, state)
+        if self.store is not None:
+            self._pending.append((topic_id, Event(topic_id, state, _NO_DATA), (), True))
+            self._schedule()
 
     def collect(self, event: Event) -> Event:
-        """Collect ``event`` into ``event.topic`` and persist its state; see :meth:`Topic.collect`."""
-        out = self.ensure(event.topic).collect(event)
-        self._persist(event.topic, event.state)
+        """Collect ``event`` into ``event.topic``: its state now, its rows at the turn's commit."""
+        topic = self._topics.get(event.topic) or self.ensure(event.topic)
+        out = topic.collect(event)
+        persist = self.store is not None
+        if topic.attached or persist:
+            self._pending.append((topic.id, out, topic.attached, persist))
+            if not self._scheduled:
+                self._schedule()
         return out
 
-    def _persist(self, topic_id: str, state: EventState) -> None:
-        if self.store is None:
+    # --- group commit ----------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        if self._scheduled or self._flushing:
             return
+        self._scheduled = True
         try:
-            if state.level == Level.OK:
-                self.store.delete_event(topic_id, state.id)
-            else:
-                self.store.save_event(topic_id, state)
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()  # no event loop: nothing to group with
+            return
+        loop.call_soon(self.flush)
+
+    def flush(self) -> int:
+        """Commit this turn's events: topic states and outbox rows in one transaction, then
+        wake the dispatcher.  Called once per event-loop turn; the number of rows queued."""
+        self._scheduled = False
+        if not self._pending or self._flushing:
+            return 0
+        self._flushing = True
+        outbox = self.dispatcher.outbox
+        rows: list[NewDelivery] = []
+        destinations: dict[str, str] = {}
+        try:
+            with outbox.transaction():
+                states: dict[tuple[str, str], EventState] = {}
+                while self._pending:
+                    batch, self._pending = self._pending, []
+                    for topic_id, event, attached, persist in batch:
+                        if persist:
+                            states[(topic_id, event.state.id)] = event.state
+                        for a in attached:
+                            self._hand_over(a, event, rows, destinations)
+                self._save_states(states)
+                if rows:
+                    outbox.add(rows)
         except Exception as exc:
-            self._store_failed("save", topic_id, exc)
+            self._log.error(
+                "failed to commit alert events",
+                extra={"fields": {"events": len(rows), "reason": f"{type(exc).__name__}: {exc}"}},
+            )
+            return 0
+        finally:
+            self._flushing = False
+            self._pending = []
+        if destinations:
+            self.dispatcher.queued(destinations, Counter(row.handler for row in rows))
+        return len(rows)
+
+    def _hand_over(
+        self,
+        attached: _Attached,
+        event: Event,
+        rows: list[NewDelivery],
+        destinations: dict[str, str],
+    ) -> None:
+        if attached.match is not None:
+            try:
+                if not attached.match.matches(event):
+                    return
+            except MatchError as exc:
+                self._log.error(
+                    "alert handler failed",
+                    extra={
+                        "fields": {
+                            **attached.label.fields(),
+                            "id": event.state.id,
+                            "reason": f"failed to evaluate match expression: {exc}",
+                        }
+                    },
+                )
+                return
+        if attached.route is not None:
+            try:
+                attached.route(event)  # collects into other topics: joins this commit
+            except Exception as exc:
+                self._log.error(
+                    "alert handler failed",
+                    extra={
+                        "fields": {
+                            **attached.label.fields(),
+                            "id": event.state.id,
+                            "reason": f"unexpected {type(exc).__name__}",
+                        }
+                    },
+                )
+            return
+        target = attached.target
+        destination = getattr(target, "destination", "") or attached.key
+        rows.append(
+            NewDelivery.of(
+                event, handler=attached.key, kind=attached.label.kind, destination=destination
+            )
+        )
+        destinations.setdefault(destination, attached.key)
+
+    def _save_states(self, states: Mapping[tuple[str, str], EventState]) -> None:
+        store = self.store
+        if store is None:
+            return
+        for (topic_id, event_id), state in states.items():
+            try:
+                if state.level == Level.OK:
+                    store.delete_event(topic_id, event_id)
+                else:
+                    store.save_event(topic_id, state)
+            except Exception as exc:
+                self._store_failed("save", topic_id, exc)
 
     def _store_failed(self, what: str, topic_id: str, exc: Exception) -> None:
         self._log.error(
@@ -393,56 +371,69 @@ class Topics:
             extra={"fields": {"topic": topic_id, "reason": f"{type(exc).__name__}: {exc}"}},
         )
 
-    def register_handler(self, topic_id: str, handler: AlertHandler, label: HandlerLabel) -> None:
-        queue = self.ensure(topic_id).add_handler(handler, label)
-        queue.wait_for(q for q in self._retired if q.label.topic == topic_id)
+    # --- handlers --------------------------------------------------------------------------
 
-    def deregister_handler(self, topic_id: str, handler: AlertHandler) -> None:
+    def register_handler(self, topic_id: str, handler: AlertHandler, label: HandlerLabel) -> str:
+        """Attach a handler under its stable key (the same object twice is ignored, as in
+        Kapacitor); the key.  Rows of that key queued before (a restart, a task restart) are
+        sent by this handler from now on."""
+        self.flush()
+        topic = self.ensure(topic_id)
+        for a in topic.attached:
+            if a.handler is handler:
+                return a.key
+        label = dataclasses.replace(label, topic=topic_id)
+        key = label.key()
+        taken = {a.key for a in topic.attached}
+        n = 1
+        while key in taken:  # handlers without a stable identity (tests): keep them apart
+            n += 1
+            key = f"{label.key()}~{n}"
+        attached = _attached(key, handler, label)
+        topic.attached = (*topic.attached, attached)
+        if attached.route is None:
+            self.dispatcher.bind(key, attached.target, label.fields())
+        return key
+
+    def deregister_handler(
+        self, topic_id: str, handler: AlertHandler, *, dead_reason: str = ""
+    ) -> None:
+        """Detach a handler: it still sends the rows it has, unless ``dead_reason`` (the
+        handler was deleted) dead-letters them."""
+        self.flush()
         topic = self._topics.get(topic_id)
-        if topic is not None:
-            queue = topic.remove_handler(handler)
-            if queue is not None:
-                self._retire([queue])
+        if topic is None:
+            return
+        for a in topic.attached:
+            if a.handler is handler:
+                topic.attached = tuple(x for x in topic.attached if x is not a)
+                self._detach(a, dead_reason)
+                return
 
-    def close_topic(self, topic_id: str) -> None:
-        """Forget the topic in memory (task stop); stored states stay for the next start."""
+    def _detach(self, attached: _Attached, dead_reason: str) -> None:
+        if attached.route is None:
+            self.dispatcher.unbind(attached.key, attached.target, dead_reason=dead_reason)
+        else:
+            self.dispatcher.close_later(attached.target, attached.label.fields())
+
+    def close_topic(self, topic_id: str, *, dead_reason: str = "") -> None:
+        """Forget the topic in memory (task stop); stored states and queued rows stay, and the
+        handlers send what they have (``dead_reason``: a deleted task's rows are dead)."""
+        self.flush()
         topic = self._topics.pop(topic_id, None)
         if topic is not None:
-            self._retire(topic.queues)
-            topic.queues = []
+            attached, topic.attached = topic.attached, ()
+            for a in attached:
+                self._detach(a, dead_reason)
 
-    def delete_topic(self, topic_id: str) -> None:
+    def delete_topic(self, topic_id: str, *, dead_reason: str = "") -> None:
         """Forget the topic and its stored states (task delete, ``DELETE`` of a topic)."""
-        self.close_topic(topic_id)
+        self.close_topic(topic_id, dead_reason=dead_reason)
         if self.store is not None:
             try:
                 self.store.delete_topic(topic_id)
             except Exception as exc:
                 self._store_failed("delete", topic_id, exc)
-
-    def _retire(self, queues: Iterable[HandlerQueue]) -> None:
-        for queue in queues:
-            queue.close()
-            self._retired.append(queue)
-            self._finish_soon(queue)
-
-    def _finish_soon(self, queue: HandlerQueue) -> None:
-        """Let a retired queue deliver what it holds, then close its handler and forget it."""
-        if queue in self._finishing:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # drain() does it
-        self._finishing[queue] = loop.create_task(self._finish(queue))
-
-    async def _finish(self, queue: HandlerQueue) -> None:
-        try:
-            await queue.aclose()
-        finally:
-            self._finishing.pop(queue, None)
-            if queue in self._retired:
-                self._retired.remove(queue)
 
     def states(self, pattern: str = "", min_level: Level = Level.OK) -> dict[str, TopicState]:
         """Topic states whose ID matches a glob ``pattern`` (empty: all) at ``min_level`` or above."""
@@ -455,25 +446,23 @@ class Topics:
                 out[topic_id] = state
         return out
 
-    def queues(self) -> list[HandlerQueue]:
-        return [q for t in self._topics.values() for q in t.queues]
-
     async def drain(self) -> None:
-        """Wait until every queued event was handled and retired handlers are closed."""
-        while True:
-            for queue in list(self._retired):
-                self._finish_soon(queue)
-            busy = [q for q in self.queues() if q.busy]
-            finishing = list(self._finishing.values())
-            if not busy and not finishing:
-                return
-            await asyncio.gather(*(q.drain() for q in busy), *finishing)
+        """Commit this turn and send until nothing is ready now (rows waiting for a retry
+        later stay queued); detached handlers with nothing left are closed."""
+        self.flush()
+        await self.dispatcher.drain()
 
-    async def close(self) -> None:
-        """Close every topic and handler (server shutdown), after they finish their queues."""
+    async def close(self, timeout: float | None = None) -> int:
+        """Server shutdown: commit, close every topic, let the dispatcher send for at most
+        ``timeout`` seconds (None: until nothing is ready), close the handlers; the number of
+        deliveries left in the outbox."""
+        self.flush()
         for topic_id in list(self._topics):
             self.close_topic(topic_id)
-        await self.drain()
+        return await self.dispatcher.stop(timeout)
+
+
+_NO_DATA = EventData()
 
 
 # --- inhibition ------------------------------------------------------------------------------

@@ -226,6 +226,11 @@ class Outbox(Protocol):
         """The handler confirmed it: the row is deleted. False if it was already gone."""
         ...
 
+    def release(self, delivery_ids: Iterable[int]) -> int:
+        """Claimed rows that were not tried after all (they did not fit the batch) are queued
+        again as they were, their claim not counted as an attempt; how many."""
+        ...
+
     def retry_at(self, delivery_id: int, when: float, error: str) -> bool:
         """Back to queued, due at ``when``, with the reason of the failed attempt."""
         ...
@@ -383,6 +388,17 @@ class MemoryOutbox:
 
     def mark_sent(self, delivery_id: int) -> bool:
         return self._rows.pop(delivery_id, None) is not None
+
+    def release(self, delivery_ids: Iterable[int]) -> int:
+        count = 0
+        for delivery_id in delivery_ids:
+            row = self._rows.get(delivery_id)
+            if row is not None and row.state == DeliveryState.IN_FLIGHT:
+                self._rows[delivery_id] = dataclasses.replace(
+                    row, state=DeliveryState.QUEUED, attempts=max(0, row.attempts - 1)
+                )
+                count += 1
+        return count
 
     def retry_at(self, delivery_id: int, when: float, error: str) -> bool:
         return self._update(
@@ -590,6 +606,17 @@ class SqliteOutbox:
             )
             > 0
         )
+
+    def release(self, delivery_ids: Iterable[int]) -> int:
+        with self._store.unit_of_work("release deliveries") as conn:
+            return sum(
+                conn.execute(
+                    "UPDATE outbox SET state = 'queued', attempts = MAX(0, attempts - 1) "
+                    "WHERE id = ? AND state = 'in-flight'",
+                    (delivery_id,),
+                ).rowcount
+                for delivery_id in delivery_ids
+            )
 
     def retry_at(self, delivery_id: int, when: float, error: str) -> bool:
         return (

@@ -115,7 +115,8 @@ class DeliveryResult:
     """What became of one notification.
 
     ``retry_after`` (seconds) is the service's own hint when it gave one (429), else the backoff
-    the sender would use next; ``None`` for delivered and permanent outcomes.  ``reason`` is the
+    the sender would use next; ``None`` for delivered and permanent outcomes.  ``headers`` are
+    the answer's, so the dispatcher's pacer learns the rate-limit buckets from them.  ``reason`` is the
     service's explanation (or the transport error), never containing a secret URL.
     """
 
@@ -124,6 +125,8 @@ class DeliveryResult:
     reason: str = ""
     retry_after: float | None = None
     attempts: int = 1
+    #: the answer's headers (``X-RateLimit-*``), for the dispatcher's pacer; None without one
+    headers: Mapping[str, str] | None = None
 
     @property
     def delivered(self) -> bool:

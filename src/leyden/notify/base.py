@@ -1,21 +1,35 @@
 """What every alert handler shares: the handler protocol, its errors, context and options.
 
-A handler turns one event into one delivery (a POST, a TCP message, a log line …).  It runs
-off the per-point path, in its own queue (see :mod:`leyden.alerting.topics`), so ``handle`` may
-take its time; it reports failure by raising :class:`HandlerError` with a text that is safe to
-log (no webhook URL, no password), and the queue logs it with the handler kind and task.
+A handler turns events into one delivery (a POST, a TCP message, a log line, a Discord message
+of up to ten embeds).  It never runs on the per-point path: the events bound for it are rows of
+the durable outbox (:mod:`leyden.delivery.outbox`), and the dispatcher
+(:mod:`leyden.delivery.dispatcher`) calls :meth:`AlertHandler.send` with a batch of them.
+``send`` makes ONE attempt and reports what became of it as a
+:class:`~leyden.notify._http.DeliveryResult` (delivered, retry, permanent) instead of raising:
+the dispatcher owns retries, backoff, pacing and dead-lettering, the same for every kind
+(Kapacitor tries each handler once and forgets the event, its issue #1607).
+
+``destination`` is secret-free display text (a webhook without its token, a host and port): the
+dispatcher keeps one request in flight per destination and orders rows per (destination, alert
+ID).  ``max_batch`` is how many events one ``send`` may carry (Discord: 10 embeds; others 1);
+``coalesce_key`` says which rows may share a message (same webhook identity); ``paced`` asks
+for Discord's rate limits (:mod:`leyden.delivery.pacing`).
+
+``handle(event)`` stays for callers that want one event sent now (service tests, unit tests):
+one ``send`` whose failure is raised as :class:`HandlerError`, a text safe to log.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from leyden.config import Config
 from leyden.model.alert import Event
 from leyden.model.alertdata import event_to_json
+from leyden.notify._http import DeliveryResult
 
 #: Turns an event into Kapacitor's alert-data JSON (``alert.Data``), one JSON document.
 Serializer = Callable[[Event], str]
@@ -40,7 +54,12 @@ class IntegrationError(Exception):
 
 
 class AlertHandler(Protocol):
-    """One configured handler: ``.post(url)``, ``.log(path)``, ``.discord()`` …"""
+    """One configured handler: ``.post(url)``, ``.log(path)``, ``.discord()`` …
+
+    Handlers that route events back into topics (``publish``, ``aggregate``) have ``route``
+    instead of ``send`` and are called when the turn's events are committed; a handler with
+    only ``handle`` (a test double) gets one attempt per event through it.
+    """
 
     kind: str
 
@@ -51,6 +70,44 @@ class AlertHandler(Protocol):
     async def close(self) -> None:
         """Release connections and sessions; called once, after the last ``handle``."""
         ...
+
+
+class DeliveringHandler(AlertHandler, Protocol):
+    """A handler behind the outbox: one attempt per :meth:`send`, never raising for a failure."""
+
+    #: secret-free; one request in flight and the order per (destination, alert ID) by it
+    destination: str
+    #: how many events one send may carry (Discord: 10 embeds in one message)
+    max_batch: int
+    #: rows with the same key (and destination) may share one send
+    coalesce_key: str
+    #: whether the dispatcher paces this destination at Discord's limits
+    paced: bool
+
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        """One attempt for ``events`` (at most ``max_batch``, in order)."""
+        ...
+
+
+class SingleSend:
+    """Mixin for handlers that carry one event per request: ``max_batch`` 1, no pacing, and
+    ``handle`` as one ``send`` whose failure raises :class:`HandlerError`."""
+
+    max_batch = 1
+    paced = False
+    destination = ""
+
+    @property
+    def coalesce_key(self) -> str:
+        return self.destination
+
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        raise NotImplementedError
+
+    async def handle(self, event: Event) -> None:
+        result = await self.send([event])
+        if not result.delivered:
+            raise HandlerError(result.reason or result.describe())
 
 
 @dataclass(slots=True)

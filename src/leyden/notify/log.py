@@ -2,7 +2,8 @@
 
 As Kapacitor's log handler: the path must be absolute, the mode (default ``0600``, subject to
 the umask when the file is created) must let the owner write; the file is opened, appended to
-and closed for every event, so log rotation needs no signal.  The write runs in a thread so a
+and closed for every event, so log rotation needs no signal; a failed write (a full disk) is
+retried by the dispatcher.  The write runs in a thread so a
 slow disk never holds up the event loop.
 """
 
@@ -10,15 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from leyden.model.alert import Event
+from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Integration
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
-    HandlerError,
+    SingleSend,
     check_keys,
     option,
 )
@@ -27,7 +29,7 @@ DEFAULT_MODE = 0o600
 OPTION_KEYS = ("path", "mode")
 
 
-class LogHandler:
+class LogHandler(SingleSend):
     kind = "log"
 
     def __init__(self, ctx: HandlerContext, path: str, mode: int = DEFAULT_MODE) -> None:
@@ -42,6 +44,7 @@ class LogHandler:
         self._ctx = ctx
         self.path = path
         self.mode = mode
+        self.destination = f"log:{path}"
 
     def _append(self, data: bytes) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.mode)
@@ -50,14 +53,16 @@ class LogHandler:
         finally:
             os.close(fd)
 
-    async def handle(self, event: Event) -> None:
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        (event,) = events
         data = self._ctx.alert_json(event).encode()
         try:
             await asyncio.to_thread(self._append, data)
         except OSError as exc:
-            raise HandlerError(
-                f"failed to write alert log {self.path}: {exc.strerror or exc}"
-            ) from None
+            return DeliveryResult(
+                "retry", None, f"failed to write alert log {self.path}: {exc.strerror or exc}"
+            )
+        return DeliveryResult("delivered")
 
     async def close(self) -> None:
         return None

@@ -5,13 +5,15 @@ As Kapacitor's ``services/httppost`` handler: the URL (the handler's, or the end
 body is the alert-data JSON (``Content-Type: application/json``), or the endpoint's
 ``alert-template`` rendered (then no content type); endpoint headers and basic auth are sent,
 handler headers override them; any 2xx is success; ``timeout`` shortens the 30 s limit.
-Nothing is retried.  URLs may carry tokens, so errors name the URL only in redacted form.
+One attempt per :meth:`PostHandler.send`: a 429, a 5xx or a transport error is retried by the
+dispatcher, any other answer (and a template that cannot be rendered) is permanent (Kapacitor
+tries once).  URLs may carry tokens, so errors name the URL only in redacted form.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -20,12 +22,13 @@ from leyden.config import endpoint_headers, endpoint_template_text
 from leyden.go.template import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
 from leyden.go.types import GoStruct
 from leyden.model.alert import Event
-from leyden.notify._http import redact_url
+from leyden.notify._http import DeliveryResult, classify, redact_url
 from leyden.notify._registry import Integration
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
     HandlerError,
+    SingleSend,
     check_keys,
     option,
 )
@@ -74,7 +77,7 @@ def _template(text: str, what: str, *, funcs: bool = False) -> Template:
         raise HandlerConfigError(f"post handler: invalid {what} template: {exc}") from None
 
 
-class PostHandler:
+class PostHandler(SingleSend):
     kind = "post"
 
     def __init__(
@@ -121,6 +124,7 @@ class PostHandler:
         self._timeout = aiohttp.ClientTimeout(total=limit)
         self._ssl = not skip_ssl_verification  # True: aiohttp's default checks
         self._session: aiohttp.ClientSession | None = None
+        self.destination = f"post:{redact_url(url)}"
 
     def _url(self, data: AlertData) -> str:
         if self._static_url is not None:
@@ -138,10 +142,14 @@ class PostHandler:
         except TemplateExecError as exc:
             raise HandlerError(f"failed to execute alert template: {exc}") from None
 
-    async def handle(self, event: Event) -> None:
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        (event,) = events
         data = AlertData(event, self._ctx.alert_json(event))
-        url = self._url(data)
-        body, content_type = self._body(data)
+        try:
+            url = self._url(data)
+            body, content_type = self._body(data)
+        except HandlerError as exc:
+            return DeliveryResult("permanent", None, str(exc))
         headers = {**self._endpoint_headers, **self._headers}
         if content_type is not None:
             headers["Content-Type"] = content_type
@@ -155,23 +163,35 @@ class PostHandler:
                 timeout=self._timeout,
                 ssl=self._ssl,
             ) as response:
-                if response.status // 100 == 2:
-                    return
+                status = response.status
+                if status // 100 == 2:
+                    return DeliveryResult("delivered", status)
                 if self._capture:
                     text = (await response.read())[:_MAX_CAPTURED].decode(errors="replace")
                 else:
                     text = "unknown error, use .captureResponse() to capture the HTTP response"
+        except aiohttp.InvalidURL as exc:
+            return DeliveryResult(
+                "permanent",
+                None,
+                f"failed to POST alert data to {redact_url(url)}: {type(exc).__name__}",
+            )
         except (aiohttp.ClientError, ValueError) as exc:
-            raise HandlerError(
-                f"failed to POST alert data to {redact_url(url)}: {type(exc).__name__}"
-            ) from None
+            return DeliveryResult(
+                "retry", None, f"failed to POST alert data to {redact_url(url)}: {type(exc).__name__}"
+            )
         except TimeoutError:
-            raise HandlerError(
+            return DeliveryResult(
+                "retry",
+                None,
                 f"failed to POST alert data to {redact_url(url)}: timed out after "
-                f"{self._timeout.total:g}s"
-            ) from None
-        raise HandlerError(
-            f"POST to {redact_url(url)} returned non 2xx status code {response.status}: {text}"
+                f"{self._timeout.total:g}s",
+            )
+        return DeliveryResult(
+            classify(status),
+            status,
+            f"POST to {redact_url(url)} returned non 2xx status code {status}: {text}",
+            headers=response.headers,
         )
 
     async def close(self) -> None:

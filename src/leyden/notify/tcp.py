@@ -1,22 +1,24 @@
 """``.tcp(address)`` and ``kind: tcp``: one connection per event carrying the alert-data JSON.
 
 As Kapacitor's TCP handler: dial, write the JSON document, its newline and one more newline,
-close.  Nothing is retried.
+close.  One attempt per :meth:`TCPHandler.send`; the dispatcher retries a failed connection
+(Kapacitor does not retry).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from leyden.model.alert import Event
+from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Integration
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
-    HandlerError,
+    SingleSend,
     check_keys,
     option,
 )
@@ -37,15 +39,17 @@ def split_address(address: str) -> tuple[str, int]:
     return host or "localhost", int(port_text)
 
 
-class TCPHandler:
+class TCPHandler(SingleSend):
     kind = "tcp"
 
     def __init__(self, ctx: HandlerContext, address: str) -> None:
         self._ctx = ctx
         self.address = address
         self._host, self._port = split_address(address)
+        self.destination = f"tcp://{address}"
 
-    async def handle(self, event: Event) -> None:
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        (event,) = events
         body = (self._ctx.alert_json(event) + "\n").encode()
         try:
             _reader, writer = await asyncio.wait_for(
@@ -53,18 +57,21 @@ class TCPHandler:
             )
         except (OSError, TimeoutError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "timed out"
-            raise HandlerError(
-                f"tcp handler failed to connect to {self.address}: {reason}"
-            ) from None
+            return DeliveryResult(
+                "retry", None, f"tcp handler failed to connect to {self.address}: {reason}"
+            )
         try:
             writer.write(body)
             await writer.drain()
         except OSError as exc:
-            raise HandlerError(f"tcp handler failed to write to {self.address}: {exc}") from None
+            return DeliveryResult(
+                "retry", None, f"tcp handler failed to write to {self.address}: {exc}"
+            )
         finally:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+        return DeliveryResult("delivered")
 
     async def close(self) -> None:
         return None

@@ -55,11 +55,14 @@ async def _close_runtime(runtime: Runtime, timeout: float) -> None:
     """Close the runtime, giving queued deliveries at most ``[http] shutdown-timeout``; then
     say what was left behind rather than hang."""
     left = await runtime.close(timeout=timeout)
-    if left is not None:
+    fields = {"undelivered": left, "timeout": f"{timeout:g}s"}
+    if left:
         log.warning(
-            "shutdown timeout: queued alert notifications were not delivered",
-            extra={"fields": {"undelivered": left, "timeout": f"{timeout:g}s"}},
+            "shutdown: alert deliveries left in the outbox; the next start sends them",
+            extra={"fields": fields},
         )
+    else:
+        log.info("shutdown: every alert delivery was sent", extra={"fields": fields})
 
 
 def create_app(runtime: Runtime) -> web.Application:

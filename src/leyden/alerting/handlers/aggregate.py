@@ -111,10 +111,14 @@ class AggregateHandler:
         self._cancel = self._clock.call_at(self._next, self._tick)
         self.flush()
 
-    async def handle(self, event: Event) -> None:
+    def route(self, event: Event) -> None:
+        """Hold ``event`` for the next aggregate (called when the turn's events commit)."""
         if self._cancel is None:
             self._start_ticker()
         self._events.append(event)
+
+    async def handle(self, event: Event) -> None:
+        self.route(event)
 
     def flush(self) -> Event | None:
         """Collect the aggregate of the held events (if any) into the destination topic."""

@@ -25,9 +25,13 @@ class PublishHandler:
         self.topics = list(topics)
         self._collect = collect
 
-    async def handle(self, event: Event) -> None:
+    def route(self, event: Event) -> None:
+        """Collect ``event`` into every topic (called when the turn's events commit)."""
         for topic in self.topics:
             self._collect(dataclasses.replace(event, topic=topic))
+
+    async def handle(self, event: Event) -> None:
+        self.route(event)
 
     async def close(self) -> None:
         return None

@@ -127,6 +127,9 @@ class AlertNode(Node):
         self._restore = getattr(self.publisher, "restore_event", None)
         self._add_inhibitor = getattr(self.publisher, "add_inhibitor", None)
         self._remove_inhibitor = getattr(self.publisher, "remove_inhibitor", None)
+        count_errors_in = getattr(self.publisher, "count_errors_in", None)
+        if count_errors_in is not None:  # lost deliveries are this node's errors (issue 10)
+            count_errors_in(self.stats)
 
     # --- construction --------------------------------------------------------------------
 

@@ -1,18 +1,22 @@
 """``.discord()`` and ``kind: discord``: events handed to :class:`DiscordService`.
 
-All Discord behaviour (workspace fallbacks, payload fitting, retries) lives in the service
-(:mod:`leyden.notify.discord.service`); this adapter only maps option names, reports an
-undelivered event, and refuses at definition a workspace the server does not have.
+All Discord behaviour (workspace fallbacks, payload fitting) lives in the service
+(:mod:`leyden.notify.discord.service`); this adapter only maps option names, says what the
+dispatcher needs (the webhook as destination, up to 10 embeds per message, Discord's pacing,
+the identity rows must share to be coalesced), reports an undelivered event, and refuses at
+definition a workspace the server does not have.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from leyden.model.alert import Event
+from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Problem
 from leyden.notify.base import HandlerConfigError, HandlerContext, HandlerError
+from leyden.notify.discord.payload import EMBEDS_LIMIT
 from leyden.notify.discord.service import DiscordError, DiscordHandlerOptions, DiscordService
 
 KIND = "discord"
@@ -20,10 +24,21 @@ KIND = "discord"
 
 class DiscordHandler:
     kind = KIND
+    max_batch = EMBEDS_LIMIT
+    paced = True
 
     def __init__(self, service: DiscordService, options: DiscordHandlerOptions) -> None:
         self.service = service
         self.options = options
+        self.coalesce_key = service.identity(options)
+
+    @property
+    def destination(self) -> str:
+        return self.service.destination(self.options.workspace)
+
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        """One request carrying ``events`` as embeds, in order (see the service)."""
+        return await self.service.send(events, self.options)
 
     async def handle(self, event: Event) -> None:
         result = await self.service.handle(event, self.options)

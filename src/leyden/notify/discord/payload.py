@@ -75,6 +75,42 @@ def fit_text(text: str, limit: int, marker: str = LONG_MARKER) -> str:
     return kept + marker
 
 
+def alert_embed(
+    *, message: str, level: Level, title: str = "", timestamp: str = ""
+) -> dict[str, Any]:
+    """The embed Kapacitor sends for an alert: colour by level, the message as description
+    (``EMPTY_DESCRIPTION`` when blank, so Discord does not refuse an empty embed), an optional
+    title and RFC3339 timestamp; not yet fitted (:func:`combine_embeds` fits the message)."""
+    embed: dict[str, Any] = {"color": LEVEL_COLORS.get(level, LEVEL_COLORS[Level.INFO])}
+    if title.strip():
+        embed["title"] = title
+    embed["description"] = message if message.strip() else EMPTY_DESCRIPTION
+    if timestamp.strip():
+        embed["timestamp"] = timestamp
+    return embed
+
+
+def combine_embeds(
+    embeds: list[dict[str, Any]],
+    *,
+    username: str = "",
+    avatar_url: str = "",
+    content: str = "",
+) -> dict[str, Any]:
+    """One message carrying ``embeds`` in order (coalescing: up to ``EMBEDS_LIMIT`` alerts to
+    one webhook share a request), fitted to every limit: the 6000-character total is shared
+    out evenly (:func:`fit_payload`), empty identity fields are left out."""
+    payload: dict[str, Any] = {}
+    if username.strip():
+        payload["username"] = username
+    if avatar_url.strip():
+        payload["avatar_url"] = avatar_url
+    if content.strip():
+        payload["content"] = content
+    payload["embeds"] = embeds
+    return fit_payload(payload)
+
+
 def build_alert_payload(
     *,
     message: str,
@@ -89,19 +125,8 @@ def build_alert_payload(
     The description is the alert message; an empty (or all-blank) message becomes
     ``EMPTY_DESCRIPTION`` so Discord does not refuse the post as an empty embed.
     """
-    embed: dict[str, Any] = {"color": LEVEL_COLORS.get(level, LEVEL_COLORS[Level.INFO])}
-    if title.strip():
-        embed["title"] = title
-    embed["description"] = message if message.strip() else EMPTY_DESCRIPTION
-    if timestamp.strip():
-        embed["timestamp"] = timestamp
-    payload: dict[str, Any] = {}
-    if username.strip():
-        payload["username"] = username
-    if avatar_url.strip():
-        payload["avatar_url"] = avatar_url
-    payload["embeds"] = [embed]
-    return fit_payload(payload)
+    embed = alert_embed(message=message, level=level, title=title, timestamp=timestamp)
+    return combine_embeds([embed], username=username, avatar_url=avatar_url)
 
 
 # --- fitting any payload ---------------------------------------------------------------------

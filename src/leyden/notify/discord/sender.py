@@ -270,16 +270,16 @@ class DiscordSender:
                 self._close_gate(target, reset_after)
         outcome = classify(status)
         if outcome == "delivered":
-            return DeliveryResult(outcome, status)
+            return DeliveryResult(outcome, status, headers=headers)
         reason = _scrub(explain_response(status, content), url)
         if status == 429:
             hint = _retry_after(headers, content)
             if hint is not None:
                 self._close_gate(target, hint)
-            return DeliveryResult(outcome, status, reason, retry_after=hint)
+            return DeliveryResult(outcome, status, reason, retry_after=hint, headers=headers)
         if 300 <= status < 400:
             reason = f"unexpected redirect: {reason}"
-        return DeliveryResult(outcome, status, reason)
+        return DeliveryResult(outcome, status, reason, headers=headers)
 
     async def deliver(
         self,

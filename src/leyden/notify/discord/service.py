@@ -20,7 +20,7 @@ data, exactly as Kapacitor renders the handler's title.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,9 +31,9 @@ from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult, SSLSetting, TLSConfigError, build_ssl_context
 from leyden.notify.base import IntegrationError
 from leyden.notify.discord.config import DiscordConfig
-from leyden.notify.discord.payload import build_alert_payload
+from leyden.notify.discord.payload import alert_embed, build_alert_payload, combine_embeds
 from leyden.notify.discord.sender import DiscordSender
-from leyden.notify.discord.webhook import normalize_webhook_url
+from leyden.notify.discord.webhook import normalize_webhook_url, redact_url
 
 __all__ = ["DiscordError", "DiscordHandlerOptions", "DiscordService"]
 
@@ -174,12 +174,29 @@ class DiscordService:
         self._sender = sender if sender is not None else DiscordSender()
         self._log = logger or DEFAULT_LOGGER
         self._templates: dict[str, Template] = {}
+        self._destinations: dict[str, str] = {}
 
     # --- configuration -------------------------------------------------------------------
 
     def update(self, configs: list[DiscordConfig]) -> None:
         """Replace every workspace at once; on error the old configuration stays in force."""
         self._state = _build_workspaces(list(configs))
+        self._destinations = {}
+
+    def destination(self, workspace: str) -> str:
+        """The webhook ``workspace`` posts to, without its token (the outbox's destination).
+
+        A workspace that does not resolve (not configured yet, disabled) gets a name of its
+        own, so its rows wait in order and fail with the reason when tried.
+        """
+        found = self._destinations.get(workspace)
+        if found is None:
+            try:
+                found = "discord " + redact_url(self.resolve(workspace).url)
+            except DiscordError:
+                found = f"discord workspace {workspace or '(default)'}"
+            self._destinations[workspace] = found
+        return found
 
     def workspace_names(self) -> list[str]:
         return self._state.names
@@ -266,6 +283,50 @@ class DiscordService:
             timestamp=rfc3339_seconds(event.state.time) if show_time else "",
         )
         return config, normalize_webhook_url(config.url), payload
+
+    def identity(self, opts: DiscordHandlerOptions) -> str:
+        """What makes two handlers' messages interchangeable: the same webhook, username,
+        avatar, title template and timestamp flag (rows with one identity may share a message)."""
+        return "\x00".join(
+            (
+                opts.workspace,
+                opts.username,
+                opts.avatar_url,
+                opts.embed_title,
+                str(opts.timestamp),
+            )
+        )
+
+    async def send(
+        self, events: Sequence[Event], opts: DiscordHandlerOptions
+    ) -> DeliveryResult:
+        """ONE attempt: ``events`` (at most 10) as the embeds of one message, in order.
+
+        The dispatcher owns retries and pacing (:mod:`leyden.delivery.dispatcher`); a
+        configuration problem (a workspace gone, a title template that cannot render) is a
+        permanent failure whose reason names it.
+        """
+        try:
+            config = self.resolve(opts.workspace)
+            username = opts.username or config.username
+            avatar_url = opts.avatar_url or config.avatar_url
+            title = opts.embed_title or config.embed_title
+            show_time = opts.timestamp if opts.timestamp is not None else config.timestamp
+            embeds = [
+                alert_embed(
+                    message=event.state.message,
+                    level=event.state.level,
+                    title=self._render_title(title, event),
+                    timestamp=rfc3339_seconds(event.state.time) if show_time else "",
+                )
+                for event in events
+            ]
+        except DiscordError as exc:
+            return DeliveryResult("permanent", None, str(exc))
+        payload = combine_embeds(embeds, username=username, avatar_url=avatar_url)
+        return await self._sender.post_once(
+            normalize_webhook_url(config.url), payload, ssl=self.ssl_setting(config)
+        )
 
     def prepare(self, event: Event, opts: DiscordHandlerOptions) -> tuple[str, dict[str, Any]]:
         """The URL to post to and the body to post; raises ``DiscordError`` for user mistakes."""

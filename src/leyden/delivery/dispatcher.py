@@ -1,0 +1,620 @@
+"""The dispatcher: sends the outbox's rows through their handlers, and owns every retry.
+
+Kapacitor's handlers each try an event once, in a goroutine per handler, and forget it (its
+issues #1607, #828, #1131); Leyden's old handler queues retried a little in memory and dropped
+the rest.  Here the rows of :mod:`leyden.delivery.outbox` are the only queue, and this one loop
+decides what is sent when, for every handler kind alike:
+
+* **One attempt per send.**  A handler's ``send(events)`` makes one request and answers with a
+  :class:`~leyden.notify._http.DeliveryResult`.  *Delivered* deletes the rows; *permanent*
+  (a 4xx other than 429, after Discord's payload was already fitted to its limits; a workspace
+  that is gone) dead-letters them with the reason; *retry* puts them back with a jittered
+  exponential backoff (``[delivery] retry-backoff`` … ``retry-max-backoff``), or exactly the
+  429's ``retry_after``.  Rows older than ``[delivery] max-age`` (24 h) are dead-lettered by
+  :meth:`Dispatcher.expire`.  Every loss is counted (:class:`DeliveryCounters`, and per handler
+  in :attr:`Dispatcher.losses`, which task and topic stats read) and logged once, with its
+  reason.
+* **Order.**  The outbox hands out only the first row of each (destination, alert ID), and the
+  dispatcher keeps one request in flight per destination: an OK never overtakes its CRITICAL.
+* **Pacing.**  Destinations whose handler is ``paced`` (Discord) ask the
+  :class:`~leyden.delivery.pacing.Pacer` before each request and tell it the answer's headers;
+  a 429 holds back only what it names, and no row is refused meanwhile.
+* **Coalescing.**  Up to ``max_batch`` ready rows of one destination whose handlers share a
+  ``coalesce_key`` (Discord: one webhook identity) go in one send, in row order: ten alerts
+  per Discord message.  Different alerts of one backlog thus drain ten times faster than
+  Discord's 30 messages per minute per channel allow one by one.
+* **Handlers by stable key.**  Rows name their handler by
+  :func:`~leyden.delivery.outbox.topic_handler_key` /
+  :func:`~leyden.delivery.outbox.task_handler_key`; the alert service :meth:`binds
+  <Dispatcher.bind>` the live handler under that key.  A handler detached by a task stop keeps
+  sending the rows it has; deleting a task or a topic handler dead-letters its queued rows with
+  the reason.  After a restart, rows whose handler did not come back (its task disabled, deleted
+  or redefined without it) are dead-lettered when first claimed, so ``leyden retry-delivery``
+  can bring them back once the handler exists again.
+
+The clock is injected (wall-clock seconds, as the outbox's); :meth:`Dispatcher.step` runs one
+round and awaits its sends, so tests drive outages and storms on a simulated clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random as _random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from leyden.delivery._counters import DeliveryCounters
+from leyden.delivery.outbox import DEFAULT_MAX_AGE, Delivery, DeliveryState, Outbox
+from leyden.delivery.pacing import DEFAULT_PACING, Pacer, PacingConfig
+from leyden.model.alert import Event
+from leyden.notify._http import DeliveryResult, backoff
+from leyden.notify.base import HandlerError
+
+__all__ = ["Binding", "DeliverySettings", "Dispatcher"]
+
+_LOG = logging.getLogger("leyden.alert")
+
+#: how many rows one claim may take for a destination none of whose handlers is known yet
+_DEFAULT_CLAIM = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """The ``[delivery]`` knobs; the defaults are issue 10's."""
+
+    #: rows not delivered within this many seconds are dead-lettered
+    max_age: float = DEFAULT_MAX_AGE
+    #: first backoff after a failed attempt (doubles per attempt, jittered ±50 %)
+    backoff_base: float = 1.0
+    #: the longest backoff
+    backoff_cap: float = 60.0
+    #: how often rows are checked against ``max_age``
+    expire_interval: float = 60.0
+    pacing: PacingConfig = DEFAULT_PACING
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A live handler under its stable key, with what the dispatcher asks of it."""
+
+    key: str
+    handler: Any
+    kind: str
+    destination: str
+    max_batch: int
+    coalesce_key: str
+    paced: bool
+    #: who the handler belongs to, for log lines (handler kind, task, node, topic, handler_id)
+    fields: Mapping[str, str]
+
+    @classmethod
+    def of(cls, key: str, handler: Any, fields: Mapping[str, str]) -> Binding:
+        """A binding for ``handler``; a handler with only ``handle`` (a test double) is its
+        own destination, one event per send."""
+        return cls(
+            key=key,
+            handler=handler,
+            kind=str(getattr(handler, "kind", "")),
+            destination=str(getattr(handler, "destination", "") or key),
+            max_batch=max(1, int(getattr(handler, "max_batch", 1))),
+            coalesce_key=str(getattr(handler, "coalesce_key", key)),
+            paced=bool(getattr(handler, "paced", False)),
+            fields=dict(fields),
+        )
+
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        send = getattr(self.handler, "send", None)
+        if send is not None:
+            result: DeliveryResult = await send(events)
+            return result
+        # handle() only: one attempt per event, a failure is final (as Kapacitor's handlers)
+        for event in events:
+            try:
+                await self.handler.handle(event)
+            except HandlerError as exc:
+                return DeliveryResult("permanent", None, str(exc))
+            except Exception as exc:  # its text may hold a URL: only the type is told
+                return DeliveryResult("permanent", None, f"unexpected {type(exc).__name__}")
+        return DeliveryResult("delivered")
+
+
+LossListener = Callable[[str, int], None]
+
+
+class Dispatcher:
+    """Sends queued rows through their bound handlers; see the module docstring."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        *,
+        settings: DeliverySettings = DeliverySettings(),
+        clock: Callable[[], float] = time.time,
+        random: Callable[[], float] = _random.random,
+        counters: DeliveryCounters | None = None,
+        logger: logging.Logger = _LOG,
+    ) -> None:
+        self.outbox = outbox
+        self.settings = settings
+        self.counters = counters if counters is not None else DeliveryCounters()
+        #: rows lost (dead-lettered) per handler key since start
+        self.losses: Counter[str] = Counter()
+        self._clock = clock
+        self._random = random
+        self._log = logger
+        self.pacer = Pacer(settings.pacing, clock=clock)
+        self._bindings: dict[str, Binding] = {}
+        #: handlers detached (task stopped) that still own rows
+        self._retired: dict[str, Binding] = {}
+        #: per destination: the earliest time worth claiming again
+        self._wake: dict[str, float] = {}
+        #: per destination: times rows were rescheduled to (so an empty claim knows when next)
+        self._later: dict[str, list[float]] = {}
+        self._claim_limit: dict[str, int] = {}
+        self._paced: set[str] = set()
+        self._sending: dict[str, asyncio.Task[None]] = {}
+        self._sending_keys: dict[str, set[str]] = {}
+        self._loss_listeners: list[LossListener] = []
+        #: rows per handler key not yet sent or dead (as far as this process saw them queued)
+        self._outstanding: Counter[str] = Counter()
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+        self._next_expire = -math.inf
+        self._pacing_next = math.inf
+        self._started = False
+
+    # --- handlers ------------------------------------------------------------------------
+
+    def bind(self, key: str, handler: Any, fields: Mapping[str, str] | None = None) -> Binding:
+        """``handler`` sends the rows of ``key`` from now on (a rebind after a restart or a
+        task restart replaces the detached one)."""
+        binding = Binding.of(key, handler, fields or {})
+        old = self._retired.pop(key, None)
+        if old is not None and old.handler is not handler:
+            self._close_soon(old)
+        self._bindings[key] = binding
+        self._learn(binding.destination, binding)
+        return binding
+
+    def unbind(self, key: str, handler: Any, *, dead_reason: str = "") -> None:
+        """``handler`` is detached from ``key``.  With ``dead_reason`` (the handler or its task
+        was deleted) its queued rows are dead-lettered; without, it keeps sending what it has."""
+        binding = self._bindings.get(key)
+        if binding is None or binding.handler is not handler:
+            return
+        del self._bindings[key]
+        if dead_reason:
+            self.dead_letter(key, dead_reason, binding)
+            self._close_soon(binding)
+        else:
+            self._retired[key] = binding
+            self._settled(key, 0)
+
+    def dead_letter(self, key: str, reason: str, binding: Binding | None = None) -> int:
+        """Dead-letter every queued row of handler ``key`` (its task or the topic handler was
+        deleted), counted and logged once; how many."""
+        binding = binding or self._binding(key)
+        try:
+            count = self.outbox.mark_handler_dead(key, reason)
+        except Exception as exc:
+            self._store_failed("dead-letter deliveries", exc)
+            return 0
+        if count:
+            kind = binding.kind if binding is not None else ""
+            destination = binding.destination if binding is not None else ""
+            self._lost(key, kind, destination, count, reason, {})
+        return count
+
+    def _settled(self, key: str, count: int) -> None:
+        """``count`` rows of ``key`` are sent or dead; a detached handler with nothing left
+        is closed (its binding stays, in case an operator retries one of its rows)."""
+        left = self._outstanding[key] - count
+        if left > 0:
+            self._outstanding[key] = left
+            return
+        self._outstanding.pop(key, None)
+        retired = self._retired.get(key)
+        if retired is not None and not self._sending_key(key):
+            self._close_soon(retired)
+
+    def _sending_key(self, key: str) -> bool:
+        return any(key in keys for keys in self._sending_keys.values())
+
+    def add_loss_listener(self, listener: LossListener) -> None:
+        """``listener(handler_key, count)`` is called for every row lost (dead-lettered)."""
+        self._loss_listeners.append(listener)
+
+    def _binding(self, key: str) -> Binding | None:
+        return self._bindings.get(key) or self._retired.get(key)
+
+    def _learn(self, destination: str, binding: Binding) -> None:
+        limit = self._claim_limit.get(destination, 0)
+        self._claim_limit[destination] = max(limit, binding.max_batch)
+        if binding.paced:
+            self._paced.add(destination)
+
+    # --- intake --------------------------------------------------------------------------
+
+    def queued(self, destinations: Mapping[str, str], keys: Mapping[str, int]) -> None:
+        """Rows were committed: ``destinations`` maps each destination to one of its handler
+        keys, ``keys`` counts the rows per handler key.  They are tried at the next round."""
+        self._outstanding.update(keys)
+        now = self._clock()
+        for destination, key in destinations.items():
+            binding = self._binding(key)
+            if binding is not None:
+                self._learn(destination, binding)
+            self._wake[destination] = min(self._wake.get(destination, now), now)
+        self._kick()
+
+    def _kick(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """At start: rows a killed process had in flight are queued again, and every queued
+        row is scheduled; the number requeued."""
+        requeued = self.outbox.requeue_in_flight()
+        now = self._clock()
+        for row in self.outbox.find(state=DeliveryState.QUEUED):
+            self._outstanding[row.handler] += 1
+            binding = self._binding(row.handler)
+            if binding is not None:
+                self._learn(row.destination, binding)
+            at = max(now, row.next_attempt)
+            self._wake[row.destination] = min(self._wake.get(row.destination, at), at)
+            if at > now:
+                self._later.setdefault(row.destination, []).append(at)
+        return requeued
+
+    def start(self) -> None:
+        """Recover, then run in the background until :meth:`stop`."""
+        if self._started:
+            return
+        self._started = True
+        requeued = self.recover()
+        if requeued:
+            self._log.info(
+                "requeued alert deliveries that were in flight at the last stop",
+                extra={"fields": {"count": requeued}},
+            )
+        self._wakeup = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            self._wakeup.clear()
+            try:
+                next_at = self._round()
+            except Exception as exc:  # the store failed: try again soon, never stop sending
+                self._store_failed("dispatch deliveries", exc)
+                next_at = self._clock() + 1.0
+            timeout = next_at - self._clock()
+            if timeout <= 0:
+                await asyncio.sleep(0)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wakeup.wait(), None if math.isinf(timeout) else timeout
+                )
+
+    def _round(self) -> float:
+        """Expire when due, start every send that may start now; when to look again."""
+        now = self._clock()
+        if now >= self._next_expire:
+            self._next_expire = now + self.settings.expire_interval
+            self.expire()
+        return min(self._dispatch(), self._next_expire)
+
+    async def step(self) -> float:
+        """One round and its sends, awaited (for tests on a simulated clock): the clock time
+        at which something is next due (``math.inf`` when nothing is queued)."""
+        next_at = self._round()
+        while self._sending:
+            await asyncio.gather(*self._sending.values())
+            next_at = self._round()
+        return next_at
+
+    async def drain(self) -> None:
+        """Send until nothing is ready now: rows waiting for a retry later stay queued; waits
+        for pacing (Discord's buckets, a 429's ``retry_after``), which is short."""
+        while True:
+            self._dispatch()
+            if self._sending:
+                await asyncio.wait(list(self._sending.values()))
+                continue
+            if math.isinf(self._pacing_next):
+                if self._closing:
+                    await asyncio.gather(*list(self._closing), return_exceptions=True)
+                return
+            await asyncio.sleep(max(0.0, self._pacing_next - self._clock()))
+
+    def _dispatch(self) -> float:
+        now = self._clock()
+        next_at = math.inf
+        self._pacing_next = math.inf
+        loop = asyncio.get_running_loop()
+        for destination in list(self._wake):
+            if destination in self._sending:
+                continue
+            at = self._wake[destination]
+            if at > now:
+                next_at = min(next_at, at)
+                continue
+            if destination in self._paced:
+                ready = self.pacer.next_send(destination)
+                if ready > max(now, self._clock()):
+                    self._pacing_next = min(self._pacing_next, ready)
+                    next_at = min(next_at, ready)
+                    continue
+            claimed = self._claim(destination)
+            if claimed is None:
+                later = [t for t in self._later.get(destination, ()) if t > now]
+                if later:
+                    self._later[destination] = later
+                    self._wake[destination] = min(later)
+                    next_at = min(next_at, min(later))
+                else:
+                    del self._wake[destination]
+                    self._later.pop(destination, None)
+                continue
+            binding, rows = claimed
+            self._sending_keys[destination] = {row.handler for row in rows}
+            self._sending[destination] = loop.create_task(self._send(destination, binding, rows))
+        return next_at
+
+    def _claim(self, destination: str) -> tuple[Binding, list[Delivery]] | None:
+        limit = self._claim_limit.get(destination, _DEFAULT_CLAIM)
+        while True:
+            rows = self.outbox.claim(limit, destination=destination)
+            if not rows:
+                return None
+            first = self._binding(rows[0].handler)
+            if first is None:
+                self._gone(rows[0])
+                self.outbox.release(r.id for r in rows[1:])
+                continue
+            batch: list[Delivery] = []
+            rest: list[int] = []
+            for row in rows:
+                other = self._binding(row.handler)
+                if (
+                    len(batch) < first.max_batch
+                    and other is not None
+                    and other.coalesce_key == first.coalesce_key
+                    and other.kind == first.kind
+                ):
+                    batch.append(row)
+                else:
+                    rest.append(row.id)
+            if rest:
+                self.outbox.release(rest)
+            return first, batch
+
+    def _gone(self, row: Delivery) -> None:
+        reason = (
+            "handler not running: its task was stopped, deleted or redefined without it, "
+            "or the topic handler was deleted"
+        )
+        if self.outbox.mark_dead(row.id, reason):
+            self._lost(row.handler, row.kind, row.destination, 1, reason, {"id": row.alert_id})
+
+    async def _send(self, destination: str, binding: Binding, rows: list[Delivery]) -> None:
+        try:
+            events: list[Event] = []
+            readable: list[Delivery] = []
+            for row in rows:
+                try:
+                    events.append(row.to_event())
+                except ValueError as exc:
+                    if self.outbox.mark_dead(row.id, str(exc)):
+                        self._lost(row.handler, row.kind, destination, 1, str(exc), {})
+                    continue
+                readable.append(row)
+            if not readable:
+                return
+            paced = destination in self._paced or binding.paced
+            if paced:
+                self._paced.add(destination)
+                self.pacer.started(destination)
+            self.counters.requests[(binding.kind, destination)] += 1
+            try:
+                result = await binding.send(events)
+            except asyncio.CancelledError:
+                if paced:
+                    self.pacer.finished(destination, status=None)
+                raise  # the rows stay in flight: the next start requeues them
+            except Exception as exc:  # a handler bug must not stop the dispatcher
+                result = DeliveryResult("retry", None, f"unexpected {type(exc).__name__}")
+            if paced:
+                self.pacer.finished(
+                    destination,
+                    status=result.status,
+                    headers=result.headers,
+                    retry_after=result.retry_after if result.status == 429 else None,
+                )
+            try:
+                self._settle(destination, binding, readable, result)
+            except Exception as exc:
+                self._store_failed("record a delivery", exc)
+        finally:
+            self._sending.pop(destination, None)
+            for key in self._sending_keys.pop(destination, ()):
+                retired = self._retired.get(key)
+                if retired is not None and self._outstanding[key] <= 0:
+                    self._outstanding.pop(key, None)
+                    self._close_soon(retired)
+            now = self._clock()
+            self._wake[destination] = min(self._wake.get(destination, now), now)
+            self._kick()
+
+    def _settle(
+        self, destination: str, binding: Binding, rows: list[Delivery], result: DeliveryResult
+    ) -> None:
+        key = (binding.kind, destination)
+        counters = self.counters
+        if result.delivered:
+            with self.outbox.transaction():
+                for row in rows:
+                    self.outbox.mark_sent(row.id)
+            counters.sent[key] += len(rows)
+            for row in rows:
+                self._settled(row.handler, 1)
+            return
+        counters.failed[key] += len(rows)
+        reason = result.describe()
+        if result.outcome == "permanent":
+            with self.outbox.transaction():
+                dead = [row for row in rows if self.outbox.mark_dead(row.id, reason)]
+            for row in dead:
+                self._lost(row.handler, row.kind, destination, 1, reason, {"id": row.alert_id})
+            return
+        now = self._clock()
+        if result.status == 429:
+            counters.rate_limited[key] += 1
+            wait = result.retry_after or 0.0
+        else:
+            attempts = max(row.attempts for row in rows)
+            wait = backoff(
+                attempts,
+                base=self.settings.backoff_base,
+                cap=self.settings.backoff_cap,
+                random=self._random,
+            )
+            if result.retry_after is not None:
+                wait = max(wait, result.retry_after)
+        when = now + wait
+        with self.outbox.transaction():
+            for row in rows:
+                self.outbox.retry_at(row.id, when, reason)
+        counters.retried[key] += len(rows)
+        self._later.setdefault(destination, []).append(when)
+        self._log.warning(
+            "alert delivery failed; will retry",
+            extra={
+                "fields": {
+                    **binding.fields,
+                    "destination": destination,
+                    "events": len(rows),
+                    "attempt": max(row.attempts for row in rows),
+                    "retry_in": f"{wait:.3g}s",
+                    "reason": reason,
+                }
+            },
+        )
+
+    # --- losses --------------------------------------------------------------------------
+
+    def expire(self) -> int:
+        """Dead-letter queued rows older than ``max_age``; how many."""
+        rows = self.outbox.expire(self.settings.max_age)
+        for row in rows:
+            self._lost(
+                row.handler, row.kind, row.destination, 1, row.last_error, {"id": row.alert_id}
+            )
+        return len(rows)
+
+    def _lost(
+        self,
+        key: str,
+        kind: str,
+        destination: str,
+        count: int,
+        reason: str,
+        extra: Mapping[str, str],
+    ) -> None:
+        self.counters.dead[(kind, destination)] += count
+        self.losses[key] += count
+        self._settled(key, count)
+        binding = self._binding(key)
+        fields: dict[str, Any] = dict(binding.fields) if binding is not None else {"handler": kind}
+        fields.update(extra)
+        if count != 1:
+            fields["events"] = count
+        fields["reason"] = reason
+        fields["delivery"] = "dead-lettered"
+        self._log.error("alert handler failed", extra={"fields": fields})
+        for listener in self._loss_listeners:
+            listener(key, count)
+
+    def _store_failed(self, doing: str, exc: Exception) -> None:
+        self._log.error(
+            f"failed to {doing}",
+            extra={"fields": {"reason": f"{type(exc).__name__}: {exc}"}},
+        )
+
+    # --- shutdown ------------------------------------------------------------------------
+
+    def close_later(self, handler: Any, fields: Mapping[str, str]) -> None:
+        """Close a handler that sends nothing through the outbox (a routing one) soon;
+        :meth:`drain` and :meth:`stop` wait for it."""
+        self._close_soon(Binding.of("", handler, fields))
+
+    def _close_soon(self, binding: Binding) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._close_handler(binding))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close_handler(self, binding: Binding) -> None:
+        try:
+            await binding.handler.close()
+        except Exception as exc:
+            self._log.error(
+                "closing alert handler failed",
+                extra={"fields": {**binding.fields, "reason": type(exc).__name__}},
+            )
+
+    def pending(self) -> int:
+        """Rows not yet delivered and not dead: queued or in flight."""
+        return sum(s.queued + s.in_flight for s in self.outbox.stats())
+
+    async def stop(self, timeout: float | None = None) -> int:
+        """Stop: keep sending what is ready for at most ``timeout`` seconds (None: until
+        nothing is ready), then cancel what is in flight (those rows are requeued at the next
+        start) and close the handlers.  The number of rows left in the outbox."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        try:
+            if timeout is None:
+                await self.drain()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.drain(), timeout)
+        finally:
+            for task in list(self._sending.values()):
+                task.cancel()
+            for task in list(self._sending.values()):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._sending.clear()
+        try:
+            left = self.pending()
+        except Exception as exc:
+            self._store_failed("count deliveries", exc)
+            left = 0
+        bindings = [*self._bindings.values(), *self._retired.values()]
+        self._bindings.clear()
+        self._retired.clear()
+        for binding in bindings:
+            await self._close_handler(binding)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+        self._started = False
+        return left
