@@ -318,7 +318,7 @@ class Dispatcher:
 
     async def step(self) -> float:
         """One round and its sends, awaited (for tests on a simulated clock): the clock time
-        at which something is next due (``math.inf`` when nothing is queued)."""
+        of the next round (a retry, pacing, or the next check of the rows' age)."""
         next_at = self._round()
         while self._sending:
             await asyncio.gather(*self._sending.values())

@@ -22,7 +22,7 @@ import random as _random
 import re
 import ssl as _ssl
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -126,7 +126,7 @@ class DeliveryResult:
     retry_after: float | None = None
     attempts: int = 1
     #: the answer's headers (``X-RateLimit-*``), for the dispatcher's pacer; None without one
-    headers: Mapping[str, str] | None = None
+    headers: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def delivered(self) -> bool:

@@ -1,0 +1,261 @@
+"""The dispatcher on a simulated clock: outages, storms at Discord's limits, order, losses."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+
+from leyden.alerting.topics import HandlerLabel, Topics
+from leyden.delivery.dispatcher import DeliverySettings, Dispatcher
+from leyden.delivery.outbox import DeliveryState, MemoryOutbox
+from leyden.devtools.discord_emulator import DiscordEmulator
+from leyden.go.types import Duration, Time
+from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.notify._http import DeliveryResult
+from leyden.notify.discord.config import DiscordConfig
+from leyden.notify.discord.handler import DiscordHandler
+from leyden.notify.discord.payload import validate_payload
+from leyden.notify.discord.sender import DiscordSender
+from leyden.notify.discord.service import DiscordHandlerOptions, DiscordService
+
+START = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def event(alert: str, level: Level, n: int = 0) -> Event:
+    return Event(
+        topic="t",
+        state=EventState(
+            id=alert,
+            message=f"{alert} is {level} ({n})",
+            details="",
+            time=Time(n * 1_000_000_000),
+            duration=Duration(0),
+            level=level,
+        ),
+        data=EventData(name="cpu", task_name="task", tags={"host": alert}),
+    )
+
+
+class Flaky:
+    """A handler whose destination answers 500 until ``up_at``, then records what it gets."""
+
+    kind = "post"
+    max_batch = 1
+    paced = False
+    destination = "post:http://example/…"
+    coalesce_key = destination
+
+    def __init__(self, clock: Clock, up_at: float) -> None:
+        self.clock = clock
+        self.up_at = up_at
+        self.attempts = 0
+        self.got: list[tuple[str, Level]] = []
+
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        self.attempts += 1
+        if self.clock.now < self.up_at:
+            return DeliveryResult("retry", 500, "Internal Server Error")
+        self.got.extend((e.state.id, e.state.level) for e in events)
+        return DeliveryResult("delivered", 204)
+
+    async def handle(self, event: Event) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None
+
+
+async def run_until_idle(dispatcher: Dispatcher, clock: Clock, limit: float) -> None:
+    """Step, then jump the clock to whatever is due next, until nothing is queued."""
+    while clock.now - START <= limit:
+        next_at = await dispatcher.step()
+        if not dispatcher.outbox.find(state=DeliveryState.QUEUED):
+            return
+        clock.now = max(clock.now, next_at)
+    raise AssertionError(f"still busy after {limit} simulated seconds")
+
+
+def make(clock: Clock, **settings: float) -> tuple[Topics, Dispatcher]:
+    dispatcher = Dispatcher(
+        MemoryOutbox(clock), clock=clock, settings=DeliverySettings(**settings)
+    )
+    return Topics(dispatcher=dispatcher), dispatcher
+
+
+async def test_outage_then_recovery_delivers_everything_in_order() -> None:
+    clock = Clock()
+    topics, dispatcher = make(clock)
+    handler = Flaky(clock, up_at=START + 60)
+    topics.register_handler("t", handler, HandlerLabel("post", task="t", node="alert2"))
+    for i in range(50):
+        topics.collect(event(f"a{i}", Level.CRITICAL, 1))
+    for i in range(50):
+        topics.collect(event(f"a{i}", Level.OK, 2))
+    topics.flush()
+    await run_until_idle(dispatcher, clock, limit=600)
+    assert len(handler.got) == 100
+    for i in range(50):
+        mine = [level for alert, level in handler.got if alert == f"a{i}"]
+        assert mine == [Level.CRITICAL, Level.OK]
+    assert dispatcher.outbox.find() == []
+    assert sum(dispatcher.counters.dead.values()) == 0
+    assert sum(dispatcher.counters.retried.values()) > 0
+
+
+async def test_permanent_failure_is_dead_lettered_once_and_counted() -> None:
+    clock = Clock()
+    topics, dispatcher = make(clock)
+
+    class Refused(Flaky):
+        async def send(self, events: Sequence[Event]) -> DeliveryResult:
+            return DeliveryResult("permanent", 404, "Unknown Webhook (10015)")
+
+    handler = Refused(clock, up_at=0)
+    lost: list[tuple[str, int]] = []
+    dispatcher.add_loss_listener(lambda key, n: lost.append((key, n)))
+    key = topics.register_handler("t", handler, HandlerLabel("post", task="t", node="alert2"))
+    topics.collect(event("a", Level.CRITICAL))
+    topics.flush()
+    await run_until_idle(dispatcher, clock, limit=10)
+    [row] = dispatcher.outbox.find()
+    assert row.state == DeliveryState.DEAD and "Unknown Webhook" in row.last_error
+    assert lost == [(key, 1)]
+
+
+async def test_rows_older_than_max_age_are_dead_lettered() -> None:
+    clock = Clock()
+    topics, dispatcher = make(clock, max_age=300.0, expire_interval=30.0)
+    handler = Flaky(clock, up_at=math.inf)
+    topics.register_handler("t", handler, HandlerLabel("post", task="t", node="alert2"))
+    topics.collect(event("a", Level.CRITICAL))
+    topics.flush()
+    await run_until_idle(dispatcher, clock, limit=1000)
+    [row] = dispatcher.outbox.find()
+    assert row.state == DeliveryState.DEAD and row.last_error.startswith("expired")
+    assert dispatcher.losses[row.handler] == 1
+
+
+async def test_deleting_a_handler_dead_letters_its_rows() -> None:
+    clock = Clock()
+    topics, dispatcher = make(clock)
+    handler = Flaky(clock, up_at=math.inf)
+    topics.register_handler("t", handler, HandlerLabel("post", topic="t", id="h1"))
+    topics.collect(event("a", Level.CRITICAL))
+    topics.flush()
+    topics.deregister_handler("t", handler, dead_reason="topic handler t/h1 was deleted")
+    [row] = dispatcher.outbox.find()
+    assert row.state == DeliveryState.DEAD and row.last_error == "topic handler t/h1 was deleted"
+
+
+async def test_rows_rebind_to_the_new_handler_after_a_restart() -> None:
+    clock = Clock()
+    outbox = MemoryOutbox(clock)
+    first = Topics(dispatcher=Dispatcher(outbox, clock=clock))
+    first.register_handler("t", Flaky(clock, math.inf), HandlerLabel("post", task="t", node="n"))
+    first.collect(event("a", Level.CRITICAL))
+    first.flush()
+    outbox.claim(1)  # in flight when the process died
+    # the next process: the same task, a new handler object under the same key
+    dispatcher = Dispatcher(outbox, clock=clock)
+    topics = Topics(dispatcher=dispatcher)
+    handler = Flaky(clock, up_at=0)
+    topics.register_handler("t", handler, HandlerLabel("post", task="t", node="n"))
+    assert dispatcher.recover() == 1
+    await run_until_idle(dispatcher, clock, limit=10)
+    assert handler.got == [("a", Level.CRITICAL)]
+
+
+async def test_a_row_whose_handler_did_not_come_back_is_dead_lettered() -> None:
+    clock = Clock()
+    outbox = MemoryOutbox(clock)
+    first = Topics(dispatcher=Dispatcher(outbox, clock=clock))
+    first.register_handler("t", Flaky(clock, math.inf), HandlerLabel("post", task="t", node="n"))
+    first.collect(event("a", Level.CRITICAL))
+    first.flush()
+    dispatcher = Dispatcher(outbox, clock=clock)
+    dispatcher.recover()
+    await run_until_idle(dispatcher, clock, limit=10)
+    [row] = outbox.find()
+    assert row.state == DeliveryState.DEAD and "handler not running" in row.last_error
+
+
+# --- Discord at its real limits --------------------------------------------------------------
+
+
+@pytest.fixture
+async def limited() -> AsyncIterator[tuple[DiscordEmulator, Clock]]:
+    clock = Clock()
+    emulator = DiscordEmulator(clock=clock, wall_clock=clock)  # 5/2 s, 30/min, 50/s
+    await emulator.start("127.0.0.1", 0)
+    try:
+        yield emulator, clock
+    finally:
+        await emulator.stop()
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
+
+
+async def test_a_storm_of_500_reaches_one_webhook_as_embeds_within_150s(
+    limited: tuple[DiscordEmulator, Clock],
+) -> None:
+    emulator, clock = limited
+    service = DiscordService(
+        [DiscordConfig(enabled=True, default=True, url=emulator.webhook_url())],
+        sender=DiscordSender(clock=clock, sleep=_no_sleep, trust_env=False),
+    )
+    topics, dispatcher = make(clock)
+    handler = DiscordHandler(service, DiscordHandlerOptions(username="leyden"))
+    topics.register_handler("t", handler, HandlerLabel("discord", task="t", node="alert2"))
+    for i in range(500):
+        topics.collect(event(f"a{i:03}", Level.CRITICAL, i))
+    topics.flush()
+    try:
+        await run_until_idle(dispatcher, clock, limit=150)
+    finally:
+        await service.close()
+    embeds = [e for m in emulator.messages for e in m.payload["embeds"]]
+    assert len(embeds) == 500
+    assert sorted(e["description"] for e in embeds) == sorted(
+        f"a{i:03} is CRITICAL ({i})" for i in range(500)
+    )
+    assert all(len(m.payload["embeds"]) <= 10 for m in emulator.messages)
+    assert all(validate_payload(m.payload) == [] for m in emulator.messages)
+    assert sum(emulator.rate_limited.values()) <= 3
+    assert clock.now - START <= 150
+
+
+async def test_a_429_holds_the_webhook_without_losing_rows(
+    limited: tuple[DiscordEmulator, Clock],
+) -> None:
+    emulator, clock = limited
+    emulator.inject_fault(status=429, count=1, retry_after=5.0)
+    service = DiscordService(
+        [DiscordConfig(enabled=True, default=True, url=emulator.webhook_url())],
+        sender=DiscordSender(clock=clock, sleep=_no_sleep, trust_env=False),
+    )
+    topics, dispatcher = make(clock)
+    handler = DiscordHandler(service, DiscordHandlerOptions())
+    topics.register_handler("t", handler, HandlerLabel("discord", task="t", node="alert2"))
+    topics.collect(event("a", Level.CRITICAL, 1))
+    topics.collect(event("a", Level.OK, 2))
+    topics.flush()
+    try:
+        await run_until_idle(dispatcher, clock, limit=60)
+    finally:
+        await service.close()
+    levels = [e["description"] for m in emulator.messages for e in m.payload["embeds"]]
+    assert levels == ["a is CRITICAL (1)", "a is OK (2)"]
+    assert clock.now - START >= 5.0
+    assert sum(dispatcher.counters.rate_limited.values()) == 1
