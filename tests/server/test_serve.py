@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
+from leyden.alerting.topics import HandlerLabel
 from leyden.config import load_config
+from leyden.go.types import Duration, Time
+from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify import INTEGRATIONS
+from leyden.notify._http import DeliveryResult
 from leyden.runtime import Runtime
 from leyden.server.app import _close_runtime
 from leyden.server.serve import ServeError, serve, split_bind_address
@@ -73,15 +77,20 @@ async def test_shutdown_gives_up_on_queued_deliveries_after_the_timeout(
     make_runtime: Callable[..., Runtime],
 ) -> None:
     class Stuck:
-        """An alert service whose deliveries never finish (Discord answers 429 for hours)."""
+        """A handler whose one request never finishes (Discord answers 429 for hours)."""
 
-        class topics:
-            @staticmethod
-            def queues() -> list[list[int]]:
-                return [[1, 2, 3], [4]]
+        kind = "post"
+        destination = "post:http://stuck/…"
+
+        async def send(self, events: Sequence[Event]) -> DeliveryResult:
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+        async def handle(self, event: Event) -> None:
+            raise AssertionError("unreachable")
 
         async def close(self) -> None:
-            await asyncio.Event().wait()
+            return None
 
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
@@ -92,11 +101,22 @@ async def test_shutdown_gives_up_on_queued_deliveries_after_the_timeout(
     logger.setLevel(logging.WARNING)
     try:
         runtime = make_runtime(load_config(None, {}, integrations=INTEGRATIONS.sections()))
-        runtime.alerts = Stuck()  # type: ignore[assignment]
+        topics = runtime.alerts.topics
+        topics.register_handler("t", Stuck(), HandlerLabel("post", topic="t", id="h"))
+        for alert in "abcd":
+            topics.collect(_event(alert))
         await asyncio.wait_for(_close_runtime(runtime, 0.01), 5)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
     [record] = records
-    assert record.getMessage() == "shutdown timeout: queued alert notifications were not delivered"
+    assert record.getMessage() == (
+        "shutdown: alert deliveries left in the outbox; the next start sends them"
+    )
+    # one cut off in flight, three never tried: all four stay in the outbox
     assert record.fields["undelivered"] == 4  # type: ignore[attr-defined]
+
+
+def _event(alert: str) -> Event:
+    state = EventState(alert, "m", "", Time(0), Duration(0), Level.CRITICAL)
+    return Event("t", state, EventData(name="cpu"))

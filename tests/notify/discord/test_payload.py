@@ -11,8 +11,12 @@ from leyden.notify.discord.payload import (
     LONG_MARKER,
     SHORT_MARKER,
     TITLE_LIMIT,
+    EMBEDS_LIMIT,
+    LEVEL_COLORS,
     TOTAL_EMBED_LIMIT,
+    alert_embed,
     build_alert_payload,
+    combine_embeds,
     fit_payload,
     fit_text,
     text_length,
@@ -276,3 +280,51 @@ def test_fitted_payload_always_validates(embeds: list[dict], content: str, usern
     fitted = fit_payload(payload)
     assert validate_payload(fitted) == []
     assert fit_payload(fitted) == fitted  # fitting is idempotent
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+_alerts = st.lists(
+    st.tuples(_texts, _texts, st.sampled_from(list(Level)), st.booleans()),
+    min_size=1,
+    max_size=EMBEDS_LIMIT,
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(alerts=_alerts, username=_texts, avatar=st.sampled_from(["", " ", "https://x/a.png"]))
+def test_coalesced_alerts_never_break_discords_rules(
+    alerts: list[tuple[str, str, Level, bool]], username: str, avatar: str
+) -> None:
+    """Up to 10 alerts in one message (issue 10): code points, no empty strings, the 6000
+    total, 10 embeds, and every alert its own embed, in order."""
+    embeds = [
+        alert_embed(
+            message=message,
+            level=level,
+            title=title,
+            timestamp="2026-12-04T10:00:00Z" if stamped else "",
+        )
+        for message, title, level, stamped in alerts
+    ]
+    payload = combine_embeds(embeds, username=username.replace("discord", ""), avatar_url=avatar)
+    assert validate_payload(payload) == []
+    assert len(payload["embeds"]) == len(alerts) <= EMBEDS_LIMIT
+    assert [e["color"] for e in payload["embeds"]] == [LEVEL_COLORS[a[2]] for a in alerts]
+    assert all(text.strip() for text in _strings(payload))
+    counted = sum(
+        text_length(e.get("title", "")) + text_length(e.get("description", ""))
+        for e in payload["embeds"]
+    )
+    assert counted <= TOTAL_EMBED_LIMIT
+    for embed, (message, *_rest) in zip(payload["embeds"], alerts, strict=True):
+        kept = embed["description"].removesuffix(LONG_MARKER).removesuffix(SHORT_MARKER).strip()
+        assert message.strip().startswith(kept) or embed["description"] == EMPTY_DESCRIPTION
