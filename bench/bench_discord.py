@@ -10,10 +10,10 @@ loop is blocked for the whole write and deliveries start after it.
 Three runs, each with fresh services, emulator and tasks:
 
 * **throughput** (emulator limit raised so 429s do not dominate): points/s and task-point
-  evaluations/s through parse → route → nodes → alert → Discord handler queue; events
-  published, queued and dropped (each handler queue holds ``topic-buffer-length`` = 5000
-  events, as in Kapacitor, so a 50,000-point burst of alerts overflows it), then how many
-  queued events were delivered within a bounded wait and at what rate.
+  evaluations/s through parse → route → nodes → alert → the turn's pending events; then the
+  group commit that turns them into outbox rows (one per event and handler, nothing dropped:
+  issue 10), timed on its own as the outbox's cost per event; then how many were delivered
+  (as embeds, up to 10 per message) within a bounded wait and at what rate.
 * **real limit** (Discord's 5 requests per 2 s per webhook): the same write, then
   ``RATE_LIMITED_SECONDS`` of deliveries: requests made, 429s seen, retries, delivered.
 * **latency** (one task, raised limit, idle): ~50 alerts one at a time; wall time from just
@@ -110,11 +110,8 @@ class _Stack:
     logs: _CountingSink
     figures: dict[str, Any] = field(default_factory=dict)
 
-    def queues(self) -> list[Any]:
-        return self.services.alerts.topics.queues()
-
     def busy(self) -> bool:
-        return any(q.busy for q in self.queues())
+        return self.services.alerts.dispatcher.busy()
 
 
 @contextlib.asynccontextmanager
@@ -146,6 +143,7 @@ async def _stack(tasks: int, rate_limit: int, rate_window: float) -> AsyncIterat
                         "status": "enabled",
                     }
                 )
+            services.alerts.start()
             stack = _Stack(emulator, services, manager, logs)
             yield stack
         finally:
@@ -157,16 +155,13 @@ async def _stack(tasks: int, rate_limit: int, rate_window: float) -> AsyncIterat
 
 
 async def _shutdown(services: Runtime, manager: TaskManager | None) -> None:
-    """The server's shutdown order when the queues are empty; otherwise what is still queued
-    is abandoned (workers cancelled before the sender closes, so nothing restarts them).
+    """The server's shutdown order; what is still queued stays in the (in-memory) outbox.
     Every step is bounded by ``CLOSE_SECONDS``."""
     alerts = services.alerts
-    drained = not any(q.busy for q in alerts.topics.queues())
     try:
         if manager is not None:
             await asyncio.wait_for(manager.close(), CLOSE_SECONDS)
-        if drained:
-            await asyncio.wait_for(alerts.close(), CLOSE_SECONDS)
+        await asyncio.wait_for(alerts.close(0.0), CLOSE_SECONDS)
     finally:
         current = asyncio.current_task()
         leftovers = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
@@ -197,14 +192,16 @@ async def _wait_idle(stack: _Stack, seconds: float) -> float:
     return time.perf_counter() - start
 
 
-def _queue_counts(stack: _Stack) -> tuple[int, int, int, int]:
-    queues = stack.queues()
-    return (
-        sum(q.delivered for q in queues),
-        sum(q.failed for q in queues),
-        sum(q.dropped for q in queues),
-        sum(len(q) for q in queues),
-    )
+def _commit(stack: _Stack) -> tuple[int, float]:
+    """The turn's group commit, timed: outbox rows written, seconds."""
+    start = time.perf_counter()
+    rows = stack.services.alerts.topics.flush()
+    return rows, time.perf_counter() - start
+
+
+def _delivery_counts(stack: _Stack) -> tuple[int, int]:
+    counters = stack.services.alerts.dispatcher.counters
+    return sum(counters.sent.values()), sum(counters.failed.values())
 
 
 # --- the runs ----------------------------------------------------------------------------------
@@ -216,24 +213,25 @@ async def throughput_run() -> dict[str, object]:
         await asyncio.sleep(0)
         elapsed = _write(stack, data)
         events = sum(t.collected for t in _topics(stack))
-        _, _, dropped, pending = _queue_counts(stack)
+        rows, commit = _commit(stack)
         waited = await _wait_idle(stack, DELIVERY_SECONDS)
-        delivered, failed, _, left = _queue_counts(stack)
+        delivered, failed = _delivery_counts(stack)
         requests = len(stack.emulator.requests)
         out: dict[str, object] = {
             "points/s (write)": round(POINTS / elapsed),
             "task-point evals/s": round(TASKS * POINTS / elapsed),
             "write s": elapsed,
             "events published": events,
-            "events queued for discord": pending,
-            "events dropped (queue full)": dropped,
+            "outbox rows committed": rows,
+            "commit s (group commit)": commit,
+            "commit µs per row": commit / rows * 1e6 if rows else 0.0,
             "log lines": sum(stack.logs.lines.values()),
             "requests made": requests,
             "messages delivered": len(stack.emulator.messages),
-            "handler ok / failed": f"{delivered} / {failed}",
-            "queued at cut-off": left,
+            "alerts delivered (embeds)": delivered,
+            "failed attempts": failed,
             "delivery s": waited,
-            "deliveries/s": len(stack.emulator.messages) / waited if waited else 0.0,
+            "alerts delivered/s": delivered / waited if waited else 0.0,
             # Linux reports KiB; the whole process so far, 50,000 queued events included
             "max RSS MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         }
@@ -260,9 +258,10 @@ async def rate_limited_run() -> dict[str, object]:
             "observed s": seconds,
             "requests made": len(stack.emulator.requests),
             "messages delivered": len(stack.emulator.messages),
+            "alerts delivered (embeds)": _delivery_counts(stack)[0],
             "429s seen": statuses.get(429, 0),
-            "sender retries": lines["failed to send event to Discord; retrying"],
-            "sender gave up": lines["failed to send event to Discord; giving up for now"],
+            "dispatcher retries": lines["alert delivery failed; will retry"],
+            "dead-lettered": lines["alert handler failed"],
             "statuses": " ".join(f"{k}:{v}" for k, v in sorted(statuses.items())),
         }
     return out

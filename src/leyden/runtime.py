@@ -116,9 +116,7 @@ def build_runtime(
     """
     integrations = INTEGRATIONS.build_services(config)
     dispatcher = Dispatcher(SqliteOutbox(store))
-    alerts = AlertService(
-        services=integrations, config=config, store=store, dispatcher=dispatcher
-    )
+    alerts = AlertService(services=integrations, config=config, store=store, dispatcher=dispatcher)
     router = Router(config.default_retention_policy)
     task_services = TaskServices(
         alerts=alerts,

@@ -86,9 +86,7 @@ async def run_until_idle(dispatcher: Dispatcher, clock: Clock, limit: float) -> 
 
 
 def make(clock: Clock, **settings: float) -> tuple[Topics, Dispatcher]:
-    dispatcher = Dispatcher(
-        MemoryOutbox(clock), clock=clock, settings=DeliverySettings(**settings)
-    )
+    dispatcher = Dispatcher(MemoryOutbox(clock), clock=clock, settings=DeliverySettings(**settings))
     return Topics(dispatcher=dispatcher), dispatcher
 
 

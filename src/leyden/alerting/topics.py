@@ -127,7 +127,7 @@ def _attached(key: str, handler: AlertHandler, label: HandlerLabel) -> _Attached
     match = None
     inner = getattr(handler, "handler", None)
     if inner is not None and hasattr(handler, "match"):
-        target, match = inner, handler.match  # type: ignore[attr-defined]
+        target, match = inner, handler.match
     return _Attached(key, handler, target, match, getattr(target, "route", None), label)
 
 

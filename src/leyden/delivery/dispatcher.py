@@ -578,6 +578,11 @@ class Dispatcher:
                 extra={"fields": {**binding.fields, "reason": type(exc).__name__}},
             )
 
+    def busy(self) -> bool:
+        """Whether a request is in flight or a destination still has rows to look at (cheap:
+        no query; rows waiting for a retry keep their destination busy)."""
+        return bool(self._sending) or bool(self._wake)
+
     def pending(self) -> int:
         """Rows not yet delivered and not dead: queued or in flight."""
         return sum(s.queued + s.in_flight for s in self.outbox.stats())

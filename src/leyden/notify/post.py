@@ -178,7 +178,9 @@ class PostHandler(SingleSend):
             )
         except (aiohttp.ClientError, ValueError) as exc:
             return DeliveryResult(
-                "retry", None, f"failed to POST alert data to {redact_url(url)}: {type(exc).__name__}"
+                "retry",
+                None,
+                f"failed to POST alert data to {redact_url(url)}: {type(exc).__name__}",
             )
         except TimeoutError:
             return DeliveryResult(

@@ -7,12 +7,12 @@ from hypothesis import strategies as st
 from leyden.model.alert import Level
 from leyden.notify.discord.payload import (
     DESCRIPTION_LIMIT,
+    EMBEDS_LIMIT,
     EMPTY_DESCRIPTION,
+    LEVEL_COLORS,
     LONG_MARKER,
     SHORT_MARKER,
     TITLE_LIMIT,
-    EMBEDS_LIMIT,
-    LEVEL_COLORS,
     TOTAL_EMBED_LIMIT,
     alert_embed,
     build_alert_payload,

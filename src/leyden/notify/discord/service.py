@@ -297,9 +297,7 @@ class DiscordService:
             )
         )
 
-    async def send(
-        self, events: Sequence[Event], opts: DiscordHandlerOptions
-    ) -> DeliveryResult:
+    async def send(self, events: Sequence[Event], opts: DiscordHandlerOptions) -> DeliveryResult:
         """ONE attempt: ``events`` (at most 10) as the embeds of one message, in order.
 
         The dispatcher owns retries and pacing (:mod:`leyden.delivery.dispatcher`); a
