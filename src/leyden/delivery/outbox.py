@@ -26,11 +26,14 @@ Choices worth knowing:
   without its token, a host and port); it groups rows for ordering, metrics and the CLI. The
   real target (URL with token, TLS settings) is re-derived from the handler's configuration at
   send time, which also means a rotated webhook token applies to what is still queued.
-* **The event** is stored as Kapacitor's alert-data JSON (:mod:`leyden.model.alertdata`, the
-  exact text ``.post()`` sends) plus the previous level and a small ``context``: the topic,
-  task, category and group, which alert data leaves out, and the name, tags and fields in the
-  shape handler templates read them. :meth:`Delivery.to_event` rebuilds the
-  :class:`~leyden.model.alert.Event`, whose alert-data JSON is the stored text again.
+* **The event** is stored as Kapacitor's alert-data document (:mod:`leyden.model.alertdata`:
+  the fields and value formats ``.post()`` sends, times as RFC3339Nano text) plus the previous
+  level and a small ``context``: the topic, task, category and group, which alert data leaves
+  out, and the name, tags and fields in the shape handler templates read them.  It is written
+  with the standard library's C encoder rather than the Go-exact one: a storm commits hundreds
+  of thousands of rows, and Go's byte layout is only needed when a handler sends (``.post()``
+  renders it then).  :meth:`Delivery.to_event` rebuilds the
+  :class:`~leyden.model.alert.Event`, whose Go alert-data JSON is the original's.
 * **Times** are wall-clock seconds (``time.time()``), taken from the clock given to the outbox,
   so backoff and age survive a restart and tests run on a fake clock.
 * **Attempts** count claims: a request that was started counts, whether or not it came back.
@@ -57,7 +60,7 @@ from urllib.parse import quote
 
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
-from leyden.model.alertdata import event_to_json
+from leyden.model.alertdata import level_text
 from leyden.store import Store, StoreError
 
 __all__ = [
@@ -96,6 +99,42 @@ def task_handler_key(task: str, node: str, index: int) -> str:
     return f"task:{quote(task, safe='')}:{quote(node, safe='')}:{index}"
 
 
+def _value(value: Any) -> Any:
+    return value.rfc3339nano() if isinstance(value, Time) else value
+
+
+def _event_text(event: Event) -> str:
+    """The alert-data document of ``event`` (see the module docstring), one JSON text."""
+    state = event.state
+    result = event.data.result
+    series = result.get("series") or None
+    if series:
+        series = [
+            {**row, "values": [[_value(v) for v in values] for values in row.get("values") or ()]}
+            if isinstance(row, dict)
+            else row
+            for row in series
+        ]
+    data: dict[str, Any] = {"series": series}
+    if result.get("error"):
+        data["error"] = result["error"]
+    return json.dumps(
+        {
+            "id": state.id,
+            "message": state.message,
+            "details": state.details,
+            "time": Time(state.time).rfc3339nano(),
+            "duration": int(state.duration),
+            "level": level_text(state.level),
+            "data": data,
+            "previousLevel": level_text(event.previous_level),
+            "recoverable": bool(event.data.recoverable),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
 def _context(event: Event) -> str:
     data = event.data
     return json.dumps(
@@ -121,7 +160,7 @@ class NewDelivery:
     kind: str  # the handler kind: discord, post, tcp, log, exec …
     destination: str  # redacted display text; the ordering key together with alert_id
     alert_id: str
-    event: str  # alert-data JSON, as leyden.model.alertdata.event_to_json writes it
+    event: str  # the alert-data document as JSON (see the module docstring)
     previous_level: Level
     context: str  # JSON: topic, name, task, category, group, tags, fields
 
@@ -133,7 +172,7 @@ class NewDelivery:
             kind=kind,
             destination=destination,
             alert_id=event.state.id,
-            event=event_to_json(event),
+            event=_event_text(event),
             previous_level=event.previous_level,
             context=_context(event),
         )
