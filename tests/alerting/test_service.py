@@ -12,7 +12,9 @@ import pytest
 from leyden.alerting.service import AlertService, anonymous_topic
 from leyden.alerting.topics import MemoryTopicStore
 from leyden.config import AlertConfig, Config
+from leyden.delivery.outbox import DeliveryState
 from leyden.devtools.discord_emulator import DiscordEmulator
+from leyden.engine.node import NodeStats
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Inhibitor, Level
 from leyden.notify import INTEGRATIONS
@@ -367,3 +369,34 @@ async def test_inhibitor_specs_accept_every_spelling(services: list[AlertService
         ("c3", ("dc",)),
         ("c4", ()),
     ]
+
+
+async def test_lost_deliveries_count_as_the_nodes_errors(services: list[AlertService]) -> None:
+    """Issue 10: ``leyden show TASK`` must not say errors="0" after a loss."""
+    alerts = make_service(services)
+    publisher = alerts.register_alert_node(
+        task="t", node="alert2", handlers=alert_handlers(".exec('/nonexistent/program')")
+    )
+    stats = NodeStats()
+    publisher.count_errors_in(stats)
+    publisher.publish(make_event(Level.CRITICAL))
+    await alerts.drain()
+    assert stats.errors == 1
+    [row] = alerts.dispatcher.outbox.find()
+    assert row.state == DeliveryState.DEAD and "failed to start" in row.last_error
+
+
+async def test_deleting_a_task_dead_letters_its_queued_deliveries(
+    services: list[AlertService],
+) -> None:
+    alerts = make_service(services)
+    publisher = alerts.register_alert_node(
+        task="t", node="alert2", handlers=alert_handlers(".tcp('127.0.0.1:1')")
+    )
+    publisher.publish(make_event(Level.CRITICAL))
+    publisher.publish(make_event(Level.OK))
+    await alerts.drain()  # the CRITICAL's connection is refused: both wait
+    publisher.delete()
+    rows = alerts.dispatcher.outbox.find()
+    assert [r.state for r in rows] == [DeliveryState.DEAD, DeliveryState.DEAD]
+    assert all(r.last_error == "task t was deleted" for r in rows)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 import pytest
 
 from leyden.alerting.topics import HandlerLabel, Topics
 from leyden.delivery.dispatcher import DeliverySettings, Dispatcher
-from leyden.delivery.outbox import DeliveryState, MemoryOutbox
+from leyden.delivery.outbox import DeliveryState, MemoryOutbox, SqliteOutbox
 from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
@@ -19,6 +20,7 @@ from leyden.notify.discord.handler import DiscordHandler
 from leyden.notify.discord.payload import validate_payload
 from leyden.notify.discord.sender import DiscordSender
 from leyden.notify.discord.service import DiscordHandlerOptions, DiscordService
+from leyden.store import Store
 
 START = 1_800_000_000.0
 
@@ -257,3 +259,36 @@ async def test_a_429_holds_the_webhook_without_losing_rows(
     assert levels == ["a is CRITICAL (1)", "a is OK (2)"]
     assert clock.now - START >= 5.0
     assert sum(dispatcher.counters.rate_limited.values()) == 1
+
+
+async def test_state_and_rows_commit_together_and_survive_kill_9(tmp_path: Path) -> None:
+    """Group commit on the server's SQLite file; after kill -9 the row in flight is requeued
+    and goes to the rebuilt handler; the restored state and the rows agree."""
+    clock = Clock()
+    path = tmp_path / "leyden.db"
+    store = Store(path)
+    topics = Topics(store=store, dispatcher=Dispatcher(SqliteOutbox(store, clock), clock=clock))
+    label = HandlerLabel("post", task="cpu", node="alert2")
+    topics.register_handler("t", Flaky(clock, math.inf), label)
+    topics.collect(event("a", Level.CRITICAL))
+    topics.collect(event("b", Level.WARNING))
+    assert store.load_event_states("t") == {}  # nothing before the turn ends
+    topics.flush()
+    SqliteOutbox(store, clock).claim(1)  # "a" was being sent when the process died
+    store.close()  # only releases the file's lock: no dispatcher stop, as after kill -9
+    again = Store(path)
+    outbox = SqliteOutbox(again, clock)
+    assert set(again.load_event_states("t")) == {"a", "b"}
+    assert [(r.alert_id, r.state) for r in outbox.find()] == [
+        ("a", DeliveryState.IN_FLIGHT),
+        ("b", DeliveryState.QUEUED),
+    ]
+    dispatcher = Dispatcher(outbox, clock=clock)
+    restarted = Topics(store=again, dispatcher=dispatcher)
+    handler = Flaky(clock, up_at=0)
+    restarted.register_handler("t", handler, label)
+    assert dispatcher.recover() == 1
+    await run_until_idle(dispatcher, clock, limit=10)
+    assert handler.got == [("a", Level.CRITICAL), ("b", Level.WARNING)]
+    assert outbox.find() == []
+    again.close()
