@@ -6,13 +6,15 @@ import base64
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from leyden.clock import SimulatedClock
-from leyden.config import BasicAuth, Config, HTTPPostConfig, load_config
+from leyden.config import BasicAuth, Config, ConfigError, HTTPPostConfig, load_config
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint
-from leyden.runtime import Runtime, alert_node_options, httppost_endpoints
+from leyden.notify import INTEGRATIONS
+from leyden.runtime import Runtime, alert_node_options, delivery_settings, httppost_endpoints
 from leyden.server.app import create_app
 from leyden.server.tasks_api import TASKS_KEY
 from leyden.server.topics_api import TOPIC_HANDLERS_KEY
@@ -90,3 +92,22 @@ def test_the_engine_imports_nothing_of_the_doors_storage_or_delivery() -> None:
     forbidden = ("leyden.alerting", "leyden.discord", "leyden.notify", "leyden.server")
     forbidden += ("leyden.store", "leyden.runtime", "leyden.tasks", "leyden.config")
     assert [m for m in out if m.startswith(forbidden)] == []
+
+
+def test_delivery_section_reaches_the_dispatcher(tmp_path: Path) -> None:
+    """``[delivery]`` (issue 10): max age, backoff and the Discord channel budget."""
+    conf = tmp_path / "leyden.conf"
+    conf.write_text(
+        '[delivery]\nmax-age = "1h"\nretry-backoff = "2s"\nretry-max-backoff = "5m"\n'
+        "discord-channel-limit = 20\n"
+    )
+    config = load_config(str(conf), {}, integrations=INTEGRATIONS.sections())
+    settings = delivery_settings(config)
+    assert (settings.max_age, settings.backoff_base, settings.backoff_cap) == (3600, 2, 300)
+    assert settings.pacing.channel_limit == 20
+    defaults = delivery_settings(load_config(None, {}, integrations=INTEGRATIONS.sections()))
+    assert (defaults.max_age, defaults.pacing.channel_limit) == (24 * 3600, 30)
+    bad = tmp_path / "bad.conf"
+    bad.write_text('[delivery]\nmax-age = "0s"\n')
+    with pytest.raises(ConfigError, match="max-age: must be more than 0"):
+        load_config(str(bad), {}, integrations=INTEGRATIONS.sections())

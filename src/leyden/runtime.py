@@ -20,8 +20,9 @@ from leyden.alerting.service import AlertService
 from leyden.alerting.topic_handlers import TopicHandlers
 from leyden.clock import Clock
 from leyden.config import Config, endpoint_headers
-from leyden.delivery.dispatcher import Dispatcher
+from leyden.delivery.dispatcher import DeliverySettings, Dispatcher
 from leyden.delivery.outbox import SqliteOutbox
+from leyden.delivery.pacing import PacingConfig
 from leyden.engine.router import Router
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
 from leyden.notify import INTEGRATIONS, IntegrationService
@@ -29,7 +30,13 @@ from leyden.store import Store
 from leyden.tasks.manager import TaskManager
 from leyden.tasks.runner import TaskRunner
 
-__all__ = ["Runtime", "alert_node_options", "build_runtime", "httppost_endpoints"]
+__all__ = [
+    "Runtime",
+    "alert_node_options",
+    "build_runtime",
+    "delivery_settings",
+    "httppost_endpoints",
+]
 
 
 @dataclass
@@ -81,6 +88,17 @@ def alert_node_options(config: Config) -> AlertNodeOptions:
     )
 
 
+def delivery_settings(config: Config) -> DeliverySettings:
+    """The ``[delivery]`` section as the dispatcher takes it (seconds)."""
+    delivery = config.delivery
+    return DeliverySettings(
+        max_age=delivery.max_age / 1e9,
+        backoff_base=delivery.retry_backoff / 1e9,
+        backoff_cap=delivery.retry_max_backoff / 1e9,
+        pacing=PacingConfig(channel_limit=delivery.discord_channel_limit),
+    )
+
+
 def httppost_endpoints(config: Config) -> dict[str, HTTPEndpoint]:
     """The ``[[httppost]]`` endpoints by name (the first of a name wins, as in Kapacitor's
     lookup); their headers carry the basic auth, as every request to them does."""
@@ -115,7 +133,7 @@ def build_runtime(
     ``store`` until this returns.
     """
     integrations = INTEGRATIONS.build_services(config)
-    dispatcher = Dispatcher(SqliteOutbox(store))
+    dispatcher = Dispatcher(SqliteOutbox(store), settings=delivery_settings(config))
     alerts = AlertService(services=integrations, config=config, store=store, dispatcher=dispatcher)
     router = Router(config.default_retention_policy)
     task_services = TaskServices(

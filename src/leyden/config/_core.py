@@ -23,6 +23,7 @@ __all__ = [
     "AuthConfig",
     "AuthUser",
     "Config",
+    "DeliveryConfig",
     "HTTPConfig",
     "LoggingConfig",
     "StorageConfig",
@@ -158,6 +159,43 @@ class AlertConfig(Section):
         return []
 
 
+@dataclass
+class DeliveryConfig(Section):
+    """``[delivery]`` (Leyden's own, issue 10): how the outbox's rows are retried and paced.
+
+    Durations in nanoseconds, as Kapacitor's ``toml.Duration`` keys (``"24h"`` in the file).
+    """
+
+    #: a row not delivered within this long is dead-lettered with the reason
+    max_age: int = 24 * 3600 * 1_000_000_000
+    #: the first wait after a failed attempt; it doubles per attempt, jittered ±50 %
+    retry_backoff: int = 1_000_000_000
+    #: the longest wait between attempts
+    retry_max_backoff: int = 60 * 1_000_000_000
+    #: messages per minute per Discord webhook (Discord's unannounced per-channel limit: 30)
+    discord_channel_limit: int = 30
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("max-age", "max_age", "duration"),
+        Key("retry-backoff", "retry_backoff", "duration"),
+        Key("retry-max-backoff", "retry_max_backoff", "duration"),
+        Key("discord-channel-limit", "discord_channel_limit", "int"),
+    )
+
+    def validate(self) -> list[str]:
+        problems = [
+            f"{key}: must be more than 0"
+            for key, value in (
+                ("max-age", self.max_age),
+                ("retry-backoff", self.retry_backoff),
+                ("retry-max-backoff", self.retry_max_backoff),
+                ("discord-channel-limit", self.discord_channel_limit),
+            )
+            if value <= 0
+        ]
+        return problems
+
+
 AUTH_PERMISSIONS = ("none", "api", "config_api", "write_points", "all")
 
 
@@ -241,6 +279,7 @@ class Config(Section):
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     alert: AlertConfig = field(default_factory=AlertConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     config_override_enabled: bool = True
     httppost: list[HTTPPostConfig] = field(default_factory=list)
@@ -261,6 +300,7 @@ class Config(Section):
         Key("logging", "logging", "struct", LoggingConfig),
         Key("storage", "storage", "struct", StorageConfig),
         Key("alert", "alert", "struct", AlertConfig),
+        Key("delivery", "delivery", "struct", DeliveryConfig),
         Key("auth", "auth", "struct", AuthConfig),
         Key("config-override", "config_override_enabled", "struct", _ConfigOverrideSection),
         Key("httppost", "httppost", "table_list", HTTPPostConfig),

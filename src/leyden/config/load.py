@@ -209,6 +209,7 @@ def _validate(
     _raise_problems(f"{source}: [logging]", config.logging.validate(), env_used)
     config.logging.level = config.logging.level.upper()
     _raise_problems(f"{source}: [alert]", config.alert.validate(), env_used)
+    _raise_problems(f"{source}: [delivery]", config.delivery.validate(), env_used)
     _validate_auth(config, source, env_used)
     _validate_storage(config, source)
 
