@@ -45,7 +45,7 @@ from typing import Any
 from bench.bench_engine import ALERT, DB, RP, body
 from leyden import lineprotocol
 from leyden.clock import WallClock
-from leyden.config import Config
+from leyden.config import Config, DeliveryConfig
 from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.log import LogfmtFormatter
 from leyden.notify.discord.config import DiscordConfig
@@ -131,7 +131,10 @@ async def _stack(tasks: int, rate_limit: int, rate_window: float) -> AsyncIterat
         await emulator.start("127.0.0.1", 0)
         try:
             discord = [DiscordConfig(enabled=True, default=True, url=emulator.webhook_url())]
-            config = Config(integrations={"discord": discord})
+            # the unlimited runs lift the dispatcher's per-channel budget too (the host-wide
+            # 50 requests/s stays: 500 alerts/s at 10 embeds a message)
+            delivery = DeliveryConfig(discord_channel_limit=UNLIMITED if unlimited else 30)
+            config = Config(integrations={"discord": discord}, delivery=delivery)
             services = build_runtime(config, store=Store(":memory:"), clock=WallClock())
             manager = services.tasks
             for i in range(tasks):
@@ -249,6 +252,7 @@ async def rate_limited_run() -> dict[str, object]:
     async with _stack(TASKS, REAL_LIMIT, REAL_WINDOW) as stack:
         await asyncio.sleep(0)
         _write(stack, data)
+        _commit(stack)
         start = time.perf_counter()
         await _wait_idle(stack, RATE_LIMITED_SECONDS)
         seconds = time.perf_counter() - start
