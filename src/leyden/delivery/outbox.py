@@ -542,6 +542,21 @@ _READY = (
 )
 
 
+# The same for one destination, as a loose index scan over outbox_order: one hop per alert ID
+# to its first row still to be sent, so a claim costs O(alerts · log rows), not a scan of a
+# storm's whole backlog (500,000 rows for ten alert IDs made every claim half a second).
+_HEADS = (
+    "WITH RECURSIVE a(alert) AS ("
+    "SELECT MIN(alert_id) FROM outbox WHERE destination = :d "
+    "UNION ALL SELECT (SELECT MIN(alert_id) FROM outbox WHERE destination = :d "
+    "AND alert_id > a.alert) FROM a WHERE a.alert IS NOT NULL) "
+    "SELECT " + ", ".join(f"h.{c.strip()}" for c in _COLUMNS.split(",")) + " FROM a "
+    "JOIN outbox AS h ON h.id = (SELECT id FROM outbox WHERE destination = :d "
+    "AND alert_id = a.alert AND state IN ('queued', 'in-flight') ORDER BY id LIMIT 1) "
+    "WHERE h.state = 'queued' AND h.next_attempt <= :now ORDER BY h.id LIMIT :limit"
+)
+
+
 class SqliteOutbox:
     """The outbox in the store's SQLite file (table ``outbox``); see the module docstring.
 
@@ -616,6 +631,24 @@ class SqliteOutbox:
         destination: str | None = None,
         skip: Collection[str] = (),
     ) -> list[Delivery]:
+        if destination is not None:
+            if destination in skip:
+                return []
+            with self._store.unit_of_work("claim deliveries") as conn:
+                rows = [
+                    self._row(r)
+                    for r in conn.execute(
+                        _HEADS, {"d": destination, "now": self._clock(), "limit": limit}
+                    )
+                ]
+                conn.executemany(
+                    "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1 WHERE id = ?",
+                    [(row.id,) for row in rows],
+                )
+            return [
+                dataclasses.replace(row, state=DeliveryState.IN_FLIGHT, attempts=row.attempts + 1)
+                for row in rows
+            ]
         where = ""
         params: list[Any] = [self._clock()]
         if destination is not None:
