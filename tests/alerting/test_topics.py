@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from leyden.alerting import topics as topics_module
 from leyden.alerting.topics import (
     HandlerLabel,
     InhibitorLookup,
@@ -327,3 +328,21 @@ async def test_a_reopened_topic_waits_for_the_old_handlers() -> None:
     await topics.drain()
     assert [e.state.message for e in old.events] == ["old", "new"]
     assert old.closed and not new.closed
+
+
+async def test_a_storm_commits_in_chunks_each_a_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop is never held for a whole storm's commit; each chunk holds its states and
+    its rows together."""
+    monkeypatch.setattr(topics_module, "COMMIT_CHUNK", 10)
+    store = MemoryTopicStore()
+    topics = Topics(store=store)
+    topics.register_handler("t", Recorder(gate=asyncio.Event()), LABEL)
+    for i in range(25):
+        topics.collect(event(Level.CRITICAL, id=f"a{i:02}"))
+    committed = []
+    for _ in range(3):
+        await asyncio.sleep(0)
+        rows = topics.dispatcher.outbox.find()
+        committed.append(len(rows))
+        assert {r.alert_id for r in rows} == set(store.topics.get("t", {}))
+    assert committed == [10, 20, 25]

@@ -42,6 +42,9 @@ from leyden.notify.base import AlertHandler
 
 _LOG = logging.getLogger("leyden.alert")
 
+#: events per commit when the loop commits on its own (explicit flushes commit everything)
+COMMIT_CHUNK = 5000
+
 
 class TopicStore(Protocol):
     """Where topic states survive restarts; every method is quick and synchronous."""
@@ -267,11 +270,19 @@ class Topics:
         except RuntimeError:
             self.flush()  # no event loop: nothing to group with
             return
-        loop.call_soon(self.flush)
+        loop.call_soon(self._flush_turn)
 
-    def flush(self) -> int:
-        """Commit this turn's events: topic states and outbox rows in one transaction, then
-        wake the dispatcher.  Called once per event-loop turn; the number of rows queued."""
+    def _flush_turn(self) -> None:
+        """The turn's commit, in chunks of :data:`COMMIT_CHUNK` events, each chunk its own
+        turn: a storm's commit must not hold the event loop (HTTP, sends) for seconds.  Each
+        chunk holds its events' states and rows, so state and rows still always agree."""
+        self.flush(COMMIT_CHUNK)
+        if self._pending:
+            self._schedule()
+
+    def flush(self, limit: int | None = None) -> int:
+        """Commit pending events (at most about ``limit``; None: all): topic states and
+        outbox rows in one transaction, then wake the dispatcher; the number of rows queued."""
         self._scheduled = False
         if not self._pending or self._flushing:
             return 0
@@ -282,8 +293,14 @@ class Topics:
         try:
             with outbox.transaction():
                 states: dict[tuple[str, str], EventState] = {}
-                while self._pending:
-                    batch, self._pending = self._pending, []
+                done = 0
+                while self._pending and (limit is None or done < limit):
+                    if limit is None:
+                        batch, self._pending = self._pending, []
+                    else:
+                        batch = self._pending[: limit - done]
+                        del self._pending[: len(batch)]
+                    done += len(batch)
                     for topic_id, event, attached, persist in batch:
                         if persist:
                             states[(topic_id, event.state.id)] = event.state
@@ -297,10 +314,10 @@ class Topics:
                 "failed to commit alert events",
                 extra={"fields": {"events": len(rows), "reason": f"{type(exc).__name__}: {exc}"}},
             )
+            self._pending = []
             return 0
         finally:
             self._flushing = False
-            self._pending = []
         if destinations:
             self.dispatcher.queued(destinations, Counter(row.handler for row in rows))
         return len(rows)
