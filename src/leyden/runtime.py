@@ -95,6 +95,7 @@ def delivery_settings(config: Config) -> DeliverySettings:
         max_age=delivery.max_age / 1e9,
         backoff_base=delivery.retry_backoff / 1e9,
         backoff_cap=delivery.retry_max_backoff / 1e9,
+        digest_after=delivery.digest_after / 1e9,
         pacing=PacingConfig(channel_limit=delivery.discord_channel_limit),
     )
 

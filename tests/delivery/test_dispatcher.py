@@ -292,3 +292,85 @@ async def test_state_and_rows_commit_together_and_survive_kill_9(tmp_path: Path)
     assert handler.got == [("a", Level.CRITICAL), ("b", Level.WARNING)]
     assert outbox.find() == []
     again.close()
+
+
+class Batches(Flaky):
+    """Records each delivered send's events; coalesces up to 10 (as Discord)."""
+
+    max_batch = 10
+
+    def __init__(self, clock: Clock, up_at: float) -> None:
+        super().__init__(clock, up_at)
+        self.sends: list[list[tuple[str, Level]]] = []
+
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        if self.clock.now < self.up_at:
+            return DeliveryResult("retry", 503, "Service Unavailable")
+        self.sends.append([(e.state.id, e.state.level) for e in events])
+        return DeliveryResult("delivered", 204)
+
+
+async def test_a_backlog_folds_an_alerts_earlier_states_into_its_send() -> None:
+    clock = Clock()
+    topics, dispatcher = make(clock)
+    handler = Batches(clock, up_at=START + 300)  # a 5-minute outage: a backlog
+    topics.register_handler("t", handler, HandlerLabel("post", task="t", node="n"))
+    for n, level in enumerate([Level.CRITICAL, Level.OK, Level.WARNING, Level.OK]):
+        topics.collect(event("flappy", level, n))
+    topics.collect(event("steady", Level.CRITICAL, 9))
+    topics.flush()
+    await run_until_idle(dispatcher, clock, limit=600)
+    # one send, in order; the handler sees each alert's latest state last
+    assert handler.sends == [
+        [
+            ("flappy", Level.CRITICAL),
+            ("flappy", Level.OK),
+            ("flappy", Level.WARNING),
+            ("flappy", Level.OK),
+            ("steady", Level.CRITICAL),
+        ]
+    ]
+    assert dispatcher.outbox.find() == []
+
+
+async def test_a_young_backlog_is_not_folded() -> None:
+    clock = Clock()
+    topics, dispatcher = make(clock)
+    handler = Batches(clock, up_at=START + 30)
+    topics.register_handler("t", handler, HandlerLabel("post", task="t", node="n"))
+    for n, level in enumerate([Level.CRITICAL, Level.OK]):
+        topics.collect(event("flappy", level, n))
+    topics.flush()
+    await run_until_idle(dispatcher, clock, limit=600)
+    assert handler.sends == [[("flappy", Level.CRITICAL)], [("flappy", Level.OK)]]
+
+
+async def test_discord_shows_the_latest_state_as_its_embed_and_a_digest_line(
+    limited: tuple[DiscordEmulator, Clock],
+) -> None:
+    emulator, clock = limited
+    service = DiscordService(
+        [DiscordConfig(enabled=True, default=True, url=emulator.webhook_url())],
+        sender=DiscordSender(clock=clock, sleep=_no_sleep, trust_env=False),
+    )
+    try:
+        result = await service.send(
+            [
+                event("a", Level.CRITICAL, 1),
+                event("b", Level.WARNING, 2),
+                event("a", Level.OK, 3),
+                event("a", Level.CRITICAL, 4),
+            ],
+            DiscordHandlerOptions(),
+        )
+    finally:
+        await service.close()
+    assert result.delivered
+    [message] = emulator.messages
+    assert [e["description"] for e in message.payload["embeds"]] == [
+        "a is CRITICAL (4)",
+        "b is WARNING (2)",
+    ]
+    assert message.payload["content"] == (
+        "Earlier states (backlog): a CRITICAL 00:00:01Z → OK 00:00:03Z"
+    )

@@ -174,12 +174,15 @@ class DeliveryConfig(Section):
     retry_max_backoff: int = 60 * 1_000_000_000
     #: messages per minute per Discord webhook (Discord's unannounced per-channel limit: 30)
     discord_channel_limit: int = 30
+    #: rows waiting longer may carry their alert's later states along (Discord: a digest line)
+    digest_after: int = 120 * 1_000_000_000
 
     _SCHEMA: ClassVar[tuple[Key, ...]] = (
         Key("max-age", "max_age", "duration"),
         Key("retry-backoff", "retry_backoff", "duration"),
         Key("retry-max-backoff", "retry_max_backoff", "duration"),
         Key("discord-channel-limit", "discord_channel_limit", "int"),
+        Key("digest-after", "digest_after", "duration"),
     )
 
     def validate(self) -> list[str]:
@@ -190,6 +193,7 @@ class DeliveryConfig(Section):
                 ("retry-backoff", self.retry_backoff),
                 ("retry-max-backoff", self.retry_max_backoff),
                 ("discord-channel-limit", self.discord_channel_limit),
+                ("digest-after", self.digest_after),
             )
             if value <= 0
         ]

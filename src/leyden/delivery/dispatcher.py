@@ -22,7 +22,11 @@ decides what is sent when, for every handler kind alike:
 * **Coalescing.**  Up to ``max_batch`` ready rows of one destination whose handlers share a
   ``coalesce_key`` (Discord: one webhook identity) go in one send, in row order: ten alerts
   per Discord message.  Different alerts of one backlog thus drain ten times faster than
-  Discord's 30 messages per minute per channel allow one by one.
+  Discord's 30 messages per minute per channel allow one by one.  When a row has waited
+  longer than ``[delivery] digest-after`` (2 min), the later queued states of its alert (same
+  handler) that are that old too go in the same send, in order, after it: a handler with
+  ``max_batch`` > 1 (Discord) shows the last state of each alert as its own embed and the
+  earlier ones as a digest line, so a backlog does not replay every flap one message a time.
 * **Handlers by stable key.**  Rows name their handler by
   :func:`~leyden.delivery.outbox.topic_handler_key` /
   :func:`~leyden.delivery.outbox.task_handler_key`; the alert service :meth:`binds
@@ -76,6 +80,10 @@ class DeliverySettings:
     backoff_cap: float = 60.0
     #: how often rows are checked against ``max_age``
     expire_interval: float = 60.0
+    #: rows older than this may carry their alert's later states along (a digest)
+    digest_after: float = 120.0
+    #: at most this many earlier states of one alert folded into one request
+    digest_limit: int = 50
     pacing: PacingConfig = DEFAULT_PACING
 
 
@@ -399,7 +407,25 @@ class Dispatcher:
                     rest.append(row.id)
             if rest:
                 self.outbox.release(rest)
+            if first.max_batch > 1:
+                batch = self._with_digest(batch)
             return first, batch
+
+    def _with_digest(self, batch: list[Delivery]) -> list[Delivery]:
+        """Under a backlog, each head's later (old enough) states of its alert follow it."""
+        cutoff = self._clock() - self.settings.digest_after
+        if min(row.created for row in batch) >= cutoff:
+            return batch
+        out: list[Delivery] = []
+        for row in batch:
+            out.append(row)
+            if row.created < cutoff:
+                out.extend(
+                    self.outbox.claim_following(
+                        row, before=cutoff, limit=self.settings.digest_limit
+                    )
+                )
+        return out
 
     def _gone(self, row: Delivery) -> None:
         reason = (

@@ -261,6 +261,12 @@ class Outbox(Protocol):
         oldest first, now in flight; only ``destination``'s when given, none of ``skip``'s."""
         ...
 
+    def claim_following(self, head: Delivery, *, before: float, limit: int) -> list[Delivery]:
+        """With ``head`` in flight: up to ``limit`` later queued rows of the same handler and
+        (destination, alert ID), added before ``before``, oldest first, now in flight too
+        (a backlog's intermediate states, sent in the same request as a digest)."""
+        ...
+
     def mark_sent(self, delivery_id: int) -> bool:
         """The handler confirmed it: the row is deleted. False if it was already gone."""
         ...
@@ -417,6 +423,26 @@ class MemoryOutbox:
                 self._rows[row.id] = taken
                 claimed.append(taken)
         return claimed
+
+    def claim_following(self, head: Delivery, *, before: float, limit: int) -> list[Delivery]:
+        taken: list[Delivery] = []
+        for row in sorted(self._rows.values(), key=lambda r: r.id):
+            if len(taken) >= limit:
+                break
+            if (
+                row.id > head.id
+                and row.state == DeliveryState.QUEUED
+                and row.handler == head.handler
+                and row.destination == head.destination
+                and row.alert_id == head.alert_id
+                and row.created < before
+            ):
+                row = dataclasses.replace(
+                    row, state=DeliveryState.IN_FLIGHT, attempts=row.attempts + 1
+                )
+                self._rows[row.id] = row
+                taken.append(row)
+        return taken
 
     def _update(self, delivery_id: int, allowed: Collection[DeliveryState], **changes: Any) -> bool:
         row = self._rows.get(delivery_id)
@@ -660,6 +686,26 @@ class SqliteOutbox:
         params.append(limit)
         with self._store.unit_of_work("claim deliveries") as conn:
             rows = [self._row(r) for r in conn.execute(_READY.format(where=where), params)]
+            conn.executemany(
+                "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1 WHERE id = ?",
+                [(row.id,) for row in rows],
+            )
+        return [
+            dataclasses.replace(row, state=DeliveryState.IN_FLIGHT, attempts=row.attempts + 1)
+            for row in rows
+        ]
+
+    def claim_following(self, head: Delivery, *, before: float, limit: int) -> list[Delivery]:
+        with self._store.unit_of_work("claim deliveries") as conn:
+            rows = [
+                self._row(r)
+                for r in conn.execute(
+                    f"SELECT {_COLUMNS} FROM outbox WHERE destination = ? AND alert_id = ? "
+                    "AND id > ? AND handler = ? AND state = 'queued' AND created < ? "
+                    "ORDER BY id LIMIT ?",
+                    (head.destination, head.alert_id, head.id, head.handler, before, limit),
+                )
+            ]
             conn.executemany(
                 "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1 WHERE id = ?",
                 [(row.id,) for row in rows],

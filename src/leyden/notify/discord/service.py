@@ -105,6 +105,19 @@ class DiscordHandlerOptions:
         )
 
 
+def digest_line(earlier: Mapping[str, Sequence[Event]]) -> str:
+    """The earlier states of each alert, folded under a backlog, as one line:
+    ``Earlier states (backlog): cpu:a CRITICAL 10:00:01Z → OK 10:00:05Z; …``."""
+    if not earlier:
+        return ""
+    parts = [
+        f"{alert} "
+        + " → ".join(f"{e.state.level.name} {rfc3339_seconds(e.state.time)[11:]}" for e in states)
+        for alert, states in earlier.items()
+    ]
+    return "Earlier states (backlog): " + "; ".join(parts)
+
+
 def rfc3339_seconds(time_ns: int) -> str:
     """Go's ``time.RFC3339`` for a UTC time: whole seconds, ``Z`` suffix."""
     return Time(time_ns).rfc3339()
@@ -298,12 +311,21 @@ class DiscordService:
         )
 
     async def send(self, events: Sequence[Event], opts: DiscordHandlerOptions) -> DeliveryResult:
-        """ONE attempt: ``events`` (at most 10) as the embeds of one message, in order.
+        """ONE attempt: ``events`` as the embeds of one message, in order.
 
-        The dispatcher owns retries and pacing (:mod:`leyden.delivery.dispatcher`); a
-        configuration problem (a workspace gone, a title template that cannot render) is a
-        permanent failure whose reason names it.
+        Each alert ID is one embed showing its last state here; earlier states of the same
+        alert (a backlog's digest, see :mod:`leyden.delivery.dispatcher`) become one line of
+        the message's content, so the latest state of every alert is always its own embed.
+        The dispatcher owns retries and pacing; a configuration problem (a workspace gone, a
+        title template that cannot render) is a permanent failure whose reason names it.
         """
+        latest: dict[str, Event] = {}
+        earlier: dict[str, list[Event]] = {}
+        for event in events:
+            previous = latest.get(event.state.id)
+            if previous is not None:
+                earlier.setdefault(event.state.id, []).append(previous)
+            latest[event.state.id] = event
         try:
             config = self.resolve(opts.workspace)
             username = opts.username or config.username
@@ -317,11 +339,13 @@ class DiscordService:
                     title=self._render_title(title, event),
                     timestamp=rfc3339_seconds(event.state.time) if show_time else "",
                 )
-                for event in events
+                for event in latest.values()
             ]
         except DiscordError as exc:
             return DeliveryResult("permanent", None, str(exc))
-        payload = combine_embeds(embeds, username=username, avatar_url=avatar_url)
+        payload = combine_embeds(
+            embeds, username=username, avatar_url=avatar_url, content=digest_line(earlier)
+        )
         return await self._sender.post_once(
             normalize_webhook_url(config.url), payload, ssl=self.ssl_setting(config)
         )
