@@ -374,3 +374,28 @@ async def test_discord_shows_the_latest_state_as_its_embed_and_a_digest_line(
     assert message.payload["content"] == (
         "Earlier states (backlog): a CRITICAL 00:00:01Z → OK 00:00:03Z"
     )
+
+
+async def test_a_row_retried_by_an_operator_is_sent_again() -> None:
+    clock = Clock()
+    topics, dispatcher = make(clock)
+
+    class Once(Flaky):
+        async def send(self, events: Sequence[Event]) -> DeliveryResult:
+            self.attempts += 1
+            if self.attempts == 1:
+                return DeliveryResult("permanent", 404, "Unknown Webhook")
+            self.got.extend((e.state.id, e.state.level) for e in events)
+            return DeliveryResult("delivered", 204)
+
+    handler = Once(clock, up_at=0)
+    topics.register_handler("t", handler, HandlerLabel("post", task="t", node="n"))
+    topics.collect(event("a", Level.CRITICAL))
+    topics.flush()
+    await run_until_idle(dispatcher, clock, limit=10)
+    [row] = dispatcher.outbox.find()
+    assert row.state == DeliveryState.DEAD
+    assert dispatcher.outbox.retry(row.id)  # leyden retry-delivery ID
+    dispatcher.rescan()
+    await run_until_idle(dispatcher, clock, limit=10)
+    assert handler.got == [("a", Level.CRITICAL)]

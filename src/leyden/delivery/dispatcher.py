@@ -322,7 +322,18 @@ class Dispatcher:
         if now >= self._next_expire:
             self._next_expire = now + self.settings.expire_interval
             self.expire()
+            self.rescan()
         return min(self._dispatch(), self._next_expire)
+
+    def rescan(self) -> None:
+        """Look at every destination with queued rows again: rows an operator retried
+        (``leyden retry-delivery``) or changed behind the dispatcher's back.  Runs with every
+        age check; an API that changes rows may call it (then :meth:`_kick` wakes the loop)."""
+        now = self._clock()
+        for stats in self.outbox.stats():
+            if stats.queued and stats.destination not in self._wake:
+                self._wake[stats.destination] = now
+        self._kick()
 
     async def step(self) -> float:
         """One round and its sends, awaited (for tests on a simulated clock): the clock time
