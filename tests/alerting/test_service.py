@@ -12,7 +12,8 @@ import pytest
 from leyden.alerting.service import AlertService, anonymous_topic
 from leyden.alerting.topics import MemoryTopicStore
 from leyden.config import AlertConfig, Config
-from leyden.delivery.outbox import DeliveryState
+from leyden.delivery.dispatcher import Dispatcher
+from leyden.delivery.outbox import DeliveryState, MemoryOutbox
 from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.engine.node import NodeStats
 from leyden.go.types import Duration, Time
@@ -95,6 +96,7 @@ def make_service(
     """The caller owns the integrations' services, as the server does: built here from
     ``config`` unless ``discord`` is given, closed by the fixture."""
     kwargs.setdefault("serializer", stub_json)
+    kwargs.setdefault("dispatcher", Dispatcher(MemoryOutbox()))
     services = INTEGRATIONS.build_services(config)
     if discord is not None:
         services["discord"] = discord

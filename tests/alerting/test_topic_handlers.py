@@ -23,6 +23,8 @@ from leyden.alerting.topic_handlers import (
     validate_spec,
 )
 from leyden.clock import SimulatedClock
+from leyden.delivery.dispatcher import Dispatcher
+from leyden.delivery.outbox import MemoryOutbox
 from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
@@ -101,7 +103,9 @@ class Setup:
         discord = DiscordService(
             discord_configs or [], sender=DiscordSender(sleep=no_sleep, trust_env=False)
         )
-        self.alerts = AlertService(services={"discord": discord})
+        self.alerts = AlertService(
+            services={"discord": discord}, dispatcher=Dispatcher(MemoryOutbox())
+        )
         self.store = MemoryHandlerStore()
         self.registry = TopicHandlers(self.alerts, self.store, clock=self.clock)
         self.collected: list[Event] = []

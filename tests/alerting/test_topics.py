@@ -16,6 +16,8 @@ from leyden.alerting.topics import (
     MemoryTopicStore,
     Topics,
 )
+from leyden.delivery.dispatcher import Dispatcher
+from leyden.delivery.outbox import MemoryOutbox
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Inhibitor, Level
 from leyden.notify.base import HandlerError
@@ -90,7 +92,7 @@ LABEL = HandlerLabel("recorder", task="cpu", node="alert2")
 
 
 async def test_previous_level_comes_from_the_topic() -> None:
-    topics = Topics()
+    topics = Topics(dispatcher=Dispatcher(MemoryOutbox()))
     seen = [
         topics.collect(event(level)).previous_level
         for level in (Level.WARNING, Level.CRITICAL, Level.CRITICAL, Level.OK, Level.INFO)
@@ -103,7 +105,7 @@ async def test_previous_level_comes_from_the_topic() -> None:
 
 
 async def test_collect_returns_a_copy_naming_the_topic() -> None:
-    topics = Topics()
+    topics = Topics(dispatcher=Dispatcher(MemoryOutbox()))
     original = event(Level.CRITICAL, topic="somewhere")
     original.topic = "t"
     out = topics.collect(original)
@@ -112,7 +114,7 @@ async def test_collect_returns_a_copy_naming_the_topic() -> None:
 
 
 async def test_topic_level_is_the_true_maximum() -> None:
-    topics = Topics()
+    topics = Topics(dispatcher=Dispatcher(MemoryOutbox()))
     # Kapacitor's comparator would report the level of whichever ID sorts first.
     topics.collect(event(Level.INFO, id="a"))
     topics.collect(event(Level.CRITICAL, id="b"))
@@ -131,7 +133,7 @@ async def test_topic_level_is_the_true_maximum() -> None:
 
 
 async def test_handlers_get_events_in_order_without_blocking_collect() -> None:
-    topics = Topics()
+    topics = Topics(dispatcher=Dispatcher(MemoryOutbox()))
     gate = asyncio.Event()
     slow, fast = Recorder(gate), Recorder()
     topics.register_handler("t", slow, LABEL)
@@ -151,7 +153,7 @@ async def test_handlers_get_events_in_order_without_blocking_collect() -> None:
 
 
 async def test_a_failing_handler_is_logged_and_keeps_going(logs: Capture) -> None:
-    topics = Topics()
+    topics = Topics(dispatcher=Dispatcher(MemoryOutbox()))
     handler = Recorder(fail_on={"m1"})
     topics.register_handler("t", handler, LABEL)
     for message in ("m0", "m1", "boom", "m3"):
@@ -171,7 +173,7 @@ async def test_a_failing_handler_is_logged_and_keeps_going(logs: Capture) -> Non
 
 async def test_a_burst_is_never_dropped() -> None:
     """topic-buffer-length no longer bounds anything: every event is an outbox row."""
-    topics = Topics()
+    topics = Topics(dispatcher=Dispatcher(MemoryOutbox()))
     gate = asyncio.Event()
     handler = Recorder(gate)
     topics.register_handler("t", handler, LABEL)
@@ -188,7 +190,7 @@ async def test_a_burst_is_never_dropped() -> None:
 
 async def test_one_commit_per_turn_holds_states_and_rows() -> None:
     store = MemoryTopicStore()
-    topics = Topics(store=store)
+    topics = Topics(store=store, dispatcher=Dispatcher(MemoryOutbox()))
     topics.register_handler("t", Recorder(), LABEL)
     for i in range(5):
         topics.collect(event(Level.CRITICAL, id=f"a{i}"))
@@ -199,7 +201,7 @@ async def test_one_commit_per_turn_holds_states_and_rows() -> None:
 
 
 def test_events_collected_without_a_loop_are_delivered_by_drain() -> None:
-    topics = Topics()
+    topics = Topics(dispatcher=Dispatcher(MemoryOutbox()))
     handler = Recorder()
     topics.register_handler("t", handler, LABEL)
     topics.collect(event(Level.CRITICAL))
@@ -209,7 +211,7 @@ def test_events_collected_without_a_loop_are_delivered_by_drain() -> None:
 
 
 async def test_same_handler_twice_is_one_registration() -> None:
-    topics = Topics()
+    topics = Topics(dispatcher=Dispatcher(MemoryOutbox()))
     handler = Recorder()
     topics.register_handler("t", handler, LABEL)
     topics.register_handler("t", handler, LABEL)
@@ -219,7 +221,7 @@ async def test_same_handler_twice_is_one_registration() -> None:
 
 
 async def test_closed_topic_finishes_its_queue_then_closes_handlers() -> None:
-    topics = Topics()
+    topics = Topics(dispatcher=Dispatcher(MemoryOutbox()))
     gate = asyncio.Event()
     handler = Recorder(gate)
     topics.register_handler("t", handler, LABEL)
@@ -234,7 +236,7 @@ async def test_closed_topic_finishes_its_queue_then_closes_handlers() -> None:
 
 
 async def test_deregistered_handler_is_closed_after_its_queue() -> None:
-    topics = Topics()
+    topics = Topics(dispatcher=Dispatcher(MemoryOutbox()))
     handler = Recorder()
     topics.register_handler("t", handler, LABEL)
     topics.collect(event(Level.CRITICAL))
@@ -246,7 +248,7 @@ async def test_deregistered_handler_is_closed_after_its_queue() -> None:
 
 async def test_store_keeps_non_ok_states_and_ok_deletes() -> None:
     store = MemoryTopicStore()
-    topics = Topics(store=store)
+    topics = Topics(store=store, dispatcher=Dispatcher(MemoryOutbox()))
     topics.collect(event(Level.CRITICAL, id="a"))
     topics.collect(event(Level.WARNING, id="b"))
     topics.flush()
@@ -258,12 +260,12 @@ async def test_store_keeps_non_ok_states_and_ok_deletes() -> None:
 
 async def test_topic_is_restored_from_the_store_when_reopened() -> None:
     store = MemoryTopicStore()
-    topics = Topics(store=store)
+    topics = Topics(store=store, dispatcher=Dispatcher(MemoryOutbox()))
     topics.collect(event(Level.CRITICAL, id="a", time_s=5))
     topics.close_topic("t")
     assert "t" not in topics
     # A new process (or the task's next start) sees the stored state.
-    again = Topics(store=store)
+    again = Topics(store=store, dispatcher=Dispatcher(MemoryOutbox()))
     restored = again.ensure("t").event_state("a")
     assert restored is not None and restored.level == Level.CRITICAL
     assert restored.time == Time(5_000_000_000)
@@ -272,7 +274,7 @@ async def test_topic_is_restored_from_the_store_when_reopened() -> None:
 
 async def test_delete_topic_forgets_the_stored_state() -> None:
     store = MemoryTopicStore()
-    topics = Topics(store=store)
+    topics = Topics(store=store, dispatcher=Dispatcher(MemoryOutbox()))
     topics.collect(event(Level.CRITICAL))
     topics.delete_topic("t")
     assert store.topics == {}
@@ -284,7 +286,7 @@ async def test_a_broken_store_is_logged_not_raised(logs: Capture) -> None:
         def save_event(self, topic: str, state: EventState) -> None:
             raise OSError("disk full")
 
-    topics = Topics(store=Broken())
+    topics = Topics(store=Broken(), dispatcher=Dispatcher(MemoryOutbox()))
     assert topics.collect(event(Level.CRITICAL)).state.level == Level.CRITICAL
     topics.flush()
     assert any("disk full" in f.get("reason", "") for f in logs.fields())
@@ -312,7 +314,7 @@ def test_inhibitors_match_category_and_tags_while_active() -> None:
 
 async def test_a_reopened_topic_waits_for_the_old_handlers() -> None:
     """A task restarted while its old handlers still deliver must not overtake them."""
-    topics = Topics()
+    topics = Topics(dispatcher=Dispatcher(MemoryOutbox()))
     gate = asyncio.Event()
     old, new = Recorder(gate), Recorder()
     new.events = old.events  # one shared delivery log
@@ -335,7 +337,7 @@ async def test_a_storm_commits_in_chunks_each_a_turn(monkeypatch: pytest.MonkeyP
     its rows together."""
     monkeypatch.setattr(topics_module, "COMMIT_CHUNK", 10)
     store = MemoryTopicStore()
-    topics = Topics(store=store)
+    topics = Topics(store=store, dispatcher=Dispatcher(MemoryOutbox()))
     topics.register_handler("t", Recorder(gate=asyncio.Event()), LABEL)
     for i in range(25):
         topics.collect(event(Level.CRITICAL, id=f"a{i:02}"))

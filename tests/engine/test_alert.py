@@ -9,6 +9,8 @@ from engine_support import context
 
 from leyden.alerting.service import AlertService
 from leyden.clock import SimulatedClock
+from leyden.delivery.dispatcher import Dispatcher
+from leyden.delivery.outbox import MemoryOutbox
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
 from leyden.engine.node import Node, TaskError
 from leyden.engine.nodes.alert import AlertNode
@@ -633,7 +635,7 @@ def test_an_alert_service_is_required_at_wiring() -> None:
 
 
 def test_with_the_alert_service_restart_restores_and_inhibits() -> None:
-    service = AlertService(services={})
+    service = AlertService(services={}, dispatcher=Dispatcher(MemoryOutbox()))
     events: list[Event] = []
     service.add_listener(events.append)
     services = service

@@ -12,6 +12,8 @@ from engine_support import context
 from leyden import lineprotocol
 from leyden.alerting.service import AlertService
 from leyden.clock import SimulatedClock
+from leyden.delivery.dispatcher import Dispatcher
+from leyden.delivery.outbox import MemoryOutbox
 from leyden.engine.router import Router
 from leyden.engine.task import Task
 from leyden.tick.builder import build_pipeline
@@ -56,7 +58,11 @@ def frozen_tags(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("script", SCRIPTS.values(), ids=SCRIPTS.keys())
 def test_nodes_leave_shared_tags_alone(script: str) -> None:
     router = Router()
-    ctx = context("t", SimulatedClock(0), alerts=AlertService(services={}))
+    ctx = context(
+        "t",
+        SimulatedClock(0),
+        alerts=AlertService(services={}, dispatcher=Dispatcher(MemoryOutbox())),
+    )
     task = Task("t", build_pipeline(script), ctx, [("db", "rp")])
     task.start(router)
     body = "".join(

@@ -20,6 +20,8 @@ from leyden.alerting.service import AlertService
 from leyden.alerting.topic_handlers import RegistrationError, TopicHandlers
 from leyden.clock import SimulatedClock
 from leyden.config import Config, Key, Section, SectionSpec, load_config
+from leyden.delivery.dispatcher import Dispatcher
+from leyden.delivery.outbox import MemoryOutbox
 from leyden.model.alert import Event
 from leyden.model.records import HandlerRecord
 from leyden.notify import INTEGRATIONS, Integration, Problem
@@ -196,7 +198,7 @@ async def test_alert_service_builds_it_and_its_global_handler(
 ) -> None:
     config = _config(tmp_path)
     services = INTEGRATIONS.build_services(config)
-    alerts = AlertService(services=services, config=config)
+    alerts = AlertService(services=services, config=config, dispatcher=Dispatcher(MemoryOutbox()))
     try:
         explicit = alerts.build_handlers([("pager", {"team": "ops"})])
         assert [(h.kind, h.team) for h in explicit] == [("pager", "ops")]  # type: ignore[attr-defined]
@@ -208,7 +210,11 @@ async def test_alert_service_builds_it_and_its_global_handler(
 
 async def test_topic_handlers_build_and_check_it(pager: Integration, tmp_path: Path) -> None:
     config = _config(tmp_path)
-    alerts = AlertService(services=INTEGRATIONS.build_services(config), config=config)
+    alerts = AlertService(
+        services=INTEGRATIONS.build_services(config),
+        config=config,
+        dispatcher=Dispatcher(MemoryOutbox()),
+    )
     handlers = TopicHandlers(alerts, None, clock=SimulatedClock(0))
     try:
         handlers.register(HandlerRecord("cpu", "page-ops", "pager", {"team": "ops"}))

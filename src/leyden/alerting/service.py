@@ -34,7 +34,6 @@ from leyden.alerting.topics import (
 )
 from leyden.config import Config
 from leyden.delivery.dispatcher import Dispatcher
-from leyden.delivery.outbox import MemoryOutbox
 from leyden.model.alert import Event, EventState, Inhibitor, Level
 from leyden.notify import INTEGRATIONS
 from leyden.notify.base import AlertHandler, HandlerConfigError, HandlerContext, Serializer
@@ -216,21 +215,19 @@ class AlertService:
         services: Mapping[str, Any],
         config: Config | None = None,
         store: TopicStore | None = None,
-        dispatcher: Dispatcher | None = None,
+        dispatcher: Dispatcher,
         serializer: Serializer | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         """``services``: each integration's running service by kind, as the composition root
         built them (the caller owns and closes them; ``{}`` when there are none).
-        ``dispatcher``: sends the outbox's rows (the runtime's is over the SQLite outbox); one
-        over a memory outbox when not given."""
+        ``dispatcher``: sends the outbox's rows (the runtime's is over the SQLite outbox; tests
+        give one over a :class:`~leyden.delivery.outbox.MemoryOutbox`)."""
         self.config = config
         self.services = services
         self._log = logger or _LOG
         if store is not None and config is not None and not config.alert.persist_topics:
             store = None
-        if dispatcher is None:
-            dispatcher = Dispatcher(MemoryOutbox(), logger=self._log)
         self.dispatcher = dispatcher
         self.topics = Topics(store=store, dispatcher=dispatcher, logger=self._log)
         #: the publisher whose handler a key is, for counting lost deliveries as node errors

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from leyden.alerting.match import MatchError
 from leyden.delivery.dispatcher import Dispatcher
-from leyden.delivery.outbox import MemoryOutbox, NewDelivery, task_handler_key, topic_handler_key
+from leyden.delivery.outbox import NewDelivery, task_handler_key, topic_handler_key
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify.base import AlertHandler
 
@@ -193,22 +193,20 @@ class Topic:
 class Topics:
     """Every topic by ID, the store behind them, the outbox and its dispatcher.
 
-    ``dispatcher`` defaults to one over a :class:`~leyden.delivery.outbox.MemoryOutbox`
-    (tests, storeless runs); the server's runtime gives one over the SQLite outbox.
+    The server's runtime gives a dispatcher over the SQLite outbox; tests give one over a
+    :class:`~leyden.delivery.outbox.MemoryOutbox`.
     """
 
     def __init__(
         self,
         *,
         store: TopicStore | None = None,
-        dispatcher: Dispatcher | None = None,
+        dispatcher: Dispatcher,
         logger: logging.Logger | None = None,
     ) -> None:
         self.store = store
         self._log = logger or _LOG
-        self.dispatcher = (
-            dispatcher if dispatcher is not None else Dispatcher(MemoryOutbox(), logger=self._log)
-        )
+        self.dispatcher = dispatcher
         self._topics: dict[str, Topic] = {}
         #: this turn's events: (topic, event as handlers see it, handlers then, persist?)
         self._pending: list[tuple[str, Event, tuple[_Attached, ...], bool]] = []
