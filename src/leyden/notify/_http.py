@@ -11,9 +11,10 @@ hardened with instead of copying them:
 * **TLS.**  Kapacitor's ``ssl-ca``/``ssl-cert``/``ssl-key``/``insecure-skip-verify`` keys become
   one client context (:func:`build_ssl_context`); :class:`SessionPool` keeps one aiohttp session
   per such setting so connections are reused across posts.
-* **Outcomes.**  :class:`DeliveryResult` says delivered / retry / permanent, so a durable outbox
-  can later own the retry schedule; :func:`classify` maps an HTTP status to an outcome and
-  :func:`backoff` gives the jittered exponential wait between attempts.
+* **Outcomes.**  :class:`DeliveryResult` says delivered / retry / permanent, so the durable
+  outbox's dispatcher owns the retry schedule for every kind; :func:`classify` maps an HTTP
+  status to an outcome and :func:`backoff` gives the dispatcher's jittered exponential wait
+  between attempts.
 """
 
 from __future__ import annotations
@@ -114,17 +115,17 @@ def scrub(
 class DeliveryResult:
     """What became of one notification.
 
-    ``retry_after`` (seconds) is the service's own hint when it gave one (429), else the backoff
-    the sender would use next; ``None`` for delivered and permanent outcomes.  ``headers`` are
-    the answer's, so the dispatcher's pacer learns the rate-limit buckets from them.  ``reason`` is the
-    service's explanation (or the transport error), never containing a secret URL.
+    ``retry_after`` (seconds) is the service's own hint when it gave one (a 429's, or the wait
+    until a closed rate-limit bucket resets); ``None`` otherwise, and the dispatcher backs off.
+    ``headers`` are the answer's, so the dispatcher's pacer learns the rate-limit buckets from
+    them.  ``reason`` is the service's explanation (or the transport error), never containing a
+    secret URL.
     """
 
     outcome: Outcome
     status: int | None = None
     reason: str = ""
     retry_after: float | None = None
-    attempts: int = 1
     #: the answer's headers (``X-RateLimit-*``), for the dispatcher's pacer; None without one
     headers: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
 

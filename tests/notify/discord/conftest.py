@@ -17,6 +17,7 @@ from aiohttp import web
 
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.notify.discord.config import DiscordConfig
 from leyden.notify.discord.sender import DiscordSender
 
 TOKEN = "SeCrEtToKeN-abc_123"
@@ -147,10 +148,8 @@ def fake_time() -> FakeTime:
 
 @pytest.fixture
 async def sender(fake_time: FakeTime) -> AsyncIterator[DiscordSender]:
-    """A sender with fake time and jitter factor exactly 1 (random() = 0.5)."""
-    s = DiscordSender(
-        sleep=fake_time.sleep, clock=fake_time.clock, random=lambda: 0.5, trust_env=False
-    )
+    """A sender on fake time."""
+    s = DiscordSender(sleep=fake_time.sleep, clock=fake_time.clock, trust_env=False)
     yield s
     await s.close()
 
@@ -182,9 +181,7 @@ def leyden_logs() -> Iterator[LogCapture]:
     logger.setLevel(old_level)
 
 
-def _make_config(**overrides: Any) -> Any:
-    from leyden.notify.discord.config import DiscordConfig
-
+def _make_config(**overrides: Any) -> DiscordConfig:
     values: dict[str, Any] = {
         "enabled": True,
         "default": True,
@@ -229,7 +226,7 @@ def _make_event(
 
 @pytest.fixture
 def make_config() -> Callable[..., Any]:
-    """Builds a ``leyden.config.DiscordConfig``: enabled, default, everything else empty."""
+    """Builds a ``DiscordConfig``: enabled, default, everything else empty."""
     return _make_config
 
 

@@ -11,10 +11,16 @@ import pytest
 import trustme
 
 from leyden import __version__
-from leyden.notify._http import DeliveryResult, TLSConfigError, build_ssl_context
+from leyden.notify._http import DeliveryResult, TLSConfigError, backoff, build_ssl_context
 from leyden.notify.discord.config import DiscordConfig
-from leyden.notify.discord.sender import DiscordSender, explain_response, is_discord_webhook_url
-from leyden.notify.discord.webhook import Kind, classify_url, normalize_webhook_url, redact_url
+from leyden.notify.discord.sender import DiscordSender, explain_response
+from leyden.notify.discord.webhook import (
+    Kind,
+    classify_url,
+    normalize_webhook_url,
+    parse_webhook_url,
+    redact_url,
+)
 
 TOKEN = "SeCrEtToKeN-abc_123"  # the token in the conftest server's default webhook path
 ServerFactory = Callable[..., Awaitable[Any]]
@@ -143,7 +149,7 @@ def test_redact_url(url: str, expected: str) -> None:
     ],
 )
 def test_config_and_sender_agree(url: str, normalized: str, kind: Kind) -> None:
-    assert is_discord_webhook_url(url)
+    assert parse_webhook_url(url) is not None
     assert normalize_webhook_url(url) == normalized
     assert "abc" not in redact_url(url)
     assert classify_url(url).kind is kind
@@ -216,7 +222,7 @@ async def test_any_2xx_is_delivered_and_query_is_kept(
     sender: DiscordSender, server: WebhookServer
 ) -> None:
     server.script((200, {"id": "1", "channel_id": "2"}))
-    result = await sender.deliver(server.url(server.path + "?wait=true&thread_id=77"), PAYLOAD)
+    result = await sender.post_once(server.url(server.path + "?wait=true&thread_id=77"), PAYLOAD)
     assert result.delivered and result.status == 200
     assert server.seen[0].query == {"wait": "true", "thread_id": "77"}
 
@@ -236,14 +242,15 @@ async def test_non_ascii_body_is_utf8_json(sender: DiscordSender, server: Webhoo
     ],
     ids=["json-retry_after", "retry-after-header", "reset-after-header"],
 )
-async def test_429_waits_retry_after_then_succeeds(
+async def test_429_hands_back_its_hint_and_closes_the_gate(
     sender: DiscordSender, server: WebhookServer, fake_time: FakeTime, reply: tuple[Any, ...]
 ) -> None:
     server.script(reply)
-    result = await sender.deliver(server.url(), PAYLOAD)
-    assert result.delivered
-    assert result.attempts == 2
-    assert fake_time.waits == [0.376]
+    result = await sender.post_once(server.url(), PAYLOAD)
+    assert (result.outcome, result.status, result.retry_after) == ("retry", 429, 0.376)
+    assert fake_time.waits == []
+    assert (await sender.post_once(server.url(), PAYLOAD)).delivered
+    assert fake_time.waits == [pytest.approx(0.376)]  # the next request waited the hint out
     assert len(server.seen) == 2
 
 
@@ -251,15 +258,14 @@ async def test_429_json_hint_wins_over_headers(
     sender: DiscordSender, server: WebhookServer, fake_time: FakeTime
 ) -> None:
     server.script((429, {"message": "m", "retry_after": 2.5}, {"Retry-After": "9"}))
-    assert (await sender.deliver(server.url(), PAYLOAD)).delivered
-    assert fake_time.waits == [2.5]
+    assert (await sender.post_once(server.url(), PAYLOAD)).retry_after == 2.5
 
 
 async def test_429_too_long_is_handed_back_not_waited(
     sender: DiscordSender, server: WebhookServer, fake_time: FakeTime
 ) -> None:
     server.script((429, {"message": "You are being rate limited.", "retry_after": 64.57}))
-    result = await sender.deliver(server.url(), PAYLOAD)
+    result = await sender.post_once(server.url(), PAYLOAD)
     assert result.outcome == "retry"
     assert result.status == 429
     assert result.retry_after == 64.57
@@ -268,61 +274,37 @@ async def test_429_too_long_is_handed_back_not_waited(
     assert len(server.seen) == 1
 
 
-async def test_5xx_retried_with_exponential_backoff(
+async def test_5xx_is_one_attempt_handed_back_for_a_retry(
     sender: DiscordSender, server: WebhookServer, fake_time: FakeTime
 ) -> None:
-    server.script((500), (502, "<html>bad gateway</html>"), (503))
-    result = await sender.deliver(server.url(), PAYLOAD)
-    assert result.delivered
-    assert result.attempts == 4
-    assert fake_time.waits == [0.5, 1.0, 2.0]
-
-
-@pytest.mark.parametrize(("jitter", "waits"), [(0.0, [0.25, 0.5]), (1.0, [0.75, 1.5])])
-async def test_backoff_jitter_is_injectable(
-    server: WebhookServer, fake_time: FakeTime, jitter: float, waits: list[float]
-) -> None:
-    sender = DiscordSender(
-        sleep=fake_time.sleep, clock=fake_time.clock, random=lambda: jitter, trust_env=False
+    server.script(
+        (500, {"message": "Internal Server Error", "code": 0}),
+        (502, "<html>bad gateway</html>"),
+        (503),
     )
-    try:
-        server.script((500), (500))
-        assert (await sender.deliver(server.url(), PAYLOAD)).delivered
-    finally:
-        await sender.close()
-    assert fake_time.waits == waits
-
-
-async def test_5xx_gives_up_after_max_attempts_with_a_retry_hint(
-    sender: DiscordSender, server: WebhookServer, fake_time: FakeTime
-) -> None:
-    server.script(*[(500, {"message": "Internal Server Error", "code": 0})] * 5)
-    result = await sender.deliver(server.url(), PAYLOAD, max_attempts=3)
-    assert result.outcome == "retry"
-    assert result.attempts == 3
-    assert result.status == 500
-    assert result.reason == "Internal Server Error"
-    assert fake_time.waits == [0.5, 1.0]
-    assert result.retry_after == 2.0  # the wait it would have used next
+    replies = [await sender.post_once(server.url(), PAYLOAD) for _ in range(3)]
+    assert [(r.outcome, r.status, r.retry_after) for r in replies] == [
+        ("retry", 500, None),
+        ("retry", 502, None),
+        ("retry", 503, None),
+    ]
+    assert replies[0].reason == "Internal Server Error"
+    assert fake_time.waits == []  # the dispatcher owns the backoff
     assert len(server.seen) == 3
 
 
-async def test_total_wait_is_bounded(
-    sender: DiscordSender, server: WebhookServer, fake_time: FakeTime
-) -> None:
-    server.script(*[(503)] * 10)
-    result = await sender.deliver(server.url(), PAYLOAD, max_attempts=10, max_total_wait=3.0)
-    assert result.outcome == "retry"
-    assert fake_time.waits == [0.5, 1.0]  # the next 2.0 would exceed 3.0 in total
-    assert sum(fake_time.waits) <= 3.0
+@pytest.mark.parametrize(("jitter", "waits"), [(0.0, [0.25, 0.5, 1.0]), (1.0, [0.75, 1.5, 3.0])])
+def test_backoff_doubles_and_its_jitter_is_injectable(jitter: float, waits: list[float]) -> None:
+    assert [backoff(n, random=lambda: jitter) for n in (1, 2, 3)] == waits
+    assert backoff(20, base=0.5, cap=30.0, random=lambda: 0.5) == 30.0
 
 
 async def test_404_is_permanent_and_not_retried(
     sender: DiscordSender, server: WebhookServer, fake_time: FakeTime
 ) -> None:
     server.script((404, {"message": "Unknown Webhook", "code": 10015}))
-    result = await sender.deliver(server.url(), PAYLOAD)
-    assert result == DeliveryResult("permanent", 404, "Unknown Webhook (10015)", None, 1)
+    result = await sender.post_once(server.url(), PAYLOAD)
+    assert result == DeliveryResult("permanent", 404, "Unknown Webhook (10015)")
     assert result.describe() == "HTTP 404: Unknown Webhook (10015)"
     assert len(server.seen) == 1
     assert fake_time.waits == []
@@ -376,7 +358,7 @@ async def test_4xx_are_permanent_with_discords_reason(
     sender: DiscordSender, server: WebhookServer, reply: tuple[Any, ...], reason: str
 ) -> None:
     server.script(reply)
-    result = await sender.deliver(server.url(), PAYLOAD)
+    result = await sender.post_once(server.url(), PAYLOAD)
     assert (result.outcome, result.status, result.reason) == ("permanent", reply[0], reason)
     assert len(server.seen) == 1
 
@@ -389,12 +371,11 @@ def _closed_port() -> int:
 
 async def test_connection_refused_is_retried(sender: DiscordSender, fake_time: FakeTime) -> None:
     url = f"http://127.0.0.1:{_closed_port()}/api/webhooks/1/{TOKEN}"
-    result = await sender.deliver(url, PAYLOAD, max_attempts=2)
+    result = await sender.post_once(url, PAYLOAD)
     assert result.outcome == "retry"
     assert result.status is None
     assert result.reason.startswith("connection error: ")
-    assert result.attempts == 2
-    assert fake_time.waits == [0.5]
+    assert fake_time.waits == []
     assert TOKEN not in result.reason
 
 
@@ -478,11 +459,11 @@ async def test_url_never_in_reasons_or_logs(
         (429, {"message": "You are being rate limited.", "retry_after": 0.1}),
         (404, {"message": f"Unknown Webhook {TOKEN}", "code": 10015}),
     )
-    results = [await sender.deliver(url, PAYLOAD)]
+    results = [await sender.post_once(url, PAYLOAD) for _ in range(3)]
     refused = f"http://127.0.0.1:{_closed_port()}/api/webhooks/1/{TOKEN}"
-    results.append(await sender.deliver(refused, PAYLOAD, max_attempts=2))
-    assert results[0].outcome == "permanent"
-    assert leyden_logs.records, "expected the failures to be logged"
+    results.append(await sender.post_once(refused, PAYLOAD))
+    assert [r.outcome for r in results] == ["retry", "retry", "permanent", "retry"]
+    assert leyden_logs.records, "expected the wait for the 429's bucket to be logged"
     texts = [r.reason for r in results] + [r.describe() for r in results]
     texts += leyden_logs.texts()
     for text in texts:
@@ -518,8 +499,8 @@ async def test_tls_with_ssl_ca(
 ) -> None:
     server = await server_factory(_server_context(ca.issue_cert("127.0.0.1")))
     context = build_ssl_context(ssl_ca=_write_ca(ca, tmp_path))
-    assert (await sender.deliver(server.url(), PAYLOAD, ssl=context)).delivered
-    assert (await sender.deliver(server.url(), PAYLOAD, ssl=context)).delivered
+    assert (await sender.post_once(server.url(), PAYLOAD, ssl=context)).delivered
+    assert (await sender.post_once(server.url(), PAYLOAD, ssl=context)).delivered
     assert len(server.peers) == 1
 
 
@@ -533,7 +514,7 @@ async def test_tls_untrusted_server_is_refused_clearly(
     stranger = trustme.CA()
     server = await server_factory(_server_context(stranger.issue_cert("127.0.0.1")))
     context = build_ssl_context(ssl_ca=_write_ca(ca, tmp_path))
-    result = await sender.deliver(server.url(), PAYLOAD, ssl=context)
+    result = await sender.post_once(server.url(), PAYLOAD, ssl=context)
     assert result.outcome == "permanent"
     assert result.reason.startswith("TLS certificate verification failed: ")
     assert "certificate verify failed" in result.reason

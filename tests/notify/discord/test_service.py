@@ -368,7 +368,7 @@ def test_disabled_workspace_tls_files_are_not_read(
 # --- handle --------------------------------------------------------------------------------
 
 
-async def test_handle_posts_to_the_workspace_webhook(
+async def test_send_posts_to_the_workspace_webhook(
     services: Callable[..., DiscordService],
     make_config: Callable[..., Any],
     make_event: Callable[..., Any],
@@ -380,7 +380,7 @@ async def test_handle_posts_to_the_workspace_webhook(
             workspace="errors", default=False, url=server.url(server.path + "?thread_id=7")
         ),
     )
-    result = await service.handle(make_event(), Opts(workspace="errors", username="StatsBot"))
+    result = await service.send([make_event()], Opts(workspace="errors", username="StatsBot"))
     assert result.delivered
     [seen] = server.seen
     assert seen.query == {"thread_id": "7"}
@@ -390,18 +390,19 @@ async def test_handle_posts_to_the_workspace_webhook(
     }
 
 
-async def test_handle_retries_then_delivers(
+async def test_send_is_one_attempt_and_hands_back_discords_hint(
     services: Callable[..., DiscordService],
     make_config: Callable[..., Any],
     make_event: Callable[..., Any],
     server: Any,
     fake_time: Any,
 ) -> None:
-    server.script((429, {"message": "You are being rate limited.", "retry_after": 0.25}), 502)
+    server.script((429, {"message": "You are being rate limited.", "retry_after": 0.25}))
     service = services(make_config(url=server.url()))
-    result = await service.handle(make_event(), Opts())
-    assert result.delivered and result.attempts == 3
-    assert fake_time.waits == [0.25, 1.0]
+    result = await service.send([make_event()], Opts())
+    assert (result.outcome, result.retry_after) == ("retry", 0.25)
+    assert len(server.seen) == 1
+    assert fake_time.waits == []  # the dispatcher schedules the retry
 
 
 @pytest.mark.parametrize(
@@ -411,24 +412,22 @@ async def test_handle_retries_then_delivers(
         (Opts(embed_title="{{ .ID "), "invalid embed-title template '{{ .ID '"),
     ],
 )
-async def test_handle_user_mistakes_are_permanent_failures(
+async def test_send_user_mistakes_are_permanent_failures(
     services: Callable[..., DiscordService],
     make_config: Callable[..., Any],
     make_event: Callable[..., Any],
     server: Any,
-    leyden_logs: Any,
     opts: Opts,
     reason: str,
 ) -> None:
     service = services(make_config(workspace="a", url=server.url()))
-    result = await service.handle(make_event(), opts)
+    result = await service.send([make_event()], opts)
     assert result.outcome == "permanent"
     assert result.reason.startswith(reason)
     assert server.seen == []
-    assert any("failed to prepare Discord message" in t for t in leyden_logs.texts())
 
 
-async def test_handle_uses_the_workspace_tls_settings(
+async def test_send_uses_the_workspace_tls_settings(
     services: Callable[..., DiscordService],
     make_config: Callable[..., Any],
     make_event: Callable[..., Any],
@@ -445,8 +444,8 @@ async def test_handle_uses_the_workspace_tls_settings(
         make_config(workspace="tls", url=server.url(), ssl_ca=str(ca_path)),
         make_config(workspace="plain", default=False, url=server.url()),
     )
-    assert (await service.handle(make_event(), Opts(workspace="tls"))).delivered
-    refused = await service.handle(make_event(), Opts(workspace="plain"))
+    assert (await service.send([make_event()], Opts(workspace="tls"))).delivered
+    refused = await service.send([make_event()], Opts(workspace="plain"))
     assert refused.outcome == "permanent"
     assert "certificate verify failed" in refused.reason
 
@@ -458,16 +457,20 @@ async def test_url_never_in_results_or_logs(
     server: Any,
     leyden_logs: Any,
 ) -> None:
-    server.script((404, {"message": "Unknown Webhook", "code": 10015}), 500, 500, 500, 500, 500)
+    server.script(
+        (404, {"message": "Unknown Webhook", "code": 10015}),
+        (429, {"message": "You are being rate limited.", "retry_after": 0.1}),
+        500,
+    )
     service = services(make_config(url=server.url()))
     texts = []
-    for _ in range(2):
-        result = await service.handle(make_event(), Opts())
+    for _ in range(3):  # the third waits for the 429's bucket, and logs that it does
+        result = await service.send([make_event()], Opts())
         texts += [result.reason, result.describe()]
     _ok, message = await service.test({})
     texts.append(message)
     texts += leyden_logs.texts()
-    assert len(leyden_logs.records) >= 2
+    assert leyden_logs.records
     for text in texts:
         assert server.token not in text
         assert server.url() not in text
@@ -609,11 +612,10 @@ async def test_service_test_without_configuration(services: Callable[..., Discor
     assert await services().test({}) == (False, "no discord configuration found")
 
 
-async def test_close_leaves_a_shared_sender_open(
+async def test_close_closes_the_sender_it_was_given(
     make_config: Callable[..., Any], sender: DiscordSender, server: Any
 ) -> None:
     service = DiscordService([make_config(url=server.url())], sender=sender)
     await service.close()
-    assert (await sender.post_once(server.url(), {"content": "still open"})).delivered
-    own = DiscordService([make_config(url=server.url())])
-    await own.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await sender.post_once(server.url(), {"content": "closed with its service"})

@@ -2,7 +2,8 @@
 
 One folder per integration (Alertmanager's ``notify/<receiver>``): ``config`` (the section),
 ``webhook`` (URL and username rules, the one owner), ``payload`` (bodies fitted to Discord's
-limits), ``sender`` (posting, rate-limit gate, retries), ``service`` (workspaces, rendering) and
+limits), ``sender`` (one post, its outcome, the rate-limit gate), ``service`` (workspaces,
+rendering) and
 ``handler`` (``.discord()`` / ``kind: discord``).  :data:`INTEGRATION` is its registry entry.
 """
 
@@ -14,13 +15,15 @@ from leyden.config import Config
 from leyden.notify._registry import Integration
 from leyden.notify.discord.config import SECTION
 from leyden.notify.discord.handler import KIND, check, from_options, from_tick
+from leyden.notify.discord.sender import DiscordSender
 from leyden.notify.discord.service import DiscordService
 
 __all__ = ["INTEGRATION"]
 
 
 def _build_service(config: Config | None) -> DiscordService:
-    return DiscordService(config.sections(SECTION) if config is not None else [])
+    sections = config.sections(SECTION) if config is not None else []
+    return DiscordService(sections, sender=DiscordSender())
 
 
 def _global(service: DiscordService) -> bool:

@@ -17,7 +17,12 @@ from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Problem
 from leyden.notify.base import HandlerConfigError, HandlerContext, HandlerError
 from leyden.notify.discord.payload import EMBEDS_LIMIT
-from leyden.notify.discord.service import DiscordError, DiscordHandlerOptions, DiscordService
+from leyden.notify.discord.service import (
+    DiscordError,
+    DiscordHandlerOptions,
+    DiscordService,
+    format_workspace_names,
+)
 
 KIND = "discord"
 
@@ -41,12 +46,13 @@ class DiscordHandler:
         return await self.service.send(events, self.options)
 
     async def handle(self, event: Event) -> None:
-        result = await self.service.handle(event, self.options)
+        """One attempt (service tests, unit tests); its failure raised as ``HandlerError``."""
+        result = await self.send([event])
         if not result.delivered:
             where = (
                 f'workspace "{self.options.workspace}"'
                 if self.options.workspace
-                else ("the default workspace")
+                else "the default workspace"
             )
             raise HandlerError(f"failed to send event to Discord ({where}): {result.describe()}")
 
@@ -85,10 +91,6 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> DiscordHand
     return DiscordHandler(_service(ctx), parsed)
 
 
-def _names(names: list[str]) -> str:
-    return ", ".join(f'"{n}"' if n == "" else n for n in names) or "none"
-
-
 def check(settings: Mapping[str, Any], service: DiscordService, tick: bool) -> Problem | None:
     """A workspace the server does not have, refused when the handler is defined.
 
@@ -102,7 +104,7 @@ def check(settings: Mapping[str, Any], service: DiscordService, tick: bool) -> P
         if workspace not in names:
             return Problem(
                 f'discord workspace "{workspace}" is not configured; configured workspaces: '
-                + _names(names),
+                + format_workspace_names(names),
                 prop="workspace",
                 value=workspace,
             )

@@ -1,9 +1,9 @@
 """Posting webhook bodies to Discord, telling apart what to retry from what never will work.
 
 The sender's whole interface is "take a notification, report delivered / retry at / permanent
-failure" (``DeliveryResult``), so a durable outbox can later sit in front of it and own the
-retry schedule: ``post_once`` is one attempt, ``deliver`` a bounded in-memory retry loop for
-callers without an outbox.
+failure" (``DeliveryResult``): :meth:`DiscordSender.post_once` is one attempt, and the durable
+outbox's dispatcher (:mod:`leyden.delivery.dispatcher`) owns the retry schedule, as for every
+kind.
 
 Webhook URLs carry their secret token in the path.  Nothing here logs, raises or returns a URL
 in clear: logs and reasons use ``redact_url`` and every reason built from an exception or a
@@ -15,10 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random as _random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -28,7 +26,6 @@ from leyden.notify._http import (
     DeliveryResult,
     SessionPool,
     SSLSetting,
-    backoff,
     classify,
     scrub,
 )
@@ -39,17 +36,12 @@ __all__ = [
     "USER_AGENT",
     "DiscordSender",
     "explain_response",
-    "is_discord_webhook_url",
 ]
 
 log = logging.getLogger("leyden.discord")
 
 USER_AGENT = f"DiscordBot (leyden, {__version__})"
 DEFAULT_TIMEOUT = 30.0
-
-
-def is_discord_webhook_url(url: str) -> bool:
-    return parse_webhook_url(url) is not None
 
 
 def _scrub(text: str, url: str) -> str:
@@ -152,18 +144,19 @@ def _retry_after(headers: Mapping[str, str], body: bytes) -> float | None:
 
 
 class DiscordSender:
-    """Posts JSON bodies to webhooks with connection reuse, classification and bounded retries.
+    """Posts JSON bodies to webhooks, one attempt each, with connection reuse and classification.
 
     One ``aiohttp.ClientSession`` per TLS setting keeps connections alive across posts.  A
     simple per-webhook gate honours ``X-RateLimit-Remaining: 0`` / ``X-RateLimit-Reset-After``
-    and 429 answers: the next request to that webhook waits until the bucket resets.  Requests
-    to one webhook go one at a time, so the gate is seen by all of them: several handler queues
-    posting to the same webhook at once would otherwise all pass an open gate together, and at
+    and 429 answers: the next request to that webhook waits until the bucket resets (or, beyond
+    ``max_gate_wait``, is handed back as a retry without a try).  Requests to one webhook go one
+    at a time, so the gate is seen by all of them: several senders to the same webhook (service
+    tests beside the dispatcher) would otherwise all pass an open gate together, and at
     Discord's 5 per 2 s most of them come back 429 (which count toward Cloudflare's ban of
     clients sending too many invalid requests).  Global (per-host) and per-channel budgets are
     not modelled here; they belong to the pacing layer.
 
-    ``sleep``, ``random`` and ``clock`` are injectable so tests never really wait.
+    ``sleep`` and ``clock`` are injectable so tests never really wait.
     """
 
     def __init__(
@@ -171,19 +164,13 @@ class DiscordSender:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        random: Callable[[], float] = _random.random,
         clock: Callable[[], float] = time.monotonic,
         trust_env: bool = True,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
         max_gate_wait: float = 10.0,
     ) -> None:
         self._timeout_seconds = timeout
         self._sleep = sleep
-        self._random = random
         self._clock = clock
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
         self._max_gate_wait = max_gate_wait
         self._sessions = SessionPool(
             timeout=timeout,
@@ -194,10 +181,6 @@ class DiscordSender:
         #: per normalised URL: clock time before which no request may be sent
         self._not_before: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-
-    def backoff(self, attempt: int) -> float:
-        """Wait after failed attempt ``attempt`` (1-based): exponential, jittered ±50 %."""
-        return backoff(attempt, base=self._backoff_base, cap=self._backoff_cap, random=self._random)
 
     def _gate_wait(self, url: str) -> float:
         not_before = self._not_before.get(url)
@@ -280,60 +263,6 @@ class DiscordSender:
         if 300 <= status < 400:
             reason = f"unexpected redirect: {reason}"
         return DeliveryResult(outcome, status, reason, headers=headers)
-
-    async def deliver(
-        self,
-        url: str,
-        payload: Mapping[str, Any],
-        *,
-        ssl: SSLSetting = None,
-        max_attempts: int = 5,
-        max_total_wait: float = 60.0,
-        max_wait: float = 30.0,
-    ) -> DeliveryResult:
-        """Attempt until delivered, permanently refused, or out of attempts or waiting time.
-
-        429 answers are waited out per Discord's hint (when at most ``max_wait`` seconds); other
-        retryable failures back off exponentially with jitter.  Giving up returns the last
-        ``retry`` result with ``retry_after`` set, so a caller with a queue can reschedule.
-        """
-        shown = redact_url(url)
-        waited = 0.0
-        attempt = 0
-        while True:
-            attempt += 1
-            result = replace(await self.post_once(url, payload, ssl=ssl), attempts=attempt)
-            if result.outcome != "retry":
-                if result.outcome == "permanent":
-                    log.warning(
-                        "failed to send event to Discord; not retrying",
-                        extra={
-                            "fields": {
-                                "url": shown,
-                                "attempts": attempt,
-                                "reason": result.describe(),
-                            }
-                        },
-                    )
-                return result
-            wait = result.retry_after
-            if wait is None:
-                wait = self.backoff(attempt)
-                result = replace(result, retry_after=wait)
-            fields = {
-                "url": shown,
-                "attempts": attempt,
-                "reason": result.describe(),
-                "retry_in": f"{wait:.3g}s",
-            }
-            if attempt >= max_attempts or wait > max_wait or waited + wait > max_total_wait:
-                log.warning(
-                    "failed to send event to Discord; giving up for now", extra={"fields": fields}
-                )
-                return result
-            log.info("failed to send event to Discord; retrying", extra={"fields": fields})
-            await self._sleep(wait)
-            waited += wait
 
     async def close(self) -> None:
         await self._sessions.close()

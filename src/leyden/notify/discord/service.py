@@ -10,8 +10,11 @@ Behaviour follows Kapacitor's *documentation* where its code disagrees (see
   ``global`` (Kapacitor returns ``global`` instead);
 * ``global`` only counts for an *enabled* default workspace: a disabled one would add a handler
   to every alert that can only fail;
-* empty fields are left out of the body, texts are fitted to Discord's limits, OK is green, and
-  failed posts are retried (see :mod:`leyden.notify.discord.payload` and :mod:`leyden.notify.discord.sender`).
+* empty fields are left out of the body, texts are fitted to Discord's limits and OK is green
+  (see :mod:`leyden.notify.discord.payload`).
+
+:meth:`DiscordService.send` is one attempt: the dispatcher (:mod:`leyden.delivery.dispatcher`)
+owns retries, pacing and dead letters, as for every kind.
 
 The embed title, from the handler or the workspace, is a Go template over the event's template
 data, exactly as Kapacitor renders the handler's title.
@@ -19,7 +22,6 @@ data, exactly as Kapacitor renders the handler's title.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,9 +37,7 @@ from leyden.notify.discord.payload import alert_embed, build_alert_payload, comb
 from leyden.notify.discord.sender import DiscordSender
 from leyden.notify.discord.webhook import normalize_webhook_url, redact_url
 
-__all__ = ["DiscordError", "DiscordHandlerOptions", "DiscordService"]
-
-DEFAULT_LOGGER = logging.getLogger("leyden.discord")
+__all__ = ["DiscordError", "DiscordHandlerOptions", "DiscordService", "format_workspace_names"]
 
 TEST_MESSAGE = "test discord message"
 TEST_USERNAME = "Kapacitor"
@@ -69,7 +69,8 @@ def _bool_option(where: str, key: str, value: Any) -> bool | None:
     raise DiscordError(f'{where} "{key}" must be true or false, got {value!r}')
 
 
-def _format_names(names: list[str]) -> str:
+def format_workspace_names(names: list[str]) -> str:
+    """Workspace names for a message: the unnamed default as ``""``, ``none`` for no names."""
     return ", ".join(f'"{n}"' if n == "" else n for n in names) or "none"
 
 
@@ -179,13 +180,11 @@ class DiscordService:
         self,
         configs: list[DiscordConfig],
         *,
-        sender: DiscordSender | None = None,
-        logger: logging.Logger | None = None,
+        sender: DiscordSender,
     ) -> None:
+        """``sender`` posts the bodies; the service owns it and closes it with :meth:`close`."""
         self._state = _build_workspaces(list(configs))
-        self._owns_sender = sender is None
-        self._sender = sender if sender is not None else DiscordSender()
-        self._log = logger or DEFAULT_LOGGER
+        self._sender = sender
         self._templates: dict[str, Template] = {}
         self._destinations: dict[str, str] = {}
 
@@ -224,14 +223,14 @@ class DiscordService:
             if config is None:
                 raise DiscordError(
                     "no default discord workspace; configured workspaces: "
-                    + _format_names(state.names)
+                    + format_workspace_names(state.names)
                 )
         else:
             found = state.by_name.get(name)
             if found is None:
                 raise DiscordError(
                     f'workspace "{name}" is not configured; configured workspaces: '
-                    + _format_names(state.names)
+                    + format_workspace_names(state.names)
                 )
             config = found
         if not config.enabled:
@@ -281,22 +280,6 @@ class DiscordService:
         except (TemplateExecError, TemplateError) as exc:
             raise DiscordError(f"cannot render embed-title template {text!r}: {exc}") from None
 
-    def _prepare(
-        self, event: Event, opts: DiscordHandlerOptions
-    ) -> tuple[DiscordConfig, str, dict[str, Any]]:
-        config = self.resolve(opts.workspace)
-        title = self._render_title(opts.embed_title or config.embed_title, event)
-        show_time = opts.timestamp if opts.timestamp is not None else config.timestamp
-        payload = build_alert_payload(
-            message=event.state.message,
-            level=event.state.level,
-            title=title,
-            username=opts.username or config.username,
-            avatar_url=opts.avatar_url or config.avatar_url,
-            timestamp=rfc3339_seconds(event.state.time) if show_time else "",
-        )
-        return config, normalize_webhook_url(config.url), payload
-
     def identity(self, opts: DiscordHandlerOptions) -> str:
         """What makes two handlers' messages interchangeable: the same webhook, username,
         avatar, title template and timestamp flag (rows with one identity may share a message)."""
@@ -319,6 +302,24 @@ class DiscordService:
         The dispatcher owns retries and pacing; a configuration problem (a workspace gone, a
         title template that cannot render) is a permanent failure whose reason names it.
         """
+        try:
+            config, payload = self._payload(events, opts)
+        except DiscordError as exc:
+            return DeliveryResult("permanent", None, str(exc))
+        return await self._sender.post_once(
+            normalize_webhook_url(config.url), payload, ssl=self.ssl_setting(config)
+        )
+
+    def prepare(self, event: Event, opts: DiscordHandlerOptions) -> tuple[str, dict[str, Any]]:
+        """The URL to post to and the body to post; raises ``DiscordError`` for user mistakes."""
+        config, payload = self._payload([event], opts)
+        return normalize_webhook_url(config.url), payload
+
+    def _payload(
+        self, events: Sequence[Event], opts: DiscordHandlerOptions
+    ) -> tuple[DiscordConfig, dict[str, Any]]:
+        """The workspace and the body of one message carrying ``events``; raises
+        ``DiscordError`` for a workspace that does not resolve or a title that cannot render."""
         latest: dict[str, Event] = {}
         earlier: dict[str, list[Event]] = {}
         for event in events:
@@ -326,52 +327,25 @@ class DiscordService:
             if previous is not None:
                 earlier.setdefault(event.state.id, []).append(previous)
             latest[event.state.id] = event
-        try:
-            config = self.resolve(opts.workspace)
-            username = opts.username or config.username
-            avatar_url = opts.avatar_url or config.avatar_url
-            title = opts.embed_title or config.embed_title
-            show_time = opts.timestamp if opts.timestamp is not None else config.timestamp
-            embeds = [
-                alert_embed(
-                    message=event.state.message,
-                    level=event.state.level,
-                    title=self._render_title(title, event),
-                    timestamp=rfc3339_seconds(event.state.time) if show_time else "",
-                )
-                for event in latest.values()
-            ]
-        except DiscordError as exc:
-            return DeliveryResult("permanent", None, str(exc))
-        payload = combine_embeds(
-            embeds, username=username, avatar_url=avatar_url, content=digest_line(earlier)
-        )
-        return await self._sender.post_once(
-            normalize_webhook_url(config.url), payload, ssl=self.ssl_setting(config)
-        )
-
-    def prepare(self, event: Event, opts: DiscordHandlerOptions) -> tuple[str, dict[str, Any]]:
-        """The URL to post to and the body to post; raises ``DiscordError`` for user mistakes."""
-        _config, url, payload = self._prepare(event, opts)
-        return url, payload
-
-    async def handle(self, event: Event, opts: DiscordHandlerOptions) -> DeliveryResult:
-        """Send one alert event, retrying as the sender sees fit."""
-        try:
-            config, url, payload = self._prepare(event, opts)
-        except DiscordError as exc:
-            self._log.error(
-                "failed to prepare Discord message",
-                extra={
-                    "fields": {
-                        "workspace": opts.workspace,
-                        "id": event.state.id,
-                        "reason": str(exc),
-                    }
-                },
+        config = self.resolve(opts.workspace)
+        title = opts.embed_title or config.embed_title
+        show_time = opts.timestamp if opts.timestamp is not None else config.timestamp
+        embeds = [
+            alert_embed(
+                message=event.state.message,
+                level=event.state.level,
+                title=self._render_title(title, event),
+                timestamp=rfc3339_seconds(event.state.time) if show_time else "",
             )
-            return DeliveryResult("permanent", None, str(exc))
-        return await self._sender.deliver(url, payload, ssl=self.ssl_setting(config))
+            for event in latest.values()
+        ]
+        payload = combine_embeds(
+            embeds,
+            username=opts.username or config.username,
+            avatar_url=opts.avatar_url or config.avatar_url,
+            content=digest_line(earlier),
+        )
+        return config, payload
 
     # --- service test --------------------------------------------------------------------
 
@@ -439,12 +413,11 @@ class DiscordService:
             config, payload = self._test_payload(options)
         except DiscordError as exc:
             return False, str(exc)
-        result = await self._sender.deliver(
-            normalize_webhook_url(config.url), payload, ssl=self.ssl_setting(config), max_attempts=1
+        result = await self._sender.post_once(
+            normalize_webhook_url(config.url), payload, ssl=self.ssl_setting(config)
         )
         return (True, "") if result.delivered else (False, result.describe())
 
     async def close(self) -> None:
-        """Close the sender if this service created it (a shared sender is its owner's to close)."""
-        if self._owns_sender:
-            await self._sender.close()
+        """Close the sender (its sessions)."""
+        await self._sender.close()
