@@ -139,6 +139,7 @@ class AlertConfig(Section):
     """``[alert]``."""
 
     persist_topics: bool = True
+    #: Kapacitor's per-handler queue bound; accepted and checked, but the outbox bounds nothing
     topic_buffer_length: int = 5000
     #: Leyden's opt-in fixes of Kapacitor behaviours that change alert output (off = Kapacitor's):
     #: each group gets its own state for count()/sigma()/spread() in alert level lambdas
@@ -205,7 +206,7 @@ AUTH_PERMISSIONS = ("none", "api", "config_api", "write_points", "all")
 
 @dataclass
 class AuthUser(Section):
-    """One ``[[auth.users]]`` entry (Leyden's own section, see the module docstring)."""
+    """One ``[[auth.users]]`` entry (Leyden's own section, see :mod:`leyden.config.load`)."""
 
     username: str = ""
     password: str = field(default="", repr=False)

@@ -22,7 +22,10 @@ Sections Leyden implements::
     [storage]          sqlite (ours; default <data_dir>/leyden.db), boltdb (accepted, never used:
                        Leyden never writes to a Kapacitor BoltDB file)
     [logging]          file (STDERR, STDOUT or a path), level (DEBUG, INFO, WARN, ERROR)
-    [alert]            persist-topics, topic-buffer-length
+    [alert]            persist-topics, topic-buffer-length (accepted; it bounds nothing: the
+                       outbox keeps every event), per-group-lambda-state, chronological-flapping
+    [delivery]         max-age, retry-backoff, retry-max-backoff, discord-channel-limit,
+                       digest-after (Leyden's own: the durable outbox's retries and pacing)
     [config-override]  enabled
     [[discord]] …      each integration's own section (leyden.notify: Discord's is
                        leyden.notify.discord.config); a single [x] table counts as one section

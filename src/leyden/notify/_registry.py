@@ -61,8 +61,9 @@ class Integration:
     """Everything the generic layers need to know about one handler kind.
 
     ``from_tick`` is ``None`` for kinds that exist only as topic handlers.  ``section`` and
-    ``build_service`` go together: an integration with a section has a running service, kept
-    by kind in the server's services map and in :attr:`HandlerContext.services`.  The service
+    ``build_service`` go together: an integration with a section has a running service, built
+    once by the composition root (``Runtime.integrations``, by kind) and handed to handler
+    factories in :attr:`HandlerContext.services`.  The service
     test calls the service's ``default_test_options()`` and ``test(options)``.
     """
 

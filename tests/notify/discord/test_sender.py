@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import trustme
+from aiohttp import web
 
 from leyden import __version__
 from leyden.notify._http import DeliveryResult, TLSConfigError, backoff, build_ssl_context
@@ -380,8 +381,6 @@ async def test_connection_refused_is_retried(sender: DiscordSender, fake_time: F
 
 
 async def test_timeout_is_retried(server_factory: ServerFactory, fake_time: FakeTime) -> None:
-    from aiohttp import web
-
     release = asyncio.Event()
 
     async def stall(request: web.Request) -> web.Response:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from leyden.clock import Clock
 from leyden.model.alert import Event
 from leyden.notify.base import HandlerConfigError, HandlerContext
-
-if TYPE_CHECKING:
-    from leyden.clock import Clock
 
 Collector = Callable[[Event], Any]
 
