@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -348,3 +349,32 @@ async def test_a_storm_commits_in_chunks_each_a_turn(monkeypatch: pytest.MonkeyP
         committed.append(len(rows))
         assert {r.alert_id for r in rows} == set(store.topics.get("t", {}))
     assert committed == [10, 20, 25]
+
+
+async def test_a_failed_chunk_loses_only_its_own_events(
+    monkeypatch: pytest.MonkeyPatch, logs: Capture
+) -> None:
+    """A commit that fails loses the events it tried, says how many, and leaves the storm's
+    later chunks to their own turns: they were never tried."""
+    monkeypatch.setattr(topics_module, "COMMIT_CHUNK", 10)
+    topics = Topics(store=MemoryTopicStore(), dispatcher=Dispatcher(MemoryOutbox()))
+    topics.register_handler("t", Recorder(gate=asyncio.Event()), LABEL)
+    outbox = topics.dispatcher.outbox
+    add = outbox.add
+    calls = []
+
+    def fail_once(rows: list[Any]) -> None:
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise OSError("disk I/O error")
+        add(rows)
+
+    monkeypatch.setattr(outbox, "add", fail_once)
+    for i in range(25):
+        topics.collect(event(Level.CRITICAL, id=f"a{i:02}"))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert calls == [10, 10, 5]
+    assert len(outbox.find()) == 15
+    [failed] = [f for f in logs.fields() if f.get("reason", "").startswith("OSError")]
+    assert failed["events"] == 10

@@ -275,8 +275,6 @@ class Topics:
         turn: a storm's commit must not hold the event loop (HTTP, sends) for seconds.  Each
         chunk holds its events' states and rows, so state and rows still always agree."""
         self.flush(COMMIT_CHUNK)
-        if self._pending:
-            self._schedule()
 
     def flush(self, limit: int | None = None) -> int:
         """Commit pending events (at most about ``limit``; None: all): topic states and
@@ -288,10 +286,10 @@ class Topics:
         outbox = self.dispatcher.outbox
         rows: list[NewDelivery] = []
         destinations: dict[str, str] = {}
+        done = 0  # events taken from the pending list into this transaction
         try:
             with outbox.transaction():
                 states: dict[tuple[str, str], EventState] = {}
-                done = 0
                 while self._pending and (limit is None or done < limit):
                     if limit is None:
                         batch, self._pending = self._pending, []
@@ -308,14 +306,17 @@ class Topics:
                 if rows:
                     outbox.add(rows)
         except Exception as exc:
+            # Lost: the events this transaction took (their states and rows).  Events it never
+            # took stay pending: a storm's later chunks get their own turns and commits.
             self._log.error(
                 "failed to commit alert events",
-                extra={"fields": {"events": len(rows), "reason": f"{type(exc).__name__}: {exc}"}},
+                extra={"fields": {"events": done, "reason": f"{type(exc).__name__}: {exc}"}},
             )
-            self._pending = []
             return 0
         finally:
             self._flushing = False
+            if self._pending:
+                self._schedule()
         if destinations:
             self.dispatcher.queued(destinations, Counter(row.handler for row in rows))
         return len(rows)
