@@ -59,7 +59,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from leyden.config._core import EMBEDDED_SOURCE, KAPACITOR_ONLY_SECTIONS, Config
@@ -67,6 +67,7 @@ from leyden.config._env import apply_env
 from leyden.config._schema import (
     ConfigError,
     Key,
+    Section,
     SectionSpec,
     as_table_list,
     build,
@@ -226,33 +227,31 @@ def _validate(
                 f"WARNING: {spec.label(i, section)}: {text}" for text in section.warnings()
             )
 
-    endpoints: dict[str, int] = {}
-    for i, post in enumerate(config.httppost):
-        label = f"[[httppost]] #{i}" + (
-            f" (endpoint {quote(post.endpoint)})" if post.endpoint else ""
-        )
-        _raise_problems(f"{source}: {label}", post.validate(), env_used)
-        if post.endpoint in endpoints:
+    _validate_elements(
+        "httppost", config.httppost, source, env_used, "; each endpoint needs a unique name"
+    )
+
+
+def _validate_elements(
+    name: str, elements: Sequence[Section], source: str, env_used: bool, hint: str = ""
+) -> None:
+    """Each ``[[name]]`` element's own rules, then: no two share their name (its element key)."""
+    first: dict[str, int] = {}
+    for i, element in enumerate(elements):
+        key = element._ELEMENT_KEY
+        value = getattr(element, key)
+        label = element_label(name, i, {key: value}, type(element))
+        _raise_problems(f"{source}: {label}", element.validate(), env_used)
+        if value in first:
             raise ConfigError(
-                f"{source}: [[httppost]] #{endpoints[post.endpoint]} and #{i}: endpoint "
-                f"{quote(post.endpoint)} is used twice; each endpoint needs a unique name"
+                f"{source}: [[{name}]] #{first[value]} and #{i}: {key} {quote(value)} "
+                f"is used twice{hint}"
             )
-        endpoints[post.endpoint] = i
+        first[value] = i
 
 
 def _validate_auth(config: Config, source: str, env_used: bool) -> None:
-    seen: dict[str, int] = {}
-    for i, user in enumerate(config.auth.users):
-        label = f"[[auth.users]] #{i}" + (
-            f" (username {quote(user.username)})" if user.username else ""
-        )
-        _raise_problems(f"{source}: {label}", user.validate(), env_used)
-        if user.username in seen:
-            raise ConfigError(
-                f"{source}: [[auth.users]] #{seen[user.username]} and #{i}: username "
-                f"{quote(user.username)} is used twice"
-            )
-        seen[user.username] = i
+    _validate_elements("auth.users", config.auth.users, source, env_used)
     if config.http.auth_enabled and not config.auth.enabled:
         config.notes.append(
             "WARNING: [http] auth-enabled = true but [auth] enabled = false: any username and "
