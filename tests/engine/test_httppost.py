@@ -160,6 +160,27 @@ async def test_endpoint_from_config_with_row_template_and_basic_auth(server: Ser
     assert "Content-Type" not in headers  # Go sets none for a templated body
 
 
+def test_endpoint_repr_shows_neither_credentials_nor_url() -> None:
+    """The task services (and their endpoints) may be printed in a log or a traceback: the
+    basic auth in the headers and a token in the URL's path stay out, as in the config."""
+    config = Config(
+        httppost=[
+            HTTPPostConfig(
+                endpoint="ep",
+                url="https://example.com/hook/secret-token",
+                headers={"X-Api-Key": "secret-key"},
+                basic_auth=BasicAuth("user", "secret-pw"),
+            )
+        ]
+    )
+    endpoints = httppost_endpoints(config)
+    shown = repr(endpoints) + repr(context(httppost_endpoints=endpoints).services)
+    assert "ep" in shown
+    encoded = base64.b64encode(b"user:secret-pw").decode()
+    for secret in ("secret-token", "secret-key", encoded):
+        assert secret not in shown
+
+
 def test_unknown_endpoint_is_a_task_error() -> None:
     with pytest.raises(TaskError, match="endpoint 'nope' does not exist"):
         make_task("stream|from()|httpPost().endpoint('nope')")

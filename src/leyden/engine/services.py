@@ -77,11 +77,15 @@ class AlertNodeOptions:
 class HTTPEndpoint:
     """An ``[[httppost]]`` endpoint as ``httpPost('…').endpoint(name)`` and ``sideload``
     use it: its URL, the headers every request carries (basic auth already applied) and its
-    row template, inline or in a file read when a task starts (Kapacitor reads it then too)."""
+    row template, inline or in a file read when a task starts (Kapacitor reads it then too).
+
+    The URL (a token in its path) and the headers (the credentials) stay out of ``repr``, as
+    they do in ``HTTPPostConfig``: a task's services may end up in a log or a traceback.
+    """
 
     name: str
-    url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
+    url: str = field(repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     row_template: str = ""
     row_template_file: str = ""
 
