@@ -35,7 +35,7 @@ from leyden.engine.node import TaskError
 from leyden.engine.task import Task
 from leyden.go.types import go_json
 from leyden.model.records import TaskRecord
-from leyden.notify import INTEGRATIONS
+from leyden.notify import INTEGRATIONS, IntegrationService
 from leyden.notify.base import IntegrationError
 from leyden.tasks.runner import TaskRunner, build, check
 from leyden.tasks.stats import RunningTask
@@ -89,7 +89,7 @@ def _position(err: TickError) -> dict[str, int]:
     }
 
 
-def _tick_error(task_id: str, err: TickError) -> TaskRequestError:
+def _tick_error(err: TickError) -> TaskRequestError:
     return TaskRequestError(
         f"invalid TICKscript: {err}",
         400,
@@ -99,21 +99,20 @@ def _tick_error(task_id: str, err: TickError) -> TaskRequestError:
 
 
 def _integration_error(
-    task_id: str, script: str, pipeline: Pipeline, services: Mapping[str, Any]
+    task_id: str, script: str, pipeline: Pipeline, integrations: Mapping[str, IntegrationService]
 ) -> None:
     """Refuse a handler its integration refuses at definition (``.discord().workspace('x')``
     when the server has no workspace ``x``)."""
     for node in pipeline.nodes:
         for handler in node.handlers:
             integration = INTEGRATIONS.get(handler.kind)
-            service = services.get(handler.kind)
+            service = integrations.get(handler.kind)
             if integration is None or integration.check is None or service is None:
                 continue
             problem = integration.check(handler.properties, service, True)
             if problem is None:
                 continue
             raise _tick_error(
-                task_id,
                 _locate(task_id, script, handler.pos, problem.prop, problem.value, problem.message),
             )
 
@@ -158,7 +157,7 @@ class TaskManager:
         *,
         store: TaskStore,
         runner: TaskRunner,
-        integrations: Mapping[str, Any],
+        integrations: Mapping[str, IntegrationService],
         now: Callable[[], int] = time.time_ns,
     ) -> None:
         self.store = store
@@ -378,7 +377,7 @@ class TaskManager:
         try:
             program = parse(script, task_id)
         except TickError as exc:
-            raise _tick_error(task_id, exc) from None
+            raise _tick_error(exc) from None
         return [
             (n.db.reference, n.rp.reference) for n in program.nodes if isinstance(n, A.DBRPNode)
         ]
@@ -390,7 +389,7 @@ class TaskManager:
         try:
             pipeline = build(script, filename=task_id, vars=vars_)
         except TickError as exc:
-            raise _tick_error(task_id, exc) from None
+            raise _tick_error(exc) from None
         except ValueError as exc:
             raise TaskRequestError(str(exc)) from None
         if pipeline.task_type is None:
