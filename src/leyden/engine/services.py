@@ -1,9 +1,8 @@
 """What a task's nodes may use besides their own spec: the typed services of one process.
 
-Nodes once read a string-keyed bag (``services["alerts"]``, ``["config"]``, ``["replay"]`` …),
-and the alert node built an alert service itself when the bag had none.  Now the composition
-root (:mod:`leyden.runtime`) builds one :class:`TaskServices` per process and hands it to every
-task; a missing collaborator is a ``TypeError`` there, not a silent default here.
+The composition root (:mod:`leyden.runtime`) builds one :class:`TaskServices` per process and
+hands it to every task; a missing collaborator is a ``TypeError`` there, not a silent default
+here, and no node builds a service of its own.
 
 The engine owns its ports: an alert node publishes through :class:`AlertSink`, which the alert
 service implements (``leyden.alerting.service.AlertPublisher``), so the engine imports nothing
@@ -31,7 +30,8 @@ class AlertSink(Protocol):
     Optional, used when present: ``state_changes_only: bool`` (a global handler forces
     ``stateChangesOnly``, §3.10); ``restore_event(id) -> EventState | None`` (the stored state
     of an event ID, §3.2); ``add_inhibitor(Inhibitor)`` / ``remove_inhibitor(Inhibitor)``
-    (per-group inhibitors for ``is_inhibited``, §4.8).
+    (per-group inhibitors for ``is_inhibited``, §4.8); ``count_errors_in(stats)`` (the node's
+    :class:`~leyden.engine.node.NodeStats`, whose ``errors`` then count lost deliveries).
     """
 
     def publish(self, event: Event) -> None: ...

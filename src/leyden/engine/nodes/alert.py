@@ -26,7 +26,6 @@ algorithm, events and the data sent on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point, group_id
@@ -110,7 +109,6 @@ class AlertNode(Node):
         self._details = DetailsRenderer(
             ctx.task_name, go_json(self.server_info), message_default=self._message_default
         )
-        self._default_details: Callable[..., str] = self._details.render
         #: Kapacitor's alert-node statistics (``events_dropped`` is counted under its own name)
         self.alert_stats: dict[str, int] = dict.fromkeys(_STAT_NAMES, 0)
         self._states: dict[str, GroupState] = {}
@@ -369,7 +367,7 @@ class AlertNode(Node):
         details = self._details_constant
         if details is None and self._details_default:
             try:
-                details = self._default_details(
+                details = self._details.render(
                     id_, name, group, tags, fields, level_name, t, duration, message
                 )
             except (TypeError, ValueError):  # NaN and the like: the template path reports it
@@ -409,7 +407,7 @@ class AlertNode(Node):
         stats[_STAT_BY_LEVEL[event.state.level]] += 1  # (a tuple: Enum's hash is slow)
         try:
             self.publisher.publish(event)
-        except Exception as exc:  # a full queue or a broken handler must not stop the task
+        except Exception as exc:  # a failing topic, listener or store must not stop the task
             stats["events_dropped"] += 1
             self.error("encountered error collecting event", error=str(exc), id=event.state.id)
 
@@ -537,13 +535,10 @@ class AlertNode(Node):
 
 
 def _server_info(ctx: TaskContext) -> GoStruct:
-    """Kapacitor's ``serverInfo``, which every template sees as ``.ServerInfo``."""
+    """Kapacitor's ``serverInfo``, which every template sees as ``.ServerInfo``; Leyden has
+    no cluster or server ID, so both print empty."""
     return GoStruct(
-        [
-            ("Hostname", ctx.hostname),
-            ("ClusterID", str(getattr(ctx, "cluster_id", ""))),
-            ("ServerID", str(getattr(ctx, "server_id", ""))),
-        ],
+        [("Hostname", ctx.hostname), ("ClusterID", ""), ("ServerID", "")],
         type_name="kapacitor.serverInfo",
     )
 
