@@ -191,7 +191,7 @@ class DerivativeNode(Node):
                 "cannot perform derivative",
                 err="field is the wrong type",
                 field=self.field,
-                type="<nil>" if v is None else _go_type(v),
+                type="<nil>" if v is None else go_type_name(v),
             )
             return prev, None
         cur = (t, f1)
@@ -228,7 +228,3 @@ class DerivativeNode(Node):
 
     def forget_group(self, group: str) -> None:
         self._previous.pop(group, None)
-
-
-def _go_type(v: Any) -> str:
-    return go_type_name(v)

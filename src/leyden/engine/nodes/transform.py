@@ -209,7 +209,7 @@ class EvalNode(Node):
                 v = scope[name]
                 if type(v) is not str:
                     raise EvalFailed(
-                        f"result of a tag expression must be of type string, got {_go_type(v)}"
+                        f"result of a tag expression must be of type string, got {go_type_name(v)}"
                     )
                 new_tags[name] = v
         if not self.keep:
@@ -288,11 +288,6 @@ class EvalNode(Node):
     def forget_group(self, group: str) -> None:
         for e in self.exprs:
             e.forget(group)
-
-
-def _go_type(v: Any) -> str:
-    """Go's ``%T`` of a lambda result, for the tag-type error."""
-    return go_type_name(v)
 
 
 # --- default / delete ----------------------------------------------------------------------
