@@ -16,11 +16,13 @@ from leyden.engine.node import Node, TaskError
 from leyden.engine.nodes.alert import AlertNode
 from leyden.engine.nodes.alert_state import percent_change, percent_change_chronological
 from leyden.engine.services import AlertNodeOptions, TaskServices
+from leyden.go.template import Template
 from leyden.go.time import GO_ZERO_NS
 from leyden.go.time import sub as go_sub
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventState, Inhibitor, Level
 from leyden.tick.builder import build_pipeline
+from leyden.tick.pipeline import DEFAULT_ID_TEMPLATE, DEFAULT_MESSAGE_TEMPLATE
 
 S = 1_000_000_000
 T0 = 31_536_000 * S  # 1971-01-01T00:00:00Z, the replay clock's zero
@@ -661,9 +663,6 @@ def test_with_the_alert_service_restart_restores_and_inhibits() -> None:
 
 @pytest.mark.parametrize("group", ["", "host=a", "cpu\nhost=a,dc=x", "cpu"])
 def test_default_fast_paths_match_the_templates(group: str) -> None:
-    from leyden.go.template import Template
-    from leyden.tick.pipeline import DEFAULT_ID_TEMPLATE, DEFAULT_MESSAGE_TEMPLATE
-
     node, _, _ = make_alert(".crit(lambda: TRUE)")
     tags = {"host": "a"}
     slow_id = Template.parse(DEFAULT_ID_TEMPLATE).execute(node._id_data("cpu", group, tags))

@@ -12,6 +12,7 @@ from leyden.engine.task import SAMPLE_EVERY, Task
 from leyden.go import time as gotime
 from leyden.go.types import go_json
 from leyden.lineprotocol import WirePoint
+from leyden.tick.builder import build_pipeline
 
 S = 1_000_000_000
 
@@ -111,9 +112,6 @@ def test_router_routes_by_exact_dbrp_and_measurement_or_everywhere() -> None:
 
 
 def test_exec_times_sample_each_nodes_own_time() -> None:
-    from leyden.clock import SimulatedClock
-    from leyden.tick.builder import build_pipeline
-
     pipeline = build_pipeline(
         "stream|from().measurement('cpu')|window().period(10s).every(10s)|count('v')|httpOut('o')"
     )
@@ -130,9 +128,6 @@ def test_exec_times_sample_each_nodes_own_time() -> None:
 
 
 def test_a_node_bug_costs_the_point_not_the_task() -> None:
-    from leyden.clock import SimulatedClock
-    from leyden.tick.builder import build_pipeline
-
     task = Task(
         "t",
         build_pipeline("stream|from()|httpOut('o')"),
