@@ -21,6 +21,7 @@ from typing import Any
 
 from leyden.go.strconv import GO_FALSE, GO_TRUE
 from leyden.go.types import Duration, Time, go_quote
+from leyden.tick.lexer import go_trim_space
 from leyden.tick.values import (
     INT64_MAX,
     INT64_MIN,
@@ -433,12 +434,6 @@ def _go_count(s: str, sub: str) -> int:
     return s.count(sub)
 
 
-def _go_trim_space(s: str) -> str:
-    return s.strip(
-        " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-    )
-
-
 def _trim_prefix(s: str, p: str) -> str:
     return s[len(p) :] if s.startswith(p) else s
 
@@ -470,7 +465,7 @@ _S2S: dict[str, Callable[[str, str], str]] = {
 _S1S: dict[str, Callable[[str], str]] = {
     "strToLower": str.lower,
     "strToUpper": str.upper,
-    "strTrimSpace": _go_trim_space,
+    "strTrimSpace": go_trim_space,
 }
 
 

@@ -78,10 +78,11 @@ PRECEDENCE: dict[str, int] = {
 _KEYWORDS = {"AND": AND, "OR": OR, "TRUE": TRUE, "FALSE": FALSE, "var": VAR, "dbrp": DBRP}
 
 # Go's unicode.IsSpace: the Unicode White_Space property.
-_SPACE = frozenset(
+_SPACE_CHARS = (
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+_SPACE = frozenset(_SPACE_CHARS)
 _DUR_UNITS = frozenset("uµsmhdw")
 
 
@@ -91,13 +92,9 @@ def type_name(typ: str) -> str:
 
 
 def go_trim_space(s: str) -> str:
-    """strings.TrimSpace: strips exactly Go's whitespace set (Python's str.strip strips more)."""
-    i, j = 0, len(s)
-    while i < j and s[i] in _SPACE:
-        i += 1
-    while j > i and s[j - 1] in _SPACE:
-        j -= 1
-    return s[i:j]
+    """strings.TrimSpace: strips exactly Go's whitespace set (Python's str.strip strips more);
+    the parser and the ``strTrimSpace`` lambda function share it."""
+    return s.strip(_SPACE_CHARS)
 
 
 def _is_digit(ch: str) -> bool:
