@@ -25,7 +25,7 @@ __all__ = ["AlertNodeOptions", "AlertSink", "AlertSinkFactory", "HTTPEndpoint", 
 
 class AlertSink(Protocol):
     """Where one alert node's events go (what :meth:`AlertSinkFactory.register_alert_node`
-    returns; ``notes/engine.md``).
+    returns).
 
     Optional, used when present: ``state_changes_only: bool`` (a global handler forces
     ``stateChangesOnly``, §3.10); ``restore_event(id) -> EventState | None`` (the stored state
