@@ -206,6 +206,30 @@ class Client:
     def delete_topic_handler(self, topic: str, handler_id: str) -> None:
         self.request("DELETE", _topic_path(topic, "handlers", handler_id))
 
+    # --- deliveries: the outbox (Leyden's own, issue 10) -----------------------------------
+
+    def list_deliveries(self, pattern: str = "", state: str = "") -> list[dict[str, Any]]:
+        """Deliveries whose handler, destination or alert ID matches the glob ``pattern``."""
+        query = {k: v for k, v in (("pattern", pattern), ("state", state)) if v}
+        _, body = self.request("GET", DELIVERIES_PATH, query=query)
+        return list((body or {}).get("deliveries") or [])
+
+    def get_delivery(self, delivery_id: str) -> dict[str, Any]:
+        _, body = self.request("GET", _delivery_path(delivery_id))
+        return dict(body or {})
+
+    def retry_delivery(self, delivery_id: str) -> dict[str, Any]:
+        _, body = self.request("POST", _delivery_path(delivery_id, "retry"))
+        return dict(body or {})
+
+    def retry_dead_deliveries(self) -> int:
+        """Every dead delivery queued again; how many."""
+        _, body = self.request("POST", f"{DELIVERIES_PATH}/retry")
+        return int((body or {}).get("retried", 0))
+
+    def delete_delivery(self, delivery_id: str) -> None:
+        self.request("DELETE", _delivery_path(delivery_id))
+
 
 def _task_path(task_id: str) -> str:
     return f"{API_BASE}/tasks/" + urllib.parse.quote(task_id, safe="")
@@ -217,3 +241,11 @@ TOPICS_PATH = f"{API_BASE}/alerts/topics"
 def _topic_path(topic: str, *rest: str) -> str:
     parts = [topic, *rest]
     return TOPICS_PATH + "".join("/" + urllib.parse.quote(p, safe="") for p in parts)
+
+
+DELIVERIES_PATH = f"{API_BASE}/deliveries"
+
+
+def _delivery_path(delivery_id: str, *rest: str) -> str:
+    parts = [delivery_id, *rest]
+    return DELIVERIES_PATH + "".join("/" + urllib.parse.quote(p, safe="") for p in parts)

@@ -21,7 +21,8 @@ from leyden.alerting.topic_handlers import TopicHandlers
 from leyden.clock import Clock
 from leyden.config import Config, endpoint_headers
 from leyden.delivery.dispatcher import DeliverySettings, Dispatcher
-from leyden.delivery.outbox import SqliteOutbox
+from leyden.delivery.metrics import DeliveryCounters
+from leyden.delivery.outbox import Outbox, SqliteOutbox
 from leyden.delivery.pacing import PacingConfig
 from leyden.engine.router import Router
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
@@ -54,6 +55,10 @@ class Runtime:
     task_services: TaskServices
     runner: TaskRunner
     tasks: TaskManager
+    #: every event bound for a handler, durable before it is sent (issue 10)
+    outbox: Outbox
+    #: what the delivery dispatcher counted since start, for ``/metrics``
+    delivery_counters: DeliveryCounters
 
     async def start(self) -> None:
         """Attach the stored topic handlers, run the enabled tasks again (their first events
@@ -134,7 +139,9 @@ def build_runtime(
     ``store`` until this returns.
     """
     integrations = INTEGRATIONS.build_services(config)
-    dispatcher = Dispatcher(SqliteOutbox(store), settings=delivery_settings(config))
+    outbox = SqliteOutbox(store)
+    counters = DeliveryCounters()
+    dispatcher = Dispatcher(outbox, settings=delivery_settings(config), counters=counters)
     alerts = AlertService(services=integrations, config=config, store=store, dispatcher=dispatcher)
     router = Router(config.default_retention_policy)
     task_services = TaskServices(
@@ -158,4 +165,6 @@ def build_runtime(
         task_services=task_services,
         runner=runner,
         tasks=TaskManager(store=store, runner=runner, integrations=integrations),
+        outbox=outbox,
+        delivery_counters=counters,
     )

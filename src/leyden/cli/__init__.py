@@ -4,9 +4,9 @@ Kapacitor's conventions are kept: global flags before the command (``-url``, ``-
 single-dash flags, ``Error: <msg>`` on stderr, exit 2 for usage errors, 3 for failed
 commands, 4 when the client cannot be set up.  ``--flag`` spellings are accepted too.
 
-This module only dispatches: the verbs live in ``tasks``, ``topics`` and ``service_tests``
-(against a server, through :class:`~leyden.client.Client`) and in ``serve`` and ``_local``
-(in this process); what they share is in ``_common``.
+This module only dispatches: the verbs live in ``tasks``, ``topics``, ``deliveries`` and
+``service_tests`` (against a server, through :class:`~leyden.client.Client`) and in ``serve``
+and ``_local`` (in this process); what they share is in ``_common``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from leyden import __version__
-from leyden.cli import service_tests, tasks, topics
+from leyden.cli import deliveries, service_tests, tasks, topics
 from leyden.cli._common import (
     EXIT_CLIENT,
     EXIT_ERROR,
@@ -42,16 +42,19 @@ Options:
 Commands:
   serve               run the server (Leyden's kapacitord): leyden serve [-config FILE]
   service-tests       test services: leyden service-tests [-workspace W]... discord
-  list                list service-tests|tasks|topics|topic-handlers [patterns]
+  list                list service-tests|tasks|topics|topic-handlers|deliveries [patterns]
   define              define or update a task: leyden define ID -tick F [-dbrp DB.RP]...
                       [-vars F.json] [-file F.yaml] [-no-reload]
   enable, disable     start or stop tasks: leyden enable ID|GLOB...
   reload              stop then start tasks: leyden reload ID|GLOB...
   show                show a task: leyden show ID
   delete              delete tasks|topics ID|GLOB... or topic-handlers TOPIC ID|GLOB...
+                      or deliveries ID...
   define-topic-handler  create or update a topic handler: leyden define-topic-handler F.yaml
   show-topic          show a topic, its handlers and events: leyden show-topic TOPIC
   show-topic-handler  show a topic handler: leyden show-topic-handler TOPIC ID
+  show-delivery       show a queued or dead alert delivery: leyden show-delivery ID
+  retry-delivery      send a delivery now: leyden retry-delivery ID... | -all (every dead one)
   replay              run a TICKscript over recorded data: leyden replay TASK.tick --data F.srpl
   vet                 check TICKscripts offline: leyden vet [-dot] FILE...
   fmt                 print TICKscripts in canonical form: leyden fmt [-w] FILE...
@@ -67,12 +70,14 @@ LIST_KINDS: dict[str, KindHandler] = {
     "tasks": tasks.list_tasks,
     "topics": topics.list_topics,
     "topic-handlers": topics.list_topic_handlers,
+    "deliveries": deliveries.list_deliveries,
 }
 #: ``leyden delete KIND …``
 DELETE_KINDS: dict[str, KindHandler] = {
     "tasks": tasks.delete_tasks,
     "topics": topics.delete_topics,
     "topic-handlers": topics.delete_topic_handlers,
+    "deliveries": deliveries.delete_deliveries,
 }
 
 
@@ -100,6 +105,8 @@ CLIENT_COMMANDS: dict[str, ClientCommand] = {
     "define-topic-handler": topics.cmd_define_topic_handler,
     "show-topic": topics.cmd_show_topic,
     "show-topic-handler": topics.cmd_show_topic_handler,
+    "show-delivery": deliveries.cmd_show_delivery,
+    "retry-delivery": deliveries.cmd_retry_delivery,
 }
 
 

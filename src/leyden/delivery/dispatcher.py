@@ -53,7 +53,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from leyden.delivery._counters import DeliveryCounters
+from leyden.delivery.metrics import DeliveryCounters
 from leyden.delivery.outbox import DEFAULT_MAX_AGE, Delivery, DeliveryState, Outbox
 from leyden.delivery.pacing import DEFAULT_PACING, Pacer, PacingConfig
 from leyden.model.alert import Event

@@ -52,7 +52,7 @@ class _Stats(Protocol):
 @dataclass(slots=True)
 class DeliveryCounters:
     """Totals since start per ``(kind, destination)``, bumped by the dispatcher
-    (``counters.sent[kind, destination] += n``), and one gauge, the requests being sent now."""
+    (``counters.sent[kind, destination] += n``)."""
 
     #: rows their handler confirmed
     sent: Counter[Key] = field(default_factory=Counter)
@@ -66,8 +66,6 @@ class DeliveryCounters:
     dead: Counter[Key] = field(default_factory=Counter)
     #: requests made (one per batch: a Discord message may carry up to 10 rows)
     requests: Counter[Key] = field(default_factory=Counter)
-    #: gauge: requests started and not yet answered
-    in_flight: Counter[Key] = field(default_factory=Counter)
 
     def keys(self) -> set[Key]:
         """Every ``(kind, destination)`` any counter has seen."""
@@ -79,7 +77,6 @@ class DeliveryCounters:
             self.failed,
             self.dead,
             self.requests,
-            self.in_flight,
         ):
             seen.update(counter)
         return seen
@@ -140,14 +137,6 @@ class DeliveryCollector:
                 row = stats.get(key)
                 gauge.add_metric(key, 0 if row is None else getattr(row, attr))
             yield gauge
-        requests = GaugeMetricFamily(
-            "leyden_delivery_requests_in_flight",
-            "Delivery requests started and not yet answered.",
-            labels=_LABELS,
-        )
-        for key in keys:
-            requests.add_metric(key, self._counters.in_flight[key])
-        yield requests
 
 
 def metrics_registry(counters: DeliveryCounters, outbox: _Stats) -> CollectorRegistry:

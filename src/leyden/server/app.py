@@ -6,7 +6,8 @@ echoed, write errors as plain text.  Handlers stay thin: they decode the request
 engine or a service, and encode the answer.
 
 This module only composes: the common headers, ``ping``, and the route modules (``write``,
-``service_tests``, ``config_api``, ``tasks_api``, ``topics_api``, ``auth``), each of which
+``service_tests``, ``config_api``, ``tasks_api``, ``topics_api``, ``deliveries_api``,
+``metrics``, ``auth``), each of which
 installs its own routes and takes what it shares with the others from ``_http``, never from
 here.  What they serve is the process's :class:`~leyden.runtime.Runtime`; the application
 starts it and closes it.
@@ -21,7 +22,16 @@ from aiohttp import web
 
 from leyden import API_BASE, KAPACITOR_VERSION
 from leyden.runtime import Runtime
-from leyden.server import auth, config_api, service_tests, tasks_api, topics_api, write
+from leyden.server import (
+    auth,
+    config_api,
+    deliveries_api,
+    metrics,
+    service_tests,
+    tasks_api,
+    topics_api,
+    write,
+)
 from leyden.server._http import SERVICES_KEY, Handler, error_response
 
 __all__ = ["create_app"]
@@ -76,6 +86,8 @@ def create_app(runtime: Runtime) -> web.Application:
     config_api.install(app)
     tasks_api.install(app)
     topics_api.install(app)
+    deliveries_api.install(app)
+    metrics.install(app)
     auth.install(app)
 
     async def _start(app: web.Application) -> None:

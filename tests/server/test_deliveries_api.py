@@ -1,0 +1,203 @@
+"""The deliveries API and ``/metrics`` (issue 10 item 5): Kapacitor's shapes (``link``
+objects, ``{"error","message"}``) and clear answers for unknown IDs.  That no secret shows is
+checked end to end (tests/e2e/test_e2e_deliveries.py), where real handlers queue the rows.
+
+Rows are put in the runtime's outbox directly, dead or due in an hour, so a dispatcher
+running in the app leaves them alone while the API is looked at."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from leyden.config import load_config
+from leyden.delivery.outbox import Delivery, NewDelivery, topic_handler_key
+from leyden.go.types import Duration, Time
+from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.notify import INTEGRATIONS
+from leyden.runtime import Runtime
+from leyden.server.app import create_app
+
+BASE = "/kapacitor/v1/deliveries"
+SHOWN = "https://discord.com/api/webhooks/123/…"  # the outbox stores destinations redacted
+
+
+def _event(alert_id: str, level: Level = Level.CRITICAL, message: str = "cpu high") -> Event:
+    state = EventState(
+        id=alert_id,
+        message=message,
+        details="",
+        time=Time(1_700_000_000 * 1_000_000_000),
+        duration=Duration(0),
+        level=level,
+    )
+    data = EventData(name="cpu", task_name="cpu_alert", tags={"host": "a"}, fields={"v": 99.0})
+    return Event("cpu", state, data, Level.OK)
+
+
+def _add(runtime: Runtime, alert_id: str, *, dead: str = "", handler: str = "h1") -> Delivery:
+    outbox = runtime.outbox
+    (row_id,) = outbox.add(
+        [
+            NewDelivery.of(
+                _event(alert_id),
+                handler=topic_handler_key("cpu", handler),
+                kind="discord",
+                destination=SHOWN,
+            )
+        ]
+    )
+    # taken at once, so no dispatcher sends it: dead, or due in an hour
+    assert [row.id for row in outbox.claim(1, destination=SHOWN)] == [row_id]
+    if dead:
+        outbox.mark_dead(row_id, dead)
+    else:
+        outbox.retry_at(row_id, time.time() + 3600, "HTTP 503 Service Unavailable")
+    row = outbox.get(row_id)
+    assert row is not None
+    return row
+
+
+@pytest.fixture
+async def server(aiohttp_client: Any, make_runtime: Any) -> tuple[TestClient, Runtime]:
+    runtime = make_runtime(load_config(None, {}, integrations=INTEGRATIONS.sections()))
+    client = await aiohttp_client(create_app(runtime))
+    return client, runtime
+
+
+async def test_list_shows_every_row_with_links(server: Any) -> None:
+    client, runtime = server
+    waiting = _add(runtime, "cpu:host=a")
+    dead = _add(runtime, "cpu:host=b", dead="HTTP 400 Bad Request: embed too long")
+    resp = await client.get(BASE)
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["link"] == {"rel": "self", "href": BASE}
+    rows = body["deliveries"]
+    assert [r["id"] for r in rows] == [str(waiting.id), str(dead.id)]
+    first = rows[0]
+    assert first["link"] == {"rel": "self", "href": f"{BASE}/{waiting.id}"}
+    assert first["state"] == "queued"
+    assert first["kind"] == "discord"
+    assert first["handler"] == "topic:cpu:h1"
+    assert first["destination"] == SHOWN
+    assert first["alert-id"] == "cpu:host=a"
+    assert first["level"] == "CRITICAL"
+    assert first["previous-level"] == "OK"
+    assert first["message"] == "cpu high"
+    assert first["attempts"] == 1
+    assert first["last-error"] == "HTTP 503 Service Unavailable"
+    assert first["created"].endswith("Z") and first["next-attempt"] > first["created"]
+    assert "event" not in first
+    assert rows[1]["state"] == "dead"
+    assert rows[1]["last-error"] == "HTTP 400 Bad Request: embed too long"
+
+
+async def test_list_pattern_and_state(server: Any) -> None:
+    client, runtime = server
+    a = _add(runtime, "cpu:host=a", handler="ops")
+    b = _add(runtime, "mem:host=b", dead="gone", handler="dev")
+
+    async def ids(**query: str) -> list[str]:
+        resp = await client.get(BASE, params=query)
+        assert resp.status == 200
+        return [r["id"] for r in (await resp.json())["deliveries"]]
+
+    assert await ids(pattern="topic:cpu:ops") == [str(a.id)]
+    assert await ids(pattern="mem:*") == [str(b.id)]
+    assert await ids(pattern="*discord.com*") == [str(a.id), str(b.id)]
+    assert await ids(state="dead") == [str(b.id)]
+    assert await ids(state="queued") == [str(a.id)]
+    assert await ids(pattern="nothing*") == []
+    resp = await client.get(BASE, params={"state": "sent"})
+    assert resp.status == 400
+    body = await resp.json()
+    assert body["error"] == body["message"]
+    assert 'unknown delivery state "sent"' in body["error"]
+
+
+async def test_show_has_the_event(server: Any) -> None:
+    client, runtime = server
+    row = _add(runtime, "cpu:host=a")
+    resp = await client.get(f"{BASE}/{row.id}")
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["id"] == str(row.id)
+    assert body["event"]["id"] == "cpu:host=a"
+    assert body["event"]["level"] == "CRITICAL"
+    assert body["event"]["message"] == "cpu high"
+
+
+@pytest.mark.parametrize(("method", "suffix"), [("GET", ""), ("DELETE", ""), ("POST", "/retry")])
+async def test_unknown_and_bad_ids_are_clear_errors(server: Any, method: str, suffix: str) -> None:
+    client, _ = server
+    resp = await client.request(method, f"{BASE}/4242{suffix}")
+    assert resp.status == 404
+    assert await resp.json() == {
+        "error": "no delivery with ID 4242",
+        "message": "no delivery with ID 4242",
+    }
+    resp = await client.request(method, f"{BASE}/abc{suffix}")
+    assert resp.status == 400
+    assert (await resp.json())["error"] == 'invalid delivery ID "abc": want a number'
+
+
+async def test_retry_one_and_all(server: Any) -> None:
+    client, runtime = server
+    waiting = _add(runtime, "cpu:host=a")
+    dead1 = _add(runtime, "cpu:host=b", dead="HTTP 400")
+    dead2 = _add(runtime, "cpu:host=c", dead="HTTP 400")
+    before = time.time()
+    resp = await client.post(f"{BASE}/{waiting.id}/retry")
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["state"] == "queued"
+    assert Time.parse_rfc3339(body["next-attempt"]) <= Time(int((time.time() + 1) * 1e9))
+    row = runtime.outbox.get(waiting.id)
+    assert row is None or row.next_attempt <= time.time()
+    assert row is None or row.next_attempt >= before - 1
+    resp = await client.post(f"{BASE}/retry")
+    assert resp.status == 200
+    assert await resp.json() == {"link": {"rel": "self", "href": BASE}, "retried": 2}
+    for dead in (dead1, dead2):
+        again = runtime.outbox.get(dead.id)
+        assert again is None or again.state != "dead"
+
+
+async def test_retry_of_a_row_in_flight_is_refused(server: Any) -> None:
+    client, runtime = server
+    outbox = runtime.outbox
+    (row_id,) = outbox.add(
+        [NewDelivery.of(_event("x"), handler="topic:t:h", kind="post", destination="http://x/")]
+    )
+    outbox.claim(1, destination="http://x/")
+    resp = await client.post(f"{BASE}/{row_id}/retry")
+    assert resp.status == 409
+    assert "is being sent now" in (await resp.json())["error"]
+
+
+async def test_delete(server: Any) -> None:
+    client, runtime = server
+    row = _add(runtime, "cpu:host=a", dead="HTTP 400")
+    resp = await client.delete(f"{BASE}/{row.id}")
+    assert resp.status == 204
+    assert runtime.outbox.get(row.id) is None
+    resp = await client.delete(f"{BASE}/{row.id}")
+    assert resp.status == 404
+
+
+async def test_metrics_exposition(server: Any) -> None:
+    client, runtime = server
+    _add(runtime, "cpu:host=a", dead="HTTP 400")
+    runtime.delivery_counters.sent["discord", SHOWN] += 7
+    resp = await client.get("/metrics")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    text = await resp.text()
+    labels = f'destination="{SHOWN}",kind="discord"'
+    assert f"leyden_deliveries_sent_total{{{labels}}} 7.0" in text
+    assert f"leyden_deliveries_dead{{{labels}}} 1.0" in text
+    assert "# TYPE leyden_deliveries_oldest_queued_age_seconds gauge" in text
