@@ -4,7 +4,8 @@
 Kapacitor has no such verbs (a notification it could not send is gone); these follow its CLI's
 ways all the same (``cmd/kapacitor/main.go``): ``list KIND [patterns]`` prints a table with
 columns as wide as their widest cell, ``show-…`` prints ``Key: value`` lines, ``delete KIND
-ID…`` stops at the first error, and success is silent.  ``retry-delivery -all`` says how many
+ID…`` stops at the first error, and success is silent.  Widths count characters, not bytes as
+Kapacitor's tables do: the redacted destinations end in ``…``.  ``retry-delivery -all`` says how many
 dead deliveries it queued again, since nothing else would tell.  Patterns are globs over the
 handler, the destination and the alert ID, as the server matches them.
 """
@@ -38,10 +39,6 @@ _COLUMNS = (
 )
 
 
-def _blen(text: str) -> int:
-    return len(text.encode())  # Go's len() of a string counts bytes, as the other tables do
-
-
 def list_deliveries(client: Client, patterns: list[str], out: TextIO) -> None:
     found: dict[str, dict[str, Any]] = {}
     for pattern in patterns or [""]:
@@ -52,10 +49,10 @@ def list_deliveries(client: Client, patterns: list[str], out: TextIO) -> None:
         for d in sorted(found.values(), key=lambda d: int(d.get("id", 0)))
     ]
     header = [title for title, _ in _COLUMNS]
-    widths = [max(_blen(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
     for cells in [header, *rows]:
         padded = [
-            cell + " " * (width + 1 - _blen(cell))
+            cell + " " * (width + 1 - len(cell))
             for cell, width in zip(cells[:-1], widths, strict=False)
         ]
         out.write(("".join(padded) + cells[-1]).rstrip() + "\n")
