@@ -136,6 +136,55 @@ class Process:
         return self.log()
 
 
+@dataclass
+class Emulator:
+    """A ``leyden discord-emulator`` process of a test's own, with Discord's limits on (5
+    requests per 2 s per webhook, 30 messages per minute per channel, 50 requests per second
+    from the host) unless ``args`` say otherwise. Stopped and started again on the same port,
+    it is Discord down entirely, then back."""
+
+    tmp: Path
+    args: tuple[str, ...] = ()
+    port: int = field(default_factory=free_port)
+    process: Process | None = None
+    starts: int = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        assert self.process is None, "emulator already running"
+        self.starts += 1
+        self.process = Process.spawn(
+            [*LEYDEN, "discord-emulator", "--port", str(self.port), "--quiet", *self.args],
+            self.tmp / f"emulator-{self.starts}.log",
+            clean_env(),
+        )
+        self.process.wait_http(f"{self.base}/messages")
+
+    def stop(self) -> None:
+        """Gone: requests to it are refused, and what it had received is forgotten."""
+        assert self.process is not None, "emulator not running"
+        proc, self.process = self.process, None
+        proc.stop(signal.SIGINT)
+
+    def fail(self, status: int = 500, count: int = 1_000_000) -> None:
+        """Answer the next ``count`` webhook requests with ``status``."""
+        http_json("POST", f"{self.base}/_emulator/faults", {"status": status, "count": count})
+
+    def heal(self) -> None:
+        http_json("DELETE", f"{self.base}/_emulator/faults")
+
+    def stats(self) -> dict[str, Any]:
+        """``GET /_emulator/stats``: 429s per scope, messages, requests, limits."""
+        return dict(http_json("GET", f"{self.base}/_emulator/stats"))
+
+    def rate_limited(self) -> int:
+        """How many 429s it answered, every scope together."""
+        return sum(self.stats()["rate_limited"].values())
+
+
 def http_json(method: str, url: str, body: Any = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method)
@@ -200,6 +249,13 @@ class Stack:
         self.logs.append(log)
         assert proc.popen.returncode == 0, f"server exited {proc.popen.returncode}:\n{log}"
         return log
+
+    def kill_server(self) -> None:
+        """``kill -9``: no shutdown, no last commit."""
+        assert self.server is not None, "server not running"
+        proc, self.server = self.server, None
+        proc.stop(signal.SIGKILL)
+        self.logs.append(proc.log())
 
     def restart_server(self) -> str:
         log = self.stop_server()
@@ -266,7 +322,17 @@ def embeds(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m["payload"]["embeds"][0] for m in messages]
 
 
+def all_embeds(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every embed of every message, in order (a message may carry up to 10 alerts)."""
+    return [e for m in messages for e in m["payload"].get("embeds") or []]
+
+
+def level_of(embed: dict[str, Any]) -> str:
+    """An embed's alert level, read back from its colour."""
+    by_color = {v: k for k, v in COLORS.items()}
+    return by_color.get(embed.get("color"), f"#{embed.get('color')}")
+
+
 def levels(messages: list[dict[str, Any]]) -> list[str]:
     """Each message's alert level, read back from its embed colour."""
-    by_color = {v: k for k, v in COLORS.items()}
-    return [by_color.get(e.get("color"), f"#{e.get('color')}") for e in embeds(messages)]
+    return [level_of(e) for e in embeds(messages)]
