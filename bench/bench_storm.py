@@ -8,8 +8,8 @@ host each) makes 500 CRITICAL alerts at once.
 
 The physical limit is Discord's channel budget times the embeds a message carries: 30
 messages a minute × 10 embeds = 300 alerts a minute.  Figures: alerts delivered (as embeds,
-each alert counted once), seconds from the write to the last one, delivered alerts per minute
-and that rate as a ratio of the 300 (above 1 is possible: a burst can use the rest of one
+each alert counted once), seconds from the write to the last one (to the end of the wait when
+some never came), delivered alerts per minute over that time and that rate as a ratio of the 300 (above 1 is possible: a burst can use the rest of one
 minute's budget and the start of the next), the 429s the emulator answered (the issue allows
 3), messages sent, and whether all 500 arrived within the issue's 150 s.
 
@@ -170,7 +170,9 @@ def run() -> dict[str, object]:
                 if len(ids) >= ALERTS:
                     break
                 time.sleep(0.25)
-            elapsed = last_seen - start
+            # all delivered: the rate up to the last one; otherwise over the whole wait
+            done = len(ids) >= ALERTS
+            elapsed = (last_seen if done else time.monotonic()) - start
             stats = _get(f"{emulator}/_emulator/stats")
     per_minute = len(ids) / elapsed * 60 if elapsed > 0 else 0.0
     return {
@@ -182,7 +184,7 @@ def run() -> dict[str, object]:
         "ratio to physical limit (300/min)": per_minute / PHYSICAL_LIMIT_PER_MINUTE,
         "messages": messages,
         "429s (issue allows 3)": sum(stats["rate_limited"].values()),
-        "all within 150 s": len(ids) >= ALERTS and elapsed <= DEADLINE,
+        "all within 150 s": "yes" if done and elapsed <= DEADLINE else "no",
     }
 
 
