@@ -7,7 +7,9 @@ running in the app leaves them alone while the API is looked at."""
 
 from __future__ import annotations
 
+import base64
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -201,3 +203,40 @@ async def test_metrics_exposition(server: Any) -> None:
     assert f"leyden_deliveries_sent_total{{{labels}}} 7.0" in text
     assert f"leyden_deliveries_dead{{{labels}}} 1.0" in text
     assert "# TYPE leyden_deliveries_oldest_queued_age_seconds gauge" in text
+
+
+AUTH_CONF = """
+[http]
+  auth-enabled = true
+[auth]
+  enabled = true
+[[auth.users]]
+  username = "reader"
+  password = "re4der-Pa55word!"
+  permissions = ["api"]
+[[auth.users]]
+  username = "writer"
+  password = "wr1ter-Pa55word!"
+  permissions = ["write_points"]
+"""
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize("path", ["/metrics", BASE])
+async def test_auth_guards_metrics_and_deliveries(
+    aiohttp_client: Any, make_runtime: Any, tmp_path: Path, path: str
+) -> None:
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text(AUTH_CONF)
+    config = load_config(str(conf), {}, integrations=INTEGRATIONS.sections())
+    client = await aiohttp_client(create_app(make_runtime(config)))
+    assert (await client.get(path)).status == 401
+    writer = {"Authorization": _basic("writer", "wr1ter-Pa55word!")}
+    resp = await client.get(path, headers=writer)
+    assert resp.status == 403
+    assert 'does not have "read" privilege' in (await resp.json())["error"]
+    reader = {"Authorization": _basic("reader", "re4der-Pa55word!")}
+    assert (await client.get(path, headers=reader)).status == 200
