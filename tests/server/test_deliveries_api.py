@@ -2,8 +2,8 @@
 objects, ``{"error","message"}``) and clear answers for unknown IDs.  That no secret shows is
 checked end to end (tests/e2e/test_e2e_deliveries.py), where real handlers queue the rows.
 
-Rows are put in the runtime's outbox directly, dead or due in an hour, so a dispatcher
-running in the app leaves them alone while the API is looked at."""
+Rows are put in the runtime's outbox directly; the e2e tests (test_e2e_delivery.py) look at
+rows real handlers queued, with the dispatcher running."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from leyden.config import load_config
@@ -21,6 +22,8 @@ from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify import INTEGRATIONS
 from leyden.runtime import Runtime
+from leyden.server import deliveries_api, metrics
+from leyden.server._http import SERVICES_KEY
 from leyden.server.app import create_app
 
 BASE = "/kapacitor/v1/deliveries"
@@ -65,9 +68,36 @@ def _add(runtime: Runtime, alert_id: str, *, dead: str = "", handler: str = "h1"
 
 @pytest.fixture
 async def server(aiohttp_client: Any, make_runtime: Any) -> tuple[TestClient, Runtime]:
+    """The deliveries routes and ``/metrics`` over a runtime that is not started: no
+    dispatcher sends (or dead-letters) the rows of handlers these tests never define."""
+    runtime = make_runtime(load_config(None, {}, integrations=INTEGRATIONS.sections()))
+    app = web.Application()
+    app[SERVICES_KEY] = runtime
+    deliveries_api.install(app)
+    metrics.install(app)
+    client = await aiohttp_client(app)
+    return client, runtime
+
+
+@pytest.fixture
+async def served(aiohttp_client: Any, make_runtime: Any) -> tuple[TestClient, Runtime]:
+    """The whole server application, started."""
     runtime = make_runtime(load_config(None, {}, integrations=INTEGRATIONS.sections()))
     client = await aiohttp_client(create_app(runtime))
     return client, runtime
+
+
+async def test_the_server_serves_them(served: Any) -> None:
+    client, _ = served
+    resp = await client.get(BASE)
+    assert resp.status == 200
+    assert await resp.json() == {"link": {"rel": "self", "href": BASE}, "deliveries": []}
+    resp = await client.get("/metrics")
+    assert resp.status == 200
+    assert "# TYPE leyden_deliveries_queued gauge" in await resp.text()
+    resp = await client.get(f"{BASE}/1/nope")
+    assert resp.status == 404
+    assert await resp.json() == {"error": "Not Found", "message": "Not Found"}
 
 
 async def test_list_shows_every_row_with_links(server: Any) -> None:

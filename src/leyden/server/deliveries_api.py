@@ -81,6 +81,11 @@ def _id(request: web.Request) -> int | web.Response:
     return int(text)
 
 
+def _wake(request: web.Request) -> None:
+    """Rows an operator queued again are sent now, not at the dispatcher's next age check."""
+    request.app[SERVICES_KEY].alerts.dispatcher.rescan()
+
+
 def _unknown(delivery_id: int) -> web.Response:
     return error_response(f"no delivery with ID {delivery_id}", 404)
 
@@ -131,6 +136,7 @@ async def retry_delivery(request: web.Request) -> web.Response:
             409,
         )
     row = outbox.get(delivery_id)
+    _wake(request)
     if row is None:  # sent between the two calls
         return _unknown(delivery_id)
     return json_response(delivery_json(row), pretty=True)
@@ -138,6 +144,8 @@ async def retry_delivery(request: web.Request) -> web.Response:
 
 async def retry_all(request: web.Request) -> web.Response:
     count = _outbox(request).retry_all()
+    if count:
+        _wake(request)
     return json_response(
         GoStruct([("link", link(DELIVERIES_PATH)), ("retried", count)]), pretty=True
     )
