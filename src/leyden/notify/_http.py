@@ -19,6 +19,7 @@ hardened with instead of copying them:
 
 from __future__ import annotations
 
+import hashlib
 import random as _random
 import re
 import ssl as _ssl
@@ -40,6 +41,7 @@ __all__ = [
     "classify",
     "redact_url",
     "scrub",
+    "url_destination",
     "url_secrets",
 ]
 
@@ -65,6 +67,18 @@ def redact_url(url: str) -> str:
         host = f"[{host}]"
     netloc = f"{host}:{port}" if port is not None else host
     return f"{split.scheme}://{netloc}/…"
+
+
+def url_destination(url: str) -> str:
+    """A stable, secret-free name for where ``url`` sends: the outbox's destination.
+
+    The dispatcher keeps order, one request in flight, pacing and the metrics' labels per
+    destination, so two endpoints on one host must not share a name; but the path and query may
+    hold a token.  :func:`redact_url` plus a short digest of the whole URL gives both: distinct
+    per URL, and 32 bits of a hash say nothing of the token.
+    """
+    digest = hashlib.sha256(url.strip().encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{redact_url(url)} #{digest}"
 
 
 def url_secrets(url: str) -> set[str]:

@@ -22,7 +22,7 @@ from leyden.config import endpoint_headers, endpoint_template_text
 from leyden.go.template import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
 from leyden.go.types import GoStruct
 from leyden.model.alert import Event
-from leyden.notify._http import DeliveryResult, classify, redact_url
+from leyden.notify._http import DeliveryResult, classify, redact_url, url_destination
 from leyden.notify._registry import Integration
 from leyden.notify.base import (
     HandlerConfigError,
@@ -124,7 +124,7 @@ class PostHandler(SingleSend):
         self._timeout = aiohttp.ClientTimeout(total=limit)
         self._ssl = not skip_ssl_verification  # True: aiohttp's default checks
         self._session: aiohttp.ClientSession | None = None
-        self.destination = f"post:{redact_url(url)}"
+        self.destination = f"post:{url_destination(url)}"
 
     def _url(self, data: AlertData) -> str:
         if self._static_url is not None:

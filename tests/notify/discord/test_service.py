@@ -619,3 +619,36 @@ async def test_close_closes_the_sender_it_was_given(
     await service.close()
     with pytest.raises(RuntimeError, match="closed"):
         await sender.post_once(server.url(), {"content": "closed with its service"})
+
+
+# --- destinations (the outbox's ordering, pacing and metrics key) ----------------------------
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        (
+            "https://discord.com/api/webhooks/111/tokenAAAA",
+            "https://discord.com/api/webhooks/222/tokenBBBB",
+        ),
+        (  # an emulator or relay: the host alone would merge both webhooks into one queue
+            "http://127.0.0.1:9093/api/webhooks/111/tokenAAAA",
+            "http://127.0.0.1:9093/api/webhooks/222/tokenBBBB",
+        ),
+    ],
+)
+def test_each_webhook_is_its_own_destination_and_shows_no_token(
+    services: Callable[..., DiscordService],
+    make_config: Callable[..., Any],
+    first: str,
+    second: str,
+) -> None:
+    service = services(
+        make_config(workspace="a", url=first), make_config(workspace="b", url=second, default=False)
+    )
+    a, b = service.destination("a"), service.destination("b")
+    assert a != b
+    assert a == service.destination("a")  # stable
+    for name in (a, b):
+        assert name.startswith("discord ")
+        assert "token" not in name

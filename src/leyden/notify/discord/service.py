@@ -35,7 +35,8 @@ from leyden.notify.base import IntegrationError
 from leyden.notify.discord.config import DiscordConfig
 from leyden.notify.discord.payload import alert_embed, build_alert_payload, combine_embeds
 from leyden.notify.discord.sender import DiscordSender
-from leyden.notify.discord.webhook import normalize_webhook_url, redact_url
+from leyden.notify.discord.webhook import destination as webhook_destination
+from leyden.notify.discord.webhook import normalize_webhook_url
 
 __all__ = ["DiscordError", "DiscordHandlerOptions", "DiscordService", "format_workspace_names"]
 
@@ -204,7 +205,7 @@ class DiscordService:
         found = self._destinations.get(workspace)
         if found is None:
             try:
-                found = "discord " + redact_url(self.resolve(workspace).url)
+                found = webhook_destination(self.resolve(workspace).url)
             except DiscordError:
                 found = f"discord workspace {workspace or '(default)'}"
             self._destinations[workspace] = found

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from leyden.notify._http import redact_url as redact_other_url
+from leyden.notify._http import url_destination
 
 __all__ = [
     "API_VERSION",
@@ -40,6 +41,7 @@ __all__ = [
     "URLClass",
     "WebhookURL",
     "classify_url",
+    "destination",
     "forbidden_username",
     "normalize_webhook_url",
     "parse_webhook_url",
@@ -157,6 +159,15 @@ def redact_url(url: str) -> str:
             f"{parts.suffix}"
         )
     return redact_other_url(url)
+
+
+def destination(url: str) -> str:
+    """The outbox destination of a webhook: Discord's own keep the webhook id (one destination
+    per webhook, as Discord's buckets are); a relay or an emulator gets a digest of its URL,
+    since its host alone would merge every webhook behind it into one queue."""
+    if parse_webhook_url(url) is not None:
+        return "discord " + redact_url(url)
+    return "discord " + url_destination(url)
 
 
 def forbidden_username(name: str) -> tuple[list[str], str]:
