@@ -130,6 +130,8 @@ async def test_permanent_failure_is_dead_lettered_once_and_counted() -> None:
     [row] = dispatcher.outbox.find()
     assert row.state == DeliveryState.DEAD and "Unknown Webhook" in row.last_error
     assert lost == [(key, 1)]
+    state = topics.states()["t"]
+    assert state.delivery_errors == 1  # the topic's stats count the loss too
 
 
 async def test_rows_older_than_max_age_are_dead_lettered() -> None:

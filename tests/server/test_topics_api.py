@@ -143,7 +143,8 @@ async def test_topics_list_and_get(client: TestClient) -> None:
         '            "handlers-link": {\n'
         '                "rel": "handlers",\n'
         '                "href": "/kapacitor/v1/alerts/topics/cpu/handlers"\n'
-        "            }\n"
+        "            },\n"
+        '            "delivery-errors": 0\n'
         "        }\n"
         "    ]\n"
         "}"

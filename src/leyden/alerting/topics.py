@@ -141,6 +141,8 @@ def _attached(key: str, handler: AlertHandler, label: HandlerLabel) -> _Attached
 class TopicState:
     level: Level
     collected: int
+    #: this topic's handlers' deliveries lost for good (dead-lettered) since the process started
+    delivery_errors: int = 0
 
 
 class Topic:
@@ -150,6 +152,7 @@ class Topic:
         self.id = topic_id
         self.events: dict[str, EventState] = {}
         self.collected = 0
+        self.delivery_errors = 0
         #: replaced, never changed in place: a turn's pending events keep the tuple they saw
         self.attached: tuple[_Attached, ...] = ()
 
@@ -161,7 +164,7 @@ class Topic:
         return max((s.level for s in self.events.values()), default=Level.OK)
 
     def state(self) -> TopicState:
-        return TopicState(self.max_level(), self.collected)
+        return TopicState(self.max_level(), self.collected, self.delivery_errors)
 
     def event_state(self, event_id: str) -> EventState | None:
         return self.events.get(event_id)
@@ -208,6 +211,9 @@ class Topics:
         self._log = logger or _LOG
         self.dispatcher = dispatcher
         self._topics: dict[str, Topic] = {}
+        #: the topic each bound handler key belongs to, for counting its lost deliveries
+        self._key_topics: dict[str, str] = {}
+        dispatcher.add_loss_listener(self._lost)
         #: this turn's events: (topic, event as handlers see it, handlers then, persist?)
         self._pending: list[tuple[str, Event, tuple[_Attached, ...], bool]] = []
         self._scheduled = False
@@ -256,6 +262,12 @@ class Topics:
             if not self._scheduled:
                 self._schedule()
         return out
+
+    def _lost(self, key: str, count: int) -> None:
+        """Deliveries of ``key`` were dead-lettered: they count in its topic's stats."""
+        topic = self._topics.get(self._key_topics.get(key, ""))
+        if topic is not None:
+            topic.delivery_errors += count
 
     # --- group commit ----------------------------------------------------------------------
 
@@ -407,6 +419,7 @@ class Topics:
             key = f"{label.key()}~{n}"
         attached = _attached(key, handler, label)
         topic.attached = (*topic.attached, attached)
+        self._key_topics[key] = topic_id
         if attached.route is None:
             self.dispatcher.bind(key, attached.target, label.fields())
         return key

@@ -164,6 +164,8 @@ def show_topic(client: Client, topic_id: str, out: TextIO) -> None:
     out.write(f"ID: {topic.get('id', topic_id)}\n")
     out.write(f"Level: {topic.get('level', '')}\n")
     out.write(f"Collected: {topic.get('collected', 0)}\n")
+    if topic.get("delivery-errors"):  # Leyden's addition: shown only when there were losses
+        out.write(f"Delivery errors: {topic['delivery-errors']}\n")
     out.write(f"Handlers: [{', '.join(str(h.get('id', '')) for h in handlers)}]\n")
     out.write("Events:\n")
 

@@ -28,6 +28,7 @@ from leyden.alerting.topic_handlers import (
     path_match,
     validate_spec,
 )
+from leyden.alerting.topics import TopicState
 from leyden.go.types import Duration, GoStruct, Time, go_quote
 from leyden.model.alert import Level
 from leyden.model.records import HandlerRecord
@@ -91,16 +92,20 @@ def _answer(handler: Any) -> Any:
 # --- JSON shapes -----------------------------------------------------------------------------
 
 
-def _topic_json(topic_id: str, level: Level, collected: int) -> GoStruct:
+def _topic_json(topic_id: str, state: TopicState) -> GoStruct:
+    """Kapacitor's topic, then ``delivery-errors``: deliveries its handlers lost for good
+    (Kapacitor has no such count; its clients ignore keys they do not know, and it comes last
+    so Kapacitor's own keys keep their order)."""
     base = f"{TOPICS_PATH}/{topic_id}"
     return GoStruct(
         [
             ("link", link(base)),
             ("id", topic_id),
-            ("level", str(level)),
-            ("collected", collected),
+            ("level", str(state.level)),
+            ("collected", state.collected),
             ("events-link", link(f"{base}/events", "events")),
             ("handlers-link", link(f"{base}/handlers", "handlers")),
+            ("delivery-errors", state.delivery_errors),
         ]
     )
 
@@ -358,7 +363,7 @@ async def list_topics(request: web.Request) -> web.Response:
             continue
         state = topic.state()
         if state.level >= min_level:
-            entries.append(_topic_json(topic_id, state.level, state.collected))
+            entries.append(_topic_json(topic_id, state))
     return _json(GoStruct([("link", link(request.path_qs)), ("topics", entries)]))
 
 
@@ -369,7 +374,7 @@ async def get_topic(request: web.Request) -> web.Response:
     if topic is None:
         raise _APIError(f"unknown topic: {go_quote(topic_id)}", 404)
     state = topic.state()
-    return _json(_topic_json(topic_id, state.level, state.collected))
+    return _json(_topic_json(topic_id, state))
 
 
 @_answer
