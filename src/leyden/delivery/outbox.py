@@ -51,6 +51,7 @@ import contextlib
 import dataclasses
 import fnmatch
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -627,6 +628,18 @@ class SqliteOutbox:
         with self._store.unit_of_work(doing) as conn:
             return conn.execute(sql, params).rowcount
 
+    def _take(self, conn: sqlite3.Connection, rows: list[Delivery]) -> list[Delivery]:
+        """``rows`` (read in ``conn``'s transaction) are in flight now: the claim counts as an
+        attempt."""
+        conn.executemany(
+            "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1 WHERE id = ?",
+            [(row.id,) for row in rows],
+        )
+        return [
+            dataclasses.replace(row, state=DeliveryState.IN_FLIGHT, attempts=row.attempts + 1)
+            for row in rows
+        ]
+
     def add(self, deliveries: Iterable[NewDelivery]) -> list[int]:
         now = self._clock()
         ids = []
@@ -667,33 +680,16 @@ class SqliteOutbox:
                         _HEADS, {"d": destination, "now": self._clock(), "limit": limit}
                     )
                 ]
-                conn.executemany(
-                    "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1 WHERE id = ?",
-                    [(row.id,) for row in rows],
-                )
-            return [
-                dataclasses.replace(row, state=DeliveryState.IN_FLIGHT, attempts=row.attempts + 1)
-                for row in rows
-            ]
+                return self._take(conn, rows)
         where = ""
         params: list[Any] = [self._clock()]
-        if destination is not None:
-            where += "AND o.destination = ? "
-            params.append(destination)
         if skip:
             where += f"AND o.destination NOT IN ({','.join('?' * len(skip))}) "
             params.extend(skip)
         params.append(limit)
         with self._store.unit_of_work("claim deliveries") as conn:
             rows = [self._row(r) for r in conn.execute(_READY.format(where=where), params)]
-            conn.executemany(
-                "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1 WHERE id = ?",
-                [(row.id,) for row in rows],
-            )
-        return [
-            dataclasses.replace(row, state=DeliveryState.IN_FLIGHT, attempts=row.attempts + 1)
-            for row in rows
-        ]
+            return self._take(conn, rows)
 
     def claim_following(self, head: Delivery, *, before: float, limit: int) -> list[Delivery]:
         with self._store.unit_of_work("claim deliveries") as conn:
@@ -706,14 +702,7 @@ class SqliteOutbox:
                     (head.destination, head.alert_id, head.id, head.handler, before, limit),
                 )
             ]
-            conn.executemany(
-                "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1 WHERE id = ?",
-                [(row.id,) for row in rows],
-            )
-        return [
-            dataclasses.replace(row, state=DeliveryState.IN_FLIGHT, attempts=row.attempts + 1)
-            for row in rows
-        ]
+            return self._take(conn, rows)
 
     def mark_sent(self, delivery_id: int) -> bool:
         return (
