@@ -140,8 +140,7 @@ def build_runtime(
     """
     integrations = INTEGRATIONS.build_services(config)
     outbox = SqliteOutbox(store)
-    counters = DeliveryCounters()
-    dispatcher = Dispatcher(outbox, settings=delivery_settings(config), counters=counters)
+    dispatcher = Dispatcher(outbox, settings=delivery_settings(config))
     alerts = AlertService(services=integrations, config=config, store=store, dispatcher=dispatcher)
     router = Router(config.default_retention_policy)
     task_services = TaskServices(
@@ -166,5 +165,5 @@ def build_runtime(
         runner=runner,
         tasks=TaskManager(store=store, runner=runner, integrations=integrations),
         outbox=outbox,
-        delivery_counters=counters,
+        delivery_counters=dispatcher.counters,
     )

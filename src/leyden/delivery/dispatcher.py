@@ -145,12 +145,12 @@ class Dispatcher:
         settings: DeliverySettings = DeliverySettings(),
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
-        counters: DeliveryCounters | None = None,
         logger: logging.Logger = _LOG,
     ) -> None:
         self.outbox = outbox
         self.settings = settings
-        self.counters = counters if counters is not None else DeliveryCounters()
+        #: totals since start, which ``/metrics`` reads (the dispatcher is their only writer)
+        self.counters = DeliveryCounters()
         #: rows lost (dead-lettered) per handler key since start
         self.losses: Counter[str] = Counter()
         self._clock = clock
