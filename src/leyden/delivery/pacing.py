@@ -79,7 +79,6 @@ class _Bucket:
     reset_at: float  # clock time at which ``remaining`` is back to ``limit``
     blocked_until: float = -math.inf  # a user-scope 429's retry_after
     in_flight: bool = False
-    bucket_id: str = ""
 
 
 @dataclass(slots=True)
@@ -212,7 +211,6 @@ class Pacer:
             bucket.remaining = int(remaining)
         if reset_after is not None:
             bucket.reset_at = now + reset_after
-        bucket.bucket_id = headers.get("X-RateLimit-Bucket", bucket.bucket_id)
         if status != 429:
             return
         wait = retry_after if retry_after is not None and retry_after >= 0 else None
