@@ -1,11 +1,11 @@
-"""What every route module of the server shares: the application key of the server's
-services, the handler type and Kapacitor's response encoders.
+"""What every route module of the server shares: the application key of the process's
+runtime, the handler type and Kapacitor's response encoders.
 
 Kapacitor serves its API under ``/kapacitor/v1`` (``leyden.API_BASE``, ``services/httpd``;
 the client needs that path too, so it lives in the package root) and answers in Go's
 ``encoding/json`` shapes: errors as ``httpd.HttpError`` (``{"error": msg, "message": msg}``,
 indented), links as ``client.Link`` (``rel`` before ``href``).  The route modules
-(``write``, ``tasks``, ``topics_api``, ``config_api``, ``auth`` …) import these from here and
+(``write``, ``tasks_api``, ``topics_api``, ``config_api``, ``auth`` …) import these from here and
 never from ``app``, which only composes them; so no route module imports the application.
 """
 
