@@ -238,14 +238,18 @@ def _task_path(task_id: str) -> str:
 TOPICS_PATH = f"{API_BASE}/alerts/topics"
 
 
+def _under(base: str, *parts: str) -> str:
+    """``base`` followed by ``parts``, each quoted whole (a ``/`` in a topic name stays one
+    segment)."""
+    return base + "".join("/" + urllib.parse.quote(p, safe="") for p in parts)
+
+
 def _topic_path(topic: str, *rest: str) -> str:
-    parts = [topic, *rest]
-    return TOPICS_PATH + "".join("/" + urllib.parse.quote(p, safe="") for p in parts)
+    return _under(TOPICS_PATH, topic, *rest)
 
 
 DELIVERIES_PATH = f"{API_BASE}/deliveries"
 
 
 def _delivery_path(delivery_id: str, *rest: str) -> str:
-    parts = [delivery_id, *rest]
-    return DELIVERIES_PATH + "".join("/" + urllib.parse.quote(p, safe="") for p in parts)
+    return _under(DELIVERIES_PATH, delivery_id, *rest)
