@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -110,6 +111,29 @@ async def test_outage_then_recovery_delivers_everything_in_order() -> None:
     assert dispatcher.outbox.find() == []
     assert sum(dispatcher.counters.dead.values()) == 0
     assert sum(dispatcher.counters.retried.values()) > 0
+
+
+async def test_a_429_without_retry_after_backs_off_instead_of_retrying_at_once() -> None:
+    """A non-Discord endpoint (``.post()``) may answer 429 with no Retry-After: the row backs
+    off as after a 5xx (DeliveryResult: no hint, "the dispatcher backs off"), not a hot loop."""
+    clock = Clock()
+    topics, dispatcher = make(clock, backoff_base=1.0, backoff_cap=60.0)
+
+    class Throttled(Flaky):
+        async def send(self, events: Sequence[Event]) -> DeliveryResult:
+            self.attempts += 1
+            return DeliveryResult("retry", 429, "Too Many Requests")
+
+    handler = Throttled(clock, up_at=0)
+    topics.register_handler("t", handler, HandlerLabel("post", task="t", node="alert2"))
+    topics.collect(event("a", Level.CRITICAL))
+    topics.flush()
+    next_at = await asyncio.wait_for(dispatcher.step(), 5)  # a hot loop never ends
+    assert handler.attempts == 1
+    [row] = dispatcher.outbox.find()
+    assert row.next_attempt >= START + 0.5  # backoff(1) with base 1 s, jittered ±50 %
+    assert next_at >= START + 0.5
+    assert sum(dispatcher.counters.rate_limited.values()) == 1
 
 
 async def test_permanent_failure_is_dead_lettered_once_and_counted() -> None:

@@ -519,8 +519,9 @@ class Dispatcher:
         now = self._clock()
         if result.status == 429:
             counters.rate_limited[key] += 1
-            wait = result.retry_after or 0.0
-        else:
+        if result.status == 429 and result.retry_after is not None:
+            wait = result.retry_after
+        else:  # a 429 with no hint (a .post() endpoint's) backs off too, never a hot loop
             attempts = max(row.attempts for row in rows)
             wait = backoff(
                 attempts,
