@@ -18,21 +18,12 @@ Nothing can hang: every wait has a deadline, and both processes are stopped at t
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from bench.procs import emulator, get_json, server
 from leyden.client import Client
 
 ALERTS = 500
@@ -53,73 +44,10 @@ stream
     .discord()
 """
 
-CONF = """\
-hostname = "localhost"
-data_dir = "{data_dir}"
-default-retention-policy = "autogen"
-
-[http]
-  bind-address = "127.0.0.1:{port}"
-  log-enabled = false
-
-[logging]
-  file = "STDERR"
-  level = "WARN"
-
-[[discord]]
-  enabled = true
-  default = true
-  workspace = "storm"
-  url = "{emulator}/api/webhooks/{webhook}/storm-token"
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.loads(resp.read())
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited early ({proc.returncode})")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer within {timeout:g}s")
-
-
-@contextlib.contextmanager
-def _process(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAPACITOR_", "LEYDEN_"))}
-    with log.open("ab") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
 
 def _delivered(emulator: str) -> tuple[set[str], int]:
     """The alert IDs delivered as embeds, and how many messages carried them."""
-    messages = _get(f"{emulator}/messages")
+    messages = get_json(f"{emulator}/messages")
     ids = {
         str(e.get("description", "")) for m in messages for e in m["payload"].get("embeds") or []
     }
@@ -127,24 +55,13 @@ def _delivered(emulator: str) -> tuple[set[str], int]:
 
 
 def run() -> dict[str, object]:
-    leyden = [sys.executable, "-m", "leyden"]
     with tempfile.TemporaryDirectory(prefix="leyden-storm-") as tmp_name:
         tmp = Path(tmp_name)
-        emulator_port, server_port = _free_port(), _free_port()
-        emulator = f"http://127.0.0.1:{emulator_port}"
-        server = f"http://127.0.0.1:{server_port}"
-        conf = tmp / "kapacitor.conf"
-        conf.write_text(
-            CONF.format(data_dir=tmp / "data", port=server_port, emulator=emulator, webhook=WEBHOOK)
-        )
-        emu_argv = [*leyden, "discord-emulator", "--port", str(emulator_port), "--quiet"]
         with (
-            _process(emu_argv, tmp / "emulator.log") as emu,
-            _process([*leyden, "serve", "-config", str(conf)], tmp / "server.log") as srv,
+            emulator(tmp) as emu,
+            server(tmp, emu, WEBHOOK, workspace="storm") as (srv, _),
         ):
-            _wait_http(f"{emulator}/messages", emu)
-            _wait_http(f"{server}/kapacitor/v1/ping", srv)
-            Client(server).create_task(
+            Client(srv).create_task(
                 {
                     "id": "storm",
                     "dbrps": [{"db": "telegraf", "rp": "autogen"}],
@@ -154,7 +71,7 @@ def run() -> dict[str, object]:
             )
             body = "\n".join(f"cpu,host=h{i:04d} usage_idle=2" for i in range(ALERTS))
             request = urllib.request.Request(
-                f"{server}/write?db=telegraf&rp=autogen", data=body.encode(), method="POST"
+                f"{srv}/write?db=telegraf&rp=autogen", data=body.encode(), method="POST"
             )
             start = time.monotonic()
             with urllib.request.urlopen(request, timeout=30):
@@ -164,7 +81,7 @@ def run() -> dict[str, object]:
             ids: set[str] = set()
             messages = 0
             while time.monotonic() - start < DEADLINE:
-                ids, messages = _delivered(emulator)
+                ids, messages = _delivered(emu)
                 if len(ids) != last_count:
                     last_seen, last_count = time.monotonic(), len(ids)
                 if len(ids) >= ALERTS:
@@ -173,7 +90,7 @@ def run() -> dict[str, object]:
             # all delivered: the rate up to the last one; otherwise over the whole wait
             done = len(ids) >= ALERTS
             elapsed = (last_seen if done else time.monotonic()) - start
-            stats = _get(f"{emulator}/_emulator/stats")
+            stats = get_json(f"{emu}/_emulator/stats")
     per_minute = len(ids) / elapsed * 60 if elapsed > 0 else 0.0
     return {
         "alerts written": ALERTS,

@@ -1,0 +1,374 @@
+"""End to end, as issue 11 judges it: Telegraf-shaped writes through a real ``leyden serve``
+with 10 alert tasks, and the latency of one alert to the Discord emulator, idle and while the
+writes saturate the server.
+
+Setup (real processes on loopback, :mod:`bench.procs`): the Discord emulator with its limits off
+(the latency measured is Leyden's, not a rate limit's) and, per row, a fresh ``leyden serve``
+configured with ``[engine] workers = W`` for W = 1 and W = the number of cores.  Through the HTTP
+API it gets 10 load tasks, each ``stream|from().measurement('cpu').groupBy('host')
+|alert().warn(lambda: "usage_user" > T_i)`` with no handler and T_i = 86 … 95, so that on
+average 9.5% of task-points raise an event, and one probe task whose alert goes ``.discord()``
+to the emulator.
+
+Load: bodies shaped like Telegraf's ``cpu`` plugin output — ``LINES`` lines of the plugin's 10
+float fields (zeros where an idle Linux box has them) over as many hosts, tags ``cpu`` and
+``host``, one nanosecond timestamp per body as a Telegraf gather has — posted by an aiohttp
+client over ``CONNECTIONS`` connections for ``SECONDS``.  Points/s counts the points of bodies
+answered 204, over the time until the last in-flight body was answered.
+
+The floor, measured in the same run on the same bodies: the C ``line-protocol-parser`` package
+parsing them line by line (best of 3); the ratio points/s ÷ its lines/s is the figure the
+issue judges (≥ 0.5).  CPU is the server's and its children's (``/proc``, user + system) over the
+load, in cores busy.  Latency: a probe point crossing the probe's threshold is written (wall
+clock before the POST) and the emulator records when the message arrived (wall clock, the same
+clock on one machine); idle probes go one after another, saturated ones every ``PROBE_GAP`` s
+during the load without waiting, and are collected after it (a probe never delivered within
+``PROBE_DEADLINE`` s counts as missing, and is reported).
+
+A server that refuses ``[engine] workers`` (older trees): the 1-worker row runs without the
+key (one engine is all such a server has); the W-worker row prints ``n/a`` with the reason.
+``LEYDEN_BENCH_SRC`` runs the server from another tree (see :mod:`bench.procs`).  Knobs, so a
+test can run it tiny: ``LEYDEN_BENCH_E2E_LINES``, ``_SECONDS``, ``_PROBES`` (idle samples),
+``_WORKERS`` (comma-separated worker counts, default ``1,<cores>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import random
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from line_protocol_parser import parse_line
+
+from bench.procs import emulator, get_json, server
+from leyden.client import Client
+
+LINES = int(os.environ.get("LEYDEN_BENCH_E2E_LINES", "5000"))
+SECONDS = float(os.environ.get("LEYDEN_BENCH_E2E_SECONDS", "20"))
+PROBES = int(os.environ.get("LEYDEN_BENCH_E2E_PROBES", "20"))
+CONNECTIONS = 4
+#: distinct bodies cycled through (values differ, the timestamp is set per post)
+BODIES = 4
+#: seconds between probes written under load
+PROBE_GAP = 0.5
+#: how long a probe may take to arrive before it counts as missing
+PROBE_DEADLINE = 90.0
+WEBHOOK = "444444444444444444"
+DB = "telegraf"
+#: Telegraf's cpu plugin fields, in its order
+FIELDS = (
+    "usage_user",
+    "usage_system",
+    "usage_idle",
+    "usage_nice",
+    "usage_iowait",
+    "usage_irq",
+    "usage_softirq",
+    "usage_steal",
+    "usage_guest",
+    "usage_guest_nice",
+)
+#: one threshold per load task: P(usage_user > T) = (100 - T) %, averaging 9.5 %
+THRESHOLDS = tuple(range(86, 96))
+TS = b"@TS@"
+
+LOAD_TICK = """\
+stream
+  |from()
+    .measurement('cpu')
+    .groupBy('host')
+  |alert()
+    .warn(lambda: "usage_user" > {threshold})
+"""
+
+PROBE_TICK = """\
+stream
+  |from()
+    .measurement('probe')
+    .groupBy('seq')
+  |alert()
+    .crit(lambda: "value" > 0)
+    .message('{{ index .Tags "seq" }}')
+    .discord()
+"""
+
+
+def telegraf_bodies(lines: int, count: int, seed: int = 11) -> list[bytes]:
+    """``count`` bodies of ``lines`` cpu lines over as many hosts, the timestamp left as
+    :data:`TS`; usage_user uniform in [0, 100)."""
+    rng = random.Random(seed)
+    bodies = []
+    for _ in range(count):
+        out = []
+        for h in range(lines):
+            user = rng.uniform(0, 100)
+            system = rng.uniform(0, 100 - user)
+            idle = max(0.0, 100 - user - system)
+            # as Telegraf prints them: shortest round-trip floats, zeros as 0
+            values = (user, system, idle, 0, rng.uniform(0, 1), 0, rng.uniform(0, 0.5), 0, 0, 0)
+            fields = ",".join(f"{k}={v!r}" for k, v in zip(FIELDS, values, strict=True))
+            out.append(f"cpu,cpu=cpu-total,host=host{h:05d} {fields} @TS@")
+        bodies.append("\n".join(out).encode() + b"\n")
+    return bodies
+
+
+def event_share(bodies: list[bytes]) -> float:
+    """The share of (point, load task) pairs whose alert is WARNING: the issue's 9.5%."""
+    users = [
+        float(line.split(b"usage_user=", 1)[1].split(b",", 1)[0])
+        for body in bodies
+        for line in body.splitlines()
+    ]
+    raised = sum(user > t for user in users for t in THRESHOLDS)
+    return raised / (len(users) * len(THRESHOLDS))
+
+
+def stamped(body: bytes) -> bytes:
+    return body.replace(TS, str(time.time_ns()).encode())
+
+
+def parser_lines_per_second(bodies: list[bytes], rounds: int = 3) -> float:
+    """The floor: ``line-protocol-parser`` parsing every line of ``bodies``, best of ``rounds``."""
+    lines = [line for body in bodies for line in stamped(body).splitlines() if line]
+    best = math.inf
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for line in lines:
+            parse_line(line)
+        best = min(best, time.perf_counter() - start)
+    return len(lines) / best
+
+
+def quantile(values: list[float], q: float) -> float:
+    """Nearest-rank quantile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its live descendants (and their reaped
+    children), from ``/proc``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in _descendants(pid):
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        # utime, stime, cutime, cstime are fields 14-17 (1-based) of the whole line
+        total += sum(int(x) for x in fields[11:15])
+    return total / tick
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                todo += [int(c) for c in Path(f"/proc/{p}/task/{t}/children").read_text().split()]
+            except OSError:
+                continue
+    return out
+
+
+@dataclass
+class Probes:
+    """Probe points written (sequence tag → wall-clock time of the write) and their arrival."""
+
+    prefix: str
+    sent: dict[str, float] = field(default_factory=dict)
+    latencies: dict[str, float] = field(default_factory=dict)
+
+    def next_seq(self) -> str:
+        return f"{self.prefix}{len(self.sent)}"
+
+    def collect(self, emulator_url: str) -> None:
+        for message in get_json(f"{emulator_url}/messages?webhook_id={WEBHOOK}", timeout=30):
+            for embed in message["payload"].get("embeds") or []:
+                seq = str(embed.get("description", ""))
+                if seq in self.sent and seq not in self.latencies:
+                    self.latencies[seq] = message["received_at"] - self.sent[seq]
+
+    def pending(self, seqs: Iterable[str]) -> list[str]:
+        return [s for s in seqs if s not in self.latencies]
+
+    def wait(self, emulator_url: str, seqs: list[str], deadline: float) -> None:
+        end = time.monotonic() + deadline
+        while self.pending(seqs) and time.monotonic() < end:
+            time.sleep(0.002 if len(seqs) == 1 else 0.1)
+            self.collect(emulator_url)
+
+
+async def _post_probe(session: aiohttp.ClientSession, url: str, probes: Probes) -> str:
+    seq = probes.next_seq()
+    body = f"probe,seq={seq} value=1 {time.time_ns()}".encode()
+    probes.sent[seq] = time.time()
+    async with session.post(url, data=body) as resp:
+        await resp.read()
+    return seq
+
+
+async def _idle_probes(write_url: str, emulator_url: str, probes: Probes, count: int) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(count):
+            seq = await _post_probe(session, write_url, probes)
+            await asyncio.to_thread(probes.wait, emulator_url, [seq], 10.0)
+            await asyncio.sleep(0.05)
+
+
+@dataclass
+class Load:
+    points: int
+    seconds: float
+    failed: int
+    probes: list[str]
+
+
+async def _load(write_url: str, bodies: list[bytes], seconds: float, probes: Probes) -> Load:
+    """``CONNECTIONS`` clients posting bodies for ``seconds``, and probes every ``PROBE_GAP``."""
+    loop = asyncio.get_running_loop()
+    stop_at = loop.time() + seconds
+    lines = bodies[0].count(b"\n")
+    counts = {"points": 0, "failed": 0}
+    headers = {"Content-Type": "text/plain; charset=utf-8"}
+    timeout = aiohttp.ClientTimeout(total=600)
+
+    async def client(session: aiohttp.ClientSession, k: int) -> None:
+        i = k
+        while loop.time() < stop_at:
+            async with session.post(
+                write_url, data=stamped(bodies[i % len(bodies)]), headers=headers
+            ) as resp:
+                await resp.read()
+                if resp.status == 204:
+                    counts["points"] += lines
+                else:
+                    counts["failed"] += 1
+            i += 1
+
+    async def prober() -> list[str]:
+        seqs: list[str] = []
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            await asyncio.sleep(min(2.0, seconds / 4))  # let the load build up
+            pending = []
+            while loop.time() < stop_at:
+                pending.append(asyncio.create_task(_post_probe(session, write_url, probes)))
+                await asyncio.sleep(PROBE_GAP)
+            seqs = list(await asyncio.gather(*pending))
+        return seqs
+
+    connector = aiohttp.TCPConnector(limit=CONNECTIONS)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        start = loop.time()
+        probe_task = asyncio.create_task(prober())
+        await asyncio.gather(*(client(session, k) for k in range(CONNECTIONS)))
+        elapsed = loop.time() - start
+        seqs = await probe_task
+    return Load(counts["points"], elapsed, counts["failed"], seqs)
+
+
+def _define_tasks(url: str) -> None:
+    client = Client(url)
+    dbrps = [{"db": DB, "rp": "autogen"}]
+    for i, threshold in enumerate(THRESHOLDS):
+        script = LOAD_TICK.format(threshold=threshold)
+        client.create_task(
+            {"id": f"load{i}", "dbrps": dbrps, "script": script, "status": "enabled"}
+        )
+    client.create_task({"id": "probe", "dbrps": dbrps, "script": PROBE_TICK, "status": "enabled"})
+
+
+def _ms(seconds: float) -> float:
+    return seconds * 1000
+
+
+def run_row(
+    workers: int, emulator_url: str, bodies: list[bytes], tmp: Path
+) -> tuple[dict[str, object], float | None]:
+    """One server with ``workers`` engine workers: its figures (keys prefixed by the row) and
+    its points/s (None when it could not run)."""
+    row = f"{workers} worker{'s' if workers > 1 else ''}"
+    figures: dict[str, object] = {}
+    with contextlib.ExitStack() as stack:
+        conf = f"\n[engine]\n  workers = {workers}\n"
+        try:
+            url, proc = stack.enter_context(
+                server(tmp / f"w{workers}", emulator_url, WEBHOOK, extra_conf=conf)
+            )
+        except RuntimeError as error:
+            refused = str(error).rsplit(".conf: ", 1)[-1]  # the reason, without the temp path
+            if workers != 1:
+                return {f"{row}: points/s": f"n/a ({refused})"}, None
+            figures[f"{row}: note"] = f"ran without [engine] workers ({refused})"
+            url, proc = stack.enter_context(server(tmp / "w1-plain", emulator_url, WEBHOOK))
+        _define_tasks(url)
+        write_url = f"{url}/write?db={DB}&rp=autogen&precision=ns"
+        probes = Probes(prefix=f"w{workers}-")
+        asyncio.run(_idle_probes(write_url, emulator_url, probes, PROBES))
+        idle = [probes.latencies[s] for s in probes.sent if s in probes.latencies]
+        cpu_before, wall_before = cpu_seconds(proc.pid), time.monotonic()
+        load = asyncio.run(_load(write_url, bodies, SECONDS, probes))
+        cpu_used = cpu_seconds(proc.pid) - cpu_before
+        wall = time.monotonic() - wall_before
+        probes.wait(emulator_url, load.probes, PROBE_DEADLINE)
+        busy = [probes.latencies[s] for s in load.probes if s in probes.latencies]
+    rate = load.points / load.seconds
+    figures[f"{row}: points/s"] = rate
+    figures[f"{row}: bodies refused"] = load.failed
+    figures[f"{row}: server CPU, cores busy (of {os.cpu_count()})"] = cpu_used / wall
+    for name, samples, total in (("idle", idle, PROBES), ("saturated", busy, len(load.probes))):
+        if samples:
+            figures[f"{row}: alert {name} p50 ms"] = _ms(quantile(samples, 0.5))
+            figures[f"{row}: alert {name} p99 ms"] = _ms(quantile(samples, 0.99))
+        figures[f"{row}: alert {name} probes arrived"] = f"{len(samples)}/{total}"
+    return figures, rate
+
+
+def _workers() -> list[int]:
+    spec = os.environ.get("LEYDEN_BENCH_E2E_WORKERS")
+    if spec:
+        return [int(w) for w in spec.split(",")]
+    return sorted({1, os.cpu_count() or 1})
+
+
+def run() -> dict[str, object]:
+    bodies = telegraf_bodies(LINES, BODIES)
+    floor = parser_lines_per_second(bodies)
+    figures: dict[str, object] = {
+        "share of task-points raising events": event_share(bodies),
+        "line-protocol-parser lines/s (floor)": floor,
+    }
+    rates: dict[int, float] = {}
+    with tempfile.TemporaryDirectory(prefix="leyden-e2e-") as tmp_name:
+        tmp = Path(tmp_name)
+        with emulator(tmp, limits=False) as emu:
+            for workers in _workers():
+                row, rate = run_row(workers, emu, bodies, tmp)
+                figures.update(row)
+                if rate is not None:
+                    rates[workers] = rate
+                    figures[f"{workers}w points/s ÷ parser lines/s"] = rate / floor
+    for workers, rate in rates.items():
+        if workers != 1 and 1 in rates:
+            figures[f"{workers} workers ÷ 1 worker points/s"] = rate / rates[1]
+    return figures
+
+
+if __name__ == "__main__":
+    for key, value in run().items():
+        print(f"{key:<48}{value}")
