@@ -4,9 +4,12 @@ Kapacitor's conventions are kept: global flags before the command (``-url``, ``-
 single-dash flags, ``Error: <msg>`` on stderr, exit 2 for usage errors, 3 for failed
 commands, 4 when the client cannot be set up.  ``--flag`` spellings are accepted too.
 
-This module only dispatches: the verbs live in ``tasks``, ``topics``, ``deliveries`` and
-``service_tests`` (against a server, through :class:`~leyden.client.Client`) and in ``serve``
-and ``_local`` (in this process); what they share is in ``_common``.
+This module only dispatches, through two tables of verb → ``"module:function"``: a verb's
+module is imported when that verb runs, never before, so each verb loads only what it needs
+(``leyden vet`` and ``leyden fmt`` never load the server, aiohttp or the HTTP client, and
+``leyden serve`` none of the client verbs).  The verbs that run here take ``(argv, out, err)``;
+the verbs that talk to a server take a :class:`~leyden.client.Client` first and are run by
+:mod:`leyden.cli._remote`, which makes the client.  What they share is in ``_common``.
 """
 
 from __future__ import annotations
@@ -14,22 +17,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TextIO
 
 from leyden import __version__
-from leyden.cli import deliveries, service_tests, tasks, topics
-from leyden.cli._common import (
-    EXIT_CLIENT,
-    EXIT_ERROR,
-    EXIT_USAGE,
-    ClientCommand,
-    KindHandler,
-    UsageError,
-)
-from leyden.client import DEFAULT_URL, Client, ClientError
+from leyden.cli._common import EXIT_USAGE, UsageError, load
 
-__all__ = ["USAGE", "main"]
+__all__ = ["CLIENT_VERBS", "LOCAL_VERBS", "USAGE", "main"]
 
 USAGE = """\
 Usage: leyden [options] [command] [args]
@@ -63,65 +56,37 @@ Commands:
   help                print this help
 """
 
-
-#: ``leyden list KIND …``
-LIST_KINDS: dict[str, KindHandler] = {
-    "service-tests": service_tests.list_service_tests,
-    "tasks": tasks.list_tasks,
-    "topics": topics.list_topics,
-    "topic-handlers": topics.list_topic_handlers,
-    "deliveries": deliveries.list_deliveries,
+#: the verbs that run in this process: ``(argv, out, err) -> exit code``
+LOCAL_VERBS: dict[str, str] = {
+    "serve": "leyden.cli.serve:main",
+    "replay": "leyden.replay:main",
+    "vet": "leyden.cli.vet:vet_main",
+    "fmt": "leyden.cli.vet:fmt_main",
+    "discord-emulator": "leyden.cli.emulator:main",
 }
-#: ``leyden delete KIND …``
-DELETE_KINDS: dict[str, KindHandler] = {
-    "tasks": tasks.delete_tasks,
-    "topics": topics.delete_topics,
-    "topic-handlers": topics.delete_topic_handlers,
-    "deliveries": deliveries.delete_deliveries,
-}
-
-
-def _kind_verb(verb: str, kinds: dict[str, KindHandler]) -> ClientCommand:
-    def command(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
-        if not argv or argv[0] not in kinds:
-            what = f'cannot {verb} "{argv[0]}"' if argv else f"what to {verb}?"
-            raise UsageError(f"leyden {verb}: {what} (use one of: {', '.join(sorted(kinds))})")
-        kinds[argv[0]](client, list(argv[1:]), out)
-        return 0
-
-    return command
-
-
-#: the verbs that talk to a server
-CLIENT_COMMANDS: dict[str, ClientCommand] = {
-    "service-tests": service_tests.cmd_service_tests,
-    "list": _kind_verb("list", LIST_KINDS),
-    "delete": _kind_verb("delete", DELETE_KINDS),
-    "define": tasks.cmd_define,
-    "enable": tasks.cmd_enable,
-    "disable": tasks.cmd_disable,
-    "reload": tasks.cmd_reload,
-    "show": tasks.cmd_show,
-    "define-topic-handler": topics.cmd_define_topic_handler,
-    "show-topic": topics.cmd_show_topic,
-    "show-topic-handler": topics.cmd_show_topic_handler,
-    "show-delivery": deliveries.cmd_show_delivery,
-    "retry-delivery": deliveries.cmd_retry_delivery,
+#: the verbs that talk to a server: ``(client, argv, out, err) -> exit code``
+CLIENT_VERBS: dict[str, str] = {
+    "service-tests": "leyden.cli.service_tests:cmd_service_tests",
+    "list": "leyden.cli._remote:cmd_list",
+    "delete": "leyden.cli._remote:cmd_delete",
+    "define": "leyden.cli.tasks:cmd_define",
+    "enable": "leyden.cli.tasks:cmd_enable",
+    "disable": "leyden.cli.tasks:cmd_disable",
+    "reload": "leyden.cli.tasks:cmd_reload",
+    "show": "leyden.cli.tasks:cmd_show",
+    "define-topic-handler": "leyden.cli.topics:cmd_define_topic_handler",
+    "show-topic": "leyden.cli.topics:cmd_show_topic",
+    "show-topic-handler": "leyden.cli.topics:cmd_show_topic_handler",
+    "show-delivery": "leyden.cli.deliveries:cmd_show_delivery",
+    "retry-delivery": "leyden.cli.deliveries:cmd_retry_delivery",
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
-    """Where the client verbs go: the global flags ``-url`` and ``-skipVerify``."""
-
-    url: str
-    skip_verify: bool
-
-
-def _global_flags(argv: list[str], out: TextIO, err: TextIO) -> _Target | int:
+def _global_flags(argv: list[str], out: TextIO, err: TextIO) -> tuple[str | None, bool] | int:
     """Take the global flags off the front of ``argv`` (they come before the command, as in
-    Kapacitor's CLI); an exit code when a flag already answered (help, version) or is bad."""
-    url = os.environ.get("LEYDEN_URL") or os.environ.get("KAPACITOR_URL") or DEFAULT_URL
+    Kapacitor's CLI): the URL (None: the client's default) and whether to skip TLS
+    verification, or an exit code when a flag already answered (help, version) or is bad."""
+    url = os.environ.get("LEYDEN_URL") or os.environ.get("KAPACITOR_URL") or None
     skip_verify = bool(os.environ.get("KAPACITOR_UNSAFE_SSL"))
     while argv and argv[0].startswith("-"):
         flag = argv.pop(0)
@@ -144,38 +109,29 @@ def _global_flags(argv: list[str], out: TextIO, err: TextIO) -> _Target | int:
         else:
             print(f"Error: unknown option {flag}\n\n{USAGE}", file=err)
             return EXIT_USAGE
-    return _Target(url, skip_verify)
+    return url, skip_verify
 
 
-def _run_local(command: str, argv: Sequence[str], out: TextIO, err: TextIO) -> int | None:
-    """Run a verb of this process (serve, replay, vet …); None when ``command`` is none."""
-    # Imported on use: it loads the server, engine and emulator, which client verbs never need.
-    from leyden.cli import _local
-
-    verb = _local.COMMANDS.get(command)
-    return None if verb is None else verb(argv, out, err)
-
-
-def _dispatch(command: str, argv: Sequence[str], target: _Target, out: TextIO, err: TextIO) -> int:
+def _dispatch(
+    command: str, argv: Sequence[str], target: tuple[str | None, bool], out: TextIO, err: TextIO
+) -> int:
     if command in ("help", "-h"):
         out.write(USAGE)
         return 0
     if command == "version":
         out.write(f"Leyden {__version__}\n")
         return 0
-    handler = CLIENT_COMMANDS.get(command)
-    if handler is None:
-        code = _run_local(command, argv, out, err)
-        if code is None:
-            print(f'Error: unknown command "{command}"\n\n{USAGE}', file=err)
-            return EXIT_USAGE
+    if command in LOCAL_VERBS:
+        code: int = load(LOCAL_VERBS[command])(argv, out, err)
         return code
-    try:
-        client = Client(target.url, skip_verify=target.skip_verify)
-    except ValueError as exc:
-        print(f"Error: {exc}", file=err)
-        return EXIT_CLIENT
-    return handler(client, argv, out, err)
+    if command in CLIENT_VERBS:
+        url, skip_verify = target
+        code = load("leyden.cli._remote:run")(
+            CLIENT_VERBS[command], url, skip_verify, argv, out, err
+        )
+        return code
+    print(f'Error: unknown command "{command}"\n\n{USAGE}', file=err)
+    return EXIT_USAGE
 
 
 def main(
@@ -196,8 +152,5 @@ def main(
     except UsageError as exc:
         print(f"Error: {exc}", file=err)
         return EXIT_USAGE
-    except ClientError as exc:
-        print(f"Error: {exc}", file=err)
-        return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

@@ -1,5 +1,5 @@
-"""What every verb of the ``leyden`` CLI shares: the exit codes, the usage error and the
-argument parser that raises it.
+"""What every verb of the ``leyden`` CLI shares: the exit codes, the usage error, the
+argument parser that raises it, and :func:`load`, which imports a verb's module when it runs.
 
 Kapacitor's CLI (``cmd/kapacitor/main.go``) prints ``Error: <msg>`` on stderr and exits 2 for
 a usage error, 3 for a command that failed, 4 when the client cannot be set up; ``kapacitord``
@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TextIO
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from leyden.client import Client
+if TYPE_CHECKING:  # the client verbs' modules import it; vet, fmt and serve never need it
+    from leyden.client import Client
 
 __all__ = [
     "EXIT_CLIENT",
@@ -24,6 +26,7 @@ __all__ = [
     "KindHandler",
     "LocalCommand",
     "UsageError",
+    "load",
     "parser",
 ]
 
@@ -37,11 +40,11 @@ EXIT_ERROR = 3
 EXIT_CLIENT = 4
 
 #: a verb that talks to a server: (client, its arguments, stdout, stderr) → exit code
-ClientCommand = Callable[[Client, Sequence[str], TextIO, TextIO], int]
+ClientCommand = Callable[["Client", Sequence[str], TextIO, TextIO], int]
 #: a verb that runs here (serve, replay, vet …): (its arguments, stdout, stderr) → exit code
 LocalCommand = Callable[[Sequence[str], TextIO, TextIO], int]
 #: one kind of ``leyden list KIND …`` or ``leyden delete KIND …``: (client, arguments, stdout)
-KindHandler = Callable[[Client, list[str], TextIO], None]
+KindHandler = Callable[["Client", list[str], TextIO], None]
 
 
 class UsageError(Exception):
@@ -59,3 +62,10 @@ def parser(prog: str) -> argparse.ArgumentParser:
     """A parser for one verb's flags: no ``-h`` of its own, no abbreviations, errors raised
     as :class:`UsageError`."""
     return _Parser(prog=prog, add_help=False, allow_abbrev=False)
+
+
+def load(spec: str) -> Any:
+    """The function a ``"module:function"`` spec names, its module imported now: how the CLI's
+    verb tables defer each verb's imports until that verb runs."""
+    module, _, name = spec.partition(":")
+    return getattr(import_module(module), name)
