@@ -138,12 +138,18 @@ def emulator(tmp: Path, *, limits: bool = True) -> Iterator[str]:
 
 @contextlib.contextmanager
 def server(
-    tmp: Path, emulator_url: str, webhook: str, *, extra_conf: str = "", workspace: str = "bench"
+    tmp: Path,
+    emulator_url: str,
+    webhook: str,
+    *,
+    extra_conf: str = "",
+    workspace: str = "bench",
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``leyden serve`` (from ``LEYDEN_BENCH_SRC`` when set) on a free port, with a config
     written under ``tmp``; yields its base URL and process once it answers ping.  A server that
     exits before answering raises RuntimeError carrying the last line of its log.  ``tmp`` is
-    made if missing."""
+    made if missing; ``env`` defaults to :func:`server_env`."""
     port = free_port()
     tmp.mkdir(parents=True, exist_ok=True)
     conf = tmp / "kapacitor.conf"
@@ -159,7 +165,8 @@ def server(
     )
     url = f"http://127.0.0.1:{port}"
     log = tmp / "server.log"
-    with process([*LEYDEN, "serve", "-config", str(conf)], log, server_env()) as proc:
+    argv = [*LEYDEN, "serve", "-config", str(conf)]
+    with process(argv, log, server_env() if env is None else env) as proc:
         try:
             wait_http(f"{url}/kapacitor/v1/ping", proc)
         except RuntimeError as exc:
