@@ -18,12 +18,13 @@ answered 204, over the time until the last in-flight body was answered.
 
 The floor, measured in the same run on the same bodies: the C ``line-protocol-parser`` package
 parsing them line by line (best of 3); the ratio points/s ÷ its lines/s is the figure the
-issue judges (≥ 0.5).  CPU is the server's and its children's (``/proc``, user + system) over the
-load, in cores busy.  Latency: a probe point crossing the probe's threshold is written (wall
-clock before the POST) and the emulator records when the message arrived (wall clock, the same
-clock on one machine); idle probes go one after another, saturated ones every ``PROBE_GAP`` s
-during the load without waiting, and are collected after it (a probe never delivered within
-``PROBE_DEADLINE`` s counts as missing, and is reported).
+issue judges (≥ 0.5).  CPU is the server's and its descendants' (``/proc``, user + system)
+over the load, in cores busy: the total, then each process's (the server first).  Latency: a
+probe point crossing the probe's threshold is written (wall clock before the POST) and the
+emulator records when the message arrived (wall clock, the same clock on one machine); idle
+probes go one after another, saturated ones every ``PROBE_GAP`` s during the load without
+waiting, and are collected after it (a probe never delivered within ``PROBE_DEADLINE`` s
+counts as missing, and is reported).
 
 A server that refuses ``[engine] workers`` (older trees): the 1-worker row runs without the
 key (one engine is all such a server has); the W-worker row prints ``n/a`` with the reason.
@@ -153,37 +154,36 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and its live descendants (and their reaped
-    children), from ``/proc``."""
+def cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of ``pid`` and each of its live descendants (each with its
+    reaped children's), from ``/proc``: pid → seconds."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for p in _descendants(pid):
+    stats: dict[int, tuple[int, float]] = {}  # pid → (parent, seconds)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
         try:
-            stat = Path(f"/proc/{p}/stat").read_text()
+            stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:  # exited meanwhile
             continue
+        # after "pid (comm) ": state, ppid, … utime, stime, cutime, cstime (fields 14-17)
         fields = stat[stat.rindex(")") + 2 :].split()
-        # utime, stime, cutime, cstime are fields 14-17 (1-based) of the whole line
-        total += sum(int(x) for x in fields[11:15])
-    return total / tick
-
-
-def _descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
+        stats[int(entry)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / tick)
+    tree, todo = {}, [pid]
     while todo:
         p = todo.pop()
-        out.append(p)
-        try:
-            tasks = os.listdir(f"/proc/{p}/task")
-        except OSError:
-            continue
-        for t in tasks:
-            try:
-                todo += [int(c) for c in Path(f"/proc/{p}/task/{t}/children").read_text().split()]
-            except OSError:
-                continue
-    return out
+        if p in stats:
+            tree[p] = stats[p][1]
+            todo += [c for c, (parent, _) in stats.items() if parent == p]
+    return tree
+
+
+def cpu_figures(before: dict[int, float], after: dict[int, float], wall: float) -> str:
+    """Cores busy in total and per process (the server first), over ``wall`` seconds."""
+    used = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
+    total = sum(used.values())
+    each = " + ".join(f"{used[pid] / wall:.2f}" for pid in after)
+    return f"{total / wall:.2f} ({each})"
 
 
 @dataclass
@@ -323,14 +323,13 @@ def run_row(
         idle = [probes.latencies[s] for s in probes.sent if s in probes.latencies]
         cpu_before, wall_before = cpu_seconds(proc.pid), time.monotonic()
         load = asyncio.run(_load(write_url, bodies, SECONDS, probes))
-        cpu_used = cpu_seconds(proc.pid) - cpu_before
-        wall = time.monotonic() - wall_before
+        cpu = cpu_figures(cpu_before, cpu_seconds(proc.pid), time.monotonic() - wall_before)
         probes.wait(emulator_url, load.probes, PROBE_DEADLINE)
         busy = [probes.latencies[s] for s in load.probes if s in probes.latencies]
     rate = load.points / load.seconds
     figures[f"{row}: points/s"] = rate
     figures[f"{row}: bodies refused"] = load.failed
-    figures[f"{row}: server CPU, cores busy (of {os.cpu_count()})"] = cpu_used / wall
+    figures[f"{row}: server cores busy (per process)"] = cpu
     for name, samples, total in (("idle", idle, PROBES), ("saturated", busy, len(load.probes))):
         if samples:
             figures[f"{row}: alert {name} p50 ms"] = _ms(quantile(samples, 0.5))

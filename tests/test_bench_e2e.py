@@ -54,5 +54,6 @@ def test_tiny_e2e_bench_runs_and_reports_every_figure() -> None:
     assert int(sent) >= 1
     assert arrived == sent
     assert float(figures["1w points/s ÷ parser lines/s"]) > 0
+    assert float(figures["1 worker: server cores busy (per process)"].split()[0]) > 0
     # a server without the worker pool says so instead of failing the run
     assert "2 workers: points/s" in figures
