@@ -9,7 +9,8 @@ import io
 import pytest
 
 from leyden import __version__
-from leyden.cli import USAGE, main
+from leyden.cli import CLIENT_VERBS, LOCAL_VERBS, USAGE, _remote, main
+from leyden.cli._common import load
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -89,3 +90,20 @@ def test_usage_errors_exit_2_before_any_request() -> None:
 def test_vet_runs_without_a_server() -> None:
     code, out, err = run("vet")
     assert code != 0 and out == "" and "no files given" in err
+
+
+def test_every_verb_table_entry_names_a_function() -> None:
+    """The tables import on use, so a misspelt entry would only fail when that verb runs."""
+    tables = [LOCAL_VERBS, CLIENT_VERBS, _remote.LIST_KINDS, _remote.DELETE_KINDS]
+    specs = [spec for table in tables for spec in table.values()]
+    assert [s for s in specs if not callable(load(s))] == []
+
+
+def test_every_verb_in_the_usage_has_an_entry() -> None:
+    listed = {
+        line.split()[0].rstrip(",")
+        for line in USAGE.split("Commands:\n", 1)[1].splitlines()
+        if line.startswith("  ") and not line.startswith("    ")
+    }
+    listed |= {"disable"}  # "enable, disable" share a line
+    assert listed - {"help", "version"} == set(LOCAL_VERBS) | set(CLIENT_VERBS)
