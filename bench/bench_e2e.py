@@ -55,7 +55,7 @@ from pathlib import Path
 import aiohttp
 from line_protocol_parser import parse_line
 
-from bench.procs import emulator, get_json, server
+from bench.procs import cpu_seconds, emulator, get_json, server
 from leyden.client import Client
 
 LINES = int(os.environ.get("LEYDEN_BENCH_E2E_LINES", "5000"))
@@ -160,30 +160,6 @@ def quantile(values: list[float], q: float) -> float:
     """Nearest-rank quantile."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-def cpu_seconds(pid: int) -> dict[int, float]:
-    """User + system CPU seconds of ``pid`` and each of its live descendants (each with its
-    reaped children's), from ``/proc``: pid → seconds."""
-    tick = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, tuple[int, float]] = {}  # pid → (parent, seconds)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:  # exited meanwhile
-            continue
-        # after "pid (comm) ": state, ppid, … utime, stime, cutime, cstime (fields 14-17)
-        fields = stat[stat.rindex(")") + 2 :].split()
-        stats[int(entry)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / tick)
-    tree, todo = {}, [pid]
-    while todo:
-        p = todo.pop()
-        if p in stats:
-            tree[p] = stats[p][1]
-            todo += [c for c, (parent, _) in stats.items() if parent == p]
-    return tree
 
 
 def cpu_figures(

@@ -76,6 +76,30 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("KAPACITOR_", "LEYDEN_"))}
 
 
+def cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of ``pid`` and each of its live descendants (each with its
+    reaped children's), from ``/proc``: pid → seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}  # pid → (parent, seconds)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        # after "pid (comm) ": state, ppid, … utime, stime, cutime, cstime (fields 14-17)
+        fields = stat[stat.rindex(")") + 2 :].split()
+        stats[int(entry)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / tick)
+    tree, todo = {}, [pid]
+    while todo:
+        p = todo.pop()
+        if p in stats:
+            tree[p] = stats[p][1]
+            todo += [c for c, (parent, _) in stats.items() if parent == p]
+    return tree
+
+
 def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> float:
     """Poll ``url`` until it answers (any HTTP status); the monotonic time it first did.
     Raises when ``proc`` exits or ``timeout`` passes."""
