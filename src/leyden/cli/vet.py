@@ -6,7 +6,7 @@ it runs every node it parses).  What the server runs is owned by the runtime's r
 :data:`leyden.engine.node.NODE_CLASSES` (complete once :mod:`leyden.engine.nodes` is
 imported) and :data:`leyden.notify.INTEGRATIONS` — but importing them loads the engine, the
 alert service and aiohttp, which is most of ``vet``'s time for a one-script check.  So the
-kinds are listed here, and ``tests/cli/test_cli_vet.py`` fails the moment they differ from the
+kinds are listed here, and ``tests/cli/test_cli_startup.py`` fails the moment they differ from the
 registries: a node kind or integration added there must be added here.
 """
 

@@ -1,6 +1,7 @@
-"""``leyden vet`` and ``leyden fmt`` start without the server (issue 11: start-up).
+"""Each verb loads only what it needs (issue 11: start-up): ``leyden vet`` and ``leyden fmt``
+start without the server, ``leyden serve`` without the client verbs and the tools.
 
-Their kinds are a copy of the runtime's registries (see :mod:`leyden.cli.vet`): checked equal
+vet's kinds are a copy of the runtime's registries (see :mod:`leyden.cli.vet`): checked equal
 here.  Which modules a verb loads is checked in a fresh interpreter, as a user runs it.
 """
 
@@ -75,3 +76,21 @@ def test_vet_still_warns_of_what_the_server_cannot_run(tmp_path: Path) -> None:
         timeout=60,
     )
     assert "handler pagerDuty2 is accepted but Leyden cannot run it" in done.stdout + done.stderr
+
+
+def test_serve_loads_neither_the_client_verbs_nor_the_tools() -> None:
+    code = (
+        "import json, sys\n"
+        "from leyden.cli import LOCAL_VERBS\n"
+        "from leyden.cli._common import load\n"
+        "load(LOCAL_VERBS['serve'])\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = json.loads(done.stdout)
+    assert "leyden.server.serve" in loaded  # it did load the server
+    unneeded = ("leyden.client", "leyden.cli.tasks", "leyden.cli.topics", "leyden.cli.deliveries")
+    unneeded += ("leyden.cli._remote", "leyden.cli.vet", "leyden.replay", "leyden.devtools")
+    assert [m for m in loaded if m.startswith(unneeded)] == []
