@@ -285,7 +285,8 @@ def _through_all_tasks(url: str, points: int, deadline: float) -> float | None:
 
 
 def _alert_collected(url: str, task: str) -> int:
-    nodes = get_json(f"{url}/kapacitor/v1/tasks/{task}")["stats"]["node-stats"]
+    """Points the task's alert node collected (Kapacitor's node stats; 0 when not shown)."""
+    nodes = get_json(f"{url}/kapacitor/v1/tasks/{task}").get("stats", {}).get("node-stats", {})
     return sum(
         int(stats.get("collected", 0)) for name, stats in nodes.items() if name.startswith("alert")
     )
