@@ -1,7 +1,8 @@
 """The generated source chain (``leyden.engine.fused``) against the node-by-node path.
 
 Random ``stream → from()`` chains (with or without database, retention policy, measurement,
-where, groupBy, truncate and round; one or two ``from()`` nodes) end in a recording node; the
+where, groupBy, truncate and round, and ``where()`` nodes below; one or two ``from()``
+branches) end in a recording node; the
 same random points, in random write splits, go through a fused task and a node-by-node one.
 Everything observable must be equal: the points each recorder saw (attributes, dimensions,
 group, order), every node's statistics, the task's failures, and the exec-time sampling.
@@ -78,6 +79,8 @@ def from_clause(draw: st.DrawFn) -> str:
         parts.append(".truncate(10s)")
     if draw(st.booleans()):
         parts.append(".round(3s)")
+    for where in draw(st.lists(st.sampled_from(WHERES[1:]), max_size=2)):
+        parts.append(f"|where({where})")  # where() nodes below: inlined too
     return "\n    ".join(parts)
 
 
@@ -106,8 +109,9 @@ def a_point(draw: st.DrawFn) -> Point:
 def build(source: str, fused: bool, bad: frozenset[int]) -> tuple[Task, list[Record]]:
     log: list[Record] = []
     task = Task("t", build_pipeline(source), context("t", SimulatedClock()), [], fused=fused)
-    for i, name in enumerate(n for n, node in task.nodes.items() if node.kind == "from"):
-        task.nodes[name].children = [Recorder(log, f"{name}/{i}", bad)]
+    for name, node in task.nodes.items():
+        if node.kind != "stream" and not node.children:
+            node.children = [Recorder(log, name, bad)]
     return task, log
 
 

@@ -32,6 +32,7 @@ from typing import Any
 from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS, Dimensions, Point, group_id
 from leyden.engine.node import Node
 from leyden.engine.nodes.source import FromNode, StreamNode
+from leyden.engine.nodes.transform import WhereNode
 from leyden.go import time as gotime
 
 #: the generated loop: (points of one write for this task, the write's memo, failure handler);
@@ -67,64 +68,17 @@ def compile_source_chain(stream: Node) -> SourceChain | None:
     """
     if not fusable(stream):
         return None
-    froms: list[FromNode] = [c for c in stream.children if isinstance(c, FromNode)]
-    consts: dict[str, Any] = {
-        "_S": stream.stats,
-        "_SN": stream,
-        "_Point": Point,
-        "_NO_DIMENSIONS": NO_DIMENSIONS,
-        "_NIL_GROUP": NIL_GROUP,
-        "_group": _group,
-        "_truncate": gotime.truncate,
-        "_round": gotime.round_,
-    }
-    shape = [f"len(_SN.children) != {len(froms)}"]
-    shape += [f"len(_F{i}.children) != {len(f.children)}" for i, f in enumerate(froms)]
-    head = [
-        "def _run(points, memo, failed):",
-        f"    if {' or '.join(shape)}:",
-        "        return False",
-        "    n = len(points)",
-        "    _S.collected += n",
-        "    _S.emitted += n",
-    ]
-    body: list[str] = []
-    tail: list[str] = []
-    for i, f in enumerate(froms):
-        consts[f"_F{i}"] = f
-        consts[f"_FS{i}"] = f.stats
-        consts[f"_K{i}"] = ("point", f.dims, f.all_tags, f.truncate, f.round)
-        consts[f"_GK{i}"] = ("group", f.dims, f.all_tags)
-        head.append(f"    _FS{i}.collected += n")
-        head.append(f"    e{i} = 0")
-        head.append(f"    pm{i} = memo.get(_K{i})")
-        head.append(f"    if pm{i} is None:")
-        head.append(f"        pm{i} = memo[_K{i}] = {{}}")
-        head.append(f"    gm{i} = memo.get(_GK{i})")
-        head.append(f"    if gm{i} is None:")
-        head.append(f"        gm{i} = memo[_GK{i}] = {{}}")
-        for j in range(len(f.children)):
-            head.append(f"    c{i}_{j} = _F{i}.children[{j}].point")
-        tail.append(f"    _FS{i}.emitted += e{i}")
-        body.extend(_from_block(i, f, consts))
-    src = "\n".join(
-        [
-            *head,
-            "    for p in points:",
-            "        try:",
-            *body,
-            "        except Exception as exc:",
-            "            failed(exc)",
-            *tail,
-            "    return True",
-        ]
-    )
+    gen = _Gen(stream)
+    for f in stream.children:
+        assert isinstance(f, FromNode)
+        gen.from_node(f)
+    src = gen.source()
     # Tasks built from one script generate the same text (settings are in the namespace): compile
     # it once.
     code = _CODE.get(src)
     if code is None:
         code = _CODE[src] = compile(src + "\n", "<source chain>", "exec")
-    namespace = dict(consts)
+    namespace = dict(gen.consts)
     exec(code, namespace)
     run: SourceChain = namespace["_run"]
     return run
@@ -134,61 +88,150 @@ def compile_source_chain(stream: Node) -> SourceChain | None:
 _CODE: dict[str, CodeType] = {}
 
 
-def _from_block(i: int, f: FromNode, consts: dict[str, Any]) -> list[str]:
-    """The lines handling one point in ``from()`` number ``i``, at the loop body's indent."""
-    lines: list[str] = []
-    ind = " " * 12
+def _fusable_where(node: Any) -> bool:
+    """A ``where()`` that is its parent's only child runs inline (its state stays in the node)."""
+    return type(node) is WhereNode
 
-    def emit(line: str) -> None:
-        lines.append(ind + line)
 
-    conds = []
-    if f.database:
-        consts[f"_DB{i}"] = f.database
-        conds.append(f"p.db == _DB{i}")
-    if f.retention_policy:
-        consts[f"_RP{i}"] = f.retention_policy
-        conds.append(f"p.rp == _RP{i}")
-    if f.measurement:
-        consts[f"_M{i}"] = f.measurement
-        conds.append(f"p.name == _M{i}")
-    if conds:
-        emit(f"if {' and '.join(conds)}:")
-        ind += "    "
-    if f.where is not None:
-        consts[f"_W{i}"] = f.where.eval_point_bool
-        emit("try:")
-        emit(f"    keep = _W{i}(p.time, p.fields, p.tags)")
-        emit("except Exception as exc:  # an evaluation error drops the point, as in Kapacitor")
-        emit(f'    _F{i}.error("failed to evaluate WHERE expression", err=str(exc))')
-        emit("    keep = False")
-        emit("if keep:")
-        ind += "    "
-    # Kapacitor's from() replaces the grouping; an ungrouped point with nothing to change is
-    # forwarded itself, any other is rebuilt once per write for every task grouping alike.
-    consts[f"_D{i}"] = f.dims
-    passthrough = f._passthrough
-    if passthrough:
-        emit("if p.dims is _NO_DIMENSIONS and p.group == _NIL_GROUP:")
-        emit("    q = p")
-        emit("else:")
-        ind += "    "
-    emit(f"q = pm{i}.get(p)")
-    emit("if q is None:")
-    emit(f"    dg = gm{i}.get(p)")
-    emit("    if dg is None:")
-    emit(f"        dg = gm{i}[p] = _group(p, _D{i}, {f.all_tags!r})")
-    emit("    t = p.time")
-    if f.truncate:
-        emit(f"    t = _truncate(t, {f.truncate!r})")
-    if f.round:
-        emit(f"    t = _round(t, {f.round!r})")
-    emit(f"    q = pm{i}[p] = _Point(p.name, p.tags, p.fields, t, dg[0], dg[1], p.db, p.rp)")
-    if passthrough:
-        ind = ind[:-4]
-    emit(f"e{i} += 1")
-    for j in range(len(f.children)):
-        emit(f"c{i}_{j}(q)")
-    if not lines:
-        emit("pass")
-    return lines
+class _Gen:
+    """Writes the generated function: a head run once per call, the loop body, and a tail
+    adding the counted statistics."""
+
+    def __init__(self, stream: Node) -> None:
+        self.consts: dict[str, Any] = {
+            "_S": stream.stats,
+            "_SN": stream,
+            "_Point": Point,
+            "_NO_DIMENSIONS": NO_DIMENSIONS,
+            "_NIL_GROUP": NIL_GROUP,
+            "_group": _group,
+            "_truncate": gotime.truncate,
+            "_round": gotime.round_,
+        }
+        self.shape = [f"len(_SN.children) != {len(stream.children)}"]
+        self.head = ["    n = len(points)", "    _S.collected += n", "    _S.emitted += n"]
+        self.body: list[str] = []
+        self.tail: list[str] = []
+        self.nodes = 0
+
+    def source(self) -> str:
+        return "\n".join(
+            [
+                "def _run(points, memo, failed):",
+                f"    if {' or '.join(self.shape)}:",
+                "        return False",
+                *self.head,
+                "    for p in points:",
+                "        try:",
+                *self.body,
+                "        except Exception as exc:",
+                "            failed(exc)",
+                *self.tail,
+                "    return True",
+            ]
+        )
+
+    def node(self, node: Node) -> int:
+        """A number for ``node``: its names in the generated code end with it."""
+        k = self.nodes
+        self.nodes += 1
+        self.consts[f"_N{k}"] = node
+        self.consts[f"_NS{k}"] = node.stats
+        self.shape.append(f"len(_N{k}.children) != {len(node.children)}")
+        return k
+
+    def from_node(self, f: FromNode) -> None:
+        """The lines handling one point in ``f``, at the loop body's indent."""
+        k = self.node(f)
+        self.head.append(f"    _NS{k}.collected += n")
+        ind = " " * 12
+        lines = self.body
+
+        def emit(line: str) -> None:
+            lines.append(ind + line)
+
+        conds = []
+        for attr, setting in (
+            ("db", f.database),
+            ("rp", f.retention_policy),
+            ("name", f.measurement),
+        ):
+            if setting:
+                self.consts[f"_{attr.upper()}{k}"] = setting
+                conds.append(f"p.{attr} == _{attr.upper()}{k}")
+        if conds:
+            emit(f"if {' and '.join(conds)}:")
+            ind += "    "
+        if f.where is not None:
+            self.consts[f"_W{k}"] = f.where.eval_point_bool
+            emit("try:")
+            emit(f"    keep = _W{k}(p.time, p.fields, p.tags)")
+            emit("except Exception as exc:  # an evaluation error drops the point, as in Kapacitor")
+            emit(f'    _N{k}.error("failed to evaluate WHERE expression", err=str(exc))')
+            emit("    keep = False")
+            emit("if keep:")
+            ind += "    "
+        # Kapacitor's from() replaces the grouping; an ungrouped point with nothing to change is
+        # forwarded itself, any other is rebuilt once per write for every task grouping alike.
+        self.consts[f"_K{k}"] = ("point", f.dims, f.all_tags, f.truncate, f.round)
+        self.consts[f"_GK{k}"] = ("group", f.dims, f.all_tags)
+        self.consts[f"_D{k}"] = f.dims
+        for key in ("pm", "gm"):
+            const = "_K" if key == "pm" else "_GK"
+            self.head.append(f"    {key}{k} = memo.get({const}{k})")
+            self.head.append(f"    if {key}{k} is None:")
+            self.head.append(f"        {key}{k} = memo[{const}{k}] = {{}}")
+        if f._passthrough:
+            emit("if p.dims is _NO_DIMENSIONS and p.group == _NIL_GROUP:")
+            emit("    q = p")
+            emit("else:")
+            ind += "    "
+        emit(f"q = pm{k}.get(p)")
+        emit("if q is None:")
+        emit(f"    dg = gm{k}.get(p)")
+        emit("    if dg is None:")
+        emit(f"        dg = gm{k}[p] = _group(p, _D{k}, {f.all_tags!r})")
+        emit("    t = p.time")
+        if f.truncate:
+            emit(f"    t = _truncate(t, {f.truncate!r})")
+        if f.round:
+            emit(f"    t = _round(t, {f.round!r})")
+        emit(f"    q = pm{k}[p] = _Point(p.name, p.tags, p.fields, t, dg[0], dg[1], p.db, p.rp)")
+        if f._passthrough:
+            ind = ind[:-4]
+        self.forward(k, f, ind)
+
+    def forward(self, k: int, node: Node, ind: str) -> None:
+        """Count an emit of node ``k`` and hand ``q`` to its children: inline when the only
+        child is a plain ``where()``, else through their ``point()``."""
+        self.head.append(f"    e{k} = 0")
+        self.tail.append(f"    _NS{k}.emitted += e{k}")
+        self.body.append(f"{ind}e{k} += 1")
+        children = node.children
+        if len(children) == 1 and _fusable_where(children[0]):
+            self.where_node(children[0], f"e{k}", ind)  # type: ignore[arg-type]
+            return
+        for j in range(len(children)):
+            self.head.append(f"    c{k}_{j} = _N{k}.children[{j}].point")
+            self.body.append(f"{ind}c{k}_{j}(q)")
+
+    def where_node(self, w: WhereNode, collected: str, ind: str) -> None:
+        """``where()`` inline: a lambda per group when it keeps state, as the node does."""
+        k = self.node(w)
+        self.tail.append(f"    _NS{k}.collected += {collected}")
+        lines = self.body
+        if w.expr.stateful:
+            self.consts[f"_X{k}"] = w.expr.get
+            lines.append(f"{ind}try:")
+            lines.append(
+                f"{ind}    keep = _X{k}(q.group).eval_point_bool(q.time, q.fields, q.tags)"
+            )
+        else:
+            self.consts[f"_W{k}"] = w.expr.base.eval_point_bool
+            lines.append(f"{ind}try:")
+            lines.append(f"{ind}    keep = _W{k}(q.time, q.fields, q.tags)")
+        lines.append(f"{ind}except Exception as exc:  # evaluation errors drop the point")
+        lines.append(f'{ind}    _N{k}.error("error while evaluating expression", err=str(exc))')
+        lines.append(f"{ind}    keep = False")
+        lines.append(f"{ind}if keep:")
+        self.forward(k, w, ind + "    ")
