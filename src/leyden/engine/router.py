@@ -206,26 +206,34 @@ class Router:
     ) -> int:
         """Each point to every receiver that reads it, in subscription order; the count routed."""
         routed = 0
+        memo: dict[Any, Any] = {}
         for point in points:
-            shared: Point | None = None
+            shared: tuple[Point] | None = None
             for s in subs:
                 if not s.wants(point.name):
                     continue
                 routed += 1
-                fast = s.single
-                if fast is None:
+                one = s.single
+                batch = s.batch
+                if one is None and batch is None:
                     s.receiver.receive(db, rp, point)
                     continue
                 if shared is None:
-                    shared = Point(
-                        point.name,
-                        point.tags,
-                        point.fields,
-                        point.time,
-                        NO_DIMENSIONS,
-                        NIL_GROUP,
-                        db,
-                        rp,
+                    shared = (
+                        Point(
+                            point.name,
+                            point.tags,
+                            point.fields,
+                            point.time,
+                            NO_DIMENSIONS,
+                            NIL_GROUP,
+                            db,
+                            rp,
+                        ),
                     )
-                fast(shared)
+                if one is not None:  # (a task's: node by node, cheaper for one point)
+                    one(shared[0])
+                else:
+                    assert batch is not None
+                    batch(shared, memo)
         return routed

@@ -170,7 +170,7 @@ class Task:
         chain = self._chain
         if chain is None:
             for p in points:
-                self._receive_one(p)
+                self.receive_point(p)
             return
         if memo is None:
             memo = {}
@@ -217,14 +217,8 @@ class Task:
         return self._chain is not None
 
     def receive_point(self, p: Point) -> None:
-        """One point, as ``receive_points([p])``."""
-        if self._chain is not None:
-            self.receive_points((p,))
-        else:
-            self._receive_one(p)
-
-    def _receive_one(self, p: Point) -> None:
-        """One point node by node (and timed one time in ``SAMPLE_EVERY``)."""
+        """One point, node by node (for one point, cheaper than the generated chain's set-up);
+        the router's entry when a write must stay in point-major order (``point_major``)."""
         self._received += 1
         try:
             # (a profiler already installed, e.g. cProfile, must not be replaced)
