@@ -169,6 +169,8 @@ class Task:
         """
         chain = self._chain
         if chain is None:
+            if not self._streams:  # a batch task reads no written point
+                return
             for p in points:
                 self.receive_point(p)
             return
