@@ -1,8 +1,8 @@
 """The generated source chain (``leyden.engine.fused``) against the node-by-node path.
 
 Random ``stream → from()`` chains (with or without database, retention policy, measurement,
-where, groupBy, truncate and round, and ``where()`` nodes below; one or two ``from()``
-branches) end in a recording node; the
+where, groupBy, truncate and round, and ``where()``/``eval()`` nodes below; one or two
+``from()`` branches) end in a recording node; the
 same random points, in random write splits, go through a fused task and a node-by-node one.
 Everything observable must be equal: the points each recorder saw (attributes, dimensions,
 group, order), every node's statistics, the task's failures, and the exec-time sampling.
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from engine_support import context
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from leyden.clock import SimulatedClock
@@ -55,19 +55,27 @@ WHERES = [
     "lambda: count() > 2",  # stateful, shared by the node's groups (Kapacitor's from())
 ]
 GROUPS = [None, "'host'", "'host', 'dc'", "*"]
+BELOW = [
+    *(f"|where({w})" for w in WHERES[1:]),
+    "|eval(lambda: \"v\" * 2.0).as('v')",  # fails on an integer v: the point is dropped
+    "|eval(lambda: count()).as('c').keep()",
+    "|eval(lambda: string(\"v\")).as('host').tags('host')",  # the group is recomputed
+    "|eval(lambda: \"v\" + 1, lambda: \"x\").as('x', 'y')",  # chained: the scope path
+]
 
 
 @st.composite
 def from_clause(draw: st.DrawFn) -> str:
     parts = ["|from()"]
-    if draw(st.booleans()):
-        parts.append(f".database('{draw(st.sampled_from(['db', 'other']))}')")
-    if draw(st.booleans()):
-        parts.append(f".retentionPolicy('{draw(st.sampled_from(['rp', 'other']))}')")
-    measurement = draw(st.sampled_from([None, "cpu", "mem"]))
+    # (each setting mostly absent: a chain that drops every point proves little)
+    for prop, values in (("database", ["db", "other"]), ("retentionPolicy", ["rp", "other"])):
+        value = draw(st.sampled_from([None, None, *values]))
+        if value:
+            parts.append(f".{prop}('{value}')")
+    measurement = draw(st.sampled_from([None, None, "cpu", "mem"]))
     if measurement:
         parts.append(f".measurement('{measurement}')")
-    where = draw(st.sampled_from(WHERES))
+    where = draw(st.sampled_from([None, *WHERES]))
     if where:
         parts.append(f".where({where})")
     group = draw(st.sampled_from(GROUPS))
@@ -79,8 +87,8 @@ def from_clause(draw: st.DrawFn) -> str:
         parts.append(".truncate(10s)")
     if draw(st.booleans()):
         parts.append(".round(3s)")
-    for where in draw(st.lists(st.sampled_from(WHERES[1:]), max_size=2)):
-        parts.append(f"|where({where})")  # where() nodes below: inlined too
+    for below in draw(st.lists(st.sampled_from(BELOW), max_size=3)):
+        parts.append(below)  # where() and eval() nodes below from(): inlined too
     return "\n    ".join(parts)
 
 
@@ -115,7 +123,17 @@ def build(source: str, fused: bool, bad: frozenset[int]) -> tuple[Task, list[Rec
     return task, log
 
 
-@settings(max_examples=150, deadline=None)
+REGROUPED = "|from().groupBy('host')\n    |eval(lambda: string(\"v\")).as('host').tags('host')"
+
+
+@settings(max_examples=200, deadline=None)
+@example(
+    froms=[REGROUPED],
+    points=[Point("cpu", {"host": "a"}, {"v": 1.5}, 0)],
+    splits=[],
+    bad=frozenset(),
+    sample_every=256,
+)
 @given(
     froms=st.lists(from_clause(), min_size=1, max_size=2),
     points=st.lists(a_point(), max_size=40),

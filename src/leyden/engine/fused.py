@@ -1,4 +1,4 @@
-"""A task's source chain (``stream`` → ``from()``), compiled into one generated function.
+"""A task's source chain (``stream`` → ``from()`` → …), compiled into one generated function.
 
 Node by node, every point of every task pays a method call and a statistics increment per hop,
 ``from()`` re-tests what the router already decided and, when grouping, builds a new ``Point``
@@ -8,17 +8,21 @@ Python loop over the points the router hands the task in one write:
 * the ``from()`` filters (database, retention policy, measurement) are plain comparisons with
   the settings as constants, and the ``where`` lambda is called once per point;
 * truncate/round and the group are applied, and the grouped point is taken from a per-write
-  *memo* (a dict the router makes empty for each write) shared by every task of the write: tasks that group the same way (same dimensions,
-  truncation and rounding) hand the same ``Point`` object downstream (points are immutable,
-  :mod:`leyden.engine.model`), and tasks whose dimensions match share the group ID string;
-* each surviving point goes to the ``point()`` of the ``from()`` node's children, in order;
+  *memo* (a dict the router makes empty for each write) shared by every task of the write:
+  tasks that group the same way (same dimensions, truncation and rounding) hand the same
+  ``Point`` object downstream (points are immutable, :mod:`leyden.engine.model`), and tasks
+  whose dimensions match share the group ID string;
+* a plain ``where()`` or ``eval()`` that is its parent's only child runs inline too (its
+  per-group lambda state stays in the node), and so on down a linear chain of them;
+* each surviving point goes to the ``point()`` of the last inlined node's children, in order;
 * the statistics Kapacitor shows (collected/emitted/errors per node) are counted in locals and
-  added once per call, to the same totals node by node would reach.
+  added once per call, to the same totals node by node would reach (a ``from()`` after the
+  first counts its own points: a node below an earlier sibling may raise on one).
 
 The generated function keeps Kapacitor's per-task order (a point reaches every ``from()`` of the
 task before the next point enters), and a node that raises costs only that point, as in
-:meth:`leyden.engine.task.Task.receive_point`.  Nodes the chain does not cover (everything
-below ``from()``) still run node by node; :func:`compile_source_chain` returns ``None`` for a
+:meth:`leyden.engine.task.Task.receive_point`.  Nodes the chain does not cover (windows,
+alerts …) still run node by node; :func:`compile_source_chain` returns ``None`` for a
 source it cannot compile (the task then runs node by node), and the node-by-node path remains
 the reference the generated one is tested against (``tests/engine/test_fused.py``).
 """
@@ -32,7 +36,7 @@ from typing import Any
 from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS, Dimensions, Point, group_id
 from leyden.engine.node import Node
 from leyden.engine.nodes.source import FromNode, StreamNode
-from leyden.engine.nodes.transform import WhereNode
+from leyden.engine.nodes.transform import EvalNode, WhereNode
 from leyden.go import time as gotime
 
 #: the generated loop: (points of one write for this task, the write's memo, failure handler);
@@ -69,9 +73,9 @@ def compile_source_chain(stream: Node) -> SourceChain | None:
     if not fusable(stream):
         return None
     gen = _Gen(stream)
-    for f in stream.children:
+    for i, f in enumerate(stream.children):
         assert isinstance(f, FromNode)
-        gen.from_node(f)
+        gen.from_node(f, first=i == 0)
     src = gen.source()
     # Tasks built from one script generate the same text (settings are in the namespace): compile
     # it once.
@@ -86,11 +90,6 @@ def compile_source_chain(stream: Node) -> SourceChain | None:
 
 #: generated source -> its code object
 _CODE: dict[str, CodeType] = {}
-
-
-def _fusable_where(node: Any) -> bool:
-    """A ``where()`` that is its parent's only child runs inline (its state stays in the node)."""
-    return type(node) is WhereNode
 
 
 class _Gen:
@@ -140,15 +139,25 @@ class _Gen:
         self.shape.append(f"len(_N{k}.children) != {len(node.children)}")
         return k
 
-    def from_node(self, f: FromNode) -> None:
-        """The lines handling one point in ``f``, at the loop body's indent."""
+    def from_node(self, f: FromNode, *, first: bool) -> None:
+        """The lines handling one point in ``f``, at the loop body's indent.
+
+        The first ``from()`` collects every point; a later one misses the points on which a
+        node below an earlier one raised, so it counts its own.
+        """
         k = self.node(f)
-        self.head.append(f"    _NS{k}.collected += n")
         ind = " " * 12
         lines = self.body
 
         def emit(line: str) -> None:
             lines.append(ind + line)
+
+        if first:
+            self.head.append(f"    _NS{k}.collected += n")
+        else:
+            self.head.append(f"    cc{k} = 0")
+            self.tail.append(f"    _NS{k}.collected += cc{k}")
+            emit(f"cc{k} += 1")
 
         conds = []
         for attr, setting in (
@@ -203,13 +212,18 @@ class _Gen:
 
     def forward(self, k: int, node: Node, ind: str) -> None:
         """Count an emit of node ``k`` and hand ``q`` to its children: inline when the only
-        child is a plain ``where()``, else through their ``point()``."""
+        child is a plain ``where()`` or ``eval()`` (their per-group lambda state stays in the
+        node; a subclass may behave differently, so only the exact classes), else through
+        their ``point()``."""
         self.head.append(f"    e{k} = 0")
         self.tail.append(f"    _NS{k}.emitted += e{k}")
         self.body.append(f"{ind}e{k} += 1")
         children = node.children
-        if len(children) == 1 and _fusable_where(children[0]):
-            self.where_node(children[0], f"e{k}", ind)  # type: ignore[arg-type]
+        if len(children) == 1 and type(children[0]) is WhereNode:
+            self.where_node(children[0], f"e{k}", ind)
+            return
+        if len(children) == 1 and type(children[0]) is EvalNode:
+            self.eval_node(children[0], f"e{k}", ind)
             return
         for j in range(len(children)):
             self.head.append(f"    c{k}_{j} = _N{k}.children[{j}].point")
@@ -235,3 +249,22 @@ class _Gen:
         lines.append(f"{ind}    keep = False")
         lines.append(f"{ind}if keep:")
         self.forward(k, w, ind + "    ")
+
+    def eval_node(self, ev: EvalNode, collected: str, ind: str) -> None:
+        """``eval()`` inline: the node's own evaluation, then the new point built here."""
+        k = self.node(ev)
+        self.tail.append(f"    _NS{k}.collected += {collected}")
+        self.consts[f"_EV{k}"] = ev._evaluate
+        lines = self.body
+        lines.append(f"{ind}try:")
+        lines.append(f"{ind}    nf, nt = _EV{k}(q.group, q.time, q.fields, q.tags)")
+        lines.append(f"{ind}    ok = True")
+        lines.append(f"{ind}except Exception as exc:  # any failure drops the point")
+        lines.append(f'{ind}    _N{k}.error("error evaluating expression", err=str(exc))')
+        lines.append(f"{ind}    ok = False")
+        lines.append(f"{ind}if ok:")
+        lines.append(
+            f"{ind}    q = _Point(q.name, nt, nf, q.time, q.dims,"
+            " q.group if nt is q.tags else None, q.db, q.rp)"
+        )
+        self.forward(k, ev, ind + "    ")
