@@ -121,6 +121,8 @@ class Router:
     def _receivers(self, dbrp: tuple[str, str]) -> list[_Subscription]:
         subs = self._by_dbrp.get(dbrp)
         if subs is None:
+            if len(self._by_dbrp) >= 1024:  # writes to ever new (db, rp)s must not grow it
+                self._by_dbrp.clear()
             subs = self._by_dbrp[dbrp] = [
                 s
                 for s in self._subs.values()

@@ -162,13 +162,12 @@ class Task:
         """The router's entry: the points of one write routed to this task, in order.
 
         The points may be shared with other tasks (nodes never modify them), and so is ``memo``
-        (a dict per write), through which tasks grouping
-        alike share grouped points.  A bug in a node must cost that point, not the write
-        request or the other tasks.  One point in ``SAMPLE_EVERY`` goes node by node under
-        :class:`ExecTimes`, the others through the generated source chain.
+        (a dict per write), through which tasks grouping alike share grouped points.  A bug in
+        a node must cost that point, not the write request or the other tasks.  One point in
+        ``SAMPLE_EVERY`` goes node by node under :class:`ExecTimes`, the others through the
+        generated source chain.
         """
-        chain = self._chain
-        if chain is None:
+        if self._chain is None:
             if not self._streams:  # a batch task reads no written point
                 return
             for p in points:
@@ -182,13 +181,12 @@ class Task:
         # the index of the task's next SAMPLE_EVERY-th point
         sample = SAMPLE_EVERY - 1 - seen % SAMPLE_EVERY
         if sample >= n or sys.getprofile() is not None:
-            if not chain(points, memo, self._failed):
-                self._rechain(points, memo)
+            self._run_chain(points, memo)
             return
         start = 0
         while sample < n:
             if sample > start:
-                self._rechain(points[start:sample], memo)
+                self._run_chain(points[start:sample], memo)
             try:
                 self.exec_times.run(self._push, points[sample])
             except Exception as exc:
@@ -196,9 +194,9 @@ class Task:
             start = sample + 1
             sample += SAMPLE_EVERY
         if start < n:
-            self._rechain(points[start:], memo)
+            self._run_chain(points[start:], memo)
 
-    def _rechain(self, points: Sequence[Point], memo: dict[Any, Any]) -> None:
+    def _run_chain(self, points: Sequence[Point], memo: dict[Any, Any]) -> None:
         """Run ``points`` through the chain, compiled again if the wiring changed since."""
         chain = self._chain
         if chain is not None and chain(points, memo, self._failed):
