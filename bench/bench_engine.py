@@ -221,6 +221,39 @@ def window_bytes_per_point(n: int = 50_000) -> float:
     return held / n
 
 
+# --- fan-out: cost per task-point as tasks multiply ------------------------------------------
+
+#: an alert task whose level never fires (``value`` is never negative)
+QUIET_ALERT = """stream
+	|from()
+		.measurement('m1')
+	|alert()
+		.crit(lambda: "value" < 0)
+"""
+#: (tasks, points): the same 500,000 task-points spread over few or many tasks
+QUIET_SHAPES = ((10, 50_000), (1000, 500))
+
+
+def quiet_us_per_task_point(repeat: int) -> dict[str, float]:
+    """µs per task-point of T quiet alert tasks for each ``QUIET_SHAPES``, and their ratio.
+
+    A task added must cost what the tasks before it cost: the per-task-point figure at 1,000
+    tasks over the figure at 10 is the fan-out's overhead (cache misses, per-task calls).
+    """
+    out: dict[str, float] = {}
+    costs = []
+    for tasks, points in QUIET_SHAPES:
+        data = body(points)
+        best = min(engine_run(QUIET_ALERT, tasks, data, points) for _ in range(repeat))
+        cost = best / (tasks * points) * 1e6
+        costs.append(cost)
+        out[f"quiet alert µs/task-point T{tasks}_P{points}"] = cost
+    out[f"quiet alert T{QUIET_SHAPES[-1][0]}/T{QUIET_SHAPES[0][0]} cost ratio"] = (
+        costs[-1] / costs[0]
+    )
+    return out
+
+
 def run(repeat: int = 2) -> dict[str, object]:
     out: dict[str, object] = {}
     for shape, script in SCRIPTS.items():
@@ -236,6 +269,7 @@ def run(repeat: int = 2) -> dict[str, object]:
         parse_route_lines_per_s(body(50_000), 50_000, repeat + 1)
     )
     out["window bytes/point (50k held)"] = window_bytes_per_point()
+    out.update(quiet_us_per_task_point(repeat + 1))
     return out
 
 

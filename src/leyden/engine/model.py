@@ -26,9 +26,14 @@ NO_DIMENSIONS = Dimensions()
 
 def group_id(name: str, tags: dict[str, str], dims: Dimensions) -> str:
     """Kapacitor's ``models.ToGroupID``: ``[<name>\\n]t1=v1,t2=v2`` with sorted tag names."""
-    if not dims.tag_names:
+    names = dims.tag_names
+    if not names:
         return name if dims.by_name else NIL_GROUP
-    body = ",".join(f"{t}={tags.get(t, '')}" for t in dims.tag_names)
+    if len(names) == 1:  # the usual groupBy('host'): no generator, no join
+        t = names[0]
+        body = f"{t}={tags.get(t, '')}"
+    else:
+        body = ",".join([f"{t}={tags.get(t, '')}" for t in names])
     return f"{name}\n{body}" if dims.by_name else body
 
 

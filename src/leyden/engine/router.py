@@ -2,8 +2,9 @@
 
 Kapacitor sends a point to a stream task only if the point's (db, rp) is one of the task's
 dbrps exactly, and the task reads that measurement or reads every measurement
-(``task_master.go forkPoint``).  A dict keyed by (db, rp) then by measurement keeps that
-decision to two lookups per point.
+(``task_master.go forkPoint``), once even if two of its ``from()`` nodes read it.  The
+receivers of a (db, rp) are listed once per routing change; a write is then split by
+measurement once and each receiver handed its share in one call.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS, Point
 from leyden.lineprotocol import WirePoint
@@ -20,16 +21,39 @@ from leyden.lineprotocol import WirePoint
 class PointReceiver(Protocol):
     """Something that consumes points: a stream task's source.
 
-    A receiver that also has ``receive_point(p: leyden.engine.model.Point)`` (a task) is handed
-    one task point per written point, built once and shared by every such receiver, since
-    nodes never modify a point.
+    A receiver may also have (a task has):
+
+    * ``receive_points(points: Sequence[Point], memo: dict)``: handed, once per write, the
+      write's points routed to it as task points, in order.  The task points are built once
+      and shared by every such receiver (nodes never modify a point), and so is ``memo``
+      (a dict, empty at the start of the write: :mod:`leyden.engine.fused`).
+    * ``receive_point(p: Point)``: the same one point at a time, used when the write must stay
+      in point-major order across receivers.
+    * ``point_major: bool``: True when the receiver's work affects the others' (an alert node
+      that inhibits other tasks' alerts): then every receiver of a write that reaches it is
+      handed the write point by point, each point to every receiver in subscription order,
+      as Kapacitor's forking of one point to the tasks in turn would have it.
     """
 
     def receive(self, db: str, rp: str, point: WirePoint) -> None: ...
 
 
-#: a route entry: the receiver's ``receive_point`` (or None) and the receiver
-_Route = tuple[Callable[[Point], None] | None, PointReceiver]
+class _Subscription:
+    """One receiver's routing: its (db, rp)s (None: all) and measurements (None: all)."""
+
+    __slots__ = ("batch", "dbrps", "measurements", "one", "point_major", "receiver", "single")
+
+    def __init__(self, receiver: PointReceiver) -> None:
+        self.receiver = receiver
+        self.dbrps: set[tuple[str, str]] | None = set()
+        self.measurements: set[str] | None = set()
+        self.batch: Callable[[Sequence[Point], dict[Any, Any]], None] | None = getattr(
+            receiver, "receive_points", None
+        )
+        self.single: Callable[[Point], None] | None = getattr(receiver, "receive_point", None)
+        self.point_major = bool(getattr(receiver, "point_major", False))
+        #: the one measurement read, if exactly one
+        self.one: str | None = None
 
 
 @dataclass
@@ -45,15 +69,22 @@ class WriteStats:
 
 
 class Router:
-    """Entry point for written points; owns the routing table and the write statistics."""
+    """Entry point for written points; owns the routing table and the write statistics.
+
+    A write is handed to its receivers one after the other, each getting the points it reads
+    in write order (task by task, not point by point across every task: each task's objects
+    stay in cache for the whole write).  Kapacitor runs tasks concurrently and promises no
+    order between them; a receiver marked ``point_major`` (see :class:`PointReceiver`) makes
+    the router fall back to point-by-point order for the writes that reach it.
+    """
 
     def __init__(self, default_retention_policy: str = "") -> None:
         self.default_retention_policy = default_retention_policy
         self.stats = WriteStats()
-        # (db, rp) -> measurement -> receivers; measurement None = every measurement
-        self._routes: dict[tuple[str, str], dict[str | None, list[_Route]]] = {}
-        # measurement -> receivers of tasks that read every (db, rp)
-        self._everywhere: dict[str | None, list[_Route]] = {}
+        # in subscription order; keyed by id() since a receiver need not be hashable
+        self._subs: dict[int, _Subscription] = {}
+        # (db, rp) -> the subscriptions reading it, rebuilt after every (un)subscribe
+        self._by_dbrp: dict[tuple[str, str], list[_Subscription]] = {}
 
     def subscribe(
         self,
@@ -64,33 +95,40 @@ class Router:
         """Route points of ``dbrps`` whose measurement is in ``measurements`` to ``receiver``.
 
         ``None`` among the measurements means "every measurement"; ``dbrps=None`` means every
-        database and retention policy (a task defined without any dbrp).
+        database and retention policy (a task defined without any dbrp).  Subscribing again
+        adds to what the receiver reads.
         """
+        sub = self._subs.get(id(receiver))
+        if sub is None:
+            sub = self._subs[id(receiver)] = _Subscription(receiver)
+        if dbrps is None:
+            sub.dbrps = None
+        elif sub.dbrps is not None:
+            sub.dbrps.update(dbrps)
         wanted = set(measurements)
-        route: _Route = (getattr(receiver, "receive_point", None), receiver)
-        tables = (
-            [self._everywhere]
-            if dbrps is None
-            else [self._routes.setdefault(dbrp, {}) for dbrp in dbrps]
-        )
-        for table in tables:
-            for m in wanted:
-                routes = table.setdefault(m, [])
-                if all(r is not receiver for _, r in routes):
-                    routes.append(route)
+        if None in wanted:
+            sub.measurements = None
+        elif sub.measurements is not None:
+            sub.measurements.update(m for m in wanted if m is not None)
+        ms = sub.measurements
+        sub.one = next(iter(ms)) if ms is not None and len(ms) == 1 else None
+        self._by_dbrp.clear()
 
     def unsubscribe(self, receiver: PointReceiver) -> None:
-        for m, routes in list(self._everywhere.items()):
-            routes[:] = [route for route in routes if route[1] is not receiver]
-            if not routes:
-                del self._everywhere[m]
-        for dbrp, table in list(self._routes.items()):
-            for m, routes in list(table.items()):
-                routes[:] = [route for route in routes if route[1] is not receiver]
-                if not routes:
-                    del table[m]
-            if not table:
-                del self._routes[dbrp]
+        self._subs.pop(id(receiver), None)
+        self._by_dbrp.clear()
+
+    def _receivers(self, dbrp: tuple[str, str]) -> list[_Subscription]:
+        subs = self._by_dbrp.get(dbrp)
+        if subs is None:
+            if len(self._by_dbrp) >= 1024:  # writes to ever new (db, rp)s must not grow it
+                self._by_dbrp.clear()
+            subs = self._by_dbrp[dbrp] = [
+                s
+                for s in self._subs.values()
+                if (s.dbrps is None or dbrp in s.dbrps) and s.measurements != set()
+            ]
+        return subs
 
     def count_write(self, *, failed: bool) -> None:
         """Count one write request (``/write``), and whether it was refused in whole or part."""
@@ -105,29 +143,100 @@ class Router:
         stats = self.stats
         stats.points_received += len(points)
         stats.per_dbrp[(db, rp)] += len(points)
-        tables = [t for t in (self._routes.get((db, rp)), self._everywhere) if t]
-        if not tables:
+        subs = self._receivers((db, rp))
+        if not subs or not points:
             return
+        # one point (a replay, a small write) is cheaper node by node than through a task's
+        # generated chain: receivers then take it as in point-major order
+        if len(points) == 1 or any(s.point_major for s in subs):
+            stats.points_routed += self._point_major(db, rp, points, subs)
+            return
+        shared: list[Point] | None = None
+        by_name: dict[str, list[Point]] | None = None
+        memo: dict[Any, Any] = {}  # shared by the receivers of this write (fused.py)
         routed = 0
-        for point in points:
-            shared: Point | None = None
-            for table in tables:
-                for routes in (table.get(point.name, ()), table.get(None, ())):
-                    for fast, receiver in routes:
-                        if fast is None:
-                            receiver.receive(db, rp, point)
+        for s in subs:
+            batch = s.batch
+            if batch is None and s.single is None:
+                receive = s.receiver.receive
+                if s.measurements is None:
+                    for point in points:
+                        receive(db, rp, point)
+                    routed += len(points)
+                else:
+                    wanted = s.measurements
+                    for point in points:
+                        if point.name in wanted:
+                            receive(db, rp, point)
+                            routed += 1
+                continue
+            if shared is None:
+                shared = [
+                    Point(p.name, p.tags, p.fields, p.time, NO_DIMENSIONS, NIL_GROUP, db, rp)
+                    for p in points
+                ]
+            if s.measurements is None:
+                mine: Sequence[Point] = shared
+            elif s.one is not None:
+                if by_name is None:
+                    by_name = {}
+                    for p in shared:
+                        same = by_name.get(p.name)
+                        if same is None:
+                            by_name[p.name] = [p]
                         else:
-                            if shared is None:
-                                shared = Point(
-                                    point.name,
-                                    point.tags,
-                                    point.fields,
-                                    point.time,
-                                    NO_DIMENSIONS,
-                                    NIL_GROUP,
-                                    db,
-                                    rp,
-                                )
-                            fast(shared)
-                        routed += 1
+                            same.append(p)
+                mine = by_name.get(s.one, ())
+            else:
+                wanted = s.measurements
+                mine = [p for p in shared if p.name in wanted]
+            if not mine:
+                continue
+            routed += len(mine)
+            if batch is not None:
+                batch(mine, memo)
+            else:
+                single = s.single
+                assert single is not None
+                for p in mine:
+                    single(p)
         stats.points_routed += routed
+
+    def _point_major(
+        self, db: str, rp: str, points: Sequence[WirePoint], subs: list[_Subscription]
+    ) -> int:
+        """Each point to every receiver that reads it, in subscription order; the count routed."""
+        routed = 0
+        memo: dict[Any, Any] = {}
+        for point in points:
+            shared: tuple[Point] | None = None
+            name = point.name
+            for s in subs:
+                wanted = s.measurements
+                if wanted is not None and name not in wanted:
+                    continue
+                routed += 1
+                one = s.single
+                batch = s.batch
+                if one is None and batch is None:
+                    s.receiver.receive(db, rp, point)
+                    continue
+                if shared is None:
+                    shared = (
+                        Point(
+                            point.name,
+                            point.tags,
+                            point.fields,
+                            point.time,
+                            NO_DIMENSIONS,
+                            NIL_GROUP,
+                            db,
+                            rp,
+                        ),
+                    )
+                if one is not None:  # (a task's: node by node, cheaper for one point)
+                    one(shared[0])
+                else:
+                    assert batch is not None
+                    batch(shared, memo)
+        return routed

@@ -6,11 +6,12 @@ import logging
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import FrameType
 from typing import Any
 
 import leyden.engine.nodes  # noqa: F401  (imported for its registrations: NODE_CLASSES complete)
+from leyden.engine.fused import SourceChain, compile_source_chain
 from leyden.engine.model import Point
 from leyden.engine.node import (
     NODE_CLASSES,
@@ -81,7 +82,13 @@ class Task:
     """The nodes of one task; ``receive`` is the router's entry into its stream source."""
 
     def __init__(
-        self, name: str, pipeline: Pipeline, ctx: TaskContext, dbrps: Iterable[tuple[str, str]]
+        self,
+        name: str,
+        pipeline: Pipeline,
+        ctx: TaskContext,
+        dbrps: Iterable[tuple[str, str]],
+        *,
+        fused: bool = True,
     ) -> None:
         self.name = name
         self.pipeline = pipeline
@@ -100,6 +107,16 @@ class Task:
         self._received = 0
         #: points a node failed on with an unexpected exception (a bug, logged)
         self.failures = 0
+        #: run the source chain as generated code (:mod:`leyden.engine.fused`); False keeps
+        #: node by node, the reference the generated code is tested against
+        self._chain: SourceChain | None = None
+        if fused and len(self._streams) == 1:
+            self._chain = compile_source_chain(self._streams[0])
+        #: an alert node inhibits other tasks' alerts: the router keeps this task in point-major
+        #: order with the others within a write (an inhibitor acts from the point that raised it)
+        self.point_major = any(
+            spec.kind == "alert" and spec.properties.get("inhibitors") for spec in pipeline.nodes
+        )
 
     def _edges(self, spec: Any) -> list[Receiver]:
         """The children of ``spec``'s node; a multi-parent child gets an edge naming the parent.
@@ -134,16 +151,74 @@ class Task:
             start = getattr(node, "start", None)
             if callable(start):
                 start(self.nodes)
+        if self._chain is not None:  # started nodes may have added children (stats)
+            self._chain = compile_source_chain(self._streams[0])
         router.subscribe(self, self.dbrps or None, self.measurements())
 
     def receive(self, db: str, rp: str, point: WirePoint) -> None:
         self.receive_point(Point(point.name, point.tags, point.fields, point.time, db=db, rp=rp))
 
-    def receive_point(self, p: Point) -> None:
-        """The router's entry: ``p`` may be shared with other tasks (nodes never modify it).
+    def receive_points(self, points: Sequence[Point], memo: dict[Any, Any] | None = None) -> None:
+        """The router's entry: the points of one write routed to this task, in order.
 
-        A bug in a node must cost that point, not the write request or the other tasks.
+        The points may be shared with other tasks (nodes never modify them), and so is ``memo``
+        (a dict per write), through which tasks grouping alike share grouped points.  A bug in
+        a node must cost that point, not the write request or the other tasks.  One point in
+        ``SAMPLE_EVERY`` goes node by node under :class:`ExecTimes`, the others through the
+        generated source chain.
         """
+        if self._chain is None:
+            if not self._streams:  # a batch task reads no written point
+                return
+            for p in points:
+                self.receive_point(p)
+            return
+        if memo is None:
+            memo = {}
+        n = len(points)
+        seen = self._received
+        self._received = seen + n
+        # the index of the task's next SAMPLE_EVERY-th point
+        sample = SAMPLE_EVERY - 1 - seen % SAMPLE_EVERY
+        if sample >= n or sys.getprofile() is not None:
+            self._run_chain(points, memo)
+            return
+        start = 0
+        while sample < n:
+            if sample > start:
+                self._run_chain(points[start:sample], memo)
+            try:
+                self.exec_times.run(self._push, points[sample])
+            except Exception as exc:
+                self._failed(exc)
+            start = sample + 1
+            sample += SAMPLE_EVERY
+        if start < n:
+            self._run_chain(points[start:], memo)
+
+    def _run_chain(self, points: Sequence[Point], memo: dict[Any, Any]) -> None:
+        """Run ``points`` through the chain, compiled again if the wiring changed since."""
+        chain = self._chain
+        if chain is not None and chain(points, memo, self._failed):
+            return
+        chain = self._chain = compile_source_chain(self._streams[0])
+        if chain is not None and chain(points, memo, self._failed):
+            return
+        self._chain = None
+        for p in points:
+            try:
+                self._push(p)
+            except Exception as exc:
+                self._failed(exc)
+
+    @property
+    def fused(self) -> bool:
+        """Whether the source chain runs as generated code (:mod:`leyden.engine.fused`)."""
+        return self._chain is not None
+
+    def receive_point(self, p: Point) -> None:
+        """One point, node by node (for one point, cheaper than the generated chain's set-up);
+        the router's entry when a write must stay in point-major order (``point_major``)."""
         self._received += 1
         try:
             # (a profiler already installed, e.g. cProfile, must not be replaced)
