@@ -61,6 +61,16 @@ ALERT = """stream
 		.crit(lambda: "value" > 30)
 """
 SCRIPTS = {"SimpleTask": SIMPLE, "CountTask": COUNT, "AlertTask": ALERT}
+#: the alert task of ALERT with thresholds no point of :func:`body` reaches: it never fires
+QUIET_ALERT = """stream
+	|from()
+		.measurement('m1')
+	|alert()
+		.id('{{ .Name }}_{{ .TaskName }}')
+		.info(lambda: "value" > 1000000)
+		.warn(lambda: "value" > 2000000)
+		.crit(lambda: "value" > 3000000)
+"""
 SHAPES = ((10, 50_000), (100, 5_000), (1000, 500))
 
 
@@ -184,6 +194,49 @@ def floor_run(shape: str, tasks: int, data: bytes) -> float:
     return time.perf_counter() - start
 
 
+# --- an alert task that never fires ------------------------------------------------------
+
+
+def _fused_quiet(names: list[str], points: list[Any]) -> None:
+    """The hand-fused loop of QUIET_ALERT: the name test, the field, the level, the state."""
+    for _ in names:
+        prev = 0
+        for p in points:
+            if p.name == "m1":
+                v = p.fields.get("value")
+                level = 3 if v > 3000000 else 2 if v > 2000000 else 1 if v > 1000000 else 0
+                if level == 0 and prev == 0:
+                    continue
+                prev = level  # (never reached: the task never fires)
+
+
+def quiet_alert_cost(tasks: int = 10, points: int = 50_000, repeat: int = 2) -> dict[str, float]:
+    """µs per task-point of a never-firing alert task, engine vs the hand-fused loop.
+
+    Parsing is excluded from both: each gets the same parsed points, and only
+    ``Router.write_points`` (stream, from, alert) or the fused loop is timed."""
+    parsed = lineprotocol.parse(body(points), precision="s", now_ns=0).points
+    names = [f"task_{i}" for i in range(tasks)]
+    eng = fused = float("inf")
+    for _ in range(repeat):
+        runtime = _runtime()
+        running = _tasks(QUIET_ALERT, tasks, runtime)
+        gc.collect()
+        start = time.perf_counter()
+        runtime.router.write_points(DB, RP, parsed)
+        eng = min(eng, time.perf_counter() - start)
+        for t in running:
+            assert t.nodes["alert2"].stats.collected == points
+            t.stop(runtime.router)
+        runtime.store.close()
+        gc.collect()
+        start = time.perf_counter()
+        _fused_quiet(names, parsed)
+        fused = min(fused, time.perf_counter() - start)
+    n = tasks * points
+    return {"engine": eng / n * 1e6, "fused": fused / n * 1e6, "ratio": eng / fused}
+
+
 # --- parse + route, memory -------------------------------------------------------------------
 
 
@@ -232,6 +285,10 @@ def run(repeat: int = 2) -> dict[str, object]:
             out[f"{key} evals/s"] = round(tasks * points / eng)
             out[f"{key} floor evals/s"] = round(tasks * points / flo)
             out[f"{key} ratio"] = eng / flo
+    quiet = quiet_alert_cost(repeat=repeat)
+    out["QuietAlert_T10_P50000 µs/task-point"] = quiet["engine"]
+    out["QuietAlert_T10_P50000 fused µs/task-point"] = quiet["fused"]
+    out["QuietAlert_T10_P50000 ratio"] = quiet["ratio"]
     out["parse+route lines/s (50k body)"] = round(
         parse_route_lines_per_s(body(50_000), 50_000, repeat + 1)
     )

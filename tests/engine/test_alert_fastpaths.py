@@ -50,18 +50,43 @@ values = st.one_of(
     tags=st.dictionaries(text, text, max_size=3),
     fields=st.dictionaries(text, values, max_size=3),
     t=st.integers(-(2**62), 2**62),
+    other_tags=st.dictionaries(text, text, max_size=2),
 )
 def test_default_details_match_the_template(
-    name: str, group: str, tags: dict[str, str], fields: dict[str, Any], t: int
+    name: str,
+    group: str,
+    tags: dict[str, str],
+    fields: dict[str, Any],
+    t: int,
+    other_tags: dict[str, str],
 ) -> None:
     node = alert_node()
     st_ = node._new_state(group, {}, "id", t)
-    duration = Duration(0)
-    event_fast = node._build_event(st_, "id<&>", name, group, tags, fields, 3, t, [])
+    lazy = node._event(st_, "id<&>", name, group, tags, fields, 3, t, None)
+    # the group's cached pieces change before the lazy event is read
+    other = node._event(st_, "id2", name + "x", group, other_tags, {}, 2, t + 1, None)
+    assert other.state.details.startswith("{")
+    fast = node._rendered_state("id<&>", name, group, tags, fields, 3, t, 0)
     node._details_default = False
-    event_slow = node._build_event(st_, "id<&>", name, group, tags, fields, 3, t, [])
-    assert event_fast.state.details == event_slow.state.details
-    assert event_fast.state.duration == duration
+    slow = node._rendered_state("id<&>", name, group, tags, fields, 3, t, 0)
+    assert lazy.state._details is None  # not rendered until read
+    assert lazy.state.details == fast.details == slow.details
+    assert lazy.state.message == fast.message == slow.message
+    assert lazy.state == slow
+    assert slow.duration == Duration(0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(fields=st.dictionaries(text, values, max_size=3), level=st.sampled_from([0, 1, 2, 3]))
+def test_lazy_details_under_a_message_template_match(fields: dict[str, Any], level: int) -> None:
+    node = alert_node(".message('{{ .Level }}: {{ index .Fields \"v\" }} <b>')")
+    st_ = node._new_state("g", {}, "id", T0)
+    lazy = node._event(st_, "id", "m", "g", {"h": "<"}, fields, level, T0, None)
+    node._details_default = False
+    slow = node._rendered_state("id", "m", "g", {"h": "<"}, fields, level, T0, 0)
+    assert lazy.state._message is not None  # a template may fail: rendered at once
+    assert lazy.state._details is None
+    assert lazy.state == slow
 
 
 def test_nan_falls_back_to_the_template_error() -> None:

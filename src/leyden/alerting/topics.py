@@ -70,7 +70,7 @@ class MemoryTopicStore:
         return dict(self.topics.get(topic, {}))
 
     def save_event(self, topic: str, state: EventState) -> None:
-        self.topics.setdefault(topic, {})[state.id] = dataclasses.replace(state)
+        self.topics.setdefault(topic, {})[state.id] = state.copy()  # rendered, as SQLite keeps it
 
     def delete_event(self, topic: str, event_id: str) -> None:
         states = self.topics.get(topic)

@@ -26,11 +26,12 @@ algorithm, events and the data sent on.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point, group_id
 from leyden.engine.node import Node, TaskContext, TaskError, register
-from leyden.engine.nodes.alert_render import DetailsRenderer
+from leyden.engine.nodes.alert_render import DefaultParts, DetailsRenderer
 from leyden.engine.nodes.alert_settings import LEVEL_PROPERTIES, AlertSettings, AlertSettingsError
 from leyden.engine.nodes.alert_state import (
     CRITICAL,
@@ -109,6 +110,20 @@ class AlertNode(Node):
         self._details = DetailsRenderer(
             ctx.task_name, go_json(self.server_info), message_default=self._message_default
         )
+        # Events are lazy (message and details rendered on first read) when rendering cannot
+        # fail: an error would drop the event now (Kapacitor logs it and sends nothing on).
+        # The default or a constant message cannot fail, nor can constant details; the
+        # default details fail only on values Go's encoder refuses (checked per event).
+        self._message_fixed = self._message_default or self._message_constant is not None
+        self._parts = DefaultParts(self._details, self._message_constant, self._details_constant)
+        # An ID rendered once for a group renders the same again (default, constant, or a
+        # template that cannot see the point's tags): quiet points need not render it.
+        self._id_reusable = self._id_default or self._id_constant is not None or self._id_per_group
+        # An OK point in an all-OK, not flapping group changes nothing, unless a negative
+        # flapHigh would make the measure 0 count as flapping.
+        self._quiet_allowed = not (settings.flapping and settings.flap_high < 0)
+        self._augments = self._augment_tags or self._augment_fields
+        self._category = settings.category
         #: Kapacitor's alert-node statistics (``events_dropped`` is counted under its own name)
         self.alert_stats: dict[str, int] = dict.fromkeys(_STAT_NAMES, 0)
         self._states: dict[str, GroupState] = {}
@@ -123,6 +138,7 @@ class AlertNode(Node):
             getattr(self.publisher, "state_changes_only", False)
         )
         self._restore = getattr(self.publisher, "restore_event", None)
+        self._publish_unread = getattr(self.publisher, "publish_unread", None)
         self._add_inhibitor = getattr(self.publisher, "add_inhibitor", None)
         self._remove_inhibitor = getattr(self.publisher, "remove_inhibitor", None)
         count_errors_in = getattr(self.publisher, "count_errors_in", None)
@@ -262,15 +278,18 @@ class AlertNode(Node):
 
     def _add_event(self, st: GroupState, t: int, level: int) -> None:
         history = st.history
-        st.changed = history[st.idx] != level
-        st.idx = (st.idx + 1) % len(history)
+        n = len(history)
+        st.changed = changed = history[st.idx] != level
+        st.idx = (st.idx + 1) % n
         history[st.idx] = level
+        st.run = 1 if changed else min(st.run + 1, n)
         if self.use_flapping:
             p = self._percent_change(history, st.idx)
             if st.flapping and p < self.settings.flap_low:
                 st.flapping = False
             elif not st.flapping and p > self.settings.flap_high:
                 st.flapping = True
+        st.quiet = level == OK and st.run == n and not st.flapping and self._quiet_allowed
         st.expired = (
             not st.changed
             and self.sco_interval != 0
@@ -340,7 +359,7 @@ class AlertNode(Node):
         data["Duration"] = duration
         return data
 
-    def _build_event(
+    def _event(
         self,
         st: GroupState,
         id_: str,
@@ -350,12 +369,62 @@ class AlertNode(Node):
         fields: dict[str, Any],
         level: int,
         t: int,
-        rows: list[dict[str, Any]] | None,
+        rows: Any,
     ) -> Event:
         """The event for an emission; raises TemplateExecError from the message or details.
 
-        ``rows=None`` stands for the stream point's row, built when a handler first asks."""
-        duration = Duration(go_sub(st.last_triggered, st.first_triggered))
+        The message and details are rendered when first read if that cannot fail (see
+        ``__init__``), else now.  ``rows`` is the models.Result's rows, or a function that
+        builds them (a stream point's row is built only when a handler asks for it).  The
+        event's data holds the point's own tags and fields: points are immutable
+        (:mod:`leyden.engine.model`)."""
+        duration = go_sub(st.last_triggered, st.first_triggered)
+        data = EventData(
+            name,
+            self.ctx.task_name,
+            self._category,
+            group,
+            tags,
+            fields,
+            not self.no_recoveries,
+            make_result=rows,
+        )
+        if self._details_constant is not None or (self._details_default and _plain(fields)):
+            message = self._message_constant
+            if message is None and not self._message_default:
+                message = self._message_tmpl.execute(
+                    self._message_data(
+                        id_, name, group, tags, fields, _LEVEL_NAMES[level], t, Duration(duration)
+                    )
+                )
+            state = EventState.derived(
+                id_,
+                t,
+                duration,
+                _LEVELS[level],
+                self._parts,
+                data,
+                message=message,
+                details=self._details_constant,
+            )
+        else:
+            state = self._rendered_state(id_, name, group, tags, fields, level, t, duration)
+        return Event("", state, data)
+
+    def _rendered_state(
+        self,
+        id_: str,
+        name: str,
+        group: str,
+        tags: dict[str, str],
+        fields: dict[str, Any],
+        level: int,
+        t: int,
+        duration_ns: int,
+    ) -> EventState:
+        """The event state with its message and details rendered now (raises
+        TemplateExecError: a template failed, or the fields hold what Go's encoder refuses)."""
+        duration = Duration(duration_ns)
         level_name = _LEVEL_NAMES[level]
         data: GoStruct | None = None
         message = self._message_constant
@@ -378,24 +447,38 @@ class AlertNode(Node):
             data["Message"] = message
             data.type_name = "kapacitor.detailsInfo"
             details = self._details_tmpl.execute(data)
-        tags = dict(tags)
-        fields = dict(fields)
-        data_ = EventData(
-            name,
-            self.ctx.task_name,
-            self.settings.category,
-            group,
-            tags,
-            fields,
-            not self.no_recoveries,
-            None if rows is None else result(rows),
-            make_result=None if rows is not None else lambda: _point_result(name, tags, fields, t),
-        )
-        return Event(
-            "", EventState(id_, message, details, Time(t), duration, _LEVELS[level]), data_
-        )
+        return EventState(id_, message, details, Time(t), duration, _LEVELS[level])
 
     # --- publication ---------------------------------------------------------------------
+
+    def _unread(self, id_: str, level: int, tags: dict[str, str], fields: dict[str, Any]) -> bool:
+        """Publish without an event if nothing would read one: True when done so (or when the
+        event is inhibited); False when the caller must build and publish the event.
+
+        Nothing reads an event when the node's publisher says so (no handler, topic or
+        listener) and the node has no augmented point to send on.  Rendering must not be
+        able to fail, as a render error would drop the event (and count no statistics)."""
+        unread = self._publish_unread
+        if unread is None or self._augments or not self._message_fixed:
+            return False
+        if self._details_constant is None and not (self._details_default and _plain(fields)):
+            return False
+        stats = self.alert_stats
+        if self.publisher.is_inhibited(self._category, tags):
+            stats["alerts_inhibited"] += 1
+            return True
+        try:
+            if not unread(id_, _LEVELS[level]):
+                return False
+        except Exception as exc:  # as in _handle_event
+            stats["alerts_triggered"] += 1
+            stats[_STAT_BY_LEVEL[level]] += 1
+            stats["events_dropped"] += 1
+            self.error("encountered error collecting event", error=str(exc), id=id_)
+            return True
+        stats["alerts_triggered"] += 1
+        stats[_STAT_BY_LEVEL[level]] += 1
+        return True
 
     def _handle_event(self, event: Event) -> None:
         """Kapacitor's ``handleEvent``: inhibition, statistics, then the topics (§3.8)."""
@@ -415,15 +498,37 @@ class AlertNode(Node):
 
     def point(self, p: Point) -> None:
         self.stats.collected += 1
+        st = self._states.get(p.group)
+        if st is not None and st.quiet and st.quiet_name == p.name:
+            # The common case, kept short: an OK group meets another OK point (Kapacitor's
+            # determineLevel from an OK level: the predicates from CRITICAL down).
+            t, fields, tags = p.time, p.fields, p.tags
+            level = OK
+            for lvl, e in st.tests:
+                try:
+                    if e.eval_point_bool(t, fields, tags):
+                        level = lvl
+                        break
+                except EvalError as exc:
+                    self.error("error evaluating expression for level", error=str(exc))
+            if level != OK:
+                self._point(p, st, level)
+        else:
+            self._point(p, st, None)
+
+    def _point(self, p: Point, st: GroupState | None, level: int | None) -> None:
+        """A point's alert algorithm; ``level`` is the point's level when already known."""
         try:
             id_ = self._render_id(p.name, p.group, p.tags)
         except TemplateExecError as exc:
             self.error("failed to render alert id", error=str(exc))
             return
-        st = self._states.get(p.group)
         if st is None:
             st = self._new_state(p.group, p.group_tags(), id_, p.time)
-        level = self._determine_level(st, p.time, p.fields, p.tags)
+        if self._id_reusable:
+            st.quiet_name = p.name
+        if level is None:
+            level = self._determine_level(st, p.time, p.fields, p.tags)
         self._add_event(st, p.time, level)
         if self._suppressed(st):
             return
@@ -432,9 +537,20 @@ class AlertNode(Node):
         self._triggered(st, p.time)
         if self.no_recoveries and level == OK:
             return
+        if self._unread(id_, level, p.tags, p.fields):
+            self.emit_point(p)
+            return
         try:
-            event = self._build_event(
-                st, id_, p.name, p.group, p.tags, p.fields, level, p.time, None
+            event = self._event(
+                st,
+                id_,
+                p.name,
+                p.group,
+                p.tags,
+                p.fields,
+                level,
+                p.time,
+                partial(_point_result, p.name, p.tags, p.fields, p.time),
             )
         except TemplateExecError as exc:
             self.error("failed to render alert message or details", error=str(exc), id=id_)
@@ -508,9 +624,20 @@ class AlertNode(Node):
         self._triggered(st, t)
         if self.no_recoveries and level == OK:
             return
+        if self._unread(id_, level, b.tags, highest_point.fields):
+            self.emit_batch(b)
+            return
         try:
-            event = self._build_event(
-                st, id_, b.name, b.group, b.tags, highest_point.fields, level, t, [batch_row(b)]
+            event = self._event(
+                st,
+                id_,
+                b.name,
+                b.group,
+                b.tags,
+                highest_point.fields,
+                level,
+                t,
+                partial(result, [batch_row(b)]),
             )
         except TemplateExecError as exc:
             self.error("failed to render alert message or details", error=str(exc), id=id_)
@@ -544,8 +671,22 @@ def _server_info(ctx: TaskContext) -> GoStruct:
 
 
 def _point_result(name: str, tags: dict[str, str], fields: dict[str, Any], t: int) -> Any:
-    """The models.Result of a stream point, from the event's own copies of its dicts."""
+    """The models.Result of a stream point (built when a handler first asks for it)."""
     return result([point_row(Point(name, tags, fields, t))])
+
+
+def _plain(fields: dict[str, Any]) -> bool:
+    """Whether Go's encoder takes every value: strings, ints, bools and finite floats (the
+    default details of other values are rendered at once, so that an error is reported as
+    Kapacitor reports it)."""
+    for v in fields.values():
+        c = v.__class__
+        if c is float:
+            if v - v:  # NaN or an infinity: NaN - NaN and inf - inf are NaN, which is true
+                return False
+        elif c is not str and c is not int and c is not bool:
+            return False
+    return True
 
 
 #: Kapacitor's alert-node statistics, in its order
