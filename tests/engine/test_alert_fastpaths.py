@@ -21,6 +21,7 @@ from leyden.engine.nodes.alert_render import ESCAPED_JSON, EscapedJson
 from leyden.engine.result import point_row, result
 from leyden.go.template import html_text_escape
 from leyden.go.types import Duration, Time, go_json
+from leyden.model.alert import Level
 from leyden.tick.builder import build_pipeline
 
 S = 1_000_000_000
@@ -162,3 +163,122 @@ def test_stream_event_result_is_the_point_row() -> None:
     (event,) = events
     assert event.data.result == result([point_row(p)])
     assert go_json(event.data.result) == go_json(result([point_row(p)]))
+
+
+# --- the quiet path and events nothing reads change nothing observable ----------------------
+
+
+class _Sink:
+    """A publisher that records events; with ``unread`` set it offers ``publish_unread``
+    (the alert service's shortcut) and records what it was told instead of events."""
+
+    def __init__(self, reads: bool | None) -> None:
+        self.events: list[Any] = []
+        #: what was published, in order: ("event" or "unread", id, level)
+        self.log: list[tuple[str, str, Level]] = []
+        if reads is not None:
+            self.publish_unread = self._publish_unread
+            self.reads = reads
+
+    def _publish_unread(self, event_id: str, level: Level) -> bool:
+        if self.reads:
+            return False
+        self.log.append(("unread", event_id, level))
+        return True
+
+    def publish(self, event: Any) -> None:
+        self.events.append(event)
+        self.log.append(("event", event.state.id, event.state.level))
+
+    def is_inhibited(self, category: str, tags: Any) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def delete(self) -> None:
+        pass
+
+
+class _Sinks:
+    def __init__(self, reads: bool | None) -> None:
+        self.reads = reads
+        self.sink: _Sink | None = None
+
+    def register_alert_node(self, **registration: Any) -> _Sink:
+        self.sink = _Sink(self.reads)
+        return self.sink
+
+
+class _Out:
+    def __init__(self) -> None:
+        self.points: list[Point] = []
+
+    def point(self, p: Point) -> None:
+        self.points.append(p)
+
+
+def _wired(props: str, reads: bool | None, quiet: bool) -> tuple[AlertNode, _Sink, _Out]:
+    text = (
+        "stream|from().measurement('m').groupBy('h')|alert()"
+        '.info(lambda: "v" > 10).warn(lambda: "v" > 20).crit(lambda: "v" > 30)' + props
+    )
+    spec = next(n for n in build_pipeline(text).nodes if n.kind == "alert")
+    sinks = _Sinks(reads)
+    node = AlertNode(spec, context("t", SimulatedClock(0), alerts=sinks))
+    node._quiet_allowed = quiet
+    out = _Out()
+    node.children = [out]
+    assert sinks.sink is not None
+    return node, sinks.sink, out
+
+
+PROPS = [
+    "",
+    ".stateChangesOnly()",
+    ".stateChangesOnly(3s)",
+    ".noRecoveries()",
+    ".history(3).flapping(0.2, 0.6)",
+    ".history(4).flapping(0.0, 0.1).stateChangesOnly()",
+    ".idField('id').levelTag('lvl').messageField('msg').durationField('d')",
+    ".message('{{ .ID }}: {{ index .Fields \"v\" }}')",
+    ".details('<{{ .Level }}>')",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    props=st.sampled_from(PROPS),
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b"]),
+            st.one_of(st.sampled_from([0, 5, 15, 25, 35, 0.0, 40.5]), st.just(float("nan"))),
+        ),
+        max_size=40,
+    ),
+)
+def test_shortcuts_change_nothing_observable(props: str, steps: list[tuple[str, Any]]) -> None:
+    """Quiet OK points and events nothing reads: the same statistics, levels, errors and
+    points sent on as the full algorithm with every event built; the events a reader gets
+    are equal (rendered on first read) to the events built at once."""
+    reference, ref_sink, ref_out = _wired(props, None, quiet=False)
+    unread, unread_sink, unread_out = _wired(props, False, quiet=True)
+    lazy, lazy_sink, lazy_out = _wired(props, True, quiet=True)
+    dims = Dimensions(tag_names=("h",))
+    for i, (host, v) in enumerate(steps):
+        for node in (reference, unread, lazy):
+            node.point(Point("m", {"h": host}, {"v": v}, T0 + i * S, dims))
+    for node, out in ((unread, unread_out), (lazy, lazy_out)):
+        assert node.alert_stats == reference.alert_stats
+        assert node.stats.collected == reference.stats.collected
+        assert node.stats.errors == reference.stats.errors
+        assert [(p.tags, p.fields, p.time) for p in out.points] == [
+            (p.tags, p.fields, p.time) for p in ref_out.points
+        ]
+        for group in ("h=a", "h=b"):
+            assert node.levels_of(group) == reference.levels_of(group)
+    assert lazy_sink.events == ref_sink.events  # EventState/EventData equality renders all
+    published = [(e.state.id, e.state.level) for e in ref_sink.events]
+    assert [(id_, level) for _, id_, level in unread_sink.log] == published
+    if props in ("", ".stateChangesOnly()", ".noRecoveries()"):  # nothing can fail to render
+        assert all(kind == "unread" for kind, _, _ in unread_sink.log)
