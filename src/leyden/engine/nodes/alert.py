@@ -48,6 +48,17 @@ from leyden.go.template import FUNCS_DETAILS, Template, TemplateError, TemplateE
 from leyden.go.time import sub as go_sub
 from leyden.go.types import Duration, GoStruct, StringMap, Time, go_json
 from leyden.model.alert import Event, EventData, EventState, Inhibitor, Level
+from leyden.tick.ast import (
+    BinaryNode,
+    BoolNode,
+    DurationNode,
+    LambdaNode,
+    NumberNode,
+    ReferenceNode,
+    RegexNode,
+    StringNode,
+    UnaryNode,
+)
 from leyden.tick.lambdas import CompiledLambda, CompileError, EvalError, compile_lambda
 from leyden.tick.pipeline import (
     DEFAULT_DETAILS_TEMPLATE,
@@ -96,6 +107,7 @@ class AlertNode(Node):
         self._details_constant = _constant(settings.details_template)
 
         self._levels, self._resets = self._compile_levels(settings)
+        self._any_level = self._compile_any_level(self._levels)
 
         # Read for every point: kept as plain attributes (one lookup instead of two).
         self.use_flapping = settings.flapping
@@ -139,6 +151,13 @@ class AlertNode(Node):
         )
         self._restore = getattr(self.publisher, "restore_event", None)
         self._publish_unread = getattr(self.publisher, "publish_unread", None)
+        #: events of this node may go unbuilt (when nothing reads them: see _unread)
+        self._unread_possible = (
+            self._publish_unread is not None
+            and not self._augments
+            and self._message_fixed
+            and (self._details_constant is not None or self._details_default)
+        )
         self._add_inhibitor = getattr(self.publisher, "add_inhibitor", None)
         self._remove_inhibitor = getattr(self.publisher, "remove_inhibitor", None)
         count_errors_in = getattr(self.publisher, "count_errors_in", None)
@@ -169,6 +188,29 @@ class AlertNode(Node):
             if settings.resets[lvl] is not None:
                 resets[lvl] = self._compile(settings.resets[lvl], name + "Reset")
         return tuple(levels), tuple(resets)
+
+    def _compile_any_level(
+        self, levels: tuple[CompiledLambda | None, ...]
+    ) -> CompiledLambda | None:
+        """``crit OR warn OR info`` in one lambda (the field reads shared), for OK groups: when
+        it is false, every predicate is false without an error, so the point is OK.  Only for
+        predicates made of comparisons and logic, without functions: each then gives a bool or
+        an error, and has no state that a second evaluation would disturb.  (True or an error:
+        the predicates are evaluated one by one, as Kapacitor does.)"""
+        exprs = [
+            e.node.expression if isinstance(e.node, LambdaNode) else e.node
+            for e in reversed(levels)
+            if e is not None
+        ]
+        if len(exprs) < 2 or not all(_boolean_without_functions(x) for x in exprs):
+            return None
+        combined = exprs[0]
+        for x in exprs[1:]:
+            combined = BinaryNode(combined.pos, "OR", combined, x)
+        try:
+            return compile_lambda(combined)
+        except CompileError:
+            return None
 
     def _compile(self, node: Any, what: str) -> CompiledLambda:
         try:
@@ -258,11 +300,14 @@ class AlertNode(Node):
     def _determine_level(self, st: GroupState, t: int, fields: Any, tags: Any) -> int:
         """Kapacitor's ``determineLevel`` (§3.3), with its second look at the current level."""
         cur = st.history[st.idx]
-        levels = st.levels
-        for lvl in range(CRITICAL, max(cur, INFO) - 1, -1):
-            e = levels[lvl]
-            if e is not None and self._eval(e, "expression for level", t, fields, tags):
-                return lvl
+        for lvl, e in st.tests:  # the predicates from CRITICAL down to the current level
+            if lvl < cur:
+                break
+            try:
+                if e.eval_point_bool(t, fields, tags):
+                    return lvl
+            except EvalError as exc:  # (self._eval, inline)
+                self.error("error evaluating expression for level", error=str(exc))
         if cur == OK:
             return OK
         reset = st.resets[cur]
@@ -270,9 +315,8 @@ class AlertNode(Node):
             ok = self._eval(reset, "reset expression for current level", t, fields, tags)
             if ok is False:
                 return cur
-        for lvl in range(cur, OK, -1):
-            e = levels[lvl]
-            if e is not None and self._eval(e, "expression for level", t, fields, tags):
+        for lvl, e in st.tests:  # the current level and below, again
+            if lvl <= cur and self._eval(e, "expression for level", t, fields, tags):
                 return lvl
         return OK
 
@@ -459,9 +503,9 @@ class AlertNode(Node):
         listener) and the node has no augmented point to send on.  Rendering must not be
         able to fail, as a render error would drop the event (and count no statistics)."""
         unread = self._publish_unread
-        if unread is None or self._augments or not self._message_fixed:
+        if unread is None or not self._unread_possible:
             return False
-        if self._details_constant is None and not (self._details_default and _plain(fields)):
+        if self._details_constant is None and not _plain(fields):
             return False
         stats = self.alert_stats
         if self.publisher.is_inhibited(self._category, tags):
@@ -499,10 +543,19 @@ class AlertNode(Node):
     def point(self, p: Point) -> None:
         self.stats.collected += 1
         st = self._states.get(p.group)
-        if st is not None and st.quiet and st.quiet_name == p.name:
+        if st is None or st.quiet_name != p.name:
+            self._point(p, st, None, None)
+        elif st.quiet:
             # The common case, kept short: an OK group meets another OK point (Kapacitor's
             # determineLevel from an OK level: the predicates from CRITICAL down).
             t, fields, tags = p.time, p.fields, p.tags
+            any_level = self._any_level
+            if any_level is not None:
+                try:
+                    if not any_level.eval_point_bool(t, fields, tags):
+                        return
+                except EvalError:
+                    pass  # one by one, reporting the error as Kapacitor does
             level = OK
             for lvl, e in st.tests:
                 try:
@@ -512,32 +565,46 @@ class AlertNode(Node):
                 except EvalError as exc:
                     self.error("error evaluating expression for level", error=str(exc))
             if level != OK:
-                self._point(p, st, level)
+                self._point(p, st, st.id, level)
         else:
-            self._point(p, st, None)
+            self._point(p, st, st.id, None)
 
-    def _point(self, p: Point, st: GroupState | None, level: int | None) -> None:
-        """A point's alert algorithm; ``level`` is the point's level when already known."""
-        try:
-            id_ = self._render_id(p.name, p.group, p.tags)
-        except TemplateExecError as exc:
-            self.error("failed to render alert id", error=str(exc))
-            return
-        if st is None:
-            st = self._new_state(p.group, p.group_tags(), id_, p.time)
-        if self._id_reusable:
-            st.quiet_name = p.name
+    def _point(self, p: Point, st: GroupState | None, id_: str | None, level: int | None) -> None:
+        """A point's alert algorithm; ``id_`` and ``level`` when already known."""
+        t = p.time
+        if id_ is None:
+            try:
+                id_ = self._render_id(p.name, p.group, p.tags)
+            except TemplateExecError as exc:
+                self.error("failed to render alert id", error=str(exc))
+                return
+            if st is None:
+                st = self._new_state(p.group, p.group_tags(), id_, t)
+            if self._id_reusable:
+                st.quiet_name = p.name
+                st.id = id_
+        assert st is not None
         if level is None:
-            level = self._determine_level(st, p.time, p.fields, p.tags)
-        self._add_event(st, p.time, level)
-        if self._suppressed(st):
+            level = self._determine_level(st, t, p.fields, p.tags)
+        self._add_event(st, t, level)
+        # _suppressed and _triggered, inline (this runs for every point of an alerting group)
+        if (self.use_flapping and st.flapping) or (
+            self.state_changes_only and not st.changed and not st.expired
+        ):
             return
         if level == OK and not st.changed:
             return
-        self._triggered(st, p.time)
+        st.last_triggered = t
+        history = st.history
+        if history[st.idx - 1 if st.idx else len(history) - 1] == OK:
+            st.first_triggered = t
+        if st.inhibitors:
+            active = level != OK
+            for inh in st.inhibitors:
+                inh.active = active
         if self.no_recoveries and level == OK:
             return
-        if self._unread(id_, level, p.tags, p.fields):
+        if self._unread_possible and self._unread(id_, level, p.tags, p.fields):
             self.emit_point(p)
             return
         try:
@@ -549,8 +616,8 @@ class AlertNode(Node):
                 p.tags,
                 p.fields,
                 level,
-                p.time,
-                partial(_point_result, p.name, p.tags, p.fields, p.time),
+                t,
+                partial(_point_result, p.name, p.tags, p.fields, t),
             )
         except TemplateExecError as exc:
             self.error("failed to render alert message or details", error=str(exc), id=id_)
@@ -673,6 +740,35 @@ def _server_info(ctx: TaskContext) -> GoStruct:
 def _point_result(name: str, tags: dict[str, str], fields: dict[str, Any], t: int) -> Any:
     """The models.Result of a stream point (built when a handler first asks for it)."""
     return result([point_row(Point(name, tags, fields, t))])
+
+
+#: operators whose result is a bool (or an evaluation error)
+_BOOLEAN_OPERATORS = frozenset({"==", "!=", "<", ">", "<=", ">=", "=~", "!~", "AND", "OR"})
+#: operands that call nothing
+_PLAIN_OPERANDS = (ReferenceNode, NumberNode, StringNode, BoolNode, RegexNode, DurationNode)
+
+
+def _boolean_without_functions(node: Any) -> bool:
+    """A comparison or a logical combination of them, with no function call anywhere."""
+    if isinstance(node, BinaryNode) and node.operator in _BOOLEAN_OPERATORS:
+        return all(
+            _boolean_without_functions(x) or isinstance(x, _PLAIN_OPERANDS) or _plain_math(x)
+            for x in (node.left, node.right)
+        )
+    if isinstance(node, UnaryNode) and node.operator == "!":
+        return _boolean_without_functions(node.node)
+    return False
+
+
+def _plain_math(node: Any) -> bool:
+    """Arithmetic over plain operands (``"a" + 1 > 2``)."""
+    if isinstance(node, BinaryNode) and node.operator in ("+", "-", "*", "/", "%"):
+        return all(
+            isinstance(x, _PLAIN_OPERANDS) or _plain_math(x) for x in (node.left, node.right)
+        )
+    if isinstance(node, UnaryNode) and node.operator == "-":
+        return isinstance(node.node, _PLAIN_OPERANDS) or _plain_math(node.node)
+    return False
 
 
 def _plain(fields: dict[str, Any]) -> bool:

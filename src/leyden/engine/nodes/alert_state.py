@@ -78,6 +78,7 @@ class GroupState:
         "first_triggered",
         "flapping",
         "history",
+        "id",
         "idx",
         "inhibitors",
         "last_triggered",
@@ -115,8 +116,10 @@ class GroupState:
         #: the ring is all OK and the group is not flapping: an OK point changes nothing
         #: (the ring reads the same from any index, and the flapping measure stays 0)
         self.quiet = False
-        #: the point name whose alert ID is known to render without error in this group (set
-        #: by the alert node when the ID needs no per-point rendering); quiet points skip it
+        #: the point name whose alert ID (``id``) is known in this group (set by the alert
+        #: node when the ID needs no per-point rendering): its points skip the rendering
         self.quiet_name: str | None = None
+        #: the alert ID of ``quiet_name``'s points
+        self.id = ""
         #: the group's inhibitors, active while the group is not OK
         self.inhibitors = inhibitors
