@@ -63,9 +63,9 @@ def test_default_details_match_the_template(
 ) -> None:
     node = alert_node()
     st_ = node._new_state(group, {}, "id", t)
-    lazy = node._event(st_, "id<&>", name, group, tags, fields, 3, t, None)
+    lazy = node._event(st_, "id<&>", name, group, tags, fields, 3, t, None, True)
     # the group's cached pieces change before the lazy event is read
-    other = node._event(st_, "id2", name + "x", group, other_tags, {}, 2, t + 1, None)
+    other = node._event(st_, "id2", name + "x", group, other_tags, {}, 2, t + 1, None, True)
     assert other.state.details.startswith("{")
     fast = node._rendered_state("id<&>", name, group, tags, fields, 3, t, 0)
     node._details_default = False
@@ -82,7 +82,7 @@ def test_default_details_match_the_template(
 def test_lazy_details_under_a_message_template_match(fields: dict[str, Any], level: int) -> None:
     node = alert_node(".message('{{ .Level }}: {{ index .Fields \"v\" }} <b>')")
     st_ = node._new_state("g", {}, "id", T0)
-    lazy = node._event(st_, "id", "m", "g", {"h": "<"}, fields, level, T0, None)
+    lazy = node._event(st_, "id", "m", "g", {"h": "<"}, fields, level, T0, None, True)
     node._details_default = False
     slow = node._rendered_state("id", "m", "g", {"h": "<"}, fields, level, T0, 0)
     assert lazy.state._message is not None  # a template may fail: rendered at once

@@ -413,14 +413,15 @@ class AlertNode(Node):
         fields: dict[str, Any],
         level: int,
         t: int,
-        rows: Any,
+        batch: Batch | None,
+        lazy: bool,
     ) -> Event:
         """The event for an emission; raises TemplateExecError from the message or details.
 
-        The message and details are rendered when first read if that cannot fail (see
-        ``__init__``), else now.  ``rows`` is the models.Result's rows, or a function that
-        builds them (a stream point's row is built only when a handler asks for it).  The
-        event's data holds the point's own tags and fields: points are immutable
+        ``lazy``: the details cannot fail to render (see ``__init__``), so they are rendered
+        when first read, and so is a default message; otherwise both are rendered now.  The
+        models.Result (the stream point's row, or ``batch``'s) is built when a handler first
+        asks.  The event's data holds the point's own tags and fields: points are immutable
         (:mod:`leyden.engine.model`)."""
         duration = go_sub(st.last_triggered, st.first_triggered)
         data = EventData(
@@ -431,9 +432,11 @@ class AlertNode(Node):
             tags,
             fields,
             not self.no_recoveries,
-            make_result=rows,
+            make_result=partial(_point_result, name, tags, fields, t)
+            if batch is None
+            else partial(_batch_result, batch),
         )
-        if self._details_constant is not None or (self._details_default and _plain(fields)):
+        if lazy:
             message = self._message_constant
             if message is None and not self._message_default:
                 message = self._message_tmpl.execute(
@@ -495,34 +498,47 @@ class AlertNode(Node):
 
     # --- publication ---------------------------------------------------------------------
 
-    def _unread(self, id_: str, level: int, tags: dict[str, str], fields: dict[str, Any]) -> bool:
-        """Publish without an event if nothing would read one: True when done so (or when the
-        event is inhibited); False when the caller must build and publish the event.
+    def _publish(
+        self,
+        st: GroupState,
+        id_: str,
+        name: str,
+        group: str,
+        tags: dict[str, str],
+        fields: dict[str, Any],
+        level: int,
+        t: int,
+        batch: Batch | None,
+    ) -> Event | None:
+        """Build and publish an emission's event: the event, or None when none was built as
+        nothing would read it (then nothing is augmented either).  Raises TemplateExecError
+        when rendering fails, before anything is counted or sent (Kapacitor drops the event).
 
-        Nothing reads an event when the node's publisher says so (no handler, topic or
-        listener) and the node has no augmented point to send on.  Rendering must not be
-        able to fail, as a render error would drop the event (and count no statistics)."""
+        Nothing reads an event when the publisher says so (``publish_unread``: no handler,
+        topic or listener) and the node augments no point; an event is left unbuilt only if
+        its rendering cannot fail, as a render error is reported even then."""
+        lazy = self._details_constant is not None or (self._details_default and _plain(fields))
         unread = self._publish_unread
-        if unread is None or not self._unread_possible:
-            return False
-        if self._details_constant is None and not _plain(fields):
-            return False
+        if unread is None or not (lazy and self._unread_possible):
+            built = self._event(st, id_, name, group, tags, fields, level, t, batch, lazy)
+            self._handle_event(built)
+            return built
         stats = self.alert_stats
         if self.publisher.is_inhibited(self._category, tags):
             stats["alerts_inhibited"] += 1
-            return True
-        try:
-            if not unread(id_, _LEVELS[level]):
-                return False
-        except Exception as exc:  # as in _handle_event
-            stats["alerts_triggered"] += 1
-            stats[_STAT_BY_LEVEL[level]] += 1
-            stats["events_dropped"] += 1
-            self.error("encountered error collecting event", error=str(exc), id=id_)
-            return True
+            return None
         stats["alerts_triggered"] += 1
         stats[_STAT_BY_LEVEL[level]] += 1
-        return True
+        event: Event | None = None
+        try:
+            if unread(id_, _LEVELS[level]):
+                return None
+            event = self._event(st, id_, name, group, tags, fields, level, t, batch, True)
+            self.publisher.publish(event)
+        except Exception as exc:  # as in _handle_event
+            stats["events_dropped"] += 1
+            self.error("encountered error collecting event", error=str(exc), id=id_)
+        return event
 
     def _handle_event(self, event: Event) -> None:
         """Kapacitor's ``handleEvent``: inhibition, statistics, then the topics (§3.8)."""
@@ -604,26 +620,12 @@ class AlertNode(Node):
                 inh.active = active
         if self.no_recoveries and level == OK:
             return
-        if self._unread_possible and self._unread(id_, level, p.tags, p.fields):
-            self.emit_point(p)
-            return
         try:
-            event = self._event(
-                st,
-                id_,
-                p.name,
-                p.group,
-                p.tags,
-                p.fields,
-                level,
-                t,
-                partial(_point_result, p.name, p.tags, p.fields, t),
-            )
+            event = self._publish(st, id_, p.name, p.group, p.tags, p.fields, level, t, None)
         except TemplateExecError as exc:
             self.error("failed to render alert message or details", error=str(exc), id=id_)
             return
-        self._handle_event(event)
-        self.emit_point(self._augment_point(p, event.state))
+        self.emit_point(p if event is None else self._augment_point(p, event.state))
 
     def _augment_point(self, p: Point, state: EventState) -> Point:
         if not (self._augment_tags or self._augment_fields):
@@ -691,26 +693,14 @@ class AlertNode(Node):
         self._triggered(st, t)
         if self.no_recoveries and level == OK:
             return
-        if self._unread(id_, level, b.tags, highest_point.fields):
-            self.emit_batch(b)
-            return
         try:
-            event = self._event(
-                st,
-                id_,
-                b.name,
-                b.group,
-                b.tags,
-                highest_point.fields,
-                level,
-                t,
-                partial(result, [batch_row(b)]),
+            event = self._publish(
+                st, id_, b.name, b.group, b.tags, highest_point.fields, level, t, b
             )
         except TemplateExecError as exc:
             self.error("failed to render alert message or details", error=str(exc), id=id_)
             return
-        self._handle_event(event)
-        self.emit_batch(self._augment_batch(b, event.state))
+        self.emit_batch(b if event is None else self._augment_batch(b, event.state))
 
     def _augment_batch(self, b: Batch, state: EventState) -> Batch:
         if not (self._augment_tags or self._augment_fields):
@@ -769,6 +759,11 @@ def _plain_math(node: Any) -> bool:
     if isinstance(node, UnaryNode) and node.operator == "-":
         return isinstance(node.node, _PLAIN_OPERANDS) or _plain_math(node.node)
     return False
+
+
+def _batch_result(b: Batch) -> Any:
+    """The models.Result of a batch (built when a handler first asks for it)."""
+    return result([batch_row(b)])
 
 
 def _plain(fields: dict[str, Any]) -> bool:
