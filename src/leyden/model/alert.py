@@ -167,6 +167,10 @@ class EventState:
     def _key(self) -> tuple[Any, ...]:
         return (self.id, self.message, self.details, self.time, self.duration, self.level)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled rendered: another process gets the text, not the node's renderer."""
+        return (EventState, self._key())
+
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented

@@ -22,6 +22,14 @@ frozen :class:`~.alert_settings.AlertSettings`, :mod:`.alert_state` holds a grou
 the flapping measure, and :mod:`.alert_render` encodes the default details without the
 template engine.  This module wires them: compiled lambdas and templates, the per-point
 algorithm, events and the data sent on.
+
+Work nobody can observe is skipped (issue 11): an OK group meeting an OK point only evaluates
+its predicates (in one lambda when they are plain comparisons); an event that nothing would
+read (no handler, topic or listener: the publisher's ``publish_unread``) is not built, only
+counted; otherwise its message and details are rendered on first read
+(:meth:`~leyden.model.alert.EventState.derived`), byte for byte what they would have been.
+Whenever rendering could fail (custom templates, values Go's encoder refuses) it happens at
+once, so the error drops the event as in Kapacitor.
 """
 
 from __future__ import annotations
