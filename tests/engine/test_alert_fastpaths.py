@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from leyden.clock import SimulatedClock
 from leyden.engine.model import Dimensions, Point
+from leyden.engine.nodes import alert_render
 from leyden.engine.nodes.alert import AlertNode
 from leyden.engine.nodes.alert_render import ESCAPED_JSON, EscapedJson
 from leyden.engine.result import point_row, result
@@ -286,3 +287,16 @@ def test_shortcuts_change_nothing_observable(props: str, steps: list[tuple[str, 
     assert [(id_, level) for _, id_, level in unread_sink.log] == published
     if props in ("", ".stateChangesOnly()", ".noRecoveries()"):  # nothing can fail to render
         assert all(kind == "unread" for kind, _, _ in unread_sink.log)
+
+
+@pytest.mark.parametrize("value", [0.0, -0.0, 1.0, 0.5, 1e-4, 1234567890123456.0])
+def test_common_floats_take_the_fast_path(value: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = html_text_escape(go_json({"v": value}))
+    encoder = EscapedJson()
+    encoder.fields({"v": 1})  # the key's piece, cached
+
+    def refused(v: Any) -> str:
+        raise AssertionError(f"{v!r} took the slow path")
+
+    monkeypatch.setattr(alert_render, "go_json", refused)
+    assert encoder.fields({"v": value}) == expected
