@@ -8,7 +8,12 @@ point.  The figure is task-point evaluations per second (T×P / elapsed).
 
 Next to it runs the *floor*: the same parse, then a hand-written loop per task doing the same
 work with none of the engine's generality (same window boundaries and counts; the same alert
-levels, ids, messages and JSON details per event).  ``ratio`` = engine time / floor time.
+levels, per-level statistics and level kept per alert ID).  ``ratio`` = engine time / floor
+time.  The alert tasks have no handler, topic or listener, so no event is read: the engine
+builds none and neither does the floor.  *AlertTaskRead* adds a listener that reads every
+event's message and details, against the floor that builds ids, messages and JSON details per
+event.  *QuietAlert* is the alert task with thresholds no point reaches: µs per task-point,
+parse excluded, against the hand-fused loop (name test, field, level test, state check).
 
 Also reported: parse + route lines/s (one subscribed receiver that does nothing), and bytes per
 point held by a window (tracemalloc over a window holding N points, the points' own dicts
@@ -61,6 +66,16 @@ ALERT = """stream
 		.crit(lambda: "value" > 30)
 """
 SCRIPTS = {"SimpleTask": SIMPLE, "CountTask": COUNT, "AlertTask": ALERT}
+#: the alert task of ALERT with thresholds no point of :func:`body` reaches: it never fires
+QUIET_ALERT = """stream
+	|from()
+		.measurement('m1')
+	|alert()
+		.id('{{ .Name }}_{{ .TaskName }}')
+		.info(lambda: "value" > 1000000)
+		.warn(lambda: "value" > 2000000)
+		.crit(lambda: "value" > 3000000)
+"""
 SHAPES = ((10, 50_000), (100, 5_000), (1000, 500))
 
 
@@ -138,6 +153,30 @@ _LEVEL_NAMES = ("OK", "INFO", "WARNING", "CRITICAL")
 
 
 def _floor_alert(names: list[str], points: list[Any]) -> None:
+    """What an alert task without handlers, topic or listener does that anyone can observe:
+    every point's level, the alert's level kept per ID (the previous level a listener added
+    later sees) and the statistics per level.  The engine builds no event that nothing would
+    read (issue 11), so neither does this floor; :func:`_floor_alert_events` builds them, and
+    is measured against an engine whose events a listener reads (:func:`alert_read_run`)."""
+    for task in names:
+        prev = 0
+        id_ = f"m1_{task}"
+        levels: dict[str, int] = {}
+        counts = [0, 0, 0, 0]
+        for p in points:
+            if p.name != "m1":
+                continue
+            v = p.fields.get("value")
+            level = 3 if v > 30 else 2 if v > 20 else 1 if v > 10 else 0
+            if level == 0 and prev == 0:
+                continue
+            levels[id_] = level
+            counts[level] += 1
+            prev = level
+
+
+def _floor_alert_events(names: list[str], points: list[Any]) -> None:
+    """The alert floor with every event built: ids, messages and JSON details."""
     for task in names:
         prev = 0
         events: list[tuple[Any, ...]] = []
@@ -182,6 +221,84 @@ def floor_run(shape: str, tasks: int, data: bytes) -> float:
     parsed = lineprotocol.parse(data, precision="s", now_ns=0)
     FLOORS[shape](names, parsed.points)
     return time.perf_counter() - start
+
+
+# --- an alert task whose events are read -------------------------------------------------
+
+
+def alert_read_run(tasks: int, data: bytes, points: int) -> float:
+    """Seconds for one write through T alert tasks (ALERT) while a listener reads every
+    event's message and details: the events are built and rendered, as the floor's are."""
+    runtime = _runtime()
+    running = _tasks(ALERT, tasks, runtime)
+    read: list[int] = []
+
+    def listener(event: Any) -> None:
+        read.append(len(event.state.message) + len(event.state.details))
+
+    runtime.alerts.add_listener(listener)
+    gc.collect()
+    start = time.perf_counter()
+    parsed = lineprotocol.parse(data, precision="s", now_ns=0)
+    runtime.router.write_points(DB, RP, parsed.points)
+    elapsed = time.perf_counter() - start
+    assert len(read) == sum(t.nodes["alert2"].alert_stats["alerts_triggered"] for t in running)
+    for t in running:
+        t.stop(runtime.router)
+    runtime.store.close()
+    return elapsed
+
+
+def alert_read_floor_run(tasks: int, data: bytes) -> float:
+    names = [f"task_{i}" for i in range(tasks)]
+    gc.collect()
+    start = time.perf_counter()
+    parsed = lineprotocol.parse(data, precision="s", now_ns=0)
+    _floor_alert_events(names, parsed.points)
+    return time.perf_counter() - start
+
+
+# --- an alert task that never fires ------------------------------------------------------
+
+
+def _fused_quiet(names: list[str], points: list[Any]) -> None:
+    """The hand-fused loop of QUIET_ALERT: the name test, the field, the level, the state."""
+    for _ in names:
+        prev = 0
+        for p in points:
+            if p.name == "m1":
+                v = p.fields.get("value")
+                level = 3 if v > 3000000 else 2 if v > 2000000 else 1 if v > 1000000 else 0
+                if level == 0 and prev == 0:
+                    continue
+                prev = level  # (never reached: the task never fires)
+
+
+def quiet_alert_cost(tasks: int = 10, points: int = 50_000, repeat: int = 2) -> dict[str, float]:
+    """µs per task-point of a never-firing alert task, engine vs the hand-fused loop.
+
+    Parsing is excluded from both: each gets the same parsed points, and only
+    ``Router.write_points`` (stream, from, alert) or the fused loop is timed."""
+    parsed = lineprotocol.parse(body(points), precision="s", now_ns=0).points
+    names = [f"task_{i}" for i in range(tasks)]
+    eng = fused = float("inf")
+    for _ in range(repeat):
+        runtime = _runtime()
+        running = _tasks(QUIET_ALERT, tasks, runtime)
+        gc.collect()
+        start = time.perf_counter()
+        runtime.router.write_points(DB, RP, parsed)
+        eng = min(eng, time.perf_counter() - start)
+        for t in running:
+            assert t.nodes["alert2"].stats.collected == points
+            t.stop(runtime.router)
+        runtime.store.close()
+        gc.collect()
+        start = time.perf_counter()
+        _fused_quiet(names, parsed)
+        fused = min(fused, time.perf_counter() - start)
+    n = tasks * points
+    return {"engine": eng / n * 1e6, "fused": fused / n * 1e6, "ratio": eng / fused}
 
 
 # --- parse + route, memory -------------------------------------------------------------------
@@ -265,6 +382,16 @@ def run(repeat: int = 2) -> dict[str, object]:
             out[f"{key} evals/s"] = round(tasks * points / eng)
             out[f"{key} floor evals/s"] = round(tasks * points / flo)
             out[f"{key} ratio"] = eng / flo
+    data = body(50_000)
+    eng = min(alert_read_run(10, data, 50_000) for _ in range(repeat))
+    flo = min(alert_read_floor_run(10, data) for _ in range(repeat))
+    out["AlertTaskRead_T10_P50000 evals/s"] = round(10 * 50_000 / eng)
+    out["AlertTaskRead_T10_P50000 floor evals/s"] = round(10 * 50_000 / flo)
+    out["AlertTaskRead_T10_P50000 ratio"] = eng / flo
+    quiet = quiet_alert_cost(repeat=repeat)
+    out["QuietAlert_T10_P50000 µs/task-point"] = quiet["engine"]
+    out["QuietAlert_T10_P50000 fused µs/task-point"] = quiet["fused"]
+    out["QuietAlert_T10_P50000 ratio"] = quiet["ratio"]
     out["parse+route lines/s (50k body)"] = round(
         parse_route_lines_per_s(body(50_000), 50_000, repeat + 1)
     )

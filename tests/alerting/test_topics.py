@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from leyden.delivery.outbox import MemoryOutbox
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Inhibitor, Level
 from leyden.notify.base import HandlerError
+from leyden.store import Store
 
 
 def event(
@@ -271,6 +273,50 @@ async def test_topic_is_restored_from_the_store_when_reopened() -> None:
     assert restored is not None and restored.level == Level.CRITICAL
     assert restored.time == Time(5_000_000_000)
     assert again.collect(event(Level.OK, id="a")).previous_level == Level.CRITICAL
+
+
+class CountingParts:
+    """Lazy event parts that count their renders (the alert node's come from its templates)."""
+
+    def __init__(self) -> None:
+        self.renders = 0
+
+    def message(self, state: EventState, data: EventData) -> str:
+        return f"{state.id} is {state.level}"
+
+    def details(self, state: EventState, data: EventData) -> str:
+        self.renders += 1
+        return f"{state.message} at {int(state.time)}: {data.fields['v']}"
+
+
+def lazy_event(parts: CountingParts, level: Level, i: int, id: str = "a") -> Event:
+    data = EventData(name="cpu", task_name="task", fields={"v": i})
+    return Event("t", EventState.derived(id, i * 1_000_000_000, 0, level, parts, data), data)
+
+
+async def test_lazy_states_are_rendered_at_commit_once_per_alert(tmp_path: Path) -> None:
+    """A storm of lazy states: the store renders the last state of each alert at the commit,
+    and a restart restores exactly what was in memory."""
+    parts = CountingParts()
+    with Store(tmp_path / "leyden.db") as store:
+        topics = Topics(store=store, dispatcher=Dispatcher(MemoryOutbox()))
+        for i in range(200):
+            topics.collect(lazy_event(parts, Level.CRITICAL, i, id="a" if i % 2 else "b"))
+        assert parts.renders == 0  # nothing rendered on the per-point path
+        topics.flush()
+        assert parts.renders == 2  # "a" and "b": their latest states only
+        live = topics.get("t")
+        assert live is not None
+        again = Topics(store=store, dispatcher=Dispatcher(MemoryOutbox()))
+        restored = again.ensure("t")
+        assert restored.event_states() == live.event_states()
+        state = restored.event_state("a")
+        assert state is not None
+        assert (state.message, state.details) == (
+            "a is CRITICAL",
+            "a is CRITICAL at 199000000000: 199",
+        )
+        assert state.time == Time(199_000_000_000) and state.duration == Duration(0)
 
 
 async def test_delete_topic_forgets_the_stored_state() -> None:

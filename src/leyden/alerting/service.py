@@ -138,6 +138,16 @@ class AlertPublisher:
             out = Event(event.topic, state, event.data, previous)
         service.notify(out)
 
+    def publish_unread(self, event_id: str, level: Level) -> bool:
+        """Publish an event nothing would read: when the node collects into no topic and no
+        listener listens, only the alert's level is kept (the previous level of the next
+        event a listener added later sees) and True is returned; otherwise False, and the
+        node builds the event and calls :meth:`publish`."""
+        if self.anon_topic is not None or self.topic is not None or self.service.listened:
+            return False
+        self._levels[event_id] = level
+        return True
+
     def is_inhibited(self, category: str, tags: Mapping[str, str]) -> bool:
         return self.service.inhibitors.is_inhibited(category, tags)  # (per event: no detour)
 
@@ -238,6 +248,8 @@ class AlertService:
         if serializer is not None:
             self.handler_context.serializer = serializer
         self._listeners: list[EventListener] = []
+        #: whether any listener listens (then every published event is built and read)
+        self.listened = False
 
     # --- alert nodes -----------------------------------------------------------------------
 
@@ -330,9 +342,11 @@ class AlertService:
     def add_listener(self, listener: EventListener) -> None:
         """Call ``listener(event)`` for every published event (synchronously: keep it quick)."""
         self._listeners.append(listener)
+        self.listened = True
 
     def remove_listener(self, listener: EventListener) -> None:
         self._listeners = [x for x in self._listeners if x is not listener]
+        self.listened = bool(self._listeners)
 
     def notify(self, event: Event) -> None:
         for listener in self._listeners:

@@ -20,7 +20,10 @@ maximum level (Kapacitor's sort comparator is not a strict ordering, semantics Â
 Persistence is a small synchronous :class:`TopicStore` protocol (the server implements it with
 SQLite): a topic loads its states from the store when it is created (task start, or the first
 event after its task stopped); non-OK states are saved and an OK state deletes the stored one,
-as Kapacitor's ``persist-topics`` does.
+as Kapacitor's ``persist-topics`` does.  An alert node's states render their message and
+details on first read (:meth:`~leyden.model.alert.EventState.derived`): the commit saves only
+each alert's latest state of the turn, so a storm renders once per alert and commit, not once
+per event (the stored form is unchanged: rendered text, as the API shows it).
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ class MemoryTopicStore:
         return dict(self.topics.get(topic, {}))
 
     def save_event(self, topic: str, state: EventState) -> None:
-        self.topics.setdefault(topic, {})[state.id] = dataclasses.replace(state)
+        self.topics.setdefault(topic, {})[state.id] = state.copy()  # rendered, as SQLite keeps it
 
     def delete_event(self, topic: str, event_id: str) -> None:
         states = self.topics.get(topic)

@@ -31,7 +31,10 @@ class AlertSink(Protocol):
     ``stateChangesOnly``, §3.10); ``restore_event(id) -> EventState | None`` (the stored state
     of an event ID, §3.2); ``add_inhibitor(Inhibitor)`` / ``remove_inhibitor(Inhibitor)``
     (per-group inhibitors for ``is_inhibited``, §4.8); ``count_errors_in(stats)`` (the node's
-    :class:`~leyden.engine.node.NodeStats`, whose ``errors`` then count lost deliveries).
+    :class:`~leyden.engine.node.NodeStats`, whose ``errors`` then count lost deliveries);
+    ``publish_unread(id, level) -> bool`` (an event is due but nothing would read it: the sink
+    keeps what it needs of the alert's level and says True, so the node builds no event;
+    False: build it and ``publish``).  A sink without it gets every event.
     """
 
     def publish(self, event: Event) -> None: ...

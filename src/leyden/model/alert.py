@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
 from leyden.go.types import Duration, GoStruct, StringMap, Time
 
@@ -36,14 +36,154 @@ class Level(IntEnum):
             raise ValueError(f"unknown alert level {text!r}") from None
 
 
-@dataclass(slots=True)
+class EventParts(Protocol):
+    """Derives the parts of a lazy :class:`EventState` from the event's data (the alert node
+    gives one; see :meth:`EventState.derived`).  Both calls return what the alert node would
+    have rendered when the event happened, byte for byte."""
+
+    def message(self, state: EventState, data: EventData) -> str: ...
+
+    def details(self, state: EventState, data: EventData) -> str: ...
+
+
 class EventState:
-    id: str
-    message: str
-    details: str
-    time: Time
-    duration: Duration
-    level: Level
+    """One alert ID's state at one moment: Kapacitor's ``alert.EventState``.
+
+    Built from its parts, or :meth:`derived`: then the message and details are rendered on
+    first read (most events are never read: a node without handlers, listeners or topics),
+    from the event's data, which is kept until then.  Either way every reader sees the same
+    text, and once read it is kept.
+    """
+
+    __slots__ = ("_data", "_details", "_duration", "_message", "_parts", "_time", "id", "level")
+
+    def __init__(
+        self,
+        id: str,
+        message: str,
+        details: str,
+        time: Time | int,
+        duration: Duration | int,
+        level: Level,
+    ) -> None:
+        self.id = id
+        self._message: str | None = message
+        self._details: str | None = details
+        self._time = time
+        self._duration = duration
+        self.level = level
+        self._parts: EventParts | None = None
+        self._data: EventData | None = None
+
+    @classmethod
+    def derived(
+        cls,
+        id: str,
+        time: int,
+        duration: int,
+        level: Level,
+        parts: EventParts,
+        data: EventData,
+        *,
+        message: str | None = None,
+        details: str | None = None,
+    ) -> EventState:
+        """A state whose message and details (those not given) ``parts`` derive from ``data``
+        when first read.  ``time`` and ``duration`` are plain nanoseconds."""
+        state = cls.__new__(cls)
+        state.id = id
+        state._message = message
+        state._details = details
+        state._time = time
+        state._duration = duration
+        state.level = level
+        state._parts = parts
+        state._data = data
+        return state
+
+    # A lazy part is rendered on its first read and kept; the inputs go once both are kept.
+    # Another thread reading at the same time sees either the inputs (and renders the same
+    # text) or the kept text: the text is stored before the inputs are dropped.
+
+    @property
+    def message(self) -> str:
+        message = self._message
+        if message is None:
+            parts, data = self._parts, self._data
+            if parts is None or data is None:  # rendered meanwhile
+                message = self._message
+            else:
+                message = self._message = parts.message(self, data)
+        assert message is not None
+        return message
+
+    @message.setter
+    def message(self, value: str) -> None:
+        self._message = value
+
+    @property
+    def details(self) -> str:
+        details = self._details
+        if details is None:
+            parts, data = self._parts, self._data
+            if parts is None or data is None:  # rendered meanwhile
+                details = self._details
+            else:
+                details = self._details = parts.details(self, data)  # reads the message
+                self._parts = self._data = None
+        assert details is not None
+        return details
+
+    @details.setter
+    def details(self, value: str) -> None:
+        self._details = value
+
+    @property
+    def time(self) -> Time:
+        t = self._time
+        if t.__class__ is not Time:
+            t = self._time = Time(t)
+        return t
+
+    @time.setter
+    def time(self, value: Time | int) -> None:
+        self._time = value
+
+    @property
+    def duration(self) -> Duration:
+        d = self._duration
+        if d.__class__ is not Duration:
+            d = self._duration = Duration(d)
+        return d
+
+    @duration.setter
+    def duration(self, value: Duration | int) -> None:
+        self._duration = value
+
+    def copy(self) -> EventState:
+        """The same state, rendered (a copy holds no reference to the event's data)."""
+        return EventState(self.id, self.message, self.details, self.time, self.duration, self.level)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.id, self.message, self.details, self.time, self.duration, self.level)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled rendered: another process gets the text, not the node's renderer."""
+        return (EventState, self._key())
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, EventState)
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return (
+            f"EventState(id={self.id!r}, message={self.message!r}, details={self.details!r}, "
+            f"time={self.time!r}, duration={self.duration!r}, level={self.level!r})"
+        )
 
 
 class EventData:

@@ -22,15 +22,24 @@ frozen :class:`~.alert_settings.AlertSettings`, :mod:`.alert_state` holds a grou
 the flapping measure, and :mod:`.alert_render` encodes the default details without the
 template engine.  This module wires them: compiled lambdas and templates, the per-point
 algorithm, events and the data sent on.
+
+Work nobody can observe is skipped (issue 11): an OK group meeting an OK point only evaluates
+its predicates (in one lambda when they are plain comparisons); an event that nothing would
+read (no handler, topic or listener: the publisher's ``publish_unread``) is not built, only
+counted; otherwise its message and details are rendered on first read
+(:meth:`~leyden.model.alert.EventState.derived`), byte for byte what they would have been.
+Whenever rendering could fail (custom templates, values Go's encoder refuses) it happens at
+once, so the error drops the event as in Kapacitor.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point, group_id
 from leyden.engine.node import Node, TaskContext, TaskError, register
-from leyden.engine.nodes.alert_render import DetailsRenderer
+from leyden.engine.nodes.alert_render import DefaultParts, DetailsRenderer
 from leyden.engine.nodes.alert_settings import LEVEL_PROPERTIES, AlertSettings, AlertSettingsError
 from leyden.engine.nodes.alert_state import (
     CRITICAL,
@@ -47,6 +56,17 @@ from leyden.go.template import FUNCS_DETAILS, Template, TemplateError, TemplateE
 from leyden.go.time import sub as go_sub
 from leyden.go.types import Duration, GoStruct, StringMap, Time, go_json
 from leyden.model.alert import Event, EventData, EventState, Inhibitor, Level
+from leyden.tick.ast import (
+    BinaryNode,
+    BoolNode,
+    DurationNode,
+    LambdaNode,
+    NumberNode,
+    ReferenceNode,
+    RegexNode,
+    StringNode,
+    UnaryNode,
+)
 from leyden.tick.lambdas import CompiledLambda, CompileError, EvalError, compile_lambda
 from leyden.tick.pipeline import (
     DEFAULT_DETAILS_TEMPLATE,
@@ -95,6 +115,7 @@ class AlertNode(Node):
         self._details_constant = _constant(settings.details_template)
 
         self._levels, self._resets = self._compile_levels(settings)
+        self._any_level = self._compile_any_level(self._levels)
 
         # Read for every point: kept as plain attributes (one lookup instead of two).
         self.use_flapping = settings.flapping
@@ -109,6 +130,20 @@ class AlertNode(Node):
         self._details = DetailsRenderer(
             ctx.task_name, go_json(self.server_info), message_default=self._message_default
         )
+        # Events are lazy (message and details rendered on first read) when rendering cannot
+        # fail: an error would drop the event now (Kapacitor logs it and sends nothing on).
+        # The default or a constant message cannot fail, nor can constant details; the
+        # default details fail only on values Go's encoder refuses (checked per event).
+        self._message_fixed = self._message_default or self._message_constant is not None
+        self._parts = DefaultParts(self._details, self._message_constant, self._details_constant)
+        # An ID rendered once for a group renders the same again (default, constant, or a
+        # template that cannot see the point's tags): quiet points need not render it.
+        self._id_reusable = self._id_default or self._id_constant is not None or self._id_per_group
+        # An OK point in an all-OK, not flapping group changes nothing, unless a negative
+        # flapHigh would make the measure 0 count as flapping.
+        self._quiet_allowed = not (settings.flapping and settings.flap_high < 0)
+        self._augments = self._augment_tags or self._augment_fields
+        self._category = settings.category
         #: Kapacitor's alert-node statistics (``events_dropped`` is counted under its own name)
         self.alert_stats: dict[str, int] = dict.fromkeys(_STAT_NAMES, 0)
         self._states: dict[str, GroupState] = {}
@@ -123,6 +158,14 @@ class AlertNode(Node):
             getattr(self.publisher, "state_changes_only", False)
         )
         self._restore = getattr(self.publisher, "restore_event", None)
+        self._publish_unread = getattr(self.publisher, "publish_unread", None)
+        #: events of this node may go unbuilt (when nothing reads them: see _unread)
+        self._unread_possible = (
+            self._publish_unread is not None
+            and not self._augments
+            and self._message_fixed
+            and (self._details_constant is not None or self._details_default)
+        )
         self._add_inhibitor = getattr(self.publisher, "add_inhibitor", None)
         self._remove_inhibitor = getattr(self.publisher, "remove_inhibitor", None)
         count_errors_in = getattr(self.publisher, "count_errors_in", None)
@@ -153,6 +196,29 @@ class AlertNode(Node):
             if settings.resets[lvl] is not None:
                 resets[lvl] = self._compile(settings.resets[lvl], name + "Reset")
         return tuple(levels), tuple(resets)
+
+    def _compile_any_level(
+        self, levels: tuple[CompiledLambda | None, ...]
+    ) -> CompiledLambda | None:
+        """``crit OR warn OR info`` in one lambda (the field reads shared), for OK groups: when
+        it is false, every predicate is false without an error, so the point is OK.  Only for
+        predicates made of comparisons and logic, without functions: each then gives a bool or
+        an error, and has no state that a second evaluation would disturb.  (True or an error:
+        the predicates are evaluated one by one, as Kapacitor does.)"""
+        exprs = [
+            e.node.expression if isinstance(e.node, LambdaNode) else e.node
+            for e in reversed(levels)
+            if e is not None
+        ]
+        if len(exprs) < 2 or not all(_boolean_without_functions(x) for x in exprs):
+            return None
+        combined = exprs[0]
+        for x in exprs[1:]:
+            combined = BinaryNode(combined.pos, "OR", combined, x)
+        try:
+            return compile_lambda(combined)
+        except CompileError:
+            return None
 
     def _compile(self, node: Any, what: str) -> CompiledLambda:
         try:
@@ -242,11 +308,14 @@ class AlertNode(Node):
     def _determine_level(self, st: GroupState, t: int, fields: Any, tags: Any) -> int:
         """Kapacitor's ``determineLevel`` (§3.3), with its second look at the current level."""
         cur = st.history[st.idx]
-        levels = st.levels
-        for lvl in range(CRITICAL, max(cur, INFO) - 1, -1):
-            e = levels[lvl]
-            if e is not None and self._eval(e, "expression for level", t, fields, tags):
-                return lvl
+        for lvl, e in st.tests:  # the predicates from CRITICAL down to the current level
+            if lvl < cur:
+                break
+            try:
+                if e.eval_point_bool(t, fields, tags):
+                    return lvl
+            except EvalError as exc:  # (self._eval, inline)
+                self.error("error evaluating expression for level", error=str(exc))
         if cur == OK:
             return OK
         reset = st.resets[cur]
@@ -254,23 +323,25 @@ class AlertNode(Node):
             ok = self._eval(reset, "reset expression for current level", t, fields, tags)
             if ok is False:
                 return cur
-        for lvl in range(cur, OK, -1):
-            e = levels[lvl]
-            if e is not None and self._eval(e, "expression for level", t, fields, tags):
+        for lvl, e in st.tests:  # the current level and below, again
+            if lvl <= cur and self._eval(e, "expression for level", t, fields, tags):
                 return lvl
         return OK
 
     def _add_event(self, st: GroupState, t: int, level: int) -> None:
         history = st.history
-        st.changed = history[st.idx] != level
-        st.idx = (st.idx + 1) % len(history)
+        n = len(history)
+        st.changed = changed = history[st.idx] != level
+        st.idx = (st.idx + 1) % n
         history[st.idx] = level
+        st.run = 1 if changed else min(st.run + 1, n)
         if self.use_flapping:
             p = self._percent_change(history, st.idx)
             if st.flapping and p < self.settings.flap_low:
                 st.flapping = False
             elif not st.flapping and p > self.settings.flap_high:
                 st.flapping = True
+        st.quiet = level == OK and st.run == n and not st.flapping and self._quiet_allowed
         st.expired = (
             not st.changed
             and self.sco_interval != 0
@@ -340,7 +411,7 @@ class AlertNode(Node):
         data["Duration"] = duration
         return data
 
-    def _build_event(
+    def _event(
         self,
         st: GroupState,
         id_: str,
@@ -350,12 +421,65 @@ class AlertNode(Node):
         fields: dict[str, Any],
         level: int,
         t: int,
-        rows: list[dict[str, Any]] | None,
+        batch: Batch | None,
+        lazy: bool,
     ) -> Event:
         """The event for an emission; raises TemplateExecError from the message or details.
 
-        ``rows=None`` stands for the stream point's row, built when a handler first asks."""
-        duration = Duration(go_sub(st.last_triggered, st.first_triggered))
+        ``lazy``: the details cannot fail to render (see ``__init__``), so they are rendered
+        when first read, and so is a default message; otherwise both are rendered now.  The
+        models.Result (the stream point's row, or ``batch``'s) is built when a handler first
+        asks.  The event's data holds the point's own tags and fields: points are immutable
+        (:mod:`leyden.engine.model`)."""
+        duration = go_sub(st.last_triggered, st.first_triggered)
+        data = EventData(
+            name,
+            self.ctx.task_name,
+            self._category,
+            group,
+            tags,
+            fields,
+            not self.no_recoveries,
+            make_result=partial(_point_result, name, tags, fields, t)
+            if batch is None
+            else partial(_batch_result, batch),
+        )
+        if lazy:
+            message = self._message_constant
+            if message is None and not self._message_default:
+                message = self._message_tmpl.execute(
+                    self._message_data(
+                        id_, name, group, tags, fields, _LEVEL_NAMES[level], t, Duration(duration)
+                    )
+                )
+            state = EventState.derived(
+                id_,
+                t,
+                duration,
+                _LEVELS[level],
+                self._parts,
+                data,
+                message=message,
+                details=self._details_constant,
+            )
+        else:
+            state = self._rendered_state(id_, name, group, tags, fields, level, t, duration)
+        return Event("", state, data)
+
+    def _rendered_state(
+        self,
+        id_: str,
+        name: str,
+        group: str,
+        tags: dict[str, str],
+        fields: dict[str, Any],
+        level: int,
+        t: int,
+        duration_ns: int,
+    ) -> EventState:
+        """The event state with its message and details rendered now (raises
+        TemplateExecError: a template failed, or the fields hold what Go's encoder refuses)."""
+        duration = Duration(duration_ns)
         level_name = _LEVEL_NAMES[level]
         data: GoStruct | None = None
         message = self._message_constant
@@ -378,24 +502,51 @@ class AlertNode(Node):
             data["Message"] = message
             data.type_name = "kapacitor.detailsInfo"
             details = self._details_tmpl.execute(data)
-        tags = dict(tags)
-        fields = dict(fields)
-        data_ = EventData(
-            name,
-            self.ctx.task_name,
-            self.settings.category,
-            group,
-            tags,
-            fields,
-            not self.no_recoveries,
-            None if rows is None else result(rows),
-            make_result=None if rows is not None else lambda: _point_result(name, tags, fields, t),
-        )
-        return Event(
-            "", EventState(id_, message, details, Time(t), duration, _LEVELS[level]), data_
-        )
+        return EventState(id_, message, details, Time(t), duration, _LEVELS[level])
 
     # --- publication ---------------------------------------------------------------------
+
+    def _publish(
+        self,
+        st: GroupState,
+        id_: str,
+        name: str,
+        group: str,
+        tags: dict[str, str],
+        fields: dict[str, Any],
+        level: int,
+        t: int,
+        batch: Batch | None,
+    ) -> Event | None:
+        """Build and publish an emission's event: the event, or None when none was built as
+        nothing would read it (then nothing is augmented either).  Raises TemplateExecError
+        when rendering fails, before anything is counted or sent (Kapacitor drops the event).
+
+        Nothing reads an event when the publisher says so (``publish_unread``: no handler,
+        topic or listener) and the node augments no point; an event is left unbuilt only if
+        its rendering cannot fail, as a render error is reported even then."""
+        lazy = self._details_constant is not None or (self._details_default and _plain(fields))
+        unread = self._publish_unread
+        if unread is None or not (lazy and self._unread_possible):
+            built = self._event(st, id_, name, group, tags, fields, level, t, batch, lazy)
+            self._handle_event(built)
+            return built
+        stats = self.alert_stats
+        if self.publisher.is_inhibited(self._category, tags):
+            stats["alerts_inhibited"] += 1
+            return None
+        stats["alerts_triggered"] += 1
+        stats[_STAT_BY_LEVEL[level]] += 1
+        event: Event | None = None
+        try:
+            if unread(id_, _LEVELS[level]):
+                return None
+            event = self._event(st, id_, name, group, tags, fields, level, t, batch, True)
+            self.publisher.publish(event)
+        except Exception as exc:  # as in _handle_event
+            stats["events_dropped"] += 1
+            self.error("encountered error collecting event", error=str(exc), id=id_)
+        return event
 
     def _handle_event(self, event: Event) -> None:
         """Kapacitor's ``handleEvent``: inhibition, statistics, then the topics (§3.8)."""
@@ -415,32 +566,74 @@ class AlertNode(Node):
 
     def point(self, p: Point) -> None:
         self.stats.collected += 1
-        try:
-            id_ = self._render_id(p.name, p.group, p.tags)
-        except TemplateExecError as exc:
-            self.error("failed to render alert id", error=str(exc))
-            return
         st = self._states.get(p.group)
-        if st is None:
-            st = self._new_state(p.group, p.group_tags(), id_, p.time)
-        level = self._determine_level(st, p.time, p.fields, p.tags)
-        self._add_event(st, p.time, level)
-        if self._suppressed(st):
+        if st is None or st.quiet_name != p.name:
+            self._point(p, st, None, None)
+        elif st.quiet:
+            # The common case, kept short: an OK group meets another OK point (Kapacitor's
+            # determineLevel from an OK level: the predicates from CRITICAL down).
+            t, fields, tags = p.time, p.fields, p.tags
+            any_level = self._any_level
+            if any_level is not None:
+                try:
+                    if not any_level.eval_point_bool(t, fields, tags):
+                        return
+                except EvalError:
+                    pass  # one by one, reporting the error as Kapacitor does
+            level = OK
+            for lvl, e in st.tests:
+                try:
+                    if e.eval_point_bool(t, fields, tags):
+                        level = lvl
+                        break
+                except EvalError as exc:
+                    self.error("error evaluating expression for level", error=str(exc))
+            if level != OK:
+                self._point(p, st, st.id, level)
+        else:
+            self._point(p, st, st.id, None)
+
+    def _point(self, p: Point, st: GroupState | None, id_: str | None, level: int | None) -> None:
+        """A point's alert algorithm; ``id_`` and ``level`` when already known."""
+        t = p.time
+        if id_ is None:
+            try:
+                id_ = self._render_id(p.name, p.group, p.tags)
+            except TemplateExecError as exc:
+                self.error("failed to render alert id", error=str(exc))
+                return
+            if st is None:
+                st = self._new_state(p.group, p.group_tags(), id_, t)
+            if self._id_reusable:
+                st.quiet_name = p.name
+                st.id = id_
+        assert st is not None
+        if level is None:
+            level = self._determine_level(st, t, p.fields, p.tags)
+        self._add_event(st, t, level)
+        # _suppressed and _triggered, inline (this runs for every point of an alerting group)
+        if (self.use_flapping and st.flapping) or (
+            self.state_changes_only and not st.changed and not st.expired
+        ):
             return
         if level == OK and not st.changed:
             return
-        self._triggered(st, p.time)
+        st.last_triggered = t
+        history = st.history
+        if history[st.idx - 1 if st.idx else len(history) - 1] == OK:
+            st.first_triggered = t
+        if st.inhibitors:
+            active = level != OK
+            for inh in st.inhibitors:
+                inh.active = active
         if self.no_recoveries and level == OK:
             return
         try:
-            event = self._build_event(
-                st, id_, p.name, p.group, p.tags, p.fields, level, p.time, None
-            )
+            event = self._publish(st, id_, p.name, p.group, p.tags, p.fields, level, t, None)
         except TemplateExecError as exc:
             self.error("failed to render alert message or details", error=str(exc), id=id_)
             return
-        self._handle_event(event)
-        self.emit_point(self._augment_point(p, event.state))
+        self.emit_point(p if event is None else self._augment_point(p, event.state))
 
     def _augment_point(self, p: Point, state: EventState) -> Point:
         if not (self._augment_tags or self._augment_fields):
@@ -509,14 +702,13 @@ class AlertNode(Node):
         if self.no_recoveries and level == OK:
             return
         try:
-            event = self._build_event(
-                st, id_, b.name, b.group, b.tags, highest_point.fields, level, t, [batch_row(b)]
+            event = self._publish(
+                st, id_, b.name, b.group, b.tags, highest_point.fields, level, t, b
             )
         except TemplateExecError as exc:
             self.error("failed to render alert message or details", error=str(exc), id=id_)
             return
-        self._handle_event(event)
-        self.emit_batch(self._augment_batch(b, event.state))
+        self.emit_batch(b if event is None else self._augment_batch(b, event.state))
 
     def _augment_batch(self, b: Batch, state: EventState) -> Batch:
         if not (self._augment_tags or self._augment_fields):
@@ -544,8 +736,56 @@ def _server_info(ctx: TaskContext) -> GoStruct:
 
 
 def _point_result(name: str, tags: dict[str, str], fields: dict[str, Any], t: int) -> Any:
-    """The models.Result of a stream point, from the event's own copies of its dicts."""
+    """The models.Result of a stream point (built when a handler first asks for it)."""
     return result([point_row(Point(name, tags, fields, t))])
+
+
+#: operators whose result is a bool (or an evaluation error)
+_BOOLEAN_OPERATORS = frozenset({"==", "!=", "<", ">", "<=", ">=", "=~", "!~", "AND", "OR"})
+#: operands that call nothing
+_PLAIN_OPERANDS = (ReferenceNode, NumberNode, StringNode, BoolNode, RegexNode, DurationNode)
+
+
+def _boolean_without_functions(node: Any) -> bool:
+    """A comparison or a logical combination of them, with no function call anywhere."""
+    if isinstance(node, BinaryNode) and node.operator in _BOOLEAN_OPERATORS:
+        return all(
+            _boolean_without_functions(x) or isinstance(x, _PLAIN_OPERANDS) or _plain_math(x)
+            for x in (node.left, node.right)
+        )
+    if isinstance(node, UnaryNode) and node.operator == "!":
+        return _boolean_without_functions(node.node)
+    return False
+
+
+def _plain_math(node: Any) -> bool:
+    """Arithmetic over plain operands (``"a" + 1 > 2``)."""
+    if isinstance(node, BinaryNode) and node.operator in ("+", "-", "*", "/", "%"):
+        return all(
+            isinstance(x, _PLAIN_OPERANDS) or _plain_math(x) for x in (node.left, node.right)
+        )
+    if isinstance(node, UnaryNode) and node.operator == "-":
+        return isinstance(node.node, _PLAIN_OPERANDS) or _plain_math(node.node)
+    return False
+
+
+def _batch_result(b: Batch) -> Any:
+    """The models.Result of a batch (built when a handler first asks for it)."""
+    return result([batch_row(b)])
+
+
+def _plain(fields: dict[str, Any]) -> bool:
+    """Whether Go's encoder takes every value: strings, ints, bools and finite floats (the
+    default details of other values are rendered at once, so that an error is reported as
+    Kapacitor reports it)."""
+    for v in fields.values():
+        c = v.__class__
+        if c is float:
+            if v - v:  # NaN or an infinity: NaN - NaN and inf - inf are NaN, which is true
+                return False
+        elif c is not str and c is not int and c is not bool:
+            return False
+    return True
 
 
 #: Kapacitor's alert-node statistics, in its order

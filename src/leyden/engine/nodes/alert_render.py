@@ -26,8 +26,9 @@ from typing import Any
 
 from leyden.go.template import html_text_escape
 from leyden.go.types import Duration, StringMap, Time, go_json
+from leyden.model.alert import EventData, EventState
 
-__all__ = ["ESCAPED_JSON", "DetailsRenderer", "EscapedJson"]
+__all__ = ["ESCAPED_JSON", "DefaultParts", "DetailsRenderer", "EscapedJson"]
 
 #: field-key orders remembered before the cache starts again
 _MAX_KEY_ORDERS = 1024
@@ -41,7 +42,7 @@ def _value_escaped(v: Any) -> str:
     if tv is float:
         # Python's repr and Go's encoder agree on the shortest digits; in this range both
         # write them without an exponent (Go adds no ".0", and no escaping is needed).
-        if 1e-4 <= abs(v) < 1e16:
+        if 1e-4 <= abs(v) < 1e16 or v == 0.0:  # 0.0 -> "0", -0.0 -> "-0", as Go writes them
             r = repr(v)
             return r[:-2] if r.endswith(".0") else r
     elif tv is int:
@@ -219,3 +220,42 @@ class DetailsRenderer:
     def forget(self, group: str) -> None:
         """Drop a group's cached pieces (a barrier deleted the group)."""
         self._groups.pop(group, None)
+
+
+class DefaultParts:
+    """The message and details of one alert node's lazy events
+    (:meth:`leyden.model.alert.EventState.derived`), when both need no template engine.
+
+    ``message``: the node's constant message, or None for Kapacitor's default ``{{ .ID }} is
+    {{ .Level }}``; ``details``: the constant details, or None for the default ``{{ json . }}``
+    (then ``renderer`` writes them).  The alert node makes an event lazy only when rendering
+    cannot fail (see ``AlertNode``), so the text rendered on first read is what it would have
+    rendered when the event happened.
+    """
+
+    __slots__ = ("_details", "_message", "_renderer")
+
+    def __init__(self, renderer: DetailsRenderer, message: str | None, details: str | None) -> None:
+        self._renderer = renderer
+        self._message = message
+        self._details = details
+
+    def message(self, state: EventState, data: EventData) -> str:
+        if self._message is not None:
+            return self._message
+        return f"{state.id} is {state.level.name}"
+
+    def details(self, state: EventState, data: EventData) -> str:
+        if self._details is not None:
+            return self._details
+        return self._renderer.render(
+            state.id,
+            data.name,
+            data.group,
+            data.tags,
+            data.fields,
+            state.level.name,
+            int(state.time),
+            state.duration,
+            state.message,
+        )

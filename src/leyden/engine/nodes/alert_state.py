@@ -78,11 +78,16 @@ class GroupState:
         "first_triggered",
         "flapping",
         "history",
+        "id",
         "idx",
         "inhibitors",
         "last_triggered",
         "levels",
+        "quiet",
+        "quiet_name",
         "resets",
+        "run",
+        "tests",
     )
 
     def __init__(
@@ -102,5 +107,19 @@ class GroupState:
         self.last_triggered = GO_ZERO_NS
         self.levels = levels
         self.resets = resets
+        #: the non-OK levels' predicates, most severe first: what an OK group evaluates
+        self.tests = tuple(
+            (lvl, e) for lvl, e in reversed(tuple(enumerate(levels))) if e is not None
+        )
+        #: how many of the newest levels in the ring are the newest one (at most ``size``)
+        self.run = size
+        #: the ring is all OK and the group is not flapping: an OK point changes nothing
+        #: (the ring reads the same from any index, and the flapping measure stays 0)
+        self.quiet = False
+        #: the point name whose alert ID (``id``) is known in this group (set by the alert
+        #: node when the ID needs no per-point rendering): its points skip the rendering
+        self.quiet_name: str | None = None
+        #: the alert ID of ``quiet_name``'s points
+        self.id = ""
         #: the group's inhibitors, active while the group is not OK
         self.inhibitors = inhibitors
