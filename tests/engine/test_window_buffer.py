@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leyden.clock import SimulatedClock
-from leyden.engine.columns import ColumnBuffer
+from leyden.engine.columns import ColumnBuffer, column_buffer
 from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
 from leyden.engine.node import Barrier, Node
 from leyden.engine.nodes import window as window_module
@@ -62,7 +62,7 @@ class ListBuffer:
         return n
 
     def drop(self, k: int) -> None:
-        del self.points_[:k]
+        del self.points_[: max(k, 0)]
 
 
 def exact(points: list[BatchPoint]) -> list[Any]:
@@ -124,19 +124,22 @@ point_st = st.tuples(st.integers(min_value=0, max_value=40), tags_st, fields_st)
     want=st.one_of(st.none(), st.lists(field_names, unique=True, max_size=2).map(tuple)),
 )
 def test_buffer_reads_back_what_a_list_holds(ops: list[Any], want: tuple[str, ...] | None) -> None:
-    cols, ref = ColumnBuffer(want), ListBuffer(want)
+    bufs, ref = [ColumnBuffer(want), column_buffer(want)], ListBuffer(want)
     for op in ops:
         if op[0] == "add":
             t, tags, fields = op[1]
-            cols.add(t, tags, fields)
             ref.add(t, tags, fields)
+            for buf in bufs:
+                buf.add(t, tags, fields)
         elif op[0] == "purge":
             k = ref.leading_before(op[1], op[2])
-            assert cols.leading_before(op[1], op[2]) == k
-            cols.drop(k)
             ref.drop(k)
-        assert len(cols) == len(ref)
-        assert exact(cols.points()) == exact(ref.points())  # equal tags dicts may be one object
+            for buf in bufs:
+                assert buf.leading_before(op[1], op[2]) == k
+                buf.drop(k)
+        for buf in bufs:
+            assert len(buf) == len(ref)
+            assert exact(buf.points()) == exact(ref.points())  # equal tags: maybe one object
 
 
 def test_values_keep_their_exact_type() -> None:
@@ -229,7 +232,7 @@ msg_st = st.one_of(
 def test_window_emits_what_the_list_buffer_emitted(props: dict[str, Any], msgs: list[Any]) -> None:
     got = run_window(props, msgs, [])
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(window_module, "ColumnBuffer", ListBuffer)
+        m.setattr(window_module, "column_buffer", ListBuffer)
         want = run_window(props, msgs, [])
     assert exact_batches(got) == exact_batches(want)
 
@@ -301,3 +304,25 @@ def test_an_emptied_time_window_holds_no_buffer() -> None:
     for t in (10, 20):  # the first barrier emits the point, the second purges it
         node.barrier(Barrier("host=A", tags, HOST, t * S, "cpu"))
     assert w.buf is None
+
+
+@pytest.mark.parametrize("want", [None, ("f",), ("f", "g")])
+def test_hundreds_of_tags_and_shapes_then_purged(want: tuple[str, ...] | None) -> None:
+    """Past 256 distinct tags (or shapes) the per-row index widens; purging forgets them."""
+    buf, ref = column_buffer(want), ListBuffer(want)
+    for i in range(600):
+        tags = {"host": f"h{i % 300}"}
+        fields: dict[str, Any] = {"f": float(i), f"x{i % 280}": i} if i % 2 else {"f": i}
+        if i % 7 == 0:
+            fields = {}
+        buf.add(i, tags, fields)
+        ref.add(i, tags, fields)
+    for oldest in (100, 450, 599, 600):
+        k = ref.leading_before(oldest, False)
+        assert buf.leading_before(oldest, False) == k
+        buf.drop(k)
+        ref.drop(k)
+        assert exact(buf.points()) == exact(ref.points())
+        buf.add(oldest + 1000, {"host": "h1"}, {"f": 1.5})
+        ref.add(oldest + 1000, {"host": "h1"}, {"f": 1.5})
+        assert exact(buf.points()) == exact(ref.points())

@@ -29,7 +29,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from leyden.engine.model import BatchPoint
@@ -37,8 +37,24 @@ from leyden.engine.model import BatchPoint
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
-#: a row layout: the tags, the field names in order, the column of each and their appenders
-_Layout = tuple[dict[str, str], tuple[str, ...], tuple[int, ...], tuple[Callable[[Any], None], ...]]
+
+class _Missing:
+    """The type of a wanted field a point does not have."""
+
+
+_MISSING = _Missing()
+
+
+class _Shape:
+    """What rows of one shape share: the field names in order, their types and columns."""
+
+    __slots__ = ("cols", "names", "slots", "types")
+
+    def __init__(self, names: tuple[str, ...], types: tuple[type, ...], slots: tuple[int, ...]):
+        self.names = names
+        self.types = types
+        self.slots = slots  # the index of each field's column
+        self.cols: tuple[Any, ...] = ()  # the columns themselves, for appending
 
 
 def _big(col: Any, v: Any) -> bool:
@@ -56,38 +72,74 @@ def _new_column(kind: type) -> Any:
     return []
 
 
+def _index_rows(rows: array[int] | None, n: int, index: int) -> array[int] | None:
+    """The per-row index array once ``index`` (a second distinct value) appears: made on
+    demand (every earlier row has index 0) and widened past 255."""
+    if index == 0:
+        return rows
+    if rows is None:
+        return array("B", bytes(n))
+    if index == 256 and rows.typecode == "B":
+        return array("I", rows)
+    return rows
+
+
+def column_buffer(want: tuple[str, ...] | None) -> ColumnBuffer:
+    """An empty buffer keeping the fields ``want`` (None: all), in the fastest form for it."""
+    return OneColumnBuffer(want[0]) if want is not None and len(want) == 1 else ColumnBuffer(want)
+
+
 class ColumnBuffer:
     """The points of one group, in arrival order, column-wise (see the module docstring).
 
     ``want`` is the tuple of field names to keep (in the order the consumer asked for them), or
-    None for every field.
+    None for every field.  Each row has a tags index and a shape index (field names and types),
+    stored per row only once a second distinct one appears.
     """
 
     __slots__ = (
-        "_col_of",
+        "_col_kinds",
+        "_col_names",
         "_cols",
-        "_last_key",
-        "_last_layout",
-        "_layout_of",
-        "_layouts",
-        "_rows",
+        "_last_cols",
+        "_last_names",
+        "_last_shape",
+        "_last_tags",
+        "_last_tagset",
+        "_last_types",
+        "_shape_of",
+        "_shape_rows",
+        "_shapes",
         "_sorted",
+        "_tag_rows",
+        "_tags",
+        "_tags_of",
         "_times",
+        "_tmax",
         "_want",
     )
 
     def __init__(self, want: tuple[str, ...] | None = None) -> None:
         self._want = want
         self._times = array("q")
-        self._rows = array("B")  # the layout index of each row
-        self._layouts: list[_Layout] = []
-        self._layout_of: dict[Any, int] = {}
-        self._cols: list[Any] = []
-        self._col_of: dict[tuple[str, type], int] = {}
-        # the last row's (tags, names, types) and layout index: the next row's is usually equal
-        self._last_key: tuple[Any, ...] = ()
-        self._last_layout = -1
+        self._tmax = -(2**63)
         self._sorted = True  # times non-decreasing, so a purge can bisect
+        self._tags: list[dict[str, str]] = []  # distinct tags (equal dicts in order are one)
+        self._tags_of: dict[tuple[tuple[str, str], ...], int] = {}
+        self._tag_rows: array[int] | None = None
+        self._shapes: list[_Shape] = []
+        self._shape_of: dict[tuple[tuple[str, ...], tuple[type, ...]], int] = {}
+        self._shape_rows: array[int] | None = None
+        self._cols: list[Any] = []
+        self._col_names: list[str] = []
+        self._col_kinds: list[type] = []
+        # the last row's tags and shape: the next row's are usually the same
+        self._last_tags: dict[str, str] | None = None
+        self._last_tagset = 0
+        self._last_names: tuple[str, ...] = ()
+        self._last_types: tuple[type, ...] | None = None
+        self._last_shape = 0
+        self._last_cols: tuple[Any, ...] = ()
 
     def __len__(self) -> int:
         return len(self._times)
@@ -102,66 +154,78 @@ class ColumnBuffer:
         want = self._want
         if want is not None:
             fields = {k: fields[k] for k in want if k in fields}
-        types = tuple(map(type, fields.values()))
-        key = self._last_key
-        if key and key[0] is tags and key[2] == types and key[1] == tuple(fields):
-            li = self._last_layout
-        else:
-            li = self._layout(tags, tuple(fields), types)
-        times = self._times
-        if self._sorted and times and t < times[-1]:
-            self._sorted = False
-        times.append(t)
-        self._rows.append(li)
-        appends = self._layouts[li][3]
+        values = fields.values()
+        types = tuple(map(type, values))
+        names = tuple(fields)
+        if tags is not self._last_tags:
+            self._switch_tags(tags)
+        if types != self._last_types or names != self._last_names:
+            self._switch_shape(names, types)
+        self._add_row(t)
         try:
-            for append, v in zip(appends, fields.values(), strict=True):
-                append(v)
+            for col, v in zip(self._last_cols, values, strict=True):
+                col.append(v)
         except OverflowError:
-            self._add_big(li, list(fields.values()))
+            self._add_big(self._shapes[self._last_shape], list(values))
 
-    def _layout(self, tags: dict[str, str], names: tuple[str, ...], types: tuple[type, ...]) -> int:
-        """The index of the layout of a row with these tags, names and types (made if new)."""
-        self._last_key = (tags, names, types)
-        key = (tuple(tags.items()), names, types)
-        li = self._layout_of.get(key)
-        if li is None:
-            cols = tuple(self._column(n, k) for n, k in zip(names, types, strict=True))
-            li = len(self._layouts)
-            self._layouts.append((tags, names, cols, tuple(self._cols[c].append for c in cols)))
-            self._layout_of[key] = li
-            if li == 256 and self._rows.typecode == "B":
-                self._rows = array("I", self._rows)
-        self._last_layout = li
-        return li
+    def _add_row(self, t: int) -> None:
+        if t < self._tmax:
+            self._sorted = False
+        else:
+            self._tmax = t
+        self._times.append(t)
+        if self._tag_rows is not None:
+            self._tag_rows.append(self._last_tagset)
+        if self._shape_rows is not None:
+            self._shape_rows.append(self._last_shape)
+
+    def _switch_tags(self, tags: dict[str, str]) -> None:
+        key = tuple(tags.items())
+        ti = self._tags_of.get(key)
+        if ti is None:
+            ti = self._tags_of[key] = len(self._tags)
+            self._tags.append(tags)
+        self._tag_rows = _index_rows(self._tag_rows, len(self._times), ti)
+        self._last_tags, self._last_tagset = tags, ti
+
+    def _switch_shape(self, names: tuple[str, ...], types: tuple[type, ...]) -> None:
+        si = self._shape_of.get((names, types))
+        if si is None:
+            si = self._shape_of[(names, types)] = len(self._shapes)
+            slots = tuple(self._column(n, k) for n, k in zip(names, types, strict=True))
+            shape = _Shape(names, types, slots)
+            shape.cols = tuple(self._cols[c] for c in slots)
+            self._shapes.append(shape)
+        self._shape_rows = _index_rows(self._shape_rows, len(self._times), si)
+        shape = self._shapes[si]
+        self._last_names, self._last_types = shape.names, shape.types
+        self._last_shape, self._last_cols = si, shape.cols
 
     def _column(self, name: str, kind: type) -> int:
-        c = self._col_of.get((name, kind))
-        if c is None:
-            c = self._col_of[(name, kind)] = len(self._cols)
-            self._cols.append(_new_column(kind))
-        return c
+        names, kinds = self._col_names, self._col_kinds
+        for c in range(len(names)):
+            if names[c] == name and kinds[c] is kind:
+                return c
+        names.append(name)
+        kinds.append(kind)
+        self._cols.append(_new_column(kind))
+        return len(names) - 1
 
-    def _add_big(self, li: int, values: list[Any]) -> None:
+    def _add_big(self, shape: _Shape, values: list[Any]) -> None:
         """An int beyond 64 bits stopped the appends at its column: the values before it were
         appended; its column becomes a list (exact for any int) and the rest follow."""
         cols = self._cols
-        layout = self._layouts[li][2]
+        slots = shape.slots
         start = next(
-            i for i, (c, v) in enumerate(zip(layout, values, strict=True)) if _big(cols[c], v)
+            i for i, (c, v) in enumerate(zip(slots, values, strict=True)) if _big(cols[c], v)
         )
-        for c, v in zip(layout[start:], values[start:], strict=True):
+        for c, v in zip(slots[start:], values[start:], strict=True):
             if _big(cols[c], v):
                 cols[c] = list(cols[c])
             cols[c].append(v)
-        self._refresh_appends()
-
-    def _refresh_appends(self) -> None:
-        cols = self._cols
-        self._layouts = [
-            (tags, names, cs, tuple(cols[c].append for c in cs))
-            for tags, names, cs, _ in self._layouts
-        ]
+        for other in self._shapes:
+            other.cols = tuple(cols[c] for c in other.slots)
+        self._last_cols = self._shapes[self._last_shape].cols
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -169,33 +233,52 @@ class ColumnBuffer:
         col = self._cols[c]
         return map(bool, col) if type(col) is bytearray else iter(col)
 
-    def points(self, start: int = 0) -> list[BatchPoint]:
-        """The buffered points from row ``start`` on, rebuilt exactly as they were added."""
-        if start:
-            self.drop(start)
-        times, layouts = self._times, self._layouts
-        if len(layouts) == 1:  # the usual case: every row alike
-            tags, names, cols, _ = layouts[0]
+    def points(self) -> list[BatchPoint]:
+        """The buffered points, rebuilt exactly as they were added."""
+        times = self._times
+        if not times:
+            return []
+        tag_rows, all_tags = self._tag_rows, self._tags
+        if self._shape_rows is None:  # the usual case: every row has the same fields
+            shape = self._shapes[0]
+            names = shape.names
             if len(names) == 1:
                 (name,) = names
+                vals: Iterator[Any] = self._values(shape.slots[0])
+                if tag_rows is None:
+                    tags = all_tags[0]
+                    return [
+                        BatchPoint(t, {name: v}, tags) for t, v in zip(times, vals, strict=True)
+                    ]
                 return [
-                    BatchPoint(t, {name: v}, tags)
-                    for t, v in zip(times, self._values(cols[0]), strict=True)
+                    BatchPoint(t, {name: v}, all_tags[ti])
+                    for t, ti, v in zip(times, tag_rows, vals, strict=True)
                 ]
-            if not names:
-                return [BatchPoint(t, {}, tags) for t in times]
-            rows = zip(*(self._values(c) for c in cols), strict=True)
+            rows = zip(*(self._values(c) for c in shape.slots), strict=True) if names else None
+            if tag_rows is None:
+                tags = all_tags[0]
+                if rows is None:
+                    return [BatchPoint(t, {}, tags) for t in times]
+                return [
+                    BatchPoint(t, dict(zip(names, r, strict=True)), tags)
+                    for t, r in zip(times, rows, strict=True)
+                ]
+            if rows is None:
+                return [
+                    BatchPoint(t, {}, all_tags[ti]) for t, ti in zip(times, tag_rows, strict=True)
+                ]
             return [
-                BatchPoint(t, dict(zip(names, r, strict=True)), tags)
-                for t, r in zip(times, rows, strict=True)
+                BatchPoint(t, dict(zip(names, r, strict=True)), all_tags[ti])
+                for t, ti, r in zip(times, tag_rows, rows, strict=True)
             ]
         its = [self._values(c) for c in range(len(self._cols))]
+        shapes = self._shapes
         out = []
-        for t, li in zip(times, self._rows, strict=True):
-            tags, names, cols, _ = layouts[li]
-            out.append(
-                BatchPoint(t, {n: next(its[c]) for n, c in zip(names, cols, strict=True)}, tags)
-            )
+        tis = tag_rows if tag_rows is not None else bytes(len(times))
+        for t, ti, si in zip(times, tis, self._shape_rows, strict=True):
+            shape = shapes[si]
+            fields = {n: next(its[c]) for n, c in zip(shape.names, shape.slots, strict=True)}
+            out.append(BatchPoint(t, fields, all_tags[ti]))
         return out
 
     # --- dropping ------------------------------------------------------------------------------
@@ -223,29 +306,94 @@ class ColumnBuffer:
         """Forget the first ``k`` rows."""
         if k <= 0:
             return
-        layouts, cols = self._layouts, self._cols
-        if len(layouts) == 1:
-            for c in layouts[0][2]:
+        cols = self._cols
+        shape_rows = self._shape_rows
+        if shape_rows is None:
+            for c in self._shapes[0].slots:
                 del cols[c][:k]
         else:
             dropped: Counter[int] = Counter()
-            for li, n in Counter(self._rows[:k]).items():
-                for c in layouts[li][2]:
+            for si, n in Counter(shape_rows[:k]).items():
+                for c in self._shapes[si].slots:
                     dropped[c] += n
             for c, n in dropped.items():
                 del cols[c][:n]
+            del shape_rows[:k]
         del self._times[:k]
-        del self._rows[:k]
-        if len(layouts) > 1:
-            self._compact()
+        if self._tag_rows is not None:
+            del self._tag_rows[:k]
+            self._compact_tags()
+        if shape_rows is not None:
+            self._compact_shapes()
 
-    def _compact(self) -> None:
-        """Forget layouts no row uses any more (tags that changed, types that came and went)."""
-        used = sorted(set(self._rows))
-        if len(used) == len(self._layouts):
+    def _compact_tags(self) -> None:
+        """Forget tags no row has any more."""
+        rows = self._tag_rows
+        assert rows is not None
+        used = sorted(set(rows))
+        if len(used) == len(self._tags):
             return
-        remap = {old: new for new, old in enumerate(used)}
-        self._layouts = [self._layouts[li] for li in used]
-        self._layout_of = {k: remap[li] for k, li in self._layout_of.items() if li in remap}
-        self._rows = array(self._rows.typecode, map(remap.__getitem__, self._rows))
-        self._last_key, self._last_layout = (), -1
+        self._tags = [self._tags[i] for i in used]
+        self._tags_of = {tuple(tags.items()): i for i, tags in enumerate(self._tags)}
+        self._tag_rows = _remap(rows, used)
+        self._last_tags = None
+
+    def _compact_shapes(self) -> None:
+        """Forget shapes no row has any more (fields or types that came and went)."""
+        rows = self._shape_rows
+        assert rows is not None
+        used = sorted(set(rows))
+        if len(used) == len(self._shapes):
+            return
+        self._shapes = [self._shapes[i] for i in used]
+        self._shape_of = {(s.names, s.types): i for i, s in enumerate(self._shapes)}
+        self._shape_rows = _remap(rows, used)
+        self._last_types = None
+
+
+def _remap(rows: array[int], used: list[int]) -> array[int] | None:
+    """``rows`` renumbered to the indexes of ``used``; None if only one is left (index 0)."""
+    if len(used) == 1:
+        return None
+    new = {old: i for i, old in enumerate(used)}
+    return array(rows.typecode, map(new.__getitem__, rows))
+
+
+class OneColumnBuffer(ColumnBuffer):
+    """A buffer that keeps one field: the same rows, with a faster way in."""
+
+    __slots__ = ("_last_col", "_last_kind", "_name")
+
+    def __init__(self, name: str) -> None:
+        super().__init__((name,))
+        self._name = name
+        self._last_kind: type | None = None
+        self._last_col: Any = None
+
+    def add(self, t: int, tags: dict[str, str], fields: Mapping[str, Any]) -> None:
+        v = fields.get(self._name, _MISSING)
+        kind = type(v)
+        if tags is not self._last_tags:
+            self._switch_tags(tags)
+        if kind is not self._last_kind:
+            self._switch_kind(kind)
+        self._add_row(t)
+        col = self._last_col
+        if col is not None:
+            try:
+                col.append(v)
+            except OverflowError:
+                self._add_big(self._shapes[self._last_shape], [v])
+                self._last_col = self._last_cols[0]
+
+    def _switch_kind(self, kind: type) -> None:
+        if kind is _Missing:
+            self._switch_shape((), ())
+        else:
+            self._switch_shape((self._name,), (kind,))
+        self._last_kind = kind
+        self._last_col = self._last_cols[0] if self._last_cols else None
+
+    def _compact_shapes(self) -> None:
+        super()._compact_shapes()
+        self._last_kind = None

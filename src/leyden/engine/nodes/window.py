@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leyden.engine.columns import ColumnBuffer
+from leyden.engine.columns import ColumnBuffer, column_buffer
 from leyden.engine.model import Batch, Dimensions, Point
 from leyden.engine.node import Barrier, Node, TaskContext, TaskError, register
 from leyden.engine.nodes.influxql import InfluxQLNode
@@ -79,7 +79,7 @@ class _TimeWindow:
     def _add(self, t: int, p: Point) -> None:
         buf = self.buf
         if buf is None:
-            buf = self.buf = ColumnBuffer(self.want)
+            buf = self.buf = column_buffer(self.want)
         buf.add(t, p.tags, p.fields)
 
     def _purge(self, oldest: int, inclusive: bool) -> None:
@@ -107,7 +107,10 @@ class _TimeWindow:
         # Left-closed window [nextEmit - period, nextEmit): the point belongs to the next one.
         if t >= self.next_emit:
             out = self._close(t)
-        self._add(t, p)
+        buf = self.buf  # self._add(t, p), inlined: this runs for every point
+        if buf is None:
+            buf = self.buf = column_buffer(self.want)
+        buf.add(t, p.tags, p.fields)
         return out
 
     def barrier(self, t: int) -> Batch | None:
@@ -149,7 +152,7 @@ class _CountWindow:
         want: tuple[str, ...] | None,
     ) -> None:
         self.name, self.group, self.tags, self.dims, _ = first
-        self.buf = ColumnBuffer(want)
+        self.buf = column_buffer(want)
         self.period = period
         self.every = every
         self.count = 0
@@ -165,7 +168,8 @@ class _CountWindow:
                 buf.drop(excess)
             return None
         self.next_emit += self.every
-        buf.drop(excess)
+        if excess > 0:
+            buf.drop(excess)
         return Batch(self.name, self.group, self.tags, self.dims, buf.last_time, buf.points())
 
 
