@@ -29,7 +29,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from leyden.engine.model import BatchPoint
@@ -45,16 +45,21 @@ class _Missing:
 _MISSING = _Missing()
 
 
+#: a purge looks for tags and shapes no row has any more once a buffer has more than this
+_COMPACT_AT = 8
+
+
 class _Shape:
     """What rows of one shape share: the field names in order, their types and columns."""
 
-    __slots__ = ("cols", "names", "slots", "types")
+    __slots__ = ("bools", "cols", "names", "slots", "types")
 
     def __init__(self, names: tuple[str, ...], types: tuple[type, ...], slots: tuple[int, ...]):
         self.names = names
         self.types = types
         self.slots = slots  # the index of each field's column
         self.cols: tuple[Any, ...] = ()  # the columns themselves, for appending
+        self.bools = bool in types  # a bool column reads back through bool()
 
 
 def _big(col: Any, v: Any) -> bool:
@@ -101,6 +106,7 @@ class ColumnBuffer:
         "_col_kinds",
         "_col_names",
         "_cols",
+        "_compact_at",
         "_last_cols",
         "_last_names",
         "_last_shape",
@@ -125,7 +131,8 @@ class ColumnBuffer:
         self._tmax = -(2**63)
         self._sorted = True  # times non-decreasing, so a purge can bisect
         self._tags: list[dict[str, str]] = []  # distinct tags (equal dicts in order are one)
-        self._tags_of: dict[tuple[tuple[str, str], ...], int] = {}
+        #: by items (equal dicts in the same order are one) and by id() of the dicts held here
+        self._tags_of: dict[tuple[tuple[str, str], ...] | int, int] = {}
         self._tag_rows: array[int] | None = None
         self._shapes: list[_Shape] = []
         self._shape_of: dict[tuple[tuple[str, ...], tuple[type, ...]], int] = {}
@@ -140,6 +147,8 @@ class ColumnBuffer:
         self._last_types: tuple[type, ...] | None = None
         self._last_shape = 0
         self._last_cols: tuple[Any, ...] = ()
+        #: how many tags or shapes make a purge look for unused ones (doubles with what is used)
+        self._compact_at = _COMPACT_AT
 
     def __len__(self) -> int:
         return len(self._times)
@@ -161,14 +170,7 @@ class ColumnBuffer:
             self._switch_tags(tags)
         if types != self._last_types or names != self._last_names:
             self._switch_shape(names, types)
-        self._add_row(t)
-        try:
-            for col, v in zip(self._last_cols, values, strict=True):
-                col.append(v)
-        except OverflowError:
-            self._add_big(self._shapes[self._last_shape], list(values))
-
-    def _add_row(self, t: int) -> None:
+        # the row: its time and, once there are several, its tags and shape (inlined: per point)
         if t < self._tmax:
             self._sorted = False
         else:
@@ -178,13 +180,21 @@ class ColumnBuffer:
             self._tag_rows.append(self._last_tagset)
         if self._shape_rows is not None:
             self._shape_rows.append(self._last_shape)
+        try:
+            for col, v in zip(self._last_cols, values, strict=True):
+                col.append(v)
+        except OverflowError:
+            self._add_big(self._shapes[self._last_shape], list(values))
 
     def _switch_tags(self, tags: dict[str, str]) -> None:
-        key = tuple(tags.items())
-        ti = self._tags_of.get(key)
+        tags_of = self._tags_of
+        ti = tags_of.get(id(tags))  # one of the dicts held: its id() is not reused meanwhile
         if ti is None:
-            ti = self._tags_of[key] = len(self._tags)
-            self._tags.append(tags)
+            key = tuple(tags.items())
+            ti = tags_of.get(key)
+            if ti is None:
+                ti = tags_of[key] = tags_of[id(tags)] = len(self._tags)
+                self._tags.append(tags)
         self._tag_rows = _index_rows(self._tag_rows, len(self._times), ti)
         self._last_tags, self._last_tagset = tags, ti
 
@@ -229,9 +239,9 @@ class ColumnBuffer:
 
     # --- reading -------------------------------------------------------------------------------
 
-    def _values(self, c: int) -> Iterator[Any]:
+    def _values(self, c: int) -> Iterable[Any]:
         col = self._cols[c]
-        return map(bool, col) if type(col) is bytearray else iter(col)
+        return map(bool, col) if type(col) is bytearray else col
 
     def points(self) -> list[BatchPoint]:
         """The buffered points, rebuilt exactly as they were added."""
@@ -244,7 +254,7 @@ class ColumnBuffer:
             names = shape.names
             if len(names) == 1:
                 (name,) = names
-                vals: Iterator[Any] = self._values(shape.slots[0])
+                vals: Iterable[Any] = self._values(shape.slots[0])
                 if tag_rows is None:
                     tags = all_tags[0]
                     return [
@@ -254,7 +264,8 @@ class ColumnBuffer:
                     BatchPoint(t, {name: v}, all_tags[ti])
                     for t, ti, v in zip(times, tag_rows, vals, strict=True)
                 ]
-            rows = zip(*(self._values(c) for c in shape.slots), strict=True) if names else None
+            cols = [self._values(c) for c in shape.slots] if shape.bools else shape.cols
+            rows = zip(*cols, strict=True) if names else None
             if tag_rows is None:
                 tags = all_tags[0]
                 if rows is None:
@@ -271,7 +282,7 @@ class ColumnBuffer:
                 BatchPoint(t, dict(zip(names, r, strict=True)), all_tags[ti])
                 for t, ti, r in zip(times, tag_rows, rows, strict=True)
             ]
-        its = [self._values(c) for c in range(len(self._cols))]
+        its = [iter(self._values(c)) for c in range(len(self._cols))]
         shapes = self._shapes
         out = []
         tis = tag_rows if tag_rows is not None else bytes(len(times))
@@ -322,8 +333,9 @@ class ColumnBuffer:
         del self._times[:k]
         if self._tag_rows is not None:
             del self._tag_rows[:k]
-            self._compact_tags()
-        if shape_rows is not None:
+            if len(self._tags) > self._compact_at:
+                self._compact_tags()
+        if shape_rows is not None and len(self._shapes) > self._compact_at:
             self._compact_shapes()
 
     def _compact_tags(self) -> None:
@@ -331,10 +343,13 @@ class ColumnBuffer:
         rows = self._tag_rows
         assert rows is not None
         used = sorted(set(rows))
+        self._compact_at = max(self._compact_at, 2 * len(used))
         if len(used) == len(self._tags):
             return
         self._tags = [self._tags[i] for i in used]
-        self._tags_of = {tuple(tags.items()): i for i, tags in enumerate(self._tags)}
+        self._tags_of = {}
+        for i, tags in enumerate(self._tags):
+            self._tags_of[tuple(tags.items())] = self._tags_of[id(tags)] = i
         self._tag_rows = _remap(rows, used)
         self._last_tags = None
 
@@ -343,6 +358,7 @@ class ColumnBuffer:
         rows = self._shape_rows
         assert rows is not None
         used = sorted(set(rows))
+        self._compact_at = max(self._compact_at, 2 * len(used))
         if len(used) == len(self._shapes):
             return
         self._shapes = [self._shapes[i] for i in used]
@@ -377,7 +393,15 @@ class OneColumnBuffer(ColumnBuffer):
             self._switch_tags(tags)
         if kind is not self._last_kind:
             self._switch_kind(kind)
-        self._add_row(t)
+        if t < self._tmax:
+            self._sorted = False
+        else:
+            self._tmax = t
+        self._times.append(t)
+        if self._tag_rows is not None:
+            self._tag_rows.append(self._last_tagset)
+        if self._shape_rows is not None:
+            self._shape_rows.append(self._last_shape)
         col = self._last_col
         if col is not None:
             try:
