@@ -22,9 +22,11 @@ from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
 from leyden.engine.node import Barrier, Node
 from leyden.engine.nodes import window as window_module
 from leyden.engine.nodes.influxql import InfluxQLNode
+from leyden.engine.nodes.transform import WhereNode
 from leyden.engine.nodes.window import WindowNode, wanted_fields
 from leyden.go.types import Duration
 from leyden.lineprotocol import UInt
+from leyden.tick.parser import parse_lambda as lam
 from leyden.tick.pipeline import NodeSpec
 
 S = 1_000_000_000
@@ -179,7 +181,9 @@ class Sink(Node):
         pass
 
 
-def run_window(props: dict[str, Any], msgs: list[Any], children: list[Node]) -> list[Batch]:
+def run_window(
+    props: dict[str, Any], msgs: list[Any], children: list[Node], add_sink: bool = True
+) -> list[Batch]:
     """The batches the window emitted: to a sink added to ``children``, or if ``children`` is a
     lone :class:`RecordingCount`, to it (so that the window still sees only that child)."""
     props = dict(props)
@@ -189,7 +193,7 @@ def run_window(props: dict[str, Any], msgs: list[Any], children: list[Node]) -> 
     spec = NodeSpec("window", 2, "window", "stream", "batch", None, properties=props)
     node = WindowNode(spec, context("t", SimulatedClock(0)))
     sink = Sink()
-    only = len(children) == 1 and isinstance(children[0], RecordingCount)
+    only = not add_sink or (len(children) == 1 and isinstance(children[0], RecordingCount))
     node.children = list(children) if only else [*children, sink]
     for m in msgs:
         if m[0] == "barrier":
@@ -198,6 +202,8 @@ def run_window(props: dict[str, Any], msgs: list[Any], children: list[Node]) -> 
         else:
             t, tags, fields = m
             node.point(Point("cpu", tags, fields, t * S, HOST))
+    if not add_sink:
+        return []
     return children[0].batches if only else sink.batches  # type: ignore[attr-defined]
 
 
@@ -326,3 +332,61 @@ def test_hundreds_of_tags_and_shapes_then_purged(want: tuple[str, ...] | None) -
         buf.add(oldest + 1000, {"host": "h1"}, {"f": 1.5})
         ref.add(oldest + 1000, {"host": "h1"}, {"f": 1.5})
         assert exact(buf.points()) == exact(ref.points())
+
+
+def where(text: str, *children: Node) -> WhereNode:
+    spec = NodeSpec("where", 4, "where", "batch", "batch", None, properties={"lambda": lam(text)})
+    n = WhereNode(spec, context("t", SimulatedClock(0)))
+    n.children = list(children)
+    return n
+
+
+def test_wanted_fields_see_through_where() -> None:
+    assert wanted_fields([where('"a" > 0 AND "host" == \'A\'', influxql("count", "b"))]) == (
+        "a",
+        "host",
+        "b",
+    )
+    assert wanted_fields([where('"a" > 0')]) == ("a",)
+    assert wanted_fields([where('hour("time") >= 0', influxql("sum", "b"))]) == ("b",)
+    assert wanted_fields([where('"a" > 0', where('"c" < 1', influxql("mean", "a")))]) == ("a", "c")
+    assert wanted_fields([where('"a" > 0', Sink())]) is None
+    assert wanted_fields([where('"a" > 0', influxql("last", "a"))]) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    props=window_props,
+    msgs=st.lists(msg_st, max_size=60),
+    cond=st.sampled_from(['"a" > 0', '"value" == \'x\' OR "b"', "\"host\" == 'A'", "TRUE"]),
+    kind=st.sampled_from(["count", "sum", "mean", "spread", "difference", "top"]),
+)
+def test_a_narrowed_window_gives_its_readers_the_same_results(
+    props: dict[str, Any], msgs: list[Any], cond: str, kind: str
+) -> None:
+    """window|where|<function>: what comes out, and every error counted, are the same whether
+    the window keeps only the fields read or all of them."""
+
+    def run(narrow: bool) -> tuple[Any, ...]:
+        out = Sink()
+        fn = influxql(kind, "a", **({"num": 2} if kind == "top" else {}))
+        fn.children = [out]
+        w = where(cond, fn)
+        seen: list[BatchPoint] = []
+        real_batch = w.batch
+
+        def spy(b: Batch) -> None:
+            seen.extend(b.points)
+            real_batch(b)
+
+        w.batch = spy  # type: ignore[method-assign]
+        with pytest.MonkeyPatch.context() as m:
+            if not narrow:
+                m.setattr(window_module, "wanted_fields", lambda children: None)
+            run_window(props, msgs, [w], add_sink=False)
+        if narrow and msgs and msgs[0][0] != "barrier":  # the window did narrow
+            assert not any(k not in ("a", "b", "value", "host") for bp in seen for k in bp.fields)
+        points = exact([BatchPoint(p.time, p.fields, p.tags) for p in out.points])
+        return points, exact_batches(out.batches), w.stats.errors, fn.stats.errors
+
+    assert run(True) == run(False)

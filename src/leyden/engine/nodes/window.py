@@ -17,6 +17,7 @@ from leyden.engine.columns import ColumnBuffer, column_buffer
 from leyden.engine.model import Batch, Dimensions, Point
 from leyden.engine.node import Barrier, Node, TaskContext, TaskError, register
 from leyden.engine.nodes.influxql import InfluxQLNode
+from leyden.engine.nodes.transform import WhereNode
 from leyden.go import time as gotime
 
 #: what a group's window starts from: name, group ID, group tags, dimensions, first time
@@ -176,21 +177,42 @@ class _CountWindow:
 def wanted_fields(children: list[Any]) -> tuple[str, ...] | None:
     """The fields of the window's points that its children can see, or None for all of them.
 
-    Only a child known to read one named field and to forward nothing else of the batch's
-    points narrows it: an InfluxQL aggregate, transform or multi-point function (``count``,
-    ``mean``, ``derivative``-like transforms, ``top`` …) reads ``field`` and emits new points.
+    Only children known to read named fields, and to forward nothing else of the batch's points,
+    narrow it:
+
+    * an InfluxQL aggregate, transform or multi-point function (``count``, ``mean``,
+      ``derivative``-like transforms, ``top`` …) reads its ``field`` and emits new points;
+    * ``where`` reads the names its lambda references (a name that is a tag is looked up in
+      the fields first, so it is kept as a field if present) and forwards the points it keeps
+      to its own children, whose fields count too.
+
     A selector (``first``, ``max`` …) forwards the chosen point's fields, and any other node
-    (``where``, ``eval``, ``log``, ``httpOut``, ``alert`` …) may show or forward every field.
+    (``eval``, ``log``, ``httpOut``, ``alert``, a join's edge …) may show or forward every field.
+    A window without children keeps everything (nothing to learn from).
     """
+    if not children:
+        return None
+    want = _read_by(children)
+    return None if want is None else tuple(dict.fromkeys(want))
+
+
+def _read_by(children: list[Any]) -> list[str] | None:
+    """The field names ``children`` read from a batch, or None when they may read any."""
     want: list[str] = []
     for child in children:
-        func = getattr(child, "func", None)
-        field = getattr(child, "field", None)
-        if not isinstance(child, InfluxQLNode) or func is None or func.selector or not field:
+        if isinstance(child, InfluxQLNode):
+            if child.func.selector or not child.field:
+                return None
+            want.append(child.field)
+        elif isinstance(child, WhereNode):
+            below = _read_by(child.children)
+            if below is None:
+                return None
+            want.extend(sorted(child.expr.base.references - {"time"}))
+            want.extend(below)
+        else:
             return None
-        if field not in want:
-            want.append(field)
-    return tuple(want) if children else None
+    return want
 
 
 @register("window")
