@@ -2,18 +2,20 @@
 
 A window may hold a whole period of a busy series, so what one buffered point costs is what the
 window costs.  Kept as a :class:`~leyden.engine.model.BatchPoint` with its point's fields dict, a
-Telegraf ``cpu`` point of ten float fields costs about 576 bytes; kept here it costs its time
-(8 bytes), a one-byte row layout and 8 bytes per float field.
+Telegraf ``cpu`` point of ten float fields costs about 576 bytes; kept here, about 99: its time
+(8 bytes), one byte of tags index (a host's cpus alternate) and 8 bytes per float field
+(``bench/bench_memory.py`` measures it).
 
 * **Columns by field name and Python type.**  ``float`` values go to an ``array('d')``, ``int``
   to an ``array('q')`` (a list once a value does not fit in 64 bits), ``bool`` to a
   ``bytearray``; everything else (``str``, :class:`~leyden.lineprotocol.UInt` …) to a list.  A
   value read back therefore has exactly the type and value it was added with.
-* **Row layouts.**  Each row names its *layout*: the point's tags dict, its field names in the
-  point's order and the column of each.  Points of one series share one tags dict (the line
-  protocol parser shares it, see :class:`~leyden.lineprotocol.WirePoint`) and mostly one set
-  of fields, so a group's buffer usually has one layout; a missing field is simply absent from
-  the row's layout, so nothing is stored for it and it stays missing.
+* **Tags and shapes, interned.**  Each row has a tags dict and a *shape* (its field names in
+  the point's order, and their types).  Points of one series share one tags dict (the line
+  protocol parser shares it, see :class:`~leyden.lineprotocol.WirePoint`) and mostly one shape,
+  so a buffer keeps each distinct one once, and an index per row only once a second distinct
+  one appears.  A missing field is simply absent from the row's shape: nothing is stored for
+  it, and it stays missing.  Equal tags dicts (same items, same order) become one object.
 * **Only the fields the consumer reads** (``want``): a window whose only child is ``count('x')``
   keeps column ``x`` and no other; rows are kept even when they have none of the wanted fields,
   so the batch has the same points, times and tags.
@@ -21,7 +23,7 @@ Telegraf ``cpu`` point of ten float fields costs about 576 bytes; kept here it c
   idle series holds no container at all.
 
 The points are rebuilt as ``BatchPoint`` objects only when a batch is emitted: the same times,
-tags objects, field names, order and values as the points that were added.
+tags, field names, order and values as the points that were added.
 """
 
 from __future__ import annotations

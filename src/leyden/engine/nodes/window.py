@@ -7,6 +7,10 @@ emission rules below follow ``window.go`` exactly, including two surprises:
 * time-based windows re-anchor ``nextEmit`` on the point that triggered the emission
   (``t + every``), not on the previous boundary, so a gap in the data shifts later windows;
 * a window whose points were all purged is still emitted, as an empty batch.
+
+The points wait column-wise (:mod:`leyden.engine.columns`), and only the fields the window's
+children can read (:func:`wanted_fields`); the batches are built when emitted, so what a child
+receives is what it would receive had the window kept every point whole.
 """
 
 from __future__ import annotations
