@@ -139,15 +139,15 @@ def bytes_per_idle_series(series: int = 10_000) -> float:
 
 def run() -> dict[str, float]:
     return {
-        "window bytes/point, 10 fields, count(1 field)": bytes_per_point(COUNT_ONE_FIELD),
-        "window bytes/point, 10 fields, httpOut (all)": bytes_per_point(FULL_BATCH),
-        "window bytes per idle series (10k series)": bytes_per_idle_series(),
+        "window B/point, 10 fields, count(1 field)": bytes_per_point(COUNT_ONE_FIELD),
+        "window B/point, 10 fields, httpOut (all)": bytes_per_point(FULL_BATCH),
+        "window B per idle series (10k series)": bytes_per_idle_series(),
     }
 
 
 def main() -> None:
     for key, value in run().items():
-        print(f"{key:50s} {value:>10,.1f}")
+        print(f"{key:44s} {value:>10,.1f}")
 
 
 if __name__ == "__main__":
