@@ -7,34 +7,47 @@ emission rules below follow ``window.go`` exactly, including two surprises:
 * time-based windows re-anchor ``nextEmit`` on the point that triggered the emission
   (``t + every``), not on the previous boundary, so a gap in the data shifts later windows;
 * a window whose points were all purged is still emitted, as an empty batch.
+
+The points wait column-wise (:mod:`leyden.engine.columns`), and only the fields the window's
+children can read (:func:`wanted_fields`); the batches are built when emitted, so what a child
+receives is what it would receive had the window kept every point whole.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
-from leyden.engine.model import Batch, BatchPoint, Dimensions, Point
+from leyden.engine.columns import ColumnBuffer, column_buffer
+from leyden.engine.model import Batch, Dimensions, Point
 from leyden.engine.node import Barrier, Node, TaskContext, TaskError, register
+from leyden.engine.nodes.influxql import InfluxQLNode
+from leyden.engine.nodes.transform import WhereNode
 from leyden.go import time as gotime
 
 #: what a group's window starts from: name, group ID, group tags, dimensions, first time
 _First = tuple[str, str, dict[str, str], Dimensions, int]
 
-#: in a time window's buffer, the key slot of a point whose whole fields dict is kept
-_WHOLE = object()
-
 
 class _TimeWindow:
     """One group's time-based window: the buffered points and the next emission time.
 
-    A window may hold very many points, so each is kept as four slots of one flat deque --
-    time, tags, field key, field value -- rather than a BatchPoint and its own fields dict
-    (about 90 instead of 300 bytes a point); a point whose fields are not exactly one gets
-    ``_WHOLE`` as key and its dict as value.  The batch's points are built on emission.
+    The points are kept column-wise (:class:`~leyden.engine.columns.ColumnBuffer`, only the
+    fields the window's children read) and rebuilt as BatchPoints when a batch is emitted; a
+    window whose points were all purged holds no buffer at all until its next point.
     """
 
-    __slots__ = ("align", "buf", "dims", "every", "group", "name", "next_emit", "period", "tags")
+    __slots__ = (
+        "align",
+        "buf",
+        "dims",
+        "every",
+        "group",
+        "name",
+        "next_emit",
+        "period",
+        "tags",
+        "want",
+    )
 
     def __init__(
         self,
@@ -43,12 +56,14 @@ class _TimeWindow:
         every: int,
         align: bool,
         fill_period: bool,
+        want: tuple[str, ...] | None,
     ) -> None:
         self.name, self.group, self.tags, self.dims, t = first
         self.period = period
         self.every = every
         self.align = align
-        self.buf: deque[Any] = deque()
+        self.want = want
+        self.buf: ColumnBuffer | None = None
         if fill_period:
             next_emit = t + period
             if align:
@@ -63,31 +78,25 @@ class _TimeWindow:
         self.next_emit = next_emit
 
     def _batch(self, tmax: int) -> Batch:
-        it = iter(self.buf)
-        whole = _WHOLE
-        points = [
-            BatchPoint(t, v if k is whole else {k: v}, tags)
-            for t, tags, k, v in zip(it, it, it, it, strict=True)
-        ]
+        points = [] if self.buf is None else self.buf.points()
         return Batch(self.name, self.group, self.tags, self.dims, tmax, points)
 
     def _add(self, t: int, p: Point) -> None:
-        fields = p.fields
-        if len(fields) == 1:
-            [(k, v)] = fields.items()
-            self.buf.extend((t, p.tags, k, v))
-        else:
-            self.buf.extend((t, p.tags, _WHOLE, fields))
+        buf = self.buf
+        if buf is None:
+            buf = self.buf = column_buffer(self.want)
+        buf.add(t, p.tags, p.fields)
 
     def _purge(self, oldest: int, inclusive: bool) -> None:
         """Drop the points older than ``oldest`` (and at it, when ``inclusive``)."""
         buf = self.buf
-        pop = buf.popleft
-        while buf and (buf[0] <= oldest if inclusive else buf[0] < oldest):
-            pop()
-            pop()
-            pop()
-            pop()
+        if buf is None:
+            return
+        k = buf.leading_before(oldest, inclusive)
+        if k == len(buf):
+            self.buf = None  # nothing held: an idle series keeps no buffer
+        else:
+            buf.drop(k)
 
     def point(self, p: Point) -> Batch | None:
         t = p.time
@@ -103,12 +112,10 @@ class _TimeWindow:
         # Left-closed window [nextEmit - period, nextEmit): the point belongs to the next one.
         if t >= self.next_emit:
             out = self._close(t)
-        fields = p.fields  # self._add(t, p), inlined: this runs for every point
-        if len(fields) == 1:
-            [(k, v)] = fields.items()
-            self.buf.extend((t, p.tags, k, v))
-        else:
-            self.buf.extend((t, p.tags, _WHOLE, fields))
+        buf = self.buf  # self._add(t, p), inlined: this runs for every point
+        if buf is None:
+            buf = self.buf = column_buffer(self.want)
+        buf.add(t, p.tags, p.fields)
         return out
 
     def barrier(self, t: int) -> Batch | None:
@@ -133,25 +140,83 @@ class _TimeWindow:
 
 
 class _CountWindow:
-    """One group's count-based window: the last ``periodCount`` points."""
+    """One group's count-based window: the last ``periodCount`` points.
 
-    __slots__ = ("buf", "count", "dims", "every", "group", "name", "next_emit", "tags")
+    The buffer may run a little past ``periodCount`` rows and is trimmed in one go, so that
+    dropping the oldest row is not a copy of the whole buffer per point.
+    """
 
-    def __init__(self, first: _First, period: int, every: int, fill_period: bool) -> None:
+    __slots__ = ("buf", "count", "dims", "every", "group", "name", "next_emit", "period", "tags")
+
+    def __init__(
+        self,
+        first: _First,
+        period: int,
+        every: int,
+        fill_period: bool,
+        want: tuple[str, ...] | None,
+    ) -> None:
         self.name, self.group, self.tags, self.dims, _ = first
-        self.buf: deque[BatchPoint] = deque(maxlen=period)
+        self.buf = column_buffer(want)
+        self.period = period
         self.every = every
         self.count = 0
         self.next_emit = period if fill_period else every
 
     def point(self, p: Point) -> Batch | None:
-        self.buf.append(BatchPoint(p.time, p.fields, p.tags))
+        buf = self.buf
+        buf.add(p.time, p.tags, p.fields)
         self.count += 1
+        excess = len(buf) - self.period
         if self.count != self.next_emit:
+            if excess > 16 and excess * 4 > self.period:
+                buf.drop(excess)
             return None
         self.next_emit += self.every
-        points = list(self.buf)
-        return Batch(self.name, self.group, self.tags, self.dims, points[-1].time, points)
+        if excess > 0:
+            buf.drop(excess)
+        return Batch(self.name, self.group, self.tags, self.dims, buf.last_time, buf.points())
+
+
+def wanted_fields(children: list[Any]) -> tuple[str, ...] | None:
+    """The fields of the window's points that its children can see, or None for all of them.
+
+    Only children known to read named fields, and to forward nothing else of the batch's points,
+    narrow it:
+
+    * an InfluxQL aggregate, transform or multi-point function (``count``, ``mean``,
+      ``derivative``-like transforms, ``top`` …) reads its ``field`` and emits new points;
+    * ``where`` reads the names its lambda references (a name that is a tag is looked up in
+      the fields first, so it is kept as a field if present) and forwards the points it keeps
+      to its own children, whose fields count too.
+
+    A selector (``first``, ``max`` …) forwards the chosen point's fields, and any other node
+    (``eval``, ``log``, ``httpOut``, ``alert``, a join's edge …) may show or forward every field.
+    A window without children keeps everything (nothing to learn from).
+    """
+    if not children:
+        return None
+    want = _read_by(children)
+    return None if want is None else tuple(dict.fromkeys(want))
+
+
+def _read_by(children: list[Any]) -> list[str] | None:
+    """The field names ``children`` read from a batch, or None when they may read any."""
+    want: list[str] = []
+    for child in children:
+        if isinstance(child, InfluxQLNode):
+            if child.func.selector or not child.field:
+                return None
+            want.append(child.field)
+        elif isinstance(child, WhereNode):
+            below = _read_by(child.children)
+            if below is None:
+                return None
+            want.extend(sorted(child.expr.base.references - {"time"}))
+            want.extend(below)
+        else:
+            return None
+    return want
 
 
 @register("window")
@@ -175,11 +240,17 @@ class WindowNode(Node):
         if self.period == 0 and self.every_count <= 0:
             raise TaskError(f"{self.name}: everyCount must be greater than zero")
         self._windows: dict[str, _TimeWindow | _CountWindow] = {}
+        #: the fields kept of each point, known once the children are wired (first window)
+        self._want: tuple[str, ...] | None = None
+        self._want_known = False
 
     def _new_window(self, first: _First) -> _TimeWindow | _CountWindow:
+        if not self._want_known:
+            self._want, self._want_known = wanted_fields(self.children), True
+        want = self._want
         if self.period:
-            return _TimeWindow(first, self.period, self.every, self.align, self.fill_period)
-        return _CountWindow(first, self.period_count, self.every_count, self.fill_period)
+            return _TimeWindow(first, self.period, self.every, self.align, self.fill_period, want)
+        return _CountWindow(first, self.period_count, self.every_count, self.fill_period, want)
 
     def point(self, p: Point) -> None:
         self.stats.collected += 1
