@@ -35,6 +35,7 @@ from leyden.engine.router import Router
 from leyden.go.types import GoStruct
 from leyden.lineprotocol import LineError
 from leyden.server._http import SERVICES_KEY, json_response
+from leyden.workers.pool import EnginePool, shifted
 
 __all__ = [
     "MAX_WRITE_BODY",
@@ -110,7 +111,7 @@ class WriteFeed:
                         b"\n".join(lines[done : done + size]), precision=precision, now_ns=now_ns
                     )
                     points = part.points
-                    errors.extend(_shifted(e, done) for e in part.errors)
+                    errors.extend(shifted(e, done) for e in part.errors)
                 router.write_points(db, rp, points)
                 accepted += len(points)
                 done += size
@@ -129,18 +130,6 @@ class WriteFeed:
 
 #: the application's :class:`WriteFeed`
 WRITE_FEED_KEY: web.AppKey[WriteFeed] = web.AppKey("write_feed", WriteFeed)
-
-
-def _shifted(error: LineError, offset: int) -> LineError:
-    """``error`` of a slice starting after ``offset`` lines, numbered as in the whole body."""
-    if not offset:
-        return error
-    line = error.line + offset
-    prefix = f"line {error.line}:"
-    message = error.message
-    if message.startswith(prefix):
-        message = f"line {line}:" + message[len(prefix) :]
-    return LineError(line, error.column, message, error.text)
 
 
 def _plain_error(message: str, status: int) -> web.Response:
@@ -188,9 +177,14 @@ async def _write(request: web.Request, router: Router) -> web.Response:
     if not body.strip():
         return web.Response(status=200)
     feed = request.app[WRITE_FEED_KEY]
-    accepted, errors = await feed.write(
-        router, db, rp, body, precision=precision, now_ns=time.time_ns()
-    )
+    now_ns = time.time_ns()
+    pool = request.app[SERVICES_KEY].pool
+    if pool is None:
+        accepted, errors = await feed.write(
+            router, db, rp, body, precision=precision, now_ns=now_ns
+        )
+    else:
+        accepted, errors = await _pooled(feed, pool, router, db, rp, body, precision, now_ns)
     if not errors:
         return web.Response(status=204)
     lines = [e.message for e in errors[:MAX_REPORTED_LINE_ERRORS]]
@@ -201,6 +195,36 @@ async def _write(request: web.Request, router: Router) -> web.Response:
         + "\n".join(lines)
     )
     return _plain_error(summary, 400)
+
+
+async def _pooled(
+    feed: WriteFeed,
+    pool: EnginePool,
+    router: Router,
+    db: str,
+    rp: str,
+    body: bytes,
+    precision: str,
+    now_ns: int,
+) -> tuple[int, list[LineError]]:
+    """The body to the engine workers that read it and, if tasks of this process read it
+    (or no worker does: the body is still parsed, counted and its bad lines named), through
+    this process's router; acknowledged when all are through."""
+    local = pool.reads_in_process(db, rp)
+    forwarded = pool.write(db, rp, body, precision=precision, now_ns=now_ns)
+    if local:
+        remote, (accepted, errors) = await asyncio.gather(
+            forwarded, feed.write(router, db, rp, body, precision=precision, now_ns=now_ns)
+        )
+        return accepted, errors
+    remote = await forwarded
+    if remote is None:
+        return await feed.write(router, db, rp, body, precision=precision, now_ns=now_ns)
+    accepted, errors = remote
+    stats = router.stats
+    stats.points_received += accepted
+    stats.per_dbrp[(db, rp or router.default_retention_policy)] += accepted
+    return accepted, errors
 
 
 async def debug_vars(request: web.Request) -> web.Response:
