@@ -253,6 +253,8 @@ class EnginePool:
         """Forward ``body`` to the workers that read (db, rp); their count and bad lines, or
         None when no worker reads it.  Returns once every one of them is through."""
         rp = rp or self.router.default_retention_policy
+        if self._restarts:  # a write after a worker died waits for its tasks to be back
+            await asyncio.gather(*self._restarts, return_exceptions=True)
         targets = [w for w in self.workers if w.alive and w.reads(db, rp)]
         if not targets:
             return None
@@ -342,14 +344,14 @@ class EnginePool:
         restart.add_done_callback(self._restarts.discard)
 
     async def _restart(self, worker: _Worker) -> None:
-        tasks = list(worker.tasks.values())
-        worker.tasks.clear()
-        for task in tasks:
-            for key in [k for k in self._publishers if k[0] == task.record.id]:
+        for task_id in worker.tasks:
+            for key in [k for k in self._publishers if k[0] == task_id]:
                 self._publishers.pop(key).close(dead_reason="")
         if worker.proc is not None:
             await worker.proc.wait()
         await self._spawn(worker)
+        tasks = list(worker.tasks.values())  # (a task stopped meanwhile is not placed again)
+        worker.tasks.clear()
         for task in tasks:
             try:
                 await self._place(worker, task)
