@@ -181,6 +181,8 @@ def test_two_workers_give_the_results_of_one_process(stacks: Any) -> None:
     pooled = run_scenario(two, expect=alone["count"])
     assert len(worker_pids(two.server.popen.pid)) == 2
     assert pooled["count"] == alone["count"]
+    print("ONLY-POOLED", sorted(set(pooled["messages"]) - set(alone["messages"])))
+    print("ONLY-ALONE", sorted(set(alone["messages"]) - set(pooled["messages"])))
     assert pooled["messages"] == alone["messages"]
     assert pooled["stats"] == alone["stats"]
     assert pooled["events"] == alone["events"]

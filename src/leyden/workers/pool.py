@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -92,12 +93,19 @@ class RemoteTask:
 
 
 class _Worker:
-    """One worker process and the tasks placed on it."""
+    """One worker process and the tasks placed on it.
+
+    Commands are pipelined: each is written at once and its answer awaited later, answers
+    coming back in the order the commands went (one reader per worker).  ``lock`` is held to
+    send a command, and through a sequence that must not let another command in between
+    (placing a task: start, register its alert nodes here, restore)."""
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.proc: asyncio.subprocess.Process | None = None
         self.lock = asyncio.Lock()
+        self.pending: deque[asyncio.Future[Any]] = deque()
+        self.reader: asyncio.Task[None] | None = None
         self.tasks: dict[str, RemoteTask] = {}
         self.alive = False
 
@@ -136,8 +144,7 @@ class EnginePool:
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        for worker in self.workers:
-            await self._spawn(worker)
+        await asyncio.gather(*(self._spawn(worker) for worker in self.workers))
 
     async def _spawn(self, worker: _Worker) -> None:
         worker.proc = await asyncio.create_subprocess_exec(
@@ -149,6 +156,7 @@ class EnginePool:
             limit=2**30,
         )
         worker.alive = True
+        worker.reader = asyncio.ensure_future(self._read_answers(worker))
         await self._call(worker, self._init)
 
     async def close(self) -> None:
@@ -165,6 +173,8 @@ class EnginePool:
                     pass
             if worker.proc is not None:
                 await worker.proc.wait()
+            if worker.reader is not None:
+                await worker.reader
             worker.alive = False
 
     # --- tasks -----------------------------------------------------------------------------
@@ -236,6 +246,10 @@ class EnginePool:
                 stats, dot, labelled = await self._call(worker, ("stats", task.record.id))
         except (WorkerDied, WorkerError):
             return
+        # deliveries lost are the alert node's errors, counted here where delivery runs
+        for (task_id, node), publisher in self._publishers.items():
+            if task_id == task.record.id and node in stats.get("node-stats", {}):
+                stats["node-stats"][node]["errors"] += publisher.delivery_errors
         task._stats, task._dots = stats, (dot, labelled)
 
     def _worker_of(self, task_id: str) -> _Worker | None:
@@ -281,33 +295,74 @@ class EnginePool:
         one slice of each write ahead of it, not for whole bodies."""
         accepted = 0
         errors: list[LineError] = []
-        for offset, part in slices:
-            async with worker.lock:
-                count, bad, routed = await self._call(
-                    worker, ("write", db, rp, precision, now_ns, part)
-                )
+        inflight: deque[tuple[int, asyncio.Future[Any]]] = deque()
+
+        async def collect() -> None:
+            nonlocal accepted
+            offset, answer = inflight.popleft()
+            count, bad, routed = await answer
             accepted += count
             errors.extend(shifted(e, offset) for e in bad)
             self.router.stats.points_routed += routed
+
+        try:
+            for offset, part in slices:
+                async with worker.lock:
+                    answer = await self._send(worker, ("write", db, rp, precision, now_ns, part))
+                inflight.append((offset, answer))
+                if len(inflight) >= IN_FLIGHT:
+                    await collect()
+            while inflight:
+                await collect()
+        finally:
+            for _, answer in inflight:  # a dead worker failed them all: nothing to wait for
+                answer.cancel()
         return accepted, errors
 
     # --- the wire --------------------------------------------------------------------------
 
     async def _call(self, worker: _Worker, message: Any) -> Any:
+        """Send ``message`` and wait for its answer."""
+        return await (await self._send(worker, message))
+
+    async def _send(self, worker: _Worker, message: Any) -> asyncio.Future[Any]:
+        """Send ``message``; the future of its answer (the payload, or WorkerError/Died)."""
         proc = worker.proc
-        if proc is None or proc.stdin is None or proc.stdout is None or not worker.alive:
+        if proc is None or proc.stdin is None or not worker.alive:
             raise WorkerDied(f"engine worker {worker.index} is not running")
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        worker.pending.append(answer)
         try:
             proc.stdin.write(encode(message))
             await proc.stdin.drain()
-            status, payload, effects = await read_frame(proc.stdout)
-        except (asyncio.IncompleteReadError, ConnectionError, BrokenPipeError) as exc:
+        except (ConnectionError, BrokenPipeError):
             self._died(worker)
-            raise WorkerDied(f"engine worker {worker.index} died") from exc
-        self._apply(effects)
-        if status != "ok":
-            raise WorkerError(payload)
-        return payload
+        return answer
+
+    async def _read_answers(self, worker: _Worker) -> None:
+        """Answers in order: apply their effects, resolve their futures; at the end of the
+        stream the worker is gone and every waiting command fails."""
+        proc = worker.proc
+        assert proc is not None and proc.stdout is not None
+        try:
+            while True:
+                status, payload, effects = await read_frame(proc.stdout)
+                self._apply(effects)
+                answer = worker.pending.popleft()
+                if answer.done():
+                    continue
+                if status == "ok":
+                    answer.set_result(payload)
+                else:
+                    answer.set_exception(WorkerError(payload))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self._died(worker)
+        finally:
+            while worker.pending:
+                answer = worker.pending.popleft()
+                if not answer.done():
+                    answer.set_exception(WorkerDied(f"engine worker {worker.index} died"))
+                    answer.exception()  # retrieved: a caller may have stopped waiting
 
     def _apply(self, effects: list[tuple[Any, ...]]) -> None:
         """The alert service calls the worker's alert nodes made, in order."""
@@ -331,14 +386,14 @@ class EnginePool:
         if not worker.alive:
             return
         worker.alive = False
+        if self._closing:
+            return  # (it was told to exit)
         lost = sorted(worker.tasks)
         log.error(
             "engine worker died; starting it again and placing its tasks again (their state "
             "in memory is lost)",
             extra={"fields": {"worker": worker.index, "tasks": ",".join(lost)}},
         )
-        if self._closing:
-            return
         restart = asyncio.ensure_future(self._restart(worker))
         self._restarts.add(restart)
         restart.add_done_callback(self._restarts.discard)
@@ -364,6 +419,9 @@ class EnginePool:
 
 #: lines per write command; a slice is a few milliseconds of a worker's time
 SLICE_LINES = 200
+#: slices of one write sent ahead of their answers: the worker never waits for the server,
+#: and a small write queues behind at most this many slices of each write ahead of it
+IN_FLIGHT = 2
 
 
 def _slices(body: bytes) -> list[tuple[int, bytes]]:
