@@ -216,7 +216,9 @@ class EnginePool:
                     self._publishers[(task_id, node)] = publisher
                     wanted = publisher.anon_topic is not None or publisher.topic is not None
                     states[node] = (wanted, _restored(self.alerts, publisher))
-            except Exception:
+            except Exception:  # a handler refused here: nothing of the task stays anywhere
+                for key in [k for k in self._publishers if k[0] == record.id]:
+                    self._publishers.pop(key).close()
                 await self._call(worker, ("stop", record.id, False))
                 raise
             await self._call(worker, ("restore", record.id, states))
