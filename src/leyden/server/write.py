@@ -10,15 +10,16 @@ are still accepted, and the 400 names the bad ones (Kapacitor drops the whole bo
 that also sends alerts to Discord, and a Telegraf body (5,000 lines of 10 fields) is hundreds of
 milliseconds of parsing and routing: handed over in one piece it held every delivery for the
 whole body (an alert waited 18 s behind four busy writers).  :class:`WriteFeed` parses and
-routes a body in slices of lines and gives the loop back whenever the writes in progress
-together have had :data:`TURN_BUDGET` of it, so a delivery waits a few milliseconds per turn it
-needs, not a body.  A worker thread would share the GIL with the loop (the loop then runs in
+routes a body in slices of lines and gives the loop back whenever the write has had
+:data:`TURN_BUDGET` of it, so a delivery waits a few milliseconds per turn it needs, not a
+body; one write runs at a time, the one with the fewest lines left first.  A worker thread would share the GIL with the loop (the loop then runs in
 switch-interval slices, and events would cross threads); measured, the budgeted yield kept
 the throughput and cut the alert latency under load from seconds to milliseconds.
 
 What a write promises is unchanged: the 204 (or 400) comes after every point of the body was
-routed, and a body's points reach each task in the body's order.  Concurrent writes take turns
-slice by slice, as concurrent writers are unordered in Kapacitor too (each body stays in order).
+routed, and a body's points reach each task in the body's order.  Concurrent bodies are not
+interleaved at all (a shorter one may pass a longer one between two of its slices): concurrent
+writers are unordered in Kapacitor too, and each body stays in order.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ __all__ = [
 
 #: largest write body accepted after decompression (InfluxDB's default is 25 MB)
 MAX_WRITE_BODY = 32 * 1024 * 1024
-#: seconds of one turn of the event loop the writes in progress may take together
+#: seconds of one turn of the event loop a write may take
 TURN_BUDGET = 0.002
 #: lines in a write's first slice; later slices are sized from what the previous one took
 FIRST_SLICE = 64
@@ -59,12 +60,27 @@ MAX_SLICE = 5000
 MAX_REPORTED_LINE_ERRORS = 10
 
 
-class WriteFeed:
-    """Hands write bodies to the router slice by slice, sharing each loop turn's
-    :data:`TURN_BUDGET` among the writes in progress (see the module's docstring).
+class _Write:
+    """One write in progress: how much of it is left, when it came, and its wake-up call."""
 
-    ``clock`` (seconds, monotonic) is injectable so a test can decide when a slice is over
-    budget without timing anything.
+    __slots__ = ("remaining", "seq", "wake")
+
+    def __init__(self, remaining: int, seq: int) -> None:
+        self.remaining = remaining
+        self.seq = seq
+        self.wake = asyncio.Event()
+
+
+class WriteFeed:
+    """Hands write bodies to the router slice by slice, one write at a time, giving the
+    event loop back every :data:`TURN_BUDGET` (see the module's docstring).
+
+    The write with the fewest lines left goes first (the earliest of equals): a one-line
+    write that raises an alert passes the big bodies at their next slice, and of several big
+    bodies the one nearest its end finishes first, so its client sends the next body while
+    the others are routed (sharing turns equally finished them all together, and the server
+    then idled while every client uploaded).  ``clock`` (seconds, monotonic) is injectable so a
+    test can decide when a slice is over budget without timing anything.
     """
 
     def __init__(
@@ -72,10 +88,18 @@ class WriteFeed:
     ) -> None:
         self.budget = budget
         self.clock = clock
-        #: writes between their first slice and their last
-        self.active = 0
+        self._writes: list[_Write] = []
+        self._seq = 0
         #: times a write gave the loop back before its body was done (for tests and metrics)
         self.yields = 0
+
+    @property
+    def active(self) -> int:
+        """Writes between their first slice and their last."""
+        return len(self._writes)
+
+    def _next(self) -> _Write:
+        return min(self._writes, key=lambda w: (w.remaining, w.seq))
 
     async def write(
         self, router: Router, db: str, rp: str, body: bytes, *, precision: str, now_ns: int
@@ -87,22 +111,29 @@ class WriteFeed:
         routing still goes in slices).
         """
         clock = self.clock
-        self.active += 1
+        if b'"' in body:
+            result = lineprotocol.parse(body, precision=precision, now_ns=now_ns)
+            lines: list[bytes] | None = None
+            total = len(result.points)
+            errors = result.errors
+        else:
+            lines = body.split(b"\n")
+            total = len(lines)
+            errors = []
+        self._seq += 1
+        me = _Write(total, self._seq)
+        self._writes.append(me)
         try:
-            if b'"' in body:
-                result = lineprotocol.parse(body, precision=precision, now_ns=now_ns)
-                lines: list[bytes] | None = None
-                total = len(result.points)
-                errors = result.errors
-            else:
-                lines = body.split(b"\n")
-                total = len(lines)
-                errors = []
             accepted = 0
             done = 0
             size = FIRST_SLICE
             started = clock()
             while done < total:
+                if self._next() is not me:
+                    me.wake.clear()
+                    await me.wake.wait()  # a shorter or earlier write runs
+                    started = clock()
+                    continue
                 begun = clock()
                 if lines is None:
                     points = result.points[done : done + size]
@@ -115,17 +146,23 @@ class WriteFeed:
                 router.write_points(db, rp, points)
                 accepted += len(points)
                 done += size
+                me.remaining = max(total - done, 0)
                 now = clock()
-                share = self.budget / self.active
                 per_line = (now - begun) / size
-                size = max(1, min(MAX_SLICE, int(share / per_line))) if per_line > 0 else MAX_SLICE
-                if done < total and now - started >= share:
+                size = (
+                    max(1, min(MAX_SLICE, int(self.budget / per_line)))
+                    if per_line > 0
+                    else MAX_SLICE
+                )
+                if done < total and now - started >= self.budget:
                     self.yields += 1
                     await asyncio.sleep(0)  # deliveries and other requests run now
                     started = clock()
             return accepted, errors
         finally:
-            self.active -= 1
+            self._writes.remove(me)
+            if self._writes:
+                self._next().wake.set()
 
 
 #: the application's :class:`WriteFeed`
