@@ -28,6 +28,7 @@ Replay does not use the pool: it runs in one process.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import sys
 from collections import deque
@@ -92,6 +93,36 @@ class RemoteTask:
         return self._dots[1 if labels else 0]
 
 
+class _Gate:
+    """At most ``limit`` write slices in a worker; who waits goes in by (slices left, order)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.inside = 0
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+
+    async def enter(self, left: int, seq: int) -> None:
+        if self.inside < self.limit and not self._waiting:
+            self.inside += 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (left, seq, turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.leave()  # let in just as it was cancelled: pass the place on
+            raise
+
+    def leave(self) -> None:
+        self.inside -= 1
+        while self._waiting and self.inside < self.limit:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():
+                self.inside += 1
+                turn.set_result(None)
+
+
 class _Worker:
     """One worker process and the tasks placed on it.
 
@@ -106,6 +137,7 @@ class _Worker:
         self.lock = asyncio.Lock()
         self.pending: deque[asyncio.Future[Any]] = deque()
         self.reader: asyncio.Task[None] | None = None
+        self.gate = _Gate(IN_FLIGHT)
         self.tasks: dict[str, RemoteTask] = {}
         self.alive = False
 
@@ -139,6 +171,7 @@ class EnginePool:
         #: in-process tasks' dbrps (None: every dbrp), so a write knows whether to route here
         self._local: dict[str, tuple[tuple[str, str], ...]] = {}
         self._restarts: set[asyncio.Task[None]] = set()
+        self._seq = 0
         self._closing = False
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -293,33 +326,38 @@ class EnginePool:
         now_ns: int,
         slices: list[tuple[int, bytes]],
     ) -> tuple[int, list[LineError]]:
-        """The slices one by one, taking the worker's turn for each: a small write waits for
-        one slice of each write ahead of it, not for whole bodies."""
-        accepted = 0
-        errors: list[LineError] = []
-        inflight: deque[tuple[int, asyncio.Future[Any]]] = deque()
-
-        async def collect() -> None:
-            nonlocal accepted
-            offset, answer = inflight.popleft()
-            count, bad, routed = await answer
-            accepted += count
-            errors.extend(shifted(e, offset) for e in bad)
-            self.router.stats.points_routed += routed
-
+        """The slices in order, each when the worker's gate lets it in: at most
+        :data:`IN_FLIGHT` slices wait in a worker, and the write with the fewest slices left
+        sends next (as the in-process feed: a one-line write passes big bodies, and the body
+        nearest its end finishes first, so its client sends the next one meanwhile)."""
+        self._seq += 1
+        seq = self._seq
+        answers: list[tuple[int, asyncio.Future[Any]]] = []
         try:
-            for offset, part in slices:
-                async with worker.lock:
-                    answer = await self._send(worker, ("write", db, rp, precision, now_ns, part))
-                inflight.append((offset, answer))
-                if len(inflight) >= IN_FLIGHT:
-                    await collect()
-            while inflight:
-                await collect()
+            for i, (offset, part) in enumerate(slices):
+                await worker.gate.enter(len(slices) - i, seq)
+                try:
+                    async with worker.lock:
+                        answer = await self._send(
+                            worker, ("write", db, rp, precision, now_ns, part)
+                        )
+                except BaseException:
+                    worker.gate.leave()
+                    raise
+                answer.add_done_callback(lambda _: worker.gate.leave())
+                answers.append((offset, answer))
+            accepted = 0
+            errors: list[LineError] = []
+            for offset, answer in answers:
+                count, bad, routed = await answer
+                accepted += count
+                errors.extend(shifted(e, offset) for e in bad)
+                self.router.stats.points_routed += routed
+            return accepted, errors
         finally:
-            for _, answer in inflight:  # a dead worker failed them all: nothing to wait for
-                answer.cancel()
-        return accepted, errors
+            for _, answer in answers:  # a dead worker failed them all: nothing to wait for
+                if answer.done() and not answer.cancelled():
+                    answer.exception()
 
     # --- the wire --------------------------------------------------------------------------
 
@@ -421,9 +459,9 @@ class EnginePool:
 
 #: lines per write command; a slice is a few milliseconds of a worker's time
 SLICE_LINES = 200
-#: slices of one write sent ahead of their answers: the worker never waits for the server,
-#: and a small write queues behind at most this many slices of each write ahead of it
-IN_FLIGHT = 2
+#: write slices sent to a worker ahead of their answers: the worker never waits for the
+#: server, and a small write waits behind at most this many slices
+IN_FLIGHT = 3
 
 
 def _slices(body: bytes) -> list[tuple[int, bytes]]:
