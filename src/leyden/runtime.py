@@ -30,6 +30,7 @@ from leyden.notify import INTEGRATIONS, IntegrationService
 from leyden.store import Store
 from leyden.tasks.manager import TaskManager
 from leyden.tasks.runner import TaskRunner
+from leyden.workers.pool import EnginePool
 
 __all__ = [
     "Runtime",
@@ -59,12 +60,16 @@ class Runtime:
     outbox: Outbox
     #: what the delivery dispatcher counted since start, for ``/metrics``
     delivery_counters: DeliveryCounters
+    #: the engine worker processes (``[engine] workers`` > 1); None: every task in-process
+    pool: EnginePool | None = None
 
     async def start(self) -> None:
         """Attach the stored topic handlers, run the enabled tasks again (their first events
         must find the handlers attached), then start delivering: rows left by the last run
         (in flight at a ``kill -9``, queued at a SIGTERM) find their handlers re-bound."""
         self.topic_handlers.load()
+        if self.pool is not None:
+            await self.pool.start()
         await self.tasks.start()
         self.alerts.start()
 
@@ -77,6 +82,8 @@ class Runtime:
         """
         try:
             await self.tasks.close()
+            if self.pool is not None:
+                await self.pool.close()  # after the tasks: their last events are published
             left = await self.alerts.close(timeout)
             for service in self.integrations.values():
                 await service.close()
@@ -129,6 +136,7 @@ def build_runtime(
     store: Store,
     clock: Clock,
     simulated: bool = False,
+    engine_workers: int = 1,
 ) -> Runtime:
     """Build the object graph of one process.
 
@@ -136,7 +144,8 @@ def build_runtime(
     :class:`Dispatcher` on the wall clock (backoff and age survive restarts).  ``simulated``:
     points arrive back to back on a simulated clock (replay).  Raises ``IntegrationError``
     for a section an integration's service refuses (``[[discord]]``); the caller owns
-    ``store`` until this returns.
+    ``store`` until this returns.  ``engine_workers`` > 1 shards stream tasks over that
+    many engine processes (:mod:`leyden.workers`); a server passes ``[engine] workers``.
     """
     integrations = INTEGRATIONS.build_services(config)
     outbox = SqliteOutbox(store)
@@ -152,6 +161,18 @@ def build_runtime(
     runner = TaskRunner(
         router=router, services=task_services, clock=clock, hostname=config.hostname
     )
+    pool = (
+        EnginePool(
+            config=config,
+            count=engine_workers,
+            alerts=alerts,
+            router=router,
+            alert_options=task_services.alert_options,
+            httppost_endpoints=task_services.httppost_endpoints,
+        )
+        if engine_workers > 1 and not simulated
+        else None
+    )
     return Runtime(
         config=config,
         store=store,
@@ -163,7 +184,8 @@ def build_runtime(
         router=router,
         task_services=task_services,
         runner=runner,
-        tasks=TaskManager(store=store, runner=runner, integrations=integrations),
+        tasks=TaskManager(store=store, runner=runner, integrations=integrations, pool=pool),
         outbox=outbox,
         delivery_counters=dispatcher.counters,
+        pool=pool,
     )

@@ -1296,3 +1296,14 @@ def test_env_secret_value_not_echoed_on_type_error() -> None:
             None, {"KAPACITOR_DISCORD_0_ENABLED": TOKEN}, integrations=INTEGRATIONS.sections()
         )
     assert TOKEN not in str(info.value)
+
+
+def test_engine_workers_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    assert load(tmp_path, "").engine.workers == 1  # the server's own process by default
+    assert load(tmp_path, "[engine]\n  workers = 3\n").engine.worker_count() == 3
+    env = {"KAPACITOR_ENGINE_WORKERS": "2"}
+    assert load(tmp_path, "[engine]\n  workers = 3\n", env).engine.workers == 2
+    config = load(tmp_path, "[engine]\n  workers = 0\n")
+    assert config.engine.worker_count() >= 1  # one per core
+    assert "[engine]" in error_of(tmp_path, "[engine]\n  workers = -1\n")
+    assert "workers" in error_of(tmp_path, '[engine]\n  workers = "two"\n')

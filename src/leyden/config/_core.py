@@ -24,6 +24,7 @@ __all__ = [
     "AuthUser",
     "Config",
     "DeliveryConfig",
+    "EngineConfig",
     "HTTPConfig",
     "LoggingConfig",
     "StorageConfig",
@@ -201,6 +202,27 @@ class DeliveryConfig(Section):
         return problems
 
 
+@dataclass
+class EngineConfig(Section):
+    """``[engine]`` (Leyden's own, issue 11): how many processes run the tasks.
+
+    ``workers = 1`` runs every task in the server's process (no inter-process traffic); ``N``
+    shards stream tasks over ``N`` engine worker processes (:mod:`leyden.workers`); ``0``
+    means one per core (``os.cpu_count()``).
+    """
+
+    workers: int = 1
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (Key("workers", "workers", "int"),)
+
+    def validate(self) -> list[str]:
+        return ["workers: must be 0 (one per core) or more"] if self.workers < 0 else []
+
+    def worker_count(self) -> int:
+        """The engine processes to run: ``workers``, or the number of cores for 0."""
+        return self.workers or os.cpu_count() or 1
+
+
 AUTH_PERMISSIONS = ("none", "api", "config_api", "write_points", "all")
 
 
@@ -285,6 +307,7 @@ class Config(Section):
     storage: StorageConfig = field(default_factory=StorageConfig)
     alert: AlertConfig = field(default_factory=AlertConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     config_override_enabled: bool = True
     httppost: list[HTTPPostConfig] = field(default_factory=list)
@@ -306,6 +329,7 @@ class Config(Section):
         Key("storage", "storage", "struct", StorageConfig),
         Key("alert", "alert", "struct", AlertConfig),
         Key("delivery", "delivery", "struct", DeliveryConfig),
+        Key("engine", "engine", "struct", EngineConfig),
         Key("auth", "auth", "struct", AuthConfig),
         Key("config-override", "config_override_enabled", "struct", _ConfigOverrideSection),
         Key("httppost", "httppost", "table_list", HTTPPostConfig),

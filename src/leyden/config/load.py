@@ -26,6 +26,8 @@ Sections Leyden implements::
                        outbox keeps every event), per-group-lambda-state, chronological-flapping
     [delivery]         max-age, retry-backoff, retry-max-backoff, discord-channel-limit,
                        digest-after (Leyden's own: the durable outbox's retries and pacing)
+    [engine]           workers (Leyden's own: engine processes; 1 = in the server's process,
+                       0 = one per core)
     [config-override]  enabled
     [[discord]] …      each integration's own section (leyden.notify: Discord's is
                        leyden.notify.discord.config); a single [x] table counts as one section
@@ -214,6 +216,7 @@ def _validate(
     config.logging.level = config.logging.level.upper()
     _raise_problems(f"{source}: [alert]", config.alert.validate(), env_used)
     _raise_problems(f"{source}: [delivery]", config.delivery.validate(), env_used)
+    _raise_problems(f"{source}: [engine]", config.engine.validate(), env_used)
     _validate_auth(config, source, env_used)
     _validate_storage(config, source)
 

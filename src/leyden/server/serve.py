@@ -72,7 +72,9 @@ def server_runtime(config: Config) -> Runtime:
     except StoreError as exc:
         raise ServeError(str(exc)) from None
     try:
-        return build_runtime(config, store=store, clock=WallClock())
+        return build_runtime(
+            config, store=store, clock=WallClock(), engine_workers=config.engine.worker_count()
+        )
     except IntegrationError as exc:
         store.close()
         where = f"{exc.section}: " if exc.section else ""

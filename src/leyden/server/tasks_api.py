@@ -246,6 +246,8 @@ async def list_tasks(request: web.Request) -> web.Response:
         offset = _int_param(request, "offset", 0)
         limit = _int_param(request, "limit", 100)
         records = manager.find(request.query.get("pattern", ""), offset, limit)
+        if "stats" in fields or "dot" in fields:
+            await manager.refresh([r.id for r in records])  # tasks in engine workers
         entries = [
             task_fields(manager, r, fields, script_format=script_format, dot_view=dot_view)
             for r in records
@@ -260,6 +262,7 @@ async def create_task(request: web.Request) -> web.Response:
     try:
         options = await _body(request)
         record, warnings = await manager.create(options)
+        await manager.refresh([record.id])
     except TaskRequestError as exc:
         return _error(exc)
     return _json(_with_warnings(task_json(manager, record), warnings))
@@ -275,6 +278,7 @@ async def get_task(request: web.Request) -> web.Response:
         record = manager.get(request.match_info["id"])
         if record is None:
             raise TaskRequestError("no task exists", 404)
+        await manager.refresh([record.id])
     except TaskRequestError as exc:
         return _error(exc)
     return _json(task_json(manager, record, script_format=script_format, dot_view=dot_view))
@@ -285,6 +289,7 @@ async def update_task(request: web.Request) -> web.Response:
     try:
         options = await _body(request)
         record, warnings = await manager.update(request.match_info["id"], options)
+        await manager.refresh([record.id])
     except TaskRequestError as exc:
         return _error(exc)
     return _json(_with_warnings(task_json(manager, record), warnings))

@@ -45,7 +45,7 @@ from leyden.tick.errors import TickError
 from leyden.tick.parser import parse
 from leyden.tick.pipeline import Pipeline, TickWarning
 
-__all__ = ["TaskManager", "TaskRequestError", "TaskStore"]
+__all__ = ["RemoteEngine", "TaskManager", "TaskRequestError", "TaskStore", "TaskView"]
 
 log = logging.getLogger("leyden.task")
 
@@ -70,6 +70,28 @@ class TaskStore(Protocol):
     def put_task(self, task: TaskRecord, *, replaces: str | None = None) -> None: ...
 
     def delete_task(self, task_id: str) -> bool: ...
+
+
+class TaskView(Protocol):
+    """What the API reads of a running task: a :class:`RunningTask`, or one in a worker."""
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def dot(self, task_id: str, labels: bool) -> str: ...
+
+
+class RemoteEngine(Protocol):
+    """Engine worker processes tasks may be placed on (:class:`leyden.workers.EnginePool`)."""
+
+    def accepts(self, pipeline: Pipeline) -> bool: ...
+
+    def note_local(self, task_id: str, dbrps: tuple[tuple[str, str], ...] | None) -> None: ...
+
+    async def start_task(self, record: TaskRecord) -> Any: ...
+
+    async def stop_task(self, task: Any, *, delete: bool = False) -> None: ...
+
+    async def refresh(self, task: Any) -> None: ...
 
 
 def _valid_id(task_id: str) -> bool:
@@ -159,12 +181,15 @@ class TaskManager:
         runner: TaskRunner,
         integrations: Mapping[str, IntegrationService],
         now: Callable[[], int] = time.time_ns,
+        pool: RemoteEngine | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
         self.integrations = integrations
         self._now = now
-        self._running: dict[str, RunningTask] = {}
+        #: where stream tasks run when ``[engine] workers`` > 1 (None: all in this process)
+        self.pool = pool
+        self._running: dict[str, RunningTask | Any] = {}
         self._pipelines: dict[str, tuple[str, str, Pipeline]] = {}
         self._lock = asyncio.Lock()
 
@@ -177,7 +202,7 @@ class TaskManager:
             for record in self.store.list_tasks():
                 if record.status != "enabled":
                     continue
-                error = self._start(record)
+                error = await self._start(record)
                 if error:
                     log.error(
                         "failed to start enabled task",
@@ -209,11 +234,23 @@ class TaskManager:
 
     def running(self, task_id: str) -> Task | None:
         entry = self._running.get(task_id)
-        return entry.task if entry is not None else None
+        return entry.task if isinstance(entry, RunningTask) else None
 
-    def running_task(self, task_id: str) -> RunningTask | None:
-        """The running task with its throughput meter, for statistics; None when stopped."""
-        return self._running.get(task_id)
+    def running_task(self, task_id: str) -> TaskView | None:
+        """The running task with its throughput meter, for statistics; None when stopped.
+
+        A task in an engine worker shows what :meth:`refresh` last fetched."""
+        entry: TaskView | None = self._running.get(task_id)
+        return entry
+
+    async def refresh(self, task_ids: list[str]) -> None:
+        """Fetch the statistics of those tasks that run in engine workers."""
+        if self.pool is None:
+            return
+        for task_id in task_ids:
+            entry = self._running.get(task_id)
+            if entry is not None and not isinstance(entry, RunningTask):
+                await self.pool.refresh(entry)
 
     def is_executing(self, task_id: str) -> bool:
         return task_id in self._running
@@ -234,9 +271,9 @@ class TaskManager:
         """``POST /tasks``; raises :class:`TaskRequestError` (a start failure is a 500 after the
         task was stored, as in Kapacitor)."""
         async with self._lock:
-            return self._create(options)
+            return await self._create(options)
 
-    def _create(self, options: Mapping[str, Any]) -> tuple[TaskRecord, list[TickWarning]]:
+    async def _create(self, options: Mapping[str, Any]) -> tuple[TaskRecord, list[TickWarning]]:
         task_id = _string(options, "id") or str(uuid.uuid4())
         if not _valid_id(task_id):
             raise TaskRequestError(
@@ -274,7 +311,7 @@ class TaskManager:
         )
         self.store.put_task(record)
         if status == "enabled":
-            error = self._start(record)
+            error = await self._start(record)
             if error:
                 raise TaskRequestError(error, 500)
         return self.store.get_task(task_id) or record, warnings
@@ -339,14 +376,14 @@ class TaskManager:
             self._pipelines.pop(original.id, None)
             if original.status == "enabled" and status == "enabled":
                 await self._stop(original.id)
-                error = self._start(updated)
+                error = await self._start(updated)
                 if error:
                     raise TaskRequestError(error, 500)
         else:
             self.store.put_task(updated)
         if status_changed:
             if status == "enabled":
-                error = self._start(updated)
+                error = await self._start(updated)
                 if error:
                     raise TaskRequestError(error, 500)
             else:
@@ -397,16 +434,23 @@ class TaskManager:
         _integration_error(task_id, script, pipeline, self.integrations)
         return pipeline, list(pipeline.warnings)
 
-    def _start(self, record: TaskRecord) -> str:
-        """Start ``record``; return "" or why it cannot run (also stored as its error)."""
+    async def _start(self, record: TaskRecord) -> str:
+        """Start ``record``; return "" or why it cannot run (also stored as its error).
+
+        With engine workers, a stream task the pool accepts runs in one of them."""
         if record.id in self._running:
             return ""
         error = ""
         try:
             pipeline = self.pipeline(record)
             check(pipeline, f"task {record.id}")
-            task = self.runner.start(record.id, pipeline, record.dbrps)
-            self._running[record.id] = RunningTask.started(task)
+            if self.pool is not None and self.pool.accepts(pipeline):
+                self._running[record.id] = await self.pool.start_task(record)
+            else:
+                task = self.runner.start(record.id, pipeline, record.dbrps)
+                self._running[record.id] = RunningTask.started(task)
+                if self.pool is not None:
+                    self.pool.note_local(record.id, tuple(record.dbrps))
         except TickError as exc:
             error = f"invalid TICKscript: {exc}"
         except (TaskError, ValueError, IntegrationError) as exc:  # a node refused its settings
@@ -421,8 +465,12 @@ class TaskManager:
 
     async def _stop(self, task_id: str, *, delete: bool = False) -> None:
         entry = self._running.pop(task_id, None)
-        if entry is not None:
+        if isinstance(entry, RunningTask):
             await self.runner.stop(entry.task, delete=delete)
+            if self.pool is not None:
+                self.pool.note_local(task_id, None)
+        elif entry is not None and self.pool is not None:
+            await self.pool.stop_task(entry, delete=delete)
 
 
 # --- request decoding -------------------------------------------------------------------------

@@ -1,0 +1,133 @@
+"""The write feed: a body goes to the router in slices, the event loop turning between them.
+
+A fake clock decides when a slice is over budget, so these tests count loop turns and
+points, never time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+from leyden import lineprotocol
+from leyden.engine.router import Router
+from leyden.lineprotocol import WirePoint
+from leyden.server.write import FIRST_SLICE, WriteFeed
+
+
+class Receiver:
+    """A stream task's stand-in: every point it was routed, in order."""
+
+    def __init__(self) -> None:
+        self.points: list[WirePoint] = []
+
+    def receive(self, db: str, rp: str, point: WirePoint) -> None:
+        self.points.append(point)
+
+
+def ticking_clock(step: float) -> Iterator[float]:
+    now = 0.0
+    while True:
+        yield now
+        now += step
+
+
+def make_feed(step: float = 1.0, budget: float = 0.5) -> WriteFeed:
+    ticks = ticking_clock(step)
+    return WriteFeed(budget=budget, clock=lambda: next(ticks))
+
+
+def body(n: int, name: str = "cpu") -> bytes:
+    return "\n".join(f"{name},host=h{i} value={i} {i}" for i in range(n)).encode()
+
+
+def routed(feed: WriteFeed, *bodies: bytes) -> tuple[Router, Receiver, list[int]]:
+    router = Router()
+    receiver = Receiver()
+    router.subscribe(receiver, [("db", "rp")], [None])
+    turns: list[int] = []
+
+    async def run() -> None:
+        done = False
+
+        async def ticker() -> None:
+            while not done:
+                turns.append(len(receiver.points))
+                await asyncio.sleep(0)
+
+        tick = asyncio.ensure_future(ticker())
+        results = await asyncio.gather(
+            *(feed.write(router, "db", "rp", b, precision="ns", now_ns=0) for b in bodies)
+        )
+        done = True
+        await tick
+        for b, (accepted, errors) in zip(bodies, results, strict=True):
+            assert errors == []
+            assert accepted == len(lineprotocol.parse(b).points)
+
+    asyncio.run(run())
+    return router, receiver, turns
+
+
+def test_a_big_body_lets_the_loop_turn_between_slices() -> None:
+    feed = make_feed()
+    router, receiver, turns = routed(feed, body(2000))
+    assert [p.tags["host"] for p in receiver.points] == [f"h{i}" for i in range(2000)]
+    assert router.stats.points_received == 2000
+    # the ticker ran while the body was half routed, many times over
+    partial = [n for n in turns if 0 < n < 2000]
+    assert len(partial) >= 10
+    assert feed.yields >= len(partial)
+    assert feed.active == 0
+
+
+def test_a_cheap_body_goes_in_one_turn() -> None:
+    feed = make_feed(step=0.0)  # nothing takes any time: never over budget
+    _, receiver, turns = routed(feed, body(3000))
+    assert len(receiver.points) == 3000
+    assert feed.yields == 0
+    assert all(n in (0, 3000) for n in turns)
+
+
+def test_concurrent_bodies_go_one_at_a_time_each_in_order() -> None:
+    feed = make_feed()
+    _, receiver, turns = routed(feed, body(500, "a"), body(500, "b"))
+    # the loop turned in between, yet the bodies were not interleaved: the first came first
+    assert [p.name for p in receiver.points] == ["a"] * 500 + ["b"] * 500
+    assert [p.time for p in receiver.points] == list(range(500)) * 2
+    assert len({n for n in turns if 0 < n < 1000}) >= 10
+    assert feed.active == 0
+
+
+def test_a_short_write_passes_a_long_one_at_its_next_slice() -> None:
+    feed = make_feed()
+    _, receiver, _ = routed(feed, body(2000, "long"), body(1, "short"))
+    names = [p.name for p in receiver.points]
+    assert names.count("long") == 2000
+    # the long body had its first slice, then gave the loop back, and the short write went
+    assert 0 < names.index("short") <= FIRST_SLICE
+
+
+def test_bad_lines_are_numbered_as_in_the_whole_body() -> None:
+    lines = body(300).decode().split("\n")
+    lines[250] = "cpu,host=x value=12x 1"
+    text = "\n".join(lines).encode()
+    whole = lineprotocol.parse(text, now_ns=0)
+    router = Router()
+
+    async def run() -> tuple[int, list[lineprotocol.LineError]]:
+        return await make_feed().write(router, "db", "rp", text, precision="ns", now_ns=0)
+
+    accepted, errors = asyncio.run(run())
+    assert accepted == len(whole.points) == 299
+    assert errors == whole.errors
+    assert errors[0].message.startswith("line 251: ")
+
+
+def test_a_string_may_span_lines_so_a_quoted_body_is_parsed_whole() -> None:
+    text = b'log,host=a msg="one\ntwo" 1\n' + body(400)
+    feed = make_feed()
+    _, receiver, _ = routed(feed, text)
+    assert receiver.points[0].fields == {"msg": "one\ntwo"}
+    assert len(receiver.points) == 401
+    assert feed.yields > 0  # still routed in slices
