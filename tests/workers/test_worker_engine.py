@@ -74,6 +74,24 @@ def test_events_nobody_reads_stay_in_the_worker_and_stored_states_restore() -> N
     assert e.do_stats("t")[0]["node-stats"]["alert2"]["oks_triggered"] == 1  # a recovery
 
 
+def test_a_worker_alert_node_builds_no_event_the_server_would_not_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    e = engine()
+    e.do_start("t", ALERT, {}, [("db", "autogen")], False)
+    e.do_restore("t", {"alert2": (False, {})})
+    node = e.running["t"].task.nodes["alert2"]
+    built: list[object] = []
+    real = node._event
+    monkeypatch.setattr(node, "_event", lambda *a: built.append(a) or real(*a))
+    e.do_write("db", "autogen", "s", 0, b"cpu,host=a idle=5 1")
+    assert built == [] and e.alerts.take_effects() == []
+    assert e.do_stats("t")[0]["node-stats"]["alert2"]["crits_triggered"] == 1
+    e.do_restore("t", {"alert2": (True, {})})  # now the server reads them: built and shipped
+    e.do_write("db", "autogen", "s", 0, b"cpu,host=b idle=5 2")
+    assert len(built) == 1 and [op for op, *_ in e.alerts.take_effects()] == ["publish"]
+
+
 def test_a_task_that_does_not_build_is_an_error_and_leaves_nothing() -> None:
     e = engine()
     with pytest.raises(TickError, match="nosuchnode"):

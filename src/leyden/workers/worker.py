@@ -23,7 +23,7 @@ from leyden.config import Config
 from leyden.engine.router import Router
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
 from leyden.log import setup_logging
-from leyden.model.alert import Event, EventState
+from leyden.model.alert import Event, EventState, Level
 from leyden.tasks.runner import TaskRunner, build, check
 from leyden.tasks.stats import RunningTask
 from leyden.workers.protocol import read_frame_sync, write_frame_sync
@@ -51,6 +51,12 @@ class RemoteSink:
     def publish(self, event: Event) -> None:
         if self.wanted:
             self._alerts.effects.append(("publish", self.task, self.node, event))
+
+    def publish_unread(self, event_id: str, level: Level) -> bool:
+        """The alert node's shortcut (:class:`~leyden.engine.services.AlertSink`): an event
+        the server would not read is not even built.  Listeners never see worker events (they
+        are a replay feature, and replay runs in one process), so no level is kept here."""
+        return not self.wanted
 
     def is_inhibited(self, category: str, tags: Mapping[str, str]) -> bool:
         # tasks that inhibit or may be inhibited stay in the server's process (pool.accepts)
