@@ -79,7 +79,9 @@ def _envs(tmp: Path) -> dict[str, dict[str, str]]:
     base = {k: v for k, v in server_env().items() if not k.startswith("PYTHONPYCACHEPREFIX")}
     warm = {k: v for k, v in base.items() if k != "PYTHONDONTWRITEBYTECODE"}
     warm["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
-    return {"warm": warm, "cold": {**base, "PYTHONDONTWRITEBYTECODE": "1"}}
+    # cold: no bytecode written, and an empty cache prefix so none written earlier is read
+    cold = {**base, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(tmp / "empty")}
+    return {"warm": warm, "cold": cold}
 
 
 def run() -> dict[str, object]:
