@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from leyden import lineprotocol
 from leyden.engine.router import Router
 from leyden.lineprotocol import WirePoint
-from leyden.server.write import FIRST_SLICE, WriteFeed
+from leyden.server.write import FIRST_SLICE, PATIENCE, WriteFeed
 
 
 class Receiver:
@@ -106,6 +106,38 @@ def test_a_short_write_passes_a_long_one_at_its_next_slice() -> None:
     assert names.count("long") == 2000
     # the long body had its first slice, then gave the loop back, and the short write went
     assert 0 < names.index("short") <= FIRST_SLICE
+
+
+def test_a_long_write_is_not_starved_by_a_stream_of_shorter_ones() -> None:
+    feed = make_feed(step=1.0, budget=1.0)  # slices keep their size and each is a turn
+    router = Router()
+    receiver = Receiver()
+    router.subscribe(receiver, [("db", "rp")], [None])
+    medium = 3 * FIRST_SLICE
+
+    async def run() -> list[str]:
+        finished: list[str] = []
+
+        async def write(name: str, n: int) -> None:
+            await feed.write(router, "db", "rp", body(n, name), precision="ns", now_ns=0)
+            finished.append(name)
+
+        async def medium_writer(chain: str) -> None:
+            for k in range(PATIENCE // 2):
+                await write(f"{chain}{k}", medium)
+
+        # two chains of medium bodies: one is always in progress, so shortest-first alone
+        # would leave the long body waiting until both stop
+        await asyncio.gather(
+            write("long", 20 * FIRST_SLICE), medium_writer("a"), medium_writer("b")
+        )
+        return finished
+
+    finished = asyncio.run(run())
+    assert len(receiver.points) == 20 * FIRST_SLICE + PATIENCE * medium
+    assert feed.active == 0
+    # the long body finished while medium bodies were still coming
+    assert finished.index("long") < len(finished) // 2
 
 
 def test_bad_lines_are_numbered_as_in_the_whole_body() -> None:

@@ -60,14 +60,21 @@ MAX_SLICE = 5000
 MAX_REPORTED_LINE_ERRORS = 10
 
 
-class _Write:
-    """One write in progress: how much of it is left, when it came, and its wake-up call."""
+#: slices other writes may run while a write waits before it goes first whatever its size
+#: (about half a second of routing at the turn budget): shortest-first never starves a body
+PATIENCE = 250
 
-    __slots__ = ("remaining", "seq", "wake")
+
+class _Write:
+    """One write in progress: how much of it is left, when it came, how many slices of other
+    writes ran while it waited, and its wake-up call."""
+
+    __slots__ = ("passed", "remaining", "seq", "wake")
 
     def __init__(self, remaining: int, seq: int) -> None:
         self.remaining = remaining
         self.seq = seq
+        self.passed = 0
         self.wake = asyncio.Event()
 
 
@@ -75,7 +82,9 @@ class WriteFeed:
     """Hands write bodies to the router slice by slice, one write at a time, giving the
     event loop back every :data:`TURN_BUDGET` (see the module's docstring).
 
-    The write with the fewest lines left goes first (the earliest of equals): a one-line
+    The write with the fewest lines left goes first (the earliest of equals), unless a write
+    has waited :data:`PATIENCE` slices (then the earliest goes first, so a big body is not
+    starved by a stream of smaller ones): a one-line
     write that raises an alert passes the big bodies at their next slice, and of several big
     bodies the one nearest its end finishes first, so its client sends the next body while
     the others are routed (sharing turns equally finished them all together, and the server
@@ -99,7 +108,16 @@ class WriteFeed:
         return len(self._writes)
 
     def _next(self) -> _Write:
-        return min(self._writes, key=lambda w: (w.remaining, w.seq))
+        """The write whose slice runs next: a tiny one (an alert's point) first; else, once
+        any write was passed over :data:`PATIENCE` times, the earliest (first come, first
+        served until the backlog clears); else the one with least left."""
+        writes = self._writes  # in arrival order
+        for w in writes:
+            if w.remaining <= FIRST_SLICE:
+                return w
+        if any(w.passed >= PATIENCE for w in writes):
+            return writes[0]
+        return min(writes, key=lambda w: (w.remaining, w.seq))
 
     async def write(
         self, router: Router, db: str, rp: str, body: bytes, *, precision: str, now_ns: int
@@ -129,9 +147,11 @@ class WriteFeed:
             size = FIRST_SLICE
             started = clock()
             while done < total:
-                if self._next() is not me:
+                first = self._next()
+                if first is not me:
                     me.wake.clear()
-                    await me.wake.wait()  # a shorter or earlier write runs
+                    first.wake.set()  # it may be waiting (passed over too often): its turn
+                    await me.wake.wait()
                     started = clock()
                     continue
                 begun = clock()
@@ -144,6 +164,9 @@ class WriteFeed:
                     points = part.points
                     errors.extend(shifted(e, done) for e in part.errors)
                 router.write_points(db, rp, points)
+                for other in self._writes:
+                    if other is not me:
+                        other.passed += 1
                 accepted += len(points)
                 done += size
                 me.remaining = max(total - done, 0)
