@@ -35,6 +35,7 @@ from typing import Any
 
 from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS, Dimensions, Point, group_id
 from leyden.engine.node import Node
+from leyden.engine.nodes.alert import AlertNode
 from leyden.engine.nodes.source import FromNode, StreamNode
 from leyden.engine.nodes.transform import EvalNode, WhereNode
 from leyden.go import time as gotime
@@ -90,6 +91,17 @@ def compile_source_chain(stream: Node) -> SourceChain | None:
 
 #: generated source -> its code object
 _CODE: dict[str, CodeType] = {}
+
+_NO_STATES: dict[str, Any] = {}
+
+
+def _seam(node: Node) -> tuple[dict[str, Any], Callable[[int, Any, Any], bool] | None, Node]:
+    """An ``alert()`` child's quiet seam for one call, with the node; when there is none, an
+    empty mapping of states, so that every point goes to the child's ``point()``."""
+    seam = node.quiet_seam() if type(node) is AlertNode else None
+    if seam is None:
+        return _NO_STATES, None, node
+    return seam[0], seam[1], node
 
 
 class _Gen:
@@ -227,7 +239,36 @@ class _Gen:
             return
         for j in range(len(children)):
             self.head.append(f"    c{k}_{j} = _N{k}.children[{j}].point")
-            self.body.append(f"{ind}c{k}_{j}(q)")
+            if type(children[j]) is AlertNode:
+                self.alert_child(k, j, ind)
+            else:
+                self.body.append(f"{ind}c{k}_{j}(q)")
+
+    def alert_child(self, k: int, j: int, ind: str) -> None:
+        """Hand ``q`` to ``alert()``, child ``j`` of node ``k``, skipping what the node would
+        skip at once (:meth:`AlertNode.quiet_seam`): an OK point of a quiet group is counted
+        here; any other point, or every point when the node offers no seam (or the child was
+        replaced since compiling), goes to its ``point()``.  The test is stateless, so a point
+        on which it raises gets the same error when ``point()`` evaluates it again."""
+        a = f"{k}_{j}"
+        self.consts["_seam"] = _seam
+        self.head.append(f"    as{a}, at{a}, an{a} = _seam(_N{k}.children[{j}])")
+        self.head.append(f"    aq{a} = 0")
+        self.tail.append(f"    if aq{a}:")
+        self.tail.append(f"        an{a}.stats.collected += aq{a}")
+        lines = self.body
+        lines.append(f"{ind}st = as{a}.get(q.group)")
+        lines.append(f"{ind}if st is not None and st.quiet and st.quiet_name == q.name:")
+        lines.append(f"{ind}    try:")
+        lines.append(f"{ind}        fire = at{a}(q.time, q.fields, q.tags)")
+        lines.append(f"{ind}    except Exception:  # point() reports it")
+        lines.append(f"{ind}        fire = True")
+        lines.append(f"{ind}    if fire:")
+        lines.append(f"{ind}        c{a}(q)")
+        lines.append(f"{ind}    else:")
+        lines.append(f"{ind}        aq{a} += 1")
+        lines.append(f"{ind}else:")
+        lines.append(f"{ind}    c{a}(q)")
 
     def where_node(self, w: WhereNode, collected: str, ind: str) -> None:
         """``where()`` inline: a lambda per group when it keeps state, as the node does."""

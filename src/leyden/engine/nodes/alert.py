@@ -34,6 +34,7 @@ once, so the error drops the event as in Kapacitor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -74,7 +75,10 @@ from leyden.tick.pipeline import (
     DEFAULT_MESSAGE_TEMPLATE,
 )
 
-__all__ = ["AlertNode"]
+__all__ = ["AlertNode", "QuietSeam"]
+
+#: :meth:`AlertNode.quiet_seam`: the states by group ID, and ``test(time, fields, tags)``
+QuietSeam = tuple[dict[str, GroupState], Callable[[int, Any, Any], bool]]
 
 
 _LEVELS = (Level.OK, Level.INFO, Level.WARNING, Level.CRITICAL)
@@ -116,6 +120,7 @@ class AlertNode(Node):
 
         self._levels, self._resets = self._compile_levels(settings)
         self._any_level = self._compile_any_level(self._levels)
+        self._quiet_test = self._compile_quiet_test(self._levels, self._any_level)
 
         # Read for every point: kept as plain attributes (one lookup instead of two).
         self.use_flapping = settings.flapping
@@ -219,6 +224,22 @@ class AlertNode(Node):
             return compile_lambda(combined)
         except CompileError:
             return None
+
+    @staticmethod
+    def _compile_quiet_test(
+        levels: tuple[CompiledLambda | None, ...], any_level: CompiledLambda | None
+    ) -> Callable[[int, Any, Any], bool] | None:
+        """The test :meth:`quiet_seam` offers: ``any_level``, or the only predicate when it is
+        a comparison without functions (a bool or an error, no state: evaluating it once more
+        in :meth:`point` changes nothing)."""
+        if any_level is not None:
+            return any_level.eval_point_bool
+        tests = [e for e in levels if e is not None]
+        if len(tests) != 1:
+            return None
+        node = tests[0].node
+        expr = node.expression if isinstance(node, LambdaNode) else node
+        return tests[0].eval_point_bool if _boolean_without_functions(expr) else None
 
     def _compile(self, node: Any, what: str) -> CompiledLambda:
         try:
@@ -563,6 +584,21 @@ class AlertNode(Node):
             self.error("encountered error collecting event", error=str(exc), id=event.state.id)
 
     # --- stream --------------------------------------------------------------------------
+
+    def quiet_seam(self) -> QuietSeam | None:
+        """What a caller running :meth:`point` inline (:mod:`leyden.engine.fused`) needs to
+        skip the common case itself: the groups' states by group ID and the one-lambda test.
+
+        A point ``p`` may be skipped, counted only in ``stats.collected``, exactly when
+        ``st = states.get(p.group)`` is a :class:`GroupState` with ``st.quiet`` true and
+        ``st.quiet_name == p.name``, and ``test(p.time, p.fields, p.tags)`` returns false;
+        every other point (the test true or raising included) goes to :meth:`point`, which
+        then does what it always does.  None when there is no such test (a predicate with
+        functions, or no level at all) or ``point`` is replaced on this instance.
+        """
+        if self._quiet_test is None or "point" in self.__dict__:
+            return None
+        return self._states, self._quiet_test
 
     def point(self, p: Point) -> None:
         self.stats.collected += 1
