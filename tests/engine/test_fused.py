@@ -67,6 +67,7 @@ ALERTS = [
     '|alert().crit(lambda: "nope" > 1 OR "v" > 9)',  # an error in the only predicate
     '|alert().crit(lambda: "v" > 8).stateChangesOnly()',
     '|alert().info(lambda: "v" > 3).crit(lambda: "v" > 9).flapping(0.2, 0.5).history(4)',
+    '|alert().warn(lambda: 7.5 <= "v").crit(lambda: "v" == 10)',  # a number on the left
     "|alert().crit(lambda: count() > 3)",  # a function: no seam, every point to point()
     '|alert().crit(lambda: "v" > 8).id(\'{{ index .Tags "host" }}\')',  # id per point
 ]
@@ -215,6 +216,43 @@ def test_generated_chain_equals_node_by_node(
     bad: frozenset[int],
     sample_every: int,
 ) -> None:
+    check_equal(froms, points, splits, bad, sample_every)
+
+
+@st.composite
+def alert_point(draw: st.DrawFn) -> Point:
+    """A point for an alert: few groups, values around the thresholds, now and then a tag
+    named like the field (a conflict: an evaluation error) or a string value."""
+    tags = {"host": draw(st.sampled_from(["a", "b"]))}
+    if draw(st.integers(0, 9)) == 0:
+        tags["v"] = "t"
+    v = draw(st.one_of(st.integers(0, 11), st.sampled_from([7.5, 8.0, 9.5, 10.0, "s"])))
+    return Point("cpu", tags, {"v": v}, draw(st.integers(-30, 30)) * S)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    alert=st.sampled_from(ALERTS),
+    group=st.sampled_from(["", ".groupBy('host')"]),
+    points=st.lists(alert_point(), max_size=60),
+    splits=st.lists(st.integers(0, 60), max_size=3),
+    sample_every=st.sampled_from([5, 256]),
+)
+def test_alert_below_the_chain_equals_node_by_node(
+    alert: str, group: str, points: list[Point], splits: list[int], sample_every: int
+) -> None:
+    """Alert nodes, mostly quiet groups meeting points near their thresholds."""
+    check_equal([f"|from(){group}\n    {alert}"], points, splits, frozenset(), sample_every)
+
+
+def check_equal(
+    froms: list[str],
+    points: list[Point],
+    splits: list[int],
+    bad: frozenset[int],
+    sample_every: int,
+) -> None:
+    """The fused task and the node-by-node one observe the same (see the module docstring)."""
     source = script(froms)
     fused, fused_log = build(source, True, bad)
     plain, plain_log = build(source, False, bad)

@@ -75,7 +75,7 @@ from leyden.tick.pipeline import (
     DEFAULT_MESSAGE_TEMPLATE,
 )
 
-__all__ = ["AlertNode", "QuietSeam"]
+__all__ = ["AlertNode", "QuietSeam", "Threshold"]
 
 #: :meth:`AlertNode.quiet_seam`: the states by group ID, and ``test(time, fields, tags)``
 QuietSeam = tuple[dict[str, GroupState], Callable[[int, Any, Any], bool]]
@@ -121,6 +121,7 @@ class AlertNode(Node):
         self._levels, self._resets = self._compile_levels(settings)
         self._any_level = self._compile_any_level(self._levels)
         self._quiet_test = self._compile_quiet_test(self._levels, self._any_level)
+        self._thresholds = _thresholds(self._levels) if self._quiet_test is not None else None
 
         # Read for every point: kept as plain attributes (one lookup instead of two).
         self.use_flapping = settings.flapping
@@ -600,6 +601,18 @@ class AlertNode(Node):
             return None
         return self._states, self._quiet_test
 
+    def quiet_thresholds(self) -> tuple[Threshold, ...] | None:
+        """:meth:`quiet_seam`'s test spelled out, for a caller compiling it into its own code,
+        when every level predicate is one comparison of a field with a number (alert
+        thresholds, the common case): ``(field, operator, number, field_on_the_left)`` each.
+
+        For a point whose every such field holds an ``int`` or a ``float`` (not a bool) and
+        whose tags have none of their names, the test is true exactly when a comparison holds
+        (Python's, as the compiled lambdas compare two numbers); for any other point the
+        caller must use the test of :meth:`quiet_seam`.  None when the predicates are other.
+        """
+        return self._thresholds
+
     def point(self, p: Point) -> None:
         self.stats.collected += 1
         st = self._states.get(p.group)
@@ -774,6 +787,34 @@ def _server_info(ctx: TaskContext) -> GoStruct:
 def _point_result(name: str, tags: dict[str, str], fields: dict[str, Any], t: int) -> Any:
     """The models.Result of a stream point (built when a handler first asks for it)."""
     return result([point_row(Point(name, tags, fields, t))])
+
+
+#: :meth:`AlertNode.quiet_thresholds`: field, comparison operator, number, field on the left
+Threshold = tuple[str, str, int | float, bool]
+
+_COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
+
+
+def _thresholds(levels: tuple[CompiledLambda | None, ...]) -> tuple[Threshold, ...] | None:
+    """Each predicate as a ``"field" <op> number`` comparison (most severe first), or None
+    unless every predicate is exactly one; the number as the lambda compiler writes it."""
+    out: list[Threshold] = []
+    for e in reversed(levels):
+        if e is None:
+            continue
+        node = e.node.expression if isinstance(e.node, LambdaNode) else e.node
+        if not (isinstance(node, BinaryNode) and node.operator in _COMPARISONS):
+            return None
+        left, right = node.left, node.right
+        if isinstance(left, ReferenceNode) and isinstance(right, NumberNode):
+            ref, num, on_left = left, right, True
+        elif isinstance(left, NumberNode) and isinstance(right, ReferenceNode):
+            ref, num, on_left = right, left, False
+        else:
+            return None
+        value: int | float = int(num.int64) if num.is_int else float(num.float64)
+        out.append((ref.reference, node.operator, value, on_left))
+    return tuple(out) or None
 
 
 #: operators whose result is a bool (or an evaluation error)
