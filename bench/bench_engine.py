@@ -67,7 +67,7 @@ ALERT = """stream
 """
 SCRIPTS = {"SimpleTask": SIMPLE, "CountTask": COUNT, "AlertTask": ALERT}
 #: the alert task of ALERT with thresholds no point of :func:`body` reaches: it never fires
-QUIET_ALERT = """stream
+NEVER_FIRING_ALERT = """stream
 	|from()
 		.measurement('m1')
 	|alert()
@@ -262,7 +262,7 @@ def alert_read_floor_run(tasks: int, data: bytes) -> float:
 
 
 def _fused_quiet(names: list[str], points: list[Any]) -> None:
-    """The hand-fused loop of QUIET_ALERT: the name test, the field, the level, the state."""
+    """The hand-fused loop of NEVER_FIRING_ALERT: the name test, the field, the level, the state."""
     for _ in names:
         prev = 0
         for p in points:
@@ -284,7 +284,7 @@ def quiet_alert_cost(tasks: int = 10, points: int = 50_000, repeat: int = 2) -> 
     eng = fused = float("inf")
     for _ in range(repeat):
         runtime = _runtime()
-        running = _tasks(QUIET_ALERT, tasks, runtime)
+        running = _tasks(NEVER_FIRING_ALERT, tasks, runtime)
         gc.collect()
         start = time.perf_counter()
         runtime.router.write_points(DB, RP, parsed)

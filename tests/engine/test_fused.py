@@ -1,16 +1,18 @@
 """The generated source chain (``leyden.engine.fused``) against the node-by-node path.
 
 Random ``stream → from()`` chains (with or without database, retention policy, measurement,
-where, groupBy, truncate and round, and ``where()``/``eval()`` nodes below; one or two
-``from()`` branches) end in a recording node; the
+where, groupBy, truncate and round, and ``where()``/``eval()``/``alert()`` nodes below; one or
+two ``from()`` branches) end in a recording node; the
 same random points, in random write splits, go through a fused task and a node-by-node one.
 Everything observable must be equal: the points each recorder saw (attributes, dimensions,
-group, order), every node's statistics, the task's failures, and the exec-time sampling.
+group, order), every node's statistics (an alert node's alert statistics and level history
+too: its quiet OK points are skipped inline), the task's failures, and the exec-time sampling.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -22,7 +24,10 @@ from leyden.clock import SimulatedClock
 from leyden.engine import task as task_module
 from leyden.engine.model import NO_DIMENSIONS, Dimensions, Point
 from leyden.engine.node import Node
+from leyden.engine.nodes.alert import AlertNode
+from leyden.engine.services import AlertSink
 from leyden.engine.task import Task
+from leyden.model.alert import Event
 from leyden.tick.builder import build_pipeline
 
 S = 1_000_000_000
@@ -54,6 +59,18 @@ WHERES = [
     'lambda: "nope" > 1',  # a missing reference: an evaluation error, counted and logged
     "lambda: count() > 2",  # stateful, shared by the node's groups (Kapacitor's from())
 ]
+#: alert() nodes, whose quiet OK points the generated loop skips inline (``quiet_seam``)
+ALERTS = [
+    '|alert().crit(lambda: "v" > 8)',  # one plain predicate: the seam's test
+    '|alert().info(lambda: "v" > 5).warn(lambda: "v" > 7).crit(lambda: "v" > 9)',  # any level
+    '|alert().warn(lambda: "host" > 1).crit(lambda: "v" > 9)',  # errors: a string, or missing
+    '|alert().crit(lambda: "nope" > 1 OR "v" > 9)',  # an error in the only predicate
+    '|alert().crit(lambda: "v" > 8).stateChangesOnly()',
+    '|alert().info(lambda: "v" > 3).crit(lambda: "v" > 9).flapping(0.2, 0.5).history(4)',
+    '|alert().warn(lambda: 7.5 <= "v").crit(lambda: "v" == 10)',  # a number on the left
+    "|alert().crit(lambda: count() > 3)",  # a function: no seam, every point to point()
+    '|alert().crit(lambda: "v" > 8).id(\'{{ index .Tags "host" }}\')',  # id per point
+]
 GROUPS = [None, "'host'", "'host', 'dc'", "*"]
 BELOW = [
     *(f"|where({w})" for w in WHERES[1:]),
@@ -61,6 +78,7 @@ BELOW = [
     "|eval(lambda: count()).as('c').keep()",
     "|eval(lambda: string(\"v\")).as('host').tags('host')",  # the group is recomputed
     "|eval(lambda: \"v\" + 1, lambda: \"x\").as('x', 'y')",  # chained: the scope path
+    *ALERTS,
 ]
 
 
@@ -114,14 +132,50 @@ def a_point(draw: st.DrawFn) -> Point:
     )
 
 
+class _EventSink:
+    """An alert node's publisher that logs every event it is handed (rendered in full)."""
+
+    def __init__(self, log: list[Record], node: str) -> None:
+        self.log = log
+        self.node = node
+
+    def publish(self, event: Event) -> None:
+        s = event.state
+        self.log.append(("event", self.node, s.id, s.level, s.time, s.message, s.details))
+
+    def is_inhibited(self, category: str, tags: Mapping[str, str]) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def delete(self) -> None:
+        pass
+
+
+class EventLog:
+    """An alert service whose nodes' events go to one log (the recorders' log)."""
+
+    def __init__(self, log: list[Record]) -> None:
+        self.log = log
+
+    def register_alert_node(self, **registration: Any) -> AlertSink:
+        return _EventSink(self.log, registration["node"])
+
+
 def build(source: str, fused: bool, bad: frozenset[int]) -> tuple[Task, list[Record]]:
     log: list[Record] = []
-    task = Task("t", build_pipeline(source), context("t", SimulatedClock()), [], fused=fused)
+    ctx = context("t", SimulatedClock(), alerts=EventLog(log))
+    task = Task("t", build_pipeline(source), ctx, [], fused=fused)
     for name, node in task.nodes.items():
         if node.kind != "stream" and not node.children:
             node.children = [Recorder(log, name, bad)]
     return task, log
 
+
+#: (host, v) of points for the alert examples
+ALERT_POINTS = [("a", 1), ("a", 2), ("b", 1), ("a", 10), ("a", 6), ("a", 1), ("a", 0), ("b", 3)]
+ALERT_POINTS += [("a", 1.5), ("b", 9.5), ("b", 1), ("b", 2)]
 
 REGROUPED = "|from().groupBy('host')\n    |eval(lambda: string(\"v\")).as('host').tags('host')"
 
@@ -133,6 +187,20 @@ REGROUPED = "|from().groupBy('host')\n    |eval(lambda: string(\"v\")).as('host'
     splits=[],
     bad=frozenset(),
     sample_every=256,
+)
+@example(  # quiet groups whose test raises on some points: point() must report each error
+    froms=[f"|from().groupBy('host')\n    {ALERTS[2]}", f"|from()\n    {ALERTS[3]}"],
+    points=[Point("cpu", {"host": h}, {"v": v}, 0) for h, v in ALERT_POINTS],
+    splits=[3],
+    bad=frozenset(),
+    sample_every=256,
+)
+@example(  # groups going quiet, firing and recovering; a point of another name in between
+    froms=[f"|from().groupBy('host')\n    {ALERTS[1]}"],
+    points=[Point("cpu" if v else "mem", {"host": h}, {"v": v}, 0) for h, v in ALERT_POINTS],
+    splits=[],
+    bad=frozenset(),
+    sample_every=3,
 )
 @given(
     froms=st.lists(from_clause(), min_size=1, max_size=2),
@@ -148,6 +216,43 @@ def test_generated_chain_equals_node_by_node(
     bad: frozenset[int],
     sample_every: int,
 ) -> None:
+    check_equal(froms, points, splits, bad, sample_every)
+
+
+@st.composite
+def alert_point(draw: st.DrawFn) -> Point:
+    """A point for an alert: few groups, values around the thresholds, now and then a tag
+    named like the field (a conflict: an evaluation error) or a string value."""
+    tags = {"host": draw(st.sampled_from(["a", "b"]))}
+    if draw(st.integers(0, 9)) == 0:
+        tags["v"] = "t"
+    v = draw(st.one_of(st.integers(0, 11), st.sampled_from([7.5, 8.0, 9.5, 10.0, "s"])))
+    return Point("cpu", tags, {"v": v}, draw(st.integers(-30, 30)) * S)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    alert=st.sampled_from(ALERTS),
+    group=st.sampled_from(["", ".groupBy('host')"]),
+    points=st.lists(alert_point(), max_size=60),
+    splits=st.lists(st.integers(0, 60), max_size=3),
+    sample_every=st.sampled_from([5, 256]),
+)
+def test_alert_below_the_chain_equals_node_by_node(
+    alert: str, group: str, points: list[Point], splits: list[int], sample_every: int
+) -> None:
+    """Alert nodes, mostly quiet groups meeting points near their thresholds."""
+    check_equal([f"|from(){group}\n    {alert}"], points, splits, frozenset(), sample_every)
+
+
+def check_equal(
+    froms: list[str],
+    points: list[Point],
+    splits: list[int],
+    bad: frozenset[int],
+    sample_every: int,
+) -> None:
+    """The fused task and the node-by-node one observe the same (see the module docstring)."""
     source = script(froms)
     fused, fused_log = build(source, True, bad)
     plain, plain_log = build(source, False, bad)
@@ -163,6 +268,13 @@ def test_generated_chain_equals_node_by_node(
     assert fused_log == plain_log
     for name, node in plain.nodes.items():
         assert fused.nodes[name].stats == node.stats, name
+        if isinstance(node, AlertNode):
+            other = fused.nodes[name]
+            assert isinstance(other, AlertNode)
+            assert other.alert_stats == node.alert_stats, name
+            groups = {p.group for p in points} | {"", "host=a", "host=b"}
+            for g in groups:
+                assert other.levels_of(g) == node.levels_of(g), (name, g)
     assert fused.failures == plain.failures
     assert dict(fused.exec_times.calls) == dict(plain.exec_times.calls)
 

@@ -35,6 +35,7 @@ from typing import Any
 
 from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS, Dimensions, Point, group_id
 from leyden.engine.node import Node
+from leyden.engine.nodes.alert import AlertNode
 from leyden.engine.nodes.source import FromNode, StreamNode
 from leyden.engine.nodes.transform import EvalNode, WhereNode
 from leyden.go import time as gotime
@@ -90,6 +91,20 @@ def compile_source_chain(stream: Node) -> SourceChain | None:
 
 #: generated source -> its code object
 _CODE: dict[str, CodeType] = {}
+
+_NO_STATES: dict[str, Any] = {}
+
+
+def _seam(
+    node: Node, compiled: AlertNode
+) -> tuple[dict[str, Any], Callable[[int, Any, Any], bool] | None, Node]:
+    """An ``alert()`` child's quiet seam for one call, with the node; when there is none (or
+    the child is no longer the node compiled in), an empty mapping of states, so that every
+    point goes to the child's ``point()``."""
+    seam = node.quiet_seam() if node is compiled else None
+    if seam is None:
+        return _NO_STATES, None, node
+    return seam[0], seam[1], node
 
 
 class _Gen:
@@ -227,7 +242,70 @@ class _Gen:
             return
         for j in range(len(children)):
             self.head.append(f"    c{k}_{j} = _N{k}.children[{j}].point")
-            self.body.append(f"{ind}c{k}_{j}(q)")
+            if type(children[j]) is AlertNode:
+                self.alert_child(k, j, ind)
+            else:
+                self.body.append(f"{ind}c{k}_{j}(q)")
+
+    def alert_child(self, k: int, j: int, ind: str) -> None:
+        """Hand ``q`` to ``alert()``, child ``j`` of node ``k``, skipping what the node would
+        skip at once (:meth:`AlertNode.quiet_seam`): an OK point of a quiet group is counted
+        here; any other point, or every point when the node offers no seam (or the child was
+        replaced since compiling), goes to its ``point()``.  The test is stateless, so a point
+        on which it raises gets the same error when ``point()`` evaluates it again."""
+        a = f"{k}_{j}"
+        node = self.consts[f"_N{k}"].children[j]
+        assert isinstance(node, AlertNode)
+        self.consts["_seam"] = _seam
+        self.consts[f"_A{a}"] = node
+        self.head.append(f"    as{a}, at{a}, an{a} = _seam(_N{k}.children[{j}], _A{a})")
+        self.head.append(f"    aq{a} = 0")
+        self.tail.append(f"    if aq{a}:")
+        self.tail.append(f"        an{a}.stats.collected += aq{a}")
+        # The group's state is looked up again when the group ID is another object, or after
+        # point() ran (it may have made the group's state; nothing else changes the states
+        # while this loop runs, and a state's attributes are read afresh every time).
+        self.head.append(f"    ag{a} = ast{a} = None")
+        lines = self.body
+        lines.append(f"{ind}if q.group is not ag{a}:")
+        lines.append(f"{ind}    ag{a} = q.group")
+        lines.append(f"{ind}    ast{a} = as{a}.get(ag{a})")
+        lines.append(f"{ind}st = ast{a}")
+        lines.append(f"{ind}if st is not None and st.quiet and st.quiet_name == q.name:")
+        test = [
+            f"{ind}    try:",
+            f"{ind}        fire = at{a}(q.time, q.fields, q.tags)",
+            f"{ind}    except Exception:  # point() reports it",
+            f"{ind}        fire = True",
+        ]
+        thresholds = node.quiet_thresholds()
+        if thresholds is None:
+            lines.extend(test)
+        else:  # the comparisons inline when the fields are numbers (else the test)
+            names = list(dict.fromkeys(t[0] for t in thresholds))
+            guards = []
+            for i, name in enumerate(names):
+                lines.append(f"{ind}    v{i} = q.fields.get({name!r})")
+                guards.append(f"(type(v{i}) is float or type(v{i}) is int)")
+            guards.extend(f"{name!r} not in q.tags" for name in names)
+            holds = []
+            for i, (name, op, number, on_left) in enumerate(thresholds):
+                assert op in ("==", "!=", "<", "<=", ">", ">=")
+                self.consts[f"_T{a}_{i}"] = number
+                v = f"v{names.index(name)}"
+                holds.append(f"{v} {op} _T{a}_{i}" if on_left else f"_T{a}_{i} {op} {v}")
+            lines.append(f"{ind}    if {' and '.join(guards)}:")
+            lines.append(f"{ind}        fire = {' or '.join(holds)}")
+            lines.append(f"{ind}    else:")
+            lines.extend("    " + line for line in test)
+        lines.append(f"{ind}    if fire:")
+        lines.append(f"{ind}        ag{a} = None")
+        lines.append(f"{ind}        c{a}(q)")
+        lines.append(f"{ind}    else:")
+        lines.append(f"{ind}        aq{a} += 1")
+        lines.append(f"{ind}else:")
+        lines.append(f"{ind}    ag{a} = None")
+        lines.append(f"{ind}    c{a}(q)")
 
     def where_node(self, w: WhereNode, collected: str, ind: str) -> None:
         """``where()`` inline: a lambda per group when it keeps state, as the node does."""

@@ -34,6 +34,7 @@ once, so the error drops the event as in Kapacitor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -74,7 +75,10 @@ from leyden.tick.pipeline import (
     DEFAULT_MESSAGE_TEMPLATE,
 )
 
-__all__ = ["AlertNode"]
+__all__ = ["AlertNode", "QuietSeam", "Threshold"]
+
+#: :meth:`AlertNode.quiet_seam`: the states by group ID, and ``test(time, fields, tags)``
+QuietSeam = tuple[dict[str, GroupState], Callable[[int, Any, Any], bool]]
 
 
 _LEVELS = (Level.OK, Level.INFO, Level.WARNING, Level.CRITICAL)
@@ -116,6 +120,8 @@ class AlertNode(Node):
 
         self._levels, self._resets = self._compile_levels(settings)
         self._any_level = self._compile_any_level(self._levels)
+        self._quiet_test = self._compile_quiet_test(self._levels, self._any_level)
+        self._thresholds = _thresholds(self._levels) if self._quiet_test is not None else None
 
         # Read for every point: kept as plain attributes (one lookup instead of two).
         self.use_flapping = settings.flapping
@@ -219,6 +225,22 @@ class AlertNode(Node):
             return compile_lambda(combined)
         except CompileError:
             return None
+
+    @staticmethod
+    def _compile_quiet_test(
+        levels: tuple[CompiledLambda | None, ...], any_level: CompiledLambda | None
+    ) -> Callable[[int, Any, Any], bool] | None:
+        """The test :meth:`quiet_seam` offers: ``any_level``, or the only predicate when it is
+        a comparison without functions (a bool or an error, no state: evaluating it once more
+        in :meth:`point` changes nothing)."""
+        if any_level is not None:
+            return any_level.eval_point_bool
+        tests = [e for e in levels if e is not None]
+        if len(tests) != 1:
+            return None
+        node = tests[0].node
+        expr = node.expression if isinstance(node, LambdaNode) else node
+        return tests[0].eval_point_bool if _boolean_without_functions(expr) else None
 
     def _compile(self, node: Any, what: str) -> CompiledLambda:
         try:
@@ -564,6 +586,33 @@ class AlertNode(Node):
 
     # --- stream --------------------------------------------------------------------------
 
+    def quiet_seam(self) -> QuietSeam | None:
+        """What a caller running :meth:`point` inline (:mod:`leyden.engine.fused`) needs to
+        skip the common case itself: the groups' states by group ID and the one-lambda test.
+
+        A point ``p`` may be skipped, counted only in ``stats.collected``, exactly when
+        ``st = states.get(p.group)`` is a :class:`GroupState` with ``st.quiet`` true and
+        ``st.quiet_name == p.name``, and ``test(p.time, p.fields, p.tags)`` returns false;
+        every other point (the test true or raising included) goes to :meth:`point`, which
+        then does what it always does.  None when there is no such test (a predicate with
+        functions, or no level at all) or ``point`` is replaced on this instance.
+        """
+        if self._quiet_test is None or "point" in self.__dict__:
+            return None
+        return self._states, self._quiet_test
+
+    def quiet_thresholds(self) -> tuple[Threshold, ...] | None:
+        """:meth:`quiet_seam`'s test spelled out, for a caller compiling it into its own code,
+        when every level predicate is one comparison of a field with a number (alert
+        thresholds, the common case): ``(field, operator, number, field_on_the_left)`` each.
+
+        For a point whose every such field holds an ``int`` or a ``float`` (not a bool) and
+        whose tags have none of their names, the test is true exactly when a comparison holds
+        (Python's, as the compiled lambdas compare two numbers); for any other point the
+        caller must use the test of :meth:`quiet_seam`.  None when the predicates are other.
+        """
+        return self._thresholds
+
     def point(self, p: Point) -> None:
         self.stats.collected += 1
         st = self._states.get(p.group)
@@ -738,6 +787,34 @@ def _server_info(ctx: TaskContext) -> GoStruct:
 def _point_result(name: str, tags: dict[str, str], fields: dict[str, Any], t: int) -> Any:
     """The models.Result of a stream point (built when a handler first asks for it)."""
     return result([point_row(Point(name, tags, fields, t))])
+
+
+#: :meth:`AlertNode.quiet_thresholds`: field, comparison operator, number, field on the left
+Threshold = tuple[str, str, int | float, bool]
+
+_COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
+
+
+def _thresholds(levels: tuple[CompiledLambda | None, ...]) -> tuple[Threshold, ...] | None:
+    """Each predicate as a ``"field" <op> number`` comparison (most severe first), or None
+    unless every predicate is exactly one; the number as the lambda compiler writes it."""
+    out: list[Threshold] = []
+    for e in reversed(levels):
+        if e is None:
+            continue
+        node = e.node.expression if isinstance(e.node, LambdaNode) else e.node
+        if not (isinstance(node, BinaryNode) and node.operator in _COMPARISONS):
+            return None
+        left, right = node.left, node.right
+        if isinstance(left, ReferenceNode) and isinstance(right, NumberNode):
+            ref, num, on_left = left, right, True
+        elif isinstance(left, NumberNode) and isinstance(right, ReferenceNode):
+            ref, num, on_left = right, left, False
+        else:
+            return None
+        value: int | float = int(num.int64) if num.is_int else float(num.float64)
+        out.append((ref.reference, node.operator, value, on_left))
+    return tuple(out) or None
 
 
 #: operators whose result is a bool (or an evaluation error)
