@@ -29,6 +29,7 @@ the reference the generated one is tested against (``tests/engine/test_fused.py`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from types import CodeType
 from typing import Any
@@ -80,17 +81,19 @@ def compile_source_chain(stream: Node) -> SourceChain | None:
     src = gen.source()
     # Tasks built from one script generate the same text (settings are in the namespace): compile
     # it once.
-    code = _CODE.get(src)
-    if code is None:
-        code = _CODE[src] = compile(src + "\n", "<source chain>", "exec")
+    code = _compile(src)
     namespace = dict(gen.consts)
     exec(code, namespace)
     run: SourceChain = namespace["_run"]
     return run
 
 
-#: generated source -> its code object
-_CODE: dict[str, CodeType] = {}
+@functools.lru_cache(maxsize=512)
+def _compile(src: str) -> CodeType:
+    """The code of a generated source; bounded, since numbers written into the source
+    (truncate, round, thresholds) make every redefinition with new ones a new text."""
+    return compile(src + "\n", "<source chain>", "exec")
+
 
 _NO_STATES: dict[str, Any] = {}
 
