@@ -40,6 +40,7 @@ from yarl import URL
 
 __all__ = [
     "DeliveryResult",
+    "EnvProxies",
     "Outcome",
     "SSLSetting",
     "SessionPool",
@@ -236,6 +237,28 @@ def build_ssl_context(
     return context
 
 
+class EnvProxies:
+    """The proxies the environment names (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``, with
+    credentials from the URL or ``.netrc``), read on first use and kept: a post asks
+    :meth:`for_url` on the event loop, no worker thread (see the module's docstring)."""
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._proxies: dict[str, ProxyInfo] | None = None
+
+    def for_url(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+        """The proxy and its credentials for ``url``; ``(None, None)`` to connect directly."""
+        if not self.enabled:
+            return None, None
+        if self._proxies is None:
+            self._proxies = proxies_from_env()
+        target = URL(url)
+        info = self._proxies.get(target.scheme)
+        if info is None or (target.host is not None and proxy_bypass(target.host)):
+            return None, None
+        return info.proxy, info.proxy_auth
+
+
 class SessionPool:
     """One ``aiohttp.ClientSession`` per TLS setting, so connections stay alive across posts."""
 
@@ -252,21 +275,12 @@ class SessionPool:
         self._trust_env = trust_env
         self._name = name
         self._sessions: dict[_ssl.SSLContext | bool, aiohttp.ClientSession] = {}
-        self._proxies: dict[str, ProxyInfo] | None = None
+        self._proxies = EnvProxies(enabled=trust_env)
         self._closed = False
 
     def proxy(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
-        """The proxy (and its credentials) the environment names for ``url``, if any; the
-        environment is read when the first session is made (see the module's docstring)."""
-        if not self._trust_env:
-            return None, None
-        if self._proxies is None:
-            self._proxies = proxies_from_env()
-        target = URL(url)
-        info = self._proxies.get(target.scheme)
-        if info is None or (target.host is not None and proxy_bypass(target.host)):
-            return None, None
-        return info.proxy, info.proxy_auth
+        """The proxy (and its credentials) the environment names for ``url``, if any."""
+        return self._proxies.for_url(url)
 
     def get(self, setting: SSLSetting) -> aiohttp.ClientSession:
         """The session for ``setting``; raises ``RuntimeError`` once the pool is closed."""
