@@ -7,6 +7,7 @@ points, never time.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 from leyden import lineprotocol
@@ -34,7 +35,8 @@ def ticking_clock(step: float) -> Iterator[float]:
 
 def make_feed(step: float = 1.0, budget: float = 0.5) -> WriteFeed:
     ticks = ticking_clock(step)
-    return WriteFeed(budget=budget, clock=lambda: next(ticks))
+    # a fake clock: no real pause either, so a yield is exactly one turn of the loop
+    return WriteFeed(budget=budget, clock=lambda: next(ticks), pause=0.0)
 
 
 def body(n: int, name: str = "cpu") -> bytes:
@@ -163,3 +165,39 @@ def test_a_string_may_span_lines_so_a_quoted_body_is_parsed_whole() -> None:
     assert receiver.points[0].fields == {"msg": "one\ntwo"}
     assert len(receiver.points) == 401
     assert feed.yields > 0  # still routed in slices
+
+
+class SlowReceiver(Receiver):
+    """A task that costs real CPU per point, holding the GIL as routing does."""
+
+    def receive(self, db: str, rp: str, point: WirePoint) -> None:
+        end = time.perf_counter() + 0.00002
+        while time.perf_counter() < end:
+            pass
+        super().receive(db, rp, point)
+
+
+def test_a_worker_thread_gets_the_gil_while_a_body_is_routed() -> None:
+    # aiohttp resolves host names in the loop's executor: a hop there must not wait for the
+    # body to be through (with sleep(0) between slices it did: the GIL never came free)
+    n = 40_000
+    router = Router()
+    receiver = SlowReceiver()
+    router.subscribe(receiver, [("db", "rp")], [None])
+    feed = WriteFeed()
+    seen: list[int] = []
+
+    async def run() -> None:
+        write = asyncio.ensure_future(
+            feed.write(router, "db", "rp", body(n), precision="ns", now_ns=0)
+        )
+        while not receiver.points:
+            await asyncio.sleep(0)
+        for _ in range(3):
+            await asyncio.to_thread(lambda: None)
+            seen.append(len(receiver.points))
+        await write
+
+    asyncio.run(run())
+    assert len(receiver.points) == n
+    assert seen[-1] < n // 2  # three hops while under half the body was routed

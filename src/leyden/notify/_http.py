@@ -11,6 +11,11 @@ hardened with instead of copying them:
 * **TLS.**  Kapacitor's ``ssl-ca``/``ssl-cert``/``ssl-key``/``insecure-skip-verify`` keys become
   one client context (:func:`build_ssl_context`); :class:`SessionPool` keeps one aiohttp session
   per such setting so connections are reused across posts.
+* **Proxies** come from the environment (``HTTPS_PROXY``, ``NO_PROXY`` …, as Go's
+  ``http.ProxyFromEnvironment`` in Kapacitor), read once per session, never per post: aiohttp's
+  own ``trust_env`` looks them (and ``.netrc``) up in a worker thread on every request, and while
+  a write keeps the event loop busy that thread waits for the GIL, so an alert's post stalled
+  until the write was done (issue 11).
 * **Outcomes.**  :class:`DeliveryResult` says delivered / retry / permanent, so the durable
   outbox's dispatcher owns the retry schedule for every kind; :func:`classify` maps an HTTP
   status to an outcome and :func:`backoff` gives the dispatcher's jittered exponential wait
@@ -27,11 +32,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
+from urllib.request import proxy_bypass
 
 import aiohttp
+from aiohttp.helpers import ProxyInfo, proxies_from_env
+from yarl import URL
 
 __all__ = [
     "DeliveryResult",
+    "EnvProxies",
     "Outcome",
     "SSLSetting",
     "SessionPool",
@@ -228,6 +237,28 @@ def build_ssl_context(
     return context
 
 
+class EnvProxies:
+    """The proxies the environment names (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``, with
+    credentials from the URL or ``.netrc``), read on first use and kept: a post asks
+    :meth:`for_url` on the event loop, no worker thread (see the module's docstring)."""
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._proxies: dict[str, ProxyInfo] | None = None
+
+    def for_url(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+        """The proxy and its credentials for ``url``; ``(None, None)`` to connect directly."""
+        if not self.enabled:
+            return None, None
+        if self._proxies is None:
+            self._proxies = proxies_from_env()
+        target = URL(url)
+        info = self._proxies.get(target.scheme)
+        if info is None or (target.host is not None and proxy_bypass(target.host)):
+            return None, None
+        return info.proxy, info.proxy_auth
+
+
 class SessionPool:
     """One ``aiohttp.ClientSession`` per TLS setting, so connections stay alive across posts."""
 
@@ -244,7 +275,12 @@ class SessionPool:
         self._trust_env = trust_env
         self._name = name
         self._sessions: dict[_ssl.SSLContext | bool, aiohttp.ClientSession] = {}
+        self._proxies = EnvProxies(enabled=trust_env)
         self._closed = False
+
+    def proxy(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+        """The proxy (and its credentials) the environment names for ``url``, if any."""
+        return self._proxies.for_url(url)
 
     def get(self, setting: SSLSetting) -> aiohttp.ClientSession:
         """The session for ``setting``; raises ``RuntimeError`` once the pool is closed."""
@@ -258,7 +294,7 @@ class SessionPool:
                 connector=connector,
                 timeout=self._timeout,
                 headers=self._headers,
-                trust_env=self._trust_env,
+                trust_env=False,  # proxies: see proxy()
             )
             self._sessions[key] = session
         return session

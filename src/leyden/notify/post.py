@@ -22,7 +22,13 @@ from leyden.config import endpoint_headers, endpoint_template_text
 from leyden.go.template import FUNCS_DETAILS, Template, TemplateError, TemplateExecError
 from leyden.go.types import GoStruct
 from leyden.model.alert import Event
-from leyden.notify._http import DeliveryResult, classify, redact_url, url_destination
+from leyden.notify._http import (
+    DeliveryResult,
+    EnvProxies,
+    classify,
+    redact_url,
+    url_destination,
+)
 from leyden.notify._registry import Integration
 from leyden.notify.base import (
     HandlerConfigError,
@@ -124,6 +130,7 @@ class PostHandler(SingleSend):
         self._timeout = aiohttp.ClientTimeout(total=limit)
         self._ssl = not skip_ssl_verification  # True: aiohttp's default checks
         self._session: aiohttp.ClientSession | None = None
+        self._proxies = EnvProxies()
         self.destination = f"post:{url_destination(url)}"
 
     def _url(self, data: AlertData) -> str:
@@ -154,10 +161,13 @@ class PostHandler(SingleSend):
         if content_type is not None:
             headers["Content-Type"] = content_type
         if self._session is None:
-            self._session = aiohttp.ClientSession(trust_env=True)
+            self._session = aiohttp.ClientSession(trust_env=False)  # proxies: EnvProxies
+        proxy, proxy_auth = self._proxies.for_url(url)
         try:
             async with self._session.post(
                 url,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
                 data=body,
                 headers=headers,
                 timeout=self._timeout,

@@ -16,6 +16,15 @@ body; one write runs at a time, the one with the fewest lines left first.  A wor
 switch-interval slices, and events would cross threads); measured, the budgeted yield kept
 the throughput and cut the alert latency under load from seconds to milliseconds.
 
+**Threads still need the GIL between turns.**  A turn that ends with ``sleep(0)`` releases the
+GIL only for a zero-timeout ``select``, and retakes it at once: a thread waiting for it (the
+executor behind ``asyncio.to_thread`` and aiohttp's ``getaddrinfo``) loses that race, and since
+the GIL changed hands its forced switch after ``sys.getswitchinterval()`` (5 ms) never comes.
+Measured in the write-delivery end-to-end test, such a hop waited out the rest of a 60,000-line
+body (about 370 ms) and the alert's post with it; a turn ending in a :data:`YIELD_PAUSE` sleep
+(the loop blocked in its selector, the GIL free) brings the hop to 3 to 5 ms, for about 3% more
+turns per body.
+
 What a write promises is unchanged: the 204 (or 400) comes after every point of the body was
 routed, and a body's points reach each task in the body's order.  Concurrent bodies are not
 interleaved at all (a shorter one may pass a longer one between two of its slices): concurrent
@@ -42,6 +51,7 @@ __all__ = [
     "MAX_WRITE_BODY",
     "TURN_BUDGET",
     "WRITE_FEED_KEY",
+    "YIELD_PAUSE",
     "WriteFeed",
     "debug_vars",
     "install",
@@ -52,6 +62,9 @@ __all__ = [
 MAX_WRITE_BODY = 32 * 1024 * 1024
 #: seconds of one turn of the event loop a write may take
 TURN_BUDGET = 0.002
+#: seconds a write's turn ends with the loop blocked in its selector: the GIL is free that long,
+#: so a worker thread waiting for it (aiohttp's DNS lookup, ``asyncio.to_thread``) gets it
+YIELD_PAUSE = 0.0001
 #: lines in a write's first slice; later slices are sized from what the previous one took
 FIRST_SLICE = 64
 #: the most lines one slice takes (a cheap body still goes by in a few turns)
@@ -89,14 +102,20 @@ class WriteFeed:
     bodies the one nearest its end finishes first, so its client sends the next body while
     the others are routed (sharing turns equally finished them all together, and the server
     then idled while every client uploaded).  ``clock`` (seconds, monotonic) is injectable so a
-    test can decide when a slice is over budget without timing anything.
+    test can decide when a slice is over budget without timing anything; ``pause`` is
+    :data:`YIELD_PAUSE` (0: one loop turn per yield, for tests on a fake clock).
     """
 
     def __init__(
-        self, *, budget: float = TURN_BUDGET, clock: Callable[[], float] = time.perf_counter
+        self,
+        *,
+        budget: float = TURN_BUDGET,
+        clock: Callable[[], float] = time.perf_counter,
+        pause: float = YIELD_PAUSE,
     ) -> None:
         self.budget = budget
         self.clock = clock
+        self.pause = pause
         self._writes: list[_Write] = []
         self._seq = 0
         #: times a write gave the loop back before its body was done (for tests and metrics)
@@ -179,7 +198,7 @@ class WriteFeed:
                 )
                 if done < total and now - started >= self.budget:
                     self.yields += 1
-                    await asyncio.sleep(0)  # deliveries and other requests run now
+                    await asyncio.sleep(self.pause)  # deliveries, requests and threads run now
                     started = clock()
             return accepted, errors
         finally:

@@ -600,3 +600,23 @@ async def test_concurrent_requests_to_one_webhook_respect_the_gate(
     assert all(r.delivered for r in results)
     assert fake_time.waits == [1.5, 1.5]
     assert len(server.seen) == 3
+
+
+async def test_the_environments_proxy_carries_the_post(
+    server: WebhookServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # the webhook server stands in for the proxy: a post to a host that does not exist
+    # reaches it only through HTTP_PROXY (read on the loop, not in aiohttp's worker thread)
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("HTTP_PROXY", server.base)
+    sender = DiscordSender()
+    try:
+        result = await sender.post_once("http://discord.invalid" + server.path, PAYLOAD)
+    finally:
+        await sender.close()
+    assert result.delivered
+    assert [s.path for s in server.seen] == [server.path]
+    assert server.seen[0].headers["Host"] == "discord.invalid"

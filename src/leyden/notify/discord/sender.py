@@ -225,11 +225,14 @@ class DiscordSender:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         try:
             session = self._sessions.get(ssl)
+            proxy, proxy_auth = self._sessions.proxy(target)
             async with session.post(
                 target,
                 data=body,
                 headers={"Content-Type": "application/json"},
                 allow_redirects=False,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
             ) as response:
                 status = response.status
                 headers = response.headers
