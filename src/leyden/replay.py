@@ -42,7 +42,8 @@ from leyden.notify import INTEGRATIONS
 from leyden.notify.base import IntegrationError
 from leyden.runtime import Runtime, build_runtime
 from leyden.store import Store
-from leyden.tasks.runner import build, check
+from leyden.tasks.manager import check
+from leyden.tasks.runner import build
 from leyden.tick.errors import TickError
 from leyden.tick.pipeline import Pipeline
 

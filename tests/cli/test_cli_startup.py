@@ -16,8 +16,12 @@ import pytest
 
 import leyden.engine.nodes  # noqa: F401  (imported for its registrations: NODE_CLASSES complete)
 from leyden.cli import vet
+from leyden.config import load_config
 from leyden.engine.node import NODE_CLASSES
+from leyden.engine.services import AlertNodeOptions
 from leyden.notify import INTEGRATIONS
+from leyden.workers.pool import worker_init
+from leyden.workers.protocol import encode
 
 SCRIPT = """\
 stream
@@ -94,3 +98,29 @@ def test_serve_loads_neither_the_client_verbs_nor_the_tools() -> None:
     unneeded = ("leyden.client", "leyden.cli.tasks", "leyden.cli.topics", "leyden.cli.deliveries")
     unneeded += ("leyden.cli._remote", "leyden.cli.vet", "leyden.replay", "leyden.devtools")
     assert [m for m in loaded if m.startswith(unneeded)] == []
+
+
+def test_an_engine_worker_loads_no_integration_nor_http_client(tmp_path: Path) -> None:
+    """A worker process imports its module, then unpickles the pool's first message (with a
+    Discord workspace configured): neither may bring the integrations or aiohttp, a third of
+    a worker's start-up and so of ``leyden serve``'s with workers."""
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text(
+        '[[discord]]\nenabled = true\nworkspace = "w"\n'
+        'url = "https://discord.com/api/webhooks/1/secret-token"\n'
+    )
+    config = load_config(str(conf), {}, integrations=INTEGRATIONS.sections())
+    frame = encode(worker_init(config, AlertNodeOptions(), {}))
+    code = (
+        "import json, pickle, sys\n"
+        "import leyden.workers.worker\n"
+        "init = pickle.loads(sys.stdin.buffer.read()[4:])\n"
+        "print(json.dumps([init['hostname'], sorted(sys.modules)]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], input=frame, capture_output=True, timeout=60, check=True
+    )
+    hostname, loaded = json.loads(done.stdout)
+    assert hostname == config.hostname  # it did read the message
+    heavy = ("leyden.notify", "leyden.server", "leyden.alerting", "leyden.config", "aiohttp")
+    assert [m for m in loaded if m.startswith(heavy)] == []

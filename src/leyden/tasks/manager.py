@@ -31,13 +31,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
-from leyden.engine.node import TaskError
+from leyden.engine.node import NODE_CLASSES, TaskError
 from leyden.engine.task import Task
 from leyden.go.types import go_json
 from leyden.model.records import TaskRecord
 from leyden.notify import INTEGRATIONS, IntegrationService
 from leyden.notify.base import IntegrationError
-from leyden.tasks.runner import TaskRunner, build, check
+from leyden.tasks.runner import TaskRunner, build
 from leyden.tasks.stats import RunningTask
 from leyden.tasks.vars import normalize_vars
 from leyden.tick import ast as A
@@ -45,7 +45,14 @@ from leyden.tick.errors import TickError
 from leyden.tick.parser import parse
 from leyden.tick.pipeline import Pipeline, TickWarning
 
-__all__ = ["RemoteEngine", "TaskManager", "TaskRequestError", "TaskStore", "TaskView"]
+__all__ = [
+    "RemoteEngine",
+    "TaskManager",
+    "TaskRequestError",
+    "TaskStore",
+    "TaskView",
+    "check",
+]
 
 log = logging.getLogger("leyden.task")
 
@@ -92,6 +99,16 @@ class RemoteEngine(Protocol):
     async def stop_task(self, task: Any, *, delete: bool = False) -> None: ...
 
     async def refresh(self, task: Any) -> None: ...
+
+
+def check(pipeline: Pipeline, subject: str) -> None:
+    """Refuse what the pipeline uses that this server cannot run, as the runtime's registries
+    say (the engine's node classes, the integrations' handler kinds); ``subject`` names the
+    task or file in the error."""
+    unsupported = pipeline.unsupported(NODE_CLASSES, INTEGRATIONS.tick_kinds())
+    if unsupported:
+        what = ", ".join(sorted({u.what for u in unsupported}))
+        raise TaskError(f"{subject}: not supported by this server: {what}")
 
 
 def _valid_id(task_id: str) -> bool:

@@ -13,15 +13,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from leyden.clock import Clock
-from leyden.engine.node import NODE_CLASSES, TaskContext, TaskError
+from leyden.engine.node import TaskContext
 from leyden.engine.router import Router
 from leyden.engine.services import TaskServices
 from leyden.engine.task import Task
-from leyden.notify import INTEGRATIONS
 from leyden.tick.builder import build_pipeline, task_vars_from_json
 from leyden.tick.pipeline import Pipeline
 
-__all__ = ["TaskRunner", "build", "check"]
+__all__ = ["TaskRunner", "build"]
 
 
 def build(script: str, *, filename: str, vars: Mapping[str, Any] | None = None) -> Pipeline:
@@ -29,16 +28,6 @@ def build(script: str, *, filename: str, vars: Mapping[str, Any] | None = None) 
     ``TickError`` (or ``ValueError`` for malformed vars)."""
     task_vars = None if vars is None else task_vars_from_json(vars)
     return build_pipeline(script, filename=filename, task_vars=task_vars)
-
-
-def check(pipeline: Pipeline, subject: str) -> None:
-    """Refuse what the pipeline uses that this server cannot run, as the runtime's registries
-    say (the engine's node classes, the alert service's handler kinds); ``subject`` names the
-    task or file in the error."""
-    unsupported = pipeline.unsupported(NODE_CLASSES, INTEGRATIONS.tick_kinds())
-    if unsupported:
-        what = ", ".join(sorted({u.what for u in unsupported}))
-        raise TaskError(f"{subject}: not supported by this server: {what}")
 
 
 class TaskRunner:

@@ -19,12 +19,11 @@ from typing import Any, BinaryIO
 
 from leyden import lineprotocol
 from leyden.clock import WallClock
-from leyden.config import Config
 from leyden.engine.router import Router
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
 from leyden.log import setup_logging
 from leyden.model.alert import Event, EventState, Level
-from leyden.tasks.runner import TaskRunner, build, check
+from leyden.tasks.runner import TaskRunner, build
 from leyden.tasks.stats import RunningTask
 from leyden.workers.protocol import read_frame_sync, write_frame_sync
 
@@ -132,8 +131,8 @@ class WorkerEngine:
         """Build and subscribe the task; the alert nodes' registrations for the server."""
         self.alerts.state_changes_only = state_changes_only
         self.alerts.registered = []
+        # the server checked the pipeline against the same registries before placing it
         pipeline = build(script, filename=task_id, vars=vars_)
-        check(pipeline, f"task {task_id}")
         task = self.runner.start(task_id, pipeline, dbrps)
         self.running[task_id] = RunningTask.started(task)
         return self.alerts.registered
@@ -196,11 +195,10 @@ def main() -> None:
     init = read_frame_sync(stdin)
     if init is None:
         return
-    config: Config = init["config"]
-    setup_logging(config.logging.file, config.logging.level)
+    setup_logging(*init["logging"])
     engine = WorkerEngine(
-        default_retention_policy=config.default_retention_policy,
-        hostname=config.hostname,
+        default_retention_policy=init["default_retention_policy"],
+        hostname=init["hostname"],
         alert_options=init["alert_options"],
         httppost_endpoints=init["httppost_endpoints"],
     )

@@ -17,11 +17,9 @@ import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from multidict import CIMultiDict
-from yarl import URL
 
 from leyden.engine.model import Batch, BatchPoint, Point
 from leyden.engine.node import Barrier, Node, TaskContext, TaskError, register
@@ -29,6 +27,9 @@ from leyden.engine.result import batch_row, point_row, result
 from leyden.engine.services import HTTPEndpoint
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.go.types import GoStruct, StringMap, go_json
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger("leyden.task")
 
@@ -178,6 +179,10 @@ class HTTPPostNode(Node):
             self.worker = loop.create_task(self._work())
 
     async def _work(self) -> None:
+        # aiohttp on first use: an engine worker process never posts (httpPost tasks stay in
+        # the server's process) and importing it is a third of the worker's start-up
+        import aiohttp
+
         timeout = aiohttp.ClientTimeout(total=self.timeout / 1e9 if self.timeout > 0 else None)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while self.queue:
@@ -193,6 +198,9 @@ class HTTPPostNode(Node):
 
     async def _send(self, session: aiohttp.ClientSession, req: _Request) -> int:
         """POST one request; its status code, or 0 when there is no response."""
+        import aiohttp
+        from yarl import URL
+
         try:
             async with session.post(
                 URL(req.url, encoded=True),
