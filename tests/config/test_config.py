@@ -1299,7 +1299,7 @@ def test_env_secret_value_not_echoed_on_type_error() -> None:
 
 
 def test_engine_workers_from_the_file_and_the_environment(tmp_path: Path) -> None:
-    assert load(tmp_path, "").engine.workers == 1  # the server's own process by default
+    assert load(tmp_path, "").engine.workers == 0  # one engine process per core by default
     assert load(tmp_path, "[engine]\n  workers = 3\n").engine.worker_count() == 3
     env = {"KAPACITOR_ENGINE_WORKERS": "2"}
     assert load(tmp_path, "[engine]\n  workers = 3\n", env).engine.workers == 2

@@ -207,11 +207,11 @@ class EngineConfig(Section):
     """``[engine]`` (Leyden's own, issue 11): how many processes run the tasks.
 
     ``workers = 1`` runs every task in the server's process (no inter-process traffic); ``N``
-    shards stream tasks over ``N`` engine worker processes (:mod:`leyden.workers`); ``0``
-    means one per core (``os.cpu_count()``).
+    shards stream tasks over ``N`` engine worker processes (:mod:`leyden.workers`); ``0``, the
+    default, means one per core (``os.cpu_count()``: on one core, the server's own process).
     """
 
-    workers: int = 1
+    workers: int = 0
 
     _SCHEMA: ClassVar[tuple[Key, ...]] = (Key("workers", "workers", "int"),)
 

@@ -27,7 +27,7 @@ Sections Leyden implements::
     [delivery]         max-age, retry-backoff, retry-max-backoff, discord-channel-limit,
                        digest-after (Leyden's own: the durable outbox's retries and pacing)
     [engine]           workers (Leyden's own: engine processes; 1 = in the server's process,
-                       0 = one per core)
+                       0 = one per core, the default)
     [config-override]  enabled
     [[discord]] …      each integration's own section (leyden.notify: Discord's is
                        leyden.notify.discord.config); a single [x] table counts as one section
