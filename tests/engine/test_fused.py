@@ -70,6 +70,9 @@ ALERTS = [
     '|alert().warn(lambda: 7.5 <= "v").crit(lambda: "v" == 10)',  # a number on the left
     "|alert().crit(lambda: count() > 3)",  # a function: no seam, every point to point()
     '|alert().crit(lambda: "v" > 8).id(\'{{ index .Tags "host" }}\')',  # id per point
+    # thresholds folded: one comparison per operator, a number on either side
+    '|alert().info(lambda: "v" < 2).warn(lambda: 9 <= "v").crit(lambda: 10 < "v" OR "v" < 1)',
+    '|alert().info(lambda: 1 > "v").warn(lambda: "v" != 3).crit(lambda: "v" == 11)',
 ]
 GROUPS = [None, "'host'", "'host', 'dc'", "*"]
 BELOW = [
@@ -233,7 +236,7 @@ def alert_point(draw: st.DrawFn) -> Point:
 @settings(max_examples=200, deadline=None)
 @given(
     alert=st.sampled_from(ALERTS),
-    group=st.sampled_from(["", ".groupBy('host')"]),
+    group=st.sampled_from(["", ".groupBy('host')", ".measurement('cpu').groupBy('host')"]),
     points=st.lists(alert_point(), max_size=60),
     splits=st.lists(st.integers(0, 60), max_size=3),
     sample_every=st.sampled_from([5, 256]),
@@ -245,15 +248,32 @@ def test_alert_below_the_chain_equals_node_by_node(
     check_equal([f"|from(){group}\n    {alert}"], points, splits, frozenset(), sample_every)
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    alerts=st.lists(st.sampled_from(ALERTS), min_size=2, max_size=3),
+    points=st.lists(alert_point(), max_size=60),
+    splits=st.lists(st.integers(0, 60), max_size=3),
+)
+def test_alerts_side_by_side_below_one_from_equal_node_by_node(
+    alerts: list[str], points: list[Point], splits: list[int]
+) -> None:
+    """Several alert children of one ``from()``: each counts the points it skips itself."""
+    source = "var f = stream\n    |from().measurement('cpu').groupBy('host')\n"
+    source += "\n".join(f"f\n    {alert}" for alert in alerts)
+    check_equal([], points, splits, frozenset(), 256, source=source)
+
+
 def check_equal(
     froms: list[str],
     points: list[Point],
     splits: list[int],
     bad: frozenset[int],
     sample_every: int,
+    *,
+    source: str = "",
 ) -> None:
     """The fused task and the node-by-node one observe the same (see the module docstring)."""
-    source = script(froms)
+    source = source or script(froms)
     fused, fused_log = build(source, True, bad)
     plain, plain_log = build(source, False, bad)
     assert fused.fused and not plain.fused

@@ -36,7 +36,7 @@ from typing import Any
 
 from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS, Dimensions, Point, group_id
 from leyden.engine.node import Node
-from leyden.engine.nodes.alert import AlertNode
+from leyden.engine.nodes.alert import AlertNode, Threshold
 from leyden.engine.nodes.source import FromNode, StreamNode
 from leyden.engine.nodes.transform import EvalNode, WhereNode
 from leyden.go import time as gotime
@@ -110,6 +110,28 @@ def _seam(
     return seam[0], seam[1], node
 
 
+_FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _folded(thresholds: Sequence[Threshold]) -> list[tuple[str, str, int | float]]:
+    """The thresholds as ``field op number`` comparisons (the field on the left), any of
+    which holding means any of the originals holds, with one comparison per field and
+    ordering operator: ``v > 90 or v > 95`` is ``v > 90`` (Python compares ints and floats
+    exactly, so the least bound decides); a NaN bound never holds and is dropped.  ``==`` and
+    ``!=`` are kept as they are."""
+    bounds: dict[tuple[str, str], int | float] = {}
+    kept: list[tuple[str, str, int | float]] = []
+    for field, op, number, on_left in thresholds:
+        op = op if on_left else _FLIPPED[op]
+        if op in ("==", "!="):
+            kept.append((field, op, number))
+        elif number == number:  # not NaN
+            pick = min if op in (">", ">=") else max
+            key = (field, op)
+            bounds[key] = pick(bounds[key], number) if key in bounds else number
+    return kept + [(field, op, number) for (field, op), number in bounds.items()]
+
+
 class _Gen:
     """Writes the generated function: a head run once per call, the loop body, and a tail
     adding the counted statistics."""
@@ -130,6 +152,8 @@ class _Gen:
         self.body: list[str] = []
         self.tail: list[str] = []
         self.nodes = 0
+        #: the measurement every point leaving node k has, when its ``from()`` names one
+        self.measurements: dict[int, str] = {}
 
     def source(self) -> str:
         return "\n".join(
@@ -164,6 +188,7 @@ class _Gen:
         node below an earlier one raised, so it counts its own.
         """
         k = self.node(f)
+        self.measurements[k] = f.measurement
         ind = " " * 12
         lines = self.body
 
@@ -238,10 +263,10 @@ class _Gen:
         self.body.append(f"{ind}e{k} += 1")
         children = node.children
         if len(children) == 1 and type(children[0]) is WhereNode:
-            self.where_node(children[0], f"e{k}", ind)
+            self.where_node(children[0], k, ind)
             return
         if len(children) == 1 and type(children[0]) is EvalNode:
-            self.eval_node(children[0], f"e{k}", ind)
+            self.eval_node(children[0], k, ind)
             return
         for j in range(len(children)):
             self.head.append(f"    c{k}_{j} = _N{k}.children[{j}].point")
@@ -255,65 +280,99 @@ class _Gen:
         skip at once (:meth:`AlertNode.quiet_seam`): an OK point of a quiet group is counted
         here; any other point, or every point when the node offers no seam (or the child was
         replaced since compiling), goes to its ``point()``.  The test is stateless, so a point
-        on which it raises gets the same error when ``point()`` evaluates it again."""
+        on which it raises gets the same error when ``point()`` evaluates it again.
+
+        Per point this is as short as it can be made: whether the group is quiet for the
+        point's measurement is decided when the group changes (when the ``from()`` names the
+        measurement, every point has that name); the thresholds are folded into one
+        comparison per field and operator; and when the alert is the node's only child, the
+        points it skipped are the node's emits less the ones handed on, so only those are
+        counted.
+        """
         a = f"{k}_{j}"
         node = self.consts[f"_N{k}"].children[j]
         assert isinstance(node, AlertNode)
+        only_child = len(self.consts[f"_N{k}"].children) == 1
         self.consts["_seam"] = _seam
         self.consts[f"_A{a}"] = node
         self.head.append(f"    as{a}, at{a}, an{a} = _seam(_N{k}.children[{j}], _A{a})")
-        self.head.append(f"    aq{a} = 0")
-        self.tail.append(f"    if aq{a}:")
-        self.tail.append(f"        an{a}.stats.collected += aq{a}")
-        # The group's state is looked up again when the group ID is another object, or after
-        # point() ran (it may have made the group's state; nothing else changes the states
-        # while this loop runs, and a state's attributes are read afresh every time).
-        self.head.append(f"    ag{a} = ast{a} = None")
+        self.head.append(f"    ac{a} = 0")  # points handed to point(), or skipped
+        if only_child:
+            self.tail.append(f"    if e{k} != ac{a}:")
+            self.tail.append(f"        an{a}.stats.collected += e{k} - ac{a}")
+        else:
+            self.tail.append(f"    if ac{a}:")
+            self.tail.append(f"        an{a}.stats.collected += ac{a}")
+        # The group's quietness is decided again when the group ID is another object, or
+        # after point() ran (it may have changed the group's state; nothing else changes the
+        # states while this loop runs).
+        self.head.append(f"    ag{a} = None")
+        self.head.append(f"    aok{a} = False")
+        name = self.measurements.get(k, "")
+        if name:
+            self.consts[f"_AM{a}"] = name
         lines = self.body
         lines.append(f"{ind}if q.group is not ag{a}:")
         lines.append(f"{ind}    ag{a} = q.group")
-        lines.append(f"{ind}    ast{a} = as{a}.get(ag{a})")
-        lines.append(f"{ind}st = ast{a}")
-        lines.append(f"{ind}if st is not None and st.quiet and st.quiet_name == q.name:")
+        lines.append(f"{ind}    st = as{a}.get(ag{a})")
+        if name:
+            lines.append(
+                f"{ind}    aok{a} = st is not None and st.quiet and st.quiet_name == _AM{a}"
+            )
+            lines.append(f"{ind}if aok{a}:")
+        else:
+            lines.append(
+                f"{ind}    aok{a} = st.quiet_name if st is not None and st.quiet else None"
+            )
+            lines.append(f"{ind}if aok{a} == q.name:")
+        if only_child:  # count what is handed on
+            hand_on, skipped = [f"ag{a} = None", f"ac{a} += 1", f"c{a}(q)"], []
+        else:  # count what is skipped
+            hand_on, skipped = [f"ag{a} = None", f"c{a}(q)"], [f"ac{a} += 1"]
         test = [
-            f"{ind}    try:",
-            f"{ind}        fire = at{a}(q.time, q.fields, q.tags)",
-            f"{ind}    except Exception:  # point() reports it",
-            f"{ind}        fire = True",
+            "try:",
+            f"    fire = at{a}(q.time, q.fields, q.tags)",
+            "except Exception:  # point() reports it",
+            "    fire = True",
+            "if fire:",
+            *("    " + line for line in hand_on),
         ]
+        if skipped:
+            test += ["else:", *("    " + line for line in skipped)]
         thresholds = node.quiet_thresholds()
         if thresholds is None:
-            lines.extend(test)
+            lines.extend(f"{ind}    {line}" for line in test)
         else:  # the comparisons inline when the fields are numbers (else the test)
             names = list(dict.fromkeys(t[0] for t in thresholds))
             guards = []
-            for i, name in enumerate(names):
-                lines.append(f"{ind}    v{i} = q.fields.get({name!r})")
+            for i, field in enumerate(names):
+                lines.append(f"{ind}    v{i} = q.fields.get({field!r})")
                 guards.append(f"(type(v{i}) is float or type(v{i}) is int)")
-            guards.extend(f"{name!r} not in q.tags" for name in names)
+            guards.extend(f"{field!r} not in q.tags" for field in names)
             holds = []
-            for i, (name, op, number, on_left) in enumerate(thresholds):
-                assert op in ("==", "!=", "<", "<=", ">", ">=")
+            for i, (field, op, number) in enumerate(_folded(thresholds)):
                 self.consts[f"_T{a}_{i}"] = number
-                v = f"v{names.index(name)}"
-                holds.append(f"{v} {op} _T{a}_{i}" if on_left else f"_T{a}_{i} {op} {v}")
+                self.head.append(f"    t{a}_{i} = _T{a}_{i}")  # a local: the fastest load
+                holds.append(f"v{names.index(field)} {op} t{a}_{i}")
             lines.append(f"{ind}    if {' and '.join(guards)}:")
-            lines.append(f"{ind}        fire = {' or '.join(holds)}")
+            if holds:
+                lines.append(f"{ind}        if {' or '.join(holds)}:")
+                lines.extend(f"{ind}            {line}" for line in hand_on)
+                if skipped:
+                    lines.append(f"{ind}        else:")
+                    lines.extend(f"{ind}            {line}" for line in skipped)
+            else:  # no comparison can hold (NaN thresholds): always skipped
+                lines.extend(f"{ind}        {line}" for line in skipped or ["pass"])
             lines.append(f"{ind}    else:")
-            lines.extend("    " + line for line in test)
-        lines.append(f"{ind}    if fire:")
-        lines.append(f"{ind}        ag{a} = None")
-        lines.append(f"{ind}        c{a}(q)")
-        lines.append(f"{ind}    else:")
-        lines.append(f"{ind}        aq{a} += 1")
+            lines.extend(f"{ind}        {line}" for line in test)
         lines.append(f"{ind}else:")
-        lines.append(f"{ind}    ag{a} = None")
-        lines.append(f"{ind}    c{a}(q)")
+        lines.extend(f"{ind}    {line}" for line in hand_on)
 
-    def where_node(self, w: WhereNode, collected: str, ind: str) -> None:
+    def where_node(self, w: WhereNode, parent: int, ind: str) -> None:
         """``where()`` inline: a lambda per group when it keeps state, as the node does."""
         k = self.node(w)
-        self.tail.append(f"    _NS{k}.collected += {collected}")
+        self.measurements[k] = self.measurements[parent]
+        self.tail.append(f"    _NS{k}.collected += e{parent}")
         lines = self.body
         if w.expr.stateful:
             self.consts[f"_X{k}"] = w.expr.get
@@ -331,10 +390,11 @@ class _Gen:
         lines.append(f"{ind}if keep:")
         self.forward(k, w, ind + "    ")
 
-    def eval_node(self, ev: EvalNode, collected: str, ind: str) -> None:
+    def eval_node(self, ev: EvalNode, parent: int, ind: str) -> None:
         """``eval()`` inline: the node's own evaluation, then the new point built here."""
         k = self.node(ev)
-        self.tail.append(f"    _NS{k}.collected += {collected}")
+        self.measurements[k] = self.measurements[parent]
+        self.tail.append(f"    _NS{k}.collected += e{parent}")
         self.consts[f"_EV{k}"] = ev._evaluate
         lines = self.body
         lines.append(f"{ind}try:")
