@@ -765,6 +765,13 @@ async def test_messages_endpoint_lists_filters_and_clears_without_tokens(h: Harn
         "status",
         "payload",
         "edited_at",
+        "thread_name",
+        "flags",
+        "silent",
+        "pings",
+        "mentions",
+        "edits",
+        "original_payload",
     }
 
     async with h.session.get(f"{h.base}/messages", params={"webhook_id": OTHER}) as resp:
@@ -1174,3 +1181,168 @@ async def test_command_line_channel_limit_is_in_force() -> None:
     assert statuses == [204, 204, 429]
     assert stats["rate_limited"]["shared"] == 1
     assert stats["channels"] == {WEBHOOK: "ops", OTHER: "ops"}
+
+
+# --------------------------------------------------------------------------- issue 12: wait, edits, threads
+
+
+async def _patch(
+    h: Harness, message_id: str, body: Any, *, thread_id: str | None = None, token: str = TOKEN
+) -> tuple[int, Any]:
+    url = f"{h.url(version=10)}/messages/{message_id}".replace(TOKEN, token)
+    params = {"thread_id": thread_id} if thread_id else None
+    async with h.session.patch(url, json=body, params=params) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_wait_true_message_object_has_discords_fields(h: Harness) -> None:
+    status, body, _ = await h.post(
+        {"content": "hi", "flags": 4096}, version=10, params={"wait": "true"}
+    )
+    assert status == 200
+    assert body["edited_timestamp"] is None
+    assert body["flags"] == 4096
+    assert body["embeds"] == []
+    assert "position" not in body  # only messages in threads have one
+    for key in ("id", "channel_id", "webhook_id"):
+        assert body[key].isdigit()
+
+
+async def test_edit_keeps_a_history_and_ignores_identity(h: Harness) -> None:
+    _, sent, _ = await h.post(KAPACITOR_ALERT, version=10, params={"wait": "true"})
+    h.clock.advance(5)
+    status, edited = await _patch(
+        h,
+        sent["id"],
+        {"username": "Someone else", "avatar_url": "https://x/a.png", "content": "resolved"},
+    )
+    assert status == 200
+    assert edited["author"]["username"] == "Kapacitor"
+    assert edited["content"] == "resolved"
+    assert edited["edited_timestamp"] is not None
+    h.clock.advance(5)
+    assert (await _patch(h, sent["id"], {"embeds": []}))[0] == 200
+    [message] = h.emulator.messages
+    assert [e.ignored for e in message.edits] == [["avatar_url", "username"], []]
+    assert message.edits[0].changes == {"content": "resolved"}
+    assert message.original_payload == KAPACITOR_ALERT
+    assert message.payload == {"username": "Kapacitor", "content": "resolved", "embeds": []}
+    async with h.session.get(f"{h.base}/messages") as resp:
+        [listed] = await resp.json()
+    assert [e["edited_at"] for e in listed["edits"]] == [WALL0 + 105.0, WALL0 + 110.0]
+    assert listed["original_payload"] == KAPACITOR_ALERT
+    assert "ignored: avatar_url, username" in h.echo.getvalue()
+
+
+async def test_edit_of_an_unknown_message_is_10008_and_edits_are_rate_limited(h: Harness) -> None:
+    assert await _patch(h, "1234", {"content": "x"}) == (
+        404,
+        {"message": "Unknown Message", "code": 10008},
+    )
+    _, sent, _ = await h.post({"content": "x"}, params={"wait": "true"})
+    statuses = [(await _patch(h, sent["id"], {"content": str(i)}))[0] for i in range(5)]
+    assert statuses == [200] * 4 + [429]  # the unknown message spent one of the 5
+
+
+async def test_edit_is_validated_like_a_new_message(h: Harness) -> None:
+    _, sent, _ = await h.post({"content": "x"}, params={"wait": "true"})
+    status, body = await _patch(h, sent["id"], {"embeds": [{"title": "t" * 257}]})
+    assert status == 400
+    assert "title" in body["errors"]["embeds"]["0"]
+    status, body = await _patch(h, sent["id"], {"allowed_mentions": {"parse": ["nobody"]}})
+    assert status == 400
+    assert "allowed_mentions" in body["errors"]
+
+
+async def test_thread_id_of_a_known_thread_and_positions(h: Harness) -> None:
+    thread = h.emulator.add_thread(WEBHOOK, "incidents")
+    first = (await h.post({"content": "a"}, params={"wait": "1", "thread_id": thread}))[1]
+    second = (await h.post({"content": "b"}, params={"wait": "1", "thread_id": thread}))[1]
+    assert first["channel_id"] == second["channel_id"] == thread
+    assert (first["position"], second["position"]) == (0, 1)
+    assert h.emulator.messages[0].thread_name == "incidents"
+    assert "'incidents'" in h.echo.getvalue()
+
+
+async def test_strict_threads_refuse_an_unknown_thread() -> None:
+    emulator = DiscordEmulator(strict_threads=True)
+    base = await emulator.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = f"{base}/api/v10/webhooks/{WEBHOOK}/{TOKEN}"
+            params = {"thread_id": "42", "wait": "true"}
+            async with session.post(url, json={"content": "x"}, params=params) as resp:
+                assert (resp.status, await resp.json()) == (
+                    404,
+                    {"message": "Unknown Channel", "code": 10003},
+                )
+            thread = emulator.add_thread(WEBHOOK, "known", thread_id="42")
+            async with session.post(url, json={"content": "x"}, params=params) as resp:
+                assert resp.status == 200
+            # a thread of another channel is unknown to this webhook
+            async with session.post(
+                f"{base}/api/v10/webhooks/{OTHER}/{TOKEN}", json={"content": "x"}, params=params
+            ) as resp:
+                assert (resp.status, (await resp.json())["code"]) == (404, 10003)
+            assert thread == "42"
+    finally:
+        await emulator.stop()
+
+
+async def test_forum_post_opens_a_thread_whose_id_is_the_message_id(h: Harness) -> None:
+    h.emulator.set_forum(WEBHOOK)
+    status, body, _ = await h.post(
+        {"content": "CPU high", "thread_name": "  cpu on web-1  "},
+        version=10,
+        params={"wait": "true"},
+    )
+    assert status == 200
+    thread_id = body["channel_id"]
+    assert body["id"] == thread_id
+    assert body["position"] == 0
+    assert thread_id in h.emulator.threads
+    assert h.emulator.threads[thread_id].name == "cpu on web-1"
+    status, reply, _ = await h.post(
+        {"content": "recovered"}, version=10, params={"wait": "true", "thread_id": thread_id}
+    )
+    assert (status, reply["channel_id"], reply["position"]) == (200, thread_id, 1)
+    # editing the post needs its thread, like any message in a thread
+    assert (await _patch(h, body["id"], {"content": "x"}))[0] == 404
+    assert (await _patch(h, body["id"], {"content": "x"}, thread_id=thread_id))[0] == 200
+    async with h.session.get(f"{h.base}/_emulator/threads") as resp:
+        [listed] = await resp.json()
+    assert listed["name"] == "cpu on web-1"
+    assert listed["forum_post"] is True
+    assert listed["messages"] == [body["id"], reply["id"]]
+
+
+async def test_forum_rules(h: Harness) -> None:
+    async with h.session.post(f"{h.base}/_emulator/webhooks/{WEBHOOK}/forum") as resp:
+        assert resp.status == 204
+    assert (await h.post({"content": "x"}))[1] == {
+        "message": "Webhooks posted to forum channels must have a thread_name or thread_id",
+        "code": 220001,
+    }
+    status, body, _ = await h.post({"content": "x", "thread_name": "a"}, params={"thread_id": "42"})
+    assert (status, body["code"]) == (400, 220002)
+    # a forum's threads are always strict
+    status, body, _ = await h.post({"content": "x"}, params={"thread_id": "42"})
+    assert (status, body["code"]) == (404, 10003)
+    status, body, _ = await h.post({"content": "x", "thread_name": "a" * 101}, version=10)
+    assert status == 400
+    assert body["errors"]["thread_name"]["_errors"][0]["code"] == "BASE_TYPE_BAD_LENGTH"
+    status, body, _ = await h.post({"content": "x", "thread_name": "a"}, webhook_id=OTHER)
+    assert (status, body["code"]) == (400, 220003)  # OTHER is no forum
+    assert h.emulator.messages == []
+
+
+async def test_thread_control_endpoint(h: Harness) -> None:
+    url = f"{h.base}/_emulator/webhooks/{WEBHOOK}/threads"
+    async with h.session.post(url, json={"name": "ops", "id": "777"}) as resp:
+        assert resp.status == 201
+        assert (await resp.json())["id"] == "777"
+    async with h.session.post(url, json={"name": ""}) as resp:
+        assert resp.status == 400
+        assert "thread name" in (await resp.json())["error"]
+    status, body, _ = await h.post({"content": "x"}, params={"wait": "1", "thread_id": "777"})
+    assert (status, body["channel_id"]) == (200, "777")
