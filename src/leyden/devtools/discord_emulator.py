@@ -1856,13 +1856,19 @@ class DiscordEmulator:
         return web.Response(status=204)
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
-        rows = []
-        for m in reversed(self.messages[-50:]):
-            when = datetime.fromtimestamp(m.received_at, tz=UTC).strftime("%H:%M:%S")
-            where = _short_id(m.webhook_id) + (f" thread {m.thread_id}" if m.thread_id else "")
-            rows.append(
-                f"<tr><td>{when}</td><td>{html.escape(where)}</td>"
-                f"<td>{html.escape(describe_message(m.payload))}</td></tr>"
+        """The page for people: recent messages (latest version, an "edited N×" mark and the
+        earlier versions), then each thread with its name and messages, then rejections."""
+        rows = [self._message_row(m, where=True) for m in reversed(self.messages[-50:])]
+        threads = []
+        for thread in list(self.threads.values())[-20:]:
+            in_thread = [m for m in self.messages if m.thread_id == thread.thread_id]
+            kind = "forum post" if thread.forum_post else "thread"
+            title = thread.name if thread.name else f"thread {thread.thread_id}"
+            body = "".join(self._message_row(m, where=False) for m in in_thread[-20:])
+            threads.append(
+                f"<h3>{html.escape(title)} <small>({kind} {thread.thread_id}, "
+                f"{len(in_thread)} messages)</small></h3>"
+                f"<table>{body or '<tr><td>no messages</td></tr>'}</table>"
             )
         rejected = [r for r in self.requests if r.reason][-20:]
         rejections = "".join(
@@ -1871,23 +1877,57 @@ class DiscordEmulator:
         )
         page = _INDEX_PAGE.format(
             count=len(self.messages),
-            rows="".join(rows) or '<tr><td colspan="3">no messages yet</td></tr>',
+            rows="".join(rows) or '<tr><td colspan="4">no messages yet</td></tr>',
+            threads="".join(threads) or "<p>none</p>",
             rejections=rejections or "<li>none</li>",
             example=html.escape(self.webhook_url() if self._base_url else "/api/webhooks/ID/TOKEN"),
         )
         return web.Response(text=page, content_type="text/html")
 
+    def _message_row(self, m: ReceivedMessage, *, where: bool) -> str:
+        when = datetime.fromtimestamp(m.received_at, tz=UTC).strftime("%H:%M:%S")
+        cells = [f"<td>{when}</td>"]
+        if where:
+            place = _short_id(m.webhook_id)
+            if m.thread_id:
+                place += f" thread {m.thread_name or m.thread_id}"
+            cells.append(f"<td>{html.escape(place)}</td>")
+        notes = []
+        if m.edits:
+            notes.append(f'<span class="edited">edited {len(m.edits)}×</span>')
+        if not m.pings.nobody:
+            notes.append(html.escape(_describe_pings(m).strip(" ()")))
+        if m.silent:
+            notes.append("silent")
+        text = html.escape(describe_message(m.payload))
+        if m.edits:
+            versions = [m.original_payload or {}]
+            history = "".join(
+                f"<li>{html.escape(describe_message(version))}</li>" for version in versions
+            ) + "".join(
+                f"<li>{datetime.fromtimestamp(e.edited_at, tz=UTC).strftime('%H:%M:%S')} "
+                f"{html.escape(json.dumps(e.changes, ensure_ascii=False)[:300])}</li>"
+                for e in m.edits
+            )
+            text += f"<details><summary>history</summary><ol>{history}</ol></details>"
+        cells.append(f"<td>{text}</td><td>{' · '.join(notes)}</td>")
+        return f"<tr>{''.join(cells)}</tr>"
+
 
 _INDEX_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
 <title>Leyden Discord emulator</title>
-<style>body{{font-family:sans-serif;margin:2em}}td{{padding:.2em .8em;vertical-align:top}}</style>
+<style>body{{font-family:sans-serif;margin:2em}}td{{padding:.2em .8em;vertical-align:top}}
+.edited{{color:#a60}}</style>
 </head><body>
 <h1>Leyden Discord emulator</h1>
 <p>Webhook URL to use: <code>{example}</code> (any id and token work).
-JSON: <a href="/messages">/messages</a>, <a href="/_emulator/requests">/_emulator/requests</a>.</p>
+JSON: <a href="/messages">/messages</a>, <a href="/_emulator/threads">/_emulator/threads</a>,
+<a href="/_emulator/requests">/_emulator/requests</a>.</p>
 <h2>Recent messages ({count} received)</h2>
 <table>{rows}</table>
+<h2>Threads</h2>
+{threads}
 <h2>Recent rejections</h2>
 <ul>{rejections}</ul>
 </body></html>
@@ -2013,6 +2053,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests allowed per second from the host, 0 for no limit (50)",
     )
     parser.add_argument(
+        "--forum",
+        action="append",
+        default=[],
+        metavar="WEBHOOK_ID",
+        help="this webhook posts into a forum channel: thread_name or thread_id required "
+        "(repeatable)",
+    )
+    parser.add_argument(
+        "--strict-threads",
+        action="store_true",
+        help="answer 404 Unknown Channel to a thread_id no forum post opened",
+    )
+    parser.add_argument(
         "--quiet", action="store_true", help="do not print a line per message received"
     )
     return parser
@@ -2036,6 +2089,8 @@ async def _run_until_signal(args: argparse.Namespace) -> None:
             channel_window=args.channel_window,
             channels={webhook: name for name, ids in args.channel for webhook in ids},
             global_limit=args.global_limit,
+            forum_webhooks=args.forum,
+            strict_threads=args.strict_threads,
             echo=None if args.quiet else sys.stdout,
         )
     )
