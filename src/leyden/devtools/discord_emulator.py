@@ -29,8 +29,9 @@ Behaviour worth knowing, where Discord's own is undocumented or we had to choose
 * **Other errors** are the same on every version: invalid JSON → 400 ``50109``; nothing to
   send → 400 ``50006``; deleted webhook → 404 ``10015``; body over 25 MiB → 413 ``40005``.
 * **Checks in order:** API version; injected fault; host-wide limit; per-webhook limit;
-  per-channel limit (execute only); deleted webhook; ids in the path and query; ``wait``;
-  Content-Type; JSON; form validation; empty message.
+  per-channel limit (execute only); deleted webhook; token (after :meth:`set_token`); ids in
+  the path and query; ``wait``; Content-Type; JSON; form validation; empty message; forum
+  and thread rules.
 * **Three rate limits, as Discord has them** (reference §1.6). All are fixed windows: a window
   opens at the first request after the previous one closed, at most ``limit`` requests pass in
   it, the rest get 429 until it closes. This is how Discord's buckets behave (a reset time, not
@@ -66,10 +67,51 @@ Behaviour worth knowing, where Discord's own is undocumented or we had to choose
 * **Injected faults** answer before the rate limit is consulted, so "the next N requests fail"
   holds exactly. A fault with a 2xx status only delays: the request is then handled normally.
 * Only ``application/json`` bodies are accepted (no form or multipart uploads).
-* **Edit in place**: ``GET``/``PATCH``/``DELETE .../webhooks/{id}/{token}/messages/{message_id}``
-  work on messages the emulator accepted (with the same token, and ``?thread_id=`` when the
-  message is in a thread, else 404 ``10008 Unknown Message``). They have their own rate-limit
-  window per webhook, as Discord gives them their own bucket.
+* **``?wait=true``** answers 200 with the message object (``id``, ``channel_id`` (the
+  thread's id in a thread), ``content``, ``embeds``, ``flags``, ``webhook_id``, ``author``,
+  ``timestamp``, ``edited_timestamp``, ``mentions``/``mention_roles``/``mention_everyone``
+  and, in a thread, ``position``); without it, 204 and no body.
+* **Edit in place** (webhook.mdx, Get/Edit/Delete Webhook Message): ``GET``/``PATCH``/
+  ``DELETE .../webhooks/{id}/{token}/messages/{message_id}`` work on messages the emulator
+  accepted (with the same token, and ``?thread_id=`` when the message is in a thread, else
+  404 ``10008 Unknown Message``). They have their own rate-limit window per webhook, as
+  Discord gives them their own bucket. A PATCH is validated like a new message; the keys
+  it may change are Discord's edit parameters (``content``, ``embeds``, ``allowed_mentions``,
+  ``flags``, ``components``, ``attachments``; null clears); others (``username``,
+  ``avatar_url``, ``tts``, ``thread_name``) are not parameters of the edit endpoint and are
+  ignored, as Discord ignores unknown fields, so the author stays (each edit records them
+  under ``ignored``). Every edit is kept (:attr:`ReceivedMessage.edits`, the first version in
+  ``original_payload``). As the docs say, an edit of ``content`` rebuilds the mentions with
+  the edit's own ``allowed_mentions`` (or the defaults), and an edit notifies nobody.
+* **Threads and forum channels** (webhook.mdx, Execute Webhook; JSON error codes
+  220001-220003). :meth:`DiscordEmulator.set_forum` (``--forum ID``) makes a webhook's
+  channel a forum: it needs ``thread_name`` (opens a post: a thread whose id is also the id
+  of its first message, as on Discord; name 1-100 characters) or ``?thread_id=``; neither →
+  400 ``220001``, both → 400 ``220002``; ``thread_name`` in a non-forum channel → 400
+  ``220003``. ``?thread_id=`` must name a thread of the webhook's channel (opened by a post
+  or :meth:`DiscordEmulator.add_thread`), else 404 ``10003 Unknown Channel`` (Discord
+  answers its "Unknown ..." errors with 404; the status here is our reading), in a forum
+  and with ``strict_threads`` (``--strict-threads``); otherwise, as before these rules, an
+  unknown thread id is taken as an existing thread of unknown name.
+* **Mentions** (message.mdx, Allowed Mentions Reference): ``allowed_mentions.parse`` holds
+  only ``users``/``roles``/``everyone``; ``users``/``roles`` are at most 100 snowflakes
+  (null or [] is fine); ``parse`` naming a type and a non-empty list of that type → 400
+  ``MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE``; ``replied_user`` is a boolean. Each message
+  records whom it pinged (:class:`Pings`: ``<@id>``/``<@!id>``, ``<@&id>``, ``@everyone``/
+  ``@here`` in ``content`` only, never in embeds, filtered by ``allowed_mentions``; without
+  it everything in the content pings).
+* **Flags**: on execute only ``SUPPRESS_EMBEDS`` (1<<2), ``SUPPRESS_NOTIFICATIONS`` (1<<12)
+  and ``IS_COMPONENTS_V2`` (1<<15, then no ``content``/``embeds``/``poll``) may be set,
+  anything else → 400. An edit may set or clear ``SUPPRESS_EMBEDS`` and set
+  ``IS_COMPONENTS_V2`` (Discord's edit table); sending back a bit the message already has
+  (``SUPPRESS_NOTIFICATIONS``, as clients that round-trip ``message.flags`` do) is accepted
+  and changes nothing, setting another bit → 400 (our reading of "only"). A message with
+  ``SUPPRESS_NOTIFICATIONS`` is ``silent``: its pings are recorded, but push nobody.
+* **Broken webhooks**: :meth:`DiscordEmulator.delete_webhook` → 404 ``10015 Unknown
+  Webhook`` on every route (:meth:`DiscordEmulator.restore_webhook` undoes it);
+  :meth:`DiscordEmulator.set_token` → 401 ``50027 Invalid Webhook Token`` for any other
+  token, as after a token reset; injected faults give one-off 401/403/404 with Discord's
+  bodies.
 * Where Discord's exact wording is not on record (string type errors, bad ``wait`` values) the
   messages below are ours, in Discord's style.
 
@@ -77,9 +119,16 @@ HTTP surface besides Discord's: ``GET /`` (a page for people); ``GET``/``DELETE 
 (``?webhook_id=`` filters; tokens are never included; DELETE also empties the request log);
 ``GET /_emulator/requests`` (every request with status and reason); ``GET /_emulator/stats``
 (429s per scope, messages, requests, the limits in force);
-``GET``/``POST``/``DELETE /_emulator/faults``; ``POST /_emulator/webhooks/{id}/delete``;
-``POST /_emulator/reset`` (forget messages, requests, faults, deletions, rate-limit windows and
-counters; the channel map stays).
+``GET``/``POST``/``DELETE /_emulator/faults``; ``POST /_emulator/webhooks/{id}/delete`` and
+``.../restore``; ``POST /_emulator/webhooks/{id}/token`` (``{"token": "..."}``, null for any);
+``POST /_emulator/webhooks/{id}/forum`` (``{"forum": false}`` to undo);
+``POST /_emulator/webhooks/{id}/threads`` (``{"name": ..., "id": ...?}``, answers the thread);
+``GET /_emulator/threads`` (each thread with its name and message ids);
+``POST /_emulator/reset`` (forget messages, requests, faults, deletions, token resets, threads
+opened by posts, rate-limit windows and counters; the channel map, forums and registered
+threads stay). Each message of ``GET /messages`` has ``id``, ``thread_id``, ``thread_name``,
+``flags``, ``silent``, ``pings`` and ``mentions`` (``{"users", "roles", "everyone"}``),
+``edits`` (``edited_at``, ``changes``, ``ignored``) and ``original_payload``.
 """
 
 from __future__ import annotations
@@ -1901,10 +1950,8 @@ class DiscordEmulator:
             notes.append("silent")
         text = html.escape(describe_message(m.payload))
         if m.edits:
-            versions = [m.original_payload or {}]
-            history = "".join(
-                f"<li>{html.escape(describe_message(version))}</li>" for version in versions
-            ) + "".join(
+            original = describe_message(m.original_payload or {})
+            history = f"<li>{html.escape(original)}</li>" + "".join(
                 f"<li>{datetime.fromtimestamp(e.edited_at, tz=UTC).strftime('%H:%M:%S')} "
                 f"{html.escape(json.dumps(e.changes, ensure_ascii=False)[:300])}</li>"
                 for e in m.edits
