@@ -148,6 +148,8 @@ def build_runtime(
     many engine processes (:mod:`leyden.workers`); a server passes ``[engine] workers``.
     """
     integrations = INTEGRATIONS.build_services(config)
+    # Discord's edit-in-place / forum-thread incident messages survive a restart (issue 12)
+    INTEGRATIONS.use_store(integrations, store)
     outbox = SqliteOutbox(store)
     dispatcher = Dispatcher(outbox, settings=delivery_settings(config))
     alerts = AlertService(services=integrations, config=config, store=store, dispatcher=dispatcher)

@@ -36,6 +36,9 @@ class DiscordHandler:
         self.service = service
         self.options = options
         self.coalesce_key = service.identity(options)
+        # edit-in-place / forum-thread: one event per request, never coalesced (an incident's
+        # message carries its own alert only; see DiscordService._send_incidents)
+        self.max_batch = 1 if service.stateful(options) else EMBEDS_LIMIT
 
     @property
     def destination(self) -> str:

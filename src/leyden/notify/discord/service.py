@@ -33,6 +33,12 @@ from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult, SSLSetting, TLSConfigError, build_ssl_context
 from leyden.notify.base import IntegrationError
 from leyden.notify.discord.config import DiscordConfig
+from leyden.notify.discord.incidents import (
+    IncidentMessages,
+    IncidentStore,
+    IncidentTarget,
+    incident_scope,
+)
 from leyden.notify.discord.payload import alert_embed, build_alert_payload, combine_embeds
 from leyden.notify.discord.sender import DiscordSender
 from leyden.notify.discord.webhook import destination as webhook_destination
@@ -84,6 +90,12 @@ class DiscordHandlerOptions:
     avatar_url: str = ""
     embed_title: str = ""
     timestamp: bool | None = None
+    #: issue 12: one message per incident, edited (None: the workspace's setting)
+    edit_in_place: bool | None = None
+    #: issue 12: one forum post per incident (None: the workspace's setting)
+    forum_thread: bool | None = None
+    #: issue 12: post into this existing thread ("": the workspace's setting)
+    thread_id: str = ""
 
     KEYS = ("workspace", "username", "avatar-url", "embed-title", "timestamp")
 
@@ -182,14 +194,23 @@ class DiscordService:
         configs: list[DiscordConfig],
         *,
         sender: DiscordSender,
+        incidents: IncidentStore | None = None,
     ) -> None:
-        """``sender`` posts the bodies; the service owns it and closes it with :meth:`close`."""
+        """``sender`` posts the bodies; the service owns it and closes it with :meth:`close`.
+        ``incidents`` keeps the incident messages of ``edit-in-place``/``forum-thread``
+        handlers (the server's store; in memory when None)."""
         self._state = _build_workspaces(list(configs))
         self._sender = sender
+        self.incidents = IncidentMessages(sender, incidents)
         self._templates: dict[str, Template] = {}
         self._destinations: dict[str, str] = {}
 
     # --- configuration -------------------------------------------------------------------
+
+    def use_incident_store(self, store: IncidentStore) -> None:
+        """Keep incident messages in ``store`` (the server's SQLite store), so a restart edits
+        the same message; called by the composition root before anything is sent."""
+        self.incidents.store = store
 
     def update(self, configs: list[DiscordConfig]) -> None:
         """Replace every workspace at once; on error the old configuration stays in force."""
@@ -291,6 +312,9 @@ class DiscordService:
                 opts.avatar_url,
                 opts.embed_title,
                 str(opts.timestamp),
+                str(opts.edit_in_place),
+                str(opts.forum_thread),
+                opts.thread_id,
             )
         )
 
@@ -304,12 +328,79 @@ class DiscordService:
         title template that cannot render) is a permanent failure whose reason names it.
         """
         try:
+            config = self.resolve(opts.workspace)
+            edit, forum, thread_id = self.modes(config, opts)
+            if edit or forum:
+                return await self._send_incidents(events, opts, config, edit, forum, thread_id)
             config, payload = self._payload(events, opts)
         except DiscordError as exc:
             return DeliveryResult("permanent", None, str(exc))
-        return await self._sender.post_once(
-            normalize_webhook_url(config.url), payload, ssl=self.ssl_setting(config)
+        url = normalize_webhook_url(config.url)
+        if thread_id:
+            result, _ = await self._sender.request(
+                "POST", url, payload, ssl=self.ssl_setting(config), query={"thread_id": thread_id}
+            )
+            return result
+        return await self._sender.post_once(url, payload, ssl=self.ssl_setting(config))
+
+    @staticmethod
+    def modes(config: DiscordConfig, opts: DiscordHandlerOptions) -> tuple[bool, bool, str]:
+        """(edit-in-place, forum-thread, thread-id) for ``opts``: the handler's, else the
+        workspace's."""
+        edit = opts.edit_in_place
+        forum = opts.forum_thread
+        if edit is None:
+            edit = bool(getattr(config, "edit_in_place", False))
+        if forum is None:
+            forum = bool(getattr(config, "forum_thread", False))
+        thread_id = opts.thread_id or str(getattr(config, "thread_id", "") or "")
+        return edit, forum, "" if forum else thread_id
+
+    def stateful(self, opts: DiscordHandlerOptions) -> bool:
+        """Whether ``opts`` send one message or post per incident (``edit-in-place`` or
+        ``forum-thread``): such a handler's events go one per request (see
+        :meth:`_send_incidents`); False when its workspace does not resolve yet."""
+        try:
+            edit, forum, _ = self.modes(self.resolve(opts.workspace), opts)
+        except DiscordError:
+            return bool(opts.edit_in_place or opts.forum_thread)
+        return edit or forum
+
+    async def _send_incidents(
+        self,
+        events: Sequence[Event],
+        opts: DiscordHandlerOptions,
+        config: DiscordConfig,
+        edit: bool,
+        forum: bool,
+        thread_id: str,
+    ) -> DeliveryResult:
+        """``edit-in-place`` / ``forum-thread``: each event as part of its alert's incident,
+        in order (:class:`~leyden.notify.discord.incidents.IncidentMessages`).
+
+        Such a handler is bound with ``max_batch`` 1, so this is one event: an incident's
+        message carries exactly one embed, its alert's, because an edit replaces the whole
+        message and a message shared by several alerts could not follow each one's incident.
+        Several events (a workspace switched to edit-in-place while its handlers were bound
+        for coalescing) are sent one after the other; the first failure is the answer, and a
+        retry repeats only steps Discord did not confirm (an edit of the same state is
+        harmless).
+        """
+        target = IncidentTarget(
+            url=normalize_webhook_url(config.url),
+            ssl=self.ssl_setting(config),
+            scope=incident_scope(self.destination(opts.workspace), self.identity(opts)),
+            edit=edit,
+            forum=forum,
+            thread_id=thread_id,
         )
+        result = DeliveryResult("delivered")
+        for event in events:
+            _, payload = self._payload([event], opts)
+            result = await self.incidents.send(event, payload, target)
+            if not result.delivered:
+                return result
+        return result
 
     def prepare(self, event: Event, opts: DiscordHandlerOptions) -> tuple[str, dict[str, Any]]:
         """The URL to post to and the body to post; raises ``DiscordError`` for user mistakes."""
