@@ -97,7 +97,16 @@ class DiscordHandlerOptions:
     #: issue 12: post into this existing thread ("": the workspace's setting)
     thread_id: str = ""
 
-    KEYS = ("workspace", "username", "avatar-url", "embed-title", "timestamp")
+    KEYS = (
+        "workspace",
+        "username",
+        "avatar-url",
+        "embed-title",
+        "timestamp",
+        "edit-in-place",
+        "forum-thread",
+        "thread-id",
+    )
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None) -> DiscordHandlerOptions:
@@ -116,6 +125,9 @@ class DiscordHandlerOptions:
             avatar_url=_string_option(where, "avatar-url", options.get("avatar-url")),
             embed_title=_string_option(where, "embed-title", options.get("embed-title")),
             timestamp=_bool_option(where, "timestamp", options.get("timestamp")),
+            edit_in_place=_bool_option(where, "edit-in-place", options.get("edit-in-place")),
+            forum_thread=_bool_option(where, "forum-thread", options.get("forum-thread")),
+            thread_id=_string_option(where, "thread-id", options.get("thread-id")),
         )
 
 
