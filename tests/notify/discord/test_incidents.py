@@ -13,6 +13,7 @@ from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify.discord.config import DiscordConfig
+from leyden.notify.discord.handler import DiscordHandler
 from leyden.notify.discord.incidents import (
     IncidentMessage,
     MemoryIncidents,
@@ -20,7 +21,7 @@ from leyden.notify.discord.incidents import (
     message_link,
     thread_name,
 )
-from leyden.notify.discord.payload import LEVEL_COLORS, validate_payload
+from leyden.notify.discord.payload import EMBEDS_LIMIT, LEVEL_COLORS, validate_payload
 from leyden.notify.discord.sender import DiscordSender, SentMessage
 from leyden.notify.discord.service import DiscordHandlerOptions, DiscordService
 from leyden.store import Store
@@ -404,3 +405,103 @@ def test_thread_names_fit_and_are_never_empty() -> None:
 def test_message_link_needs_every_id() -> None:
     assert message_link("1", "2", "3") == "https://discord.com/channels/1/2/3"
     assert message_link("", "2", "3") == ""
+
+
+# --- forum threads and fixed threads (the scripted server stands in for a forum channel) ------
+
+FORUM = DiscordHandlerOptions(forum_thread=True)
+
+
+async def test_forum_thread_opens_a_post_per_incident_and_posts_into_it(
+    sender: DiscordSender, server: WebhookServer, make_config: Callable[..., Any]
+) -> None:
+    server.script(
+        (200, {"id": "900", "channel_id": "900"}),  # a forum post: its thread is its id
+        204,
+        (200, {"id": "950", "channel_id": "950"}),
+    )
+    service = DiscordService([make_config(url=server.url())], sender=sender)
+    title = DiscordHandlerOptions(forum_thread=True, embed_title="CPU {{ .ID }}")
+    await service.send([_event(Level.CRITICAL, at=1000)], title)
+    await service.send([_event(Level.OK, at=1100, since=1000)], title)
+    await service.send([_event(Level.WARNING, at=1200)], title)
+    opened, recovered, reopened = server.seen
+    assert opened.query == {"wait": "true"}
+    assert opened.body["thread_name"] == "CPU cpu:host=a"
+    assert recovered.query == {"thread_id": "900"}
+    assert "thread_name" not in recovered.body
+    assert recovered.body["embeds"][0]["color"] == LEVEL_COLORS[Level.OK]
+    assert reopened.query == {"wait": "true"}  # after OK the next incident is a new post
+    assert reopened.body["thread_name"] == "CPU cpu:host=a"
+    assert all(validate_payload(s.body) == [] for s in server.seen)
+
+
+async def test_forum_thread_names_the_post_after_the_alert_without_a_title(
+    sender: DiscordSender, server: WebhookServer, make_config: Callable[..., Any]
+) -> None:
+    server.script((200, {"id": "900", "channel_id": "900"}))
+    service = DiscordService([make_config(url=server.url())], sender=sender)
+    await service.send([_event(Level.CRITICAL, at=1000, id="x" * 150)], FORUM)
+    name = server.seen[0].body["thread_name"]
+    assert len(name) == 100 and name.startswith("xxx")
+
+
+async def test_forum_thread_with_edit_in_place_edits_the_posts_message(
+    sender: DiscordSender, server: WebhookServer, make_config: Callable[..., Any]
+) -> None:
+    server.script(
+        (200, {"id": "900", "channel_id": "900"}),
+        (200, {"id": "900", "channel_id": "900"}),
+        (404, {"message": "Unknown Webhook", "code": 10015}),  # GET the webhook: no guild
+        204,
+    )
+    service = DiscordService([make_config(url=server.url())], sender=sender)
+    both = DiscordHandlerOptions(forum_thread=True, edit_in_place=True)
+    await service.send([_event(Level.WARNING, at=1000)], both)
+    await service.send([_event(Level.CRITICAL, at=1010, since=1000)], both)
+    opened, edited, _, notice = server.seen
+    assert "thread_name" in opened.body
+    assert edited.path.endswith("/messages/900") and edited.query == {"thread_id": "900"}
+    assert "username" not in edited.body and "thread_name" not in edited.body
+    assert notice.query == {"thread_id": "900"}  # the notice goes into the post too
+
+
+async def test_a_deleted_forum_post_opens_a_new_one(
+    sender: DiscordSender, server: WebhookServer, make_config: Callable[..., Any]
+) -> None:
+    server.script(
+        (200, {"id": "900", "channel_id": "900"}),
+        (404, {"message": "Unknown Channel", "code": 10003}),
+        (200, {"id": "950", "channel_id": "950"}),
+    )
+    service = DiscordService([make_config(url=server.url())], sender=sender)
+    await service.send([_event(Level.CRITICAL, at=1000)], FORUM)
+    result = await service.send([_event(Level.OK, at=1100, since=1000)], FORUM)
+    assert result.delivered
+    assert server.seen[2].query == {"wait": "true"} and "thread_name" in server.seen[2].body
+
+
+async def test_thread_id_posts_into_that_thread_and_edits_there(
+    sender: DiscordSender, server: WebhookServer, make_config: Callable[..., Any]
+) -> None:
+    server.script(204, (200, {"id": "5", "channel_id": "4242"}), (200, {"id": "5"}))
+    service = DiscordService([make_config(url=server.url())], sender=sender)
+    await service.send([_event(Level.CRITICAL, at=1000)], DiscordHandlerOptions(thread_id="4242"))
+    assert server.seen[0].query == {"thread_id": "4242"}
+    both = DiscordHandlerOptions(thread_id="4242", edit_in_place=True)
+    await service.send([_event(Level.CRITICAL, at=1000, id="b")], both)
+    await service.send([_event(Level.OK, at=1100, since=1000, id="b")], both)
+    assert server.seen[1].query == {"thread_id": "4242", "wait": "true"}
+    assert server.seen[2].query == {"thread_id": "4242"}
+    assert server.seen[2].path.endswith("/messages/5")
+
+
+async def test_incident_handlers_send_one_event_per_request(
+    service_factory: Callable[..., DiscordService],
+) -> None:
+    service = service_factory()
+    assert DiscordHandler(service, EDIT).max_batch == 1
+    assert DiscordHandler(service, FORUM).max_batch == 1
+    assert DiscordHandler(service, DiscordHandlerOptions()).max_batch == EMBEDS_LIMIT
+    # handlers differing only in the mode never share a message
+    assert service.identity(EDIT) != service.identity(DiscordHandlerOptions())
