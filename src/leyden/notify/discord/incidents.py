@@ -254,7 +254,7 @@ class IncidentMessages:
         if target.forum:
             body = {**body, "thread_name": thread_name(body, event.state.id)}
         result, message = await self._sender.execute(
-            target.url, body, ssl=target.ssl, thread_id="" if target.forum else target.thread_id
+            target.url, body, ssl=target.ssl, thread_id=None if target.forum else target.thread_id
         )
         if not result.delivered:
             return result

@@ -152,14 +152,20 @@ def _json_or_none(content: bytes) -> Any:
         return None
 
 
-def _with_path_and_query(target: str, path: str, query: Mapping[str, str]) -> str:
+def _with_path_and_query(target: str, path: str, query: Mapping[str, str | None]) -> str:
     """``target`` with ``path`` appended and the non-empty ``query`` values set (replacing the
-    URL's own, so a ``thread_id`` given here wins over one written in the webhook URL)."""
+    URL's own, so a ``thread_id`` given here wins over one written in the webhook URL); a
+    ``None`` value removes the URL's own (a new forum post may not name a thread)."""
     given = {k: v for k, v in query.items() if v}
-    if not path and not given:
+    dropped = {k for k, v in query.items() if v is None}
+    if not path and not given and not dropped:
         return target
     parts = urlsplit(target)
-    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in given]
+    pairs = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k not in given and k not in dropped
+    ]
     pairs.extend(given.items())
     return urlunsplit(
         (parts.scheme, parts.netloc, parts.path.rstrip("/") + path, urlencode(pairs), "")
@@ -254,11 +260,12 @@ class DiscordSender:
         payload: Mapping[str, Any],
         *,
         ssl: SSLSetting = None,
-        thread_id: str = "",
+        thread_id: str | None = "",
     ) -> tuple[DeliveryResult, SentMessage | None]:
         """One ``?wait=true`` post: Discord answers 200 with the message it created, whose id
         (and channel, a forum post's new thread) ``edit-in-place`` keeps.  The message is None
-        when the post failed, or succeeded without a readable message object."""
+        when the post failed, or succeeded without a readable message object.  ``thread_id``
+        None drops one the URL names (a new forum post)."""
         result, data = await self.request(
             "POST", url, payload, ssl=ssl, query={"wait": "true", "thread_id": thread_id}
         )
@@ -307,7 +314,7 @@ class DiscordSender:
         *,
         ssl: SSLSetting = None,
         path: str = "",
-        query: Mapping[str, str] | None = None,
+        query: Mapping[str, str | None] | None = None,
     ) -> tuple[DeliveryResult, Any]:
         """One request to the webhook ``url`` (``path`` appended, non-empty ``query`` values
         set): its outcome, classified as for posts, and the answer's JSON (None without)."""
@@ -326,7 +333,7 @@ class DiscordSender:
         payload: Mapping[str, Any] | None,
         ssl: SSLSetting,
         path: str,
-        query: Mapping[str, str],
+        query: Mapping[str, str | None],
     ) -> tuple[DeliveryResult, Any]:
         shown = redact_url(url)
         wait = self._gate_wait(target)
