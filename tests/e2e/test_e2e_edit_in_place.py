@@ -100,3 +100,19 @@ def test_warning_then_critical_edits_and_posts_one_notice(stack: Stack) -> None:
         lambda got: level_of(got[0]["payload"]["embeds"][0]) == "OK",
     )
     assert len(stack.messages()) == 2
+
+
+def test_kill_9_after_the_first_message_still_edits_it(stack: Stack) -> None:
+    define(stack, CPU_ALERT_TICK, EDIT_HANDLER)
+    write(stack, 50.0, 2.0)
+    [first] = wait_for(stack, "the CRITICAL message", lambda got: len(got) == 1)
+
+    stack.kill_server()  # whatever was in flight is sent again: as an edit, never a new post
+    stack.start_server()
+    write(stack, 40.0)
+    wait_for(
+        stack,
+        "the message edited to OK",
+        lambda got: level_of(got[0]["payload"]["embeds"][0]) == "OK",
+    )
+    assert [m["id"] for m in stack.messages()] == [first["id"]]
