@@ -191,8 +191,8 @@ class IncidentMessages:
 
         No open incident (none yet, or the last one ended with OK and this event is not OK):
         a new message, sent with ``?wait=true`` (a new forum post with ``thread_name``), whose
-        ids are kept.  Otherwise: with ``edit`` the message is edited (a deleted message,
-        Discord's 10008, starts a new one), and a rise above the incident's highest level
+        ids are kept.  Otherwise: with ``edit`` the message is edited (a deleted message or
+        thread, Discord's 10008 or 10003, starts a new one), and a rise above the incident's highest level
         also posts a short notice linking to it, so people are notified (an edit notifies
         nobody); with ``forum`` alone the event is posted into the incident's thread.
 
@@ -222,7 +222,7 @@ class IncidentMessages:
                 )
                 if result.delivered:
                     return await self._edited(event, body, record, target, result)
-                if code != UNKNOWN_MESSAGE:
+                if code not in (UNKNOWN_MESSAGE, UNKNOWN_CHANNEL):  # else: gone, start anew
                     return result
                 self._log.info(
                     "the incident's Discord message was deleted; posting a new one",
