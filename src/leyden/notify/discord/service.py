@@ -33,12 +33,26 @@ from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult, SSLSetting, TLSConfigError, build_ssl_context
 from leyden.notify.base import IntegrationError
 from leyden.notify.discord.config import DiscordConfig
+from leyden.notify.discord.options import (
+    SNOWFLAKE_RULE,
+    level_problem,
+    snowflake_problem,
+    template_problem,
+)
 from leyden.notify.discord.payload import alert_embed, build_alert_payload, combine_embeds
 from leyden.notify.discord.sender import DiscordSender
 from leyden.notify.discord.webhook import destination as webhook_destination
 from leyden.notify.discord.webhook import normalize_webhook_url
 
-__all__ = ["DiscordError", "DiscordHandlerOptions", "DiscordService", "format_workspace_names"]
+__all__ = [
+    "DiscordError",
+    "DiscordFeatures",
+    "DiscordHandlerOptions",
+    "DiscordOptionError",
+    "DiscordService",
+    "format_workspace_names",
+    "merge_features",
+]
 
 TEST_MESSAGE = "test discord message"
 TEST_USERNAME = "Kapacitor"
@@ -75,6 +89,82 @@ def format_workspace_names(names: list[str]) -> str:
     return ", ".join(f'"{n}"' if n == "" else n for n in names) or "none"
 
 
+class DiscordOptionError(DiscordError):
+    """A bad handler option or ``.discord()`` property: ``key`` is its name as the user wrote
+    it (``thread-id`` in a handler file, ``threadId`` in a TICKscript) and ``value`` the bad
+    value as text, so a TICKscript error can point at it."""
+
+    def __init__(self, message: str, *, key: str, value: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+        self.value = value
+
+
+#: Leyden's own options: (handler-file key, TICKscript property, kind)
+_FEATURE_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("edit-in-place", "editInPlace", "bool"),
+    ("thread-id", "threadId", "snowflake"),
+    ("forum-thread", "forumThread", "bool"),
+    ("mention-roles", "mentionRoles", "snowflakes"),
+    ("mention-users", "mentionUsers", "snowflakes"),
+    ("mention-level", "mentionLevel", "level"),
+    ("silent-below", "silentBelow", "level"),
+    ("tags-as-fields", "tagsAsFields", "bool"),
+    ("link", "link", "template"),
+)
+
+
+def _feature_value(key: str, kind: str, value: Any, name: str, written: str) -> Any:
+    """One of Leyden's own options, checked; ``name`` says in messages what it is and
+    ``written`` is its key as the user wrote it (``thread-id`` or ``threadId``).  IDs may be
+    YAML/JSON numbers: a snowflake written without quotes is common."""
+
+    def bad(problem: str, shown: Any) -> DiscordOptionError:
+        return DiscordOptionError(f"{name} {problem}, got {shown!r}", key=written, value=str(shown))
+
+    if value is None:
+        return None
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise bad("must be true or false", value)
+        return value
+    if kind in ("snowflake", "snowflakes"):
+        items = value if kind == "snowflakes" and isinstance(value, list | tuple) else [value]
+        ids: list[str] = []
+        for item in items:
+            text = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+            if not isinstance(text, str):
+                raise bad(f"must be {SNOWFLAKE_RULE}", item)
+            problem = snowflake_problem(text)
+            if problem:
+                raise bad(problem, text)
+            ids.append(text)
+        return tuple(ids) if kind == "snowflakes" else ids[0]
+    if not isinstance(value, str):
+        raise bad("must be a string", value)
+    if kind == "level":
+        problem = level_problem(value)
+        if problem:
+            raise bad(problem, value)
+        return Level.parse(value)
+    problem = template_problem(value, key)
+    if problem:
+        raise bad(problem, value)
+    return value
+
+
+def _features(options: Mapping[str, Any], *, tick: bool) -> dict[str, Any]:
+    """The keyword arguments of :class:`DiscordHandlerOptions` for Leyden's own options."""
+    found: dict[str, Any] = {}
+    for key, prop, kind in _FEATURE_KEYS:
+        name = f"discord .{prop}()" if tick else f'discord handler option "{key}"'
+        written = prop if tick else key
+        value = _feature_value(key, kind, options.get(written), name, written)
+        if value is not None:
+            found[key.replace("-", "_")] = value
+    return found
+
+
 @dataclass(slots=True)
 class DiscordHandlerOptions:
     """What ``.discord()`` or a ``kind: discord`` handler sets; empty/None means "use the workspace"."""
@@ -84,12 +174,30 @@ class DiscordHandlerOptions:
     avatar_url: str = ""
     embed_title: str = ""
     timestamp: bool | None = None
+    # Leyden's own options (issue 12); None/empty: the workspace's value.
+    edit_in_place: bool | None = None
+    thread_id: str = ""
+    forum_thread: bool | None = None
+    mention_roles: tuple[str, ...] | None = None
+    mention_users: tuple[str, ...] | None = None
+    mention_level: Level | None = None
+    silent_below: Level | None = None
+    tags_as_fields: bool | None = None
+    link: str = ""
 
-    KEYS = ("workspace", "username", "avatar-url", "embed-title", "timestamp")
+    KEYS = (
+        "workspace",
+        "username",
+        "avatar-url",
+        "embed-title",
+        "timestamp",
+        *(key for key, _, _ in _FEATURE_KEYS),
+    )
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None) -> DiscordHandlerOptions:
-        """From handler-file ``options``; unknown keys and wrong types are errors naming the key."""
+        """From handler-file ``options``; unknown keys and wrong types are errors naming the key
+        (a bad value of Leyden's own options is a :class:`DiscordOptionError`)."""
         options = options or {}
         unknown = sorted(str(k) for k in options if k not in cls.KEYS)
         if unknown:
@@ -104,7 +212,78 @@ class DiscordHandlerOptions:
             avatar_url=_string_option(where, "avatar-url", options.get("avatar-url")),
             embed_title=_string_option(where, "embed-title", options.get("embed-title")),
             timestamp=_bool_option(where, "timestamp", options.get("timestamp")),
+            **_features(options, tick=False),
         )
+
+    @classmethod
+    def from_tick(cls, props: Mapping[str, Any]) -> DiscordHandlerOptions:
+        """From ``.discord()``'s properties (the TICKscript's checked their types; the values
+        are checked here, a bad one a :class:`DiscordOptionError` naming the property)."""
+        timestamp = props.get("timestamp")
+        return cls(
+            workspace=props.get("workspace") or "",
+            username=props.get("username") or "",
+            avatar_url=props.get("avatarURL") or props.get("avatarUrl") or "",
+            embed_title=props.get("embedTitle") or "",
+            timestamp=None if timestamp is None else bool(timestamp),
+            **_features(props, tick=True),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordFeatures:
+    """Leyden's own options for one handler, its values over its workspace's (see
+    :meth:`DiscordService.features`)."""
+
+    edit_in_place: bool = False
+    thread_id: str = ""
+    forum_thread: bool = False
+    mention_roles: tuple[str, ...] = ()
+    mention_users: tuple[str, ...] = ()
+    mention_level: Level = Level.CRITICAL
+    silent_below: Level | None = None
+    tags_as_fields: bool = False
+    link: str = ""
+
+
+def merge_features(opts: DiscordHandlerOptions, config: DiscordConfig) -> DiscordFeatures:
+    """The handler's values over the workspace's; raises :class:`DiscordOptionError` when the
+    result both posts into one thread and opens forum posts, or when a workspace value is
+    bad (a workspace built without :meth:`DiscordConfig.validate`)."""
+
+    def pick(mine: Any, theirs: Any) -> Any:
+        return theirs if mine is None or mine == "" else mine
+
+    def workspace_level(key: str, text: str) -> Level | None:
+        if not text:
+            return None
+        if level_problem(text):
+            raise DiscordError(f"discord workspace {key}: {level_problem(text)}")
+        return Level.parse(text)
+
+    thread_id = opts.thread_id or config.thread_id
+    forum_thread = bool(pick(opts.forum_thread, config.forum_thread))
+    if thread_id and forum_thread:
+        mine = "thread-id" if opts.thread_id else "forum-thread"
+        raise DiscordOptionError(
+            "thread-id and forum-thread exclude each other (a message goes either into one "
+            "existing thread or opens a forum post per alert)"
+            + ("" if opts.thread_id and opts.forum_thread else "; one of them is the workspace's"),
+            key=mine,
+            value=opts.thread_id,
+        )
+    mention_level = pick(opts.mention_level, workspace_level("mention-level", config.mention_level))
+    return DiscordFeatures(
+        edit_in_place=bool(pick(opts.edit_in_place, config.edit_in_place)),
+        thread_id=thread_id,
+        forum_thread=forum_thread,
+        mention_roles=pick(opts.mention_roles, tuple(config.mention_roles)),
+        mention_users=pick(opts.mention_users, tuple(config.mention_users)),
+        mention_level=mention_level if mention_level is not None else Level.CRITICAL,
+        silent_below=pick(opts.silent_below, workspace_level("silent-below", config.silent_below)),
+        tags_as_fields=bool(pick(opts.tags_as_fields, config.tags_as_fields)),
+        link=opts.link or config.link,
+    )
 
 
 def digest_line(earlier: Mapping[str, Sequence[Event]]) -> str:
@@ -240,6 +419,16 @@ class DiscordService:
             raise DiscordError("the default discord workspace is not enabled")
         return config
 
+    def configured(self, name: str = "") -> DiscordConfig | None:
+        """The workspace called ``name`` (``""``: the default) enabled or not; None if there
+        is none (define-time checks that need the workspace's values)."""
+        state = self._state
+        return state.default if name == "" else state.by_name.get(name)
+
+    def features(self, opts: DiscordHandlerOptions, config: DiscordConfig) -> DiscordFeatures:
+        """Leyden's own options for ``opts`` on ``config``: the handler's over the workspace's."""
+        return merge_features(opts, config)
+
     def ssl_setting(self, config: DiscordConfig) -> SSLSetting:
         """The TLS setting to post to ``config``'s webhook with (None: system defaults)."""
         return self._state.ssl.get(config.workspace)
@@ -291,6 +480,16 @@ class DiscordService:
                 opts.avatar_url,
                 opts.embed_title,
                 str(opts.timestamp),
+                # Leyden's own options change the request (URL, content, flags, embeds)
+                str(opts.edit_in_place),
+                opts.thread_id,
+                str(opts.forum_thread),
+                repr(opts.mention_roles),
+                repr(opts.mention_users),
+                repr(opts.mention_level),
+                repr(opts.silent_below),
+                str(opts.tags_as_fields),
+                opts.link,
             )
         )
 
