@@ -210,6 +210,8 @@ def test_prepare_builds_kapacitors_body_and_pins_the_api_version(
     )
     url, payload = service.prepare(make_event(), Opts())
     assert url == "https://discordapp.com/api/v10/webhooks/1/tok?thread_id=5"
+    # Kapacitor's body, plus Leyden's: since when (a field), which task and alert (the footer)
+    # and allowed_mentions that let nothing in the message ping
     assert payload == {
         "username": "AlertBot",
         "embeds": [
@@ -217,9 +219,12 @@ def test_prepare_builds_kapacitors_body_and_pins_the_api_version(
                 "color": 0xF95F53,
                 "title": "Alert",
                 "description": "serverA is CRITICAL",
+                "fields": [{"name": "Since", "value": "<t:1:R>", "inline": True}],
+                "footer": {"text": "cpu · cpu:host=serverA"},
                 "timestamp": "1970-01-01T00:00:01Z",
             }
         ],
+        "allowed_mentions": {"parse": []},
     }
 
 
@@ -390,7 +395,15 @@ async def test_send_posts_to_the_workspace_webhook(
     assert seen.query == {"thread_id": "7"}
     assert seen.body == {
         "username": "StatsBot",
-        "embeds": [{"color": 0xF95F53, "description": "serverA is CRITICAL"}],
+        "embeds": [
+            {
+                "color": 0xF95F53,
+                "description": "serverA is CRITICAL",
+                "fields": [{"name": "Since", "value": "<t:1:R>", "inline": True}],
+                "footer": {"text": "cpu · cpu:host=serverA"},
+            }
+        ],
+        "allowed_mentions": {"parse": []},
     }
 
 

@@ -22,6 +22,7 @@ data, exactly as Kapacitor renders the handler's title.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,10 +40,21 @@ from leyden.notify.discord.options import (
     snowflake_problem,
     template_problem,
 )
-from leyden.notify.discord.payload import alert_embed, build_alert_payload, combine_embeds
+from leyden.notify.discord.payload import (
+    CONTENT_LIMIT,
+    SUPPRESS_NOTIFICATIONS,
+    alert_embed,
+    alert_footer,
+    build_alert_payload,
+    combine_embeds,
+    fit_text,
+    incident_field,
+    mentions,
+    tag_fields,
+)
 from leyden.notify.discord.sender import DiscordSender
+from leyden.notify.discord.webhook import Kind, classify_url, normalize_webhook_url, with_thread
 from leyden.notify.discord.webhook import destination as webhook_destination
-from leyden.notify.discord.webhook import normalize_webhook_url
 
 __all__ = [
     "DiscordError",
@@ -63,6 +75,12 @@ TEST_EMBED_TITLE = "Kapacitor Alert"
 TEST_TIME = "1970-01-01T00:00:01Z"
 
 _TEMPLATE_CACHE_SIZE = 512
+#: the longest embed ``url`` sent (Discord documents none; its URLs elsewhere stop at 2048)
+URL_LIMIT = 2048
+#: room kept in ``content`` for the backlog digest when mentions share it
+_DIGEST_ROOM = 500
+
+log = logging.getLogger("leyden.discord")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -299,6 +317,27 @@ def digest_line(earlier: Mapping[str, Sequence[Event]]) -> str:
     return "Earlier states (backlog): " + "; ".join(parts)
 
 
+def _pings(event: Event, level: Level) -> bool:
+    """Whether ``event`` pings at ``mention-level`` ``level``: a problem at or above it, or the
+    recovery of an alert whose previous event did (its previous level was at or above it)."""
+    if event.state.level is Level.OK:
+        return event.previous_level is not Level.OK and event.previous_level >= level
+    return event.state.level >= level
+
+
+def _event_fields(event: Event, tags_as_fields: bool) -> list[dict[str, Any]]:
+    """Since when (or how long it lasted), then the group's tags when asked for."""
+    fields: list[dict[str, Any]] = []
+    since = incident_field(
+        event.state.level, event.previous_level, int(event.state.time), int(event.state.duration)
+    )
+    if since is not None:
+        fields.append(since)
+    if tags_as_fields:
+        fields.extend(tag_fields(event.data.tags))
+    return fields
+
+
 def rfc3339_seconds(time_ns: int) -> str:
     """Go's ``time.RFC3339`` for a UTC time: whole seconds, ``Z`` suffix."""
     return Time(time_ns).rfc3339()
@@ -365,7 +404,7 @@ class DiscordService:
         """``sender`` posts the bodies; the service owns it and closes it with :meth:`close`."""
         self._state = _build_workspaces(list(configs))
         self._sender = sender
-        self._templates: dict[str, Template] = {}
+        self._templates: dict[tuple[str, str], Template] = {}
         self._destinations: dict[str, str] = {}
 
     # --- configuration -------------------------------------------------------------------
@@ -449,16 +488,16 @@ class DiscordService:
 
     # --- alerts --------------------------------------------------------------------------
 
-    def _template(self, text: str) -> Template:
-        template = self._templates.get(text)
+    def _template(self, text: str, name: str = "embed-title") -> Template:
+        template = self._templates.get((name, text))
         if template is None:
             try:
-                template = Template.parse(text, name="embed-title")
+                template = Template.parse(text, name=name)
             except TemplateError as exc:
-                raise DiscordError(f"invalid embed-title template {text!r}: {exc}") from None
+                raise DiscordError(f"invalid {name} template {text!r}: {exc}") from None
             if len(self._templates) >= _TEMPLATE_CACHE_SIZE:
                 self._templates.clear()
-            self._templates[text] = template
+            self._templates[(name, text)] = template
         return template
 
     def _render_title(self, text: str, event: Event) -> str:
@@ -504,16 +543,20 @@ class DiscordService:
         """
         try:
             config, payload = self._payload(events, opts)
+            url = self._post_url(config, opts)
         except DiscordError as exc:
             return DeliveryResult("permanent", None, str(exc))
-        return await self._sender.post_once(
-            normalize_webhook_url(config.url), payload, ssl=self.ssl_setting(config)
-        )
+        return await self._sender.post_once(url, payload, ssl=self.ssl_setting(config))
 
     def prepare(self, event: Event, opts: DiscordHandlerOptions) -> tuple[str, dict[str, Any]]:
         """The URL to post to and the body to post; raises ``DiscordError`` for user mistakes."""
         config, payload = self._payload([event], opts)
-        return normalize_webhook_url(config.url), payload
+        return self._post_url(config, opts), payload
+
+    def _post_url(self, config: DiscordConfig, opts: DiscordHandlerOptions) -> str:
+        """The workspace's webhook, into the ``thread-id`` thread when one is set."""
+        thread_id = self.features(opts, config).thread_id
+        return with_thread(normalize_webhook_url(config.url), thread_id)
 
     def _payload(
         self, events: Sequence[Event], opts: DiscordHandlerOptions
@@ -528,6 +571,7 @@ class DiscordService:
                 earlier.setdefault(event.state.id, []).append(previous)
             latest[event.state.id] = event
         config = self.resolve(opts.workspace)
+        features = merge_features(opts, config)
         title = opts.embed_title or config.embed_title
         show_time = opts.timestamp if opts.timestamp is not None else config.timestamp
         embeds = [
@@ -536,16 +580,58 @@ class DiscordService:
                 level=event.state.level,
                 title=self._render_title(title, event),
                 timestamp=rfc3339_seconds(event.state.time) if show_time else "",
+                url=self._render_link(features.link, event),
+                fields=_event_fields(event, features.tags_as_fields),
+                footer=alert_footer(event.data.task_name, event.state.id),
             )
             for event in latest.values()
         ]
+        pings = any(_pings(event, features.mention_level) for event in events)
+        digest = digest_line(earlier)
+        mention_text, allowed = mentions(
+            features.mention_roles if pings else (),
+            features.mention_users if pings else (),
+            CONTENT_LIMIT - (_DIGEST_ROOM if digest else 0),
+        )
+        if mention_text and digest:
+            digest = fit_text(digest, CONTENT_LIMIT - len(mention_text) - 1)
+        loudest = max(event.state.level for event in events)
+        silent = (
+            features.silent_below is not None
+            and loudest < features.silent_below
+            and not mention_text
+        )
         payload = combine_embeds(
             embeds,
             username=opts.username or config.username,
             avatar_url=opts.avatar_url or config.avatar_url,
-            content=digest_line(earlier),
+            content="\n".join(part for part in (mention_text, digest) if part),
+            allowed_mentions=allowed,
+            flags=SUPPRESS_NOTIFICATIONS if silent else 0,
         )
         return config, payload
+
+    def _render_link(self, text: str, event: Event) -> str:
+        """The embed's ``url`` from the ``link`` template, or ``""``: a link that cannot render
+        or is not an http(s) URL is left out (logged without the URL, which may hold a
+        secret), so the alert is still posted."""
+        if not text:
+            return ""
+        try:
+            url = self._template(text, "link").execute(event.template_data()).strip()
+        except (DiscordError, TemplateExecError, TemplateError) as exc:
+            log.warning(
+                "discord link template does not render; posting without the link",
+                extra={"fields": {"alert": event.state.id, "error": str(exc)}},
+            )
+            return ""
+        if len(url) > URL_LIMIT or classify_url(url).kind is Kind.INVALID:
+            log.warning(
+                "discord link is not an http(s) URL; posting without the link",
+                extra={"fields": {"alert": event.state.id, "length": len(url)}},
+            )
+            return ""
+        return url
 
     # --- service test --------------------------------------------------------------------
 
