@@ -102,7 +102,7 @@ async def test_a_retried_first_post_still_comes_before_the_edit(
     ]
     [message] = emu.messages
     assert message.payload["embeds"][0]["color"] == LEVEL_COLORS[Level.OK]
-    assert message.payload["embeds"][0]["fields"][-1]["value"] == "1m0s"
+    assert message.payload["embeds"][0]["fields"][-1]["value"] == "1m"
 
 
 async def test_a_storm_of_incidents_is_one_message_each_never_coalesced(

@@ -76,7 +76,7 @@ def test_critical_then_ok_across_a_restart_edits_one_message(stack: Stack) -> No
     assert embed["color"] == COLORS["OK"]
     assert embed["title"] == "Hey, Listen!"
     assert embed["description"] == "Hey, check your CPU"
-    [lasted] = [f for f in embed["fields"] if f["name"] == "Resolved after"]
+    [lasted] = [f for f in embed["fields"] if f["name"] == "Lasted"]
     assert lasted["value"].endswith("s")
     assert len(stack.messages()) == 1
 

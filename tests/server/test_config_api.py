@@ -91,6 +91,16 @@ def _options(**changes: Any) -> dict[str, Any]:
         "url": False,
         "username": "",
         "workspace": "",
+        # Leyden's own keys (issue 12), off by default
+        "edit-in-place": False,
+        "thread-id": "",
+        "forum-thread": False,
+        "mention-roles": [],
+        "mention-users": [],
+        "mention-level": "CRITICAL",
+        "silent-below": "",
+        "tags-as-fields": False,
+        "link": "",
     }
     options.update(changes)
     return options

@@ -12,7 +12,6 @@ import pytest
 from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
-from leyden.notify.discord.config import DiscordConfig
 from leyden.notify.discord.handler import DiscordHandler
 from leyden.notify.discord.incidents import (
     IncidentMessage,
@@ -193,7 +192,7 @@ async def test_critical_then_ok_leaves_one_message_edited_green_with_its_duratio
     [embed] = message.payload["embeds"]
     assert embed["color"] == LEVEL_COLORS[Level.OK]
     assert embed["description"] == "cpu:host=a is OK"
-    assert {"name": "Resolved after", "value": "5m30s", "inline": True} in embed["fields"]
+    assert {"name": "Lasted", "value": "5m 30s", "inline": True} in embed["fields"]
     assert message.payload["username"] == "Leyden"
     assert validate_payload(message.payload) == []
 
@@ -206,7 +205,7 @@ async def test_first_message_says_since_when(
     [message] = _messages(emulator)
     [embed] = message.payload["embeds"]
     assert embed["color"] == LEVEL_COLORS[Level.CRITICAL]
-    assert embed["fields"] == [{"name": "CRITICAL since", "value": "<t:1000:R>", "inline": True}]
+    assert embed["fields"] == [{"name": "Since", "value": "<t:1000:R>", "inline": True}]
 
 
 async def test_a_rise_edits_and_posts_one_notice_a_fall_only_edits(
@@ -322,10 +321,6 @@ async def test_without_the_option_nothing_changes(
     assert len(service.incidents.store) == 0  # type: ignore[arg-type]
 
 
-@pytest.mark.skipif(
-    "edit_in_place" not in DiscordConfig.__dataclass_fields__,
-    reason="the [[discord]] edit-in-place key comes with the options branch",
-)
 async def test_the_workspace_setting_applies_and_the_handler_overrides_it(
     service_factory: Callable[..., DiscordService], emulator: DiscordEmulator
 ) -> None:
@@ -358,7 +353,7 @@ async def test_a_restart_between_two_events_edits_the_same_message(
         assert (await second.send([_event(Level.OK, at=1090, since=1000)], EDIT)).delivered
     [message] = _messages(emulator)
     assert _requests(emulator) == [("POST", 200), ("PATCH", 200)]
-    assert message.payload["embeds"][0]["fields"][-1]["value"] == "1m30s"
+    assert message.payload["embeds"][0]["fields"][-1]["value"] == "1m 30s"
 
 
 def test_the_store_keeps_incident_messages(tmp_path: Path) -> None:
@@ -507,3 +502,19 @@ async def test_incident_handlers_send_one_event_per_request(
     assert DiscordHandler(service, DiscordHandlerOptions()).max_batch == EMBEDS_LIMIT
     # handlers differing only in the mode never share a message
     assert service.identity(EDIT) != service.identity(DiscordHandlerOptions())
+
+
+async def test_the_notice_carries_the_mentions_that_ping(
+    service_factory: Callable[..., DiscordService], emulator: DiscordEmulator
+) -> None:
+    role = "312345678901234567"
+    opts = DiscordHandlerOptions(edit_in_place=True, mention_roles=(role,))
+    service = service_factory()
+    await service.send([_event(Level.WARNING, at=1000)], opts)  # below mention-level: no ping
+    await service.send([_event(Level.CRITICAL, at=1010, since=1000)], opts)
+    _original, notice = _messages(emulator)
+    assert notice.payload["content"] == f"<@&{role}>"
+    assert notice.payload["allowed_mentions"] == {"parse": [], "roles": [role]}
+    [record] = service.incidents.store._records.values()  # type: ignore[attr-defined]
+    assert record.pinged and record.peak == Level.CRITICAL
+    assert validate_payload(notice.payload) == []

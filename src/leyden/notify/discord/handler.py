@@ -20,8 +20,10 @@ from leyden.notify.discord.payload import EMBEDS_LIMIT
 from leyden.notify.discord.service import (
     DiscordError,
     DiscordHandlerOptions,
+    DiscordOptionError,
     DiscordService,
     format_workspace_names,
+    merge_features,
 )
 
 KIND = "discord"
@@ -71,18 +73,13 @@ def _service(ctx: HandlerContext) -> DiscordService:
 
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> DiscordHandler:
-    """From ``.discord().workspace().username().avatarURL()/.avatarUrl().embedTitle().timestamp()``."""
-    timestamp = props.get("timestamp")
-    return DiscordHandler(
-        _service(ctx),
-        DiscordHandlerOptions(
-            workspace=props.get("workspace") or "",
-            username=props.get("username") or "",
-            avatar_url=props.get("avatarURL") or props.get("avatarUrl") or "",
-            embed_title=props.get("embedTitle") or "",
-            timestamp=None if timestamp is None else bool(timestamp),
-        ),
-    )
+    """From ``.discord().workspace().username().avatarURL()/.avatarUrl().embedTitle().timestamp()``
+    and Leyden's own properties (``.threadId()``, ``.mentionRoles()`` …)."""
+    try:
+        parsed = DiscordHandlerOptions.from_tick(props)
+    except DiscordError as exc:
+        raise HandlerConfigError(str(exc)) from None
+    return DiscordHandler(_service(ctx), parsed)
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> DiscordHandler:
@@ -95,11 +92,14 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> DiscordHand
 
 
 def check(settings: Mapping[str, Any], service: DiscordService, tick: bool) -> Problem | None:
-    """A workspace the server does not have, refused when the handler is defined.
+    """What a handler is refused for when it is defined.
 
-    Kapacitor accepts it and fails on every event.  A topic handler is also refused when no
-    workspace is configured at all; a TICKscript's ``.discord()`` without a workspace is not (a
-    task may be defined before the server has Discord, as in Kapacitor).
+    A workspace the server does not have (Kapacitor accepts it and fails on every event).  A
+    topic handler is also refused when no workspace is configured at all; a TICKscript's
+    ``.discord()`` without a workspace is not (a task may be defined before the server has
+    Discord, as in Kapacitor).  Then the values of Leyden's own options (snowflakes, levels,
+    the link template) and, merged over the workspace's, ``thread-id`` with ``forum-thread``.
+    A TICKscript's problem names the property and its value, so the error points at it.
     """
     names = service.workspace_names()
     workspace = settings.get("workspace")
@@ -115,4 +115,21 @@ def check(settings: Mapping[str, Any], service: DiscordService, tick: bool) -> P
         return Problem(
             "no discord workspace is configured: add a [[discord]] section to the configuration"
         )
+    try:
+        if tick:
+            opts = DiscordHandlerOptions.from_tick(settings)
+        else:
+            opts = DiscordHandlerOptions.from_options(settings)
+        config = service.configured(opts.workspace)
+        if config is not None:
+            merge_features(opts, config)
+    except DiscordOptionError as exc:
+        prop = _TICK_NAMES.get(exc.key, exc.key) if tick else ""
+        return Problem(str(exc), prop=prop, value=exc.value)
+    except DiscordError as exc:
+        return Problem(str(exc))
     return None
+
+
+#: handler-file keys → ``.discord()`` properties, for problems found after merging
+_TICK_NAMES = {"thread-id": "threadId", "forum-thread": "forumThread"}

@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from leyden.go.types import Duration
 from leyden.model.alert import Event, Level
 from leyden.model.records import IncidentMessage
 from leyden.notify._http import DeliveryResult, SSLSetting
@@ -125,33 +124,6 @@ def _pings(payload: Mapping[str, Any]) -> bool:
     return any(allowed.get(key) for key in ("parse", "roles", "users"))
 
 
-def _lasted(event: Event, started: int) -> str:
-    """How long the incident lasted, to the second, as Go prints a duration (``5m30s``)."""
-    span = int(event.state.duration) or max(0, int(event.state.time) - started)
-    return str(Duration(span // 1_000_000_000 * 1_000_000_000))
-
-
-def with_incident_field(payload: Mapping[str, Any], event: Event, started: int) -> dict[str, Any]:
-    """``payload`` (one embed) with what an incident message adds beside the description:
-    since when it is on (``<t:UNIX:R>``, Discord renders "5 minutes ago"), or, for a recovery,
-    how long it lasted."""
-    out = dict(payload)
-    embeds = [dict(e) if isinstance(e, dict) else e for e in out.get("embeds") or ()]
-    if embeds and isinstance(embeds[0], dict):
-        embed = embeds[0]
-        if event.state.level == Level.OK:
-            field = {"name": "Resolved after", "value": _lasted(event, started), "inline": True}
-        else:
-            field = {
-                "name": f"{event.state.level.name} since",
-                "value": f"<t:{started // 1_000_000_000}:R>",
-                "inline": True,
-            }
-        embed["fields"] = [*(embed.get("fields") or ()), field]
-        out["embeds"] = embeds
-    return fit_payload(out)
-
-
 def message_link(guild_id: str, channel_id: str, message_id: str) -> str:
     """Discord's jump URL to a message; "" without all three ids (a guild's channel needs its
     guild id: the ``?wait=true`` answer usually lacks it, :meth:`DiscordSender.webhook_guild`
@@ -209,10 +181,15 @@ class IncidentMessages:
             started = record.started
         else:
             started = int(event.state.time) - int(event.state.duration)
-        body = with_incident_field(payload, event, started)
+        # the payload already says since when the incident is on, or how long it lasted
+        # (payload.incident_field, from the event's duration, as for every Discord message)
+        body = dict(payload)
         if record is not None and ongoing:
             if target.edit and record.message_id:
                 edit_body = {k: v for k, v in body.items() if k not in _NOT_ON_EDIT}
+                # an edit keeps what it leaves out: null clears an earlier state's content
+                # (its mentions, a digest line) when this state has none
+                edit_body.setdefault("content", None)
                 result, code = await self._sender.edit(
                     target.url,
                     record.message_id,

@@ -22,6 +22,7 @@ data, exactly as Kapacitor renders the handler's title.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,12 +40,37 @@ from leyden.notify.discord.incidents import (
     IncidentTarget,
     incident_scope,
 )
-from leyden.notify.discord.payload import alert_embed, build_alert_payload, combine_embeds
+from leyden.notify.discord.options import (
+    SNOWFLAKE_RULE,
+    level_problem,
+    snowflake_problem,
+    template_problem,
+)
+from leyden.notify.discord.payload import (
+    CONTENT_LIMIT,
+    SUPPRESS_NOTIFICATIONS,
+    alert_embed,
+    alert_footer,
+    build_alert_payload,
+    combine_embeds,
+    fit_text,
+    incident_field,
+    mentions,
+    tag_fields,
+)
 from leyden.notify.discord.sender import DiscordSender
+from leyden.notify.discord.webhook import Kind, classify_url, normalize_webhook_url, with_thread
 from leyden.notify.discord.webhook import destination as webhook_destination
-from leyden.notify.discord.webhook import normalize_webhook_url
 
-__all__ = ["DiscordError", "DiscordHandlerOptions", "DiscordService", "format_workspace_names"]
+__all__ = [
+    "DiscordError",
+    "DiscordFeatures",
+    "DiscordHandlerOptions",
+    "DiscordOptionError",
+    "DiscordService",
+    "format_workspace_names",
+    "merge_features",
+]
 
 TEST_MESSAGE = "test discord message"
 TEST_USERNAME = "Kapacitor"
@@ -55,6 +81,12 @@ TEST_EMBED_TITLE = "Kapacitor Alert"
 TEST_TIME = "1970-01-01T00:00:01Z"
 
 _TEMPLATE_CACHE_SIZE = 512
+#: the longest embed ``url`` sent (Discord documents none; its URLs elsewhere stop at 2048)
+URL_LIMIT = 2048
+#: room kept in ``content`` for the backlog digest when mentions share it
+_DIGEST_ROOM = 500
+
+log = logging.getLogger("leyden.discord")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -81,6 +113,82 @@ def format_workspace_names(names: list[str]) -> str:
     return ", ".join(f'"{n}"' if n == "" else n for n in names) or "none"
 
 
+class DiscordOptionError(DiscordError):
+    """A bad handler option or ``.discord()`` property: ``key`` is its name as the user wrote
+    it (``thread-id`` in a handler file, ``threadId`` in a TICKscript) and ``value`` the bad
+    value as text, so a TICKscript error can point at it."""
+
+    def __init__(self, message: str, *, key: str, value: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+        self.value = value
+
+
+#: Leyden's own options: (handler-file key, TICKscript property, kind)
+_FEATURE_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("edit-in-place", "editInPlace", "bool"),
+    ("thread-id", "threadId", "snowflake"),
+    ("forum-thread", "forumThread", "bool"),
+    ("mention-roles", "mentionRoles", "snowflakes"),
+    ("mention-users", "mentionUsers", "snowflakes"),
+    ("mention-level", "mentionLevel", "level"),
+    ("silent-below", "silentBelow", "level"),
+    ("tags-as-fields", "tagsAsFields", "bool"),
+    ("link", "link", "template"),
+)
+
+
+def _feature_value(key: str, kind: str, value: Any, name: str, written: str) -> Any:
+    """One of Leyden's own options, checked; ``name`` says in messages what it is and
+    ``written`` is its key as the user wrote it (``thread-id`` or ``threadId``).  IDs may be
+    YAML/JSON numbers: a snowflake written without quotes is common."""
+
+    def bad(problem: str, shown: Any) -> DiscordOptionError:
+        return DiscordOptionError(f"{name} {problem}, got {shown!r}", key=written, value=str(shown))
+
+    if value is None:
+        return None
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise bad("must be true or false", value)
+        return value
+    if kind in ("snowflake", "snowflakes"):
+        items = value if kind == "snowflakes" and isinstance(value, list | tuple) else [value]
+        ids: list[str] = []
+        for item in items:
+            text = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+            if not isinstance(text, str):
+                raise bad(f"must be {SNOWFLAKE_RULE}", item)
+            problem = snowflake_problem(text)
+            if problem:
+                raise bad(problem, text)
+            ids.append(text)
+        return tuple(ids) if kind == "snowflakes" else ids[0]
+    if not isinstance(value, str):
+        raise bad("must be a string", value)
+    if kind == "level":
+        problem = level_problem(value)
+        if problem:
+            raise bad(problem, value)
+        return Level.parse(value)
+    problem = template_problem(value, key)
+    if problem:
+        raise bad(problem, value)
+    return value
+
+
+def _features(options: Mapping[str, Any], *, tick: bool) -> dict[str, Any]:
+    """The keyword arguments of :class:`DiscordHandlerOptions` for Leyden's own options."""
+    found: dict[str, Any] = {}
+    for key, prop, kind in _FEATURE_KEYS:
+        name = f"discord .{prop}()" if tick else f'discord handler option "{key}"'
+        written = prop if tick else key
+        value = _feature_value(key, kind, options.get(written), name, written)
+        if value is not None:
+            found[key.replace("-", "_")] = value
+    return found
+
+
 @dataclass(slots=True)
 class DiscordHandlerOptions:
     """What ``.discord()`` or a ``kind: discord`` handler sets; empty/None means "use the workspace"."""
@@ -90,12 +198,16 @@ class DiscordHandlerOptions:
     avatar_url: str = ""
     embed_title: str = ""
     timestamp: bool | None = None
-    #: issue 12: one message per incident, edited (None: the workspace's setting)
+    # Leyden's own options (issue 12); None/empty: the workspace's value.
     edit_in_place: bool | None = None
-    #: issue 12: one forum post per incident (None: the workspace's setting)
-    forum_thread: bool | None = None
-    #: issue 12: post into this existing thread ("": the workspace's setting)
     thread_id: str = ""
+    forum_thread: bool | None = None
+    mention_roles: tuple[str, ...] | None = None
+    mention_users: tuple[str, ...] | None = None
+    mention_level: Level | None = None
+    silent_below: Level | None = None
+    tags_as_fields: bool | None = None
+    link: str = ""
 
     KEYS = (
         "workspace",
@@ -103,14 +215,13 @@ class DiscordHandlerOptions:
         "avatar-url",
         "embed-title",
         "timestamp",
-        "edit-in-place",
-        "forum-thread",
-        "thread-id",
+        *(key for key, _, _ in _FEATURE_KEYS),
     )
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None) -> DiscordHandlerOptions:
-        """From handler-file ``options``; unknown keys and wrong types are errors naming the key."""
+        """From handler-file ``options``; unknown keys and wrong types are errors naming the key
+        (a bad value of Leyden's own options is a :class:`DiscordOptionError`)."""
         options = options or {}
         unknown = sorted(str(k) for k in options if k not in cls.KEYS)
         if unknown:
@@ -125,10 +236,78 @@ class DiscordHandlerOptions:
             avatar_url=_string_option(where, "avatar-url", options.get("avatar-url")),
             embed_title=_string_option(where, "embed-title", options.get("embed-title")),
             timestamp=_bool_option(where, "timestamp", options.get("timestamp")),
-            edit_in_place=_bool_option(where, "edit-in-place", options.get("edit-in-place")),
-            forum_thread=_bool_option(where, "forum-thread", options.get("forum-thread")),
-            thread_id=_string_option(where, "thread-id", options.get("thread-id")),
+            **_features(options, tick=False),
         )
+
+    @classmethod
+    def from_tick(cls, props: Mapping[str, Any]) -> DiscordHandlerOptions:
+        """From ``.discord()``'s properties (the TICKscript's checked their types; the values
+        are checked here, a bad one a :class:`DiscordOptionError` naming the property)."""
+        timestamp = props.get("timestamp")
+        return cls(
+            workspace=props.get("workspace") or "",
+            username=props.get("username") or "",
+            avatar_url=props.get("avatarURL") or props.get("avatarUrl") or "",
+            embed_title=props.get("embedTitle") or "",
+            timestamp=None if timestamp is None else bool(timestamp),
+            **_features(props, tick=True),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordFeatures:
+    """Leyden's own options for one handler, its values over its workspace's (see
+    :meth:`DiscordService.features`)."""
+
+    edit_in_place: bool = False
+    thread_id: str = ""
+    forum_thread: bool = False
+    mention_roles: tuple[str, ...] = ()
+    mention_users: tuple[str, ...] = ()
+    mention_level: Level = Level.CRITICAL
+    silent_below: Level | None = None
+    tags_as_fields: bool = False
+    link: str = ""
+
+
+def merge_features(opts: DiscordHandlerOptions, config: DiscordConfig) -> DiscordFeatures:
+    """The handler's values over the workspace's; raises :class:`DiscordOptionError` when the
+    result both posts into one thread and opens forum posts, or when a workspace value is
+    bad (a workspace built without :meth:`DiscordConfig.validate`)."""
+
+    def pick(mine: Any, theirs: Any) -> Any:
+        return theirs if mine is None or mine == "" else mine
+
+    def workspace_level(key: str, text: str) -> Level | None:
+        if not text:
+            return None
+        if level_problem(text):
+            raise DiscordError(f"discord workspace {key}: {level_problem(text)}")
+        return Level.parse(text)
+
+    thread_id = opts.thread_id or config.thread_id
+    forum_thread = bool(pick(opts.forum_thread, config.forum_thread))
+    if thread_id and forum_thread:
+        mine = "thread-id" if opts.thread_id else "forum-thread"
+        raise DiscordOptionError(
+            "thread-id and forum-thread exclude each other (a message goes either into one "
+            "existing thread or opens a forum post per alert)"
+            + ("" if opts.thread_id and opts.forum_thread else "; one of them is the workspace's"),
+            key=mine,
+            value=opts.thread_id,
+        )
+    mention_level = pick(opts.mention_level, workspace_level("mention-level", config.mention_level))
+    return DiscordFeatures(
+        edit_in_place=bool(pick(opts.edit_in_place, config.edit_in_place)),
+        thread_id=thread_id,
+        forum_thread=forum_thread,
+        mention_roles=pick(opts.mention_roles, tuple(config.mention_roles)),
+        mention_users=pick(opts.mention_users, tuple(config.mention_users)),
+        mention_level=mention_level if mention_level is not None else Level.CRITICAL,
+        silent_below=pick(opts.silent_below, workspace_level("silent-below", config.silent_below)),
+        tags_as_fields=bool(pick(opts.tags_as_fields, config.tags_as_fields)),
+        link=opts.link or config.link,
+    )
 
 
 def digest_line(earlier: Mapping[str, Sequence[Event]]) -> str:
@@ -142,6 +321,27 @@ def digest_line(earlier: Mapping[str, Sequence[Event]]) -> str:
         for alert, states in earlier.items()
     ]
     return "Earlier states (backlog): " + "; ".join(parts)
+
+
+def _pings(event: Event, level: Level) -> bool:
+    """Whether ``event`` pings at ``mention-level`` ``level``: a problem at or above it, or the
+    recovery of an alert whose previous event did (its previous level was at or above it)."""
+    if event.state.level is Level.OK:
+        return event.previous_level is not Level.OK and event.previous_level >= level
+    return event.state.level >= level
+
+
+def _event_fields(event: Event, tags_as_fields: bool) -> list[dict[str, Any]]:
+    """Since when (or how long it lasted), then the group's tags when asked for."""
+    fields: list[dict[str, Any]] = []
+    since = incident_field(
+        event.state.level, event.previous_level, int(event.state.time), int(event.state.duration)
+    )
+    if since is not None:
+        fields.append(since)
+    if tags_as_fields:
+        fields.extend(tag_fields(event.data.tags))
+    return fields
 
 
 def rfc3339_seconds(time_ns: int) -> str:
@@ -214,7 +414,7 @@ class DiscordService:
         self._state = _build_workspaces(list(configs))
         self._sender = sender
         self.incidents = IncidentMessages(sender, incidents)
-        self._templates: dict[str, Template] = {}
+        self._templates: dict[tuple[str, str], Template] = {}
         self._destinations: dict[str, str] = {}
 
     # --- configuration -------------------------------------------------------------------
@@ -273,6 +473,16 @@ class DiscordService:
             raise DiscordError("the default discord workspace is not enabled")
         return config
 
+    def configured(self, name: str = "") -> DiscordConfig | None:
+        """The workspace called ``name`` (``""``: the default) enabled or not; None if there
+        is none (define-time checks that need the workspace's values)."""
+        state = self._state
+        return state.default if name == "" else state.by_name.get(name)
+
+    def features(self, opts: DiscordHandlerOptions, config: DiscordConfig) -> DiscordFeatures:
+        """Leyden's own options for ``opts`` on ``config``: the handler's over the workspace's."""
+        return merge_features(opts, config)
+
     def ssl_setting(self, config: DiscordConfig) -> SSLSetting:
         """The TLS setting to post to ``config``'s webhook with (None: system defaults)."""
         return self._state.ssl.get(config.workspace)
@@ -293,16 +503,16 @@ class DiscordService:
 
     # --- alerts --------------------------------------------------------------------------
 
-    def _template(self, text: str) -> Template:
-        template = self._templates.get(text)
+    def _template(self, text: str, name: str = "embed-title") -> Template:
+        template = self._templates.get((name, text))
         if template is None:
             try:
-                template = Template.parse(text, name="embed-title")
+                template = Template.parse(text, name=name)
             except TemplateError as exc:
-                raise DiscordError(f"invalid embed-title template {text!r}: {exc}") from None
+                raise DiscordError(f"invalid {name} template {text!r}: {exc}") from None
             if len(self._templates) >= _TEMPLATE_CACHE_SIZE:
                 self._templates.clear()
-            self._templates[text] = template
+            self._templates[(name, text)] = template
         return template
 
     def _render_title(self, text: str, event: Event) -> str:
@@ -324,9 +534,16 @@ class DiscordService:
                 opts.avatar_url,
                 opts.embed_title,
                 str(opts.timestamp),
+                # Leyden's own options change the request (URL, content, flags, embeds)
                 str(opts.edit_in_place),
-                str(opts.forum_thread),
                 opts.thread_id,
+                str(opts.forum_thread),
+                repr(opts.mention_roles),
+                repr(opts.mention_users),
+                repr(opts.mention_level),
+                repr(opts.silent_below),
+                str(opts.tags_as_fields),
+                opts.link,
             )
         )
 
@@ -341,51 +558,31 @@ class DiscordService:
         """
         try:
             config = self.resolve(opts.workspace)
-            edit, forum, thread_id = self.modes(config, opts)
-            if edit or forum:
-                return await self._send_incidents(events, opts, config, edit, forum, thread_id)
+            features = self.features(opts, config)
+            if features.edit_in_place or features.forum_thread:
+                return await self._send_incidents(events, opts, config, features)
             config, payload = self._payload(events, opts)
+            url = self._post_url(config, opts)
         except DiscordError as exc:
             return DeliveryResult("permanent", None, str(exc))
-        url = normalize_webhook_url(config.url)
-        if thread_id:
-            result, _ = await self._sender.request(
-                "POST", url, payload, ssl=self.ssl_setting(config), query={"thread_id": thread_id}
-            )
-            return result
         return await self._sender.post_once(url, payload, ssl=self.ssl_setting(config))
-
-    @staticmethod
-    def modes(config: DiscordConfig, opts: DiscordHandlerOptions) -> tuple[bool, bool, str]:
-        """(edit-in-place, forum-thread, thread-id) for ``opts``: the handler's, else the
-        workspace's."""
-        edit = opts.edit_in_place
-        forum = opts.forum_thread
-        if edit is None:
-            edit = bool(getattr(config, "edit_in_place", False))
-        if forum is None:
-            forum = bool(getattr(config, "forum_thread", False))
-        thread_id = opts.thread_id or str(getattr(config, "thread_id", "") or "")
-        return edit, forum, "" if forum else thread_id
 
     def stateful(self, opts: DiscordHandlerOptions) -> bool:
         """Whether ``opts`` send one message or post per incident (``edit-in-place`` or
         ``forum-thread``): such a handler's events go one per request (see
         :meth:`_send_incidents`); False when its workspace does not resolve yet."""
         try:
-            edit, forum, _ = self.modes(self.resolve(opts.workspace), opts)
+            features = self.features(opts, self.resolve(opts.workspace))
         except DiscordError:
             return bool(opts.edit_in_place or opts.forum_thread)
-        return edit or forum
+        return features.edit_in_place or features.forum_thread
 
     async def _send_incidents(
         self,
         events: Sequence[Event],
         opts: DiscordHandlerOptions,
         config: DiscordConfig,
-        edit: bool,
-        forum: bool,
-        thread_id: str,
+        features: DiscordFeatures,
     ) -> DeliveryResult:
         """``edit-in-place`` / ``forum-thread``: each event as part of its alert's incident,
         in order (:class:`~leyden.notify.discord.incidents.IncidentMessages`).
@@ -402,9 +599,9 @@ class DiscordService:
             url=normalize_webhook_url(config.url),
             ssl=self.ssl_setting(config),
             scope=incident_scope(self.destination(opts.workspace), self.identity(opts)),
-            edit=edit,
-            forum=forum,
-            thread_id=thread_id,
+            edit=features.edit_in_place,
+            forum=features.forum_thread,
+            thread_id="" if features.forum_thread else features.thread_id,
         )
         result = DeliveryResult("delivered")
         for event in events:
@@ -417,7 +614,12 @@ class DiscordService:
     def prepare(self, event: Event, opts: DiscordHandlerOptions) -> tuple[str, dict[str, Any]]:
         """The URL to post to and the body to post; raises ``DiscordError`` for user mistakes."""
         config, payload = self._payload([event], opts)
-        return normalize_webhook_url(config.url), payload
+        return self._post_url(config, opts), payload
+
+    def _post_url(self, config: DiscordConfig, opts: DiscordHandlerOptions) -> str:
+        """The workspace's webhook, into the ``thread-id`` thread when one is set."""
+        thread_id = self.features(opts, config).thread_id
+        return with_thread(normalize_webhook_url(config.url), thread_id)
 
     def _payload(
         self, events: Sequence[Event], opts: DiscordHandlerOptions
@@ -432,6 +634,7 @@ class DiscordService:
                 earlier.setdefault(event.state.id, []).append(previous)
             latest[event.state.id] = event
         config = self.resolve(opts.workspace)
+        features = merge_features(opts, config)
         title = opts.embed_title or config.embed_title
         show_time = opts.timestamp if opts.timestamp is not None else config.timestamp
         embeds = [
@@ -440,16 +643,58 @@ class DiscordService:
                 level=event.state.level,
                 title=self._render_title(title, event),
                 timestamp=rfc3339_seconds(event.state.time) if show_time else "",
+                url=self._render_link(features.link, event),
+                fields=_event_fields(event, features.tags_as_fields),
+                footer=alert_footer(event.data.task_name, event.state.id),
             )
             for event in latest.values()
         ]
+        pings = any(_pings(event, features.mention_level) for event in events)
+        digest = digest_line(earlier)
+        mention_text, allowed = mentions(
+            features.mention_roles if pings else (),
+            features.mention_users if pings else (),
+            CONTENT_LIMIT - (_DIGEST_ROOM if digest else 0),
+        )
+        if mention_text and digest:
+            digest = fit_text(digest, CONTENT_LIMIT - len(mention_text) - 1)
+        loudest = max(event.state.level for event in events)
+        silent = (
+            features.silent_below is not None
+            and loudest < features.silent_below
+            and not mention_text
+        )
         payload = combine_embeds(
             embeds,
             username=opts.username or config.username,
             avatar_url=opts.avatar_url or config.avatar_url,
-            content=digest_line(earlier),
+            content="\n".join(part for part in (mention_text, digest) if part),
+            allowed_mentions=allowed,
+            flags=SUPPRESS_NOTIFICATIONS if silent else 0,
         )
         return config, payload
+
+    def _render_link(self, text: str, event: Event) -> str:
+        """The embed's ``url`` from the ``link`` template, or ``""``: a link that cannot render
+        or is not an http(s) URL is left out (logged without the URL, which may hold a
+        secret), so the alert is still posted."""
+        if not text:
+            return ""
+        try:
+            url = self._template(text, "link").execute(event.template_data()).strip()
+        except (DiscordError, TemplateExecError, TemplateError) as exc:
+            log.warning(
+                "discord link template does not render; posting without the link",
+                extra={"fields": {"alert": event.state.id, "error": str(exc)}},
+            )
+            return ""
+        if len(url) > URL_LIMIT or classify_url(url).kind is Kind.INVALID:
+            log.warning(
+                "discord link is not an http(s) URL; posting without the link",
+                extra={"fields": {"alert": event.state.id, "length": len(url)}},
+            )
+            return ""
+        return url
 
     # --- service test --------------------------------------------------------------------
 
