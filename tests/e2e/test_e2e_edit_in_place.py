@@ -16,6 +16,9 @@ WARN_CRIT_TICK = CPU_ALERT_TICK.replace(
     ".crit(lambda", '.warn(lambda: "usage_idle" < 20)\n    .crit(lambda'
 )
 
+# the same alert with an inline handler that edits in place
+INLINE_EDIT_TICK = CPU_ALERT_TICK.replace(".topic('cpu')", ".discord()\n      .editInPlace(TRUE)")
+
 EDIT_HANDLER = """\
 id: discord-cpu-alert
 topic: cpu
@@ -34,12 +37,13 @@ def write(stack: Stack, *idle: float, host: str = "web01") -> None:
         assert client.write_points([point], retention_policy="autogen")
 
 
-def define(stack: Stack, tick: str, handler: str) -> None:
+def define(stack: Stack, tick: str, handler: str = "") -> None:
     stack.file("cpu_alert.tick", tick)
     stack.ok("define", "cpu_alert", "-tick", "cpu_alert.tick", "-dbrp", "telegraf.autogen")
     stack.ok("enable", "cpu_alert")
-    stack.file("handler.yaml", handler)
-    stack.ok("define-topic-handler", "handler.yaml")
+    if handler:
+        stack.file("handler.yaml", handler)
+        stack.ok("define-topic-handler", "handler.yaml")
 
 
 def wait_for(stack: Stack, what: str, check: Any) -> list[dict[str, Any]]:
@@ -103,7 +107,7 @@ def test_warning_then_critical_edits_and_posts_one_notice(stack: Stack) -> None:
 
 
 def test_kill_9_after_the_first_message_still_edits_it(stack: Stack) -> None:
-    define(stack, CPU_ALERT_TICK, EDIT_HANDLER)
+    define(stack, INLINE_EDIT_TICK)  # .discord().editInPlace(TRUE) in the TICKscript
     write(stack, 50.0, 2.0)
     [first] = wait_for(stack, "the CRITICAL message", lambda got: len(got) == 1)
 
