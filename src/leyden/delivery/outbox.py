@@ -11,7 +11,9 @@ transaction as the topic's new state, and a dispatcher sends from the rows. So:
 * **Order per (destination, alert ID).** :meth:`Outbox.claim` hands out a row only when no
   earlier row (lower id) for the same destination and alert ID is still queued or in flight,
   so an OK never overtakes its CRITICAL, not even while the CRITICAL waits out a backoff.
-  Different alerts and different destinations do not wait for each other.
+  Different alerts and different destinations do not wait for each other.  Discord's
+  ``edit-in-place`` relies on it: an incident's edit is only sent once its first post has
+  answered with the message id (:mod:`leyden.notify.discord.incidents`).
 * **Nothing dropped silently.** A row ends sent (deleted), or ``dead`` with a reason
   (:meth:`Outbox.mark_dead` for permanent failures, :meth:`Outbox.expire` past the maximum age,
   24 h by default); dead rows stay visible and can be retried or deleted by an operator.
