@@ -699,6 +699,7 @@ class DiscordService:
             avatar_url=text["avatar-url"] or config.avatar_url,
             timestamp=rfc3339_seconds(time_ns) if show_time else "",
         )
+        payload["allowed_mentions"] = {"parse": []}  # a test message pings nobody
         return config, payload
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
