@@ -280,3 +280,14 @@ async def test_thread_id_posts_into_the_thread(
         {"thread_id": thread},
         {"thread_id": "523456789012345678"},
     ]
+
+
+def test_the_since_markup_is_never_cut_when_ten_full_embeds_share_6000(
+    service: Callable[..., DiscordService], make_event: Callable[..., Event]
+) -> None:
+    tags = {f"tag{i:02}" + "n" * 200: "v" * 1000 for i in range(30)}
+    events = [make_event("m" * 4000, id=f"a{i}", tags=tags, time_ns=NOW) for i in range(10)]
+    payload = body(service(tags_as_fields=True), events)
+    assert len(payload["embeds"]) == 10
+    for embed in payload["embeds"]:
+        assert embed["fields"][0]["value"] == f"<t:{NOW // SECOND}:R>"

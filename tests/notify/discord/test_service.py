@@ -526,6 +526,7 @@ async def test_service_test_with_defaults(
         "embeds": [
             {"color": 0x7A65F2, "title": "Kapacitor Alert", "description": "test discord message"}
         ],
+        "allowed_mentions": {"parse": []},  # Leyden: a test message pings nobody
     }
 
 
@@ -581,6 +582,7 @@ async def test_service_test_options_are_used_as_given(
                 "timestamp": "2024-02-29T10:34:56Z",
             }
         ],
+        "allowed_mentions": {"parse": []},
     }
 
 

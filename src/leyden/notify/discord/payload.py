@@ -16,6 +16,7 @@ emulator can use it to refuse what real Discord would refuse.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -322,18 +323,25 @@ def _counted_slots(embeds: list[Any]) -> list[_Slot]:
     return slots
 
 
+_TIMESTAMP_MARKUP = re.compile(r"<t:-?[0-9]{1,16}(?::[tTdDfFR])?>")
+
+
 def _fit_total(embeds: list[Any]) -> None:
     """Cut the longest texts to a common cap until the embeds fit the 6000 total.
 
     Water-filling: short texts (titles, names) are untouched while long ones share the room
     evenly, so with several coalesced alerts every one keeps a readable part of its message.
     """
-    slots = _counted_slots(embeds)
-    lengths = [text_length(container[key]) for container, key, _ in slots]
-    if sum(lengths) <= TOTAL_EMBED_LIMIT:
+    every = _counted_slots(embeds)
+    if sum(text_length(container[key]) for container, key, _ in every) <= TOTAL_EMBED_LIMIT:
         return
+    # A Discord timestamp (``<t:…:R>``) cut in half would show as garbage: it keeps its room.
+    kept = [s for s in every if _TIMESTAMP_MARKUP.fullmatch(s[0][s[1]]) is not None]
+    slots = [s for s in every if _TIMESTAMP_MARKUP.fullmatch(s[0][s[1]]) is None]
+    lengths = [text_length(container[key]) for container, key, _ in slots]
     # Largest cap such that sum(min(length, cap)) <= limit.
-    cap, remaining, count = 0, TOTAL_EMBED_LIMIT, len(lengths)
+    room = TOTAL_EMBED_LIMIT - sum(text_length(c[k]) for c, k, _ in kept)
+    cap, remaining, count = 0, room, len(lengths)
     for length in sorted(lengths):
         share = remaining // count
         if length <= share:

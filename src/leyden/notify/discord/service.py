@@ -13,6 +13,14 @@ Behaviour follows Kapacitor's *documentation* where its code disagrees (see
 * empty fields are left out of the body, texts are fitted to Discord's limits and OK is green
   (see :mod:`leyden.notify.discord.payload`).
 
+Leyden's own options (README "Discord features beyond Kapacitor") are merged handler over
+workspace by :func:`merge_features`; the body always carries ``allowed_mentions`` (``parse``
+empty: only the configured IDs can ping, at ``mention-level`` and above, or on the recovery of
+an alert whose previous level did), a message below ``silent-below`` that pings nobody has
+Discord's SUPPRESS_NOTIFICATIONS flag, each embed says since when (or how long) and names task
+and alert in its footer, ``tags-as-fields`` and ``link`` add fields and the title's URL, and
+``thread-id`` is the ``?thread_id=`` of the URL handed to the sender.
+
 :meth:`DiscordService.send` is one attempt: the dispatcher (:mod:`leyden.delivery.dispatcher`)
 owns retries, pacing and dead letters, as for every kind.
 
@@ -754,6 +762,7 @@ class DiscordService:
             avatar_url=text["avatar-url"] or config.avatar_url,
             timestamp=rfc3339_seconds(time_ns) if show_time else "",
         )
+        payload["allowed_mentions"] = {"parse": []}  # a test message pings nobody
         return config, payload
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
