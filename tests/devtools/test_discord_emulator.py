@@ -765,6 +765,13 @@ async def test_messages_endpoint_lists_filters_and_clears_without_tokens(h: Harn
         "status",
         "payload",
         "edited_at",
+        "thread_name",
+        "flags",
+        "silent",
+        "pings",
+        "mentions",
+        "edits",
+        "original_payload",
     }
 
     async with h.session.get(f"{h.base}/messages", params={"webhook_id": OTHER}) as resp:
@@ -1174,3 +1181,396 @@ async def test_command_line_channel_limit_is_in_force() -> None:
     assert statuses == [204, 204, 429]
     assert stats["rate_limited"]["shared"] == 1
     assert stats["channels"] == {WEBHOOK: "ops", OTHER: "ops"}
+
+
+# --------------------------------------------------------------------------- issue 12: wait, edits, threads
+
+
+async def _patch(
+    h: Harness, message_id: str, body: Any, *, thread_id: str | None = None, token: str = TOKEN
+) -> tuple[int, Any]:
+    url = f"{h.url(version=10)}/messages/{message_id}".replace(TOKEN, token)
+    params = {"thread_id": thread_id} if thread_id else None
+    async with h.session.patch(url, json=body, params=params) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_wait_true_message_object_has_discords_fields(h: Harness) -> None:
+    status, body, _ = await h.post(
+        {"content": "hi", "flags": 4096}, version=10, params={"wait": "true"}
+    )
+    assert status == 200
+    assert body["edited_timestamp"] is None
+    assert body["flags"] == 4096
+    assert body["embeds"] == []
+    assert "position" not in body  # only messages in threads have one
+    for key in ("id", "channel_id", "webhook_id"):
+        assert body[key].isdigit()
+
+
+async def test_edit_keeps_a_history_and_ignores_identity(h: Harness) -> None:
+    _, sent, _ = await h.post(KAPACITOR_ALERT, version=10, params={"wait": "true"})
+    h.clock.advance(5)
+    status, edited = await _patch(
+        h,
+        sent["id"],
+        {"username": "Someone else", "avatar_url": "https://x/a.png", "content": "resolved"},
+    )
+    assert status == 200
+    assert edited["author"]["username"] == "Kapacitor"
+    assert edited["content"] == "resolved"
+    assert edited["edited_timestamp"] is not None
+    h.clock.advance(5)
+    assert (await _patch(h, sent["id"], {"embeds": []}))[0] == 200
+    [message] = h.emulator.messages
+    assert [e.ignored for e in message.edits] == [["avatar_url", "username"], []]
+    assert message.edits[0].changes == {"content": "resolved"}
+    assert message.original_payload == KAPACITOR_ALERT
+    assert message.payload == {"username": "Kapacitor", "content": "resolved", "embeds": []}
+    async with h.session.get(f"{h.base}/messages") as resp:
+        [listed] = await resp.json()
+    assert [e["edited_at"] for e in listed["edits"]] == [WALL0 + 105.0, WALL0 + 110.0]
+    assert listed["original_payload"] == KAPACITOR_ALERT
+    assert "ignored: avatar_url, username" in h.echo.getvalue()
+
+
+async def test_edit_of_an_unknown_message_is_10008_and_edits_are_rate_limited(h: Harness) -> None:
+    assert await _patch(h, "1234", {"content": "x"}) == (
+        404,
+        {"message": "Unknown Message", "code": 10008},
+    )
+    _, sent, _ = await h.post({"content": "x"}, params={"wait": "true"})
+    statuses = [(await _patch(h, sent["id"], {"content": str(i)}))[0] for i in range(5)]
+    assert statuses == [200] * 4 + [429]  # the unknown message spent one of the 5
+
+
+async def test_edit_is_validated_like_a_new_message(h: Harness) -> None:
+    _, sent, _ = await h.post({"content": "x"}, params={"wait": "true"})
+    status, body = await _patch(h, sent["id"], {"embeds": [{"title": "t" * 257}]})
+    assert status == 400
+    assert "title" in body["errors"]["embeds"]["0"]
+    status, body = await _patch(h, sent["id"], {"allowed_mentions": {"parse": ["nobody"]}})
+    assert status == 400
+    assert "allowed_mentions" in body["errors"]
+
+
+async def test_thread_id_of_a_known_thread_and_positions(h: Harness) -> None:
+    thread = h.emulator.add_thread(WEBHOOK, "incidents")
+    first = (await h.post({"content": "a"}, params={"wait": "1", "thread_id": thread}))[1]
+    second = (await h.post({"content": "b"}, params={"wait": "1", "thread_id": thread}))[1]
+    assert first["channel_id"] == second["channel_id"] == thread
+    assert (first["position"], second["position"]) == (0, 1)
+    assert h.emulator.messages[0].thread_name == "incidents"
+    assert "'incidents'" in h.echo.getvalue()
+
+
+async def test_strict_threads_refuse_an_unknown_thread() -> None:
+    emulator = DiscordEmulator(strict_threads=True)
+    base = await emulator.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = f"{base}/api/v10/webhooks/{WEBHOOK}/{TOKEN}"
+            params = {"thread_id": "42", "wait": "true"}
+            async with session.post(url, json={"content": "x"}, params=params) as resp:
+                assert (resp.status, await resp.json()) == (
+                    404,
+                    {"message": "Unknown Channel", "code": 10003},
+                )
+            thread = emulator.add_thread(WEBHOOK, "known", thread_id="42")
+            async with session.post(url, json={"content": "x"}, params=params) as resp:
+                assert resp.status == 200
+            # a thread of another channel is unknown to this webhook
+            async with session.post(
+                f"{base}/api/v10/webhooks/{OTHER}/{TOKEN}", json={"content": "x"}, params=params
+            ) as resp:
+                assert (resp.status, (await resp.json())["code"]) == (404, 10003)
+            assert thread == "42"
+    finally:
+        await emulator.stop()
+
+
+async def test_forum_post_opens_a_thread_whose_id_is_the_message_id(h: Harness) -> None:
+    h.emulator.set_forum(WEBHOOK)
+    status, body, _ = await h.post(
+        {"content": "CPU high", "thread_name": "  cpu on web-1  "},
+        version=10,
+        params={"wait": "true"},
+    )
+    assert status == 200
+    thread_id = body["channel_id"]
+    assert body["id"] == thread_id
+    assert body["position"] == 0
+    assert thread_id in h.emulator.threads
+    assert h.emulator.threads[thread_id].name == "cpu on web-1"
+    status, reply, _ = await h.post(
+        {"content": "recovered"}, version=10, params={"wait": "true", "thread_id": thread_id}
+    )
+    assert (status, reply["channel_id"], reply["position"]) == (200, thread_id, 1)
+    # editing the post needs its thread, like any message in a thread
+    assert (await _patch(h, body["id"], {"content": "x"}))[0] == 404
+    assert (await _patch(h, body["id"], {"content": "x"}, thread_id=thread_id))[0] == 200
+    async with h.session.get(f"{h.base}/_emulator/threads") as resp:
+        [listed] = await resp.json()
+    assert listed["name"] == "cpu on web-1"
+    assert listed["forum_post"] is True
+    assert listed["messages"] == [body["id"], reply["id"]]
+
+
+async def test_forum_rules(h: Harness) -> None:
+    async with h.session.post(f"{h.base}/_emulator/webhooks/{WEBHOOK}/forum") as resp:
+        assert resp.status == 204
+    assert (await h.post({"content": "x"}))[1] == {
+        "message": "Webhooks posted to forum channels must have a thread_name or thread_id",
+        "code": 220001,
+    }
+    status, body, _ = await h.post({"content": "x", "thread_name": "a"}, params={"thread_id": "42"})
+    assert (status, body["code"]) == (400, 220002)
+    # a forum's threads are always strict
+    status, body, _ = await h.post({"content": "x"}, params={"thread_id": "42"})
+    assert (status, body["code"]) == (404, 10003)
+    status, body, _ = await h.post({"content": "x", "thread_name": "a" * 101}, version=10)
+    assert status == 400
+    assert body["errors"]["thread_name"]["_errors"][0]["code"] == "BASE_TYPE_BAD_LENGTH"
+    status, body, _ = await h.post({"content": "x", "thread_name": "a"}, webhook_id=OTHER)
+    assert (status, body["code"]) == (400, 220003)  # OTHER is no forum
+    assert h.emulator.messages == []
+
+
+async def test_thread_control_endpoint(h: Harness) -> None:
+    url = f"{h.base}/_emulator/webhooks/{WEBHOOK}/threads"
+    async with h.session.post(url, json={"name": "ops", "id": "777"}) as resp:
+        assert resp.status == 201
+        assert (await resp.json())["id"] == "777"
+    async with h.session.post(url, json={"name": ""}) as resp:
+        assert resp.status == 400
+        assert "thread name" in (await resp.json())["error"]
+    status, body, _ = await h.post({"content": "x"}, params={"wait": "1", "thread_id": "777"})
+    assert (status, body["channel_id"]) == (200, "777")
+
+
+# --------------------------------------------------------------------------- issue 12: mentions, flags
+
+
+ROLE = "111122223333444455"
+USER = "222233334444555566"
+
+
+async def test_explicit_allowed_mentions_ping_only_the_named_ids(h: Harness) -> None:
+    await h.post(
+        {
+            "content": f"<@&{ROLE}> <@&999> <@{USER}> @everyone",
+            "allowed_mentions": {"parse": [], "roles": [ROLE]},
+            "embeds": [{"description": f"<@&{ROLE}> in an embed never pings <@{USER}>"}],
+        }
+    )
+    [message] = h.emulator.messages
+    assert (message.pings.roles, message.pings.users, message.pings.everyone) == (
+        (ROLE,),
+        (),
+        False,
+    )
+    assert "(pings role 111122223333444455)" in h.echo.getvalue()
+
+
+async def test_parse_empty_pings_nobody_and_absent_parses_everything(h: Harness) -> None:
+    await h.post({"content": f"<@&{ROLE}> @here", "allowed_mentions": {"parse": []}})
+    await h.post({"content": f"<@&{ROLE}> <@!{USER}> @here"})
+    await h.post({"embeds": [{"description": f"<@&{ROLE}>"}]})
+    silenced, default, embed_only = h.emulator.messages
+    assert silenced.pings.nobody
+    assert default.pings.to_json() == {"users": [USER], "roles": [ROLE], "everyone": True}
+    assert embed_only.pings.nobody
+    async with h.session.get(f"{h.base}/messages") as resp:
+        listed = await resp.json()
+    assert listed[1]["pings"] == {"users": [USER], "roles": [ROLE], "everyone": True}
+    assert listed[0]["pings"] == {"users": [], "roles": [], "everyone": False}
+
+
+async def test_wait_answer_lists_the_mentions(h: Harness) -> None:
+    _, body, _ = await h.post(
+        {"content": f"<@&{ROLE}> <@{USER}>", "allowed_mentions": {"users": [USER, "5"]}},
+        params={"wait": "true"},
+    )
+    assert body["mention_roles"] == []
+    assert [u["id"] for u in body["mentions"]] == [USER]
+    assert body["mention_everyone"] is False
+
+
+@pytest.mark.parametrize(
+    ("allowed", "path", "code"),
+    [
+        ({"parse": ["channels"]}, ("parse", "0"), "BASE_TYPE_CHOICES"),
+        ({"parse": "users"}, ("parse",), "LIST_TYPE_CONVERT"),
+        ({"roles": ["x1"]}, ("roles", "0"), "NUMBER_TYPE_COERCE"),
+        ({"users": [str(i) for i in range(101)]}, ("users",), "BASE_TYPE_MAX_LENGTH"),
+        ({"parse": ["users"], "users": [USER]}, (), "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE"),
+        ({"parse": ["roles"], "roles": [ROLE]}, (), "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE"),
+        ({"replied_user": "yes"}, ("replied_user",), "BASE_TYPE_BOOLEAN"),
+        ("all", (), "DICT_TYPE_CONVERT"),
+    ],
+)
+async def test_allowed_mentions_are_validated(
+    h: Harness, allowed: Any, path: tuple[str, ...], code: str
+) -> None:
+    status, body, _ = await h.post({"content": "x", "allowed_mentions": allowed}, version=10)
+    assert status == 400
+    node = body["errors"]["allowed_mentions"]
+    for key in path:
+        node = node[key]
+    assert node["_errors"][0]["code"] == code
+    assert h.emulator.messages == []
+
+
+async def test_allowed_mentions_that_discord_accepts(h: Harness) -> None:
+    for allowed in (
+        {"parse": ["users", "roles", "everyone"]},
+        {"parse": ["users"], "users": []},  # a falsy list is no error (Discord's docs)
+        {"users": None, "roles": [int(ROLE)], "replied_user": False},
+        {"users": [str(i) for i in range(100)]},
+    ):
+        status, body, _ = await h.post({"content": "x", "allowed_mentions": allowed}, version=10)
+        assert status == 204, (allowed, body)
+
+
+@pytest.mark.parametrize("flags", [4, 4096, 4100, 0])
+async def test_flags_a_webhook_may_set(h: Harness, flags: int) -> None:
+    status, body, _ = await h.post({"content": "x", "flags": flags}, params={"wait": "1"})
+    assert (status, body["flags"]) == (200, flags)
+    assert h.emulator.messages[0].silent is bool(flags & 4096)
+
+
+@pytest.mark.parametrize("flags", [1, 1 << 6, 64 | 4, -1, "4", True])
+async def test_other_flags_are_refused(h: Harness, flags: Any) -> None:
+    status, body, _ = await h.post({"content": "x", "flags": flags}, version=10)
+    assert status == 400
+    assert "flags" in body["errors"]
+
+
+async def test_components_v2_flag_excludes_content(h: Harness) -> None:
+    status, body, _ = await h.post({"content": "x", "flags": 1 << 15}, version=10)
+    assert status == 400
+    assert body["errors"]["content"]["_errors"][0]["code"] == (
+        "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2"
+    )
+
+
+async def test_silent_message_still_records_its_pings(h: Harness) -> None:
+    await h.post({"content": f"<@&{ROLE}>", "allowed_mentions": {"roles": [ROLE]}, "flags": 4096})
+    [message] = h.emulator.messages
+    assert message.silent
+    assert message.pings.roles == (ROLE,)
+    assert "silently" in h.echo.getvalue()
+
+
+async def test_edit_flags_and_mentions(h: Harness) -> None:
+    _, sent, _ = await h.post(
+        {
+            "content": f"<@&{ROLE}>",
+            "allowed_mentions": {"parse": [], "roles": [ROLE]},
+            "flags": 4096,
+        },
+        params={"wait": "true"},
+    )
+    # SUPPRESS_NOTIFICATIONS cannot be changed, but sending the message's own flags back is fine
+    status, edited = await _patch(h, sent["id"], {"flags": 4096 | 4})
+    assert (status, edited["flags"]) == (200, 4096 | 4)
+    status, edited = await _patch(h, sent["id"], {"flags": 0})
+    assert (status, edited["flags"]) == (200, 4096)
+    _, plain, _ = await h.post({"content": "x"}, params={"wait": "true"})
+    status, body = await _patch(h, plain["id"], {"flags": 4096})
+    assert status == 400
+    assert "flags" in body["errors"]
+    # an edit rebuilds the mentions from its own allowed_mentions (default: parse all) ...
+    status, edited = await _patch(h, sent["id"], {"content": f"resolved <@&{ROLE}> <@{USER}>"})
+    assert edited["mention_roles"] == [ROLE]
+    assert [u["id"] for u in edited["mentions"]] == [USER]
+    status, edited = await _patch(
+        h, sent["id"], {"content": f"<@&{ROLE}>", "allowed_mentions": {"parse": []}}
+    )
+    assert edited["mention_roles"] == []
+    # ... but notifies nobody: pings stay those of the post
+    message = h.emulator.messages[0]
+    assert message.pings.roles == (ROLE,)
+    assert message.pings.users == ()
+
+
+# --------------------------------------------------------------------------- issue 12: 401/404
+
+
+async def test_reset_token_answers_401_until_the_right_token(h: Harness) -> None:
+    async with h.session.post(
+        f"{h.base}/_emulator/webhooks/{WEBHOOK}/token", json={"token": "fresh"}
+    ) as resp:
+        assert resp.status == 204
+    status, body, _ = await h.post({"content": "x"}, version=10)
+    assert (status, body) == (401, {"message": "Invalid Webhook Token", "code": 50027})
+    async with h.session.post(
+        f"{h.base}/api/v10/webhooks/{WEBHOOK}/fresh", json={"content": "x"}
+    ) as resp:
+        assert resp.status == 204
+    assert (await h.post({"content": "x"}, webhook_id=OTHER))[0] == 204  # others unaffected
+    async with h.session.get(f"{h.base}/_emulator/requests") as resp:
+        text = await resp.text()
+    assert TOKEN not in text and "fresh" not in text
+    h.emulator.set_token(WEBHOOK, None)
+    assert (await h.post({"content": "x"}))[0] == 204
+
+
+async def test_deleted_webhook_is_404_10015_on_every_route_until_restored(h: Harness) -> None:
+    _, sent, _ = await h.post({"content": "x"}, params={"wait": "true"})
+    async with h.session.post(f"{h.base}/_emulator/webhooks/{WEBHOOK}/delete") as resp:
+        assert resp.status == 204
+    assert (await h.post({"content": "x"}, version=10))[:2] == (
+        404,
+        {"message": "Unknown Webhook", "code": 10015},
+    )
+    assert await _patch(h, sent["id"], {"content": "y"}) == (
+        404,
+        {"message": "Unknown Webhook", "code": 10015},
+    )
+    async with h.session.post(f"{h.base}/_emulator/webhooks/{WEBHOOK}/restore") as resp:
+        assert resp.status == 204
+    assert (await _patch(h, sent["id"], {"content": "y"}))[0] == 200
+
+
+async def test_faults_for_401_and_403_carry_discords_bodies(h: Harness) -> None:
+    h.emulator.inject_fault(status=401, webhook_id=WEBHOOK)
+    h.emulator.inject_fault(status=403, webhook_id=WEBHOOK)
+    assert (await h.post({"content": "x"}))[:2] == (
+        401,
+        {"code": 50027, "message": "Invalid Webhook Token"},
+    )
+    assert (await h.post({"content": "x"}))[1]["code"] == 50013
+
+
+# --------------------------------------------------------------------------- issue 12: the page
+
+
+async def test_page_shows_edits_pings_and_threads(h: Harness) -> None:
+    h.emulator.set_forum(WEBHOOK)
+    _, post, _ = await h.post(
+        {
+            "content": f"<@&{ROLE}> CPU high",
+            "allowed_mentions": {"parse": [], "roles": [ROLE]},
+            "thread_name": "cpu <web-1>",
+        },
+        params={"wait": "true"},
+    )
+    await _patch(h, post["id"], {"content": "CPU fine again"}, thread_id=post["channel_id"])
+    await _patch(h, post["id"], {"content": "CPU fine, 5 min"}, thread_id=post["channel_id"])
+    async with h.session.get(f"{h.base}/") as resp:
+        page = await resp.text()
+    assert "cpu &lt;web-1&gt;" in page  # the thread, by name
+    assert "forum post" in page
+    assert "CPU fine, 5 min" in page  # the latest version ...
+    assert "edited 2×" in page  # ... marked, with its history
+    assert "CPU high" in page
+    assert f"pings role {ROLE}" in page
+    assert TOKEN not in page
+
+
+def test_parser_knows_forums_and_strict_threads() -> None:
+    args = build_parser().parse_args(["--forum", WEBHOOK, "--forum", OTHER, "--strict-threads"])
+    assert (args.forum, args.strict_threads) == ([WEBHOOK, OTHER], True)
+    args = build_parser().parse_args([])
+    assert (args.forum, args.strict_threads) == ([], False)

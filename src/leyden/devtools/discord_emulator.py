@@ -29,8 +29,9 @@ Behaviour worth knowing, where Discord's own is undocumented or we had to choose
 * **Other errors** are the same on every version: invalid JSON → 400 ``50109``; nothing to
   send → 400 ``50006``; deleted webhook → 404 ``10015``; body over 25 MiB → 413 ``40005``.
 * **Checks in order:** API version; injected fault; host-wide limit; per-webhook limit;
-  per-channel limit (execute only); deleted webhook; ids in the path and query; ``wait``;
-  Content-Type; JSON; form validation; empty message.
+  per-channel limit (execute only); deleted webhook; token (after :meth:`set_token`); ids in
+  the path and query; ``wait``; Content-Type; JSON; form validation; empty message; forum
+  and thread rules.
 * **Three rate limits, as Discord has them** (reference §1.6). All are fixed windows: a window
   opens at the first request after the previous one closed, at most ``limit`` requests pass in
   it, the rest get 429 until it closes. This is how Discord's buckets behave (a reset time, not
@@ -66,10 +67,51 @@ Behaviour worth knowing, where Discord's own is undocumented or we had to choose
 * **Injected faults** answer before the rate limit is consulted, so "the next N requests fail"
   holds exactly. A fault with a 2xx status only delays: the request is then handled normally.
 * Only ``application/json`` bodies are accepted (no form or multipart uploads).
-* **Edit in place**: ``GET``/``PATCH``/``DELETE .../webhooks/{id}/{token}/messages/{message_id}``
-  work on messages the emulator accepted (with the same token, and ``?thread_id=`` when the
-  message is in a thread, else 404 ``10008 Unknown Message``). They have their own rate-limit
-  window per webhook, as Discord gives them their own bucket.
+* **``?wait=true``** answers 200 with the message object (``id``, ``channel_id`` (the
+  thread's id in a thread), ``content``, ``embeds``, ``flags``, ``webhook_id``, ``author``,
+  ``timestamp``, ``edited_timestamp``, ``mentions``/``mention_roles``/``mention_everyone``
+  and, in a thread, ``position``); without it, 204 and no body.
+* **Edit in place** (webhook.mdx, Get/Edit/Delete Webhook Message): ``GET``/``PATCH``/
+  ``DELETE .../webhooks/{id}/{token}/messages/{message_id}`` work on messages the emulator
+  accepted (with the same token, and ``?thread_id=`` when the message is in a thread, else
+  404 ``10008 Unknown Message``). They have their own rate-limit window per webhook, as
+  Discord gives them their own bucket. A PATCH is validated like a new message; the keys
+  it may change are Discord's edit parameters (``content``, ``embeds``, ``allowed_mentions``,
+  ``flags``, ``components``, ``attachments``; null clears); others (``username``,
+  ``avatar_url``, ``tts``, ``thread_name``) are not parameters of the edit endpoint and are
+  ignored, as Discord ignores unknown fields, so the author stays (each edit records them
+  under ``ignored``). Every edit is kept (:attr:`ReceivedMessage.edits`, the first version in
+  ``original_payload``). As the docs say, an edit of ``content`` rebuilds the mentions with
+  the edit's own ``allowed_mentions`` (or the defaults), and an edit notifies nobody.
+* **Threads and forum channels** (webhook.mdx, Execute Webhook; JSON error codes
+  220001-220003). :meth:`DiscordEmulator.set_forum` (``--forum ID``) makes a webhook's
+  channel a forum: it needs ``thread_name`` (opens a post: a thread whose id is also the id
+  of its first message, as on Discord; name 1-100 characters) or ``?thread_id=``; neither →
+  400 ``220001``, both → 400 ``220002``; ``thread_name`` in a non-forum channel → 400
+  ``220003``. ``?thread_id=`` must name a thread of the webhook's channel (opened by a post
+  or :meth:`DiscordEmulator.add_thread`), else 404 ``10003 Unknown Channel`` (Discord
+  answers its "Unknown ..." errors with 404; the status here is our reading), in a forum
+  and with ``strict_threads`` (``--strict-threads``); otherwise, as before these rules, an
+  unknown thread id is taken as an existing thread of unknown name.
+* **Mentions** (message.mdx, Allowed Mentions Reference): ``allowed_mentions.parse`` holds
+  only ``users``/``roles``/``everyone``; ``users``/``roles`` are at most 100 snowflakes
+  (null or [] is fine); ``parse`` naming a type and a non-empty list of that type → 400
+  ``MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE``; ``replied_user`` is a boolean. Each message
+  records whom it pinged (:class:`Pings`: ``<@id>``/``<@!id>``, ``<@&id>``, ``@everyone``/
+  ``@here`` in ``content`` only, never in embeds, filtered by ``allowed_mentions``; without
+  it everything in the content pings).
+* **Flags**: on execute only ``SUPPRESS_EMBEDS`` (1<<2), ``SUPPRESS_NOTIFICATIONS`` (1<<12)
+  and ``IS_COMPONENTS_V2`` (1<<15, then no ``content``/``embeds``/``poll``) may be set,
+  anything else → 400. An edit may set or clear ``SUPPRESS_EMBEDS`` and set
+  ``IS_COMPONENTS_V2`` (Discord's edit table); sending back a bit the message already has
+  (``SUPPRESS_NOTIFICATIONS``, as clients that round-trip ``message.flags`` do) is accepted
+  and changes nothing, setting another bit → 400 (our reading of "only"). A message with
+  ``SUPPRESS_NOTIFICATIONS`` is ``silent``: its pings are recorded, but push nobody.
+* **Broken webhooks**: :meth:`DiscordEmulator.delete_webhook` → 404 ``10015 Unknown
+  Webhook`` on every route (:meth:`DiscordEmulator.restore_webhook` undoes it);
+  :meth:`DiscordEmulator.set_token` → 401 ``50027 Invalid Webhook Token`` for any other
+  token, as after a token reset; injected faults give one-off 401/403/404 with Discord's
+  bodies.
 * Where Discord's exact wording is not on record (string type errors, bad ``wait`` values) the
   messages below are ours, in Discord's style.
 
@@ -77,9 +119,16 @@ HTTP surface besides Discord's: ``GET /`` (a page for people); ``GET``/``DELETE 
 (``?webhook_id=`` filters; tokens are never included; DELETE also empties the request log);
 ``GET /_emulator/requests`` (every request with status and reason); ``GET /_emulator/stats``
 (429s per scope, messages, requests, the limits in force);
-``GET``/``POST``/``DELETE /_emulator/faults``; ``POST /_emulator/webhooks/{id}/delete``;
-``POST /_emulator/reset`` (forget messages, requests, faults, deletions, rate-limit windows and
-counters; the channel map stays).
+``GET``/``POST``/``DELETE /_emulator/faults``; ``POST /_emulator/webhooks/{id}/delete`` and
+``.../restore``; ``POST /_emulator/webhooks/{id}/token`` (``{"token": "..."}``, null for any);
+``POST /_emulator/webhooks/{id}/forum`` (``{"forum": false}`` to undo);
+``POST /_emulator/webhooks/{id}/threads`` (``{"name": ..., "id": ...?}``, answers the thread);
+``GET /_emulator/threads`` (each thread with its name and message ids);
+``POST /_emulator/reset`` (forget messages, requests, faults, deletions, token resets, threads
+opened by posts, rate-limit windows and counters; the channel map, forums and registered
+threads stay). Each message of ``GET /messages`` has ``id``, ``thread_id``, ``thread_name``,
+``flags``, ``silent``, ``pings`` and ``mentions`` (``{"users", "roles", "everyone"}``),
+``edits`` (``edited_at``, ``changes``, ``ignored``) and ``original_payload``.
 """
 
 from __future__ import annotations
@@ -92,10 +141,11 @@ import html
 import http
 import json
 import math
+import re
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -139,6 +189,21 @@ FOOTER_TEXT_MAX = 2048
 AUTHOR_NAME_MAX = 256
 USERNAME_MIN, USERNAME_MAX = 1, 80
 COLOR_MAX = 0xFFFFFF
+THREAD_NAME_MIN, THREAD_NAME_MAX = 1, 100
+MENTION_IDS_MAX = 100  # users / roles in allowed_mentions
+
+# Message flags (Discord's message resource): the ones a webhook may set on execute, and
+# those an edit may change.
+SUPPRESS_EMBEDS = 1 << 2
+SUPPRESS_NOTIFICATIONS = 1 << 12
+IS_COMPONENTS_V2 = 1 << 15
+EXECUTE_FLAGS = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS | IS_COMPONENTS_V2
+FLAG_NAMES = {
+    SUPPRESS_EMBEDS: "SUPPRESS_EMBEDS",
+    SUPPRESS_NOTIFICATIONS: "SUPPRESS_NOTIFICATIONS",
+    IS_COMPONENTS_V2: "IS_COMPONENTS_V2",
+}
+MENTION_TYPES = ("everyone", "roles", "users")
 
 LINK_SCHEMES = ("http", "https")
 MEDIA_SCHEMES = ("http", "https", "attachment")
@@ -165,6 +230,89 @@ STATUS_BODIES: dict[int, dict[str, Any]] = {
 }
 
 
+_USER_MENTION = re.compile(r"<@!?(\d{1,20})>")
+_ROLE_MENTION = re.compile(r"<@&(\d{1,20})>")
+_EVERYONE_MENTION = re.compile(r"@(?:everyone|here)\b")
+
+
+@dataclass(frozen=True)
+class Pings:
+    """Who a message mentions so that they are notified: only mentions in ``content`` count
+    (never those in embeds), and only those ``allowed_mentions`` lets through."""
+
+    users: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    everyone: bool = False  # @everyone or @here
+
+    @property
+    def nobody(self) -> bool:
+        return not (self.users or self.roles or self.everyone)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"users": list(self.users), "roles": list(self.roles), "everyone": self.everyone}
+
+
+def compute_pings(content: Any, allowed_mentions: Any) -> Pings:
+    """The mentions in ``content`` that ``allowed_mentions`` allows (Discord's "Allowed
+    Mentions Reference"): without it (absent or null) everything in the content is parsed;
+    with it, ``parse`` names the types parsed wholesale, ``users``/``roles`` list the only ids
+    of that type that may ping, and an id not in the content pings nobody."""
+    text = content if isinstance(content, str) else ""
+    users = tuple(dict.fromkeys(_USER_MENTION.findall(text)))
+    roles = tuple(dict.fromkeys(_ROLE_MENTION.findall(text)))
+    everyone = bool(_EVERYONE_MENTION.search(text))
+    if not isinstance(allowed_mentions, dict):
+        return Pings(users, roles, everyone)
+    parse = allowed_mentions.get("parse") or []
+
+    def allowed(kind: str, found: tuple[str, ...]) -> tuple[str, ...]:
+        if kind in parse:
+            return found
+        listed = {str(i) for i in allowed_mentions.get(kind) or []}
+        return tuple(i for i in found if i in listed)
+
+    return Pings(allowed("users", users), allowed("roles", roles), everyone and "everyone" in parse)
+
+
+@dataclass
+class MessageEdit:
+    """One PATCH of a message: what it changed, and the keys it sent that an edit cannot
+    change (``username``, ``avatar_url``, ``tts``, ``thread_name``: Discord ignores them)."""
+
+    edited_at: float  # wall-clock epoch seconds
+    changes: dict[str, Any]
+    ignored: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"edited_at": self.edited_at, "changes": self.changes, "ignored": self.ignored}
+
+
+@dataclass
+class Thread:
+    """A thread the emulator knows: opened by a forum post (``thread_name``), registered by a
+    test (:meth:`DiscordEmulator.add_thread`), or, when threads are not strict, first seen as
+    a ``?thread_id=`` (then its channel and name are unknown: ``None``)."""
+
+    thread_id: str
+    channel: str | None  # the channel key (DiscordEmulator.channel_of) it belongs to
+    name: str | None
+    webhook_id: str | None  # the webhook whose post opened it
+    forum_post: bool
+    created_at: float
+    registered: bool = False  # added by a test: kept by reset()
+    next_position: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.thread_id,
+            "name": self.name,
+            "channel": self.channel,
+            "webhook_id": self.webhook_id,
+            "forum_post": self.forum_post,
+            "created_at": self.created_at,
+        }
+
+
 @dataclass
 class ReceivedMessage:
     """A message the emulator accepted (and would have posted to the channel)."""
@@ -173,20 +321,43 @@ class ReceivedMessage:
     token: str = field(repr=False)  # a secret on real Discord: kept for tests, never shown
     thread_id: str | None
     received_at: float  # wall-clock epoch seconds
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # the current version (edits merged in)
     status: int  # what we answered: 200 or 204
     message_id: str = ""
     edited_at: float | None = None  # wall-clock epoch seconds of the last edit
+    thread_name: str | None = None
+    position: int | None = None  # its place in its thread (Discord's message.position)
+    flags: int = 0  # the message's flags now (SUPPRESS_EMBEDS can be edited)
+    #: who was notified when it was posted (an edit never notifies anyone)
+    pings: Pings = field(default_factory=Pings)
+    #: who its current content mentions (recomputed when an edit changes the content)
+    mentions: Pings = field(default_factory=Pings)
+    edits: list[MessageEdit] = field(default_factory=list)
+    original_payload: dict[str, Any] | None = None  # as posted, before any edit
+
+    @property
+    def silent(self) -> bool:
+        """Sent with SUPPRESS_NOTIFICATIONS: its pings badge but push no notification."""
+        return bool(self.flags & SUPPRESS_NOTIFICATIONS)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.message_id,
             "webhook_id": self.webhook_id,
             "thread_id": self.thread_id,
+            "thread_name": self.thread_name,
             "received_at": self.received_at,
             "status": self.status,
             "payload": self.payload,
             "edited_at": self.edited_at,
+            "flags": self.flags,
+            "silent": self.silent,
+            "pings": self.pings.to_json(),
+            "mentions": self.mentions.to_json(),
+            "edits": [e.to_json() for e in self.edits],
+            "original_payload": (
+                self.payload if self.original_payload is None else self.original_payload
+            ),
         }
 
 
@@ -446,8 +617,132 @@ def _check_embed(errors: FormErrors, index: int, value: Any) -> int:
     return spent
 
 
-def validate_execute_body(payload: Any) -> FormErrors:
-    """Discord's form validation for an execute-webhook JSON body (not the empty check)."""
+def _is_snowflake_value(value: Any) -> bool:
+    """A snowflake as JSON may carry it: a string of digits or a non-negative integer."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return 0 <= value < 1 << 64
+    return isinstance(value, str) and _is_snowflake(value)
+
+
+def _check_snowflakes(errors: FormErrors, path: Path, value: Any) -> None:
+    """``roles`` / ``users`` of allowed_mentions: null or [] are fine (Discord's docs say a
+    falsy value is no error), else a list of at most 100 snowflakes."""
+    items = _as_list(errors, path, value)
+    if not items:
+        return
+    if len(items) > MENTION_IDS_MAX:
+        errors.add(path, "BASE_TYPE_MAX_LENGTH", f"Must be {MENTION_IDS_MAX} or fewer in length.")
+    for i, item in enumerate(items):
+        if not _is_snowflake_value(item):
+            errors.add((*path, i), "NUMBER_TYPE_COERCE", f'Value "{item}" is not snowflake.')
+
+
+def _check_allowed_mentions(errors: FormErrors, value: Any) -> None:
+    """Discord's allowed mentions object: ``parse`` from users/roles/everyone, explicit
+    ``users``/``roles`` lists, and a list excludes its own type in ``parse``."""
+    base: Path = ("allowed_mentions",)
+    mentions = _as_dict(errors, base, value)
+    if mentions is None:
+        return
+    parse = _as_list(errors, (*base, "parse"), mentions.get("parse"))
+    for i, item in enumerate(parse or []):
+        if item not in MENTION_TYPES:
+            errors.add(
+                (*base, "parse", i),
+                "BASE_TYPE_CHOICES",
+                f"Value must be one of {{{', '.join(repr(t) for t in MENTION_TYPES)}}}.",
+            )
+    for kind in ("users", "roles"):
+        listed = mentions.get(kind)
+        _check_snowflakes(errors, (*base, kind), listed)
+        if parse and kind in parse and isinstance(listed, list) and listed:
+            errors.add(
+                base,
+                "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                f'parse:["{kind}"] and {kind}: [ids...] are mutually exclusive.',
+            )
+    replied = mentions.get("replied_user")
+    if replied is not None and not isinstance(replied, bool):
+        errors.add((*base, "replied_user"), "BASE_TYPE_BOOLEAN", "Must be either true or false.")
+
+
+def _flag_names(bits: int) -> str:
+    return ", ".join(
+        FLAG_NAMES.get(1 << b, f"1<<{b}") for b in range(bits.bit_length()) if bits >> b & 1
+    )
+
+
+def _check_flags(errors: FormErrors, value: Any, *, edit_of: int | None) -> None:
+    """``flags`` on execute (SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS, IS_COMPONENTS_V2) or on
+    an edit of a message whose flags are ``edit_of`` (SUPPRESS_EMBEDS both ways,
+    IS_COMPONENTS_V2 on only; bits the message already has may be sent back unchanged)."""
+    path: Path = ("flags",)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.add(path, "NUMBER_TYPE_COERCE", f'Value "{value}" is not int.')
+        return
+    if value < 0:
+        errors.add(path, "NUMBER_TYPE_MIN", "int value should be greater than or equal to 0.")
+        return
+    if edit_of is None:
+        refused = value & ~EXECUTE_FLAGS
+        if refused:
+            errors.add(
+                path,
+                "MESSAGE_FLAGS_INVALID",
+                f"Webhook messages can only set SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS and "
+                f"IS_COMPONENTS_V2, not {_flag_names(refused)}.",
+            )
+        return
+    refused = value & ~(SUPPRESS_EMBEDS | IS_COMPONENTS_V2 | edit_of)
+    if refused:
+        errors.add(
+            path,
+            "MESSAGE_FLAGS_INVALID",
+            f"An edit can only change SUPPRESS_EMBEDS and set IS_COMPONENTS_V2, not "
+            f"{_flag_names(refused)}.",
+        )
+    if edit_of & IS_COMPONENTS_V2 and not value & IS_COMPONENTS_V2:
+        errors.add(path, "MESSAGE_FLAGS_INVALID", "IS_COMPONENTS_V2 cannot be unset.")
+
+
+def _check_components_v2(errors: FormErrors, payload: dict[str, Any], flags: int) -> None:
+    """With IS_COMPONENTS_V2 a message may hold only components (Discord answers 400)."""
+    if not flags & IS_COMPONENTS_V2:
+        return
+    for key in ("content", "embeds", "poll"):
+        if payload.get(key) is not None:
+            errors.add(
+                (key,),
+                "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
+                f'The "{key}" field cannot be used when using MessageFlags.IS_COMPONENTS_V2',
+            )
+
+
+def _check_thread_name(errors: FormErrors, value: Any) -> None:
+    path: Path = ("thread_name",)
+    if value is None:
+        return
+    if not isinstance(value, str):
+        errors.add(path, *_not_a_string(value))
+        return
+    if not THREAD_NAME_MIN <= len(value.strip()) <= THREAD_NAME_MAX:
+        errors.add(
+            path,
+            "BASE_TYPE_BAD_LENGTH",
+            f"Must be between {THREAD_NAME_MIN} and {THREAD_NAME_MAX} in length.",
+        )
+
+
+def validate_execute_body(payload: Any, *, edit_of: int | None = None) -> FormErrors:
+    """Discord's form validation for an execute-webhook JSON body (not the empty check).
+
+    With ``edit_of`` (the flags of the message being edited) it checks an edit's body: the
+    same rules, except for which ``flags`` may change.
+    """
     errors = FormErrors()
     if not isinstance(payload, dict):
         errors.add((), "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
@@ -471,6 +766,12 @@ def validate_execute_body(payload: Any) -> FormErrors:
                 "MAX_EMBED_SIZE_EXCEEDED",
                 f"Embed size exceeds maximum size of {EMBED_TOTAL_MAX}",
             )
+    _check_allowed_mentions(errors, payload.get("allowed_mentions"))
+    flags = payload.get("flags")
+    _check_flags(errors, flags, edit_of=edit_of)
+    if isinstance(flags, int) and not isinstance(flags, bool) and flags > 0:
+        _check_components_v2(errors, payload, flags)
+    _check_thread_name(errors, payload.get("thread_name"))
     return errors
 
 
@@ -596,6 +897,18 @@ def _color_name(value: Any) -> str:
     return COLOR_NAMES.get(value, f"#{value:06X}")
 
 
+def _describe_pings(message: ReceivedMessage) -> str:
+    """ " (pings role 1, user 2)" for the console; "" when nobody is pinged."""
+    pings = message.pings
+    named = [f"role {r}" for r in pings.roles] + [f"user {u}" for u in pings.users]
+    if pings.everyone:
+        named.append("everyone")
+    if not named:
+        return ""
+    silent = ", silently" if message.silent else ""
+    return f" (pings {', '.join(named)}{silent})"
+
+
 def describe_message(payload: dict[str, Any]) -> str:
     """One human line for a payload: username, content, then each embed."""
     parts: list[str] = []
@@ -634,12 +947,17 @@ class DiscordEmulator:
         channels: Mapping[str, str] | None = None,
         global_limit: int | None = 50,
         global_window: float = 1.0,
+        forum_webhooks: Iterable[str] = (),
+        strict_threads: bool = False,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         echo: TextIO | None = None,
     ) -> None:
         """``channels`` maps webhook ids to a channel name: webhooks mapped to the same name
-        share one per-channel budget (by default every webhook is its own channel)."""
+        share one per-channel budget (by default every webhook is its own channel).
+        ``forum_webhooks`` post into forum channels (see :meth:`set_forum`); with
+        ``strict_threads`` a ``?thread_id=`` must name a thread the emulator knows, as on
+        Discord (by default an unknown one is taken as an existing thread)."""
         if rate_limit < 1:
             raise ValueError(f"rate_limit must be at least 1, got {rate_limit}")
         for name, limit in (("channel_limit", channel_limit), ("global_limit", global_limit)):
@@ -667,6 +985,12 @@ class DiscordEmulator:
         self.messages: list[ReceivedMessage] = []
         self.requests: list[RequestRecord] = []
         self.deleted_webhooks: set[str] = set()
+        self.forum_webhooks: set[str] = set(forum_webhooks)
+        self.strict_threads = strict_threads
+        #: threads by id (see :class:`Thread`)
+        self.threads: dict[str, Thread] = {}
+        #: webhooks whose token was reset: only this token is valid (others answer 401)
+        self.tokens: dict[str, str] = {}
         self._faults: list[_Fault] = []
         self._limiter = _FixedWindowLimiter(rate_limit, rate_window, clock)
         self._channel_limiter = (
@@ -739,6 +1063,53 @@ class DiscordEmulator:
         """Make the webhook answer 404 Unknown Webhook from now on, as a deleted one does."""
         self.deleted_webhooks.add(webhook_id)
 
+    def restore_webhook(self, webhook_id: str) -> None:
+        """Undo :meth:`delete_webhook` (on Discord a new webhook would have a new id; this lets
+        a test bring the same URL back after, say, a circuit breaker opened)."""
+        self.deleted_webhooks.discard(webhook_id)
+
+    def set_token(self, webhook_id: str, token: str | None) -> None:
+        """Make ``token`` the webhook's only valid token, as when someone resets it in Discord:
+        requests with any other token answer 401 ``50027 Invalid Webhook Token``. ``None``
+        accepts any token again (the default)."""
+        if token is None:
+            self.tokens.pop(webhook_id, None)
+        elif not isinstance(token, str) or not token:
+            raise ValueError("the token must be a non-empty string")
+        else:
+            self.tokens[webhook_id] = token
+
+    def set_forum(self, webhook_id: str, forum: bool = True) -> None:
+        """Say whether the webhook's channel is a forum channel. A forum webhook must be given
+        ``thread_name`` (open a post) or ``?thread_id=`` (post in one), never both; a webhook
+        of another channel refuses ``thread_name`` (Discord's errors 220001-220003)."""
+        if forum:
+            self.forum_webhooks.add(webhook_id)
+        else:
+            self.forum_webhooks.discard(webhook_id)
+
+    def add_thread(self, webhook_id: str, name: str, thread_id: str | None = None) -> str:
+        """Register an existing thread (or forum post) ``name`` in the webhook's channel, so
+        ``?thread_id=`` can target it even with strict threads; returns its id."""
+        if not isinstance(name, str) or not THREAD_NAME_MIN <= len(name.strip()) <= THREAD_NAME_MAX:
+            raise ValueError(
+                f"a thread name must be {THREAD_NAME_MIN} to {THREAD_NAME_MAX} characters"
+            )
+        if thread_id is None:
+            thread_id = self._next_snowflake()
+        elif not isinstance(thread_id, str) or not _is_snowflake(thread_id):
+            raise ValueError(f"a thread id must be a snowflake (digits), got {thread_id!r}")
+        self.threads[thread_id] = Thread(
+            thread_id=thread_id,
+            channel=self.channel_of(webhook_id),
+            name=name.strip(),
+            webhook_id=None,
+            forum_post=webhook_id in self.forum_webhooks,
+            created_at=self.wall_clock(),
+            registered=True,
+        )
+        return thread_id
+
     def set_channel(self, webhook_id: str, channel: str) -> None:
         """Post ``webhook_id``'s messages into ``channel``: webhooks of one channel share its
         per-channel limit (call it again with the same name for each webhook)."""
@@ -749,11 +1120,17 @@ class DiscordEmulator:
         return self.channels.get(webhook_id, webhook_id)
 
     def reset(self) -> None:
-        """Forget messages, requests, faults, deletions, rate-limit windows and counters."""
+        """Forget messages, requests, faults, deletions, token resets, threads opened by
+        messages, rate-limit windows and counters (channels, forums and threads a test
+        registered stay)."""
         self.messages.clear()
         self.requests.clear()
         self._faults.clear()
         self.deleted_webhooks.clear()
+        self.tokens.clear()
+        self.threads = {k: t for k, t in self.threads.items() if t.registered}
+        for thread in self.threads.values():
+            thread.next_position = 0
         self._limiter.clear()
         for limiter in (self._channel_limiter, self._host_limiter):
             if limiter is not None:
@@ -772,6 +1149,9 @@ class DiscordEmulator:
                 "global": {"limit": self.global_limit, "window": self.global_window},
             },
             "channels": dict(self.channels),
+            "forum_webhooks": sorted(self.forum_webhooks),
+            "strict_threads": self.strict_threads,
+            "threads": len(self.threads),
         }
 
     # ---------------------------------------------------------------- lifecycle
@@ -836,6 +1216,11 @@ class DiscordEmulator:
         app.router.add_post("/_emulator/faults", self._add_fault)
         app.router.add_delete("/_emulator/faults", self._clear_faults)
         app.router.add_post("/_emulator/webhooks/{webhook_id}/delete", self._delete_webhook)
+        app.router.add_post("/_emulator/webhooks/{webhook_id}/restore", self._restore_webhook)
+        app.router.add_post("/_emulator/webhooks/{webhook_id}/token", self._set_token)
+        app.router.add_post("/_emulator/webhooks/{webhook_id}/forum", self._set_forum)
+        app.router.add_post("/_emulator/webhooks/{webhook_id}/threads", self._add_thread)
+        app.router.add_get("/_emulator/threads", self._list_threads)
         app.router.add_post("/_emulator/reset", self._reset)
         return app
 
@@ -905,7 +1290,7 @@ class DiscordEmulator:
             try:
                 if fault is not None:
                     await self._sleep(fault.delay)
-                self._check_webhook(webhook_id, thread_id, version)
+                self._check_webhook(webhook_id, request.match_info["token"], thread_id, version)
                 status, body = await action(request, version, webhook_id, thread_id)
             except _Answer:
                 if channel is not None and self._channel_limiter is not None:
@@ -1023,9 +1408,16 @@ class DiscordEmulator:
             "X-RateLimit-Bucket": RATE_LIMIT_BUCKETS[bucket],
         }
 
-    def _check_webhook(self, webhook_id: str, thread_id: str | None, version: int) -> None:
+    def _check_webhook(
+        self, webhook_id: str, token: str, thread_id: str | None, version: int
+    ) -> None:
         if webhook_id in self.deleted_webhooks:
             raise _Answer(404, {"message": "Unknown Webhook", "code": 10015}, "unknown webhook")
+        valid = self.tokens.get(webhook_id)
+        if valid is not None and token != valid:
+            raise _Answer(
+                401, {"message": "Invalid Webhook Token", "code": 50027}, "invalid webhook token"
+            )
         errors = FormErrors()
         if not _is_snowflake(webhook_id):
             errors.add(
@@ -1065,7 +1457,7 @@ class DiscordEmulator:
     async def _accept(
         self, request: web.Request, version: int, webhook_id: str, thread_id: str | None
     ) -> tuple[int, dict[str, Any] | None]:
-        """Execute: Discord's own checks on the body, then store the message."""
+        """Execute: Discord's own checks on the body, the thread rules, then store it."""
         wait = _parse_bool(request.query.get("wait", "false"))
         if wait is None:
             errors = FormErrors()
@@ -1081,25 +1473,123 @@ class DiscordEmulator:
             raise self._form_error(version, errors)
         if _is_empty_message(payload):
             raise _Answer(400, _EMPTY_MESSAGE, "empty message")
+        thread_name = payload.get("thread_name")
+        thread = self._execute_thread(webhook_id, thread_id, thread_name)
         status = 200 if wait else 204
+        message_id = self._next_snowflake()
+        if thread is None and isinstance(thread_name, str):
+            # A forum post: the thread and its starter message share one id, as on Discord.
+            thread = Thread(
+                thread_id=message_id,
+                channel=self.channel_of(webhook_id),
+                name=thread_name.strip(),
+                webhook_id=webhook_id,
+                forum_post=True,
+                created_at=self.wall_clock(),
+            )
+            self.threads[message_id] = thread
+        position = None
+        if thread is not None:
+            position = thread.next_position
+            thread.next_position += 1
+        flags = payload.get("flags") or 0
+        pings = compute_pings(payload.get("content"), payload.get("allowed_mentions"))
         message = ReceivedMessage(
             webhook_id=webhook_id,
             token=request.match_info["token"],
-            thread_id=thread_id,
+            thread_id=None if thread is None else thread.thread_id,
             received_at=self.wall_clock(),
             payload=payload,
             status=status,
-            message_id=self._next_snowflake(),
+            message_id=message_id,
+            thread_name=None if thread is None else thread.name,
+            position=position,
+            flags=flags,
+            pings=pings,
+            mentions=pings,
+            original_payload=payload,
         )
         self.messages.append(message)
-        self._say(f"{self._prefix(webhook_id, thread_id)} {describe_message(payload)}")
+        self._say(
+            f"{self._prefix(webhook_id, message.thread_id, message.thread_name)} "
+            f"{describe_message(payload)}{_describe_pings(message)}"
+        )
         return status, (self._message_object(message) if wait else None)
+
+    def _execute_thread(
+        self, webhook_id: str, thread_id: str | None, thread_name: Any
+    ) -> Thread | None:
+        """Where an execute posts: the thread of ``?thread_id=``, or None for the channel (or
+        for a new forum post, which the caller opens). Discord's forum rules (webhook.mdx,
+        Execute Webhook; JSON error codes 220001-220003) are checked here."""
+        forum = webhook_id in self.forum_webhooks
+        if thread_name is not None:
+            if not forum:
+                raise _Answer(
+                    400,
+                    {
+                        "message": "Webhooks can only create threads in forum channels",
+                        "code": 220003,
+                    },
+                    "thread_name outside a forum channel",
+                )
+            if thread_id is not None:
+                raise _Answer(
+                    400,
+                    {
+                        "message": "Webhooks posted to forum channels cannot have both a "
+                        "thread_name and thread_id",
+                        "code": 220002,
+                    },
+                    "both thread_name and thread_id",
+                )
+            return None
+        if thread_id is None:
+            if forum:
+                raise _Answer(
+                    400,
+                    {
+                        "message": "Webhooks posted to forum channels must have a thread_name "
+                        "or thread_id",
+                        "code": 220001,
+                    },
+                    "forum post without thread_name or thread_id",
+                )
+            return None
+        return self._thread(webhook_id, thread_id, create=True)
+
+    def _thread(self, webhook_id: str, thread_id: str, *, create: bool) -> Thread | None:
+        """The thread ``thread_id`` of the webhook's channel. An unknown one answers 404
+        ``10003 Unknown Channel`` when threads are strict or the channel is a forum; else it
+        is taken as a thread that exists (created if ``create``, None if not)."""
+        thread = self.threads.get(thread_id)
+        channel = self.channel_of(webhook_id)
+        if thread is not None and thread.channel in (None, channel):
+            return thread
+        if thread is None and not (self.strict_threads or webhook_id in self.forum_webhooks):
+            if not create:
+                return None
+            thread = Thread(
+                thread_id=thread_id,
+                channel=None,
+                name=None,
+                webhook_id=None,
+                forum_post=False,
+                created_at=self.wall_clock(),
+            )
+            self.threads[thread_id] = thread
+            return thread
+        raise _Answer(
+            404, {"message": "Unknown Channel", "code": 10003}, f"unknown thread {thread_id}"
+        )
 
     def _find_message(
         self, request: web.Request, webhook_id: str, thread_id: str | None
     ) -> ReceivedMessage:
         """The message a webhook sent; Discord wants the same token and, in a thread, its id."""
         message_id = request.match_info["message_id"]
+        if thread_id is not None:
+            self._thread(webhook_id, thread_id, create=False)
         for message in self.messages:
             if message.message_id == message_id and message.webhook_id == webhook_id:
                 if message.token != request.match_info["token"]:
@@ -1128,25 +1618,45 @@ class DiscordEmulator:
     async def _edit_message(
         self, request: web.Request, version: int, webhook_id: str, thread_id: str | None
     ) -> tuple[int, dict[str, Any] | None]:
-        """Edit in place: given keys replace the old ones, null clears; identity stays."""
+        """Edit in place (webhook.mdx, Edit Webhook Message): given keys replace the old ones,
+        null clears; keys an edit does not take (``username``, ``avatar_url``, ``tts``,
+        ``thread_name``) are ignored, as Discord ignores unknown fields, so identity stays."""
         message = self._find_message(request, webhook_id, thread_id)
         changes = await self._read_json(request, version)
         if not isinstance(changes, dict):
             errors = validate_execute_body(changes)
             raise self._form_error(version, errors)
         editable = {k: v for k, v in changes.items() if k in EDITABLE_KEYS}
-        errors = validate_execute_body(editable)
+        ignored = sorted(k for k in changes if k not in EDITABLE_KEYS)
+        errors = validate_execute_body(editable, edit_of=message.flags)
         if errors:
             raise self._form_error(version, errors)
         merged = {k: v for k, v in message.payload.items() if k not in editable}
         merged.update({k: v for k, v in editable.items() if v is not None})
+        flags = message.flags
+        if "flags" in editable:
+            wanted = editable["flags"] or 0
+            flags = (flags & ~SUPPRESS_EMBEDS) | (wanted & (SUPPRESS_EMBEDS | IS_COMPONENTS_V2))
+        _check_components_v2(errors, merged, flags)
+        if errors:
+            raise self._form_error(version, errors)
         if _is_empty_message(merged):
             raise _Answer(400, _EMPTY_MESSAGE, "edit would leave an empty message")
+        if "content" in editable:
+            # Discord rebuilds the mentions from the new content with this request's
+            # allowed_mentions, or the defaults, never the original request's; no one is
+            # notified by an edit, so ``pings`` stays as posted.
+            message.mentions = compute_pings(
+                merged.get("content"), editable.get("allowed_mentions")
+            )
         message.payload = merged
+        message.flags = flags
         message.edited_at = self.wall_clock()
+        message.edits.append(MessageEdit(message.edited_at, editable, ignored))
+        note = f" (ignored: {', '.join(ignored)})" if ignored else ""
         self._say(
-            f"{self._prefix(webhook_id, thread_id)} edited {message.message_id}: "
-            f"{describe_message(merged)}"
+            f"{self._prefix(webhook_id, thread_id, message.thread_name)} edited "
+            f"{message.message_id}: {describe_message(merged)}{note}"
         )
         return 200, self._message_object(message)
 
@@ -1178,6 +1688,10 @@ class DiscordEmulator:
         content = payload.get("content")
         embeds = [{"type": "rich", **embed} for embed in payload.get("embeds") or []]
         timestamp = datetime.fromtimestamp(message.received_at, tz=UTC)
+        mentions = message.mentions
+        extra: dict[str, Any] = {}
+        if message.position is not None:
+            extra["position"] = message.position
         return {
             "id": message.message_id,
             "type": 0,
@@ -1193,9 +1707,12 @@ class DiscordEmulator:
             },
             "attachments": [],
             "embeds": embeds,
-            "mentions": [],
-            "mention_roles": [],
-            "mention_everyone": False,
+            "mentions": [
+                {"id": user, "username": f"user{user}", "discriminator": "0", "avatar": None}
+                for user in mentions.users
+            ],
+            "mention_roles": list(mentions.roles),
+            "mention_everyone": mentions.everyone,
             "pinned": False,
             "tts": bool(payload.get("tts")),
             "timestamp": timestamp.isoformat(timespec="microseconds"),
@@ -1206,8 +1723,9 @@ class DiscordEmulator:
                     timespec="microseconds"
                 )
             ),
-            "flags": 0,
+            "flags": message.flags,
             "components": [],
+            **extra,
         }
 
     async def _get_webhook(self, request: web.Request) -> web.StreamResponse:
@@ -1253,10 +1771,14 @@ class DiscordEmulator:
         if reason:
             self._say(f"{self._prefix(webhook_id, thread_id)} rejected {status}: {reason}")
 
-    def _prefix(self, webhook_id: str, thread_id: str | None) -> str:
+    def _prefix(
+        self, webhook_id: str, thread_id: str | None, thread_name: str | None = None
+    ) -> str:
         where = f"webhook {_short_id(webhook_id)}"
         if thread_id:
             where += f" thread {thread_id}"
+        if thread_name:
+            where += f" {_one_line(thread_name, 40)!r}"
         return f"[{where}]"
 
     def _say(self, line: str) -> None:
@@ -1319,18 +1841,83 @@ class DiscordEmulator:
         self.delete_webhook(request.match_info["webhook_id"])
         return web.Response(status=204)
 
+    async def _restore_webhook(self, request: web.Request) -> web.StreamResponse:
+        self.restore_webhook(request.match_info["webhook_id"])
+        return web.Response(status=204)
+
+    async def _control_json(self, request: web.Request, example: str) -> dict[str, Any]:
+        try:
+            spec = await request.json()
+        except ValueError:
+            spec = None
+        if not isinstance(spec, dict):
+            raise _ControlError(f"the body must be a JSON object, e.g. {example}")
+        return spec
+
+    async def _set_token(self, request: web.Request) -> web.StreamResponse:
+        """``{"token": "..."}``: the only valid token from now on; ``{"token": null}``: any."""
+        try:
+            spec = await self._control_json(request, '{"token": "new-token"}')
+            self.set_token(request.match_info["webhook_id"], spec.get("token"))
+        except (_ControlError, ValueError) as exc:
+            return _control_error(str(exc))
+        return web.Response(status=204)
+
+    async def _set_forum(self, request: web.Request) -> web.StreamResponse:
+        """``{"forum": true}`` (the default for an empty body) or ``{"forum": false}``."""
+        forum = True
+        if request.can_read_body:
+            try:
+                spec = await self._control_json(request, '{"forum": true}')
+            except _ControlError as exc:
+                return _control_error(str(exc))
+            forum = spec.get("forum", True)
+            if not isinstance(forum, bool):
+                return _control_error('"forum" must be true or false')
+        self.set_forum(request.match_info["webhook_id"], forum)
+        return web.Response(status=204)
+
+    async def _add_thread(self, request: web.Request) -> web.StreamResponse:
+        """``{"name": "...", "id": "..."?}``: register a thread; answers it (201)."""
+        try:
+            spec = await self._control_json(request, '{"name": "incidents"}')
+            name: Any = spec.get("name")
+            thread_id = self.add_thread(request.match_info["webhook_id"], name, spec.get("id"))
+        except (_ControlError, ValueError) as exc:
+            return _control_error(str(exc))
+        return web.json_response(self.threads[thread_id].to_json(), status=201)
+
+    async def _list_threads(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(self._threads_json())
+
+    def _threads_json(self) -> list[dict[str, Any]]:
+        out = []
+        for thread in self.threads.values():
+            item = thread.to_json()
+            item["messages"] = [
+                m.message_id for m in self.messages if m.thread_id == thread.thread_id
+            ]
+            out.append(item)
+        return out
+
     async def _reset(self, request: web.Request) -> web.StreamResponse:
         self.reset()
         return web.Response(status=204)
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
-        rows = []
-        for m in reversed(self.messages[-50:]):
-            when = datetime.fromtimestamp(m.received_at, tz=UTC).strftime("%H:%M:%S")
-            where = _short_id(m.webhook_id) + (f" thread {m.thread_id}" if m.thread_id else "")
-            rows.append(
-                f"<tr><td>{when}</td><td>{html.escape(where)}</td>"
-                f"<td>{html.escape(describe_message(m.payload))}</td></tr>"
+        """The page for people: recent messages (latest version, an "edited N×" mark and the
+        earlier versions), then each thread with its name and messages, then rejections."""
+        rows = [self._message_row(m, where=True) for m in reversed(self.messages[-50:])]
+        threads = []
+        for thread in list(self.threads.values())[-20:]:
+            in_thread = [m for m in self.messages if m.thread_id == thread.thread_id]
+            kind = "forum post" if thread.forum_post else "thread"
+            title = thread.name if thread.name else f"thread {thread.thread_id}"
+            body = "".join(self._message_row(m, where=False) for m in in_thread[-20:])
+            threads.append(
+                f"<h3>{html.escape(title)} <small>({kind} {thread.thread_id}, "
+                f"{len(in_thread)} messages)</small></h3>"
+                f"<table>{body or '<tr><td>no messages</td></tr>'}</table>"
             )
         rejected = [r for r in self.requests if r.reason][-20:]
         rejections = "".join(
@@ -1339,27 +1926,63 @@ class DiscordEmulator:
         )
         page = _INDEX_PAGE.format(
             count=len(self.messages),
-            rows="".join(rows) or '<tr><td colspan="3">no messages yet</td></tr>',
+            rows="".join(rows) or '<tr><td colspan="4">no messages yet</td></tr>',
+            threads="".join(threads) or "<p>none</p>",
             rejections=rejections or "<li>none</li>",
             example=html.escape(self.webhook_url() if self._base_url else "/api/webhooks/ID/TOKEN"),
         )
         return web.Response(text=page, content_type="text/html")
 
+    def _message_row(self, m: ReceivedMessage, *, where: bool) -> str:
+        when = datetime.fromtimestamp(m.received_at, tz=UTC).strftime("%H:%M:%S")
+        cells = [f"<td>{when}</td>"]
+        if where:
+            place = _short_id(m.webhook_id)
+            if m.thread_id:
+                place += f" thread {m.thread_name or m.thread_id}"
+            cells.append(f"<td>{html.escape(place)}</td>")
+        notes = []
+        if m.edits:
+            notes.append(f'<span class="edited">edited {len(m.edits)}×</span>')
+        if not m.pings.nobody:
+            notes.append(html.escape(_describe_pings(m).strip(" ()")))
+        if m.silent:
+            notes.append("silent")
+        text = html.escape(describe_message(m.payload))
+        if m.edits:
+            original = describe_message(m.original_payload or {})
+            history = f"<li>{html.escape(original)}</li>" + "".join(
+                f"<li>{datetime.fromtimestamp(e.edited_at, tz=UTC).strftime('%H:%M:%S')} "
+                f"{html.escape(json.dumps(e.changes, ensure_ascii=False)[:300])}</li>"
+                for e in m.edits
+            )
+            text += f"<details><summary>history</summary><ol>{history}</ol></details>"
+        cells.append(f"<td>{text}</td><td>{' · '.join(notes)}</td>")
+        return f"<tr>{''.join(cells)}</tr>"
+
 
 _INDEX_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
 <title>Leyden Discord emulator</title>
-<style>body{{font-family:sans-serif;margin:2em}}td{{padding:.2em .8em;vertical-align:top}}</style>
+<style>body{{font-family:sans-serif;margin:2em}}td{{padding:.2em .8em;vertical-align:top}}
+.edited{{color:#a60}}</style>
 </head><body>
 <h1>Leyden Discord emulator</h1>
 <p>Webhook URL to use: <code>{example}</code> (any id and token work).
-JSON: <a href="/messages">/messages</a>, <a href="/_emulator/requests">/_emulator/requests</a>.</p>
+JSON: <a href="/messages">/messages</a>, <a href="/_emulator/threads">/_emulator/threads</a>,
+<a href="/_emulator/requests">/_emulator/requests</a>.</p>
 <h2>Recent messages ({count} received)</h2>
 <table>{rows}</table>
+<h2>Threads</h2>
+{threads}
 <h2>Recent rejections</h2>
 <ul>{rejections}</ul>
 </body></html>
 """
+
+
+class _ControlError(Exception):
+    """A bad request to the emulator's own control API (answered 400 with the reason)."""
 
 
 def _control_error(message: str) -> web.Response:
@@ -1477,6 +2100,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests allowed per second from the host, 0 for no limit (50)",
     )
     parser.add_argument(
+        "--forum",
+        action="append",
+        default=[],
+        metavar="WEBHOOK_ID",
+        help="this webhook posts into a forum channel: thread_name or thread_id required "
+        "(repeatable)",
+    )
+    parser.add_argument(
+        "--strict-threads",
+        action="store_true",
+        help="answer 404 Unknown Channel to a thread_id no forum post opened",
+    )
+    parser.add_argument(
         "--quiet", action="store_true", help="do not print a line per message received"
     )
     return parser
@@ -1500,6 +2136,8 @@ async def _run_until_signal(args: argparse.Namespace) -> None:
             channel_window=args.channel_window,
             channels={webhook: name for name, ids in args.channel for webhook in ids},
             global_limit=args.global_limit,
+            forum_webhooks=args.forum,
+            strict_threads=args.strict_threads,
             echo=None if args.quiet else sys.stdout,
         )
     )
