@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_stack import ALERTS_WEBHOOK, COLORS, Stack, level_of, wait_until
+from e2e_stack import ALERTS_WEBHOOK, COLORS, ERRORS_WEBHOOK, Stack, http_json, level_of, wait_until
 
 from seed_page import CPU_ALERT_TICK
 
@@ -120,3 +120,62 @@ def test_kill_9_after_the_first_message_still_edits_it(stack: Stack) -> None:
         lambda got: level_of(got[0]["payload"]["embeds"][0]) == "OK",
     )
     assert [m["id"] for m in stack.messages()] == [first["id"]]
+
+
+# --- forum channels --------------------------------------------------------------------------
+
+# the seed's topic flow, one alert per host
+PER_HOST_TICK = CPU_ALERT_TICK.replace(
+    ".measurement('cpu')", ".measurement('cpu')\n    .groupBy('host')"
+)
+
+FORUM_HANDLER = """\
+id: discord-cpu-forum
+topic: cpu
+kind: discord
+options:
+  workspace: 'guild-errors'
+  forum-thread: true
+"""
+
+
+def test_forum_thread_opens_a_post_per_alert_and_each_recovery_lands_in_its_own(
+    stack: Stack,
+) -> None:
+    forum = f"{stack.emulator}/_emulator/webhooks/{ERRORS_WEBHOOK}/forum"
+    http_json("POST", forum, {"forum": True})  # a strict forum: thread_name or thread_id
+    try:
+        define(stack, PER_HOST_TICK, FORUM_HANDLER)
+        write(stack, 2.0, host="web01")
+        write(stack, 3.0, host="web02")
+        wait_for_webhook(stack, ERRORS_WEBHOOK, 2)
+        stack.restart_server()  # the threads' ids come from the store
+        write(stack, 40.0, host="web01")
+        write(stack, 45.0, host="web02")
+        got = wait_for_webhook(stack, ERRORS_WEBHOOK, 4)
+    finally:
+        http_json("POST", forum, {"forum": False})
+    posts = [m for m in got if m["payload"].get("thread_name")]
+    assert sorted(m["payload"]["thread_name"] for m in posts) == [
+        "Errors: cpu:host=web01",  # guild-errors' embed title and the alert ID
+        "Errors: cpu:host=web02",
+    ]
+    threads = {m["payload"]["thread_name"]: m["thread_id"] for m in posts}
+    assert len(set(threads.values())) == 2 and all(threads.values())
+    for name, thread in threads.items():
+        mine = [m for m in got if m["thread_id"] == thread]
+        assert [level_of(m["payload"]["embeds"][0]) for m in mine] == ["CRITICAL", "OK"], name
+        assert mine[1]["payload"]["embeds"][0]["description"] == "Hey, check your CPU"
+    assert len(got) == 4
+
+
+def wait_for_webhook(stack: Stack, webhook: str, count: int) -> list[dict[str, Any]]:
+    def done() -> list[dict[str, Any]] | None:
+        got = stack.messages(webhook)
+        return got if len(got) >= count else None
+
+    try:
+        found: list[dict[str, Any]] = wait_until(done, f"{count} message(s)", 10.0)
+        return found
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; got {stack.messages()}") from None

@@ -390,11 +390,16 @@ def test_scopes_hold_no_token_and_differ_per_identity() -> None:
 
 
 def test_thread_names_fit_and_are_never_empty() -> None:
-    assert thread_name({"embeds": [{"title": "  CPU   high \n on a "}]}, "id") == "CPU high on a"
+    def name(title: str, alert: str = "cpu:host=a") -> str:
+        return thread_name({"embeds": [{"title": title, "description": "x"}]}, alert)
+
+    assert name("  CPU   high \n on a ") == "CPU high on a: cpu:host=a"
+    assert name("CPU {cpu:host=a}") == "CPU {cpu:host=a}"  # the title names the alert
     assert thread_name({"embeds": [{"description": "x"}]}, "cpu:host=a") == "cpu:host=a"
-    long = thread_name({"embeds": [{"title": "é" * 300}]}, "id")
-    assert len(long) == 100 and long.endswith("…")
-    assert thread_name({"embeds": [{"title": " "}]}, " ") == "alert"
+    long = name("é" * 300)
+    assert len(long) == 100 and long.endswith("…: cpu:host=a")
+    assert len(name("t", "x" * 150)) == 100
+    assert name(" ", " ") == "alert"
 
 
 def test_message_link_needs_every_id() -> None:
@@ -422,7 +427,7 @@ async def test_forum_thread_opens_a_post_per_incident_and_posts_into_it(
     await service.send([_event(Level.WARNING, at=1200)], title)
     opened, recovered, reopened = server.seen
     assert opened.query == {"wait": "true"}
-    assert opened.body["thread_name"] == "CPU cpu:host=a"
+    assert opened.body["thread_name"] == "CPU cpu:host=a"  # the title names the alert
     assert recovered.query == {"thread_id": "900"}
     assert "thread_name" not in recovered.body
     assert recovered.body["embeds"][0]["color"] == LEVEL_COLORS[Level.OK]

@@ -106,14 +106,22 @@ class IncidentTarget:
 
 
 def thread_name(payload: Mapping[str, Any], alert_id: str) -> str:
-    """A forum post's name: the embed's title, else the alert ID, at most 100 code points,
-    never empty (Discord refuses an empty name)."""
+    """A forum post's name: the embed's title and the alert ID (``Errors: cpu:host=web01``;
+    the title alone when it already names the alert, the ID alone without a title), at most
+    100 code points with the ID kept whole when it fits, never empty (Discord refuses an
+    empty name).  A constant title alone would name every post of the forum the same."""
     embeds = payload.get("embeds") or [{}]
-    title = embeds[0].get("title") if isinstance(embeds[0], dict) else None
-    for text in (title, alert_id):
-        if isinstance(text, str) and text.strip():
-            return fit_text(" ".join(text.split()), THREAD_NAME_LIMIT, SHORT_MARKER)
-    return "alert"
+    raw = embeds[0].get("title") if isinstance(embeds[0], dict) else None
+    title = " ".join(raw.split()) if isinstance(raw, str) else ""
+    ident = " ".join(alert_id.split())
+    if not ident or ident in title:
+        name = title
+    elif not title:
+        name = ident
+    else:
+        room = THREAD_NAME_LIMIT - len(ident) - len(": ")
+        name = f"{fit_text(title, room, SHORT_MARKER)}: {ident}" if room >= 8 else ident
+    return fit_text(name, THREAD_NAME_LIMIT, SHORT_MARKER) or "alert"
 
 
 def _pings(payload: Mapping[str, Any]) -> bool:
