@@ -523,3 +523,23 @@ async def test_the_notice_carries_the_mentions_that_ping(
     [record] = service.incidents.store._records.values()  # type: ignore[attr-defined]
     assert record.pinged and record.peak == Level.CRITICAL
     assert validate_payload(notice.payload) == []
+
+
+async def test_forum_posts_and_edits_on_the_emulators_forum(
+    service_factory: Callable[..., DiscordService], emulator: DiscordEmulator
+) -> None:
+    emulator.set_forum(WEBHOOK)
+    service = service_factory()
+    both = DiscordHandlerOptions(forum_thread=True, edit_in_place=True)
+    await service.send([_event(Level.WARNING, at=1000)], both)
+    await service.send([_event(Level.CRITICAL, at=1010, since=1000)], both)
+    assert (await service.send([_event(Level.OK, at=1100, since=1000)], both)).delivered
+    post, notice = _messages(emulator)
+    assert post.thread_id and post.thread_id == post.message_id == notice.thread_id
+    assert post.payload["embeds"][0]["color"] == LEVEL_COLORS[Level.OK]
+    assert [(r.method, r.status) for r in emulator.requests] == [
+        ("POST", 200),  # the post opens, ?wait=true
+        ("PATCH", 200),  # WARNING → CRITICAL, in the thread
+        ("POST", 204),  # the notice, in the thread
+        ("PATCH", 200),  # OK
+    ]
