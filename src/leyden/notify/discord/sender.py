@@ -3,7 +3,8 @@
 The sender's whole interface is "take a notification, report delivered / retry at / permanent
 failure" (``DeliveryResult``): :meth:`DiscordSender.post_once` is one attempt, and the durable
 outbox's dispatcher (:mod:`leyden.delivery.dispatcher`) owns the retry schedule, as for every
-kind.
+kind.  A failure reports its status and Discord's own error code (``10015`` Unknown Webhook);
+whether that breaks the webhook is the delivery layer's call (:mod:`leyden.delivery.breaker`).
 
 Webhook URLs carry their secret token in the path.  Nothing here logs, raises or returns a URL
 in clear: logs and reasons use ``redact_url`` and every reason built from an exception or a
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "USER_AGENT",
     "DiscordSender",
+    "error_code",
     "explain_response",
 ]
 
@@ -111,6 +113,17 @@ def explain_response(status: int, body: bytes) -> str:
         squashed = " ".join(text.split())
         return squashed if len(squashed) <= 200 else squashed[:200] + "…"
     return "no response body"
+
+
+def error_code(body: bytes) -> int | None:
+    """Discord's own error code in a v8+ error body (``10015`` Unknown Webhook, ``50027`` …),
+    reported beside the status so the delivery layer can tell it (it decides on the status)."""
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        return None
+    code = data.get("code") if isinstance(data, dict) else None
+    return code if isinstance(code, int) and not isinstance(code, bool) and code > 0 else None
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -262,10 +275,17 @@ class DiscordSender:
             hint = _retry_after(headers, content)
             if hint is not None:
                 self._close_gate(target, hint)
-            return DeliveryResult(outcome, status, reason, retry_after=hint, headers=headers)
+            return DeliveryResult(
+                outcome,
+                status,
+                reason,
+                retry_after=hint,
+                code=error_code(content),
+                headers=headers,
+            )
         if 300 <= status < 400:
             reason = f"unexpected redirect: {reason}"
-        return DeliveryResult(outcome, status, reason, headers=headers)
+        return DeliveryResult(outcome, status, reason, code=error_code(content), headers=headers)
 
     async def close(self) -> None:
         await self._sessions.close()
