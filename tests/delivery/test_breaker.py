@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from leyden.alerting.topics import HandlerLabel, Topics
@@ -23,9 +24,14 @@ from leyden.delivery.breaker import (
 from leyden.delivery.dispatcher import DeliverySettings, Dispatcher
 from leyden.delivery.metrics import metrics_registry
 from leyden.delivery.outbox import DeliveryState, MemoryOutbox, Outbox, SqliteOutbox
+from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify._http import DeliveryResult, url_fingerprint
+from leyden.notify.discord.config import DiscordConfig
+from leyden.notify.discord.handler import DiscordHandler
+from leyden.notify.discord.sender import DiscordSender
+from leyden.notify.discord.service import DiscordHandlerOptions, DiscordService
 from leyden.store import Store
 
 START = 1_800_000_000.0
@@ -319,8 +325,6 @@ async def test_the_metrics_show_the_open_breaker_and_its_held_rows() -> None:
     registry = metrics_registry(
         dispatcher.counters, dispatcher.outbox, breakers=dispatcher.breakers, guard=dispatcher.guard
     )
-    from prometheus_client import generate_latest
-
     got = {
         (s.name, s.labels.get("destination", "")): s.value
         for f in text_string_to_metric_families(generate_latest(registry).decode())
@@ -428,3 +432,46 @@ async def test_a_guard_with_room_lets_a_paced_request_go_on_a_moving_clock() -> 
     alert(topics, "a")
     await dispatcher.step()
     assert hook.got == ["a is CRITICAL (0)"]
+
+
+async def test_discord_reports_the_404_and_a_new_url_in_the_config_closes_the_breaker() -> None:
+    """The real integration over loopback HTTP: the emulator's deleted webhook answers 404
+    Unknown Webhook (10015); the breaker keeps later alerts from it; a config update to
+    another webhook (what the config API applies) lets the held alerts through."""
+    emulator = DiscordEmulator()
+    await emulator.start("127.0.0.1", 0)
+    clock = Clock()
+    emulator.delete_webhook("111")
+    service = DiscordService(
+        [DiscordConfig(enabled=True, default=True, url=emulator.webhook_url("111", "tok-a"))],
+        sender=DiscordSender(trust_env=False),
+    )
+    try:
+        topics, dispatcher = make(clock)
+        handler = DiscordHandler(service, DiscordHandlerOptions())
+        topics.register_handler("t", handler, HandlerLabel("discord", task="t", node="n"))
+        alert(topics, "a")
+        await dispatcher.step()
+        alert(topics, "b")
+        await dispatcher.step()
+        assert [r.status for r in emulator.requests] == [404]
+        [breaker] = dispatcher.breakers
+        assert (breaker.status, breaker.code) == (404, 10015)
+        assert "tok-a" not in repr(breaker)
+
+        service.update(
+            [DiscordConfig(enabled=True, default=True, url=emulator.webhook_url("222", "tok-b"))]
+        )
+        dispatcher.rescan()
+        await dispatcher.step()
+        assert [r.status for r in emulator.requests] == [404, 204]
+        [message] = emulator.messages
+        assert message.webhook_id == "222"
+        assert [e["description"] for e in message.payload["embeds"]] == [
+            "a is CRITICAL (0)",
+            "b is CRITICAL (0)",
+        ]
+        assert len(dispatcher.breakers) == 0
+    finally:
+        await service.close()
+        await emulator.stop()
