@@ -114,6 +114,20 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX outbox_ready ON outbox (state, next_attempt)",
         "CREATE INDEX outbox_order ON outbox (destination, alert_id, id)",
     ),
+    # Open delivery breakers (``leyden.delivery.breaker``, which owns its queries): a webhook
+    # that answered 401/403/404 stays broken across a restart until its URL changes.  Keyed by
+    # the outbox's redacted destination; ``fingerprint`` is a digest of the URL, never the URL.
+    (
+        """CREATE TABLE breakers (
+            destination TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            status INTEGER,
+            code INTEGER,
+            reason TEXT NOT NULL,
+            opened REAL NOT NULL
+        )""",
+    ),
     # Discord incident messages (``edit-in-place``, ``forum-thread``; issue 12): which message
     # and thread an alert's incident lives in, so a restart edits the same message.  ``scope``
     # is secret-free (a destination and a digest); no token is stored.

@@ -3,7 +3,8 @@
 All Discord behaviour (workspace fallbacks, payload fitting) lives in the service
 (:mod:`leyden.notify.discord.service`); this adapter only maps option names, says what the
 dispatcher needs (the webhook as destination, up to 10 embeds per message, Discord's pacing,
-the identity rows must share to be coalesced), reports an undelivered event, and refuses at
+the identity rows must share to be coalesced, the broken-webhook breaker with the URL's
+fingerprint), reports an undelivered event, and refuses at
 definition a workspace the server does not have.
 """
 
@@ -33,6 +34,8 @@ class DiscordHandler:
     kind = KIND
     max_batch = EMBEDS_LIMIT
     paced = True
+    #: 401/403/404 open the delivery breaker of the webhook (leyden.delivery.breaker)
+    breaker = True
 
     def __init__(self, service: DiscordService, options: DiscordHandlerOptions) -> None:
         self.service = service
@@ -45,6 +48,11 @@ class DiscordHandler:
     @property
     def destination(self) -> str:
         return self.service.destination(self.options.workspace)
+
+    @property
+    def target_fingerprint(self) -> str:
+        """A digest of the webhook URL in force (the breaker notices a changed URL by it)."""
+        return self.service.fingerprint(self.options.workspace)
 
     async def send(self, events: Sequence[Event]) -> DeliveryResult:
         """One request carrying ``events`` as embeds, in order (see the service)."""

@@ -214,7 +214,7 @@ class IncidentMessages:
                     extra={"fields": {"destination": target.scope, "id": alert}},
                 )
             elif not target.edit and record.thread_id:
-                result, answer = await self._sender.request(
+                result, _ = await self._sender.request(
                     "POST", target.url, body, ssl=target.ssl, query={"thread_id": record.thread_id}
                 )
                 if result.delivered:
@@ -224,7 +224,7 @@ class IncidentMessages:
                         )
                     )
                     return result
-                if not (isinstance(answer, dict) and answer.get("code") == UNKNOWN_CHANNEL):
+                if result.code != UNKNOWN_CHANNEL:
                     return result
                 self._log.info(
                     "the incident's Discord thread was deleted; opening a new post",

@@ -6,6 +6,8 @@ outbox's dispatcher (:mod:`leyden.delivery.dispatcher`) owns the retry schedule,
 kind.  ``edit-in-place`` (issue 12) adds :meth:`DiscordSender.execute` (``?wait=true``: Discord
 answers with the message, whose id is kept) and :meth:`DiscordSender.edit` (``PATCH
 .../messages/{id}``), classified the same way, with ``?thread_id=`` for messages in threads.
+A failure reports its status and Discord's own error code (``10015`` Unknown Webhook);
+whether that breaks the webhook is the delivery layer's call (:mod:`leyden.delivery.breaker`).
 
 Webhook URLs carry their secret token in the path.  Nothing here logs, raises or returns a URL
 in clear: logs and reasons use ``redact_url`` and every reason built from an exception or a
@@ -40,6 +42,7 @@ __all__ = [
     "USER_AGENT",
     "DiscordSender",
     "SentMessage",
+    "error_code",
     "explain_response",
 ]
 
@@ -116,6 +119,17 @@ def explain_response(status: int, body: bytes) -> str:
         squashed = " ".join(text.split())
         return squashed if len(squashed) <= 200 else squashed[:200] + "…"
     return "no response body"
+
+
+def error_code(body: bytes) -> int | None:
+    """Discord's own error code in a v8+ error body (``10015`` Unknown Webhook, ``50027`` …),
+    reported beside the status so the delivery layer can tell it (it decides on the status)."""
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        return None
+    code = data.get("code") if isinstance(data, dict) else None
+    return code if isinstance(code, int) and not isinstance(code, bool) and code > 0 else None
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -285,7 +299,7 @@ class DiscordSender:
         """One ``PATCH .../messages/{message_id}`` (``?thread_id=`` for a message in a
         thread); outcomes as for posts.  Also Discord's error code when it gave one
         (``10008``: the message was deleted), so the caller can fall back to a new message."""
-        result, data = await self.request(
+        result, _ = await self.request(
             "PATCH",
             url,
             payload,
@@ -293,8 +307,7 @@ class DiscordSender:
             path=f"/messages/{message_id}",
             query={"thread_id": thread_id},
         )
-        code = data.get("code") if isinstance(data, dict) and not result.delivered else None
-        return result, code if isinstance(code, int) and not isinstance(code, bool) else None
+        return result, result.code
 
     async def webhook_guild(self, url: str, *, ssl: SSLSetting = None) -> str:
         """The server (guild) id the webhook belongs to, from ``GET`` on the webhook URL
@@ -403,10 +416,17 @@ class DiscordSender:
             hint = _retry_after(headers, content)
             if hint is not None:
                 self._close_gate(target, hint)
-            return DeliveryResult(outcome, status, reason, retry_after=hint, headers=headers)
+            return DeliveryResult(
+                outcome,
+                status,
+                reason,
+                retry_after=hint,
+                code=error_code(content),
+                headers=headers,
+            )
         if 300 <= status < 400:
             reason = f"unexpected redirect: {reason}"
-        return DeliveryResult(outcome, status, reason, headers=headers)
+        return DeliveryResult(outcome, status, reason, code=error_code(content), headers=headers)
 
     async def close(self) -> None:
         await self._sessions.close()

@@ -39,7 +39,13 @@ from typing import Any
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.go.types import Time
 from leyden.model.alert import Event, Level
-from leyden.notify._http import DeliveryResult, SSLSetting, TLSConfigError, build_ssl_context
+from leyden.notify._http import (
+    DeliveryResult,
+    SSLSetting,
+    TLSConfigError,
+    build_ssl_context,
+    url_fingerprint,
+)
 from leyden.notify.base import IntegrationError
 from leyden.notify.discord.config import DiscordConfig
 from leyden.notify.discord.incidents import (
@@ -424,6 +430,7 @@ class DiscordService:
         self.incidents = IncidentMessages(sender, incidents)
         self._templates: dict[tuple[str, str], Template] = {}
         self._destinations: dict[str, str] = {}
+        self._fingerprints: dict[str, str] = {}
 
     # --- configuration -------------------------------------------------------------------
 
@@ -436,6 +443,7 @@ class DiscordService:
         """Replace every workspace at once; on error the old configuration stays in force."""
         self._state = _build_workspaces(list(configs))
         self._destinations = {}
+        self._fingerprints = {}
 
     def destination(self, workspace: str) -> str:
         """The webhook ``workspace`` posts to, without its token (the outbox's destination).
@@ -450,6 +458,18 @@ class DiscordService:
             except DiscordError:
                 found = f"discord workspace {workspace or '(default)'}"
             self._destinations[workspace] = found
+        return found
+
+    def fingerprint(self, workspace: str) -> str:
+        """A digest of the webhook URL ``workspace`` posts to, token included (``""`` when it
+        does not resolve): the delivery breaker compares it to notice a changed URL."""
+        found = self._fingerprints.get(workspace)
+        if found is None:
+            try:
+                found = url_fingerprint(normalize_webhook_url(self.resolve(workspace).url))
+            except DiscordError:
+                found = ""
+            self._fingerprints[workspace] = found
         return found
 
     def workspace_names(self) -> list[str]:
