@@ -517,9 +517,11 @@ async def test_the_notice_carries_the_mentions_that_ping(
     service = service_factory()
     await service.send([_event(Level.WARNING, at=1000)], opts)  # below mention-level: no ping
     await service.send([_event(Level.CRITICAL, at=1010, since=1000)], opts)
-    _original, notice = _messages(emulator)
+    original, notice = _messages(emulator)
     assert notice.payload["content"] == f"<@&{role}>"
     assert notice.payload["allowed_mentions"] == {"parse": [], "roles": [role]}
+    assert notice.pings.roles == (role,)  # the emulator's reading: this one notifies
+    assert original.pings.roles == ()  # the edited message never did
     [record] = service.incidents.store._records.values()  # type: ignore[attr-defined]
     assert record.pinged and record.peak == Level.CRITICAL
     assert validate_payload(notice.payload) == []
@@ -543,3 +545,16 @@ async def test_forum_posts_and_edits_on_the_emulators_forum(
         ("POST", 204),  # the notice, in the thread
         ("PATCH", 200),  # OK
     ]
+
+
+async def test_changing_mentions_mid_incident_still_edits_a_new_title_posts_anew(
+    service_factory: Callable[..., DiscordService], emulator: DiscordEmulator
+) -> None:
+    service = service_factory()
+    await service.send([_event(Level.CRITICAL, at=1000)], EDIT)
+    roles = DiscordHandlerOptions(edit_in_place=True, mention_roles=("312345678901234567",))
+    await service.send([_event(Level.CRITICAL, at=1010, since=1000)], roles)
+    assert [m for m, _ in _requests(emulator)] == ["POST", "PATCH"]
+    titled = DiscordHandlerOptions(edit_in_place=True, embed_title="CPU")
+    await service.send([_event(Level.OK, at=1020, since=1000)], titled)
+    assert [m for m, _ in _requests(emulator)] == ["POST", "PATCH", "POST"]

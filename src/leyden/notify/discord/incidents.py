@@ -9,11 +9,12 @@ module says what the Discord service asks of such a store (:class:`IncidentStore
 may not import the store) and gives its in-memory twin for tests and storeless runs.
 
 The key's ``scope`` is secret-free: the webhook's outbox destination (its id, never its
-token) and a digest of the handler's identity (:meth:`DiscordService.identity`: workspace,
-username, avatar, title …), the same identity the dispatcher already treats as "messages of
-these handlers are interchangeable".  Two handlers that would send the same message to the
-same webhook therefore share one incident message, and a handler with another title keeps
-its own.
+token) and a digest of what a reader sees as "who posts this" (the handler's workspace,
+username, avatar and title template).  Two handlers that would post alike to the same webhook
+(a topic handler and a task's inline one for the same alert ID, say) share one incident
+message; one with another title keeps its own.  Changing a handler's mentions, link or flags
+mid-incident keeps editing the same message; changing its username, avatar or title starts a
+new one (Discord cannot change a webhook message's identity on edit anyway).
 """
 
 from __future__ import annotations

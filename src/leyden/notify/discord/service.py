@@ -626,7 +626,12 @@ class DiscordService:
         target = IncidentTarget(
             url=normalize_webhook_url(config.url),
             ssl=self.ssl_setting(config),
-            scope=incident_scope(self.destination(opts.workspace), self.identity(opts)),
+            # which message stream: the webhook, and what a message of it looks like to a
+            # reader (name, avatar, title); mentions, links, flags may change mid-incident
+            scope=incident_scope(
+                self.destination(opts.workspace),
+                "\x00".join((opts.workspace, opts.username, opts.avatar_url, opts.embed_title)),
+            ),
             edit=features.edit_in_place,
             forum=features.forum_thread,
             thread_id="" if features.forum_thread else features.thread_id,
