@@ -4,7 +4,9 @@ tags as fields and a link; bad values refused at ``define`` with their position.
 
 from __future__ import annotations
 
-from e2e_stack import ALERTS_WEBHOOK, Stack, embeds, levels
+from e2e_stack import ALERTS_WEBHOOK, ERRORS_WEBHOOK, Stack, embeds, levels
+
+from seed_page import CPU_ALERT_TICK
 
 ROLE = "123456789012345678"
 
@@ -70,6 +72,13 @@ def test_mentions_silence_tags_and_link_end_to_end(stack: Stack) -> None:
     assert "flags" not in critical
     # its recovery pings again, so whoever was woken hears it is over
     assert ok["content"] == f"<@&{ROLE}>" and "flags" not in ok
+    # what the (strict) emulator says Discord would have done: who was notified, and how
+    assert [m["pings"] for m in got] == [
+        {"users": [], "roles": [], "everyone": False},
+        {"users": [], "roles": [ROLE], "everyone": False},
+        {"users": [], "roles": [ROLE], "everyone": False},
+    ]
+    assert [m["silent"] for m in got] == [True, False, False]
     first, _, last = embeds(got)
     assert first["description"] == "WARNING on web01 @everyone"
     assert first["url"] == "https://grafana.example.com/d/cpu?var-host=web01"
@@ -77,3 +86,32 @@ def test_mentions_silence_tags_and_link_end_to_end(stack: Stack) -> None:
     assert first["fields"][1:] == [{"name": "host", "value": "web01", "inline": True}]
     assert first["footer"]["text"] == "cpu_alert · cpu:host=web01"
     assert last["fields"][0]["name"] == "Lasted"
+
+
+THREAD = "423456789012345678"
+
+THREAD_HANDLER = f"""\
+id: into-thread
+topic: cpu
+kind: discord
+options:
+  workspace: guild-errors
+  thread-id: {THREAD}
+  mention-users: ['223456789012345678']
+  mention-level: WARNING
+"""
+
+
+def test_a_handler_file_posts_into_a_thread_and_pings_a_user(stack: Stack) -> None:
+    stack.file("cpu_alert.tick", CPU_ALERT_TICK)
+    stack.ok("define", "cpu_alert", "-tick", "cpu_alert.tick", "-dbrp", "telegraf.autogen")
+    stack.ok("enable", "cpu_alert")
+    stack.file("thread.yaml", THREAD_HANDLER)  # the ID unquoted: YAML reads a number
+    stack.ok("define-topic-handler", "thread.yaml")
+    client = stack.influx()
+    write = [{"measurement": "cpu", "tags": {"host": "web01"}, "fields": {"usage_idle": 1.0}}]
+    assert client.write_points(write, retention_policy="autogen")
+    [message] = stack.wait_messages(1)
+    assert (message["webhook_id"], message["thread_id"]) == (ERRORS_WEBHOOK, THREAD)
+    assert message["payload"]["content"] == "<@223456789012345678>"
+    assert message["pings"]["users"] == ["223456789012345678"]
