@@ -111,3 +111,24 @@ def test_delivery_section_reaches_the_dispatcher(tmp_path: Path) -> None:
     bad.write_text('[delivery]\nmax-age = "0s"\n')
     with pytest.raises(ConfigError, match="max-age: must be more than 0"):
         load_config(str(bad), {}, integrations=INTEGRATIONS.sections())
+
+
+def test_broken_webhook_protection_is_on_by_default_and_configurable(tmp_path: Path) -> None:
+    """``[delivery] webhook-breaker`` and ``invalid-request-limit`` (issue 12)."""
+    defaults = delivery_settings(load_config(None, {}, integrations=INTEGRATIONS.sections()))
+    assert (defaults.breaker, defaults.invalid_limit, defaults.invalid_window) == (
+        True,
+        1000,
+        600.0,
+    )
+    conf = tmp_path / "leyden.conf"
+    conf.write_text("[delivery]\nwebhook-breaker = false\ninvalid-request-limit = 200\n")
+    settings = delivery_settings(load_config(str(conf), {}, integrations=INTEGRATIONS.sections()))
+    assert (settings.breaker, settings.invalid_limit) == (False, 200)
+    for value, message in (
+        ("0", "invalid-request-limit: must be more than 0"),
+        ("10000", "invalid-request-limit: must be below 10000"),
+    ):
+        conf.write_text(f"[delivery]\ninvalid-request-limit = {value}\n")
+        with pytest.raises(ConfigError, match=message):
+            load_config(str(conf), {}, integrations=INTEGRATIONS.sections())

@@ -332,8 +332,7 @@ def test_version_1_file_gains_the_outbox_and_keeps_its_data(db: Path) -> None:
     conn.commit()
     conn.close()
     with Store(db) as store:
-        assert SCHEMA_VERSION == 2
-        assert store.schema_version() == 2
+        assert store.schema_version() == SCHEMA_VERSION
         assert [t.id for t in store.list_tasks()] == ["t"]
     conn = sqlite3.connect(db)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -387,3 +386,52 @@ def test_unit_of_work_cut_by_sigkill_leaves_nothing(db: Path) -> None:
     with Store(db) as store:
         assert [t.id for t in store.list_tasks()] == ["before"]
         assert store.load_event_states("cpu") == {}
+
+
+def test_a_version_2_file_gains_the_breakers_table(db: Path) -> None:
+    """Open delivery breakers (a broken webhook) are kept across restarts: an outbox-era file
+    gains their table, without the webhook URL in it (only a digest)."""
+    with Store(db) as store:
+        pass
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE breakers")
+    conn.execute("DROP TABLE incident_messages")  # a later step than the breakers'
+    conn.execute("UPDATE schema_version SET version = 2")
+    conn.commit()
+    conn.close()
+    with Store(db) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+    conn = sqlite3.connect(db)
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(breakers)")]
+    conn.close()
+    assert columns == ["destination", "kind", "fingerprint", "status", "code", "reason", "opened"]
+
+
+def test_a_version_3_file_gains_the_incident_messages_table(db: Path) -> None:
+    """Discord's edit-in-place / forum-thread incident messages (issue 12) are kept across
+    restarts: a breaker-era file gains their table, without any webhook URL in it."""
+    with Store(db) as store:
+        pass
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE incident_messages")
+    conn.execute("UPDATE schema_version SET version = 3")
+    conn.commit()
+    conn.close()
+    with Store(db) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.get_incident("discord x", "cpu:nil") is None
+    conn = sqlite3.connect(db)
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(incident_messages)")]
+    conn.close()
+    assert columns == [
+        "scope",
+        "alert_id",
+        "message_id",
+        "channel_id",
+        "thread_id",
+        "guild_id",
+        "level",
+        "peak",
+        "pinged",
+        "started",
+    ]

@@ -224,8 +224,14 @@ class Client:
 
     def retry_dead_deliveries(self) -> int:
         """Every dead delivery queued again; how many."""
+        return self.retry_all_deliveries()[0]
+
+    def retry_all_deliveries(self) -> tuple[int, int]:
+        """Every dead delivery queued again and every broken webhook's breaker closed;
+        (deliveries queued again, breakers closed)."""
         _, body = self.request("POST", f"{DELIVERIES_PATH}/retry")
-        return int((body or {}).get("retried", 0))
+        body = body or {}
+        return int(body.get("retried", 0)), int(body.get("breakers-closed", 0))
 
     def delete_delivery(self, delivery_id: str) -> None:
         self.request("DELETE", _delivery_path(delivery_id))

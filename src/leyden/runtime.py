@@ -20,6 +20,7 @@ from leyden.alerting.service import AlertService
 from leyden.alerting.topic_handlers import TopicHandlers
 from leyden.clock import Clock
 from leyden.config import Config, endpoint_headers
+from leyden.delivery.breaker import SqliteBreakerStore
 from leyden.delivery.dispatcher import DeliverySettings, Dispatcher
 from leyden.delivery.metrics import DeliveryCounters
 from leyden.delivery.outbox import Outbox, SqliteOutbox
@@ -109,6 +110,8 @@ def delivery_settings(config: Config) -> DeliverySettings:
         backoff_cap=delivery.retry_max_backoff / 1e9,
         digest_after=delivery.digest_after / 1e9,
         pacing=PacingConfig(channel_limit=delivery.discord_channel_limit),
+        breaker=delivery.webhook_breaker,
+        invalid_limit=delivery.invalid_request_limit,
     )
 
 
@@ -148,8 +151,12 @@ def build_runtime(
     many engine processes (:mod:`leyden.workers`); a server passes ``[engine] workers``.
     """
     integrations = INTEGRATIONS.build_services(config)
+    # Discord's edit-in-place / forum-thread incident messages survive a restart (issue 12)
+    INTEGRATIONS.use_store(integrations, store)
     outbox = SqliteOutbox(store)
-    dispatcher = Dispatcher(outbox, settings=delivery_settings(config))
+    dispatcher = Dispatcher(
+        outbox, settings=delivery_settings(config), breakers=SqliteBreakerStore(store)
+    )
     alerts = AlertService(services=integrations, config=config, store=store, dispatcher=dispatcher)
     router = Router(config.default_retention_policy)
     task_services = TaskServices(

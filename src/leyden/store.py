@@ -1,5 +1,5 @@
-"""Leyden's state on disk: tasks, topic handlers, alert states, config overrides and the
-delivery outbox in SQLite.
+"""Leyden's state on disk: tasks, topic handlers, alert states, config overrides, the
+delivery outbox and Discord's incident messages in SQLite.
 
 Kapacitor keeps the same things in BoltDB; Leyden keeps them in one SQLite file
 (``Config.sqlite_path()``) so a restart finds tasks enabled, handlers registered and alerts in
@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from leyden.go.types import Duration, Time
 from leyden.model.alert import EventState, Level
-from leyden.model.records import HandlerRecord, OverrideRecord, TaskRecord
+from leyden.model.records import HandlerRecord, IncidentMessage, OverrideRecord, TaskRecord
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError"]
 
@@ -113,6 +113,38 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX outbox_ready ON outbox (state, next_attempt)",
         "CREATE INDEX outbox_order ON outbox (destination, alert_id, id)",
+    ),
+    # Open delivery breakers (``leyden.delivery.breaker``, which owns its queries): a webhook
+    # that answered 401/403/404 stays broken across a restart until its URL changes.  Keyed by
+    # the outbox's redacted destination; ``fingerprint`` is a digest of the URL, never the URL.
+    (
+        """CREATE TABLE breakers (
+            destination TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            status INTEGER,
+            code INTEGER,
+            reason TEXT NOT NULL,
+            opened REAL NOT NULL
+        )""",
+    ),
+    # Discord incident messages (``edit-in-place``, ``forum-thread``; issue 12): which message
+    # and thread an alert's incident lives in, so a restart edits the same message.  ``scope``
+    # is secret-free (a destination and a digest); no token is stored.
+    (
+        """CREATE TABLE incident_messages (
+            scope TEXT NOT NULL,
+            alert_id TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            thread_id TEXT NOT NULL,
+            guild_id TEXT NOT NULL,
+            level INTEGER NOT NULL,
+            peak INTEGER NOT NULL,
+            pinged INTEGER NOT NULL,
+            started INTEGER NOT NULL,
+            PRIMARY KEY (scope, alert_id)
+        )""",
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -565,6 +597,66 @@ class Store:
                 conn.execute(
                     "DELETE FROM config_overrides WHERE section = ? AND element = ?",
                     (section, element),
+                ).rowcount
+                > 0
+            ),
+        )
+
+    # --- incident messages (Discord edit-in-place / forum-thread) ---------------------------
+
+    def get_incident(self, scope: str, alert_id: str) -> IncidentMessage | None:
+        """The message and thread of ``alert_id``'s incident under ``scope``, if any."""
+        rows = self._read(
+            f"read the incident message of {alert_id!r}",
+            "SELECT scope, alert_id, message_id, channel_id, thread_id, guild_id, level, peak, "
+            "pinged, started FROM incident_messages WHERE scope = ? AND alert_id = ?",
+            (scope, alert_id),
+        )
+        if not rows:
+            return None
+        scope_, alert, message, channel, thread, guild, level, peak, pinged, started = rows[0]
+        return IncidentMessage(
+            scope=scope_,
+            alert_id=alert,
+            message_id=message,
+            channel_id=channel,
+            thread_id=thread,
+            guild_id=guild,
+            level=int(level),
+            peak=int(peak),
+            pinged=bool(pinged),
+            started=int(started),
+        )
+
+    def put_incident(self, record: IncidentMessage) -> None:
+        """Create or replace the incident message of ``(record.scope, record.alert_id)``."""
+        row = (
+            record.scope,
+            record.alert_id,
+            record.message_id,
+            record.channel_id,
+            record.thread_id,
+            record.guild_id,
+            int(record.level),
+            int(record.peak),
+            int(record.pinged),
+            int(record.started),
+        )
+        self._write(
+            f"save the incident message of {record.alert_id!r}",
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO incident_messages VALUES (?,?,?,?,?,?,?,?,?,?)", row
+            ),
+        )
+
+    def delete_incident(self, scope: str, alert_id: str) -> bool:
+        """Forget the incident message of ``alert_id`` under ``scope``; False if none."""
+        return self._write(
+            f"delete the incident message of {alert_id!r}",
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM incident_messages WHERE scope = ? AND alert_id = ?",
+                    (scope, alert_id),
                 ).rowcount
                 > 0
             ),

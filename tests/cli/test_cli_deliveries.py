@@ -16,6 +16,7 @@ from leyden.delivery.outbox import NewDelivery, topic_handler_key
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify import INTEGRATIONS
+from leyden.notify._http import DeliveryResult
 from threaded_server import LiveServer
 
 HOOK = "https://discord.com/api/webhooks/123/…"
@@ -168,6 +169,33 @@ def test_retry_all_dead(server: LiveServer) -> None:
     code, out, err = server.cli("retry-delivery", "-all")
     assert (code, out, err) == (0, "2 dead deliveries queued again\n", "")
     # (their handler does not exist, so the dispatcher dead-letters them again, saying so)
+
+
+def test_held_deliveries_and_retry_all_of_a_broken_webhook(server: LiveServer) -> None:
+    """A row behind an open breaker (its webhook answered 404) lists as held, and -all says
+    that the broken webhook is tried again."""
+    add(server, "cpu:host=a")
+    add(server, "cpu:host=b", dead="HTTP 400")
+
+    async def trip() -> None:
+        server.services.alerts.dispatcher.breakers.open(
+            HOOK,
+            kind="discord",
+            fingerprint="sha256:0",
+            result=DeliveryResult("permanent", 404, "Unknown Webhook (10015)", code=10015),
+            now=time.time(),
+        )
+
+    server.call(trip)
+    code, out, _ = server.cli("list", "deliveries")
+    rows = [line.split(maxsplit=2)[1] for line in out.splitlines()[1:]]
+    assert rows == ["held", "dead"]
+    assert "held: webhook broken (HTTP 404: Unknown Webhook (10015))" in out.splitlines()[1]
+    code, out, err = server.cli("retry-delivery", "-all")
+    assert (code, err) == (0, "")
+    assert out == (
+        "1 dead delivery queued again\n1 broken webhook tried again (their held deliveries too)\n"
+    )
 
 
 def test_delete_deliveries(server: LiveServer) -> None:

@@ -1000,7 +1000,11 @@ def test_to_options_uses_kapacitor_names_and_redacts_url() -> None:
         "enabled", "default", "workspace", "url", "timestamp", "username", "avatar-url",
         "embed-title", "global", "state-changes-only", "ssl-ca", "ssl-cert", "ssl-key",
         "insecure-skip-verify",
+        # Leyden's own keys come after Kapacitor's
+        "edit-in-place", "thread-id", "forum-thread", "mention-roles", "mention-users",
+        "mention-level", "silent-below", "tags-as-fields", "link",
     ]  # fmt: skip
+    assert options["mention-level"] == "CRITICAL" and options["mention-roles"] == []
     assert options["url"] is True
     assert options["global"] is True and options["avatar-url"] == AVATAR
     assert TOKEN not in repr(options) and TOKEN not in repr(config)
@@ -1307,3 +1311,88 @@ def test_engine_workers_from_the_file_and_the_environment(tmp_path: Path) -> Non
     assert config.engine.worker_count() >= 1  # one per core
     assert "[engine]" in error_of(tmp_path, "[engine]\n  workers = -1\n")
     assert "workers" in error_of(tmp_path, '[engine]\n  workers = "two"\n')
+
+
+# --------------------------------------------------------------------------------------------
+# Leyden's own [[discord]] keys (issue 12)
+
+ROLE = "123456789012345678"
+USER = "223456789012345678"
+THREAD = "323456789012345678"
+
+
+def test_discord_feature_keys_from_file_and_environment(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        f"""
+        [[discord]]
+          enabled = true
+          url = "{WEBHOOK}"
+          edit-in-place = true
+          mention-roles = ["{ROLE}"]
+          mention-level = "WARNING"
+          tags-as-fields = true
+          link = "https://grafana.example/d/x?host={{{{ index .Tags \\"host\\" }}}}"
+        """,
+        {
+            "KAPACITOR_DISCORD_0_MENTION_USERS": f"{USER}, {ROLE}",
+            "KAPACITOR_DISCORD_0_SILENT_BELOW": "WARNING",
+            "KAPACITOR_DISCORD_0_THREAD_ID": THREAD,
+        },
+    )
+    (section,) = config.integrations["discord"]
+    assert section.edit_in_place and section.tags_as_fields and not section.forum_thread
+    assert section.mention_roles == [ROLE]
+    assert section.mention_users == [USER, ROLE]
+    assert (section.mention_level, section.silent_below) == ("WARNING", "WARNING")
+    assert section.thread_id == THREAD
+    assert section.link.startswith("https://grafana.example/d/x?host={{")
+    # off by default, CRITICAL pings
+    default = DiscordConfig()
+    assert (default.mention_level, default.silent_below, default.mention_roles) == (
+        "CRITICAL",
+        "",
+        [],
+    )
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        (
+            'thread-id = "general"',
+            "thread-id: must be a Discord ID (a snowflake: 17 to 20 decimal digits)",
+        ),
+        (
+            f'mention-roles = ["{ROLE}", "<@&{ROLE}>"]',
+            "mention-roles: element 1: must be a Discord ID",
+        ),
+        ('mention-users = ["12345"]', "mention-users: element 0: must be a Discord ID"),
+        (
+            'mention-level = "warning"',
+            "mention-level: must be one of OK, INFO, WARNING, CRITICAL (levels are upper case: "
+            "WARNING)",
+        ),
+        ('silent-below = "HIGH"', "silent-below: must be one of OK, INFO, WARNING, CRITICAL"),
+        ('link = "{{ .ID "', "link: is not a valid template: "),
+        (
+            f'thread-id = "{THREAD}"\n  forum-thread = true',
+            "forum-thread: must not be true when thread-id is set",
+        ),
+        ("thread-id = 323456789012345678", "thread-id: expected a string, got integer"),
+    ],
+)
+def test_discord_feature_keys_are_validated(tmp_path: Path, keys: str, message: str) -> None:
+    text = f'[[discord]]\n  enabled = true\n  url = "{WEBHOOK}"\n  {keys}\n'
+    error = error_of(tmp_path, text)
+    assert "[[discord]] #0" in error and message in error, error
+    assert TOKEN not in error
+
+
+def test_discord_feature_env_values_are_validated_too(tmp_path: Path) -> None:
+    error = error_of(
+        tmp_path,
+        f'[[discord]]\n  enabled = true\n  url = "{WEBHOOK}"\n',
+        {"KAPACITOR_DISCORD_0_MENTION_ROLES": "ops-team"},
+    )
+    assert "mention-roles: element 0: must be a Discord ID" in error

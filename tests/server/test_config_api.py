@@ -91,6 +91,16 @@ def _options(**changes: Any) -> dict[str, Any]:
         "url": False,
         "username": "",
         "workspace": "",
+        # Leyden's own keys (issue 12), off by default
+        "edit-in-place": False,
+        "thread-id": "",
+        "forum-thread": False,
+        "mention-roles": [],
+        "mention-users": [],
+        "mention-level": "CRITICAL",
+        "silent-below": "",
+        "tags-as-fields": False,
+        "link": "",
     }
     options.update(changes)
     return options
@@ -477,3 +487,21 @@ async def test_with_an_in_memory_store_overrides_live_in_memory(
     resp = await client.get("/kapacitor/v1/config/discord/")
     assert (await resp.json())["options"]["url"] is True
     await _text(resp)
+
+
+async def test_discord_feature_keys_through_the_api(server: Any) -> None:
+    client, services = server
+    url = "/kapacitor/v1/config/discord/ops"
+    role = "123456789012345678"
+    resp = await client.post(
+        url, json={"set": {"mention-roles": [role], "mention-level": "WARNING"}}
+    )
+    assert resp.status == 204, await resp.text()
+    ops = services.integrations["discord"].resolve("ops")
+    assert (ops.mention_roles, ops.mention_level) == ([role], "WARNING")
+    assert (await (await client.get(url)).json())["options"]["mention-roles"] == [role]
+    resp = await client.post(url, json={"set": {"mention-level": "warning"}})
+    assert resp.status == 400
+    error = (await resp.json())["error"]
+    assert "mention-level: must be one of OK, INFO, WARNING, CRITICAL" in error, error
+    assert services.integrations["discord"].resolve("ops").mention_level == "WARNING"

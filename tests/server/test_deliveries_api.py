@@ -21,6 +21,7 @@ from leyden.delivery.outbox import Delivery, NewDelivery, topic_handler_key
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify import INTEGRATIONS
+from leyden.notify._http import DeliveryResult
 from leyden.runtime import Runtime
 from leyden.server import deliveries_api, metrics
 from leyden.server._http import SERVICES_KEY
@@ -197,6 +198,55 @@ async def test_retry_one_and_all(server: Any) -> None:
     for dead in (dead1, dead2):
         again = runtime.outbox.get(dead.id)
         assert again is None or again.state != "dead"
+
+
+def _break(runtime: Runtime) -> None:
+    """The destination answered 404 Unknown Webhook: its breaker opens (as the dispatcher does)."""
+    runtime.alerts.dispatcher.breakers.open(
+        SHOWN,
+        kind="discord",
+        fingerprint="sha256:0",
+        result=DeliveryResult("permanent", 404, "Unknown Webhook (10015)", code=10015),
+        now=time.time(),
+    )
+
+
+async def test_a_row_behind_an_open_breaker_is_shown_held_and_a_retry_closes_it(
+    server: Any,
+) -> None:
+    client, runtime = server
+    held = _add(runtime, "cpu:host=a")
+    dead = _add(runtime, "cpu:host=b", dead="HTTP 400")
+    _break(runtime)
+    resp = await client.get(BASE)
+    rows = (await resp.json())["deliveries"]
+    assert [r["state"] for r in rows] == ["held", "dead"]
+    assert rows[0]["last-error"] == (
+        "held: webhook broken (HTTP 404: Unknown Webhook (10015)); no request is made until "
+        "its URL changes or a delivery is retried (leyden retry-delivery)"
+    )
+    assert rows[1]["last-error"] == "HTTP 400"
+    resp = await client.get(BASE, params={"state": "held"})
+    assert [r["id"] for r in (await resp.json())["deliveries"]] == [str(held.id)]
+    resp = await client.get(BASE, params={"state": "queued"})
+    assert (await resp.json())["deliveries"] == []
+    resp = await client.get(f"{BASE}/{held.id}")
+    assert (await resp.json())["state"] == "held"
+
+    resp = await client.post(f"{BASE}/{held.id}/retry")  # leyden retry-delivery ID
+    assert resp.status == 200
+    assert (await resp.json())["state"] == "queued"
+    assert runtime.alerts.dispatcher.breakers.get(SHOWN) is None
+
+    _break(runtime)
+    resp = await client.post(f"{BASE}/retry")  # leyden retry-delivery -all
+    assert await resp.json() == {
+        "link": {"rel": "self", "href": BASE},
+        "retried": 1,
+        "breakers-closed": 1,
+    }
+    assert runtime.alerts.dispatcher.breakers.get(SHOWN) is None
+    assert dead.id
 
 
 async def test_retry_of_a_row_in_flight_is_refused(server: Any) -> None:

@@ -221,6 +221,69 @@ async def test_unknown_discord_workspace_is_refused_with_the_configured_ones(ser
     assert (await _create(client, id="ws", script=ok))[0] == 200
 
 
+@pytest.mark.parametrize(
+    ("properties", "where", "message"),
+    [
+        (
+            ".mentionRoles('123456789012345678', 'ops')",
+            (10, 49),
+            "discord .mentionRoles() must be a Discord ID (a snowflake: 17 to 20 decimal "
+            "digits), got 'ops'",
+        ),
+        (
+            ".threadId('#alerts')",
+            (10, 23),
+            "discord .threadId() must be a Discord ID (a snowflake: 17 to 20 decimal digits), "
+            "got '#alerts'",
+        ),
+        (
+            ".mentionLevel('critical')",
+            (10, 27),
+            "discord .mentionLevel() must be one of OK, INFO, WARNING, CRITICAL (levels are "
+            "upper case: CRITICAL), got 'critical'",
+        ),
+        (".silentBelow('LOW')", (10, 26), "discord .silentBelow() must be one of OK, INFO"),
+        (".link('{{ .ID ')", (10, 19), "discord .link() is not a valid template: "),
+        (
+            ".threadId('123456789012345678').forumThread(TRUE)",
+            (10, 23),
+            "thread-id and forum-thread exclude each other",
+        ),
+    ],
+)
+async def test_bad_discord_feature_values_are_refused_at_their_position(
+    server: Any, properties: str, where: tuple[int, int], message: str
+) -> None:
+    client, _ = server
+    script = PASS.replace(
+        "|httpOut('out')",
+        "|alert()\n        .crit(lambda: TRUE)\n        .discord()\n            .workspace('ops')"
+        f"\n            {properties}",
+    )
+    status, body = await _create(client, id="feat", script=script)
+    assert status == 400, body
+    assert body["error"].startswith(f"invalid TICKscript: feat:{where[0]}:{where[1]}: {message}")
+    assert (body["position"]["line"], body["position"]["column"]) == where
+
+
+async def test_discord_feature_properties_are_accepted(server: Any) -> None:
+    client, _ = server
+    script = PASS.replace(
+        "|httpOut('out')",
+        "|alert()\n        .crit(lambda: TRUE)\n        .discord()\n"
+        "            .mentionRoles('123456789012345678', '223456789012345678')\n"
+        "            .mentionUsers('323456789012345678')\n"
+        "            .mentionLevel('WARNING')\n"
+        "            .silentBelow('CRITICAL')\n"
+        "            .tagsAsFields(TRUE)\n"
+        "            .editInPlace(TRUE)\n"
+        "            .threadId('423456789012345678')\n"
+        "            .link('https://grafana.example/d/x?var-host={{ index .Tags \"host\" }}')",
+    )
+    status, body = await _create(client, id="feat", script=script)
+    assert status == 200, body
+
+
 async def test_vars_typed_json(server: Any) -> None:
     client, _ = server
     script = "var period duration\nvar m string\n" + EXPLICIT.replace("'cpu'", "m").replace(

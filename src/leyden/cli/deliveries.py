@@ -6,7 +6,10 @@ ways all the same (``cmd/kapacitor/main.go``): ``list KIND [patterns]`` prints a
 columns as wide as their widest cell, ``show-…`` prints ``Key: value`` lines, ``delete KIND
 ID…`` stops at the first error, and success is silent.  Widths count characters, not bytes as
 Kapacitor's tables do: the redacted destinations end in ``…``.  ``retry-delivery -all`` says how many
-dead deliveries it queued again, since nothing else would tell.  Patterns are globs over the
+dead deliveries it queued again, since nothing else would tell, and how many broken webhooks
+it tries again (their breakers closed, :mod:`leyden.delivery.breaker`); deliveries held by
+such a breaker are listed with state ``held``, and retrying one of them tries its webhook
+again.  Patterns are globs over the
 handler, the destination and the alert ID, as the server matches them.
 """
 
@@ -90,8 +93,11 @@ def cmd_retry_delivery(client: Client, argv: Sequence[str], out: TextIO, err: Te
     if flags:
         if len(argv) != 1:
             raise UsageError(f"-all retries every dead delivery: give no ID with it\n{usage}")
-        count = client.retry_dead_deliveries()
+        count, closed = client.retry_all_deliveries()
         out.write(f"{count} dead {'delivery' if count == 1 else 'deliveries'} queued again\n")
+        if closed:
+            webhooks = "webhook" if closed == 1 else "webhooks"
+            out.write(f"{closed} broken {webhooks} tried again (their held deliveries too)\n")
         return 0
     if not argv:
         raise UsageError(f"Must pass at least one delivery ID, or -all\n{usage}")

@@ -178,6 +178,11 @@ class DeliveryConfig(Section):
     discord_channel_limit: int = 30
     #: rows waiting longer may carry their alert's later states along (Discord: a digest line)
     digest_after: int = 120 * 1_000_000_000
+    #: 401/403/404 from a webhook hold its deliveries until its URL changes or a retry
+    webhook_breaker: bool = True
+    #: invalid answers (401, 403, 404, 429) allowed per 10 minutes, host-wide, before requests
+    #: to Discord pause (Cloudflare bans an address at 10,000)
+    invalid_request_limit: int = 1000
 
     _SCHEMA: ClassVar[tuple[Key, ...]] = (
         Key("max-age", "max_age", "duration"),
@@ -185,6 +190,8 @@ class DeliveryConfig(Section):
         Key("retry-max-backoff", "retry_max_backoff", "duration"),
         Key("discord-channel-limit", "discord_channel_limit", "int"),
         Key("digest-after", "digest_after", "duration"),
+        Key("webhook-breaker", "webhook_breaker", "bool"),
+        Key("invalid-request-limit", "invalid_request_limit", "int"),
     )
 
     def validate(self) -> list[str]:
@@ -196,9 +203,15 @@ class DeliveryConfig(Section):
                 ("retry-max-backoff", self.retry_max_backoff),
                 ("discord-channel-limit", self.discord_channel_limit),
                 ("digest-after", self.digest_after),
+                ("invalid-request-limit", self.invalid_request_limit),
             )
             if value <= 0
         ]
+        if self.invalid_request_limit >= 10_000:
+            problems.append(
+                "invalid-request-limit: must be below 10000, the invalid requests per 10 minutes "
+                "at which Cloudflare bans the host from Discord's API"
+            )
         return problems
 
 

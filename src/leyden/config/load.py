@@ -25,7 +25,8 @@ Sections Leyden implements::
     [alert]            persist-topics, topic-buffer-length (accepted; it bounds nothing: the
                        outbox keeps every event), per-group-lambda-state, chronological-flapping
     [delivery]         max-age, retry-backoff, retry-max-backoff, discord-channel-limit,
-                       digest-after (Leyden's own: the durable outbox's retries and pacing)
+                       digest-after, webhook-breaker, invalid-request-limit (Leyden's own: the
+                       durable outbox's retries, pacing and broken-webhook protection)
     [engine]           workers (Leyden's own: engine processes; 1 = in the server's process,
                        0 = one per core, the default)
     [config-override]  enabled

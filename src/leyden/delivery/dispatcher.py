@@ -27,6 +27,13 @@ decides what is sent when, for every handler kind alike:
   handler) that are that old too go in the same send, in order, after it: a handler with
   ``max_batch`` > 1 (Discord) shows the last state of each alert as its own embed and the
   earlier ones as a digest line, so a backlog does not replay every flap one message a time.
+* **Broken webhooks.**  A handler with ``breaker = True`` (Discord) whose answer is 401, 403 or
+  404 opens the breaker of its destination (:mod:`leyden.delivery.breaker`): one loud log
+  line, the rows kept queued and shown as *held*, no request to it until its URL changes
+  (the handler's ``target_fingerprint``) or an operator retries one of its rows
+  (:meth:`Dispatcher.reset_breaker`).  Open breakers are stored, so a restart keeps them.
+  The host-wide :class:`~leyden.delivery.breaker.InvalidRequestGuard` counts the invalid
+  answers of paced (Discord) requests and pauses all of them when its window is full.
 * **Handlers by stable key.**  Rows name their handler by
   :func:`~leyden.delivery.outbox.topic_handler_key` /
   :func:`~leyden.delivery.outbox.task_handler_key`; the alert service :meth:`binds
@@ -53,6 +60,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from leyden.delivery.breaker import (
+    DEFAULT_INVALID_LIMIT,
+    DEFAULT_INVALID_WINDOW,
+    Breakers,
+    BreakerStore,
+    InvalidRequestGuard,
+    breaks,
+)
 from leyden.delivery.metrics import DeliveryCounters
 from leyden.delivery.outbox import DEFAULT_MAX_AGE, Delivery, DeliveryState, Outbox
 from leyden.delivery.pacing import DEFAULT_PACING, Pacer, PacingConfig
@@ -85,6 +100,11 @@ class DeliverySettings:
     #: at most this many earlier states of one alert folded into one request
     digest_limit: int = 50
     pacing: PacingConfig = DEFAULT_PACING
+    #: 401/403/404 open the destination's breaker (handlers with ``breaker = True``)
+    breaker: bool = True
+    #: invalid answers (401, 403, 404, 429) of paced requests allowed per ``invalid_window``
+    invalid_limit: int = DEFAULT_INVALID_LIMIT
+    invalid_window: float = DEFAULT_INVALID_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +118,8 @@ class Binding:
     max_batch: int
     coalesce_key: str
     paced: bool
+    #: whether 401/403/404 open the destination's breaker (leyden.delivery.breaker)
+    breaker: bool
     #: who the handler belongs to, for log lines (handler kind, task, node, topic, handler_id)
     fields: Mapping[str, str]
 
@@ -113,8 +135,13 @@ class Binding:
             max_batch=max(1, int(getattr(handler, "max_batch", 1))),
             coalesce_key=str(getattr(handler, "coalesce_key", key)),
             paced=bool(getattr(handler, "paced", False)),
+            breaker=bool(getattr(handler, "breaker", False)),
             fields=dict(fields),
         )
+
+    def fingerprint(self) -> str:
+        """A digest of the URL the handler sends to now (``""`` if it does not say)."""
+        return str(getattr(self.handler, "target_fingerprint", "") or "")
 
     async def send(self, events: Sequence[Event]) -> DeliveryResult:
         send = getattr(self.handler, "send", None)
@@ -135,6 +162,10 @@ class Binding:
 LossListener = Callable[[str, int], None]
 
 
+def _time_text(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
 class Dispatcher:
     """Sends queued rows through their bound handlers; see the module docstring."""
 
@@ -146,7 +177,10 @@ class Dispatcher:
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
         logger: logging.Logger = _LOG,
+        breakers: BreakerStore | None = None,
     ) -> None:
+        """``breakers`` keeps open breakers across restarts (the runtime's is the store's
+        table); without it they live in memory."""
         self.outbox = outbox
         self.settings = settings
         #: totals since start, which ``/metrics`` reads (the dispatcher is their only writer)
@@ -157,6 +191,13 @@ class Dispatcher:
         self._random = random
         self._log = logger
         self.pacer = Pacer(settings.pacing, clock=clock)
+        #: open breakers by destination (broken webhooks)
+        self.breakers = Breakers(breakers)
+        #: the host-wide budget of invalid answers (Cloudflare's ban)
+        self.guard = InvalidRequestGuard(
+            settings.invalid_limit, settings.invalid_window, clock=clock
+        )
+        self._guard_paused = False
         self._bindings: dict[str, Binding] = {}
         #: handlers detached (task stopped) that still own rows
         self._retired: dict[str, Binding] = {}
@@ -282,6 +323,18 @@ class Dispatcher:
             self._wake[row.destination] = min(self._wake.get(row.destination, at), at)
             if at > now:
                 self._later.setdefault(row.destination, []).append(at)
+        for breaker in self.breakers:
+            self._log.warning(
+                "webhook still broken since the last run: its deliveries stay held until its "
+                "URL changes or a delivery is retried (leyden retry-delivery)",
+                extra={
+                    "fields": {
+                        "destination": breaker.destination,
+                        "since": _time_text(breaker.opened),
+                        "reason": breaker.reason,
+                    }
+                },
+            )
         return requeued
 
     def start(self) -> None:
@@ -370,11 +423,19 @@ class Dispatcher:
             if at > now:
                 next_at = min(next_at, at)
                 continue
+            if self._held(destination):  # woken again by a new row or a rescan
+                del self._wake[destination]
+                self._later.pop(destination, None)
+                continue
             if destination in self._paced:
                 ready = self.pacer.next_send(destination)
                 if ready > max(now, self._clock()):
                     self._pacing_next = min(self._pacing_next, ready)
                     next_at = min(next_at, ready)
+                    continue
+                guard_at = self._guard_ready()
+                if guard_at > max(now, self._clock()):  # long: drain() does not wait for it
+                    next_at = min(next_at, guard_at)
                     continue
             claimed = self._claim(destination)
             if claimed is None:
@@ -391,6 +452,111 @@ class Dispatcher:
             self._sending_keys[destination] = {row.handler for row in rows}
             self._sending[destination] = loop.create_task(self._send(destination, binding, rows))
         return next_at
+
+    # --- broken webhooks -----------------------------------------------------------------
+
+    def _held(self, destination: str) -> bool:
+        """Whether ``destination``'s breaker is open; a URL that changed since closes it."""
+        breaker = self.breakers.get(destination)
+        if breaker is None:
+            return False
+        current = self._fingerprint(destination)
+        if current is not None and current != breaker.fingerprint:
+            self.reset_breaker(destination, "its URL changed")
+            return False
+        return True
+
+    def _fingerprint(self, destination: str) -> str | None:
+        """The fingerprint of ``destination``'s URL now, from a handler bound to it (None
+        when no such handler runs: then only a retry closes its breaker)."""
+        for binding in (*self._bindings.values(), *self._retired.values()):
+            if binding.destination == destination and binding.breaker:
+                return binding.fingerprint()
+        return None
+
+    def reset_breaker(self, destination: str, why: str) -> bool:
+        """Close ``destination``'s breaker (an operator retried, its URL changed): its rows
+        are tried again now.  False if it was not open."""
+        breaker = self.breakers.close(destination)
+        if breaker is None:
+            return False
+        self._log.warning(
+            "webhook breaker closed: its held deliveries are tried again",
+            extra={"fields": {"destination": destination, "why": why}},
+        )
+        now = self._clock()
+        self._wake[destination] = min(self._wake.get(destination, now), now)
+        self._kick()
+        return True
+
+    def reset_breakers(self, why: str) -> int:
+        """Close every open breaker (``leyden retry-delivery -all``); how many."""
+        return sum(self.reset_breaker(b.destination, why) for b in self.breakers)
+
+    def _trip(
+        self, destination: str, binding: Binding, rows: list[Delivery], result: DeliveryResult
+    ) -> None:
+        """``result`` says the destination is broken: open its breaker, keep the rows queued
+        (due now, so they go first once it closes), say so once, loudly."""
+        now = self._clock()
+        reason = result.describe()
+        self._later.pop(destination, None)
+        try:
+            self.breakers.open(
+                destination,
+                kind=binding.kind,
+                fingerprint=binding.fingerprint(),
+                result=result,
+                now=now,
+            )
+        except Exception as exc:  # open in memory all the same: never hammer a dead webhook
+            self._store_failed("store a webhook breaker", exc)
+        with self.outbox.transaction():
+            for row in rows:
+                self.outbox.retry_at(row.id, now, reason)
+        self.counters.breaker_opened[(binding.kind, destination)] += 1
+        fields: dict[str, Any] = {**binding.fields, "destination": destination}
+        fields["status"] = result.status
+        if result.code is not None:
+            fields["code"] = result.code
+        fields["reason"] = reason
+        fields["events"] = len(rows)
+        self._log.error(
+            "webhook is broken: no more requests to it; its deliveries are held in the outbox "
+            "until its URL changes or one is retried (leyden retry-delivery)",
+            extra={"fields": fields},
+        )
+
+    def _guard_ready(self) -> float:
+        """When paced requests may start as far as the invalid-request guard is concerned;
+        logs when it lets them through again."""
+        at = self.guard.ready_at()
+        if self._guard_paused and at <= self._clock():
+            self._guard_paused = False
+            self._log.warning(
+                "requests to Discord resume: the invalid-request window has room again",
+                extra={"fields": {"invalid": self.guard.in_window(), "limit": self.guard.limit}},
+            )
+        return at
+
+    def _count_invalid(self, result: DeliveryResult) -> None:
+        if self.guard.record(result):
+            self._guard_paused = True
+            wait = self.guard.ready_at() - self._clock()
+            self._log.error(
+                "too many invalid answers from Discord (401, 403, 404, 429): every request "
+                "to Discord pauses so the host is not banned",
+                extra={
+                    "fields": {
+                        "invalid": self.guard.in_window(),
+                        "limit": self.guard.limit,
+                        "window": f"{self.guard.window:g}s",
+                        "resume_in": f"{max(0.0, wait):.3g}s",
+                    }
+                },
+            )
+
+    # --- claims --------------------------------------------------------------------------
 
     def _claim(self, destination: str) -> tuple[Binding, list[Delivery]] | None:
         limit = self._claim_limit.get(destination, _DEFAULT_CLAIM)
@@ -480,6 +646,7 @@ class Dispatcher:
                     headers=result.headers,
                     retry_after=result.retry_after if result.status == 429 else None,
                 )
+                self._count_invalid(result)
             try:
                 self._settle(destination, binding, readable, result)
             except Exception as exc:
@@ -510,6 +677,9 @@ class Dispatcher:
             return
         counters.failed[key] += len(rows)
         reason = result.describe()
+        if self.settings.breaker and binding.breaker and breaks(result):
+            self._trip(destination, binding, rows, result)
+            return
         if result.outcome == "permanent":
             with self.outbox.transaction():
                 dead = [row for row in rows if self.outbox.mark_dead(row.id, reason)]
@@ -554,8 +724,12 @@ class Dispatcher:
     # --- losses --------------------------------------------------------------------------
 
     def expire(self) -> int:
-        """Dead-letter queued rows older than ``max_age``; how many."""
-        rows = self.outbox.expire(self.settings.max_age)
+        """Dead-letter queued rows older than ``max_age``; how many.  Rows held by an open
+        breaker expire too, and their reason says so (see :mod:`leyden.delivery.breaker`)."""
+        notes = {
+            b.destination: f"held while the webhook was broken: {b.reason}" for b in self.breakers
+        }
+        rows = self.outbox.expire(self.settings.max_age, notes=notes)
         for row in rows:
             self._lost(
                 row.handler, row.kind, row.destination, 1, row.last_error, {"id": row.alert_id}

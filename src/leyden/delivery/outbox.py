@@ -11,7 +11,9 @@ transaction as the topic's new state, and a dispatcher sends from the rows. So:
 * **Order per (destination, alert ID).** :meth:`Outbox.claim` hands out a row only when no
   earlier row (lower id) for the same destination and alert ID is still queued or in flight,
   so an OK never overtakes its CRITICAL, not even while the CRITICAL waits out a backoff.
-  Different alerts and different destinations do not wait for each other.
+  Different alerts and different destinations do not wait for each other.  Discord's
+  ``edit-in-place`` relies on it: an incident's edit is only sent once its first post has
+  answered with the message id (:mod:`leyden.notify.discord.incidents`).
 * **Nothing dropped silently.** A row ends sent (deleted), or ``dead`` with a reason
   (:meth:`Outbox.mark_dead` for permanent failures, :meth:`Outbox.expire` past the maximum age,
   24 h by default); dead rows stay visible and can be retried or deleted by an operator.
@@ -53,7 +55,7 @@ import fnmatch
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -293,8 +295,11 @@ class Outbox(Protocol):
         """At start: rows a killed process was sending are queued again (due now)."""
         ...
 
-    def expire(self, max_age: float = DEFAULT_MAX_AGE) -> list[Delivery]:
-        """Queued rows older than ``max_age`` seconds become dead; the rows, as dead."""
+    def expire(
+        self, max_age: float = DEFAULT_MAX_AGE, *, notes: Mapping[str, str] | None = None
+    ) -> list[Delivery]:
+        """Queued rows older than ``max_age`` seconds become dead; the rows, as dead.
+        ``notes`` adds a destination's own words to its rows' reason (why they waited)."""
         ...
 
     def get(self, delivery_id: int) -> Delivery | None: ...
@@ -329,8 +334,9 @@ def _matches(delivery: Delivery, pattern: str | None) -> bool:
     )
 
 
-def _expired_reason(max_age: float) -> str:
-    return f"expired: not delivered within {Duration(int(max_age * 1e9))}"
+def _expired_reason(max_age: float, note: str = "") -> str:
+    reason = f"expired: not delivered within {Duration(int(max_age * 1e9))}"
+    return f"{reason} ({note})" if note else reason
 
 
 def _stats(rows: Iterable[Delivery], now: float) -> list[DestinationStats]:
@@ -505,13 +511,15 @@ class MemoryOutbox:
             )
         return len(ids)
 
-    def expire(self, max_age: float = DEFAULT_MAX_AGE) -> list[Delivery]:
+    def expire(
+        self, max_age: float = DEFAULT_MAX_AGE, *, notes: Mapping[str, str] | None = None
+    ) -> list[Delivery]:
         cutoff = self._clock() - max_age
-        reason = _expired_reason(max_age)
+        notes = notes or {}
         expired = []
         for row in sorted(self._rows.values(), key=lambda r: r.id):
             if row.state == DeliveryState.QUEUED and row.created < cutoff:
-                self.mark_dead(row.id, reason)
+                self.mark_dead(row.id, _expired_reason(max_age, notes.get(row.destination, "")))
                 expired.append(self._rows[row.id])
         return expired
 
@@ -762,22 +770,33 @@ class SqliteOutbox:
             (self._clock(),),
         )
 
-    def expire(self, max_age: float = DEFAULT_MAX_AGE) -> list[Delivery]:
+    def expire(
+        self, max_age: float = DEFAULT_MAX_AGE, *, notes: Mapping[str, str] | None = None
+    ) -> list[Delivery]:
         cutoff = self._clock() - max_age
-        reason = _expired_reason(max_age)
+        notes = notes or {}
         with self._store.unit_of_work("expire deliveries") as conn:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM outbox WHERE state = 'queued' AND created < ? ORDER BY id",
-                (cutoff,),
-            ).fetchall()
+            rows = [
+                self._row(row)
+                for row in conn.execute(
+                    f"SELECT {_COLUMNS} FROM outbox WHERE state = 'queued' AND created < ? "
+                    "ORDER BY id",
+                    (cutoff,),
+                ).fetchall()
+            ]
+            dead = [
+                dataclasses.replace(
+                    row,
+                    state=DeliveryState.DEAD,
+                    last_error=_expired_reason(max_age, notes.get(row.destination, "")),
+                )
+                for row in rows
+            ]
             conn.executemany(
                 "UPDATE outbox SET state = 'dead', last_error = ? WHERE id = ?",
-                [(reason, row[0]) for row in rows],
+                [(row.last_error, row.id) for row in dead],
             )
-        return [
-            dataclasses.replace(self._row(row), state=DeliveryState.DEAD, last_error=reason)
-            for row in rows
-        ]
+        return dead
 
     def get(self, delivery_id: int) -> Delivery | None:
         rows = self._select(

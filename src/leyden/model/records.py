@@ -1,4 +1,4 @@
-"""The records Leyden stores: tasks, topic handlers and config overrides.
+"""The records Leyden stores: tasks, topic handlers, config overrides and incident messages.
 
 They belong to their domains (the task master, the topic handlers, the config API), not to a
 store: every store implementation (SQLite today) reads and writes these same value objects.
@@ -10,7 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["HandlerRecord", "OverrideRecord", "TaskRecord", "TaskStatus", "TaskType"]
+__all__ = [
+    "HandlerRecord",
+    "IncidentMessage",
+    "OverrideRecord",
+    "TaskRecord",
+    "TaskStatus",
+    "TaskType",
+]
 
 TaskType = Literal["stream", "batch"]
 TaskStatus = Literal["enabled", "disabled"]
@@ -59,3 +66,32 @@ class OverrideRecord:
     element: str
     options: Mapping[str, Any] = field(default_factory=dict)
     create: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentMessage:
+    """The Discord message (and thread) one alert's incident lives in, for ``edit-in-place``
+    and ``forum-thread`` (issue 12): kept durably so a restart edits the same message.
+
+    ``scope`` names the handler's destination without a secret (the webhook's outbox
+    destination and a digest of the handler's identity); with ``alert_id`` it is the key.
+    ``level`` is the last level shown, ``peak`` the highest of the incident (a rise above it
+    posts a notice), ``started`` the first event's time (nanoseconds since the epoch).  After
+    an OK the record stays (``level`` OK): a repeated OK edits the same message again, and the
+    next non-OK event starts a new incident.  Levels are plain ints (the model's ``Level``).
+    """
+
+    scope: str
+    alert_id: str
+    #: the message edited in place; "" when only the thread is known (forum-thread alone)
+    message_id: str
+    #: the channel the message is in (a forum post's is its thread's id)
+    channel_id: str
+    #: the thread later requests go to (``?thread_id=``); "" outside threads
+    thread_id: str
+    #: the server the channel is in, for a link to the message; "" when unknown
+    guild_id: str
+    level: int
+    peak: int
+    pinged: bool
+    started: int

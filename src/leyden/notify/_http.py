@@ -51,6 +51,7 @@ __all__ = [
     "redact_url",
     "scrub",
     "url_destination",
+    "url_fingerprint",
     "url_secrets",
 ]
 
@@ -88,6 +89,17 @@ def url_destination(url: str) -> str:
     """
     digest = hashlib.sha256(url.strip().encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{redact_url(url)} #{digest}"
+
+
+def url_fingerprint(url: str) -> str:
+    """A digest of the whole of ``url``, token included, that reveals nothing of it.
+
+    The delivery breaker (:mod:`leyden.delivery.breaker`) stores it to notice that a
+    destination's URL changed (a rotated token, another webhook) without storing the URL.
+    128 bits of SHA-256 over a 68-character random token cannot be turned back into it.
+    """
+    digest = hashlib.sha256(url.strip().encode("utf-8", "surrogatepass")).hexdigest()
+    return "sha256:" + digest[:32]
 
 
 def url_secrets(url: str) -> set[str]:
@@ -141,7 +153,8 @@ class DeliveryResult:
     ``retry_after`` (seconds) is the service's own hint when it gave one (a 429's, or the wait
     until a closed rate-limit bucket resets); ``None`` otherwise, and the dispatcher backs off.
     ``headers`` are the answer's, so the dispatcher's pacer learns the rate-limit buckets from
-    them.  ``reason`` is the service's explanation (or the transport error), never containing a
+    them.  ``code`` is the service's own error code when its body carried one (Discord's
+    ``10015`` Unknown Webhook); the status alone decides, the code is told.  ``reason`` is the service's explanation (or the transport error), never containing a
     secret URL.
     """
 
@@ -149,6 +162,8 @@ class DeliveryResult:
     status: int | None = None
     reason: str = ""
     retry_after: float | None = None
+    #: the service's own error code (Discord's JSON ``code``), when the answer had one
+    code: int | None = None
     #: the answer's headers (``X-RateLimit-*``), for the dispatcher's pacer; None without one
     headers: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
 

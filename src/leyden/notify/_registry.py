@@ -82,6 +82,9 @@ class Integration:
     global_state_changes_only: Callable[[Any], bool] | None = None
     #: logs what the service runs with when the server starts (service, the server's logger)
     log_start: Callable[[Any, logging.Logger], None] | None = None
+    #: hands the service the server's store for what it keeps durably (service, store):
+    #: Discord's incident messages (issue 12)
+    use_store: Callable[[Any, Any], None] | None = None
 
 
 class Registry:
@@ -128,6 +131,13 @@ class Registry:
             service = services.get(integration.kind)
             if integration.log_start is not None and service is not None:
                 integration.log_start(service, log)
+
+    def use_store(self, services: Mapping[str, Any], store: Any) -> None:
+        """Give each service that keeps state (Discord's incident messages) the store."""
+        for integration in self:
+            service = services.get(integration.kind)
+            if integration.use_store is not None and service is not None:
+                integration.use_store(service, store)
 
     def build_services(self, config: Config | None) -> dict[str, IntegrationService]:
         """Every integration's running service from ``config``, by kind.

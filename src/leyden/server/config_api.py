@@ -417,6 +417,8 @@ async def update(request: web.Request) -> web.Response:
         target.service.update(target.running)  # what runs stays what is stored
         return error_response(f"failed to save override {label}: {exc}", 500)
     target.running = configs
+    # a broken webhook whose URL just changed is tried again now, not at the next rescan
+    request.app[SERVICES_KEY].alerts.dispatcher.rescan()
     changed = sorted({*action.get("set", {}), *action.get("delete", []), *action.get("add", {})})
     log.info(
         "config updated",

@@ -19,6 +19,12 @@ on every resource, errors as ``{"error": msg, "message": msg}``:
 
 No answer holds a secret: the outbox stores destinations redacted (a webhook URL without its
 token) and errors without URLs; the event is Kapacitor's alert data, what ``.post()`` sends.
+
+A queued row whose destination's breaker is open (a broken webhook,
+:mod:`leyden.delivery.breaker`) is shown with state ``held`` and a last error that says why
+and what sends it (``?state=held`` lists only those).  Retrying any delivery of that
+destination closes its breaker, so its held rows are tried again; ``retry`` of every dead row
+closes every breaker too, and its answer says how many (``breakers-closed``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from typing import Any
 from aiohttp import web
 
 from leyden import API_BASE
+from leyden.delivery.breaker import OpenBreaker
+from leyden.delivery.dispatcher import Dispatcher
 from leyden.delivery.outbox import Delivery, DeliveryState, Outbox
 from leyden.go.types import GoStruct, Time
 from leyden.server._http import SERVICES_KEY, error_response, json_response, link
@@ -36,14 +44,23 @@ from leyden.server._http import SERVICES_KEY, error_response, json_response, lin
 __all__ = ["DELIVERIES_PATH", "install"]
 
 DELIVERIES_PATH = f"{API_BASE}/deliveries"
+#: the state a queued row is shown in while its destination's breaker is open
+HELD = "held"
 
 
 def _time(seconds: float) -> str:
     return Time(round(seconds * 1e9)).rfc3339nano()
 
 
-def delivery_json(delivery: Delivery, *, with_event: bool = False) -> GoStruct:
-    """A delivery as the API shows it; ``with_event`` adds the alert data it carries."""
+def delivery_json(
+    delivery: Delivery, *, with_event: bool = False, breaker: OpenBreaker | None = None
+) -> GoStruct:
+    """A delivery as the API shows it; ``with_event`` adds the alert data it carries;
+    ``breaker``, its destination's open breaker, shows a queued row as held."""
+    state = str(delivery.state)
+    last_error = delivery.last_error
+    if breaker is not None and delivery.state == DeliveryState.QUEUED:
+        state, last_error = HELD, breaker.describe()
     try:
         event: Any = json.loads(delivery.event)
     except ValueError:
@@ -52,7 +69,7 @@ def delivery_json(delivery: Delivery, *, with_event: bool = False) -> GoStruct:
     fields: list[tuple[str, Any]] = [
         ("link", link(f"{DELIVERIES_PATH}/{delivery.id}")),
         ("id", str(delivery.id)),
-        ("state", str(delivery.state)),
+        ("state", state),
         ("kind", delivery.kind),
         ("handler", delivery.handler),
         ("destination", delivery.destination),
@@ -63,7 +80,7 @@ def delivery_json(delivery: Delivery, *, with_event: bool = False) -> GoStruct:
         ("attempts", delivery.attempts),
         ("created", _time(delivery.created)),
         ("next-attempt", _time(delivery.next_attempt)),
-        ("last-error", delivery.last_error),
+        ("last-error", last_error),
     ]
     if with_event:
         fields.append(("event", event))
@@ -81,9 +98,14 @@ def _id(request: web.Request) -> int | web.Response:
     return int(text)
 
 
+def _dispatcher(request: web.Request) -> Dispatcher:
+    dispatcher: Dispatcher = request.app[SERVICES_KEY].alerts.dispatcher
+    return dispatcher
+
+
 def _wake(request: web.Request) -> None:
     """Rows an operator queued again are sent now, not at the dispatcher's next age check."""
-    request.app[SERVICES_KEY].alerts.dispatcher.rescan()
+    _dispatcher(request).rescan()
 
 
 def _unknown(delivery_id: int) -> web.Response:
@@ -94,20 +116,21 @@ async def list_deliveries(request: web.Request) -> web.Response:
     pattern = request.query.get("pattern") or None
     state_text = request.query.get("state", "")
     state: DeliveryState | None = None
-    if state_text:
+    if state_text == HELD:
+        state = DeliveryState.QUEUED
+    elif state_text:
         try:
             state = DeliveryState(state_text)
         except ValueError:
-            choices = ", ".join(s.value for s in DeliveryState)
+            choices = ", ".join([*(s.value for s in DeliveryState), HELD])
             return error_response(f'unknown delivery state "{state_text}": use {choices}', 400)
     rows = _outbox(request).find(pattern, state=state)
+    broken = _dispatcher(request).breakers.as_map()
+    shown = [delivery_json(row, breaker=broken.get(row.destination)) for row in rows]
+    if state_text:
+        shown = [row for row in shown if row["state"] == state_text]
     return json_response(
-        GoStruct(
-            [
-                ("link", link(DELIVERIES_PATH)),
-                ("deliveries", [delivery_json(row) for row in rows]),
-            ]
-        ),
+        GoStruct([("link", link(DELIVERIES_PATH)), ("deliveries", shown)]),
         pretty=True,
     )
 
@@ -119,7 +142,8 @@ async def show_delivery(request: web.Request) -> web.Response:
     row = _outbox(request).get(delivery_id)
     if row is None:
         return _unknown(delivery_id)
-    return json_response(delivery_json(row, with_event=True), pretty=True)
+    breaker = _dispatcher(request).breakers.get(row.destination)
+    return json_response(delivery_json(row, with_event=True, breaker=breaker), pretty=True)
 
 
 async def retry_delivery(request: web.Request) -> web.Response:
@@ -136,6 +160,10 @@ async def retry_delivery(request: web.Request) -> web.Response:
             409,
         )
     row = outbox.get(delivery_id)
+    if row is not None:  # a broken webhook is tried again: the operator asked for it
+        _dispatcher(request).reset_breaker(
+            row.destination, f"delivery {delivery_id} was retried by an operator"
+        )
     _wake(request)
     if row is None:  # sent between the two calls
         return _unknown(delivery_id)
@@ -144,11 +172,13 @@ async def retry_delivery(request: web.Request) -> web.Response:
 
 async def retry_all(request: web.Request) -> web.Response:
     count = _outbox(request).retry_all()
-    if count:
+    closed = _dispatcher(request).reset_breakers("every delivery was retried by an operator")
+    if count or closed:
         _wake(request)
-    return json_response(
-        GoStruct([("link", link(DELIVERIES_PATH)), ("retried", count)]), pretty=True
-    )
+    fields: list[tuple[str, Any]] = [("link", link(DELIVERIES_PATH)), ("retried", count)]
+    if closed:
+        fields.append(("breakers-closed", closed))
+    return json_response(GoStruct(fields), pretty=True)
 
 
 async def delete_delivery(request: web.Request) -> web.Response:

@@ -3,7 +3,8 @@
 Kapacitor exposes its counters only as expvar JSON at ``/kapacitor/v1/debug/vars``; Leyden
 keeps that route and adds the path Prometheus scrapes by default, outside ``/kapacitor/v1``
 like InfluxDB's ``/write``.  What it shows is :mod:`leyden.delivery.metrics`: the
-dispatcher's counters and the outbox's gauges per handler kind and redacted destination.
+dispatcher's counters and the outbox's gauges per handler kind and redacted destination, and
+the broken-webhook breakers and the invalid-request guard.
 With ``[http] auth-enabled`` it needs read access to the API, as every other route.
 """
 
@@ -34,5 +35,11 @@ async def metrics(request: web.Request) -> web.Response:
 def install(app: web.Application) -> None:
     """Add ``GET /metrics`` over ``app[SERVICES_KEY]``'s outbox and delivery counters."""
     runtime = app[SERVICES_KEY]
-    app[_REGISTRY_KEY] = metrics_registry(runtime.delivery_counters, runtime.outbox)
+    dispatcher = runtime.alerts.dispatcher
+    app[_REGISTRY_KEY] = metrics_registry(
+        runtime.delivery_counters,
+        runtime.outbox,
+        breakers=dispatcher.breakers,
+        guard=dispatcher.guard,
+    )
     app.router.add_get(METRICS_PATH, metrics)

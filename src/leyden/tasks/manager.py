@@ -161,9 +161,12 @@ def _locate(task_id: str, script: str, pos: Any, prop: str, name: str, message: 
     data = script.encode()
     start = pos.offset if pos is not None else 0
     method = re.escape(f".{prop}(".encode())
-    found = re.compile(method + rb"\s*(['\"])").search(data, start) if prop else None
-    if found is not None and data[found.end() : found.end() + len(name.encode())] == name.encode():
-        offset = found.end(1) - 1
+    found = re.compile(method).search(data, start) if prop else None
+    # the literal 'name' among the call's arguments (``.mentionRoles('a', 'bad')``: the second)
+    literal = re.compile(rb"\s*(?:(['\"])(?:(?!\1).)*\1\s*,\s*)*(['\"])" + re.escape(name.encode()))
+    hit = literal.match(data, found.end()) if found is not None else None
+    if hit is not None and data[hit.end() : hit.end() + 1] == hit.group(2):
+        offset = hit.start(2)
     elif pos is not None:
         offset = pos.offset
     else:

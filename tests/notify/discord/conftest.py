@@ -209,6 +209,8 @@ def _make_event(
     time_ns: int = 1_000_000_000,
     id: str = "cpu:host=serverA",
     tags: dict[str, str] | None = None,
+    duration_ns: int = 0,
+    previous: Level = Level.OK,
 ) -> Event:
     return Event(
         topic="main:cpu:alert2",
@@ -217,10 +219,13 @@ def _make_event(
             message=message,
             details="",
             time=Time(time_ns),
-            duration=Duration(0),
+            duration=Duration(duration_ns),
             level=level,
         ),
-        data=EventData(name="cpu", task_name="cpu", tags=tags or {"host": "serverA"}),
+        data=EventData(
+            name="cpu", task_name="cpu", tags=tags if tags is not None else {"host": "serverA"}
+        ),
+        previous_level=previous,
     )
 
 

@@ -305,10 +305,29 @@ async def test_404_is_permanent_and_not_retried(
 ) -> None:
     server.script((404, {"message": "Unknown Webhook", "code": 10015}))
     result = await sender.post_once(server.url(), PAYLOAD)
-    assert result == DeliveryResult("permanent", 404, "Unknown Webhook (10015)")
+    assert result == DeliveryResult("permanent", 404, "Unknown Webhook (10015)", code=10015)
     assert result.describe() == "HTTP 404: Unknown Webhook (10015)"
     assert len(server.seen) == 1
     assert fake_time.waits == []
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"message": "Invalid Webhook Token", "code": 50027}, 50027),
+        ({"message": "no code"}, None),
+        ({"message": "a string code", "code": "10015"}, None),
+        ({"message": "a bool", "code": True}, None),
+        ("plain text", None),
+    ],
+)
+async def test_a_failure_reports_discords_error_code_when_it_has_one(
+    sender: DiscordSender, server: WebhookServer, body: Any, code: int | None
+) -> None:
+    """The sender reports Discord's own code beside the status (the breaker tells it)."""
+    server.script((401, body))
+    result = await sender.post_once(server.url(), PAYLOAD)
+    assert (result.status, result.code) == (401, code)
 
 
 @pytest.mark.parametrize(

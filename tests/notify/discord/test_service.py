@@ -9,11 +9,15 @@ import pytest
 import trustme
 
 from leyden.model.alert import Level
+from leyden.notify.discord.handler import check
 from leyden.notify.discord.sender import DiscordSender
 from leyden.notify.discord.service import (
     DiscordError,
+    DiscordFeatures,
     DiscordHandlerOptions,
+    DiscordOptionError,
     DiscordService,
+    merge_features,
     rfc3339_seconds,
 )
 
@@ -206,6 +210,8 @@ def test_prepare_builds_kapacitors_body_and_pins_the_api_version(
     )
     url, payload = service.prepare(make_event(), Opts())
     assert url == "https://discordapp.com/api/v10/webhooks/1/tok?thread_id=5"
+    # Kapacitor's body, plus Leyden's: since when (a field), which task and alert (the footer)
+    # and allowed_mentions that let nothing in the message ping
     assert payload == {
         "username": "AlertBot",
         "embeds": [
@@ -213,9 +219,12 @@ def test_prepare_builds_kapacitors_body_and_pins_the_api_version(
                 "color": 0xF95F53,
                 "title": "Alert",
                 "description": "serverA is CRITICAL",
+                "fields": [{"name": "Since", "value": "<t:1:R>", "inline": True}],
+                "footer": {"text": "cpu · cpu:host=serverA"},
                 "timestamp": "1970-01-01T00:00:01Z",
             }
         ],
+        "allowed_mentions": {"parse": []},
     }
 
 
@@ -386,7 +395,15 @@ async def test_send_posts_to_the_workspace_webhook(
     assert seen.query == {"thread_id": "7"}
     assert seen.body == {
         "username": "StatsBot",
-        "embeds": [{"color": 0xF95F53, "description": "serverA is CRITICAL"}],
+        "embeds": [
+            {
+                "color": 0xF95F53,
+                "description": "serverA is CRITICAL",
+                "fields": [{"name": "Since", "value": "<t:1:R>", "inline": True}],
+                "footer": {"text": "cpu · cpu:host=serverA"},
+            }
+        ],
+        "allowed_mentions": {"parse": []},
     }
 
 
@@ -509,6 +526,7 @@ async def test_service_test_with_defaults(
         "embeds": [
             {"color": 0x7A65F2, "title": "Kapacitor Alert", "description": "test discord message"}
         ],
+        "allowed_mentions": {"parse": []},  # Leyden: a test message pings nobody
     }
 
 
@@ -564,6 +582,7 @@ async def test_service_test_options_are_used_as_given(
                 "timestamp": "2024-02-29T10:34:56Z",
             }
         ],
+        "allowed_mentions": {"parse": []},
     }
 
 
@@ -652,3 +671,118 @@ def test_each_webhook_is_its_own_destination_and_shows_no_token(
     for name in (a, b):
         assert name.startswith("discord ")
         assert "token" not in name
+
+
+# --- Leyden's own options (issue 12): handler values, checks, merged over the workspace ------
+
+ROLE = "123456789012345678"
+USER = "223456789012345678"
+THREAD = "323456789012345678"
+
+
+def test_from_options_reads_the_feature_keys() -> None:
+    opts = Opts.from_options(
+        {
+            "edit-in-place": True,
+            "thread-id": int(THREAD),  # YAML without quotes: a number
+            "forum-thread": False,
+            "mention-roles": [ROLE],
+            "mention-users": USER,  # one ID without a list
+            "mention-level": "WARNING",
+            "silent-below": "OK",
+            "tags-as-fields": True,
+            "link": "https://grafana.example/{{ .ID }}",
+        }
+    )
+    assert opts == Opts(
+        edit_in_place=True,
+        thread_id=THREAD,
+        forum_thread=False,
+        mention_roles=(ROLE,),
+        mention_users=(USER,),
+        mention_level=Level.WARNING,
+        silent_below=Level.OK,
+        tags_as_fields=True,
+        link="https://grafana.example/{{ .ID }}",
+    )
+    assert Opts.from_tick(
+        {"mentionRoles": [ROLE], "threadId": THREAD, "editInPlace": True, "silentBelow": "INFO"}
+    ) == Opts(edit_in_place=True, thread_id=THREAD, mention_roles=(ROLE,), silent_below=Level.INFO)
+
+
+@pytest.mark.parametrize(
+    ("options", "key", "message"),
+    [
+        ({"thread-id": "abc"}, "thread-id", '"thread-id" must be a Discord ID'),
+        ({"mention-roles": [ROLE, "@ops"]}, "mention-roles", "got '@ops'"),
+        ({"mention-users": [True]}, "mention-users", "must be a Discord ID"),
+        ({"mention-level": "warn"}, "mention-level", "must be one of OK, INFO, WARNING, CRITICAL"),
+        ({"silent-below": 2}, "silent-below", '"silent-below" must be a string, got 2'),
+        ({"edit-in-place": "yes"}, "edit-in-place", "must be true or false, got 'yes'"),
+        ({"link": "{{ if }}"}, "link", '"link" is not a valid template'),
+    ],
+)
+def test_feature_option_errors_name_the_key(
+    options: dict[str, Any], key: str, message: str
+) -> None:
+    with pytest.raises(DiscordOptionError) as info:
+        Opts.from_options(options)
+    assert info.value.key == key
+    assert message in str(info.value)
+
+
+def test_handler_values_override_the_workspaces(make_config: Callable[..., Any]) -> None:
+    workspace = make_config(
+        mention_roles=[ROLE],
+        mention_level="WARNING",
+        silent_below="WARNING",
+        tags_as_fields=True,
+        link="https://w/{{ .ID }}",
+        thread_id=THREAD,
+    )
+    assert merge_features(Opts(), workspace) == DiscordFeatures(
+        thread_id=THREAD,
+        mention_roles=(ROLE,),
+        mention_level=Level.WARNING,
+        silent_below=Level.WARNING,
+        tags_as_fields=True,
+        link="https://w/{{ .ID }}",
+    )
+    mine = Opts(
+        mention_roles=(),
+        mention_users=(USER,),
+        mention_level=Level.OK,
+        silent_below=Level.OK,
+        tags_as_fields=False,
+        link="https://h/",
+    )
+    assert merge_features(mine, workspace) == DiscordFeatures(
+        thread_id=THREAD,
+        mention_roles=(),
+        mention_users=(USER,),
+        mention_level=Level.OK,
+        silent_below=Level.OK,
+        link="https://h/",
+    )
+    assert merge_features(Opts(), make_config()) == DiscordFeatures()  # off by default
+
+
+def test_thread_id_and_forum_thread_exclude_each_other_after_merging(
+    make_config: Callable[..., Any], services: Callable[..., DiscordService]
+) -> None:
+    with pytest.raises(
+        DiscordOptionError, match=r"exclude each other .*; one of them is the workspace.s$"
+    ):
+        merge_features(Opts(forum_thread=True), make_config(thread_id=THREAD))
+    with pytest.raises(DiscordOptionError) as info:
+        merge_features(Opts(thread_id=THREAD, forum_thread=True), make_config())
+    assert info.value.key == "thread-id"
+    # the handler's forum-thread over the workspace's thread: refused when defined
+    service = services(make_config(workspace="ops", thread_id=THREAD))
+    problem = check({"workspace": "ops", "forum-thread": True}, service, False)
+    assert problem is not None and "exclude each other" in problem.message
+    tick_problem = check({"workspace": "ops", "forumThread": True}, service, True)
+    assert tick_problem is not None and tick_problem.prop == "forumThread"
+    assert check({"workspace": "ops", "forum-thread": False}, service, False) is None
+    bad = check({"workspace": "ops", "mentionRoles": [ROLE, "ops"]}, service, True)
+    assert bad is not None and (bad.prop, bad.value) == ("mentionRoles", "ops")

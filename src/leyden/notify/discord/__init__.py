@@ -15,6 +15,7 @@ from leyden.config import Config
 from leyden.notify._registry import Integration
 from leyden.notify.discord.config import SECTION
 from leyden.notify.discord.handler import KIND, check, from_options, from_tick
+from leyden.notify.discord.incidents import IncidentStore
 from leyden.notify.discord.sender import DiscordSender
 from leyden.notify.discord.service import DiscordService
 
@@ -34,6 +35,10 @@ def _state_changes_only(service: DiscordService) -> bool:
     return service.state_changes_only()
 
 
+def _use_store(service: DiscordService, store: IncidentStore) -> None:
+    service.use_incident_store(store)
+
+
 def _log_start(service: DiscordService, log: logging.Logger) -> None:
     for ws in service.workspace_names():
         log.info("discord workspace configured", extra={"fields": {"workspace": ws or '""'}})
@@ -50,4 +55,5 @@ INTEGRATION = Integration(
     global_handler=_global,
     global_state_changes_only=_state_changes_only,
     log_start=_log_start,
+    use_store=_use_store,
 )

@@ -7,6 +7,12 @@ and the cross-section rules (one default, ``global`` only on the default …) ar
 URL and username rules come from :mod:`leyden.notify.discord.webhook`, which the sender and the
 payload checker use too.  Webhook URLs hold their token: ``url`` is redacted in ``to_options``
 and never appears in a message.
+
+Leyden adds the keys of its own Discord features (``edit-in-place``, ``thread-id``,
+``forum-thread``, ``mention-roles``, ``mention-users``, ``mention-level``, ``silent-below``,
+``tags-as-fields``, ``link``): each is the workspace's default for the handler option and the
+``.discord()`` property of the same name, and their values follow the rules of
+:mod:`leyden.notify.discord.options`.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Self
 
 from leyden.config import ConfigError, Key, Section, SectionSpec, quote
+from leyden.notify.discord.options import level_problem, snowflake_problem, template_problem
 from leyden.notify.discord.webhook import (
     FOREIGN_FORMATS,
     HOSTS,
@@ -27,7 +34,16 @@ from leyden.notify.discord.webhook import (
     forbidden_username,
 )
 
-__all__ = ["SECTION", "DiscordConfig", "by_workspace", "validate_discord_configs"]
+__all__ = [
+    "DEFAULT_MENTION_LEVEL",
+    "SECTION",
+    "DiscordConfig",
+    "by_workspace",
+    "validate_discord_configs",
+]
+
+#: the lowest level that pings when neither the handler nor the workspace says
+DEFAULT_MENTION_LEVEL = "CRITICAL"
 
 
 @dataclass
@@ -48,6 +64,16 @@ class DiscordConfig(Section):
     ssl_cert: str = ""
     ssl_key: str = ""
     insecure_skip_verify: bool = False
+    # Leyden's own keys (issue 12); each is also a handler option and a .discord() property.
+    edit_in_place: bool = False
+    thread_id: str = ""
+    forum_thread: bool = False
+    mention_roles: list[str] = field(default_factory=list)
+    mention_users: list[str] = field(default_factory=list)
+    mention_level: str = DEFAULT_MENTION_LEVEL
+    silent_below: str = ""
+    tags_as_fields: bool = False
+    link: str = ""
 
     _SCHEMA: ClassVar[tuple[Key, ...]] = (
         Key("enabled", "enabled", "bool"),
@@ -64,6 +90,15 @@ class DiscordConfig(Section):
         Key("ssl-cert", "ssl_cert", "str"),
         Key("ssl-key", "ssl_key", "str"),
         Key("insecure-skip-verify", "insecure_skip_verify", "bool"),
+        Key("edit-in-place", "edit_in_place", "bool"),
+        Key("thread-id", "thread_id", "str"),
+        Key("forum-thread", "forum_thread", "bool"),
+        Key("mention-roles", "mention_roles", "str_list"),
+        Key("mention-users", "mention_users", "str_list"),
+        Key("mention-level", "mention_level", "str"),
+        Key("silent-below", "silent_below", "str"),
+        Key("tags-as-fields", "tags_as_fields", "bool"),
+        Key("link", "link", "str"),
     )
     _ELEMENT_KEY: ClassVar[str] = "workspace"
     #: Keys whose values are secrets; to_options shows them as "is it set" booleans.
@@ -79,6 +114,7 @@ class DiscordConfig(Section):
         if self.avatar_url and classify_url(self.avatar_url).kind is Kind.INVALID:
             problems.append("avatar-url: must be an http:// or https:// URL with a host")
         problems.extend(_username_problems(self.username))
+        problems.extend(self._feature_problems())
         if self.ssl_cert and not self.ssl_key:
             problems.append("ssl-key: must be set when ssl-cert is set")
         if self.ssl_key and not self.ssl_cert:
@@ -88,6 +124,42 @@ class DiscordConfig(Section):
                 path = getattr(self, key.replace("-", "_"))
                 if path and not os.path.isfile(path):
                     problems.append(f"{key}: file {quote(path)} does not exist")
+        return problems
+
+    def _feature_problems(self) -> list[str]:
+        """Leyden's own keys: IDs are snowflakes, levels are levels, the link parses, and a
+        workspace posts either into one thread or opens forum posts, not both."""
+        problems: list[str] = []
+        if self.thread_id:
+            problem = snowflake_problem(self.thread_id)
+            if problem:
+                problems.append(f"thread-id: {problem}")
+        for key, ids in (
+            ("mention-roles", self.mention_roles),
+            ("mention-users", self.mention_users),
+        ):
+            for i, value in enumerate(ids):
+                problem = snowflake_problem(value)
+                if problem:
+                    problems.append(f"{key}: element {i}: {problem}")
+        for key, level in (
+            ("mention-level", self.mention_level),
+            ("silent-below", self.silent_below),
+        ):
+            if key == "silent-below" and not level:
+                continue  # empty: no message is silent
+            problem = level_problem(level)
+            if problem:
+                problems.append(f"{key}: {problem}")
+        if self.link:
+            problem = template_problem(self.link, "link")
+            if problem:
+                problems.append(f"link: {problem}")
+        if self.thread_id and self.forum_thread:
+            problems.append(
+                "forum-thread: must not be true when thread-id is set (a message goes either "
+                "into one existing thread or opens a forum post per alert)"
+            )
         return problems
 
     def warnings(self) -> list[str]:

@@ -16,6 +16,8 @@ emulator can use it to refuse what real Discord would refuse.
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -76,18 +78,105 @@ def fit_text(text: str, limit: int, marker: str = LONG_MARKER) -> str:
 
 
 def alert_embed(
-    *, message: str, level: Level, title: str = "", timestamp: str = ""
+    *,
+    message: str,
+    level: Level,
+    title: str = "",
+    timestamp: str = "",
+    url: str = "",
+    fields: Sequence[Mapping[str, Any]] = (),
+    footer: str = "",
 ) -> dict[str, Any]:
     """The embed Kapacitor sends for an alert: colour by level, the message as description
     (``EMPTY_DESCRIPTION`` when blank, so Discord does not refuse an empty embed), an optional
-    title and RFC3339 timestamp; not yet fitted (:func:`combine_embeds` fits the message)."""
+    title and RFC3339 timestamp; and Leyden's additions when given: the title's link
+    (``url``), fields and a footer.  Not yet fitted (:func:`combine_embeds` fits it all)."""
     embed: dict[str, Any] = {"color": LEVEL_COLORS.get(level, LEVEL_COLORS[Level.INFO])}
     if title.strip():
         embed["title"] = title
+    if url.strip():
+        embed["url"] = url
     embed["description"] = message if message.strip() else EMPTY_DESCRIPTION
+    if fields:
+        embed["fields"] = [dict(f) for f in fields]
+    if footer.strip():
+        embed["footer"] = {"text": footer}
     if timestamp.strip():
         embed["timestamp"] = timestamp
     return embed
+
+
+# --- Leyden's additions: incident time, tags, footer, mentions, silence -------------------------
+
+#: Discord's message flag that sends without a push or desktop notification (1 << 12).
+SUPPRESS_NOTIFICATIONS = 1 << 12
+#: Discord takes at most 100 role and 100 user IDs in ``allowed_mentions``.
+MENTIONS_LIMIT = 100
+
+
+def human_duration(ns: int) -> str:
+    """``2d 3h``, ``1h 5m``, ``4m 20s``, ``12s``: the two largest units, for people."""
+    seconds = max(0, ns) // 1_000_000_000
+    parts: list[str] = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count or (unit == "s" and not parts):
+            parts.append(f"{count}{unit}")
+    return " ".join(parts[:2])
+
+
+def incident_field(
+    level: Level, previous: Level, time_ns: int, duration_ns: int
+) -> dict[str, Any] | None:
+    """``Since <t:START:R>`` (Discord shows it in each reader's time, relative) for a problem;
+    ``Lasted 4m 20s`` for a recovery; None for an OK that ends nothing.  The incident started
+    at the event's time minus its duration (Kapacitor's ``.Duration``: since the alert's first
+    non-OK event)."""
+    if level is Level.OK:
+        if previous is Level.OK and duration_ns <= 0:
+            return None
+        return {"name": "Lasted", "value": human_duration(duration_ns), "inline": True}
+    start = (time_ns - max(0, duration_ns)) // 1_000_000_000
+    return {"name": "Since", "value": f"<t:{start}:R>", "inline": True}
+
+
+def tag_fields(tags: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The alert's group tags as inline fields, in order; an empty value (Discord refuses one)
+    shows as ``EMPTY_FIELD``; names and values are cut by :func:`fit_payload`."""
+    return [
+        {"name": key, "value": value if value.strip() else EMPTY_FIELD, "inline": True}
+        for key, value in tags.items()
+    ]
+
+
+def alert_footer(task: str, alert_id: str) -> str:
+    """``task · alert ID``: which task and alert sent this, for finding it later."""
+    return " · ".join(part for part in (task, alert_id) if part.strip())
+
+
+def mentions(
+    roles: Sequence[str], users: Sequence[str], room: int = CONTENT_LIMIT
+) -> tuple[str, dict[str, Any]]:
+    """The content that pings ``roles`` and ``users`` and the ``allowed_mentions`` naming
+    exactly them (``parse`` empty, so nothing else in the message can ping: an ``@everyone``
+    in an alert message stays text).  Mentions are never cut: those that do not fit ``room``
+    (or Discord's 100 per kind) are left out of both."""
+    allowed: dict[str, Any] = {"parse": []}
+    texts: list[str] = []
+    used = 0
+    for key, ids, form in (("roles", roles, "<@&{}>"), ("users", users, "<@{}>")):
+        kept: list[str] = []
+        for snowflake in dict.fromkeys(ids):  # once each, in order
+            text = form.format(snowflake)
+            need = len(text) + (1 if texts else 0)
+            if len(kept) >= MENTIONS_LIMIT or used + need > room:
+                break
+            texts.append(text)
+            kept.append(snowflake)
+            used += need
+        if kept:
+            allowed[key] = kept
+    return " ".join(texts), allowed
 
 
 def combine_embeds(
@@ -96,10 +185,13 @@ def combine_embeds(
     username: str = "",
     avatar_url: str = "",
     content: str = "",
+    allowed_mentions: Mapping[str, Any] | None = None,
+    flags: int = 0,
 ) -> dict[str, Any]:
     """One message carrying ``embeds`` in order (coalescing: up to ``EMBEDS_LIMIT`` alerts to
     one webhook share a request), fitted to every limit: the 6000-character total is shared
-    out evenly (:func:`fit_payload`), empty identity fields are left out."""
+    out evenly (:func:`fit_payload`), empty identity fields are left out; ``allowed_mentions``
+    and ``flags`` (0: none) are sent as given."""
     payload: dict[str, Any] = {}
     if username.strip():
         payload["username"] = username
@@ -108,6 +200,10 @@ def combine_embeds(
     if content.strip():
         payload["content"] = content
     payload["embeds"] = embeds
+    if allowed_mentions is not None:
+        payload["allowed_mentions"] = dict(allowed_mentions)
+    if flags:
+        payload["flags"] = flags
     return fit_payload(payload)
 
 
@@ -227,18 +323,25 @@ def _counted_slots(embeds: list[Any]) -> list[_Slot]:
     return slots
 
 
+_TIMESTAMP_MARKUP = re.compile(r"<t:-?[0-9]{1,16}(?::[tTdDfFR])?>")
+
+
 def _fit_total(embeds: list[Any]) -> None:
     """Cut the longest texts to a common cap until the embeds fit the 6000 total.
 
     Water-filling: short texts (titles, names) are untouched while long ones share the room
     evenly, so with several coalesced alerts every one keeps a readable part of its message.
     """
-    slots = _counted_slots(embeds)
-    lengths = [text_length(container[key]) for container, key, _ in slots]
-    if sum(lengths) <= TOTAL_EMBED_LIMIT:
+    every = _counted_slots(embeds)
+    if sum(text_length(container[key]) for container, key, _ in every) <= TOTAL_EMBED_LIMIT:
         return
+    # A Discord timestamp (``<t:…:R>``) cut in half would show as garbage: it keeps its room.
+    kept = [s for s in every if _TIMESTAMP_MARKUP.fullmatch(s[0][s[1]]) is not None]
+    slots = [s for s in every if _TIMESTAMP_MARKUP.fullmatch(s[0][s[1]]) is None]
+    lengths = [text_length(container[key]) for container, key, _ in slots]
     # Largest cap such that sum(min(length, cap)) <= limit.
-    cap, remaining, count = 0, TOTAL_EMBED_LIMIT, len(lengths)
+    room = TOTAL_EMBED_LIMIT - sum(text_length(c[k]) for c, k, _ in kept)
+    cap, remaining, count = 0, room, len(lengths)
     for length in sorted(lengths):
         share = remaining // count
         if length <= share:

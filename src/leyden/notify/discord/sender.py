@@ -3,7 +3,11 @@
 The sender's whole interface is "take a notification, report delivered / retry at / permanent
 failure" (``DeliveryResult``): :meth:`DiscordSender.post_once` is one attempt, and the durable
 outbox's dispatcher (:mod:`leyden.delivery.dispatcher`) owns the retry schedule, as for every
-kind.
+kind.  ``edit-in-place`` (issue 12) adds :meth:`DiscordSender.execute` (``?wait=true``: Discord
+answers with the message, whose id is kept) and :meth:`DiscordSender.edit` (``PATCH
+.../messages/{id}``), classified the same way, with ``?thread_id=`` for messages in threads.
+A failure reports its status and Discord's own error code (``10015`` Unknown Webhook);
+whether that breaks the webhook is the delivery layer's call (:mod:`leyden.delivery.breaker`).
 
 Webhook URLs carry their secret token in the path.  Nothing here logs, raises or returns a URL
 in clear: logs and reasons use ``redact_url`` and every reason built from an exception or a
@@ -17,7 +21,9 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -35,6 +41,8 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "USER_AGENT",
     "DiscordSender",
+    "SentMessage",
+    "error_code",
     "explain_response",
 ]
 
@@ -113,6 +121,17 @@ def explain_response(status: int, body: bytes) -> str:
     return "no response body"
 
 
+def error_code(body: bytes) -> int | None:
+    """Discord's own error code in a v8+ error body (``10015`` Unknown Webhook, ``50027`` …),
+    reported beside the status so the delivery layer can tell it (it decides on the status)."""
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        return None
+    code = data.get("code") if isinstance(data, dict) else None
+    return code if isinstance(code, int) and not isinstance(code, bool) and code > 0 else None
+
+
 def _float_or_none(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
@@ -138,6 +157,52 @@ def _retry_after(headers: Mapping[str, str], body: bytes) -> float | None:
         if hint is not None:
             return hint
     return None
+
+
+def _json_or_none(content: bytes) -> Any:
+    try:
+        return json.loads(content) if content else None
+    except ValueError:
+        return None
+
+
+def _with_path_and_query(target: str, path: str, query: Mapping[str, str | None]) -> str:
+    """``target`` with ``path`` appended and the non-empty ``query`` values set (replacing the
+    URL's own, so a ``thread_id`` given here wins over one written in the webhook URL); a
+    ``None`` value removes the URL's own (a new forum post may not name a thread)."""
+    given = {k: v for k, v in query.items() if v}
+    dropped = {k for k, v in query.items() if v is None}
+    if not path and not given and not dropped:
+        return target
+    parts = urlsplit(target)
+    pairs = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k not in given and k not in dropped
+    ]
+    pairs.extend(given.items())
+    return urlunsplit(
+        (parts.scheme, parts.netloc, parts.path.rstrip("/") + path, urlencode(pairs), "")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """What ``?wait=true`` answered: the message's id, its channel (for a message in a thread
+    or a new forum post: the thread's id) and its server when Discord said (often not)."""
+
+    id: str
+    channel_id: str
+    guild_id: str = ""
+
+    @classmethod
+    def of(cls, data: Any) -> SentMessage | None:
+        """From Discord's message object; None when it has no id."""
+        if not isinstance(data, dict):
+            return None
+        ids = [data.get(k) for k in ("id", "channel_id", "guild_id")]
+        message, channel, guild = (v if isinstance(v, str) and v.isdigit() else "" for v in ids)
+        return cls(message, channel, guild) if message else None
 
 
 # --- the sender ------------------------------------------------------------------------------
@@ -200,21 +265,97 @@ class DiscordSender:
         self, url: str, payload: Mapping[str, Any], *, ssl: SSLSetting = None
     ) -> DeliveryResult:
         """One attempt.  2xx delivered; 429, 5xx and transport errors retry; other 4xx permanent."""
+        result, _ = await self.request("POST", url, payload, ssl=ssl)
+        return result
+
+    async def execute(
+        self,
+        url: str,
+        payload: Mapping[str, Any],
+        *,
+        ssl: SSLSetting = None,
+        thread_id: str | None = "",
+    ) -> tuple[DeliveryResult, SentMessage | None]:
+        """One ``?wait=true`` post: Discord answers 200 with the message it created, whose id
+        (and channel, a forum post's new thread) ``edit-in-place`` keeps.  The message is None
+        when the post failed, or succeeded without a readable message object.  ``thread_id``
+        None drops one the URL names (a new forum post)."""
+        result, data = await self.request(
+            "POST", url, payload, ssl=ssl, query={"wait": "true", "thread_id": thread_id}
+        )
+        if not result.delivered:
+            return result, None
+        return result, SentMessage.of(data)
+
+    async def edit(
+        self,
+        url: str,
+        message_id: str,
+        payload: Mapping[str, Any],
+        *,
+        ssl: SSLSetting = None,
+        thread_id: str = "",
+    ) -> tuple[DeliveryResult, int | None]:
+        """One ``PATCH .../messages/{message_id}`` (``?thread_id=`` for a message in a
+        thread); outcomes as for posts.  Also Discord's error code when it gave one
+        (``10008``: the message was deleted), so the caller can fall back to a new message."""
+        result, _ = await self.request(
+            "PATCH",
+            url,
+            payload,
+            ssl=ssl,
+            path=f"/messages/{message_id}",
+            query={"thread_id": thread_id},
+        )
+        return result, result.code
+
+    async def webhook_guild(self, url: str, *, ssl: SSLSetting = None) -> str:
+        """The server (guild) id the webhook belongs to, from ``GET`` on the webhook URL
+        (Discord's "get webhook with token"); ``""`` when it cannot be read.  A message link
+        needs it and the ``?wait=true`` answer usually leaves it out."""
+        result, data = await self.request("GET", url, None, ssl=ssl)
+        if not result.delivered or not isinstance(data, dict):
+            return ""
+        guild = data.get("guild_id")
+        return guild if isinstance(guild, str) and guild.isdigit() else ""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        payload: Mapping[str, Any] | None,
+        *,
+        ssl: SSLSetting = None,
+        path: str = "",
+        query: Mapping[str, str | None] | None = None,
+    ) -> tuple[DeliveryResult, Any]:
+        """One request to the webhook ``url`` (``path`` appended, non-empty ``query`` values
+        set): its outcome, classified as for posts, and the answer's JSON (None without)."""
         target = normalize_webhook_url(url)
         lock = self._locks.get(target)
         if lock is None:
             lock = self._locks[target] = asyncio.Lock()
         async with lock:
-            return await self._post_once(url, target, payload, ssl)
+            return await self._request(method, url, target, payload, ssl, path, query or {})
 
-    async def _post_once(
-        self, url: str, target: str, payload: Mapping[str, Any], ssl: SSLSetting
-    ) -> DeliveryResult:
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        target: str,
+        payload: Mapping[str, Any] | None,
+        ssl: SSLSetting,
+        path: str,
+        query: Mapping[str, str | None],
+    ) -> tuple[DeliveryResult, Any]:
         shown = redact_url(url)
         wait = self._gate_wait(target)
         if wait > self._max_gate_wait:
-            return DeliveryResult(
-                "retry", None, "rate limit bucket exhausted; not sent", retry_after=wait
+            return (
+                DeliveryResult(
+                    "retry", None, "rate limit bucket exhausted; not sent", retry_after=wait
+                ),
+                None,
             )
         if wait > 0:
             log.debug(
@@ -222,34 +363,47 @@ class DiscordSender:
                 extra={"fields": {"url": shown, "wait": f"{wait:.3f}s"}},
             )
             await self._sleep(wait)
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = (
+            None
+            if payload is None
+            else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        )
+        headers = {"Content-Type": "application/json"} if body is not None else {}
         try:
             session = self._sessions.get(ssl)
             proxy, proxy_auth = self._sessions.proxy(target)
-            async with session.post(
-                target,
+            async with session.request(
+                method,
+                _with_path_and_query(target, path, query),
                 data=body,
-                headers={"Content-Type": "application/json"},
+                headers=headers,
                 allow_redirects=False,
                 proxy=proxy,
                 proxy_auth=proxy_auth,
             ) as response:
                 status = response.status
-                headers = response.headers
+                answer_headers = response.headers
                 content = await response.read()
         except TimeoutError:
-            return DeliveryResult("retry", None, f"timed out after {self._timeout_seconds:g}s")
+            return (
+                DeliveryResult("retry", None, f"timed out after {self._timeout_seconds:g}s"),
+                None,
+            )
         except aiohttp.ClientConnectorCertificateError as exc:
             reason = _scrub(f"TLS certificate verification failed: {exc.certificate_error}", url)
-            return DeliveryResult("permanent", None, reason)
+            return DeliveryResult("permanent", None, reason), None
         except aiohttp.ClientSSLError as exc:
-            return DeliveryResult("retry", None, _scrub(f"TLS error: {exc}", url))
+            return DeliveryResult("retry", None, _scrub(f"TLS error: {exc}", url)), None
         except aiohttp.InvalidURL:
-            return DeliveryResult("permanent", None, f"invalid webhook URL {shown}")
+            return DeliveryResult("permanent", None, f"invalid webhook URL {shown}"), None
         except (aiohttp.ClientError, OSError) as exc:
             detail = str(exc) or type(exc).__name__
-            return DeliveryResult("retry", None, _scrub(f"connection error: {detail}", url))
+            return DeliveryResult("retry", None, _scrub(f"connection error: {detail}", url)), None
+        return self._classify(url, target, status, answer_headers, content), _json_or_none(content)
 
+    def _classify(
+        self, url: str, target: str, status: int, headers: Mapping[str, str], content: bytes
+    ) -> DeliveryResult:
         if headers.get("X-RateLimit-Remaining") == "0":
             reset_after = _float_or_none(headers.get("X-RateLimit-Reset-After"))
             if reset_after:
@@ -262,10 +416,17 @@ class DiscordSender:
             hint = _retry_after(headers, content)
             if hint is not None:
                 self._close_gate(target, hint)
-            return DeliveryResult(outcome, status, reason, retry_after=hint, headers=headers)
+            return DeliveryResult(
+                outcome,
+                status,
+                reason,
+                retry_after=hint,
+                code=error_code(content),
+                headers=headers,
+            )
         if 300 <= status < 400:
             reason = f"unexpected redirect: {reason}"
-        return DeliveryResult(outcome, status, reason, headers=headers)
+        return DeliveryResult(outcome, status, reason, code=error_code(content), headers=headers)
 
     async def close(self) -> None:
         await self._sessions.close()

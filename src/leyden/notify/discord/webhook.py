@@ -46,6 +46,7 @@ __all__ = [
     "normalize_webhook_url",
     "parse_webhook_url",
     "redact_url",
+    "with_thread",
 ]
 
 API_VERSION = 10
@@ -148,6 +149,17 @@ def normalize_webhook_url(url: str) -> str:
         return url
     path = f"/api/v{API_VERSION}/webhooks/{parts.webhook_id}/{parts.token}{parts.suffix}"
     return urlunsplit(("https", parts.host, path, parts.query, ""))
+
+
+def with_thread(url: str, thread_id: str) -> str:
+    """``url`` posting into thread ``thread_id`` (Discord's ``?thread_id=``), replacing one the
+    URL already names; ``url`` unchanged when ``thread_id`` is empty."""
+    if not thread_id:
+        return url
+    parts = urlsplit(url)
+    query = [p for p in parts.query.split("&") if p and not p.startswith("thread_id=")]
+    query.append(f"thread_id={thread_id}")
+    return urlunsplit(parts._replace(query="&".join(query)))
 
 
 def redact_url(url: str) -> str:

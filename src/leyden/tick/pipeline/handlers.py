@@ -5,7 +5,8 @@ every handler Kapacitor's language has is here, whether or not this server can r
 it can is the alert service's registry, asked through
 :meth:`leyden.tick.pipeline.Pipeline.unsupported`. Leyden adds the spellings Kapacitor's
 documentation promises (``.avatarUrl()``, ``.timestamp()`` on ``.discord()``); see
-``reference/compatibility.md``.
+``reference/compatibility.md``; and the properties of its own Discord features
+(``.threadId()``, ``.mentionRoles()`` …).
 """
 
 from __future__ import annotations
@@ -104,6 +105,17 @@ _HANDLERS: tuple[HandlerType, ...] = (
         # Leyden: the documented spelling and the documented timestamp option (compatibility.md).
         field("avatarUrl", "string", "avatarURL"),
         field("timestamp", "bool"),
+        # Leyden's own Discord features (README "Discord"): each is also a [[discord]] key and
+        # a handler option; their values are checked when the task is defined.
+        field("editInPlace", "bool"),
+        field("threadId", "string"),
+        field("forumThread", "bool"),
+        method("mentionRoles", sig("string", variadic="string"), extend("mentionRoles")),
+        method("mentionUsers", sig("string", variadic="string"), extend("mentionUsers")),
+        field("mentionLevel", "string"),
+        field("silentBelow", "string"),
+        field("tagsAsFields", "bool"),
+        field("link", "string"),
     ),
     _h(
         "email",
