@@ -20,6 +20,7 @@ from leyden.delivery.breaker import (
     InvalidRequestGuard,
     MemoryBreakerStore,
     SqliteBreakerStore,
+    breaks,
 )
 from leyden.delivery.dispatcher import DeliverySettings, Dispatcher
 from leyden.delivery.metrics import metrics_registry
@@ -475,3 +476,16 @@ async def test_discord_reports_the_404_and_a_new_url_in_the_config_closes_the_br
     finally:
         await service.close()
         await emulator.stop()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "broken"),
+    [(404, None, True), (404, 10015, True), (401, 50027, True), (403, None, True)]
+    + [(404, 10003, False), (404, 10008, False), (400, None, False), (429, None, False)],
+)
+def test_only_answers_about_the_webhook_itself_break_it(
+    status: int, code: int | None, broken: bool
+) -> None:
+    """A deleted thread (10003) or message (10008) fails its row; the webhook stays open for
+    every other handler posting to it."""
+    assert breaks(DeliveryResult("permanent", status=status, code=code)) is broken

@@ -81,8 +81,17 @@ DEFAULT_INVALID_LIMIT = 1000
 DEFAULT_INVALID_WINDOW = 600.0
 
 
+#: 404 codes that name something inside a working webhook (Discord's Unknown Channel, for a
+#: deleted thread, and Unknown Message, for a deleted message): that row fails, the webhook
+#: stays open for every other handler posting to it
+_NOT_THE_WEBHOOK = frozenset({10003, 10008})
+
+
 def breaks(result: DeliveryResult) -> bool:
-    """Whether ``result`` says the destination is broken (401, 403, any 404)."""
+    """Whether ``result`` says the destination is broken: 401, 403, or a 404 that does not
+    name a thread or message (a bare 404, from a relay, or 10015 Unknown Webhook)."""
+    if result.status == 404 and result.code in _NOT_THE_WEBHOOK:
+        return False
     return result.status in BREAKING_STATUSES
 
 

@@ -154,8 +154,9 @@ class DeliveryResult:
     until a closed rate-limit bucket resets); ``None`` otherwise, and the dispatcher backs off.
     ``headers`` are the answer's, so the dispatcher's pacer learns the rate-limit buckets from
     them.  ``code`` is the service's own error code when its body carried one (Discord's
-    ``10015`` Unknown Webhook); the status alone decides, the code is told.  ``reason`` is the service's explanation (or the transport error), never containing a
-    secret URL.
+    ``10015`` Unknown Webhook; a 404 naming a deleted thread or message does not break
+    the webhook, :func:`leyden.delivery.breaker.breaks`).  ``reason`` is the service's
+    explanation (or the transport error), never containing a secret URL.
     """
 
     outcome: Outcome

@@ -626,11 +626,21 @@ class DiscordService:
         target = IncidentTarget(
             url=normalize_webhook_url(config.url),
             ssl=self.ssl_setting(config),
-            # which message stream: the webhook, and what a message of it looks like to a
-            # reader (name, avatar, title); mentions, links, flags may change mid-incident
+            # which message stream: the webhook, where in it (a thread, forum posts), and what
+            # a message of it looks like to a reader (name, avatar, title); mentions, links,
+            # flags may change mid-incident
             scope=incident_scope(
                 self.destination(opts.workspace),
-                "\x00".join((opts.workspace, opts.username, opts.avatar_url, opts.embed_title)),
+                "\x00".join(
+                    (
+                        opts.workspace,
+                        opts.username,
+                        opts.avatar_url,
+                        opts.embed_title,
+                        features.thread_id,
+                        "forum" if features.forum_thread else "",
+                    )
+                ),
             ),
             edit=features.edit_in_place,
             forum=features.forum_thread,
