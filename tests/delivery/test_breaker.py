@@ -298,6 +298,30 @@ async def test_it_survives_a_restart_until_the_url_changes(tmp_path: Path) -> No
         assert len(Breakers(SqliteBreakerStore(store))) == 0
 
 
+async def test_a_restart_with_a_new_webhook_sends_the_held_rows_through_it(
+    tmp_path: Path,
+) -> None:
+    """The usual fix for a deleted webhook is a new one, and so a new destination: the
+    handler of the held rows now sends through it, so the old destination's breaker closes."""
+    clock = Clock()
+    db = tmp_path / "leyden.db"
+    with Store(db) as store:
+        topics, dispatcher = make(clock, SqliteOutbox(store, clock), SqliteBreakerStore(store))
+        register(topics, Webhook(404))
+        alert(topics, "a")
+        await dispatcher.step()
+        assert dispatcher.breakers.get(DEST) is not None
+    with Store(db) as store:
+        topics, dispatcher = make(clock, SqliteOutbox(store, clock), SqliteBreakerStore(store))
+        new = Webhook(204, url=URL.replace("secret-token", "new-token"))
+        new.destination = new.coalesce_key = DEST.replace("webhooks/", "webhooks/9")
+        register(topics, new)
+        dispatcher.recover()
+        await dispatcher.step()
+        assert new.got == ["a is CRITICAL (0)"]
+        assert len(dispatcher.breakers) == 0
+
+
 async def test_held_rows_expire_at_max_age_with_a_reason_that_says_why() -> None:
     clock = Clock()
     topics, dispatcher = make(clock, max_age=3600.0, expire_interval=60.0)
@@ -480,8 +504,10 @@ async def test_discord_reports_the_404_and_a_new_url_in_the_config_closes_the_br
 
 @pytest.mark.parametrize(
     ("status", "code", "broken"),
-    [(404, None, True), (404, 10015, True), (401, 50027, True), (403, None, True)]
-    + [(404, 10003, False), (404, 10008, False), (400, None, False), (429, None, False)],
+    [
+        *[(404, None, True), (404, 10015, True), (401, 50027, True), (403, None, True)],
+        *[(404, 10003, False), (404, 10008, False), (400, None, False), (429, None, False)],
+    ],
 )
 def test_only_answers_about_the_webhook_itself_break_it(
     status: int, code: int | None, broken: bool

@@ -467,11 +467,18 @@ class Dispatcher:
         return True
 
     def _fingerprint(self, destination: str) -> str | None:
-        """The fingerprint of ``destination``'s URL now, from a handler bound to it (None
-        when no such handler runs: then only a retry closes its breaker)."""
+        """The fingerprint of ``destination``'s URL now, from a handler bound to it; when
+        none is (restarted with a new webhook: its handlers have another destination now),
+        from the handler of its held rows, which sends them through its current URL.  None
+        when no such handler runs: then only a retry closes its breaker."""
         for binding in (*self._bindings.values(), *self._retired.values()):
             if binding.destination == destination and binding.breaker:
                 return binding.fingerprint()
+        for row in self.outbox.find(state=DeliveryState.QUEUED):
+            if row.destination == destination:
+                owner = self._binding(row.handler)
+                if owner is not None and owner.breaker:
+                    return owner.fingerprint()
         return None
 
     def reset_breaker(self, destination: str, why: str) -> bool:
