@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from delivery_support import START, Clock, event
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -26,8 +27,7 @@ from leyden.delivery.dispatcher import DeliverySettings, Dispatcher
 from leyden.delivery.metrics import metrics_registry
 from leyden.delivery.outbox import DeliveryState, MemoryOutbox, Outbox, SqliteOutbox
 from leyden.devtools.discord_emulator import DiscordEmulator
-from leyden.go.types import Duration, Time
-from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult, url_fingerprint
 from leyden.notify.discord.config import DiscordConfig
 from leyden.notify.discord.handler import DiscordHandler
@@ -35,32 +35,8 @@ from leyden.notify.discord.sender import DiscordSender
 from leyden.notify.discord.service import DiscordHandlerOptions, DiscordService
 from leyden.store import Store
 
-START = 1_800_000_000.0
 URL = "https://discord.com/api/v10/webhooks/123/secret-token"
 DEST = "discord https://discord.com/api/v10/webhooks/123/****"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def event(alert: str, level: Level = Level.CRITICAL, n: int = 0) -> Event:
-    return Event(
-        topic="t",
-        state=EventState(
-            id=alert,
-            message=f"{alert} is {level} ({n})",
-            details="",
-            time=Time(n * 1_000_000_000),
-            duration=Duration(0),
-            level=level,
-        ),
-        data=EventData(name="cpu", task_name="task", tags={"host": alert}),
-    )
 
 
 class Webhook:

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
+from delivery_support import START, Clock, event
 
 from leyden.alerting.topics import HandlerLabel, Topics
 from leyden.delivery.dispatcher import DeliverySettings, Dispatcher
 from leyden.delivery.outbox import DeliveryState, MemoryOutbox, SqliteOutbox
 from leyden.devtools.discord_emulator import DiscordEmulator
-from leyden.go.types import Duration, Time
-from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult
 from leyden.notify.discord.config import DiscordConfig
 from leyden.notify.discord.handler import DiscordHandler
@@ -22,31 +22,6 @@ from leyden.notify.discord.payload import validate_payload
 from leyden.notify.discord.sender import DiscordSender
 from leyden.notify.discord.service import DiscordHandlerOptions, DiscordService
 from leyden.store import Store
-
-START = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def event(alert: str, level: Level, n: int = 0) -> Event:
-    return Event(
-        topic="t",
-        state=EventState(
-            id=alert,
-            message=f"{alert} is {level} ({n})",
-            details="",
-            time=Time(n * 1_000_000_000),
-            duration=Duration(0),
-            level=level,
-        ),
-        data=EventData(name="cpu", task_name="task", tags={"host": alert}),
-    )
 
 
 class Flaky:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from delivery_support import START, Clock
 
 from leyden.alerting.topics import HandlerLabel, Topics
 from leyden.delivery.dispatcher import Dispatcher
@@ -19,16 +20,6 @@ from leyden.notify.discord.handler import DiscordHandler
 from leyden.notify.discord.payload import LEVEL_COLORS, validate_payload
 from leyden.notify.discord.sender import DiscordSender
 from leyden.notify.discord.service import DiscordHandlerOptions, DiscordService
-
-START = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _no_sleep(seconds: float) -> None:
