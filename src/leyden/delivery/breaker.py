@@ -12,10 +12,11 @@ HTTP integration can opt in later (a handler with ``breaker = True`` and a
 ``target_fingerprint``; Discord's does):
 
 * **The breaker** (:class:`Breakers`).  An answer of 401 (bad token), 403 (no permission, a
-  disabled webhook) or 404 opens the breaker of that destination.  A 404 counts whatever its
-  body says: Discord answers ``{"code": 10015}`` for a deleted webhook, but a relay or a proxy
-  in front of it may answer a bare 404, and a webhook URL that is not found is broken either
-  way (the status is what Discord tells us not to retry).  While it is open no request goes to
+  disabled webhook) or 404 opens the breaker of that destination (:func:`breaks`).  Discord
+  answers ``{"code": 10015}`` for a deleted webhook, but a relay or a proxy in front of it may
+  answer a bare 404, and a webhook URL that is not found is broken either way; a 404 that
+  names something inside a working webhook (10003, a deleted thread; 10008, a deleted
+  message) fails only its row.  While it is open no request goes to
   that destination; its rows stay *queued* in the outbox (the API and ``leyden list
   deliveries`` show them as ``held``), with no attempt counted and no backoff spent.  It closes
   when the destination's URL changes (the ``[[discord]]`` URL or token, through a config

@@ -111,9 +111,10 @@ async def test_execute_waits_for_the_message_and_edit_patches_it(
     assert (message.id, message.channel_id) == (stored.message_id, message.channel_id)
     assert message.channel_id.isdigit()
 
-    edited, code = await sender.edit(
+    edited = await sender.edit(
         _url(emulator), message.id, {"embeds": [{"color": 2, "description": "cpu is OK"}]}
     )
+    code = edited.code
     assert edited.delivered and code is None
     assert stored.edited_at is not None
     assert stored.payload["embeds"][0]["description"] == "cpu is OK"
@@ -127,9 +128,8 @@ async def test_execute_waits_for_the_message_and_edit_patches_it(
 async def test_edit_of_a_deleted_message_says_10008_without_the_token(
     sender: DiscordSender, emulator: DiscordEmulator
 ) -> None:
-    result, code = await sender.edit(
-        _url(emulator), "1234567890123", {"embeds": [{"description": "x"}]}
-    )
+    result = await sender.edit(_url(emulator), "1234567890123", {"embeds": [{"description": "x"}]})
+    code = result.code
     assert (result.outcome, result.status, code) == ("permanent", 404, 10008)
     assert "Unknown Message" in result.reason
     assert TOKEN not in result.describe()
@@ -146,9 +146,11 @@ async def test_wait_and_patch_are_classified_like_posts(
     body = {"embeds": [{"description": "x"}]}
     limited, none = await sender.execute(server.url(), body)
     assert (limited.outcome, limited.retry_after, none) == ("retry", 0.25, None)
-    busy, code = await sender.edit(server.url(), "99", body)
+    busy = await sender.edit(server.url(), "99", body)
+    code = busy.code
     assert (busy.outcome, code) == ("retry", 130000)
-    refused, code = await sender.edit(server.url(), "99", body)
+    refused = await sender.edit(server.url(), "99", body)
+    code = refused.code
     assert (refused.outcome, code) == ("permanent", 50035)
     assert server.seen[0].query == {"wait": "true"}
     assert server.seen[1].path.endswith("/messages/99")

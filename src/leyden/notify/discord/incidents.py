@@ -199,7 +199,7 @@ class IncidentMessages:
                 # an edit keeps what it leaves out: null clears an earlier state's content
                 # (its mentions, a digest line) when this state has none
                 edit_body.setdefault("content", None)
-                result, code = await self._sender.edit(
+                result = await self._sender.edit(
                     target.url,
                     record.message_id,
                     edit_body,
@@ -208,7 +208,7 @@ class IncidentMessages:
                 )
                 if result.delivered:
                     return await self._edited(event, body, record, target, result)
-                if code not in (UNKNOWN_MESSAGE, UNKNOWN_CHANNEL):  # else: gone, start anew
+                if result.code not in (UNKNOWN_MESSAGE, UNKNOWN_CHANNEL):  # else: start anew
                     return result
                 self._log.info(
                     "the incident's Discord message was deleted; posting a new one",

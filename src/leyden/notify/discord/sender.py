@@ -23,7 +23,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -35,7 +34,12 @@ from leyden.notify._http import (
     classify,
     scrub,
 )
-from leyden.notify.discord.webhook import normalize_webhook_url, parse_webhook_url, redact_url
+from leyden.notify.discord.webhook import (
+    normalize_webhook_url,
+    parse_webhook_url,
+    redact_url,
+    with_query,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -166,26 +170,6 @@ def _json_or_none(content: bytes) -> Any:
         return None
 
 
-def _with_path_and_query(target: str, path: str, query: Mapping[str, str | None]) -> str:
-    """``target`` with ``path`` appended and the non-empty ``query`` values set (replacing the
-    URL's own, so a ``thread_id`` given here wins over one written in the webhook URL); a
-    ``None`` value removes the URL's own (a new forum post may not name a thread)."""
-    given = {k: v for k, v in query.items() if v}
-    dropped = {k for k, v in query.items() if v is None}
-    if not path and not given and not dropped:
-        return target
-    parts = urlsplit(target)
-    pairs = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k not in given and k not in dropped
-    ]
-    pairs.extend(given.items())
-    return urlunsplit(
-        (parts.scheme, parts.netloc, parts.path.rstrip("/") + path, urlencode(pairs), "")
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class SentMessage:
     """What ``?wait=true`` answered: the message's id, its channel (for a message in a thread
@@ -295,10 +279,10 @@ class DiscordSender:
         *,
         ssl: SSLSetting = None,
         thread_id: str = "",
-    ) -> tuple[DeliveryResult, int | None]:
+    ) -> DeliveryResult:
         """One ``PATCH .../messages/{message_id}`` (``?thread_id=`` for a message in a
-        thread); outcomes as for posts.  Also Discord's error code when it gave one
-        (``10008``: the message was deleted), so the caller can fall back to a new message."""
+        thread); outcomes as for posts, with Discord's error code when it gave one (``10008``:
+        the message was deleted), so the caller can fall back to a new message."""
         result, _ = await self.request(
             "PATCH",
             url,
@@ -307,7 +291,7 @@ class DiscordSender:
             path=f"/messages/{message_id}",
             query={"thread_id": thread_id},
         )
-        return result, result.code
+        return result
 
     async def webhook_guild(self, url: str, *, ssl: SSLSetting = None) -> str:
         """The server (guild) id the webhook belongs to, from ``GET`` on the webhook URL
@@ -374,7 +358,7 @@ class DiscordSender:
             proxy, proxy_auth = self._sessions.proxy(target)
             async with session.request(
                 method,
-                _with_path_and_query(target, path, query),
+                with_query(target, query, path),
                 data=body,
                 headers=headers,
                 allow_redirects=False,

@@ -73,7 +73,7 @@ from leyden.notify.discord.payload import (
     tag_fields,
 )
 from leyden.notify.discord.sender import DiscordSender
-from leyden.notify.discord.webhook import Kind, classify_url, normalize_webhook_url, with_thread
+from leyden.notify.discord.webhook import Kind, classify_url, normalize_webhook_url, with_query
 from leyden.notify.discord.webhook import destination as webhook_destination
 
 __all__ = [
@@ -271,7 +271,7 @@ class DiscordHandlerOptions:
 @dataclass(frozen=True, slots=True)
 class DiscordFeatures:
     """Leyden's own options for one handler, its values over its workspace's (see
-    :meth:`DiscordService.features`)."""
+    :func:`merge_features`)."""
 
     edit_in_place: bool = False
     thread_id: str = ""
@@ -335,6 +335,11 @@ def digest_line(earlier: Mapping[str, Sequence[Event]]) -> str:
         for alert, states in earlier.items()
     ]
     return "Earlier states (backlog): " + "; ".join(parts)
+
+
+def _post_url(config: DiscordConfig, features: DiscordFeatures) -> str:
+    """The workspace's webhook, into the ``thread-id`` thread when one is set."""
+    return with_query(normalize_webhook_url(config.url), {"thread_id": features.thread_id})
 
 
 def _pings(event: Event, level: Level) -> bool:
@@ -507,10 +512,6 @@ class DiscordService:
         state = self._state
         return state.default if name == "" else state.by_name.get(name)
 
-    def features(self, opts: DiscordHandlerOptions, config: DiscordConfig) -> DiscordFeatures:
-        """Leyden's own options for ``opts`` on ``config``: the handler's over the workspace's."""
-        return merge_features(opts, config)
-
     def ssl_setting(self, config: DiscordConfig) -> SSLSetting:
         """The TLS setting to post to ``config``'s webhook with (None: system defaults)."""
         return self._state.ssl.get(config.workspace)
@@ -586,11 +587,11 @@ class DiscordService:
         """
         try:
             config = self.resolve(opts.workspace)
-            features = self.features(opts, config)
+            features = merge_features(opts, config)
             if features.edit_in_place or features.forum_thread:
                 return await self._send_incidents(events, opts, config, features)
-            config, payload = self._payload(events, opts)
-            url = self._post_url(config, opts)
+            payload = self._body(events, opts, config, features)
+            url = _post_url(config, features)
         except DiscordError as exc:
             return DeliveryResult("permanent", None, str(exc))
         return await self._sender.post_once(url, payload, ssl=self.ssl_setting(config))
@@ -600,7 +601,7 @@ class DiscordService:
         ``forum-thread``): such a handler's events go one per request (see
         :meth:`_send_incidents`); False when its workspace does not resolve yet."""
         try:
-            features = self.features(opts, self.resolve(opts.workspace))
+            features = merge_features(opts, self.resolve(opts.workspace))
         except DiscordError:
             return bool(opts.edit_in_place or opts.forum_thread)
         return features.edit_in_place or features.forum_thread
@@ -648,7 +649,7 @@ class DiscordService:
         )
         result = DeliveryResult("delivered")
         for event in events:
-            _, payload = self._payload([event], opts)
+            payload = self._body([event], opts, config, features)
             result = await self.incidents.send(event, payload, target)
             if not result.delivered:
                 return result
@@ -657,18 +658,24 @@ class DiscordService:
     def prepare(self, event: Event, opts: DiscordHandlerOptions) -> tuple[str, dict[str, Any]]:
         """The URL to post to and the body to post; raises ``DiscordError`` for user mistakes."""
         config, payload = self._payload([event], opts)
-        return self._post_url(config, opts), payload
-
-    def _post_url(self, config: DiscordConfig, opts: DiscordHandlerOptions) -> str:
-        """The workspace's webhook, into the ``thread-id`` thread when one is set."""
-        thread_id = self.features(opts, config).thread_id
-        return with_thread(normalize_webhook_url(config.url), thread_id)
+        return _post_url(config, merge_features(opts, config)), payload
 
     def _payload(
         self, events: Sequence[Event], opts: DiscordHandlerOptions
     ) -> tuple[DiscordConfig, dict[str, Any]]:
         """The workspace and the body of one message carrying ``events``; raises
         ``DiscordError`` for a workspace that does not resolve or a title that cannot render."""
+        config = self.resolve(opts.workspace)
+        return config, self._body(events, opts, config, merge_features(opts, config))
+
+    def _body(
+        self,
+        events: Sequence[Event],
+        opts: DiscordHandlerOptions,
+        config: DiscordConfig,
+        features: DiscordFeatures,
+    ) -> dict[str, Any]:
+        """The body of one message carrying ``events`` to ``config`` with ``features``."""
         latest: dict[str, Event] = {}
         earlier: dict[str, list[Event]] = {}
         for event in events:
@@ -676,8 +683,6 @@ class DiscordService:
             if previous is not None:
                 earlier.setdefault(event.state.id, []).append(previous)
             latest[event.state.id] = event
-        config = self.resolve(opts.workspace)
-        features = merge_features(opts, config)
         title = opts.embed_title or config.embed_title
         show_time = opts.timestamp if opts.timestamp is not None else config.timestamp
         embeds = [
@@ -715,7 +720,7 @@ class DiscordService:
             allowed_mentions=allowed,
             flags=SUPPRESS_NOTIFICATIONS if silent else 0,
         )
-        return config, payload
+        return payload
 
     def _render_link(self, text: str, event: Event) -> str:
         """The embed's ``url`` from the ``link`` template, or ``""``: a link that cannot render

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from leyden.notify._http import redact_url as redact_other_url
 from leyden.notify._http import url_destination
@@ -46,7 +47,7 @@ __all__ = [
     "normalize_webhook_url",
     "parse_webhook_url",
     "redact_url",
-    "with_thread",
+    "with_query",
 ]
 
 API_VERSION = 10
@@ -151,15 +152,25 @@ def normalize_webhook_url(url: str) -> str:
     return urlunsplit(("https", parts.host, path, parts.query, ""))
 
 
-def with_thread(url: str, thread_id: str) -> str:
-    """``url`` posting into thread ``thread_id`` (Discord's ``?thread_id=``), replacing one the
-    URL already names; ``url`` unchanged when ``thread_id`` is empty."""
-    if not thread_id:
+def with_query(url: str, query: Mapping[str, str | None], path: str = "") -> str:
+    """``url`` with ``path`` appended and the non-empty ``query`` values set, replacing the
+    URL's own (a ``thread_id`` given here wins over one written in the webhook URL); a
+    ``None`` value removes the URL's own (a new forum post may not name a thread).  ``url``
+    unchanged when there is nothing to do."""
+    given = {k: v for k, v in query.items() if v}
+    dropped = {k for k, v in query.items() if v is None}
+    if not path and not given and not dropped:
         return url
     parts = urlsplit(url)
-    query = [p for p in parts.query.split("&") if p and not p.startswith("thread_id=")]
-    query.append(f"thread_id={thread_id}")
-    return urlunsplit(parts._replace(query="&".join(query)))
+    pairs = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k not in given and k not in dropped
+    ]
+    pairs.extend(given.items())
+    return urlunsplit(
+        (parts.scheme, parts.netloc, parts.path.rstrip("/") + path, urlencode(pairs), "")
+    )
 
 
 def redact_url(url: str) -> str:
