@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from leyden.engine.influx import NO_INFLUXDB, InfluxDBClusters
 from leyden.model.alert import Event
 
 __all__ = ["AlertNodeOptions", "AlertSink", "AlertSinkFactory", "HTTPEndpoint", "TaskServices"]
@@ -112,6 +113,8 @@ class TaskServices:
     alert_options: AlertNodeOptions = AlertNodeOptions()
     #: ``[[httppost]]`` endpoints by name
     httppost_endpoints: Mapping[str, HTTPEndpoint] = field(default_factory=dict)
+    #: the ``[[influxdb]]`` clusters (``batch|query``, ``influxDBOut``); none by default
+    influxdb: InfluxDBClusters = NO_INFLUXDB
     #: points arrive on a simulated clock, back to back (``leyden replay``): clock jumps are
     #: not idleness (see ``nodes/barrier.py``)
     simulated: bool = False
