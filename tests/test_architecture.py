@@ -21,6 +21,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "leyden"
 LEAVES: dict[str, frozenset[str]] = {
     "go": frozenset(),
     "clock": frozenset(),
+    "tls": frozenset(),
     "model": frozenset({"go"}),
 }
 
@@ -39,6 +40,9 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     ),
     "store": frozenset({"alerting", "engine", "notify", "server", "tasks", "runtime", "cli"}),
     "tasks": frozenset({"server", "cli", "runtime"}),
+    "influxdb": frozenset(
+        {"alerting", "notify", "delivery", "store", "server", "tasks", "runtime", "cli"}
+    ),
     "alerting": frozenset({"engine", "server", "tasks", "runtime", "cli", "store"}),
     "server": frozenset({"cli", "devtools"}),
 }

@@ -395,7 +395,8 @@ def test_a_version_2_file_gains_the_breakers_table(db: Path) -> None:
         pass
     conn = sqlite3.connect(db)
     conn.execute("DROP TABLE breakers")
-    conn.execute("DROP TABLE incident_messages")  # a later step than the breakers'
+    conn.execute("DROP TABLE incident_messages")  # later steps than the breakers'
+    conn.execute("DROP TABLE server_ids")
     conn.execute("UPDATE schema_version SET version = 2")
     conn.commit()
     conn.close()
@@ -414,6 +415,7 @@ def test_a_version_3_file_gains_the_incident_messages_table(db: Path) -> None:
         pass
     conn = sqlite3.connect(db)
     conn.execute("DROP TABLE incident_messages")
+    conn.execute("DROP TABLE server_ids")
     conn.execute("UPDATE schema_version SET version = 3")
     conn.commit()
     conn.close()
@@ -435,3 +437,21 @@ def test_a_version_3_file_gains_the_incident_messages_table(db: Path) -> None:
         "pinged",
         "started",
     ]
+
+
+def test_server_ids_are_made_once_and_kept(db: Path) -> None:
+    """The cluster and server IDs name Leyden's InfluxDB subscriptions (issue 13): a restart
+    must find the same ones, and a file from before them gains their table."""
+    with Store(db) as store:
+        cluster = store.server_id("cluster")
+        assert cluster == store.server_id("cluster") != store.server_id("server")
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE server_ids")
+    conn.execute("UPDATE schema_version SET version = 4")
+    conn.commit()
+    conn.close()
+    with Store(db) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        fresh = store.server_id("cluster")
+    with Store(db) as store:
+        assert store.server_id("cluster") == fresh

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from leyden.alerting.service import AlertService
 from leyden.alerting.topic_handlers import TopicHandlers
 from leyden.clock import Clock
-from leyden.config import Config, endpoint_headers
+from leyden.config import INFLUXDB_SECTION, Config, endpoint_headers
 from leyden.delivery.breaker import SqliteBreakerStore
 from leyden.delivery.dispatcher import DeliverySettings, Dispatcher
 from leyden.delivery.metrics import DeliveryCounters
@@ -27,6 +27,7 @@ from leyden.delivery.outbox import Outbox, SqliteOutbox
 from leyden.delivery.pacing import PacingConfig
 from leyden.engine.router import Router
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
+from leyden.influxdb import InfluxDBService
 from leyden.notify import INTEGRATIONS, IntegrationService
 from leyden.store import Store
 from leyden.tasks.manager import TaskManager
@@ -61,6 +62,8 @@ class Runtime:
     outbox: Outbox
     #: what the delivery dispatcher counted since start, for ``/metrics``
     delivery_counters: DeliveryCounters
+    #: the ``[[influxdb]]`` clusters and their subscription loops (issue 13)
+    influxdb: InfluxDBService
     #: the engine worker processes (``[engine] workers`` > 1); None: every task in-process
     pool: EnginePool | None = None
 
@@ -73,6 +76,7 @@ class Runtime:
             await self.pool.start()
         await self.tasks.start()
         self.alerts.start()
+        self.influxdb.start()  # subscriptions: after the tasks, so the first writes find them
 
     async def close(self, *, timeout: float | None = None) -> int:
         """Stop every task and commit their last events; keep delivering for at most
@@ -88,6 +92,7 @@ class Runtime:
             left = await self.alerts.close(timeout)
             for service in self.integrations.values():
                 await service.close()
+            await self.influxdb.close()
         finally:
             self.store.close()
         return left
@@ -159,10 +164,19 @@ def build_runtime(
     )
     alerts = AlertService(services=integrations, config=config, store=store, dispatcher=dispatcher)
     router = Router(config.default_retention_policy)
+    influxdb = InfluxDBService(
+        config.sections(INFLUXDB_SECTION),
+        server_id=store.server_id,
+        hostname=config.hostname,
+        http_port=config.http.host_port()[1],
+        subscribe=not simulated,
+        auth_enabled=config.http.auth_enabled,
+    )
     task_services = TaskServices(
         alerts=alerts,
         alert_options=alert_node_options(config),
         httppost_endpoints=httppost_endpoints(config),
+        influxdb=influxdb,
         simulated=simulated,
     )
     runner = TaskRunner(
@@ -194,5 +208,6 @@ def build_runtime(
         tasks=TaskManager(store=store, runner=runner, integrations=integrations, pool=pool),
         outbox=outbox,
         delivery_counters=dispatcher.counters,
+        influxdb=influxdb,
         pool=pool,
     )

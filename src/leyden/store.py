@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -146,6 +147,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (scope, alert_id)
         )""",
     ),
+    # This server's identity (issue 13): the cluster and server IDs Kapacitor keeps in its
+    # store and names its InfluxDB subscriptions after (``kapacitor-<cluster id>``), so a
+    # restart finds the subscriptions it made.
+    ("CREATE TABLE server_ids (name TEXT PRIMARY KEY, value TEXT NOT NULL)",),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -579,6 +584,21 @@ class Store:
             (section, element),
         )
         return self._override(rows[0]) if rows else None
+
+    def server_id(self, name: str) -> str:
+        """A random UUID made the first time ``name`` (``cluster`` or ``server``) is asked
+        for, and the same one ever after."""
+        fresh = str(uuid.uuid4())
+
+        def get_or_make(conn: sqlite3.Connection) -> str:
+            conn.execute(
+                "INSERT INTO server_ids (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (name, fresh),
+            )
+            row = conn.execute("SELECT value FROM server_ids WHERE name = ?", (name,)).fetchone()
+            return str(row[0])
+
+        return self._write(f"read the {name} ID", get_or_make)
 
     def list_overrides(self, section: str | None = None) -> list[OverrideRecord]:
         """Overrides in the order they were first made (added elements keep that order)."""

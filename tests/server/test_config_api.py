@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -125,7 +126,9 @@ async def test_get_config_is_kapacitors_shape_with_url_redacted(server: Any) -> 
     assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
     text = await _text(resp)
     assert text.endswith("}\n") and "\n" not in text[:-1]  # compact, like json.Encoder
-    assert await resp.json() == {
+    answer = await resp.json()
+    influxdb = answer["sections"].pop("influxdb")
+    assert answer == {
         "link": {"rel": "self", "href": "/kapacitor/v1/config"},
         "sections": {
             "discord": {
@@ -134,6 +137,11 @@ async def test_get_config_is_kapacitors_shape_with_url_redacted(server: Any) -> 
             }
         },
     }
+    (builtin,) = influxdb["elements"]  # [[influxdb]]: the built-in, disabled cluster
+    assert builtin["link"] == {"rel": "self", "href": "/kapacitor/v1/config/influxdb/default"}
+    assert builtin["redacted"] == ["password", "token"]
+    assert builtin["options"]["enabled"] is False
+    assert builtin["options"]["password"] is False
     # Go encodes the options map with sorted keys
     assert text.index('"avatar-url"') < text.index('"workspace"')
 
@@ -505,3 +513,24 @@ async def test_discord_feature_keys_through_the_api(server: Any) -> None:
     error = (await resp.json())["error"]
     assert "mention-level: must be one of OK, INFO, WARNING, CRITICAL" in error, error
     assert services.integrations["discord"].resolve("ops").mention_level == "WARNING"
+
+
+async def test_influxdb_is_overridden_with_its_password_redacted(server: Any) -> None:
+    """``[[influxdb]]`` (issue 13) through the same API as the integrations' sections."""
+    client, _ = server
+    resp = await client.post(
+        "/kapacitor/v1/config/influxdb/default",
+        json={"set": {"urls": ["http://db1:8086"], "password": "influx-s3cret"}},
+    )
+    assert resp.status == 204, await resp.text()
+    resp = await client.get("/kapacitor/v1/config/influxdb/default")
+    text = await resp.text()
+    assert "influx-s3cret" not in text
+    element = json.loads(text)
+    assert element["options"]["urls"] == ["http://db1:8086"]
+    assert element["options"]["password"] is True
+    resp = await client.post(
+        "/kapacitor/v1/config/influxdb/default", json={"set": {"subscription-mode": "all"}}
+    )
+    assert resp.status == 400
+    assert 'unknown subscription mode \\"all\\"' in await resp.text()

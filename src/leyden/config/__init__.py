@@ -29,12 +29,14 @@ from leyden.config._httppost import (
     endpoint_headers,
     endpoint_template_text,
 )
+from leyden.config._influxdb import INFLUXDB_SECTION, InfluxDBConfig
 from leyden.config._schema import ConfigError, Key, Section, SectionSpec, element_label, quote
 from leyden.config.load import load_config
 
 __all__ = [
     "AUTH_PERMISSIONS",
     "EMBEDDED_SOURCE",
+    "INFLUXDB_SECTION",
     "KAPACITOR_ONLY_SECTIONS",
     "AlertConfig",
     "AuthConfig",
@@ -46,6 +48,7 @@ __all__ = [
     "EngineConfig",
     "HTTPConfig",
     "HTTPPostConfig",
+    "InfluxDBConfig",
     "Key",
     "LoggingConfig",
     "Section",

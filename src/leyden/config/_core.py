@@ -363,7 +363,7 @@ class Config(Section):
 #: ``[[static-discovery]]``, which TOML reads as a top-level table of that name.
 KAPACITOR_ONLY_SECTIONS = frozenset(
     {
-        "replay", "task", "fluxtask", "load", "influxdb", "tls", "graphite", "collectd",
+        "replay", "task", "fluxtask", "load", "tls", "graphite", "collectd",
         "opentsdb", "udp", "alerta", "bigpanda", "hipchat", "kafka", "mqtt", "opsgenie",
         "opsgenie2", "pagerduty", "pagerduty2", "pushover", "smtp", "snmptrap", "sensu",
         "servicenow", "slack", "talk", "teams", "telegram", "victorops", "zenoss", "scraper",

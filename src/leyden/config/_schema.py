@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from leyden.go.strconv import parse_go_duration
+from leyden.go.types import Duration
 
 __all__ = [
     "SCALAR_KINDS",
@@ -50,7 +51,9 @@ class ConfigError(Exception):
 class Key:
     name: str  # Kapacitor's key name
     attr: str  # Python attribute name
-    kind: str  # bool | int | str | duration | str_list | str_map | struct | table_list
+    kind: (
+        str  # bool | int | str | duration | str_list | str_map | str_list_map | struct | table_list
+    )
     cls: Any = None  # for struct / table_list: the dataclass of the nested table
 
 
@@ -105,6 +108,8 @@ def convert(key: Key, value: object, where: str) -> Any:
             raise mismatch("a string")
         return value
     if kind == "duration":
+        if value == 0 and type(value) is int:
+            return 0  # Kapacitor's shipped kapacitor.conf writes ``timeout = 0``: Go reads "0"
         if not isinstance(value, str):
             raise mismatch('a duration string such as "10s"')
         try:
@@ -124,6 +129,16 @@ def convert(key: Key, value: object, where: str) -> Any:
                     f"{where}: {key.name}.{short(name)}: expected a string, got {toml_type(item)}"
                 )
         return dict(value)
+    if kind == "str_list_map":  # [influxdb.subscriptions]: database = ["rp", …]
+        if not isinstance(value, Mapping):
+            raise mismatch("a table of string arrays")
+        for name, item in value.items():
+            if not isinstance(item, list) or not all(isinstance(i, str) for i in item):
+                raise ConfigError(
+                    f"{where}: {key.name}.{short(name)}: expected an array of strings, "
+                    f"got {toml_type(item)}"
+                )
+        return {name: list(item) for name, item in value.items()}
     if kind == "struct":
         if not isinstance(value, Mapping):
             raise mismatch("a table")
@@ -196,6 +211,10 @@ def options_of(obj: Any, redact: frozenset[str]) -> dict[str, Any]:
             options[key.name] = options_of(value, frozenset())
         elif key.kind == "table_list":
             options[key.name] = [options_of(item, redact) for item in value]
+        elif key.kind == "str_list_map":
+            options[key.name] = {name: list(item) for name, item in value.items()}
+        elif key.kind == "duration":
+            options[key.name] = str(Duration(value))  # as Kapacitor's API shows toml.Duration
         elif isinstance(value, (list, dict)):
             options[key.name] = type(value)(value)
         else:

@@ -67,6 +67,7 @@ from typing import Any
 
 from leyden.config._core import EMBEDDED_SOURCE, KAPACITOR_ONLY_SECTIONS, Config
 from leyden.config._env import apply_env
+from leyden.config._influxdb import INFLUXDB_SECTION
 from leyden.config._schema import (
     ConfigError,
     Key,
@@ -95,9 +96,10 @@ def load_config(
 
     ``env`` defaults to the process environment.  ``integrations`` are the sections the
     integrations own (``leyden.notify.INTEGRATIONS.sections()``); without them a file naming
-    such a section is refused like any unknown section.
+    such a section is refused like any unknown section.  ``[[influxdb]]`` is a core section
+    with the same machinery (:data:`INFLUXDB_SECTION`): read it with ``config.sections(…)``.
     """
-    specs = {spec.name: spec for spec in integrations}
+    specs = {spec.name: spec for spec in (INFLUXDB_SECTION, *integrations)}
     source = EMBEDDED_SOURCE if path is None else path
     raw: dict[str, Any] = {} if path is None else _read_toml(path)
     for spec in specs.values():

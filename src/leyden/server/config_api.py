@@ -1,7 +1,7 @@
 """Kapacitor's ``/kapacitor/v1/config`` API for the integrations' sections (semantics §5.4, §6.4).
 
-Every section an integration owns (:data:`leyden.notify.INTEGRATIONS`; ``[[discord]]`` today) is
-served, generically: the file's sections are the base; overrides made through the API are
+Every section an integration owns (:data:`leyden.notify.INTEGRATIONS`; ``[[discord]]`` today),
+and ``[[influxdb]]``, is served, generically: the file's sections are the base; overrides made through the API are
 stored (``Store``) and laid over that base, at start (unless ``skip-config-overrides``) and
 after every update.  The integration's running service gets the whole new list.
 
@@ -31,7 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from leyden import API_BASE
-from leyden.config import Config, ConfigError, Section, SectionSpec
+from leyden.config import INFLUXDB_SECTION, Config, ConfigError, Section, SectionSpec
 from leyden.go.types import GoStruct
 from leyden.model.records import OverrideRecord
 from leyden.notify import INTEGRATIONS, IntegrationService
@@ -171,6 +171,10 @@ class ConfigOverrides:
             if integration.section is not None and service is not None:
                 section = SectionOverrides(integration.section, service, services.config)
                 self.sections[integration.section.name] = section
+        # [[influxdb]] is core, not an integration, but overridden the same way (issue 13)
+        self.sections[INFLUXDB_SECTION.name] = SectionOverrides(
+            INFLUXDB_SECTION, services.influxdb, services.config
+        )
 
     def current(self, section: SectionOverrides) -> list[Section]:
         """The file's sections with every stored override applied."""

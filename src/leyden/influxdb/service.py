@@ -1,0 +1,143 @@
+"""The ``[[influxdb]]`` clusters of one server: the engine's port by name, and the
+subscription loops, replaced as a whole by the config API.
+
+Kapacitor's ``services/influxdb.Service``: one client per enabled cluster, the default one
+for ``.cluster('')``, and one subscription linker per cluster unless ``disable-subscriptions``
+(or a replay, which must not touch InfluxDB's subscriptions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+
+from leyden.config import InfluxDBConfig
+from leyden.influxdb.client import HTTPCluster
+from leyden.influxdb.subscriptions import SUB_PREFIX, SubscriptionLinker, destination
+
+__all__ = ["InfluxDBService"]
+
+log = logging.getLogger("leyden.influxdb")
+
+
+class InfluxDBService:
+    """Implements ``InfluxDBClusters`` (the engine's port) and the config API's ``update``."""
+
+    def __init__(
+        self,
+        configs: Sequence[InfluxDBConfig],
+        *,
+        server_id: Callable[[str], str],
+        hostname: str,
+        http_port: int,
+        subscribe: bool = True,
+        auth_enabled: bool = False,
+    ) -> None:
+        """``server_id("cluster" | "server")``: this server's stable IDs (the store keeps them);
+        ``hostname``/``http_port``: where InfluxDB reaches this server, unless a cluster says
+        otherwise; ``subscribe``: False for replay; ``auth_enabled``: ``[http] auth-enabled``
+        (subscription writes carry no credentials: warned about at start)."""
+        self._auth_enabled = auth_enabled
+        self._server_id = server_id
+        self._hostname = hostname
+        self._http_port = http_port
+        self._subscribe = subscribe
+        self._started = False
+        self._clusters: dict[str, HTTPCluster] = {}
+        self._default = ""
+        self._linkers: list[SubscriptionLinker] = []
+        self._loops: list[asyncio.Task[None]] = []
+        self._configure(configs)
+
+    def _configure(self, configs: Sequence[InfluxDBConfig]) -> None:
+        enabled = [c for c in configs if c.enabled]
+        self._clusters = {c.name: HTTPCluster(c) for c in enabled}
+        default = next((c.name for c in enabled if c.default), "")
+        self._default = default or (enabled[0].name if len(enabled) == 1 else "")
+        self._linkers = []
+        if not self._subscribe:
+            return
+        for config in enabled:
+            if config.disable_subscriptions or config.subscription_protocol == "udp":
+                continue
+            mode = "server" if config.subscription_mode == "server" else "cluster"
+            self._linkers.append(
+                SubscriptionLinker(
+                    self._clusters[config.name],
+                    config,
+                    name=SUB_PREFIX + self._server_id(mode),
+                    destination=destination(
+                        config, hostname=self._hostname, http_port=self._http_port
+                    ),
+                )
+            )
+
+    # --- the engine's port -----------------------------------------------------------------
+
+    def get(self, name: str) -> HTTPCluster:
+        if not name:
+            if self._default:
+                return self._clusters[self._default]
+            if not self._clusters:
+                raise KeyError("no [[influxdb]] cluster is enabled")
+            raise KeyError(
+                "no default InfluxDB cluster: set default = true on one of "
+                + ", ".join(f'"{n}"' for n in self._clusters)
+            )
+        try:
+            return self._clusters[name]
+        except KeyError:
+            known = ", ".join(f'"{n}"' for n in self._clusters) or "none"
+            raise KeyError(
+                f'unknown InfluxDB cluster "{name}" (enabled [[influxdb]] clusters: {known})'
+            ) from None
+
+    def names(self) -> list[str]:
+        return list(self._clusters)
+
+    # --- life ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the subscription loops (on the running event loop); never waits for InfluxDB."""
+        self._started = True
+        if self._linkers and self._auth_enabled:
+            log.warning(
+                "[http] auth-enabled is on but InfluxDB's subscription writes carry no "
+                "credentials (Kapacitor's per-subscription tokens are not implemented): they "
+                "will be refused; set disable-subscriptions = true and write with credentials, "
+                "or point the subscription at a listener without auth"
+            )
+        self._loops = [
+            asyncio.get_running_loop().create_task(linker.run(), name=f"influxdb-{linker.name}")
+            for linker in self._linkers
+        ]
+
+    async def _stop_loops(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._loops = []
+
+    def update(self, sections: list[InfluxDBConfig]) -> None:
+        """The config API's new ``[[influxdb]]`` list: clusters and subscription loops are
+        replaced (the old sessions close in the background)."""
+        old = list(self._clusters.values())
+        loops = self._loops
+        self._loops = []
+        for task in loops:
+            task.cancel()
+        self._configure(sections)
+        if self._started:
+            self.start()
+        for cluster in old:
+            asyncio.get_running_loop().create_task(cluster.close())
+        log.info("[[influxdb]] clusters updated", extra={"fields": {"clusters": self.names()}})
+
+    async def close(self) -> None:
+        await self._stop_loops()
+        for cluster in self._clusters.values():
+            await cluster.close()
