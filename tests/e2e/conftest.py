@@ -6,6 +6,7 @@ have a ``conftest.py`` and only one of them can be imported as ``conftest``).
 
 from __future__ import annotations
 
+import shutil
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -62,7 +63,7 @@ def stack(make_stack: Callable[..., Stack]) -> Stack:
 def make_influxd(tmp_path: Path) -> Iterator[Callable[[], Influxd]]:
     """``make_influxd()``: a real influxd, not started yet (``.start()``); stopped at the end.
     Skips the test when Debian's influxdb package is not installed."""
-    if influxd_binary() is None:
+    if influxd_binary() is None or shutil.which("influx") is None:
         pytest.skip(NO_INFLUXD)
     servers: list[Influxd] = []
 

@@ -16,7 +16,10 @@ from typing import Any
 
 from e2e_stack import Process, clean_env, free_port
 
-NO_INFLUXD = "influxd not found: install Debian's influxdb package: apt-get install influxdb"
+NO_INFLUXD = (
+    "influxd or influx not found: install Debian's influxdb and influxdb-client packages: "
+    "apt-get install influxdb influxdb-client"
+)
 
 INFLUXD_CONF = """\
 reporting-disabled = true
