@@ -396,6 +396,8 @@ def test_a_version_2_file_gains_the_breakers_table(db: Path) -> None:
     conn = sqlite3.connect(db)
     conn.execute("DROP TABLE breakers")
     conn.execute("DROP TABLE incident_messages")  # a later step than the breakers'
+    conn.execute("DROP TABLE templates")  # later steps too
+    conn.execute("DROP TABLE template_tasks")
     conn.execute("UPDATE schema_version SET version = 2")
     conn.commit()
     conn.close()
@@ -414,6 +416,8 @@ def test_a_version_3_file_gains_the_incident_messages_table(db: Path) -> None:
         pass
     conn = sqlite3.connect(db)
     conn.execute("DROP TABLE incident_messages")
+    conn.execute("DROP TABLE templates")  # a later step
+    conn.execute("DROP TABLE template_tasks")
     conn.execute("UPDATE schema_version SET version = 3")
     conn.commit()
     conn.close()
