@@ -240,6 +240,31 @@ SCENARIOS: dict[str, list[Step]] = {
             },
         ),
     ],
+    "TaskRenamedOrSwitchedToATemplate": [
+        _template("tpl", TICK_X),
+        ("POST", TASKS, {"id": "plain", "script": COUNT_WRONG, "dbrps": MYDB}, 200, None),
+        (
+            "PATCH",
+            f"{TASKS}/plain",
+            {"template-id": "nope"},
+            400,
+            "unknown template nope: err: no template exists",
+        ),
+        # a plain task made templated takes the template's script
+        ("PATCH", f"{TASKS}/plain", {"template-id": "tpl"}, 200, {"template-id": "tpl"}),
+        _get_task("plain", {"script": TICK_X, "dbrps": MYDB}),
+        # a templated task's own script is ignored, as in Kapacitor
+        ("PATCH", f"{TASKS}/plain", {"script": COUNT_WRONG}, 200, None),
+        _get_task("plain", {"script": TICK_X}),
+        # renamed, it still follows its template
+        ("PATCH", f"{TASKS}/plain", {"id": "renamed", "status": "enabled"}, 200, None),
+        ("PATCH", f"{TEMPLATES}/tpl", {"script": TICK_X.replace("5", "6")}, 200, None),
+        _get_task("renamed", {"script": TICK_X.replace("5", "6"), "executing": True}),
+        # deleted, it no longer does
+        ("DELETE", f"{TASKS}/renamed", None, 204, None),
+        ("PATCH", f"{TEMPLATES}/tpl", {"script": TICK_X}, 200, None),
+        ("GET", f"{TASKS}/renamed", None, 404, "no task exists"),
+    ],
     "DeleteTemplate": [
         _template("testTemplateID", TICK_X),
         _task("t", "testTemplateID", dbrps=MYDB, status="enabled"),

@@ -409,17 +409,17 @@ class TaskManager:
             last_enabled=now if status_changed and status == "enabled" else original.last_enabled,
             template_id=template_id,
         )
-        relinked = new_id != original.id or template_id != original.template_id
+        renamed = new_id != original.id
+        if renamed and self.store.get_task(new_id) is not None:
+            raise TaskRequestError(
+                "failed to create new task during ID change: task already exists", 500
+            )
+        relinked = renamed or template_id != original.template_id
         if template_id and relinked and self.templates is not None:
             if original.template_id:
                 self.templates.disassociate_task(original.template_id, original.id)
             self.templates.associate_task(template_id, new_id)
-        renamed = new_id != original.id
         if renamed:
-            if self.store.get_task(new_id) is not None:
-                raise TaskRequestError(
-                    "failed to create new task during ID change: task already exists", 500
-                )
             self.store.put_task(updated, replaces=original.id)
             self._pipelines.pop(original.id, None)
             if original.status == "enabled" and status == "enabled":
