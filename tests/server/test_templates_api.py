@@ -700,6 +700,9 @@ async def test_list_pattern_fields_offset_limit_and_formats(client: TestClient) 
         ["link", "id", "type", "script", "dot", "error", "created", "modified"]
     )
     assert listed[0]["script"] == TICK_X  # formatted by default
+    # the query Kapacitor's Go client sends for ListTemplates(nil)
+    resp = await client.get(f"{TEMPLATES}?limit=100&offset=0&pattern=&script-format=formatted")
+    assert [t["id"] for t in (await resp.json())["templates"]] == ["a1", "a2", "b1"]
     resp = await client.get(f"{TEMPLATES}?pattern=a*&fields=vars&script-format=raw")
     assert (await resp.json())["templates"] == [
         {"id": tid, "link": {"rel": "self", "href": f"{TEMPLATES}/{tid}"}, "vars": VARS_X}
