@@ -397,6 +397,8 @@ def test_a_version_2_file_gains_the_breakers_table(db: Path) -> None:
     conn.execute("DROP TABLE breakers")
     conn.execute("DROP TABLE incident_messages")  # later steps than the breakers'
     conn.execute("DROP TABLE server_ids")
+    conn.execute("DROP TABLE templates")
+    conn.execute("DROP TABLE template_tasks")
     conn.execute("UPDATE schema_version SET version = 2")
     conn.commit()
     conn.close()
@@ -415,7 +417,9 @@ def test_a_version_3_file_gains_the_incident_messages_table(db: Path) -> None:
         pass
     conn = sqlite3.connect(db)
     conn.execute("DROP TABLE incident_messages")
-    conn.execute("DROP TABLE server_ids")
+    conn.execute("DROP TABLE server_ids")  # later steps
+    conn.execute("DROP TABLE templates")
+    conn.execute("DROP TABLE template_tasks")
     conn.execute("UPDATE schema_version SET version = 3")
     conn.commit()
     conn.close()
@@ -447,6 +451,8 @@ def test_server_ids_are_made_once_and_kept(db: Path) -> None:
         assert cluster == store.server_id("cluster") != store.server_id("server")
     conn = sqlite3.connect(db)
     conn.execute("DROP TABLE server_ids")
+    conn.execute("DROP TABLE templates")  # a later step
+    conn.execute("DROP TABLE template_tasks")
     conn.execute("UPDATE schema_version SET version = 4")
     conn.commit()
     conn.close()

@@ -158,6 +158,49 @@ class Client:
     def delete_task(self, task_id: str) -> None:
         self.request("DELETE", _task_path(task_id))
 
+    # --- templates (client/v1 template calls) ---------------------------------------------
+
+    def list_templates(
+        self, pattern: str = "", fields: Sequence[str] = (), offset: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        query = [("pattern", pattern), ("offset", str(offset)), ("limit", str(limit))]
+        query += [("fields", f) for f in fields]
+        _, body = self.request("GET", TEMPLATES_PATH, query=query)
+        return list((body or {}).get("templates", []))
+
+    def all_templates(self, pattern: str = "", fields: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Every template matching ``pattern``, in pages of 100 as Kapacitor's CLI does."""
+        out: list[dict[str, Any]] = []
+        while True:
+            page = self.list_templates(pattern, fields, offset=len(out), limit=100)
+            out.extend(page)
+            if len(page) != 100:
+                return out
+
+    def get_template(self, template_id: str) -> dict[str, Any]:
+        _, body = self.request("GET", _under(TEMPLATES_PATH, template_id))
+        return dict(body or {})
+
+    def find_template(self, template_id: str) -> dict[str, Any] | None:
+        """The template, or None when the server has no template of that ID."""
+        try:
+            return self.get_template(template_id)
+        except ClientError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create_template(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        _, body = self.request("POST", TEMPLATES_PATH, dict(options))
+        return dict(body or {})
+
+    def update_template(self, template_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        _, body = self.request("PATCH", _under(TEMPLATES_PATH, template_id), dict(options))
+        return dict(body or {})
+
+    def delete_template(self, template_id: str) -> None:
+        self.request("DELETE", _under(TEMPLATES_PATH, template_id))
+
     # --- alert topics and topic handlers (client/v1 topic calls) ---------------------------
 
     def list_topics(self, pattern: str = "", min_level: str = "OK") -> list[dict[str, Any]]:
@@ -242,6 +285,7 @@ def _task_path(task_id: str) -> str:
 
 
 TOPICS_PATH = f"{API_BASE}/alerts/topics"
+TEMPLATES_PATH = f"{API_BASE}/templates"
 
 
 def _under(base: str, *parts: str) -> str:

@@ -32,6 +32,7 @@ from leyden.notify import INTEGRATIONS, IntegrationService
 from leyden.store import Store
 from leyden.tasks.manager import TaskManager
 from leyden.tasks.runner import TaskRunner
+from leyden.tasks.templates import TemplateManager
 from leyden.workers.pool import EnginePool
 
 __all__ = [
@@ -58,6 +59,8 @@ class Runtime:
     task_services: TaskServices
     runner: TaskRunner
     tasks: TaskManager
+    #: the task templates tasks are made from (``/kapacitor/v1/templates``)
+    templates: TemplateManager
     #: every event bound for a handler, durable before it is sent (issue 10)
     outbox: Outbox
     #: what the delivery dispatcher counted since start, for ``/metrics``
@@ -194,6 +197,9 @@ def build_runtime(
         if engine_workers > 1 and not simulated
         else None
     )
+    tasks = TaskManager(
+        store=store, runner=runner, integrations=integrations, pool=pool, templates=store
+    )
     return Runtime(
         config=config,
         store=store,
@@ -205,7 +211,8 @@ def build_runtime(
         router=router,
         task_services=task_services,
         runner=runner,
-        tasks=TaskManager(store=store, runner=runner, integrations=integrations, pool=pool),
+        tasks=tasks,
+        templates=TemplateManager(store=store, tasks=tasks),
         outbox=outbox,
         delivery_counters=dispatcher.counters,
         influxdb=influxdb,

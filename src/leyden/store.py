@@ -1,4 +1,4 @@
-"""Leyden's state on disk: tasks, topic handlers, alert states, config overrides, the
+"""Leyden's state on disk: tasks, task templates, topic handlers, alert states, config overrides, the
 delivery outbox and Discord's incident messages in SQLite.
 
 Kapacitor keeps the same things in BoltDB; Leyden keeps them in one SQLite file
@@ -39,7 +39,13 @@ from typing import Any, TypeVar
 
 from leyden.go.types import Duration, Time
 from leyden.model.alert import EventState, Level
-from leyden.model.records import HandlerRecord, IncidentMessage, OverrideRecord, TaskRecord
+from leyden.model.records import (
+    HandlerRecord,
+    IncidentMessage,
+    OverrideRecord,
+    TaskRecord,
+    TemplateRecord,
+)
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError"]
 
@@ -151,6 +157,23 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # store and names its InfluxDB subscriptions after (``kapacitor-<cluster id>``), so a
     # restart finds the subscriptions it made.
     ("CREATE TABLE server_ids (name TEXT PRIMARY KEY, value TEXT NOT NULL)",),
+    # Task templates (``/kapacitor/v1/templates``) and which tasks were made from each, kept
+    # apart from ``tasks.template_id`` as Kapacitor keeps them: deleting a template forgets
+    # its tasks (they keep running, and keep naming it) but leaves them alone.
+    (
+        """CREATE TABLE templates (
+            id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            tickscript TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            modified INTEGER NOT NULL
+        )""",
+        """CREATE TABLE template_tasks (
+            template_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            PRIMARY KEY (template_id, task_id)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -407,6 +430,81 @@ class Store:
             f"delete task {task_id!r}",
             lambda conn: conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,)).rowcount > 0,
         )
+
+    # --- task templates ------------------------------------------------------------------
+
+    def put_template(self, template: TemplateRecord, *, replaces: str | None = None) -> None:
+        """Create or replace ``template``; ``replaces`` names the old ID when it is renamed
+        (the old one and its task associations go in the same transaction)."""
+        row = (
+            template.id,
+            template.type,
+            template.tickscript,
+            int(template.created),
+            int(template.modified),
+        )
+
+        def action(conn: sqlite3.Connection) -> None:
+            if replaces is not None and replaces != template.id:
+                conn.execute("DELETE FROM templates WHERE id = ?", (replaces,))
+                conn.execute("DELETE FROM template_tasks WHERE template_id = ?", (replaces,))
+            conn.execute("INSERT OR REPLACE INTO templates VALUES (?,?,?,?,?)", row)
+
+        self._write(f"save template {template.id!r}", action)
+
+    def get_template(self, template_id: str) -> TemplateRecord | None:
+        rows = self._read(
+            f"read template {template_id!r}",
+            "SELECT id, type, tickscript, created, modified FROM templates WHERE id = ?",
+            (template_id,),
+        )
+        if not rows:
+            return None
+        tid, ttype, script, created, modified = rows[0]
+        return TemplateRecord(tid, ttype, script, created, modified)
+
+    def list_templates(self) -> list[TemplateRecord]:
+        """Every template, sorted by ID."""
+        rows = self._read(
+            "list templates",
+            "SELECT id, type, tickscript, created, modified FROM templates ORDER BY id",
+        )
+        return [TemplateRecord(*row) for row in rows]
+
+    def delete_template(self, template_id: str) -> bool:
+        """Forget the template and which tasks were made from it; False if there was none."""
+
+        def action(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM template_tasks WHERE template_id = ?", (template_id,))
+            return conn.execute("DELETE FROM templates WHERE id = ?", (template_id,)).rowcount > 0
+
+        return self._write(f"delete template {template_id!r}", action)
+
+    def associate_task(self, template_id: str, task_id: str) -> None:
+        self._write(
+            f"associate task {task_id!r} with template {template_id!r}",
+            lambda conn: conn.execute(
+                "INSERT OR IGNORE INTO template_tasks VALUES (?,?)", (template_id, task_id)
+            ),
+        )
+
+    def disassociate_task(self, template_id: str, task_id: str) -> None:
+        self._write(
+            f"disassociate task {task_id!r} from template {template_id!r}",
+            lambda conn: conn.execute(
+                "DELETE FROM template_tasks WHERE template_id = ? AND task_id = ?",
+                (template_id, task_id),
+            ),
+        )
+
+    def template_tasks(self, template_id: str) -> list[str]:
+        """The IDs of the tasks made from ``template_id``, sorted."""
+        rows = self._read(
+            f"list the tasks of template {template_id!r}",
+            "SELECT task_id FROM template_tasks WHERE template_id = ? ORDER BY task_id",
+            (template_id,),
+        )
+        return [row[0] for row in rows]
 
     # --- topic handlers --------------------------------------------------------------------
 

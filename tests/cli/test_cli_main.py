@@ -68,12 +68,12 @@ def test_usage_errors_exit_2_before_any_request() -> None:
         2,
         "",
         "Error: leyden list: what to list? "
-        "(use one of: deliveries, service-tests, tasks, topic-handlers, topics)\n",
+        "(use one of: deliveries, service-tests, tasks, templates, topic-handlers, topics)\n",
     )
     assert run(*url, "delete", "things") == (
         2,
         "",
-        'Error: leyden delete: cannot delete "things" (use one of: deliveries, tasks, topic-handlers, topics)\n',
+        'Error: leyden delete: cannot delete "things" (use one of: deliveries, tasks, templates, topic-handlers, topics)\n',
     )
     assert run(*url, "show") == (
         2,

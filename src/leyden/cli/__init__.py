@@ -35,13 +35,17 @@ Options:
 Commands:
   serve               run the server (Leyden's kapacitord): leyden serve [-config FILE]
   service-tests       test services: leyden service-tests [-workspace W]... discord
-  list                list service-tests|tasks|topics|topic-handlers|deliveries [patterns]
+  list                list service-tests|tasks|templates|topics|topic-handlers|deliveries
+                      [patterns]
   define              define or update a task: leyden define ID -tick F [-dbrp DB.RP]...
-                      [-vars F.json] [-file F.yaml] [-no-reload]
+                      [-template T -vars F.json|yaml] [-file F.yaml] [-no-reload]
+  define-template     define or update a template (its tasks follow):
+                      leyden define-template ID -tick F [-type stream|batch]
   enable, disable     start or stop tasks: leyden enable ID|GLOB...
   reload              stop then start tasks: leyden reload ID|GLOB...
   show                show a task: leyden show ID
-  delete              delete tasks|topics ID|GLOB... or topic-handlers TOPIC ID|GLOB...
+  show-template       show a template and its vars: leyden show-template ID
+  delete              delete tasks|templates|topics ID|GLOB... or topic-handlers TOPIC ID|GLOB...
                       or deliveries ID...
   define-topic-handler  create or update a topic handler: leyden define-topic-handler F.yaml
   show-topic          show a topic, its handlers and events: leyden show-topic TOPIC
@@ -74,6 +78,8 @@ CLIENT_VERBS: dict[str, str] = {
     "disable": "leyden.cli.tasks:cmd_disable",
     "reload": "leyden.cli.tasks:cmd_reload",
     "show": "leyden.cli.tasks:cmd_show",
+    "define-template": "leyden.cli.templates:cmd_define_template",
+    "show-template": "leyden.cli.templates:cmd_show_template",
     "define-topic-handler": "leyden.cli.topics:cmd_define_topic_handler",
     "show-topic": "leyden.cli.topics:cmd_show_topic",
     "show-topic-handler": "leyden.cli.topics:cmd_show_topic_handler",

@@ -20,6 +20,7 @@ __all__ = ["DELETE_KINDS", "LIST_KINDS", "cmd_delete", "cmd_list", "run"]
 LIST_KINDS: dict[str, str] = {
     "service-tests": "leyden.cli.service_tests:list_service_tests",
     "tasks": "leyden.cli.tasks:list_tasks",
+    "templates": "leyden.cli.templates:list_templates",
     "topics": "leyden.cli.topics:list_topics",
     "topic-handlers": "leyden.cli.topics:list_topic_handlers",
     "deliveries": "leyden.cli.deliveries:list_deliveries",
@@ -27,6 +28,7 @@ LIST_KINDS: dict[str, str] = {
 #: ``leyden delete KIND …``
 DELETE_KINDS: dict[str, str] = {
     "tasks": "leyden.cli.tasks:delete_tasks",
+    "templates": "leyden.cli.templates:delete_templates",
     "topics": "leyden.cli.topics:delete_topics",
     "topic-handlers": "leyden.cli.topics:delete_topic_handlers",
     "deliveries": "leyden.cli.deliveries:delete_deliveries",

@@ -73,7 +73,7 @@ def _quoted(text: str) -> tuple[str, int]:
     raise ValueError(f"unterminated quote in {text!r}")
 
 
-def _read(path: str, what: str) -> str:
+def read_file(path: str, what: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
@@ -83,26 +83,31 @@ def _read(path: str, what: str) -> str:
         raise ClientError(f"failed to read {what} {path}: not UTF-8 text") from None
 
 
-def _read_vars(path: str) -> dict[str, Any]:
-    """``-vars f.json``: a vars object, or an object with a ``vars`` key (Kapacitor accepts
-    both)."""
+def read_vars(path: str) -> dict[str, Any]:
+    """``-vars f.json|f.yaml``: a vars object, or an object with a ``vars`` key (Kapacitor
+    accepts both in JSON; Leyden reads the same shapes from a ``.yaml``/``.yml`` file)."""
+    text = read_file(path, "task vars file")
+    is_yaml = os.path.splitext(path)[1].lower() in (".yaml", ".yml")
+    kind = "YAML" if is_yaml else "JSON"
     try:
-        data = json.loads(_read(path, "task vars file"))
+        data = yaml.safe_load(text) if is_yaml else json.loads(text)
     except json.JSONDecodeError as exc:
         raise ClientError(f"invalid JSON in file {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ClientError(f"invalid YAML in file {path}: {exc}") from None
     if isinstance(data, dict):
         if all(isinstance(v, dict) and "type" in v for v in data.values()):
             return data
         if isinstance(data.get("vars"), dict):
             return dict(data["vars"])
     raise ClientError(
-        f'invalid JSON in file {path}: expected {{"name": {{"type": …, "value": …}}}}'
+        f'invalid {kind} in file {path}: expected {{"name": {{"type": …, "value": …}}}}'
     )
 
 
 def _read_task_file(path: str) -> dict[str, Any]:
     """``-file f.yaml|json``: Kapacitor's TaskVars (id, template-id, dbrps, vars)."""
-    text = _read(path, "file")
+    text = read_file(path, "file")
     ext = os.path.splitext(path)[1].lower()
     try:
         if ext in (".yaml", ".yml"):
@@ -128,7 +133,7 @@ def _read_task_file(path: str) -> dict[str, Any]:
     return data
 
 
-def _render_tick_error(exc: ClientError, path: str, script: str) -> ClientError:
+def render_tick_error(exc: ClientError, path: str, script: str) -> ClientError:
     """A server TICKscript error shown at the user's file: ``file:line:col: message`` and the
     offending line with a caret."""
     body = exc.body if isinstance(exc.body, dict) else {}
@@ -167,7 +172,8 @@ def cmd_define(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) ->
         raise UsageError(
             "Must provide a task ID.\n"
             "Usage: leyden define <task ID> [-tick FILE] [-type stream|batch] "
-            "[-dbrp DB.RP]... [-vars FILE.json] [-file FILE.yaml|json] [-no-reload]"
+            "[-dbrp DB.RP]... [-template ID -vars FILE.json|yaml] [-file FILE.yaml|json] "
+            "[-no-reload]"
         )
     task_id = argv.pop(0)
     p = parser("leyden define")
@@ -185,8 +191,8 @@ def cmd_define(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) ->
             dbrps.append(parse_dbrp(value))
         except ValueError as exc:
             raise UsageError(f'invalid value "{value}" for flag -dbrp: {exc}') from None
-    script = _read(args.tick, "TICKscript") if args.tick else ""
-    vars_ = _read_vars(args.vars) if args.vars else {}
+    script = read_file(args.tick, "TICKscript") if args.tick else ""
+    vars_ = read_vars(args.vars) if args.vars else {}
     template_id = args.template
     if args.file:
         spec = _read_task_file(args.file)
@@ -218,7 +224,7 @@ def cmd_define(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) ->
         else:
             result = client.update_task(task_id, options)
     except ClientError as exc:
-        raise _render_tick_error(exc, args.tick, script) if args.tick else exc from None
+        raise render_tick_error(exc, args.tick, script) if args.tick else exc from None
     _show_warnings(result, args.tick or task_id, err)
     if existing is not None and existing.get("status") == "enabled" and not args.no_reload:
         client.update_task(task_id, {"status": "disabled"})
@@ -331,7 +337,7 @@ def rfc822(text: Any) -> str:
     return f"{head:%d %b %y %H:%M} {zone}"
 
 
-def _var_value(var: dict[str, Any]) -> str:
+def var_value(var: dict[str, Any]) -> str:
     kind, value = var.get("type"), var.get("value")
     if kind == "list":
         parts = []
@@ -373,7 +379,7 @@ def show_task(client: Client, task_id: str, out: TextIO) -> None:
         for name in sorted(vars_):
             var = vars_[name]
             try:
-                value = _var_value(var)
+                value = var_value(var)
             except ClientError as exc:
                 raise ClientError(f"invalid var {name}: {exc}") from None
             w(f"{name:<30}{var.get('type', ''):<10}{value:<40}\n")
@@ -397,6 +403,10 @@ __all__ = [
     "format_dbrps",
     "list_tasks",
     "parse_dbrp",
+    "read_file",
+    "read_vars",
+    "render_tick_error",
     "rfc822",
     "show_task",
+    "var_value",
 ]

@@ -1,4 +1,4 @@
-"""The records Leyden stores: tasks, topic handlers, config overrides and incident messages.
+"""The records Leyden stores: tasks, task templates, topic handlers, config overrides and incident messages.
 
 They belong to their domains (the task master, the topic handlers, the config API), not to a
 store: every store implementation (SQLite today) reads and writes these same value objects.
@@ -17,6 +17,7 @@ __all__ = [
     "TaskRecord",
     "TaskStatus",
     "TaskType",
+    "TemplateRecord",
 ]
 
 TaskType = Literal["stream", "batch"]
@@ -41,6 +42,18 @@ class TaskRecord:
     #: why the task last failed to start; empty when it did not
     error: str = ""
     template_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRecord:
+    """A task template as Kapacitor's task store keeps it (``kapacitor define-template``);
+    times are nanoseconds since the Unix epoch."""
+
+    id: str
+    type: TaskType
+    tickscript: str
+    created: int = 0
+    modified: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ echoed, write errors as plain text.  Handlers stay thin: they decode the request
 engine or a service, and encode the answer.
 
 This module only composes: the common headers, ``ping``, and the route modules (``write``,
-``service_tests``, ``config_api``, ``tasks_api``, ``topics_api``, ``deliveries_api``,
+``service_tests``, ``config_api``, ``tasks_api``, ``templates_api``, ``topics_api``, ``deliveries_api``,
 ``metrics``, ``auth``), each of which
 installs its own routes and takes what it shares with the others from ``_http``, never from
 here.  What they serve is the process's :class:`~leyden.runtime.Runtime`; the application
@@ -29,6 +29,7 @@ from leyden.server import (
     metrics,
     service_tests,
     tasks_api,
+    templates_api,
     topics_api,
     write,
 )
@@ -85,6 +86,7 @@ def create_app(runtime: Runtime) -> web.Application:
     service_tests.install(app)
     config_api.install(app)
     tasks_api.install(app)
+    templates_api.install(app)
     topics_api.install(app)
     deliveries_api.install(app)
     metrics.install(app)

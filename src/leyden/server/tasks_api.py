@@ -25,7 +25,7 @@ from leyden.tick.errors import TickError
 from leyden.tick.fmt import format_script
 from leyden.tick.pipeline import TickWarning
 
-__all__ = ["install", "task_fields", "task_json"]
+__all__ = ["install", "read_body", "request_error", "task_fields", "task_json"]
 
 TASKS_PATH = f"{API_BASE}/tasks"
 ALL_FIELDS = (
@@ -189,7 +189,7 @@ def _json(data: Any) -> web.Response:
     return json_response(data, pretty=True)
 
 
-def _error(exc: TaskRequestError) -> web.Response:
+def request_error(exc: TaskRequestError) -> web.Response:
     return error_response(exc.message, exc.status, **exc.extra)
 
 
@@ -203,7 +203,7 @@ def _view_options(request: web.Request) -> tuple[str, str]:
     return script_format, dot_view
 
 
-async def _body(request: web.Request) -> Mapping[str, Any]:
+async def read_body(request: web.Request) -> Mapping[str, Any]:
     raw = await request.read()
     try:
         decoded = json.loads(raw) if raw.strip() else None
@@ -253,18 +253,18 @@ async def list_tasks(request: web.Request) -> web.Response:
             for r in records
         ]
     except TaskRequestError as exc:
-        return _error(exc)
+        return request_error(exc)
     return _json(GoStruct([("tasks", entries)]))
 
 
 async def create_task(request: web.Request) -> web.Response:
     manager = request.app[TASKS_KEY]
     try:
-        options = await _body(request)
+        options = await read_body(request)
         record, warnings = await manager.create(options)
         await manager.refresh([record.id])
     except TaskRequestError as exc:
-        return _error(exc)
+        return request_error(exc)
     return _json(_with_warnings(task_json(manager, record), warnings))
 
 
@@ -280,18 +280,18 @@ async def get_task(request: web.Request) -> web.Response:
             raise TaskRequestError("no task exists", 404)
         await manager.refresh([record.id])
     except TaskRequestError as exc:
-        return _error(exc)
+        return request_error(exc)
     return _json(task_json(manager, record, script_format=script_format, dot_view=dot_view))
 
 
 async def update_task(request: web.Request) -> web.Response:
     manager = request.app[TASKS_KEY]
     try:
-        options = await _body(request)
+        options = await read_body(request)
         record, warnings = await manager.update(request.match_info["id"], options)
         await manager.refresh([record.id])
     except TaskRequestError as exc:
-        return _error(exc)
+        return request_error(exc)
     return _json(_with_warnings(task_json(manager, record), warnings))
 
 

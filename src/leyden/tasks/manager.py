@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from leyden.engine.node import NODE_CLASSES, TaskError
 from leyden.engine.task import Task
 from leyden.go.types import go_json
-from leyden.model.records import TaskRecord
+from leyden.model.records import TaskRecord, TemplateRecord
 from leyden.notify import INTEGRATIONS, IntegrationService
 from leyden.notify.base import IntegrationError
 from leyden.tasks.runner import TaskRunner, build
@@ -51,7 +51,9 @@ __all__ = [
     "TaskRequestError",
     "TaskStore",
     "TaskView",
+    "TemplateLinks",
     "check",
+    "tick_error",
 ]
 
 log = logging.getLogger("leyden.task")
@@ -77,6 +79,17 @@ class TaskStore(Protocol):
     def put_task(self, task: TaskRecord, *, replaces: str | None = None) -> None: ...
 
     def delete_task(self, task_id: str) -> bool: ...
+
+
+class TemplateLinks(Protocol):
+    """The templates tasks are made from, and which tasks each made (the store in a server;
+    :mod:`leyden.tasks.templates` owns the rest of a template's rules)."""
+
+    def get_template(self, template_id: str) -> TemplateRecord | None: ...
+
+    def associate_task(self, template_id: str, task_id: str) -> None: ...
+
+    def disassociate_task(self, template_id: str, task_id: str) -> None: ...
 
 
 class TaskView(Protocol):
@@ -128,7 +141,7 @@ def _position(err: TickError) -> dict[str, int]:
     }
 
 
-def _tick_error(err: TickError) -> TaskRequestError:
+def tick_error(err: TickError) -> TaskRequestError:
     return TaskRequestError(
         f"invalid TICKscript: {err}",
         400,
@@ -151,7 +164,7 @@ def _integration_error(
             problem = integration.check(handler.properties, service, True)
             if problem is None:
                 continue
-            raise _tick_error(
+            raise tick_error(
                 _locate(task_id, script, handler.pos, problem.prop, problem.value, problem.message),
             )
 
@@ -202,8 +215,11 @@ class TaskManager:
         integrations: Mapping[str, IntegrationService],
         now: Callable[[], int] = time.time_ns,
         pool: RemoteEngine | None = None,
+        templates: TemplateLinks | None = None,
     ) -> None:
         self.store = store
+        #: where ``template-id`` is looked up (None: no templates, as in replay)
+        self.templates = templates
         self.runner = runner
         self.integrations = integrations
         self._now = now
@@ -302,12 +318,13 @@ class TaskManager:
         if self.store.get_task(task_id) is not None:
             raise TaskRequestError(f"task {task_id} already exists")
         template_id = _string(options, "template-id")
-        if template_id:
-            raise TaskRequestError(f"unknown template {template_id}: err: no template exists")
         _task_type(options)
-        script = _string(options, "script")
-        if not script:
-            raise TaskRequestError("must provide TICKscript")
+        if template_id:
+            script = self._template(template_id, template_id).tickscript
+        else:
+            script = _string(options, "script")
+            if not script:
+                raise TaskRequestError("must provide TICKscript")
         explicit = _dbrps(options)
         status = _status(options) or "disabled"
         vars_ = _vars(options)
@@ -328,8 +345,11 @@ class TaskManager:
             created=now,
             modified=now,
             last_enabled=now if status == "enabled" else None,
+            template_id=template_id,
         )
         self.store.put_task(record)
+        if template_id and self.templates is not None:
+            self.templates.associate_task(template_id, task_id)
         if status == "enabled":
             error = await self._start(record)
             if error:
@@ -354,18 +374,20 @@ class TaskManager:
             raise TaskRequestError(
                 f"task ID must contain only letters, numbers, '-', '.' and '_'. \"{new_id}\""
             )
-        template_id = _string(options, "template-id")
-        if template_id:
-            raise TaskRequestError(f"unknown template {template_id}: err: no template exists")
+        asked_template = _string(options, "template-id")
+        template_id = asked_template or original.template_id
         _task_type(options)
         explicit = _dbrps(options)
         script = original.tickscript
-        new_script = _string(options, "script")
-        old_implicit = self._implicit_dbrps(task_id, script)
-        if new_script:
-            script = new_script
-            if old_implicit and not self._implicit_dbrps(task_id, script) and not explicit:
-                raise TaskRequestError("must specify dbrp")
+        if template_id:  # a templated task takes its script from the template
+            script = self._template(template_id, asked_template).tickscript
+        else:
+            new_script = _string(options, "script")
+            old_implicit = self._implicit_dbrps(task_id, script)
+            if new_script:
+                script = new_script
+                if old_implicit and not self._implicit_dbrps(task_id, script) and not explicit:
+                    raise TaskRequestError("must specify dbrp")
         implicit = self._implicit_dbrps(task_id, script)
         if implicit and explicit:
             raise TaskRequestError("cannot specify dbrp in implicitly and explicitly")
@@ -385,13 +407,19 @@ class TaskManager:
             status=status,  # type: ignore[arg-type]
             modified=now,
             last_enabled=now if status_changed and status == "enabled" else original.last_enabled,
+            template_id=template_id,
         )
         renamed = new_id != original.id
+        if renamed and self.store.get_task(new_id) is not None:
+            raise TaskRequestError(
+                "failed to create new task during ID change: task already exists", 500
+            )
+        relinked = renamed or template_id != original.template_id
+        if template_id and relinked and self.templates is not None:
+            if original.template_id:
+                self.templates.disassociate_task(original.template_id, original.id)
+            self.templates.associate_task(template_id, new_id)
         if renamed:
-            if self.store.get_task(new_id) is not None:
-                raise TaskRequestError(
-                    "failed to create new task during ID change: task already exists", 500
-                )
             self.store.put_task(updated, replaces=original.id)
             self._pipelines.pop(original.id, None)
             if original.status == "enabled" and status == "enabled":
@@ -421,6 +449,8 @@ class TaskManager:
                 await self._stop(task_id, delete=True)
             self._pipelines.pop(task_id, None)
             self.store.delete_task(task_id)
+            if record.template_id and self.templates is not None:
+                self.templates.disassociate_task(record.template_id, task_id)
 
     async def enable(self, task_id: str) -> TaskRecord:
         return (await self.update(task_id, {"status": "enabled"}))[0]
@@ -428,13 +458,83 @@ class TaskManager:
     async def disable(self, task_id: str) -> TaskRecord:
         return (await self.update(task_id, {"status": "disabled"}))[0]
 
+    async def apply_template(
+        self, old: TemplateRecord, new: TemplateRecord, task_ids: list[str]
+    ) -> None:
+        """Re-define the tasks made from ``old`` with ``new`` (a template update): each takes
+        the new script, type and ID, and an enabled one restarts with it.  As Kapacitor's
+        ``updateAllAssociatedTasks``: the first task that cannot restart stops the update, the
+        tasks already changed get the old template back (restarted again), and the error names
+        the task (a :class:`TaskRequestError`, 500)."""
+        async with self._lock:
+            old_implicit = self._implicit_dbrps(old.id, old.tickscript)
+            new_implicit = self._implicit_dbrps(new.id, new.tickscript)
+            changed: list[TaskRecord] = []
+            try:
+                for task_id in task_ids:
+                    record = self.store.get_task(task_id)
+                    if record is None:
+                        if self.templates is not None:
+                            self.templates.disassociate_task(old.id, task_id)
+                        continue
+                    if old.id != new.id and self.templates is not None:
+                        self.templates.associate_task(new.id, task_id)
+                    changed.append(record)
+                    updated = replace(
+                        record, template_id=new.id, tickscript=new.tickscript, type=new.type
+                    )
+                    if old_implicit or new_implicit:
+                        updated = replace(updated, dbrps=tuple(new_implicit))
+                    self.store.put_task(updated)
+                    if record.status == "enabled":
+                        await self._restart(updated)
+            except TaskRequestError:
+                for record in changed:
+                    self.store.put_task(record)
+                    if record.status == "enabled":
+                        await self._stop(record.id)
+                        error = await self._start(record)
+                        if error:
+                            log.error(
+                                "error rolling back associated task",
+                                extra={"fields": {"task": record.id, "error": error}},
+                            )
+                raise
+
+    async def _restart(self, record: TaskRecord) -> None:
+        """Stop ``record``'s running task and start it with its new definition; raises
+        Kapacitor's "error reloading associated task" naming it."""
+
+        def failed(why: str) -> TaskRequestError:
+            return TaskRequestError(f"error reloading associated task {record.id}: {why}", 500)
+
+        if not record.dbrps:  # the template's dbrp statements went: Kapacitor will not start it
+            raise failed("task does contain any dbrps")
+        try:  # built first, so a script error reads as Kapacitor's (no "invalid TICKscript")
+            self.pipeline(record)
+        except TickError as exc:
+            raise failed(exc.message) from None
+        except ValueError as exc:
+            raise failed(str(exc)) from None
+        await self._stop(record.id)
+        error = await self._start(record)
+        if error:
+            raise failed(error)
+
     # --- internals -------------------------------------------------------------------------
+
+    def _template(self, template_id: str, asked: str) -> TemplateRecord:
+        """The template a task is made from; Kapacitor's error names the requested ID."""
+        found = self.templates.get_template(template_id) if self.templates is not None else None
+        if found is None:
+            raise TaskRequestError(f"unknown template {asked}: err: no template exists")
+        return found
 
     def _implicit_dbrps(self, task_id: str, script: str) -> list[tuple[str, str]]:
         try:
             program = parse(script, task_id)
         except TickError as exc:
-            raise _tick_error(exc) from None
+            raise tick_error(exc) from None
         return [
             (n.db.reference, n.rp.reference) for n in program.nodes if isinstance(n, A.DBRPNode)
         ]
@@ -446,13 +546,22 @@ class TaskManager:
         try:
             pipeline = build(script, filename=task_id, vars=vars_)
         except TickError as exc:
-            raise _tick_error(exc) from None
+            raise tick_error(exc) from None
         except ValueError as exc:
             raise TaskRequestError(str(exc)) from None
         if pipeline.task_type is None:
             raise TaskRequestError("invalid task type: invalid")
         _integration_error(task_id, script, pipeline, self.integrations)
-        return pipeline, list(pipeline.warnings)
+        # Kapacitor ignores a var the script does not declare (a task may carry a var before
+        # its template declares it); Leyden accepts it too, and says so
+        unused = [
+            TickWarning(
+                f'var "{name}" is not declared in the TICKscript and is ignored', task_id, 1, 1
+            )
+            for name in vars_
+            if name not in pipeline.vars
+        ]
+        return pipeline, [*pipeline.warnings, *unused]
 
     async def _start(self, record: TaskRecord) -> str:
         """Start ``record``; return "" or why it cannot run (also stored as its error).
