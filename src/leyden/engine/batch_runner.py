@@ -1,0 +1,187 @@
+"""The live side of one ``batch|query()`` node: run its query on schedule, emit the batches.
+
+Kapacitor's ``QueryNode.doQuery`` loops on its ticker: set the time bounds, send the query to
+the node's cluster, turn each series into a batch and pass it down the task.  Its stats are
+``query_errors``, ``batches_queried`` and ``points_queried``.  A failed query is logged and the
+loop goes on with the next tick.
+
+Here the loop is a task on the event loop, woken by the task clock (``Clock.call_at``), so a
+simulated clock drives it in tests; the query goes through the engine's port
+(:class:`~leyden.engine.influx.InfluxDBClusters`), never blocking the per-point path; what
+comes back is handed to ``emit(batches, run_time_ns)``, the node's entry point.  The runner
+knows nothing of the node class.  Unlike Kapacitor, which logs every failed run, a failure is
+logged when the node starts failing (and its recovery when it stops), with the error counted
+on every run; an unknown cluster is an error at start naming the configured ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, tzinfo
+from typing import Any
+
+from leyden.clock import Clock
+from leyden.engine.batch_query import BatchQuery, BatchQueryError, build_batch_query
+from leyden.engine.batch_results import ResultError, series_to_batches
+from leyden.engine.batch_schedule import Schedule, schedule_from_properties
+from leyden.engine.influx import InfluxDBCluster, InfluxDBClusters, InfluxDBError
+from leyden.engine.model import Batch
+
+__all__ = ["BatchQueryRunner", "BatchQueryStats", "QueryPlan", "plan_from_properties"]
+
+log = logging.getLogger("leyden.task")
+
+Emit = Callable[[list[Batch], int], None]
+
+
+@dataclass(slots=True)
+class BatchQueryStats:
+    """Kapacitor's statistics of a query node."""
+
+    query_errors: int = 0
+    batches_queried: int = 0
+    points_queried: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "query_errors": self.query_errors,
+            "batches_queried": self.batches_queried,
+            "points_queried": self.points_queried,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPlan:
+    """Everything a ``query`` node's properties say about its runs."""
+
+    query: BatchQuery
+    schedule: Schedule
+    cluster: str = ""
+    by_name: bool = False
+
+
+def plan_from_properties(props: dict[str, Any], *, tz: tzinfo = UTC) -> QueryPlan:
+    """A ``query`` node's plan from its TICKscript properties (``query``, ``period``,
+    ``every``, ``align``, ``cron``, ``offset``, ``alignGroup``, ``groupBy``,
+    ``groupByMeasurement``, ``fill``, ``cluster``); raises ``BatchQueryError`` or
+    ``ScheduleError`` with Kapacitor's message."""
+    query = build_batch_query(
+        str(props.get("query", "")),
+        group_by=list(props.get("groupBy") or ()),
+        fill=props.get("fill"),
+        align_group=bool(props.get("alignGroup")),
+    )
+    return QueryPlan(
+        query,
+        schedule_from_properties(props, tz=tz),
+        str(props.get("cluster") or ""),
+        bool(props.get("groupByMeasurement")),
+    )
+
+
+class BatchQueryRunner:
+    """Runs one query node's plan against its cluster until stopped."""
+
+    def __init__(
+        self,
+        plan: QueryPlan,
+        clusters: InfluxDBClusters,
+        emit: Emit,
+        *,
+        clock: Clock,
+        name: str = "query",
+        stats: BatchQueryStats | None = None,
+    ) -> None:
+        self.plan = plan
+        self.clusters = clusters
+        self.emit = emit
+        self.clock = clock
+        self.name = name  # "<task>/<node>", for the log
+        self.stats = stats if stats is not None else BatchQueryStats()
+        self.runs = 0  # completed runs, failed or not
+        self._cluster: InfluxDBCluster | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+
+    def start(self) -> None:
+        """Resolve the cluster (``BatchQueryError`` naming the configured ones when unknown)
+        and start the loop on the running event loop."""
+        try:
+            self._cluster = self.clusters.get(self.plan.cluster)
+        except KeyError as exc:
+            raise BatchQueryError(f"failed to get InfluxDB client: {exc.args[0]}") from None
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name=self.name)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _loop(self) -> None:
+        tick = self.plan.schedule.first(self.clock.now())
+        while tick is not None:
+            await self._until(tick)
+            await self.run_once(tick)
+            tick = self.plan.schedule.after(tick, self.clock.now())
+
+    async def _until(self, when: int) -> None:
+        if self.clock.now() >= when:
+            return
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def wake(now: int) -> None:
+            if not fut.done():
+                fut.set_result(now)
+
+        cancel = self.clock.call_at(when, wake)
+        try:
+            await fut
+        finally:
+            cancel()
+
+    async def run_once(self, tick: int) -> None:
+        """One run: query ``[start, stop)`` for the run at ``tick`` and emit what comes back."""
+        cluster = self._cluster
+        if cluster is None:
+            raise RuntimeError("BatchQueryRunner.run_once before start()")
+        start, stop = self.plan.schedule.window(tick)
+        text = self.plan.query.text(start, stop)
+        log.debug("starting batch query", extra={"task_node": self.name, "query": text})
+        try:
+            series = await cluster.query(text)
+            batches = series_to_batches(
+                series,
+                stop=stop,
+                by_name=self.plan.by_name,
+                grouped_by_time=self.plan.query.grouped_by_time,
+            )
+        except (InfluxDBError, ResultError) as exc:
+            self.runs += 1
+            self.stats.query_errors += 1
+            if not self._failing:
+                self._failing = True
+                log.error(
+                    "%s: error executing query on cluster %r: %s (logged once until it works)",
+                    self.name,
+                    cluster.name,
+                    exc,
+                )
+            return
+        self.runs += 1
+        if self._failing:
+            self._failing = False
+            log.info("%s: query on cluster %r works again", self.name, cluster.name)
+        self.stats.batches_queried += len(batches)
+        self.stats.points_queried += sum(len(b.points) for b in batches)
+        if batches:
+            try:
+                self.emit(batches, tick)
+            except Exception:
+                log.exception("%s: the task failed on a queried batch", self.name)
