@@ -106,6 +106,7 @@ class BatchQueryRunner:
         self._cluster: InfluxDBCluster | None = None
         self._task: asyncio.Task[None] | None = None
         self._failing = False
+        self._disarm: Callable[[], None] = lambda: None
 
     def start(self) -> None:
         """Resolve the cluster (``BatchQueryError`` naming the configured ones when unknown)
@@ -114,37 +115,51 @@ class BatchQueryRunner:
             self._cluster = self.clusters.get(self.plan.cluster)
         except KeyError as exc:
             raise BatchQueryError(f"failed to get InfluxDB client: {exc.args[0]}") from None
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name=self.name)
+        loop = asyncio.get_running_loop()
+        # the first wake-up is armed now, so a clock that moves right after start() wakes it
+        first = self.plan.schedule.first(self.clock.now())
+        armed = self._arm(loop, first) if first is not None else None
+        self._task = loop.create_task(self._loop(first, armed), name=self.name)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is None:
             return
+        self._disarm()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    async def _loop(self) -> None:
-        tick = self.plan.schedule.first(self.clock.now())
-        while tick is not None:
-            await self._until(tick)
-            await self.run_once(tick)
-            tick = self.plan.schedule.after(tick, self.clock.now())
-
-    async def _until(self, when: int) -> None:
-        if self.clock.now() >= when:
-            return
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    def _arm(
+        self, loop: asyncio.AbstractEventLoop, when: int
+    ) -> tuple[asyncio.Future[int], Callable[[], None]]:
+        """A future the clock completes at ``when``, and the timer's cancel function."""
+        fut: asyncio.Future[int] = loop.create_future()
 
         def wake(now: int) -> None:
             if not fut.done():
                 fut.set_result(now)
 
-        cancel = self.clock.call_at(when, wake)
-        try:
-            await fut
-        finally:
-            cancel()
+        if self.clock.now() >= when:
+            fut.set_result(self.clock.now())
+            self._disarm = lambda: None
+        else:
+            self._disarm = self.clock.call_at(when, wake)
+        return fut, self._disarm
+
+    async def _loop(
+        self, tick: int | None, armed: tuple[asyncio.Future[int], Callable[[], None]] | None
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        while tick is not None and armed is not None:
+            fut, cancel = armed
+            try:
+                await fut
+            finally:
+                cancel()
+            await self.run_once(tick)
+            tick = self.plan.schedule.after(tick, self.clock.now())
+            armed = self._arm(loop, tick) if tick is not None else None
 
     async def run_once(self, tick: int) -> None:
         """One run: query ``[start, stop)`` for the run at ``tick`` and emit what comes back."""
