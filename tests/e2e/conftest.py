@@ -6,6 +6,7 @@ have a ``conftest.py`` and only one of them can be imported as ``conftest``).
 
 from __future__ import annotations
 
+import shutil
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from e2e_stack import LEYDEN, Process, Stack, clean_env, free_port, http_json
+from influxd import NO_INFLUXD, Influxd, influxd_binary
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +57,31 @@ def make_stack(tmp_path: Path, emulator: str) -> Iterator[Callable[..., Stack]]:
 def stack(make_stack: Callable[..., Stack]) -> Stack:
     """The seed's configuration: guild-alerts (default) and guild-errors, not global."""
     return make_stack()
+
+
+@pytest.fixture
+def make_influxd(tmp_path: Path) -> Iterator[Callable[[], Influxd]]:
+    """``make_influxd()``: a real influxd, not started yet (``.start()``); stopped at the end.
+    Skips the test when Debian's influxdb package is not installed."""
+    if influxd_binary() is None or shutil.which("influx") is None:
+        pytest.skip(NO_INFLUXD)
+    servers: list[Influxd] = []
+
+    def make() -> Influxd:
+        server = Influxd(tmp_path / f"influxdb-{len(servers)}")
+        servers.append(server)
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def influxd(make_influxd: Callable[[], Influxd]) -> Influxd:
+    """A running influxd."""
+    server = make_influxd()
+    server.start()
+    return server

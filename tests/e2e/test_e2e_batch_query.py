@@ -3,17 +3,16 @@
 Each case builds a ``query`` node's plan from TICKscript-like properties, runs one scheduled
 run through :class:`BatchQueryRunner` against influxd (through a small adapter of the
 ``influxdb`` client to the engine's cluster port) and checks the batches that come back.
-Without ``influxd`` the tests are skipped.
+Without ``influxd`` the tests are skipped (the shared ``influxd`` fixture says how to install it).
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 from typing import Any
 
 import pytest
-from test_e2e_influxdb import NO_INFLUXD, influxd  # noqa: F401  (the fixture)
+from influxd import Influxd
 
 from leyden.clock import SimulatedClock
 from leyden.engine.batch_runner import BatchQueryRunner, plan_from_properties
@@ -21,8 +20,6 @@ from leyden.engine.influx import InfluxDBError, Series
 from leyden.engine.model import Batch
 from leyden.go.types import Duration, Time
 from leyden.tick.pipeline.graph import TimeDimension
-
-pytestmark = pytest.mark.skipif(shutil.which("influxd") is None, reason=NO_INFLUXD)
 
 S, M = 10**9, 60 * 10**9
 T0 = int(Time.parse_rfc3339("2020-01-01T00:00:00Z"))
@@ -66,18 +63,19 @@ class OneCluster:
 
 
 @pytest.fixture
-def loaded(influxd: Any) -> ClientCluster:  # noqa: F811
+def loaded(influxd: Influxd) -> ClientCluster:
     """Two hosts, one point every 10 s for 2 minutes from T0 (usage = minute*100 + second),
     and a ``mem`` measurement; nothing between T0+2m and T0+3m."""
-    influxd.create_database("telegraf")
+    client = influxd.client()
+    client.create_database("telegraf")
     lines = []
     for k in range(12):
         t = T0 + k * 10 * S
         for host, base in (("a", 0), ("b", 1000)):
             lines.append(f"cpu,host={host},group=g1 usage={base + k} {t}")
         lines.append(f"mem,host=a used={k} {t}")
-    influxd.write_points(lines, database="telegraf", protocol="line", time_precision="n")
-    return ClientCluster(influxd)
+    client.write_points(lines, database="telegraf", protocol="line", time_precision="n")
+    return ClientCluster(client)
 
 
 async def run(cluster: ClientCluster, props: dict[str, Any], tick: int) -> list[Batch]:
