@@ -12,10 +12,11 @@ import pytest
 from leyden.clock import SimulatedClock
 from leyden.engine.batch_query import BatchQueryError
 from leyden.engine.batch_results import ResultError, series_to_batches
-from leyden.engine.batch_runner import BatchQueryRunner, plan_from_properties
+from leyden.engine.batch_runner import BatchQueryRunner, plan_from_properties, start_batch_queries
 from leyden.engine.influx import InfluxDBError, MemoryCluster, MemoryInfluxDB, Series
 from leyden.engine.model import Batch, Dimensions
 from leyden.go.types import Duration, Time
+from leyden.tasks.runner import build
 from leyden.tick.pipeline.graph import TimeDimension
 
 S, M = 10**9, 60 * 10**9
@@ -250,3 +251,87 @@ async def test_cron_runner_queries_the_period_before_each_match() -> None:
     assert [q[0] for q in cluster.queries] == [
         "SELECT mean(usage) FROM telegraf.autogen.cpu WHERE time >= '2019-12-31T23:59:50Z' AND time < '2020-01-01T00:00:20Z'"
     ]
+
+
+# --- a task's query nodes, from a TICKscript ---------------------------------------------
+
+JOIN_TICK = """
+var errors = batch
+    |query('SELECT sum(value) FROM "pages"."autogen".errors')
+        .period(1m)
+        .every(1m)
+        .align()
+        .groupBy(time(10s), 'page')
+        .fill(0)
+var views = batch
+    |query('SELECT sum(value) FROM "pages"."autogen".views')
+        .every(30s)
+        .cluster('backup')
+errors
+    |join(views)
+        .as('errors', 'views')
+"""
+
+
+async def test_start_batch_queries_runs_every_query_node() -> None:
+    pipeline = build(JOIN_TICK, filename="join.tick")
+    clock = SimulatedClock(T0)
+    default, backup = MemoryCluster("default"), MemoryCluster("backup")
+    emitted: dict[str, int] = {}
+
+    def emit_for(spec: Any) -> Any:
+        return lambda batches, now: emitted.__setitem__(spec.name, now)
+
+    queries = start_batch_queries(
+        "join", pipeline, MemoryInfluxDB([default, backup]), clock, emit_for
+    )
+    assert [r.name for r in queries.runners] == ["join/query1", "join/query2"]
+    clock.advance_to(T0 + M)
+    await settle()
+    await queries.stop()
+    assert [q[0] for q in default.queries] == [
+        "SELECT sum(value) FROM pages.autogen.errors WHERE time >= '2020-01-01T00:00:00Z' "
+        "AND time < '2020-01-01T00:01:00Z' GROUP BY time(10s, 0s), page fill(0)"
+    ]
+    assert [q[0] for q in backup.queries] == [
+        "SELECT sum(value) FROM pages.autogen.views WHERE time >= '2020-01-01T00:00:00Z' "
+        "AND time < '2020-01-01T00:00:30Z'",
+        "SELECT sum(value) FROM pages.autogen.views WHERE time >= '2020-01-01T00:00:30Z' "
+        "AND time < '2020-01-01T00:01:00Z'",
+    ]
+    assert emitted == {}  # the in-memory clusters answered no series
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        (
+            "batch|query('SELECT v FROM db.rp.m').every(1s).cluster('nope')",
+            'query1: failed to get InfluxDB client: unknown InfluxDB cluster "nope" '
+            '(configured: "default")',
+        ),
+        (
+            "batch|query('SELECT v FROM db.rp.m').every(1s).cron('@daily')",
+            "query1: must not set both 'every' and 'cron' properties",
+        ),
+        (
+            "batch|query('DROP DATABASE _internal').every(1s)",
+            'query1: query is not a select statement "DROP DATABASE _internal"',
+        ),
+        (
+            "batch|query('SELECT v FROM db.rp.m').every(1s).fill('zero')",
+            "query1: unexpected fill option zero",
+        ),
+    ],
+)
+async def test_start_batch_queries_refuses(script: str, message: str) -> None:
+    cluster = MemoryCluster("default")
+    with pytest.raises(ValueError) as info:
+        start_batch_queries(
+            "t",
+            build(script, filename="t.tick"),
+            MemoryInfluxDB([cluster]),
+            SimulatedClock(T0),
+            lambda spec: Recorder(),
+        )
+    assert str(info.value) == message

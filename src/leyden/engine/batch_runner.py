@@ -30,8 +30,16 @@ from leyden.engine.batch_results import ResultError, series_to_batches
 from leyden.engine.batch_schedule import Schedule, schedule_from_properties
 from leyden.engine.influx import InfluxDBCluster, InfluxDBClusters, InfluxDBError
 from leyden.engine.model import Batch
+from leyden.tick.pipeline.graph import NodeSpec, Pipeline
 
-__all__ = ["BatchQueryRunner", "BatchQueryStats", "QueryPlan", "plan_from_properties"]
+__all__ = [
+    "BatchQueries",
+    "BatchQueryRunner",
+    "BatchQueryStats",
+    "QueryPlan",
+    "plan_from_properties",
+    "start_batch_queries",
+]
 
 log = logging.getLogger("leyden.task")
 
@@ -121,14 +129,19 @@ class BatchQueryRunner:
         armed = self._arm(loop, first) if first is not None else None
         self._task = loop.create_task(self._loop(first, armed), name=self.name)
 
-    async def stop(self) -> None:
+    def cancel(self) -> asyncio.Task[None] | None:
+        """Stop at once: no more runs (a query in flight is abandoned)."""
         task, self._task = self._task, None
-        if task is None:
-            return
         self._disarm()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        if task is not None:
+            task.cancel()
+        return task
+
+    async def stop(self) -> None:
+        task = self.cancel()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _arm(
         self, loop: asyncio.AbstractEventLoop, when: int
@@ -200,3 +213,50 @@ class BatchQueryRunner:
                 self.emit(batches, tick)
             except Exception:
                 log.exception("%s: the task failed on a queried batch", self.name)
+
+
+class BatchQueries:
+    """The runners of one task's ``query`` nodes, started together and stopped together."""
+
+    def __init__(self, runners: list[BatchQueryRunner]) -> None:
+        self.runners = runners
+
+    async def stop(self) -> None:
+        for runner in self.runners:
+            await runner.stop()
+
+
+def start_batch_queries(
+    task: str,
+    pipeline: Pipeline,
+    clusters: InfluxDBClusters,
+    clock: Clock,
+    emit_for: Callable[[NodeSpec], Emit],
+    *,
+    tz: tzinfo = UTC,
+) -> BatchQueries:
+    """Plan and start a runner for every ``query`` node of ``pipeline`` (a task being
+    enabled in ``leyden serve``); ``emit_for(spec)`` is the node's entry point.  Raises
+    ``BatchQueryError``/``ScheduleError`` (Kapacitor's messages, prefixed with the node) and
+    starts nothing when one node's plan or cluster is wrong."""
+    planned: list[tuple[NodeSpec, QueryPlan]] = []
+    for spec in pipeline.nodes:
+        if spec.kind != "query":
+            continue
+        try:
+            planned.append((spec, plan_from_properties(spec.properties, tz=tz)))
+        except ValueError as exc:
+            raise type(exc)(f"{spec.name}: {exc}") from None
+    runners: list[BatchQueryRunner] = []
+    try:
+        for spec, plan in planned:
+            runner = BatchQueryRunner(
+                plan, clusters, emit_for(spec), clock=clock, name=f"{task}/{spec.name}"
+            )
+            runner.start()
+            runners.append(runner)
+    except BatchQueryError as exc:
+        for runner in runners:
+            runner.cancel()
+        raise BatchQueryError(f"{spec.name}: {exc}") from None
+    return BatchQueries(runners)
