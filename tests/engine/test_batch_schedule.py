@@ -208,3 +208,25 @@ def test_schedule_refused(props: dict[str, Any], message: str) -> None:
     with pytest.raises(ScheduleError) as info:
         schedule_from_properties(props)
     assert str(info.value).startswith(message)
+
+
+@pytest.fixture
+def new_york(monkeypatch: pytest.MonkeyPatch) -> Any:
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_cron_in_local_time_follows_daylight_saving(new_york: Any) -> None:
+    """Kapacitor reads cron in the server's zone: 09:00 is 14:00Z in winter, 13:00Z after the
+    clocks moved on 2020-03-08."""
+    from leyden.engine.cron import LOCAL
+
+    cron = parse_cron("0 0 9 * * * *")
+    first = cron.next(ns("2020-03-07 00:00:00"), LOCAL)
+    assert first == ns("2020-03-07 14:00:00")
+    assert cron.next(first, LOCAL) == ns("2020-03-08 13:00:00")

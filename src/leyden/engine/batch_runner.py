@@ -28,6 +28,7 @@ from leyden.clock import Clock
 from leyden.engine.batch_query import BatchQuery, BatchQueryError, build_batch_query
 from leyden.engine.batch_results import ResultError, series_to_batches
 from leyden.engine.batch_schedule import Schedule, schedule_from_properties
+from leyden.engine.cron import LOCAL
 from leyden.engine.influx import InfluxDBCluster, InfluxDBClusters, InfluxDBError
 from leyden.engine.model import Batch
 from leyden.tick.pipeline.graph import NodeSpec, Pipeline
@@ -72,7 +73,7 @@ class QueryPlan:
     by_name: bool = False
 
 
-def plan_from_properties(props: dict[str, Any], *, tz: tzinfo = UTC) -> QueryPlan:
+def plan_from_properties(props: dict[str, Any], *, tz: tzinfo | None = UTC) -> QueryPlan:
     """A ``query`` node's plan from its TICKscript properties (``query``, ``period``,
     ``every``, ``align``, ``cron``, ``offset``, ``alignGroup``, ``groupBy``,
     ``groupByMeasurement``, ``fill``, ``cluster``); raises ``BatchQueryError`` or
@@ -233,12 +234,13 @@ def start_batch_queries(
     clock: Clock,
     emit_for: Callable[[NodeSpec], Emit],
     *,
-    tz: tzinfo = UTC,
+    tz: tzinfo | None = LOCAL,
 ) -> BatchQueries:
     """Plan and start a runner for every ``query`` node of ``pipeline`` (a task being
     enabled in ``leyden serve``); ``emit_for(spec)`` is the node's entry point.  Raises
     ``BatchQueryError``/``ScheduleError`` (Kapacitor's messages, prefixed with the node) and
-    starts nothing when one node's plan or cluster is wrong."""
+    starts nothing when one node's plan or cluster is wrong.  Cron expressions are read in
+    ``tz``, by default the server's local zone, as Kapacitor reads them."""
     planned: list[tuple[NodeSpec, QueryPlan]] = []
     for spec in pipeline.nodes:
         if spec.kind != "query":

@@ -39,7 +39,7 @@ class Schedule:
     offset: int = 0
     align: bool = False
     cron: CronExpr | None = None
-    tz: tzinfo = UTC  # the zone cron expressions are read in
+    tz: tzinfo | None = UTC  # the zone cron expressions are read in (None: local)
 
     def first(self, now: int) -> int | None:
         """The first run time for a node started at ``now`` (None: a cron that never matches)."""
@@ -65,7 +65,7 @@ class Schedule:
         return stop - self.period, stop
 
 
-def schedule_from_properties(props: dict[str, Any], *, tz: tzinfo = UTC) -> Schedule:
+def schedule_from_properties(props: dict[str, Any], *, tz: tzinfo | None = UTC) -> Schedule:
     """The schedule of a ``query`` node from its TICKscript properties."""
     every = int(props.get("every") or 0)
     cron_text = str(props.get("cron") or "")

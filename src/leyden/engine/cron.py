@@ -21,7 +21,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-__all__ = ["CronError", "CronExpr", "parse_cron"]
+__all__ = ["LOCAL", "CronError", "CronExpr", "parse_cron"]
+
+
+#: the server's local zone (Go's ``time.Local``, in which Kapacitor reads cron expressions):
+#: naive datetimes, which Python converts with the C library's rules, daylight saving included
+LOCAL: tzinfo | None = None
 
 
 class CronError(ValueError):
@@ -153,8 +158,9 @@ class CronExpr:
             return dow
         return True
 
-    def next(self, after_ns: int, tz: tzinfo = UTC) -> int | None:
-        """The first matching time strictly after ``after_ns`` (whole seconds), or None."""
+    def next(self, after_ns: int, tz: tzinfo | None = UTC) -> int | None:
+        """The first matching time strictly after ``after_ns`` (whole seconds), or None;
+        ``tz`` is the zone the fields are read in (:data:`LOCAL`: the server's)."""
         secs = after_ns // 1_000_000_000 + 1
         dt = datetime.fromtimestamp(secs, tz)
         last_year = max(self.years)
