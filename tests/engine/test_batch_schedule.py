@@ -230,3 +230,21 @@ def test_cron_in_local_time_follows_daylight_saving(new_york: Any) -> None:
     first = cron.next(ns("2020-03-07 00:00:00"), LOCAL)
     assert first == ns("2020-03-07 14:00:00")
     assert cron.next(first, LOCAL) == ns("2020-03-08 13:00:00")
+
+
+def test_windows_between_as_record_batch_asks() -> None:
+    s = schedule_from_properties(
+        {"every": Duration(M), "period": Duration(2 * M), "offset": Duration(10 * S), "align": True}
+    )
+    start, stop = ns("2020-01-01 10:00:20"), ns("2020-01-01 10:03:00")
+    assert s.windows_between(start, stop, now=ns("2020-01-01 10:02:05")) == [
+        (ns("2020-01-01 09:58:50"), ns("2020-01-01 10:00:50")),
+        (ns("2020-01-01 09:59:50"), ns("2020-01-01 10:01:50")),
+    ]
+    cron = schedule_from_properties({"cron": "0 0 * * * * *", "period": Duration(H)})
+    assert cron.windows_between(
+        ns("2020-01-01 10:00:00"), ns("2020-01-01 12:00:00"), now=ns("2021-01-01 00:00:00")
+    ) == [
+        (ns("2020-01-01 10:00:00"), ns("2020-01-01 11:00:00")),
+        (ns("2020-01-01 11:00:00"), ns("2020-01-01 12:00:00")),
+    ]

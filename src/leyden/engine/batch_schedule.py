@@ -59,6 +59,25 @@ class Schedule:
             nxt += (now - nxt) // self.every * self.every
         return nxt
 
+    def windows_between(self, start: int, stop: int, now: int) -> list[tuple[int, int]]:
+        """The ``[start, stop)`` of each run between ``start`` and ``stop`` that has already
+        happened by ``now``: what Kapacitor's ``QueryNode.Queries`` gives ``record batch``
+        (its ticker's ``Next``: ``every`` later, rounded to ``every`` when aligned)."""
+        out: list[tuple[int, int]] = []
+        current: int | None = start
+        while True:
+            if self.cron is not None:
+                current = self.cron.next(current, self.tz) if current is not None else None
+            elif current is not None:
+                current = current + self.every
+                if self.align:
+                    current = gotime.round_(current, self.every)
+            if current is None or current > stop:
+                return out
+            if current - self.offset > now:
+                return out
+            out.append(self.window(current))
+
     def window(self, tick: int) -> tuple[int, int]:
         """``[start, stop)`` queried by the run at ``tick``."""
         stop = tick - self.offset
