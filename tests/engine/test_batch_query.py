@@ -27,6 +27,7 @@ from leyden.engine.influxql_select import (
     RegexLit,
     Select,
     StringLit,
+    SubQuery,
     VarRef,
     Wildcard,
     format_duration,
@@ -402,16 +403,74 @@ _field_exprs = st.recursive(
     max_leaves=5,
 ).filter(lambda e: not (isinstance(e, Binary) and e.op in ("AND", "OR")))
 
-_selects = st.builds(
-    lambda fields, m, cond, dims: Select(
-        tuple(fields), (m,), condition=cond, dimensions=tuple(dims)
+_fills = st.one_of(
+    st.sampled_from([("null", None), ("none", None), ("previous", None), ("linear", None)]),
+    st.integers(-(2**63), 2**63 - 1).map(lambda n: ("number", n)),
+)
+_sources = st.one_of(
+    st.builds(Measurement, st.one_of(st.just(""), _names), st.one_of(st.just(""), _names), _names),
+    st.builds(
+        lambda db, rp, pat: Measurement(db, rp, regex=RegexLit(pat)),
+        st.one_of(st.just(""), _names),
+        st.one_of(st.just(""), _names),
+        st.sampled_from(["cpu.*", "^a/b$", "x"]),
     ),
+)
+
+
+def _select(
+    fields: list[Field],
+    sources: list[Measurement | SubQuery],
+    cond: Expr | None,
+    dims: list[Expr],
+    fill: tuple[str, int | None],
+    order: tuple[tuple[str, bool], ...],
+    limits: list[int],
+    tz: str | None,
+    target: Measurement | None,
+) -> Select:
+    return Select(
+        tuple(fields),
+        tuple(sources),
+        target,
+        cond,
+        tuple(dims),
+        fill[0],
+        fill[1],
+        order,
+        *limits,
+        location=tz,
+    )
+
+
+_plain_selects = st.builds(
+    _select,
     st.lists(
         st.builds(Field, _field_exprs, st.one_of(st.just(""), _names)), min_size=1, max_size=3
     ),
-    st.builds(Measurement, st.one_of(st.just(""), _names), st.one_of(st.just(""), _names), _names),
+    st.lists(_sources, min_size=1, max_size=2),
     st.one_of(st.none(), _exprs),
-    st.lists(st.one_of(_names.map(VarRef), st.just(Wildcard())), max_size=3),
+    st.lists(
+        st.one_of(
+            _names.map(VarRef),
+            st.just(Wildcard()),
+            st.integers(1, 10**13).map(lambda n: Call("time", (DurationLit(n),))),
+        ),
+        max_size=3,
+    ),
+    _fills,
+    st.sampled_from([(), (("time", True),), (("time", False),), (("", False),)]),
+    st.lists(st.integers(0, 1000), min_size=4, max_size=4),
+    st.one_of(st.none(), st.sampled_from(["UTC", "America/Chicago"])),
+    st.one_of(st.none(), st.builds(Measurement, _names, _names, _names)),
+)
+_selects = st.one_of(
+    _plain_selects,
+    st.builds(
+        lambda outer, inner: outer.replace(sources=(SubQuery(inner), *outer.sources)),
+        _plain_selects,
+        _plain_selects,
+    ),
 )
 
 

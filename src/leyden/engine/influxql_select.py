@@ -19,7 +19,7 @@ Errors read like the library's: ``found X, expected Y at line L, char C``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from leyden.go.types import Time, format_float, format_float_f
@@ -371,7 +371,6 @@ class Select:
     slimit: int = 0
     soffset: int = 0
     location: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def replace(self, **changes: Any) -> Select:
         return replace(self, **changes)
