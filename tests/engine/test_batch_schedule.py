@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leyden.engine.batch_schedule import ScheduleError, schedule_from_properties
 from leyden.engine.cron import CronError, parse_cron
@@ -248,3 +250,43 @@ def test_windows_between_as_record_batch_asks() -> None:
         (ns("2020-01-01 10:00:00"), ns("2020-01-01 11:00:00")),
         (ns("2020-01-01 11:00:00"), ns("2020-01-01 12:00:00")),
     ]
+
+
+def _matches(fields: list[set[int]], t: int) -> bool:
+    dt = datetime.fromtimestamp(t // S, UTC)
+    return dt.second in fields[0] and dt.minute in fields[1]
+
+
+_entry = st.one_of(
+    st.just("*"),
+    st.integers(0, 59).map(str),
+    st.tuples(st.integers(0, 59), st.integers(0, 59)).map(lambda ab: f"{min(ab)}-{max(ab)}"),
+    st.integers(1, 59).map(lambda n: f"*/{n}"),
+    st.tuples(st.integers(0, 59), st.integers(1, 59)).map(lambda an: f"{an[0]}/{an[1]}"),
+)
+
+
+def _expand(field: str) -> set[int]:
+    out: set[int] = set()
+    for entry in field.split(","):
+        base, _, step = entry.partition("/")
+        lo, hi = (0, 59) if base == "*" else (int(base.split("-")[0]), int(base.split("-")[-1]))
+        if step and "-" not in base and base != "*":
+            hi = 59
+        out.update(range(lo, hi + 1, int(step or 1)))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(_entry, min_size=1, max_size=3).map(",".join),
+    st.lists(_entry, min_size=1, max_size=3).map(",".join),
+    st.integers(0, 4_000_000_000),
+)
+def test_cron_next_is_the_first_match(seconds: str, minutes: str, after_s: int) -> None:
+    """For second and minute fields, ``next`` is the first matching second after ``after``
+    (checked one second at a time over the hour that must contain it)."""
+    fields = [_expand(seconds), _expand(minutes)]
+    got = parse_cron(f"{seconds} {minutes} * * * * *").next(after_s * S)
+    assert got is not None and got > after_s * S and _matches(fields, got)
+    assert not any(_matches(fields, t * S) for t in range(after_s + 1, got // S))

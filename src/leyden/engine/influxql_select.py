@@ -427,6 +427,7 @@ _NUM = re.compile(
     r"(?P<dur>\d+(?:ns|ms|u|µ|s|m|h|d|w)(?:\d+(?:ns|ms|u|µ|s|m|h|d|w))*)(?![A-Za-z0-9_])"
     r"|(?P<float>\d+\.\d*|\.\d+)|(?P<int>\d+)"
 )
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TYPES = frozenset({"float", "integer", "unsigned", "string", "boolean", "field", "tag"})
 
 
@@ -503,7 +504,7 @@ class _Parser:
             return _Tok("EOF", "", p)
         c = t[p]
         if c.isascii() and (c.isalpha() or c == "_"):
-            m = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").match(t, p)
+            m = _WORD.match(t, p)
             assert m is not None
             word = m.group()
             self.pos = m.end()
@@ -844,7 +845,8 @@ def parse_select(text: str) -> ParsedQuery:
     """Parse a query text; raises :class:`InfluxQLError` for text InfluxQL would not parse.
 
     A statement other than ``SELECT`` is not parsed (a batch task refuses it anyway): it comes
-    back with ``select=None`` and its text with whitespace collapsed."""
+    back with ``select=None`` and its text with whitespace collapsed.  An empty text has no
+    statements."""
     p = _Parser(text)
     statements: list[Select | None] = []
     first_text = ""
@@ -860,9 +862,8 @@ def parse_select(text: str) -> ParsedQuery:
             statements.append(p.select())
         else:
             # not a SELECT: skip to the next statement separator outside quotes
-            depth_end = _statement_end(text, start)
             statements.append(None)
-            p.pos = depth_end
+            p.pos = _statement_end(text, start)
         if len(statements) == 1:
             first_text = " ".join(text[start : p.pos].split())
         tok = p.peek()
@@ -871,9 +872,7 @@ def parse_select(text: str) -> ParsedQuery:
         if tok.text != ";":
             raise p.error(tok, ";")
     if not statements:
-        raise InfluxQLError(
-            f"found EOF, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, REVOKE, ALTER, SET, KILL at {p.where(len(text))}"
-        )
+        return ParsedQuery(None, 0, "")
     return ParsedQuery(statements[0], len(statements), first_text)
 
 
