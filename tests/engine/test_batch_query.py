@@ -512,3 +512,19 @@ def test_bounds_always_last_in_where(start: int, length: int, tags: list[str]) -
     assert isinstance(outer.lhs.lhs, Paren)
     assert stmt.dimensions == tuple(VarRef(t) for t in tags)
     assert Time(start).rfc3339nano() in text
+
+
+def test_warnings_for_what_kapacitor_silently_changes() -> None:
+    q = build_batch_query(
+        "SELECT mean(v) FROM m WHERE host = 'a' AND time > now() - 1h GROUP BY time(1m), host"
+    )
+    assert q.warnings == (
+        "the query's own GROUP BY time(1m), host is dropped, as Kapacitor drops it: "
+        "group with the node's .groupBy() instead",
+        "the query's WHERE mentions time: each run adds its own time bounds, and both apply "
+        "(set the range with .period() and .offset())",
+    )
+    assert q.text(T1975, T1975b) == (
+        f"SELECT mean(v) FROM m WHERE host = 'a' AND time > now() - 1h AND {BOUNDS}"
+    )
+    assert build_batch_query("SELECT v FROM m WHERE host = 'a'").warnings == ()

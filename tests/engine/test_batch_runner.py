@@ -335,3 +335,19 @@ async def test_start_batch_queries_refuses(script: str, message: str) -> None:
             lambda spec: Recorder(),
         )
     assert str(info.value) == message
+
+
+async def test_start_logs_the_query_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    plan = plan_from_properties(
+        {"query": "SELECT v FROM db.rp.m GROUP BY host", "every": Duration(S)}
+    )
+    runner = BatchQueryRunner(
+        plan, MemoryInfluxDB(), Recorder(), clock=SimulatedClock(T0), name="t/query1"
+    )
+    with caplog.at_level(logging.WARNING, logger="leyden.task"):
+        runner.start()
+    await runner.stop()
+    assert [r.getMessage() for r in caplog.records] == [
+        "t/query1: the query's own GROUP BY host is dropped, as Kapacitor drops it: "
+        "group with the node's .groupBy() instead"
+    ]

@@ -20,6 +20,10 @@ Where Leyden differs, because Kapacitor's code loses data or contradicts its doc
 * with ``.alignGroup()`` the ``time(d, offset)`` offset is applied after the alignment, as
   ``QueryNode.GroupBy``'s documentation says (Kapacitor's code drops it).
 
+Kept as Kapacitor does it, with a warning logged when the task starts: a ``GROUP BY`` in the
+query text is dropped (Kapacitor's documentation forbids it; its code silently replaces it) and
+a time condition in the query's ``WHERE`` stays beside the run's bounds.
+
 Refused with Kapacitor's messages: text InfluxQL does not parse (``failed to parse InfluxQL
 query: …``), more than one statement, a statement other than ``SELECT``, two time dimensions,
 an unknown fill word.
@@ -66,6 +70,8 @@ class BatchQuery:
     interval: int = 0  # GROUP BY time() interval in ns, 0 when not grouped by time
     offset: int = 0  # GROUP BY time() offset in ns
     align_group: bool = False
+    #: what Kapacitor silently does with the query that its author probably did not mean
+    warnings: tuple[str, ...] = ()
 
     @property
     def grouped_by_time(self) -> bool:
@@ -121,6 +127,18 @@ def build_batch_query(
     if parsed.select is None:
         raise BatchQueryError(f"query is not a select statement {go_quote(parsed.first_text)}")
     stmt = parsed.select
+    warnings: list[str] = []
+    if stmt.dimensions:
+        own = ", ".join(d.render() for d in stmt.dimensions)
+        warnings.append(
+            f"the query's own GROUP BY {own} is dropped, as Kapacitor drops it: "
+            "group with the node's .groupBy() instead"
+        )
+    if stmt.condition is not None and _mentions_time(stmt.condition):
+        warnings.append(
+            "the query's WHERE mentions time: each run adds its own time bounds, "
+            "and both apply (set the range with .period() and .offset())"
+        )
     dims: list[Expr] = []
     interval = offset = 0
     for d in group_by:
@@ -152,4 +170,16 @@ def build_batch_query(
             stmt = stmt.replace(fill=fill, fill_value=None)
         elif isinstance(fill, int | float) and not isinstance(fill, bool):
             stmt = stmt.replace(fill=FILL_NUMBER, fill_value=fill)
-    return BatchQuery(stmt, interval, offset, align_group)
+    return BatchQuery(stmt, interval, offset, align_group, tuple(warnings))
+
+
+def _mentions_time(e: Expr) -> bool:
+    if isinstance(e, VarRef):
+        return e.name == "time"
+    if isinstance(e, Binary):
+        return _mentions_time(e.lhs) or _mentions_time(e.rhs)
+    if isinstance(e, Paren):
+        return _mentions_time(e.expr)
+    if isinstance(e, Call):
+        return any(_mentions_time(a) for a in e.args)
+    return False

@@ -124,6 +124,8 @@ class BatchQueryRunner:
             self._cluster = self.clusters.get(self.plan.cluster)
         except KeyError as exc:
             raise BatchQueryError(f"failed to get InfluxDB client: {exc.args[0]}") from None
+        for warning in self.plan.query.warnings:
+            log.warning("%s: %s", self.name, warning)
         loop = asyncio.get_running_loop()
         # the first wake-up is armed now, so a clock that moves right after start() wakes it
         first = self.plan.schedule.first(self.clock.now())
