@@ -15,10 +15,11 @@ import pytest
 from influxd import Influxd
 
 from leyden.clock import SimulatedClock
-from leyden.engine.batch_runner import BatchQueryRunner, plan_from_properties
+from leyden.engine.batch_runner import BatchQueryRunner, plan_from_properties, start_batch_queries
 from leyden.engine.influx import InfluxDBError, Series
 from leyden.engine.model import Batch
 from leyden.go.types import Duration, Time
+from leyden.tasks.runner import build
 from leyden.tick.pipeline.graph import TimeDimension
 
 S, M = 10**9, 60 * 10**9
@@ -183,3 +184,47 @@ async def test_align_group_starts_intervals_at_the_query_start(loaded: ClientClu
     loaded.sent.clear()
     (plain,) = await run(loaded, props, T0 + 90 * S)
     assert rows(plain, "n") == [(0, 3.0), (60, 3.0)]
+
+
+async def test_a_tickscript_s_query_nodes_on_schedule(loaded: ClientCluster) -> None:
+    """From a TICKscript to batches: every query node runs on the task clock, on the beat."""
+    script = """
+    var cpu = batch
+        |query('SELECT max(usage) AS peak FROM telegraf.autogen.cpu')
+            .period(1m)
+            .every(1m)
+            .align()
+            .groupBy('host')
+    var mem = batch
+        |query('SELECT count(used) AS n FROM telegraf.autogen.mem')
+            .every(30s)
+            .align()
+    cpu|join(mem).as('cpu', 'mem')
+    """
+    clock = SimulatedClock(T0 + 5 * S)
+    got: dict[str, list[tuple[int, list[Batch]]]] = {"query1": [], "query2": []}
+    queries = start_batch_queries(
+        "e2e",
+        build(script, filename="e2e.tick"),
+        OneCluster(loaded),
+        clock,
+        lambda spec: lambda batches, now: got[spec.name].append((now, batches)),
+    )
+    try:
+        clock.advance_to(T0 + M)
+        async with asyncio.timeout(30):  # influxd answers in milliseconds; this only bounds a hang
+            while len(got["query1"]) < 1 or len(got["query2"]) < 2:
+                await asyncio.sleep(0.01)
+                clock.advance_to(T0 + M)  # the 30 s run re-arms at T0+1m once it has finished
+    finally:
+        await queries.stop()
+    ((now, cpu),) = got["query1"]
+    assert now == T0 + M
+    assert [(b.group, rows(b, "peak"), b.tmax) for b in cpu] == [
+        ("host=a", [(50, 5.0)], T0 + M),
+        ("host=b", [(50, 1005.0)], T0 + M),
+    ]
+    assert [(now, [rows(b, "n") for b in batches]) for now, batches in got["query2"]] == [
+        (T0 + 30 * S, [[(0, 3.0)]]),
+        (T0 + M, [[(30, 3.0)]]),
+    ]
