@@ -113,7 +113,8 @@ def rebased(records: Iterator[Recorded]) -> Iterator[Recorded]:
 
 
 def read_brpl(path: Path) -> Iterator[Batch]:
-    """The batches of one batch recording, in file order, with their recorded times.
+    """The batches of one batch recording (a stream of JSON objects, as Go's ``json.Decoder``
+    reads it), in file order, with their recorded times.
 
     Numbers are floats, as Go decodes them into ``interface{}``; a point without tags takes
     the batch's tags; a missing ``tmax`` is 0 ("not set").
@@ -122,15 +123,19 @@ def read_brpl(path: Path) -> Iterator[Batch]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ReplayError(f"{path}: cannot read: {exc.strerror}") from None
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
+    decoder = json.JSONDecoder(parse_int=float)
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            return
+        where = f"{path}:{text.count(chr(10), 0, pos) + 1}"
         try:
-            raw = json.loads(line, parse_int=float)
+            raw, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             raise ReplayError(
-                f"{where}: not a JSON batch: {exc.msg} (column {exc.colno})"
+                f"{path}:{exc.lineno}: not a JSON batch: {exc.msg} (column {exc.colno})"
             ) from None
         if not isinstance(raw, dict):
             raise ReplayError(f"{where}: a batch must be a JSON object")

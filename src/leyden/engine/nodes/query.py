@@ -13,6 +13,7 @@ and ``leyden replay`` cannot drift apart.  The node counts Kapacitor's ``batches
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,6 +42,9 @@ class QueryNode(Node):
         self.batches_queried = 0
         self.points_queried = 0
         self.query_errors = 0
+        problem = statement_problem(self.query)
+        if problem:
+            raise TaskError(problem)
         if self.every and self.cron:
             raise TaskError(f"{self.name}: must not set both 'every' and 'cron' properties")
         if self.every < 0:
@@ -82,6 +86,39 @@ class QueryNode(Node):
             "points_queried": self.points_queried,
             "query_errors": self.query_errors,
         }
+
+
+def statements(query: str) -> list[str]:
+    """The statements of an InfluxQL text: split at ``;`` outside quotes, empty ones dropped."""
+    out: list[str] = []
+    start, quote, i = 0, "", 0
+    while i < len(query):
+        c = query[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c == ";":
+            out.append(query[start:i])
+            start = i + 1
+        i += 1
+    out.append(query[start:])
+    return [s.strip() for s in out if s.strip()]
+
+
+def statement_problem(query: str) -> str | None:
+    """Kapacitor's ``NewQuery`` checks: one statement, and a SELECT (the full InfluxQL parse
+    belongs to the query scheduler)."""
+    stmts = statements(query)
+    if len(stmts) != 1:
+        return f"query must be a single select statement, got {len(stmts)} statements"
+    first = stmts[0].split(None, 1)[0].upper()
+    if first != "SELECT":
+        return f"query is not a select statement {json.dumps(stmts[0])}"
+    return None
 
 
 @register("queryFlux")
