@@ -10,8 +10,10 @@ moves to each point's time before it is delivered.  Points later than ``--until`
 delivered.  Handlers really send.
 
 A batch task replays ``.brpl`` recordings instead (Kapacitor's ``replayBatchFromChan``), one
-file per ``query()`` node in script order: one JSON batch per line, ``{"name", "tags",
-"tmax"?, "points": [{"fields", "tags"?, "time"}]}``.  Each file is re-timed on its own: the
+file per ``query()`` node in the order Kapacitor's replayer feeds them (its pipeline walk
+order, ``Task.query_nodes``; not always script order: TestBatch_JoinOn's second query takes
+the first file): a stream of JSON batches (usually one per
+line), ``{"name", "tags", "tmax"?, "points": [{"fields", "tags"?, "time"}]}``.  Each file is re-timed on its own: the
 first point of the file lands on 1971-01-01T00:00:00Z and every point moves by the same
 offset; a batch's time is the later of its recorded ``tmax`` (kept as recorded) and its last
 point's new time; an empty batch keeps its recorded ``tmax`` or, without one, the previous
@@ -270,7 +272,7 @@ async def _run(
     return task
 
 
-def check_data(task_type: str, data: Sequence[Path]) -> None:
+def check_data(task_type: str | None, data: Sequence[Path]) -> None:
     """A batch task replays ``.brpl`` files only, a stream task ``.srpl`` files only."""
     want, other = (".brpl", ".srpl") if task_type == "batch" else (".srpl", ".brpl")
     for path in data:
@@ -284,12 +286,12 @@ def check_data(task_type: str, data: Sequence[Path]) -> None:
 def _run_batches(
     task: Task, clock: SimulatedClock, data: Sequence[Path], limit: int | None
 ) -> None:
-    """Deliver each file's batches to its query node (script order), clock moved first."""
-    queries = [n for n in task.nodes.values() if isinstance(n, QueryNode)]
+    """Deliver each file's batches to its query node (``Task.query_nodes``), clock first."""
+    queries = [n for n in task.query_nodes if isinstance(n, QueryNode)]
     if len(data) != len(queries):
         raise ReplayError(
             f"the task has {len(queries)} query node(s) and {len(data)} --data recording(s) "
-            "were given: give one .brpl file per query(), in script order"
+            "were given: give one .brpl file per query()"
         )
 
     def stream(i: int) -> Iterator[tuple[int, int, Batch]]:

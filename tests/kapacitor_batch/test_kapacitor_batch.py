@@ -71,7 +71,7 @@ def capture_server(delay_s: float) -> Iterator[CaptureServer]:
     captured: list[Captured] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with lock:
                 captured.append(Captured(self.path, dict(self.headers), body))
@@ -159,7 +159,9 @@ _ALERT_ZERO: dict[str, Any] = {
 }
 
 
-def diff_alert_data(exp: dict[str, Any], got: dict[str, Any], tol: float, ignore: list[str]) -> str | None:
+def diff_alert_data(
+    exp: dict[str, Any], got: dict[str, Any], tol: float, ignore: list[str]
+) -> str | None:
     for key, zero in _ALERT_ZERO.items():
         if key in ignore:
             continue
