@@ -381,7 +381,15 @@ def _invalid_query_cases(body: str) -> list[dict[str, Any]]:
     for m in re.finditer(r"script: `([^`]*)`,\s*err:\s*(`[^`]*`|\"(?:\\.|[^\"\\])*\")", body):
         err = m.group(2)
         err = err[1:-1] if err.startswith("`") else json.loads(err)
-        out.append({"script": m.group(1) + "\n", "error": err, "data": None, "until": None})
+        out.append(
+            {
+                "script": m.group(1) + "\n",
+                "error": err,
+                "data": None,
+                "until": None,
+                "task": "invalid",
+            }
+        )
     return out
 
 
@@ -434,7 +442,7 @@ def write_case(
             "func": func,
             "line": line,
         },
-        "task_name": call["data"] or func,
+        "task_name": call.get("task") or call["data"] or func,
         "dbrp": "dbname.rpname",
         "until": call["until"],
         "data": data,
