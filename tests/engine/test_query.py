@@ -6,7 +6,7 @@ import pytest
 from engine_support import context
 
 from leyden.engine.model import Batch, BatchPoint, Dimensions
-from leyden.engine.node import TaskError
+from leyden.engine.node import NODE_CLASSES, TaskError
 from leyden.engine.nodes.query import QueryNode
 from leyden.engine.router import Router
 from leyden.engine.task import Task
@@ -93,6 +93,7 @@ def test_a_semicolon_inside_quotes_does_not_split_the_query() -> None:
     _task("batch|query('SELECT v FROM m WHERE t = \\'a;b\\'').every(1s)|httpOut('o')")
 
 
-def test_query_flux_is_refused_with_a_clear_message() -> None:
-    with pytest.raises(TaskError, match="Flux queries are not supported"):
-        _task("batch|queryFlux('from(bucket:\"b\")').every(1s)|httpOut('o')")
+def test_query_flux_is_refused_as_flux() -> None:
+    pipeline = build_pipeline("batch|queryFlux('from(bucket:\"b\")').every(1s)|httpOut('o')")
+    (use,) = pipeline.unsupported(NODE_CLASSES, ())
+    assert (use.what, use.node) == ("Flux queries (queryFlux)", "queryFlux1")

@@ -470,7 +470,7 @@ async def test_task_that_cannot_start_keeps_the_error(server: Any) -> None:
         client, id="b", script=script, status="enabled", dbrps=[{"db": "telegraf", "rp": "autogen"}]
     )
     assert status == 500
-    assert "Flux queries are not supported" in body["error"]
+    assert "not supported by this server: Flux queries (queryFlux)" in body["error"]
     task = await (await client.get(f"{TASKS}/b")).json()
     assert (task["type"], task["status"], task["executing"]) == ("batch", "enabled", False)
     assert task["error"] == body["error"]

@@ -8,7 +8,8 @@ Here both callers use one entry point, :meth:`QueryNode.emit_batches`, so the li
 and ``leyden replay`` cannot drift apart.  The node counts Kapacitor's ``batches_queried`` and
 ``points_queried``, plus ``query_errors`` for queries that failed (:meth:`QueryNode.query_failed`).
 
-``queryFlux()`` is refused when the task starts: Leyden runs no Flux.
+``queryFlux()`` has no runtime class: Leyden runs no Flux, and the task is refused when it
+starts (``Pipeline.unsupported`` names it as Flux).
 """
 
 from __future__ import annotations
@@ -119,15 +120,3 @@ def statement_problem(query: str) -> str | None:
     if first != "SELECT":
         return f"query is not a select statement {json.dumps(stmts[0])}"
     return None
-
-
-@register("queryFlux")
-class QueryFluxNode(Node):
-    """Refused at start: Leyden does not run Flux."""
-
-    def __init__(self, spec: Any, ctx: TaskContext) -> None:
-        super().__init__(spec, ctx)
-        raise TaskError(
-            f"{self.name}: Flux queries are not supported (queryFlux); "
-            "use query() with an InfluxQL SELECT"
-        )
