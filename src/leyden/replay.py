@@ -9,6 +9,18 @@ each file lands on 1971-01-01T00:00:00Z, delivered one at a time in file order, 
 moves to each point's time before it is delivered.  Points later than ``--until`` are not
 delivered.  Handlers really send.
 
+A batch task replays ``.brpl`` recordings instead (Kapacitor's ``replayBatchFromChan``), one
+file per ``query()`` node in the order Kapacitor's replayer feeds them (its pipeline walk
+order, ``Task.query_nodes``; not always script order: TestBatch_JoinOn's second query takes
+the first file): a stream of JSON batches (usually one per
+line), ``{"name", "tags", "tmax"?, "points": [{"fields", "tags"?, "time"}]}``.  Each file is re-timed on its own: the
+first point of the file lands on 1971-01-01T00:00:00Z and every point moves by the same
+offset; a batch's time is the later of its recorded ``tmax`` (kept as recorded) and its last
+point's new time; an empty batch keeps its recorded ``tmax`` or, without one, the previous
+batch's.  The clock moves to a batch's last point before the batch is delivered, so batches
+of several files arrive in the order of those times (file order among equals); a batch later
+than ``--until`` is not delivered, nor anything after it in its file.
+
 The task runs as a server runs it: the runtime comes from :func:`leyden.runtime.build_runtime`
 (an in-memory store, the simulated clock) and the task is built, checked and started by the
 same :class:`~leyden.tasks.runner.TaskRunner` the task manager uses.
@@ -19,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import heapq
 import json
 import logging
 import os
@@ -31,10 +44,12 @@ from typing import TextIO
 from leyden import lineprotocol
 from leyden.clock import SimulatedClock
 from leyden.config import Config, ConfigError, load_config
+from leyden.engine.model import Batch, BatchPoint, Dimensions
 from leyden.engine.node import TaskError
+from leyden.engine.nodes.query import QueryNode
 from leyden.engine.task import Task
 from leyden.go.strconv import parse_go_duration
-from leyden.go.types import go_json
+from leyden.go.types import Time, go_json
 from leyden.log import setup_logging
 from leyden.model.alert import Event
 from leyden.model.alertdata import event_to_json
@@ -48,6 +63,8 @@ from leyden.tick.errors import TickError
 from leyden.tick.pipeline import Pipeline
 
 log = logging.getLogger("leyden.replay")
+
+NO_DIMS = Dimensions()
 
 #: the harness clock's zero, "to avoid epoch-0 collisions"
 REPLAY_ZERO_NS = 31_536_000 * 1_000_000_000  # 1971-01-01T00:00:00Z
@@ -97,6 +114,79 @@ def rebased(records: Iterator[Recorded]) -> Iterator[Recorded]:
         yield rec
 
 
+def read_brpl(path: Path) -> Iterator[Batch]:
+    """The batches of one batch recording (a stream of JSON objects, as Go's ``json.Decoder``
+    reads it), in file order, with their recorded times.
+
+    Numbers are floats, as Go decodes them into ``interface{}``; a point without tags takes
+    the batch's tags; a missing ``tmax`` is 0 ("not set").
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReplayError(f"{path}: cannot read: {exc.strerror}") from None
+    decoder = json.JSONDecoder(parse_int=float)
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            return
+        where = f"{path}:{text.count(chr(10), 0, pos) + 1}"
+        try:
+            raw, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            raise ReplayError(
+                f"{path}:{exc.lineno}: not a JSON batch: {exc.msg} (column {exc.colno})"
+            ) from None
+        if not isinstance(raw, dict):
+            raise ReplayError(f"{where}: a batch must be a JSON object")
+        tags = _str_map(raw.get("tags"), f"{where}: tags")
+        points: list[BatchPoint] = []
+        for i, rp in enumerate(raw.get("points") or []):
+            if not isinstance(rp, dict) or not isinstance(rp.get("fields") or {}, dict):
+                raise ReplayError(f"{where}: points[{i}] must be an object with fields")
+            ptags = _str_map(rp.get("tags"), f"{where}: points[{i}].tags") or tags
+            points.append(
+                BatchPoint(_time(rp.get("time"), where), dict(rp.get("fields") or {}), ptags)
+            )
+        tmax = _time(raw["tmax"], where) if raw.get("tmax") else 0
+        yield Batch(str(raw.get("name") or ""), "", tags, NO_DIMS, tmax, points)
+
+
+def _str_map(value: object, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ReplayError(f"{where} must be an object of strings")
+    return dict(value)
+
+
+def _time(value: object, where: str) -> int:
+    try:
+        return int(Time.parse_rfc3339(str(value)))
+    except ValueError as exc:
+        raise ReplayError(f"{where}: {exc}") from None
+
+
+def rebased_batches(batches: Iterator[Batch]) -> Iterator[tuple[int, Batch]]:
+    """(time the clock must reach first, the batch re-timed), as Kapacitor's replayer does."""
+    offset: int | None = None
+    tmax = 0
+    wait = REPLAY_ZERO_NS
+    for b in batches:
+        if not b.points:
+            tmax = b.tmax or tmax
+            yield wait, b.copy(tmax=tmax)
+            continue
+        if offset is None:
+            offset = REPLAY_ZERO_NS - b.points[0].time
+        points = [BatchPoint(p.time + offset, p.fields, p.tags) for p in b.points]
+        wait = points[-1].time
+        tmax = max(b.tmax, wait)
+        yield wait, b.copy(tmax=tmax, points=points)
+
+
 def parse_dbrp(text: str) -> tuple[str, str]:
     db, dot, rp = text.partition(".")
     db, rp = db.strip('"'), rp.strip('"')
@@ -121,6 +211,7 @@ async def replay(
         raise ReplayError(f"{script}: cannot read: {exc.strerror}") from None
     pipeline = build(text, filename=str(script))
     check(pipeline, str(script))
+    check_data(pipeline.task_type, data)
     # Nothing outlives a replay: the store (and its outbox) is in memory.  Handlers really
     # send.  "simulated": points arrive back to back, so clock jumps are not idleness
     # (barrier.py).
@@ -163,6 +254,12 @@ async def _run(
     clock = runtime.clock
     assert isinstance(clock, SimulatedClock)
     limit = None if until is None else REPLAY_ZERO_NS + until
+    if pipeline.task_type == "batch":
+        _run_batches(task, clock, data, limit)
+        if limit is not None:
+            clock.advance_to(limit)
+        await runtime.runner.stop(task)
+        return task
     for path in data:
         for rec in rebased(read_srpl(path)):
             if limit is not None and rec.point.time > limit:
@@ -173,6 +270,41 @@ async def _run(
         clock.advance_to(limit)
     await runtime.runner.stop(task)  # httpPost requests still queued, then what stop() flushed
     return task
+
+
+def check_data(task_type: str | None, data: Sequence[Path]) -> None:
+    """A batch task replays ``.brpl`` files only, a stream task ``.srpl`` files only."""
+    want, other = (".brpl", ".srpl") if task_type == "batch" else (".srpl", ".brpl")
+    for path in data:
+        if path.suffix == other:
+            raise ReplayError(
+                f"{path}: a {task_type} task replays {want} recordings, not {other} "
+                f"(a {'stream' if other == '.srpl' else 'batch'} recording)"
+            )
+
+
+def _run_batches(
+    task: Task, clock: SimulatedClock, data: Sequence[Path], limit: int | None
+) -> None:
+    """Deliver each file's batches to its query node (``Task.query_nodes``), clock first."""
+    queries = [n for n in task.query_nodes if isinstance(n, QueryNode)]
+    if len(data) != len(queries):
+        raise ReplayError(
+            f"the task has {len(queries)} query node(s) and {len(data)} --data recording(s) "
+            "were given: give one .brpl file per query()"
+        )
+
+    def stream(i: int) -> Iterator[tuple[int, int, Batch]]:
+        for wait, b in rebased_batches(read_brpl(data[i])):
+            if limit is not None and wait > limit:
+                return
+            yield wait, i, b
+
+    merged = heapq.merge(*(stream(i) for i in range(len(data))), key=lambda t: (t[0], t[1]))
+    for wait, i, b in merged:
+        if wait > clock.now():
+            clock.advance_to(wait)
+        queries[i].emit_batches([b], clock.now())
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ NODE_KINDS = frozenset(
     {
         "alert",
         "barrier",
+        "batch",
         "bottom",
         "changeDetect",
         "combine",
@@ -55,6 +56,7 @@ NODE_KINDS = frozenset(
         "movingAverage",
         "noop",
         "percentile",
+        "query",
         "sample",
         "shift",
         "sideload",
@@ -66,6 +68,7 @@ NODE_KINDS = frozenset(
         "stream",
         "sum",
         "top",
+        "trickle",
         "union",
         "where",
         "window",

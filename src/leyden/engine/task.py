@@ -103,6 +103,10 @@ class Task:
         for spec in pipeline.nodes:
             self.nodes[spec.name].children = self._edges(spec)
         self._streams = [self.nodes[s.name] for s in pipeline.sources if s.kind == "stream"]
+        #: a batch task's ``query()`` nodes in Kapacitor's pipeline walk order (the order of its
+        #: batch collectors, which its replayer feeds file 0, 1 …); what feeds them (the query
+        #: scheduler, ``leyden replay``) calls their ``emit_batches``
+        self.query_nodes = [self.nodes[s.name] for s in pipeline.walk() if s.kind == "query"]
         self.exec_times = ExecTimes(self.nodes.values())
         self._received = 0
         #: points a node failed on with an unexpected exception (a bug, logged)
@@ -153,7 +157,8 @@ class Task:
                 start(self.nodes)
         if self._chain is not None:  # started nodes may have added children (stats)
             self._chain = compile_source_chain(self._streams[0])
-        router.subscribe(self, self.dbrps or None, self.measurements())
+        if self._streams:  # a batch task reads no written point: its queries feed it
+            router.subscribe(self, self.dbrps or None, self.measurements())
 
     def receive(self, db: str, rp: str, point: WirePoint) -> None:
         self.receive_point(Point(point.name, point.tags, point.fields, point.time, db=db, rp=rp))

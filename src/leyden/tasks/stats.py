@@ -43,7 +43,7 @@ class Throughput:
 
 
 def _source_count(task: Task) -> int:
-    return sum(n.stats.collected for n in task.nodes.values() if n.kind in ("stream", "batch"))
+    return sum(n.stats.collected for n in task.nodes.values() if n.kind in ("stream", "query"))
 
 
 def _node_stats(task: Task, node: Node) -> dict[str, Any]:
@@ -55,9 +55,10 @@ def _node_stats(task: Task, node: Node) -> dict[str, Any]:
         "errors": node.stats.errors,
         "working_cardinality": int(cardinality()) if callable(cardinality) else 0,
     }
-    extra = getattr(node, "alert_stats", None)
-    if isinstance(extra, Mapping):
-        stats.update(extra)
+    for hook in ("alert_stats", "query_stats"):  # alert / query nodes' own stats
+        extra = getattr(node, hook, None)
+        if isinstance(extra, Mapping):
+            stats.update(extra)
     return stats
 
 

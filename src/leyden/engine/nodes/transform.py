@@ -526,3 +526,17 @@ class LogNode(Node):
                 "end batch", name=b.name, group=b.group, tag=dict(b.tags), time=str(Time(b.tmax))
             )
         self.emit_batch(b)
+
+
+# --- trickle -------------------------------------------------------------------------------
+
+
+@register("trickle")
+class TrickleNode(Node):
+    """Kapacitor's ``trickle.go``: a batch edge becomes a stream edge, each batch point one
+    point with the batch's name and dimensions and the point's own tags; stream points pass."""
+
+    def batch(self, b: Batch) -> None:
+        self.stats.collected += 1
+        for bp in b.points:
+            self.emit_point(Point(b.name, bp.tags, bp.fields, bp.time, b.dims))

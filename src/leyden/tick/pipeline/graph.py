@@ -98,6 +98,10 @@ class TickWarning:
         return f"{self.filename}:{self.line}:{self.col}: warning: {self.message}"
 
 
+#: how an unsupported node kind is named when that says more than its kind
+_WHAT = {"queryFlux": "Flux queries (queryFlux)"}
+
+
 @dataclass(frozen=True, slots=True)
 class UnsupportedUse:
     """A node or handler Leyden accepts in a script but cannot run (yet)."""
@@ -174,7 +178,7 @@ class Pipeline:
         out: list[UnsupportedUse] = []
         for n in self.nodes:
             if n.kind not in node_kinds:
-                what = f"udf {n.udf_name}" if n.kind == "udf" else n.kind
+                what = f"udf {n.udf_name}" if n.kind == "udf" else _WHAT.get(n.kind, n.kind)
                 out.append(UnsupportedUse(what, n.name, n.pos))
             for h in n.handlers:
                 if h.kind not in handler_kinds:

@@ -1,0 +1,122 @@
+"""Batch sources: ``batch`` (the task's root) and ``query()``, which hands batches to the task.
+
+Kapacitor's ``batch.go``: a ``QueryNode`` runs its InfluxQL on a schedule, turns each series
+of the answer into one batch (``edge.ResultToBufferedBatches``: the series' tags are the group,
+grouped by measurement when ``.groupByMeasurement()``) and passes it to its children; the
+integration tests' replayer (``replay.go``) hands recorded batches to the same node instead.
+Here both callers use one entry point, :meth:`QueryNode.emit_batches`, so the live scheduler
+and ``leyden replay`` cannot drift apart.  The node counts Kapacitor's ``batches_queried`` and
+``points_queried``, plus ``query_errors`` for queries that failed (:meth:`QueryNode.query_failed`).
+
+``queryFlux()`` has no runtime class: Leyden runs no Flux, and the task is refused when it
+starts (``Pipeline.unsupported`` names it as Flux).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from leyden.engine.model import Batch, Dimensions, group_id
+from leyden.engine.node import Node, TaskContext, TaskError, register
+
+
+@register("batch")
+class BatchNode(Node):
+    """The root of a batch task; its ``query()`` children are fed from outside."""
+
+
+@register("query")
+class QueryNode(Node):
+    """The batch source of a batch task: receives batches and pushes them to its children."""
+
+    def __init__(self, spec: Any, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        p = spec.properties
+        self.query: str = str(p.get("query", ""))
+        self.by_name: bool = bool(p.get("groupByMeasurement", False))
+        self.period: int = int(p.get("period", 0) or 0)
+        self.every: int = int(p.get("every", 0) or 0)
+        self.cron: str = str(p.get("cron", "") or "")
+        self.offset: int = int(p.get("offset", 0) or 0)
+        self.batches_queried = 0
+        self.points_queried = 0
+        self.query_errors = 0
+        problem = statement_problem(self.query)
+        if problem:
+            raise TaskError(problem)
+        if self.every and self.cron:
+            raise TaskError(f"{self.name}: must not set both 'every' and 'cron' properties")
+        if self.every < 0:
+            raise TaskError(f"{self.name}: 'every' duration must must non-negative")
+        if not self.every and not self.cron:
+            raise TaskError(f"{self.name}: must define one of 'every' or 'cron'")
+
+    def emit_batches(self, batches: Sequence[Batch], now_ns: int) -> None:
+        """The one entry point of a batch task's data: ``batches`` (one per series of a query
+        answer, or read from a recording) go to the children in order.
+
+        A batch whose ``tmax`` is 0 (not set: the query was not grouped by time, or the
+        recording gave none) gets ``now_ns``, the query's stop time, as Kapacitor's
+        ``doQuery`` does.  The batch's group is recomputed from its tags and this node's
+        ``groupByMeasurement``, so a caller need only fill ``name``, ``tags`` and ``points``.
+        Points are counted in ``batches_queried``/``points_queried``.
+        """
+        for b in batches:
+            dims = Dimensions(self.by_name, tuple(sorted(b.tags)))
+            group = group_id(b.name, b.tags, dims)
+            tmax = b.tmax or now_ns
+            if group != b.group or dims != b.dims or tmax != b.tmax:
+                b = b.copy(group=group, dims=dims, tmax=tmax)
+            self.batches_queried += 1
+            self.points_queried += len(b.points)
+            self.stats.collected += 1
+            self.emit_batch(b)
+
+    def query_failed(self, message: str) -> None:
+        """The scheduler's query failed (connection, InfluxDB error …): count and log it."""
+        self.query_errors += 1
+        self.error("error executing query", err=message)
+
+    @property
+    def query_stats(self) -> Mapping[str, int]:
+        """Kapacitor's extra node stats of a query node (read by the task-stats code)."""
+        return {
+            "batches_queried": self.batches_queried,
+            "points_queried": self.points_queried,
+            "query_errors": self.query_errors,
+        }
+
+
+def statements(query: str) -> list[str]:
+    """The statements of an InfluxQL text: split at ``;`` outside quotes, empty ones dropped."""
+    out: list[str] = []
+    start, quote, i = 0, "", 0
+    while i < len(query):
+        c = query[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c == ";":
+            out.append(query[start:i])
+            start = i + 1
+        i += 1
+    out.append(query[start:])
+    return [s.strip() for s in out if s.strip()]
+
+
+def statement_problem(query: str) -> str | None:
+    """Kapacitor's ``NewQuery`` checks: one statement, and a SELECT (the full InfluxQL parse
+    belongs to the query scheduler)."""
+    stmts = statements(query)
+    if len(stmts) != 1:
+        return f"query must be a single select statement, got {len(stmts)} statements"
+    first = stmts[0].split(None, 1)[0].upper()
+    if first != "SELECT":
+        return f"query is not a select statement {json.dumps(stmts[0])}"
+    return None
