@@ -443,7 +443,9 @@ async def test_create_enabled_and_delete_enabled(server: Any) -> None:
     assert (await client.get(f"{TASKS}/cpu/out")).status == 404
 
 
-async def test_batch_task_starts_and_waits_for_its_queries(server: Any) -> None:
+async def test_batch_task_without_an_influxdb_cluster_is_refused(server: Any) -> None:
+    """A batch task queries its cluster (tests/e2e/test_e2e_batch_task.py runs one against
+    influxd); without one, enabling it fails with what to configure, as in Kapacitor."""
     client, _ = server
     script = (
         'batch\n    |query(\'SELECT mean(usage_idle) FROM "telegraf"."autogen"."cpu"\')\n'
@@ -452,13 +454,12 @@ async def test_batch_task_starts_and_waits_for_its_queries(server: Any) -> None:
     status, body = await _create(
         client, id="b", script=script, status="enabled", dbrps=[{"db": "telegraf", "rp": "autogen"}]
     )
-    assert status == 200, body
+    assert status == 500, body
+    assert (
+        body["error"] == "query1: failed to get InfluxDB client: no [[influxdb]] cluster is enabled"
+    )
     task = await (await client.get(f"{TASKS}/b")).json()
-    assert (task["type"], task["status"], task["executing"]) == ("batch", "enabled", True)
-    query = task["stats"]["node-stats"]["query1"]
-    assert (query["batches_queried"], query["points_queried"], query["query_errors"]) == (0, 0, 0)
-    await _write(client, "cpu usage_idle=5 1000000000\n")  # a batch task reads no writes
-    assert (await (await client.get(f"{TASKS}/b/out")).json()) == {}
+    assert (task["type"], task["status"], task["executing"]) == ("batch", "enabled", False)
 
 
 async def test_task_that_cannot_start_keeps_the_error(server: Any) -> None:

@@ -49,7 +49,8 @@ Emit = Callable[[list[Batch], int], None]
 
 @dataclass(slots=True)
 class BatchQueryStats:
-    """Kapacitor's statistics of a query node."""
+    """Kapacitor's statistics of a query node: owned by the node (``QueryNode.query_counts``),
+    which counts the batches and points it is handed; a runner counts its failed queries."""
 
     query_errors: int = 0
     batches_queried: int = 0
@@ -209,8 +210,6 @@ class BatchQueryRunner:
         if self._failing:
             self._failing = False
             log.info("%s: query on cluster %r works again", self.name, cluster.name)
-        self.stats.batches_queried += len(batches)
-        self.stats.points_queried += sum(len(b.points) for b in batches)
         if batches:
             try:
                 self.emit(batches, tick)
@@ -236,10 +235,12 @@ def start_batch_queries(
     clock: Clock,
     emit_for: Callable[[NodeSpec], Emit],
     *,
+    stats_for: Callable[[NodeSpec], BatchQueryStats] | None = None,
     tz: tzinfo | None = LOCAL,
 ) -> BatchQueries:
     """Plan and start a runner for every ``query`` node of ``pipeline`` (a task being
-    enabled in ``leyden serve``); ``emit_for(spec)`` is the node's entry point.  Raises
+    enabled in ``leyden serve``); ``emit_for(spec)`` is the node's entry point and
+    ``stats_for(spec)`` its stats, where failed queries are counted.  Raises
     ``BatchQueryError``/``ScheduleError`` (Kapacitor's messages, prefixed with the node) and
     starts nothing when one node's plan or cluster is wrong.  Cron expressions are read in
     ``tz``, by default the server's local zone, as Kapacitor reads them."""
@@ -255,7 +256,12 @@ def start_batch_queries(
     try:
         for spec, plan in planned:
             runner = BatchQueryRunner(
-                plan, clusters, emit_for(spec), clock=clock, name=f"{task}/{spec.name}"
+                plan,
+                clusters,
+                emit_for(spec),
+                clock=clock,
+                name=f"{task}/{spec.name}",
+                stats=stats_for(spec) if stats_for is not None else None,
             )
             runner.start()
             runners.append(runner)

@@ -18,6 +18,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from leyden.engine.batch_runner import BatchQueryStats
 from leyden.engine.model import Batch, Dimensions, group_id
 from leyden.engine.node import Node, TaskContext, TaskError, register
 
@@ -40,9 +41,9 @@ class QueryNode(Node):
         self.every: int = int(p.get("every", 0) or 0)
         self.cron: str = str(p.get("cron", "") or "")
         self.offset: int = int(p.get("offset", 0) or 0)
-        self.batches_queried = 0
-        self.points_queried = 0
-        self.query_errors = 0
+        #: Kapacitor's query-node stats; the live scheduler (``batch_runner``) counts failed
+        #: queries into the same object, so one object owns them
+        self.query_counts = BatchQueryStats()
         problem = statement_problem(self.query)
         if problem:
             raise TaskError(problem)
@@ -69,24 +70,20 @@ class QueryNode(Node):
             tmax = b.tmax or now_ns
             if group != b.group or dims != b.dims or tmax != b.tmax:
                 b = b.copy(group=group, dims=dims, tmax=tmax)
-            self.batches_queried += 1
-            self.points_queried += len(b.points)
+            self.query_counts.batches_queried += 1
+            self.query_counts.points_queried += len(b.points)
             self.stats.collected += 1
             self.emit_batch(b)
 
     def query_failed(self, message: str) -> None:
         """The scheduler's query failed (connection, InfluxDB error …): count and log it."""
-        self.query_errors += 1
+        self.query_counts.query_errors += 1
         self.error("error executing query", err=message)
 
     @property
     def query_stats(self) -> Mapping[str, int]:
         """Kapacitor's extra node stats of a query node (read by the task-stats code)."""
-        return {
-            "batches_queried": self.batches_queried,
-            "points_queried": self.points_queried,
-            "query_errors": self.query_errors,
-        }
+        return self.query_counts.as_dict()
 
 
 def statements(query: str) -> list[str]:
