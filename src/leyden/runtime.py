@@ -27,6 +27,7 @@ from leyden.delivery.outbox import Outbox, SqliteOutbox
 from leyden.delivery.pacing import PacingConfig
 from leyden.engine.router import Router
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
+from leyden.loopback import Loopback
 from leyden.notify import INTEGRATIONS, IntegrationService
 from leyden.store import Store
 from leyden.tasks.manager import TaskManager
@@ -61,6 +62,8 @@ class Runtime:
     outbox: Outbox
     #: what the delivery dispatcher counted since start, for ``/metrics``
     delivery_counters: DeliveryCounters
+    #: ``kapacitorLoopback``'s way back into the router (and the workers)
+    loopback: Loopback
     #: the engine worker processes (``[engine] workers`` > 1); None: every task in-process
     pool: EnginePool | None = None
 
@@ -82,6 +85,7 @@ class Runtime:
         Returns how many deliveries were left in the outbox (queued or cut off in flight).
         """
         try:
+            await self.loopback.close()  # looped-back points reach tasks still running
             await self.tasks.close()
             if self.pool is not None:
                 await self.pool.close()  # after the tasks: their last events are published
@@ -159,26 +163,31 @@ def build_runtime(
     )
     alerts = AlertService(services=integrations, config=config, store=store, dispatcher=dispatcher)
     router = Router(config.default_retention_policy)
-    task_services = TaskServices(
-        alerts=alerts,
-        alert_options=alert_node_options(config),
-        httppost_endpoints=httppost_endpoints(config),
-        simulated=simulated,
-    )
-    runner = TaskRunner(
-        router=router, services=task_services, clock=clock, hostname=config.hostname
-    )
+    alert_options = alert_node_options(config)
+    endpoints = httppost_endpoints(config)
     pool = (
         EnginePool(
             config=config,
             count=engine_workers,
             alerts=alerts,
             router=router,
-            alert_options=task_services.alert_options,
-            httppost_endpoints=task_services.httppost_endpoints,
+            alert_options=alert_options,
+            httppost_endpoints=endpoints,
         )
         if engine_workers > 1 and not simulated
         else None
+    )
+    # replay delivers looped-back points after each recorded point; a server on the next turn
+    loopback = Loopback(router, pool=pool, deferred=not simulated)
+    task_services = TaskServices(
+        alerts=alerts,
+        alert_options=alert_options,
+        httppost_endpoints=endpoints,
+        loopback=loopback,
+        simulated=simulated,
+    )
+    runner = TaskRunner(
+        router=router, services=task_services, clock=clock, hostname=config.hostname
     )
     return Runtime(
         config=config,
@@ -194,5 +203,6 @@ def build_runtime(
         tasks=TaskManager(store=store, runner=runner, integrations=integrations, pool=pool),
         outbox=outbox,
         delivery_counters=dispatcher.counters,
+        loopback=loopback,
         pool=pool,
     )

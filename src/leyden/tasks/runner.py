@@ -44,7 +44,8 @@ class TaskRunner:
     def start(self, name: str, pipeline: Pipeline, dbrps: Iterable[tuple[str, str]]) -> Task:
         """Build the nodes and subscribe the task; nothing is left subscribed if a node
         refuses its settings (``TaskError``, ``ValueError`` …)."""
-        ctx = TaskContext(name, self.clock, self.services, self.hostname)
+        dbrps = tuple(dbrps)
+        ctx = TaskContext(name, self.clock, self.services, self.hostname, dbrps)
         task = Task(name, pipeline, ctx, dbrps)
         try:
             task.start(self.router)
