@@ -5,6 +5,7 @@ after each recorded point), through the router as a write does, over HTTP too.""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import urllib.request
 from collections.abc import Callable
@@ -14,10 +15,12 @@ import pytest
 
 from conftest import MakeRuntime
 from leyden import lineprotocol
+from leyden.cli import main as leyden_main
 from leyden.config import Config
 from leyden.go.types import go_json
 from leyden.loopback import MAX_ROUNDS
 from leyden.replay import main as replay_main
+from leyden.tasks.manager import check
 from leyden.tasks.runner import build
 from threaded_server import LiveServer
 
@@ -134,3 +137,17 @@ def test_replay_stops_points_looping_without_end(
     err = capsys.readouterr().err  # (replay logs to stderr)
     assert err.count("loop points back into each other without end") == 1
     assert f"rounds={MAX_ROUNDS}" in err
+
+
+def test_vet_and_enabling_accept_both_output_nodes(tmp_path: Path) -> None:
+    """They were accepted in scripts but refused when enabled; now the server runs them."""
+    script = tmp_path / "out.tick"
+    script.write_text(
+        "stream|from().measurement('cpu')|influxDBOut().database('db')\n"
+        "stream|from().measurement('mem')"
+        "|kapacitorLoopback().database('loop').retentionPolicy('autogen')\n"
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert leyden_main(["vet", str(script)], out, err) == 0
+    assert err.getvalue() == ""
+    check(build(script.read_text(), filename="out.tick"), "out.tick")  # raises if refused
