@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MakeRuntime
 from leyden import lineprotocol
 from leyden.cli import main as leyden_main
 from leyden.config import Config
 from leyden.go.types import go_json
 from leyden.loopback import MAX_ROUNDS
 from leyden.replay import main as replay_main
+from leyden.runtime import Runtime
 from leyden.tasks.manager import check
 from leyden.tasks.runner import build
 from threaded_server import LiveServer
@@ -49,7 +49,7 @@ def points(*lines: str) -> list[lineprotocol.WirePoint]:
 
 
 async def test_a_server_delivers_looped_back_points_after_the_current_write(
-    make_runtime: MakeRuntime,
+    make_runtime: Callable[..., Runtime],
 ) -> None:
     runtime = make_runtime(Config())
     runtime.runner.start("loop", build(LOOP, filename="loop"), [("telegraf", "autogen")])
