@@ -35,7 +35,7 @@ import asyncio
 import logging
 import re
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -242,7 +242,7 @@ class InfluxDBOutNode(Node):
         database: str,
         rp: str,
         name: str,
-        points: Any,
+        points: Iterable[tuple[dict[str, str], dict[str, Any], int]],
     ) -> None:
         """Encode ``points`` (tags, fields, time) into the buffer of (database, rp)."""
         if not database:
