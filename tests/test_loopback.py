@@ -68,6 +68,26 @@ async def test_a_server_delivers_looped_back_points_after_the_current_write(
     assert count.nodes["from1"].stats.emitted == 3
 
 
+async def test_tasks_looping_into_each_other_are_cut_after_max_rounds(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """A loops telegraf into loop, B loops loop into telegraf: Kapacitor's start-time check
+    cannot see it (each task alone is fine); the points stop after MAX_ROUNDS rounds."""
+    runtime = make_runtime(Config())
+    back = LOOP.replace("'loop'", "'telegraf'").replace(".tag('via', 'loopback')", "")
+    runtime.runner.start("a", build(LOOP, filename="a"), [("telegraf", "autogen")])
+    runtime.runner.start("b", build(back, filename="b"), [("loop", "autogen")])
+    runtime.router.write_points("telegraf", "autogen", points("cpu v=1 0"))
+    for _ in range(10 * MAX_ROUNDS):  # a round per turn of the event loop
+        if not runtime.loopback.pending:
+            break
+        await asyncio.sleep(0)
+    assert runtime.loopback.pending == 0 and runtime.loopback.loops_cut == 1
+    per_dbrp = runtime.router.stats.per_dbrp
+    half = MAX_ROUNDS // 2
+    assert (per_dbrp[("telegraf", "autogen")], per_dbrp[("loop", "autogen")]) == (1 + half, half)
+
+
 def test_over_http_a_write_reaches_the_task_reading_the_loopback(
     live_server: Callable[..., LiveServer],
 ) -> None:

@@ -30,29 +30,57 @@ __all__ = ["MAX_ROUNDS", "Loopback"]
 
 log = logging.getLogger("leyden.task")
 
-#: rounds of looped-back points (points looping back what looped back …) one ``flush`` delivers
-#: in replay; beyond, tasks are looping points into each other without end
+#: how many times points may loop back in a row (points looping back what looped back …);
+#: beyond, tasks are looping points into each other without end: those are dropped
 MAX_ROUNDS = 100
 
 
 class Loopback:
-    """Queues looped-back points; :meth:`flush` delivers them (see the module docstring)."""
+    """Queues looped-back points; :meth:`flush` delivers them (see the module docstring).
+
+    Each queued entry knows its round: 1 for points a write made, n + 1 for points made while
+    delivering round n.  Tasks looping points into each other (A into B's database, B into
+    A's) would otherwise keep the event loop busy for ever; points past :data:`MAX_ROUNDS`
+    are dropped, and logged the 1st, 2nd, 4th … time.
+    """
 
     def __init__(self, router: Router, *, pool: EnginePool | None, deferred: bool) -> None:
         self.router = router
         self.pool = pool
         self.deferred = deferred
-        self._queue: deque[tuple[str, str, list[WirePoint]]] = deque()
+        # (db, rp, points, round)
+        self._queue: deque[tuple[str, str, list[WirePoint], int]] = deque()
         self._scheduled = False
+        self._round = 0  # the round being delivered (0: none, a write's points)
+        #: times points were dropped for looping more than MAX_ROUNDS times
+        self.loops_cut = 0
         self._forwards: set[asyncio.Task[None]] = set()
 
     def __call__(self, db: str, rp: str, points: Sequence[WirePoint]) -> None:
         """Queue ``points`` of (db, rp); never routes them now."""
+        hop = self._round + 1
+        if hop > MAX_ROUNDS:
+            self.loops_cut += 1
+            if self.loops_cut & (self.loops_cut - 1) == 0:  # the 1st, 2nd, 4th, 8th … time
+                log.error(
+                    "kapacitorLoopback: tasks loop points back into each other without end; "
+                    "dropping the points still looping",
+                    extra={
+                        "fields": {
+                            "rounds": MAX_ROUNDS,
+                            "db": db,
+                            "rp": rp,
+                            "times": self.loops_cut,
+                        }
+                    },
+                )
+            return
         queue = self._queue
-        if queue and queue[-1][0] == db and queue[-1][1] == rp:
-            queue[-1][2].extend(points)
+        last = queue[-1] if queue else None
+        if last is not None and last[0] == db and last[1] == rp and last[3] == hop:
+            last[2].extend(points)
         else:
-            queue.append((db, rp, list(points)))
+            queue.append((db, rp, list(points), hop))
         if self.deferred and not self._scheduled:
             try:
                 loop = asyncio.get_running_loop()
@@ -64,7 +92,7 @@ class Loopback:
     @property
     def pending(self) -> int:
         """Points queued and not yet delivered."""
-        return sum(len(points) for _, _, points in self._queue)
+        return sum(len(entry[2]) for entry in self._queue)
 
     def _deliver_once(self) -> None:
         """Deliver what is queued now; what it loops back goes on the next turn."""
@@ -72,24 +100,18 @@ class Loopback:
         self._deliver(len(self._queue))
 
     def flush(self) -> None:
-        """Deliver everything queued, and what that loops back, up to :data:`MAX_ROUNDS`
-        rounds; beyond that the points are dropped with a log line."""
-        for _ in range(MAX_ROUNDS):
-            if not self._queue:
-                return
+        """Deliver everything queued, and what that loops back, until nothing is left."""
+        while self._queue:
             self._deliver(len(self._queue))
-        if self._queue:
-            log.error(
-                "kapacitorLoopback: tasks loop points back into each other without end; "
-                "dropping the points still looping",
-                extra={"fields": {"rounds": MAX_ROUNDS, "dropped": self.pending}},
-            )
-            self._queue.clear()
 
     def _deliver(self, count: int) -> None:
         for _ in range(count):
-            db, rp, points = self._queue.popleft()
-            self._route(db, rp, points)
+            db, rp, points, hop = self._queue.popleft()
+            self._round = hop
+            try:
+                self._route(db, rp, points)
+            finally:
+                self._round = 0
 
     def _route(self, db: str, rp: str, points: list[WirePoint]) -> None:
         pool = self.pool
