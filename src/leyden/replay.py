@@ -266,6 +266,7 @@ async def _run(
                 break
             clock.advance_to(rec.point.time)
             runtime.router.write_points(rec.db, rec.rp, [rec.point])
+            runtime.loopback.flush()  # what the point looped back, before the next point
     if limit is not None:
         clock.advance_to(limit)
     await runtime.runner.stop(task)  # httpPost requests still queued, then what stop() flushed

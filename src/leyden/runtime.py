@@ -28,6 +28,7 @@ from leyden.delivery.pacing import PacingConfig
 from leyden.engine.router import Router
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
 from leyden.influxdb import InfluxDBService
+from leyden.loopback import Loopback
 from leyden.notify import INTEGRATIONS, IntegrationService
 from leyden.store import Store
 from leyden.tasks.manager import TaskManager
@@ -67,6 +68,8 @@ class Runtime:
     delivery_counters: DeliveryCounters
     #: the ``[[influxdb]]`` clusters and their subscription loops (issue 13)
     influxdb: InfluxDBService
+    #: ``kapacitorLoopback``'s way back into the router (and the workers)
+    loopback: Loopback
     #: the engine worker processes (``[engine] workers`` > 1); None: every task in-process
     pool: EnginePool | None = None
 
@@ -89,6 +92,7 @@ class Runtime:
         Returns how many deliveries were left in the outbox (queued or cut off in flight).
         """
         try:
+            await self.loopback.close()  # looped-back points reach tasks still running
             await self.tasks.close()
             if self.pool is not None:
                 await self.pool.close()  # after the tasks: their last events are published
@@ -175,27 +179,32 @@ def build_runtime(
         subscribe=not simulated,
         auth_enabled=config.http.auth_enabled,
     )
-    task_services = TaskServices(
-        alerts=alerts,
-        alert_options=alert_node_options(config),
-        httppost_endpoints=httppost_endpoints(config),
-        influxdb=influxdb,
-        simulated=simulated,
-    )
-    runner = TaskRunner(
-        router=router, services=task_services, clock=clock, hostname=config.hostname
-    )
+    alert_options = alert_node_options(config)
+    endpoints = httppost_endpoints(config)
     pool = (
         EnginePool(
             config=config,
             count=engine_workers,
             alerts=alerts,
             router=router,
-            alert_options=task_services.alert_options,
-            httppost_endpoints=task_services.httppost_endpoints,
+            alert_options=alert_options,
+            httppost_endpoints=endpoints,
         )
         if engine_workers > 1 and not simulated
         else None
+    )
+    # replay delivers looped-back points after each recorded point; a server on the next turn
+    loopback = Loopback(router, pool=pool, deferred=not simulated)
+    task_services = TaskServices(
+        alerts=alerts,
+        alert_options=alert_options,
+        httppost_endpoints=endpoints,
+        influxdb=influxdb,
+        loopback=loopback,
+        simulated=simulated,
+    )
+    runner = TaskRunner(
+        router=router, services=task_services, clock=clock, hostname=config.hostname
     )
     tasks = TaskManager(
         store=store, runner=runner, integrations=integrations, pool=pool, templates=store
@@ -216,5 +225,6 @@ def build_runtime(
         outbox=outbox,
         delivery_counters=dispatcher.counters,
         influxdb=influxdb,
+        loopback=loopback,
         pool=pool,
     )

@@ -66,6 +66,8 @@ class TaskContext:
     #: the process's services (alert service, endpoints …), built by :mod:`leyden.runtime`
     services: TaskServices
     hostname: str = "localhost"
+    #: the (database, retention policy)s the task reads (empty: every one)
+    dbrps: tuple[tuple[str, str], ...] = ()
 
 
 class Node:

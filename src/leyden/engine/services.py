@@ -13,15 +13,29 @@ alert service and the ``[[httppost]]`` endpoints through interfaces the task mas
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from leyden.engine.influx import NO_INFLUXDB, InfluxDBClusters
+from leyden.lineprotocol import WirePoint
 from leyden.model.alert import Event
 
-__all__ = ["AlertNodeOptions", "AlertSink", "AlertSinkFactory", "HTTPEndpoint", "TaskServices"]
+__all__ = [
+    "AlertNodeOptions",
+    "AlertSink",
+    "AlertSinkFactory",
+    "HTTPEndpoint",
+    "Loopback",
+    "TaskServices",
+]
+
+#: ``kapacitorLoopback``'s way back into this server: ``loopback(db, rp, points)`` queues the
+#: points and returns at once; the composition root delivers them after the current write,
+#: through the same route as ``/write`` (Kapacitor's ``TaskMaster.WriteKapacitorPoint``).  It
+#: never calls the router from inside the per-point path.
+Loopback = Callable[[str, str, Sequence[WirePoint]], None]
 
 
 class AlertSink(Protocol):
@@ -115,6 +129,9 @@ class TaskServices:
     httppost_endpoints: Mapping[str, HTTPEndpoint] = field(default_factory=dict)
     #: the ``[[influxdb]]`` clusters (``batch|query``, ``influxDBOut``); none by default
     influxdb: InfluxDBClusters = NO_INFLUXDB
+    #: ``kapacitorLoopback``'s door back into this server (None: a process without one, an
+    #: engine worker: such tasks stay in the server's process)
+    loopback: Loopback | None = None
     #: points arrive on a simulated clock, back to back (``leyden replay``): clock jumps are
     #: not idleness (see ``nodes/barrier.py``)
     simulated: bool = False

@@ -59,7 +59,8 @@ class TaskRunner:
         (:mod:`leyden.engine.batch_runner`), unless the clock is simulated: ``leyden replay``
         hands them recorded batches instead.  A refused query or schedule, or an unknown
         cluster, refuses the task with Kapacitor's message."""
-        ctx = TaskContext(name, self.clock, self.services, self.hostname)
+        dbrps = tuple(dbrps)
+        ctx = TaskContext(name, self.clock, self.services, self.hostname, dbrps)
         task = Task(name, pipeline, ctx, dbrps)
         try:
             task.start(self.router)

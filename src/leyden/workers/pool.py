@@ -3,8 +3,10 @@
 **Placement.**  A stream task goes to the worker with the fewest tasks, unless it must run in
 the server's process: an alert with ``.inhibit()`` or ``.category()`` (inhibition is decided
 across tasks, in one place: Kapacitor's alert service does it in one process too), an
-``httpOut`` (served from the task's memory by the server) or an ``httpPost`` (its requests run
-on an event loop, which a worker only turns between commands).  Those tasks, and every task
+``httpOut`` (served from the task's memory by the server), an ``httpPost`` or an
+``influxDBOut`` (their requests and flush timers run on an event loop, which a worker only
+turns between commands) or a ``kapacitorLoopback`` (its points go back through the server's
+own write path, which forwards them to the workers that read them).  Those tasks, and every task
 with ``workers = 1``, run in-process as before.
 
 **Writes.**  A body goes, raw, to every worker with a task on its (db, rp); each parses it and
@@ -60,7 +62,7 @@ __all__ = [
 log = logging.getLogger("leyden.worker")
 
 #: node kinds that keep a task in the server's process (see the module docstring)
-_LOCAL_KINDS = frozenset({"httpOut", "httpPost"})
+_LOCAL_KINDS = frozenset({"httpOut", "httpPost", "influxDBOut", "kapacitorLoopback"})
 
 
 class WorkerError(TaskError):
