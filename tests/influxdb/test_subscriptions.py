@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 
 import pytest
 from fake_influxdb import FakeInfluxDB
 
 from leyden.config import InfluxDBConfig
 from leyden.engine.influx import InfluxDBError
-from leyden.influxdb import HTTPCluster, SubscriptionLinker
+from leyden.influxdb import HTTPCluster, InfluxDBService, SubscriptionLinker
 from leyden.influxdb.subscriptions import destination
 
 DEST = "http://leyden.example:9092"
@@ -180,3 +182,47 @@ def test_destination_is_kapacitors_url() -> None:
 
 class _Stop(Exception):
     pass
+
+
+async def _until(check: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"disable-subscriptions": True},
+        {"enabled": False},
+        {"subscription-mode": "server"},  # a new name: the old one's go
+    ],
+    ids=["disable-subscriptions", "disabled", "new-name"],
+)
+async def test_an_update_that_unsubscribes_a_cluster_drops_its_subscriptions(
+    fake_influxdb: FakeInfluxDB, change: dict[str, object]
+) -> None:
+    """Kapacitor's Update: the config API turning a cluster's subscriptions off (or renaming
+    them) drops the ones it made; other subscriptions are never touched."""
+    fake_influxdb.databases = {"telegraf": ["autogen"]}
+    fake_influxdb.subscriptions = {("telegraf", "autogen", "chronograf"): ("ALL", ["http://x:1"])}
+    options: dict[str, object] = {"name": "main", "urls": [fake_influxdb.url]}
+    service = InfluxDBService(
+        [InfluxDBConfig.from_options(options, where="t")],
+        server_id=lambda kind: f"{kind}-id",
+        hostname="h",
+        http_port=1,
+    )
+    service.start()
+    try:
+        ours = ("telegraf", "autogen", "kapacitor-cluster-id")
+        await _until(lambda: ours in fake_influxdb.subscriptions, "the subscription")
+        service.update([InfluxDBConfig.from_options({**options, **change}, where="t")])
+        await _until(lambda: ours not in fake_influxdb.subscriptions, "it to be dropped")
+        kept = set(fake_influxdb.subscriptions) - {("telegraf", "autogen", "kapacitor-server-id")}
+        assert kept == {("telegraf", "autogen", "chronograf")}
+    finally:
+        await service.close()

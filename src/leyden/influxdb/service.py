@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from leyden.config import InfluxDBConfig
+from leyden.engine.influx import InfluxDBError
 from leyden.influxdb.client import HTTPCluster
 from leyden.influxdb.subscriptions import SUB_PREFIX, SubscriptionLinker, destination
 
@@ -49,6 +50,8 @@ class InfluxDBService:
         self._default = ""
         self._linkers: list[SubscriptionLinker] = []
         self._loops: list[asyncio.Task[None]] = []
+        #: dropping the subscriptions of clusters an update unsubscribed, then closing them
+        self._retiring: set[asyncio.Task[None]] = set()
         self._configure(configs)
 
     def _configure(self, configs: Sequence[InfluxDBConfig]) -> None:
@@ -126,18 +129,46 @@ class InfluxDBService:
         """The config API's new ``[[influxdb]]`` list: clusters and subscription loops are
         replaced (the old sessions close in the background)."""
         old = list(self._clusters.values())
+        old_linkers = self._linkers
         loops = self._loops
         self._loops = []
         for task in loops:
             task.cancel()
         self._configure(sections)
+        # Kapacitor's Update: a cluster no longer subscribed (disabled, removed,
+        # disable-subscriptions, another subscription name) has its subscriptions dropped,
+        # through its old client, before that client closes
+        kept = {(linker.config.name, linker.name) for linker in self._linkers}
+        gone = [linker for linker in old_linkers if (linker.config.name, linker.name) not in kept]
         if self._started:
             self.start()
-        for cluster in old:
-            asyncio.get_running_loop().create_task(cluster.close())
+        task = asyncio.get_running_loop().create_task(self._retire(gone, old))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
         log.info("[[influxdb]] clusters updated", extra={"fields": {"clusters": self.names()}})
+
+    async def _retire(
+        self, linkers: Sequence[SubscriptionLinker], clusters: Sequence[HTTPCluster]
+    ) -> None:
+        for linker in linkers:
+            fields = {"cluster": linker.config.name, "subscription": linker.name}
+            try:
+                dropped = await linker.unlink()
+            except InfluxDBError as exc:
+                log.warning(
+                    "InfluxDB subscriptions of a cluster no longer subscribed not dropped",
+                    extra={"fields": {**fields, "reason": str(exc)}},
+                )
+            else:
+                log.info(
+                    "InfluxDB subscriptions unlinked",
+                    extra={"fields": {**fields, "dropped": dropped}},
+                )
+        for cluster in clusters:
+            await cluster.close()
 
     async def close(self) -> None:
         await self._stop_loops()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
         for cluster in self._clusters.values():
             await cluster.close()

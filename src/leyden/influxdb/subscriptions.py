@@ -135,6 +135,19 @@ class SubscriptionLinker:
         result.linked = len(existing)
         return result
 
+    async def unlink(self) -> int:
+        """Drop every subscription of this name on the cluster (Kapacitor's
+        ``unlinkSubscriptions``: the cluster was disabled, removed, given
+        ``disable-subscriptions`` or a new subscription name); how many were dropped."""
+        dropped = 0
+        for sub_series in await self.cluster.query("SHOW SUBSCRIPTIONS"):
+            for row in sub_series.values:
+                fields = dict(zip(sub_series.columns, row, strict=False))
+                if fields.get("name") == self.name:
+                    await self._drop(sub_series.name, str(fields.get("retention_policy", "")))
+                    dropped += 1
+        return dropped
+
     async def _create(self, db: str, rp: str) -> None:
         await self.cluster.query(
             f"CREATE SUBSCRIPTION {quote_ident(self.name)} ON {quote_ident(db)}."
