@@ -120,7 +120,12 @@ def test_disable_subscriptions_leaves_influxdb_untouched(
 ) -> None:
     influxd.client().create_database("telegraf")
     stack = make_stack(conf_head=conf_with(influxd, disabled=True))
-    # three sync intervals: had the cluster been linked, it would have been by now
-    time.sleep(3)
+    # the server's start line for the cluster says no subscription loop runs for it, so
+    # nothing can be made after this point: no waiting for a sync that never comes
+    wait_until(
+        lambda: "subscriptions=disabled" in stack.server.log(),  # type: ignore[union-attr]
+        "the cluster's start line",
+        30,
+    )
     assert ours(influxd) == {}
     assert "InfluxDB subscription" not in stack.stop_server()

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from leyden.config import InfluxDBConfig
 from leyden.engine.influx import InfluxDBError
-from leyden.influxdb.client import HTTPCluster
+from leyden.influxdb.client import HTTPCluster, host_of
 from leyden.influxdb.subscriptions import SUB_PREFIX, SubscriptionLinker, destination
 
 __all__ = ["InfluxDBService"]
@@ -111,6 +111,29 @@ class InfluxDBService:
                 "credentials (Kapacitor's per-subscription tokens are not implemented): they "
                 "will be refused; set disable-subscriptions = true and write with credentials, "
                 "or point the subscription at a listener without auth"
+            )
+        linked = {linker.config.name: linker.destination for linker in self._linkers}
+        for name, cluster in self._clusters.items():
+            config = cluster.config
+            if name in linked:
+                subscriptions = linked[name]
+            elif not self._subscribe:
+                subscriptions = "off (replay)"
+            elif config.disable_subscriptions:
+                subscriptions = "disabled"
+            else:
+                subscriptions = f"not supported ({config.subscription_protocol})"
+            # one line per cluster: what it is used for from now on (a test can wait for it)
+            log.info(
+                "InfluxDB cluster configured",
+                extra={
+                    "fields": {
+                        "cluster": name,
+                        "urls": ",".join(host_of(url) for url in config.urls),
+                        "default": name == self._default,
+                        "subscriptions": subscriptions,
+                    }
+                },
             )
         self._loops = [
             asyncio.get_running_loop().create_task(linker.run(), name=f"influxdb-{linker.name}")
