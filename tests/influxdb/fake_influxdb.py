@@ -12,12 +12,18 @@ from typing import Any
 
 from aiohttp import web
 
+#: an identifier as InfluxQL's QuoteIdent writes it: bare, or double-quoted
+_ID = r'(?:"(?:[^"\\]|\\.)*"|[A-Za-z_][A-Za-z0-9_]*)'
 _CREATE = re.compile(
-    r'CREATE SUBSCRIPTION "(?P<name>[^"]+)" ON "(?P<db>[^"]+)"\."(?P<rp>[^"]+)" '
+    rf"CREATE SUBSCRIPTION (?P<name>{_ID}) ON (?P<db>{_ID})\.(?P<rp>{_ID}) "
     r"DESTINATIONS (?P<mode>ANY|ALL) '(?P<dest>[^']+)'"
 )
-_DROP = re.compile(r'DROP SUBSCRIPTION "(?P<name>[^"]+)" ON "(?P<db>[^"]+)"\."(?P<rp>[^"]+)"')
-_RPS = re.compile(r'SHOW RETENTION POLICIES ON "(?P<db>[^"]+)"')
+_DROP = re.compile(rf"DROP SUBSCRIPTION (?P<name>{_ID}) ON (?P<db>{_ID})\.(?P<rp>{_ID})")
+_RPS = re.compile(rf"SHOW RETENTION POLICIES ON (?P<db>{_ID})")
+
+
+def _ident(text: str) -> str:
+    return text[1:-1].replace('\\"', '"') if text.startswith('"') else text
 
 
 @dataclass
@@ -86,7 +92,7 @@ class FakeInfluxDB:
         if q == "SHOW DATABASES":
             return _series("databases", ["name"], [[db] for db in self.databases])
         if m := _RPS.fullmatch(q):
-            rps = self.databases.get(m["db"])
+            rps = self.databases.get(_ident(m["db"]))
             if rps is None:
                 return {"error": f"database not found: {m['db']}"}
             return _series("", ["name", "duration", "default"], [[rp, "0s", True] for rp in rps])
@@ -107,13 +113,14 @@ class FakeInfluxDB:
                 )
             return {"series": series}
         if m := _CREATE.fullmatch(q):
-            key = (m["db"], m["rp"], m["name"])
+            key = (_ident(m["db"]), _ident(m["rp"]), _ident(m["name"]))
             if key in self.subscriptions:
                 return {"error": "subscription already exists"}
             self.subscriptions[key] = (m["mode"], [m["dest"]])
             return {}
         if m := _DROP.fullmatch(q):
-            if self.subscriptions.pop((m["db"], m["rp"], m["name"]), None) is None:
+            key = (_ident(m["db"]), _ident(m["rp"]), _ident(m["name"]))
+            if self.subscriptions.pop(key, None) is None:
                 return {"error": "subscription not found"}
             return {}
         return {"error": f"fake influxdb: unsupported query {q!r}"}

@@ -25,29 +25,18 @@ from dataclasses import dataclass, field
 
 from leyden.config import InfluxDBConfig
 from leyden.engine.influx import InfluxDBCluster, InfluxDBError
+from leyden.engine.influxql_select import quote_ident, quote_string
 
 __all__ = [
     "SUB_PREFIX",
     "SubscriptionLinker",
     "SyncResult",
     "destination",
-    "quote_ident",
-    "quote_string",
 ]
 
 log = logging.getLogger("leyden.influxdb")
 
 SUB_PREFIX = "kapacitor-"
-
-
-def quote_ident(name: str) -> str:
-    """An InfluxQL identifier, double-quoted."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def quote_string(text: str) -> str:
-    """An InfluxQL string literal, single-quoted."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def destination(config: InfluxDBConfig, *, hostname: str, http_port: int) -> str:
@@ -150,8 +139,8 @@ class SubscriptionLinker:
 
     async def _create(self, db: str, rp: str) -> None:
         await self.cluster.query(
-            f"CREATE SUBSCRIPTION {quote_ident(self.name)} ON {quote_ident(db)}."
-            f"{quote_ident(rp)} DESTINATIONS ANY {quote_string(self.destination)}",
+            f"CREATE SUBSCRIPTION {quote_ident(self.name)} ON {quote_ident(db, rp)} "
+            f"DESTINATIONS ANY {quote_string(self.destination)}",
             post=True,
         )
         log.info(
@@ -161,7 +150,7 @@ class SubscriptionLinker:
 
     async def _drop(self, db: str, rp: str) -> None:
         await self.cluster.query(
-            f"DROP SUBSCRIPTION {quote_ident(self.name)} ON {quote_ident(db)}.{quote_ident(rp)}",
+            f"DROP SUBSCRIPTION {quote_ident(self.name)} ON {quote_ident(db, rp)}",
             post=True,
         )
         log.info(

@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from leyden.engine.influx import InfluxDBCluster, InfluxDBError
+from leyden.engine.influxql_select import quote_ident
 from leyden.engine.model import Batch, Point
 from leyden.engine.node import Node, TaskContext, TaskError, register
 from leyden.lineprotocol import WirePoint, format_point
@@ -50,7 +50,6 @@ __all__ = [
     "MAX_BACKLOG",
     "STOP_TIMEOUT",
     "InfluxDBOutNode",
-    "quote_ident",
 ]
 
 log = logging.getLogger("leyden.task")
@@ -78,29 +77,6 @@ _PRECISIONS = {
     "m": "m",
     "h": "h",
 }
-
-#: InfluxQL's keywords (influxql ``token.go``): an identifier spelled like one is quoted
-_KEYWORD_WORDS = """
-    all alter analyze and any as asc begin by cardinality create continuous database
-    databases default delete desc destinations diagnostics distinct drop duration end every
-    exact explain false field for from future grant grants group groups in inf insert into
-    key keys kill limit measurement measurements name offset on or order password past
-    policy policies privileges queries query read replication resample retention revoke
-    select series set show shard shards slimit soffset stats subscription subscriptions tag
-    to true user users values verbose where with write"""
-_KEYWORDS = frozenset(_KEYWORD_WORDS.split())
-
-
-_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def quote_ident(ident: str) -> str:
-    """InfluxQL's ``QuoteIdent`` for one identifier: bare when it can be, else double-quoted
-    with ``\\``, ``"`` and newlines escaped."""
-    if _BARE.match(ident) and ident.lower() not in _KEYWORDS:
-        return ident
-    escaped = ident.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
 
 
 def create_statement(database: str, retention_policy: str) -> str:
