@@ -54,13 +54,15 @@ def _time(ns: int | None) -> str | Time:
 # --- JSON views ------------------------------------------------------------------------------
 
 
-def _script(record: TaskRecord, script_format: str) -> str:
+def script_text(tickscript: str, name: str, script_format: str) -> str:
+    """A task's or template's script as ``script-format`` asks: ``raw``, or formatted the
+    way Kapacitor formats it (the raw text when it does not format)."""
     if script_format == "raw":
-        return record.tickscript
+        return tickscript
     try:
-        return format_script(record.tickscript, record.id)
+        return format_script(tickscript, name)
     except (TickError, RecursionError):
-        return record.tickscript
+        return tickscript
 
 
 def _dot(manager: TaskManager, record: TaskRecord, dot_view: str) -> tuple[str, str]:
@@ -97,7 +99,7 @@ def task_json(
             ("template-id", record.template_id),
             ("type", record.type),
             ("dbrps", _dbrps_json(record)),
-            ("script", _script(record, script_format)),
+            ("script", script_text(record.tickscript, record.id, script_format)),
             ("vars", _vars_json(record)),
             ("dot", dot),
             ("status", record.status),
@@ -131,7 +133,7 @@ def task_fields(
         elif name == "dbrps":
             out[name] = _dbrps_json(record)
         elif name == "script":
-            out[name] = _script(record, script_format)
+            out[name] = script_text(record.tickscript, record.id, script_format)
         elif name == "executing":
             out[name] = manager.is_executing(record.id)
         elif name == "dot":
@@ -193,10 +195,16 @@ def request_error(exc: TaskRequestError) -> web.Response:
     return error_response(exc.message, exc.status, **exc.extra)
 
 
-def _view_options(request: web.Request) -> tuple[str, str]:
+def script_format_param(request: web.Request) -> str:
+    """The ``script-format`` query parameter (tasks and templates)."""
     script_format = request.query.get("script-format", "") or "formatted"
     if script_format not in ("formatted", "raw"):
         raise TaskRequestError(f'invalid script-format parameter "{script_format}"')
+    return script_format
+
+
+def _view_options(request: web.Request) -> tuple[str, str]:
+    script_format = script_format_param(request)
     dot_view = request.query.get("dot-view", "") or "attributes"
     if dot_view not in ("attributes", "labels"):
         raise TaskRequestError(f'invalid dot-view parameter "{dot_view}"')
@@ -224,7 +232,7 @@ def _with_warnings(obj: GoStruct, warnings: list[TickWarning]) -> GoStruct:
     return obj
 
 
-def _int_param(request: web.Request, name: str, default: int) -> int:
+def int_param(request: web.Request, name: str, default: int) -> int:
     text = request.query.get(name, "")
     if not text:
         return default
@@ -243,8 +251,8 @@ async def list_tasks(request: web.Request) -> web.Response:
         script_format, dot_view = _view_options(request)
         fields = request.query.getall("fields", [])
         fields = [*fields, "id", "link"] if fields else list(ALL_FIELDS)
-        offset = _int_param(request, "offset", 0)
-        limit = _int_param(request, "limit", 100)
+        offset = int_param(request, "offset", 0)
+        limit = int_param(request, "limit", 100)
         records = manager.find(request.query.get("pattern", ""), offset, limit)
         if "stats" in fields or "dot" in fields:
             await manager.refresh([r.id for r in records])  # tasks in engine workers

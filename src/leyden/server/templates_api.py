@@ -14,13 +14,16 @@ from aiohttp import web
 
 from leyden import API_BASE
 from leyden.go.types import GoStruct, Time
-from leyden.model.records import TemplateRecord
 from leyden.server._http import SERVICES_KEY, error_response, json_response, link
-from leyden.server.tasks_api import read_body, request_error
+from leyden.server.tasks_api import (
+    int_param,
+    read_body,
+    request_error,
+    script_format_param,
+    script_text,
+)
 from leyden.tasks.manager import TaskRequestError
 from leyden.tasks.templates import TemplateManager, TemplateView
-from leyden.tick.errors import TickError
-from leyden.tick.fmt import format_script
 
 __all__ = ["install", "template_json"]
 
@@ -34,15 +37,6 @@ TEMPLATES_KEY = web.AppKey("templates", TemplateManager)
 
 def _link(template_id: str) -> GoStruct:
     return link(f"{TEMPLATES_PATH}/{template_id}")
-
-
-def _script(record: TemplateRecord, script_format: str) -> str:
-    if script_format == "raw":
-        return record.tickscript
-    try:
-        return format_script(record.tickscript, record.id)
-    except (TickError, RecursionError):
-        return record.tickscript
 
 
 def _vars_json(view: TemplateView) -> dict[str, GoStruct]:
@@ -65,7 +59,7 @@ def template_json(view: TemplateView, *, script_format: str = "formatted") -> Go
             ("link", _link(record.id)),
             ("id", record.id),
             ("type", record.type),
-            ("script", _script(record, script_format)),
+            ("script", script_text(record.tickscript, record.id, script_format)),
             ("vars", _vars_json(view)),
             ("dot", view.dot),
             ("error", view.error),
@@ -93,7 +87,7 @@ def _fields(view: TemplateView, fields: list[str], script_format: str) -> dict[s
         if name == "link":
             out[name] = _link(record.id)
         elif name == "script":
-            out[name] = _script(record, script_format)
+            out[name] = script_text(record.tickscript, record.id, script_format)
         elif name == "dot":
             out[name] = view.dot
         elif name == "vars":
@@ -101,26 +95,6 @@ def _fields(view: TemplateView, fields: list[str], script_format: str) -> dict[s
         else:
             out[name] = values[name]
     return out
-
-
-def _script_format(request: web.Request) -> str:
-    script_format = request.query.get("script-format", "") or "formatted"
-    if script_format not in ("formatted", "raw"):
-        raise TaskRequestError(f'invalid script-format parameter "{script_format}"')
-    return script_format
-
-
-def _int_param(request: web.Request, name: str, default: int) -> int:
-    text = request.query.get(name, "")
-    if not text:
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        raise TaskRequestError(
-            f'invalid {name} parameter "{text}" must be an integer: '
-            f'strconv.ParseInt: parsing "{text}": invalid syntax'
-        ) from None
 
 
 def _json(data: Any) -> web.Response:
@@ -132,9 +106,9 @@ async def list_templates(request: web.Request) -> web.Response:
     try:
         fields = request.query.getall("fields", [])
         fields = [*fields, "id", "link"] if fields else list(DEFAULT_FIELDS)
-        script_format = _script_format(request)
-        offset = _int_param(request, "offset", 0)
-        limit = _int_param(request, "limit", 100)
+        script_format = script_format_param(request)
+        offset = int_param(request, "offset", 0)
+        limit = int_param(request, "limit", 100)
         records = templates.find(request.query.get("pattern", ""), offset, limit)
         entries = [_fields(templates.view(r), fields, script_format) for r in records]
     except TaskRequestError as exc:
@@ -157,7 +131,7 @@ async def get_template(request: web.Request) -> web.Response:
         record = templates.get(request.match_info["id"])
         if record is None:
             raise TaskRequestError("no template exists", 404)
-        script_format = _script_format(request)
+        script_format = script_format_param(request)
     except TaskRequestError as exc:
         return request_error(exc)
     return _json(template_json(templates.view(record), script_format=script_format))

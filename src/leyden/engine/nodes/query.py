@@ -14,10 +14,10 @@ starts (``Pipeline.unsupported`` names it as Flux).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from leyden.engine.batch_query import BatchQueryError, build_batch_query
 from leyden.engine.batch_runner import BatchQueryStats
 from leyden.engine.model import Batch, Dimensions, group_id
 from leyden.engine.node import Node, TaskContext, TaskError, register
@@ -44,9 +44,10 @@ class QueryNode(Node):
         #: Kapacitor's query-node stats; the live scheduler (``batch_runner``) counts failed
         #: queries into the same object, so one object owns them
         self.query_counts = BatchQueryStats()
-        problem = statement_problem(self.query)
-        if problem:
-            raise TaskError(problem)
+        try:  # Kapacitor's NewQuery: one SELECT that parses (the scheduler builds the rest)
+            build_batch_query(self.query)
+        except BatchQueryError as exc:
+            raise TaskError(str(exc)) from None
         if self.every and self.cron:
             raise TaskError(f"{self.name}: must not set both 'every' and 'cron' properties")
         if self.every < 0:
@@ -84,36 +85,3 @@ class QueryNode(Node):
     def query_stats(self) -> Mapping[str, int]:
         """Kapacitor's extra node stats of a query node (read by the task-stats code)."""
         return self.query_counts.as_dict()
-
-
-def statements(query: str) -> list[str]:
-    """The statements of an InfluxQL text: split at ``;`` outside quotes, empty ones dropped."""
-    out: list[str] = []
-    start, quote, i = 0, "", 0
-    while i < len(query):
-        c = query[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "'\"":
-            quote = c
-        elif c == ";":
-            out.append(query[start:i])
-            start = i + 1
-        i += 1
-    out.append(query[start:])
-    return [s.strip() for s in out if s.strip()]
-
-
-def statement_problem(query: str) -> str | None:
-    """Kapacitor's ``NewQuery`` checks: one statement, and a SELECT (the full InfluxQL parse
-    belongs to the query scheduler)."""
-    stmts = statements(query)
-    if len(stmts) != 1:
-        return f"query must be a single select statement, got {len(stmts)} statements"
-    first = stmts[0].split(None, 1)[0].upper()
-    if first != "SELECT":
-        return f"query is not a select statement {json.dumps(stmts[0])}"
-    return None
