@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from e2e_stack import Process, clean_env, free_port
+from e2e_stack import CONF, Process, clean_env, free_port
 
 NO_INFLUXD = (
     "influxd or influx not found: install Debian's influxdb and influxdb-client packages: "
@@ -89,6 +89,24 @@ class Influxd:
         if self.proc is not None:
             self.proc.stop()
             self.proc = None
+
+    def conf_head(self, **options: str | bool) -> str:
+        """The e2e server's config head (``Stack.conf_head``) with an ``[[influxdb]]`` section
+        for this server: the default cluster, reaching Leyden at 127.0.0.1, plus ``options``
+        (``disable_subscriptions=True`` → ``disable-subscriptions = true``)."""
+        lines = [
+            "[[influxdb]]",
+            "  enabled = true",
+            "  default = true",
+            '  name = "localhost"',
+            f'  urls = ["{self.url}"]',
+            '  kapacitor-hostname = "127.0.0.1"',
+        ]
+        for key, value in options.items():
+            text = str(value).lower() if isinstance(value, bool) else f'"{value}"'
+            lines.append(f"  {key.replace('_', '-')} = {text}")
+        section = "\n".join(lines) + "\n"
+        return CONF + "\n" + section.replace("{", "{{").replace("}", "}}")
 
     def client(self) -> Any:
         """The ``influxdb`` package's client for this server."""

@@ -8,17 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from e2e_stack import ALERTS_WEBHOOK, CONF, Stack, embeds, levels
+from e2e_stack import ALERTS_WEBHOOK, Stack, embeds, levels
 from influxd import Influxd
-
-SECTION = """
-[[influxdb]]
-  enabled = true
-  default = true
-  name = "localhost"
-  urls = ["{url}"]
-  disable-subscriptions = true
-"""
 
 BATCH_TICK = """\
 batch
@@ -37,8 +28,7 @@ def test_a_batch_task_alerts_when_the_queried_mean_crosses_the_threshold(
     influxd: Influxd, make_stack: Callable[..., Stack]
 ) -> None:
     influxd.cli("CREATE DATABASE telegraf")
-    conf = CONF + SECTION.format(url=influxd.url).replace("{", "{{").replace("}", "}}")
-    stack = make_stack(conf_head=conf)
+    stack = make_stack(conf_head=influxd.conf_head(disable_subscriptions=True))
     stack.file("batch_cpu.tick", BATCH_TICK)
     stack.ok("define", "batch_cpu", "-tick", "batch_cpu.tick", "-dbrp", "telegraf.autogen")
     stack.ok("enable", "batch_cpu")

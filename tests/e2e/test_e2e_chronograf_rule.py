@@ -15,18 +15,8 @@ import time
 import urllib.request
 from collections.abc import Callable
 
-from e2e_stack import CONF, Stack, levels, wait_until
+from e2e_stack import Stack, levels, wait_until
 from influxd import Influxd
-
-SECTION = """
-[[influxdb]]
-  enabled = true
-  default = true
-  name = "localhost"
-  urls = ["{url}"]
-  kapacitor-hostname = "127.0.0.1"
-  subscriptions-sync-interval = "1s"
-"""
 
 CHRONOGRAF_RULE = """\
 var db = 'telegraf'
@@ -96,8 +86,7 @@ def test_a_chronograf_threshold_rule_alerts_and_writes_its_history(
     influxd: Influxd, make_stack: Callable[..., Stack]
 ) -> None:
     influxd.cli("CREATE DATABASE telegraf")
-    conf = CONF + SECTION.format(url=influxd.url).replace("{", "{{").replace("}", "}}")
-    stack = make_stack(conf_head=conf)
+    stack = make_stack(conf_head=influxd.conf_head(subscriptions_sync_interval="1s"))
     stack.file("cpu_idle.tick", CHRONOGRAF_RULE)
     # Chronograf defines its rules with their dbrps through the API
     stack.ok("define", "chronograf-v1-cpu", "-tick", "cpu_idle.tick", "-dbrp", "telegraf.autogen")

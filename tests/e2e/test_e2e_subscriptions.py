@@ -14,27 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from e2e_stack import ALERTS_WEBHOOK, CONF, Stack, embeds, levels, wait_until
+from e2e_stack import ALERTS_WEBHOOK, Stack, embeds, levels, wait_until
 from influxd import Influxd
 
 from seed_page import DISCORD_CPU_ALERT_TICK
-
-SECTION = """
-[[influxdb]]
-  enabled = true
-  default = true
-  name = "localhost"
-  urls = ["{url}"]
-  kapacitor-hostname = "127.0.0.1"
-  subscriptions-sync-interval = "1s"
-  startup-timeout = "{startup}"
-  disable-subscriptions = {disabled}
-"""
-
-
-def conf_with(influxd: Influxd, *, disabled: bool = False, startup: str = "5m") -> str:
-    section = SECTION.format(url=influxd.url, disabled=str(disabled).lower(), startup=startup)
-    return CONF + section.replace("{", "{{").replace("}", "}}")
 
 
 def ours(influxd: Influxd) -> dict[tuple[str, str], dict[str, Any]]:
@@ -54,7 +37,7 @@ def test_leyden_subscribes_to_every_database_and_alerts_from_an_insert(
     client = influxd.client()
     client.create_database("telegraf")
     client.create_database("app")
-    stack = make_stack(conf_head=conf_with(influxd))
+    stack = make_stack(conf_head=influxd.conf_head(subscriptions_sync_interval="1s"))
     stack.file("discord-cpu-alert.tick", DISCORD_CPU_ALERT_TICK)
     stack.ok("define", "cpu_alert", "-tick", "discord-cpu-alert.tick", "-dbrp", "telegraf.autogen")
     stack.ok("enable", "cpu_alert")
@@ -102,7 +85,8 @@ def test_an_influxdb_down_at_start_is_subscribed_when_it_comes_up(
     make_influxd: Callable[[], Influxd], make_stack: Callable[..., Stack]
 ) -> None:
     influxd = make_influxd()  # its port is known, nothing listens there yet
-    stack = make_stack(conf_head=conf_with(influxd))  # the server is up: ping answered
+    # make_stack returns once the server answers its ping: it did not wait for InfluxDB
+    stack = make_stack(conf_head=influxd.conf_head(subscriptions_sync_interval="1s"))
     wait_until(
         lambda: "InfluxDB cluster unreachable" in stack.server.log(),  # type: ignore[union-attr]
         "the unreachable line",
@@ -119,7 +103,9 @@ def test_disable_subscriptions_leaves_influxdb_untouched(
     influxd: Influxd, make_stack: Callable[..., Stack]
 ) -> None:
     influxd.client().create_database("telegraf")
-    stack = make_stack(conf_head=conf_with(influxd, disabled=True))
+    stack = make_stack(
+        conf_head=influxd.conf_head(subscriptions_sync_interval="1s", disable_subscriptions=True)
+    )
     # the server's start line for the cluster says no subscription loop runs for it, so
     # nothing can be made after this point: no waiting for a sync that never comes
     wait_until(
