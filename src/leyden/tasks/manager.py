@@ -310,19 +310,19 @@ class TaskManager:
             return await self._create(options)
 
     async def _create(self, options: Mapping[str, Any]) -> tuple[TaskRecord, list[TickWarning]]:
-        task_id = _string(options, "id") or str(uuid.uuid4())
+        task_id = json_string(options, "id") or str(uuid.uuid4())
         if not _valid_id(task_id):
             raise TaskRequestError(
                 f"task ID must contain only letters, numbers, '-', '.' and '_'. \"{task_id}\""
             )
         if self.store.get_task(task_id) is not None:
             raise TaskRequestError(f"task {task_id} already exists")
-        template_id = _string(options, "template-id")
+        template_id = json_string(options, "template-id")
         _task_type(options)
         if template_id:
             script = self._template(template_id, template_id).tickscript
         else:
-            script = _string(options, "script")
+            script = json_string(options, "script")
             if not script:
                 raise TaskRequestError("must provide TICKscript")
         explicit = _dbrps(options)
@@ -369,12 +369,12 @@ class TaskManager:
         original = self.store.get_task(task_id)
         if original is None:
             raise TaskRequestError("task does not exist, cannot update", 404)
-        new_id = _string(options, "id") or original.id
+        new_id = json_string(options, "id") or original.id
         if not _valid_id(new_id):
             raise TaskRequestError(
                 f"task ID must contain only letters, numbers, '-', '.' and '_'. \"{new_id}\""
             )
-        asked_template = _string(options, "template-id")
+        asked_template = json_string(options, "template-id")
         template_id = asked_template or original.template_id
         _task_type(options)
         explicit = _dbrps(options)
@@ -382,7 +382,7 @@ class TaskManager:
         if template_id:  # a templated task takes its script from the template
             script = self._template(template_id, asked_template).tickscript
         else:
-            new_script = _string(options, "script")
+            new_script = json_string(options, "script")
             old_implicit = self._implicit_dbrps(task_id, script)
             if new_script:
                 script = new_script
@@ -605,7 +605,8 @@ class TaskManager:
 # --- request decoding -------------------------------------------------------------------------
 
 
-def _string(options: Mapping[str, Any], key: str) -> str:
+def json_string(options: Mapping[str, Any], key: str) -> str:
+    """A string member of a task or template request body (absent or null: empty)."""
     value = options.get(key)
     if value is None:
         return ""

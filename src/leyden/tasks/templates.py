@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from leyden.go.types import Duration
 from leyden.model.records import TemplateRecord
-from leyden.tasks.manager import TaskManager, TaskRequestError, tick_error
+from leyden.tasks.manager import TaskManager, TaskRequestError, json_string, tick_error
 from leyden.tick import ast as A
 from leyden.tick.builder import build_pipeline
 from leyden.tick.dot import to_dot
@@ -177,15 +177,6 @@ def _type_option(options: Mapping[str, Any]) -> str:
     return str(value)
 
 
-def _string(options: Mapping[str, Any], key: str) -> str:
-    value = options.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise TaskRequestError(f'invalid JSON: "{key}" must be a string')
-    return value
-
-
 class TemplateManager:
     """Defines, lists, updates and deletes templates; one per server, beside the tasks."""
 
@@ -227,7 +218,7 @@ class TemplateManager:
 
     def create(self, options: Mapping[str, Any]) -> TemplateRecord:
         """``POST /templates``."""
-        template_id = _string(options, "id") or str(uuid.uuid4())
+        template_id = json_string(options, "id") or str(uuid.uuid4())
         if not _valid_id(template_id):
             raise TaskRequestError(
                 "template ID must contain only letters, numbers, '-', '.' and '_'. "
@@ -236,7 +227,7 @@ class TemplateManager:
         if self.store.get_template(template_id) is not None:
             raise TaskRequestError(f"template {template_id} already exists")
         asked_type = _type_option(options)
-        script = _string(options, "script")
+        script = json_string(options, "script")
         if not script:
             raise TaskRequestError("must provide TICKscript")
         pipeline = build_template(template_id, script, asked_type)
@@ -257,13 +248,13 @@ class TemplateManager:
         original = self.store.get_template(template_id)
         if original is None:
             raise TaskRequestError("template does not exist, cannot update", 404)
-        new_id = _string(options, "id") or original.id
+        new_id = json_string(options, "id") or original.id
         if not _valid_id(new_id):
             raise TaskRequestError(
                 f"template ID must contain only letters, numbers, '-', '.' and '_'. \"{new_id}\""
             )
         asked_type = _type_option(options)
-        script = _string(options, "script") or original.tickscript
+        script = json_string(options, "script") or original.tickscript
         pipeline = build_template(new_id, script, asked_type)
         updated = replace(
             original,
