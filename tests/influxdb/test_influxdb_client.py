@@ -117,3 +117,27 @@ async def test_the_service_finds_clusters_by_name_and_default(
     lone = InfluxDBService(configs[:1], server_id=str, hostname="h", http_port=1, subscribe=False)
     assert lone.get("").name == "a"  # a single cluster is the default
     await lone.close()
+
+
+async def test_a_task_holds_a_cluster_that_follows_config_updates(
+    fake_influxdb: FakeInfluxDB,
+) -> None:
+    """influxDBOut and batch queries keep what ``get()`` gave them at start; a config API
+    update (new URL) must reach them, and a cluster the update disabled must fail clearly."""
+    moved = FakeInfluxDB()
+    await moved.start()
+    try:
+        config = InfluxDBConfig.from_options({"name": "a", "urls": [fake_influxdb.url]}, where="t")
+        service = InfluxDBService([config], server_id=str, hostname="h", http_port=1)
+        held = service.get("")
+        await held.write(b"cpu v=1 1\n", database="d")
+        service.update([InfluxDBConfig.from_options({"name": "a", "urls": [moved.url]}, where="t")])
+        await held.write(b"cpu v=2 2\n", database="d")
+        assert [w["body"] for w in fake_influxdb.writes] == ["cpu v=1 1\n"]
+        assert [w["body"] for w in moved.writes] == ["cpu v=2 2\n"]
+        service.update([InfluxDBConfig.from_options({"name": "a", "enabled": False}, where="t")])
+        with pytest.raises(InfluxDBError, match='"a" is no longer enabled'):
+            await held.write(b"cpu v=3 3\n", database="d")
+        await service.close()
+    finally:
+        await moved.stop()

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from leyden.config import InfluxDBConfig
-from leyden.engine.influx import InfluxDBError
+from leyden.engine.influx import InfluxDBCluster, InfluxDBError, Series
 from leyden.influxdb.client import HTTPCluster, host_of
 from leyden.influxdb.subscriptions import SUB_PREFIX, SubscriptionLinker, destination
 
@@ -79,23 +79,39 @@ class InfluxDBService:
 
     # --- the engine's port -----------------------------------------------------------------
 
-    def get(self, name: str) -> HTTPCluster:
+    def get(self, name: str) -> InfluxDBCluster:
+        """The cluster called ``name`` as tasks hold it: a reference that follows the config
+        API's updates (new URLs, credentials) instead of the client of the day, as Kapacitor's
+        updatable clients do; ``""`` is the default cluster, bound when asked for."""
+        return _ClusterRef(self, self._resolve(name))
+
+    def _resolve(self, name: str) -> str:
         if not name:
             if self._default:
-                return self._clusters[self._default]
+                return self._default
             if not self._clusters:
                 raise KeyError("no [[influxdb]] cluster is enabled")
             raise KeyError(
                 "no default InfluxDB cluster: set default = true on one of "
                 + ", ".join(f'"{n}"' for n in self._clusters)
             )
-        try:
-            return self._clusters[name]
-        except KeyError:
+        if name not in self._clusters:
             known = ", ".join(f'"{n}"' for n in self._clusters) or "none"
             raise KeyError(
                 f'unknown InfluxDB cluster "{name}" (enabled [[influxdb]] clusters: {known})'
-            ) from None
+            )
+        return name
+
+    def current(self, name: str) -> HTTPCluster:
+        """The client of cluster ``name`` now; raises :class:`InfluxDBError` when an update
+        removed or disabled it."""
+        cluster = self._clusters.get(name)
+        if cluster is None:
+            raise InfluxDBError(
+                f'InfluxDB cluster "{name}" is no longer enabled (the [[influxdb]] '
+                "configuration was updated)"
+            )
+        return cluster
 
     def names(self) -> list[str]:
         return list(self._clusters)
@@ -195,3 +211,48 @@ class InfluxDBService:
         await asyncio.gather(*self._retiring, return_exceptions=True)
         for cluster in self._clusters.values():
             await cluster.close()
+
+
+class _ClusterRef:
+    """One named cluster as a task holds it (implements ``InfluxDBCluster``): every request
+    goes to the client the service has for that name at the time."""
+
+    def __init__(self, service: InfluxDBService, name: str) -> None:
+        self._service = service
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"ClusterRef({self._name!r})"
+
+    async def query(
+        self,
+        command: str,
+        *,
+        database: str = "",
+        retention_policy: str = "",
+        post: bool = False,
+    ) -> list[Series]:
+        return await self._service.current(self._name).query(
+            command, database=database, retention_policy=retention_policy, post=post
+        )
+
+    async def write(
+        self,
+        body: bytes,
+        *,
+        database: str,
+        retention_policy: str = "",
+        precision: str = "ns",
+        consistency: str = "",
+    ) -> None:
+        await self._service.current(self._name).write(
+            body,
+            database=database,
+            retention_policy=retention_policy,
+            precision=precision,
+            consistency=consistency,
+        )
