@@ -425,11 +425,13 @@ class Store:
         return [self._task(row) for row in rows]
 
     def delete_task(self, task_id: str) -> bool:
-        """Forget the task; False if there was none."""
-        return self._write(
-            f"delete task {task_id!r}",
-            lambda conn: conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,)).rowcount > 0,
-        )
+        """Forget the task and every template link it has; False if there was none."""
+
+        def delete(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM template_tasks WHERE task_id = ?", (task_id,))
+            return conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,)).rowcount > 0
+
+        return self._write(f"delete task {task_id!r}", delete)
 
     # --- task templates ------------------------------------------------------------------
 

@@ -439,6 +439,16 @@ async def test_stop_gives_up_after_its_time_limit() -> None:
     assert run.node.points_dropped == 1 and run.node.points_written == 0
 
 
+async def test_stop_gives_up_on_a_write_already_in_flight() -> None:
+    """A write sent before the stop (buffer(1)) to an InfluxDB that never answers: the drain
+    before ``stop()`` is bounded too, so the task stops (found in review: it hung)."""
+    run = Run("stream|from()|influxDBOut().buffer(1)", Hanging())
+    run.node.stop_timeout = 0.01
+    run.send("cpu v=1 0")
+    await asyncio.wait_for(run.stop(), 30)
+    assert run.node.points_written == 0
+
+
 # --- statistics and refusals ------------------------------------------------------------------
 
 

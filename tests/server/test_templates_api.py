@@ -112,6 +112,26 @@ def _get_task(tid: str, expected: dict[str, Any]) -> Step:
 
 
 SCENARIOS: dict[str, list[Step]] = {
+    # Leyden's own: a stream task without any dbrp reads every database (define warns); its
+    # template can still be updated (only losing dbrps it had refuses the update)
+    "Leyden_UpdateTemplateOfTaskWithoutDbrps": [
+        _template("nd", TICK_X),
+        _task("k", "nd", status="enabled"),
+        ("PATCH", f"{TEMPLATES}/nd", {"script": TICK_X.replace("'test'", "'other'")}, 200, None),
+        _get_task("k", {"script": TICK_X.replace("'test'", "'other'"), "executing": True}),
+    ],
+    # a failed rename must not leave a link that later rewrites an unrelated task of that ID
+    "Leyden_FailedRenameThenRecreatedTaskIsLeftAlone": [
+        _template("t1", TICK_X),
+        *[_task(f"t{i}", "t1", dbrps=DBRPS, status="enabled") for i in range(2)],
+        ("PATCH", f"{TEMPLATES}/t1", {"id": "t2", "script": "stream"}, 500, None),
+        ("DELETE", f"{TASKS}/t0", None, 204, None),
+        ("POST", TASKS, {"id": "t0", "script": TICK_X, "dbrps": DBRPS}, 200, None),
+        # t2 exists (a failed rename keeps the new ID, as in Kapacitor); t1 (task t1) still
+        # links to it
+        ("PATCH", f"{TEMPLATES}/t2", {"script": TICK_X.replace("'test'", "'three'")}, 200, None),
+        _get_task("t0", {"script": TICK_X}),
+    ],
     "CreateTemplate": [
         _template("testTemplateID", TICK_X),
         (

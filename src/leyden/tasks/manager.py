@@ -473,7 +473,9 @@ class TaskManager:
             try:
                 for task_id in task_ids:
                     record = self.store.get_task(task_id)
-                    if record is None:
+                    if record is None or record.template_id != old.id:
+                        # gone, or no longer made from this template (a link a failed
+                        # rename left behind): never rewrite a task of another origin
                         if self.templates is not None:
                             self.templates.disassociate_task(old.id, task_id)
                         continue
@@ -485,6 +487,14 @@ class TaskManager:
                     )
                     if old_implicit or new_implicit:
                         updated = replace(updated, dbrps=tuple(new_implicit))
+                    if record.dbrps and not updated.dbrps and record.status == "enabled":
+                        # the template's dbrp statements went: Kapacitor will not restart it
+                        # (a task that never had dbrps reads every database, as at define)
+                        raise TaskRequestError(
+                            f"error reloading associated task {record.id}: task does contain "
+                            "any dbrps",
+                            500,
+                        )
                     self.store.put_task(updated)
                     if record.status == "enabled":
                         await self._restart(updated)
@@ -508,8 +518,6 @@ class TaskManager:
         def failed(why: str) -> TaskRequestError:
             return TaskRequestError(f"error reloading associated task {record.id}: {why}", 500)
 
-        if not record.dbrps:  # the template's dbrp statements went: Kapacitor will not start it
-            raise failed("task does contain any dbrps")
         try:  # built first, so a script error reads as Kapacitor's (no "invalid TICKscript")
             self.pipeline(record)
         except TickError as exc:

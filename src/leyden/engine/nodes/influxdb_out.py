@@ -306,10 +306,8 @@ class InfluxDBOutNode(Node):
         """Write the queued writes in order; a write that may pass is retried after a backoff
         (later ones wait behind it); at stop, one failure ends it all."""
         try:
-            if not self._queue:  # started for .create() alone
-                if not self._created:
-                    await self._create()
-                return
+            if not self._created and not self._queue:  # started for .create() alone; writes
+                await self._create()  # queued meanwhile are sent below, not left waiting
             while self._queue:
                 write = self._queue[0]
                 self._in_flight = write
@@ -452,12 +450,21 @@ class InfluxDBOutNode(Node):
                 sender.cancel()
                 self._give_up(f"the last writes took more than {self.stop_timeout:g} s")
             return
+        # bounded too: an InfluxDB that accepted the connection but never answers must not
+        # hold up a task's stop (what is left is written, within the time limit, after stop)
+        deadline = asyncio.get_running_loop().time() + self.stop_timeout
         while True:
             sender = self._sender
             if sender is None or sender.done() or self._backing_off:
                 return
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
             self._progress.clear()
-            await self._progress.wait()
+            try:
+                await asyncio.wait_for(self._progress.wait(), left)
+            except TimeoutError:
+                return
 
     # --- logs ----------------------------------------------------------------------------
 
