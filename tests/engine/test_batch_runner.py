@@ -354,3 +354,31 @@ async def test_start_logs_the_query_warnings(caplog: pytest.LogCaptureFixture) -
         "t/query1: the query's own GROUP BY host is dropped, as Kapacitor drops it: "
         "group with the node's .groupBy() instead"
     ]
+
+
+async def test_an_answer_that_cannot_be_read_is_counted_and_the_loop_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Found in review: anything but an InfluxDB error used to end the loop silently, and
+    the task's stop then raised it."""
+    clock = SimulatedClock(T0)
+    broken = [True]
+
+    def answer(q: str) -> list[Any]:
+        if broken[0]:
+            raise AttributeError("'str' object has no attribute 'get'")
+        return [cpu_series("a", (T0, 1))]
+
+    cluster = MemoryCluster("default", answer=answer)
+    runner, rec = make_runner({"every": Duration(10 * S)}, cluster, clock)
+    runner.start()
+    with caplog.at_level(logging.INFO, logger="leyden.task"):
+        clock.advance_to(T0 + 10 * S)
+        await settle()
+        broken[0] = False
+        clock.advance_to(T0 + 20 * S)
+        await settle()
+    await runner.stop()  # does not raise
+    assert runner.runs == 2 and runner.stats.query_errors == 1
+    assert len(rec.calls) == 1
+    assert any("could not be used" in r.getMessage() for r in caplog.records)

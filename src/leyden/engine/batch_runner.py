@@ -17,7 +17,6 @@ on every run; an unknown cluster is an error at start naming the configured ones
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,8 +143,12 @@ class BatchQueryRunner:
     async def stop(self) -> None:
         task = self.cancel()
         if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # the loop died: say so, and let the task stop anyway
+                log.exception("%s: the query loop had failed", self.name)
 
     def _arm(
         self, loop: asyncio.AbstractEventLoop, when: int
@@ -194,10 +197,14 @@ class BatchQueryRunner:
                 by_name=self.plan.by_name,
                 grouped_by_time=self.plan.query.grouped_by_time,
             )
-        except (InfluxDBError, ResultError) as exc:
+        except Exception as exc:  # an InfluxDB error, an answer of the wrong shape …
             self.runs += 1
             self.stats.query_errors += 1
-            if not self._failing:
+            if not isinstance(exc, InfluxDBError | ResultError):
+                # not a failure InfluxDB reported: a bug or an answer we cannot read; the
+                # loop goes on, the traceback is logged each time (it must be seen)
+                log.exception("%s: the query's answer could not be used", self.name)
+            elif not self._failing:
                 self._failing = True
                 log.error(
                     "%s: error executing query on cluster %r: %s (logged once until it works)",

@@ -84,7 +84,7 @@ class TaskRunner:
         stored alert state go)."""
         queries = self._queries.pop(id(task), None)
         if queries is not None:
-            await queries.stop()  # no batch arrives after this
+            await queries.stop()  # no batch arrives after this; never raises
         await task.drain()
         task.stop(self.router)
         await task.drain()
