@@ -6,7 +6,8 @@ grouped by measurement when ``.groupByMeasurement()``) and passes it to its chil
 integration tests' replayer (``replay.go``) hands recorded batches to the same node instead.
 Here both callers use one entry point, :meth:`QueryNode.emit_batches`, so the live scheduler
 and ``leyden replay`` cannot drift apart.  The node counts Kapacitor's ``batches_queried`` and
-``points_queried``, plus ``query_errors`` for queries that failed (:meth:`QueryNode.query_failed`).
+``points_queried``; the live scheduler counts ``query_errors`` into the same object
+(:attr:`QueryNode.query_counts`, see :mod:`leyden.engine.batch_runner`).
 
 ``queryFlux()`` has no runtime class: Leyden runs no Flux, and the task is refused when it
 starts (``Pipeline.unsupported`` names it as Flux).
@@ -75,11 +76,6 @@ class QueryNode(Node):
             self.query_counts.points_queried += len(b.points)
             self.stats.collected += 1
             self.emit_batch(b)
-
-    def query_failed(self, message: str) -> None:
-        """The scheduler's query failed (connection, InfluxDB error …): count and log it."""
-        self.query_counts.query_errors += 1
-        self.error("error executing query", err=message)
 
     @property
     def query_stats(self) -> Mapping[str, int]:
