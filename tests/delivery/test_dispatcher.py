@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from leyden.delivery.outbox import DeliveryState, MemoryOutbox, SqliteOutbox
 from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult
+from leyden.notify.base import RateLimit
 from leyden.notify.discord.config import DiscordConfig
 from leyden.notify.discord.handler import DiscordHandler
 from leyden.notify.discord.payload import validate_payload
@@ -400,3 +402,65 @@ async def test_a_row_retried_by_an_operator_is_sent_again() -> None:
     dispatcher.rescan()
     await run_until_idle(dispatcher, clock, limit=10)
     assert handler.got == [("a", Level.CRITICAL)]
+
+
+class Limited(Flaky):
+    """A Slack-like handler: one message per second per webhook, recorded with its time."""
+
+    kind = "slack"
+
+    def __init__(self, clock: Clock, destination: str, webhook: str) -> None:
+        super().__init__(clock, up_at=0)
+        self.destination = destination
+        self.coalesce_key = destination
+        self.rate_limits = (RateLimit(f"slack:{webhook}", 1, 1.0),)
+        self.times: list[float] = []
+
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        self.times.append(self.clock.now)
+        return await super().send(events)
+
+
+async def test_a_storm_is_paced_at_a_declared_rate_limit_shared_by_destinations() -> None:
+    """Two destinations (channels) of one webhook share its limit: 40 alerts reach it one per
+    second, none lost, none early."""
+    clock = Clock()
+    topics, dispatcher = make(clock)
+    a = Limited(clock, "slack:#a", "hook")
+    b = Limited(clock, "slack:#b", "hook")
+    topics.register_handler("t", a, HandlerLabel("slack", task="t", node="alert2"))
+    topics.register_handler("t", b, HandlerLabel("slack", task="t", node="alert3"))
+    for i in range(20):
+        topics.collect(event(f"a{i}", Level.CRITICAL))
+    topics.flush()
+    await run_until_idle(dispatcher, clock, limit=120)
+    times = sorted(a.times + b.times)
+    assert len(a.got) == len(b.got) == 20
+    assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(times))
+    assert times[-1] - times[0] < 45  # paced, not backed off
+    assert sum(dispatcher.counters.dead.values()) == 0
+
+
+async def test_a_429_retry_after_holds_every_destination_of_the_limit() -> None:
+    clock = Clock()
+    topics, dispatcher = make(clock)
+
+    class Busy(Limited):
+        async def send(self, events: Sequence[Event]) -> DeliveryResult:
+            if not self.times:
+                self.times.append(self.clock.now)
+                return DeliveryResult("retry", 429, "rate limited", retry_after=30.0)
+            return await super().send(events)
+
+    a = Busy(clock, "slack:#a", "hook")
+    b = Limited(clock, "slack:#b", "hook")
+    topics.register_handler("t", a, HandlerLabel("slack", task="t", node="alert2"))
+    topics.collect(event("x", Level.CRITICAL))
+    topics.flush()
+    await dispatcher.step()
+    topics.register_handler("t", b, HandlerLabel("slack", task="t", node="alert3"))
+    topics.collect(event("y", Level.CRITICAL))
+    topics.flush()
+    await run_until_idle(dispatcher, clock, limit=120)
+    assert a.got and b.got
+    assert min(a.times[1:] + b.times) >= START + 30

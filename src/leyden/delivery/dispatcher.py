@@ -18,7 +18,11 @@ decides what is sent when, for every handler kind alike:
   dispatcher keeps one request in flight per destination: an OK never overtakes its CRITICAL.
 * **Pacing.**  Destinations whose handler is ``paced`` (Discord) ask the
   :class:`~leyden.delivery.pacing.Pacer` before each request and tell it the answer's headers;
-  a 429 holds back only what it names, and no row is refused meanwhile.
+  a 429 holds back only what it names, and no row is refused meanwhile.  Handlers of other
+  services name the limits their service documents (``rate_limits``: Slack's one message per
+  second per webhook, Telegram's per chat and per bot); the
+  :class:`~leyden.delivery.pacing.Throttle` holds a destination until each has room, and a
+  429's ``Retry-After`` holds every destination sharing those limits.
 * **Coalescing.**  Up to ``max_batch`` ready rows of one destination whose handlers share a
   ``coalesce_key`` (Discord: one webhook identity) go in one send, in row order: ten alerts
   per Discord message.  Different alerts of one backlog thus drain ten times faster than
@@ -70,10 +74,10 @@ from leyden.delivery.breaker import (
 )
 from leyden.delivery.metrics import DeliveryCounters
 from leyden.delivery.outbox import DEFAULT_MAX_AGE, Delivery, DeliveryState, Outbox
-from leyden.delivery.pacing import DEFAULT_PACING, Pacer, PacingConfig
+from leyden.delivery.pacing import DEFAULT_PACING, Pacer, PacingConfig, Throttle
 from leyden.model.alert import Event
 from leyden.notify._http import DeliveryResult, backoff
-from leyden.notify.base import HandlerError
+from leyden.notify.base import HandlerError, RateLimit
 
 __all__ = ["Binding", "DeliverySettings", "Dispatcher"]
 
@@ -120,6 +124,8 @@ class Binding:
     paced: bool
     #: whether 401/403/404 open the destination's breaker (leyden.delivery.breaker)
     breaker: bool
+    #: the service's documented limits (Slack's one message per second per webhook …)
+    rate_limits: tuple[RateLimit, ...]
     #: who the handler belongs to, for log lines (handler kind, task, node, topic, handler_id)
     fields: Mapping[str, str]
 
@@ -136,6 +142,7 @@ class Binding:
             coalesce_key=str(getattr(handler, "coalesce_key", key)),
             paced=bool(getattr(handler, "paced", False)),
             breaker=bool(getattr(handler, "breaker", False)),
+            rate_limits=tuple(getattr(handler, "rate_limits", ())),
             fields=dict(fields),
         )
 
@@ -191,6 +198,8 @@ class Dispatcher:
         self._random = random
         self._log = logger
         self.pacer = Pacer(settings.pacing, clock=clock)
+        #: the other services' documented limits (RateLimit), by the keys handlers name
+        self.throttle = Throttle(clock=clock)
         #: open breakers by destination (broken webhooks)
         self.breakers = Breakers(breakers)
         #: the host-wide budget of invalid answers (Cloudflare's ban)
@@ -207,6 +216,8 @@ class Dispatcher:
         self._later: dict[str, list[float]] = {}
         self._claim_limit: dict[str, int] = {}
         self._paced: set[str] = set()
+        #: per destination: the rate limits its handlers declared (the latest binding's)
+        self._limits: dict[str, tuple[RateLimit, ...]] = {}
         self._sending: dict[str, asyncio.Task[None]] = {}
         self._sending_keys: dict[str, set[str]] = {}
         self._loss_listeners: list[LossListener] = []
@@ -288,6 +299,8 @@ class Dispatcher:
         self._claim_limit[destination] = max(limit, binding.max_batch)
         if binding.paced:
             self._paced.add(destination)
+        if binding.rate_limits:
+            self._limits[destination] = binding.rate_limits
 
     # --- intake --------------------------------------------------------------------------
 
@@ -353,7 +366,10 @@ class Dispatcher:
 
     async def _run(self) -> None:
         assert self._wakeup is not None
-        while True:
+        # Not ``while True``: Python 3.11's wait_for swallows a cancel that arrives as the
+        # wakeup fires, and stop() then waited until the next age check (a minute).
+        me = asyncio.current_task()
+        while self._task is me:
             self._wakeup.clear()
             try:
                 next_at = self._round()
@@ -437,6 +453,13 @@ class Dispatcher:
                 if guard_at > max(now, self._clock()):  # long: drain() does not wait for it
                     next_at = min(next_at, guard_at)
                     continue
+            limits = self._limits.get(destination)
+            if limits:
+                ready = self.throttle.next_send(limits)
+                if ready > max(now, self._clock()):
+                    self._pacing_next = min(self._pacing_next, ready)
+                    next_at = min(next_at, ready)
+                    continue
             claimed = self._claim(destination)
             if claimed is None:
                 later = [t for t in self._later.get(destination, ()) if t > now]
@@ -449,6 +472,8 @@ class Dispatcher:
                     self._later.pop(destination, None)
                 continue
             binding, rows = claimed
+            if limits or binding.rate_limits:  # now: the next destination of this round sees it
+                self.throttle.started(limits or binding.rate_limits)
             self._sending_keys[destination] = {row.handler for row in rows}
             self._sending[destination] = loop.create_task(self._send(destination, binding, rows))
         return next_at
@@ -637,6 +662,7 @@ class Dispatcher:
             if paced:
                 self._paced.add(destination)
                 self.pacer.started(destination)
+            limits = self._limits.get(destination) or binding.rate_limits
             self.counters.requests[(binding.kind, destination)] += 1
             try:
                 result = await binding.send(events)
@@ -654,6 +680,8 @@ class Dispatcher:
                     retry_after=result.retry_after if result.status == 429 else None,
                 )
                 self._count_invalid(result)
+            if limits and result.status == 429 and result.retry_after is not None:
+                self.throttle.hold(limits, result.retry_after)
             try:
                 self._settle(destination, binding, readable, result)
             except Exception as exc:
@@ -811,10 +839,11 @@ class Dispatcher:
         nothing is ready), then cancel what is in flight (those rows are requeued at the next
         start) and close the handlers.  The number of rows left in the outbox."""
         if self._task is not None:
-            self._task.cancel()
+            task, self._task = self._task, None
+            task.cancel()
+            self._kick()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
         try:
             if timeout is None:
                 await self.drain()

@@ -1,5 +1,7 @@
 """When may a destination send next: pacing at Discord's real limits, pure and clock-injected.
 
+(:class:`Throttle`, at the end, keeps the simpler documented limits of the other services.)
+
 Discord limits webhooks three ways (``reference/discord-and-peers.md`` §1.6), and a sender that
 only reacts to 429s loses to all three: Kapacitor and Alertmanager ignore them, Apprise retries
 once. :class:`Pacer` keeps every destination under them *before* sending:
@@ -43,10 +45,22 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
-__all__ = ["DEFAULT_PACING", "Pacer", "PacingConfig"]
+__all__ = ["DEFAULT_PACING", "Pacer", "PacingConfig", "RateLimitLike", "Throttle"]
+
+
+class RateLimitLike(Protocol):
+    """What :class:`Throttle` reads of a limit (:class:`leyden.notify.base.RateLimit`)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def window(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,3 +240,52 @@ class Pacer:
             channel.blocked_until = max(channel.blocked_until, now + wait)
         else:
             bucket.blocked_until = max(bucket.blocked_until, now + wait)
+
+
+class Throttle:
+    """The limits other services document, kept before sending (Slack, Telegram, PagerDuty …).
+
+    A handler names its limits as :class:`leyden.notify.base.RateLimit` values (a key, a
+    count, a window): one sliding log of request starts per key, shared by every destination
+    that names the same key (two tasks posting to one Slack webhook share its one message per
+    second).  A 429 with a ``Retry-After`` holds every key of the request that got it until
+    then, so the other destinations of that webhook or bot wait too.  Clock-injected, pure,
+    one event loop.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._logs: dict[str, _Log] = {}
+
+    def _log(self, key: str, limit: int, window: float) -> _Log:
+        log = self._logs.get(key)
+        if log is None or log.limit != limit or log.window != window:
+            old = log
+            log = self._logs[key] = _Log(limit, window)
+            if old is not None:  # the limit changed (config update): keep what was sent
+                log.starts, log.blocked_until = old.starts, old.blocked_until
+        return log
+
+    def next_send(self, limits: Iterable[RateLimitLike]) -> float:
+        """The earliest clock time a request under ``limits`` may start (now if it may)."""
+        now = self._clock()
+        at = now
+        for limit in limits:
+            at = max(at, self._log(limit.key, limit.limit, limit.window).ready_at(now))
+        return at
+
+    def started(self, limits: Iterable[RateLimitLike]) -> None:
+        """A request under ``limits`` starts now: it takes a slot in each."""
+        now = self._clock()
+        for limit in limits:
+            self._log(limit.key, limit.limit, limit.window).starts.append(now)
+
+    def hold(self, limits: Iterable[RateLimitLike], seconds: float) -> None:
+        """The service answered 429 with ``Retry-After: seconds``: nothing under ``limits``
+        starts before then."""
+        if not seconds > 0 or not math.isfinite(seconds):
+            return
+        until = self._clock() + seconds
+        for limit in limits:
+            log = self._log(limit.key, limit.limit, limit.window)
+            log.blocked_until = max(log.blocked_until, until)

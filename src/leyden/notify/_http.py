@@ -20,14 +20,22 @@ hardened with instead of copying them:
   outbox's dispatcher owns the retry schedule for every kind; :func:`classify` maps an HTTP
   status to an outcome and :func:`backoff` gives the dispatcher's jittered exponential wait
   between attempts.
+* **One request, one outcome.**  :class:`HTTPClient` is what the webhook and REST
+  integrations (Slack, PagerDuty, OpsGenie …) share: it sends one request, turns the answer
+  into a :class:`DeliveryResult` (with ``Retry-After`` read as seconds or an HTTP date, and the
+  service's error text cut short and scrubbed of the request's secrets), so each integration
+  module is only its payload and its URL.
 """
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
+import math
 import random as _random
 import re
 import ssl as _ssl
+import time as _time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -43,6 +51,7 @@ from leyden.tls import TLSConfigError, build_ssl_context
 __all__ = [
     "DeliveryResult",
     "EnvProxies",
+    "HTTPClient",
     "Outcome",
     "SSLSetting",
     "SessionPool",
@@ -51,6 +60,7 @@ __all__ = [
     "build_ssl_context",
     "classify",
     "redact_url",
+    "retry_after_seconds",
     "scrub",
     "url_destination",
     "url_fingerprint",
@@ -270,3 +280,99 @@ class SessionPool:
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.close()
+
+
+# --- one request -----------------------------------------------------------------------------
+
+#: how much of an error answer's body a reason quotes (after the secrets are removed)
+REASON_BODY_CHARS = 512
+
+
+def retry_after_seconds(
+    value: str | None, *, now: Callable[[], float] = _time.time
+) -> float | None:
+    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - now()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+class HTTPClient:
+    """One request per call, its answer as a :class:`DeliveryResult`; see the module docstring.
+
+    Connections are pooled per TLS setting (:class:`SessionPool`) and kept alive between
+    alerts.  ``secrets`` are the request's secret values beyond its URL (a token in a header or
+    the body, a routing key): none of them, nor the URL's path or query, ever appears in a
+    reason.
+    """
+
+    def __init__(self, name: str, *, timeout: float = 30.0) -> None:
+        self.name = name
+        self._pool = SessionPool(timeout=timeout, name=f"{name} HTTP client")
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        ssl: SSLSetting = None,
+        secrets: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> DeliveryResult:
+        hidden = url_secrets(url) | {s for s in secrets if s}
+
+        def clean(text: str) -> str:
+            return scrub(text, url, secrets=hidden)
+
+        what = f"{method} {redact_url(url)}"
+        try:
+            session = self._pool.get(ssl)
+            proxy, proxy_auth = self._pool.proxy(url)
+            kwargs: dict[str, object] = {}
+            if timeout is not None:
+                kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
+            async with session.request(
+                method,
+                url,
+                data=body,
+                headers=dict(headers or {}),
+                proxy=proxy,
+                proxy_auth=proxy_auth,
+                **kwargs,  # type: ignore[arg-type]
+            ) as response:
+                status = response.status
+                if 200 <= status < 300:
+                    return DeliveryResult("delivered", status, headers=response.headers)
+                raw = await response.content.read(REASON_BODY_CHARS * 4)
+        except aiohttp.InvalidURL:
+            return DeliveryResult("permanent", None, f"{what}: invalid URL")
+        except (aiohttp.ClientError, ValueError, OSError) as exc:
+            return DeliveryResult("retry", None, f"{what}: {type(exc).__name__}")
+        except TimeoutError:
+            return DeliveryResult("retry", None, f"{what}: timed out")
+        except RuntimeError as exc:  # the pool is closed: the server is stopping
+            return DeliveryResult("retry", None, f"{what}: {exc}")
+        text = clean(raw.decode("utf-8", "replace").strip())[:REASON_BODY_CHARS]
+        return DeliveryResult(
+            classify(status),
+            status,
+            f"{what} returned {status}" + (f": {text}" if text else ""),
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            headers=response.headers,
+        )
+
+    async def close(self) -> None:
+        await self._pool.close()

@@ -35,6 +35,26 @@ from leyden.notify._http import DeliveryResult
 Serializer = Callable[[Event], str]
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most ``limit`` requests per ``window`` seconds for everything sharing ``key``.
+
+    A handler declares the limits its service documents (Slack: one message per second per
+    webhook; Telegram: one per second per chat and 30 per second per bot) in its
+    ``rate_limits``; the dispatcher holds a destination's next send until every limit has room
+    (:class:`leyden.delivery.pacing.Throttle`), so a storm is paced instead of answered with
+    429s.  ``key`` is secret-free (it names the limit in no log, but is kept in memory only).
+    """
+
+    key: str
+    limit: int
+    window: float
+
+    def __post_init__(self) -> None:
+        if self.limit < 1 or not self.window > 0:
+            raise ValueError(f"rate limit {self.key}: {self.limit} per {self.window}s")
+
+
 class HandlerError(Exception):
     """A delivery that failed; the text is safe for logs (secrets already removed)."""
 
@@ -83,6 +103,8 @@ class DeliveringHandler(AlertHandler, Protocol):
     coalesce_key: str
     #: whether the dispatcher paces this destination at Discord's limits
     paced: bool
+    #: the service's own limits the dispatcher keeps to (optional: ``()`` without)
+    rate_limits: tuple[RateLimit, ...]
 
     async def send(self, events: Sequence[Event]) -> DeliveryResult:
         """One attempt for ``events`` (at most ``max_batch``, in order)."""
@@ -96,6 +118,7 @@ class SingleSend:
     max_batch = 1
     paced = False
     destination = ""
+    rate_limits: tuple[RateLimit, ...] = ()
 
     @property
     def coalesce_key(self) -> str:

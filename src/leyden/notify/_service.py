@@ -1,0 +1,142 @@
+"""What the services of the configured integrations share: their sections by name, the default
+one, ``global`` and ``state-changes-only``, and the define-time check of a named element.
+
+Kapacitor's handler services (``services/slack``, ``services/mqtt``, ``services/kafka`` …) each
+keep their configuration, pick the element a handler names (``.slack().workspace('x')``,
+``.mqtt().brokerName('b')``, ``.kafka().cluster('c')``) or the default one, and answer whether
+a global handler is on.  :class:`ConfiguredService` does that once: an integration subclasses
+it with its section class, what its elements are called, and its own sending.  A name the
+server does not have is refused when the task or handler is *defined*, naming what is
+configured (Kapacitor accepts it and fails on every event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from leyden.config import Section
+from leyden.notify._registry import Problem
+from leyden.notify.base import IntegrationError
+
+__all__ = ["ConfiguredService", "format_names"]
+
+C = TypeVar("C", bound=Section)
+
+
+def format_names(names: Sequence[str]) -> str:
+    """``"a", "b"`` for messages; ``none`` when there are none; the unnamed one as ``""``."""
+    return ", ".join(f'"{n}"' for n in names) if names else "none"
+
+
+class ConfiguredService(Generic[C]):
+    """The running side of an integration whose section is ``[name]`` or ``[[name]]``.
+
+    Subclasses set :attr:`kind` (the handler kind, for messages), :attr:`section_name` (its
+    kapacitor.conf section) and, for list sections, :attr:`element` (what an element is
+    called: ``workspace``, ``broker``, ``cluster``) with :attr:`element_key` (the attribute
+    naming it).  A section class may have ``enabled``, ``default``, ``global_`` and
+    ``state_changes_only`` attributes; those it lacks read as Kapacitor's defaults.
+    """
+
+    kind: ClassVar[str] = ""
+    section_name: ClassVar[str] = ""
+    #: what one element of a [[list]] section is called in messages; "" for a single section
+    element: ClassVar[str] = ""
+    element_key: ClassVar[str] = ""
+
+    def __init__(self, configs: Sequence[C]) -> None:
+        self._configs: list[C] = []
+        self.update(list(configs))
+
+    def update(self, sections: list[Any]) -> None:
+        """Replace the configuration at once (config API); the loader already validated it."""
+        self._configs = list(sections)
+
+    @property
+    def configs(self) -> list[C]:
+        return list(self._configs)
+
+    def _name(self, config: C) -> str:
+        return str(getattr(config, self.element_key, "")) if self.element_key else ""
+
+    def names(self) -> list[str]:
+        """The configured elements' names, enabled or not, in configuration order."""
+        return [self._name(c) for c in self._configs]
+
+    def default(self) -> C | None:
+        """The element used when a handler names none: the one marked ``default``, else the
+        only one (Kapacitor's rule for workspaces), else the unnamed one."""
+        if not self._configs:
+            return None
+        marked = [c for c in self._configs if getattr(c, "default", False)]
+        if marked:
+            return marked[0]
+        if len(self._configs) == 1:
+            return self._configs[0]
+        unnamed = [c for c in self._configs if not self._name(c)]
+        return unnamed[0] if unnamed else None
+
+    def configured(self, name: str = "") -> C | None:
+        """The element called ``name`` (``""``: the default), enabled or not."""
+        if not name:
+            return self.default()
+        return next((c for c in self._configs if self._name(c) == name), None)
+
+    def resolve(self, name: str = "") -> C:
+        """The enabled element a handler sends through; raises :class:`IntegrationError`
+        saying what is missing and what is configured."""
+        config = self.configured(name)
+        if config is None:
+            raise IntegrationError(self.not_configured(name))
+        if not getattr(config, "enabled", True):
+            where = f' {self.element} "{name}"' if name and self.element else ""
+            raise IntegrationError(
+                f"{self.kind}{where} is not enabled: set enabled = true in its "
+                f"{self.section_label()} section"
+            )
+        return config
+
+    def section_label(self) -> str:
+        return f"[[{self.section_name}]]" if self.element else f"[{self.section_name}]"
+
+    def not_configured(self, name: str) -> str:
+        if not self._configs:
+            return f"{self.kind} is not configured: add a {self.section_label()} section"
+        if not name:
+            return (
+                f"no default {self.kind} {self.element or 'configuration'}; configured "
+                f"{self.element}s: {format_names(self.names())}"
+            )
+        return (
+            f'{self.kind} {self.element} "{name}" is not configured; configured '
+            f"{self.element}s: {format_names(self.names())}"
+        )
+
+    def check_name(self, settings: Mapping[str, Any], key: str) -> Problem | None:
+        """At definition: the element ``settings[key]`` names must exist.  ``key`` is the
+        TICKscript property (``brokerName``) or the handler-file option (``broker-name``), so a
+        script's error points at it."""
+        name = settings.get(key)
+        if not isinstance(name, str) or not name or not self.element:
+            return None
+        if self.configured(name) is None:
+            return Problem(self.not_configured(name), prop=key, value=name)
+        return None
+
+    def global_enabled(self) -> bool:
+        """Whether every alert node without its own handler of this kind gets one."""
+        config = self.default()
+        return (
+            config is not None
+            and bool(getattr(config, "enabled", False))
+            and bool(getattr(config, "global_", False))
+        )
+
+    def state_changes_only(self) -> bool:
+        """Whether that global handler puts every alert node in stateChangesOnly."""
+        config = self.default()
+        return self.global_enabled() and bool(getattr(config, "state_changes_only", False))
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,94 @@
+"""The servers a handler case sends to, each recording what it received as plain dicts.
+
+Kapacitor's handler tests stand a ``<kind>test`` server up for each service (``slacktest``,
+``smtptest``, ``mqtttest`` …) and compare what it recorded.  Here each kind of server is a
+class with ``start()`` (returning the placeholders it fills in the case's ``kapacitor.conf``,
+``task.tick`` and handler options), ``stop()`` and ``received()``; :data:`SERVERS` names them
+for ``case.json``'s ``servers``.  A record is a dict whose keys the case's expectations name
+(an HTTP request: ``method``, ``path``, ``headers``, and ``json``, ``form`` or ``text`` for
+its body).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+from urllib.parse import parse_qs
+
+from aiohttp import web
+
+
+class CaptureServer(Protocol):
+    async def start(self, options: dict[str, Any]) -> dict[str, str]:
+        """Start on loopback; the placeholders (``HTTP_URL`` …) and their values."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    def received(self) -> list[dict[str, Any]]: ...
+
+
+def _body(content_type: str, raw: bytes) -> dict[str, Any]:
+    text = raw.decode("utf-8", "replace")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        form = parse_qs(text, keep_blank_values=True)
+        return {"form": {k: v[0] if len(v) == 1 else v for k, v in form.items()}, "text": text}
+    try:
+        return {"json": json.loads(text), "text": text}
+    except ValueError:
+        return {"text": text}
+
+
+class HTTPServer:
+    """``{{HTTP_URL}}``: records every request; answers ``response`` (status, body, headers),
+    by default 200 with ``{}`` — or the n-th of ``responses`` for the n-th request."""
+
+    def __init__(self) -> None:
+        self._records: list[dict[str, Any]] = []
+        self._runner: web.AppRunner | None = None
+        self._options: dict[str, Any] = {}
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        record: dict[str, Any] = {
+            "method": request.method,
+            "path": request.path_qs,
+            "headers": dict(request.headers),
+        }
+        record.update(_body(request.headers.get("Content-Type", ""), raw))
+        self._records.append(record)
+        responses = self._options.get("responses")
+        answer = (
+            responses[min(len(self._records), len(responses)) - 1]
+            if responses
+            else self._options.get("response", {})
+        )
+        body = answer.get("body", {})
+        return web.Response(
+            status=int(answer.get("status", 200)),
+            text=body if isinstance(body, str) else json.dumps(body),
+            headers=answer.get("headers", {"Content-Type": "application/json"}),
+        )
+
+    async def start(self, options: dict[str, Any]) -> dict[str, str]:
+        self._options = options
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        return {"HTTP_URL": f"http://127.0.0.1:{port}"}
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def received(self) -> list[dict[str, Any]]:
+        return list(self._records)
+
+
+#: ``case.json``'s ``servers`` keys → the server class
+SERVERS: dict[str, type[CaptureServer]] = {"http": HTTPServer}
