@@ -395,12 +395,12 @@ default-retention-policy = ""
 def test_kapacitor_style_config_with_every_shipped_section_loads(tmp_path: Path) -> None:
     config = load(tmp_path, KAPACITOR_STYLE_CONF)
     implemented = {"auth", "http", "config-override", "logging", "storage", "influxdb"}
+    implemented |= {spec.name for spec in INTEGRATIONS.sections()}
     ignored = [name for name in SHIPPED_SECTION_NAMES if name not in implemented]
     assert set(ignored) <= KAPACITOR_ONLY_SECTIONS
     section_notes = [n for n in config.notes if n.startswith("ignoring section ")]
     named = Counter(n.split()[2].rstrip(":").strip("[]") for n in section_notes)
-    assert named == Counter(ignored)  # exactly one note for each, even for repeated [[slack]]
-    assert "ignoring section [[slack]]: not supported by Leyden" in config.notes
+    assert named == Counter(ignored)  # exactly one note for each, even for a repeated one
     assert "ignoring section [tls]: not supported by Leyden" in config.notes
     assert "ignoring [http] pprof-enabled, write-tracing: not supported by Leyden" in config.notes
     assert any(n.startswith("ignoring [auth] bcrypt-cost, cache-expiration") for n in config.notes)
@@ -526,9 +526,9 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 
 def test_empty_lists_are_allowed(tmp_path: Path) -> None:
-    config = load(tmp_path, "discord = []\nslack = []\n")
+    config = load(tmp_path, "discord = []\nscraper = []\n")
     assert config.integrations["discord"] == []
-    assert config.notes == ["ignoring section [[slack]]: not supported by Leyden"]
+    assert config.notes == ["ignoring section [[scraper]]: not supported by Leyden"]
 
 
 def test_not_utf8(tmp_path: Path) -> None:

@@ -196,15 +196,15 @@ async def test_service_tests_listing(server: Any) -> None:
     assert discord["link"]["href"] == "/kapacitor/v1/service-tests/discord"
     assert discord["options"]["message"] == "test discord message"
     assert discord["options"]["level"] == "INFO"
-    resp = await client.get("/kapacitor/v1/service-tests?pattern=slack*")
+    resp = await client.get("/kapacitor/v1/service-tests?pattern=nosuch*")
     assert (await resp.json())["services"] == []
 
 
 async def test_service_test_unknown_service(server: Any) -> None:
     client, _, _ = server
-    resp = await client.post("/kapacitor/v1/service-tests/slack", json={})
+    resp = await client.post("/kapacitor/v1/service-tests/nosuch", json={})
     assert resp.status == 404
-    assert "slack" in (await resp.json())["error"]
+    assert "nosuch" in (await resp.json())["error"]
 
 
 async def test_service_test_bad_json(server: Any) -> None:

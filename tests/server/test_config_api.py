@@ -176,7 +176,7 @@ async def test_default_unnamed_element_is_the_trailing_slash(
         ("/kapacitor/v1/config/discord/nope", 404, "unknown section/element: discord/nope"),
         ("/kapacitor/v1/config/discord/", 404, "unknown section/element: discord/"),
         ("/kapacitor/v1/config/slack", 404, "unknown section: slack"),
-        ("/kapacitor/v1/config/slack/x", 404, "unknown section: slack"),
+        ("/kapacitor/v1/config/scraper/x", 404, "unknown section: scraper"),
         (
             "/kapacitor/v1/config/",
             400,
@@ -298,9 +298,9 @@ async def test_add_of_a_file_element_is_refused(server: Any) -> None:
             'failed to apply update: invalid update action: invalid element name "d v"',
         ),
         (
-            "/kapacitor/v1/config/slack/x",
+            "/kapacitor/v1/config/scraper/x",
             {"set": {"username": "x"}},
-            'failed to apply update: unknown section "slack"',
+            'failed to apply update: unknown section "scraper"',
         ),
         (
             "/kapacitor/v1/config/discord/nope",

@@ -277,9 +277,9 @@ async def test_handler_create_shape(client: TestClient, tmp_path: Path) -> None:
         ),
         ('{"id": "x"}', 400, "invalid handler spec: handler Kind must not be empty"),
         (
-            '{"id": "x", "kind": "pagerduty"}',
+            '{"id": "x", "kind": "nosuch"}',
             500,
-            'failed to create handler: unsupported action kind "pagerduty"',
+            'failed to create handler: unsupported action kind "nosuch"',
         ),
         (
             '{"id": "x", "kind": "log", "options": {"path": "/tmp/x", "bogus": 1}}',
