@@ -132,12 +132,13 @@ def compare(server: str, want: list[dict[str, Any]], got: list[dict[str, Any]], 
     for n, e in enumerate(want, 1):
         problems = [matches(e, g) for g in left]
         if None not in problems:
-            assert False, f"{server}: no record matches expectation {n}: {problems}"
+            raise AssertionError(f"{server}: no record matches expectation {n}: {problems}")
         left.pop(problems.index(None))
 
 
-async def _run_stream(case_dir: Path, spec: dict[str, Any], config: Config, tmp: Path,
-                      holes: dict[str, str]) -> None:
+async def _run_stream(
+    case_dir: Path, spec: dict[str, Any], config: Config, tmp: Path, holes: dict[str, str]
+) -> None:
     script = tmp / "task.tick"
     script.write_text(fill((case_dir / "task.tick").read_text("utf-8"), holes), "utf-8")
     data = [HERE / "data" / f for f in spec["data"]]
