@@ -277,10 +277,10 @@ class AlertService:
         for integration in INTEGRATIONS:
             is_global = integration.global_handler
             service = self.services.get(integration.kind)
-            if integration.kind in kinds or is_global is None or service is None:
+            if integration.tick in kinds or is_global is None or service is None:
                 continue
             if is_global(service):
-                built.append(handler_registry.from_tick(integration.kind, {}, self.handler_context))
+                built.append(handler_registry.from_tick(integration.tick, {}, self.handler_context))
         return built
 
     def register_alert_node(

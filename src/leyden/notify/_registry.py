@@ -67,6 +67,7 @@ class Integration:
     test calls the service's ``default_test_options()`` and ``test(options)``.
     """
 
+    #: the topic-handler kind, Kapacitor's lower-case name (``pagerduty2``)
     kind: str
     from_options: Factory
     from_tick: Factory | None = None
@@ -85,6 +86,13 @@ class Integration:
     #: hands the service the server's store for what it keeps durably (service, store):
     #: Discord's incident messages (issue 12)
     use_store: Callable[[Any, Any], None] | None = None
+    #: the TICKscript method when it is not ``kind`` (``.pagerDuty2()`` for ``pagerduty2``)
+    tick_name: str = ""
+
+    @property
+    def tick(self) -> str:
+        """The TICKscript method's name (``pagerDuty2``)."""
+        return self.tick_name or self.kind
 
 
 class Registry:
@@ -114,9 +122,13 @@ class Registry:
     def get(self, kind: str) -> Integration | None:
         return self._by_kind.get(kind)
 
+    def for_tick(self, name: str) -> Integration | None:
+        """The integration behind TICKscript method ``name`` (``pagerDuty2``)."""
+        return next((i for i in self if i.from_tick is not None and i.tick == name), None)
+
     def tick_kinds(self) -> list[str]:
-        """Kinds a TICKscript may use (``.post()``, ``.discord()`` …), in registration order."""
-        return [i.kind for i in self if i.from_tick is not None]
+        """Methods a TICKscript may use (``post``, ``pagerDuty2`` …), in registration order."""
+        return [i.tick for i in self if i.from_tick is not None]
 
     def sections(self) -> list[SectionSpec]:
         """The configuration sections the integrations own, for ``load_config``."""

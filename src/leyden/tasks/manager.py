@@ -157,9 +157,11 @@ def _integration_error(
     when the server has no workspace ``x``)."""
     for node in pipeline.nodes:
         for handler in node.handlers:
-            integration = INTEGRATIONS.get(handler.kind)
-            service = integrations.get(handler.kind)
-            if integration is None or integration.check is None or service is None:
+            integration = INTEGRATIONS.for_tick(handler.kind)
+            if integration is None or integration.check is None:
+                continue
+            service = integrations.get(integration.kind)
+            if service is None:
                 continue
             problem = integration.check(handler.properties, service, True)
             if problem is None:

@@ -28,7 +28,7 @@ ROUTING_FACTORIES: dict[str, Factory] = {
 
 def from_tick(kind: str, props: Mapping[str, Any], ctx: HandlerContext) -> AlertHandler:
     """The handler a TICKscript declares; unknown kinds are a clear error, not a KeyError."""
-    integration = INTEGRATIONS.get(kind)
+    integration = INTEGRATIONS.for_tick(kind)
     if integration is None or integration.from_tick is None:
         raise HandlerConfigError(
             f"alert handler .{kind}() is not supported; supported: "
