@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from leyden.delivery.pacing import Pacer, PacingConfig
+from leyden.delivery.pacing import Pacer, PacingConfig, Throttle
+from leyden.notify.base import RateLimit
 
 A, B, C = "webhook/111", "webhook/222", "webhook/333"
 
@@ -299,3 +300,39 @@ def test_a_429_storm_on_one_webhook_is_waited_out_and_holds_back_nothing_else(
     b_times = [t for t, d in discord.delivered if d == B]
     assert a_times[0] >= 1000.0 + 10 * 5.0  # the storm's ten retry_afters were honoured
     assert b_times[-1] < a_times[0]  # B was never refused meanwhile
+
+
+# --- Throttle: the documented limits of other services -----------------------------------------
+
+
+def test_throttle_keeps_every_limit_of_a_request(clock: FakeClock) -> None:
+    per_chat = RateLimit("telegram:chat:1", 1, 1.0)
+    per_bot = RateLimit("telegram:bot", 3, 1.0)
+    other_chat = RateLimit("telegram:chat:2", 1, 1.0)
+    throttle = Throttle(clock=clock)
+    assert throttle.next_send([per_chat, per_bot]) == clock.now
+    throttle.started([per_chat, per_bot])
+    assert throttle.next_send([per_chat, per_bot]) == clock.now + 1.0  # the chat's one a second
+    throttle.started([other_chat, per_bot])
+    throttle.started([RateLimit("telegram:chat:3", 1, 1.0), per_bot])
+    # the bot's three a second are spent: a fourth chat waits for the bot, not for itself
+    assert throttle.next_send([RateLimit("telegram:chat:4", 1, 1.0), per_bot]) == clock.now + 1.0
+    clock.advance(1.0)
+    assert throttle.next_send([per_chat, per_bot]) == clock.now
+
+
+def test_throttle_hold_after_a_429_holds_every_key(clock: FakeClock) -> None:
+    limit = RateLimit("slack:hook", 1, 1.0)
+    throttle = Throttle(clock=clock)
+    throttle.hold([limit], 30.0)
+    assert throttle.next_send([limit]) == clock.now + 30.0
+    throttle.hold([limit], math.inf)  # nonsense hints change nothing
+    throttle.hold([limit], -1)
+    assert throttle.next_send([limit]) == clock.now + 30.0
+
+
+def test_rate_limits_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        RateLimit("x", 0, 1.0)
+    with pytest.raises(ValueError):
+        RateLimit("x", 1, 0.0)

@@ -1,0 +1,64 @@
+"""What every configured integration's service shares: elements by name, the default one,
+define-time checks and global flags (leyden.notify._service)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pytest
+
+from leyden.config import Key, Section
+from leyden.notify._service import ConfiguredService
+from leyden.notify.base import IntegrationError
+
+
+@dataclass
+class Hook(Section):
+    workspace: str = ""
+    enabled: bool = True
+    default: bool = False
+    global_: bool = False
+    state_changes_only: bool = False
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (Key("workspace", "workspace", "str"),)
+
+
+class Hooks(ConfiguredService[Hook]):
+    kind = "hook"
+    section_name = "hook"
+    element = "workspace"
+    element_key = "workspace"
+
+
+def test_elements_by_name_and_the_default() -> None:
+    service = Hooks([Hook("a"), Hook("b", default=True), Hook("c", enabled=False)])
+    assert service.names() == ["a", "b", "c"]
+    assert service.resolve().workspace == "b"
+    assert service.resolve("a").workspace == "a"
+    with pytest.raises(IntegrationError, match='hook workspace "c" is not enabled'):
+        service.resolve("c")
+    with pytest.raises(
+        IntegrationError,
+        match='hook workspace "x" is not configured; configured workspaces: "a", "b", "c"',
+    ):
+        service.resolve("x")
+    problem = service.check_name({"workspace": "x"}, "workspace")
+    assert problem is not None and (problem.prop, problem.value) == ("workspace", "x")
+    assert service.check_name({"workspace": "a"}, "workspace") is None
+
+
+def test_the_only_element_is_the_default_and_none_is_a_clear_error() -> None:
+    assert Hooks([Hook("only")]).resolve().workspace == "only"
+    with pytest.raises(IntegrationError, match=r"hook is not configured: add a \[\[hook\]\]"):
+        Hooks([]).resolve()
+    with pytest.raises(IntegrationError, match="no default hook workspace; configured"):
+        Hooks([Hook("a"), Hook("b")]).resolve()
+
+
+def test_global_and_state_changes_only_follow_the_enabled_default() -> None:
+    assert not Hooks([Hook("a", global_=True, enabled=False)]).global_enabled()
+    service = Hooks([Hook("a", global_=True, state_changes_only=True)])
+    assert service.global_enabled() and service.state_changes_only()
+    service.update([Hook("a", global_=True)])
+    assert service.global_enabled() and not service.state_changes_only()
