@@ -27,7 +27,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
-from urllib.parse import urlsplit
 
 from leyden.config import Config, ConfigError, Key, Section, SectionSpec, quote
 from leyden.go.types import GoStruct, go_json
@@ -38,6 +37,7 @@ from leyden.notify._http import (
     SSLSetting,
     TLSConfigError,
     build_ssl_context,
+    is_http_url,
     url_destination,
 )
 from leyden.notify._registry import Integration, Problem
@@ -107,7 +107,7 @@ class SlackConfig(Section):
         problems: list[str] = []
         if self.enabled and not self.url:
             problems.append("url: must specify url")
-        if self.url and not _is_http_url(self.url):
+        if self.url and not is_http_url(self.url):
             problems.append(
                 "url: must be an http:// or https:// URL with a host "
                 "(the value is not shown: it may hold a token)"
@@ -160,14 +160,6 @@ class SlackConfig(Section):
                     f"{where}: {label(i, config)}: state-changes-only: may only be set when "
                     "the config is both default and global"
                 )
-
-
-def _is_http_url(url: str) -> bool:
-    try:
-        split = urlsplit(url.strip())
-        return split.scheme in ("http", "https") and bool(split.hostname)
-    except ValueError:
-        return False
 
 
 #: ``[[slack]]``; without one in the file, Kapacitor's built-in default workspace (disabled).
