@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from leyden.alerting.service import AlertService
 from leyden.alerting.topics import HandlerLabel, Topics
 from leyden.config import Config, ConfigError, load_config
 from leyden.delivery.dispatcher import DeliverySettings, Dispatcher
@@ -24,6 +25,7 @@ from leyden.notify.base import HandlerConfigError, HandlerContext, RateLimit
 from leyden.notify.slack import SECTION, SlackConfig, SlackHandler, SlackOptions, SlackService
 from leyden.runtime import Runtime
 from leyden.server.app import create_app
+from leyden.tick.builder import build_pipeline
 from webhook_capture import Answer, webhook_capture
 
 TOKEN = "xoxb-SeCrEt-0123456789"
@@ -482,3 +484,37 @@ async def test_a_429_retry_after_holds_the_webhook_then_everything_arrives() -> 
     assert len(hook.requests) == 6  # the refused one again, then the rest
     assert min(arrivals[1:]) >= arrivals[0] + 30
     assert sum(dispatcher.counters.dead.values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("global_", "state_changes_only", "explicit", "slack_handlers", "sco"),
+    [
+        (False, False, "", 0, False),
+        (True, False, "", 1, False),
+        (True, True, "", 1, True),
+        (True, True, ".slack().channel('#x')", 1, True),  # an explicit one replaces the global
+    ],
+)
+async def test_a_global_default_workspace_gives_every_alert_node_a_handler(
+    global_: bool, state_changes_only: bool, explicit: str, slack_handlers: int, sco: bool
+) -> None:
+    async with webhook_capture() as hook:
+        conf = workspace(f"{hook.url}/hook", global_=global_, state_changes_only=state_changes_only)
+        config = Config(integrations={"slack": [conf]})
+        services = INTEGRATIONS.build_services(config)
+        alerts = AlertService(
+            services=services, config=config, dispatcher=Dispatcher(MemoryOutbox())
+        )
+        pipeline = build_pipeline(
+            "stream|from().measurement('cpu')|alert().crit(lambda: TRUE)" + explicit
+        )
+        [node] = [n for n in pipeline.nodes if n.kind == "alert"]
+        publisher = alerts.register_alert_node(task="t", node="alert2", handlers=node.handlers)
+        assert [h.kind for h in publisher.handlers] == ["slack"] * slack_handlers
+        assert publisher.state_changes_only is sco
+        publisher.publish(make_event(Level.CRITICAL, topic="main:t:alert2"))
+        await alerts.drain()
+        await alerts.close()
+        for service in services.values():
+            await service.close()
+    assert len(hook.requests) == slack_handlers
