@@ -504,7 +504,7 @@ def test_unknown_keys_are_errors_with_suggestions(tmp_path: Path, text: str, exp
             '[[auth.users]] #0 (username "a"): permissions: expected an array of strings, got string',
         ),
         ("[logging]\nlevel = 1979-05-27\n", "level: expected a string, got date/time"),
-        ("slack = 5\n", "kapacitor.conf: slack: expected a table, got integer"),
+        ("replay = 5\n", "kapacitor.conf: replay: expected a table, got integer"),
     ],
 )
 def test_wrong_types_name_key_expected_and_got(tmp_path: Path, text: str, expected: str) -> None:
@@ -706,7 +706,7 @@ def test_env_int_prefixes() -> None:
 def test_env_for_unknown_or_kapacitor_only_keys_is_ignored() -> None:
     env = {
         "KAPACITOR_INFLUXDB_0_URL": "http://x",
-        "KAPACITOR_SLACK_3_ENABLED": "maybe",
+        "KAPACITOR_SCRAPER_3_ENABLED": "maybe",
         "KAPACITOR_HTTP_PPROF_ENABLED": "not-a-bool",
         "KAPACITOR_CONFIG_PATH": "/etc/kapacitor/kapacitor.conf",
         "KAPACITOR_DISCORD_0_NOPE": "x",

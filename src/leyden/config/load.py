@@ -105,7 +105,8 @@ def load_config(
     for spec in specs.values():
         if spec.name not in raw:
             if spec.defaults:
-                raw[spec.name] = [dict(table) for table in spec.defaults]
+                tables = [dict(table) for table in spec.defaults]
+                raw[spec.name] = tables if spec.multiple else tables[0]
         elif spec.multiple and isinstance(raw[spec.name], Mapping):
             raw[spec.name] = [raw[spec.name]]
     applied = apply_env(raw, os.environ if env is None else env, _schema(specs))

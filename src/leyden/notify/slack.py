@@ -1,0 +1,424 @@
+"""``.slack()`` and ``kind: slack``: one Slack message per event, to an ``[[slack]]`` workspace.
+
+As Kapacitor's ``services/slack``: ``[[slack]]`` is a list of workspaces (``workspace`` names
+one; the one marked ``default``, or the only one, serves handlers that name none).  Each event
+is one POST of ``{"attachments": [{"fallback", "color", "text", "mrkdwn_in": ["text"]}],
+"channel", "icon_emoji", "text": "", "username"}`` (a Go map: keys sorted, one JSON document and
+a newline) with ``Content-Type: application/json`` and, when the workspace has a ``token``,
+``Authorization: Bearer <token>`` (new-style apps post to chat.postMessage; legacy incoming
+webhooks carry their secret in the URL).  The colour follows the level (``good``, ``warning``,
+``danger``); the handler's channel, username and icon emoji win over the workspace's.  A
+``global`` default workspace gives every alert node a Slack handler, with
+``state-changes-only`` forcing those nodes into stateChangesOnly.
+
+Differences: a workspace a handler names is refused when the task or handler is *defined*,
+naming the configured ones (Kapacitor accepts it and fails on every event); a failed send is
+retried by the dispatcher (Kapacitor tries once).  Slack allows about one message per second
+per incoming webhook, and per channel through chat.postMessage: the handler declares that
+limit (:attr:`SlackHandler.rate_limits`), so a storm is paced instead of answered with 429s,
+and a 429's ``Retry-After`` holds every handler sharing the limit.  URL and token are secrets:
+redacted in the config API, never in a log, error or reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+from leyden.config import Config, ConfigError, Key, Section, SectionSpec, quote
+from leyden.go.types import GoStruct, go_json
+from leyden.model.alert import Event, Level
+from leyden.notify._http import (
+    DeliveryResult,
+    HTTPClient,
+    SSLSetting,
+    TLSConfigError,
+    build_ssl_context,
+    is_http_url,
+    url_destination,
+)
+from leyden.notify._registry import Integration, Problem
+from leyden.notify._service import ConfiguredService
+from leyden.notify.base import (
+    HandlerConfigError,
+    HandlerContext,
+    IntegrationError,
+    RateLimit,
+    SingleSend,
+    check_keys,
+    option,
+)
+
+__all__ = ["INTEGRATION", "SECTION", "SlackConfig", "SlackHandler", "SlackService"]
+
+KIND = "slack"
+#: Kapacitor's DefaultUsername: the built-in workspace's username (file sections start empty)
+DEFAULT_USERNAME = "kapacitor"
+TEST_MESSAGE = "test slack message"
+#: a kind: slack handler file's options (Kapacitor's HandlerConfig mapstructure tags)
+OPTION_KEYS = ("workspace", "channel", "username", "icon-emoji")
+#: Slack's documented limit: one message per second per webhook (per channel for the API)
+MESSAGES_PER_SECOND = 1
+_COLORS = {Level.WARNING: "warning", Level.CRITICAL: "danger"}
+
+
+@dataclass
+class SlackConfig(Section):
+    """One ``[[slack]]`` workspace (Kapacitor's services/slack Config)."""
+
+    enabled: bool = False
+    default: bool = False
+    workspace: str = ""
+    url: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    channel: str = ""
+    username: str = ""
+    icon_emoji: str = ""
+    global_: bool = False
+    state_changes_only: bool = False
+    ssl_ca: str = ""
+    ssl_cert: str = ""
+    ssl_key: str = ""
+    insecure_skip_verify: bool = False
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("enabled", "enabled", "bool"),
+        Key("default", "default", "bool"),
+        Key("workspace", "workspace", "str"),
+        Key("url", "url", "str"),
+        Key("token", "token", "str"),
+        Key("channel", "channel", "str"),
+        Key("username", "username", "str"),
+        Key("icon-emoji", "icon_emoji", "str"),
+        Key("global", "global_", "bool"),
+        Key("state-changes-only", "state_changes_only", "bool"),
+        Key("ssl-ca", "ssl_ca", "str"),
+        Key("ssl-cert", "ssl_cert", "str"),
+        Key("ssl-key", "ssl_key", "str"),
+        Key("insecure-skip-verify", "insecure_skip_verify", "bool"),
+    )
+    _ELEMENT_KEY: ClassVar[str] = "workspace"
+    REDACTED_KEYS: ClassVar[frozenset[str]] = frozenset({"url", "token"})
+
+    def validate(self) -> list[str]:
+        problems: list[str] = []
+        if self.enabled and not self.url:
+            problems.append("url: must specify url")
+        if self.url and not is_http_url(self.url):
+            problems.append(
+                "url: must be an http:// or https:// URL with a host "
+                "(the value is not shown: it may hold a token)"
+            )
+        return problems
+
+    @classmethod
+    def check_all(cls, sections: Sequence[Self], *, where: str) -> None:
+        """Kapacitor's rules across workspaces; a single section is the default."""
+        label = SECTION.label
+        if len(sections) == 1:
+            sections[0].default = True
+        if len(sections) > 1:
+            unnamed = [i for i, c in enumerate(sections) if not c.workspace]
+            for i in unnamed:
+                if len(unnamed) > 1 or not sections[i].default:
+                    raise ConfigError(
+                        f"{where}: {label(i, sections[i])}: workspace: must not be empty when "
+                        "several [[slack]] sections are configured (only the default may be "
+                        "unnamed)"
+                    )
+            seen: dict[str, int] = {}
+            for i, config in enumerate(sections):
+                if not config.workspace:
+                    continue
+                if config.workspace in seen:
+                    raise ConfigError(
+                        f"{where}: [[slack]] #{seen[config.workspace]} and #{i}: workspace "
+                        f"{quote(config.workspace)} is used twice; each needs a unique workspace"
+                    )
+                seen[config.workspace] = i
+            defaults = [i for i, c in enumerate(sections) if c.default]
+            if not defaults:
+                raise ConfigError(
+                    f"{where}: [[slack]]: default: at least one Slack config must be set as default"
+                )
+            if len(defaults) > 1:
+                names = ", ".join(label(i, sections[i]) for i in defaults)
+                raise ConfigError(
+                    f"{where}: {names}: default: only one Slack config may be the default"
+                )
+        for i, config in enumerate(sections):
+            if config.global_ and not config.default:
+                raise ConfigError(
+                    f"{where}: {label(i, config)}: global: only the default config may be "
+                    "assigned as global"
+                )
+            if config.state_changes_only and not (config.default and config.global_):
+                raise ConfigError(
+                    f"{where}: {label(i, config)}: state-changes-only: may only be set when "
+                    "the config is both default and global"
+                )
+
+
+#: ``[[slack]]``; without one in the file, Kapacitor's built-in default workspace (disabled).
+SECTION = SectionSpec(
+    KIND,
+    SlackConfig,
+    multiple=True,
+    defaults=({"default": True, "enabled": False, "username": DEFAULT_USERNAME},),
+)
+
+
+def _digest(secret: str) -> str:
+    """32 bits of SHA-256: tells two tokens apart, says nothing of either."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def payload(*, channel: str, message: str, username: str, icon_emoji: str, level: Level) -> bytes:
+    """The body Kapacitor's ``preparePost`` encodes: a Go map (sorted keys) and a newline."""
+    attachment = GoStruct(
+        [
+            ("fallback", message),
+            ("color", _COLORS.get(level, "good")),
+            ("text", message),
+            ("mrkdwn_in", ["text"]),
+        ]
+    )
+    body = {
+        "channel": channel,
+        "text": "",
+        "attachments": [attachment],
+        "username": username,
+        "icon_emoji": icon_emoji,
+    }
+    return (go_json(body) + "\n").encode()
+
+
+@dataclass(frozen=True, slots=True)
+class SlackOptions:
+    """What one handler says (``""``: the workspace's value)."""
+
+    workspace: str = ""
+    channel: str = ""
+    username: str = ""
+    icon_emoji: str = ""
+
+
+class SlackService(ConfiguredService[SlackConfig]):
+    """The ``[[slack]]`` workspaces, their TLS settings, and the one request per message."""
+
+    kind = KIND
+    section_name = KIND
+    element = "workspace"
+    element_key = "workspace"
+
+    def __init__(self, configs: Sequence[SlackConfig], client: HTTPClient | None = None) -> None:
+        self._client = client or HTTPClient("slack")
+        self._ssl: dict[str, SSLSetting] = {}
+        super().__init__(configs)
+
+    def update(self, sections: list[Any]) -> None:
+        """Replace the workspaces at once; a TLS file that cannot be used keeps the old ones."""
+        ssl: dict[str, SSLSetting] = {}
+        for config in sections:
+            try:
+                ssl[config.workspace] = build_ssl_context(
+                    config.ssl_ca, config.ssl_cert, config.ssl_key, config.insecure_skip_verify
+                )
+            except TLSConfigError as exc:
+                where = f' "{config.workspace}"' if config.workspace else ""
+                raise IntegrationError(f"slack workspace{where}: {exc}") from None
+        self._ssl = ssl
+        super().update(sections)
+
+    def _channel(self, config: SlackConfig, channel: str) -> str:
+        return channel or config.channel
+
+    def destination(self, opts: SlackOptions) -> str:
+        """Secret-free: the webhook (redacted, with a digest), the token's digest, the channel.
+        A workspace that does not resolve yet gets a name of its own."""
+        try:
+            config = self.resolve(opts.workspace)
+        except IntegrationError:
+            return f"slack workspace {opts.workspace or '(default)'}"
+        parts = ["slack", url_destination(config.url)]
+        if config.token:
+            parts.append(f"token #{_digest(config.token)}")
+        channel = self._channel(config, opts.channel)
+        if channel:
+            parts.append(channel)
+        return " ".join(parts)
+
+    def rate_limits(self, opts: SlackOptions) -> tuple[RateLimit, ...]:
+        """One message per second: per incoming webhook (its channel is fixed), per token and
+        channel through chat.postMessage.  Keys hold digests, never the URL or the token."""
+        try:
+            config = self.resolve(opts.workspace)
+        except IntegrationError:
+            return ()
+        key = f"slack {url_destination(config.url)}"
+        if config.token:
+            key += f" token #{_digest(config.token)} {self._channel(config, opts.channel)}"
+        return (RateLimit(key, MESSAGES_PER_SECOND, 1.0),)
+
+    async def alert(self, opts: SlackOptions, message: str, level: Level) -> DeliveryResult:
+        """ONE attempt to post ``message`` at ``level`` as ``opts`` say."""
+        try:
+            config = self.resolve(opts.workspace)
+        except IntegrationError as exc:
+            return DeliveryResult("permanent", None, str(exc))
+        body = payload(
+            channel=self._channel(config, opts.channel),
+            message=message,
+            username=opts.username or config.username,
+            icon_emoji=opts.icon_emoji or config.icon_emoji,
+            level=level,
+        )
+        headers = {"Content-Type": "application/json"}
+        if config.token:
+            headers["Authorization"] = "Bearer " + config.token
+        return await self._client.request(
+            "POST",
+            config.url,
+            body=body,
+            headers=headers,
+            ssl=self._ssl.get(config.workspace),
+            secrets=[config.token],
+        )
+
+    # --- service test --------------------------------------------------------------------
+
+    def default_test_options(self) -> dict[str, Any]:
+        """Kapacitor's testOptions: the default workspace and its channel, a CRITICAL message."""
+        config = self.default()
+        return {
+            "workspace": config.workspace if config is not None else "",
+            "channel": config.channel if config is not None else "",
+            "message": TEST_MESSAGE,
+            "level": "CRITICAL",
+            "username": "",
+            "icon-emoji": "",
+        }
+
+    async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
+        """Post one test message (one attempt): ``(True, "")`` or ``(False, reason)``."""
+        defaults = self.default_test_options()
+        unknown = sorted(str(k) for k in options if k not in defaults)
+        if unknown:
+            return False, (
+                f"unknown slack test option(s): {', '.join(unknown)}; "
+                f"valid options: {', '.join(defaults)}"
+            )
+        merged = {**defaults, **options}
+        bad = [k for k, v in merged.items() if not isinstance(v, str)]
+        if bad:
+            return False, f"slack test option {bad[0]!r} must be a string"
+        try:
+            level = Level.parse(merged["level"].upper())
+        except ValueError:
+            return False, (
+                f"slack test option 'level': unknown level {merged['level']!r}; "
+                "valid levels: " + ", ".join(str(lv) for lv in Level)
+            )
+        opts = SlackOptions(
+            merged["workspace"], merged["channel"], merged["username"], merged["icon-emoji"]
+        )
+        result = await self.alert(opts, merged["message"], level)
+        return (True, "") if result.delivered else (False, result.describe())
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+class SlackHandler(SingleSend):
+    """One ``.slack()`` / ``kind: slack`` handler: the service sends, this names the limits."""
+
+    kind = KIND
+
+    def __init__(self, service: SlackService, opts: SlackOptions) -> None:
+        self.service = service
+        self.options = opts
+        self.destination = service.destination(opts)
+        self.rate_limits = service.rate_limits(opts)
+
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        (event,) = events
+        return await self.service.alert(self.options, event.state.message, event.state.level)
+
+    async def close(self) -> None:
+        return None  # the service owns the connections
+
+
+def _service(ctx: HandlerContext) -> SlackService:
+    service = ctx.services.get(KIND)
+    if not isinstance(service, SlackService):
+        raise HandlerConfigError("slack handler: no Slack service is configured")
+    return service
+
+
+def _text(value: Any, what: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise HandlerConfigError(f"slack handler: {what} must be a string, got {value!r}")
+    return value
+
+
+def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> SlackHandler:
+    """From ``.slack().workspace().channel().username().iconEmoji()``."""
+    opts = SlackOptions(
+        workspace=_text(props.get("workspace"), "workspace"),
+        channel=_text(props.get("channel"), "channel"),
+        username=_text(props.get("username"), "username"),
+        icon_emoji=_text(props.get("iconEmoji"), "iconEmoji"),
+    )
+    return SlackHandler(_service(ctx), opts)
+
+
+def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> SlackHandler:
+    """From a ``kind: slack`` handler file's ``options``."""
+    check_keys(options, KIND, OPTION_KEYS)
+    opts = SlackOptions(*(option(options, KIND, key, str, "") for key in OPTION_KEYS))
+    return SlackHandler(_service(ctx), opts)
+
+
+def check(settings: Mapping[str, Any], service: SlackService, tick: bool) -> Problem | None:
+    """A workspace the server does not have is refused at definition, naming the configured."""
+    return service.check_name(settings, "workspace")
+
+
+def _build_service(config: Config | None) -> SlackService:
+    return SlackService(config.sections(SECTION) if config is not None else [])
+
+
+def _global(service: SlackService) -> bool:
+    return service.global_enabled()
+
+
+def _state_changes_only(service: SlackService) -> bool:
+    return service.state_changes_only()
+
+
+def _log_start(service: SlackService, log: logging.Logger) -> None:
+    for config in service.configs:
+        if config.enabled:
+            log.info(
+                "slack workspace configured",
+                extra={"fields": {"workspace": config.workspace or '""'}},
+            )
+
+
+INTEGRATION = Integration(
+    KIND,
+    from_options=from_options,
+    from_tick=from_tick,
+    section=SECTION,
+    build_service=_build_service,
+    check=check,
+    service_test=True,
+    global_handler=_global,
+    global_state_changes_only=_state_changes_only,
+    log_start=_log_start,
+)

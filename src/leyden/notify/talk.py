@@ -1,0 +1,171 @@
+"""``.talk()`` and ``kind: talk``: one Talk (jianliao.com) incoming-webhook message per event.
+
+As Kapacitor's ``services/talk``: ``[talk]`` has ``enabled``, ``url`` (the webhook, a secret:
+redacted in the config API) and ``author_name``; the handler has no options.  Each event is one
+POST of ``{"authorName", "text", "title"}`` (a Go map: keys sorted, with the newline Go's
+encoder writes) with ``Content-Type: application/json``: the title is the alert ID, the text
+its message.  Kapacitor has no global Talk handler.
+
+Differences: a handler file's options are refused (Kapacitor ignores them), and any 2xx is
+success (Kapacitor wants 200); a failed send is retried by the dispatcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from leyden.config import Config, Key, Section, SectionSpec
+from leyden.go.types import go_json
+from leyden.model.alert import Event
+from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, url_destination
+from leyden.notify._registry import Integration
+from leyden.notify._service import ConfiguredService
+from leyden.notify.base import (
+    HandlerConfigError,
+    HandlerContext,
+    IntegrationError,
+    SingleSend,
+)
+
+__all__ = ["INTEGRATION", "SECTION", "TalkConfig", "TalkHandler", "TalkService", "payload"]
+
+KIND = "talk"
+
+
+@dataclass
+class TalkConfig(Section):
+    """``[talk]`` (Kapacitor's services/talk Config)."""
+
+    enabled: bool = False
+    url: str = field(default="", repr=False)
+    author_name: str = ""
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("enabled", "enabled", "bool"),
+        Key("url", "url", "str"),
+        Key("author_name", "author_name", "str"),
+    )
+    REDACTED_KEYS: ClassVar[frozenset[str]] = frozenset({"url"})
+
+    def validate(self) -> list[str]:
+        problems: list[str] = []
+        if self.enabled and not self.url:
+            problems.append("url: must specify url")
+        if self.url and not is_http_url(self.url):
+            problems.append(
+                "url: must be an http:// or https:// URL with a host "
+                "(the value is not shown: it holds the webhook's secret)"
+            )
+        return problems
+
+
+#: ``[talk]``; Kapacitor always has one (disabled), so the environment can configure it.
+SECTION = SectionSpec(KIND, TalkConfig, multiple=False, defaults=({},))
+
+
+def payload(*, title: str, text: str, author_name: str) -> bytes:
+    """Kapacitor's ``preparePost`` body: a Go map (sorted keys) and a newline."""
+    return (go_json({"title": title, "text": text, "authorName": author_name}) + "\n").encode()
+
+
+class TalkService(ConfiguredService[TalkConfig]):
+    """The ``[talk]`` section and the one request per message."""
+
+    kind = KIND
+    section_name = KIND
+
+    def __init__(self, configs: Sequence[TalkConfig], client: HTTPClient | None = None) -> None:
+        self._client = client or HTTPClient("talk")
+        super().__init__(configs)
+
+    def destination(self) -> str:
+        config = self.default()
+        if config is None or not config.url:
+            return "talk (no url)"
+        return f"talk {url_destination(config.url)}"
+
+    async def alert(self, title: str, text: str) -> DeliveryResult:
+        """ONE attempt to post ``text`` under ``title``."""
+        try:
+            config = self.resolve()
+        except IntegrationError as exc:
+            return DeliveryResult("permanent", None, str(exc))
+        body = payload(title=title, text=text, author_name=config.author_name)
+        return await self._client.request(
+            "POST", config.url, body=body, headers={"Content-Type": "application/json"}
+        )
+
+    def default_test_options(self) -> dict[str, Any]:
+        """Kapacitor's testOptions."""
+        return {"title": "testTitle", "text": "test talk text"}
+
+    async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
+        defaults = self.default_test_options()
+        unknown = sorted(str(k) for k in options if k not in defaults)
+        if unknown:
+            return False, (
+                f"unknown talk test option(s): {', '.join(unknown)}; "
+                f"valid options: {', '.join(defaults)}"
+            )
+        merged = {**defaults, **options}
+        bad = [k for k, v in merged.items() if not isinstance(v, str)]
+        if bad:
+            return False, f"talk test option {bad[0]!r} must be a string"
+        result = await self.alert(merged["title"], merged["text"])
+        return (True, "") if result.delivered else (False, result.describe())
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+class TalkHandler(SingleSend):
+    kind = KIND
+
+    def __init__(self, service: TalkService) -> None:
+        self.service = service
+        self.destination = service.destination()
+
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        (event,) = events
+        return await self.service.alert(event.state.id, event.state.message)
+
+    async def close(self) -> None:
+        return None  # the service owns the connections
+
+
+def _service(ctx: HandlerContext) -> TalkService:
+    service = ctx.services.get(KIND)
+    if not isinstance(service, TalkService):
+        raise HandlerConfigError("talk handler: no Talk service is configured")
+    return service
+
+
+def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> TalkHandler:
+    """From ``.talk()`` (no properties)."""
+    return TalkHandler(_service(ctx))
+
+
+def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TalkHandler:
+    """From a ``kind: talk`` handler file (no options)."""
+    if options:
+        raise HandlerConfigError(
+            f"invalid talk handler option(s): {', '.join(sorted(str(k) for k in options))}; "
+            "the talk handler has no options"
+        )
+    return TalkHandler(_service(ctx))
+
+
+def _build_service(config: Config | None) -> TalkService:
+    return TalkService(config.sections(SECTION) if config is not None else [])
+
+
+INTEGRATION = Integration(
+    KIND,
+    from_options=from_options,
+    from_tick=from_tick,
+    section=SECTION,
+    build_service=_build_service,
+    service_test=True,
+)

@@ -1,0 +1,264 @@
+"""``.teams()`` and ``kind: teams``: one Microsoft Teams MessageCard per event, as Kapacitor's
+``services/teams`` posts it.
+
+``[teams]`` has ``enabled``, ``channel-url`` (the channel's incoming-webhook URL), ``global``
+and ``state-changes-only``; a handler may name another ``channel-url``
+(``.teams().channelURL('…')``).  The body is Kapacitor's ``Card`` (``@type`` MessageCard,
+``@context``, ``title``, ``text``, ``summary``, ``themeColor``) as ``json.Marshal`` writes it:
+the title is ``LEVEL: [alert ID]`` (the topic when there is no ID), the summary the title, the
+message, cut at 70 bytes and followed by ``...``, the colour by level.  Any 2xx is success.
+
+Differences: ``channel-url`` is a secret (the webhook URL authenticates), so the config API
+shows it redacted (Kapacitor shows it in clear) and the service test lists ``channel_url`` as
+``""`` (Kapacitor lists the configured URL, then ignores the option; Leyden posts to it when
+given).  Teams throttles a webhook above four requests a second: the handler declares that
+limit, so a storm is paced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from leyden.config import Config, Key, Section, SectionSpec
+from leyden.go.types import GoStruct, go_json
+from leyden.model.alert import Event, Level
+from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, url_destination
+from leyden.notify._registry import Integration
+from leyden.notify._service import ConfiguredService
+from leyden.notify.base import (
+    HandlerConfigError,
+    HandlerContext,
+    IntegrationError,
+    RateLimit,
+    SingleSend,
+    check_keys,
+    option,
+)
+
+__all__ = ["INTEGRATION", "SECTION", "TeamsConfig", "TeamsHandler", "TeamsService", "card"]
+
+KIND = "teams"
+OPTION_KEYS = ("channel-url",)
+SUMMARY_CUTOFF = 70
+#: Teams' connector limit: four requests per second per webhook
+REQUESTS_PER_SECOND = 4
+_COLORS = {Level.WARNING: "FFA533", Level.CRITICAL: "CC4A31"}
+
+
+@dataclass
+class TeamsConfig(Section):
+    """``[teams]`` (Kapacitor's services/teams Config)."""
+
+    enabled: bool = False
+    channel_url: str = field(default="", repr=False)
+    global_: bool = False
+    state_changes_only: bool = False
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("enabled", "enabled", "bool"),
+        Key("channel-url", "channel_url", "str"),
+        Key("global", "global_", "bool"),
+        Key("state-changes-only", "state_changes_only", "bool"),
+    )
+    REDACTED_KEYS: ClassVar[frozenset[str]] = frozenset({"channel-url"})
+
+    def validate(self) -> list[str]:
+        problems: list[str] = []
+        if self.enabled and not self.channel_url:
+            problems.append("channel-url: must specify Teams channel webhook URL")
+        if self.channel_url and not is_http_url(self.channel_url):
+            problems.append(
+                "channel-url: must be an http:// or https:// URL with a host "
+                "(the value is not shown: it holds the webhook's secret)"
+            )
+        return problems
+
+
+#: ``[teams]``; Kapacitor always has one (disabled), so the environment can configure it.
+SECTION = SectionSpec(KIND, TeamsConfig, multiple=False, defaults=({},))
+
+
+def card(*, alert_topic: str, alert_id: str, message: str, level: Level) -> bytes:
+    """Kapacitor's MessageCard for one alert, as ``json.Marshal`` writes it (no newline)."""
+    if not alert_id and not alert_topic:
+        title = str(level)
+        summary = f"{title}: {message}"
+    else:
+        title = f"{level}: [{alert_id or alert_topic}]"
+        summary = f"{title} - {message}"
+    # Go slices the string's bytes; a character cut in two becomes U+FFFD when encoded
+    cut = summary.encode()[:SUMMARY_CUTOFF].decode("utf-8", "replace")
+    body = GoStruct(
+        [
+            ("@type", "MessageCard"),
+            ("@context", "http://schema.org/extensions"),
+            ("title", title),
+            ("text", message),
+            ("summary", cut + "..."),
+            ("themeColor", _COLORS.get(level, "34CC25")),
+        ]
+    )
+    return go_json(body).encode()
+
+
+class TeamsService(ConfiguredService[TeamsConfig]):
+    """The ``[teams]`` section and the one request per card."""
+
+    kind = KIND
+    section_name = KIND
+
+    def __init__(self, configs: Sequence[TeamsConfig], client: HTTPClient | None = None) -> None:
+        self._client = client or HTTPClient("teams")
+        super().__init__(configs)
+
+    def url(self, channel_url: str) -> str:
+        """The webhook a handler posts to (its own, else the section's); "" if none yet."""
+        if channel_url:
+            return channel_url
+        config = self.default()
+        return config.channel_url if config is not None else ""
+
+    def destination(self, channel_url: str) -> str:
+        url = self.url(channel_url)
+        return f"teams {url_destination(url)}" if url else "teams (no channel-url)"
+
+    def rate_limits(self, channel_url: str) -> tuple[RateLimit, ...]:
+        url = self.url(channel_url)
+        if not url:
+            return ()
+        return (RateLimit(f"teams {url_destination(url)}", REQUESTS_PER_SECOND, 1.0),)
+
+    async def alert(
+        self, channel_url: str, alert_topic: str, alert_id: str, message: str, level: Level
+    ) -> DeliveryResult:
+        """ONE attempt; the section must be enabled even when the handler names the URL."""
+        try:
+            self.resolve()
+        except IntegrationError as exc:
+            return DeliveryResult("permanent", None, str(exc))
+        url = self.url(channel_url)
+        if not url:
+            return DeliveryResult("permanent", None, "teams: no channel-url is configured")
+        body = card(alert_topic=alert_topic, alert_id=alert_id, message=message, level=level)
+        return await self._client.request(
+            "POST", url, body=body, headers={"Content-Type": "application/json"}
+        )
+
+    def default_test_options(self) -> dict[str, Any]:
+        """Kapacitor's testOptions (``channel_url`` shown empty: it is a secret)."""
+        return {
+            "channel_url": "",
+            "alert_topic": "test kapacitor alert topic",
+            "alert_id": "foo/bar/bat",
+            "message": "test teams message",
+            "level": "CRITICAL",
+        }
+
+    async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
+        defaults = self.default_test_options()
+        unknown = sorted(str(k) for k in options if k not in defaults)
+        if unknown:
+            return False, (
+                f"unknown teams test option(s): {', '.join(unknown)}; "
+                f"valid options: {', '.join(defaults)}"
+            )
+        merged = {**defaults, **options}
+        bad = [k for k, v in merged.items() if not isinstance(v, str)]
+        if bad:
+            return False, f"teams test option {bad[0]!r} must be a string"
+        try:
+            level = Level.parse(merged["level"].upper())
+        except ValueError:
+            return False, (
+                f"teams test option 'level': unknown level {merged['level']!r}; "
+                "valid levels: " + ", ".join(str(lv) for lv in Level)
+            )
+        result = await self.alert(
+            merged["channel_url"],
+            merged["alert_topic"],
+            merged["alert_id"],
+            merged["message"],
+            level,
+        )
+        return (True, "") if result.delivered else (False, result.describe())
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+class TeamsHandler(SingleSend):
+    kind = KIND
+
+    def __init__(self, service: TeamsService, channel_url: str = "") -> None:
+        self.service = service
+        self.channel_url = channel_url
+        self.destination = service.destination(channel_url)
+        self.rate_limits = service.rate_limits(channel_url)
+
+    def __repr__(self) -> str:
+        return f"TeamsHandler({self.destination!r})"
+
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        (event,) = events
+        return await self.service.alert(
+            self.channel_url, event.topic, event.state.id, event.state.message, event.state.level
+        )
+
+    async def close(self) -> None:
+        return None  # the service owns the connections
+
+
+def _service(ctx: HandlerContext) -> TeamsService:
+    service = ctx.services.get(KIND)
+    if not isinstance(service, TeamsService):
+        raise HandlerConfigError("teams handler: no Teams service is configured")
+    return service
+
+
+def _checked_url(url: str, what: str) -> str:
+    if url and not is_http_url(url):
+        raise HandlerConfigError(
+            f"teams handler: {what} must be an http:// or https:// URL with a host"
+        )
+    return url
+
+
+def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> TeamsHandler:
+    """From ``.teams().channelURL('…')``."""
+    url = props.get("channelURL") or ""
+    if not isinstance(url, str):
+        raise HandlerConfigError("teams handler: channelURL must be a string")
+    return TeamsHandler(_service(ctx), _checked_url(url, "channelURL"))
+
+
+def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TeamsHandler:
+    """From a ``kind: teams`` handler file's ``options``."""
+    check_keys(options, KIND, OPTION_KEYS)
+    url = option(options, KIND, "channel-url", str, "")
+    return TeamsHandler(_service(ctx), _checked_url(url, "channel-url"))
+
+
+def _build_service(config: Config | None) -> TeamsService:
+    return TeamsService(config.sections(SECTION) if config is not None else [])
+
+
+def _global(service: TeamsService) -> bool:
+    return service.global_enabled()
+
+
+def _state_changes_only(service: TeamsService) -> bool:
+    return service.state_changes_only()
+
+
+INTEGRATION = Integration(
+    KIND,
+    from_options=from_options,
+    from_tick=from_tick,
+    section=SECTION,
+    build_service=_build_service,
+    service_test=True,
+    global_handler=_global,
+    global_state_changes_only=_state_changes_only,
+)
