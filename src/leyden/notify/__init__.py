@@ -11,7 +11,7 @@ The order is the order users see in "supported: .post(), .tcp() …" messages.
 
 from __future__ import annotations
 
-from leyden.notify import alerta, discord, exec, log, post, servicenow, tcp
+from leyden.notify import alerta, discord, exec, log, post, servicenow, tcp, zenoss
 from leyden.notify._http import redact_url
 from leyden.notify._registry import Factory, Integration, IntegrationService, Problem, Registry
 
@@ -34,5 +34,6 @@ INTEGRATIONS = Registry(
         discord.INTEGRATION,
         alerta.INTEGRATION,
         servicenow.INTEGRATION,
+        zenoss.INTEGRATION,
     ]
 )
