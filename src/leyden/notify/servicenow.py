@@ -22,12 +22,11 @@ an error or the config API (``password: true``).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
-
-import aiohttp
 
 from leyden.config import Config, Key, Section, SectionSpec
 from leyden.go.template import Template
@@ -168,7 +167,8 @@ class ServiceNowService(ConfiguredService[ServiceNowConfig]):
         password = event.password or config.password
         headers = {"Content-Type": "application/json"}
         if username and password:
-            headers["Authorization"] = aiohttp.BasicAuth(username, password).encode()
+            pair = f"{username}:{password}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         return await self._client.request(
             "POST", url, body=self.body(event), headers=headers, secrets=[password]
         )

@@ -23,13 +23,12 @@ appears in a log, an error or the config API (``password: true``).
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
-
-import aiohttp
 
 from leyden.config import Config, Key, Section, SectionSpec
 from leyden.go.template import Template
@@ -225,7 +224,8 @@ class ZenossService(ConfiguredService[ZenossConfig]):
         password = event.password or config.password
         headers = {"Content-Type": "application/json"}
         if username and password:
-            headers["Authorization"] = aiohttp.BasicAuth(username, password).encode()
+            pair = f"{username}:{password}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         try:
             body = self.body(event)
         except (TypeError, ValueError) as exc:
