@@ -21,6 +21,7 @@ from leyden.notify.servicenow import (
     from_options,
     from_tick,
 )
+from leyden.replay import parse_dbrp, replay
 
 PASSWORD = "pa55-w0rd-SECRET"
 Make = Callable[..., Event]
@@ -211,3 +212,27 @@ async def test_service_test(rest_capture: Any) -> None:
     service.update([ServiceNowConfig()])
     assert await service.test({}) == (False, "service is not enabled")
     await service.close()
+
+
+async def test_global_handler_reaches_every_alert_node(rest_capture: Any, tmp_path: Path) -> None:
+    """``global = true``: a task without ``.serviceNow()`` sends too; state changes only."""
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text(
+        f'[servicenow]\n  enabled = true\n  url = "{rest_capture.url}/g"\n'
+        "  global = true\n  state-changes-only = true\n"
+    )
+    script = tmp_path / "task.tick"
+    script.write_text(
+        "stream\n  |from()\n    .measurement('cpu')\n  |alert()\n    .id('a')\n"
+        "    .crit(lambda: TRUE)\n"
+    )
+    data = tmp_path / "data.srpl"
+    data.write_text(
+        "dbname\nrpname\ncpu value=1 0000000001\ndbname\nrpname\ncpu value=2 0000000002\n"
+    )
+    config = load_config(str(conf), {}, integrations=INTEGRATIONS.sections())
+    dbrps = [parse_dbrp("dbname.rpname")]
+    await replay(script, [data], config=config, name="g", dbrps=dbrps, until=None)
+    (req,) = rest_capture.requests  # the second CRITICAL is no state change
+    assert req.path == "/g"
+    assert req.json["records"][0]["message_key"] == "a"
