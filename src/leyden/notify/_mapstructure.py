@@ -11,7 +11,8 @@ number, what Kapacitor reads) or a Go duration string (``"1h"``, what people wri
 The Alerta, ServiceNow and Zenoss handlers render several Go templates per event
 (``text/template``, no extra functions): :func:`parse_template` refuses a bad one when the
 handler is built, :func:`render` turns an execution failure into a :class:`HandlerError`
-naming the property; :func:`cutoff` shortens a text to a byte length as Go's slicing does.
+naming the property; :func:`building_check` refuses at definition (a task's ``define``, a
+topic handler's) what the handler would refuse when it starts; :func:`cutoff` shortens a text to a byte length as Go's slicing does.
 """
 
 from __future__ import annotations
@@ -21,9 +22,17 @@ from typing import Any
 
 from leyden.go.strconv import parse_go_duration
 from leyden.go.template import Template, TemplateError, TemplateExecError
-from leyden.notify.base import HandlerConfigError, HandlerError
+from leyden.notify._registry import Check, Factory, Problem
+from leyden.notify.base import HandlerConfigError, HandlerContext, HandlerError
 
-__all__ = ["cutoff", "duration_option", "fold_options", "parse_template", "render"]
+__all__ = [
+    "building_check",
+    "cutoff",
+    "duration_option",
+    "fold_options",
+    "parse_template",
+    "render",
+]
 
 
 def fold_options(
@@ -91,3 +100,18 @@ def render(template: Template, data: Any, what: str) -> str:
         return template.execute(data)
     except TemplateExecError as exc:
         raise HandlerError(f"failed to render the {what} template: {exc}") from None
+
+
+def building_check(kind: str, from_tick: Factory, from_options: Factory) -> Check:
+    """An integration's ``check``: build the handler against the running service, so a bad
+    template or option is refused when the task or topic handler is defined."""
+
+    def check(settings: Mapping[str, Any], service: Any, tick: bool) -> Problem | None:
+        ctx = HandlerContext(services={kind: service})
+        try:
+            (from_tick if tick else from_options)(settings, ctx)
+        except HandlerConfigError as exc:
+            return Problem(str(exc))
+        return None
+
+    return check

@@ -31,7 +31,13 @@ from leyden.go.template import Template
 from leyden.go.types import GoStruct, StringMap, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult, HTTPClient, SSLSetting, url_destination
-from leyden.notify._mapstructure import duration_option, fold_options, parse_template, render
+from leyden.notify._mapstructure import (
+    building_check,
+    duration_option,
+    fold_options,
+    parse_template,
+    render,
+)
 from leyden.notify._registry import Integration
 from leyden.notify._service import ConfiguredService
 from leyden.notify.base import (
@@ -475,5 +481,6 @@ INTEGRATION = Integration(
     from_tick=from_tick,
     section=SECTION,
     build_service=_build_service,
+    check=building_check(KIND, from_tick, from_options),
     service_test=True,
 )

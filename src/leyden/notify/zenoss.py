@@ -35,7 +35,7 @@ from leyden.go.template import Template
 from leyden.go.types import GoStruct, StringMap, go_json
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify._http import DeliveryResult, HTTPClient, url_destination
-from leyden.notify._mapstructure import cutoff, fold_options, parse_template, render
+from leyden.notify._mapstructure import building_check, cutoff, fold_options, parse_template, render
 from leyden.notify._registry import Integration
 from leyden.notify._service import ConfiguredService
 from leyden.notify.base import HandlerConfigError, HandlerContext, HandlerError, SingleSend
@@ -502,6 +502,7 @@ INTEGRATION = Integration(
     from_tick=from_tick,
     section=SECTION,
     build_service=_build_service,
+    check=building_check(KIND, from_tick, from_options),
     service_test=True,
     global_handler=_global,
     global_state_changes_only=_state_changes_only,
