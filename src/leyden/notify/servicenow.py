@@ -170,7 +170,11 @@ class ServiceNowService(ConfiguredService[ServiceNowConfig]):
             pair = f"{username}:{password}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         return await self._client.request(
-            "POST", url, body=self.body(event), headers=headers, secrets=[password]
+            "POST",
+            url,
+            body=self.body(event),
+            headers=headers,
+            secrets=[password, headers.get("Authorization", "")[6:]],
         )
 
     def default_test_options(self) -> dict[str, Any]:

@@ -231,7 +231,11 @@ class ZenossService(ConfiguredService[ZenossConfig]):
         except (TypeError, ValueError) as exc:
             return DeliveryResult("permanent", None, f"zenoss: cannot encode the event: {exc}")
         return await self._client.request(
-            "POST", event.url or config.url, body=body, headers=headers, secrets=[password]
+            "POST",
+            event.url or config.url,
+            body=body,
+            headers=headers,
+            secrets=[password, headers.get("Authorization", "")[6:]],
         )
 
     def default_test_options(self) -> dict[str, Any]:
