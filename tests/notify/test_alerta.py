@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
+from aiohttp import web
 
 from leyden.config import ConfigError, load_config
 from leyden.model.alert import Event, Level
@@ -235,3 +238,33 @@ def test_registered_under_kapacitors_names() -> None:
     assert integration is not None and integration.service_test
     assert INTEGRATIONS.for_tick("alerta") is integration
     assert "Alerta" in HANDLER_TYPES
+
+
+async def test_insecure_skip_verify(alert_event: Make) -> None:
+    """A self-signed Alerta is refused unless ``insecure-skip-verify`` is set."""
+    seen: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        return web.Response(status=201)
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    app = web.Application()
+    app.router.add_post("/alert", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx).start()
+    url = f"https://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        strict = _service(url)
+        result = await from_tick({}, _ctx(strict)).send([alert_event()])
+        assert result.outcome == "retry" and seen == []
+        lax = _service(url, insecure_skip_verify=True)
+        assert (await from_tick({}, _ctx(lax)).send([alert_event()])).delivered
+        assert seen == ["/alert"]
+        await strict.close()
+        await lax.close()
+    finally:
+        await runner.cleanup()
