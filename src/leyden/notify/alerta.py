@@ -271,7 +271,7 @@ class AlertaService(ConfiguredService[AlertaConfig]):
                 correlate=correlate,
                 attributes=attributes,
                 timeout=timeout,
-                raw_data={},
+                raw_data={"series": None},  # an empty models.Result, as Go encodes it
             )
         )
         return (True, "") if result.delivered else (False, result.describe())
