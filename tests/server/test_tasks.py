@@ -222,6 +222,26 @@ async def test_unknown_discord_workspace_is_refused_with_the_configured_ones(ser
 
 
 @pytest.mark.parametrize(
+    ("handler", "message"),
+    [
+        (".alerta().resource('{{ .Name ')", "alerta handler: invalid resource template"),
+        (".serviceNow().node('{{ end }}')", "servicenow handler: invalid node template"),
+        (".zenoss().summary('{{ if }}')", "zenoss handler: invalid summary template"),
+    ],
+)
+async def test_bad_handler_templates_are_refused_at_define(
+    server: Any, handler: str, message: str
+) -> None:
+    client, _ = server
+    script = PASS.replace(
+        "|httpOut('out')", f"|alert()\n        .crit(lambda: TRUE)\n        {handler}"
+    )
+    status, body = await _create(client, id="tmpl", script=script)
+    assert status == 400
+    assert message in body["error"]
+
+
+@pytest.mark.parametrize(
     ("properties", "where", "message"),
     [
         (

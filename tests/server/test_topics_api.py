@@ -407,6 +407,26 @@ async def test_handler_list_pattern_and_unknown_topic(client: TestClient, tmp_pa
     assert status == 400 and body["error"] == "invalid pattern: syntax error in pattern"
 
 
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        ("alerta", {"token": "t0k3n-s3cr3t", "origin": "o"}),
+        ("servicenow", {"password": "t0k3n-s3cr3t", "source": "o"}),
+    ],
+)
+async def test_token_and_password_options_are_redacted(
+    client: TestClient, kind: str, options: dict[str, str]
+) -> None:
+    spec = {"id": kind, "kind": kind, "options": options}
+    resp = await client.post(f"{TOPICS}/cpu/handlers", json=spec)
+    text = await resp.text()
+    assert resp.status == 200, text
+    assert "t0k3n-s3cr3t" not in text
+    assert "[REDACTED]" in text and '"o"' in text
+    _, body = await answer(await client.get(f"{TOPICS}/cpu/handlers/{kind}"))
+    assert "t0k3n-s3cr3t" not in json.dumps(body)
+
+
 async def test_post_handler_url_and_auth_header_are_redacted(client: TestClient) -> None:
     url = "https://discord.com/api/webhooks/123/secret-token"
     spec = {

@@ -52,12 +52,13 @@ class Key:
     name: str  # Kapacitor's key name
     attr: str  # Python attribute name
     kind: (
-        str  # bool | int | str | duration | str_list | str_map | str_list_map | struct | table_list
+        str  # bool | int | str | scalar | duration | str_list | str_map | str_list_map | struct
+        # | table_list; scalar: a string or a number (Go's interface{}: Zenoss' severity-map)
     )
     cls: Any = None  # for struct / table_list: the dataclass of the nested table
 
 
-SCALAR_KINDS = frozenset({"bool", "int", "str", "duration", "str_list"})
+SCALAR_KINDS = frozenset({"bool", "int", "str", "scalar", "duration", "str_list"})
 
 
 def toml_type(value: object) -> str:
@@ -107,6 +108,10 @@ def convert(key: Key, value: object, where: str) -> Any:
         if not isinstance(value, str):
             raise mismatch("a string")
         return value
+    if kind == "scalar":
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise mismatch("a string or a number")
+        return value
     if kind == "duration":
         if value == 0 and type(value) is int:
             return 0  # Kapacitor's shipped kapacitor.conf writes ``timeout = 0``: Go reads "0"
@@ -151,6 +156,8 @@ def build(cls: Any, table: Mapping[str, Any], where: str, notes: list[str] | Non
     if not isinstance(table, Mapping):
         raise ConfigError(f"{where}: expected a table, got {toml_type(table)}")
     schema: dict[str, Key] = {key.name: key for key in cls._SCHEMA}
+    if getattr(cls, "_FOLD_CASE", False):  # Go's TOML and mapstructure match names so
+        schema.update({name: key for key in cls._SCHEMA for name in _folded(table, key.name)})
     ignored: frozenset[str] = getattr(cls, "_KAPACITOR_ONLY", frozenset())
     kwargs: dict[str, Any] = {}
     skipped: list[str] = []
@@ -176,6 +183,11 @@ def build(cls: Any, table: Mapping[str, Any], where: str, notes: list[str] | Non
         label = where.rsplit(": ", 1)[-1]
         notes.append(f"ignoring {label} {', '.join(sorted(skipped))}: not supported by Leyden")
     return cls(**kwargs)
+
+
+def _folded(table: Mapping[str, Any], name: str) -> list[str]:
+    """The keys of ``table`` that name ``name`` in another case (``OK`` for ``ok``)."""
+    return [k for k in table if isinstance(k, str) and k != name and k.lower() == name.lower()]
 
 
 def as_table_list(value: object, where: str) -> list[Mapping[str, Any]]:
@@ -227,7 +239,8 @@ class Section:
 
     ``_ELEMENT_KEY`` names the key that identifies an element of a ``[[list]]`` section (its
     label in messages, its name in the config API); ``_KAPACITOR_ONLY`` lists keys Kapacitor
-    has and Leyden skips with a note; ``REDACTED_KEYS`` are secrets that ``to_options`` shows as
+    has and Leyden skips with a note; ``_FOLD_CASE`` accepts key names in any case (Go's TOML
+    decoder matches fields so: ``[zenoss.severity-map] OK = …`` is ``ok``); ``REDACTED_KEYS`` are secrets that ``to_options`` shows as
     "is it set" booleans.
     """
 

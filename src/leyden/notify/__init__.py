@@ -11,7 +11,19 @@ The order is the order users see in "supported: .post(), .tcp() …" messages.
 
 from __future__ import annotations
 
-from leyden.notify import discord, exec, log, post, slack, talk, tcp, teams
+from leyden.notify import (
+    alerta,
+    discord,
+    exec,
+    log,
+    post,
+    servicenow,
+    slack,
+    talk,
+    tcp,
+    teams,
+    zenoss,
+)
 from leyden.notify._http import redact_url
 from leyden.notify._registry import Factory, Integration, IntegrationService, Problem, Registry
 
@@ -35,5 +47,8 @@ INTEGRATIONS = Registry(
         slack.INTEGRATION,
         teams.INTEGRATION,
         talk.INTEGRATION,
+        alerta.INTEGRATION,
+        servicenow.INTEGRATION,
+        zenoss.INTEGRATION,
     ]
 )

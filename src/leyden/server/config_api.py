@@ -62,6 +62,11 @@ def _element_href(section: str, element: str) -> str:
     return f"{CONFIG_PATH}/{section}/{element}"
 
 
+def _element_name(config: Section, key: str) -> str:
+    """An element's name; a ``[single]`` section (no element key) has the one named ``""``."""
+    return str(getattr(config, key)) if key else ""
+
+
 def _brackets(spec: SectionSpec) -> str:
     return f"[[{spec.name}]]" if spec.multiple else f"[{spec.name}]"
 

@@ -1,0 +1,513 @@
+"""``.zenoss()`` and ``kind: zenoss``: events sent to Zenoss' JSON-RPC router.
+
+As Kapacitor's ``services/zenoss``: the ``[zenoss]`` section (``url``, default
+``https://tenant.zenoss.io:8080/zport/dmd/evconsole_router``; ``username``, ``password``,
+``action`` ``EventsRouter``, ``method`` ``add_event``, ``type`` ``rpc``, ``tid`` 1,
+``collector`` ``Kapacitor``, ``[zenoss.severity-map]`` OK ``Clear``, Info ``Info``, Warning
+``Warning``, Critical ``Critical`` (strings or numbers), ``global``, ``state-changes-only``);
+per event one POST of ``{"action", "method", "data": [event], "type", "tid"}`` with basic
+auth when both username and password are set.  The event has ``summary`` (the alert message
+unless set; 256 bytes at most), ``device``, ``component``, ``severity`` (the section's
+mapping of the level), ``evclasskey``, ``evclass``, and when not empty ``collector`` (the
+section's unless set) and ``message`` (4096 bytes at most), then the custom fields: string
+values are rendered and, when they look like JSON (``{``, ``[``) and parse, sent as JSON.
+Every text is a Go template over ``{Name, TaskName, ID, Message, Details, Time, Duration,
+Level, Recoverable, Tags}``.  The handler's action, method, type and tid default to the
+section's.
+
+Differences: a TICKscript's ``.uRL()``/``.username()``/``.password()`` are used (Kapacitor
+ignores them); a template that fails to execute fails the delivery (Kapacitor sends what was
+rendered before the failure); any 2xx is success (Kapacitor wants 200).  The password never
+appears in a log, an error or the config API (``password: true``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from leyden.config import Config, Key, Section, SectionSpec
+from leyden.go.template import Template
+from leyden.go.types import GoStruct, StringMap, go_json
+from leyden.model.alert import Event, EventData, EventState, Level
+from leyden.notify._http import DeliveryResult, HTTPClient, url_destination
+from leyden.notify._mapstructure import building_check, cutoff, fold_options, parse_template, render
+from leyden.notify._registry import Integration
+from leyden.notify._service import ConfiguredService
+from leyden.notify.base import HandlerConfigError, HandlerContext, HandlerError, SingleSend
+
+__all__ = ["INTEGRATION", "SeverityMap", "ZenossConfig", "ZenossHandler", "ZenossService"]
+
+KIND = "zenoss"
+DEFAULT_URL = "https://tenant.zenoss.io:8080/zport/dmd/evconsole_router"
+NOT_ENABLED = "service is not enabled"
+
+#: the handler's texts, each a Go template, by their handler-file option names
+TEXTS = (
+    "summary",
+    "device",
+    "component",
+    "eventclasskey",
+    "eventclass",
+    "collector",
+    "message",
+)
+#: Kapacitor's HandlerConfig: mapstructure tags, and untagged fields matched by name in any case
+OPTION_KEYS = ("action", "method", "type", "tid", *TEXTS, "customField")
+#: the JSON names Kapacitor's documentation and test options use
+OPTION_ALIASES = {
+    "evclasskey": "eventclasskey",
+    "evclass": "eventclass",
+    "custom_fields": "customField",
+}
+
+
+@dataclass
+class SeverityMap(Section):
+    """``[zenoss.severity-map]``: what each level is sent as (a name or a number)."""
+
+    ok: str | int | float = "Clear"
+    info: str | int | float = "Info"
+    warning: str | int | float = "Warning"
+    critical: str | int | float = "Critical"
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("ok", "ok", "scalar"),
+        Key("info", "info", "scalar"),
+        Key("warning", "warning", "scalar"),
+        Key("critical", "critical", "scalar"),
+    )
+    #: Kapacitor's TOML names are ``OK``, ``Info`` …; its API's ``ok``, ``info`` …
+    _FOLD_CASE: ClassVar[bool] = True
+
+    def value_for(self, level: Level) -> str | int | float:
+        return {
+            Level.OK: self.ok,
+            Level.INFO: self.info,
+            Level.WARNING: self.warning,
+            Level.CRITICAL: self.critical,
+        }[level]
+
+
+@dataclass
+class ZenossConfig(Section):
+    """``[zenoss]`` (Kapacitor's services/zenoss Config and NewConfig)."""
+
+    enabled: bool = False
+    url: str = DEFAULT_URL
+    username: str = ""
+    password: str = field(default="", repr=False)
+    action: str = "EventsRouter"
+    method: str = "add_event"
+    type: str = "rpc"
+    tid: int = 1
+    collector: str = "Kapacitor"
+    severity_map: SeverityMap = field(default_factory=SeverityMap)
+    global_: bool = False
+    state_changes_only: bool = False
+
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("enabled", "enabled", "bool"),
+        Key("url", "url", "str"),
+        Key("username", "username", "str"),
+        Key("password", "password", "str"),
+        Key("action", "action", "str"),
+        Key("method", "method", "str"),
+        Key("type", "type", "str"),
+        Key("tid", "tid", "int"),
+        Key("collector", "collector", "str"),
+        Key("severity-map", "severity_map", "struct", SeverityMap),
+        Key("global", "global_", "bool"),
+        Key("state-changes-only", "state_changes_only", "bool"),
+    )
+    REDACTED_KEYS: ClassVar[frozenset[str]] = frozenset({"password"})
+
+    def validate(self) -> list[str]:
+        if self.enabled and not self.url:
+            return ["url: must specify events URL"]
+        try:
+            split = urlsplit(self.url)
+        except ValueError:
+            split = None
+        if split is None or not (split.path.startswith("/") or split.scheme):
+            return ["url: invalid url: must be an absolute URL or path"]
+        return []
+
+
+SECTION = SectionSpec(KIND, ZenossConfig, multiple=False, defaults=({},))
+
+
+@dataclass(frozen=True, slots=True)
+class ZenossEvent:
+    """What ``Service.Alert`` takes: the rendered handler settings and the alert's level."""
+
+    level: Level
+    message: str
+    action: str = ""
+    method: str = ""
+    type: str = ""
+    tid: int = 0
+    texts: Mapping[str, str] = field(default_factory=dict)
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    url: str = ""
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+
+def _custom_value(value: Any) -> Any:
+    """A custom field as Kapacitor sends it: text that parses as a JSON object or array is JSON."""
+    if isinstance(value, str) and value.startswith(("{", "[")):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+class ZenossService(ConfiguredService[ZenossConfig]):
+    """The ``[zenoss]`` configuration and the one request per event."""
+
+    kind = KIND
+    section_name = KIND
+
+    def __init__(self, configs: Sequence[ZenossConfig], client: HTTPClient | None = None) -> None:
+        super().__init__(configs)
+        self._client = client or HTTPClient("zenoss")
+
+    def config(self) -> ZenossConfig:
+        return self.default() or ZenossConfig()
+
+    def destination(self, url: str = "") -> str:
+        return f"zenoss:{url_destination(url or self.config().url)}"
+
+    def body(self, event: ZenossEvent) -> bytes:
+        """Kapacitor's router call: ``data`` is a map (keys sorted), the call a struct."""
+        config = self.config()
+        texts = event.texts
+        data: dict[str, Any] = {
+            "summary": cutoff(texts.get("summary") or event.message, 256),
+            "device": texts.get("device", ""),
+            "component": texts.get("component", ""),
+            "severity": config.severity_map.value_for(event.level),
+            "evclasskey": texts.get("eventclasskey", ""),
+            "evclass": texts.get("eventclass", ""),
+        }
+        collector = texts.get("collector") or config.collector
+        if collector:
+            data["collector"] = collector
+        message = cutoff(texts.get("message", ""), 4096)
+        if message:
+            data["message"] = message
+        for key, value in event.custom_fields.items():
+            data[key] = _custom_value(value)
+        call = GoStruct(
+            {
+                "action": event.action or config.action,
+                "method": event.method or config.method,
+                "data": [data],
+                "type": event.type or config.type,
+                "tid": event.tid or config.tid,
+            }
+        )
+        return go_json(call).encode()
+
+    async def alert(self, event: ZenossEvent) -> DeliveryResult:
+        """One POST (Kapacitor's ``Service.Alert``); never raises for a failed delivery."""
+        config = self.config()
+        if not config.enabled:
+            return DeliveryResult("permanent", None, f"zenoss: {NOT_ENABLED}")
+        username = event.username or config.username
+        password = event.password or config.password
+        headers = {"Content-Type": "application/json"}
+        if username and password:
+            pair = f"{username}:{password}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        try:
+            body = self.body(event)
+        except (TypeError, ValueError) as exc:
+            return DeliveryResult("permanent", None, f"zenoss: cannot encode the event: {exc}")
+        return await self._client.request(
+            "POST",
+            event.url or config.url,
+            body=body,
+            headers=headers,
+            secrets=[password, headers.get("Authorization", "")[6:]],
+        )
+
+    def default_test_options(self) -> dict[str, Any]:
+        """Kapacitor's zenoss TestOptions."""
+        config = self.config()
+        return {
+            "alert_id": "1001",
+            "level": "CRITICAL",
+            "message": "test zenoss message",
+            "action": config.action,
+            "method": config.method,
+            "type": config.type,
+            "tid": config.tid,
+            "summary": "",
+            "device": "",
+            "component": "",
+            "eventclasskey": "",
+            "eventclass": "",
+            "collector": config.collector,
+            "custom_fields": {},
+        }
+
+    async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
+        """Send one test event (one attempt)."""
+        defaults = self.default_test_options()
+        unknown = sorted(str(k) for k in options if k not in defaults)
+        if unknown:
+            return False, (
+                f"unknown zenoss test option(s): {', '.join(unknown)}; "
+                f"valid options: {', '.join(defaults)}"
+            )
+        o = {**defaults, **options}
+        if not self.config().enabled:
+            return False, NOT_ENABLED
+        tid = o["tid"]
+        if isinstance(tid, float) and tid.is_integer():
+            tid = int(tid)
+        if isinstance(tid, bool) or not isinstance(tid, int):
+            return False, "zenoss test option 'tid' must be an integer"
+        bad = [
+            k for k, v in o.items() if k not in ("tid", "custom_fields") and not isinstance(v, str)
+        ]
+        if bad:
+            return False, f"zenoss test option {bad[0]!r} must be a string"
+        try:
+            level = Level.parse(o["level"])
+        except ValueError:
+            return False, f"zenoss test option 'level': unknown level {o['level']!r}"
+        custom = o["custom_fields"] or {}
+        if not isinstance(custom, Mapping):
+            return False, "zenoss test option 'custom_fields' must be an object"
+        try:
+            templates = _Templates.parse({k: o[k] for k in TEXTS if k != "message"}, custom)
+            event = Event(
+                "",
+                EventState(o["alert_id"], o["message"], "", 0, 0, level),
+                EventData(),
+            )
+            texts, fields = templates.render(_info(event))
+        except (HandlerConfigError, HandlerError) as exc:
+            return False, str(exc)
+        result = await self.alert(
+            ZenossEvent(
+                level=level,
+                message=o["message"],
+                action=o["action"],
+                method=o["method"],
+                type=o["type"],
+                tid=tid,
+                texts=texts,
+                custom_fields=fields,
+            )
+        )
+        return (True, "") if result.delivered else (False, result.describe())
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+def _info(event: Event) -> GoStruct:
+    """What the templates see (the struct Kapacitor's zenoss ``preparePost`` renders over)."""
+    return GoStruct(
+        {
+            "Name": event.data.name,
+            "TaskName": event.data.task_name,
+            "ID": event.state.id,
+            "Message": event.state.message,
+            "Details": event.state.details,
+            "Time": event.state.time,
+            "Duration": event.state.duration,
+            "Level": str(event.state.level),
+            "Recoverable": event.data.recoverable,
+            "Tags": StringMap(event.data.tags),
+        },
+        type_name="struct",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Templates:
+    """The handler's texts and string custom fields, parsed once."""
+
+    texts: Mapping[str, Template]
+    custom: Mapping[str, Template | Any]
+
+    @classmethod
+    def parse(cls, texts: Mapping[str, str], custom: Mapping[str, Any]) -> _Templates:
+        return cls(
+            {k: parse_template(v, KIND, k) for k, v in texts.items() if v},
+            {
+                k: parse_template(v, KIND, f"customField {k!r}") if isinstance(v, str) else v
+                for k, v in custom.items()
+            },
+        )
+
+    def render(self, info: GoStruct) -> tuple[dict[str, str], dict[str, Any]]:
+        texts = {k: render(t, info, k) for k, t in self.texts.items()}
+        custom = {
+            k: render(v, info, f"customField {k!r}") if isinstance(v, Template) else v
+            for k, v in self.custom.items()
+        }
+        return texts, custom
+
+
+class ZenossHandler(SingleSend):
+    """One configured ``.zenoss()`` / ``kind: zenoss``."""
+
+    kind = KIND
+
+    def __init__(
+        self,
+        service: ZenossService,
+        *,
+        action: str = "",
+        method: str = "",
+        type: str = "",
+        tid: int = 0,
+        texts: Mapping[str, str] | None = None,
+        custom_fields: Mapping[str, Any] | None = None,
+        url: str = "",
+        username: str = "",
+        password: str = "",
+    ) -> None:
+        self._service = service
+        self._action = action
+        self._method = method
+        self._type = type
+        self._tid = tid
+        self._url = url
+        self._username = username
+        self._password = password
+        self._templates = _Templates.parse(texts or {}, custom_fields or {})
+        self.destination = service.destination(url)
+
+    def __repr__(self) -> str:
+        return f"ZenossHandler(destination={self.destination!r})"
+
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        (event,) = events
+        try:
+            texts, custom = self._templates.render(_info(event))
+        except HandlerError as exc:
+            return DeliveryResult("permanent", None, f"zenoss: {exc}")
+        return await self._service.alert(
+            ZenossEvent(
+                level=event.state.level,
+                message=event.state.message,
+                action=self._action,
+                method=self._method,
+                type=self._type,
+                tid=self._tid,
+                texts=texts,
+                custom_fields=custom,
+                url=self._url,
+                username=self._username,
+                password=self._password,
+            )
+        )
+
+    async def close(self) -> None:
+        return None  # the service owns the connections
+
+
+def _service(ctx: HandlerContext) -> ZenossService:
+    service = ctx.services.get(KIND)
+    if not isinstance(service, ZenossService):
+        raise HandlerConfigError("zenoss handler: no Zenoss service is configured")
+    return service
+
+
+def _str(settings: Mapping[str, Any], key: str) -> str:
+    value = settings.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise HandlerConfigError(f"zenoss handler option {key!r} must be a string")
+    return value
+
+
+#: ``.zenoss()`` properties → the handler-file names of its texts
+_TICK_TEXTS = {
+    "summary": "summary",
+    "device": "device",
+    "component": "component",
+    "eventClassKey": "eventclasskey",
+    "eventClass": "eventclass",
+    "collector": "collector",
+    "message": "message",
+}
+
+
+def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> ZenossHandler:
+    """From ``.zenoss().action().method().type().tid().summary().device().component()
+    .eventClassKey().eventClass().collector().message().customField(k, v)`` (and
+    ``.uRL().username().password()``)."""
+    return ZenossHandler(
+        _service(ctx),
+        action=props.get("action") or "",
+        method=props.get("method") or "",
+        type=props.get("type") or "",
+        tid=int(props.get("tid") or 0),
+        texts={key: props.get(prop) or "" for prop, key in _TICK_TEXTS.items()},
+        custom_fields=props.get("customFields") or {},
+        url=props.get("uRL") or "",
+        username=props.get("username") or "",
+        password=props.get("password") or "",
+    )
+
+
+def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ZenossHandler:
+    """From a ``kind: zenoss`` handler file's ``options`` (``TID`` as well as ``tid``)."""
+    o = fold_options(options, KIND, OPTION_KEYS, OPTION_ALIASES)
+    tid = o.get("tid") or 0
+    if isinstance(tid, float) and tid.is_integer():
+        tid = int(tid)
+    if isinstance(tid, bool) or not isinstance(tid, int):
+        raise HandlerConfigError(f"zenoss handler option 'tid' must be an integer, got {tid!r}")
+    custom = o.get("customField") or {}
+    if not isinstance(custom, Mapping):
+        raise HandlerConfigError("zenoss handler option 'customField' must be a map")
+    return ZenossHandler(
+        _service(ctx),
+        action=_str(o, "action"),
+        method=_str(o, "method"),
+        type=_str(o, "type"),
+        tid=tid,
+        texts={key: _str(o, key) for key in TEXTS},
+        custom_fields=custom,
+    )
+
+
+def _build_service(config: Config | None) -> ZenossService:
+    sections = config.sections(SECTION) if config is not None else []
+    return ZenossService(sections)
+
+
+def _global(service: ZenossService) -> bool:
+    return service.global_enabled()
+
+
+def _state_changes_only(service: ZenossService) -> bool:
+    return service.state_changes_only()
+
+
+INTEGRATION = Integration(
+    KIND,
+    from_options=from_options,
+    from_tick=from_tick,
+    section=SECTION,
+    build_service=_build_service,
+    check=building_check(KIND, from_tick, from_options),
+    service_test=True,
+    global_handler=_global,
+    global_state_changes_only=_state_changes_only,
+)
