@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import warnings
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
@@ -137,17 +138,19 @@ class SMTPServer:
             )
             if good:
                 owner.logins.append(data.login.decode())
-            return AuthResult(success=good)
+            return AuthResult(success=good, handled=False)
 
         def factory() -> SMTP:
             owner.connections += 1
-            return SMTP(
-                Handler(),
-                hostname="smtptest",
-                authenticator=authenticator if auth else None,
-                auth_required=bool(auth),
-                auth_require_tls=False,
-            )
+            with warnings.catch_warnings():  # AUTH without TLS: on loopback, on purpose
+                warnings.simplefilter("ignore")
+                return SMTP(
+                    Handler(),
+                    hostname="smtptest",
+                    authenticator=authenticator if auth else None,
+                    auth_required=bool(auth),
+                    auth_require_tls=False,
+                )
 
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(factory, "127.0.0.1", 0)

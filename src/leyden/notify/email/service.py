@@ -3,7 +3,8 @@
 Kapacitor's services/smtp keeps one connection to the configured server and closes it after
 ``idle-timeout`` without mail (a config update closes it too).  It dials with gomail: EHLO
 ``localhost``, STARTTLS when the server offers it (certificates checked unless ``no-verify``),
-AUTH when a ``username`` is set and the server offers AUTH, then MAIL FROM, one RCPT TO per
+AUTH when a ``username`` is set and the server offers AUTH (one mechanism: CRAM-MD5, else
+PLAIN, which Go refuses over plain text to another host, else LOGIN), then MAIL FROM, one RCPT TO per
 recipient (any refusal fails the mail) and DATA.  Leyden does the same with aiosmtplib, one
 mail at a time, and adds implicit TLS on port 465 (gomail's own default there; Kapacitor's
 dialer would talk plain text to it and fail).
@@ -43,6 +44,7 @@ NOT_ENABLED = "service is not enabled"
 TIMEOUT = 30.0
 _IMPLICIT_TLS_PORT = 465
 TEST_OPTIONS = ("to", "subject", "body")
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class _Refused(Exception):
@@ -126,8 +128,34 @@ class SMTPService(ConfiguredService[SMTPConfig]):
         await conn.connect()
         self.dials += 1
         if config.username and conn.supports_extension("auth"):
-            await conn.login(config.username, config.password)
+            try:
+                await self._login(conn, config)
+            except BaseException:
+                conn.close()
+                raise
         return conn
+
+    @staticmethod
+    async def _login(conn: aiosmtplib.SMTP, config: SMTPConfig) -> None:
+        """gomail's choice of one mechanism: CRAM-MD5, else PLAIN, else LOGIN; like Go's
+        PlainAuth, no password in clear text over an unencrypted connection to another host."""
+        offered = conn.esmtp_extensions.get("auth", "").upper().split()
+        encrypted = conn.get_transport_info("sslcontext") is not None
+        if "CRAM-MD5" in offered:
+            await conn.auth_crammd5(config.username, config.password)
+        elif "PLAIN" in offered or "LOGIN" not in offered:
+            if not encrypted and config.host not in _LOCAL_HOSTS:
+                raise _Refused(
+                    DeliveryResult(
+                        "permanent",
+                        None,
+                        f"smtp server {config.host}:{config.port}: not sending the password "
+                        "over an unencrypted connection (the server offers no STARTTLS)",
+                    )
+                )
+            await conn.auth_plain(config.username, config.password)
+        else:
+            await conn.auth_login(config.username, config.password)
 
     # --- sending -------------------------------------------------------------------------
 
