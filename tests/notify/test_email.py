@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from kapacitor_handlers.servers import SMTPServer
 
+from kapacitor_handlers.servers import SMTPServer
 from leyden.config import Config, ConfigError, load_config
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify import INTEGRATIONS
