@@ -434,3 +434,36 @@ async def test_service_test_mails(smtp: tuple[SMTPServer, dict[str, str]]) -> No
         "test body\n",
         ["a@example.com"],
     )
+
+
+@pytest.mark.parametrize(
+    ("changes_only", "subjects"),
+    [("true", ["CRITICAL", "OK"]), ("false", ["CRITICAL", "CRITICAL", "CRITICAL", "OK"])],
+)
+async def test_global_smtp_mails_every_alert_node_and_forces_state_changes_only(
+    smtp: tuple[SMTPServer, dict[str, str]], tmp_path: Path, changes_only: str, subjects: list[str]
+) -> None:
+    """``global = true``: a script without ``.email()`` mails its alerts; with
+    ``state-changes-only`` too, only the changes (Kapacitor's alert node, alert.go)."""
+    from leyden.replay import parse_dbrp, replay
+
+    server, holes = smtp
+    config = _load(
+        tmp_path,
+        f'[smtp]\n  enabled = true\n  host = "{holes["SMTP_HOST"]}"\n'
+        f'  port = {holes["SMTP_PORT"]}\n  from = "k@example.com"\n  to = ["o@example.com"]\n'
+        f"  global = true\n  state-changes-only = {changes_only}\n",
+    )
+    script = tmp_path / "t.tick"
+    script.write_text(
+        "stream\n  |from()\n    .measurement('cpu')\n  |alert()\n    .id('cpu')\n"
+        "    .message('{{ .Level }}')\n    .crit(lambda: \"v\" > 1)\n"
+    )
+    data = tmp_path / "d.srpl"
+    data.write_text(
+        "".join(f"dbname\nrpname\ncpu v={v} {n}000000000\n" for n, v in enumerate([2, 3, 4, 0]))
+    )
+    await replay(
+        script, [data], config=config, name="t", dbrps=[parse_dbrp("dbname.rpname")], until=None
+    )
+    assert [m["subject"] for m in server.received()] == subjects
