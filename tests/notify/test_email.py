@@ -467,3 +467,31 @@ async def test_global_smtp_mails_every_alert_node_and_forces_state_changes_only(
         script, [data], config=config, name="t", dbrps=[parse_dbrp("dbname.rpname")], until=None
     )
     assert [m["subject"] for m in server.received()] == subjects
+
+
+async def test_a_bad_recipient_template_refuses_the_task_and_the_handler(
+    aiohttp_client: ClientFactory, tmp_path: Path, make_runtime: MakeRuntime
+) -> None:
+    config = load_config(None, {}, integrations=INTEGRATIONS.sections())
+    client = await aiohttp_client(create_app(make_runtime(config, db=tmp_path / "l.db")))
+    script = (
+        'dbrp "db"."rp"\n\nstream\n    |from()\n        .measurement(\'cpu\')\n'
+        "    |alert()\n        .crit(lambda: TRUE)\n        .email()\n"
+        "            .toTemplates('{{ .Name ')\n"
+    )
+    resp = await client.post("/kapacitor/v1/tasks", json={"id": "m", "script": script})
+    assert resp.status == 400
+    body = await resp.json()
+    assert "bad template in email address template" in body["error"]
+    assert body["position"]["line"] == 9
+    good = script.replace("'{{ .Name '", "'{{ .Name }}'")
+    resp = await client.post("/kapacitor/v1/tasks", json={"id": "m", "script": good})
+    assert resp.status == 200, await resp.text()
+    resp = await client.post(
+        "/kapacitor/v1/alerts/topics/t/handlers",
+        json={"id": "h", "kind": "smtp", "options": {"to-field": ["{{ .Name "]}},
+    )
+    assert resp.status == 500  # Kapacitor's status for "failed to create handler"
+    assert (await resp.json())["error"].startswith(
+        "failed to create handler: email handler: bad template in email address template"
+    )
