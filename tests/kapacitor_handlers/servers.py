@@ -103,7 +103,9 @@ class SMTPServer:
     ``body`` as Go's ``mail.ReadMessage`` leaves it (still quoted-printable, lines ending in
     ``\\n``).  ``options``: ``auth`` ``{"username", "password"}`` makes AUTH required (PLAIN
     and LOGIN offered on the plain connection); ``reply`` ``{"code", "text"}`` answers every
-    DATA with it (a 4xx or 5xx) instead of taking the mail."""
+    DATA with it (a 4xx or 5xx) instead of taking the mail; ``tls_context`` (an
+    ``ssl.SSLContext``, from unit tests) offers STARTTLS with it, and ``tls`` in a record says
+    whether the mail came over it."""
 
     def __init__(self) -> None:
         self._records: list[dict[str, Any]] = []
@@ -125,7 +127,9 @@ class SMTPServer:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 if reply:
                     return f"{reply['code']} {reply.get('text', 'refused')}"
-                owner._records.append(_mail_record(envelope))
+                record = _mail_record(envelope)
+                record["tls"] = session.ssl is not None
+                owner._records.append(record)
                 return "250 OK"
 
         def authenticator(
@@ -150,6 +154,7 @@ class SMTPServer:
                     authenticator=authenticator if auth else None,
                     auth_required=bool(auth),
                     auth_require_tls=False,
+                    tls_context=options.get("tls_context"),
                 )
 
         loop = asyncio.get_running_loop()

@@ -204,6 +204,7 @@ async def test_mail_is_kapacitors_and_one_connection_is_kept(
     assert mail["headers"]["From"] == "Leyden <alerts@example.com>"
     assert mail["subject"] == "subj é"
     assert mail["body"] == "x=3D1\n"
+    assert mail["tls"] is False  # the server offers no STARTTLS
 
 
 async def test_idle_timeout_keeps_one_connection_and_zero_closes_each(
@@ -495,3 +496,30 @@ async def test_a_bad_recipient_template_refuses_the_task_and_the_handler(
     assert (await resp.json())["error"].startswith(
         "failed to create handler: email handler: bad template in email address template"
     )
+
+
+async def test_starttls_when_offered_checked_unless_no_verify() -> None:
+    """Kapacitor's dialer: STARTTLS when the server offers it, its certificate checked (a
+    certificate no CA vouches for is permanent, naming no-verify), unchecked with no-verify."""
+    import ssl
+
+    import trustme
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
+    server = SMTPServer()
+    holes = await server.start({"tls_context": context})
+    checked = _service(holes, to=["a@example.com"])
+    unchecked = _service(holes, to=["a@example.com"], no_verify=True)
+    try:
+        refused = await checked.send_mail([], "s", "b")
+        sent = await unchecked.send_mail([], "s", "b")
+    finally:
+        await checked.close()
+        await unchecked.close()
+        await server.stop()
+    assert refused.outcome == "permanent"
+    assert "TLS certificate not trusted" in refused.reason and "no-verify" in refused.reason
+    assert sent.delivered, sent.reason
+    (mail,) = server.received()
+    assert mail["tls"] is True
