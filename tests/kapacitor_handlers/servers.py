@@ -113,6 +113,7 @@ class SMTPServer:
         #: connections accepted, and how many said QUIT
         self.connections = 0
         self.logins: list[str] = []
+        self._sessions: list[Any] = []
 
     async def start(self, options: dict[str, Any]) -> dict[str, str]:
         import asyncio
@@ -148,7 +149,7 @@ class SMTPServer:
             owner.connections += 1
             with warnings.catch_warnings():  # AUTH without TLS: on loopback, on purpose
                 warnings.simplefilter("ignore")
-                return SMTP(
+                session = SMTP(
                     Handler(),
                     hostname="smtptest",
                     authenticator=authenticator if auth else None,
@@ -156,11 +157,19 @@ class SMTPServer:
                     auth_require_tls=False,
                     tls_context=options.get("tls_context"),
                 )
+            owner._sessions.append(session)
+            return session
 
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(factory, "127.0.0.1", 0)
         port = self._server.sockets[0].getsockname()[1]
         return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port)}
+
+    def drop_connections(self) -> None:
+        """Close every open connection, as a server does with idle clients."""
+        for session in self._sessions:
+            if session.transport is not None:
+                session.transport.close()
 
     async def stop(self) -> None:
         if self._server is not None:

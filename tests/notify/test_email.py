@@ -523,3 +523,19 @@ async def test_starttls_when_offered_checked_unless_no_verify() -> None:
     assert sent.delivered, sent.reason
     (mail,) = server.received()
     assert mail["tls"] is True
+
+
+async def test_a_kept_connection_the_server_dropped_is_dialled_again(
+    smtp: tuple[SMTPServer, dict[str, str]],
+) -> None:
+    server, holes = smtp
+    service = _service(holes, to=["a@example.com"])
+    try:
+        assert (await service.send_mail([], "1", "b")).delivered
+        server.drop_connections()
+        result = await service.send_mail([], "2", "b")
+    finally:
+        await service.close()
+    assert result.delivered, result.reason
+    assert service.dials == 2
+    assert [m["subject"] for m in server.received()] == ["1", "2"]
