@@ -11,7 +11,9 @@ its body).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
@@ -92,3 +94,153 @@ class HTTPServer:
 
 #: ``case.json``'s ``servers`` keys → the server class
 SERVERS: dict[str, type[CaptureServer]] = {"http": HTTPServer}
+
+
+class SMTPServer:
+    """``{{SMTP_HOST}}``/``{{SMTP_PORT}}``: a real SMTP server (aiosmtpd) on loopback, as
+    Kapacitor's ``smtptest``.  Each mail is a record: ``from`` and ``to`` (the envelope),
+    ``headers`` (each header's decoded value; a repeated one as a list), ``subject``, and
+    ``body`` as Go's ``mail.ReadMessage`` leaves it (still quoted-printable, lines ending in
+    ``\\n``).  ``options``: ``auth`` ``{"username", "password"}`` makes AUTH required (PLAIN
+    and LOGIN offered on the plain connection); ``reply`` ``{"code", "text"}`` answers every
+    DATA with it (a 4xx or 5xx) instead of taking the mail; ``tls_context`` (an
+    ``ssl.SSLContext``, from unit tests) offers STARTTLS with it, and ``tls`` in a record says
+    whether the mail came over it."""
+
+    def __init__(self) -> None:
+        self._records: list[dict[str, Any]] = []
+        self._server: Any = None
+        #: connections accepted, and how many said QUIT
+        self.connections = 0
+        self.logins: list[str] = []
+        self._sessions: list[Any] = []
+
+    async def start(self, options: dict[str, Any]) -> dict[str, str]:
+        import asyncio
+
+        from aiosmtpd.smtp import SMTP, AuthResult
+
+        owner = self
+        reply = options.get("reply")
+        auth = options.get("auth")
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                if reply:
+                    return f"{reply['code']} {reply.get('text', 'refused')}"
+                record = _mail_record(envelope)
+                record["tls"] = session.ssl is not None
+                owner._records.append(record)
+                return "250 OK"
+
+        def authenticator(
+            server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+        ) -> AuthResult:
+            good = (
+                auth is not None
+                and data.login.decode() == auth["username"]
+                and data.password.decode() == auth["password"]
+            )
+            if good:
+                owner.logins.append(data.login.decode())
+            return AuthResult(success=good, handled=False)
+
+        def factory() -> SMTP:
+            owner.connections += 1
+            with warnings.catch_warnings():  # AUTH without TLS: on loopback, on purpose
+                warnings.simplefilter("ignore")
+                session = SMTP(
+                    Handler(),
+                    hostname="smtptest",
+                    authenticator=authenticator if auth else None,
+                    auth_required=bool(auth),
+                    auth_require_tls=False,
+                    tls_context=options.get("tls_context"),
+                )
+            owner._sessions.append(session)
+            return session
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(factory, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port)}
+
+    def drop_connections(self) -> None:
+        """Close every open connection, as a server does with idle clients."""
+        for session in self._sessions:
+            if session.transport is not None:
+                session.transport.close()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    def received(self) -> list[dict[str, Any]]:
+        return list(self._records)
+
+
+def _mail_record(envelope: Any) -> dict[str, Any]:
+    from email.header import decode_header, make_header
+    from email.parser import BytesHeaderParser
+
+    raw: bytes = envelope.original_content or envelope.content
+    text = raw.replace(b"\r\n", b"\n")
+    head, _, body = text.partition(b"\n\n")
+    parsed = BytesHeaderParser().parsebytes(head + b"\n\n")
+    headers: dict[str, Any] = {}
+    for name in dict.fromkeys(parsed.keys()):
+        values = [str(make_header(decode_header(v))) for v in parsed.get_all(name, [])]
+        headers[name] = values[0] if len(values) == 1 else values
+    if body and not body.endswith(b"\n"):
+        body += b"\n"  # Go's DotReader ends the last line
+    return {
+        "from": envelope.mail_from,
+        "to": list(envelope.rcpt_tos),
+        "headers": headers,
+        "subject": headers.get("Subject"),
+        "body": body.decode("utf-8", "replace"),
+    }
+
+
+class SensuServer:
+    """``{{SENSU_ADDR}}``: the Sensu client socket (TCP) as Kapacitor's ``sensutest``: one JSON
+    check result per connection, recorded whole (``json``, keys as sent); answers ``ok`` as the
+    real client socket does (``options``: ``answer`` another text)."""
+
+    def __init__(self) -> None:
+        self._records: list[dict[str, Any]] = []
+        self._server: Any = None
+
+    async def start(self, options: dict[str, Any]) -> dict[str, str]:
+        import asyncio
+
+        answer = str(options.get("answer", "ok")).encode()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                line = await reader.readline()
+                text = line.decode("utf-8", "replace")
+                record: dict[str, Any] = {"text": text}
+                with contextlib.suppress(ValueError):
+                    record["json"] = json.loads(text)
+                self._records.append(record)
+                writer.write(answer)
+                await writer.drain()
+            finally:
+                writer.close()
+
+        self._server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return {"SENSU_ADDR": f"127.0.0.1:{port}"}
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    def received(self) -> list[dict[str, Any]]:
+        return list(self._records)
+
+
+SERVERS.update({"smtp": SMTPServer, "sensu": SensuServer})

@@ -14,9 +14,11 @@ from __future__ import annotations
 from leyden.notify import (
     alerta,
     discord,
+    email,
     exec,
     log,
     post,
+    sensu,
     servicenow,
     slack,
     talk,
@@ -50,5 +52,7 @@ INTEGRATIONS = Registry(
         alerta.INTEGRATION,
         servicenow.INTEGRATION,
         zenoss.INTEGRATION,
+        email.INTEGRATION,
+        sensu.INTEGRATION,
     ]
 )
