@@ -11,7 +11,7 @@ The order is the order users see in "supported: .post(), .tcp() …" messages.
 
 from __future__ import annotations
 
-from leyden.notify import bigpanda, discord, exec, log, post, pushover, tcp, telegram
+from leyden.notify import bigpanda, discord, exec, hipchat, log, post, pushover, tcp, telegram
 from leyden.notify._http import redact_url
 from leyden.notify._registry import Factory, Integration, IntegrationService, Problem, Registry
 
@@ -35,5 +35,6 @@ INTEGRATIONS = Registry(
         telegram.INTEGRATION,
         pushover.INTEGRATION,
         bigpanda.INTEGRATION,
+        hipchat.INTEGRATION,
     ]
 )
