@@ -127,15 +127,12 @@ async def test_get_config_is_kapacitors_shape_with_url_redacted(server: Any) -> 
     text = await _text(resp)
     assert text.endswith("}\n") and "\n" not in text[:-1]  # compact, like json.Encoder
     answer = await resp.json()
-    influxdb = answer["sections"].pop("influxdb")
-    assert answer == {
-        "link": {"rel": "self", "href": "/kapacitor/v1/config"},
-        "sections": {
-            "discord": {
-                "link": {"rel": "self", "href": "/kapacitor/v1/config/discord"},
-                "elements": [OPS, DEV],
-            }
-        },
+    influxdb = answer["sections"]["influxdb"]
+    assert answer["link"] == {"rel": "self", "href": "/kapacitor/v1/config"}
+    # every integration's section is there (the others are tested with their integration)
+    assert answer["sections"]["discord"] == {
+        "link": {"rel": "self", "href": "/kapacitor/v1/config/discord"},
+        "elements": [OPS, DEV],
     }
     (builtin,) = influxdb["elements"]  # [[influxdb]]: the built-in, disabled cluster
     assert builtin["link"] == {"rel": "self", "href": "/kapacitor/v1/config/influxdb/default"}
