@@ -109,6 +109,8 @@ class HipChatService(ConfiguredService[HipChatConfig]):
 
 class HipChatHandler(SingleSend):
     kind = KIND
+    #: the service logs why once; the dispatcher logs no error per dead-lettered event
+    quiet_losses = True
 
     def __init__(self, service: HipChatService, room: str) -> None:
         self.service = service
