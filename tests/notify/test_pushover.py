@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -189,3 +190,20 @@ async def test_service_test_sends_its_message_at_its_level() -> None:
 def test_pushover_has_no_global_handler() -> None:
     integration = INTEGRATIONS.get("pushover")
     assert integration is not None and integration.global_handler is None
+
+
+async def test_a_topic_handlers_user_key_is_redacted_in_the_api(
+    aiohttp_client: ClientFactory, make_runtime: Callable[..., Runtime], tmp_path: Path
+) -> None:
+    path = tmp_path / "kapacitor.conf"
+    path.write_text(f'[pushover]\nenabled = true\ntoken = "{TOKEN}"\nuser-key = "{USER}"\n')
+    config = load_config(str(path), {}, integrations=INTEGRATIONS.sections())
+    client = await aiohttp_client(create_app(make_runtime(config)))
+    spec = {"id": "p", "kind": "pushover", "options": {"user-key": OTHER_USER, "sound": "x"}}
+    created = await client.post("/kapacitor/v1/alerts/topics/t/handlers", json=spec)
+    assert created.status == 200, await created.text()
+    for answer in (created, await client.get("/kapacitor/v1/alerts/topics/t/handlers/p")):
+        text = await answer.text()
+        assert OTHER_USER not in text
+        options = json.loads(text)["options"]
+        assert options == {"user-key": "[REDACTED]", "sound": "x"}

@@ -133,13 +133,19 @@ def _event_json(topic: str, event_id: str, state: Any) -> GoStruct:
 
 
 _SECRET_HEADER_WORDS = ("auth", "token", "secret", "key", "password", "cookie")
+#: handler options that are credentials, by kind: shown as "[REDACTED]" when set
+_SECRET_OPTIONS = {"pushover": ("user-key",), "hipchat": ("token",)}
 
 
 def public_options(spec: HandlerRecord) -> dict[str, Any]:
-    """Options as the API shows them: a ``post`` handler's URL (its path may hold a token, as
-    webhook URLs do) and credential-like header values are redacted.  Kapacitor shows them in
-    clear; the stored spec keeps them, so PATCH and restarts are unaffected."""
+    """Options as the API shows them: credentials (``_SECRET_OPTIONS``), a ``post`` handler's
+    URL (its path may hold a token, as webhook URLs do) and credential-like header values are
+    redacted.  Kapacitor shows them in clear; the stored spec keeps them, so PATCH and restarts
+    are unaffected."""
     options = dict(spec.options)
+    for key in _SECRET_OPTIONS.get(spec.kind, ()):
+        if options.get(key):
+            options[key] = "[REDACTED]"
     if spec.kind == "post":
         url = options.get("url")
         if isinstance(url, str) and url:
