@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 from http_capture import capture
 
 from leyden.config import Config, ConfigError, load_config
+from leyden.go.strconv import parse_go_duration
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify import INTEGRATIONS
@@ -24,6 +25,7 @@ from leyden.notify.telegram import (
     from_options,
     from_tick,
 )
+from leyden.replay import parse_dbrp, replay
 from leyden.runtime import Runtime
 from leyden.server.app import create_app
 
@@ -253,3 +255,26 @@ def test_global_and_state_changes_only() -> None:
     both = TelegramConfig(enabled=True, token=TOKEN, global_=True, state_changes_only=True)
     assert integration.global_state_changes_only(TelegramService([both]))
     assert not integration.global_handler(TelegramService([TelegramConfig(global_=True)]))
+
+
+async def test_a_global_telegram_gets_every_alert_of_a_script_without_it(tmp_path: Path) -> None:
+    data = Path(__file__).resolve().parents[1] / "kapacitor_handlers" / "data"
+    script = tmp_path / "task.tick"
+    script.write_text(
+        "stream|from().measurement('cpu').where(lambda: \"host\" == 'serverA')"
+        "|window().period(10s).every(10s)|count('value')"
+        "|alert().id('{{ .Name }}').crit(lambda: \"count\" > 8.0)\n"
+    )
+    async with capture() as server:
+        text = f'[telegram]\nenabled = true\nglobal = true\nchat-id = "5"\ntoken = "{TOKEN}"\n'
+        config = load(tmp_path, text + f'url = "{server.url}/bot"\n')
+        await replay(
+            script,
+            [data / "TestStream_Alert.srpl"],
+            config=config,
+            name="g",
+            dbrps=[parse_dbrp("dbname.rpname")],
+            until=parse_go_duration("13s"),
+        )
+    [request] = server.requests
+    assert request.json() == {"chat_id": "5", "text": "cpu is CRITICAL"}
