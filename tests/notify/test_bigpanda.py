@@ -257,7 +257,8 @@ async def test_the_token_is_never_in_a_reason_or_destination() -> None:
 
 def test_templates_and_options_are_checked_at_definition() -> None:
     svc = service("http://127.0.0.1:1")
-    check = INTEGRATIONS.get("bigpanda").check  # type: ignore[union-attr]
+    integration = INTEGRATIONS.get("bigpanda")
+    check = integration.check if integration is not None else None
     assert check is not None
     problem = check({"host": "{{.Tags.host"}, svc, True)
     assert problem is not None and "invalid host template" in problem.message

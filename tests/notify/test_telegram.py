@@ -141,7 +141,8 @@ def test_handler_options_are_checked() -> None:
         from_options({"chatid": "1"}, ctx(svc))
     with pytest.raises(HandlerConfigError, match="'disable-notification' must be bool"):
         from_options({"disable-notification": "yes"}, ctx(svc))
-    check = INTEGRATIONS.get("telegram").check  # type: ignore[union-attr]
+    integration = INTEGRATIONS.get("telegram")
+    check = integration.check if integration is not None else None
     assert check is not None
     problem = check({"parseMode": "Markdown2"}, svc, True)
     assert problem is not None and problem.prop == "parseMode" and problem.value == "Markdown2"
