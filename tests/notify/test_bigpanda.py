@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from http_capture import capture
 
 from leyden.config import ConfigError, load_config
 from leyden.go.types import Duration, Time
@@ -27,6 +26,7 @@ from leyden.notify.bigpanda import (
 )
 from leyden.runtime import Runtime
 from leyden.server.app import create_app
+from webhook_capture import Answer, webhook_capture
 
 TOKEN = "bPtOkEn-SeCrEt-0123456789abcdef"
 T1971 = 31_536_038 * 1_000_000_000  # 1971-01-01T00:00:38Z
@@ -205,7 +205,8 @@ def ctx(svc: BigPandaService) -> HandlerContext:
 
 
 async def test_a_handler_posts_with_the_bearer_token_and_rendered_attributes() -> None:
-    async with capture((201, "", {})) as server:
+    async with webhook_capture() as server:
+        server.responses = [Answer(201, "")]
         svc = service(server.url + "/data/v2/alerts", auto_attributes="tags")
         handler = from_tick(
             {
@@ -222,10 +223,10 @@ async def test_a_handler_posts_with_the_bearer_token_and_rendered_attributes() -
         await svc.close()
     assert result.delivered
     first, second = server.requests
-    assert (first.method, first.path) == ("POST", "/data/v2/alerts")
-    assert first.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert first.headers["Content-Type"] == "application/json"
-    assert first.json() == {
+    assert first["path"] == ("/data/v2/alerts")
+    assert first["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert first["headers"]["Content-Type"] == "application/json"
+    assert first["json"] == {
         "app_key": "mine",
         "check": "cpu/serverA",
         "description": "cpu is hot",
@@ -239,12 +240,13 @@ async def test_a_handler_posts_with_the_bearer_token_and_rendered_attributes() -
         "task": "task:cpu",
         "timestamp": 31536038,
     }
-    assert second.path == "/other"
-    assert second.json()["status"] == "ok" and second.json()["host"] == ""
+    assert second["path"] == "/other"
+    assert second["json"]["status"] == "ok" and second["json"]["host"] == ""
 
 
 async def test_the_token_is_never_in_a_reason_or_destination() -> None:
-    async with capture((401, f'{{"error":"bad token {TOKEN}"}}', {})) as server:
+    async with webhook_capture() as server:
+        server.responses = [Answer(401, f'{{"error":"bad token {TOKEN}"}}')]
         svc = service(server.url)
         handler = from_options({}, ctx(svc))
         result = await handler.send([event()])
@@ -272,12 +274,13 @@ def test_templates_and_options_are_checked_at_definition() -> None:
 
 
 async def test_service_test_sends_kapacitors_test_alert() -> None:
-    async with capture((201, "", {})) as server:
+    async with webhook_capture() as server:
+        server.responses = [Answer(201, "")]
         svc = service(server.url)
         assert await svc.test({}) == (True, "")
         await svc.close()
     [request] = server.requests
-    assert request.json() == {
+    assert request["json"] == {
         "app_key": "012345",
         "description": "test bigpanda message",
         "status": "critical",

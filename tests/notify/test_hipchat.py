@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
-from http_capture import capture
 
 from leyden.clock import SimulatedClock
 from leyden.config import ConfigError, load_config
@@ -24,6 +23,7 @@ from leyden.server.app import create_app
 from leyden.store import Store
 from leyden.tasks.manager import check
 from leyden.tasks.runner import build
+from webhook_capture import webhook_capture
 
 TOKEN = "hIpChAtToKeN0123456789"
 
@@ -57,7 +57,7 @@ async def test_a_script_with_hipchat_runs_its_other_handlers_and_dead_letters_hi
     )
     config = load_config(str(path), {}, integrations=INTEGRATIONS.sections())
     assert any("HipChat no longer exists" in note for note in config.notes)
-    async with capture() as server:
+    async with webhook_capture() as server:
         runtime = build_runtime(
             config, store=Store(":memory:"), clock=SimulatedClock(0), simulated=True
         )

@@ -9,7 +9,6 @@ from urllib.parse import parse_qs
 
 import pytest
 from aiohttp.test_utils import TestClient
-from http_capture import capture
 
 from leyden.config import ConfigError, load_config
 from leyden.go.types import Duration, Time
@@ -26,6 +25,7 @@ from leyden.notify.pushover import (
 )
 from leyden.runtime import Runtime
 from leyden.server.app import create_app
+from webhook_capture import Answer, webhook_capture
 
 TOKEN = "azGDORePKggMaC0QOYAMyEEuzJnyUi"
 USER = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
@@ -53,7 +53,7 @@ def test_priority_by_level() -> None:
 
 
 async def test_a_handler_posts_kapacitors_form() -> None:
-    async with capture() as server:
+    async with webhook_capture() as server:
         svc = service(server.url + "/1/messages.json")
         full = from_tick(
             {
@@ -71,15 +71,15 @@ async def test_a_handler_posts_kapacitors_form() -> None:
         assert (await plain.send([event(Level.OK, "ok")])).delivered
         await svc.close()
     first, second = server.requests
-    assert (first.method, first.path) == ("POST", "/1/messages.json")
-    assert first.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert first["path"] == ("/1/messages.json")
+    assert first["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
     # Go's url.Values.Encode: keys sorted, spaces as +
-    assert first.body.decode() == (
+    assert first["body"] == (
         "device=mydev&message=cpu+is+hot+%26+high&priority=1&sound=siren"
         f"&title=my+title&token={TOKEN}&url=http%3A%2F%2Fexample.com%2F%3Fa%3Db"
         f"&url_title=t&user={OTHER_USER}"
     )
-    assert parse_qs(second.body.decode()) == {
+    assert parse_qs(second["body"]) == {
         "message": ["ok"],
         "priority": ["-2"],
         "token": [TOKEN],
@@ -89,7 +89,8 @@ async def test_a_handler_posts_kapacitors_form() -> None:
 
 async def test_secrets_are_scrubbed_from_reasons_and_destinations() -> None:
     echo = f'{{"user":"invalid","errors":["user key {USER} is invalid, token {TOKEN}"]}}'
-    async with capture((400, echo, {}), (500, "oops", {})) as server:
+    async with webhook_capture() as server:
+        server.responses = [Answer(400, echo), Answer(500, "oops")]
         svc = service(server.url)
         handler = from_options({}, ctx(svc))
         bad = await handler.send([event()])
@@ -171,14 +172,14 @@ async def test_config_api_and_service_test_listing_as_kapacitor(
 
 
 async def test_service_test_sends_its_message_at_its_level() -> None:
-    async with capture() as server:
+    async with webhook_capture() as server:
         svc = service(server.url)
         assert await svc.test({"level": "WARNING", "title": "hi"}) == (True, "")
         ok, message = await svc.test({"level": "LOUD"})
         await svc.close()
     assert not ok and "LOUD" in message
     [request] = server.requests
-    assert parse_qs(request.body.decode()) == {
+    assert parse_qs(request["body"]) == {
         "message": ["test pushover message"],
         "priority": ["0"],
         "title": ["hi"],

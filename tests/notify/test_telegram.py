@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from http_capture import capture
 
 from leyden.config import Config, ConfigError, load_config
 from leyden.go.strconv import parse_go_duration
@@ -28,6 +27,7 @@ from leyden.notify.telegram import (
 from leyden.replay import parse_dbrp, replay
 from leyden.runtime import Runtime
 from leyden.server.app import create_app
+from webhook_capture import Answer, webhook_capture
 
 TOKEN = "123456:SeCrEtBoTtOkEn_abcdefghijkl"
 
@@ -56,7 +56,7 @@ def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> Config
 
 
 async def test_a_handler_posts_kapacitors_send_message_request() -> None:
-    async with capture() as server:
+    async with webhook_capture() as server:
         svc = service(server.url, chat_id="111", disable_web_page_preview=True)
         handler = from_tick(
             {"chatId": "-100200", "parseMode": "Markdown", "disableNotification": True}, ctx(svc)
@@ -67,10 +67,9 @@ async def test_a_handler_posts_kapacitors_send_message_request() -> None:
         await svc.close()
     assert result.delivered
     first, second = server.requests
-    assert first.method == "POST"
-    assert first.path == f"/bot{TOKEN}/sendMessage"
-    assert first.headers["Content-Type"] == "application/json"
-    assert first.json() == {
+    assert first["path"] == f"/bot{TOKEN}/sendMessage"
+    assert first["headers"]["Content-Type"] == "application/json"
+    assert first["json"] == {
         "chat_id": "-100200",
         "text": "cpu/serverA is CRITICAL",
         "parse_mode": "Markdown",
@@ -78,15 +77,18 @@ async def test_a_handler_posts_kapacitors_send_message_request() -> None:
         "disable_notification": True,
     }
     # the section's chat; switches only when true, no parse_mode when none is set
-    assert second.json() == {"chat_id": "111", "text": "second", "disable_web_page_preview": True}
+    assert second["json"] == {"chat_id": "111", "text": "second", "disable_web_page_preview": True}
 
 
 async def test_429_waits_what_telegram_says_in_the_body_or_the_header() -> None:
     body = '{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 35",'
     body += '"parameters":{"retry_after":35}}'
-    async with capture(
-        (429, body, {}), (429, body, {"Retry-After": "7"}), (400, "{}", {})
-    ) as server:
+    async with webhook_capture() as server:
+        server.responses = [
+            Answer(429, body),
+            Answer(429, body, {"Retry-After": "7"}),
+            Answer(400, "{}"),
+        ]
         svc = service(server.url, chat_id="1")
         handler = from_options({}, ctx(svc))
         in_body = await handler.send([event()])
@@ -103,7 +105,8 @@ async def test_the_token_is_in_no_reason_destination_or_log(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     echo = f'{{"ok":false,"description":"Unauthorized /bot{TOKEN}/sendMessage {TOKEN}"}}'
-    async with capture((401, echo, {})) as server:
+    async with webhook_capture() as server:
+        server.responses = [Answer(401, echo)]
         svc = service(server.url, chat_id="1")
         handler = from_options({}, ctx(svc))
         result = await handler.send([event()])
@@ -233,14 +236,14 @@ async def test_config_api_and_service_test_listing_as_kapacitor(
 
 
 async def test_service_test_sends_the_test_message() -> None:
-    async with capture() as server:
+    async with webhook_capture() as server:
         svc = service(server.url, chat_id="9")
         assert await svc.test({"parse-mode": "HTML"}) == (True, "")
         ok, message = await svc.test({"nope": 1})
         await svc.close()
     assert not ok and "nope" in message
     [request] = server.requests
-    assert request.json() == {
+    assert request["json"] == {
         "chat_id": "9",
         "text": "test telegram message",
         "parse_mode": "HTML",
@@ -266,7 +269,7 @@ async def test_a_global_telegram_gets_every_alert_of_a_script_without_it(tmp_pat
         "|window().period(10s).every(10s)|count('value')"
         "|alert().id('{{ .Name }}').crit(lambda: \"count\" > 8.0)\n"
     )
-    async with capture() as server:
+    async with webhook_capture() as server:
         text = f'[telegram]\nenabled = true\nglobal = true\nchat-id = "5"\ntoken = "{TOKEN}"\n'
         config = load(tmp_path, text + f'url = "{server.url}/bot"\n')
         await replay(
@@ -278,4 +281,4 @@ async def test_a_global_telegram_gets_every_alert_of_a_script_without_it(tmp_pat
             until=parse_go_duration("13s"),
         )
     [request] = server.requests
-    assert request.json() == {"chat_id": "5", "text": "cpu is CRITICAL"}
+    assert request["json"] == {"chat_id": "5", "text": "cpu is CRITICAL"}

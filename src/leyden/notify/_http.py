@@ -59,6 +59,7 @@ __all__ = [
     "backoff",
     "build_ssl_context",
     "classify",
+    "is_http_url",
     "redact_url",
     "retry_after_seconds",
     "scrub",
@@ -89,6 +90,15 @@ def redact_url(url: str) -> str:
         host = f"[{host}]"
     netloc = f"{host}:{port}" if port is not None else host
     return f"{split.scheme}://{netloc}/…"
+
+
+def is_http_url(url: str) -> bool:
+    """Whether ``url`` is an http:// or https:// URL with a host (what a webhook needs)."""
+    try:
+        split = urlsplit(url.strip())
+        return split.scheme in ("http", "https") and bool(split.hostname)
+    except ValueError:
+        return False
 
 
 def url_destination(url: str) -> str:

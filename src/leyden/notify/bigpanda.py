@@ -30,10 +30,9 @@ from leyden.config import Config, Key, Section, SectionSpec
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.go.types import Time, go_json
 from leyden.model.alert import Event, EventData, EventState, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, redact_url
+from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, redact_url
 from leyden.notify._registry import Integration, Problem
 from leyden.notify._service import ConfiguredService
-from leyden.notify._urls import http_url_problem
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -86,10 +85,8 @@ class BigPandaConfig(Section):
             problems.append("url: must specify the BigPanda webhook URL")
         if self.enabled and not self.app_key:
             problems.append("app-key: must specify BigPanda app-key")
-        if self.url:
-            problem = http_url_problem("url", self.url)
-            if problem:
-                problems.append(problem)
+        if self.url and not is_http_url(self.url):
+            problems.append("url: must be an http:// or https:// URL with a host")
         if self.enabled and not self.token:
             problems.append("token: must specify BigPanda token")
         return problems
@@ -355,10 +352,10 @@ def _tick_options(props: Mapping[str, Any]) -> BigPandaOptions:
 def _file_options(options: Mapping[str, Any]) -> BigPandaOptions:
     check_keys(options, KIND, OPTION_KEYS)
     url = option(options, KIND, "url", str, "")
-    if url:
-        problem = http_url_problem("url", url)
-        if problem:
-            raise HandlerConfigError(f"bigpanda handler option {problem}")
+    if url and not is_http_url(url):
+        raise HandlerConfigError(
+            "bigpanda handler option " + "url: must be an http:// or https:// URL with a host"
+        )
     return BigPandaOptions(
         app_key=option(options, KIND, "app-key", str, ""),
         url=url,

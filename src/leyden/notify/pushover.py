@@ -24,10 +24,9 @@ from urllib.parse import quote_plus
 
 from leyden.config import Config, Key, Section, SectionSpec
 from leyden.model.alert import Event, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, redact_url
+from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, redact_url
 from leyden.notify._registry import Integration
 from leyden.notify._service import ConfiguredService
-from leyden.notify._urls import http_url_problem
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -78,10 +77,8 @@ class PushoverConfig(Section):
             problems.append("user-key: must specify user key")
         if self.enabled and not self.url:
             problems.append("url: must specify url")
-        if self.url:
-            problem = http_url_problem("url", self.url)
-            if problem:
-                problems.append(problem)
+        if self.url and not is_http_url(self.url):
+            problems.append("url: must be an http:// or https:// URL with a host")
         return problems
 
 

@@ -29,10 +29,9 @@ from urllib.parse import urlsplit, urlunsplit
 from leyden.config import Config, Key, Section, SectionSpec
 from leyden.go.types import go_json
 from leyden.model.alert import Event
-from leyden.notify._http import DeliveryResult, HTTPClient
+from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url
 from leyden.notify._registry import Integration, Problem
 from leyden.notify._service import ConfiguredService
-from leyden.notify._urls import http_url_problem
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -92,10 +91,8 @@ class TelegramConfig(Section):
             problems.append("url: must specify url")
         if self.enabled and not self.token:
             problems.append("token: must specify token")
-        if self.url:
-            problem = http_url_problem("url", self.url)
-            if problem:
-                problems.append(problem)
+        if self.url and not is_http_url(self.url):
+            problems.append("url: must be an http:// or https:// URL with a host")
         mode = parse_mode_problem(self.parse_mode)
         if mode:
             problems.append(f"parse-mode: {mode}")

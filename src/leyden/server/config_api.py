@@ -66,8 +66,8 @@ def _brackets(spec: SectionSpec) -> str:
     return f"[[{spec.name}]]" if spec.multiple else f"[{spec.name}]"
 
 
-def element_name(config: Section, key: str) -> str:
-    """An element's name: its ``key`` value; a single ``[section]`` (no key) has one, ``""``."""
+def _element_name(config: Section, key: str) -> str:
+    """An element's name; a single section's (``[teams]``) only element is ``""``."""
     return str(getattr(config, key)) if key else ""
 
 
@@ -90,7 +90,7 @@ def apply_overrides(
         label = _label(name, override.element)
         where = f"config override {label}"
         if override.create:
-            if any(element_name(config, key) == override.element for config in configs):
+            if any(_element_name(config, key) == override.element for config in configs):
                 raise OverrideError(
                     f"cannot add element {label}: an element with {key} "
                     f'"{override.element}" already exists'
@@ -101,7 +101,7 @@ def apply_overrides(
                 raise OverrideError(str(exc)) from None
             continue
         index = next(
-            (i for i, c in enumerate(configs) if element_name(c, key) == override.element), None
+            (i for i, c in enumerate(configs) if _element_name(c, key) == override.element), None
         )
         if index is None:
             raise OverrideError(f"unknown section/element: {label}")
@@ -117,7 +117,7 @@ def apply_overrides(
     for config in configs:
         problems = config.validate()
         if problems:
-            label = _label(name, element_name(config, key))
+            label = _label(name, _element_name(config, key))
             raise OverrideError(
                 f"failed to override configuration {label}: failed validation: "
                 + "; ".join(problems)
@@ -148,7 +148,7 @@ class SectionOverrides:
     def element_json(self, config: Section) -> GoStruct:
         return GoStruct(
             {
-                "link": link(_element_href(self.name, element_name(config, self.key))),
+                "link": link(_element_href(self.name, _element_name(config, self.key))),
                 "options": config.to_options(redact=True),
                 "redacted": sorted(self.spec.cls.REDACTED_KEYS),
             }
@@ -221,6 +221,10 @@ class ConfigOverrides:
         """(overrides after the update, records to save, elements whose override to delete)."""
         name, key = section.name, section.key
         existing = self.store.list_overrides(name)
+        if not key and ("add" in action or "remove" in action):
+            raise OverrideError(
+                f"[{name}] is a single section: elements cannot be added or removed"
+            )
         if "remove" in action:
             names = set(action["remove"])
             kept = [o for o in existing if o.element not in names]
@@ -329,7 +333,7 @@ async def get_element(request: web.Request) -> web.Response:
     except (OverrideError, StoreError) as exc:
         return _answer_error(exc)
     for config in configs:
-        if element_name(config, section.key) == element:
+        if _element_name(config, section.key) == element:
             return _json_answer(section.element_json(config))
     return error_response(f"unknown section/element: {name}/{element}", 404)
 
