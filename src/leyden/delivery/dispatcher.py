@@ -790,7 +790,11 @@ class Dispatcher:
             fields["events"] = count
         fields["reason"] = reason
         fields["delivery"] = "dead-lettered"
-        self._log.error("alert handler failed", extra={"fields": fields})
+        # a handler that explains its losses itself (HipChat, gone: once) asks for no line each
+        quiet = binding is not None and getattr(binding.handler, "quiet_losses", False)
+        (self._log.debug if quiet else self._log.error)(
+            "alert handler failed", extra={"fields": fields}
+        )
         for listener in self._loss_listeners:
             listener(key, count)
 

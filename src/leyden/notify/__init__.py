@@ -13,17 +13,21 @@ from __future__ import annotations
 
 from leyden.notify import (
     alerta,
+    bigpanda,
     discord,
     email,
     exec,
+    hipchat,
     log,
     post,
+    pushover,
     sensu,
     servicenow,
     slack,
     talk,
     tcp,
     teams,
+    telegram,
     zenoss,
 )
 from leyden.notify._http import redact_url
@@ -54,5 +58,9 @@ INTEGRATIONS = Registry(
         zenoss.INTEGRATION,
         email.INTEGRATION,
         sensu.INTEGRATION,
+        telegram.INTEGRATION,
+        pushover.INTEGRATION,
+        bigpanda.INTEGRATION,
+        hipchat.INTEGRATION,
     ]
 )

@@ -341,7 +341,10 @@ class HTTPClient:
         ssl: SSLSetting = None,
         secrets: Iterable[str] = (),
         timeout: float | None = None,
+        retry_after_in_body: Callable[[bytes], float | None] | None = None,
     ) -> DeliveryResult:
+        """``retry_after_in_body`` reads a wait from an error answer's body when the service
+        puts one there (Telegram's ``parameters.retry_after``); ``Retry-After`` wins."""
         hidden = url_secrets(url) | {s for s in secrets if s}
 
         def clean(text: str) -> str:
@@ -376,11 +379,14 @@ class HTTPClient:
         except RuntimeError as exc:  # the pool is closed: the server is stopping
             return DeliveryResult("retry", None, f"{what}: {exc}")
         text = clean(raw.decode("utf-8", "replace").strip())[:REASON_BODY_CHARS]
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        if retry_after is None and retry_after_in_body is not None:
+            retry_after = retry_after_in_body(raw)
         return DeliveryResult(
             classify(status),
             status,
             f"{what} returned {status}" + (f": {text}" if text else ""),
-            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            retry_after=retry_after,
             headers=response.headers,
         )
 

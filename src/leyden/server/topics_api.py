@@ -135,15 +135,18 @@ def _event_json(topic: str, event_id: str, state: Any) -> GoStruct:
 _SECRET_HEADER_WORDS = ("auth", "token", "secret", "key", "password", "cookie")
 #: handler options that are credentials whatever the kind (alerta's token, servicenow's password)
 _SECRET_OPTIONS = frozenset({"token", "password"})
+#: and by kind: shown as "[REDACTED]" when set
+_SECRET_BY_KIND = {"pushover": ("user-key",)}
 
 
 def public_options(spec: HandlerRecord) -> dict[str, Any]:
-    """Options as the API shows them: ``token`` and ``password`` options (Alerta, ServiceNow),
-    a ``post`` handler's URL (its path may hold a token, as webhook URLs do) and credential-like
-    header values are redacted.  Kapacitor shows them in clear; the stored spec keeps them, so
-    PATCH and restarts are unaffected."""
+    """Options as the API shows them: credentials (``_SECRET_OPTIONS``), a ``post`` handler's
+    URL (its path may hold a token, as webhook URLs do) and credential-like header values are
+    redacted.  Kapacitor shows them in clear; the stored spec keeps them, so PATCH and restarts
+    are unaffected."""
+    secret = set(_SECRET_BY_KIND.get(spec.kind, ()))
     options = {
-        k: "[REDACTED]" if str(k).lower() in _SECRET_OPTIONS and v else v
+        k: "[REDACTED]" if (str(k).lower() in _SECRET_OPTIONS or k in secret) and v else v
         for k, v in spec.options.items()
     }
     if spec.kind == "post":
