@@ -66,6 +66,11 @@ def _brackets(spec: SectionSpec) -> str:
     return f"[[{spec.name}]]" if spec.multiple else f"[{spec.name}]"
 
 
+def _element_name(config: Section, key: str) -> str:
+    """An element's name; a ``[single]`` section (no element key) has one element, ``""``."""
+    return str(getattr(config, key)) if key else ""
+
+
 def _label(section: str, element: str) -> str:
     return f"{section}/{element}"
 
@@ -85,7 +90,7 @@ def apply_overrides(
         label = _label(name, override.element)
         where = f"config override {label}"
         if override.create:
-            if any(getattr(config, key) == override.element for config in configs):
+            if any(_element_name(config, key) == override.element for config in configs):
                 raise OverrideError(
                     f"cannot add element {label}: an element with {key} "
                     f'"{override.element}" already exists'
@@ -96,7 +101,7 @@ def apply_overrides(
                 raise OverrideError(str(exc)) from None
             continue
         index = next(
-            (i for i, c in enumerate(configs) if getattr(c, key) == override.element), None
+            (i for i, c in enumerate(configs) if _element_name(c, key) == override.element), None
         )
         if index is None:
             raise OverrideError(f"unknown section/element: {label}")
@@ -112,7 +117,7 @@ def apply_overrides(
     for config in configs:
         problems = config.validate()
         if problems:
-            label = _label(name, getattr(config, key))
+            label = _label(name, _element_name(config, key))
             raise OverrideError(
                 f"failed to override configuration {label}: failed validation: "
                 + "; ".join(problems)
@@ -143,7 +148,7 @@ class SectionOverrides:
     def element_json(self, config: Section) -> GoStruct:
         return GoStruct(
             {
-                "link": link(_element_href(self.name, getattr(config, self.key))),
+                "link": link(_element_href(self.name, _element_name(config, self.key))),
                 "options": config.to_options(redact=True),
                 "redacted": sorted(self.spec.cls.REDACTED_KEYS),
             }
@@ -324,7 +329,7 @@ async def get_element(request: web.Request) -> web.Response:
     except (OverrideError, StoreError) as exc:
         return _answer_error(exc)
     for config in configs:
-        if getattr(config, section.key) == element:
+        if _element_name(config, section.key) == element:
             return _json_answer(section.element_json(config))
     return error_response(f"unknown section/element: {name}/{element}", 404)
 
