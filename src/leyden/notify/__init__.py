@@ -11,7 +11,18 @@ The order is the order users see in "supported: .post(), .tcp() …" messages.
 
 from __future__ import annotations
 
-from leyden.notify import discord, exec, log, post, tcp
+from leyden.notify import (
+    discord,
+    exec,
+    log,
+    opsgenie,
+    opsgenie2,
+    pagerduty,
+    pagerduty2,
+    post,
+    tcp,
+    victorops,
+)
 from leyden.notify._http import redact_url
 from leyden.notify._registry import Factory, Integration, IntegrationService, Problem, Registry
 
@@ -32,5 +43,10 @@ INTEGRATIONS = Registry(
         log.INTEGRATION,
         exec.INTEGRATION,
         discord.INTEGRATION,
+        pagerduty.INTEGRATION,
+        pagerduty2.INTEGRATION,
+        victorops.INTEGRATION,
+        opsgenie.INTEGRATION,
+        opsgenie2.INTEGRATION,
     ]
 )
