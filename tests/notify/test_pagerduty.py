@@ -16,6 +16,7 @@ from leyden.config import ConfigError
 from leyden.model.alert import Level
 from leyden.notify import pagerduty
 from leyden.notify.base import HandlerConfigError
+from leyden.replay import parse_dbrp, replay
 from leyden.runtime import Runtime
 from leyden.server.app import create_app
 
@@ -169,3 +170,22 @@ async def test_config_api_shows_and_redacts_like_kapacitor(
     options = (await resp.json())["options"]
     assert (options["service-key"], options["enabled"]) == (False, True)
     assert runtime.integrations["pagerduty"].config().enabled is True
+
+
+async def test_global_gives_every_alert_node_a_handler(tmp_path: Path) -> None:
+    """``global = true``: an alert node without ``.pagerDuty()`` sends to PagerDuty (Kapacitor's
+    alert node adds the service's handler when ``Global()``)."""
+    script = tmp_path / "task.tick"
+    script.write_text(
+        "stream\n  |from()\n    .measurement('cpu')\n    .where(lambda: \"host\" == 'serverA')\n"
+        "  |alert()\n    .id('{{ .Name }}')\n    .crit(lambda: \"value\" > 90)\n"
+    )
+    data = tmp_path / "data.srpl"
+    data.write_text("dbname\nrpname\ncpu,host=serverA value=97 0000000001\n")
+    async with capture() as cap:
+        cfg = config(tmp_path, _conf(cap.url, "  global = true\n"))
+        await replay(
+            script, [data], config=cfg, name="t", dbrps=[parse_dbrp("dbname.rpname")], until=None
+        )
+    (seen,) = cap.seen
+    assert (seen.json["incident_key"], seen.json["event_type"]) == ("cpu", "trigger")
