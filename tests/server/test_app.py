@@ -191,7 +191,7 @@ async def test_service_tests_listing(server: Any) -> None:
     assert resp.status == 200
     body = await resp.json()
     assert body["link"] == {"rel": "self", "href": "/kapacitor/v1/service-tests"}
-    [discord] = body["services"]
+    [discord] = [s for s in body["services"] if s["name"] == "discord"]
     assert discord["name"] == "discord"
     assert discord["link"]["href"] == "/kapacitor/v1/service-tests/discord"
     assert discord["options"]["message"] == "test discord message"
