@@ -192,3 +192,22 @@ async def test_config_api_redacts_the_routing_key(
     assert json.loads(text)["redacted"] == ["routing-key"]
     resp = await client.get("/kapacitor/v1/service-tests/pagerduty2")
     assert (await resp.json())["options"]["alert_id"] == "testAlertID"
+
+
+async def test_topics_api_shows_a_handlers_routing_key_redacted(
+    tmp_path: Path,
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime(config(tmp_path, _conf("http://127.0.0.1:9")))
+    client = await aiohttp_client(create_app(runtime))
+    spec = {"id": "pd", "kind": "pagerduty2", "options": {"routing-key": KEY}}
+    resp = await client.post("/kapacitor/v1/alerts/topics/cpu/handlers", json=spec)
+    text = await resp.text()
+    assert resp.status == 200, text
+    no_secret(text, KEY)
+    resp = await client.get("/kapacitor/v1/alerts/topics/cpu/handlers/pd")
+    text = await resp.text()
+    no_secret(text, KEY)
+    assert json.loads(text)["options"] == {"routing-key": "[REDACTED]"}
+    assert runtime.store.list_handlers("cpu")[0].options == {"routing-key": KEY}

@@ -200,4 +200,5 @@ INTEGRATION = Integration(
     build_service=_build_service,
     service_test=True,
     global_handler=_global,
+    secret_options=("service-key",),
 )

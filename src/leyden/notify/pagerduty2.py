@@ -345,4 +345,5 @@ INTEGRATION = Integration(
     build_service=_build_service,
     service_test=True,
     global_handler=_global,
+    secret_options=("routing-key",),
 )

@@ -11,9 +11,9 @@ handler's (``.routingKey()``, ``routing-key``), else the section's.  The body:
 ``json-data = true``.  A 404 is Kapacitor's "URL or API key not found".
 
 The request URL holds both keys, so it is never shown: the destination is ``victorops:`` and
-a digest of the routing key, and reasons are scrubbed of both keys.  The API key is redacted
-in the config API; the routing key is shown there, as Kapacitor shows it (it names a route,
-it does not authorize anything without the API key).
+a digest of the routing key, reasons are scrubbed of both keys, and the topics API shows a
+handler's ``routing-key`` redacted.  The config API redacts ``api-key``; it shows the section's
+``routing-key``, as Kapacitor does (it names a route, it authorizes nothing without the key).
 
 Rate limit: VictorOps documents no limit for its REST integration endpoint, so none is
 declared; a 429's Retry-After is honoured by the dispatcher.
@@ -219,4 +219,5 @@ INTEGRATION = Integration(
     build_service=_build_service,
     service_test=True,
     global_handler=_global,
+    secret_options=("routing-key",),
 )

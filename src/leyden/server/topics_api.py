@@ -32,7 +32,7 @@ from leyden.alerting.topics import TopicState
 from leyden.go.types import Duration, GoStruct, Time, go_quote
 from leyden.model.alert import Level
 from leyden.model.records import HandlerRecord
-from leyden.notify import redact_url
+from leyden.notify import INTEGRATIONS, redact_url
 from leyden.server._http import SERVICES_KEY, error_response, json_response, link
 
 log = logging.getLogger("leyden.http")
@@ -138,8 +138,13 @@ _SECRET_HEADER_WORDS = ("auth", "token", "secret", "key", "password", "cookie")
 def public_options(spec: HandlerRecord) -> dict[str, Any]:
     """Options as the API shows them: a ``post`` handler's URL (its path may hold a token, as
     webhook URLs do) and credential-like header values are redacted.  Kapacitor shows them in
-    clear; the stored spec keeps them, so PATCH and restarts are unaffected."""
+    clear; the stored spec keeps them, so PATCH and restarts are unaffected.  So are the
+    options an integration names as credentials (``secret_options``: PagerDuty's keys)."""
     options = dict(spec.options)
+    integration = INTEGRATIONS.get(spec.kind)
+    for key in integration.secret_options if integration is not None else ():
+        if options.get(key):
+            options[key] = "[REDACTED]"
     if spec.kind == "post":
         url = options.get("url")
         if isinstance(url, str) and url:
