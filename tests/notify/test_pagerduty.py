@@ -15,6 +15,7 @@ from rest_capture import capture, close, config, context, event, no_secret
 from leyden.config import ConfigError
 from leyden.model.alert import Level
 from leyden.notify import pagerduty
+from leyden.notify._single import kapacitor_url
 from leyden.notify.base import HandlerConfigError
 from leyden.replay import parse_dbrp, replay
 from leyden.runtime import Runtime
@@ -189,3 +190,11 @@ async def test_global_gives_every_alert_node_a_handler(tmp_path: Path) -> None:
         )
     (seen,) = cap.seen
     assert (seen.json["incident_key"], seen.json["event_type"]) == ("cpu", "trigger")
+
+
+def test_client_url_is_the_servers_api_url(tmp_path: Path) -> None:
+    assert kapacitor_url(config(tmp_path, "")) == "http://127.0.0.1:9092/kapacitor/v1"
+    wildcard = config(tmp_path, 'hostname = "kap.example"\n[http]\n  bind-address = ":9093"\n')
+    assert kapacitor_url(wildcard) == "http://kap.example:9093/kapacitor/v1"
+    v6 = config(tmp_path, '[http]\n  bind-address = "[::1]:9092"\n')
+    assert kapacitor_url(v6) == "http://[::1]:9092/kapacitor/v1"
