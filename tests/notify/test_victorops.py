@@ -152,3 +152,20 @@ async def test_config_api(
     assert element["options"]["api-key"] is False
     assert (element["options"]["global"], element["options"]["json-data"]) == (True, True)
     assert element["redacted"] == ["api-key"]
+
+
+def test_reprs_hold_no_key(tmp_path: Path) -> None:
+    cfg = config(tmp_path, _conf("http://127.0.0.1:9"))
+    (section,) = cfg.sections(victorops.SECTION)
+    service = victorops.VictorOpsService([section])
+    request = service.request(
+        section,
+        routing_key="",
+        message_type="CRITICAL",
+        message="m",
+        entity_id="e",
+        unix_seconds=0,
+        result={},
+    )
+    assert API_KEY in request.url and ROUTING in request.url
+    no_secret(repr(section) + repr(request), API_KEY, ROUTING)

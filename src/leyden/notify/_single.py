@@ -33,7 +33,7 @@ from leyden.config import Config, Section
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.model.alertdata import alert_data
-from leyden.notify._http import DeliveryResult, HTTPClient
+from leyden.notify._http import DeliveryResult, HTTPClient, redact_url
 from leyden.notify._service import ConfiguredService
 from leyden.notify.base import HandlerConfigError, IntegrationError, RateLimit, SingleSend
 
@@ -213,6 +213,9 @@ class Request:
 
     def encoded(self) -> bytes:
         return (go_json(self.body) + "\n").encode()
+
+    def __repr__(self) -> str:  # the URL, the body and the headers may hold keys
+        return f"Request({redact_url(self.url)})"
 
 
 class SingleService(ConfiguredService[C], Generic[C]):

@@ -59,7 +59,7 @@ class VictorOpsConfig(Section):
 
     enabled: bool = False
     api_key: str = field(default="", repr=False)
-    routing_key: str = ""
+    routing_key: str = field(default="", repr=False)
     url: str = DEFAULT_URL
     global_: bool = False
     json_data: bool = False
