@@ -14,7 +14,7 @@ from rest_capture import capture, close, config, context, event, no_secret
 
 from leyden.config import ConfigError
 from leyden.model.alert import Level
-from leyden.notify import pagerduty
+from leyden.notify import pagerduty, pagerduty2
 from leyden.notify._single import kapacitor_url
 from leyden.notify.base import HandlerConfigError
 from leyden.replay import parse_dbrp, replay
@@ -115,7 +115,9 @@ async def test_errors_retry_and_never_show_the_key(tmp_path: Path) -> None:
     no_secret(handler.destination + repr(handler.rate_limits), KEY)
     (limit,) = handler.rate_limits
     assert (limit.limit, limit.window) == (120, 60.0)
-    assert limit.key == handler.destination
+    # one budget per integration key, whichever API version uses it
+    v2 = pagerduty2.from_tick({"routingKey": KEY}, ctx)
+    assert v2.rate_limits == handler.rate_limits
 
 
 async def test_service_test_defaults_and_run(tmp_path: Path) -> None:

@@ -13,9 +13,10 @@ The service key is a secret: the config API shows it as set or not, and no reaso
 or destination names it (the destination carries 32 bits of its digest).
 
 Rate limit: PagerDuty documents a limit of 120 events per minute per integration key for its
-Events API (both versions share the event endpoint's limits), answered with 429 when exceeded;
-each handler declares ``RateLimit(120 per 60 s)`` keyed by the key's digest, so a storm is
-paced before PagerDuty refuses it, and a 429's Retry-After holds every handler of that key.
+Events API, answered with 429 when exceeded; each handler declares ``RateLimit(120 per 60 s)``
+keyed by the key's digest (one budget per key, shared with ``.pagerDuty2()`` handlers of the
+same key), so a storm is paced before PagerDuty refuses it, and a 429's Retry-After holds
+every handler of that key.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ def _handler(service_key: str, ctx: HandlerContext) -> ServiceHandler:
         service,
         build,
         destination=f"pagerduty:{digest}",
-        rate_limits=(RateLimit(f"pagerduty:{digest}", EVENTS_PER_MINUTE, 60.0),),
+        rate_limits=(RateLimit(f"pagerduty-events:{digest}", EVENTS_PER_MINUTE, 60.0),),
     )
 
 

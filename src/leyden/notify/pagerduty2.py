@@ -21,7 +21,8 @@ config API, never in a reason, log line or destination (32 bits of its digest na
 
 Rate limit: PagerDuty documents 120 events per minute per routing key for the Events API v2
 (429 beyond it); each handler declares ``RateLimit(120 per 60 s)`` keyed by the routing key's
-digest, so handlers sharing a key share the budget, and a 429's Retry-After holds them all.
+digest, so handlers sharing a key (``.pagerDuty()`` ones too) share the budget, and a 429's
+Retry-After holds them all.
 """
 
 from __future__ import annotations
@@ -306,7 +307,7 @@ def _handler(routing_key: str, links: list[LinkTemplate], ctx: HandlerContext) -
         service,
         build,
         destination=f"pagerduty2:{digest}",
-        rate_limits=(RateLimit(f"pagerduty2:{digest}", EVENTS_PER_MINUTE, 60.0),),
+        rate_limits=(RateLimit(f"pagerduty-events:{digest}", EVENTS_PER_MINUTE, 60.0),),
     )
 
 
