@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 from servers import SERVERS, CaptureServer
 
+from leyden import API_BASE
 from leyden.clock import SimulatedClock
 from leyden.config import Config, load_config
 from leyden.go.strconv import parse_go_duration
@@ -185,6 +186,8 @@ async def test_kapacitor_handler_case(case_dir: Path, tmp_path: Path) -> None:
             servers[name] = server
             holes.update(await server.start(dict(options or {})))
         config = _config(case_dir, spec, tmp_path, holes)
+        # Kapacitor's HTTPDService.URL(), which PagerDuty sends as client_url
+        holes["KAPACITOR_URL"] = f"http://{config.http.bind_address}{API_BASE}"
         if spec["type"] == "stream":
             await _run_stream(case_dir, spec, config, tmp_path, holes)
         else:

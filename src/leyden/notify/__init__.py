@@ -29,6 +29,11 @@ from leyden.notify import (
     teams,
     telegram,
     zenoss,
+    opsgenie,
+    opsgenie2,
+    pagerduty,
+    pagerduty2,
+    victorops,
 )
 from leyden.notify._http import redact_url
 from leyden.notify._registry import Factory, Integration, IntegrationService, Problem, Registry
@@ -62,5 +67,10 @@ INTEGRATIONS = Registry(
         pushover.INTEGRATION,
         bigpanda.INTEGRATION,
         hipchat.INTEGRATION,
+        pagerduty.INTEGRATION,
+        pagerduty2.INTEGRATION,
+        victorops.INTEGRATION,
+        opsgenie.INTEGRATION,
+        opsgenie2.INTEGRATION,
     ]
 )

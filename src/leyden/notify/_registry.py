@@ -88,6 +88,9 @@ class Integration:
     use_store: Callable[[Any, Any], None] | None = None
     #: the TICKscript method when it is not ``kind`` (``.pagerDuty2()`` for ``pagerduty2``)
     tick_name: str = ""
+    #: handler-file options that are credentials (PagerDuty's ``service-key``): the topics
+    #: API shows them redacted
+    secret_options: tuple[str, ...] = ()
 
     @property
     def tick(self) -> str:

@@ -483,4 +483,5 @@ INTEGRATION = Integration(
     build_service=_build_service,
     check=building_check(KIND, from_tick, from_options),
     service_test=True,
+    secret_options=("token",),
 )

@@ -154,4 +154,5 @@ INTEGRATION = Integration(
     build_service=_build_service,
     service_test=True,
     tick_name="hipChat",
+    secret_options=("token",),
 )

@@ -251,4 +251,5 @@ INTEGRATION = Integration(
     section=SECTION,
     build_service=_build_service,
     service_test=True,
+    secret_options=("user-key",),
 )

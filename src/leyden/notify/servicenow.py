@@ -430,4 +430,5 @@ INTEGRATION = Integration(
     service_test=True,
     global_handler=_global,
     global_state_changes_only=_state_changes_only,
+    secret_options=("password",),
 )

@@ -32,7 +32,7 @@ from leyden.alerting.topics import TopicState
 from leyden.go.types import Duration, GoStruct, Time, go_quote
 from leyden.model.alert import Level
 from leyden.model.records import HandlerRecord
-from leyden.notify import redact_url
+from leyden.notify import INTEGRATIONS, redact_url
 from leyden.server._http import SERVICES_KEY, error_response, json_response, link
 
 log = logging.getLogger("leyden.http")
@@ -133,21 +133,18 @@ def _event_json(topic: str, event_id: str, state: Any) -> GoStruct:
 
 
 _SECRET_HEADER_WORDS = ("auth", "token", "secret", "key", "password", "cookie")
-#: handler options that are credentials whatever the kind (alerta's token, servicenow's password)
-_SECRET_OPTIONS = frozenset({"token", "password"})
-#: and by kind: shown as "[REDACTED]" when set
-_SECRET_BY_KIND = {"pushover": ("user-key",)}
 
 
 def public_options(spec: HandlerRecord) -> dict[str, Any]:
-    """Options as the API shows them: credentials (``_SECRET_OPTIONS``), a ``post`` handler's
-    URL (its path may hold a token, as webhook URLs do) and credential-like header values are
-    redacted.  Kapacitor shows them in clear; the stored spec keeps them, so PATCH and restarts
-    are unaffected."""
-    secret = set(_SECRET_BY_KIND.get(spec.kind, ()))
+    """Options as the API shows them: a ``post`` handler's URL (its path may hold a token, as
+    webhook URLs do) and credential-like header values are redacted.  Kapacitor shows them in
+    clear; the stored spec keeps them, so PATCH and restarts are unaffected.  So are the
+    options an integration names as credentials (``secret_options``: PagerDuty's keys)."""
+    integration = INTEGRATIONS.get(spec.kind)
+    secret = {k.lower() for k in integration.secret_options} if integration is not None else set()
+    # lower-cased: some kinds read their options in any case, as Kapacitor's decoder does
     options = {
-        k: "[REDACTED]" if (str(k).lower() in _SECRET_OPTIONS or k in secret) and v else v
-        for k, v in spec.options.items()
+        k: "[REDACTED]" if str(k).lower() in secret and v else v for k, v in spec.options.items()
     }
     if spec.kind == "post":
         url = options.get("url")

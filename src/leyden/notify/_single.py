@@ -1,0 +1,324 @@
+"""What Kapacitor's single-section REST services share: PagerDuty (v1 and v2), VictorOps and
+OpsGenie (v1 and v2).
+
+Each of Kapacitor's ``services/<kind>`` here is one ``[<kind>]`` section (never a list), a
+``service.go`` that builds one JSON POST per event from the alert and the section, and a
+handler whose few options override the section's (a routing key, teams).  What they have in
+common is here, so each kind's module is only its section, its request and its options:
+
+* :class:`SingleService`: the section (``[pagerduty]``), "service is not enabled" as Kapacitor
+  words it, ``global``, one :class:`~leyden.notify._http.HTTPClient` per service, the Kapacitor
+  URL PagerDuty sends as ``client_url``.
+* :class:`Request` and :class:`ServiceHandler`: one event → one request → one attempt through
+  the outbox; the request names its secrets (a service key in the body, an API key in the URL
+  path or a header) so no reason, log line or destination ever shows them.
+* :func:`kapacitor_url`, :func:`secret_digest`, the test-option readers and the section's
+  URL check.
+
+Kapacitor treats only its service's documented success status as success (200, or 202 for
+OpsGenie v2); Leyden takes any 2xx, and a 429 or 5xx is retried by the dispatcher (Kapacitor
+tries once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+from urllib.parse import urlsplit
+
+from leyden import API_BASE
+from leyden.config import Config, Section
+from leyden.go.types import GoStruct, go_json
+from leyden.model.alert import Event, Level
+from leyden.model.alertdata import alert_data
+from leyden.notify._http import DeliveryResult, HTTPClient, redact_url
+from leyden.notify._service import ConfiguredService
+from leyden.notify.base import HandlerConfigError, IntegrationError, RateLimit, SingleSend
+
+__all__ = [
+    "NOT_ENABLED",
+    "NullListSection",
+    "Request",
+    "ServiceHandler",
+    "SingleService",
+    "kapacitor_url",
+    "result_json",
+    "result_struct",
+    "secret_digest",
+    "service_of",
+    "str_list",
+    "test_level",
+    "test_options",
+    "test_str",
+    "test_str_list",
+    "url_problem",
+]
+
+#: Kapacitor's words when a service's section has ``enabled = false``
+NOT_ENABLED = "service is not enabled"
+
+C = TypeVar("C", bound=Section)
+
+
+def kapacitor_url(config: Config | None) -> str:
+    """The server's API URL (Kapacitor's ``HTTPDService.URL()``): PagerDuty's ``client_url``.
+
+    Kapacitor prints its listener's address (``http://[::]:9092/kapacitor/v1`` when bound to
+    all interfaces); Leyden names the configured ``hostname`` instead of a wildcard address,
+    so the link in PagerDuty leads somewhere.
+    """
+    if config is None:
+        return ""
+    http = config.http
+    host, port = http.host_port()
+    if host in ("", "0.0.0.0", "::"):
+        host = config.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = "https" if http.https_enabled else "http"
+    return f"{scheme}://{host}:{port}{API_BASE}"
+
+
+def secret_digest(secret: str) -> str:
+    """A short digest naming a secret (a routing key) in destinations and rate-limit keys;
+    32 bits of SHA-256 say nothing of the key."""
+    if not secret:
+        return "default"
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def url_problem(key: str, url: str) -> str | None:
+    """Kapacitor's ``url cannot be empty``, and an http(s) URL with a host (Kapacitor accepts
+    anything Go's url.Parse does and fails on every event instead)."""
+    if not url:
+        return f"{key}: cannot be empty"
+    try:
+        split = urlsplit(url)
+        host = split.hostname
+    except ValueError:
+        host = None
+        split = None
+    if split is None or split.scheme not in ("http", "https") or not host:
+        return f"{key}: must be an http:// or https:// URL with a host"
+    return None
+
+
+#: ``models.Row``'s fields in Go's order (a row read back from the outbox is a plain dict,
+#: which would encode with sorted keys)
+_ROW_FIELDS = ("name", "tags", "columns", "values", "partial")
+
+
+def _row(row: Any) -> Any:
+    if not isinstance(row, Mapping):
+        return row
+    ordered = [(k, row[k]) for k in _ROW_FIELDS if k in row]
+    ordered += [(k, v) for k, v in row.items() if k not in _ROW_FIELDS]
+    return GoStruct(ordered, type_name="models.Row")
+
+
+def result_struct(event: Event) -> GoStruct:
+    """The event's ``models.Result`` as Kapacitor encodes it (``{"series": …}``), its rows'
+    fields in ``models.Row`` order."""
+    data: GoStruct = alert_data(event)["data"]
+    series = data.get("series")
+    if series:
+        data["series"] = [_row(row) for row in series]
+    return data
+
+
+def result_json(event: Event) -> str:
+    """``json.Marshal(models.Result)``: VictorOps' ``data`` and OpsGenie's ``description``."""
+    return go_json(result_struct(event))
+
+
+def str_list(value: Any, where: str) -> list[str]:
+    """A list of strings from a handler option (``teams-list``), or a clear error."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise HandlerConfigError(f"{where} must be a list of strings, got {value!r}")
+    return list(value)
+
+
+class NullListSection(Section):
+    """A section with Go slices that are ``nil`` until set (OpsGenie's ``teams``): the config
+    API shows them as ``null``, and a ``null`` given back means "not set"."""
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], *, where: str) -> Any:
+        return super().from_options(
+            {k: v for k, v in options.items() if v is not None}, where=where
+        )
+
+
+# --- service tests ---------------------------------------------------------------------------
+
+
+def test_options(
+    kind: str, defaults: Mapping[str, Any], options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``options`` over Kapacitor's TestOptions ``defaults``; an unknown option is refused."""
+    unknown = sorted(str(k) for k in options if k not in defaults)
+    if unknown:
+        raise IntegrationError(
+            f"unknown {kind} test option(s): {', '.join(unknown)}; "
+            f"valid options: {', '.join(defaults)}"
+        )
+    return {**defaults, **options}
+
+
+def test_str(kind: str, options: Mapping[str, Any], key: str) -> str:
+    value = options.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise IntegrationError(f"{kind} test option {key!r} must be a string")
+    return value
+
+
+def test_str_list(kind: str, options: Mapping[str, Any], key: str) -> list[str]:
+    value = options.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise IntegrationError(f"{kind} test option {key!r} must be a list of strings")
+    return list(value)
+
+
+def test_level(kind: str, options: Mapping[str, Any], key: str) -> Level:
+    text = test_str(kind, options, key)
+    try:
+        return Level.parse(text)
+    except ValueError:
+        raise IntegrationError(
+            f"{kind} test option {key!r}: unknown level {text!r}; must be one of "
+            + ", ".join(level.name for level in Level)
+        ) from None
+
+
+# --- requests and handlers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One POST as the service's ``service.go`` builds it."""
+
+    url: str
+    body: Any  # encoded with go_json, as Go's json.Encoder (a newline after the value)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: values that must never show in a reason (keys in the body, the URL or a header)
+    secrets: tuple[str, ...] = ()
+
+    def encoded(self) -> bytes:
+        return (go_json(self.body) + "\n").encode()
+
+    def __repr__(self) -> str:  # the URL, the body and the headers may hold keys
+        return f"Request({redact_url(self.url)})"
+
+
+class SingleService(ConfiguredService[C], Generic[C]):
+    """The running side of one ``[<kind>]`` section; subclasses build the :class:`Request`."""
+
+    #: Kapacitor's Content-Type and any other fixed headers
+    headers: ClassVar[Mapping[str, str]] = {"Content-Type": "application/json"}
+
+    def __init__(
+        self, configs: Sequence[C], *, client_url: str = "", client: HTTPClient | None = None
+    ) -> None:
+        super().__init__(configs)
+        self.client_url = client_url
+        self._client = client if client is not None else HTTPClient(self.kind)
+
+    def config(self) -> C | None:
+        """The section (None only when the service was built without one)."""
+        return self.default()
+
+    def enabled_config(self) -> C:
+        """The section when ``enabled``; raises Kapacitor's "service is not enabled"."""
+        config = self.default()
+        if config is None or not getattr(config, "enabled", False):
+            raise IntegrationError(NOT_ENABLED)
+        return config
+
+    def not_enabled_reason(self) -> str:
+        return f"{self.kind}: {NOT_ENABLED} (set enabled = true in {self.section_label()})"
+
+    async def post(self, request: Request) -> DeliveryResult:
+        """ONE attempt at ``request``."""
+        return await self._client.request(
+            "POST",
+            request.url,
+            body=request.encoded(),
+            headers={**self.headers, **request.headers},
+            secrets=request.secrets,
+        )
+
+    async def deliver(self, build: Callable[[C], Request]) -> DeliveryResult:
+        """Build the request from the current section and send it; a disabled service or a
+        request that cannot be built is a permanent failure naming why."""
+        try:
+            config = self.enabled_config()
+        except IntegrationError:
+            return DeliveryResult("permanent", None, self.not_enabled_reason())
+        try:
+            request = build(config)
+        except (IntegrationError, HandlerConfigError) as exc:
+            return DeliveryResult("permanent", None, f"{self.kind}: {exc}")
+        return await self.post(request)
+
+    #: how a service test says the section is disabled (Kapacitor's words per service)
+    test_not_enabled: ClassVar[str] = NOT_ENABLED
+
+    async def try_request(self, build: Callable[[C], Request]) -> tuple[bool, str]:
+        """A service test's answer: ``(True, "")`` or ``(False, reason)`` with Kapacitor's
+        "service is not enabled" as it words it."""
+        try:
+            config = self.enabled_config()
+        except IntegrationError:
+            return False, self.test_not_enabled
+        try:
+            request = build(config)
+        except IntegrationError as exc:
+            return False, str(exc)
+        result = await self.post(request)
+        return (True, "") if result.delivered else (False, result.describe())
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+class ServiceHandler(SingleSend):
+    """One handler of a single-section service: each event is one request built by ``build``
+    from the section at send time (a config API update applies to the next event)."""
+
+    def __init__(
+        self,
+        kind: str,
+        service: SingleService[Any],
+        build: Callable[[Event, Any], Request],
+        *,
+        destination: str,
+        rate_limits: Iterable[RateLimit] = (),
+    ) -> None:
+        self.kind = kind
+        self._service = service
+        self._build = build
+        self.destination = destination
+        self.rate_limits = tuple(rate_limits)
+
+    async def send(self, events: Sequence[Event]) -> DeliveryResult:
+        (event,) = events
+        return await self._service.deliver(lambda config: self._build(event, config))
+
+    async def close(self) -> None:
+        return None  # the service owns the connections
+
+
+def service_of(services: Mapping[str, Any], kind: str, cls: type[SingleService[Any]]) -> Any:
+    """The running service of ``kind`` from a handler context, or a clear error."""
+    service = services.get(kind)
+    if not isinstance(service, cls):
+        raise HandlerConfigError(f"the {kind} service is not running")
+    return service
