@@ -586,8 +586,8 @@ async def test_unknown_kind_and_unknown_options(setups: list[Setup]) -> None:
         setups,
         [DiscordConfig(enabled=True, default=True, workspace="w", url="http://127.0.0.1:9/x")],
     )
-    with pytest.raises(RegistrationError, match='unsupported action kind "pagerduty"'):
-        s.define("cpu", "x", "pagerduty", {})
+    with pytest.raises(RegistrationError, match='unsupported action kind "nosuch"'):
+        s.define("cpu", "x", "nosuch", {})
     with pytest.raises(RegistrationError, match=r"invalid discord handler option.*: colour"):
         s.define("cpu", "x", "discord", {"colour": "red"})
     with pytest.raises(RegistrationError, match=r"invalid log handler option.*: paht"):

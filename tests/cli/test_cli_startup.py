@@ -72,14 +72,14 @@ def test_vet_and_fmt_never_load_the_server(verb: str, tmp_path: Path) -> None:
 
 def test_vet_still_warns_of_what_the_server_cannot_run(tmp_path: Path) -> None:
     script = tmp_path / "k8s.tick"
-    script.write_text(SCRIPT.replace(".discord()", ".pagerDuty2()"))
+    script.write_text(SCRIPT.replace("  |alert()", "  @movingAvg()\n  |alert()"))
     done = subprocess.run(
         [sys.executable, "-m", "leyden", "vet", str(script)],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert "handler pagerDuty2 is accepted but Leyden cannot run it" in done.stdout + done.stderr
+    assert "udf movingAvg is accepted but Leyden cannot run it" in done.stdout + done.stderr
 
 
 def test_serve_loads_neither_the_client_verbs_nor_the_tools() -> None:

@@ -81,11 +81,11 @@ def test_vet_warns_about_what_the_given_runtime_cannot_run(tmp_path: Path) -> No
 
 def test_leyden_vet_hands_in_what_this_server_runs(tmp_path: Path) -> None:
     f = tmp_path / "w.tick"
-    f.write_text(WARN + "    |httpOut('x')\n")
+    f.write_text(WARN + "    |httpOut('x')\n    @myUdf()\n")
     out, err = io.StringIO(), io.StringIO()
     assert cli.main(["vet", str(f)], out, err) == 0
-    assert err.getvalue().splitlines()[1:] == [
-        f"{f}:5:10: warning: handler slack is accepted but Leyden cannot run it (alert2)"
+    assert err.getvalue().splitlines()[1:] == [  # slack runs here: not warned about
+        f"{f}:7:6: warning: udf myUdf is accepted but Leyden cannot run it (myUdf4)"
     ]
 
 

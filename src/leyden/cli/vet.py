@@ -77,7 +77,30 @@ NODE_KINDS = frozenset(
     }
 )
 #: the alert handler kinds a TICKscript may use, in ``INTEGRATIONS.tick_kinds()`` order
-HANDLER_KINDS = ("post", "tcp", "log", "exec", "discord")
+HANDLER_KINDS = (
+    "post",
+    "tcp",
+    "log",
+    "exec",
+    "discord",
+    "slack",
+    "teams",
+    "talk",
+    "alerta",
+    "serviceNow",
+    "zenoss",
+    "email",
+    "sensu",
+    "telegram",
+    "pushover",
+    "bigPanda",
+    "hipChat",
+    "pagerDuty",
+    "pagerDuty2",
+    "victorOps",
+    "opsGenie",
+    "opsGenie2",
+)
 
 
 def vet_main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
