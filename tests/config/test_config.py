@@ -392,6 +392,11 @@ default-retention-policy = ""
 )
 
 
+def test_no_section_is_both_an_integrations_and_ignored() -> None:
+    """Every alert handler's section is read by its integration, never skipped as Kapacitor's."""
+    assert not KAPACITOR_ONLY_SECTIONS & {spec.name for spec in INTEGRATIONS.sections()}
+
+
 def test_kapacitor_style_config_with_every_shipped_section_loads(tmp_path: Path) -> None:
     config = load(tmp_path, KAPACITOR_STYLE_CONF)
     implemented = {"auth", "http", "config-override", "logging", "storage", "influxdb"}

@@ -7,7 +7,8 @@ Two sources in influxdata/kapacitor (commit ``7702d12d``), one folder per case u
   built in ``tmInit``, the recording it replays.  ``case.json`` has ``"type": "stream"``; the
   case runs through :func:`leyden.replay.replay`, the code behind ``leyden replay``.
 * ``server/server_test.go``'s ``TestServer_AlertHandlers``: a topic handler (``kind`` and
-  ``options``) on topic ``test``, the server config its ``setup`` made, and one point through
+  ``options``; ``handlers``, a list with their ``id``, for ``…_MultipleHandlers``) on topic
+  ``test``, the server config its ``setup`` made, and one point through
   the Go test's task (``alert().topic('test').id('id').message('message')
   .details('details').crit(lambda: TRUE)``).  ``"type": "topic"``; the case runs in a runtime
   built by the composition root, as ``leyden serve`` builds it.
@@ -154,15 +155,17 @@ async def _run_stream(
 
 
 async def _run_topic(spec: dict[str, Any], config: Config, holes: dict[str, str]) -> None:
-    handler = fill(spec["handler"], holes)
+    # one handler (TestServer_AlertHandlers) or several on the topic (…_MultipleHandlers)
+    handlers = fill(spec.get("handlers") or [{"id": "testAlertHandlers", **spec["handler"]}], holes)
     runtime = build_runtime(
         config, store=Store(":memory:"), clock=SimulatedClock(0), simulated=True
     )
     try:
         await runtime.start()
-        runtime.topic_handlers.register(
-            HandlerRecord("test", "testAlertHandlers", handler["kind"], handler.get("options", {}))
-        )
+        for handler in handlers:
+            runtime.topic_handlers.register(
+                HandlerRecord("test", handler["id"], handler["kind"], handler.get("options", {}))
+            )
         pipeline = build(TOPIC_TASK, filename="testAlertHandlers")
         check(pipeline, "testAlertHandlers")
         task = runtime.runner.start("testAlertHandlers", pipeline, [("mydb", "myrp")])

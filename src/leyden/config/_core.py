@@ -359,15 +359,12 @@ class Config(Section):
 
 
 #: Every top-level section of Kapacitor 1.7's server config (server/config.go) that Leyden does
-#: not implement, plus ``static``: the shipped kapacitor.conf writes ``[static.labels]`` under
+#: not implement (every alert handler's is an integration's: leyden.notify.INTEGRATIONS), plus ``static``: the shipped kapacitor.conf writes ``[static.labels]`` under
 #: ``[[static-discovery]]``, which TOML reads as a top-level table of that name.
 KAPACITOR_ONLY_SECTIONS = frozenset(
     {
-        "replay", "task", "fluxtask", "load", "tls", "graphite", "collectd",
-        "opentsdb", "udp", "alerta", "bigpanda", "hipchat", "kafka", "mqtt", "opsgenie",
-        "opsgenie2", "pagerduty", "pagerduty2", "pushover", "smtp", "snmptrap", "sensu",
-        "servicenow", "slack", "talk", "teams", "telegram", "victorops", "zenoss", "scraper",
-        "azure", "consul", "dns", "ec2", "file-discovery", "gce", "marathon", "nerve",
+        "replay", "task", "fluxtask", "load", "tls", "graphite", "collectd", "opentsdb", "udp",
+        "scraper", "azure", "consul", "dns", "ec2", "file-discovery", "gce", "marathon", "nerve",
         "serverset", "static-discovery", "triton", "kubernetes", "swarm", "reporting", "stats",
         "udf", "deadman", "static",
     }
