@@ -92,3 +92,33 @@ class HTTPServer:
 
 #: ``case.json``'s ``servers`` keys → the server class
 SERVERS: dict[str, type[CaptureServer]] = {"http": HTTPServer}
+
+
+# --- message brokers (mqtt, snmp, kafka): real mosquitto and snmptrapd, a Kafka double -----
+
+
+class MQTTServer:
+    """``{{MQTT_URL}}``: a real mosquitto; records ``topic``, ``payload``, ``qos``, ``retained``
+    of every message published to it (Kapacitor's mqtttest records the same of each Publish)."""
+
+    def __init__(self) -> None:
+        from message_brokers import Mosquitto
+
+        self._broker = Mosquitto()
+
+    async def start(self, options: dict[str, Any]) -> dict[str, str]:
+        await self._broker.start()
+        await self._broker.subscribe()
+        return {"MQTT_URL": self._broker.url}
+
+    async def stop(self) -> None:
+        try:
+            await self._broker.flush()
+        finally:
+            await self._broker.stop()
+
+    def received(self) -> list[dict[str, Any]]:
+        return list(self._broker.messages)
+
+
+SERVERS["mqtt"] = MQTTServer
