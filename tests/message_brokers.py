@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import socket
 import tempfile
@@ -84,18 +85,18 @@ class Mosquitto:
         self.port = free_port()
         conf = Path(self._dir.name) / "mosquitto.conf"
         lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest stderr"]
+        if os.geteuid() == 0:
+            lines.append("user root")  # else it drops to "mosquitto", who cannot read tmp files
         if self._password_file:
             lines += ["allow_anonymous false", f"password_file {self._password_file}"]
         else:
             lines.append("allow_anonymous true")
         conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        self._proc = await asyncio.create_subprocess_exec(
-            program,
-            "-c",
-            str(conf),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        self._log = Path(self._dir.name) / "mosquitto.log"
+        with self._log.open("wb") as log:
+            self._proc = await asyncio.create_subprocess_exec(
+                program, "-c", str(conf), stdout=log, stderr=log
+            )
         await self._wait_listening()
         return self
 
@@ -109,7 +110,8 @@ class Mosquitto:
                 break
             except OSError:
                 if loop.time() > deadline or (self._proc and self._proc.returncode is not None):
-                    raise RuntimeError("mosquitto did not start listening") from None
+                    log = self._log.read_text("utf-8", "replace")
+                    raise RuntimeError(f"mosquitto did not start listening: {log}") from None
                 await asyncio.sleep(0.05)
 
     async def subscribe(self, username: str = "", password: str = "") -> None:
