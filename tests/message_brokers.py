@@ -193,7 +193,7 @@ def parse_varbind(text: str) -> dict[str, str]:
         return {"oid": oid, "type": "OctetString", "value": ""}
     kind, _, value = rest.partition(": ")
     if kind == "Hex-STRING":
-        value = bytes.fromhex(value).decode("utf-8", "replace")
+        value = bytes.fromhex(value.replace(" ", "")).decode("utf-8", "replace")
     elif kind == "STRING":
         value = value[1:-1] if value.startswith('"') else value
     elif kind == "Timeticks":
@@ -245,7 +245,7 @@ class SnmpTrapd:
             "-On",
             "-Ox",
             "-F",
-            "TRAP|%P|%V~%v\n",
+            "TRAP|%P|%V~%v|END\n",
             f"udp:127.0.0.1:{self.port}",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -257,26 +257,34 @@ class SnmpTrapd:
 
     async def _read(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
+        pending = ""  # a trap's text until its "|END" (long hex strings wrap over lines)
         async for raw in self._proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             if line.startswith("NET-SNMP version"):
                 self._ready.set()
-            if not line.startswith("TRAP|"):
-                continue
-            _, pdu, binds = line.split("|", 2)
-            varbinds = [parse_varbind(b.strip()) for b in binds.split("~") if b.strip()]
-            if any(v["value"] == _MARKER_OID for v in varbinds):
-                self._marker.set()
-                continue
-            kind, _, community = pdu.partition(", community ")
-            self.traps.append(
-                {
-                    "pdu": kind.split(",")[0],
-                    "version": kind.split(", ")[1] if ", " in kind else "",
-                    "community": community,
-                    "varbinds": varbinds,
-                }
-            )
+            if line.startswith("TRAP|"):
+                pending = line
+            elif pending:
+                pending += " " + line.strip()
+            if pending.endswith("|END"):
+                self._record(pending[: -len("|END")])
+                pending = ""
+
+    def _record(self, text: str) -> None:
+        _, pdu, binds = text.split("|", 2)
+        varbinds = [parse_varbind(b.strip()) for b in binds.split("~") if b.strip()]
+        if any(v["value"] == _MARKER_OID for v in varbinds):
+            self._marker.set()
+            return
+        kind, _, community = pdu.partition(", community ")
+        self.traps.append(
+            {
+                "pdu": kind.split(",")[0],
+                "version": kind.split(", ")[1] if ", " in kind else "",
+                "community": community,
+                "varbinds": varbinds,
+            }
+        )
 
     async def flush(self) -> None:
         """Wait until the traps sent before have been printed (a marker trap of its own)."""

@@ -122,3 +122,29 @@ class MQTTServer:
 
 
 SERVERS["mqtt"] = MQTTServer
+
+
+class SNMPServer:
+    """``{{SNMP_ADDR}}``: a real snmptrapd; records each trap's ``pdu`` (``TRAP2``), ``version``,
+    ``community`` and ``varbinds`` (``oid``, ``type``, ``value`` as snmptraptest names them)."""
+
+    def __init__(self) -> None:
+        from message_brokers import SnmpTrapd
+
+        self._receiver = SnmpTrapd()
+
+    async def start(self, options: dict[str, Any]) -> dict[str, str]:
+        await self._receiver.start()
+        return {"SNMP_ADDR": self._receiver.addr}
+
+    async def stop(self) -> None:
+        try:
+            await self._receiver.flush()
+        finally:
+            await self._receiver.stop()
+
+    def received(self) -> list[dict[str, Any]]:
+        return list(self._receiver.traps)
+
+
+SERVERS["snmp"] = SNMPServer

@@ -104,8 +104,10 @@ def load_config(
     raw: dict[str, Any] = {} if path is None else _read_toml(path)
     for spec in specs.values():
         if spec.name not in raw:
-            if spec.defaults:
+            if spec.defaults and spec.multiple:
                 raw[spec.name] = [dict(table) for table in spec.defaults]
+            elif spec.defaults:  # a single [section]: its one built-in table
+                raw[spec.name] = dict(spec.defaults[0])
         elif spec.multiple and isinstance(raw[spec.name], Mapping):
             raw[spec.name] = [raw[spec.name]]
     applied = apply_env(raw, os.environ if env is None else env, _schema(specs))
