@@ -148,3 +148,38 @@ class SNMPServer:
 
 
 SERVERS["snmp"] = SNMPServer
+
+
+class KafkaServer:
+    """``{{KAFKA_ADDR}}``: the Kafka double (no Kafka broker runs here; see kafka_double.py);
+    records ``topic``, ``partition``, ``offset``, ``key``, ``message`` and ``client_id`` of each
+    produced message, as Kapacitor's kafkatest records them (its ``Time`` is not compared)."""
+
+    def __init__(self) -> None:
+        from kafka_double import KafkaDouble
+
+        self._double = KafkaDouble()
+
+    async def start(self, options: dict[str, Any]) -> dict[str, str]:
+        await self._double.start()
+        return {"KAFKA_ADDR": self._double.addr}
+
+    async def stop(self) -> None:
+        await self._double.stop()
+        assert not self._double.errors, self._double.errors
+
+    def received(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "topic": m["topic"],
+                "partition": m["partition"],
+                "offset": m["offset"],
+                "key": m["key"],
+                "message": m["value"],
+                "client_id": m["client_id"],
+            }
+            for m in self._double.messages
+        ]
+
+
+SERVERS["kafka"] = KafkaServer

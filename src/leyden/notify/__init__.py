@@ -11,7 +11,7 @@ The order is the order users see in "supported: .post(), .tcp() …" messages.
 
 from __future__ import annotations
 
-from leyden.notify import discord, exec, log, mqtt, post, snmptrap, tcp
+from leyden.notify import discord, exec, kafka, log, mqtt, post, snmptrap, tcp
 from leyden.notify._http import redact_url
 from leyden.notify._registry import Factory, Integration, IntegrationService, Problem, Registry
 
@@ -34,5 +34,6 @@ INTEGRATIONS = Registry(
         discord.INTEGRATION,
         mqtt.INTEGRATION,
         snmptrap.INTEGRATION,
+        kafka.INTEGRATION,
     ]
 )
