@@ -3,9 +3,11 @@ service test, define-time checks and what becomes of a failed publish."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_handlers import make_event
@@ -16,6 +18,7 @@ from leyden.notify.base import HandlerConfigError, HandlerContext
 from leyden.notify.mqtt import MQTTConfig, MQTTService, from_options, from_tick
 from leyden.notify.mqtt import check as mqtt_check
 from leyden.notify.mqtt.config import SECTION
+from leyden.server.app import create_app
 from message_brokers import Mosquitto, free_port
 
 SECRET = "s3cret-mqtt-pass"
@@ -241,3 +244,39 @@ async def test_config_update_closes_a_changed_brokers_connection(broker: Mosquit
     assert (await handler.send([make_event()])).delivered
     assert svc._retired == [] and old._client is None
     await svc.close()
+
+
+async def test_config_api_as_kapacitors_update_config(
+    tmp_path: Path, aiohttp_client: Any, make_runtime: Any
+) -> None:
+    """TestServer_UpdateConfig's mqtt entry: set client-id and password; the password redacted."""
+    path = tmp_path / "kapacitor.conf"
+    path.write_text('[[mqtt]]\nname = "default"\nurl = "tcp://mqtt.example.com:1883"\n', "utf-8")
+    config = load_config(str(path), {}, integrations=INTEGRATIONS.sections())
+    runtime = make_runtime(config)
+    client = await aiohttp_client(create_app(runtime))
+    update = {"set": {"client-id": "kapacitor-default", "password": SECRET}}
+    answer = await client.post("/kapacitor/v1/config/mqtt/default", json=update)
+    assert answer.status == 204, await answer.text()
+    text = await (await client.get("/kapacitor/v1/config/mqtt/default")).text()
+    assert SECRET not in text
+    element = json.loads(text)
+    assert element["link"] == {"rel": "self", "href": "/kapacitor/v1/config/mqtt/default"}
+    assert element["redacted"] == ["password"]
+    assert element["options"] == {
+        "enabled": False,
+        "name": "default",
+        "default": False,
+        "url": "tcp://mqtt.example.com:1883",
+        "ssl-ca": "",
+        "ssl-cert": "",
+        "ssl-key": "",
+        "insecure-skip-verify": False,
+        "client-id": "kapacitor-default",
+        "username": "",
+        "password": True,
+    }
+    answer = await client.post(
+        "/kapacitor/v1/service-tests/mqtt", json={"broker-name": "default", "topic": "test"}
+    )
+    assert await answer.json() == {"success": False, "message": 'unknown MQTT broker "default"'}

@@ -171,7 +171,8 @@ def test_without_the_integration_its_section_is_unknown(tmp_path: Path) -> None:
 
 async def test_service_tests_list_and_run_it(client: TestClient) -> None:
     listed = await (await client.get("/kapacitor/v1/service-tests")).json()
-    assert [s["name"] for s in listed["services"]] == ["discord", "pager"]
+    names = [s["name"] for s in listed["services"]]
+    assert {"discord", "pager"} <= set(names) and names == sorted(names)
     answer = await client.post("/kapacitor/v1/service-tests/pager", json={"team": "ops"})
     assert await answer.json() == {"success": True, "message": ""}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_handlers import make_event
@@ -15,6 +16,7 @@ from leyden.notify.base import HandlerConfigError, HandlerContext
 from leyden.notify.snmptrap import SNMPTrapConfig, SNMPTrapService, check, from_options, from_tick
 from leyden.notify.snmptrap.config import SECTION
 from leyden.notify.snmptrap.service import SNMPData, TrapError, varbind
+from leyden.server.app import create_app
 from message_brokers import SnmpTrapd
 
 
@@ -180,3 +182,51 @@ async def test_service_test(trapd: SnmpTrapd) -> None:
         "type": "OctetString",
         "value": "test snmptrap message",
     }
+
+
+async def test_config_api_as_kapacitors_update_config(
+    tmp_path: Path, aiohttp_client: Any, make_runtime: Any
+) -> None:
+    """TestServer_UpdateConfig's snmptrap entry: one element at ``/config/snmptrap/``."""
+    path = tmp_path / "kapacitor.conf"
+    path.write_text('[snmptrap]\ncommunity = "test"\nretries = 2\n', encoding="utf-8")
+    config = load_config(str(path), {}, integrations=INTEGRATIONS.sections())
+    runtime = make_runtime(config)
+    client = await aiohttp_client(create_app(runtime))
+    got = await (await client.get("/kapacitor/v1/config/snmptrap")).json()
+    assert got == {
+        "link": {"rel": "self", "href": "/kapacitor/v1/config/snmptrap"},
+        "elements": [
+            {
+                "link": {"rel": "self", "href": "/kapacitor/v1/config/snmptrap/"},
+                "options": {
+                    "addr": "localhost:162",
+                    "enabled": False,
+                    "community": True,
+                    "retries": 2,
+                },
+                "redacted": ["community"],
+            }
+        ],
+    }
+    update = {
+        "set": {
+            "enabled": True,
+            "addr": "snmptrap.example.com:162",
+            "community": "public",
+            "retries": 1,
+        }
+    }
+    answer = await client.post("/kapacitor/v1/config/snmptrap/", json=update)
+    assert answer.status == 204, await answer.text()
+    element = await (await client.get("/kapacitor/v1/config/snmptrap/")).json()
+    assert element["options"] == {
+        "addr": "snmptrap.example.com:162",
+        "enabled": True,
+        "community": True,
+        "retries": 1,
+    }
+    service = runtime.integrations["snmptrap"]
+    assert service.default().addr == "snmptrap.example.com:162"
+    listed = await (await client.get("/kapacitor/v1/service-tests/snmptrap")).json()
+    assert listed["options"] == service.default_test_options()

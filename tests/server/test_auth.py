@@ -296,7 +296,7 @@ async def test_leyden_client_sends_url_credentials(client: TestClient) -> None:
     good = Client(f"http://reader:{PASSWORDS['reader']}@{client.host}:{client.port}")
     await asyncio.to_thread(good.ping)
     services = await asyncio.to_thread(good.list_service_tests)
-    assert [s["name"] for s in services] == ["discord"]
+    assert "discord" in [s["name"] for s in services]
     with pytest.raises(ClientError, match=r"^authorization failed$"):
         await asyncio.to_thread(Client(f"http://reader:nope@{client.host}:{client.port}").ping)
     with pytest.raises(ClientError, match=r"^unable to parse authentication credentials$"):

@@ -128,6 +128,8 @@ async def test_get_config_is_kapacitors_shape_with_url_redacted(server: Any) -> 
     assert text.endswith("}\n") and "\n" not in text[:-1]  # compact, like json.Encoder
     answer = await resp.json()
     influxdb = answer["sections"].pop("influxdb")
+    for other in set(answer["sections"]) - {"discord"}:  # the other integrations' sections
+        del answer["sections"][other]
     assert answer == {
         "link": {"rel": "self", "href": "/kapacitor/v1/config"},
         "sections": {

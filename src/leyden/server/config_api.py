@@ -62,6 +62,12 @@ def _element_href(section: str, element: str) -> str:
     return f"{CONFIG_PATH}/{section}/{element}"
 
 
+def _element_name(config: Section, key: str) -> str:
+    """An element's name; a single ``[section]`` has one element, named "" (Kapacitor's
+    ``/kapacitor/v1/config/snmptrap/``)."""
+    return str(getattr(config, key)) if key else ""
+
+
 def _brackets(spec: SectionSpec) -> str:
     return f"[[{spec.name}]]" if spec.multiple else f"[{spec.name}]"
 
@@ -85,7 +91,7 @@ def apply_overrides(
         label = _label(name, override.element)
         where = f"config override {label}"
         if override.create:
-            if any(getattr(config, key) == override.element for config in configs):
+            if any(_element_name(config, key) == override.element for config in configs):
                 raise OverrideError(
                     f"cannot add element {label}: an element with {key} "
                     f'"{override.element}" already exists'
@@ -96,7 +102,7 @@ def apply_overrides(
                 raise OverrideError(str(exc)) from None
             continue
         index = next(
-            (i for i, c in enumerate(configs) if getattr(c, key) == override.element), None
+            (i for i, c in enumerate(configs) if _element_name(c, key) == override.element), None
         )
         if index is None:
             raise OverrideError(f"unknown section/element: {label}")
@@ -112,7 +118,7 @@ def apply_overrides(
     for config in configs:
         problems = config.validate()
         if problems:
-            label = _label(name, getattr(config, key))
+            label = _label(name, _element_name(config, key))
             raise OverrideError(
                 f"failed to override configuration {label}: failed validation: "
                 + "; ".join(problems)
@@ -143,7 +149,7 @@ class SectionOverrides:
     def element_json(self, config: Section) -> GoStruct:
         return GoStruct(
             {
-                "link": link(_element_href(self.name, getattr(config, self.key))),
+                "link": link(_element_href(self.name, _element_name(config, self.key))),
                 "options": config.to_options(redact=True),
                 "redacted": sorted(self.spec.cls.REDACTED_KEYS),
             }
@@ -324,7 +330,7 @@ async def get_element(request: web.Request) -> web.Response:
     except (OverrideError, StoreError) as exc:
         return _answer_error(exc)
     for config in configs:
-        if getattr(config, section.key) == element:
+        if _element_name(config, section.key) == element:
             return _json_answer(section.element_json(config))
     return error_response(f"unknown section/element: {name}/{element}", 404)
 
