@@ -153,7 +153,8 @@ class Mosquitto:
         async with aiomqtt.Client(
             "127.0.0.1", self.port, username=username or None, password=password or None
         ) as client:
-            await client.publish(_MARKER_TOPIC, b"", qos=1)
+            # QoS 2 like the messages it follows: a QoS 1 marker could overtake their handshakes
+            await client.publish(_MARKER_TOPIC, b"", qos=2)
         await asyncio.wait_for(self._marker.wait(), _WAIT)
 
     async def stop(self) -> None:
