@@ -49,7 +49,7 @@ def broker_address(url: str) -> tuple[str, str, int, bool, str]:
     if not parts.hostname:
         raise ValueError("url: must name the broker's host (tcp://host:port)")
     transport, tls, default_port = SCHEMES[scheme]
-    path = parts.path or "/mqtt" if transport == "websockets" else ""
+    path = (parts.path or "/") if transport == "websockets" else ""  # the URL's, as paho-go
     return transport, parts.hostname, port or default_port, tls, path
 
 

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.model.alert import Event
@@ -40,8 +41,9 @@ QOS_NAMES = {"at-most-once": 0, "at-least-once": 1, "exactly-once": 2, "exactly-
 _QOS_TEXT = ("at-most-once", "at-least-once", "exactly-once")
 TEST_MESSAGE = "test MQTT message"
 CONNECT_TIMEOUT = 30.0
-#: MQTT CONNACK codes that no retry fixes (3.1.1: bad protocol, identifier, credentials,
-#: not authorised; 5: their reason codes), so a send refused with one is permanent
+#: CONNACK codes that no retry fixes (3.1.1: bad protocol, identifier, credentials, not
+#: authorised; 5: their reason codes): a connection refused with one is permanent.  Errors while
+#: publishing (paho's codes, where 4 means "no connection") are retried.
 _REFUSALS = frozenset({1, 2, 4, 5, 128, 129, 130, 132, 133, 134, 135, 138, 140, 144, 149, 153})
 
 log = logging.getLogger("leyden.notify.mqtt")
@@ -188,10 +190,10 @@ class MQTTService(ConfiguredService[MQTTConfig]):
             await self._connection(config).publish(topic, message.encode(), qos, retained)
         except TLSConfigError as exc:
             return DeliveryResult("permanent", None, f"{where}: {exc}")
-        except aiomqtt.MqttCodeError as exc:
+        except MqttConnectError as exc:
             code = exc.rc if isinstance(exc.rc, int) else getattr(exc.rc, "value", None)
             outcome: Outcome = "permanent" if code in _REFUSALS else "retry"
-            return DeliveryResult(outcome, None, f"failed to publish to {where}: {exc}")
+            return DeliveryResult(outcome, None, f"{where} refused the connection: {exc}")
         except aiomqtt.MqttError as exc:
             return DeliveryResult("retry", None, f"failed to publish to {where}: {exc}")
         except (OSError, TimeoutError) as exc:
