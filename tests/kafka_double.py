@@ -2,7 +2,8 @@
 
 No Kafka broker can run on this machine, so handler tests talk to this one-node "cluster" on a
 loopback port, as Kapacitor's own tests talk to its ``kafkatest`` server.  It answers
-ApiVersions (v0–v2), Metadata (v0–v1: one broker, every asked topic with ``partitions``
+ApiVersions (v0–v2), SaslHandshake v1 and SaslAuthenticate (v0–v1: PLAIN users and OAUTHBEARER tokens it is given),
+Metadata (v0–v1: one broker, every asked topic with ``partitions``
 partitions numbered 1…n like kafkatest's, so Kapacitor's expected partition numbers hold) and
 Produce (v3–v7, record batches of magic 2, acks 0 or 1), and records every message: topic,
 partition, offset, key, value, timestamp, and the client id of its connection.  Frames are read
@@ -19,7 +20,15 @@ import struct
 from io import BytesIO
 from typing import Any
 
-from aiokafka.protocol.admin import ApiVersionResponse_v0, ApiVersionResponse_v1
+from aiokafka.protocol.admin import (
+    ApiVersionResponse_v0,
+    ApiVersionResponse_v1,
+    SaslAuthenticateRequest_v0,
+    SaslAuthenticateResponse_v0,
+    SaslAuthenticateResponse_v1,
+    SaslHandShakeRequest_v1,
+    SaslHandShakeResponse_v1,
+)
 from aiokafka.protocol.metadata import (
     MetadataRequest_v0,
     MetadataRequest_v1,
@@ -40,11 +49,9 @@ from aiokafka.protocol.produce import (
 )
 from aiokafka.record.default_records import DefaultRecordBatch
 
-API_VERSIONS = [
-    (0, 3, 7),
-    (3, 0, 1),
-    (18, 0, 2),
-]  # (api key, min, max): Produce, Metadata, ApiVersions
+#: (api key, min, max): Produce, Metadata, SaslHandshake, ApiVersions, SaslAuthenticate
+API_VERSIONS = [(0, 3, 7), (3, 0, 1), (17, 1, 1), (18, 0, 2), (36, 0, 1)]
+SASL_AUTHENTICATION_FAILED = 58
 _PRODUCE = {
     3: (ProduceRequest_v3, ProduceResponse_v3),
     4: (ProduceRequest_v4, ProduceResponse_v4),
@@ -61,7 +68,20 @@ _METADATA = {
 class KafkaDouble:
     """One node; ``addr`` is ``127.0.0.1:<port>``; ``messages`` what was produced to it."""
 
-    def __init__(self, *, partitions: int = 3, node_id: int = 1, produce_error: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        partitions: int = 3,
+        node_id: int = 1,
+        produce_error: int = 0,
+        users: dict[str, str] | None = None,
+        tokens: tuple[str, ...] = (),
+    ) -> None:
+        #: SASL: PLAIN accepts ``users`` (name → password), OAUTHBEARER accepts ``tokens``
+        self.users = users or {}
+        self.tokens = tokens
+        #: (mechanism, user name or token) of each accepted authentication
+        self.authenticated: list[tuple[str, str]] = []
         self.partitions = partitions
         self.node_id = node_id
         self.produce_error = produce_error
@@ -99,6 +119,7 @@ class KafkaDouble:
         assert task is not None
         self._connections.add(task)
         self._writers.add(writer)
+        state = {"mechanism": ""}  # this connection's SASL mechanism
         try:
             while True:
                 try:
@@ -106,7 +127,7 @@ class KafkaDouble:
                     frame = await reader.readexactly(size)
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
-                answer = self._answer(frame)
+                answer = self._answer(frame, state)
                 if answer is not None:
                     writer.write(struct.pack(">i", len(answer)) + answer)
                     await writer.drain()
@@ -117,7 +138,7 @@ class KafkaDouble:
             self._writers.discard(writer)
             writer.close()
 
-    def _answer(self, frame: bytes) -> bytes | None:
+    def _answer(self, frame: bytes, state: dict[str, str]) -> bytes | None:
         api_key, version, correlation = struct.unpack(">hhi", frame[:8])
         (client_len,) = struct.unpack(">h", frame[8:10])
         client_id = frame[10 : 10 + client_len].decode() if client_len >= 0 else ""
@@ -128,6 +149,17 @@ class KafkaDouble:
             cls = ApiVersionResponse_v0 if version == 0 else ApiVersionResponse_v1
             fields: tuple[Any, ...] = (0, API_VERSIONS) if version == 0 else (0, API_VERSIONS, 0)
             return head + cls(*fields).encode()
+        if api_key == 17:
+            state["mechanism"] = SaslHandShakeRequest_v1.decode(body).mechanism
+            enabled = ["PLAIN", "OAUTHBEARER"]
+            error = 0 if state["mechanism"] in enabled else 33  # UNSUPPORTED_SASL_MECHANISM
+            return head + SaslHandShakeResponse_v1(error, enabled).encode()
+        if api_key == 36:
+            token = bytes(SaslAuthenticateRequest_v0.decode(body).sasl_auth_bytes)
+            error, message = self._authenticate(state["mechanism"], token)
+            if version == 0:
+                return head + SaslAuthenticateResponse_v0(error, message, b"").encode()
+            return head + SaslAuthenticateResponse_v1(error, message, b"", 0).encode()
         if api_key == 3 and version in _METADATA:
             request_cls, response_cls = _METADATA[version]
             topics = request_cls.decode(body).topics or []
@@ -138,6 +170,21 @@ class KafkaDouble:
             answer = self._produce(request, response_cls, version, client_id)
             return None if request.required_acks == 0 else head + answer.encode()
         raise ValueError(f"unsupported request: api key {api_key} version {version}")
+
+    def _authenticate(self, mechanism: str, token: bytes) -> tuple[int, str | None]:
+        """PLAIN's ``authzid NUL user NUL password`` or OAUTHBEARER's ``auth=Bearer <token>``."""
+        if mechanism == "PLAIN":
+            _, user, password = token.decode().split("\x00")
+            if self.users.get(user) == password:
+                self.authenticated.append(("PLAIN", user))
+                return 0, None
+        elif mechanism == "OAUTHBEARER":
+            fields = dict(f.split("=", 1) for f in token.decode().split("\x01") if "=" in f)
+            bearer = fields.get("auth", "").removeprefix("Bearer ")
+            if bearer in self.tokens:
+                self.authenticated.append(("OAUTHBEARER", bearer))
+                return 0, None
+        return SASL_AUTHENTICATION_FAILED, f"invalid credentials for SASL {mechanism}"
 
     def _metadata(self, cls: Any, version: int, topics: list[str]) -> Any:
         ids = range(1, self.partitions + 1)

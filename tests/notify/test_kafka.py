@@ -6,8 +6,10 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 from test_handlers import make_event
 
 from kafka_double import KafkaDouble
@@ -276,3 +278,68 @@ async def test_config_update_stops_a_changed_clusters_producer(double: KafkaDoub
     assert svc._retired == [] and old._producer is None
     await svc.close()
     assert len(double.messages) == 2
+
+
+# --- SASL --------------------------------------------------------------------------------------
+
+
+async def test_sasl_plain_credentials_reach_the_broker() -> None:
+    server = await KafkaDouble(users={"alerts": SECRET}).start()
+    try:
+        good = cluster(server.addr, sasl_username="alerts", sasl_password=SECRET)
+        assert (await from_options({"topic": "t"}, ctx(good)).send([make_event()])).delivered
+        await good.close()
+        bad = cluster(server.addr, sasl_username="alerts", sasl_password="wrong-" + SECRET)
+        refused = await from_options({"topic": "t"}, ctx(bad)).send([make_event()])
+        await bad.close()
+    finally:
+        await server.stop()
+    assert set(server.authenticated) == {("PLAIN", "alerts")}  # each connection authenticates
+    assert len(server.messages) == 1
+    assert refused.outcome == "permanent", refused
+    assert SECRET not in refused.reason
+
+
+async def test_sasl_oauthbearer_static_token_and_client_credentials(
+    aiohttp_server: Any,
+) -> None:
+    forms: list[dict[str, str]] = []
+
+    async def token_endpoint(request: web.Request) -> web.Response:
+        forms.append(dict(await request.post()))  # type: ignore[arg-type]
+        return web.json_response({"access_token": "fetched-token", "expires_in": 3600})
+
+    app = web.Application()
+    app.router.add_post("/token", token_endpoint)
+    tokens = await aiohttp_server(app)
+    server = await KafkaDouble(tokens=("static-token", "fetched-token")).start()
+    try:
+        static = cluster(
+            server.addr, sasl_mechanism="OAUTHBEARER", sasl_access_token="static-token"
+        )
+        assert (await from_options({"topic": "t"}, ctx(static)).send([make_event()])).delivered
+        await static.close()
+        fetched = cluster(
+            server.addr,
+            sasl_mechanism="OAUTHBEARER",
+            sasl_oauth_client_id="leyden",
+            sasl_oauth_client_secret=SECRET,
+            sasl_oauth_token_url=str(tokens.make_url("/token")),
+            sasl_oauth_scopes=["kafka"],
+        )
+        assert (await from_options({"topic": "t"}, ctx(fetched)).send([make_event()])).delivered
+        await fetched.close()
+    finally:
+        await server.stop()
+    assert set(server.authenticated) == {
+        ("OAUTHBEARER", "static-token"),
+        ("OAUTHBEARER", "fetched-token"),
+    }
+    assert forms == [
+        {
+            "grant_type": "client_credentials",
+            "client_id": "leyden",
+            "client_secret": SECRET,
+            "scope": "kafka",
+        }
+    ]

@@ -32,6 +32,7 @@ import aiohttp
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka import errors as kafka_errors
 from aiokafka.abc import AbstractTokenProvider  # type: ignore[import-untyped]
+from aiokafka.conn import create_conn  # type: ignore[import-untyped]
 
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.model.alert import Event
@@ -55,6 +56,8 @@ log = logging.getLogger("leyden.notify.kafka")
 #: errors no retry gets past
 _PERMANENT = (
     kafka_errors.AuthenticationFailedError,
+    kafka_errors.UnsupportedSaslMechanismError,
+    kafka_errors.SaslAuthenticationFailed,
     kafka_errors.AuthenticationMethodNotSupported,
     kafka_errors.KafkaConfigurationError,
     kafka_errors.RecordTooLargeError,
@@ -107,8 +110,8 @@ class _OAuthTokens(AbstractTokenProvider):
         return dict(self._config.sasl_extensions)
 
 
-def _producer(config: KafkaConfig) -> AIOKafkaProducer:
-    """A producer for one cluster (not started)."""
+def _connection_settings(config: KafkaConfig) -> dict[str, Any]:
+    """What every connection to the cluster's brokers uses: identity, timeout, TLS, SASL."""
     context = None
     if config.use_ssl:
         context = build_ssl_context(
@@ -123,13 +126,9 @@ def _producer(config: KafkaConfig) -> AIOKafkaProducer:
         (False, True): "SASL_PLAINTEXT",
         (True, True): "SASL_SSL",
     }[(config.use_ssl, bool(mechanism))]
-    timeout_ms = int(config.timeout_seconds() * 1000)
-    return AIOKafkaProducer(
-        bootstrap_servers=list(config.brokers),
+    return dict(
         client_id=config.id,
-        acks=1,
-        request_timeout_ms=timeout_ms,
-        linger_ms=0,
+        request_timeout_ms=int(config.timeout_seconds() * 1000),
         security_protocol=protocol,
         ssl_context=context,
         sasl_mechanism=mechanism or "PLAIN",
@@ -137,6 +136,37 @@ def _producer(config: KafkaConfig) -> AIOKafkaProducer:
         sasl_plain_password=config.sasl_password or None,
         sasl_oauth_token_provider=_OAuthTokens(config) if mechanism == "OAUTHBEARER" else None,
     )
+
+
+def _producer(config: KafkaConfig) -> AIOKafkaProducer:
+    """A producer for one cluster (not started): the leader's acknowledgement, no lingering."""
+    return AIOKafkaProducer(
+        bootstrap_servers=list(config.brokers),
+        acks=1,
+        linger_ms=0,
+        **_connection_settings(config),
+    )
+
+
+async def _refusal(config: KafkaConfig) -> BaseException | None:
+    """Why the brokers refused a SASL login, if they did.
+
+    aiokafka reports every failed bootstrap as "unable to bootstrap"; one connection of our own
+    says whether the credentials were refused (permanent) rather than the broker unreachable.
+    """
+    settings = _connection_settings(config)
+    if settings["security_protocol"] not in ("SASL_PLAINTEXT", "SASL_SSL"):
+        return None
+    for broker in config.brokers:
+        host, _, port = broker.rpartition(":")
+        try:
+            conn = await create_conn(host, int(port), **settings)
+        except _PERMANENT as exc:
+            return exc
+        except (OSError, kafka_errors.KafkaError, TimeoutError):
+            continue
+        conn.close()
+    return None
 
 
 class _Cluster:
@@ -152,9 +182,13 @@ class _Cluster:
             producer = _producer(self.config)
             try:
                 await producer.start()
-            except BaseException:
+            except BaseException as exc:
                 with contextlib.suppress(Exception):
                     await producer.stop()
+                if isinstance(exc, kafka_errors.KafkaConnectionError):
+                    refused = await _refusal(self.config)
+                    if refused is not None:
+                        raise refused from None
                 raise
             self._producer = producer
         return self._producer
