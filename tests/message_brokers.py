@@ -66,8 +66,11 @@ async def _stop(proc: asyncio.subprocess.Process | None) -> None:
 class Mosquitto:
     """A real MQTT broker; ``url`` is ``tcp://127.0.0.1:<port>``; ``messages`` what it got."""
 
-    def __init__(self, *, password_file: str = "") -> None:
+    def __init__(self, *, password_file: str = "", tls: tuple[str, str] | None = None) -> None:
         self._password_file = password_file
+        #: (certificate chain, key) files: a second, TLS listener on ``tls_port``
+        self._tls = tls
+        self.tls_port = 0
         self._proc: asyncio.subprocess.Process | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="leyden-mosquitto-")
         self._subscriber: aiomqtt.Client | None = None
@@ -87,6 +90,10 @@ class Mosquitto:
         lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest stderr"]
         if os.geteuid() == 0:
             lines.append("user root")  # else it drops to "mosquitto", who cannot read tmp files
+        if self._tls is not None:
+            self.tls_port = free_port()
+            cert, key = self._tls
+            lines += [f"listener {self.tls_port} 127.0.0.1", f"certfile {cert}", f"keyfile {key}"]
         if self._password_file:
             lines += ["allow_anonymous false", f"password_file {self._password_file}"]
         else:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from test_handlers import make_event
 
 from leyden.config import ConfigError, load_config
@@ -280,3 +281,27 @@ async def test_config_api_as_kapacitors_update_config(
         "/kapacitor/v1/service-tests/mqtt", json={"broker-name": "default", "topic": "test"}
     )
     assert await answer.json() == {"success": False, "message": 'unknown MQTT broker "default"'}
+
+
+async def test_ssl_broker_with_ssl_ca_or_insecure_skip_verify(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1")
+    ca_file, cert_file, key_file = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    leaf.private_key_pem.write_to_path(str(key_file))
+    cert_file.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    server = await Mosquitto(tls=(str(cert_file), str(key_file))).start()
+    await server.subscribe()
+    url = f"ssl://127.0.0.1:{server.tls_port}"
+    try:
+        results = []
+        for extra in ({"ssl_ca": str(ca_file)}, {"insecure_skip_verify": True}, {}):
+            svc = service(url, **extra)
+            handler = from_options({"topic": "tls"}, HandlerContext(services={"mqtt": svc}))
+            results.append(await handler.send([make_event()]))
+            await svc.close()
+        await server.flush()
+    finally:
+        await server.stop()
+    assert [r.outcome for r in results] == ["delivered", "delivered", "retry"]  # unknown CA
+    assert [m["topic"] for m in server.messages] == ["tls", "tls"]
