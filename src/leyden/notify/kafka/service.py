@@ -92,15 +92,25 @@ class _OAuthTokens(AbstractTokenProvider):
         }
         if c.sasl_oauth_scopes:
             form["scope"] = " ".join(c.sasl_oauth_scopes)
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(self._url(), data=form, timeout=aiohttp.ClientTimeout(total=30)) as answer,
-        ):
-            if answer.status // 100 != 2:
-                raise kafka_errors.AuthenticationFailedError(
-                    f"OAuth2 token endpoint answered HTTP {answer.status}"
-                )
-            body = await answer.json(content_type=None)
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(
+                    self._url(), data=form, timeout=aiohttp.ClientTimeout(total=30)
+                ) as answer,
+            ):
+                status = answer.status
+                body = await answer.json(content_type=None) if status // 100 == 2 else {}
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise kafka_errors.KafkaConnectionError(
+                f"OAuth2 token endpoint: {type(exc).__name__}"
+            ) from None
+        if status in (400, 401, 403):  # the client's id or secret refused
+            raise kafka_errors.AuthenticationFailedError(
+                f"OAuth2 token endpoint answered HTTP {status}"
+            )
+        if status // 100 != 2 or not isinstance(body, dict) or not body.get("access_token"):
+            raise kafka_errors.KafkaConnectionError(f"OAuth2 token endpoint answered HTTP {status}")
         self._token = str(body.get("access_token", ""))
         lifetime = float(body.get("expires_in", 3600))
         self._expires = time.monotonic() + lifetime - c.sasl_oauth_token_expiry_margin / 1e9
