@@ -27,7 +27,7 @@ from leyden.delivery.outbox import (
     task_handler_key,
     topic_handler_key,
 )
-from leyden.go.types import Duration, Time
+from leyden.go.types import Duration, GoStruct, Time
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.model.alertdata import event_to_json
 from leyden.store import Store, StoreError
@@ -69,12 +69,15 @@ def _event(alert_id: str, level: Level, previous: Level = Level.OK, *, time: int
             recoverable=True,
             result={
                 "series": [
-                    {
-                        "name": "cpu",
-                        "tags": {"host": "a"},
-                        "columns": ["time", "usage_idle"],
-                        "values": [[Time(1_700_000_000_000_000_000), 10.0]],
-                    }
+                    GoStruct(  # as the engine builds a row (leyden.engine.result)
+                        {
+                            "name": "cpu",
+                            "tags": {"host": "a"},
+                            "columns": ["time", "usage_idle"],
+                            "values": [[Time(1_700_000_000_000_000_000), 10.0]],
+                        },
+                        type_name="models.Row",
+                    )
                 ]
             },
         ),

@@ -244,3 +244,92 @@ class SensuServer:
 
 
 SERVERS.update({"smtp": SMTPServer, "sensu": SensuServer})
+# --- message brokers (mqtt, snmp, kafka): real mosquitto and snmptrapd, a Kafka double -----
+
+
+class MQTTServer:
+    """``{{MQTT_URL}}``: a real mosquitto; records ``topic``, ``payload``, ``qos``, ``retained``
+    of every message published to it (Kapacitor's mqtttest records the same of each Publish)."""
+
+    def __init__(self) -> None:
+        from message_brokers import Mosquitto
+
+        self._broker = Mosquitto()
+
+    async def start(self, options: dict[str, Any]) -> dict[str, str]:
+        await self._broker.start()
+        await self._broker.subscribe()
+        return {"MQTT_URL": self._broker.url}
+
+    async def stop(self) -> None:
+        try:
+            await self._broker.flush()
+        finally:
+            await self._broker.stop()
+
+    def received(self) -> list[dict[str, Any]]:
+        return list(self._broker.messages)
+
+
+SERVERS["mqtt"] = MQTTServer
+
+
+class SNMPServer:
+    """``{{SNMP_ADDR}}``: a real snmptrapd; records each trap's ``pdu`` (``TRAP2``), ``version``,
+    ``community`` and ``varbinds`` (``oid``, ``type``, ``value`` as snmptraptest names them)."""
+
+    def __init__(self) -> None:
+        from message_brokers import SnmpTrapd
+
+        self._receiver = SnmpTrapd()
+
+    async def start(self, options: dict[str, Any]) -> dict[str, str]:
+        await self._receiver.start()
+        return {"SNMP_ADDR": self._receiver.addr}
+
+    async def stop(self) -> None:
+        try:
+            await self._receiver.flush()
+        finally:
+            await self._receiver.stop()
+
+    def received(self) -> list[dict[str, Any]]:
+        return list(self._receiver.traps)
+
+
+SERVERS["snmp"] = SNMPServer
+
+
+class KafkaServer:
+    """``{{KAFKA_ADDR}}``: the Kafka double (no Kafka broker runs here; see kafka_double.py);
+    records ``topic``, ``partition``, ``offset``, ``key``, ``message`` and ``client_id`` of each
+    produced message, as Kapacitor's kafkatest records them (its ``Time`` is not compared)."""
+
+    def __init__(self) -> None:
+        from kafka_double import KafkaDouble
+
+        self._double = KafkaDouble()
+
+    async def start(self, options: dict[str, Any]) -> dict[str, str]:
+        await self._double.start()
+        return {"KAFKA_ADDR": self._double.addr}
+
+    async def stop(self) -> None:
+        await self._double.stop()
+        assert not self._double.errors, self._double.errors
+
+    def received(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "topic": m["topic"],
+                "partition": m["partition"],
+                "offset": m["offset"],
+                "key": m["key"],
+                "message": m["value"],
+                "client_id": m["client_id"],
+            }
+            for m in self._double.messages
+        ]
+
+
+SERVERS["kafka"] = KafkaServer

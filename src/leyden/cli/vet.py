@@ -100,6 +100,9 @@ HANDLER_KINDS = (
     "victorOps",
     "opsGenie",
     "opsGenie2",
+    "mqtt",
+    "snmpTrap",
+    "kafka",
 )
 
 

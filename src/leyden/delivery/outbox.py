@@ -61,7 +61,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from leyden.go.types import Duration, Time
+from leyden.go.types import Duration, GoStruct, Time
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.model.alertdata import level_text
 from leyden.store import Store, StoreError
@@ -221,13 +221,31 @@ class Delivery:
                 tags=context["tags"],
                 fields=context["fields"],
                 recoverable=bool(data["recoverable"]),
-                result={k: v for k, v in result.items() if v is not None},
+                result=_stored_result(result),
             )
             return Event(context["topic"], state, event_data, Level(self.previous_level))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(
                 f"delivery {self.id}: the stored event is unreadable ({exc})"
             ) from None
+
+
+def _stored_result(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored ``models.Result`` with Go's field order again: its rows are structs
+    (``name``, ``tags``, ``columns``, ``values``), not maps, so a handler that sends the
+    alert-data JSON byte for byte (Kafka, TCP, log) writes them as Kapacitor does."""
+    out: dict[str, Any] = GoStruct(type_name="models.Result")
+    for key in ("series", "error"):
+        value = result.get(key)
+        if value is None:
+            continue
+        if key == "series" and isinstance(value, list):
+            value = [
+                GoStruct(row, type_name="models.Row") if isinstance(row, dict) else row
+                for row in value
+            ]
+        out[key] = value
+    return out
 
 
 @dataclass(frozen=True, slots=True)
