@@ -464,3 +464,41 @@ async def test_a_429_retry_after_holds_every_destination_of_the_limit() -> None:
     await run_until_idle(dispatcher, clock, limit=120)
     assert a.got and b.got
     assert min(a.times[1:] + b.times) >= START + 30
+
+
+async def test_destinations_sharing_a_limit_take_turns() -> None:
+    """Two channels of one webhook with a backlog each: sends alternate, one channel's backlog
+    never starves the other's (a busy Telegram chat must not hold up the bot's other chats)."""
+    clock = Clock()
+    topics, dispatcher = make(clock)
+    a = Limited(clock, "slack:#a", "hook")
+    b = Limited(clock, "slack:#b", "hook")
+    topics.register_handler("t", a, HandlerLabel("slack", task="t", node="alert2"))
+    topics.register_handler("t", b, HandlerLabel("slack", task="t", node="alert3"))
+    for i in range(10):
+        topics.collect(event(f"a{i}", Level.CRITICAL))
+    topics.flush()
+    await run_until_idle(dispatcher, clock, limit=120)
+    order = sorted([(t, "a") for t in a.times] + [(t, "b") for t in b.times])
+    first_six = [who for _, who in order[:6]]
+    assert first_six.count("a") == first_six.count("b") == 3
+
+
+async def test_drain_does_not_wait_out_a_long_hold() -> None:
+    """A 429 asking for an hour: drain() returns, the rows stay queued for the loop."""
+    clock = Clock()
+    topics, dispatcher = make(clock)
+
+    class Held(Limited):
+        async def send(self, events: Sequence[Event]) -> DeliveryResult:
+            self.times.append(self.clock.now)
+            return DeliveryResult("retry", 429, "slow down", retry_after=3600.0)
+
+    handler = Held(clock, "slack:#a", "hook")
+    topics.register_handler("t", handler, HandlerLabel("slack", task="t", node="alert2"))
+    topics.collect(event("x", Level.CRITICAL))
+    topics.collect(event("y", Level.CRITICAL))
+    topics.flush()
+    await asyncio.wait_for(dispatcher.drain(), 5)
+    assert len(handler.times) == 1
+    assert len(dispatcher.outbox.find(state=DeliveryState.QUEUED)) == 2

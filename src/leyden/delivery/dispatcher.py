@@ -74,7 +74,13 @@ from leyden.delivery.breaker import (
 )
 from leyden.delivery.metrics import DeliveryCounters
 from leyden.delivery.outbox import DEFAULT_MAX_AGE, Delivery, DeliveryState, Outbox
-from leyden.delivery.pacing import DEFAULT_PACING, Pacer, PacingConfig, Throttle
+from leyden.delivery.pacing import (
+    DEFAULT_PACING,
+    DRAIN_WAIT_MAX,
+    Pacer,
+    PacingConfig,
+    Throttle,
+)
 from leyden.model.alert import Event
 from leyden.notify._http import DeliveryResult, backoff
 from leyden.notify.base import HandlerError, RateLimit
@@ -457,7 +463,8 @@ class Dispatcher:
             if limits:
                 ready = self.throttle.next_send(limits)
                 if ready > max(now, self._clock()):
-                    self._pacing_next = min(self._pacing_next, ready)
+                    if ready - now <= DRAIN_WAIT_MAX:  # short: drain() waits for it
+                        self._pacing_next = min(self._pacing_next, ready)
                     next_at = min(next_at, ready)
                     continue
             claimed = self._claim(destination)
@@ -694,7 +701,8 @@ class Dispatcher:
                     self._outstanding.pop(key, None)
                     self._close_soon(retired)
             now = self._clock()
-            self._wake[destination] = min(self._wake.get(destination, now), now)
+            # to the back of the round: destinations sharing a rate limit take turns
+            self._wake[destination] = min(self._wake.pop(destination, now), now)
             self._kick()
 
     def _settle(

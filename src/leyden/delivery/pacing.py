@@ -242,6 +242,15 @@ class Pacer:
             bucket.blocked_until = max(bucket.blocked_until, now + wait)
 
 
+#: the longest a 429 holds a limit (seconds): then the service is asked again
+HOLD_MAX = 3600.0
+
+#: a throttled destination whose next slot is further away than this is not waited for by
+#: ``Dispatcher.drain`` (a PagerDuty backlog past its 120 a minute, a long ``Retry-After``):
+#: its rows stay queued for the dispatcher's loop
+DRAIN_WAIT_MAX = 2.0
+
+
 class Throttle:
     """The limits other services document, kept before sending (Slack, Telegram, PagerDuty …).
 
@@ -285,7 +294,7 @@ class Throttle:
         starts before then."""
         if not seconds > 0 or not math.isfinite(seconds):
             return
-        until = self._clock() + seconds
+        until = self._clock() + min(seconds, HOLD_MAX)
         for limit in limits:
             log = self._log(limit.key, limit.limit, limit.window)
             log.blocked_until = max(log.blocked_until, until)

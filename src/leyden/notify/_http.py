@@ -204,10 +204,10 @@ class DeliveryResult:
 
 
 def classify(status: int) -> Outcome:
-    """2xx delivered; 429 and 5xx worth another try; anything else (4xx, 3xx) never will work."""
+    """2xx delivered; 408, 429 and 5xx worth another try; any other 4xx or 3xx never will work."""
     if 200 <= status < 300:
         return "delivered"
-    if status == 429 or status >= 500:
+    if status in (408, 429) or status >= 500:
         return "retry"
     return "permanent"
 
@@ -296,6 +296,9 @@ class SessionPool:
 
 #: how much of an error answer's body a reason quotes (after the secrets are removed)
 REASON_BODY_CHARS = 512
+#: the longest ``Retry-After`` believed: a service asking for more holds its alerts an hour,
+#: then is asked again (a stray ``1e12`` must not hold a destination until the restart)
+RETRY_AFTER_MAX = 3600.0
 
 
 def retry_after_seconds(
@@ -315,7 +318,7 @@ def retry_after_seconds(
         seconds = when.timestamp() - now()
     if not math.isfinite(seconds):
         return None
-    return max(0.0, seconds)
+    return min(max(0.0, seconds), RETRY_AFTER_MAX)
 
 
 class HTTPClient:
@@ -372,8 +375,12 @@ class HTTPClient:
                 raw = await response.content.read(REASON_BODY_CHARS * 4)
         except aiohttp.InvalidURL:
             return DeliveryResult("permanent", None, f"{what}: invalid URL")
-        except (aiohttp.ClientError, ValueError, OSError) as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             return DeliveryResult("retry", None, f"{what}: {type(exc).__name__}")
+        except ValueError as exc:  # aiohttp refused to build it (a line break in a header)
+            return DeliveryResult(
+                "permanent", None, f"{what}: invalid request ({type(exc).__name__})"
+            )
         except TimeoutError:
             return DeliveryResult("retry", None, f"{what}: timed out")
         except RuntimeError as exc:  # the pool is closed: the server is stopping

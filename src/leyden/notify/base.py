@@ -166,9 +166,9 @@ def option(
             if isinstance(expected, tuple)
             else expected.__name__
         )
-        raise HandlerConfigError(
-            f"{kind} handler option {key!r} must be {names}, got {options.get(key)!r}"
-        )
+        # the type, never the value: a mistyped option may be a key (an unquoted number)
+        got = type(options.get(key)).__name__
+        raise HandlerConfigError(f"{kind} handler option {key!r} must be {names}, got {got}")
     return value
 
 
