@@ -336,3 +336,12 @@ def test_rate_limits_must_be_positive() -> None:
         RateLimit("x", 0, 1.0)
     with pytest.raises(ValueError):
         RateLimit("x", 1, 0.0)
+
+
+def test_a_429_leaves_limits_that_are_not_held_alone(clock: FakeClock) -> None:
+    chat = RateLimit("telegram:chat:1", 1, 1.0)
+    bot = RateLimit("telegram:bot", 30, 1.0, held=False)
+    throttle = Throttle(clock=clock)
+    throttle.hold([chat, bot], 35.0)
+    assert throttle.next_send([chat, bot]) == clock.now + 35.0
+    assert throttle.next_send([RateLimit("telegram:chat:2", 1, 1.0), bot]) == clock.now

@@ -61,6 +61,8 @@ class RateLimitLike(Protocol):
     def limit(self) -> int: ...
     @property
     def window(self) -> float: ...
+    @property
+    def held(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,11 +292,13 @@ class Throttle:
             self._log(limit.key, limit.limit, limit.window).starts.append(now)
 
     def hold(self, limits: Iterable[RateLimitLike], seconds: float) -> None:
-        """The service answered 429 with ``Retry-After: seconds``: nothing under ``limits``
-        starts before then."""
+        """The service answered 429 with ``Retry-After: seconds``: nothing under those of
+        ``limits`` that are ``held`` starts before then."""
         if not seconds > 0 or not math.isfinite(seconds):
             return
         until = self._clock() + min(seconds, HOLD_MAX)
         for limit in limits:
+            if not limit.held:
+                continue
             log = self._log(limit.key, limit.limit, limit.window)
             log.blocked_until = max(log.blocked_until, until)

@@ -44,11 +44,14 @@ class RateLimit:
     ``rate_limits``; the dispatcher holds a destination's next send until every limit has room
     (:class:`leyden.delivery.pacing.Throttle`), so a storm is paced instead of answered with
     429s.  ``key`` is secret-free (it names the limit in no log, but is kept in memory only).
+    A 429's ``Retry-After`` holds every limit of the request that got it unless ``held`` is
+    false: Telegram's 429 for one chat says nothing of the bot's other chats.
     """
 
     key: str
     limit: int
     window: float
+    held: bool = True
 
     def __post_init__(self) -> None:
         if self.limit < 1 or not self.window > 0:
