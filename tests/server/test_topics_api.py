@@ -412,6 +412,8 @@ async def test_handler_list_pattern_and_unknown_topic(client: TestClient, tmp_pa
     [
         ("alerta", {"token": "t0k3n-s3cr3t", "origin": "o"}),
         ("servicenow", {"password": "t0k3n-s3cr3t", "source": "o"}),
+        ("servicenow", {"url": "https://admin:t0k3n-s3cr3t@sn.example/api", "source": "o"}),
+        ("pagerduty2", {"routing-key": "t0k3n-s3cr3t", "links": [{"href": "o"}]}),
     ],
 )
 async def test_token_and_password_options_are_redacted(
@@ -422,7 +424,7 @@ async def test_token_and_password_options_are_redacted(
     text = await resp.text()
     assert resp.status == 200, text
     assert "t0k3n-s3cr3t" not in text
-    assert "[REDACTED]" in text and '"o"' in text
+    assert ("[REDACTED]" in text or "https://sn.example/…" in text) and '"o"' in text
     _, body = await answer(await client.get(f"{TOPICS}/cpu/handlers/{kind}"))
     assert "t0k3n-s3cr3t" not in json.dumps(body)
 

@@ -15,6 +15,7 @@ import json
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -135,16 +136,30 @@ def _event_json(topic: str, event_id: str, state: Any) -> GoStruct:
 _SECRET_HEADER_WORDS = ("auth", "token", "secret", "key", "password", "cookie")
 
 
+def _no_userinfo(value: Any) -> Any:
+    """A URL option with a password in it (``https://user:pass@host/``, ServiceNow's) shows as
+    scheme and host only; any other value as it is."""
+    if isinstance(value, str) and "@" in value and "://" in value:
+        try:
+            if urlsplit(value).password:
+                return redact_url(value)
+        except ValueError:
+            return value
+    return value
+
+
 def public_options(spec: HandlerRecord) -> dict[str, Any]:
     """Options as the API shows them: a ``post`` handler's URL (its path may hold a token, as
     webhook URLs do) and credential-like header values are redacted.  Kapacitor shows them in
     clear; the stored spec keeps them, so PATCH and restarts are unaffected.  So are the
-    options an integration names as credentials (``secret_options``: PagerDuty's keys)."""
+    options an integration names as credentials (``secret_options``: PagerDuty's keys), and
+    the password of any URL option."""
     integration = INTEGRATIONS.get(spec.kind)
     secret = {k.lower() for k in integration.secret_options} if integration is not None else set()
     # lower-cased: some kinds read their options in any case, as Kapacitor's decoder does
     options = {
-        k: "[REDACTED]" if str(k).lower() in secret and v else v for k, v in spec.options.items()
+        k: "[REDACTED]" if str(k).lower() in secret and v else _no_userinfo(v)
+        for k, v in spec.options.items()
     }
     if spec.kind == "post":
         url = options.get("url")
