@@ -47,7 +47,6 @@ __all__ = [
     "result_json",
     "result_struct",
     "secret_digest",
-    "service_of",
     "str_list",
     "test_level",
     "test_options",
@@ -314,11 +313,3 @@ class ServiceHandler(SingleSend):
 
     async def close(self) -> None:
         return None  # the service owns the connections
-
-
-def service_of(services: Mapping[str, Any], kind: str, cls: type[SingleService[Any]]) -> Any:
-    """The running service of ``kind`` from a handler context, or a clear error."""
-    service = services.get(kind)
-    if not isinstance(service, cls):
-        raise HandlerConfigError(f"the {kind} service is not running")
-    return service

@@ -45,6 +45,7 @@ from leyden.notify.base import (
     HandlerContext,
     HandlerError,
     SingleSend,
+    service_of,
 )
 
 __all__ = ["INTEGRATION", "AlertaConfig", "AlertaHandler", "AlertaService"]
@@ -409,13 +410,6 @@ class AlertaHandler(SingleSend):
         return None  # the service owns the connections
 
 
-def _service(ctx: HandlerContext) -> AlertaService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, AlertaService):
-        raise HandlerConfigError("alerta handler: no Alerta service is configured")
-    return service
-
-
 def _nonempty(value: Any, default: str) -> str:
     return value if isinstance(value, str) and value else default
 
@@ -424,7 +418,7 @@ def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> AlertaHandler:
     """From ``.alerta().token().resource().event().environment().group().value().origin()
     .services().correlated().attribute().timeout()``."""
     return AlertaHandler(
-        _service(ctx),
+        service_of(ctx, KIND, AlertaService, "Alerta"),
         ctx,
         token=props.get("token") or "",
         resource=_nonempty(props.get("resource"), DEFAULT_RESOURCE),
@@ -453,7 +447,7 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> AlertaHandl
     if not isinstance(attributes, Mapping):
         raise HandlerConfigError("alerta handler option 'attributes' must be a map")
     return AlertaHandler(
-        _service(ctx),
+        service_of(ctx, KIND, AlertaService, "Alerta"),
         ctx,
         token=strings["token"],
         token_prefix=strings["token-prefix"],

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from leyden.config import Config
 from leyden.model.alert import Event
@@ -33,6 +33,8 @@ from leyden.notify._http import DeliveryResult
 
 #: Turns an event into Kapacitor's alert-data JSON (``alert.Data``), one JSON document.
 Serializer = Callable[[Event], str]
+
+S = TypeVar("S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,15 @@ class HandlerContext:
         """The alert-data JSON as Go's ``json.Encoder`` writes it: one document and a newline."""
         body = self.serializer(event)
         return body if body.endswith("\n") else body + "\n"
+
+
+def service_of(ctx: HandlerContext, kind: str, cls: type[S], name: str) -> S:
+    """The running service of ``kind`` a handler sends through (``ctx.services[kind]``, an
+    instance of ``cls``), or an error naming the kind and the service (``name``: ``Slack``)."""
+    service = ctx.services.get(kind)
+    if not isinstance(service, cls):
+        raise HandlerConfigError(f"{kind} handler: no {name} service is configured")
+    return service
 
 
 def option(

@@ -40,6 +40,7 @@ from leyden.notify.base import (
     SingleSend,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["INTEGRATION", "BigPandaConfig", "BigPandaHandler", "BigPandaService", "alert_body"]
@@ -326,13 +327,6 @@ class BigPandaHandler(SingleSend):
         return None  # the service owns the connections
 
 
-def _service(ctx: HandlerContext) -> BigPandaService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, BigPandaService):
-        raise HandlerConfigError("bigpanda handler: no BigPanda service is configured")
-    return service
-
-
 def _attributes(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise HandlerConfigError(f"{where} 'attributes' must be a map, got {value!r}")
@@ -368,12 +362,14 @@ def _file_options(options: Mapping[str, Any]) -> BigPandaOptions:
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> BigPandaHandler:
     """From ``.bigPanda().appKey().host().primaryProperty().secondaryProperty().attribute(k, v)``."""
-    return BigPandaHandler(_service(ctx), _tick_options(props))
+    return BigPandaHandler(service_of(ctx, KIND, BigPandaService, "BigPanda"), _tick_options(props))
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> BigPandaHandler:
     """From a ``kind: bigpanda`` handler file's ``options``."""
-    return BigPandaHandler(_service(ctx), _file_options(options))
+    return BigPandaHandler(
+        service_of(ctx, KIND, BigPandaService, "BigPanda"), _file_options(options)
+    )
 
 
 def check(settings: Mapping[str, Any], service: BigPandaService, tick: bool) -> Problem | None:

@@ -25,11 +25,11 @@ from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Integration
 from leyden.notify._service import ConfiguredService
 from leyden.notify.base import (
-    HandlerConfigError,
     HandlerContext,
     SingleSend,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["GONE", "INTEGRATION", "HipChatConfig", "HipChatHandler", "HipChatService"]
@@ -123,23 +123,18 @@ class HipChatHandler(SingleSend):
         return None
 
 
-def _service(ctx: HandlerContext) -> HipChatService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, HipChatService):
-        raise HandlerConfigError("hipchat handler: no HipChat service is configured")
-    return service
-
-
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> HipChatHandler:
     """From ``.hipChat().room().token()`` (the token is not kept: nothing is sent)."""
-    return HipChatHandler(_service(ctx), props.get("room") or "")
+    return HipChatHandler(service_of(ctx, KIND, HipChatService, "HipChat"), props.get("room") or "")
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> HipChatHandler:
     """From a ``kind: hipchat`` handler file's ``options`` (``room``, ``token``)."""
     check_keys(options, KIND, OPTION_KEYS)
     option(options, KIND, "token", str, "")
-    return HipChatHandler(_service(ctx), option(options, KIND, "room", str, ""))
+    return HipChatHandler(
+        service_of(ctx, KIND, HipChatService, "HipChat"), option(options, KIND, "room", str, "")
+    )
 
 
 def _build_service(config: Config | None) -> HipChatService:

@@ -30,14 +30,13 @@ from leyden.notify._single import (
     ServiceHandler,
     SingleService,
     result_struct,
-    service_of,
     str_list,
     test_options,
     test_str,
     test_str_list,
     url_problem,
 )
-from leyden.notify.base import HandlerContext, IntegrationError, check_keys
+from leyden.notify.base import HandlerContext, IntegrationError, check_keys, service_of
 from leyden.notify.victorops import message_type
 
 __all__ = ["DEFAULT_RECOVERY_URL", "DEFAULT_URL", "INTEGRATION", "OpsGenieConfig"]
@@ -158,7 +157,7 @@ class OpsGenieService(SingleService[OpsGenieConfig]):
 
 
 def _handler(teams: list[str], recipients: list[str], ctx: HandlerContext) -> ServiceHandler:
-    service: OpsGenieService = service_of(ctx.services, KIND, OpsGenieService)
+    service = service_of(ctx, KIND, OpsGenieService, "OpsGenie")
 
     def build(event: Event, config: OpsGenieConfig) -> Request:
         return service.request(

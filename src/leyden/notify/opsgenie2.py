@@ -42,14 +42,13 @@ from leyden.notify._single import (
     ServiceHandler,
     SingleService,
     result_struct,
-    service_of,
     str_list,
     test_options,
     test_str,
     test_str_list,
     url_problem,
 )
-from leyden.notify.base import HandlerContext, IntegrationError, check_keys, option
+from leyden.notify.base import HandlerContext, IntegrationError, check_keys, option, service_of
 
 __all__ = ["DEFAULT_RECOVERY_ACTION", "DEFAULT_URL", "INTEGRATION", "OpsGenie2Config"]
 
@@ -234,7 +233,7 @@ class OpsGenie2Service(SingleService[OpsGenie2Config]):
 def _handler(
     teams: list[str], recipients: list[str], recovery_action: str, ctx: HandlerContext
 ) -> ServiceHandler:
-    service: OpsGenie2Service = service_of(ctx.services, KIND, OpsGenie2Service)
+    service = service_of(ctx, KIND, OpsGenie2Service, "OpsGenie")
 
     def build(event: Event, config: OpsGenie2Config) -> Request:
         return service.request(

@@ -34,7 +34,6 @@ from leyden.notify._single import (
     SingleService,
     kapacitor_url,
     secret_digest,
-    service_of,
     test_level,
     test_options,
     test_str,
@@ -46,6 +45,7 @@ from leyden.notify.base import (
     RateLimit,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["DEFAULT_URL", "INTEGRATION", "PagerDutyConfig", "PagerDutyService"]
@@ -149,7 +149,7 @@ class PagerDutyService(SingleService[PagerDutyConfig]):
 
 
 def _handler(service_key: str, ctx: HandlerContext) -> ServiceHandler:
-    service: PagerDutyService = service_of(ctx.services, KIND, PagerDutyService)
+    service = service_of(ctx, KIND, PagerDutyService, "PagerDuty")
     config = service.config()
     digest = secret_digest(service_key or (config.service_key if config else ""))
 

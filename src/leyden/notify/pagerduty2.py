@@ -43,7 +43,6 @@ from leyden.notify._single import (
     kapacitor_url,
     result_struct,
     secret_digest,
-    service_of,
     test_level,
     test_options,
     test_str,
@@ -56,6 +55,7 @@ from leyden.notify.base import (
     RateLimit,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["DEFAULT_URL", "INTEGRATION", "PagerDuty2Config", "PagerDuty2Service"]
@@ -284,7 +284,7 @@ def _links(value: Any, where: str) -> list[LinkTemplate]:
 
 
 def _handler(routing_key: str, links: list[LinkTemplate], ctx: HandlerContext) -> ServiceHandler:
-    service: PagerDuty2Service = service_of(ctx.services, KIND, PagerDuty2Service)
+    service = service_of(ctx, KIND, PagerDuty2Service, "PagerDuty")
     config = service.config()
     digest = secret_digest(routing_key or (config.routing_key if config else ""))
 

@@ -34,6 +34,7 @@ from leyden.notify.base import (
     SingleSend,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["INTEGRATION", "PushoverConfig", "PushoverHandler", "PushoverService", "priority"]
@@ -202,17 +203,10 @@ class PushoverHandler(SingleSend):
         return None  # the service owns the connections
 
 
-def _service(ctx: HandlerContext) -> PushoverService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, PushoverService):
-        raise HandlerConfigError("pushover handler: no Pushover service is configured")
-    return service
-
-
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> PushoverHandler:
     """From ``.pushover().userKey().device().title().URL().URLTitle().sound()``."""
     return PushoverHandler(
-        _service(ctx),
+        service_of(ctx, KIND, PushoverService, "Pushover"),
         PushoverOptions(
             user_key=props.get("userKey") or "",
             device=props.get("device") or "",
@@ -228,7 +222,7 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> PushoverHan
     """From a ``kind: pushover`` handler file's ``options``."""
     check_keys(options, KIND, OPTION_KEYS)
     return PushoverHandler(
-        _service(ctx),
+        service_of(ctx, KIND, PushoverService, "Pushover"),
         PushoverOptions(
             user_key=option(options, KIND, "user-key", str, ""),
             device=option(options, KIND, "device", str, ""),

@@ -38,6 +38,7 @@ from leyden.notify.base import (
     SingleSend,
     check_keys,
     option,
+    service_of,
 )
 from leyden.notify.tcp import split_address
 
@@ -242,10 +243,7 @@ class SensuHandler(SingleSend):
         handlers: Sequence[str] = (),
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        service = ctx.services.get(KIND)
-        if not isinstance(service, SensuService):
-            raise HandlerConfigError("sensu handler: the sensu service is not available")
-        self._service = service
+        self._service = service_of(ctx, KIND, SensuService, "Sensu")
         self.source = source
         self._source = _source_template(source)
         self.handlers = list(handlers)

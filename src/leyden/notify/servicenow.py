@@ -36,7 +36,13 @@ from leyden.notify._http import DeliveryResult, HTTPClient, url_destination
 from leyden.notify._mapstructure import building_check, cutoff, fold_options, parse_template, render
 from leyden.notify._registry import Integration
 from leyden.notify._service import ConfiguredService
-from leyden.notify.base import HandlerConfigError, HandlerContext, HandlerError, SingleSend
+from leyden.notify.base import (
+    HandlerConfigError,
+    HandlerContext,
+    HandlerError,
+    SingleSend,
+    service_of,
+)
 
 __all__ = ["INTEGRATION", "ServiceNowConfig", "ServiceNowHandler", "ServiceNowService"]
 
@@ -353,13 +359,6 @@ class ServiceNowHandler(SingleSend):
         return None  # the service owns the connections
 
 
-def _service(ctx: HandlerContext) -> ServiceNowService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, ServiceNowService):
-        raise HandlerConfigError("servicenow handler: no ServiceNow service is configured")
-    return service
-
-
 def _str(settings: Mapping[str, Any], key: str) -> str:
     value = settings.get(key)
     if value is None:
@@ -373,7 +372,7 @@ def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> ServiceNowHandle
     """From ``.serviceNow().uRL().username().password().source().node().type().resource()
     .metricName().messageKey().additionalInfo(k, v)``."""
     return ServiceNowHandler(
-        _service(ctx),
+        service_of(ctx, KIND, ServiceNowService, "ServiceNow"),
         url=props.get("uRL") or "",
         username=props.get("username") or "",
         password=props.get("password") or "",
@@ -396,7 +395,7 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ServiceNowH
     if not isinstance(info, Mapping):
         raise HandlerConfigError("servicenow handler option 'additional_info' must be a map")
     return ServiceNowHandler(
-        _service(ctx),
+        service_of(ctx, KIND, ServiceNowService, "ServiceNow"),
         url=_str(o, "url"),
         username=_str(o, "username"),
         password=_str(o, "password"),

@@ -50,6 +50,7 @@ from leyden.notify.base import (
     SingleSend,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["INTEGRATION", "SECTION", "SlackConfig", "SlackHandler", "SlackService"]
@@ -351,13 +352,6 @@ class SlackHandler(SingleSend):
         return None  # the service owns the connections
 
 
-def _service(ctx: HandlerContext) -> SlackService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, SlackService):
-        raise HandlerConfigError("slack handler: no Slack service is configured")
-    return service
-
-
 def _text(value: Any, what: str) -> str:
     if value is None:
         return ""
@@ -374,14 +368,14 @@ def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> SlackHandler:
         username=_text(props.get("username"), "username"),
         icon_emoji=_text(props.get("iconEmoji"), "iconEmoji"),
     )
-    return SlackHandler(_service(ctx), opts)
+    return SlackHandler(service_of(ctx, KIND, SlackService, "Slack"), opts)
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> SlackHandler:
     """From a ``kind: slack`` handler file's ``options``."""
     check_keys(options, KIND, OPTION_KEYS)
     opts = SlackOptions(*(option(options, KIND, key, str, "") for key in OPTION_KEYS))
-    return SlackHandler(_service(ctx), opts)
+    return SlackHandler(service_of(ctx, KIND, SlackService, "Slack"), opts)
 
 
 def check(settings: Mapping[str, Any], service: SlackService, tick: bool) -> Problem | None:

@@ -27,6 +27,7 @@ from leyden.notify.base import (
     HandlerContext,
     IntegrationError,
     SingleSend,
+    service_of,
 )
 
 __all__ = ["INTEGRATION", "SECTION", "TalkConfig", "TalkHandler", "TalkService", "payload"]
@@ -135,16 +136,9 @@ class TalkHandler(SingleSend):
         return None  # the service owns the connections
 
 
-def _service(ctx: HandlerContext) -> TalkService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, TalkService):
-        raise HandlerConfigError("talk handler: no Talk service is configured")
-    return service
-
-
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> TalkHandler:
     """From ``.talk()`` (no properties)."""
-    return TalkHandler(_service(ctx))
+    return TalkHandler(service_of(ctx, KIND, TalkService, "Talk"))
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TalkHandler:
@@ -154,7 +148,7 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TalkHandler
             f"invalid talk handler option(s): {', '.join(sorted(str(k) for k in options))}; "
             "the talk handler has no options"
         )
-    return TalkHandler(_service(ctx))
+    return TalkHandler(service_of(ctx, KIND, TalkService, "Talk"))
 
 
 def _build_service(config: Config | None) -> TalkService:

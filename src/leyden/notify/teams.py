@@ -35,6 +35,7 @@ from leyden.notify.base import (
     SingleSend,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["INTEGRATION", "SECTION", "TeamsConfig", "TeamsHandler", "TeamsService", "card"]
@@ -210,13 +211,6 @@ class TeamsHandler(SingleSend):
         return None  # the service owns the connections
 
 
-def _service(ctx: HandlerContext) -> TeamsService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, TeamsService):
-        raise HandlerConfigError("teams handler: no Teams service is configured")
-    return service
-
-
 def _checked_url(url: str, what: str) -> str:
     if url and not is_http_url(url):
         raise HandlerConfigError(
@@ -230,14 +224,18 @@ def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> TeamsHandler:
     url = props.get("channelURL") or ""
     if not isinstance(url, str):
         raise HandlerConfigError("teams handler: channelURL must be a string")
-    return TeamsHandler(_service(ctx), _checked_url(url, "channelURL"))
+    return TeamsHandler(
+        service_of(ctx, KIND, TeamsService, "Teams"), _checked_url(url, "channelURL")
+    )
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TeamsHandler:
     """From a ``kind: teams`` handler file's ``options``."""
     check_keys(options, KIND, OPTION_KEYS)
     url = option(options, KIND, "channel-url", str, "")
-    return TeamsHandler(_service(ctx), _checked_url(url, "channel-url"))
+    return TeamsHandler(
+        service_of(ctx, KIND, TeamsService, "Teams"), _checked_url(url, "channel-url")
+    )
 
 
 def _build_service(config: Config | None) -> TeamsService:

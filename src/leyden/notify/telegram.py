@@ -40,6 +40,7 @@ from leyden.notify.base import (
     SingleSend,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["INTEGRATION", "TelegramConfig", "TelegramHandler", "TelegramService"]
@@ -250,13 +251,6 @@ class TelegramHandler(SingleSend):
         return None  # the service owns the connections
 
 
-def _service(ctx: HandlerContext) -> TelegramService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, TelegramService):
-        raise HandlerConfigError("telegram handler: no Telegram service is configured")
-    return service
-
-
 def _tick_options(props: Mapping[str, Any]) -> TelegramOptions:
     return TelegramOptions(
         chat_id=props.get("chatId") or "",
@@ -278,12 +272,14 @@ def _file_options(options: Mapping[str, Any]) -> TelegramOptions:
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> TelegramHandler:
     """From ``.telegram().chatId().parseMode().disableWebPagePreview().disableNotification()``."""
-    return TelegramHandler(_service(ctx), _tick_options(props))
+    return TelegramHandler(service_of(ctx, KIND, TelegramService, "Telegram"), _tick_options(props))
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TelegramHandler:
     """From a ``kind: telegram`` handler file's ``options``."""
-    return TelegramHandler(_service(ctx), _file_options(options))
+    return TelegramHandler(
+        service_of(ctx, KIND, TelegramService, "Telegram"), _file_options(options)
+    )
 
 
 def check(settings: Mapping[str, Any], service: TelegramService, tick: bool) -> Problem | None:

@@ -39,12 +39,11 @@ from leyden.notify._single import (
     SingleService,
     result_struct,
     secret_digest,
-    service_of,
     test_options,
     test_str,
     url_problem,
 )
-from leyden.notify.base import HandlerContext, IntegrationError, check_keys, option
+from leyden.notify.base import HandlerContext, IntegrationError, check_keys, option, service_of
 
 __all__ = ["DEFAULT_URL", "INTEGRATION", "VictorOpsConfig", "VictorOpsService"]
 
@@ -173,7 +172,7 @@ class VictorOpsService(SingleService[VictorOpsConfig]):
 
 
 def _handler(routing_key: str, ctx: HandlerContext) -> ServiceHandler:
-    service: VictorOpsService = service_of(ctx.services, KIND, VictorOpsService)
+    service = service_of(ctx, KIND, VictorOpsService, "VictorOps")
     config = service.config()
     digest = secret_digest(routing_key or (config.routing_key if config else ""))
 

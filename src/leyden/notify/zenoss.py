@@ -38,7 +38,13 @@ from leyden.notify._http import DeliveryResult, HTTPClient, url_destination
 from leyden.notify._mapstructure import building_check, cutoff, fold_options, parse_template, render
 from leyden.notify._registry import Integration
 from leyden.notify._service import ConfiguredService
-from leyden.notify.base import HandlerConfigError, HandlerContext, HandlerError, SingleSend
+from leyden.notify.base import (
+    HandlerConfigError,
+    HandlerContext,
+    HandlerError,
+    SingleSend,
+    service_of,
+)
 
 __all__ = ["INTEGRATION", "SeverityMap", "ZenossConfig", "ZenossHandler", "ZenossService"]
 
@@ -419,13 +425,6 @@ class ZenossHandler(SingleSend):
         return None  # the service owns the connections
 
 
-def _service(ctx: HandlerContext) -> ZenossService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, ZenossService):
-        raise HandlerConfigError("zenoss handler: no Zenoss service is configured")
-    return service
-
-
 def _str(settings: Mapping[str, Any], key: str) -> str:
     value = settings.get(key)
     if value is None:
@@ -452,7 +451,7 @@ def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> ZenossHandler:
     .eventClassKey().eventClass().collector().message().customField(k, v)`` (and
     ``.uRL().username().password()``)."""
     return ZenossHandler(
-        _service(ctx),
+        service_of(ctx, KIND, ZenossService, "Zenoss"),
         action=props.get("action") or "",
         method=props.get("method") or "",
         type=props.get("type") or "",
@@ -477,7 +476,7 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ZenossHandl
     if not isinstance(custom, Mapping):
         raise HandlerConfigError("zenoss handler option 'customField' must be a map")
     return ZenossHandler(
-        _service(ctx),
+        service_of(ctx, KIND, ZenossService, "Zenoss"),
         action=_str(o, "action"),
         method=_str(o, "method"),
         type=_str(o, "type"),

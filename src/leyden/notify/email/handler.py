@@ -25,6 +25,7 @@ from leyden.notify.base import (
     SingleSend,
     check_keys,
     option,
+    service_of,
 )
 from leyden.notify.email.service import SMTPService
 
@@ -73,10 +74,7 @@ class EmailHandler(SingleSend):
     def __init__(
         self, ctx: HandlerContext, to: Sequence[str] = (), to_templates: Sequence[str] = ()
     ) -> None:
-        service = ctx.services.get(KIND)
-        if not isinstance(service, SMTPService):
-            raise HandlerConfigError("email handler: the smtp service is not available")
-        self._service = service
+        self._service = service_of(ctx, KIND, SMTPService, "SMTP")
         self.to = list(to)
         self._templates = _templates(to_templates)
 
