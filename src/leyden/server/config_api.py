@@ -71,11 +71,6 @@ def _brackets(spec: SectionSpec) -> str:
     return f"[[{spec.name}]]" if spec.multiple else f"[{spec.name}]"
 
 
-def _element_name(config: Section, key: str) -> str:
-    """An element's name; a single section's (``[teams]``) only element is ``""``."""
-    return str(getattr(config, key)) if key else ""
-
-
 def _label(section: str, element: str) -> str:
     return f"{section}/{element}"
 
