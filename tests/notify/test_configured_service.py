@@ -4,11 +4,12 @@ define-time checks and global flags (leyden.notify._service)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
-from leyden.config import Key, Section
+from leyden.config import Key, Section, SectionSpec, load_config
 from leyden.notify._service import ConfiguredService
 from leyden.notify.base import IntegrationError
 
@@ -62,3 +63,24 @@ def test_global_and_state_changes_only_follow_the_enabled_default() -> None:
     assert service.global_enabled() and service.state_changes_only()
     service.update([Hook("a", global_=True)])
     assert service.global_enabled() and not service.state_changes_only()
+
+
+class HookSections(ConfiguredService[Hook]):
+    kind = "hook"
+    section = SectionSpec("hook", Hook, multiple=True, defaults=({"workspace": "built-in"},))
+    element = "workspace"
+    element_key = "workspace"
+
+
+def test_from_config_reads_the_services_section_and_names_it(tmp_path: Path) -> None:
+    """What a registry entry's ``build_service=XService.from_config`` does."""
+    assert HookSections.section_name == "hook"
+    assert HookSections([]).section_label() == "[[hook]]"
+    assert HookSections.from_config(None).names() == []
+    path = tmp_path / "kapacitor.conf"
+    path.write_text('[[hook]]\n  workspace = "a"\n[[hook]]\n  workspace = "b"\n')
+    config = load_config(str(path), {}, integrations=[HookSections.section])
+    assert HookSections.from_config(config).names() == ["a", "b"]
+    path.write_text("")
+    config = load_config(str(path), {}, integrations=[HookSections.section])
+    assert HookSections.from_config(config).names() == ["built-in"]

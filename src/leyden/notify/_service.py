@@ -5,7 +5,9 @@ Kapacitor's handler services (``services/slack``, ``services/mqtt``, ``services/
 keep their configuration, pick the element a handler names (``.slack().workspace('x')``,
 ``.mqtt().brokerName('b')``, ``.kafka().cluster('c')``) or the default one, and answer whether
 a global handler is on.  :class:`ConfiguredService` does that once: an integration subclasses
-it with its section class, what its elements are called, and its own sending.  A name the
+it with its section, what its elements are called, and its own sending; its registry entry
+then takes ``build_service=XService.from_config``, ``global_handler=XService.global_enabled``
+and ``global_state_changes_only=XService.state_changes_only`` as they are.  A name the
 server does not have is refused when the task or handler is *defined*, naming what is
 configured (Kapacitor accepts it and fails on every event).
 """
@@ -13,9 +15,9 @@ configured (Kapacitor accepts it and fails on every event).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from leyden.config import Section
+from leyden.config import Config, Section, SectionSpec
 from leyden.notify._registry import Problem
 from leyden.notify.base import IntegrationError
 
@@ -32,22 +34,38 @@ def format_names(names: Sequence[str]) -> str:
 class ConfiguredService(Generic[C]):
     """The running side of an integration whose section is ``[name]`` or ``[[name]]``.
 
-    Subclasses set :attr:`kind` (the handler kind, for messages), :attr:`section_name` (its
-    kapacitor.conf section) and, for list sections, :attr:`element` (what an element is
-    called: ``workspace``, ``broker``, ``cluster``) with :attr:`element_key` (the attribute
-    naming it).  A section class may have ``enabled``, ``default``, ``global_`` and
-    ``state_changes_only`` attributes; those it lacks read as Kapacitor's defaults.
+    Subclasses set :attr:`kind` (the handler kind, for messages), :attr:`section` (its
+    kapacitor.conf section, which :meth:`from_config` reads; :attr:`section_name` follows it)
+    and, for list sections, :attr:`element` (what an element is called: ``workspace``,
+    ``broker``, ``cluster``) with :attr:`element_key` (the attribute naming it).  A section
+    class may have ``enabled``, ``default``, ``global_`` and ``state_changes_only``
+    attributes; those it lacks read as Kapacitor's defaults.
     """
 
     kind: ClassVar[str] = ""
+    #: the integration's section (``[[slack]]``); :meth:`from_config` builds the service from it
+    section: ClassVar[SectionSpec]
+    #: the section's name in messages; ``section.name`` unless a subclass says otherwise
     section_name: ClassVar[str] = ""
     #: what one element of a [[list]] section is called in messages; "" for a single section
     element: ClassVar[str] = ""
     element_key: ClassVar[str] = ""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("section")
+        if isinstance(spec, SectionSpec) and not cls.__dict__.get("section_name"):
+            cls.section_name = spec.name
+
     def __init__(self, configs: Sequence[C]) -> None:
         self._configs: list[C] = []
         self.update(list(configs))
+
+    @classmethod
+    def from_config(cls, config: Config | None) -> Self:
+        """The running service over ``config``'s :attr:`section` (its built-in default element
+        when the file has none); without a configuration, over no section at all."""
+        return cls(config.sections(cls.section) if config is not None else [])
 
     def update(self, sections: list[Any]) -> None:
         """Replace the configuration at once (config API); the loader already validated it."""

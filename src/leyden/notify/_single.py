@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 from urllib.parse import urlsplit
 
 from leyden import API_BASE
@@ -229,6 +229,14 @@ class SingleService(ConfiguredService[C], Generic[C]):
         super().__init__(configs)
         self.client_url = client_url
         self._client = client if client is not None else HTTPClient(self.kind)
+
+    @classmethod
+    def from_config(cls, config: Config | None) -> Self:
+        """The service over ``config``'s section, knowing the server's API URL (PagerDuty's
+        ``client_url``)."""
+        service = super().from_config(config)
+        service.client_url = kapacitor_url(config)
+        return service
 
     def config(self) -> C | None:
         """The section (None only when the service was built without one)."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template
 from leyden.go.types import GoStruct, StringMap, go_json
 from leyden.model.alert import Event, Level
@@ -159,7 +159,7 @@ class AlertaService(ConfiguredService[AlertaConfig]):
     """The ``[alerta]`` configuration and the one request per alert."""
 
     kind = KIND
-    section_name = KIND
+    section = SECTION
 
     def __init__(self, configs: Sequence[AlertaConfig], client: HTTPClient | None = None) -> None:
         super().__init__(configs)
@@ -464,17 +464,12 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> AlertaHandl
     )
 
 
-def _build_service(config: Config | None) -> AlertaService:
-    sections = config.sections(SECTION) if config is not None else []
-    return AlertaService(sections)
-
-
 INTEGRATION = Integration(
     KIND,
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=AlertaService.from_config,
     check=building_check(KIND, from_tick, from_options),
     service_test=True,
     secret_options=("token",),

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.go.types import Time, go_json
 from leyden.model.alert import Event, EventData, EventState, Level
@@ -176,7 +176,7 @@ class BigPandaService(ConfiguredService[BigPandaConfig]):
     """The ``[bigpanda]`` integration: one alert POST per event."""
 
     kind: ClassVar[str] = KIND
-    section_name: ClassVar[str] = "bigpanda"
+    section = SECTION
 
     def __init__(
         self,
@@ -382,27 +382,15 @@ def check(settings: Mapping[str, Any], service: BigPandaService, tick: bool) -> 
     return None
 
 
-def _build_service(config: Config | None) -> BigPandaService:
-    return BigPandaService(config.sections(SECTION) if config is not None else [])
-
-
-def _global(service: BigPandaService) -> bool:
-    return service.global_enabled()
-
-
-def _state_changes_only(service: BigPandaService) -> bool:
-    return service.state_changes_only()
-
-
 INTEGRATION = Integration(
     KIND,
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=BigPandaService.from_config,
     check=check,
     service_test=True,
-    global_handler=_global,
-    global_state_changes_only=_state_changes_only,
+    global_handler=BigPandaService.global_enabled,
+    global_state_changes_only=BigPandaService.state_changes_only,
     tick_name="bigPanda",
 )

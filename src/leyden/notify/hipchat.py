@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.model.alert import Event
 from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Integration
@@ -81,7 +81,7 @@ class HipChatService(ConfiguredService[HipChatConfig]):
     """Keeps ``[hipchat]`` for the config API and global handlers; refuses every send."""
 
     kind: ClassVar[str] = KIND
-    section_name: ClassVar[str] = "hipchat"
+    section = SECTION
 
     def __init__(self, configs: Sequence[HipChatConfig]) -> None:
         super().__init__(configs)
@@ -137,16 +137,12 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> HipChatHand
     )
 
 
-def _build_service(config: Config | None) -> HipChatService:
-    return HipChatService(config.sections(SECTION) if config is not None else [])
-
-
 INTEGRATION = Integration(
     KIND,
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=HipChatService.from_config,
     service_test=True,
     tick_name="hipChat",
     secret_options=("token",),

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, SectionSpec
+from leyden.config import Key, SectionSpec
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event
 from leyden.notify._registry import Integration
@@ -86,7 +86,7 @@ SECTION = SectionSpec(KIND, OpsGenieConfig, multiple=False, defaults=({},))
 
 class OpsGenieService(SingleService[OpsGenieConfig]):
     kind = KIND
-    section_name = KIND
+    section = SECTION
 
     def request(
         self,
@@ -192,21 +192,13 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ServiceHand
     )
 
 
-def _build_service(config: Config | None) -> OpsGenieService:
-    return OpsGenieService(config.sections(SECTION) if config is not None else [])
-
-
-def _global(service: OpsGenieService) -> bool:
-    return service.global_enabled()
-
-
 INTEGRATION = Integration(
     KIND,
     tick_name="opsGenie",
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=OpsGenieService.from_config,
     service_test=True,
-    global_handler=_global,
+    global_handler=OpsGenieService.global_enabled,
 )

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from leyden.config import Config, Key, SectionSpec
+from leyden.config import Key, SectionSpec
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._registry import Integration
@@ -130,7 +130,7 @@ def recovery_url(base: str, alias_: str, action: str) -> str:
 
 class OpsGenie2Service(SingleService[OpsGenie2Config]):
     kind = KIND
-    section_name = KIND
+    section = SECTION
     test_not_enabled = f"failed to prepare API request: {NOT_ENABLED}"
 
     def request(
@@ -272,21 +272,13 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ServiceHand
     )
 
 
-def _build_service(config: Config | None) -> OpsGenie2Service:
-    return OpsGenie2Service(config.sections(SECTION) if config is not None else [])
-
-
-def _global(service: OpsGenie2Service) -> bool:
-    return service.global_enabled()
-
-
 INTEGRATION = Integration(
     KIND,
     tick_name="opsGenie2",
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=OpsGenie2Service.from_config,
     service_test=True,
-    global_handler=_global,
+    global_handler=OpsGenie2Service.global_enabled,
 )

@@ -25,14 +25,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.model.alert import Event, Level
 from leyden.notify._registry import Integration
 from leyden.notify._single import (
     Request,
     ServiceHandler,
     SingleService,
-    kapacitor_url,
     secret_digest,
     test_level,
     test_options,
@@ -93,7 +92,7 @@ def event_type(level: Level) -> str:
 
 class PagerDutyService(SingleService[PagerDutyConfig]):
     kind = KIND
-    section_name = KIND
+    section = SECTION
 
     def request(
         self,
@@ -183,23 +182,14 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ServiceHand
     return _handler(option(options, KIND, "service-key", str, ""), ctx)
 
 
-def _build_service(config: Config | None) -> PagerDutyService:
-    sections = config.sections(SECTION) if config is not None else []
-    return PagerDutyService(sections, client_url=kapacitor_url(config))
-
-
-def _global(service: PagerDutyService) -> bool:
-    return service.global_enabled()
-
-
 INTEGRATION = Integration(
     KIND,
     tick_name="pagerDuty",
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=PagerDutyService.from_config,
     service_test=True,
-    global_handler=_global,
+    global_handler=PagerDutyService.global_enabled,
     secret_options=("service-key",),
 )

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.go.types import GoStruct, Time
 from leyden.model.alert import Event, Level
@@ -40,7 +40,6 @@ from leyden.notify._single import (
     Request,
     ServiceHandler,
     SingleService,
-    kapacitor_url,
     result_struct,
     secret_digest,
     test_level,
@@ -140,7 +139,7 @@ class LinkTemplate:
 
 class PagerDuty2Service(SingleService[PagerDuty2Config]):
     kind = KIND
-    section_name = KIND
+    section = SECTION
     headers: ClassVar[Mapping[str, str]] = {
         "Content-Type": "application/json",
         "Accept": "application/vnd.pagerduty+json;version=2",
@@ -328,23 +327,14 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ServiceHand
     )
 
 
-def _build_service(config: Config | None) -> PagerDuty2Service:
-    sections = config.sections(SECTION) if config is not None else []
-    return PagerDuty2Service(sections, client_url=kapacitor_url(config))
-
-
-def _global(service: PagerDuty2Service) -> bool:
-    return service.global_enabled()
-
-
 INTEGRATION = Integration(
     KIND,
     tick_name="pagerDuty2",
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=PagerDuty2Service.from_config,
     service_test=True,
-    global_handler=_global,
+    global_handler=PagerDuty2Service.global_enabled,
     secret_options=("routing-key",),
 )

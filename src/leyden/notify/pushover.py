@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote_plus
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, redact_url
 from leyden.notify._registry import Integration
@@ -118,7 +118,7 @@ class PushoverService(ConfiguredService[PushoverConfig]):
     """The ``[pushover]`` application: one form POST per notification."""
 
     kind: ClassVar[str] = KIND
-    section_name: ClassVar[str] = "pushover"
+    section = SECTION
 
     def __init__(self, configs: Sequence[PushoverConfig], client: HTTPClient | None = None):
         super().__init__(configs)
@@ -234,16 +234,12 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> PushoverHan
     )
 
 
-def _build_service(config: Config | None) -> PushoverService:
-    return PushoverService(config.sections(SECTION) if config is not None else [])
-
-
 INTEGRATION = Integration(
     KIND,
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=PushoverService.from_config,
     service_test=True,
     secret_options=("user-key",),
 )

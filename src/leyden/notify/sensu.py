@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.go.types import go_json
 from leyden.model.alert import Event, Level
@@ -106,7 +106,7 @@ def _status(level: Level) -> int:
 
 class SensuService(ConfiguredService[SensuConfig]):
     kind = KIND
-    section_name = "sensu"
+    section = SECTION
 
     async def alert(
         self,
@@ -310,16 +310,12 @@ def check(settings: Mapping[str, Any], service: Any, from_tick: bool) -> Problem
     return None
 
 
-def _build_service(config: Config | None) -> SensuService:
-    return SensuService(config.sections(SECTION) if config is not None else [])
-
-
 INTEGRATION = Integration(
     KIND,
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=SensuService.from_config,
     check=check,
     service_test=True,
 )

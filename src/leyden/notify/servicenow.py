@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template
 from leyden.go.types import GoStruct, StringMap, format_value, go_json
 from leyden.model.alert import Event, Level
@@ -130,7 +130,7 @@ class ServiceNowService(ConfiguredService[ServiceNowConfig]):
     """The ``[servicenow]`` configuration and the one request per event."""
 
     kind = KIND
-    section_name = KIND
+    section = SECTION
 
     def __init__(
         self, configs: Sequence[ServiceNowConfig], client: HTTPClient | None = None
@@ -405,29 +405,16 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ServiceNowH
     )
 
 
-def _build_service(config: Config | None) -> ServiceNowService:
-    sections = config.sections(SECTION) if config is not None else []
-    return ServiceNowService(sections)
-
-
-def _global(service: ServiceNowService) -> bool:
-    return service.global_enabled()
-
-
-def _state_changes_only(service: ServiceNowService) -> bool:
-    return service.state_changes_only()
-
-
 INTEGRATION = Integration(
     KIND,
     tick_name="serviceNow",
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=ServiceNowService.from_config,
     check=building_check(KIND, from_tick, from_options),
     service_test=True,
-    global_handler=_global,
-    global_state_changes_only=_state_changes_only,
+    global_handler=ServiceNowService.global_enabled,
+    global_state_changes_only=ServiceNowService.state_changes_only,
     secret_options=("password",),
 )

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from leyden.config import Config, ConfigError, Key, Section, SectionSpec, quote
+from leyden.config import ConfigError, Key, Section, SectionSpec, quote
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._http import (
@@ -211,7 +211,7 @@ class SlackService(ConfiguredService[SlackConfig]):
     """The ``[[slack]]`` workspaces, their TLS settings, and the one request per message."""
 
     kind = KIND
-    section_name = KIND
+    section = SECTION
     element = "workspace"
     element_key = "workspace"
 
@@ -383,18 +383,6 @@ def check(settings: Mapping[str, Any], service: SlackService, tick: bool) -> Pro
     return service.check_name(settings, "workspace")
 
 
-def _build_service(config: Config | None) -> SlackService:
-    return SlackService(config.sections(SECTION) if config is not None else [])
-
-
-def _global(service: SlackService) -> bool:
-    return service.global_enabled()
-
-
-def _state_changes_only(service: SlackService) -> bool:
-    return service.state_changes_only()
-
-
 def _log_start(service: SlackService, log: logging.Logger) -> None:
     for config in service.configs:
         if config.enabled:
@@ -409,10 +397,10 @@ INTEGRATION = Integration(
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=SlackService.from_config,
     check=check,
     service_test=True,
-    global_handler=_global,
-    global_state_changes_only=_state_changes_only,
+    global_handler=SlackService.global_enabled,
+    global_state_changes_only=SlackService.state_changes_only,
     log_start=_log_start,
 )

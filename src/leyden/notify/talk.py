@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import go_json
 from leyden.model.alert import Event
 from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, url_destination
@@ -75,7 +75,7 @@ class TalkService(ConfiguredService[TalkConfig]):
     """The ``[talk]`` section and the one request per message."""
 
     kind = KIND
-    section_name = KIND
+    section = SECTION
 
     def __init__(self, configs: Sequence[TalkConfig], client: HTTPClient | None = None) -> None:
         self._client = client or HTTPClient("talk")
@@ -151,15 +151,11 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TalkHandler
     return TalkHandler(service_of(ctx, KIND, TalkService, "Talk"))
 
 
-def _build_service(config: Config | None) -> TalkService:
-    return TalkService(config.sections(SECTION) if config is not None else [])
-
-
 INTEGRATION = Integration(
     KIND,
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=TalkService.from_config,
     service_test=True,
 )

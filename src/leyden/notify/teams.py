@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, url_destination
@@ -108,7 +108,7 @@ class TeamsService(ConfiguredService[TeamsConfig]):
     """The ``[teams]`` section and the one request per card."""
 
     kind = KIND
-    section_name = KIND
+    section = SECTION
 
     def __init__(self, configs: Sequence[TeamsConfig], client: HTTPClient | None = None) -> None:
         self._client = client or HTTPClient("teams")
@@ -238,25 +238,13 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TeamsHandle
     )
 
 
-def _build_service(config: Config | None) -> TeamsService:
-    return TeamsService(config.sections(SECTION) if config is not None else [])
-
-
-def _global(service: TeamsService) -> bool:
-    return service.global_enabled()
-
-
-def _state_changes_only(service: TeamsService) -> bool:
-    return service.state_changes_only()
-
-
 INTEGRATION = Integration(
     KIND,
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=TeamsService.from_config,
     service_test=True,
-    global_handler=_global,
-    global_state_changes_only=_state_changes_only,
+    global_handler=TeamsService.global_enabled,
+    global_state_changes_only=TeamsService.state_changes_only,
 )

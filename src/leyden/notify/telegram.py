@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import go_json
 from leyden.model.alert import Event
 from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url
@@ -143,7 +143,7 @@ class TelegramService(ConfiguredService[TelegramConfig]):
     """The ``[telegram]`` bot: builds each request and makes it, one attempt each."""
 
     kind: ClassVar[str] = KIND
-    section_name: ClassVar[str] = "telegram"
+    section = SECTION
 
     def __init__(self, configs: Sequence[TelegramConfig], client: HTTPClient | None = None):
         super().__init__(configs)
@@ -299,26 +299,14 @@ def check(settings: Mapping[str, Any], service: TelegramService, tick: bool) -> 
     return None
 
 
-def _build_service(config: Config | None) -> TelegramService:
-    return TelegramService(config.sections(SECTION) if config is not None else [])
-
-
-def _global(service: TelegramService) -> bool:
-    return service.global_enabled()
-
-
-def _state_changes_only(service: TelegramService) -> bool:
-    return service.state_changes_only()
-
-
 INTEGRATION = Integration(
     KIND,
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=TelegramService.from_config,
     check=check,
     service_test=True,
-    global_handler=_global,
-    global_state_changes_only=_state_changes_only,
+    global_handler=TelegramService.global_enabled,
+    global_state_changes_only=TelegramService.state_changes_only,
 )

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult
@@ -104,7 +104,7 @@ def message_type(level: Level) -> str:
 
 class VictorOpsService(SingleService[VictorOpsConfig]):
     kind = KIND
-    section_name = KIND
+    section = SECTION
 
     def __init__(self, *args: Any, now: Callable[[], float] = _time.time, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -201,22 +201,14 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ServiceHand
     return _handler(option(options, KIND, "routing-key", str, ""), ctx)
 
 
-def _build_service(config: Config | None) -> VictorOpsService:
-    return VictorOpsService(config.sections(SECTION) if config is not None else [])
-
-
-def _global(service: VictorOpsService) -> bool:
-    return service.global_enabled()
-
-
 INTEGRATION = Integration(
     KIND,
     tick_name="victorOps",
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=VictorOpsService.from_config,
     service_test=True,
-    global_handler=_global,
+    global_handler=VictorOpsService.global_enabled,
     secret_options=("routing-key",),
 )

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template
 from leyden.go.types import GoStruct, StringMap, go_json
 from leyden.model.alert import Event, EventData, EventState, Level
@@ -178,7 +178,7 @@ class ZenossService(ConfiguredService[ZenossConfig]):
     """The ``[zenoss]`` configuration and the one request per event."""
 
     kind = KIND
-    section_name = KIND
+    section = SECTION
 
     def __init__(self, configs: Sequence[ZenossConfig], client: HTTPClient | None = None) -> None:
         super().__init__(configs)
@@ -486,27 +486,14 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ZenossHandl
     )
 
 
-def _build_service(config: Config | None) -> ZenossService:
-    sections = config.sections(SECTION) if config is not None else []
-    return ZenossService(sections)
-
-
-def _global(service: ZenossService) -> bool:
-    return service.global_enabled()
-
-
-def _state_changes_only(service: ZenossService) -> bool:
-    return service.state_changes_only()
-
-
 INTEGRATION = Integration(
     KIND,
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=ZenossService.from_config,
     check=building_check(KIND, from_tick, from_options),
     service_test=True,
-    global_handler=_global,
-    global_state_changes_only=_state_changes_only,
+    global_handler=ZenossService.global_enabled,
+    global_state_changes_only=ZenossService.state_changes_only,
 )

@@ -30,7 +30,7 @@ import aiosmtplib
 from leyden.notify._http import DeliveryResult
 from leyden.notify._service import ConfiguredService
 from leyden.notify.base import IntegrationError
-from leyden.notify.email.config import SMTPConfig
+from leyden.notify.email.config import SECTION, SMTPConfig
 from leyden.notify.email.message import build_message, parse_address
 
 __all__ = ["NO_RECIPIENTS", "SMTPService"]
@@ -57,7 +57,7 @@ class _Refused(Exception):
 
 class SMTPService(ConfiguredService[SMTPConfig]):
     kind = "smtp"
-    section_name = "smtp"
+    section = SECTION
 
     def __init__(self, configs: Sequence[SMTPConfig]) -> None:
         self._conn: aiosmtplib.SMTP | None = None
