@@ -10,7 +10,9 @@ from typing import ClassVar
 import pytest
 
 from leyden.config import Key, Section, SectionSpec, load_config
-from leyden.notify._service import ConfiguredService
+from leyden.model.alert import Level
+from leyden.notify._http import DeliveryResult
+from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import IntegrationError
 
 
@@ -84,3 +86,55 @@ def test_from_config_reads_the_services_section_and_names_it(tmp_path: Path) -> 
     path.write_text("")
     config = load_config(str(path), {}, integrations=[HookSections.section])
     assert HookSections.from_config(config).names() == ["built-in"]
+
+
+DEFAULTS = {"message": "hi", "level": "CRITICAL", "to": None, "data": {}, "on": False, "n": 1}
+
+
+@pytest.mark.parametrize(
+    ("options", "read", "error"),
+    [
+        (
+            {"colour": 1, "x": 2},
+            None,
+            "unknown hook test option(s): colour, x; valid options: "
+            "message, level, to, data, on, n",
+        ),
+        ({"message": 5}, "text", "hook test option 'message' must be a string"),
+        ({"to": "a@b"}, "texts", "hook test option 'to' must be a list of strings"),
+        ({"data": []}, "obj", "hook test option 'data' must be an object"),
+        ({"on": 1}, "flag", "hook test option 'on' must be true or false"),
+        ({"n": True}, "integer", "hook test option 'n' must be an integer"),
+        ({"n": 1.5}, "integer", "hook test option 'n' must be an integer"),
+        (
+            {"level": "critical"},
+            "level",
+            "hook test option 'level': unknown level 'critical'; "
+            "must be one of OK, INFO, WARNING, CRITICAL",
+        ),
+        ({"message": "yesterday"}, "time_ns", "hook test option 'message': invalid RFC 3339"),
+    ],
+)
+def test_service_test_options_name_the_kind_and_the_key(
+    options: dict[str, object], read: str | None, error: str
+) -> None:
+    with pytest.raises(IntegrationError) as exc:
+        given = ServiceTestOptions("hook", DEFAULTS, options)
+        key = next(iter(options))
+        getattr(given, read or "text")(key)
+    assert str(exc.value).startswith(error)
+
+
+def test_service_test_options_over_the_defaults() -> None:
+    given = ServiceTestOptions("hook", DEFAULTS, {"to": ["a@b"], "n": 7.0, "on": None})
+    assert (given.text("message"), given.texts("to"), given.obj("data")) == ("hi", ["a@b"], {})
+    assert (given.integer("n"), given.flag("on"), given.level()) == (7, False, Level.CRITICAL)
+    assert ServiceTestOptions("hook", DEFAULTS, {"level": "warning"}).level(any_case=True) == (
+        Level.WARNING
+    )
+    assert (
+        ServiceTestOptions("hook", DEFAULTS, {"message": "1970-01-01T00:00:01Z"}).time_ns("message")
+        == 10**9
+    )
+    assert service_test_answer(DeliveryResult("delivered", 204)) == (True, "")
+    assert service_test_answer(DeliveryResult("retry", 503, "busy")) == (False, "HTTP 503: busy")

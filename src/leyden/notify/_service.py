@@ -10,6 +10,12 @@ then takes ``build_service=XService.from_config``, ``global_handler=XService.glo
 and ``global_state_changes_only=XService.state_changes_only`` as they are.  A name the
 server does not have is refused when the task or handler is *defined*, naming what is
 configured (Kapacitor accepts it and fails on every event).
+
+A service test (``POST /kapacitor/v1/service-tests/<kind>``) reads its options the same way in
+every integration: :class:`ServiceTestOptions` lays them over the service's
+``default_test_options()`` (Kapacitor's TestOptions), refuses a key it does not have naming the
+valid ones, and reads each value by type with an error naming the kind and the key;
+:func:`service_test_answer` turns the one attempt's outcome into the test's ``(success, message)``.
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from leyden.config import Config, Section, SectionSpec
+from leyden.go.types import Time
+from leyden.model.alert import Level
+from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Problem
 from leyden.notify.base import IntegrationError
 
-__all__ = ["ConfiguredService", "format_names"]
+__all__ = ["ConfiguredService", "ServiceTestOptions", "format_names", "service_test_answer"]
 
 C = TypeVar("C", bound=Section)
 
@@ -158,3 +167,93 @@ class ConfiguredService(Generic[C]):
 
     async def close(self) -> None:
         return None
+
+
+class ServiceTestOptions:
+    """A service test's options over the service's ``default_test_options()``.
+
+    A key the defaults lack is refused, naming the valid ones (Kapacitor's strict decoding of
+    its TestOptions); each reader checks one value's type.  Every error is an
+    :class:`IntegrationError` that names the kind and the key and that ``test()`` answers as
+    ``(False, message)``.  An absent or ``null`` value reads as the type's empty value.
+    """
+
+    def __init__(self, kind: str, defaults: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+        unknown = sorted(str(k) for k in options if k not in defaults)
+        if unknown:
+            raise IntegrationError(
+                f"unknown {kind} test option(s): {', '.join(unknown)}; "
+                f"valid options: {', '.join(defaults)}"
+            )
+        self.kind = kind
+        self.values: dict[str, Any] = {**defaults, **options}
+
+    def _wrong(self, key: str, what: str) -> IntegrationError:
+        return IntegrationError(f"{self.kind} test option {key!r} must be {what}")
+
+    def text(self, key: str) -> str:
+        value = self.values.get(key)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise self._wrong(key, "a string")
+        return value
+
+    def texts(self, key: str) -> list[str]:
+        value = self.values.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._wrong(key, "a list of strings")
+        return list(value)
+
+    def obj(self, key: str) -> dict[str, Any]:
+        value = self.values.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self._wrong(key, "an object")
+        return dict(value)
+
+    def flag(self, key: str) -> bool:
+        value = self.values.get(key)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self._wrong(key, "true or false")
+        return value
+
+    def integer(self, key: str) -> int:
+        """An integer; a JSON number with no fraction (``7.0``) is one."""
+        value = self.values.get(key)
+        if value is None:
+            return 0
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._wrong(key, "an integer")
+        return value
+
+    def level(self, key: str = "level", *, any_case: bool = False) -> Level:
+        """A level name as Kapacitor decodes ``alert.Level`` (upper case); ``any_case`` for the
+        services that also take ``critical``."""
+        text = self.text(key)
+        try:
+            return Level.parse(text.upper() if any_case else text)
+        except ValueError:
+            raise IntegrationError(
+                f"{self.kind} test option {key!r}: unknown level {text!r}; must be one of "
+                + ", ".join(level.name for level in Level)
+            ) from None
+
+    def time_ns(self, key: str) -> int:
+        """An RFC 3339 time as nanoseconds since the epoch."""
+        try:
+            return int(Time.parse_rfc3339(self.text(key)))
+        except ValueError as exc:
+            raise IntegrationError(f"{self.kind} test option {key!r}: {exc}") from None
+
+
+def service_test_answer(result: DeliveryResult) -> tuple[bool, str]:
+    """A service test's answer from its one attempt: ``(True, "")`` or ``(False, reason)``."""
+    return (True, "") if result.delivered else (False, result.describe())

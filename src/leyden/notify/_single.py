@@ -12,8 +12,7 @@ common is here, so each kind's module is only its section, its request and its o
 * :class:`Request` and :class:`ServiceHandler`: one event → one request → one attempt through
   the outbox; the request names its secrets (a service key in the body, an API key in the URL
   path or a header) so no reason, log line or destination ever shows them.
-* :func:`kapacitor_url`, :func:`secret_digest`, the test-option readers and the section's
-  URL check.
+* :func:`kapacitor_url`, :func:`secret_digest` and the section's URL check.
 
 Kapacitor treats only its service's documented success status as success (200, or 202 for
 OpsGenie v2); Leyden takes any 2xx, and a 429 or 5xx is retried by the dispatcher (Kapacitor
@@ -31,10 +30,10 @@ from urllib.parse import urlsplit
 from leyden import API_BASE
 from leyden.config import Config, Section
 from leyden.go.types import GoStruct, go_json
-from leyden.model.alert import Event, Level
+from leyden.model.alert import Event
 from leyden.model.alertdata import alert_data
 from leyden.notify._http import DeliveryResult, HTTPClient, redact_url
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import ConfiguredService, service_test_answer
 from leyden.notify.base import HandlerConfigError, IntegrationError, RateLimit, SingleSend
 
 __all__ = [
@@ -48,10 +47,6 @@ __all__ = [
     "result_struct",
     "secret_digest",
     "str_list",
-    "test_level",
-    "test_options",
-    "test_str",
-    "test_str_list",
     "url_problem",
 ]
 
@@ -152,51 +147,6 @@ class NullListSection(Section):
         )
 
 
-# --- service tests ---------------------------------------------------------------------------
-
-
-def test_options(
-    kind: str, defaults: Mapping[str, Any], options: Mapping[str, Any]
-) -> dict[str, Any]:
-    """``options`` over Kapacitor's TestOptions ``defaults``; an unknown option is refused."""
-    unknown = sorted(str(k) for k in options if k not in defaults)
-    if unknown:
-        raise IntegrationError(
-            f"unknown {kind} test option(s): {', '.join(unknown)}; "
-            f"valid options: {', '.join(defaults)}"
-        )
-    return {**defaults, **options}
-
-
-def test_str(kind: str, options: Mapping[str, Any], key: str) -> str:
-    value = options.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise IntegrationError(f"{kind} test option {key!r} must be a string")
-    return value
-
-
-def test_str_list(kind: str, options: Mapping[str, Any], key: str) -> list[str]:
-    value = options.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise IntegrationError(f"{kind} test option {key!r} must be a list of strings")
-    return list(value)
-
-
-def test_level(kind: str, options: Mapping[str, Any], key: str) -> Level:
-    text = test_str(kind, options, key)
-    try:
-        return Level.parse(text)
-    except ValueError:
-        raise IntegrationError(
-            f"{kind} test option {key!r}: unknown level {text!r}; must be one of "
-            + ", ".join(level.name for level in Level)
-        ) from None
-
-
 # --- requests and handlers -------------------------------------------------------------------
 
 
@@ -289,8 +239,7 @@ class SingleService(ConfiguredService[C], Generic[C]):
             request = build(config)
         except IntegrationError as exc:
             return False, str(exc)
-        result = await self.post(request)
-        return (True, "") if result.delivered else (False, result.describe())
+        return service_test_answer(await self.post(request))
 
     async def close(self) -> None:
         await self._client.close()

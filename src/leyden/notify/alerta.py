@@ -39,11 +39,12 @@ from leyden.notify._mapstructure import (
     render,
 )
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
     HandlerError,
+    IntegrationError,
     SingleSend,
     service_of,
 )
@@ -238,25 +239,15 @@ class AlertaService(ConfiguredService[AlertaConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         """Send one test alert with the section's token (one attempt)."""
-        defaults = self.default_test_options()
-        unknown = sorted(str(k) for k in options if k not in defaults)
-        if unknown:
-            return False, (
-                f"unknown alerta test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(defaults)}"
-            )
-        o = {**defaults, **options}
-        if not self.config().enabled:
-            return False, NOT_ENABLED
         try:
-            strings = {k: _text(o[k], k) for k in _TEST_STRINGS}
-            service = _string_list(o["service"], "alerta test option", "service")
-            correlate = _string_list(o["correlate"], "alerta test option", "correlate")
-            attributes = o["attributes"] or {}
-            if not isinstance(attributes, Mapping):
-                raise HandlerConfigError("alerta test option 'attributes' must be an object")
-            timeout = duration_option(o["timeout"] or 0, "alerta test", "timeout")
-        except HandlerConfigError as exc:
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            if not self.config().enabled:
+                return False, NOT_ENABLED
+            strings = {k: o.text(k) for k in _TEST_STRINGS}
+            service, correlate = o.texts("service"), o.texts("correlate")
+            attributes = o.obj("attributes")
+            timeout = duration_option(o.values["timeout"] or 0, "alerta test", "timeout")
+        except (IntegrationError, HandlerConfigError) as exc:
             return False, str(exc)
         result = await self.alert(
             AlertaAlert(
@@ -275,7 +266,7 @@ class AlertaService(ConfiguredService[AlertaConfig]):
                 raw_data={"series": None},  # an empty models.Result, as Go encodes it
             )
         )
-        return (True, "") if result.delivered else (False, result.describe())
+        return service_test_answer(result)
 
     async def close(self) -> None:
         await self._client.close()
@@ -291,12 +282,6 @@ _TEST_STRINGS = (
     "message",
     "origin",
 )
-
-
-def _text(value: Any, key: str) -> str:
-    if not isinstance(value, str):
-        raise HandlerConfigError(f"alerta test option {key!r} must be a string")
-    return value
 
 
 def _string_list(value: Any, where: str, key: str) -> list[str]:

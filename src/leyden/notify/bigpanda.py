@@ -32,7 +32,7 @@ from leyden.go.types import Time, go_json
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, redact_url
 from leyden.notify._registry import Integration, Problem
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -233,31 +233,25 @@ class BigPandaService(ConfiguredService[BigPandaConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         """Kapacitor's Test: the options' alert without an ID, details or attributes."""
-        where = "bigpanda test"
-        merged = {**self.default_test_options(), **options}
         try:
-            check_keys(options, where, tuple(merged))
-            level = Level.parse(option(merged, where, "level", str, "").upper())
-            stamp = Time.parse_rfc3339(option(merged, where, "timestamp", str, ""))
-            raw = option(merged, where, "event_data", dict, {})
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            level = o.level(any_case=True)
+            when = o.time_ns("timestamp")
+            raw = o.obj("event_data")
             tags = raw.get("Tags") or {}
             fields = raw.get("Fields") or {}
             if not isinstance(tags, dict) or not isinstance(fields, dict):
-                raise HandlerConfigError(f"{where} option 'event_data': Tags and Fields: objects")
+                raise IntegrationError(f"{KIND} test option 'event_data': Tags and Fields: objects")
             data = EventData(
                 name=str(raw.get("Name") or ""),
                 task_name=str(raw.get("TaskName") or ""),
                 tags={str(k): str(v) for k, v in tags.items()},
                 fields=dict(fields),
             )
-            message = option(merged, where, "message", str, "")
-            app_key = option(merged, where, "app_key", str, "")
-            primary = option(merged, where, "primary_property", str, "")
-            secondary = option(merged, where, "secondary_property", str, "")
-        except HandlerConfigError as exc:
+            message, app_key = o.text("message"), o.text("app_key")
+            primary, secondary = o.text("primary_property"), o.text("secondary_property")
+        except IntegrationError as exc:
             return False, str(exc)
-        except ValueError as exc:
-            return False, f"{where}: {exc}"
 
         def build(config: BigPandaConfig) -> bytes:
             return alert_body(
@@ -266,7 +260,7 @@ class BigPandaService(ConfiguredService[BigPandaConfig]):
                 message=message,
                 details="",
                 level=level,
-                time_ns=int(stamp),
+                time_ns=when,
                 data=data,
                 app_key=app_key,
                 primary_property=primary,
@@ -274,8 +268,7 @@ class BigPandaService(ConfiguredService[BigPandaConfig]):
                 attributes={},
             )
 
-        result = await self.post("", build)
-        return (True, "") if result.delivered else (False, result.describe())
+        return service_test_answer(await self.post("", build))
 
     async def close(self) -> None:
         await self._client.close()

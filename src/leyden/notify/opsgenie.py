@@ -24,6 +24,7 @@ from leyden.config import Key, SectionSpec
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event
 from leyden.notify._registry import Integration
+from leyden.notify._service import ServiceTestOptions
 from leyden.notify._single import (
     NullListSection,
     Request,
@@ -31,9 +32,6 @@ from leyden.notify._single import (
     SingleService,
     result_struct,
     str_list,
-    test_options,
-    test_str,
-    test_str_list,
     url_problem,
 )
 from leyden.notify.base import HandlerContext, IntegrationError, check_keys, service_of
@@ -135,12 +133,9 @@ class OpsGenieService(SingleService[OpsGenieConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         try:
-            merged = test_options(KIND, self.default_test_options(), options)
-            teams = test_str_list(KIND, merged, "teams")
-            recipients = test_str_list(KIND, merged, "recipients")
-            kind, message, entity = (
-                test_str(KIND, merged, k) for k in ("message-type", "message", "entity-id")
-            )
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            teams, recipients = o.texts("teams"), o.texts("recipients")
+            kind, message, entity = (o.text(k) for k in ("message-type", "message", "entity-id"))
         except IntegrationError as exc:
             return False, str(exc)
         return await self.try_request(

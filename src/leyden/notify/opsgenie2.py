@@ -35,6 +35,7 @@ from leyden.config import Key, SectionSpec
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._registry import Integration
+from leyden.notify._service import ServiceTestOptions
 from leyden.notify._single import (
     NOT_ENABLED,
     NullListSection,
@@ -43,9 +44,6 @@ from leyden.notify._single import (
     SingleService,
     result_struct,
     str_list,
-    test_options,
-    test_str,
-    test_str_list,
     url_problem,
 )
 from leyden.notify.base import HandlerContext, IntegrationError, check_keys, option, service_of
@@ -202,12 +200,10 @@ class OpsGenie2Service(SingleService[OpsGenie2Config]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         try:
-            merged = test_options(KIND, self.default_test_options(), options)
-            teams = test_str_list(KIND, merged, "teams")
-            recipients = test_str_list(KIND, merged, "recipients")
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            teams, recipients = o.texts("teams"), o.texts("recipients")
             action, kind, message, entity = (
-                test_str(KIND, merged, k)
-                for k in ("recovery_action", "message-type", "message", "entity-id")
+                o.text(k) for k in ("recovery_action", "message-type", "message", "entity-id")
             )
             try:
                 level = Level.OK if kind == "RECOVERY" else Level.parse(kind)

@@ -28,14 +28,12 @@ from typing import Any, ClassVar
 from leyden.config import Key, Section, SectionSpec
 from leyden.model.alert import Event, Level
 from leyden.notify._registry import Integration
+from leyden.notify._service import ServiceTestOptions
 from leyden.notify._single import (
     Request,
     ServiceHandler,
     SingleService,
     secret_digest,
-    test_level,
-    test_options,
-    test_str,
     url_problem,
 )
 from leyden.notify.base import (
@@ -128,11 +126,9 @@ class PagerDutyService(SingleService[PagerDutyConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         try:
-            merged = test_options(KIND, self.default_test_options(), options)
-            incident_key = test_str(KIND, merged, "incident-key")
-            description = test_str(KIND, merged, "description")
-            details = test_str(KIND, merged, "details")
-            level = test_level(KIND, merged, "level")
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            incident_key, description = o.text("incident-key"), o.text("description")
+            details, level = o.text("details"), o.level()
         except IntegrationError as exc:
             return False, str(exc)
         return await self.try_request(

@@ -36,15 +36,13 @@ from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.go.types import GoStruct, Time
 from leyden.model.alert import Event, Level
 from leyden.notify._registry import Integration
+from leyden.notify._service import ServiceTestOptions
 from leyden.notify._single import (
     Request,
     ServiceHandler,
     SingleService,
     result_struct,
     secret_digest,
-    test_level,
-    test_options,
-    test_str,
     url_problem,
 )
 from leyden.notify.base import (
@@ -215,21 +213,14 @@ class PagerDuty2Service(SingleService[PagerDuty2Config]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         try:
-            merged = test_options(KIND, self.default_test_options(), options)
-            alert_id = test_str(KIND, merged, "alert_id")
-            description = test_str(KIND, merged, "description")
-            level = test_level(KIND, merged, "level")
-            try:
-                when = int(Time.parse_rfc3339(test_str(KIND, merged, "timestamp")))
-            except ValueError as exc:
-                raise IntegrationError(f"{KIND} test option 'timestamp': {exc}") from None
-            data = merged.get("event_data") or {}
-            if not isinstance(data, Mapping):
-                raise IntegrationError(f"{KIND} test option 'event_data' must be an object")
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            alert_id, description, level = o.text("alert_id"), o.text("description"), o.level()
+            when = o.time_ns("timestamp")
+            data = o.obj("event_data")
             tags = data.get("Tags") or {}
             if not isinstance(tags, Mapping):
                 raise IntegrationError(f"{KIND} test option 'event_data.Tags' must be an object")
-            links = _test_links(merged.get("links"))
+            links = _test_links(o.values.get("links"))
         except IntegrationError as exc:
             return False, str(exc)
         result = data.get("Result") or GoStruct([("series", None)])

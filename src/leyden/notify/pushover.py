@@ -26,9 +26,8 @@ from leyden.config import Key, Section, SectionSpec
 from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, redact_url
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
-    HandlerConfigError,
     HandlerContext,
     IntegrationError,
     SingleSend,
@@ -161,27 +160,20 @@ class PushoverService(ConfiguredService[PushoverConfig]):
         }
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
-        where = "pushover test"
-        merged = {**self.default_test_options(), **options}
         try:
-            check_keys(options, where, tuple(self.default_test_options()))
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
             opts = PushoverOptions(
-                user_key=option(merged, where, "user-key", str, ""),
-                device=option(merged, where, "device", str, ""),
-                title=option(merged, where, "title", str, ""),
-                url=option(merged, where, "url", str, ""),
-                url_title=option(merged, where, "url-title", str, ""),
-                sound=option(merged, where, "sound", str, ""),
+                user_key=o.text("user-key"),
+                device=o.text("device"),
+                title=o.text("title"),
+                url=o.text("url"),
+                url_title=o.text("url-title"),
+                sound=o.text("sound"),
             )
-            message = option(merged, where, "message", str, "")
-            level_text = option(merged, where, "level", str, "")
-            level = Level.parse(level_text.upper())
-        except HandlerConfigError as exc:
+            message, level = o.text("message"), o.level(any_case=True)
+        except IntegrationError as exc:
             return False, str(exc)
-        except ValueError as exc:
-            return False, f"{where} option 'level': {exc}"
-        result = await self.send(opts, message, level)
-        return (True, "") if result.delivered else (False, result.describe())
+        return service_test_answer(await self.send(opts, message, level))
 
     async def close(self) -> None:
         await self._client.close()

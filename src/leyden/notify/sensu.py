@@ -30,7 +30,7 @@ from leyden.go.types import go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Integration, Problem
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -48,7 +48,6 @@ KIND = "sensu"
 DEFAULT_SOURCE = "Kapacitor"
 TIMEOUT = 30.0
 OPTION_KEYS = ("source", "handlers", "metadata")
-TEST_OPTIONS = ("name", "source", "output", "handlers", "metadata", "level")
 NOT_ENABLED = "service is not enabled"
 #: Go's regexp ``^[\w\.-]+$``: \w is ASCII there
 _VALID_NAME = re.compile(r"^[0-9A-Za-z_.-]+$")
@@ -186,31 +185,18 @@ class SensuService(ConfiguredService[SensuConfig]):
         }
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
-        unknown = sorted(str(k) for k in options if k not in TEST_OPTIONS)
-        if unknown:
-            return False, (
-                f"unknown sensu test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(TEST_OPTIONS)}"
-            )
-        o = {**self.default_test_options(), **options}
-        for key in ("name", "source", "output", "level"):
-            if not isinstance(o[key], str):
-                return False, f"sensu test option {key!r} must be a string"
-        handlers = o["handlers"] if o["handlers"] is not None else []
-        if not isinstance(handlers, list) or not all(isinstance(h, str) for h in handlers):
-            return False, "sensu test option 'handlers' must be a list of strings"
-        metadata = o["metadata"] if o["metadata"] is not None else {}
-        if not isinstance(metadata, dict):
-            return False, "sensu test option 'metadata' must be an object"
         try:
-            level = Level.parse(o["level"])
-        except ValueError:
-            return False, f"invalid level {o['level']!r}"
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            name, source, output = o.text("name"), o.text("source"), o.text("output")
+            handlers, metadata, level = o.texts("handlers"), o.obj("metadata"), o.level()
+        except IntegrationError as exc:
+            return False, str(exc)
         config = self.default()
         if config is None or not config.enabled:
             return False, NOT_ENABLED
-        result = await self.alert(o["name"], o["source"], o["output"], handlers, metadata, level)
-        return (True, "") if result.delivered else (False, result.reason)
+        return service_test_answer(
+            await self.alert(name, source, output, handlers, metadata, level)
+        )
 
 
 async def _read_answer(reader: asyncio.StreamReader) -> bytes:

@@ -35,11 +35,12 @@ from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult, HTTPClient, url_destination
 from leyden.notify._mapstructure import building_check, cutoff, fold_options, parse_template, render
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
     HandlerError,
+    IntegrationError,
     SingleSend,
     service_of,
 )
@@ -200,26 +201,15 @@ class ServiceNowService(ConfiguredService[ServiceNowConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         """Send one test event to the section's URL (one attempt)."""
-        defaults = self.default_test_options()
-        unknown = sorted(str(k) for k in options if k not in defaults)
-        if unknown:
-            return False, (
-                f"unknown servicenow test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(defaults)}"
-            )
-        o = {**defaults, **options}
-        if not self.config().enabled:
-            return False, NOT_ENABLED
-        bad = [k for k, v in o.items() if k != "additional_info" and not isinstance(v, str)]
-        if bad:
-            return False, f"servicenow test option {bad[0]!r} must be a string"
         try:
-            level = Level.parse(o["level"])
-        except ValueError:
-            return False, f"servicenow test option 'level': unknown level {o['level']!r}"
-        info = o["additional_info"] or {}
-        if not isinstance(info, Mapping):
-            return False, "servicenow test option 'additional_info' must be an object"
+            given = ServiceTestOptions(KIND, self.default_test_options(), options)
+            if not self.config().enabled:
+                return False, NOT_ENABLED
+            o = {k: given.text(k) for k in given.values if k != "additional_info"}
+            level = given.level()
+            info = given.obj("additional_info")
+        except IntegrationError as exc:
+            return False, str(exc)
         data = _data_info(o["alert_id"], "", "", {}, {})
         try:
             handler_settings = _Templates.parse(
@@ -244,7 +234,7 @@ class ServiceNowService(ConfiguredService[ServiceNowConfig]):
                 **rendered,
             )
         )
-        return (True, "") if result.delivered else (False, result.describe())
+        return service_test_answer(result)
 
     async def close(self) -> None:
         await self._client.close()

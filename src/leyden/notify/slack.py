@@ -41,7 +41,7 @@ from leyden.notify._http import (
     url_destination,
 )
 from leyden.notify._registry import Integration, Problem
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -305,29 +305,13 @@ class SlackService(ConfiguredService[SlackConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         """Post one test message (one attempt): ``(True, "")`` or ``(False, reason)``."""
-        defaults = self.default_test_options()
-        unknown = sorted(str(k) for k in options if k not in defaults)
-        if unknown:
-            return False, (
-                f"unknown slack test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(defaults)}"
-            )
-        merged = {**defaults, **options}
-        bad = [k for k, v in merged.items() if not isinstance(v, str)]
-        if bad:
-            return False, f"slack test option {bad[0]!r} must be a string"
         try:
-            level = Level.parse(merged["level"].upper())
-        except ValueError:
-            return False, (
-                f"slack test option 'level': unknown level {merged['level']!r}; "
-                "valid levels: " + ", ".join(str(lv) for lv in Level)
-            )
-        opts = SlackOptions(
-            merged["workspace"], merged["channel"], merged["username"], merged["icon-emoji"]
-        )
-        result = await self.alert(opts, merged["message"], level)
-        return (True, "") if result.delivered else (False, result.describe())
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            opts = SlackOptions(*(o.text(key) for key in OPTION_KEYS))
+            message, level = o.text("message"), o.level(any_case=True)
+        except IntegrationError as exc:
+            return False, str(exc)
+        return service_test_answer(await self.alert(opts, message, level))
 
     async def close(self) -> None:
         await self._client.close()

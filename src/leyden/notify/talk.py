@@ -21,7 +21,7 @@ from leyden.go.types import go_json
 from leyden.model.alert import Event
 from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, url_destination
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -103,19 +103,12 @@ class TalkService(ConfiguredService[TalkConfig]):
         return {"title": "testTitle", "text": "test talk text"}
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
-        defaults = self.default_test_options()
-        unknown = sorted(str(k) for k in options if k not in defaults)
-        if unknown:
-            return False, (
-                f"unknown talk test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(defaults)}"
-            )
-        merged = {**defaults, **options}
-        bad = [k for k, v in merged.items() if not isinstance(v, str)]
-        if bad:
-            return False, f"talk test option {bad[0]!r} must be a string"
-        result = await self.alert(merged["title"], merged["text"])
-        return (True, "") if result.delivered else (False, result.describe())
+        try:
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            title, text = o.text("title"), o.text("text")
+        except IntegrationError as exc:
+            return False, str(exc)
+        return service_test_answer(await self.alert(title, text))
 
     async def close(self) -> None:
         await self._client.close()

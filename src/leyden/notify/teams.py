@@ -26,7 +26,7 @@ from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, url_destination
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -158,32 +158,16 @@ class TeamsService(ConfiguredService[TeamsConfig]):
         }
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
-        defaults = self.default_test_options()
-        unknown = sorted(str(k) for k in options if k not in defaults)
-        if unknown:
-            return False, (
-                f"unknown teams test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(defaults)}"
-            )
-        merged = {**defaults, **options}
-        bad = [k for k, v in merged.items() if not isinstance(v, str)]
-        if bad:
-            return False, f"teams test option {bad[0]!r} must be a string"
         try:
-            level = Level.parse(merged["level"].upper())
-        except ValueError:
-            return False, (
-                f"teams test option 'level': unknown level {merged['level']!r}; "
-                "valid levels: " + ", ".join(str(lv) for lv in Level)
-            )
-        result = await self.alert(
-            merged["channel_url"],
-            merged["alert_topic"],
-            merged["alert_id"],
-            merged["message"],
-            level,
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            texts = [o.text(k) for k in ("channel_url", "alert_topic", "alert_id", "message")]
+            level = o.level(any_case=True)
+        except IntegrationError as exc:
+            return False, str(exc)
+        channel_url, alert_topic, alert_id, message = texts
+        return service_test_answer(
+            await self.alert(channel_url, alert_topic, alert_id, message, level)
         )
-        return (True, "") if result.delivered else (False, result.describe())
 
     async def close(self) -> None:
         await self._client.close()

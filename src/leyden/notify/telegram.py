@@ -31,7 +31,7 @@ from leyden.go.types import go_json
 from leyden.model.alert import Event
 from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url
 from leyden.notify._registry import Integration, Problem
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -202,24 +202,18 @@ class TelegramService(ConfiguredService[TelegramConfig]):
         }
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
-        merged = {**self.default_test_options(), **options}
         try:
-            check_keys(options, "telegram test", tuple(self.default_test_options()))
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
             parsed = TelegramOptions(
-                chat_id=option(merged, "telegram test", "chat-id", str, ""),
-                parse_mode=option(merged, "telegram test", "parse-mode", str, ""),
-                disable_web_page_preview=option(
-                    merged, "telegram test", "disable-web-page-preview", bool, False
-                ),
-                disable_notification=option(
-                    merged, "telegram test", "disable-notification", bool, False
-                ),
+                chat_id=o.text("chat-id"),
+                parse_mode=o.text("parse-mode"),
+                disable_web_page_preview=o.flag("disable-web-page-preview"),
+                disable_notification=o.flag("disable-notification"),
             )
-            message = option(merged, "telegram test", "message", str, "")
-        except HandlerConfigError as exc:
+            message = o.text("message")
+        except IntegrationError as exc:
             return False, str(exc)
-        result = await self.send(parsed, message)
-        return (True, "") if result.delivered else (False, result.describe())
+        return service_test_answer(await self.send(parsed, message))
 
     async def close(self) -> None:
         await self._client.close()

@@ -33,14 +33,13 @@ from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Integration
+from leyden.notify._service import ServiceTestOptions
 from leyden.notify._single import (
     Request,
     ServiceHandler,
     SingleService,
     result_struct,
     secret_digest,
-    test_options,
-    test_str,
     url_problem,
 )
 from leyden.notify.base import HandlerContext, IntegrationError, check_keys, option, service_of
@@ -153,8 +152,8 @@ class VictorOpsService(SingleService[VictorOpsConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         try:
-            merged = test_options(KIND, self.default_test_options(), options)
-            values = {k: test_str(KIND, merged, k) for k in merged}
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            values = {k: o.text(k) for k in o.values}
         except IntegrationError as exc:
             return False, str(exc)
         when = int(self._now())

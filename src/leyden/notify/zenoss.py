@@ -37,11 +37,12 @@ from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify._http import DeliveryResult, HTTPClient, url_destination
 from leyden.notify._mapstructure import building_check, cutoff, fold_options, parse_template, render
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
     HandlerError,
+    IntegrationError,
     SingleSend,
     service_of,
 )
@@ -266,33 +267,16 @@ class ZenossService(ConfiguredService[ZenossConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         """Send one test event (one attempt)."""
-        defaults = self.default_test_options()
-        unknown = sorted(str(k) for k in options if k not in defaults)
-        if unknown:
-            return False, (
-                f"unknown zenoss test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(defaults)}"
-            )
-        o = {**defaults, **options}
-        if not self.config().enabled:
-            return False, NOT_ENABLED
-        tid = o["tid"]
-        if isinstance(tid, float) and tid.is_integer():
-            tid = int(tid)
-        if isinstance(tid, bool) or not isinstance(tid, int):
-            return False, "zenoss test option 'tid' must be an integer"
-        bad = [
-            k for k, v in o.items() if k not in ("tid", "custom_fields") and not isinstance(v, str)
-        ]
-        if bad:
-            return False, f"zenoss test option {bad[0]!r} must be a string"
         try:
-            level = Level.parse(o["level"])
-        except ValueError:
-            return False, f"zenoss test option 'level': unknown level {o['level']!r}"
-        custom = o["custom_fields"] or {}
-        if not isinstance(custom, Mapping):
-            return False, "zenoss test option 'custom_fields' must be an object"
+            given = ServiceTestOptions(KIND, self.default_test_options(), options)
+            if not self.config().enabled:
+                return False, NOT_ENABLED
+            tid = given.integer("tid")
+            o = {k: given.text(k) for k in given.values if k not in ("tid", "custom_fields")}
+            level = given.level()
+            custom = given.obj("custom_fields")
+        except IntegrationError as exc:
+            return False, str(exc)
         try:
             templates = _Templates.parse({k: o[k] for k in TEXTS if k != "message"}, custom)
             event = Event(
@@ -315,7 +299,7 @@ class ZenossService(ConfiguredService[ZenossConfig]):
                 custom_fields=fields,
             )
         )
-        return (True, "") if result.delivered else (False, result.describe())
+        return service_test_answer(result)
 
     async def close(self) -> None:
         await self._client.close()

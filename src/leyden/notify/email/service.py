@@ -28,7 +28,7 @@ from typing import Any
 import aiosmtplib
 
 from leyden.notify._http import DeliveryResult
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import IntegrationError
 from leyden.notify.email.config import SECTION, SMTPConfig
 from leyden.notify.email.message import build_message, parse_address
@@ -43,7 +43,6 @@ NO_RECIPIENTS = "not sending email, no recipients defined"
 NOT_ENABLED = "service is not enabled"
 TIMEOUT = 30.0
 _IMPLICIT_TLS_PORT = 465
-TEST_OPTIONS = ("to", "subject", "body")
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -281,24 +280,15 @@ class SMTPService(ConfiguredService[SMTPConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         """Mail the test message (one attempt): ``(True, "")`` or ``(False, reason)``."""
-        unknown = sorted(str(k) for k in options if k not in TEST_OPTIONS)
-        if unknown:
-            return False, (
-                f"unknown smtp test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(TEST_OPTIONS)}"
-            )
-        merged = {**self.default_test_options(), **options}
-        to = merged["to"] if merged["to"] is not None else []
-        if not isinstance(to, list) or not all(isinstance(t, str) for t in to):
-            return False, "smtp test option 'to' must be a list of strings"
-        for key in ("subject", "body"):
-            if not isinstance(merged[key], str):
-                return False, f"smtp test option {key!r} must be a string"
+        try:
+            o = ServiceTestOptions(self.kind, self.default_test_options(), options)
+            to, subject, body = o.texts("to"), o.text("subject"), o.text("body")
+        except IntegrationError as exc:
+            return False, str(exc)
         config = self.default()
         if config is None or not config.enabled:
             return False, NOT_ENABLED
-        result = await self.send_mail(to, merged["subject"], merged["body"])
-        return (True, "") if result.delivered else (False, result.reason or result.describe())
+        return service_test_answer(await self.send_mail(to, subject, body))
 
     async def close(self) -> None:
         self._drop()
