@@ -46,7 +46,6 @@ __all__ = [
     "result_json",
     "result_struct",
     "secret_digest",
-    "str_list",
     "url_problem",
 ]
 
@@ -125,15 +124,6 @@ def result_struct(event: Event) -> GoStruct:
 def result_json(event: Event) -> str:
     """``json.Marshal(models.Result)``: VictorOps' ``data`` and OpsGenie's ``description``."""
     return go_json(result_struct(event))
-
-
-def str_list(value: Any, where: str) -> list[str]:
-    """A list of strings from a handler option (``teams-list``), or a clear error."""
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise HandlerConfigError(f"{where} must be a list of strings, got {value!r}")
-    return list(value)
 
 
 class NullListSection(Section):

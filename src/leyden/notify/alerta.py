@@ -46,7 +46,9 @@ from leyden.notify.base import (
     HandlerError,
     IntegrationError,
     SingleSend,
+    option,
     service_of,
+    str_list,
 )
 
 __all__ = ["INTEGRATION", "AlertaConfig", "AlertaHandler", "AlertaService"]
@@ -284,14 +286,6 @@ _TEST_STRINGS = (
 )
 
 
-def _string_list(value: Any, where: str, key: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise HandlerConfigError(f"{where} {key!r} must be a list of strings, got {value!r}")
-    return list(value)
-
-
 def event_data(event: Event) -> GoStruct:
     """What the ``event`` template sees (Kapacitor's alerta ``eventData``)."""
     return GoStruct(
@@ -422,15 +416,8 @@ def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> AlertaHandler:
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> AlertaHandler:
     """From a ``kind: alerta`` handler file's ``options`` (Kapacitor's HandlerConfig)."""
     o = fold_options(options, KIND, OPTION_KEYS)
-    strings: dict[str, str] = {}
-    for key in OPTION_KEYS[:8]:
-        value = o.get(key)
-        if value is not None and not isinstance(value, str):
-            raise HandlerConfigError(f"alerta handler option {key!r} must be a string")
-        strings[key] = value or ""
-    attributes = o.get("attributes") or {}
-    if not isinstance(attributes, Mapping):
-        raise HandlerConfigError("alerta handler option 'attributes' must be a map")
+    strings = {key: option(o, KIND, key, str, "") for key in OPTION_KEYS[:8]}
+    attributes = option(o, KIND, "attributes", dict, {})
     return AlertaHandler(
         service_of(ctx, KIND, AlertaService, "Alerta"),
         ctx,
@@ -442,8 +429,8 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> AlertaHandl
         group=strings["group"] if "group" in o else DEFAULT_GROUP,
         value=strings["value"],
         origin=strings["origin"],
-        service_names=_string_list(o.get("service"), "alerta handler option", "service"),
-        correlate=_string_list(o.get("correlate"), "alerta handler option", "correlate"),
+        service_names=str_list(o.get("service"), f"{KIND} handler option 'service'"),
+        correlate=str_list(o.get("correlate"), f"{KIND} handler option 'correlate'"),
         attributes=attributes,
         timeout=duration_option(o.get("timeout"), KIND, "timeout"),
     )

@@ -183,6 +183,16 @@ def option(
     return value
 
 
+def str_list(value: Any, where: str) -> list[str]:
+    """A list of strings from a handler option or property (``teams-list``, ``.handlers()``),
+    ``[]`` when absent; the error starts with ``where`` (``opsgenie handler option 'teams-list'``)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise HandlerConfigError(f"{where} must be a list of strings, got {value!r}")
+    return list(value)
+
+
 def check_keys(options: Mapping[str, Any], kind: str, known: tuple[str, ...]) -> None:
     """Reject keys a handler does not have, as Kapacitor's strict option decoding does."""
     unknown = sorted(str(k) for k in options if k not in known)

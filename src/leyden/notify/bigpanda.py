@@ -320,10 +320,9 @@ class BigPandaHandler(SingleSend):
         return None  # the service owns the connections
 
 
-def _attributes(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise HandlerConfigError(f"{where} 'attributes' must be a map, got {value!r}")
-    return {str(k): v for k, v in value.items()}
+def _attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``.attribute(k, v)`` of a TICKscript, ``attributes`` of a handler file: a map."""
+    return {str(k): v for k, v in option(settings, KIND, "attributes", dict, {}).items()}
 
 
 def _tick_options(props: Mapping[str, Any]) -> BigPandaOptions:
@@ -332,7 +331,7 @@ def _tick_options(props: Mapping[str, Any]) -> BigPandaOptions:
         host=props.get("host") or "",
         primary_property=props.get("primaryProperty") or "",
         secondary_property=props.get("secondaryProperty") or "",
-        attributes=_attributes(props.get("attributes") or {}, "bigPanda property"),
+        attributes=_attributes(props),
     )
 
 
@@ -349,7 +348,7 @@ def _file_options(options: Mapping[str, Any]) -> BigPandaOptions:
         host=option(options, KIND, "host", str, ""),
         primary_property=option(options, KIND, "primary-property", str, ""),
         secondary_property=option(options, KIND, "secondary-property", str, ""),
-        attributes=_attributes(options.get("attributes") or {}, "bigpanda handler option"),
+        attributes=_attributes(options),
     )
 
 

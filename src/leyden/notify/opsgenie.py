@@ -31,10 +31,9 @@ from leyden.notify._single import (
     ServiceHandler,
     SingleService,
     result_struct,
-    str_list,
     url_problem,
 )
-from leyden.notify.base import HandlerContext, IntegrationError, check_keys, service_of
+from leyden.notify.base import HandlerContext, IntegrationError, check_keys, service_of, str_list
 from leyden.notify.victorops import message_type
 
 __all__ = ["DEFAULT_RECOVERY_URL", "DEFAULT_URL", "INTEGRATION", "OpsGenieConfig"]

@@ -43,10 +43,16 @@ from leyden.notify._single import (
     ServiceHandler,
     SingleService,
     result_struct,
-    str_list,
     url_problem,
 )
-from leyden.notify.base import HandlerContext, IntegrationError, check_keys, option, service_of
+from leyden.notify.base import (
+    HandlerContext,
+    IntegrationError,
+    check_keys,
+    option,
+    service_of,
+    str_list,
+)
 
 __all__ = ["DEFAULT_RECOVERY_ACTION", "DEFAULT_URL", "INTEGRATION", "OpsGenie2Config"]
 

@@ -39,6 +39,7 @@ from leyden.notify.base import (
     check_keys,
     option,
     service_of,
+    str_list,
 )
 from leyden.notify.tcp import split_address
 
@@ -256,20 +257,12 @@ class SensuHandler(SingleSend):
         return None
 
 
-def _strings(value: Any, where: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise HandlerConfigError(f"sensu handler {where} must be a list of strings")
-    return list(value)
-
-
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> SensuHandler:
     """From ``.sensu().source('…').handlers('…').metadata('k', v)``."""
     return SensuHandler(
         ctx,
         source=str(props.get("source") or ""),
-        handlers=_strings(props.get("handlers"), ".handlers()"),
+        handlers=str_list(props.get("handlers"), f"{KIND} handler .handlers()"),
         metadata=dict(props.get("metadata") or {}),
     )
 
@@ -280,7 +273,9 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> SensuHandle
     return SensuHandler(
         ctx,
         source=option(options, KIND, "source", str, ""),
-        handlers=_strings(option(options, KIND, "handlers", list, None), "option 'handlers'"),
+        handlers=str_list(
+            option(options, KIND, "handlers", list, None), f"{KIND} handler option 'handlers'"
+        ),
         metadata=option(options, KIND, "metadata", dict, {}),
     )
 

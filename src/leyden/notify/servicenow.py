@@ -42,6 +42,7 @@ from leyden.notify.base import (
     HandlerError,
     IntegrationError,
     SingleSend,
+    option,
     service_of,
 )
 
@@ -349,15 +350,6 @@ class ServiceNowHandler(SingleSend):
         return None  # the service owns the connections
 
 
-def _str(settings: Mapping[str, Any], key: str) -> str:
-    value = settings.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise HandlerConfigError(f"servicenow handler option {key!r} must be a string")
-    return value
-
-
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> ServiceNowHandler:
     """From ``.serviceNow().uRL().username().password().source().node().type().resource()
     .metricName().messageKey().additionalInfo(k, v)``."""
@@ -381,17 +373,14 @@ def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> ServiceNowHandle
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ServiceNowHandler:
     """From a ``kind: servicenow`` handler file's ``options``."""
     o = fold_options(options, KIND, OPTION_KEYS, OPTION_ALIASES)
-    info = o.get("additional_info") or {}
-    if not isinstance(info, Mapping):
-        raise HandlerConfigError("servicenow handler option 'additional_info' must be a map")
     return ServiceNowHandler(
         service_of(ctx, KIND, ServiceNowService, "ServiceNow"),
-        url=_str(o, "url"),
-        username=_str(o, "username"),
-        password=_str(o, "password"),
-        source=_str(o, "source"),
-        templates={key: _str(o, key) for key in _TEMPLATED},
-        additional_info=info,
+        url=option(o, KIND, "url", str, ""),
+        username=option(o, KIND, "username", str, ""),
+        password=option(o, KIND, "password", str, ""),
+        source=option(o, KIND, "source", str, ""),
+        templates={key: option(o, KIND, key, str, "") for key in _TEMPLATED},
+        additional_info=option(o, KIND, "additional_info", dict, {}),
     )
 
 

@@ -43,7 +43,6 @@ from leyden.notify._http import (
 from leyden.notify._registry import Integration, Problem
 from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
-    HandlerConfigError,
     HandlerContext,
     IntegrationError,
     RateLimit,
@@ -336,22 +335,10 @@ class SlackHandler(SingleSend):
         return None  # the service owns the connections
 
 
-def _text(value: Any, what: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise HandlerConfigError(f"slack handler: {what} must be a string, got {value!r}")
-    return value
-
-
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> SlackHandler:
     """From ``.slack().workspace().channel().username().iconEmoji()``."""
-    opts = SlackOptions(
-        workspace=_text(props.get("workspace"), "workspace"),
-        channel=_text(props.get("channel"), "channel"),
-        username=_text(props.get("username"), "username"),
-        icon_emoji=_text(props.get("iconEmoji"), "iconEmoji"),
-    )
+    tick_keys = ("workspace", "channel", "username", "iconEmoji")
+    opts = SlackOptions(*(option(props, KIND, key, str, "") for key in tick_keys))
     return SlackHandler(service_of(ctx, KIND, SlackService, "Slack"), opts)
 
 

@@ -205,9 +205,7 @@ def _checked_url(url: str, what: str) -> str:
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> TeamsHandler:
     """From ``.teams().channelURL('…')``."""
-    url = props.get("channelURL") or ""
-    if not isinstance(url, str):
-        raise HandlerConfigError("teams handler: channelURL must be a string")
+    url = option(props, KIND, "channelURL", str, "")
     return TeamsHandler(
         service_of(ctx, KIND, TeamsService, "Teams"), _checked_url(url, "channelURL")
     )

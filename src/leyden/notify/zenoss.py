@@ -44,6 +44,7 @@ from leyden.notify.base import (
     HandlerError,
     IntegrationError,
     SingleSend,
+    option,
     service_of,
 )
 
@@ -409,15 +410,6 @@ class ZenossHandler(SingleSend):
         return None  # the service owns the connections
 
 
-def _str(settings: Mapping[str, Any], key: str) -> str:
-    value = settings.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise HandlerConfigError(f"zenoss handler option {key!r} must be a string")
-    return value
-
-
 #: ``.zenoss()`` properties → the handler-file names of its texts
 _TICK_TEXTS = {
     "summary": "summary",
@@ -456,17 +448,14 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ZenossHandl
         tid = int(tid)
     if isinstance(tid, bool) or not isinstance(tid, int):
         raise HandlerConfigError(f"zenoss handler option 'tid' must be an integer, got {tid!r}")
-    custom = o.get("customField") or {}
-    if not isinstance(custom, Mapping):
-        raise HandlerConfigError("zenoss handler option 'customField' must be a map")
     return ZenossHandler(
         service_of(ctx, KIND, ZenossService, "Zenoss"),
-        action=_str(o, "action"),
-        method=_str(o, "method"),
-        type=_str(o, "type"),
+        action=option(o, KIND, "action", str, ""),
+        method=option(o, KIND, "method", str, ""),
+        type=option(o, KIND, "type", str, ""),
         tid=tid,
-        texts={key: _str(o, key) for key in TEXTS},
-        custom_fields=custom,
+        texts={key: option(o, KIND, key, str, "") for key in TEXTS},
+        custom_fields=option(o, KIND, "customField", dict, {}),
     )
 
 

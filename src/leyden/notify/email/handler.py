@@ -26,6 +26,7 @@ from leyden.notify.base import (
     check_keys,
     option,
     service_of,
+    str_list,
 )
 from leyden.notify.email.service import SMTPService
 
@@ -106,22 +107,12 @@ class EmailHandler(SingleSend):
         return None
 
 
-def _strings(value: Any, where: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise HandlerConfigError(f"email handler {where} must be a list of strings")
-    return list(value)
-
-
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> EmailHandler:
     """From ``.email('a@b', …).to(…).toTemplates(…)``."""
     return EmailHandler(
         ctx,
-        to=_strings(props.get("to"), ".to()"),
-        to_templates=_strings(props.get("toTemplates"), ".toTemplates()"),
+        to=str_list(props.get("to"), "email handler .to()"),
+        to_templates=str_list(props.get("toTemplates"), "email handler .toTemplates()"),
     )
 
 
@@ -130,8 +121,10 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> EmailHandle
     check_keys(options, KIND, OPTION_KEYS)
     return EmailHandler(
         ctx,
-        to=_strings(option(options, KIND, "to", list, None), "option 'to'"),
-        to_templates=_strings(option(options, KIND, "to-field", list, None), "option 'to-field'"),
+        to=str_list(option(options, KIND, "to", list, None), f"{KIND} handler option 'to'"),
+        to_templates=str_list(
+            option(options, KIND, "to-field", list, None), f"{KIND} handler option 'to-field'"
+        ),
     )
 
 
