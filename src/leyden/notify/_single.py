@@ -12,7 +12,7 @@ common is here, so each kind's module is only its section, its request and its o
 * :class:`Request` and :class:`ServiceHandler`: one event → one request → one attempt through
   the outbox; the request names its secrets (a service key in the body, an API key in the URL
   path or a header) so no reason, log line or destination ever shows them.
-* :func:`kapacitor_url`, :func:`secret_digest` and the section's URL check.
+* :func:`kapacitor_url`, :meth:`SingleService.key_digest` and the section's URL check.
 
 Kapacitor treats only its service's documented success status as success (200, or 202 for
 OpsGenie v2); Leyden takes any 2xx, and a 429 or 5xx is retried by the dispatcher (Kapacitor
@@ -21,7 +21,6 @@ tries once).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, TypeVar
@@ -32,7 +31,7 @@ from leyden.config import Config, Section
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event
 from leyden.model.alertdata import alert_data
-from leyden.notify._http import DeliveryResult, HTTPClient, redact_url
+from leyden.notify._http import DeliveryResult, HTTPClient, redact_url, secret_digest
 from leyden.notify._service import ConfiguredService, service_test_answer
 from leyden.notify.base import HandlerConfigError, IntegrationError, RateLimit, SingleSend
 
@@ -45,7 +44,6 @@ __all__ = [
     "kapacitor_url",
     "result_json",
     "result_struct",
-    "secret_digest",
     "url_problem",
 ]
 
@@ -72,14 +70,6 @@ def kapacitor_url(config: Config | None) -> str:
         host = f"[{host}]"
     scheme = "https" if http.https_enabled else "http"
     return f"{scheme}://{host}:{port}{API_BASE}"
-
-
-def secret_digest(secret: str) -> str:
-    """A short digest naming a secret (a routing key) in destinations and rate-limit keys;
-    32 bits of SHA-256 say nothing of the key."""
-    if not secret:
-        return "default"
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 def url_problem(key: str, url: str) -> str | None:
@@ -188,6 +178,13 @@ class SingleService(ConfiguredService[C], Generic[C]):
         if config is None or not getattr(config, "enabled", False):
             raise IntegrationError(NOT_ENABLED)
         return config
+
+    def key_digest(self, key: str, attr: str) -> str:
+        """Names the key a handler sends with (its own ``key``, else the section's ``attr``: a
+        routing key) in destinations and rate-limit keys: its 32-bit
+        :func:`~leyden.notify._http.secret_digest`, ``default`` when there is none."""
+        key = key or str(getattr(self.config(), attr, ""))
+        return secret_digest(key) if key else "default"
 
     def not_enabled_reason(self) -> str:
         return f"{self.kind}: {NOT_ENABLED} (set enabled = true in {self.section_label()})"

@@ -19,7 +19,6 @@ and sends nothing).
 
 from __future__ import annotations
 
-import hashlib
 import html
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +29,13 @@ from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.go.types import Time, go_json
 from leyden.model.alert import Event, EventData, EventState, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, redact_url
+from leyden.notify._http import (
+    DeliveryResult,
+    HTTPClient,
+    is_http_url,
+    redact_url,
+    secret_digest,
+)
 from leyden.notify._registry import Integration, Problem
 from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
@@ -191,7 +196,7 @@ class BigPandaService(ConfiguredService[BigPandaConfig]):
     def destination(self, url: str) -> str:
         config = self.configured() or BigPandaConfig()
         target = url or config.url
-        digest = hashlib.sha256(f"{target}\x00{config.token}".encode()).hexdigest()[:12]
+        digest = secret_digest(target, config.token, length=12)
         return f"bigpanda:{redact_url(target)} #{digest}"
 
     async def post(self, url: str, build: Callable[[BigPandaConfig], bytes]) -> DeliveryResult:

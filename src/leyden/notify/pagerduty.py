@@ -33,7 +33,6 @@ from leyden.notify._single import (
     Request,
     ServiceHandler,
     SingleService,
-    secret_digest,
     url_problem,
 )
 from leyden.notify.base import (
@@ -145,8 +144,7 @@ class PagerDutyService(SingleService[PagerDutyConfig]):
 
 def _handler(service_key: str, ctx: HandlerContext) -> ServiceHandler:
     service = service_of(ctx, KIND, PagerDutyService, "PagerDuty")
-    config = service.config()
-    digest = secret_digest(service_key or (config.service_key if config else ""))
+    digest = service.key_digest(service_key, "service_key")
 
     def build(event: Event, config: PagerDutyConfig) -> Request:
         return service.request(

@@ -42,7 +42,6 @@ from leyden.notify._single import (
     ServiceHandler,
     SingleService,
     result_struct,
-    secret_digest,
     url_problem,
 )
 from leyden.notify.base import (
@@ -275,8 +274,7 @@ def _links(value: Any, where: str) -> list[LinkTemplate]:
 
 def _handler(routing_key: str, links: list[LinkTemplate], ctx: HandlerContext) -> ServiceHandler:
     service = service_of(ctx, KIND, PagerDuty2Service, "PagerDuty")
-    config = service.config()
-    digest = secret_digest(routing_key or (config.routing_key if config else ""))
+    digest = service.key_digest(routing_key, "routing_key")
 
     def build(event: Event, config: PagerDuty2Config) -> Request:
         return service.request(

@@ -16,7 +16,6 @@ Pushover has no ``global`` / ``state-changes-only`` (nor does Kapacitor's sectio
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -24,7 +23,13 @@ from urllib.parse import quote_plus
 
 from leyden.config import Key, Section, SectionSpec
 from leyden.model.alert import Event, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, redact_url
+from leyden.notify._http import (
+    DeliveryResult,
+    HTTPClient,
+    is_http_url,
+    redact_url,
+    secret_digest,
+)
 from leyden.notify._registry import Integration
 from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
@@ -143,7 +148,7 @@ class PushoverService(ConfiguredService[PushoverConfig]):
         """The API host and a digest of the user key the notification goes to."""
         config = self.configured() or PushoverConfig()
         user = opts.user_key or config.user_key
-        digest = hashlib.sha256(f"{config.url}\x00{user}".encode()).hexdigest()[:12]
+        digest = secret_digest(config.url, user, length=12)
         return f"pushover:{redact_url(config.url)} user#{digest}"
 
     def default_test_options(self) -> dict[str, Any]:

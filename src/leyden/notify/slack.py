@@ -22,7 +22,6 @@ redacted in the config API, never in a log, error or reason.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from leyden.notify._http import (
     TLSConfigError,
     build_ssl_context,
     is_http_url,
+    secret_digest,
     url_destination,
 )
 from leyden.notify._registry import Integration, Problem
@@ -171,11 +171,6 @@ SECTION = SectionSpec(
 )
 
 
-def _digest(secret: str) -> str:
-    """32 bits of SHA-256: tells two tokens apart, says nothing of either."""
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-
-
 def payload(*, channel: str, message: str, username: str, icon_emoji: str, level: Level) -> bytes:
     """The body Kapacitor's ``preparePost`` encodes: a Go map (sorted keys) and a newline."""
     attachment = GoStruct(
@@ -245,7 +240,7 @@ class SlackService(ConfiguredService[SlackConfig]):
             return f"slack workspace {opts.workspace or '(default)'}"
         parts = ["slack", url_destination(config.url)]
         if config.token:
-            parts.append(f"token #{_digest(config.token)}")
+            parts.append(f"token #{secret_digest(config.token)}")
         channel = self._channel(config, opts.channel)
         if channel:
             parts.append(channel)
@@ -260,7 +255,7 @@ class SlackService(ConfiguredService[SlackConfig]):
             return ()
         key = f"slack {url_destination(config.url)}"
         if config.token:
-            key += f" token #{_digest(config.token)} {self._channel(config, opts.channel)}"
+            key += f" token #{secret_digest(config.token)} {self._channel(config, opts.channel)}"
         return (RateLimit(key, MESSAGES_PER_SECOND, 1.0),)
 
     async def alert(self, opts: SlackOptions, message: str, level: Level) -> DeliveryResult:

@@ -18,7 +18,6 @@ in the body's ``parameters.retry_after``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import posixpath
 from collections.abc import Mapping, Sequence
@@ -29,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import go_json
 from leyden.model.alert import Event
-from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url
+from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, secret_digest
 from leyden.notify._registry import Integration, Problem
 from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
@@ -105,8 +104,7 @@ SECTION = SectionSpec("telegram", TelegramConfig, multiple=False, defaults=({},)
 
 def bot_digest(config: TelegramConfig) -> str:
     """A short digest naming the bot (URL and token) in keys and destinations, never the token."""
-    text = f"{config.url}\x00{config.token}".encode("utf-8", "surrogatepass")
-    return hashlib.sha256(text).hexdigest()[:12]
+    return secret_digest(config.url, config.token, length=12)
 
 
 def send_message_url(base: str, token: str) -> str:

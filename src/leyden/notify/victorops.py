@@ -39,7 +39,6 @@ from leyden.notify._single import (
     ServiceHandler,
     SingleService,
     result_struct,
-    secret_digest,
     url_problem,
 )
 from leyden.notify.base import HandlerContext, IntegrationError, check_keys, option, service_of
@@ -172,8 +171,7 @@ class VictorOpsService(SingleService[VictorOpsConfig]):
 
 def _handler(routing_key: str, ctx: HandlerContext) -> ServiceHandler:
     service = service_of(ctx, KIND, VictorOpsService, "VictorOps")
-    config = service.config()
-    digest = secret_digest(routing_key or (config.routing_key if config else ""))
+    digest = service.key_digest(routing_key, "routing_key")
 
     def build(event: Event, config: VictorOpsConfig) -> Request:
         return service.request(
