@@ -138,3 +138,8 @@ def test_service_test_options_over_the_defaults() -> None:
     )
     assert service_test_answer(DeliveryResult("delivered", 204)) == (True, "")
     assert service_test_answer(DeliveryResult("retry", 503, "busy")) == (False, "HTTP 503: busy")
+
+
+def test_config_is_the_default_element_or_the_sections_own_defaults() -> None:
+    assert HookSections([Hook("a"), Hook("b", default=True)]).config().workspace == "b"
+    assert HookSections([]).config() == Hook()

@@ -21,7 +21,7 @@ valid ones, and reads each value by type with an error naming the kind and the k
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from leyden.config import Config, Section, SectionSpec
 from leyden.go.types import Time
@@ -103,6 +103,12 @@ class ConfiguredService(Generic[C]):
             return self._configs[0]
         unnamed = [c for c in self._configs if not self._name(c)]
         return unnamed[0] if unnamed else None
+
+    def config(self) -> C:
+        """The default element, else the section's own defaults (a service built without a
+        configuration): what destinations and test options read before anything is sent."""
+        config = self.default()
+        return config if config is not None else cast(C, self.section.cls())
 
     def configured(self, name: str = "") -> C | None:
         """The element called ``name`` (``""``: the default), enabled or not."""

@@ -168,10 +168,6 @@ class SingleService(ConfiguredService[C], Generic[C]):
         service.client_url = kapacitor_url(config)
         return service
 
-    def config(self) -> C | None:
-        """The section (None only when the service was built without one)."""
-        return self.default()
-
     def enabled_config(self) -> C:
         """The section when ``enabled``; raises Kapacitor's "service is not enabled"."""
         config = self.default()

@@ -168,9 +168,6 @@ class AlertaService(ConfiguredService[AlertaConfig]):
         super().__init__(configs)
         self._client = client or HTTPClient("alerta")
 
-    def config(self) -> AlertaConfig:
-        return self.default() or AlertaConfig()
-
     def destination(self) -> str:
         return f"alerta:{url_destination(self.config().url)}"
 

@@ -194,7 +194,7 @@ class BigPandaService(ConfiguredService[BigPandaConfig]):
         self._now = now
 
     def destination(self, url: str) -> str:
-        config = self.configured() or BigPandaConfig()
+        config = self.config()
         target = url or config.url
         digest = secret_digest(target, config.token, length=12)
         return f"bigpanda:{redact_url(target)} #{digest}"

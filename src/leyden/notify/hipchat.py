@@ -96,9 +96,8 @@ class HipChatService(ConfiguredService[HipChatConfig]):
 
     def default_test_options(self) -> dict[str, Any]:
         """Kapacitor's TestOptions: the section's room, its test message, CRITICAL."""
-        config = self.configured()
         return {
-            "room": config.room if config is not None else "",
+            "room": self.config().room,
             "message": TEST_MESSAGE,
             "level": "CRITICAL",
         }

@@ -123,8 +123,8 @@ class OpsGenieService(SingleService[OpsGenieConfig]):
         """Kapacitor's TestOptions (teams and recipients are the section's)."""
         config = self.config()
         return {
-            "teams": config.teams if config is not None else None,
-            "recipients": config.recipients if config is not None else None,
+            "teams": config.teams,
+            "recipients": config.recipients,
             "message-type": "CRITICAL",
             "message": "test opsgenie message",
             "entity-id": "testEntityID",

@@ -194,11 +194,9 @@ class OpsGenie2Service(SingleService[OpsGenie2Config]):
         """Kapacitor's TestOptions (teams, recipients and recovery_action are the section's)."""
         config = self.config()
         return {
-            "teams": config.teams if config is not None else None,
-            "recipients": config.recipients if config is not None else None,
-            "recovery_action": (
-                config.recovery_action if config is not None else DEFAULT_RECOVERY_ACTION
-            ),
+            "teams": config.teams,
+            "recipients": config.recipients,
+            "recovery_action": config.recovery_action,
             "message-type": "CRITICAL",
             "message": "test opsgenie message",
             "entity-id": "testEntityID",

@@ -146,7 +146,7 @@ class PushoverService(ConfiguredService[PushoverConfig]):
 
     def destination(self, opts: PushoverOptions) -> str:
         """The API host and a digest of the user key the notification goes to."""
-        config = self.configured() or PushoverConfig()
+        config = self.config()
         user = opts.user_key or config.user_key
         digest = secret_digest(config.url, user, length=12)
         return f"pushover:{redact_url(config.url)} user#{digest}"

@@ -140,9 +140,6 @@ class ServiceNowService(ConfiguredService[ServiceNowConfig]):
         super().__init__(configs)
         self._client = client or HTTPClient("servicenow")
 
-    def config(self) -> ServiceNowConfig:
-        return self.default() or ServiceNowConfig()
-
     def destination(self, url: str = "") -> str:
         return f"servicenow:{url_destination(url or self.config().url)}"
 

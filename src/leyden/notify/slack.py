@@ -287,10 +287,10 @@ class SlackService(ConfiguredService[SlackConfig]):
 
     def default_test_options(self) -> dict[str, Any]:
         """Kapacitor's testOptions: the default workspace and its channel, a CRITICAL message."""
-        config = self.default()
+        config = self.config()
         return {
-            "workspace": config.workspace if config is not None else "",
-            "channel": config.channel if config is not None else "",
+            "workspace": config.workspace,
+            "channel": config.channel,
             "message": TEST_MESSAGE,
             "level": "CRITICAL",
             "username": "",

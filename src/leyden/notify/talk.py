@@ -82,10 +82,8 @@ class TalkService(ConfiguredService[TalkConfig]):
         super().__init__(configs)
 
     def destination(self) -> str:
-        config = self.default()
-        if config is None or not config.url:
-            return "talk (no url)"
-        return f"talk {url_destination(config.url)}"
+        url = self.config().url
+        return f"talk {url_destination(url)}" if url else "talk (no url)"
 
     async def alert(self, title: str, text: str) -> DeliveryResult:
         """ONE attempt to post ``text`` under ``title``."""

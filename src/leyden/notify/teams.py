@@ -118,8 +118,7 @@ class TeamsService(ConfiguredService[TeamsConfig]):
         """The webhook a handler posts to (its own, else the section's); "" if none yet."""
         if channel_url:
             return channel_url
-        config = self.default()
-        return config.channel_url if config is not None else ""
+        return self.config().channel_url
 
     def destination(self, channel_url: str) -> str:
         url = self.url(channel_url)

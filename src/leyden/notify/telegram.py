@@ -148,8 +148,7 @@ class TelegramService(ConfiguredService[TelegramConfig]):
         self._client = client or HTTPClient("telegram")
 
     def chat(self, options: TelegramOptions) -> str:
-        config = self.configured()
-        return options.chat_id or (config.chat_id if config is not None else "")
+        return options.chat_id or self.config().chat_id
 
     def request(self, options: TelegramOptions, text: str) -> tuple[str, bytes, TelegramConfig]:
         """The URL, JSON body and section of one message; IntegrationError when it cannot be sent."""
@@ -190,7 +189,7 @@ class TelegramService(ConfiguredService[TelegramConfig]):
 
     def default_test_options(self) -> dict[str, Any]:
         """Kapacitor's TestOptions: the section's chat and switches, its test message."""
-        config = self.configured() or TelegramConfig()
+        config = self.config()
         return {
             "chat-id": config.chat_id,
             "parse-mode": config.parse_mode,
@@ -223,7 +222,7 @@ class TelegramHandler(SingleSend):
     def __init__(self, service: TelegramService, options: TelegramOptions) -> None:
         self.service = service
         self.options = options
-        config = service.configured() or TelegramConfig()
+        config = service.config()
         bot = bot_digest(config)
         chat = service.chat(options)
         self.destination = f"telegram:bot#{bot} chat {chat or '(none)'}"

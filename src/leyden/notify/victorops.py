@@ -143,7 +143,7 @@ class VictorOpsService(SingleService[VictorOpsConfig]):
         """Kapacitor's TestOptions (the routing key is the section's)."""
         config = self.config()
         return {
-            "routingKey": config.routing_key if config is not None else "",
+            "routingKey": config.routing_key,
             "messageType": "CRITICAL",
             "message": "test victorops message",
             "entityID": "testEntityID",

@@ -186,9 +186,6 @@ class ZenossService(ConfiguredService[ZenossConfig]):
         super().__init__(configs)
         self._client = client or HTTPClient("zenoss")
 
-    def config(self) -> ZenossConfig:
-        return self.default() or ZenossConfig()
-
     def destination(self, url: str = "") -> str:
         return f"zenoss:{url_destination(url or self.config().url)}"
 
