@@ -29,6 +29,7 @@ hardened with instead of copying them:
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import hashlib
 import math
@@ -57,6 +58,7 @@ __all__ = [
     "SessionPool",
     "TLSConfigError",
     "backoff",
+    "basic_auth",
     "build_ssl_context",
     "classify",
     "is_http_url",
@@ -111,6 +113,16 @@ def secret_digest(*secrets: str, length: int = 8) -> str:
     """
     text = "\x00".join(secrets).encode("utf-8", "surrogatepass")
     return hashlib.sha256(text).hexdigest()[:length]
+
+
+def basic_auth(username: str, password: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    """``Authorization: Basic <user:password in base64>`` when both are set (Go's
+    ``SetBasicAuth``, as ServiceNow and Zenoss send it; no header otherwise), and the secrets
+    it puts in the request, which no reason may show: the password and the encoded pair."""
+    if not (username and password):
+        return {}, (password,)
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": "Basic " + token}, (password, token)
 
 
 def url_destination(url: str) -> str:

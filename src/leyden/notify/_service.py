@@ -30,7 +30,17 @@ from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Problem
 from leyden.notify.base import IntegrationError
 
-__all__ = ["ConfiguredService", "ServiceTestOptions", "format_names", "service_test_answer"]
+__all__ = [
+    "NOT_ENABLED",
+    "ConfiguredService",
+    "ServiceTestOptions",
+    "format_names",
+    "service_test_answer",
+]
+
+#: Kapacitor's words when a service's section has ``enabled = false`` (its service tests and
+#: the reason of an event it refuses)
+NOT_ENABLED = "service is not enabled"
 
 C = TypeVar("C", bound=Section)
 

@@ -32,11 +32,10 @@ from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event
 from leyden.model.alertdata import alert_data
 from leyden.notify._http import DeliveryResult, HTTPClient, redact_url, secret_digest
-from leyden.notify._service import ConfiguredService, service_test_answer
+from leyden.notify._service import NOT_ENABLED, ConfiguredService, service_test_answer
 from leyden.notify.base import HandlerConfigError, IntegrationError, RateLimit, SingleSend
 
 __all__ = [
-    "NOT_ENABLED",
     "NullListSection",
     "Request",
     "ServiceHandler",
@@ -47,8 +46,6 @@ __all__ = [
     "url_problem",
 ]
 
-#: Kapacitor's words when a service's section has ``enabled = false``
-NOT_ENABLED = "service is not enabled"
 
 C = TypeVar("C", bound=Section)
 

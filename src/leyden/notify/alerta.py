@@ -39,7 +39,12 @@ from leyden.notify._mapstructure import (
     render,
 )
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
+from leyden.notify._service import (
+    NOT_ENABLED,
+    ConfiguredService,
+    ServiceTestOptions,
+    service_test_answer,
+)
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -59,7 +64,6 @@ DEFAULT_EVENT = "{{ .ID }}"
 DEFAULT_GROUP = "{{ .Group }}"
 DEFAULT_TIMEOUT = 24 * 3600 * 10**9
 DEFAULT_TOKEN_PREFIX = "Bearer"
-NOT_ENABLED = "service is not enabled"
 
 #: Kapacitor's HandlerConfig mapstructure names
 OPTION_KEYS = (

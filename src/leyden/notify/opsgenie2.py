@@ -35,9 +35,8 @@ from leyden.config import Key, SectionSpec
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._registry import Integration
-from leyden.notify._service import ServiceTestOptions
+from leyden.notify._service import NOT_ENABLED, ServiceTestOptions
 from leyden.notify._single import (
-    NOT_ENABLED,
     NullListSection,
     Request,
     ServiceHandler,

@@ -30,7 +30,12 @@ from leyden.go.types import go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Integration, Problem
-from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
+from leyden.notify._service import (
+    NOT_ENABLED,
+    ConfiguredService,
+    ServiceTestOptions,
+    service_test_answer,
+)
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -49,7 +54,6 @@ KIND = "sensu"
 DEFAULT_SOURCE = "Kapacitor"
 TIMEOUT = 30.0
 OPTION_KEYS = ("source", "handlers", "metadata")
-NOT_ENABLED = "service is not enabled"
 #: Go's regexp ``^[\w\.-]+$``: \w is ASCII there
 _VALID_NAME = re.compile(r"^[0-9A-Za-z_.-]+$")
 _STATUS = {Level.OK: 0, Level.INFO: 0, Level.WARNING: 1, Level.CRITICAL: 2}
@@ -192,8 +196,7 @@ class SensuService(ConfiguredService[SensuConfig]):
             handlers, metadata, level = o.texts("handlers"), o.obj("metadata"), o.level()
         except IntegrationError as exc:
             return False, str(exc)
-        config = self.default()
-        if config is None or not config.enabled:
+        if not self.config().enabled:
             return False, NOT_ENABLED
         return service_test_answer(
             await self.alert(name, source, output, handlers, metadata, level)

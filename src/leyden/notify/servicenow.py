@@ -22,7 +22,6 @@ an error or the config API (``password: true``).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -32,10 +31,15 @@ from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template
 from leyden.go.types import GoStruct, StringMap, format_value, go_json
 from leyden.model.alert import Event, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, url_destination
+from leyden.notify._http import DeliveryResult, HTTPClient, basic_auth, url_destination
 from leyden.notify._mapstructure import building_check, cutoff, fold_options, parse_template, render
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
+from leyden.notify._service import (
+    NOT_ENABLED,
+    ConfiguredService,
+    ServiceTestOptions,
+    service_test_answer,
+)
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -50,7 +54,6 @@ __all__ = ["INTEGRATION", "ServiceNowConfig", "ServiceNowHandler", "ServiceNowSe
 
 KIND = "servicenow"
 DEFAULT_URL = "https://instance.service-now.com/api/global/em/jsonv2"
-NOT_ENABLED = "service is not enabled"
 USUAL_CUTOFF = 100
 
 #: Kapacitor's HandlerConfig: mapstructure tags, and untagged fields matched by name in any case
@@ -170,16 +173,13 @@ class ServiceNowService(ConfiguredService[ServiceNowConfig]):
         url = event.url or config.url
         username = event.username or config.username
         password = event.password or config.password
-        headers = {"Content-Type": "application/json"}
-        if username and password:
-            pair = f"{username}:{password}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        auth, secrets = basic_auth(username, password)
         return await self._client.request(
             "POST",
             url,
             body=self.body(event),
-            headers=headers,
-            secrets=[password, headers.get("Authorization", "")[6:]],
+            headers={"Content-Type": "application/json", **auth},
+            secrets=secrets,
         )
 
     def default_test_options(self) -> dict[str, Any]:

@@ -23,7 +23,6 @@ appears in a log, an error or the config API (``password: true``).
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,10 +33,15 @@ from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template
 from leyden.go.types import GoStruct, StringMap, go_json
 from leyden.model.alert import Event, EventData, EventState, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, url_destination
+from leyden.notify._http import DeliveryResult, HTTPClient, basic_auth, url_destination
 from leyden.notify._mapstructure import building_check, cutoff, fold_options, parse_template, render
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
+from leyden.notify._service import (
+    NOT_ENABLED,
+    ConfiguredService,
+    ServiceTestOptions,
+    service_test_answer,
+)
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -52,7 +56,6 @@ __all__ = ["INTEGRATION", "SeverityMap", "ZenossConfig", "ZenossHandler", "Zenos
 
 KIND = "zenoss"
 DEFAULT_URL = "https://tenant.zenoss.io:8080/zport/dmd/evconsole_router"
-NOT_ENABLED = "service is not enabled"
 
 #: the handler's texts, each a Go template, by their handler-file option names
 TEXTS = (
@@ -227,10 +230,7 @@ class ZenossService(ConfiguredService[ZenossConfig]):
             return DeliveryResult("permanent", None, f"zenoss: {NOT_ENABLED}")
         username = event.username or config.username
         password = event.password or config.password
-        headers = {"Content-Type": "application/json"}
-        if username and password:
-            pair = f"{username}:{password}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        auth, secrets = basic_auth(username, password)
         try:
             body = self.body(event)
         except (TypeError, ValueError) as exc:
@@ -239,8 +239,8 @@ class ZenossService(ConfiguredService[ZenossConfig]):
             "POST",
             event.url or config.url,
             body=body,
-            headers=headers,
-            secrets=[password, headers.get("Authorization", "")[6:]],
+            headers={"Content-Type": "application/json", **auth},
+            secrets=secrets,
         )
 
     def default_test_options(self) -> dict[str, Any]:

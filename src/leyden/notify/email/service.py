@@ -28,7 +28,12 @@ from typing import Any
 import aiosmtplib
 
 from leyden.notify._http import DeliveryResult
-from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
+from leyden.notify._service import (
+    NOT_ENABLED,
+    ConfiguredService,
+    ServiceTestOptions,
+    service_test_answer,
+)
 from leyden.notify.base import IntegrationError
 from leyden.notify.email.config import SECTION, SMTPConfig
 from leyden.notify.email.message import build_message, parse_address
@@ -39,8 +44,6 @@ log = logging.getLogger("leyden.smtp")
 
 #: Kapacitor's ErrNoRecipients text
 NO_RECIPIENTS = "not sending email, no recipients defined"
-#: Kapacitor's text when the service test runs against a disabled [smtp]
-NOT_ENABLED = "service is not enabled"
 TIMEOUT = 30.0
 _IMPLICIT_TLS_PORT = 465
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -285,8 +288,7 @@ class SMTPService(ConfiguredService[SMTPConfig]):
             to, subject, body = o.texts("to"), o.text("subject"), o.text("body")
         except IntegrationError as exc:
             return False, str(exc)
-        config = self.default()
-        if config is None or not config.enabled:
+        if not self.config().enabled:
             return False, NOT_ENABLED
         return service_test_answer(await self.send_mail(to, subject, body))
 
