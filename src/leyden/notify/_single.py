@@ -247,6 +247,3 @@ class ServiceHandler(SingleSend):
     async def send(self, events: Sequence[Event]) -> DeliveryResult:
         (event,) = events
         return await self._service.deliver(lambda config: self._build(event, config))
-
-    async def close(self) -> None:
-        return None  # the service owns the connections

@@ -386,9 +386,6 @@ class AlertaHandler(SingleSend):
             return DeliveryResult("permanent", None, f"alerta: {exc}")
         return await self._service.alert(alert)
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
 
 def _nonempty(value: Any, default: str) -> str:
     return value if isinstance(value, str) and value else default

@@ -114,8 +114,9 @@ class DeliveringHandler(AlertHandler, Protocol):
 
 
 class SingleSend:
-    """Mixin for handlers that carry one event per request: ``max_batch`` 1, no pacing, and
-    ``handle`` as one ``send`` whose failure raises :class:`HandlerError`."""
+    """Mixin for handlers that carry one event per request: ``max_batch`` 1, no pacing,
+    ``handle`` as one ``send`` whose failure raises :class:`HandlerError`, and nothing to close
+    (the integration's service owns the connections)."""
 
     max_batch = 1
     paced = False
@@ -133,6 +134,9 @@ class SingleSend:
         result = await self.send([event])
         if not result.delivered:
             raise HandlerError(result.reason or result.describe())
+
+    async def close(self) -> None:
+        return None
 
 
 @dataclass(slots=True)

@@ -36,7 +36,8 @@ from leyden.notify._http import (
     redact_url,
     secret_digest,
 )
-from leyden.notify._registry import Integration, Problem
+from leyden.notify._mapstructure import building_check
+from leyden.notify._registry import Integration
 from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
@@ -321,9 +322,6 @@ class BigPandaHandler(SingleSend):
 
         return await self.service.post(opts.url, build)
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
 
 def _attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
     """``.attribute(k, v)`` of a TICKscript, ``attributes`` of a handler file: a map."""
@@ -369,14 +367,8 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> BigPandaHan
     )
 
 
-def check(settings: Mapping[str, Any], service: BigPandaService, tick: bool) -> Problem | None:
-    """At definition: options of the wrong type and templates that do not parse."""
-    try:
-        options = _tick_options(settings) if tick else _file_options(settings)
-        options.templates()
-    except HandlerConfigError as exc:
-        return Problem(str(exc))
-    return None
+#: At definition: options of the wrong type and templates that do not parse.
+check = building_check(KIND, from_tick, from_options)
 
 
 INTEGRATION = Integration(

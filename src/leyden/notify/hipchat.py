@@ -118,9 +118,6 @@ class HipChatHandler(SingleSend):
     async def send(self, events: Sequence[Event]) -> DeliveryResult:
         return self.service.refuse()
 
-    async def close(self) -> None:
-        return None
-
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> HipChatHandler:
     """From ``.hipChat().room().token()`` (the token is not kept: nothing is sent)."""

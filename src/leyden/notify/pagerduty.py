@@ -78,6 +78,12 @@ class PagerDutyConfig(Section):
 SECTION = SectionSpec(KIND, PagerDutyConfig, multiple=False, defaults=({},))
 
 
+def events_limit(digest: str) -> RateLimit:
+    """PagerDuty's Events API budget for the key ``digest`` names, shared by ``.pagerDuty()``
+    and ``.pagerDuty2()`` handlers of that key."""
+    return RateLimit(f"pagerduty-events:{digest}", EVENTS_PER_MINUTE, 60.0)
+
+
 def event_type(level: Level) -> str:
     """Kapacitor's ``event_type`` of a level; INFO is refused as Kapacitor refuses it."""
     if level in (Level.WARNING, Level.CRITICAL):
@@ -161,7 +167,7 @@ def _handler(service_key: str, ctx: HandlerContext) -> ServiceHandler:
         service,
         build,
         destination=f"pagerduty:{digest}",
-        rate_limits=(RateLimit(f"pagerduty-events:{digest}", EVENTS_PER_MINUTE, 60.0),),
+        rate_limits=(events_limit(digest),),
     )
 
 

@@ -48,19 +48,17 @@ from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
     IntegrationError,
-    RateLimit,
     check_keys,
     option,
     service_of,
 )
+from leyden.notify.pagerduty import events_limit
 
 __all__ = ["DEFAULT_URL", "INTEGRATION", "PagerDuty2Config", "PagerDuty2Service"]
 
 KIND = "pagerduty2"
 DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
 OPTION_KEYS = ("routing-key", "links")
-#: PagerDuty's Events API v2 limit per routing key (see the module docstring)
-EVENTS_PER_MINUTE = 120
 #: Kapacitor's TestOptions time: 2014-11-12T11:45:26.371Z
 TEST_TIMESTAMP = "2014-11-12T11:45:26.371Z"
 
@@ -295,7 +293,7 @@ def _handler(routing_key: str, links: list[LinkTemplate], ctx: HandlerContext) -
         service,
         build,
         destination=f"pagerduty2:{digest}",
-        rate_limits=(RateLimit(f"pagerduty-events:{digest}", EVENTS_PER_MINUTE, 60.0),),
+        rate_limits=(events_limit(digest),),
     )
 
 

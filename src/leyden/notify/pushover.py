@@ -196,9 +196,6 @@ class PushoverHandler(SingleSend):
         (event,) = events
         return await self.service.send(self.options, event.state.message, event.state.level)
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> PushoverHandler:
     """From ``.pushover().userKey().device().title().URL().URLTitle().sound()``."""

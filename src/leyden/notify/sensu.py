@@ -256,9 +256,6 @@ class SensuHandler(SingleSend):
             event.state.level,
         )
 
-    async def close(self) -> None:
-        return None
-
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> SensuHandler:
     """From ``.sensu().source('…').handlers('…').metadata('k', v)``."""

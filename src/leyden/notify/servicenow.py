@@ -343,9 +343,6 @@ class ServiceNowHandler(SingleSend):
             )
         )
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> ServiceNowHandler:
     """From ``.serviceNow().uRL().username().password().source().node().type().resource()

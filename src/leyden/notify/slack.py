@@ -326,9 +326,6 @@ class SlackHandler(SingleSend):
         (event,) = events
         return await self.service.alert(self.options, event.state.message, event.state.level)
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> SlackHandler:
     """From ``.slack().workspace().channel().username().iconEmoji()``."""

@@ -123,9 +123,6 @@ class TalkHandler(SingleSend):
         (event,) = events
         return await self.service.alert(event.state.id, event.state.message)
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> TalkHandler:
     """From ``.talk()`` (no properties)."""

@@ -190,9 +190,6 @@ class TeamsHandler(SingleSend):
             self.channel_url, event.topic, event.state.id, event.state.message, event.state.level
         )
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
 
 def _checked_url(url: str, what: str) -> str:
     if url and not is_http_url(url):

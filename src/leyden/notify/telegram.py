@@ -238,9 +238,6 @@ class TelegramHandler(SingleSend):
         (event,) = events
         return await self.service.send(self.options, event.state.message)
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
 
 def _tick_options(props: Mapping[str, Any]) -> TelegramOptions:
     return TelegramOptions(

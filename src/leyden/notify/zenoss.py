@@ -403,9 +403,6 @@ class ZenossHandler(SingleSend):
             )
         )
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
 
 #: ``.zenoss()`` properties → the handler-file names of its texts
 _TICK_TEXTS = {

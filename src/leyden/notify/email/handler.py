@@ -103,9 +103,6 @@ class EmailHandler(SingleSend):
             self.recipients(event), event.state.message, event.state.details
         )
 
-    async def close(self) -> None:
-        return None
-
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> EmailHandler:
     """From ``.email('a@b', …).to(…).toTemplates(…)``."""
