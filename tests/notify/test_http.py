@@ -15,6 +15,7 @@ from yarl import URL
 from leyden.notify._http import (
     EnvProxies,
     HTTPClient,
+    http_url_problem,
     retry_after_seconds,
     secret_digest,
     url_destination,
@@ -41,6 +42,18 @@ def test_secret_digest_tells_secrets_apart_and_shows_none_of_them() -> None:
     bot = secret_digest("https://api.telegram.org/bot", "t0ken", length=12)
     assert bot == hashlib.sha256(b"https://api.telegram.org/bot\x00t0ken").hexdigest()[:12]
     assert secret_digest("ab", "c") != secret_digest("a", "bc")
+
+
+def test_http_url_problem_is_every_sections_url_check() -> None:
+    assert http_url_problem("url", "") is None
+    assert http_url_problem("url", "https://hooks.example.com/T/B/x") is None
+    assert http_url_problem("url", "ftp://example.com/x") == (
+        "url: must be an http:// or https:// URL with a host"
+    )
+    assert http_url_problem("channel-url", "hooks/secret", hidden="it is a secret") == (
+        "channel-url: must be an http:// or https:// URL with a host "
+        "(the value is not shown: it is a secret)"
+    )
 
 
 def _proxy_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> None:

@@ -61,6 +61,7 @@ __all__ = [
     "basic_auth",
     "build_ssl_context",
     "classify",
+    "http_url_problem",
     "is_http_url",
     "redact_url",
     "retry_after_seconds",
@@ -102,6 +103,15 @@ def is_http_url(url: str) -> bool:
         return split.scheme in ("http", "https") and bool(split.hostname)
     except ValueError:
         return False
+
+
+def http_url_problem(key: str, url: str, *, hidden: str = "") -> str | None:
+    """A section's check of a URL it sends to: when set, an http:// or https:// URL with a host.
+    ``hidden`` says why the value is not shown (``it holds the webhook's secret``)."""
+    if not url or is_http_url(url):
+        return None
+    why = f" (the value is not shown: {hidden})" if hidden else ""
+    return f"{key}: must be an http:// or https:// URL with a host{why}"
 
 
 def secret_digest(*secrets: str, length: int = 8) -> str:

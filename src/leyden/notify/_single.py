@@ -24,14 +24,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, TypeVar
-from urllib.parse import urlsplit
 
 from leyden import API_BASE
 from leyden.config import Config, Section
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event
 from leyden.model.alertdata import alert_data
-from leyden.notify._http import DeliveryResult, HTTPClient, redact_url, secret_digest
+from leyden.notify._http import (
+    DeliveryResult,
+    HTTPClient,
+    http_url_problem,
+    redact_url,
+    secret_digest,
+)
 from leyden.notify._service import NOT_ENABLED, ConfiguredService, service_test_answer
 from leyden.notify.base import HandlerConfigError, IntegrationError, RateLimit, SingleSend
 
@@ -72,17 +77,7 @@ def kapacitor_url(config: Config | None) -> str:
 def url_problem(key: str, url: str) -> str | None:
     """Kapacitor's ``url cannot be empty``, and an http(s) URL with a host (Kapacitor accepts
     anything Go's url.Parse does and fails on every event instead)."""
-    if not url:
-        return f"{key}: cannot be empty"
-    try:
-        split = urlsplit(url)
-        host = split.hostname
-    except ValueError:
-        host = None
-        split = None
-    if split is None or split.scheme not in ("http", "https") or not host:
-        return f"{key}: must be an http:// or https:// URL with a host"
-    return None
+    return f"{key}: cannot be empty" if not url else http_url_problem(key, url)
 
 
 #: ``models.Row``'s fields in Go's order (a row read back from the outbox is a plain dict,

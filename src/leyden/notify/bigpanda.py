@@ -32,6 +32,7 @@ from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify._http import (
     DeliveryResult,
     HTTPClient,
+    http_url_problem,
     is_http_url,
     redact_url,
     secret_digest,
@@ -92,8 +93,8 @@ class BigPandaConfig(Section):
             problems.append("url: must specify the BigPanda webhook URL")
         if self.enabled and not self.app_key:
             problems.append("app-key: must specify BigPanda app-key")
-        if self.url and not is_http_url(self.url):
-            problems.append("url: must be an http:// or https:// URL with a host")
+        if problem := http_url_problem("url", self.url):
+            problems.append(problem)
         if self.enabled and not self.token:
             problems.append("token: must specify BigPanda token")
         return problems

@@ -26,7 +26,7 @@ from leyden.model.alert import Event, Level
 from leyden.notify._http import (
     DeliveryResult,
     HTTPClient,
-    is_http_url,
+    http_url_problem,
     redact_url,
     secret_digest,
 )
@@ -82,8 +82,8 @@ class PushoverConfig(Section):
             problems.append("user-key: must specify user key")
         if self.enabled and not self.url:
             problems.append("url: must specify url")
-        if self.url and not is_http_url(self.url):
-            problems.append("url: must be an http:// or https:// URL with a host")
+        if problem := http_url_problem("url", self.url):
+            problems.append(problem)
         return problems
 
 

@@ -36,7 +36,7 @@ from leyden.notify._http import (
     SSLSetting,
     TLSConfigError,
     build_ssl_context,
-    is_http_url,
+    http_url_problem,
     secret_digest,
     url_destination,
 )
@@ -107,11 +107,8 @@ class SlackConfig(Section):
         problems: list[str] = []
         if self.enabled and not self.url:
             problems.append("url: must specify url")
-        if self.url and not is_http_url(self.url):
-            problems.append(
-                "url: must be an http:// or https:// URL with a host "
-                "(the value is not shown: it may hold a token)"
-            )
+        if problem := http_url_problem("url", self.url, hidden="it may hold a token"):
+            problems.append(problem)
         return problems
 
     @classmethod

@@ -19,7 +19,12 @@ from typing import Any, ClassVar
 from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import go_json
 from leyden.model.alert import Event
-from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, url_destination
+from leyden.notify._http import (
+    DeliveryResult,
+    HTTPClient,
+    http_url_problem,
+    url_destination,
+)
 from leyden.notify._registry import Integration
 from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
@@ -54,11 +59,8 @@ class TalkConfig(Section):
         problems: list[str] = []
         if self.enabled and not self.url:
             problems.append("url: must specify url")
-        if self.url and not is_http_url(self.url):
-            problems.append(
-                "url: must be an http:// or https:// URL with a host "
-                "(the value is not shown: it holds the webhook's secret)"
-            )
+        if problem := http_url_problem("url", self.url, hidden="it holds the webhook's secret"):
+            problems.append(problem)
         return problems
 
 

@@ -24,7 +24,13 @@ from typing import Any, ClassVar
 from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, url_destination
+from leyden.notify._http import (
+    DeliveryResult,
+    HTTPClient,
+    http_url_problem,
+    is_http_url,
+    url_destination,
+)
 from leyden.notify._registry import Integration
 from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
@@ -69,11 +75,9 @@ class TeamsConfig(Section):
         problems: list[str] = []
         if self.enabled and not self.channel_url:
             problems.append("channel-url: must specify Teams channel webhook URL")
-        if self.channel_url and not is_http_url(self.channel_url):
-            problems.append(
-                "channel-url: must be an http:// or https:// URL with a host "
-                "(the value is not shown: it holds the webhook's secret)"
-            )
+        hidden = "it holds the webhook's secret"
+        if problem := http_url_problem("channel-url", self.channel_url, hidden=hidden):
+            problems.append(problem)
         return problems
 
 

@@ -28,7 +28,12 @@ from urllib.parse import urlsplit, urlunsplit
 from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import go_json
 from leyden.model.alert import Event
-from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, secret_digest
+from leyden.notify._http import (
+    DeliveryResult,
+    HTTPClient,
+    http_url_problem,
+    secret_digest,
+)
 from leyden.notify._registry import Integration, Problem
 from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
@@ -91,8 +96,8 @@ class TelegramConfig(Section):
             problems.append("url: must specify url")
         if self.enabled and not self.token:
             problems.append("token: must specify token")
-        if self.url and not is_http_url(self.url):
-            problems.append("url: must be an http:// or https:// URL with a host")
+        if problem := http_url_problem("url", self.url):
+            problems.append(problem)
         mode = parse_mode_problem(self.parse_mode)
         if mode:
             problems.append(f"parse-mode: {mode}")
