@@ -26,13 +26,14 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 from leyden.config import Config, Section, SectionSpec
 from leyden.go.types import Time
 from leyden.model.alert import Level
-from leyden.notify._http import DeliveryResult
+from leyden.notify._http import DeliveryResult, HTTPClient
 from leyden.notify._registry import Problem
 from leyden.notify.base import IntegrationError
 
 __all__ = [
     "NOT_ENABLED",
     "ConfiguredService",
+    "HTTPService",
     "ServiceTestOptions",
     "format_names",
     "service_test_answer",
@@ -183,6 +184,19 @@ class ConfiguredService(Generic[C]):
 
     async def close(self) -> None:
         return None
+
+
+class HTTPService(ConfiguredService[C]):
+    """A configured service that sends over HTTP: one :class:`HTTPClient` named after its kind
+    (connections kept alive between alerts), closed with the service.  Tests hand in their
+    own ``client``."""
+
+    def __init__(self, configs: Sequence[C], client: HTTPClient | None = None) -> None:
+        self._client = client if client is not None else HTTPClient(self.kind)
+        super().__init__(configs)
+
+    async def close(self) -> None:
+        await self._client.close()
 
 
 class ServiceTestOptions:

@@ -37,7 +37,7 @@ from leyden.notify._http import (
     redact_url,
     secret_digest,
 )
-from leyden.notify._service import NOT_ENABLED, ConfiguredService, service_test_answer
+from leyden.notify._service import NOT_ENABLED, HTTPService, service_test_answer
 from leyden.notify.base import HandlerConfigError, IntegrationError, RateLimit, SingleSend
 
 __all__ = [
@@ -139,7 +139,7 @@ class Request:
         return f"Request({redact_url(self.url)})"
 
 
-class SingleService(ConfiguredService[C], Generic[C]):
+class SingleService(HTTPService[C], Generic[C]):
     """The running side of one ``[<kind>]`` section; subclasses build the :class:`Request`."""
 
     #: Kapacitor's Content-Type and any other fixed headers
@@ -148,9 +148,8 @@ class SingleService(ConfiguredService[C], Generic[C]):
     def __init__(
         self, configs: Sequence[C], *, client_url: str = "", client: HTTPClient | None = None
     ) -> None:
-        super().__init__(configs)
+        super().__init__(configs, client)
         self.client_url = client_url
-        self._client = client if client is not None else HTTPClient(self.kind)
 
     @classmethod
     def from_config(cls, config: Config | None) -> Self:
@@ -215,9 +214,6 @@ class SingleService(ConfiguredService[C], Generic[C]):
         except IntegrationError as exc:
             return False, str(exc)
         return service_test_answer(await self.post(request))
-
-    async def close(self) -> None:
-        await self._client.close()
 
 
 class ServiceHandler(SingleSend):

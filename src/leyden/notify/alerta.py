@@ -30,7 +30,7 @@ from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template
 from leyden.go.types import GoStruct, StringMap, go_json
 from leyden.model.alert import Event, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, SSLSetting, url_destination
+from leyden.notify._http import DeliveryResult, SSLSetting, url_destination
 from leyden.notify._mapstructure import (
     building_check,
     duration_option,
@@ -41,7 +41,7 @@ from leyden.notify._mapstructure import (
 from leyden.notify._registry import Integration
 from leyden.notify._service import (
     NOT_ENABLED,
-    ConfiguredService,
+    HTTPService,
     ServiceTestOptions,
     service_test_answer,
 )
@@ -162,15 +162,11 @@ class AlertaAlert:
     token_prefix: str = ""
 
 
-class AlertaService(ConfiguredService[AlertaConfig]):
+class AlertaService(HTTPService[AlertaConfig]):
     """The ``[alerta]`` configuration and the one request per alert."""
 
     kind = KIND
     section = SECTION
-
-    def __init__(self, configs: Sequence[AlertaConfig], client: HTTPClient | None = None) -> None:
-        super().__init__(configs)
-        self._client = client or HTTPClient("alerta")
 
     def destination(self) -> str:
         return f"alerta:{url_destination(self.config().url)}"
@@ -270,9 +266,6 @@ class AlertaService(ConfiguredService[AlertaConfig]):
             )
         )
         return service_test_answer(result)
-
-    async def close(self) -> None:
-        await self._client.close()
 
 
 _TEST_STRINGS = (

@@ -39,7 +39,7 @@ from leyden.notify._http import (
 )
 from leyden.notify._mapstructure import building_check
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
+from leyden.notify._service import HTTPService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -179,7 +179,7 @@ class BigPandaOptions:
         return out
 
 
-class BigPandaService(ConfiguredService[BigPandaConfig]):
+class BigPandaService(HTTPService[BigPandaConfig]):
     """The ``[bigpanda]`` integration: one alert POST per event."""
 
     kind: ClassVar[str] = KIND
@@ -191,8 +191,7 @@ class BigPandaService(ConfiguredService[BigPandaConfig]):
         client: HTTPClient | None = None,
         now: Callable[[], int] = time.time_ns,
     ) -> None:
-        super().__init__(configs)
-        self._client = client or HTTPClient("bigpanda")
+        super().__init__(configs, client)
         self._now = now
 
     def destination(self, url: str) -> str:
@@ -276,9 +275,6 @@ class BigPandaService(ConfiguredService[BigPandaConfig]):
             )
 
         return service_test_answer(await self.post("", build))
-
-    async def close(self) -> None:
-        await self._client.close()
 
 
 class BigPandaHandler(SingleSend):

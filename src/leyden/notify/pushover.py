@@ -25,13 +25,12 @@ from leyden.config import Key, Section, SectionSpec
 from leyden.model.alert import Event, Level
 from leyden.notify._http import (
     DeliveryResult,
-    HTTPClient,
     http_url_problem,
     redact_url,
     secret_digest,
 )
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
+from leyden.notify._service import HTTPService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerContext,
     IntegrationError,
@@ -118,15 +117,11 @@ def form_body(token: str, user: str, message: str, level: Level, opts: PushoverO
     return "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in pairs).encode()
 
 
-class PushoverService(ConfiguredService[PushoverConfig]):
+class PushoverService(HTTPService[PushoverConfig]):
     """The ``[pushover]`` application: one form POST per notification."""
 
     kind: ClassVar[str] = KIND
     section = SECTION
-
-    def __init__(self, configs: Sequence[PushoverConfig], client: HTTPClient | None = None):
-        super().__init__(configs)
-        self._client = client or HTTPClient("pushover")
 
     async def send(self, opts: PushoverOptions, message: str, level: Level) -> DeliveryResult:
         """One attempt; a section that cannot send (disabled, missing) is a permanent failure."""
@@ -179,9 +174,6 @@ class PushoverService(ConfiguredService[PushoverConfig]):
         except IntegrationError as exc:
             return False, str(exc)
         return service_test_answer(await self.send(opts, message, level))
-
-    async def close(self) -> None:
-        await self._client.close()
 
 
 class PushoverHandler(SingleSend):

@@ -31,12 +31,12 @@ from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template
 from leyden.go.types import GoStruct, StringMap, format_value, go_json
 from leyden.model.alert import Event, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, basic_auth, url_destination
+from leyden.notify._http import DeliveryResult, basic_auth, url_destination
 from leyden.notify._mapstructure import building_check, cutoff, fold_options, parse_template, render
 from leyden.notify._registry import Integration
 from leyden.notify._service import (
     NOT_ENABLED,
-    ConfiguredService,
+    HTTPService,
     ServiceTestOptions,
     service_test_answer,
 )
@@ -131,17 +131,11 @@ class ServiceNowEvent:
     password: str = field(default="", repr=False)
 
 
-class ServiceNowService(ConfiguredService[ServiceNowConfig]):
+class ServiceNowService(HTTPService[ServiceNowConfig]):
     """The ``[servicenow]`` configuration and the one request per event."""
 
     kind = KIND
     section = SECTION
-
-    def __init__(
-        self, configs: Sequence[ServiceNowConfig], client: HTTPClient | None = None
-    ) -> None:
-        super().__init__(configs)
-        self._client = client or HTTPClient("servicenow")
 
     def destination(self, url: str = "") -> str:
         return f"servicenow:{url_destination(url or self.config().url)}"
@@ -233,9 +227,6 @@ class ServiceNowService(ConfiguredService[ServiceNowConfig]):
             )
         )
         return service_test_answer(result)
-
-    async def close(self) -> None:
-        await self._client.close()
 
 
 def _data_info(

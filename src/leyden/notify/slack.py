@@ -41,7 +41,7 @@ from leyden.notify._http import (
     url_destination,
 )
 from leyden.notify._registry import Integration, Problem
-from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
+from leyden.notify._service import HTTPService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerContext,
     IntegrationError,
@@ -198,7 +198,7 @@ class SlackOptions:
     icon_emoji: str = ""
 
 
-class SlackService(ConfiguredService[SlackConfig]):
+class SlackService(HTTPService[SlackConfig]):
     """The ``[[slack]]`` workspaces, their TLS settings, and the one request per message."""
 
     kind = KIND
@@ -207,9 +207,8 @@ class SlackService(ConfiguredService[SlackConfig]):
     element_key = "workspace"
 
     def __init__(self, configs: Sequence[SlackConfig], client: HTTPClient | None = None) -> None:
-        self._client = client or HTTPClient("slack")
         self._ssl: dict[str, SSLSetting] = {}
-        super().__init__(configs)
+        super().__init__(configs, client)
 
     def update(self, sections: list[Any]) -> None:
         """Replace the workspaces at once; a TLS file that cannot be used keeps the old ones."""
@@ -303,9 +302,6 @@ class SlackService(ConfiguredService[SlackConfig]):
         except IntegrationError as exc:
             return False, str(exc)
         return service_test_answer(await self.alert(opts, message, level))
-
-    async def close(self) -> None:
-        await self._client.close()
 
 
 class SlackHandler(SingleSend):

@@ -21,12 +21,11 @@ from leyden.go.types import go_json
 from leyden.model.alert import Event
 from leyden.notify._http import (
     DeliveryResult,
-    HTTPClient,
     http_url_problem,
     url_destination,
 )
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
+from leyden.notify._service import HTTPService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -73,15 +72,11 @@ def payload(*, title: str, text: str, author_name: str) -> bytes:
     return (go_json({"title": title, "text": text, "authorName": author_name}) + "\n").encode()
 
 
-class TalkService(ConfiguredService[TalkConfig]):
+class TalkService(HTTPService[TalkConfig]):
     """The ``[talk]`` section and the one request per message."""
 
     kind = KIND
     section = SECTION
-
-    def __init__(self, configs: Sequence[TalkConfig], client: HTTPClient | None = None) -> None:
-        self._client = client or HTTPClient("talk")
-        super().__init__(configs)
 
     def destination(self) -> str:
         url = self.config().url
@@ -109,9 +104,6 @@ class TalkService(ConfiguredService[TalkConfig]):
         except IntegrationError as exc:
             return False, str(exc)
         return service_test_answer(await self.alert(title, text))
-
-    async def close(self) -> None:
-        await self._client.close()
 
 
 class TalkHandler(SingleSend):

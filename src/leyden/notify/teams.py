@@ -26,13 +26,12 @@ from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._http import (
     DeliveryResult,
-    HTTPClient,
     http_url_problem,
     is_http_url,
     url_destination,
 )
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
+from leyden.notify._service import HTTPService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -108,15 +107,11 @@ def card(*, alert_topic: str, alert_id: str, message: str, level: Level) -> byte
     return go_json(body).encode()
 
 
-class TeamsService(ConfiguredService[TeamsConfig]):
+class TeamsService(HTTPService[TeamsConfig]):
     """The ``[teams]`` section and the one request per card."""
 
     kind = KIND
     section = SECTION
-
-    def __init__(self, configs: Sequence[TeamsConfig], client: HTTPClient | None = None) -> None:
-        self._client = client or HTTPClient("teams")
-        super().__init__(configs)
 
     def url(self, channel_url: str) -> str:
         """The webhook a handler posts to (its own, else the section's); "" if none yet."""
@@ -171,9 +166,6 @@ class TeamsService(ConfiguredService[TeamsConfig]):
         return service_test_answer(
             await self.alert(channel_url, alert_topic, alert_id, message, level)
         )
-
-    async def close(self) -> None:
-        await self._client.close()
 
 
 class TeamsHandler(SingleSend):

@@ -30,12 +30,11 @@ from leyden.go.types import go_json
 from leyden.model.alert import Event
 from leyden.notify._http import (
     DeliveryResult,
-    HTTPClient,
     http_url_problem,
     secret_digest,
 )
 from leyden.notify._registry import Integration, Problem
-from leyden.notify._service import ConfiguredService, ServiceTestOptions, service_test_answer
+from leyden.notify._service import HTTPService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -142,15 +141,11 @@ class TelegramOptions:
     disable_notification: bool = False
 
 
-class TelegramService(ConfiguredService[TelegramConfig]):
+class TelegramService(HTTPService[TelegramConfig]):
     """The ``[telegram]`` bot: builds each request and makes it, one attempt each."""
 
     kind: ClassVar[str] = KIND
     section = SECTION
-
-    def __init__(self, configs: Sequence[TelegramConfig], client: HTTPClient | None = None):
-        super().__init__(configs)
-        self._client = client or HTTPClient("telegram")
 
     def chat(self, options: TelegramOptions) -> str:
         return options.chat_id or self.config().chat_id
@@ -216,9 +211,6 @@ class TelegramService(ConfiguredService[TelegramConfig]):
         except IntegrationError as exc:
             return False, str(exc)
         return service_test_answer(await self.send(parsed, message))
-
-    async def close(self) -> None:
-        await self._client.close()
 
 
 class TelegramHandler(SingleSend):

@@ -33,12 +33,12 @@ from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template
 from leyden.go.types import GoStruct, StringMap, go_json
 from leyden.model.alert import Event, EventData, EventState, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, basic_auth, url_destination
+from leyden.notify._http import DeliveryResult, basic_auth, url_destination
 from leyden.notify._mapstructure import building_check, cutoff, fold_options, parse_template, render
 from leyden.notify._registry import Integration
 from leyden.notify._service import (
     NOT_ENABLED,
-    ConfiguredService,
+    HTTPService,
     ServiceTestOptions,
     service_test_answer,
 )
@@ -179,15 +179,11 @@ def _custom_value(value: Any) -> Any:
     return value
 
 
-class ZenossService(ConfiguredService[ZenossConfig]):
+class ZenossService(HTTPService[ZenossConfig]):
     """The ``[zenoss]`` configuration and the one request per event."""
 
     kind = KIND
     section = SECTION
-
-    def __init__(self, configs: Sequence[ZenossConfig], client: HTTPClient | None = None) -> None:
-        super().__init__(configs)
-        self._client = client or HTTPClient("zenoss")
 
     def destination(self, url: str = "") -> str:
         return f"zenoss:{url_destination(url or self.config().url)}"
@@ -298,9 +294,6 @@ class ZenossService(ConfiguredService[ZenossConfig]):
             )
         )
         return service_test_answer(result)
-
-    async def close(self) -> None:
-        await self._client.close()
 
 
 def _info(event: Event) -> GoStruct:
