@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
-from leyden.config import Config, Section, SectionSpec
+from leyden.config import Config, ConfigError, Section, SectionSpec, quote
 from leyden.go.types import Time
 from leyden.model.alert import Level
 from leyden.notify._http import DeliveryResult, HTTPClient
@@ -35,6 +35,7 @@ __all__ = [
     "ConfiguredService",
     "HTTPService",
     "ServiceTestOptions",
+    "check_workspaces",
     "format_names",
     "service_test_answer",
 ]
@@ -49,6 +50,60 @@ C = TypeVar("C", bound=Section)
 def format_names(names: Sequence[str]) -> str:
     """``"a", "b"`` for messages; ``none`` when there are none; the unnamed one as ``""``."""
     return ", ".join(f'"{n}"' for n in names) if names else "none"
+
+
+def check_workspaces(spec: SectionSpec, sections: Sequence[Any], *, where: str, title: str) -> None:
+    """Kapacitor's rules across the workspaces of a ``[[list]]`` section (``[[slack]]``,
+    ``[[discord]]``), checked when the configuration is loaded or updated: a single section is
+    made the default; several need unique ``workspace`` names (only the default may be
+    unnamed) and exactly one default; ``global`` only on the default, ``state-changes-only``
+    only on a default global one.  ``title`` names the service in messages (``Slack``)."""
+    label = spec.label
+    if len(sections) == 1:
+        sections[0].default = True
+    if len(sections) > 1:
+        unnamed = [i for i, config in enumerate(sections) if not config.workspace]
+        for i in unnamed:
+            if len(unnamed) > 1 or not sections[i].default:
+                raise ConfigError(
+                    f"{where}: {label(i, sections[i])}: workspace: must not be empty when "
+                    f"several [[{spec.name}]] sections are configured (only the default section "
+                    "may be unnamed)"
+                )
+        first_use: dict[str, int] = {}
+        for i, config in enumerate(sections):
+            if not config.workspace:
+                continue
+            if config.workspace in first_use:
+                raise ConfigError(
+                    f"{where}: [[{spec.name}]] #{first_use[config.workspace]} and #{i}: "
+                    f"workspace {quote(config.workspace)} is used twice; each section needs a "
+                    "unique workspace"
+                )
+            first_use[config.workspace] = i
+        defaults = [i for i, config in enumerate(sections) if config.default]
+        if not defaults:
+            raise ConfigError(
+                f"{where}: [[{spec.name}]]: default: at least one {title} config must be set "
+                "as default"
+            )
+        if len(defaults) > 1:
+            names = ", ".join(label(i, sections[i]) for i in defaults)
+            raise ConfigError(
+                f"{where}: {names}: default: only one {title} config may be the default, "
+                f"found {len(defaults)}"
+            )
+    for i, config in enumerate(sections):
+        if config.global_ and not config.default:
+            raise ConfigError(
+                f"{where}: {label(i, config)}: global: "
+                "only the default config may be assigned as global"
+            )
+        if config.state_changes_only and not (config.default and config.global_):
+            raise ConfigError(
+                f"{where}: {label(i, config)}: state-changes-only: "
+                "may only be set when the config is both default and global"
+            )
 
 
 class ConfiguredService(Generic[C]):

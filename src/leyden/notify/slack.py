@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from leyden.config import ConfigError, Key, Section, SectionSpec, quote
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._http import (
@@ -41,7 +41,12 @@ from leyden.notify._http import (
     url_destination,
 )
 from leyden.notify._registry import Integration, Problem
-from leyden.notify._service import HTTPService, ServiceTestOptions, service_test_answer
+from leyden.notify._service import (
+    HTTPService,
+    ServiceTestOptions,
+    check_workspaces,
+    service_test_answer,
+)
 from leyden.notify.base import (
     HandlerContext,
     IntegrationError,
@@ -114,49 +119,7 @@ class SlackConfig(Section):
     @classmethod
     def check_all(cls, sections: Sequence[Self], *, where: str) -> None:
         """Kapacitor's rules across workspaces; a single section is the default."""
-        label = SECTION.label
-        if len(sections) == 1:
-            sections[0].default = True
-        if len(sections) > 1:
-            unnamed = [i for i, c in enumerate(sections) if not c.workspace]
-            for i in unnamed:
-                if len(unnamed) > 1 or not sections[i].default:
-                    raise ConfigError(
-                        f"{where}: {label(i, sections[i])}: workspace: must not be empty when "
-                        "several [[slack]] sections are configured (only the default may be "
-                        "unnamed)"
-                    )
-            seen: dict[str, int] = {}
-            for i, config in enumerate(sections):
-                if not config.workspace:
-                    continue
-                if config.workspace in seen:
-                    raise ConfigError(
-                        f"{where}: [[slack]] #{seen[config.workspace]} and #{i}: workspace "
-                        f"{quote(config.workspace)} is used twice; each needs a unique workspace"
-                    )
-                seen[config.workspace] = i
-            defaults = [i for i, c in enumerate(sections) if c.default]
-            if not defaults:
-                raise ConfigError(
-                    f"{where}: [[slack]]: default: at least one Slack config must be set as default"
-                )
-            if len(defaults) > 1:
-                names = ", ".join(label(i, sections[i]) for i in defaults)
-                raise ConfigError(
-                    f"{where}: {names}: default: only one Slack config may be the default"
-                )
-        for i, config in enumerate(sections):
-            if config.global_ and not config.default:
-                raise ConfigError(
-                    f"{where}: {label(i, config)}: global: only the default config may be "
-                    "assigned as global"
-                )
-            if config.state_changes_only and not (config.default and config.global_):
-                raise ConfigError(
-                    f"{where}: {label(i, config)}: state-changes-only: may only be set when "
-                    "the config is both default and global"
-                )
+        check_workspaces(SECTION, sections, where=where, title="Slack")
 
 
 #: ``[[slack]]``; without one in the file, Kapacitor's built-in default workspace (disabled).
