@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from leyden.config import Key, Section, SectionSpec
-from leyden.go.template import Template, TemplateError, TemplateExecError
+from leyden.go.template import Template, TemplateExecError
 from leyden.go.types import Time, go_json
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify._http import (
@@ -37,7 +37,7 @@ from leyden.notify._http import (
     redact_url,
     secret_digest,
 )
-from leyden.notify._mapstructure import building_check
+from leyden.notify._mapstructure import building_check, parse_template
 from leyden.notify._registry import Integration
 from leyden.notify._service import HTTPService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
@@ -153,13 +153,6 @@ def alert_body(
     return go_json(body).encode()
 
 
-def _template(name: str, text: str) -> Template:
-    try:
-        return Template.parse(text, name=name)
-    except TemplateError as exc:
-        raise HandlerConfigError(f"bigpanda handler: invalid {name} template: {exc}") from None
-
-
 @dataclass(frozen=True, slots=True)
 class BigPandaOptions:
     """A handler's settings (Kapacitor's HandlerConfig)."""
@@ -173,9 +166,11 @@ class BigPandaOptions:
 
     def templates(self) -> dict[str, Template | str]:
         """``host`` and each attribute: a parsed template for strings, JSON text otherwise."""
-        out: dict[str, Template | str] = {"host": _template("host", self.host)}
+        out: dict[str, Template | str] = {"host": parse_template(self.host, KIND, "host")}
         for key, value in self.attributes.items():
-            out[key] = _template(key, value) if isinstance(value, str) else _json_text(value)
+            out[key] = (
+                parse_template(value, KIND, key) if isinstance(value, str) else _json_text(value)
+            )
         return out
 
 
