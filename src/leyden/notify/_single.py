@@ -21,9 +21,11 @@ tries once).
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from leyden import API_BASE
 from leyden.config import Config, Section
@@ -45,6 +47,7 @@ __all__ = [
     "Request",
     "ServiceHandler",
     "SingleService",
+    "join_path",
     "kapacitor_url",
     "result_json",
     "result_struct",
@@ -72,6 +75,25 @@ def kapacitor_url(config: Config | None) -> str:
         host = f"[{host}]"
     scheme = "https" if http.https_enabled else "http"
     return f"{scheme}://{host}:{port}{API_BASE}"
+
+
+#: characters Go's url.URL.EscapedPath leaves as they are
+_PATH_SAFE = "/!$&'()*+,;=:@~-._"
+
+
+def join_path(base: str, *parts: str, query: str | None = None) -> str:
+    """``base`` with ``parts`` joined to its path as Go's ``path.Join`` does (empty parts
+    skipped, the result cleaned) and escaped as Go writes a URL's path; ``query`` replaces the
+    base's query when given (VictorOps' keys, OpsGenie v2's ``/<alias>/<action>``)."""
+    split = urlsplit(base)
+    joined = [p for p in (split.path, *parts) if p]
+    path = posixpath.normpath("/".join(joined)) if joined else ""
+    if path.startswith("//"):
+        path = "/" + path.lstrip("/")
+    if path and not path.startswith("/"):
+        path = "/" + path
+    kept = split.query if query is None else query
+    return urlunsplit((split.scheme, split.netloc, quote(path, safe=_PATH_SAFE), kept, ""))
 
 
 def url_problem(key: str, url: str) -> str | None:

@@ -25,11 +25,9 @@ the customer's plan, so none is declared; a 429's Retry-After is honoured.
 from __future__ import annotations
 
 import base64
-import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from leyden.config import Key, SectionSpec
 from leyden.go.types import GoStruct, go_json
@@ -41,6 +39,7 @@ from leyden.notify._single import (
     Request,
     ServiceHandler,
     SingleService,
+    join_path,
     result_struct,
     url_problem,
 )
@@ -116,19 +115,7 @@ def alias(entity_id: str) -> str:
 def recovery_url(base: str, alias_: str, action: str) -> str:
     """``base`` with ``/<alias>/<action>`` joined to its path and ``identifierType=alias`` as
     its whole query, as Kapacitor builds it."""
-    split = urlsplit(base)
-    path = posixpath.normpath("/".join(p for p in (split.path, alias_, action) if p))
-    if not path.startswith("/"):
-        path = "/" + path.lstrip("/")
-    return urlunsplit(
-        (
-            split.scheme,
-            split.netloc,
-            quote(path, safe="/!$&'()*+,;=:@~-._"),
-            "identifierType=alias",
-            "",
-        )
-    )
+    return join_path(base, alias_, action, query="identifierType=alias")
 
 
 class OpsGenie2Service(SingleService[OpsGenie2Config]):

@@ -21,12 +21,10 @@ declared; a 429's Retry-After is honoured by the dispatcher.
 
 from __future__ import annotations
 
-import posixpath
 import time as _time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import GoStruct, go_json
@@ -38,6 +36,7 @@ from leyden.notify._single import (
     Request,
     ServiceHandler,
     SingleService,
+    join_path,
     result_struct,
     url_problem,
 )
@@ -78,21 +77,11 @@ class VictorOpsConfig(Section):
 
 SECTION = SectionSpec(KIND, VictorOpsConfig, multiple=False, defaults=({},))
 
-#: characters Go's url.URL.EscapedPath leaves as they are
-_PATH_SAFE = "/!$&'()*+,;=:@~-._"
-
 
 def post_url(base: str, api_key: str, routing_key: str) -> str:
     """``base`` with the keys joined to its path as Go's ``path.Join`` does (empty parts
     skipped, the result cleaned)."""
-    split = urlsplit(base)
-    parts = [p for p in (split.path, api_key, routing_key) if p]
-    path = posixpath.normpath("/".join(parts)) if parts else ""
-    if path.startswith("//"):
-        path = "/" + path.lstrip("/")
-    if path and not path.startswith("/"):
-        path = "/" + path
-    return urlunsplit((split.scheme, split.netloc, quote(path, safe=_PATH_SAFE), split.query, ""))
+    return join_path(base, api_key, routing_key)
 
 
 def message_type(level: Level) -> str:
