@@ -158,11 +158,12 @@ class TeamsService(HTTPService[TeamsConfig]):
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         try:
             o = ServiceTestOptions(KIND, self.default_test_options(), options)
-            texts = [o.text(k) for k in ("channel_url", "alert_topic", "alert_id", "message")]
+            channel_url, alert_topic, alert_id, message = (
+                o.text(k) for k in ("channel_url", "alert_topic", "alert_id", "message")
+            )
             level = o.level(any_case=True)
         except IntegrationError as exc:
             return False, str(exc)
-        channel_url, alert_topic, alert_id, message = texts
         return service_test_answer(
             await self.alert(channel_url, alert_topic, alert_id, message, level)
         )
