@@ -36,15 +36,26 @@ class Seen:
     def json(self) -> Any:
         return json.loads(self.raw)
 
+    @property
+    def text(self) -> str:
+        return self.raw.decode()
+
 
 @dataclass
 class Capture:
     """A loopback HTTP server: records every request, answers ``replies`` in turn (status,
-    body text, headers), then 200 ``{}``."""
+    body text, headers), then ``status`` and ``body`` (200 ``{}``)."""
 
     url: str = ""
     seen: list[Seen] = field(default_factory=list)
     replies: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)
+    status: int = 200
+    body: str = "{}"
+
+    @property
+    def requests(self) -> list[Seen]:
+        """What was received, in order (``seen``)."""
+        return self.seen
 
     def reply(self, status: int, body: str = "{}", headers: dict[str, str] | None = None) -> None:
         self.replies.append((status, body, headers or {}))
@@ -58,7 +69,7 @@ async def capture() -> AsyncIterator[Capture]:
         cap.seen.append(
             Seen(request.method, request.path_qs, dict(request.headers), await request.read())
         )
-        status, body, headers = cap.replies.pop(0) if cap.replies else (200, "{}", {})
+        status, body, headers = cap.replies.pop(0) if cap.replies else (cap.status, cap.body, {})
         return web.Response(status=status, text=body, headers=headers)
 
     app = web.Application()

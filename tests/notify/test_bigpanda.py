@@ -278,6 +278,13 @@ async def test_service_test_sends_kapacitors_test_alert() -> None:
         server.responses = [Answer(201, "")]
         svc = service(server.url)
         assert await svc.test({}) == (True, "")
+        ok, message = await svc.test({"app-key": "x"})  # Kapacitor's key is app_key
+        assert not ok and message.startswith("unknown bigpanda test option(s): app-key;")
+        ok, message = await svc.test({"timestamp": "now"})
+        assert (ok, message) == (
+            False,
+            "bigpanda test option 'timestamp': invalid RFC 3339 time 'now'",
+        )
         await svc.close()
     [request] = server.requests
     assert request["json"] == {

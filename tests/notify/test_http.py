@@ -3,6 +3,7 @@ proxies."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,14 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from leyden.notify._http import EnvProxies, HTTPClient, retry_after_seconds, url_destination
+from leyden.notify._http import (
+    EnvProxies,
+    HTTPClient,
+    http_url_problem,
+    retry_after_seconds,
+    secret_digest,
+    url_destination,
+)
 
 
 def test_url_destination_tells_endpoints_of_one_host_apart_without_their_secrets() -> None:
@@ -22,6 +30,30 @@ def test_url_destination_tells_endpoints_of_one_host_apart_without_their_secrets
     for name in (one, two):
         assert name.startswith("https://hooks.example.com/… #")
         assert "secret" not in name and "T000" not in name
+
+
+def test_secret_digest_tells_secrets_apart_and_shows_none_of_them() -> None:
+    """The one digest behind the names of Slack's token, PagerDuty's routing key, Telegram's
+    bot, Pushover's user key and BigPanda's token: SHA-256 of the parts joined by NUL, so the
+    destinations and rate-limit keys stay what they were."""
+    one, two = secret_digest("tokenONE"), secret_digest("tokenTWO")
+    assert one != two and one == secret_digest("tokenONE") and "token" not in one
+    assert one == hashlib.sha256(b"tokenONE").hexdigest()[:8]
+    bot = secret_digest("https://api.telegram.org/bot", "t0ken", length=12)
+    assert bot == hashlib.sha256(b"https://api.telegram.org/bot\x00t0ken").hexdigest()[:12]
+    assert secret_digest("ab", "c") != secret_digest("a", "bc")
+
+
+def test_http_url_problem_is_every_sections_url_check() -> None:
+    assert http_url_problem("url", "") is None
+    assert http_url_problem("url", "https://hooks.example.com/T/B/x") is None
+    assert http_url_problem("url", "ftp://example.com/x") == (
+        "url: must be an http:// or https:// URL with a host"
+    )
+    assert http_url_problem("channel-url", "hooks/secret", hidden="it is a secret") == (
+        "channel-url: must be an http:// or https:// URL with a host "
+        "(the value is not shown: it is a secret)"
+    )
 
 
 def _proxy_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> None:

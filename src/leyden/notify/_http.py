@@ -29,6 +29,7 @@ hardened with instead of copying them:
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import hashlib
 import math
@@ -57,12 +58,15 @@ __all__ = [
     "SessionPool",
     "TLSConfigError",
     "backoff",
+    "basic_auth",
     "build_ssl_context",
     "classify",
+    "http_url_problem",
     "is_http_url",
     "redact_url",
     "retry_after_seconds",
     "scrub",
+    "secret_digest",
     "url_destination",
     "url_fingerprint",
     "url_secrets",
@@ -101,6 +105,36 @@ def is_http_url(url: str) -> bool:
         return False
 
 
+def http_url_problem(key: str, url: str, *, hidden: str = "") -> str | None:
+    """A section's check of a URL it sends to: when set, an http:// or https:// URL with a host.
+    ``hidden`` says why the value is not shown (``it holds the webhook's secret``)."""
+    if not url or is_http_url(url):
+        return None
+    why = f" (the value is not shown: {hidden})" if hidden else ""
+    return f"{key}: must be an http:// or https:// URL with a host{why}"
+
+
+def secret_digest(*secrets: str, length: int = 8) -> str:
+    """A short digest that tells secrets apart and says nothing of them: the first ``length``
+    hex digits of the SHA-256 of ``secrets`` joined by NUL (a bot's URL and token).
+
+    What names a token, a routing key or a user key in a destination, a rate-limit key or an
+    incident scope; 32 bits (the default) cannot be turned back into a key.
+    """
+    text = "\x00".join(secrets).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(text).hexdigest()[:length]
+
+
+def basic_auth(username: str, password: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    """``Authorization: Basic <user:password in base64>`` when both are set (Go's
+    ``SetBasicAuth``, as ServiceNow and Zenoss send it; no header otherwise), and the secrets
+    it puts in the request, which no reason may show: the password and the encoded pair."""
+    if not (username and password):
+        return {}, (password,)
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": "Basic " + token}, (password, token)
+
+
 def url_destination(url: str) -> str:
     """A stable, secret-free name for where ``url`` sends: the outbox's destination.
 
@@ -109,8 +143,7 @@ def url_destination(url: str) -> str:
     hold a token.  :func:`redact_url` plus a short digest of the whole URL gives both: distinct
     per URL, and 32 bits of a hash say nothing of the token.
     """
-    digest = hashlib.sha256(url.strip().encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"{redact_url(url)} #{digest}"
+    return f"{redact_url(url)} #{secret_digest(url.strip())}"
 
 
 def url_fingerprint(url: str) -> str:
@@ -120,8 +153,7 @@ def url_fingerprint(url: str) -> str:
     destination's URL changed (a rotated token, another webhook) without storing the URL.
     128 bits of SHA-256 over a 68-character random token cannot be turned back into it.
     """
-    digest = hashlib.sha256(url.strip().encode("utf-8", "surrogatepass")).hexdigest()
-    return "sha256:" + digest[:32]
+    return "sha256:" + secret_digest(url.strip(), length=32)
 
 
 def url_secrets(url: str) -> set[str]:

@@ -12,8 +12,7 @@ common is here, so each kind's module is only its section, its request and its o
 * :class:`Request` and :class:`ServiceHandler`: one event → one request → one attempt through
   the outbox; the request names its secrets (a service key in the body, an API key in the URL
   path or a header) so no reason, log line or destination ever shows them.
-* :func:`kapacitor_url`, :func:`secret_digest`, the test-option readers and the section's
-  URL check.
+* :func:`kapacitor_url`, :meth:`SingleService.key_digest` and the section's URL check.
 
 Kapacitor treats only its service's documented success status as success (200, or 202 for
 OpsGenie v2); Leyden takes any 2xx, and a 429 or 5xx is retried by the dispatcher (Kapacitor
@@ -22,42 +21,39 @@ tries once).
 
 from __future__ import annotations
 
-import hashlib
+import posixpath
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, ClassVar, Generic, Self, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from leyden import API_BASE
 from leyden.config import Config, Section
 from leyden.go.types import GoStruct, go_json
-from leyden.model.alert import Event, Level
+from leyden.model.alert import Event
 from leyden.model.alertdata import alert_data
-from leyden.notify._http import DeliveryResult, HTTPClient, redact_url
-from leyden.notify._service import ConfiguredService
+from leyden.notify._http import (
+    DeliveryResult,
+    HTTPClient,
+    http_url_problem,
+    redact_url,
+    secret_digest,
+)
+from leyden.notify._service import NOT_ENABLED, HTTPService, service_test_answer
 from leyden.notify.base import HandlerConfigError, IntegrationError, RateLimit, SingleSend
 
 __all__ = [
-    "NOT_ENABLED",
     "NullListSection",
     "Request",
     "ServiceHandler",
     "SingleService",
+    "join_path",
     "kapacitor_url",
     "result_json",
     "result_struct",
-    "secret_digest",
-    "service_of",
-    "str_list",
-    "test_level",
-    "test_options",
-    "test_str",
-    "test_str_list",
     "url_problem",
 ]
 
-#: Kapacitor's words when a service's section has ``enabled = false``
-NOT_ENABLED = "service is not enabled"
 
 C = TypeVar("C", bound=Section)
 
@@ -81,28 +77,29 @@ def kapacitor_url(config: Config | None) -> str:
     return f"{scheme}://{host}:{port}{API_BASE}"
 
 
-def secret_digest(secret: str) -> str:
-    """A short digest naming a secret (a routing key) in destinations and rate-limit keys;
-    32 bits of SHA-256 say nothing of the key."""
-    if not secret:
-        return "default"
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+#: characters Go's url.URL.EscapedPath leaves as they are
+_PATH_SAFE = "/!$&'()*+,;=:@~-._"
+
+
+def join_path(base: str, *parts: str, query: str | None = None) -> str:
+    """``base`` with ``parts`` joined to its path as Go's ``path.Join`` does (empty parts
+    skipped, the result cleaned) and escaped as Go writes a URL's path; ``query`` replaces the
+    base's query when given (VictorOps' keys, OpsGenie v2's ``/<alias>/<action>``)."""
+    split = urlsplit(base)
+    joined = [p for p in (split.path, *parts) if p]
+    path = posixpath.normpath("/".join(joined)) if joined else ""
+    if path.startswith("//"):
+        path = "/" + path.lstrip("/")
+    if path and not path.startswith("/"):
+        path = "/" + path
+    kept = split.query if query is None else query
+    return urlunsplit((split.scheme, split.netloc, quote(path, safe=_PATH_SAFE), kept, ""))
 
 
 def url_problem(key: str, url: str) -> str | None:
     """Kapacitor's ``url cannot be empty``, and an http(s) URL with a host (Kapacitor accepts
     anything Go's url.Parse does and fails on every event instead)."""
-    if not url:
-        return f"{key}: cannot be empty"
-    try:
-        split = urlsplit(url)
-        host = split.hostname
-    except ValueError:
-        host = None
-        split = None
-    if split is None or split.scheme not in ("http", "https") or not host:
-        return f"{key}: must be an http:// or https:// URL with a host"
-    return None
+    return f"{key}: cannot be empty" if not url else http_url_problem(key, url)
 
 
 #: ``models.Row``'s fields in Go's order (a row read back from the outbox is a plain dict,
@@ -133,15 +130,6 @@ def result_json(event: Event) -> str:
     return go_json(result_struct(event))
 
 
-def str_list(value: Any, where: str) -> list[str]:
-    """A list of strings from a handler option (``teams-list``), or a clear error."""
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise HandlerConfigError(f"{where} must be a list of strings, got {value!r}")
-    return list(value)
-
-
 class NullListSection(Section):
     """A section with Go slices that are ``nil`` until set (OpsGenie's ``teams``): the config
     API shows them as ``null``, and a ``null`` given back means "not set"."""
@@ -151,51 +139,6 @@ class NullListSection(Section):
         return super().from_options(
             {k: v for k, v in options.items() if v is not None}, where=where
         )
-
-
-# --- service tests ---------------------------------------------------------------------------
-
-
-def test_options(
-    kind: str, defaults: Mapping[str, Any], options: Mapping[str, Any]
-) -> dict[str, Any]:
-    """``options`` over Kapacitor's TestOptions ``defaults``; an unknown option is refused."""
-    unknown = sorted(str(k) for k in options if k not in defaults)
-    if unknown:
-        raise IntegrationError(
-            f"unknown {kind} test option(s): {', '.join(unknown)}; "
-            f"valid options: {', '.join(defaults)}"
-        )
-    return {**defaults, **options}
-
-
-def test_str(kind: str, options: Mapping[str, Any], key: str) -> str:
-    value = options.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise IntegrationError(f"{kind} test option {key!r} must be a string")
-    return value
-
-
-def test_str_list(kind: str, options: Mapping[str, Any], key: str) -> list[str]:
-    value = options.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise IntegrationError(f"{kind} test option {key!r} must be a list of strings")
-    return list(value)
-
-
-def test_level(kind: str, options: Mapping[str, Any], key: str) -> Level:
-    text = test_str(kind, options, key)
-    try:
-        return Level.parse(text)
-    except ValueError:
-        raise IntegrationError(
-            f"{kind} test option {key!r}: unknown level {text!r}; must be one of "
-            + ", ".join(level.name for level in Level)
-        ) from None
 
 
 # --- requests and handlers -------------------------------------------------------------------
@@ -218,7 +161,7 @@ class Request:
         return f"Request({redact_url(self.url)})"
 
 
-class SingleService(ConfiguredService[C], Generic[C]):
+class SingleService(HTTPService[C], Generic[C]):
     """The running side of one ``[<kind>]`` section; subclasses build the :class:`Request`."""
 
     #: Kapacitor's Content-Type and any other fixed headers
@@ -227,13 +170,16 @@ class SingleService(ConfiguredService[C], Generic[C]):
     def __init__(
         self, configs: Sequence[C], *, client_url: str = "", client: HTTPClient | None = None
     ) -> None:
-        super().__init__(configs)
+        super().__init__(configs, client)
         self.client_url = client_url
-        self._client = client if client is not None else HTTPClient(self.kind)
 
-    def config(self) -> C | None:
-        """The section (None only when the service was built without one)."""
-        return self.default()
+    @classmethod
+    def from_config(cls, config: Config | None) -> Self:
+        """The service over ``config``'s section, knowing the server's API URL (PagerDuty's
+        ``client_url``)."""
+        service = super().from_config(config)
+        service.client_url = kapacitor_url(config)
+        return service
 
     def enabled_config(self) -> C:
         """The section when ``enabled``; raises Kapacitor's "service is not enabled"."""
@@ -241,6 +187,13 @@ class SingleService(ConfiguredService[C], Generic[C]):
         if config is None or not getattr(config, "enabled", False):
             raise IntegrationError(NOT_ENABLED)
         return config
+
+    def key_digest(self, key: str, attr: str) -> str:
+        """Names the key a handler sends with (its own ``key``, else the section's ``attr``: a
+        routing key) in destinations and rate-limit keys: its 32-bit
+        :func:`~leyden.notify._http.secret_digest`, ``default`` when there is none."""
+        key = key or str(getattr(self.config(), attr, ""))
+        return secret_digest(key) if key else "default"
 
     def not_enabled_reason(self) -> str:
         return f"{self.kind}: {NOT_ENABLED} (set enabled = true in {self.section_label()})"
@@ -282,11 +235,7 @@ class SingleService(ConfiguredService[C], Generic[C]):
             request = build(config)
         except IntegrationError as exc:
             return False, str(exc)
-        result = await self.post(request)
-        return (True, "") if result.delivered else (False, result.describe())
-
-    async def close(self) -> None:
-        await self._client.close()
+        return service_test_answer(await self.post(request))
 
 
 class ServiceHandler(SingleSend):
@@ -311,14 +260,3 @@ class ServiceHandler(SingleSend):
     async def send(self, events: Sequence[Event]) -> DeliveryResult:
         (event,) = events
         return await self._service.deliver(lambda config: self._build(event, config))
-
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
-
-def service_of(services: Mapping[str, Any], kind: str, cls: type[SingleService[Any]]) -> Any:
-    """The running service of ``kind`` from a handler context, or a clear error."""
-    service = services.get(kind)
-    if not isinstance(service, cls):
-        raise HandlerConfigError(f"the {kind} service is not running")
-    return service

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template
 from leyden.go.types import GoStruct, StringMap, go_json
 from leyden.model.alert import Event, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, SSLSetting, url_destination
+from leyden.notify._http import DeliveryResult, SSLSetting, url_destination
 from leyden.notify._mapstructure import (
     building_check,
     duration_option,
@@ -39,12 +39,21 @@ from leyden.notify._mapstructure import (
     render,
 )
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import (
+    NOT_ENABLED,
+    HTTPService,
+    ServiceTestOptions,
+    service_test_answer,
+)
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
     HandlerError,
+    IntegrationError,
     SingleSend,
+    option,
+    service_of,
+    str_list,
 )
 
 __all__ = ["INTEGRATION", "AlertaConfig", "AlertaHandler", "AlertaService"]
@@ -55,7 +64,6 @@ DEFAULT_EVENT = "{{ .ID }}"
 DEFAULT_GROUP = "{{ .Group }}"
 DEFAULT_TIMEOUT = 24 * 3600 * 10**9
 DEFAULT_TOKEN_PREFIX = "Bearer"
-NOT_ENABLED = "service is not enabled"
 
 #: Kapacitor's HandlerConfig mapstructure names
 OPTION_KEYS = (
@@ -154,18 +162,11 @@ class AlertaAlert:
     token_prefix: str = ""
 
 
-class AlertaService(ConfiguredService[AlertaConfig]):
+class AlertaService(HTTPService[AlertaConfig]):
     """The ``[alerta]`` configuration and the one request per alert."""
 
     kind = KIND
-    section_name = KIND
-
-    def __init__(self, configs: Sequence[AlertaConfig], client: HTTPClient | None = None) -> None:
-        super().__init__(configs)
-        self._client = client or HTTPClient("alerta")
-
-    def config(self) -> AlertaConfig:
-        return self.default() or AlertaConfig()
+    section = SECTION
 
     def destination(self) -> str:
         return f"alerta:{url_destination(self.config().url)}"
@@ -237,25 +238,15 @@ class AlertaService(ConfiguredService[AlertaConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         """Send one test alert with the section's token (one attempt)."""
-        defaults = self.default_test_options()
-        unknown = sorted(str(k) for k in options if k not in defaults)
-        if unknown:
-            return False, (
-                f"unknown alerta test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(defaults)}"
-            )
-        o = {**defaults, **options}
-        if not self.config().enabled:
-            return False, NOT_ENABLED
         try:
-            strings = {k: _text(o[k], k) for k in _TEST_STRINGS}
-            service = _string_list(o["service"], "alerta test option", "service")
-            correlate = _string_list(o["correlate"], "alerta test option", "correlate")
-            attributes = o["attributes"] or {}
-            if not isinstance(attributes, Mapping):
-                raise HandlerConfigError("alerta test option 'attributes' must be an object")
-            timeout = duration_option(o["timeout"] or 0, "alerta test", "timeout")
-        except HandlerConfigError as exc:
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            if not self.config().enabled:
+                return False, NOT_ENABLED
+            strings = {k: o.text(k) for k in _TEST_STRINGS}
+            service, correlate = o.texts("service"), o.texts("correlate")
+            attributes = o.obj("attributes")
+            timeout = duration_option(o.values["timeout"] or 0, "alerta test", "timeout")
+        except (IntegrationError, HandlerConfigError) as exc:
             return False, str(exc)
         result = await self.alert(
             AlertaAlert(
@@ -274,10 +265,7 @@ class AlertaService(ConfiguredService[AlertaConfig]):
                 raw_data={"series": None},  # an empty models.Result, as Go encodes it
             )
         )
-        return (True, "") if result.delivered else (False, result.describe())
-
-    async def close(self) -> None:
-        await self._client.close()
+        return service_test_answer(result)
 
 
 _TEST_STRINGS = (
@@ -290,20 +278,6 @@ _TEST_STRINGS = (
     "message",
     "origin",
 )
-
-
-def _text(value: Any, key: str) -> str:
-    if not isinstance(value, str):
-        raise HandlerConfigError(f"alerta test option {key!r} must be a string")
-    return value
-
-
-def _string_list(value: Any, where: str, key: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise HandlerConfigError(f"{where} {key!r} must be a list of strings, got {value!r}")
-    return list(value)
 
 
 def event_data(event: Event) -> GoStruct:
@@ -405,16 +379,6 @@ class AlertaHandler(SingleSend):
             return DeliveryResult("permanent", None, f"alerta: {exc}")
         return await self._service.alert(alert)
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
-
-def _service(ctx: HandlerContext) -> AlertaService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, AlertaService):
-        raise HandlerConfigError("alerta handler: no Alerta service is configured")
-    return service
-
 
 def _nonempty(value: Any, default: str) -> str:
     return value if isinstance(value, str) and value else default
@@ -424,7 +388,7 @@ def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> AlertaHandler:
     """From ``.alerta().token().resource().event().environment().group().value().origin()
     .services().correlated().attribute().timeout()``."""
     return AlertaHandler(
-        _service(ctx),
+        service_of(ctx, KIND, AlertaService, "Alerta"),
         ctx,
         token=props.get("token") or "",
         resource=_nonempty(props.get("resource"), DEFAULT_RESOURCE),
@@ -443,17 +407,10 @@ def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> AlertaHandler:
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> AlertaHandler:
     """From a ``kind: alerta`` handler file's ``options`` (Kapacitor's HandlerConfig)."""
     o = fold_options(options, KIND, OPTION_KEYS)
-    strings: dict[str, str] = {}
-    for key in OPTION_KEYS[:8]:
-        value = o.get(key)
-        if value is not None and not isinstance(value, str):
-            raise HandlerConfigError(f"alerta handler option {key!r} must be a string")
-        strings[key] = value or ""
-    attributes = o.get("attributes") or {}
-    if not isinstance(attributes, Mapping):
-        raise HandlerConfigError("alerta handler option 'attributes' must be a map")
+    strings = {key: option(o, KIND, key, str, "") for key in OPTION_KEYS[:8]}
+    attributes = option(o, KIND, "attributes", dict, {})
     return AlertaHandler(
-        _service(ctx),
+        service_of(ctx, KIND, AlertaService, "Alerta"),
         ctx,
         token=strings["token"],
         token_prefix=strings["token-prefix"],
@@ -463,16 +420,11 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> AlertaHandl
         group=strings["group"] if "group" in o else DEFAULT_GROUP,
         value=strings["value"],
         origin=strings["origin"],
-        service_names=_string_list(o.get("service"), "alerta handler option", "service"),
-        correlate=_string_list(o.get("correlate"), "alerta handler option", "correlate"),
+        service_names=str_list(o.get("service"), f"{KIND} handler option 'service'"),
+        correlate=str_list(o.get("correlate"), f"{KIND} handler option 'correlate'"),
         attributes=attributes,
         timeout=duration_option(o.get("timeout"), KIND, "timeout"),
     )
-
-
-def _build_service(config: Config | None) -> AlertaService:
-    sections = config.sections(SECTION) if config is not None else []
-    return AlertaService(sections)
 
 
 INTEGRATION = Integration(
@@ -480,7 +432,7 @@ INTEGRATION = Integration(
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=AlertaService.from_config,
     check=building_check(KIND, from_tick, from_options),
     service_test=True,
     secret_options=("token",),

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from leyden.config import Config
 from leyden.model.alert import Event
@@ -33,6 +33,8 @@ from leyden.notify._http import DeliveryResult
 
 #: Turns an event into Kapacitor's alert-data JSON (``alert.Data``), one JSON document.
 Serializer = Callable[[Event], str]
+
+S = TypeVar("S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +117,9 @@ class DeliveringHandler(AlertHandler, Protocol):
 
 
 class SingleSend:
-    """Mixin for handlers that carry one event per request: ``max_batch`` 1, no pacing, and
-    ``handle`` as one ``send`` whose failure raises :class:`HandlerError`."""
+    """Mixin for handlers that carry one event per request: ``max_batch`` 1, no pacing,
+    ``handle`` as one ``send`` whose failure raises :class:`HandlerError`, and nothing to close
+    (the integration's service owns the connections)."""
 
     max_batch = 1
     paced = False
@@ -135,6 +138,9 @@ class SingleSend:
         if not result.delivered:
             raise HandlerError(result.reason or result.describe())
 
+    async def close(self) -> None:
+        return None
+
 
 @dataclass(slots=True)
 class HandlerContext:
@@ -150,6 +156,15 @@ class HandlerContext:
         """The alert-data JSON as Go's ``json.Encoder`` writes it: one document and a newline."""
         body = self.serializer(event)
         return body if body.endswith("\n") else body + "\n"
+
+
+def service_of(ctx: HandlerContext, kind: str, cls: type[S], name: str) -> S:
+    """The running service of ``kind`` a handler sends through (``ctx.services[kind]``, an
+    instance of ``cls``), or an error naming the kind and the service (``name``: ``Slack``)."""
+    service = ctx.services.get(kind)
+    if not isinstance(service, cls):
+        raise HandlerConfigError(f"{kind} handler: no {name} service is configured")
+    return service
 
 
 def option(
@@ -173,6 +188,16 @@ def option(
         got = type(options.get(key)).__name__
         raise HandlerConfigError(f"{kind} handler option {key!r} must be {names}, got {got}")
     return value
+
+
+def str_list(value: Any, where: str) -> list[str]:
+    """A list of strings from a handler option or property (``teams-list``, ``.handlers()``),
+    ``[]`` when absent; the error starts with ``where`` (``opsgenie handler option 'teams-list'``)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise HandlerConfigError(f"{where} must be a list of strings, got {value!r}")
+    return list(value)
 
 
 def check_keys(options: Mapping[str, Any], kind: str, known: tuple[str, ...]) -> None:

@@ -19,20 +19,27 @@ and sends nothing).
 
 from __future__ import annotations
 
-import hashlib
 import html
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, Section, SectionSpec
-from leyden.go.template import Template, TemplateError, TemplateExecError
+from leyden.config import Key, Section, SectionSpec
+from leyden.go.template import Template, TemplateExecError
 from leyden.go.types import Time, go_json
 from leyden.model.alert import Event, EventData, EventState, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, redact_url
-from leyden.notify._registry import Integration, Problem
-from leyden.notify._service import ConfiguredService
+from leyden.notify._http import (
+    DeliveryResult,
+    HTTPClient,
+    http_url_problem,
+    is_http_url,
+    redact_url,
+    secret_digest,
+)
+from leyden.notify._mapstructure import building_check, parse_template
+from leyden.notify._registry import Integration
+from leyden.notify._service import HTTPService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -40,6 +47,7 @@ from leyden.notify.base import (
     SingleSend,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["INTEGRATION", "BigPandaConfig", "BigPandaHandler", "BigPandaService", "alert_body"]
@@ -85,8 +93,8 @@ class BigPandaConfig(Section):
             problems.append("url: must specify the BigPanda webhook URL")
         if self.enabled and not self.app_key:
             problems.append("app-key: must specify BigPanda app-key")
-        if self.url and not is_http_url(self.url):
-            problems.append("url: must be an http:// or https:// URL with a host")
+        if problem := http_url_problem("url", self.url):
+            problems.append(problem)
         if self.enabled and not self.token:
             problems.append("token: must specify BigPanda token")
         return problems
@@ -145,13 +153,6 @@ def alert_body(
     return go_json(body).encode()
 
 
-def _template(name: str, text: str) -> Template:
-    try:
-        return Template.parse(text, name=name)
-    except TemplateError as exc:
-        raise HandlerConfigError(f"bigpanda handler: invalid {name} template: {exc}") from None
-
-
 @dataclass(frozen=True, slots=True)
 class BigPandaOptions:
     """A handler's settings (Kapacitor's HandlerConfig)."""
@@ -165,17 +166,19 @@ class BigPandaOptions:
 
     def templates(self) -> dict[str, Template | str]:
         """``host`` and each attribute: a parsed template for strings, JSON text otherwise."""
-        out: dict[str, Template | str] = {"host": _template("host", self.host)}
+        out: dict[str, Template | str] = {"host": parse_template(self.host, KIND, "host")}
         for key, value in self.attributes.items():
-            out[key] = _template(key, value) if isinstance(value, str) else _json_text(value)
+            out[key] = (
+                parse_template(value, KIND, key) if isinstance(value, str) else _json_text(value)
+            )
         return out
 
 
-class BigPandaService(ConfiguredService[BigPandaConfig]):
+class BigPandaService(HTTPService[BigPandaConfig]):
     """The ``[bigpanda]`` integration: one alert POST per event."""
 
     kind: ClassVar[str] = KIND
-    section_name: ClassVar[str] = "bigpanda"
+    section = SECTION
 
     def __init__(
         self,
@@ -183,14 +186,13 @@ class BigPandaService(ConfiguredService[BigPandaConfig]):
         client: HTTPClient | None = None,
         now: Callable[[], int] = time.time_ns,
     ) -> None:
-        super().__init__(configs)
-        self._client = client or HTTPClient("bigpanda")
+        super().__init__(configs, client)
         self._now = now
 
     def destination(self, url: str) -> str:
-        config = self.configured() or BigPandaConfig()
+        config = self.config()
         target = url or config.url
-        digest = hashlib.sha256(f"{target}\x00{config.token}".encode()).hexdigest()[:12]
+        digest = secret_digest(target, config.token, length=12)
         return f"bigpanda:{redact_url(target)} #{digest}"
 
     async def post(self, url: str, build: Callable[[BigPandaConfig], bytes]) -> DeliveryResult:
@@ -232,31 +234,25 @@ class BigPandaService(ConfiguredService[BigPandaConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         """Kapacitor's Test: the options' alert without an ID, details or attributes."""
-        where = "bigpanda test"
-        merged = {**self.default_test_options(), **options}
         try:
-            check_keys(options, where, tuple(merged))
-            level = Level.parse(option(merged, where, "level", str, "").upper())
-            stamp = Time.parse_rfc3339(option(merged, where, "timestamp", str, ""))
-            raw = option(merged, where, "event_data", dict, {})
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            level = o.level(any_case=True)
+            when = o.time_ns("timestamp")
+            raw = o.obj("event_data")
             tags = raw.get("Tags") or {}
             fields = raw.get("Fields") or {}
             if not isinstance(tags, dict) or not isinstance(fields, dict):
-                raise HandlerConfigError(f"{where} option 'event_data': Tags and Fields: objects")
+                raise IntegrationError(f"{KIND} test option 'event_data': Tags and Fields: objects")
             data = EventData(
                 name=str(raw.get("Name") or ""),
                 task_name=str(raw.get("TaskName") or ""),
                 tags={str(k): str(v) for k, v in tags.items()},
                 fields=dict(fields),
             )
-            message = option(merged, where, "message", str, "")
-            app_key = option(merged, where, "app_key", str, "")
-            primary = option(merged, where, "primary_property", str, "")
-            secondary = option(merged, where, "secondary_property", str, "")
-        except HandlerConfigError as exc:
+            message, app_key = o.text("message"), o.text("app_key")
+            primary, secondary = o.text("primary_property"), o.text("secondary_property")
+        except IntegrationError as exc:
             return False, str(exc)
-        except ValueError as exc:
-            return False, f"{where}: {exc}"
 
         def build(config: BigPandaConfig) -> bytes:
             return alert_body(
@@ -265,7 +261,7 @@ class BigPandaService(ConfiguredService[BigPandaConfig]):
                 message=message,
                 details="",
                 level=level,
-                time_ns=int(stamp),
+                time_ns=when,
                 data=data,
                 app_key=app_key,
                 primary_property=primary,
@@ -273,11 +269,7 @@ class BigPandaService(ConfiguredService[BigPandaConfig]):
                 attributes={},
             )
 
-        result = await self.post("", build)
-        return (True, "") if result.delivered else (False, result.describe())
-
-    async def close(self) -> None:
-        await self._client.close()
+        return service_test_answer(await self.post("", build))
 
 
 class BigPandaHandler(SingleSend):
@@ -322,21 +314,10 @@ class BigPandaHandler(SingleSend):
 
         return await self.service.post(opts.url, build)
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
 
-
-def _service(ctx: HandlerContext) -> BigPandaService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, BigPandaService):
-        raise HandlerConfigError("bigpanda handler: no BigPanda service is configured")
-    return service
-
-
-def _attributes(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise HandlerConfigError(f"{where} 'attributes' must be a map, got {value!r}")
-    return {str(k): v for k, v in value.items()}
+def _attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``.attribute(k, v)`` of a TICKscript, ``attributes`` of a handler file: a map."""
+    return {str(k): v for k, v in option(settings, KIND, "attributes", dict, {}).items()}
 
 
 def _tick_options(props: Mapping[str, Any]) -> BigPandaOptions:
@@ -345,7 +326,7 @@ def _tick_options(props: Mapping[str, Any]) -> BigPandaOptions:
         host=props.get("host") or "",
         primary_property=props.get("primaryProperty") or "",
         secondary_property=props.get("secondaryProperty") or "",
-        attributes=_attributes(props.get("attributes") or {}, "bigPanda property"),
+        attributes=_attributes(props),
     )
 
 
@@ -362,40 +343,24 @@ def _file_options(options: Mapping[str, Any]) -> BigPandaOptions:
         host=option(options, KIND, "host", str, ""),
         primary_property=option(options, KIND, "primary-property", str, ""),
         secondary_property=option(options, KIND, "secondary-property", str, ""),
-        attributes=_attributes(options.get("attributes") or {}, "bigpanda handler option"),
+        attributes=_attributes(options),
     )
 
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> BigPandaHandler:
     """From ``.bigPanda().appKey().host().primaryProperty().secondaryProperty().attribute(k, v)``."""
-    return BigPandaHandler(_service(ctx), _tick_options(props))
+    return BigPandaHandler(service_of(ctx, KIND, BigPandaService, "BigPanda"), _tick_options(props))
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> BigPandaHandler:
     """From a ``kind: bigpanda`` handler file's ``options``."""
-    return BigPandaHandler(_service(ctx), _file_options(options))
+    return BigPandaHandler(
+        service_of(ctx, KIND, BigPandaService, "BigPanda"), _file_options(options)
+    )
 
 
-def check(settings: Mapping[str, Any], service: BigPandaService, tick: bool) -> Problem | None:
-    """At definition: options of the wrong type and templates that do not parse."""
-    try:
-        options = _tick_options(settings) if tick else _file_options(settings)
-        options.templates()
-    except HandlerConfigError as exc:
-        return Problem(str(exc))
-    return None
-
-
-def _build_service(config: Config | None) -> BigPandaService:
-    return BigPandaService(config.sections(SECTION) if config is not None else [])
-
-
-def _global(service: BigPandaService) -> bool:
-    return service.global_enabled()
-
-
-def _state_changes_only(service: BigPandaService) -> bool:
-    return service.state_changes_only()
+#: At definition: options of the wrong type and templates that do not parse.
+check = building_check(KIND, from_tick, from_options)
 
 
 INTEGRATION = Integration(
@@ -403,10 +368,10 @@ INTEGRATION = Integration(
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=BigPandaService.from_config,
     check=check,
     service_test=True,
-    global_handler=_global,
-    global_state_changes_only=_state_changes_only,
+    global_handler=BigPandaService.global_enabled,
+    global_state_changes_only=BigPandaService.state_changes_only,
     tick_name="bigPanda",
 )

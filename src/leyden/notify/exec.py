@@ -22,6 +22,7 @@ from leyden.notify.base import (
     SingleSend,
     check_keys,
     option,
+    str_list,
 )
 
 OPTION_KEYS = ("prog", "args")
@@ -81,9 +82,7 @@ def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> ExecHandler:
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ExecHandler:
     check_keys(options, "exec", OPTION_KEYS)
-    args = option(options, "exec", "args", list, [])
-    if not all(isinstance(a, str) for a in args):
-        raise HandlerConfigError(f"exec handler option 'args' must be a list of strings: {args!r}")
+    args = str_list(option(options, "exec", "args", list, []), "exec handler option 'args'")
     return ExecHandler(ctx, option(options, "exec", "prog", str, ""), args)
 
 

@@ -19,17 +19,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.model.alert import Event
 from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Integration
 from leyden.notify._service import ConfiguredService
 from leyden.notify.base import (
-    HandlerConfigError,
     HandlerContext,
     SingleSend,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["GONE", "INTEGRATION", "HipChatConfig", "HipChatHandler", "HipChatService"]
@@ -81,7 +81,7 @@ class HipChatService(ConfiguredService[HipChatConfig]):
     """Keeps ``[hipchat]`` for the config API and global handlers; refuses every send."""
 
     kind: ClassVar[str] = KIND
-    section_name: ClassVar[str] = "hipchat"
+    section = SECTION
 
     def __init__(self, configs: Sequence[HipChatConfig]) -> None:
         super().__init__(configs)
@@ -96,9 +96,8 @@ class HipChatService(ConfiguredService[HipChatConfig]):
 
     def default_test_options(self) -> dict[str, Any]:
         """Kapacitor's TestOptions: the section's room, its test message, CRITICAL."""
-        config = self.configured()
         return {
-            "room": config.room if config is not None else "",
+            "room": self.config().room,
             "message": TEST_MESSAGE,
             "level": "CRITICAL",
         }
@@ -119,31 +118,19 @@ class HipChatHandler(SingleSend):
     async def send(self, events: Sequence[Event]) -> DeliveryResult:
         return self.service.refuse()
 
-    async def close(self) -> None:
-        return None
-
-
-def _service(ctx: HandlerContext) -> HipChatService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, HipChatService):
-        raise HandlerConfigError("hipchat handler: no HipChat service is configured")
-    return service
-
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> HipChatHandler:
     """From ``.hipChat().room().token()`` (the token is not kept: nothing is sent)."""
-    return HipChatHandler(_service(ctx), props.get("room") or "")
+    return HipChatHandler(service_of(ctx, KIND, HipChatService, "HipChat"), props.get("room") or "")
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> HipChatHandler:
     """From a ``kind: hipchat`` handler file's ``options`` (``room``, ``token``)."""
     check_keys(options, KIND, OPTION_KEYS)
     option(options, KIND, "token", str, "")
-    return HipChatHandler(_service(ctx), option(options, KIND, "room", str, ""))
-
-
-def _build_service(config: Config | None) -> HipChatService:
-    return HipChatService(config.sections(SECTION) if config is not None else [])
+    return HipChatHandler(
+        service_of(ctx, KIND, HipChatService, "HipChat"), option(options, KIND, "room", str, "")
+    )
 
 
 INTEGRATION = Integration(
@@ -151,7 +138,7 @@ INTEGRATION = Integration(
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=HipChatService.from_config,
     service_test=True,
     tick_name="hipChat",
     secret_options=("token",),

@@ -20,24 +20,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, SectionSpec
+from leyden.config import Key, SectionSpec
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event
 from leyden.notify._registry import Integration
+from leyden.notify._service import ServiceTestOptions
 from leyden.notify._single import (
     NullListSection,
     Request,
     ServiceHandler,
     SingleService,
     result_struct,
-    service_of,
-    str_list,
-    test_options,
-    test_str,
-    test_str_list,
     url_problem,
 )
-from leyden.notify.base import HandlerContext, IntegrationError, check_keys
+from leyden.notify.base import HandlerContext, IntegrationError, check_keys, service_of, str_list
 from leyden.notify.victorops import message_type
 
 __all__ = ["DEFAULT_RECOVERY_URL", "DEFAULT_URL", "INTEGRATION", "OpsGenieConfig"]
@@ -87,7 +83,7 @@ SECTION = SectionSpec(KIND, OpsGenieConfig, multiple=False, defaults=({},))
 
 class OpsGenieService(SingleService[OpsGenieConfig]):
     kind = KIND
-    section_name = KIND
+    section = SECTION
 
     def request(
         self,
@@ -127,8 +123,8 @@ class OpsGenieService(SingleService[OpsGenieConfig]):
         """Kapacitor's TestOptions (teams and recipients are the section's)."""
         config = self.config()
         return {
-            "teams": config.teams if config is not None else None,
-            "recipients": config.recipients if config is not None else None,
+            "teams": config.teams,
+            "recipients": config.recipients,
             "message-type": "CRITICAL",
             "message": "test opsgenie message",
             "entity-id": "testEntityID",
@@ -136,12 +132,9 @@ class OpsGenieService(SingleService[OpsGenieConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         try:
-            merged = test_options(KIND, self.default_test_options(), options)
-            teams = test_str_list(KIND, merged, "teams")
-            recipients = test_str_list(KIND, merged, "recipients")
-            kind, message, entity = (
-                test_str(KIND, merged, k) for k in ("message-type", "message", "entity-id")
-            )
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            teams, recipients = o.texts("teams"), o.texts("recipients")
+            kind, message, entity = (o.text(k) for k in ("message-type", "message", "entity-id"))
         except IntegrationError as exc:
             return False, str(exc)
         return await self.try_request(
@@ -158,7 +151,7 @@ class OpsGenieService(SingleService[OpsGenieConfig]):
 
 
 def _handler(teams: list[str], recipients: list[str], ctx: HandlerContext) -> ServiceHandler:
-    service: OpsGenieService = service_of(ctx.services, KIND, OpsGenieService)
+    service = service_of(ctx, KIND, OpsGenieService, "OpsGenie")
 
     def build(event: Event, config: OpsGenieConfig) -> Request:
         return service.request(
@@ -193,21 +186,13 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ServiceHand
     )
 
 
-def _build_service(config: Config | None) -> OpsGenieService:
-    return OpsGenieService(config.sections(SECTION) if config is not None else [])
-
-
-def _global(service: OpsGenieService) -> bool:
-    return service.global_enabled()
-
-
 INTEGRATION = Integration(
     KIND,
     tick_name="opsGenie",
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=OpsGenieService.from_config,
     service_test=True,
-    global_handler=_global,
+    global_handler=OpsGenieService.global_enabled,
 )

@@ -25,31 +25,32 @@ the customer's plan, so none is declared; a 429's Retry-After is honoured.
 from __future__ import annotations
 
 import base64
-import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import quote, urlsplit, urlunsplit
 
-from leyden.config import Config, Key, SectionSpec
+from leyden.config import Key, SectionSpec
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._registry import Integration
+from leyden.notify._service import NOT_ENABLED, ServiceTestOptions
 from leyden.notify._single import (
-    NOT_ENABLED,
     NullListSection,
     Request,
     ServiceHandler,
     SingleService,
+    join_path,
     result_struct,
-    service_of,
-    str_list,
-    test_options,
-    test_str,
-    test_str_list,
     url_problem,
 )
-from leyden.notify.base import HandlerContext, IntegrationError, check_keys, option
+from leyden.notify.base import (
+    HandlerContext,
+    IntegrationError,
+    check_keys,
+    option,
+    service_of,
+    str_list,
+)
 
 __all__ = ["DEFAULT_RECOVERY_ACTION", "DEFAULT_URL", "INTEGRATION", "OpsGenie2Config"]
 
@@ -114,24 +115,12 @@ def alias(entity_id: str) -> str:
 def recovery_url(base: str, alias_: str, action: str) -> str:
     """``base`` with ``/<alias>/<action>`` joined to its path and ``identifierType=alias`` as
     its whole query, as Kapacitor builds it."""
-    split = urlsplit(base)
-    path = posixpath.normpath("/".join(p for p in (split.path, alias_, action) if p))
-    if not path.startswith("/"):
-        path = "/" + path.lstrip("/")
-    return urlunsplit(
-        (
-            split.scheme,
-            split.netloc,
-            quote(path, safe="/!$&'()*+,;=:@~-._"),
-            "identifierType=alias",
-            "",
-        )
-    )
+    return join_path(base, alias_, action, query="identifierType=alias")
 
 
 class OpsGenie2Service(SingleService[OpsGenie2Config]):
     kind = KIND
-    section_name = KIND
+    section = SECTION
     test_not_enabled = f"failed to prepare API request: {NOT_ENABLED}"
 
     def request(
@@ -191,11 +180,9 @@ class OpsGenie2Service(SingleService[OpsGenie2Config]):
         """Kapacitor's TestOptions (teams, recipients and recovery_action are the section's)."""
         config = self.config()
         return {
-            "teams": config.teams if config is not None else None,
-            "recipients": config.recipients if config is not None else None,
-            "recovery_action": (
-                config.recovery_action if config is not None else DEFAULT_RECOVERY_ACTION
-            ),
+            "teams": config.teams,
+            "recipients": config.recipients,
+            "recovery_action": config.recovery_action,
             "message-type": "CRITICAL",
             "message": "test opsgenie message",
             "entity-id": "testEntityID",
@@ -203,12 +190,10 @@ class OpsGenie2Service(SingleService[OpsGenie2Config]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         try:
-            merged = test_options(KIND, self.default_test_options(), options)
-            teams = test_str_list(KIND, merged, "teams")
-            recipients = test_str_list(KIND, merged, "recipients")
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            teams, recipients = o.texts("teams"), o.texts("recipients")
             action, kind, message, entity = (
-                test_str(KIND, merged, k)
-                for k in ("recovery_action", "message-type", "message", "entity-id")
+                o.text(k) for k in ("recovery_action", "message-type", "message", "entity-id")
             )
             try:
                 level = Level.OK if kind == "RECOVERY" else Level.parse(kind)
@@ -234,7 +219,7 @@ class OpsGenie2Service(SingleService[OpsGenie2Config]):
 def _handler(
     teams: list[str], recipients: list[str], recovery_action: str, ctx: HandlerContext
 ) -> ServiceHandler:
-    service: OpsGenie2Service = service_of(ctx.services, KIND, OpsGenie2Service)
+    service = service_of(ctx, KIND, OpsGenie2Service, "OpsGenie")
 
     def build(event: Event, config: OpsGenie2Config) -> Request:
         return service.request(
@@ -273,21 +258,13 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ServiceHand
     )
 
 
-def _build_service(config: Config | None) -> OpsGenie2Service:
-    return OpsGenie2Service(config.sections(SECTION) if config is not None else [])
-
-
-def _global(service: OpsGenie2Service) -> bool:
-    return service.global_enabled()
-
-
 INTEGRATION = Integration(
     KIND,
     tick_name="opsGenie2",
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=OpsGenie2Service.from_config,
     service_test=True,
-    global_handler=_global,
+    global_handler=OpsGenie2Service.global_enabled,
 )

@@ -25,19 +25,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.model.alert import Event, Level
 from leyden.notify._registry import Integration
+from leyden.notify._service import ServiceTestOptions
 from leyden.notify._single import (
     Request,
     ServiceHandler,
     SingleService,
-    kapacitor_url,
-    secret_digest,
-    service_of,
-    test_level,
-    test_options,
-    test_str,
     url_problem,
 )
 from leyden.notify.base import (
@@ -46,6 +41,7 @@ from leyden.notify.base import (
     RateLimit,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["DEFAULT_URL", "INTEGRATION", "PagerDutyConfig", "PagerDutyService"]
@@ -82,6 +78,12 @@ class PagerDutyConfig(Section):
 SECTION = SectionSpec(KIND, PagerDutyConfig, multiple=False, defaults=({},))
 
 
+def events_limit(digest: str) -> RateLimit:
+    """PagerDuty's Events API budget for the key ``digest`` names, shared by ``.pagerDuty()``
+    and ``.pagerDuty2()`` handlers of that key."""
+    return RateLimit(f"pagerduty-events:{digest}", EVENTS_PER_MINUTE, 60.0)
+
+
 def event_type(level: Level) -> str:
     """Kapacitor's ``event_type`` of a level; INFO is refused as Kapacitor refuses it."""
     if level in (Level.WARNING, Level.CRITICAL):
@@ -93,7 +95,7 @@ def event_type(level: Level) -> str:
 
 class PagerDutyService(SingleService[PagerDutyConfig]):
     kind = KIND
-    section_name = KIND
+    section = SECTION
 
     def request(
         self,
@@ -129,11 +131,9 @@ class PagerDutyService(SingleService[PagerDutyConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         try:
-            merged = test_options(KIND, self.default_test_options(), options)
-            incident_key = test_str(KIND, merged, "incident-key")
-            description = test_str(KIND, merged, "description")
-            details = test_str(KIND, merged, "details")
-            level = test_level(KIND, merged, "level")
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            incident_key, description = o.text("incident-key"), o.text("description")
+            details, level = o.text("details"), o.level()
         except IntegrationError as exc:
             return False, str(exc)
         return await self.try_request(
@@ -149,9 +149,8 @@ class PagerDutyService(SingleService[PagerDutyConfig]):
 
 
 def _handler(service_key: str, ctx: HandlerContext) -> ServiceHandler:
-    service: PagerDutyService = service_of(ctx.services, KIND, PagerDutyService)
-    config = service.config()
-    digest = secret_digest(service_key or (config.service_key if config else ""))
+    service = service_of(ctx, KIND, PagerDutyService, "PagerDuty")
+    digest = service.key_digest(service_key, "service_key")
 
     def build(event: Event, config: PagerDutyConfig) -> Request:
         return service.request(
@@ -168,7 +167,7 @@ def _handler(service_key: str, ctx: HandlerContext) -> ServiceHandler:
         service,
         build,
         destination=f"pagerduty:{digest}",
-        rate_limits=(RateLimit(f"pagerduty-events:{digest}", EVENTS_PER_MINUTE, 60.0),),
+        rate_limits=(events_limit(digest),),
     )
 
 
@@ -183,23 +182,14 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ServiceHand
     return _handler(option(options, KIND, "service-key", str, ""), ctx)
 
 
-def _build_service(config: Config | None) -> PagerDutyService:
-    sections = config.sections(SECTION) if config is not None else []
-    return PagerDutyService(sections, client_url=kapacitor_url(config))
-
-
-def _global(service: PagerDutyService) -> bool:
-    return service.global_enabled()
-
-
 INTEGRATION = Integration(
     KIND,
     tick_name="pagerDuty",
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=PagerDutyService.from_config,
     service_test=True,
-    global_handler=_global,
+    global_handler=PagerDutyService.global_enabled,
     secret_options=("service-key",),
 )

@@ -31,40 +31,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.go.types import GoStruct, Time
 from leyden.model.alert import Event, Level
 from leyden.notify._registry import Integration
+from leyden.notify._service import ServiceTestOptions
 from leyden.notify._single import (
     Request,
     ServiceHandler,
     SingleService,
-    kapacitor_url,
     result_struct,
-    secret_digest,
-    service_of,
-    test_level,
-    test_options,
-    test_str,
     url_problem,
 )
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
     IntegrationError,
-    RateLimit,
     check_keys,
     option,
+    service_of,
 )
+from leyden.notify.pagerduty import events_limit
 
 __all__ = ["DEFAULT_URL", "INTEGRATION", "PagerDuty2Config", "PagerDuty2Service"]
 
 KIND = "pagerduty2"
 DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
 OPTION_KEYS = ("routing-key", "links")
-#: PagerDuty's Events API v2 limit per routing key (see the module docstring)
-EVENTS_PER_MINUTE = 120
 #: Kapacitor's TestOptions time: 2014-11-12T11:45:26.371Z
 TEST_TIMESTAMP = "2014-11-12T11:45:26.371Z"
 
@@ -140,7 +134,7 @@ class LinkTemplate:
 
 class PagerDuty2Service(SingleService[PagerDuty2Config]):
     kind = KIND
-    section_name = KIND
+    section = SECTION
     headers: ClassVar[Mapping[str, str]] = {
         "Content-Type": "application/json",
         "Accept": "application/vnd.pagerduty+json;version=2",
@@ -216,21 +210,14 @@ class PagerDuty2Service(SingleService[PagerDuty2Config]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         try:
-            merged = test_options(KIND, self.default_test_options(), options)
-            alert_id = test_str(KIND, merged, "alert_id")
-            description = test_str(KIND, merged, "description")
-            level = test_level(KIND, merged, "level")
-            try:
-                when = int(Time.parse_rfc3339(test_str(KIND, merged, "timestamp")))
-            except ValueError as exc:
-                raise IntegrationError(f"{KIND} test option 'timestamp': {exc}") from None
-            data = merged.get("event_data") or {}
-            if not isinstance(data, Mapping):
-                raise IntegrationError(f"{KIND} test option 'event_data' must be an object")
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            alert_id, description, level = o.text("alert_id"), o.text("description"), o.level()
+            when = o.time_ns("timestamp")
+            data = o.obj("event_data")
             tags = data.get("Tags") or {}
             if not isinstance(tags, Mapping):
                 raise IntegrationError(f"{KIND} test option 'event_data.Tags' must be an object")
-            links = _test_links(merged.get("links"))
+            links = _test_links(o.values.get("links"))
         except IntegrationError as exc:
             return False, str(exc)
         result = data.get("Result") or GoStruct([("series", None)])
@@ -284,9 +271,8 @@ def _links(value: Any, where: str) -> list[LinkTemplate]:
 
 
 def _handler(routing_key: str, links: list[LinkTemplate], ctx: HandlerContext) -> ServiceHandler:
-    service: PagerDuty2Service = service_of(ctx.services, KIND, PagerDuty2Service)
-    config = service.config()
-    digest = secret_digest(routing_key or (config.routing_key if config else ""))
+    service = service_of(ctx, KIND, PagerDuty2Service, "PagerDuty")
+    digest = service.key_digest(routing_key, "routing_key")
 
     def build(event: Event, config: PagerDuty2Config) -> Request:
         return service.request(
@@ -307,7 +293,7 @@ def _handler(routing_key: str, links: list[LinkTemplate], ctx: HandlerContext) -
         service,
         build,
         destination=f"pagerduty2:{digest}",
-        rate_limits=(RateLimit(f"pagerduty-events:{digest}", EVENTS_PER_MINUTE, 60.0),),
+        rate_limits=(events_limit(digest),),
     )
 
 
@@ -328,23 +314,14 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ServiceHand
     )
 
 
-def _build_service(config: Config | None) -> PagerDuty2Service:
-    sections = config.sections(SECTION) if config is not None else []
-    return PagerDuty2Service(sections, client_url=kapacitor_url(config))
-
-
-def _global(service: PagerDuty2Service) -> bool:
-    return service.global_enabled()
-
-
 INTEGRATION = Integration(
     KIND,
     tick_name="pagerDuty2",
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=PagerDuty2Service.from_config,
     service_test=True,
-    global_handler=_global,
+    global_handler=PagerDuty2Service.global_enabled,
     secret_options=("routing-key",),
 )

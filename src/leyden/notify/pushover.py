@@ -16,24 +16,28 @@ Pushover has no ``global`` / ``state-changes-only`` (nor does Kapacitor's sectio
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote_plus
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.model.alert import Event, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, redact_url
+from leyden.notify._http import (
+    DeliveryResult,
+    http_url_problem,
+    redact_url,
+    secret_digest,
+)
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import HTTPService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
-    HandlerConfigError,
     HandlerContext,
     IntegrationError,
     SingleSend,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["INTEGRATION", "PushoverConfig", "PushoverHandler", "PushoverService", "priority"]
@@ -77,8 +81,8 @@ class PushoverConfig(Section):
             problems.append("user-key: must specify user key")
         if self.enabled and not self.url:
             problems.append("url: must specify url")
-        if self.url and not is_http_url(self.url):
-            problems.append("url: must be an http:// or https:// URL with a host")
+        if problem := http_url_problem("url", self.url):
+            problems.append(problem)
         return problems
 
 
@@ -113,15 +117,11 @@ def form_body(token: str, user: str, message: str, level: Level, opts: PushoverO
     return "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in pairs).encode()
 
 
-class PushoverService(ConfiguredService[PushoverConfig]):
+class PushoverService(HTTPService[PushoverConfig]):
     """The ``[pushover]`` application: one form POST per notification."""
 
     kind: ClassVar[str] = KIND
-    section_name: ClassVar[str] = "pushover"
-
-    def __init__(self, configs: Sequence[PushoverConfig], client: HTTPClient | None = None):
-        super().__init__(configs)
-        self._client = client or HTTPClient("pushover")
+    section = SECTION
 
     async def send(self, opts: PushoverOptions, message: str, level: Level) -> DeliveryResult:
         """One attempt; a section that cannot send (disabled, missing) is a permanent failure."""
@@ -141,9 +141,9 @@ class PushoverService(ConfiguredService[PushoverConfig]):
 
     def destination(self, opts: PushoverOptions) -> str:
         """The API host and a digest of the user key the notification goes to."""
-        config = self.configured() or PushoverConfig()
+        config = self.config()
         user = opts.user_key or config.user_key
-        digest = hashlib.sha256(f"{config.url}\x00{user}".encode()).hexdigest()[:12]
+        digest = secret_digest(config.url, user, length=12)
         return f"pushover:{redact_url(config.url)} user#{digest}"
 
     def default_test_options(self) -> dict[str, Any]:
@@ -160,30 +160,20 @@ class PushoverService(ConfiguredService[PushoverConfig]):
         }
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
-        where = "pushover test"
-        merged = {**self.default_test_options(), **options}
         try:
-            check_keys(options, where, tuple(self.default_test_options()))
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
             opts = PushoverOptions(
-                user_key=option(merged, where, "user-key", str, ""),
-                device=option(merged, where, "device", str, ""),
-                title=option(merged, where, "title", str, ""),
-                url=option(merged, where, "url", str, ""),
-                url_title=option(merged, where, "url-title", str, ""),
-                sound=option(merged, where, "sound", str, ""),
+                user_key=o.text("user-key"),
+                device=o.text("device"),
+                title=o.text("title"),
+                url=o.text("url"),
+                url_title=o.text("url-title"),
+                sound=o.text("sound"),
             )
-            message = option(merged, where, "message", str, "")
-            level_text = option(merged, where, "level", str, "")
-            level = Level.parse(level_text.upper())
-        except HandlerConfigError as exc:
+            message, level = o.text("message"), o.level(any_case=True)
+        except IntegrationError as exc:
             return False, str(exc)
-        except ValueError as exc:
-            return False, f"{where} option 'level': {exc}"
-        result = await self.send(opts, message, level)
-        return (True, "") if result.delivered else (False, result.describe())
-
-    async def close(self) -> None:
-        await self._client.close()
+        return service_test_answer(await self.send(opts, message, level))
 
 
 class PushoverHandler(SingleSend):
@@ -198,21 +188,11 @@ class PushoverHandler(SingleSend):
         (event,) = events
         return await self.service.send(self.options, event.state.message, event.state.level)
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
-
-def _service(ctx: HandlerContext) -> PushoverService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, PushoverService):
-        raise HandlerConfigError("pushover handler: no Pushover service is configured")
-    return service
-
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> PushoverHandler:
     """From ``.pushover().userKey().device().title().URL().URLTitle().sound()``."""
     return PushoverHandler(
-        _service(ctx),
+        service_of(ctx, KIND, PushoverService, "Pushover"),
         PushoverOptions(
             user_key=props.get("userKey") or "",
             device=props.get("device") or "",
@@ -228,7 +208,7 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> PushoverHan
     """From a ``kind: pushover`` handler file's ``options``."""
     check_keys(options, KIND, OPTION_KEYS)
     return PushoverHandler(
-        _service(ctx),
+        service_of(ctx, KIND, PushoverService, "Pushover"),
         PushoverOptions(
             user_key=option(options, KIND, "user-key", str, ""),
             device=option(options, KIND, "device", str, ""),
@@ -240,16 +220,12 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> PushoverHan
     )
 
 
-def _build_service(config: Config | None) -> PushoverService:
-    return PushoverService(config.sections(SECTION) if config is not None else [])
-
-
 INTEGRATION = Integration(
     KIND,
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=PushoverService.from_config,
     service_test=True,
     secret_options=("user-key",),
 )

@@ -24,13 +24,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template, TemplateError, TemplateExecError
 from leyden.go.types import go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Integration, Problem
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import (
+    NOT_ENABLED,
+    ConfiguredService,
+    ServiceTestOptions,
+    service_test_answer,
+)
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -38,6 +43,8 @@ from leyden.notify.base import (
     SingleSend,
     check_keys,
     option,
+    service_of,
+    str_list,
 )
 from leyden.notify.tcp import split_address
 
@@ -47,8 +54,6 @@ KIND = "sensu"
 DEFAULT_SOURCE = "Kapacitor"
 TIMEOUT = 30.0
 OPTION_KEYS = ("source", "handlers", "metadata")
-TEST_OPTIONS = ("name", "source", "output", "handlers", "metadata", "level")
-NOT_ENABLED = "service is not enabled"
 #: Go's regexp ``^[\w\.-]+$``: \w is ASCII there
 _VALID_NAME = re.compile(r"^[0-9A-Za-z_.-]+$")
 _STATUS = {Level.OK: 0, Level.INFO: 0, Level.WARNING: 1, Level.CRITICAL: 2}
@@ -105,7 +110,7 @@ def _status(level: Level) -> int:
 
 class SensuService(ConfiguredService[SensuConfig]):
     kind = KIND
-    section_name = "sensu"
+    section = SECTION
 
     async def alert(
         self,
@@ -185,31 +190,17 @@ class SensuService(ConfiguredService[SensuConfig]):
         }
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
-        unknown = sorted(str(k) for k in options if k not in TEST_OPTIONS)
-        if unknown:
-            return False, (
-                f"unknown sensu test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(TEST_OPTIONS)}"
-            )
-        o = {**self.default_test_options(), **options}
-        for key in ("name", "source", "output", "level"):
-            if not isinstance(o[key], str):
-                return False, f"sensu test option {key!r} must be a string"
-        handlers = o["handlers"] if o["handlers"] is not None else []
-        if not isinstance(handlers, list) or not all(isinstance(h, str) for h in handlers):
-            return False, "sensu test option 'handlers' must be a list of strings"
-        metadata = o["metadata"] if o["metadata"] is not None else {}
-        if not isinstance(metadata, dict):
-            return False, "sensu test option 'metadata' must be an object"
         try:
-            level = Level.parse(o["level"])
-        except ValueError:
-            return False, f"invalid level {o['level']!r}"
-        config = self.default()
-        if config is None or not config.enabled:
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            name, source, output = o.text("name"), o.text("source"), o.text("output")
+            handlers, metadata, level = o.texts("handlers"), o.obj("metadata"), o.level()
+        except IntegrationError as exc:
+            return False, str(exc)
+        if not self.config().enabled:
             return False, NOT_ENABLED
-        result = await self.alert(o["name"], o["source"], o["output"], handlers, metadata, level)
-        return (True, "") if result.delivered else (False, result.reason)
+        return service_test_answer(
+            await self.alert(name, source, output, handlers, metadata, level)
+        )
 
 
 async def _read_answer(reader: asyncio.StreamReader) -> bytes:
@@ -242,10 +233,7 @@ class SensuHandler(SingleSend):
         handlers: Sequence[str] = (),
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        service = ctx.services.get(KIND)
-        if not isinstance(service, SensuService):
-            raise HandlerConfigError("sensu handler: the sensu service is not available")
-        self._service = service
+        self._service = service_of(ctx, KIND, SensuService, "Sensu")
         self.source = source
         self._source = _source_template(source)
         self.handlers = list(handlers)
@@ -268,24 +256,13 @@ class SensuHandler(SingleSend):
             event.state.level,
         )
 
-    async def close(self) -> None:
-        return None
-
-
-def _strings(value: Any, where: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise HandlerConfigError(f"sensu handler {where} must be a list of strings")
-    return list(value)
-
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> SensuHandler:
     """From ``.sensu().source('…').handlers('…').metadata('k', v)``."""
     return SensuHandler(
         ctx,
         source=str(props.get("source") or ""),
-        handlers=_strings(props.get("handlers"), ".handlers()"),
+        handlers=str_list(props.get("handlers"), f"{KIND} handler .handlers()"),
         metadata=dict(props.get("metadata") or {}),
     )
 
@@ -296,7 +273,9 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> SensuHandle
     return SensuHandler(
         ctx,
         source=option(options, KIND, "source", str, ""),
-        handlers=_strings(option(options, KIND, "handlers", list, None), "option 'handlers'"),
+        handlers=str_list(
+            option(options, KIND, "handlers", list, None), f"{KIND} handler option 'handlers'"
+        ),
         metadata=option(options, KIND, "metadata", dict, {}),
     )
 
@@ -312,16 +291,12 @@ def check(settings: Mapping[str, Any], service: Any, from_tick: bool) -> Problem
     return None
 
 
-def _build_service(config: Config | None) -> SensuService:
-    return SensuService(config.sections(SECTION) if config is not None else [])
-
-
 INTEGRATION = Integration(
     KIND,
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=SensuService.from_config,
     check=check,
     service_test=True,
 )

@@ -22,27 +22,38 @@ an error or the config API (``password: true``).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template
 from leyden.go.types import GoStruct, StringMap, format_value, go_json
 from leyden.model.alert import Event, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, url_destination
+from leyden.notify._http import DeliveryResult, basic_auth, url_destination
 from leyden.notify._mapstructure import building_check, cutoff, fold_options, parse_template, render
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService
-from leyden.notify.base import HandlerConfigError, HandlerContext, HandlerError, SingleSend
+from leyden.notify._service import (
+    NOT_ENABLED,
+    HTTPService,
+    ServiceTestOptions,
+    service_test_answer,
+)
+from leyden.notify.base import (
+    HandlerConfigError,
+    HandlerContext,
+    HandlerError,
+    IntegrationError,
+    SingleSend,
+    option,
+    service_of,
+)
 
 __all__ = ["INTEGRATION", "ServiceNowConfig", "ServiceNowHandler", "ServiceNowService"]
 
 KIND = "servicenow"
 DEFAULT_URL = "https://instance.service-now.com/api/global/em/jsonv2"
-NOT_ENABLED = "service is not enabled"
 USUAL_CUTOFF = 100
 
 #: Kapacitor's HandlerConfig: mapstructure tags, and untagged fields matched by name in any case
@@ -120,20 +131,11 @@ class ServiceNowEvent:
     password: str = field(default="", repr=False)
 
 
-class ServiceNowService(ConfiguredService[ServiceNowConfig]):
+class ServiceNowService(HTTPService[ServiceNowConfig]):
     """The ``[servicenow]`` configuration and the one request per event."""
 
     kind = KIND
-    section_name = KIND
-
-    def __init__(
-        self, configs: Sequence[ServiceNowConfig], client: HTTPClient | None = None
-    ) -> None:
-        super().__init__(configs)
-        self._client = client or HTTPClient("servicenow")
-
-    def config(self) -> ServiceNowConfig:
-        return self.default() or ServiceNowConfig()
+    section = SECTION
 
     def destination(self, url: str = "") -> str:
         return f"servicenow:{url_destination(url or self.config().url)}"
@@ -165,16 +167,13 @@ class ServiceNowService(ConfiguredService[ServiceNowConfig]):
         url = event.url or config.url
         username = event.username or config.username
         password = event.password or config.password
-        headers = {"Content-Type": "application/json"}
-        if username and password:
-            pair = f"{username}:{password}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        auth, secrets = basic_auth(username, password)
         return await self._client.request(
             "POST",
             url,
             body=self.body(event),
-            headers=headers,
-            secrets=[password, headers.get("Authorization", "")[6:]],
+            headers={"Content-Type": "application/json", **auth},
+            secrets=secrets,
         )
 
     def default_test_options(self) -> dict[str, Any]:
@@ -194,26 +193,15 @@ class ServiceNowService(ConfiguredService[ServiceNowConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         """Send one test event to the section's URL (one attempt)."""
-        defaults = self.default_test_options()
-        unknown = sorted(str(k) for k in options if k not in defaults)
-        if unknown:
-            return False, (
-                f"unknown servicenow test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(defaults)}"
-            )
-        o = {**defaults, **options}
-        if not self.config().enabled:
-            return False, NOT_ENABLED
-        bad = [k for k, v in o.items() if k != "additional_info" and not isinstance(v, str)]
-        if bad:
-            return False, f"servicenow test option {bad[0]!r} must be a string"
         try:
-            level = Level.parse(o["level"])
-        except ValueError:
-            return False, f"servicenow test option 'level': unknown level {o['level']!r}"
-        info = o["additional_info"] or {}
-        if not isinstance(info, Mapping):
-            return False, "servicenow test option 'additional_info' must be an object"
+            given = ServiceTestOptions(KIND, self.default_test_options(), options)
+            if not self.config().enabled:
+                return False, NOT_ENABLED
+            o = {k: given.text(k) for k in given.values if k != "additional_info"}
+            level = given.level()
+            info = given.obj("additional_info")
+        except IntegrationError as exc:
+            return False, str(exc)
         data = _data_info(o["alert_id"], "", "", {}, {})
         try:
             handler_settings = _Templates.parse(
@@ -238,10 +226,7 @@ class ServiceNowService(ConfiguredService[ServiceNowConfig]):
                 **rendered,
             )
         )
-        return (True, "") if result.delivered else (False, result.describe())
-
-    async def close(self) -> None:
-        await self._client.close()
+        return service_test_answer(result)
 
 
 def _data_info(
@@ -349,31 +334,12 @@ class ServiceNowHandler(SingleSend):
             )
         )
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
-
-def _service(ctx: HandlerContext) -> ServiceNowService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, ServiceNowService):
-        raise HandlerConfigError("servicenow handler: no ServiceNow service is configured")
-    return service
-
-
-def _str(settings: Mapping[str, Any], key: str) -> str:
-    value = settings.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise HandlerConfigError(f"servicenow handler option {key!r} must be a string")
-    return value
-
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> ServiceNowHandler:
     """From ``.serviceNow().uRL().username().password().source().node().type().resource()
     .metricName().messageKey().additionalInfo(k, v)``."""
     return ServiceNowHandler(
-        _service(ctx),
+        service_of(ctx, KIND, ServiceNowService, "ServiceNow"),
         url=props.get("uRL") or "",
         username=props.get("username") or "",
         password=props.get("password") or "",
@@ -392,31 +358,15 @@ def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> ServiceNowHandle
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ServiceNowHandler:
     """From a ``kind: servicenow`` handler file's ``options``."""
     o = fold_options(options, KIND, OPTION_KEYS, OPTION_ALIASES)
-    info = o.get("additional_info") or {}
-    if not isinstance(info, Mapping):
-        raise HandlerConfigError("servicenow handler option 'additional_info' must be a map")
     return ServiceNowHandler(
-        _service(ctx),
-        url=_str(o, "url"),
-        username=_str(o, "username"),
-        password=_str(o, "password"),
-        source=_str(o, "source"),
-        templates={key: _str(o, key) for key in _TEMPLATED},
-        additional_info=info,
+        service_of(ctx, KIND, ServiceNowService, "ServiceNow"),
+        url=option(o, KIND, "url", str, ""),
+        username=option(o, KIND, "username", str, ""),
+        password=option(o, KIND, "password", str, ""),
+        source=option(o, KIND, "source", str, ""),
+        templates={key: option(o, KIND, key, str, "") for key in _TEMPLATED},
+        additional_info=option(o, KIND, "additional_info", dict, {}),
     )
-
-
-def _build_service(config: Config | None) -> ServiceNowService:
-    sections = config.sections(SECTION) if config is not None else []
-    return ServiceNowService(sections)
-
-
-def _global(service: ServiceNowService) -> bool:
-    return service.global_enabled()
-
-
-def _state_changes_only(service: ServiceNowService) -> bool:
-    return service.state_changes_only()
 
 
 INTEGRATION = Integration(
@@ -425,10 +375,10 @@ INTEGRATION = Integration(
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=ServiceNowService.from_config,
     check=building_check(KIND, from_tick, from_options),
     service_test=True,
-    global_handler=_global,
-    global_state_changes_only=_state_changes_only,
+    global_handler=ServiceNowService.global_enabled,
+    global_state_changes_only=ServiceNowService.state_changes_only,
     secret_options=("password",),
 )

@@ -22,13 +22,12 @@ redacted in the config API, never in a log, error or reason.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from leyden.config import Config, ConfigError, Key, Section, SectionSpec, quote
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._http import (
@@ -37,19 +36,25 @@ from leyden.notify._http import (
     SSLSetting,
     TLSConfigError,
     build_ssl_context,
-    is_http_url,
+    http_url_problem,
+    secret_digest,
     url_destination,
 )
 from leyden.notify._registry import Integration, Problem
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import (
+    HTTPService,
+    ServiceTestOptions,
+    check_workspaces,
+    service_test_answer,
+)
 from leyden.notify.base import (
-    HandlerConfigError,
     HandlerContext,
     IntegrationError,
     RateLimit,
     SingleSend,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["INTEGRATION", "SECTION", "SlackConfig", "SlackHandler", "SlackService"]
@@ -107,59 +112,14 @@ class SlackConfig(Section):
         problems: list[str] = []
         if self.enabled and not self.url:
             problems.append("url: must specify url")
-        if self.url and not is_http_url(self.url):
-            problems.append(
-                "url: must be an http:// or https:// URL with a host "
-                "(the value is not shown: it may hold a token)"
-            )
+        if problem := http_url_problem("url", self.url, hidden="it may hold a token"):
+            problems.append(problem)
         return problems
 
     @classmethod
     def check_all(cls, sections: Sequence[Self], *, where: str) -> None:
         """Kapacitor's rules across workspaces; a single section is the default."""
-        label = SECTION.label
-        if len(sections) == 1:
-            sections[0].default = True
-        if len(sections) > 1:
-            unnamed = [i for i, c in enumerate(sections) if not c.workspace]
-            for i in unnamed:
-                if len(unnamed) > 1 or not sections[i].default:
-                    raise ConfigError(
-                        f"{where}: {label(i, sections[i])}: workspace: must not be empty when "
-                        "several [[slack]] sections are configured (only the default may be "
-                        "unnamed)"
-                    )
-            seen: dict[str, int] = {}
-            for i, config in enumerate(sections):
-                if not config.workspace:
-                    continue
-                if config.workspace in seen:
-                    raise ConfigError(
-                        f"{where}: [[slack]] #{seen[config.workspace]} and #{i}: workspace "
-                        f"{quote(config.workspace)} is used twice; each needs a unique workspace"
-                    )
-                seen[config.workspace] = i
-            defaults = [i for i, c in enumerate(sections) if c.default]
-            if not defaults:
-                raise ConfigError(
-                    f"{where}: [[slack]]: default: at least one Slack config must be set as default"
-                )
-            if len(defaults) > 1:
-                names = ", ".join(label(i, sections[i]) for i in defaults)
-                raise ConfigError(
-                    f"{where}: {names}: default: only one Slack config may be the default"
-                )
-        for i, config in enumerate(sections):
-            if config.global_ and not config.default:
-                raise ConfigError(
-                    f"{where}: {label(i, config)}: global: only the default config may be "
-                    "assigned as global"
-                )
-            if config.state_changes_only and not (config.default and config.global_):
-                raise ConfigError(
-                    f"{where}: {label(i, config)}: state-changes-only: may only be set when "
-                    "the config is both default and global"
-                )
+        check_workspaces(SECTION, sections, where=where, title="Slack")
 
 
 #: ``[[slack]]``; without one in the file, Kapacitor's built-in default workspace (disabled).
@@ -169,11 +129,6 @@ SECTION = SectionSpec(
     multiple=True,
     defaults=({"default": True, "enabled": False, "username": DEFAULT_USERNAME},),
 )
-
-
-def _digest(secret: str) -> str:
-    """32 bits of SHA-256: tells two tokens apart, says nothing of either."""
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 def payload(*, channel: str, message: str, username: str, icon_emoji: str, level: Level) -> bytes:
@@ -206,18 +161,17 @@ class SlackOptions:
     icon_emoji: str = ""
 
 
-class SlackService(ConfiguredService[SlackConfig]):
+class SlackService(HTTPService[SlackConfig]):
     """The ``[[slack]]`` workspaces, their TLS settings, and the one request per message."""
 
     kind = KIND
-    section_name = KIND
+    section = SECTION
     element = "workspace"
     element_key = "workspace"
 
     def __init__(self, configs: Sequence[SlackConfig], client: HTTPClient | None = None) -> None:
-        self._client = client or HTTPClient("slack")
         self._ssl: dict[str, SSLSetting] = {}
-        super().__init__(configs)
+        super().__init__(configs, client)
 
     def update(self, sections: list[Any]) -> None:
         """Replace the workspaces at once; a TLS file that cannot be used keeps the old ones."""
@@ -245,7 +199,7 @@ class SlackService(ConfiguredService[SlackConfig]):
             return f"slack workspace {opts.workspace or '(default)'}"
         parts = ["slack", url_destination(config.url)]
         if config.token:
-            parts.append(f"token #{_digest(config.token)}")
+            parts.append(f"token #{secret_digest(config.token)}")
         channel = self._channel(config, opts.channel)
         if channel:
             parts.append(channel)
@@ -260,7 +214,7 @@ class SlackService(ConfiguredService[SlackConfig]):
             return ()
         key = f"slack {url_destination(config.url)}"
         if config.token:
-            key += f" token #{_digest(config.token)} {self._channel(config, opts.channel)}"
+            key += f" token #{secret_digest(config.token)} {self._channel(config, opts.channel)}"
         return (RateLimit(key, MESSAGES_PER_SECOND, 1.0),)
 
     async def alert(self, opts: SlackOptions, message: str, level: Level) -> DeliveryResult:
@@ -292,10 +246,10 @@ class SlackService(ConfiguredService[SlackConfig]):
 
     def default_test_options(self) -> dict[str, Any]:
         """Kapacitor's testOptions: the default workspace and its channel, a CRITICAL message."""
-        config = self.default()
+        config = self.config()
         return {
-            "workspace": config.workspace if config is not None else "",
-            "channel": config.channel if config is not None else "",
+            "workspace": config.workspace,
+            "channel": config.channel,
             "message": TEST_MESSAGE,
             "level": "CRITICAL",
             "username": "",
@@ -304,32 +258,13 @@ class SlackService(ConfiguredService[SlackConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         """Post one test message (one attempt): ``(True, "")`` or ``(False, reason)``."""
-        defaults = self.default_test_options()
-        unknown = sorted(str(k) for k in options if k not in defaults)
-        if unknown:
-            return False, (
-                f"unknown slack test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(defaults)}"
-            )
-        merged = {**defaults, **options}
-        bad = [k for k, v in merged.items() if not isinstance(v, str)]
-        if bad:
-            return False, f"slack test option {bad[0]!r} must be a string"
         try:
-            level = Level.parse(merged["level"].upper())
-        except ValueError:
-            return False, (
-                f"slack test option 'level': unknown level {merged['level']!r}; "
-                "valid levels: " + ", ".join(str(lv) for lv in Level)
-            )
-        opts = SlackOptions(
-            merged["workspace"], merged["channel"], merged["username"], merged["icon-emoji"]
-        )
-        result = await self.alert(opts, merged["message"], level)
-        return (True, "") if result.delivered else (False, result.describe())
-
-    async def close(self) -> None:
-        await self._client.close()
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            opts = SlackOptions(*(o.text(key) for key in OPTION_KEYS))
+            message, level = o.text("message"), o.level(any_case=True)
+        except IntegrationError as exc:
+            return False, str(exc)
+        return service_test_answer(await self.alert(opts, message, level))
 
 
 class SlackHandler(SingleSend):
@@ -347,58 +282,24 @@ class SlackHandler(SingleSend):
         (event,) = events
         return await self.service.alert(self.options, event.state.message, event.state.level)
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
-
-def _service(ctx: HandlerContext) -> SlackService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, SlackService):
-        raise HandlerConfigError("slack handler: no Slack service is configured")
-    return service
-
-
-def _text(value: Any, what: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise HandlerConfigError(f"slack handler: {what} must be a string, got {value!r}")
-    return value
-
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> SlackHandler:
     """From ``.slack().workspace().channel().username().iconEmoji()``."""
-    opts = SlackOptions(
-        workspace=_text(props.get("workspace"), "workspace"),
-        channel=_text(props.get("channel"), "channel"),
-        username=_text(props.get("username"), "username"),
-        icon_emoji=_text(props.get("iconEmoji"), "iconEmoji"),
-    )
-    return SlackHandler(_service(ctx), opts)
+    tick_keys = ("workspace", "channel", "username", "iconEmoji")
+    opts = SlackOptions(*(option(props, KIND, key, str, "") for key in tick_keys))
+    return SlackHandler(service_of(ctx, KIND, SlackService, "Slack"), opts)
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> SlackHandler:
     """From a ``kind: slack`` handler file's ``options``."""
     check_keys(options, KIND, OPTION_KEYS)
     opts = SlackOptions(*(option(options, KIND, key, str, "") for key in OPTION_KEYS))
-    return SlackHandler(_service(ctx), opts)
+    return SlackHandler(service_of(ctx, KIND, SlackService, "Slack"), opts)
 
 
 def check(settings: Mapping[str, Any], service: SlackService, tick: bool) -> Problem | None:
     """A workspace the server does not have is refused at definition, naming the configured."""
     return service.check_name(settings, "workspace")
-
-
-def _build_service(config: Config | None) -> SlackService:
-    return SlackService(config.sections(SECTION) if config is not None else [])
-
-
-def _global(service: SlackService) -> bool:
-    return service.global_enabled()
-
-
-def _state_changes_only(service: SlackService) -> bool:
-    return service.state_changes_only()
 
 
 def _log_start(service: SlackService, log: logging.Logger) -> None:
@@ -415,10 +316,10 @@ INTEGRATION = Integration(
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=SlackService.from_config,
     check=check,
     service_test=True,
-    global_handler=_global,
-    global_state_changes_only=_state_changes_only,
+    global_handler=SlackService.global_enabled,
+    global_state_changes_only=SlackService.state_changes_only,
     log_start=_log_start,
 )

@@ -16,17 +16,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import go_json
 from leyden.model.alert import Event
-from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, url_destination
+from leyden.notify._http import (
+    DeliveryResult,
+    http_url_problem,
+    url_destination,
+)
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import HTTPService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
     IntegrationError,
     SingleSend,
+    service_of,
 )
 
 __all__ = ["INTEGRATION", "SECTION", "TalkConfig", "TalkHandler", "TalkService", "payload"]
@@ -53,11 +58,8 @@ class TalkConfig(Section):
         problems: list[str] = []
         if self.enabled and not self.url:
             problems.append("url: must specify url")
-        if self.url and not is_http_url(self.url):
-            problems.append(
-                "url: must be an http:// or https:// URL with a host "
-                "(the value is not shown: it holds the webhook's secret)"
-            )
+        if problem := http_url_problem("url", self.url, hidden="it holds the webhook's secret"):
+            problems.append(problem)
         return problems
 
 
@@ -70,21 +72,15 @@ def payload(*, title: str, text: str, author_name: str) -> bytes:
     return (go_json({"title": title, "text": text, "authorName": author_name}) + "\n").encode()
 
 
-class TalkService(ConfiguredService[TalkConfig]):
+class TalkService(HTTPService[TalkConfig]):
     """The ``[talk]`` section and the one request per message."""
 
     kind = KIND
-    section_name = KIND
-
-    def __init__(self, configs: Sequence[TalkConfig], client: HTTPClient | None = None) -> None:
-        self._client = client or HTTPClient("talk")
-        super().__init__(configs)
+    section = SECTION
 
     def destination(self) -> str:
-        config = self.default()
-        if config is None or not config.url:
-            return "talk (no url)"
-        return f"talk {url_destination(config.url)}"
+        url = self.config().url
+        return f"talk {url_destination(url)}" if url else "talk (no url)"
 
     async def alert(self, title: str, text: str) -> DeliveryResult:
         """ONE attempt to post ``text`` under ``title``."""
@@ -102,22 +98,12 @@ class TalkService(ConfiguredService[TalkConfig]):
         return {"title": "testTitle", "text": "test talk text"}
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
-        defaults = self.default_test_options()
-        unknown = sorted(str(k) for k in options if k not in defaults)
-        if unknown:
-            return False, (
-                f"unknown talk test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(defaults)}"
-            )
-        merged = {**defaults, **options}
-        bad = [k for k, v in merged.items() if not isinstance(v, str)]
-        if bad:
-            return False, f"talk test option {bad[0]!r} must be a string"
-        result = await self.alert(merged["title"], merged["text"])
-        return (True, "") if result.delivered else (False, result.describe())
-
-    async def close(self) -> None:
-        await self._client.close()
+        try:
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            title, text = o.text("title"), o.text("text")
+        except IntegrationError as exc:
+            return False, str(exc)
+        return service_test_answer(await self.alert(title, text))
 
 
 class TalkHandler(SingleSend):
@@ -131,20 +117,10 @@ class TalkHandler(SingleSend):
         (event,) = events
         return await self.service.alert(event.state.id, event.state.message)
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
-
-def _service(ctx: HandlerContext) -> TalkService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, TalkService):
-        raise HandlerConfigError("talk handler: no Talk service is configured")
-    return service
-
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> TalkHandler:
     """From ``.talk()`` (no properties)."""
-    return TalkHandler(_service(ctx))
+    return TalkHandler(service_of(ctx, KIND, TalkService, "Talk"))
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TalkHandler:
@@ -154,11 +130,7 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TalkHandler
             f"invalid talk handler option(s): {', '.join(sorted(str(k) for k in options))}; "
             "the talk handler has no options"
         )
-    return TalkHandler(_service(ctx))
-
-
-def _build_service(config: Config | None) -> TalkService:
-    return TalkService(config.sections(SECTION) if config is not None else [])
+    return TalkHandler(service_of(ctx, KIND, TalkService, "Talk"))
 
 
 INTEGRATION = Integration(
@@ -166,6 +138,6 @@ INTEGRATION = Integration(
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=TalkService.from_config,
     service_test=True,
 )

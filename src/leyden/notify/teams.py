@@ -21,12 +21,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url, url_destination
+from leyden.notify._http import (
+    DeliveryResult,
+    http_url_problem,
+    is_http_url,
+    url_destination,
+)
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import HTTPService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -35,6 +40,7 @@ from leyden.notify.base import (
     SingleSend,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["INTEGRATION", "SECTION", "TeamsConfig", "TeamsHandler", "TeamsService", "card"]
@@ -68,11 +74,9 @@ class TeamsConfig(Section):
         problems: list[str] = []
         if self.enabled and not self.channel_url:
             problems.append("channel-url: must specify Teams channel webhook URL")
-        if self.channel_url and not is_http_url(self.channel_url):
-            problems.append(
-                "channel-url: must be an http:// or https:// URL with a host "
-                "(the value is not shown: it holds the webhook's secret)"
-            )
+        hidden = "it holds the webhook's secret"
+        if problem := http_url_problem("channel-url", self.channel_url, hidden=hidden):
+            problems.append(problem)
         return problems
 
 
@@ -103,22 +107,17 @@ def card(*, alert_topic: str, alert_id: str, message: str, level: Level) -> byte
     return go_json(body).encode()
 
 
-class TeamsService(ConfiguredService[TeamsConfig]):
+class TeamsService(HTTPService[TeamsConfig]):
     """The ``[teams]`` section and the one request per card."""
 
     kind = KIND
-    section_name = KIND
-
-    def __init__(self, configs: Sequence[TeamsConfig], client: HTTPClient | None = None) -> None:
-        self._client = client or HTTPClient("teams")
-        super().__init__(configs)
+    section = SECTION
 
     def url(self, channel_url: str) -> str:
         """The webhook a handler posts to (its own, else the section's); "" if none yet."""
         if channel_url:
             return channel_url
-        config = self.default()
-        return config.channel_url if config is not None else ""
+        return self.config().channel_url
 
     def destination(self, channel_url: str) -> str:
         url = self.url(channel_url)
@@ -157,35 +156,17 @@ class TeamsService(ConfiguredService[TeamsConfig]):
         }
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
-        defaults = self.default_test_options()
-        unknown = sorted(str(k) for k in options if k not in defaults)
-        if unknown:
-            return False, (
-                f"unknown teams test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(defaults)}"
-            )
-        merged = {**defaults, **options}
-        bad = [k for k, v in merged.items() if not isinstance(v, str)]
-        if bad:
-            return False, f"teams test option {bad[0]!r} must be a string"
         try:
-            level = Level.parse(merged["level"].upper())
-        except ValueError:
-            return False, (
-                f"teams test option 'level': unknown level {merged['level']!r}; "
-                "valid levels: " + ", ".join(str(lv) for lv in Level)
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            channel_url, alert_topic, alert_id, message = (
+                o.text(k) for k in ("channel_url", "alert_topic", "alert_id", "message")
             )
-        result = await self.alert(
-            merged["channel_url"],
-            merged["alert_topic"],
-            merged["alert_id"],
-            merged["message"],
-            level,
+            level = o.level(any_case=True)
+        except IntegrationError as exc:
+            return False, str(exc)
+        return service_test_answer(
+            await self.alert(channel_url, alert_topic, alert_id, message, level)
         )
-        return (True, "") if result.delivered else (False, result.describe())
-
-    async def close(self) -> None:
-        await self._client.close()
 
 
 class TeamsHandler(SingleSend):
@@ -206,16 +187,6 @@ class TeamsHandler(SingleSend):
             self.channel_url, event.topic, event.state.id, event.state.message, event.state.level
         )
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
-
-def _service(ctx: HandlerContext) -> TeamsService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, TeamsService):
-        raise HandlerConfigError("teams handler: no Teams service is configured")
-    return service
-
 
 def _checked_url(url: str, what: str) -> str:
     if url and not is_http_url(url):
@@ -227,29 +198,19 @@ def _checked_url(url: str, what: str) -> str:
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> TeamsHandler:
     """From ``.teams().channelURL('…')``."""
-    url = props.get("channelURL") or ""
-    if not isinstance(url, str):
-        raise HandlerConfigError("teams handler: channelURL must be a string")
-    return TeamsHandler(_service(ctx), _checked_url(url, "channelURL"))
+    url = option(props, KIND, "channelURL", str, "")
+    return TeamsHandler(
+        service_of(ctx, KIND, TeamsService, "Teams"), _checked_url(url, "channelURL")
+    )
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TeamsHandler:
     """From a ``kind: teams`` handler file's ``options``."""
     check_keys(options, KIND, OPTION_KEYS)
     url = option(options, KIND, "channel-url", str, "")
-    return TeamsHandler(_service(ctx), _checked_url(url, "channel-url"))
-
-
-def _build_service(config: Config | None) -> TeamsService:
-    return TeamsService(config.sections(SECTION) if config is not None else [])
-
-
-def _global(service: TeamsService) -> bool:
-    return service.global_enabled()
-
-
-def _state_changes_only(service: TeamsService) -> bool:
-    return service.state_changes_only()
+    return TeamsHandler(
+        service_of(ctx, KIND, TeamsService, "Teams"), _checked_url(url, "channel-url")
+    )
 
 
 INTEGRATION = Integration(
@@ -257,8 +218,8 @@ INTEGRATION = Integration(
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=TeamsService.from_config,
     service_test=True,
-    global_handler=_global,
-    global_state_changes_only=_state_changes_only,
+    global_handler=TeamsService.global_enabled,
+    global_state_changes_only=TeamsService.state_changes_only,
 )

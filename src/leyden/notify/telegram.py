@@ -18,7 +18,6 @@ in the body's ``parameters.retry_after``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import posixpath
 from collections.abc import Mapping, Sequence
@@ -26,12 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import go_json
 from leyden.model.alert import Event
-from leyden.notify._http import DeliveryResult, HTTPClient, is_http_url
+from leyden.notify._http import (
+    DeliveryResult,
+    http_url_problem,
+    secret_digest,
+)
 from leyden.notify._registry import Integration, Problem
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import HTTPService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
     HandlerContext,
@@ -40,6 +43,7 @@ from leyden.notify.base import (
     SingleSend,
     check_keys,
     option,
+    service_of,
 )
 
 __all__ = ["INTEGRATION", "TelegramConfig", "TelegramHandler", "TelegramService"]
@@ -91,8 +95,8 @@ class TelegramConfig(Section):
             problems.append("url: must specify url")
         if self.enabled and not self.token:
             problems.append("token: must specify token")
-        if self.url and not is_http_url(self.url):
-            problems.append("url: must be an http:// or https:// URL with a host")
+        if problem := http_url_problem("url", self.url):
+            problems.append(problem)
         mode = parse_mode_problem(self.parse_mode)
         if mode:
             problems.append(f"parse-mode: {mode}")
@@ -104,8 +108,7 @@ SECTION = SectionSpec("telegram", TelegramConfig, multiple=False, defaults=({},)
 
 def bot_digest(config: TelegramConfig) -> str:
     """A short digest naming the bot (URL and token) in keys and destinations, never the token."""
-    text = f"{config.url}\x00{config.token}".encode("utf-8", "surrogatepass")
-    return hashlib.sha256(text).hexdigest()[:12]
+    return secret_digest(config.url, config.token, length=12)
 
 
 def send_message_url(base: str, token: str) -> str:
@@ -138,19 +141,14 @@ class TelegramOptions:
     disable_notification: bool = False
 
 
-class TelegramService(ConfiguredService[TelegramConfig]):
+class TelegramService(HTTPService[TelegramConfig]):
     """The ``[telegram]`` bot: builds each request and makes it, one attempt each."""
 
     kind: ClassVar[str] = KIND
-    section_name: ClassVar[str] = "telegram"
-
-    def __init__(self, configs: Sequence[TelegramConfig], client: HTTPClient | None = None):
-        super().__init__(configs)
-        self._client = client or HTTPClient("telegram")
+    section = SECTION
 
     def chat(self, options: TelegramOptions) -> str:
-        config = self.configured()
-        return options.chat_id or (config.chat_id if config is not None else "")
+        return options.chat_id or self.config().chat_id
 
     def request(self, options: TelegramOptions, text: str) -> tuple[str, bytes, TelegramConfig]:
         """The URL, JSON body and section of one message; IntegrationError when it cannot be sent."""
@@ -191,7 +189,7 @@ class TelegramService(ConfiguredService[TelegramConfig]):
 
     def default_test_options(self) -> dict[str, Any]:
         """Kapacitor's TestOptions: the section's chat and switches, its test message."""
-        config = self.configured() or TelegramConfig()
+        config = self.config()
         return {
             "chat-id": config.chat_id,
             "parse-mode": config.parse_mode,
@@ -201,27 +199,18 @@ class TelegramService(ConfiguredService[TelegramConfig]):
         }
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
-        merged = {**self.default_test_options(), **options}
         try:
-            check_keys(options, "telegram test", tuple(self.default_test_options()))
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
             parsed = TelegramOptions(
-                chat_id=option(merged, "telegram test", "chat-id", str, ""),
-                parse_mode=option(merged, "telegram test", "parse-mode", str, ""),
-                disable_web_page_preview=option(
-                    merged, "telegram test", "disable-web-page-preview", bool, False
-                ),
-                disable_notification=option(
-                    merged, "telegram test", "disable-notification", bool, False
-                ),
+                chat_id=o.text("chat-id"),
+                parse_mode=o.text("parse-mode"),
+                disable_web_page_preview=o.flag("disable-web-page-preview"),
+                disable_notification=o.flag("disable-notification"),
             )
-            message = option(merged, "telegram test", "message", str, "")
-        except HandlerConfigError as exc:
+            message = o.text("message")
+        except IntegrationError as exc:
             return False, str(exc)
-        result = await self.send(parsed, message)
-        return (True, "") if result.delivered else (False, result.describe())
-
-    async def close(self) -> None:
-        await self._client.close()
+        return service_test_answer(await self.send(parsed, message))
 
 
 class TelegramHandler(SingleSend):
@@ -230,7 +219,7 @@ class TelegramHandler(SingleSend):
     def __init__(self, service: TelegramService, options: TelegramOptions) -> None:
         self.service = service
         self.options = options
-        config = service.configured() or TelegramConfig()
+        config = service.config()
         bot = bot_digest(config)
         chat = service.chat(options)
         self.destination = f"telegram:bot#{bot} chat {chat or '(none)'}"
@@ -245,16 +234,6 @@ class TelegramHandler(SingleSend):
     async def send(self, events: Sequence[Event]) -> DeliveryResult:
         (event,) = events
         return await self.service.send(self.options, event.state.message)
-
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
-
-def _service(ctx: HandlerContext) -> TelegramService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, TelegramService):
-        raise HandlerConfigError("telegram handler: no Telegram service is configured")
-    return service
 
 
 def _tick_options(props: Mapping[str, Any]) -> TelegramOptions:
@@ -278,12 +257,14 @@ def _file_options(options: Mapping[str, Any]) -> TelegramOptions:
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> TelegramHandler:
     """From ``.telegram().chatId().parseMode().disableWebPagePreview().disableNotification()``."""
-    return TelegramHandler(_service(ctx), _tick_options(props))
+    return TelegramHandler(service_of(ctx, KIND, TelegramService, "Telegram"), _tick_options(props))
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TelegramHandler:
     """From a ``kind: telegram`` handler file's ``options``."""
-    return TelegramHandler(_service(ctx), _file_options(options))
+    return TelegramHandler(
+        service_of(ctx, KIND, TelegramService, "Telegram"), _file_options(options)
+    )
 
 
 def check(settings: Mapping[str, Any], service: TelegramService, tick: bool) -> Problem | None:
@@ -303,26 +284,14 @@ def check(settings: Mapping[str, Any], service: TelegramService, tick: bool) -> 
     return None
 
 
-def _build_service(config: Config | None) -> TelegramService:
-    return TelegramService(config.sections(SECTION) if config is not None else [])
-
-
-def _global(service: TelegramService) -> bool:
-    return service.global_enabled()
-
-
-def _state_changes_only(service: TelegramService) -> bool:
-    return service.state_changes_only()
-
-
 INTEGRATION = Integration(
     KIND,
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=TelegramService.from_config,
     check=check,
     service_test=True,
-    global_handler=_global,
-    global_state_changes_only=_state_changes_only,
+    global_handler=TelegramService.global_enabled,
+    global_state_changes_only=TelegramService.state_changes_only,
 )

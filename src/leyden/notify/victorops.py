@@ -21,30 +21,26 @@ declared; a 429's Retry-After is honoured by the dispatcher.
 
 from __future__ import annotations
 
-import posixpath
 import time as _time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import quote, urlsplit, urlunsplit
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Integration
+from leyden.notify._service import ServiceTestOptions
 from leyden.notify._single import (
     Request,
     ServiceHandler,
     SingleService,
+    join_path,
     result_struct,
-    secret_digest,
-    service_of,
-    test_options,
-    test_str,
     url_problem,
 )
-from leyden.notify.base import HandlerContext, IntegrationError, check_keys, option
+from leyden.notify.base import HandlerContext, IntegrationError, check_keys, option, service_of
 
 __all__ = ["DEFAULT_URL", "INTEGRATION", "VictorOpsConfig", "VictorOpsService"]
 
@@ -81,21 +77,11 @@ class VictorOpsConfig(Section):
 
 SECTION = SectionSpec(KIND, VictorOpsConfig, multiple=False, defaults=({},))
 
-#: characters Go's url.URL.EscapedPath leaves as they are
-_PATH_SAFE = "/!$&'()*+,;=:@~-._"
-
 
 def post_url(base: str, api_key: str, routing_key: str) -> str:
     """``base`` with the keys joined to its path as Go's ``path.Join`` does (empty parts
     skipped, the result cleaned)."""
-    split = urlsplit(base)
-    parts = [p for p in (split.path, api_key, routing_key) if p]
-    path = posixpath.normpath("/".join(parts)) if parts else ""
-    if path.startswith("//"):
-        path = "/" + path.lstrip("/")
-    if path and not path.startswith("/"):
-        path = "/" + path
-    return urlunsplit((split.scheme, split.netloc, quote(path, safe=_PATH_SAFE), split.query, ""))
+    return join_path(base, api_key, routing_key)
 
 
 def message_type(level: Level) -> str:
@@ -105,7 +91,7 @@ def message_type(level: Level) -> str:
 
 class VictorOpsService(SingleService[VictorOpsConfig]):
     kind = KIND
-    section_name = KIND
+    section = SECTION
 
     def __init__(self, *args: Any, now: Callable[[], float] = _time.time, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -146,7 +132,7 @@ class VictorOpsService(SingleService[VictorOpsConfig]):
         """Kapacitor's TestOptions (the routing key is the section's)."""
         config = self.config()
         return {
-            "routingKey": config.routing_key if config is not None else "",
+            "routingKey": config.routing_key,
             "messageType": "CRITICAL",
             "message": "test victorops message",
             "entityID": "testEntityID",
@@ -154,8 +140,8 @@ class VictorOpsService(SingleService[VictorOpsConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         try:
-            merged = test_options(KIND, self.default_test_options(), options)
-            values = {k: test_str(KIND, merged, k) for k in merged}
+            o = ServiceTestOptions(KIND, self.default_test_options(), options)
+            values = {k: o.text(k) for k in o.values}
         except IntegrationError as exc:
             return False, str(exc)
         when = int(self._now())
@@ -173,9 +159,8 @@ class VictorOpsService(SingleService[VictorOpsConfig]):
 
 
 def _handler(routing_key: str, ctx: HandlerContext) -> ServiceHandler:
-    service: VictorOpsService = service_of(ctx.services, KIND, VictorOpsService)
-    config = service.config()
-    digest = secret_digest(routing_key or (config.routing_key if config else ""))
+    service = service_of(ctx, KIND, VictorOpsService, "VictorOps")
+    digest = service.key_digest(routing_key, "routing_key")
 
     def build(event: Event, config: VictorOpsConfig) -> Request:
         return service.request(
@@ -202,22 +187,14 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ServiceHand
     return _handler(option(options, KIND, "routing-key", str, ""), ctx)
 
 
-def _build_service(config: Config | None) -> VictorOpsService:
-    return VictorOpsService(config.sections(SECTION) if config is not None else [])
-
-
-def _global(service: VictorOpsService) -> bool:
-    return service.global_enabled()
-
-
 INTEGRATION = Integration(
     KIND,
     tick_name="victorOps",
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=VictorOpsService.from_config,
     service_test=True,
-    global_handler=_global,
+    global_handler=VictorOpsService.global_enabled,
     secret_options=("routing-key",),
 )

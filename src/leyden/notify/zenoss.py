@@ -23,28 +23,39 @@ appears in a log, an error or the config API (``password: true``).
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from leyden.config import Config, Key, Section, SectionSpec
+from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template
 from leyden.go.types import GoStruct, StringMap, go_json
 from leyden.model.alert import Event, EventData, EventState, Level
-from leyden.notify._http import DeliveryResult, HTTPClient, url_destination
+from leyden.notify._http import DeliveryResult, basic_auth, url_destination
 from leyden.notify._mapstructure import building_check, cutoff, fold_options, parse_template, render
 from leyden.notify._registry import Integration
-from leyden.notify._service import ConfiguredService
-from leyden.notify.base import HandlerConfigError, HandlerContext, HandlerError, SingleSend
+from leyden.notify._service import (
+    NOT_ENABLED,
+    HTTPService,
+    ServiceTestOptions,
+    service_test_answer,
+)
+from leyden.notify.base import (
+    HandlerConfigError,
+    HandlerContext,
+    HandlerError,
+    IntegrationError,
+    SingleSend,
+    option,
+    service_of,
+)
 
 __all__ = ["INTEGRATION", "SeverityMap", "ZenossConfig", "ZenossHandler", "ZenossService"]
 
 KIND = "zenoss"
 DEFAULT_URL = "https://tenant.zenoss.io:8080/zport/dmd/evconsole_router"
-NOT_ENABLED = "service is not enabled"
 
 #: the handler's texts, each a Go template, by their handler-file option names
 TEXTS = (
@@ -168,18 +179,11 @@ def _custom_value(value: Any) -> Any:
     return value
 
 
-class ZenossService(ConfiguredService[ZenossConfig]):
+class ZenossService(HTTPService[ZenossConfig]):
     """The ``[zenoss]`` configuration and the one request per event."""
 
     kind = KIND
-    section_name = KIND
-
-    def __init__(self, configs: Sequence[ZenossConfig], client: HTTPClient | None = None) -> None:
-        super().__init__(configs)
-        self._client = client or HTTPClient("zenoss")
-
-    def config(self) -> ZenossConfig:
-        return self.default() or ZenossConfig()
+    section = SECTION
 
     def destination(self, url: str = "") -> str:
         return f"zenoss:{url_destination(url or self.config().url)}"
@@ -222,10 +226,7 @@ class ZenossService(ConfiguredService[ZenossConfig]):
             return DeliveryResult("permanent", None, f"zenoss: {NOT_ENABLED}")
         username = event.username or config.username
         password = event.password or config.password
-        headers = {"Content-Type": "application/json"}
-        if username and password:
-            pair = f"{username}:{password}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        auth, secrets = basic_auth(username, password)
         try:
             body = self.body(event)
         except (TypeError, ValueError) as exc:
@@ -234,8 +235,8 @@ class ZenossService(ConfiguredService[ZenossConfig]):
             "POST",
             event.url or config.url,
             body=body,
-            headers=headers,
-            secrets=[password, headers.get("Authorization", "")[6:]],
+            headers={"Content-Type": "application/json", **auth},
+            secrets=secrets,
         )
 
     def default_test_options(self) -> dict[str, Any]:
@@ -260,33 +261,16 @@ class ZenossService(ConfiguredService[ZenossConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         """Send one test event (one attempt)."""
-        defaults = self.default_test_options()
-        unknown = sorted(str(k) for k in options if k not in defaults)
-        if unknown:
-            return False, (
-                f"unknown zenoss test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(defaults)}"
-            )
-        o = {**defaults, **options}
-        if not self.config().enabled:
-            return False, NOT_ENABLED
-        tid = o["tid"]
-        if isinstance(tid, float) and tid.is_integer():
-            tid = int(tid)
-        if isinstance(tid, bool) or not isinstance(tid, int):
-            return False, "zenoss test option 'tid' must be an integer"
-        bad = [
-            k for k, v in o.items() if k not in ("tid", "custom_fields") and not isinstance(v, str)
-        ]
-        if bad:
-            return False, f"zenoss test option {bad[0]!r} must be a string"
         try:
-            level = Level.parse(o["level"])
-        except ValueError:
-            return False, f"zenoss test option 'level': unknown level {o['level']!r}"
-        custom = o["custom_fields"] or {}
-        if not isinstance(custom, Mapping):
-            return False, "zenoss test option 'custom_fields' must be an object"
+            given = ServiceTestOptions(KIND, self.default_test_options(), options)
+            if not self.config().enabled:
+                return False, NOT_ENABLED
+            tid = given.integer("tid")
+            o = {k: given.text(k) for k in given.values if k not in ("tid", "custom_fields")}
+            level = given.level()
+            custom = given.obj("custom_fields")
+        except IntegrationError as exc:
+            return False, str(exc)
         try:
             templates = _Templates.parse({k: o[k] for k in TEXTS if k != "message"}, custom)
             event = Event(
@@ -309,10 +293,7 @@ class ZenossService(ConfiguredService[ZenossConfig]):
                 custom_fields=fields,
             )
         )
-        return (True, "") if result.delivered else (False, result.describe())
-
-    async def close(self) -> None:
-        await self._client.close()
+        return service_test_answer(result)
 
 
 def _info(event: Event) -> GoStruct:
@@ -415,25 +396,6 @@ class ZenossHandler(SingleSend):
             )
         )
 
-    async def close(self) -> None:
-        return None  # the service owns the connections
-
-
-def _service(ctx: HandlerContext) -> ZenossService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, ZenossService):
-        raise HandlerConfigError("zenoss handler: no Zenoss service is configured")
-    return service
-
-
-def _str(settings: Mapping[str, Any], key: str) -> str:
-    value = settings.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise HandlerConfigError(f"zenoss handler option {key!r} must be a string")
-    return value
-
 
 #: ``.zenoss()`` properties → the handler-file names of its texts
 _TICK_TEXTS = {
@@ -452,7 +414,7 @@ def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> ZenossHandler:
     .eventClassKey().eventClass().collector().message().customField(k, v)`` (and
     ``.uRL().username().password()``)."""
     return ZenossHandler(
-        _service(ctx),
+        service_of(ctx, KIND, ZenossService, "Zenoss"),
         action=props.get("action") or "",
         method=props.get("method") or "",
         type=props.get("type") or "",
@@ -473,31 +435,15 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ZenossHandl
         tid = int(tid)
     if isinstance(tid, bool) or not isinstance(tid, int):
         raise HandlerConfigError(f"zenoss handler option 'tid' must be an integer, got {tid!r}")
-    custom = o.get("customField") or {}
-    if not isinstance(custom, Mapping):
-        raise HandlerConfigError("zenoss handler option 'customField' must be a map")
     return ZenossHandler(
-        _service(ctx),
-        action=_str(o, "action"),
-        method=_str(o, "method"),
-        type=_str(o, "type"),
+        service_of(ctx, KIND, ZenossService, "Zenoss"),
+        action=option(o, KIND, "action", str, ""),
+        method=option(o, KIND, "method", str, ""),
+        type=option(o, KIND, "type", str, ""),
         tid=tid,
-        texts={key: _str(o, key) for key in TEXTS},
-        custom_fields=custom,
+        texts={key: option(o, KIND, key, str, "") for key in TEXTS},
+        custom_fields=option(o, KIND, "customField", dict, {}),
     )
-
-
-def _build_service(config: Config | None) -> ZenossService:
-    sections = config.sections(SECTION) if config is not None else []
-    return ZenossService(sections)
-
-
-def _global(service: ZenossService) -> bool:
-    return service.global_enabled()
-
-
-def _state_changes_only(service: ZenossService) -> bool:
-    return service.state_changes_only()
 
 
 INTEGRATION = Integration(
@@ -505,9 +451,9 @@ INTEGRATION = Integration(
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=ZenossService.from_config,
     check=building_check(KIND, from_tick, from_options),
     service_test=True,
-    global_handler=_global,
-    global_state_changes_only=_state_changes_only,
+    global_handler=ZenossService.global_enabled,
+    global_state_changes_only=ZenossService.state_changes_only,
 )

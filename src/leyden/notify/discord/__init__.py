@@ -27,14 +27,6 @@ def _build_service(config: Config | None) -> DiscordService:
     return DiscordService(sections, sender=DiscordSender())
 
 
-def _global(service: DiscordService) -> bool:
-    return service.global_enabled()
-
-
-def _state_changes_only(service: DiscordService) -> bool:
-    return service.state_changes_only()
-
-
 def _use_store(service: DiscordService, store: IncidentStore) -> None:
     service.use_incident_store(store)
 
@@ -52,8 +44,8 @@ INTEGRATION = Integration(
     build_service=_build_service,
     check=check,
     service_test=True,
-    global_handler=_global,
-    global_state_changes_only=_state_changes_only,
+    global_handler=DiscordService.global_enabled,
+    global_state_changes_only=DiscordService.state_changes_only,
     log_start=_log_start,
     use_store=_use_store,
 )

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Self
 
-from leyden.config import ConfigError, Key, Section, SectionSpec, quote
+from leyden.config import Key, Section, SectionSpec, quote
+from leyden.notify._service import check_workspaces
 from leyden.notify.discord.options import level_problem, snowflake_problem, template_problem
 from leyden.notify.discord.webhook import (
     FOREIGN_FORMATS,
@@ -232,60 +233,10 @@ def _username_problems(username: str) -> list[str]:
     return problems
 
 
-def _discord_label(index: int, config: DiscordConfig) -> str:
-    return SECTION.label(index, config)
-
-
 def validate_discord_configs(configs: Sequence[DiscordConfig], *, where: str) -> None:
     """Kapacitor's cross-section rules for ``[[discord]]`` (checked at startup); a single
     section is made the default first, as Kapacitor does."""
-    if len(configs) == 1:
-        configs[0].default = True
-    count = len(configs)
-    if count == 0:
-        return
-    if count > 1:
-        unnamed = [i for i, config in enumerate(configs) if not config.workspace]
-        for i in unnamed:
-            if len(unnamed) > 1 or not configs[i].default:
-                raise ConfigError(
-                    f"{where}: {_discord_label(i, configs[i])}: workspace: must not be empty when "
-                    "several [[discord]] sections are configured (only the default section may be "
-                    "unnamed)"
-                )
-        first_use: dict[str, int] = {}
-        for i, config in enumerate(configs):
-            if not config.workspace:
-                continue
-            if config.workspace in first_use:
-                raise ConfigError(
-                    f"{where}: [[discord]] #{first_use[config.workspace]} and #{i}: workspace "
-                    f"{quote(config.workspace)} is used twice; each section needs a unique workspace"
-                )
-            first_use[config.workspace] = i
-        defaults = [i for i, config in enumerate(configs) if config.default]
-        if not defaults:
-            raise ConfigError(
-                f"{where}: [[discord]]: default: at least one Discord config must be set as default"
-            )
-        if len(defaults) > 1:
-            names = ", ".join(_discord_label(i, configs[i]) for i in defaults)
-            raise ConfigError(
-                f"{where}: {names}: default: only one Discord config may be the default, "
-                f"found {len(defaults)}"
-            )
-    for i, config in enumerate(configs):
-        is_default = config.default or count == 1
-        if config.global_ and not is_default:
-            raise ConfigError(
-                f"{where}: {_discord_label(i, config)}: global: "
-                "only the default config may be assigned as global"
-            )
-        if config.state_changes_only and not (is_default and config.global_):
-            raise ConfigError(
-                f"{where}: {_discord_label(i, config)}: state-changes-only: "
-                "may only be set when the config is both default and global"
-            )
+    check_workspaces(SECTION, configs, where=where, title="Discord")
 
 
 def by_workspace(configs: Sequence[DiscordConfig], workspace: str) -> DiscordConfig | None:

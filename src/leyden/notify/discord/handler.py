@@ -16,7 +16,7 @@ from typing import Any
 from leyden.model.alert import Event
 from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Problem
-from leyden.notify.base import HandlerConfigError, HandlerContext, HandlerError
+from leyden.notify.base import HandlerConfigError, HandlerContext, HandlerError, service_of
 from leyden.notify.discord.payload import EMBEDS_LIMIT
 from leyden.notify.discord.service import (
     DiscordError,
@@ -73,13 +73,6 @@ class DiscordHandler:
         return None  # the service owns the connections
 
 
-def _service(ctx: HandlerContext) -> DiscordService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, DiscordService):
-        raise HandlerConfigError("discord handler: no Discord service is configured")
-    return service
-
-
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> DiscordHandler:
     """From ``.discord().workspace().username().avatarURL()/.avatarUrl().embedTitle().timestamp()``
     and Leyden's own properties (``.threadId()``, ``.mentionRoles()`` …)."""
@@ -87,7 +80,7 @@ def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> DiscordHandler:
         parsed = DiscordHandlerOptions.from_tick(props)
     except DiscordError as exc:
         raise HandlerConfigError(str(exc)) from None
-    return DiscordHandler(_service(ctx), parsed)
+    return DiscordHandler(service_of(ctx, KIND, DiscordService, "Discord"), parsed)
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> DiscordHandler:
@@ -96,7 +89,7 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> DiscordHand
         parsed = DiscordHandlerOptions.from_options(options)
     except DiscordError as exc:
         raise HandlerConfigError(str(exc)) from None
-    return DiscordHandler(_service(ctx), parsed)
+    return DiscordHandler(service_of(ctx, KIND, DiscordService, "Discord"), parsed)
 
 
 def check(settings: Mapping[str, Any], service: DiscordService, tick: bool) -> Problem | None:

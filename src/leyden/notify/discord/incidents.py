@@ -20,7 +20,6 @@ new one (Discord cannot change a webhook message's identity on edit anyway).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from typing import Any, Protocol
 
 from leyden.model.alert import Event, Level
 from leyden.model.records import IncidentMessage
-from leyden.notify._http import DeliveryResult, SSLSetting
+from leyden.notify._http import DeliveryResult, SSLSetting, secret_digest
 from leyden.notify.discord.payload import LEVEL_COLORS, SHORT_MARKER, fit_payload, fit_text
 from leyden.notify.discord.sender import DiscordSender
 
@@ -75,8 +74,7 @@ class MemoryIncidents:
 
 def incident_scope(destination: str, identity: str) -> str:
     """The secret-free scope of a handler's incidents: its destination and identity digest."""
-    digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return f"{destination} ~{digest}"
+    return f"{destination} ~{secret_digest(identity, length=16)}"
 
 
 # --- the incident flow ---------------------------------------------------------------------

@@ -10,26 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from leyden.config import Config
 from leyden.notify._registry import Integration
 from leyden.notify.email.config import SECTION, SMTPConfig
 from leyden.notify.email.handler import KIND, check, from_options, from_tick
 from leyden.notify.email.service import SMTPService
 
 __all__ = ["INTEGRATION", "SMTPConfig", "SMTPService"]
-
-
-def _build_service(config: Config | None) -> SMTPService:
-    sections = config.sections(SECTION) if config is not None else []
-    return SMTPService(sections)
-
-
-def _global(service: SMTPService) -> bool:
-    return service.global_enabled()
-
-
-def _state_changes_only(service: SMTPService) -> bool:
-    return service.state_changes_only()
 
 
 def _log_start(service: SMTPService, log: logging.Logger) -> None:
@@ -46,11 +32,11 @@ INTEGRATION = Integration(
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=SMTPService.from_config,
     check=check,
     service_test=True,
-    global_handler=_global,
-    global_state_changes_only=_state_changes_only,
+    global_handler=SMTPService.global_enabled,
+    global_state_changes_only=SMTPService.state_changes_only,
     log_start=_log_start,
     tick_name="email",
 )

@@ -25,6 +25,8 @@ from leyden.notify.base import (
     SingleSend,
     check_keys,
     option,
+    service_of,
+    str_list,
 )
 from leyden.notify.email.service import SMTPService
 
@@ -73,10 +75,7 @@ class EmailHandler(SingleSend):
     def __init__(
         self, ctx: HandlerContext, to: Sequence[str] = (), to_templates: Sequence[str] = ()
     ) -> None:
-        service = ctx.services.get(KIND)
-        if not isinstance(service, SMTPService):
-            raise HandlerConfigError("email handler: the smtp service is not available")
-        self._service = service
+        self._service = service_of(ctx, KIND, SMTPService, "SMTP")
         self.to = list(to)
         self._templates = _templates(to_templates)
 
@@ -104,26 +103,13 @@ class EmailHandler(SingleSend):
             self.recipients(event), event.state.message, event.state.details
         )
 
-    async def close(self) -> None:
-        return None
-
-
-def _strings(value: Any, where: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise HandlerConfigError(f"email handler {where} must be a list of strings")
-    return list(value)
-
 
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> EmailHandler:
     """From ``.email('a@b', …).to(…).toTemplates(…)``."""
     return EmailHandler(
         ctx,
-        to=_strings(props.get("to"), ".to()"),
-        to_templates=_strings(props.get("toTemplates"), ".toTemplates()"),
+        to=str_list(props.get("to"), "email handler .to()"),
+        to_templates=str_list(props.get("toTemplates"), "email handler .toTemplates()"),
     )
 
 
@@ -132,8 +118,10 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> EmailHandle
     check_keys(options, KIND, OPTION_KEYS)
     return EmailHandler(
         ctx,
-        to=_strings(option(options, KIND, "to", list, None), "option 'to'"),
-        to_templates=_strings(option(options, KIND, "to-field", list, None), "option 'to-field'"),
+        to=str_list(option(options, KIND, "to", list, None), f"{KIND} handler option 'to'"),
+        to_templates=str_list(
+            option(options, KIND, "to-field", list, None), f"{KIND} handler option 'to-field'"
+        ),
     )
 
 

@@ -28,9 +28,14 @@ from typing import Any
 import aiosmtplib
 
 from leyden.notify._http import DeliveryResult
-from leyden.notify._service import ConfiguredService
+from leyden.notify._service import (
+    NOT_ENABLED,
+    ConfiguredService,
+    ServiceTestOptions,
+    service_test_answer,
+)
 from leyden.notify.base import IntegrationError
-from leyden.notify.email.config import SMTPConfig
+from leyden.notify.email.config import SECTION, SMTPConfig
 from leyden.notify.email.message import build_message, parse_address
 
 __all__ = ["NO_RECIPIENTS", "SMTPService"]
@@ -39,11 +44,8 @@ log = logging.getLogger("leyden.smtp")
 
 #: Kapacitor's ErrNoRecipients text
 NO_RECIPIENTS = "not sending email, no recipients defined"
-#: Kapacitor's text when the service test runs against a disabled [smtp]
-NOT_ENABLED = "service is not enabled"
 TIMEOUT = 30.0
 _IMPLICIT_TLS_PORT = 465
-TEST_OPTIONS = ("to", "subject", "body")
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -57,7 +59,7 @@ class _Refused(Exception):
 
 class SMTPService(ConfiguredService[SMTPConfig]):
     kind = "smtp"
-    section_name = "smtp"
+    section = SECTION
 
     def __init__(self, configs: Sequence[SMTPConfig]) -> None:
         self._conn: aiosmtplib.SMTP | None = None
@@ -281,24 +283,14 @@ class SMTPService(ConfiguredService[SMTPConfig]):
 
     async def test(self, options: Mapping[str, Any]) -> tuple[bool, str]:
         """Mail the test message (one attempt): ``(True, "")`` or ``(False, reason)``."""
-        unknown = sorted(str(k) for k in options if k not in TEST_OPTIONS)
-        if unknown:
-            return False, (
-                f"unknown smtp test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(TEST_OPTIONS)}"
-            )
-        merged = {**self.default_test_options(), **options}
-        to = merged["to"] if merged["to"] is not None else []
-        if not isinstance(to, list) or not all(isinstance(t, str) for t in to):
-            return False, "smtp test option 'to' must be a list of strings"
-        for key in ("subject", "body"):
-            if not isinstance(merged[key], str):
-                return False, f"smtp test option {key!r} must be a string"
-        config = self.default()
-        if config is None or not config.enabled:
+        try:
+            o = ServiceTestOptions(self.kind, self.default_test_options(), options)
+            to, subject, body = o.texts("to"), o.text("subject"), o.text("body")
+        except IntegrationError as exc:
+            return False, str(exc)
+        if not self.config().enabled:
             return False, NOT_ENABLED
-        result = await self.send_mail(to, merged["subject"], merged["body"])
-        return (True, "") if result.delivered else (False, result.reason or result.describe())
+        return service_test_answer(await self.send_mail(to, subject, body))
 
     async def close(self) -> None:
         self._drop()
