@@ -12,10 +12,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from leyden.config import Config
 from leyden.go.template import Template, TemplateError
 from leyden.notify._registry import Integration, Problem
-from leyden.notify.base import HandlerConfigError, HandlerContext, check_keys, option
+from leyden.notify.base import HandlerConfigError, HandlerContext, check_keys, option, service_of
 from leyden.notify.kafka.config import SECTION, KafkaConfig
 from leyden.notify.kafka.partition import ALGORITHMS
 from leyden.notify.kafka.service import KafkaHandler, KafkaService
@@ -25,13 +24,6 @@ __all__ = ["INTEGRATION", "KafkaConfig", "KafkaHandler", "KafkaService"]
 KIND = "kafka"
 #: Kapacitor's HandlerConfig mapstructure names
 OPTION_KEYS = ("cluster", "topic", "template", "disablePartitionById", "partitionAlgorithm")
-
-
-def _service(ctx: HandlerContext) -> KafkaService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, KafkaService):
-        raise HandlerConfigError("kafka handler: no Kafka service is configured")
-    return service
 
 
 def _settings(settings: Mapping[str, Any], tick: bool) -> dict[str, Any]:
@@ -57,12 +49,14 @@ def _settings(settings: Mapping[str, Any], tick: bool) -> dict[str, Any]:
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> KafkaHandler:
     """From ``.kafka().cluster('c').kafkaTopic('t').template().partitionHashAlgorithm()
     .disablePartitionById()``."""
-    return KafkaHandler(_service(ctx), ctx, **_settings(props, True))
+    return KafkaHandler(service_of(ctx, KIND, KafkaService, "Kafka"), ctx, **_settings(props, True))
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> KafkaHandler:
     """From a ``kind: kafka`` handler file's options."""
-    return KafkaHandler(_service(ctx), ctx, **_settings(options, False))
+    return KafkaHandler(
+        service_of(ctx, KIND, KafkaService, "Kafka"), ctx, **_settings(options, False)
+    )
 
 
 def check(settings: Mapping[str, Any], service: KafkaService, tick: bool) -> Problem | None:
@@ -93,10 +87,6 @@ def check(settings: Mapping[str, Any], service: KafkaService, tick: bool) -> Pro
     return None
 
 
-def _build_service(config: Config | None) -> KafkaService:
-    return KafkaService(config.sections(SECTION) if config is not None else [])
-
-
 def _log_start(service: KafkaService, log: logging.Logger) -> None:
     for config in service.configs:
         if config.enabled:
@@ -111,7 +101,7 @@ INTEGRATION = Integration(
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=KafkaService.from_config,
     check=check,
     service_test=True,
     log_start=_log_start,

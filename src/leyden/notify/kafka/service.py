@@ -44,7 +44,7 @@ from leyden.notify.base import (
     HandlerError,
     IntegrationError,
 )
-from leyden.notify.kafka.config import KafkaConfig
+from leyden.notify.kafka.config import SECTION, KafkaConfig
 from leyden.notify.kafka.partition import ALGORITHMS, choose
 from leyden.notify.post import AlertData
 from leyden.tls import TLSConfigError, build_ssl_context
@@ -249,7 +249,7 @@ class KafkaService(ConfiguredService[KafkaConfig]):
     """``[[kafka]]`` clusters by id and their producers."""
 
     kind = "kafka"
-    section_name = "kafka"
+    section = SECTION
     element = "cluster"
     element_key = "id"
 

@@ -11,10 +11,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from leyden.config import Config
 from leyden.go.template import Template, TemplateError
 from leyden.notify._registry import Integration, Problem
-from leyden.notify.base import HandlerConfigError, HandlerContext, check_keys, option
+from leyden.notify.base import HandlerConfigError, HandlerContext, check_keys, option, service_of
 from leyden.notify.mqtt.config import SECTION, MQTTConfig
 from leyden.notify.mqtt.service import MQTTHandler, MQTTService, parse_qos, topic_problem
 
@@ -25,17 +24,10 @@ KIND = "mqtt"
 OPTION_KEYS = ("broker-name", "topic", "qos", "retained")
 
 
-def _service(ctx: HandlerContext) -> MQTTService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, MQTTService):
-        raise HandlerConfigError("mqtt handler: no MQTT service is configured")
-    return service
-
-
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> MQTTHandler:
     """From ``.mqtt('topic').brokerName('b').qos(1).retained()``."""
     return MQTTHandler(
-        _service(ctx),
+        service_of(ctx, KIND, MQTTService, "MQTT"),
         broker=str(props.get("brokerName") or ""),
         topic=str(props.get("topic") or ""),
         qos=parse_qos(props.get("qos", 0), ".mqtt()"),
@@ -48,7 +40,7 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> MQTTHandler
     check_keys(options, KIND, OPTION_KEYS)
     qos = options.get("qos")
     return MQTTHandler(
-        _service(ctx),
+        service_of(ctx, KIND, MQTTService, "MQTT"),
         broker=option(options, KIND, "broker-name", str, ""),
         topic=option(options, KIND, "topic", str, ""),
         qos=0 if qos is None else parse_qos(qos, "mqtt handler option"),
@@ -81,10 +73,6 @@ def check(settings: Mapping[str, Any], service: MQTTService, tick: bool) -> Prob
     return None
 
 
-def _build_service(config: Config | None) -> MQTTService:
-    return MQTTService(config.sections(SECTION) if config is not None else [])
-
-
 def _log_start(service: MQTTService, log: logging.Logger) -> None:
     for config in service.configs:
         if config.enabled:
@@ -96,7 +84,7 @@ INTEGRATION = Integration(
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=MQTTService.from_config,
     check=check,
     service_test=True,
     log_start=_log_start,

@@ -31,7 +31,7 @@ from leyden.model.alert import Event
 from leyden.notify._http import DeliveryResult, Outcome
 from leyden.notify._service import ConfiguredService
 from leyden.notify.base import HandlerConfigError, IntegrationError, SingleSend
-from leyden.notify.mqtt.config import MQTTConfig, broker_address
+from leyden.notify.mqtt.config import SECTION, MQTTConfig, broker_address
 from leyden.tls import TLSConfigError, build_ssl_context
 
 __all__ = ["QOS_NAMES", "MQTTHandler", "MQTTService", "parse_qos"]
@@ -130,7 +130,7 @@ class MQTTService(ConfiguredService[MQTTConfig]):
     """``[[mqtt]]`` brokers by name and their open connections."""
 
     kind = "mqtt"
-    section_name = "mqtt"
+    section = SECTION
     element = "broker"
     element_key = "name"
 

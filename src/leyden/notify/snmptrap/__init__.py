@@ -9,10 +9,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from leyden.config import Config
 from leyden.go.template import Template, TemplateError
 from leyden.notify._registry import Integration, Problem
-from leyden.notify.base import HandlerConfigError, HandlerContext, check_keys
+from leyden.notify.base import HandlerConfigError, HandlerContext, check_keys, service_of
 from leyden.notify.snmptrap.config import SECTION, SNMPTrapConfig
 from leyden.notify.snmptrap.service import (
     SNMPData,
@@ -29,13 +28,6 @@ KIND = "snmptrap"
 OPTION_KEYS = ("trap-oid", "data-list")
 
 
-def _service(ctx: HandlerContext) -> SNMPTrapService:
-    service = ctx.services.get(KIND)
-    if not isinstance(service, SNMPTrapService):
-        raise HandlerConfigError("snmptrap handler: no SNMP trap service is configured")
-    return service
-
-
 def _tick_data(props: Mapping[str, Any]) -> tuple[str, list[SNMPData]]:
     data = [SNMPData(str(d["oid"]), str(d["type"]), str(d["value"])) for d in props.get("data", [])]
     return str(props.get("trapOid") or ""), data
@@ -44,7 +36,7 @@ def _tick_data(props: Mapping[str, Any]) -> tuple[str, list[SNMPData]]:
 def from_tick(props: Mapping[str, Any], ctx: HandlerContext) -> SNMPTrapHandler:
     """From ``.snmpTrap('1.1.1').data('1.1.1.2', 's', '{{.Message}}')``."""
     trap_oid, data = _tick_data(props)
-    return SNMPTrapHandler(_service(ctx), trap_oid, data)
+    return SNMPTrapHandler(service_of(ctx, KIND, SNMPTrapService, "SNMP trap"), trap_oid, data)
 
 
 def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> SNMPTrapHandler:
@@ -53,7 +45,7 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> SNMPTrapHan
     trap_oid, data = parse_data(
         options.get("trap-oid", ""), options.get("data-list"), "snmptrap handler"
     )
-    return SNMPTrapHandler(_service(ctx), trap_oid, data)
+    return SNMPTrapHandler(service_of(ctx, KIND, SNMPTrapService, "SNMP trap"), trap_oid, data)
 
 
 def check(settings: Mapping[str, Any], service: SNMPTrapService, tick: bool) -> Problem | None:
@@ -84,10 +76,6 @@ def check(settings: Mapping[str, Any], service: SNMPTrapService, tick: bool) -> 
     return None
 
 
-def _build_service(config: Config | None) -> SNMPTrapService:
-    return SNMPTrapService(config.sections(SECTION) if config is not None else [])
-
-
 def _log_start(service: SNMPTrapService, log: logging.Logger) -> None:
     config = service.default()
     if config is not None and config.enabled:
@@ -99,7 +87,7 @@ INTEGRATION = Integration(
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
-    build_service=_build_service,
+    build_service=SNMPTrapService.from_config,
     check=check,
     service_test=True,
     log_start=_log_start,

@@ -31,7 +31,7 @@ from leyden.model.alert import Event
 from leyden.notify._http import DeliveryResult
 from leyden.notify._service import ConfiguredService
 from leyden.notify.base import HandlerConfigError, IntegrationError, SingleSend
-from leyden.notify.snmptrap.config import SNMPTrapConfig, split_addr
+from leyden.notify.snmptrap.config import SECTION, SNMPTrapConfig, split_addr
 
 __all__ = ["SNMPData", "SNMPTrapHandler", "SNMPTrapService", "data_problem"]
 
@@ -171,7 +171,7 @@ class SNMPTrapService(ConfiguredService[SNMPTrapConfig]):
     """``[snmptrap]`` and its socket."""
 
     kind = "snmptrap"
-    section_name = "snmptrap"
+    section = SECTION
 
     def __init__(self, configs: Sequence[SNMPTrapConfig]) -> None:
         self._socket: _Socket | None = None
