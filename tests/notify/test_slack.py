@@ -255,6 +255,24 @@ async def test_answers_become_outcomes_without_secrets() -> None:
         assert HOOK_SECRET not in limit.key and TOKEN not in limit.key
 
 
+async def test_an_ok_false_answer_is_not_delivered() -> None:
+    """chat.postMessage's 200 with ok=false did not post: permanent, or retried when Slack says
+    the error is transient; an incoming webhook's plain ``ok`` is delivered."""
+    async with webhook_capture() as hook:
+        hook.responses = [
+            Answer(200, '{"ok": false, "error": "channel_not_found"}'),
+            Answer(200, '{"ok": false, "error": "service_unavailable"}'),
+            Answer(200, '{"ok": true, "channel": "C1"}'),
+            Answer(200, "ok"),
+        ]
+        slack = service(workspace(f"{hook.url}/api/chat.postMessage", token=TOKEN))
+        handler = SlackHandler(slack, SlackOptions())
+        results = [await handler.send([make_event()]) for _ in range(4)]
+        await slack.close()
+    assert [r.outcome for r in results] == ["permanent", "retry", "delivered", "delivered"]
+    assert "channel_not_found" in results[0].reason and TOKEN not in results[0].reason
+
+
 async def test_a_disabled_or_missing_workspace_is_a_permanent_failure() -> None:
     slack = service(workspace("http://127.0.0.1:9/", enabled=False))
     result = await SlackHandler(slack, SlackOptions()).send([make_event()])

@@ -109,6 +109,24 @@ async def test_handler_posts_the_card_and_its_channel_url_wins() -> None:
     assert (limit.limit, limit.window) == (4, 1.0) and SECRET not in limit.key
 
 
+async def test_a_delivery_failure_reported_in_a_200_is_not_delivered() -> None:
+    """Office 365 connectors answer 200 with "Webhook message delivery failed …" when they
+    dropped the message: a 429 inside is retried after a wait, a 400 is permanent."""
+    failed = "Webhook message delivery failed with error: Microsoft Teams endpoint returned "
+    async with webhook_capture() as hook:
+        teams = TeamsService([TeamsConfig(enabled=True, channel_url=f"{hook.url}/{SECRET}")])
+        hook.responses = [
+            Answer(200, failed + "HTTP error 429 with contextId tcid=0,server=msgapi"),
+            Answer(200, failed + "HTTP error 400 with contextId tcid=1"),
+            Answer(200, "1"),
+        ]
+        results = [await TeamsHandler(teams).send([make_event()]) for _ in range(3)]
+        await teams.close()
+    assert [r.outcome for r in results] == ["retry", "permanent", "delivered"]
+    assert results[0].retry_after is not None and results[0].retry_after > 0
+    assert all(SECRET not in r.reason for r in results)
+
+
 async def test_a_disabled_section_is_a_permanent_failure_even_with_a_handler_url() -> None:
     teams = TeamsService([TeamsConfig(enabled=False)])
     result = await TeamsHandler(teams, "http://127.0.0.1:9/x").send([make_event()])

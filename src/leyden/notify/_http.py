@@ -39,7 +39,7 @@ import ssl as _ssl
 import time as _time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 from urllib.request import proxy_bypass
 
@@ -54,6 +54,7 @@ __all__ = [
     "EnvProxies",
     "HTTPClient",
     "Outcome",
+    "Refusal",
     "SSLSetting",
     "SessionPool",
     "TLSConfigError",
@@ -326,6 +327,15 @@ class SessionPool:
 
 # --- one request -----------------------------------------------------------------------------
 
+
+class Refusal(NamedTuple):
+    """A failure a service reports in a success answer's body (see :meth:`HTTPClient.request`)."""
+
+    outcome: Outcome
+    reason: str
+    retry_after: float | None = None
+
+
 #: how much of an error answer's body a reason quotes (after the secrets are removed)
 REASON_BODY_CHARS = 512
 #: the longest ``Retry-After`` believed: a service asking for more holds its alerts an hour,
@@ -377,9 +387,13 @@ class HTTPClient:
         secrets: Iterable[str] = (),
         timeout: float | None = None,
         retry_after_in_body: Callable[[bytes], float | None] | None = None,
+        refused_in_body: Callable[[bytes], Refusal | None] | None = None,
     ) -> DeliveryResult:
         """``retry_after_in_body`` reads a wait from an error answer's body when the service
-        puts one there (Telegram's ``parameters.retry_after``); ``Retry-After`` wins."""
+        puts one there (Telegram's ``parameters.retry_after``); ``Retry-After`` wins.
+        ``refused_in_body`` reads a 2xx answer's body for a failure the service reports with a
+        success status (Slack's ``{"ok": false}``, Teams' "Webhook message delivery failed"):
+        a :class:`Refusal` makes the result that failure instead of *delivered*."""
         hidden = url_secrets(url) | {s for s in secrets if s}
 
         def clean(text: str) -> str:
@@ -403,7 +417,18 @@ class HTTPClient:
             ) as response:
                 status = response.status
                 if 200 <= status < 300:
-                    return DeliveryResult("delivered", status, headers=response.headers)
+                    if refused_in_body is None:
+                        return DeliveryResult("delivered", status, headers=response.headers)
+                    refusal = refused_in_body(await response.content.read(REASON_BODY_CHARS * 4))
+                    if refusal is None:
+                        return DeliveryResult("delivered", status, headers=response.headers)
+                    return DeliveryResult(
+                        refusal.outcome,
+                        status,
+                        f"{what} returned {status} but {clean(refusal.reason)[:REASON_BODY_CHARS]}",
+                        retry_after=refusal.retry_after,
+                        headers=response.headers,
+                    )
                 raw = await response.content.read(REASON_BODY_CHARS * 4)
         except aiohttp.InvalidURL:
             return DeliveryResult("permanent", None, f"{what}: invalid URL")

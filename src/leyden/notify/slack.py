@@ -22,6 +22,7 @@ redacted in the config API, never in a log, error or reason.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from leyden.model.alert import Event, Level
 from leyden.notify._http import (
     DeliveryResult,
     HTTPClient,
+    Outcome,
+    Refusal,
     SSLSetting,
     TLSConfigError,
     build_ssl_context,
@@ -161,6 +164,27 @@ class SlackOptions:
     icon_emoji: str = ""
 
 
+#: chat.postMessage errors worth another try (Slack's own list of transient ones)
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+
+
+def refused_in_body(body: bytes) -> Refusal | None:
+    """chat.postMessage answers 200 with ``{"ok": false, "error": "channel_not_found"}`` when
+    it did not post (Kapacitor counts that as sent, and the alert is lost); an incoming
+    webhook answers ``ok``.  A transient error is retried, any other is permanent."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict) or answer.get("ok") is not False:
+        return None
+    error = str(answer.get("error") or "unknown error")
+    outcome: Outcome = "retry" if error in TRANSIENT_ERRORS else "permanent"
+    return Refusal(outcome, f"Slack did not post the message: {error}")
+
+
 class SlackService(HTTPService[SlackConfig]):
     """The ``[[slack]]`` workspaces, their TLS settings, and the one request per message."""
 
@@ -240,6 +264,7 @@ class SlackService(HTTPService[SlackConfig]):
             headers=headers,
             ssl=self._ssl.get(config.workspace),
             secrets=[config.token],
+            refused_in_body=refused_in_body,
         )
 
     # --- service test --------------------------------------------------------------------

@@ -17,6 +17,7 @@ limit, so a storm is paced.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -26,6 +27,7 @@ from leyden.go.types import GoStruct, go_json
 from leyden.model.alert import Event, Level
 from leyden.notify._http import (
     DeliveryResult,
+    Refusal,
     http_url_problem,
     is_http_url,
     url_destination,
@@ -107,6 +109,28 @@ def card(*, alert_topic: str, alert_id: str, message: str, level: Level) -> byte
     return go_json(body).encode()
 
 
+#: how long to wait after Teams said (in a 200) that it throttled the message: it gives no
+#: Retry-After, and its connector limits are counted over seconds to minutes
+THROTTLED_WAIT = 30.0
+_FAILED = re.compile(rb"Webhook message delivery failed with error: .*?HTTP error (\d{3})", re.S)
+
+
+def refused_in_body(body: bytes) -> Refusal | None:
+    """Office 365 connectors answer 200 with "Webhook message delivery failed with error:
+    Microsoft Teams endpoint returned HTTP error 429 …" when they dropped the message (only a
+    body of ``1`` means posted; Power Automate workflows answer 202 and nothing).  Kapacitor
+    counts those as sent.  A 429 or 5xx inside is retried (a 429 after :data:`THROTTLED_WAIT`),
+    anything else is permanent."""
+    found = _FAILED.search(body[:2048])
+    if found is None:
+        return None
+    code = int(found.group(1))
+    reason = f"Teams did not post the message (HTTP error {code} inside)"
+    if code == 429:
+        return Refusal("retry", reason, THROTTLED_WAIT)
+    return Refusal("retry" if code >= 500 else "permanent", reason)
+
+
 class TeamsService(HTTPService[TeamsConfig]):
     """The ``[teams]`` section and the one request per card."""
 
@@ -142,7 +166,11 @@ class TeamsService(HTTPService[TeamsConfig]):
             return DeliveryResult("permanent", None, "teams: no channel-url is configured")
         body = card(alert_topic=alert_topic, alert_id=alert_id, message=message, level=level)
         return await self._client.request(
-            "POST", url, body=body, headers={"Content-Type": "application/json"}
+            "POST",
+            url,
+            body=body,
+            headers={"Content-Type": "application/json"},
+            refused_in_body=refused_in_body,
         )
 
     def default_test_options(self) -> dict[str, Any]:
