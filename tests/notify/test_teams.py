@@ -220,3 +220,20 @@ async def test_config_api_serves_the_single_section_with_its_url_redacted(api: T
     assert "single section" in (await resp.json())["error"]
     resp = await api.get("/kapacitor/v1/service-tests/teams")
     assert (await resp.json())["options"]["channel_url"] == ""
+
+
+async def test_a_bad_channel_url_is_refused_at_definition_and_a_handlers_url_is_hidden(
+    api: TestClient,
+) -> None:
+    script = "stream\n    |from()\n    |alert()\n        .teams().channelURL('ftp://teams/x')\n"
+    resp = await api.post(
+        "/kapacitor/v1/tasks",
+        json={"id": "t", "type": "stream", "dbrps": [{"db": "d", "rp": "r"}], "script": script},
+    )
+    body = await resp.json()
+    assert resp.status == 400 and "channelURL must be an http:// or https:// URL" in body["error"]
+    secret_url = f"https://outlook.office.com/webhook/{SECRET}"
+    spec = {"id": "h", "kind": "teams", "options": {"channel-url": secret_url}}
+    resp = await api.post("/kapacitor/v1/alerts/topics/cpu/handlers", json=spec)
+    text = await resp.text()
+    assert resp.status == 200 and SECRET not in text and "[REDACTED]" in text

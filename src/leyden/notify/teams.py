@@ -32,7 +32,7 @@ from leyden.notify._http import (
     is_http_url,
     url_destination,
 )
-from leyden.notify._registry import Integration
+from leyden.notify._registry import Integration, Problem
 from leyden.notify._service import HTTPService, ServiceTestOptions, service_test_answer
 from leyden.notify.base import (
     HandlerConfigError,
@@ -241,13 +241,29 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> TeamsHandle
     )
 
 
+def check(settings: Mapping[str, Any], service: TeamsService, tick: bool) -> Problem | None:
+    """At definition: a channel URL that is not an http(s) URL (else every alert fails)."""
+    key = "channelURL" if tick else "channel-url"
+    url = settings.get(key)
+    if isinstance(url, str) and url and not is_http_url(url):
+        return Problem(
+            f"teams handler: {key} must be an http:// or https:// URL with a host",
+            prop=key if tick else "",
+            value="",  # the URL is the webhook's secret: the error points at the property
+        )
+    return None
+
+
 INTEGRATION = Integration(
     KIND,
     from_options=from_options,
     from_tick=from_tick,
     section=SECTION,
     build_service=TeamsService.from_config,
+    check=check,
     service_test=True,
     global_handler=TeamsService.global_enabled,
     global_state_changes_only=TeamsService.state_changes_only,
+    #: the channel URL is the webhook's secret, as the section's (redacted in the config API)
+    secret_options=("channel-url",),
 )
