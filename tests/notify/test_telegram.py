@@ -20,6 +20,7 @@ from leyden.notify.telegram import (
     DEFAULT_URL,
     TelegramConfig,
     TelegramHandler,
+    TelegramOptions,
     TelegramService,
     from_options,
     from_tick,
@@ -282,3 +283,11 @@ async def test_a_global_telegram_gets_every_alert_of_a_script_without_it(tmp_pat
         )
     [request] = server.requests
     assert request["json"] == {"chat_id": "5", "text": "cpu is CRITICAL"}
+
+
+def test_a_429_for_one_chat_does_not_hold_the_bots_other_chats() -> None:
+    """The per-bot limit is left out of a 429's hold (leyden.delivery.pacing.Throttle)."""
+    service = TelegramService([TelegramConfig(enabled=True, token="123:abc", chat_id="-100")])
+    handler = TelegramHandler(service, TelegramOptions())
+    [bot] = [limit for limit in handler.rate_limits if limit.limit == 30]
+    assert not bot.held and all(limit.held for limit in handler.rate_limits if limit is not bot)

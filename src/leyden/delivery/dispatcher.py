@@ -479,8 +479,12 @@ class Dispatcher:
                     self._later.pop(destination, None)
                 continue
             binding, rows = claimed
-            if limits or binding.rate_limits:  # now: the next destination of this round sees it
-                self.throttle.started(limits or binding.rate_limits)
+            # the handler's limits now (a config update may have changed its token or channel);
+            # started now: the next destination of this round sees the slot taken
+            current = tuple(getattr(binding.handler, "rate_limits", ()))
+            if current:
+                self._limits[destination] = current
+                self.throttle.started(current)
             self._sending_keys[destination] = {row.handler for row in rows}
             self._sending[destination] = loop.create_task(self._send(destination, binding, rows))
         return next_at
@@ -669,7 +673,7 @@ class Dispatcher:
             if paced:
                 self._paced.add(destination)
                 self.pacer.started(destination)
-            limits = self._limits.get(destination) or binding.rate_limits
+            limits = self._limits.get(destination, ())
             self.counters.requests[(binding.kind, destination)] += 1
             try:
                 result = await binding.send(events)

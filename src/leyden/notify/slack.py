@@ -301,7 +301,12 @@ class SlackHandler(SingleSend):
         self.service = service
         self.options = opts
         self.destination = service.destination(opts)
-        self.rate_limits = service.rate_limits(opts)
+
+    @property
+    def rate_limits(self) -> tuple[RateLimit, ...]:  # type: ignore[override]
+        """Slack's limit for the workspace as configured now (the config API may enable it
+        or change its URL after the task started)."""
+        return self.service.rate_limits(self.options)
 
     async def send(self, events: Sequence[Event]) -> DeliveryResult:
         (event,) = events

@@ -219,17 +219,23 @@ class TelegramHandler(SingleSend):
     def __init__(self, service: TelegramService, options: TelegramOptions) -> None:
         self.service = service
         self.options = options
-        config = service.config()
-        bot = bot_digest(config)
+        bot = bot_digest(service.config())
         chat = service.chat(options)
         self.destination = f"telegram:bot#{bot} chat {chat or '(none)'}"
+
+    @property
+    def rate_limits(self) -> tuple[RateLimit, ...]:  # type: ignore[override]
+        """Telegram's limits for the bot and chat configured now (the config API may change
+        them).  A 429 for one chat holds that chat, not the bot's other chats."""
+        bot = bot_digest(self.service.config())
+        chat = self.service.chat(self.options)
         limits = [
-            RateLimit(f"telegram:{bot}", 30, 1.0),
+            RateLimit(f"telegram:{bot}", 30, 1.0, held=False),
             RateLimit(f"telegram:{bot}:{chat}", 1, 1.0),
         ]
         if chat.startswith("-"):  # a group or supergroup
             limits.append(RateLimit(f"telegram:{bot}:{chat}:group", 20, 60.0))
-        self.rate_limits = tuple(limits)
+        return tuple(limits)
 
     async def send(self, events: Sequence[Event]) -> DeliveryResult:
         (event,) = events
