@@ -289,5 +289,6 @@ def test_a_429_for_one_chat_does_not_hold_the_bots_other_chats() -> None:
     """The per-bot limit is left out of a 429's hold (leyden.delivery.pacing.Throttle)."""
     service = TelegramService([TelegramConfig(enabled=True, token="123:abc", chat_id="-100")])
     handler = TelegramHandler(service, TelegramOptions())
-    [bot] = [limit for limit in handler.rate_limits if limit.limit == 30]
-    assert not bot.held and all(limit.held for limit in handler.rate_limits if limit is not bot)
+    limits = handler.rate_limits
+    [bot] = [limit for limit in limits if limit.limit == 30]
+    assert not bot.held and all(limit.held for limit in limits if limit != bot)
