@@ -502,3 +502,24 @@ async def test_drain_does_not_wait_out_a_long_hold() -> None:
     await asyncio.wait_for(dispatcher.drain(), 5)
     assert len(handler.times) == 1
     assert len(dispatcher.outbox.find(state=DeliveryState.QUEUED)) == 2
+
+
+async def test_an_event_that_cannot_be_encoded_is_dead_lettered_not_retried() -> None:
+    """A NaN in the alert data: Go's json refuses it and Kapacitor sends nothing; retrying
+    for a day would change nothing."""
+    clock = Clock()
+    topics, dispatcher = make(clock)
+
+    class Encodes(Flaky):
+        async def send(self, events: Sequence[Event]) -> DeliveryResult:
+            self.attempts += 1
+            raise ValueError("json: unsupported value: NaN")
+
+    handler = Encodes(clock, up_at=0)
+    topics.register_handler("t", handler, HandlerLabel("post", task="t", node="alert2"))
+    topics.collect(event("a", Level.CRITICAL))
+    topics.flush()
+    await dispatcher.step()
+    assert handler.attempts == 1
+    [row] = dispatcher.outbox.find()
+    assert row.state == DeliveryState.DEAD and "unsupported value: NaN" in row.last_error

@@ -681,6 +681,9 @@ class Dispatcher:
                 if paced:
                     self.pacer.finished(destination, status=None)
                 raise  # the rows stay in flight: the next start requeues them
+            except ValueError as exc:  # the event cannot be encoded (a NaN, as Go's json refuses)
+                why = str(exc) if str(exc).startswith("json: ") else type(exc).__name__
+                result = DeliveryResult("permanent", None, f"cannot encode the event: {why}")
             except Exception as exc:  # a handler bug must not stop the dispatcher
                 result = DeliveryResult("retry", None, f"unexpected {type(exc).__name__}")
             if paced:
