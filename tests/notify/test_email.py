@@ -539,3 +539,31 @@ async def test_a_kept_connection_the_server_dropped_is_dialled_again(
     assert result.delivered, result.reason
     assert service.dials == 2
     assert [m["subject"] for m in server.received()] == ["1", "2"]
+
+
+def test_a_server_echoing_the_auth_argument_does_not_leak_the_password() -> None:
+    """A refusal may quote what the client sent: AUTH PLAIN's base64 of ``\\0user\\0password``,
+    or AUTH LOGIN's base64 of the password."""
+    import base64
+
+    service = SMTPService([SMTPConfig(enabled=True, username="kap", password=PASSWORD)])
+    plain = base64.b64encode(f"\0kap\0{PASSWORD}".encode()).decode()
+    login = base64.b64encode(PASSWORD.encode()).decode()
+    text = service._scrub(service.config(), f"535 authentication failed for {plain} / {login}")
+    assert plain not in text and login not in text and PASSWORD not in text
+    assert text.startswith("535 authentication failed for xxxxx")
+
+
+def test_an_untrusted_certificate_on_port_465_is_permanent() -> None:
+    """aiosmtplib wraps the certificate error of an implicit-TLS connection in its own."""
+    import ssl
+
+    import aiosmtplib
+
+    service = SMTPService([SMTPConfig(enabled=True, port=465)])
+    cert = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    cert.verify_message = "self-signed certificate"
+    wrapped = aiosmtplib.SMTPConnectError("Error connecting to localhost on port 465")
+    wrapped.__cause__ = cert
+    result = service._failure(service.config(), wrapped)
+    assert result.outcome == "permanent" and "no-verify" in result.reason

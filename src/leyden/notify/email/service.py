@@ -19,6 +19,7 @@ was never handed over.  The password never appears in a reason: server answers a
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import ssl
@@ -66,14 +67,20 @@ class SMTPService(ConfiguredService[SMTPConfig]):
         self._idle: asyncio.TimerHandle | None = None
         self._lock: asyncio.Lock | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        #: the configuration changed while a mail was on its way: drop the connection after it
+        self._stale = False
         #: connections opened, for tests and the curious (Kapacitor keeps one at a time too)
         self.dials = 0
         super().__init__(configs)
 
     def update(self, sections: list[Any]) -> None:
-        """New settings; the open connection (to the old server, maybe) is closed."""
+        """New settings; the open connection (to the old server, maybe) is closed, after the
+        mail on its way, if any (a QUIT in the middle of it would fail it)."""
         super().update(sections)
-        self._drop()
+        if self._lock is not None and self._lock.locked():
+            self._stale = True
+        else:
+            self._drop()
 
     # --- the connection ------------------------------------------------------------------
 
@@ -187,7 +194,10 @@ class SMTPService(ConfiguredService[SMTPConfig]):
                 self._idle.cancel()
                 self._idle = None
             result = await self._deliver(config, sender, envelope, message)
-            if self._conn is not None:
+            if self._stale:
+                self._stale = False
+                self._drop()
+            elif self._conn is not None:
                 self._schedule_idle_close(config)
         return result
 
@@ -238,8 +248,16 @@ class SMTPService(ConfiguredService[SMTPConfig]):
             raise _Refused(self._failure(config, exc)) from None
 
     def _scrub(self, config: SMTPConfig, text: str) -> str:
+        """A server's answer without the password, plain or as the AUTH exchange carried it
+        (base64 of PLAIN's ``\0user\0password`` and of LOGIN's password: a server may echo
+        the argument it refused)."""
         if config.password:
-            text = text.replace(config.password, "xxxxx")
+            user, password = config.username, config.password
+            forms = [password]
+            for raw in (f"\0{user}\0{password}", f"{user}\0{password}", password):
+                forms.append(base64.b64encode(raw.encode()).decode("ascii"))
+            for form in sorted(forms, key=len, reverse=True):
+                text = text.replace(form, "xxxxx")
         return " ".join(text.split())[:300]
 
     def _failure(self, config: SMTPConfig, exc: BaseException) -> DeliveryResult:
@@ -258,11 +276,13 @@ class SMTPService(ConfiguredService[SMTPConfig]):
                 None,
                 f"{where} {what}: {code} {text}",
             )
-        if isinstance(exc, ssl.SSLCertVerificationError):
+        # aiosmtplib wraps a refused certificate of an implicit-TLS port (465) in its own error
+        cert = exc if isinstance(exc, ssl.SSLCertVerificationError) else exc.__cause__
+        if isinstance(cert, ssl.SSLCertVerificationError):
             return DeliveryResult(
                 "permanent",
                 None,
-                f"{where}: TLS certificate not trusted ({exc.verify_message}); set "
+                f"{where}: TLS certificate not trusted ({cert.verify_message}); set "
                 "no-verify = true in [smtp] to skip the check",
             )
         if isinstance(exc, aiosmtplib.SMTPNotSupported):
