@@ -17,6 +17,7 @@ topic handler's) what the handler would refuse when it starts; :func:`cutoff` sh
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,7 +71,12 @@ def duration_option(value: Any, kind: str, key: str) -> int:
             return parse_go_duration(value)
         except ValueError as exc:
             raise HandlerConfigError(f"{kind} handler option {key!r}: {exc}") from None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not -(2**63) <= value < 2**63
+    ):
         raise HandlerConfigError(
             f"{kind} handler option {key!r} must be a duration (nanoseconds or a string "
             f'such as "1h"), got {value!r}'

@@ -169,11 +169,15 @@ class ZenossEvent:
     password: str = field(default="", repr=False)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"not JSON: {name}")
+
+
 def _custom_value(value: Any) -> Any:
     """A custom field as Kapacitor sends it: text that parses as a JSON object or array is JSON."""
     if isinstance(value, str) and value.startswith(("{", "[")):
-        try:
-            return json.loads(value)
+        try:  # Go's decoder knows no NaN or Infinity: such text stays text
+            return json.loads(value, parse_constant=_no_constant)
         except ValueError:
             return value
     return value
@@ -433,7 +437,7 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> ZenossHandl
     tid = o.get("tid") or 0
     if isinstance(tid, float) and tid.is_integer():
         tid = int(tid)
-    if isinstance(tid, bool) or not isinstance(tid, int):
+    if isinstance(tid, bool) or not isinstance(tid, int) or not -(2**63) <= tid < 2**63:
         raise HandlerConfigError(f"zenoss handler option 'tid' must be an integer, got {tid!r}")
     return ZenossHandler(
         service_of(ctx, KIND, ZenossService, "Zenoss"),
