@@ -342,6 +342,9 @@ def test_handler_options_and_definition_checks() -> None:
     problem = check({"toTemplates": ["{{ .Name "]}, None, True)
     assert problem is not None and problem.prop == "toTemplates"
     assert check({"to-field": ["{{ .Name }}"]}, None, False) is None
+    bad = check({"to": ["ops@example.com", "not an address"]}, None, True)
+    assert bad is not None and (bad.prop, bad.value) == ("to", "not an address")
+    assert check({"to": ["Ann <ann@example.com>"]}, None, False) is None
 
 
 def test_global_and_state_changes_only() -> None:

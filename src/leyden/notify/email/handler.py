@@ -28,6 +28,7 @@ from leyden.notify.base import (
     service_of,
     str_list,
 )
+from leyden.notify.email.message import parse_address
 from leyden.notify.email.service import SMTPService
 
 __all__ = ["KIND", "OPTION_KEYS", "EmailHandler", "check", "from_options", "from_tick"]
@@ -126,7 +127,13 @@ def from_options(options: Mapping[str, Any], ctx: HandlerContext) -> EmailHandle
 
 
 def check(settings: Mapping[str, Any], service: Any, from_tick: bool) -> Problem | None:
-    """At definition: every recipient template must parse."""
+    """At definition: every recipient must be an address and every recipient template must
+    parse (Kapacitor finds either only when it mails, and fails every alert)."""
+    to_key = "to"
+    addresses = settings.get(to_key)
+    for text in addresses if isinstance(addresses, list) else []:
+        if isinstance(text, str) and parse_address(text) is None:
+            return Problem(f'email handler: invalid recipient address "{text}"', to_key, text)
     key = "toTemplates" if from_tick else "to-field"
     texts = settings.get(key)
     for text in texts if isinstance(texts, list) else []:
