@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from leyden.config import Config, ConfigError, load_config
 from leyden.go.strconv import parse_go_duration
@@ -18,10 +20,12 @@ from leyden.notify import INTEGRATIONS
 from leyden.notify.base import HandlerConfigError, HandlerContext
 from leyden.notify.telegram import (
     DEFAULT_URL,
+    TEXT_LIMIT,
     TelegramConfig,
     TelegramHandler,
     TelegramOptions,
     TelegramService,
+    fit_text,
     from_options,
     from_tick,
 )
@@ -292,3 +296,13 @@ def test_a_429_for_one_chat_does_not_hold_the_bots_other_chats() -> None:
     limits = handler.rate_limits
     [bot] = [limit for limit in limits if limit.limit == 30]
     assert not bot.held and all(limit.held for limit in limits if limit != bot)
+
+
+@given(st.text(max_size=5000) | st.text(alphabet="😀a", min_size=4000, max_size=4200))
+def test_text_always_fits_telegrams_limit_and_short_text_is_kept(text: str) -> None:
+    fitted = fit_text(text)
+    assert 0 < len(fitted.encode("utf-16-le", "surrogatepass")) // 2 <= TEXT_LIMIT
+    if text and len(text.encode("utf-16-le", "surrogatepass")) // 2 <= TEXT_LIMIT:
+        assert fitted == text
+    elif text:
+        assert fitted.endswith("…") and text.startswith(fitted[:-1])

@@ -131,6 +131,30 @@ def _retry_after_in_body(raw: bytes) -> float | None:
     return float(wait)
 
 
+#: Telegram's longest message text, in UTF-16 code units (how Telegram counts text)
+TEXT_LIMIT = 4096
+_MARK = "…"
+
+
+def fit_text(text: str) -> str:
+    """``text`` cut to Telegram's 4096 units with a visible ``…`` (Kapacitor sends it whole and
+    Telegram refuses the message: the alert is lost).  An empty text, which Telegram refuses
+    too, becomes the marker alone."""
+    if not text:
+        return _MARK
+    if len(text.encode("utf-16-le", "surrogatepass")) // 2 <= TEXT_LIMIT:
+        return text
+    kept: list[str] = []
+    units = 0
+    for char in text:
+        width = 2 if ord(char) > 0xFFFF else 1
+        if units + width > TEXT_LIMIT - 1:
+            break
+        kept.append(char)
+        units += width
+    return "".join(kept) + _MARK
+
+
 @dataclass(frozen=True, slots=True)
 class TelegramOptions:
     """A handler's settings (Kapacitor's HandlerConfig); empty / false: the section's."""
@@ -162,7 +186,7 @@ class TelegramService(HTTPService[TelegramConfig]):
         problem = parse_mode_problem(parse_mode)
         if problem:
             raise IntegrationError(f"telegram: {problem}")
-        body: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        body: dict[str, Any] = {"chat_id": chat_id, "text": fit_text(text)}
         if parse_mode:
             body["parse_mode"] = parse_mode
         if options.disable_web_page_preview or config.disable_web_page_preview:
