@@ -1170,7 +1170,10 @@ def test_auth_user_rules(tmp_path: Path, users: str, expected: str) -> None:
 
 
 def test_auth_notes(tmp_path: Path) -> None:
-    noauth = load(tmp_path, "[http]\nauth-enabled = true\n")
+    refused = error_of(tmp_path, "[http]\nauth-enabled = true\n")
+    assert "[auth]: enabled: [http] auth-enabled = true but [auth] enabled = false" in refused
+    assert "accept-any-password = true" in refused
+    noauth = load(tmp_path, "[http]\nauth-enabled = true\n[auth]\naccept-any-password = true\n")
     assert any("any username and password is accepted" in n for n in noauth.notes)
     nobody = load(tmp_path, "[http]\nauth-enabled = true\n[auth]\nenabled = true\n")
     assert any("every request will be refused" in n for n in nobody.notes)

@@ -222,7 +222,9 @@ async def test_config_api_update_needs_config_permission(client: TestClient) -> 
 
 
 async def test_noauth_accepts_any_user_as_kapacitor_does(open_client: OpenClient) -> None:
-    client = await open_client("[http]\n  auth-enabled = true\n[auth]\n  enabled = false\n")
+    client = await open_client(
+        "[http]\n  auth-enabled = true\n[auth]\n  enabled = false\n  accept-any-password = true\n"
+    )
     resp = await client.get("/kapacitor/v1/config", headers=_basic("anyone", "any"))
     assert resp.status == 200
     resp = await client.post("/write?db=x", data="cpu v=1", params={"u": "a", "p": "b"})

@@ -278,10 +278,14 @@ class AuthConfig(Section):
 
     enabled: bool = False
     users: list[AuthUser] = field(default_factory=list)
+    #: Leyden: say that ``[http] auth-enabled`` with ``[auth] enabled = false`` (Kapacitor's
+    #: "noauth": any username and password) is meant; without it such a config is refused
+    accept_any_password: bool = False
 
     _SCHEMA: ClassVar[tuple[Key, ...]] = (
         Key("enabled", "enabled", "bool"),
         Key("users", "users", "table_list", AuthUser),
+        Key("accept-any-password", "accept_any_password", "bool"),
     )
     _KAPACITOR_ONLY: ClassVar[frozenset[str]] = frozenset(
         {

@@ -47,8 +47,10 @@ Enterprise meta service, neither of which Leyden has)::
         password = "s3cret"        # required; never shown in logs, errors or the API
         permissions = ["all"]      # any of none, api, config_api, write_points, all (default all)
 
-As in Kapacitor, ``[http] auth-enabled = true`` with ``[auth] enabled = false`` accepts any
-username and password; Leyden loads such a config but says so in a WARNING note. Environment
+``[http] auth-enabled = true`` with ``[auth] enabled = false`` accepts any username and password
+in Kapacitor, which is rarely what anyone meant (a README recipe that forgot ``[auth]`` let
+everyone in): Leyden refuses such a config, unless ``[auth] accept-any-password = true`` says
+it is meant, and then says so in a WARNING note. Environment
 overrides work here too: ``KAPACITOR_AUTH_USERS_0_PASSWORD``; permissions as a comma-separated
 list.
 
@@ -260,10 +262,17 @@ def _validate_elements(
 def _validate_auth(config: Config, source: str, env_used: bool) -> None:
     _validate_elements("auth.users", config.auth.users, source, env_used)
     if config.http.auth_enabled and not config.auth.enabled:
+        if not config.auth.accept_any_password:
+            raise ConfigError(
+                f"{source}: [auth]: enabled: [http] auth-enabled = true but [auth] enabled = "
+                "false: any username and password would be accepted (Kapacitor's noauth); set "
+                "[auth] enabled = true to check [[auth.users]], or [auth] accept-any-password = "
+                "true if that is what you want"
+            )
         config.notes.append(
             "WARNING: [http] auth-enabled = true but [auth] enabled = false: any username and "
-            "password is accepted, as in Kapacitor; set [auth] enabled = true to check "
-            "[[auth.users]]"
+            "password is accepted ([auth] accept-any-password = true); set [auth] enabled = "
+            "true to check [[auth.users]]"
         )
     elif config.http.auth_enabled and not config.auth.users:
         config.notes.append(
