@@ -7,7 +7,7 @@ engine or a service, and encode the answer.
 
 This module only composes: the common headers, ``ping``, and the route modules (``write``,
 ``service_tests``, ``config_api``, ``tasks_api``, ``templates_api``, ``topics_api``, ``deliveries_api``,
-``metrics``, ``auth``), each of which
+``metrics``, ``audit``, ``auth``), each of which
 installs its own routes and takes what it shares with the others from ``_http``, never from
 here.  What they serve is the process's :class:`~leyden.runtime.Runtime`; the application
 starts it and closes it.
@@ -23,6 +23,7 @@ from aiohttp import web
 from leyden import API_BASE, KAPACITOR_VERSION
 from leyden.runtime import Runtime
 from leyden.server import (
+    audit,
     auth,
     config_api,
     deliveries_api,
@@ -90,6 +91,7 @@ def create_app(runtime: Runtime) -> web.Application:
     topics_api.install(app)
     deliveries_api.install(app)
     metrics.install(app)
+    audit.install(app)  # before auth: its line names the user auth found
     auth.install(app)
 
     async def _start(app: web.Application) -> None:
