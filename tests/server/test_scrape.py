@@ -5,8 +5,10 @@ own parser)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -209,3 +211,32 @@ async def test_debug_vars_has_kapacitors_shape(client: TestClient) -> None:
     # the IDs are the server's own: the same on every read
     again = await (await client.get("/kapacitor/v1/debug/vars")).json()
     assert (again["cluster_id"], again["server_id"]) == (body["cluster_id"], body["server_id"])
+
+
+async def test_a_delivered_alert_shows_in_the_delivery_metrics(
+    client: TestClient, runtime: Runtime, aiohttp_server: Any
+) -> None:
+    """An alert posted to a loopback receiver counts as sent on the same scrape as the
+    engine's families."""
+    received: list[Any] = []
+
+    async def sink(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=200)
+
+    target = web.Application()
+    target.router.add_post("/hook", sink)
+    server = await aiohttp_server(target)
+    script = CPU.replace(".topic('cpu')", f".post('{server.make_url('/hook')}')")
+    resp = await client.post(
+        "/kapacitor/v1/tasks", json={"id": "posted", "script": script, "status": "enabled"}
+    )
+    assert resp.status == 200, await resp.text()
+    body = "cpu,host=z usage_idle=1 5000000000\n"
+    assert (await client.post("/write?db=telegraf&rp=autogen", data=body)).status == 204
+    await runtime.alerts.drain()
+    assert [r["level"] for r in received] == ["CRITICAL"]
+    m = _samples(await (await client.get("/metrics")).text())
+    assert _one(m["leyden_deliveries_sent_total"], kind="post") == 1
+    assert _one(m["leyden_deliveries_queued"], kind="post") == 0
+    assert _one(m["leyden_alerts_triggered_total"], task="posted", level="CRITICAL") == 1
