@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from leyden import KAPACITOR_VERSION
 from leyden.config import load_config
+from leyden.model.records import TaskRecord
 from leyden.notify import INTEGRATIONS
 from leyden.runtime import Runtime
 from leyden.server.app import create_app
@@ -240,3 +241,29 @@ async def test_a_delivered_alert_shows_in_the_delivery_metrics(
     assert _one(m["leyden_deliveries_sent_total"], kind="post") == 1
     assert _one(m["leyden_deliveries_queued"], kind="post") == 0
     assert _one(m["leyden_alerts_triggered_total"], task="posted", level="CRITICAL") == 1
+
+
+async def test_an_enabled_task_that_could_not_start_reads_as_failed(
+    aiohttp_client: ClientFactory, runtime: Runtime
+) -> None:
+    """A stored enabled task whose script no longer builds is enabled but not executing: the
+    scrape says failed, and debug/vars still counts it among the enabled tasks as Kapacitor."""
+    broken = TaskRecord(
+        id="broken",
+        type="stream",
+        dbrps=(("telegraf", "autogen"),),
+        tickscript="stream\n    |from()\n        .measurement('cpu')\n    |nosuchnode()\n",
+        status="enabled",
+    )
+    runtime.store.put_task(broken)
+    client = await aiohttp_client(create_app(runtime))
+    shown = await (await client.get("/kapacitor/v1/tasks/broken")).json()
+    assert shown["error"]
+    m = _samples(await (await client.get("/metrics")).text())
+    assert _one(m["leyden_task_failed"], task="broken") == 1
+    assert _one(m["leyden_task_executing"], task="broken", status="enabled") == 0
+    assert not [
+        k for k in m.get("leyden_task_throughput_points_per_second", {}) if "broken" in str(k)
+    ]
+    body = await (await client.get("/kapacitor/v1/debug/vars")).json()
+    assert (body["num_tasks"], body["num_enabled_tasks"]) == (1, 1)
