@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from e2e_stack import CONF, Emulator, Stack, clean_env, http_json, wait_until
+from prometheus_client.parser import text_string_to_metric_families
 
 SCRIPTS = {
     "cpu_discord": """stream
@@ -116,13 +117,34 @@ def run_scenario(stack: Stack, expect: int = 0) -> dict[str, Any]:
         assert "digraph" in task["dot"] and "processed=" in task["dot"]
     events = http_json("GET", f"{stack.url}/kapacitor/v1/alerts/topics/ops/events")
     write_stats = http_json("GET", f"{stack.url}/kapacitor/v1/debug/vars")["write"]
+    with urllib.request.urlopen(f"{stack.url}/metrics", timeout=30) as resp:
+        scrape = resp.read().decode()
+    metrics = sorted(
+        (s.name, sorted(s.labels.items()), s.value)
+        for family in text_string_to_metric_families(scrape)
+        for s in family.samples
+        if s.name in _COMPARED_METRICS
+    )
     return {
+        "metrics": metrics,
         # (how many alerts share one message depends on timing: compare the alerts)
         "messages": _embeds(messages),
         "stats": stats,
         "events": sorted(json.dumps(e, sort_keys=True) for e in events["events"]),
         "write": write_stats,
     }
+
+
+#: what /metrics must show alike whether tasks run in workers or in the server's process
+_COMPARED_METRICS = frozenset(
+    {
+        "leyden_node_collected_total",
+        "leyden_node_emitted_total",
+        "leyden_alerts_triggered_total",
+        "leyden_topic_events_collected_total",
+        "leyden_points_received_total",
+    }
+)
 
 
 def _embeds(messages: list[dict[str, Any]]) -> list[str]:
@@ -193,6 +215,9 @@ def test_two_workers_give_the_results_of_one_process(stacks: Any) -> None:
     assert pooled["stats"] == alone["stats"]
     assert pooled["events"] == alone["events"]
     assert pooled["write"] == alone["write"]
+    # /metrics reads the workers' tasks as it reads the server's own
+    assert pooled["metrics"] == alone["metrics"]
+    assert any(name == "leyden_alerts_triggered_total" and v for name, _, v in alone["metrics"])
     assert len(alone["messages"]) >= 5 and alone["events"]
     shown = two.ok("show", "cpu_mean").stdout
     assert "Executing: true" in shown and "mean" in shown

@@ -113,6 +113,7 @@ async def test_no_credentials_is_401_on_every_route(client: TestClient) -> None:
         ("POST", "/write?db=telegraf"),
         ("GET", "/kapacitor/v1/config"),
         ("GET", "/kapacitor/v1/debug/vars"),
+        ("GET", "/metrics"),
     ):
         resp = await client.request(method, path)
         if method == "HEAD":
@@ -175,6 +176,8 @@ async def test_bad_credentials(
         ("reader", "GET", "/kapacitor/v1/ping", True),
         ("reader", "GET", "/kapacitor/v1/service-tests", True),
         ("reader", "GET", "/kapacitor/v1/debug/vars", True),
+        ("reader", "GET", "/metrics", True),
+        ("writer", "GET", "/metrics", False),
         ("reader", "POST", "/write?db=telegraf", False),
         ("reader", "GET", "/kapacitor/v1/config", False),
         ("reader", "DELETE", "/kapacitor/v1/config/discord", False),

@@ -66,6 +66,9 @@ class WriteStats:
     write_errors: int = 0
     #: points per (db, rp), for /kapacitor/v1/debug/vars
     per_dbrp: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    #: write requests and refused (in whole or part) write requests per database, for /metrics
+    writes_per_db: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    write_errors_per_db: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 class Router:
@@ -130,11 +133,15 @@ class Router:
             ]
         return subs
 
-    def count_write(self, *, failed: bool) -> None:
-        """Count one write request (``/write``), and whether it was refused in whole or part."""
-        self.stats.write_requests += 1
+    def count_write(self, db: str, *, failed: bool) -> None:
+        """Count one write request (``/write``) to ``db``, and whether it was refused in whole
+        or part (once per request, never per point)."""
+        stats = self.stats
+        stats.write_requests += 1
+        stats.writes_per_db[db] += 1
         if failed:
-            self.stats.write_errors += 1
+            stats.write_errors += 1
+            stats.write_errors_per_db[db] += 1
 
     def write_points(self, db: str, rp: str, points: Sequence[WirePoint]) -> None:
         """Hand a parsed write body to every task that reads it, in order."""

@@ -118,6 +118,11 @@ class InfluxDBService:
 
     # --- life ------------------------------------------------------------------------------
 
+    def num_subscriptions(self) -> int:
+        """Our subscriptions on every cluster after their last sync (Kapacitor's
+        ``num_subscriptions`` in ``/debug/vars``)."""
+        return sum(linker.linked for linker in self._linkers)
+
     def start(self) -> None:
         """Start the subscription loops (on the running event loop); never waits for InfluxDB."""
         self._started = True

@@ -85,6 +85,8 @@ class SubscriptionLinker:
         #: the last pass's outcome: "" (not yet), "linked" or the error text
         self.state = ""
         self._linked_once = False
+        #: our subscriptions on the cluster after the last pass (Kapacitor's num_subscriptions)
+        self.linked = 0
 
     def should_exist(self, db: str, rp: str) -> bool:
         allow = self.config.subscriptions
@@ -181,6 +183,7 @@ class SubscriptionLinker:
                     pause = min(pause * 2, interval)
                     continue
             else:
+                self.linked = result.linked
                 if self.state != "linked":
                     log.info(
                         "InfluxDB subscriptions linked",

@@ -1,5 +1,5 @@
-"""InfluxDB 1.x's ``/write`` (and Kapacitor's ``/kapacitor/v1/write``), plus ``/debug/vars``,
-the view of the write statistics.
+"""InfluxDB 1.x's ``/write`` (and Kapacitor's ``/kapacitor/v1/write``); the router counts
+what they bring, shown by :mod:`leyden.server.metrics`.
 
 Kapacitor accepts points on both paths (``services/httpd/handler.go``, ``serveWrite``), with
 InfluxDB's query parameters (``db``, ``rp``, ``precision``).  Its write errors are plain text
@@ -40,11 +40,10 @@ from collections.abc import Callable
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from leyden import API_BASE, KAPACITOR_VERSION, lineprotocol
+from leyden import API_BASE, lineprotocol
 from leyden.engine.router import Router
-from leyden.go.types import GoStruct
 from leyden.lineprotocol import LineError
-from leyden.server._http import SERVICES_KEY, json_response
+from leyden.server._http import SERVICES_KEY
 from leyden.workers.pool import EnginePool, shifted
 
 __all__ = [
@@ -53,7 +52,6 @@ __all__ = [
     "WRITE_FEED_KEY",
     "YIELD_PAUSE",
     "WriteFeed",
-    "debug_vars",
     "install",
     "write",
 ]
@@ -235,7 +233,7 @@ async def write(request: web.Request) -> web.Response:
     """
     router = request.app[SERVICES_KEY].router
     response = await _write(request, router)
-    router.count_write(failed=response.status >= 400)
+    router.count_write(request.query.get("db", ""), failed=response.status >= 400)
     return response
 
 
@@ -306,29 +304,9 @@ async def _pooled(
     return accepted, errors
 
 
-async def debug_vars(request: web.Request) -> web.Response:
-    """A small expvar-like view of write statistics (Kapacitor serves ``/debug/vars``)."""
-    stats = request.app[SERVICES_KEY].router.stats
-    return json_response(
-        {
-            "kapacitor": {"version": KAPACITOR_VERSION},
-            "write": GoStruct(
-                [
-                    ("points_received", stats.points_received),
-                    ("points_routed", stats.points_routed),
-                    ("write_requests", stats.write_requests),
-                    ("write_errors", stats.write_errors),
-                    ("per_dbrp", {f"{db}.{rp}": n for (db, rp), n in stats.per_dbrp.items()}),
-                ]
-            ),
-        }
-    )
-
-
 def install(app: web.Application) -> None:
-    """Add the write routes and the write statistics to ``app``."""
+    """Add the write routes to ``app``."""
     r = app.router
     r.add_post("/write", write)
     r.add_post(f"{API_BASE}/write", write)
-    r.add_get(f"{API_BASE}/debug/vars", debug_vars)
     app[WRITE_FEED_KEY] = WriteFeed()
