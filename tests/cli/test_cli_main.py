@@ -5,12 +5,15 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import pytest
 
 from leyden import __version__
 from leyden.cli import CLIENT_VERBS, LOCAL_VERBS, USAGE, _remote, main
 from leyden.cli._common import load
+from leyden.cli._help import VERBS
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -101,9 +104,45 @@ def test_every_verb_table_entry_names_a_function() -> None:
 
 def test_every_verb_in_the_usage_has_an_entry() -> None:
     listed = {
-        line.split()[0].rstrip(",")
+        line.split()[0]
         for line in USAGE.split("Commands:\n", 1)[1].splitlines()
         if line.startswith("  ") and not line.startswith("    ")
     }
-    listed |= {"disable"}  # "enable, disable" share a line
-    assert listed - {"help", "version"} == set(LOCAL_VERBS) | set(CLIENT_VERBS)
+    assert listed == set(LOCAL_VERBS) | set(CLIENT_VERBS) | {"help", "version"}
+    assert [v.name for v in VERBS] == sorted(listed, key=[v.name for v in VERBS].index)
+
+
+@pytest.mark.parametrize("verb", [v.name for v in VERBS])
+def test_every_verb_has_its_help_both_ways(verb: str) -> None:
+    """``leyden help VERB`` and ``leyden VERB -h|-help|--help``: that verb's usage and
+    examples on stdout, exit 0, no server asked (the URL points nowhere)."""
+    code, text, err = run("-url", "http://127.0.0.1:9", "help", verb)
+    assert (code, err) == (0, "")
+    assert text != USAGE
+    assert f"leyden {verb}" in text.split("\n", 3)[0] + text.split("\n", 3)[1]
+    examples = text.split("\nExamples:\n", 1)[1].splitlines()
+    assert examples and all(e.startswith(f"  leyden {verb}") for e in examples)
+    for flag in ("-h", "-help", "--help"):
+        assert run("-url", "http://127.0.0.1:9", verb, flag) == (0, text, "")
+    if verb != "help":
+        # after the verb's other arguments too, as Go's flag package stops at -h
+        assert run("-url", "http://127.0.0.1:9", verb, "x", "-h") == (0, text, "")
+
+
+def test_help_of_an_unknown_verb() -> None:
+    assert run("help", "frob") == (2, "", f'Error: unknown command "frob"\n\n{USAGE}\n')
+
+
+@pytest.mark.parametrize("verb", ["serve", "define", "enable", "replay", "discord-emulator"])
+def test_verb_help_in_a_real_process(verb: str) -> None:
+    """The forms the issue reported, run as a user runs them."""
+    for argv in (["help", verb], [verb, "-h"], [verb, "--help"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "leyden", "-url", "http://127.0.0.1:9", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (done.returncode, done.stderr) == (0, ""), argv
+        assert f"leyden {verb}" in done.stdout
+        assert "\nExamples:\n" in done.stdout

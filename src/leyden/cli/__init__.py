@@ -21,44 +21,12 @@ from typing import TextIO
 
 from leyden import __version__
 from leyden.cli._common import EXIT_USAGE, UsageError, load
+from leyden.cli._help import general_usage, verb_help, wants_help
 
 __all__ = ["CLIENT_VERBS", "LOCAL_VERBS", "USAGE", "main"]
 
-USAGE = """\
-Usage: leyden [options] [command] [args]
-
-Options:
-  -url URL        Leyden (or Kapacitor) API URL; default $LEYDEN_URL, $KAPACITOR_URL, then
-                  http://localhost:9092
-  -skipVerify     do not verify the server's TLS certificate
-
-Commands:
-  serve               run the server (Leyden's kapacitord): leyden serve [-config FILE]
-  service-tests       test services: leyden service-tests [-workspace W]... discord
-  list                list service-tests|tasks|templates|topics|topic-handlers|deliveries
-                      [patterns]
-  define              define or update a task: leyden define ID -tick F [-dbrp DB.RP]...
-                      [-template T -vars F.json|yaml] [-file F.yaml] [-no-reload]
-  define-template     define or update a template (its tasks follow):
-                      leyden define-template ID -tick F [-type stream|batch]
-  enable, disable     start or stop tasks: leyden enable ID|GLOB...
-  reload              stop then start tasks: leyden reload ID|GLOB...
-  show                show a task: leyden show ID
-  show-template       show a template and its vars: leyden show-template ID
-  delete              delete tasks|templates|topics ID|GLOB... or topic-handlers TOPIC ID|GLOB...
-                      or deliveries ID...
-  define-topic-handler  create or update a topic handler: leyden define-topic-handler F.yaml
-  show-topic          show a topic, its handlers and events: leyden show-topic TOPIC
-  show-topic-handler  show a topic handler: leyden show-topic-handler TOPIC ID
-  show-delivery       show a queued or dead alert delivery: leyden show-delivery ID
-  retry-delivery      send a delivery now: leyden retry-delivery ID... | -all (every dead one)
-  replay              run a TICKscript over recorded data: leyden replay TASK.tick --data F.srpl
-  vet                 check TICKscripts offline: leyden vet [-dot] FILE...
-  fmt                 print TICKscripts in canonical form: leyden fmt [-w] FILE...
-  discord-emulator    run a local Discord webhook emulator: [--host H] [--port N]
-  version             print the version
-  help                print this help
-"""
+#: the general usage, one line per verb from the verb table
+USAGE = general_usage()
 
 #: the verbs that run in this process: ``(argv, out, err) -> exit code``
 LOCAL_VERBS: dict[str, str] = {
@@ -118,12 +86,30 @@ def _global_flags(argv: list[str], out: TextIO, err: TextIO) -> tuple[str | None
     return url, skip_verify
 
 
+def _help(verb: str, out: TextIO, err: TextIO) -> int:
+    """``leyden help VERB`` and ``leyden VERB -h``: that verb's usage and examples."""
+
+    def run(argv: list[str], out: TextIO, err: TextIO) -> int:
+        code: int = load(LOCAL_VERBS[verb])(argv, out, err)
+        return code
+
+    if verb_help(verb, out, run):
+        return 0
+    print(f'Error: unknown command "{verb}"\n\n{USAGE}', file=err)
+    return EXIT_USAGE
+
+
 def _dispatch(
     command: str, argv: Sequence[str], target: tuple[str | None, bool], out: TextIO, err: TextIO
 ) -> int:
     if command in ("help", "-h"):
-        out.write(USAGE)
-        return 0
+        if not argv:
+            out.write(USAGE)
+            return 0
+        return _help("help" if wants_help(list(argv[:1])) else argv[0], out, err)
+    known = command in LOCAL_VERBS or command in CLIENT_VERBS or command == "version"
+    if known and wants_help(list(argv)):
+        return _help(command, out, err)
     if command == "version":
         out.write(f"Leyden {__version__}\n")
         return 0
