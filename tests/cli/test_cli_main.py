@@ -5,8 +5,11 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,7 @@ from leyden import __version__
 from leyden.cli import CLIENT_VERBS, LOCAL_VERBS, USAGE, _remote, main
 from leyden.cli._common import load
 from leyden.cli._help import VERBS
+from threaded_server import LiveServer
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -146,3 +150,51 @@ def test_verb_help_in_a_real_process(verb: str) -> None:
         assert (done.returncode, done.stderr) == (0, ""), argv
         assert f"leyden {verb}" in done.stdout
         assert "\nExamples:\n" in done.stdout
+
+
+def _leyden_into_a_closed_pipe(*argv: str) -> subprocess.CompletedProcess[str]:
+    """``leyden ARGV`` with stdout a pipe whose reader has already gone (as after
+    ``| head -1``): the first write fails, whatever the timing."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "leyden", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    done = _leyden_into_a_closed_pipe("help")
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_a_closed_pipe_after_a_long_list_ends_quietly(
+    live_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = live_server()
+    tick = tmp_path / "t.tick"
+    tick.write_text('dbrp "telegraf"."autogen"\n\nstream\n    |from()\n    |httpOut(\'o\')\n')
+    for i in range(30):
+        assert server.cli("define", f"task_{i:03}", "-tick", str(tick))[0] == 0
+    done = _leyden_into_a_closed_pipe("-url", server.url, "list", "tasks")
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_an_unreadable_file_is_one_line_and_exit_5(tmp_path: Path) -> None:
+    """A directory given as the TICKscript: the file is named, no traceback, before any
+    request (the URL points nowhere)."""
+    argv = ["-url", "http://127.0.0.1:9", "define", "t", "-tick", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "leyden", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (5, "")
+    assert done.stderr == f"Error: failed to open TICKscript {tmp_path}: Is a directory\n"

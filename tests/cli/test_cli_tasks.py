@@ -190,7 +190,7 @@ def test_command_errors_exit_3(server: LiveServer, tick: Path) -> None:
     assert server.cli("show", "nope") == (3, "", "Error: no task exists\n")
     assert server.cli("delete", "tasks", "nope") == (0, "", "")
     code, _, err = server.cli("define", "x", "-tick", str(tick.with_name("missing.tick")))
-    assert code == 3 and err.startswith("Error: failed to open TICKscript ")
+    assert code == 5 and err.startswith("Error: failed to open TICKscript ")
     code, _, err = server.cli("define", "x", "-tick", str(tick), "-dbrp", "a.b")
     assert (code, err) == (3, "Error: cannot specify dbrp in both implicitly and explicitly\n")
 

@@ -2,7 +2,9 @@
 
 Kapacitor's conventions are kept: global flags before the command (``-url``, ``-skipVerify``),
 single-dash flags, ``Error: <msg>`` on stderr, exit 2 for usage errors, 3 for failed
-commands, 4 when the client cannot be set up.  ``--flag`` spellings are accepted too.
+commands, 4 when the client cannot be set up; Leyden adds 5 for a file that cannot be read and
+141 when the reader of stdout went away (a pipe to ``head``), never a traceback.  ``--flag``
+spellings are accepted too.
 
 This module only dispatches, through two tables of verb → ``"module:function"``: a verb's
 module is imported when that verb runs, never before, so each verb loads only what it needs
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from leyden import __version__
-from leyden.cli._common import EXIT_USAGE, UsageError, load
+from leyden.cli._common import EXIT_FILE, EXIT_PIPE, EXIT_USAGE, FileError, UsageError, load
 from leyden.cli._help import general_usage, verb_help, wants_help
 
 __all__ = ["CLIENT_VERBS", "LOCAL_VERBS", "USAGE", "main"]
@@ -140,9 +142,33 @@ def main(
         err.write(USAGE)
         return EXIT_USAGE
     try:
-        return _dispatch(args[0], args[1:], target, out, err)
+        code = _dispatch(args[0], args[1:], target, out, err)
+        out.flush()  # a closed pipe shows here, not at exit past our handlers
+        return code
     except UsageError as exc:
         print(f"Error: {exc}", file=err)
         return EXIT_USAGE
+    except BrokenPipeError:
+        _quiet_stdout(out)
+        return EXIT_PIPE
+    except FileError as exc:
+        print(f"Error: {exc}", file=err)
+        return EXIT_FILE
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"Error: {where}{exc.strerror or exc}", file=err)
+        return EXIT_FILE
     except KeyboardInterrupt:
         return 130
+
+
+def _quiet_stdout(out: TextIO) -> None:
+    """The reader of stdout went away: point the descriptor at /dev/null so that the flush
+    at interpreter exit does not report the broken pipe again."""
+    if out is not sys.stdout:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

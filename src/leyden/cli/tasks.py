@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from leyden.cli._common import UsageError, parser
+from leyden.cli._common import FileError, UsageError, parser
 from leyden.client import Client, ClientError
 from leyden.go.time import GO_ZERO_TIME
 from leyden.go.types import Duration, go_quote
@@ -78,9 +78,9 @@ def read_file(path: str, what: str) -> str:
         with open(path, encoding="utf-8") as f:
             return f.read()
     except OSError as exc:
-        raise ClientError(f"failed to open {what} {path}: {exc.strerror}") from None
+        raise FileError(f"failed to open {what} {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise ClientError(f"failed to read {what} {path}: not UTF-8 text") from None
+        raise FileError(f"failed to read {what} {path}: not UTF-8 text") from None
 
 
 def read_vars(path: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from leyden.cli._common import UsageError
+from leyden.cli._common import FileError, UsageError
 from leyden.client import Client, ClientError
 from leyden.go.types import Time, go_json
 
@@ -78,11 +78,11 @@ def read_handler_file(path: str) -> dict[str, Any]:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as exc:
-        raise ClientError(
+        raise FileError(
             f'failed to open handler spec file "{path}": {exc.strerror or exc}'
         ) from None
     except UnicodeDecodeError:
-        raise ClientError(f'failed to read handler file "{path}": not UTF-8 text') from None
+        raise FileError(f'failed to read handler file "{path}": not UTF-8 text') from None
     doc = _parse_json(path, text) if ext == ".json" else _parse_yaml(path, text)
     if doc is None:
         doc = {}
