@@ -301,22 +301,38 @@ def _bool(v: Any) -> str:
     return "true" if v else "false"
 
 
+def failed(task: dict[str, Any]) -> bool:
+    """An enabled task that is not running because its start failed (the API keeps its
+    ``error``); Kapacitor lists it as ``enabled``, not executing, and says why only in
+    ``show``."""
+    return task.get("status") == "enabled" and not task.get("executing") and bool(task.get("error"))
+
+
 def list_tasks(client: Client, patterns: Sequence[str], out: TextIO) -> None:
+    """Kapacitor's table; a task whose start failed reads ``failed`` in the Status column,
+    and its error follows the table, as ``show`` prints it."""
     tasks: dict[str, dict[str, Any]] = {}
     for pattern in patterns or [""]:
-        for t in client.all_tasks(pattern, ["type", "status", "executing", "dbrps"]):
+        for t in client.all_tasks(pattern, ["type", "status", "executing", "dbrps", "error"]):
             tasks.setdefault(t["id"], t)
     width = max([2, *(len(i) for i in tasks)]) + 1
     out.write(
         f"{'ID':<{width}}{'Type':<10}{'Status':<10}{'Executing':<10}"
         "Databases and Retention Policies\n"
     )
+    errors: list[str] = []
     for task_id in sorted(tasks):
         t = tasks[task_id]
+        status = t.get("status", "")
+        if failed(t):
+            status = "failed"
+            errors.append(f"{task_id}: Error: {t['error']}\n")
         out.write(
-            f"{task_id:<{width}}{t.get('type', ''):<10}{t.get('status', ''):<10}"
+            f"{task_id:<{width}}{t.get('type', ''):<10}{status:<10}"
             f"{_bool(t.get('executing')):<10}{format_dbrps(t.get('dbrps'))}\n"
         )
+    if errors:
+        out.write("\n" + "".join(errors))
 
 
 def rfc822(text: Any) -> str:
@@ -400,6 +416,7 @@ __all__ = [
     "cmd_reload",
     "cmd_show",
     "delete_tasks",
+    "failed",
     "format_dbrps",
     "list_tasks",
     "parse_dbrp",
