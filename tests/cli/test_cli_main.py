@@ -75,22 +75,27 @@ def test_usage_errors_exit_2_before_any_request() -> None:
         2,
         "",
         "Error: leyden list: what to list? "
-        "(use one of: deliveries, service-tests, tasks, templates, topic-handlers, topics)\n",
+        "(use one of: deliveries, service-tests, tasks, templates, topic-handlers, topics)\n"
+        "Usage: leyden list KIND [ID|GLOB]...\n",
     )
     assert run(*url, "delete", "things") == (
         2,
         "",
-        'Error: leyden delete: cannot delete "things" (use one of: deliveries, tasks, templates, topic-handlers, topics)\n',
+        'Error: leyden delete: cannot delete "things" (use one of: deliveries, tasks, templates, topic-handlers, topics)\n'
+        "Usage: leyden delete tasks|templates|topics ID|GLOB...\n"
+        "       leyden delete topic-handlers TOPIC ID|GLOB...\n"
+        "       leyden delete deliveries ID...\n",
     )
     assert run(*url, "show") == (
         2,
         "",
-        "Error: Must specify one task ID\nUsage: leyden show <task ID>\n",
+        "Error: Must specify one task ID\nUsage: leyden show ID\n",
     )
     assert run("serve", "-nope") == (
         2,
         "",
-        "Error: leyden serve: unrecognized arguments: -nope\n",
+        "Error: leyden serve: unrecognized arguments: -nope\nUsage: leyden serve [-config FILE] "
+        "[-hostname NAME] [-log-file FILE] [-log-level LEVEL]\n",
     )
 
 

@@ -23,7 +23,7 @@ from typing import TextIO
 
 from leyden import __version__
 from leyden.cli._common import EXIT_FILE, EXIT_PIPE, EXIT_USAGE, FileError, UsageError, load
-from leyden.cli._help import general_usage, verb_help, wants_help
+from leyden.cli._help import general_usage, verb_help, verb_usage, wants_help
 
 __all__ = ["CLIENT_VERBS", "LOCAL_VERBS", "USAGE", "main"]
 
@@ -146,7 +146,8 @@ def main(
         out.flush()  # a closed pipe shows here, not at exit past our handlers
         return code
     except UsageError as exc:
-        print(f"Error: {exc}", file=err)
+        usage = verb_usage(args[0])
+        print(f"Error: {exc}" + (f"\nUsage: {usage}" if usage else ""), file=err)
         return EXIT_USAGE
     except BrokenPipeError:
         _quiet_stdout(out)

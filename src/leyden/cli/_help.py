@@ -17,7 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-__all__ = ["HELP_FLAGS", "VERBS", "Verb", "general_usage", "verb_help", "wants_help"]
+__all__ = [
+    "HELP_FLAGS",
+    "VERBS",
+    "Verb",
+    "general_usage",
+    "verb_help",
+    "verb_usage",
+    "wants_help",
+]
 
 #: the spellings that ask a verb for its help (Go's flag package knows ``-h`` and ``-help``)
 HELP_FLAGS = frozenset({"-h", "-help", "--help"})
@@ -79,7 +87,7 @@ failed is listed with status "failed", and its error is printed under the table.
         "define",
         "define or update a task",
         "leyden define ID [-tick FILE] [-type stream|batch] [-dbrp DB.RP]...\n"
-        "              [-template ID -vars FILE.json|yaml] [-file FILE.yaml|json] [-no-reload]",
+        "                     [-template ID -vars FILE.json|yaml] [-file FILE.yaml|json] [-no-reload]",
         """\
 Create the task ID, or update what the flags give of an existing one. An enabled task is
 reloaded unless -no-reload is given. A new task starts disabled: enable it with leyden enable.
@@ -270,6 +278,12 @@ def general_usage() -> str:
     lines = [f"  {v.name:<{width}}{v.summary}\n" for v in VERBS]
     tail = "\nRun 'leyden help VERB' (or 'leyden VERB -h') for a verb's flags and examples.\n"
     return _HEAD + "".join(lines) + tail
+
+
+def verb_usage(name: str) -> str | None:
+    """A verb's synopsis, printed under its usage errors; None for an unknown verb."""
+    verb = _BY_NAME.get(name)
+    return verb.usage if verb is not None else None
 
 
 def wants_help(argv: list[str]) -> bool:

@@ -169,12 +169,7 @@ def _show_warnings(task: dict[str, Any], path: str, err: TextIO) -> None:
 def cmd_define(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     argv = list(argv)
     if not argv or argv[0].startswith("-"):
-        raise UsageError(
-            "Must provide a task ID.\n"
-            "Usage: leyden define <task ID> [-tick FILE] [-type stream|batch] "
-            "[-dbrp DB.RP]... [-template ID -vars FILE.json|yaml] [-file FILE.yaml|json] "
-            "[-no-reload]"
-        )
+        raise UsageError("Must provide a task ID.")
     task_id = argv.pop(0)
     p = parser("leyden define")
     p.add_argument("-tick", "--tick", default="")
@@ -252,7 +247,7 @@ def _matching(client: Client, patterns: Sequence[str], *, must_match: bool) -> l
 
 def _set_status(client: Client, argv: Sequence[str], status: str, verb: str) -> None:
     if not argv:
-        raise UsageError(f"Must pass at least one task ID\nUsage: leyden {verb} <task ID|glob>...")
+        raise UsageError("Must pass at least one task ID")
     doing = "enabling" if status == "enabled" else "disabling"
     for task_id in _matching(client, argv, must_match=True):
         try:
@@ -279,7 +274,7 @@ def cmd_reload(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) ->
 
 def delete_tasks(client: Client, patterns: Sequence[str], out: TextIO) -> None:
     if not patterns:
-        raise UsageError("Must pass at least one ID\nUsage: leyden delete tasks <task ID|glob>...")
+        raise UsageError("Must pass at least one ID")
     for task_id in _matching(client, patterns, must_match=False):
         client.delete_task(task_id)
 
@@ -404,7 +399,7 @@ def show_task(client: Client, task_id: str, out: TextIO) -> None:
 
 def cmd_show(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     if len(argv) != 1 or argv[0].startswith("-"):
-        raise UsageError("Must specify one task ID\nUsage: leyden show <task ID>")
+        raise UsageError("Must specify one task ID")
     show_task(client, argv[0], out)
     return 0
 
