@@ -5,12 +5,19 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from leyden import __version__
 from leyden.cli import CLIENT_VERBS, LOCAL_VERBS, USAGE, _remote, main
 from leyden.cli._common import load
+from leyden.cli._help import VERBS
+from threaded_server import LiveServer
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -68,22 +75,27 @@ def test_usage_errors_exit_2_before_any_request() -> None:
         2,
         "",
         "Error: leyden list: what to list? "
-        "(use one of: deliveries, service-tests, tasks, templates, topic-handlers, topics)\n",
+        "(use one of: deliveries, service-tests, tasks, templates, topic-handlers, topics)\n"
+        "Usage: leyden list KIND [ID|GLOB]...\n",
     )
     assert run(*url, "delete", "things") == (
         2,
         "",
-        'Error: leyden delete: cannot delete "things" (use one of: deliveries, tasks, templates, topic-handlers, topics)\n',
+        'Error: leyden delete: cannot delete "things" (use one of: deliveries, tasks, templates, topic-handlers, topics)\n'
+        "Usage: leyden delete tasks|templates|topics ID|GLOB...\n"
+        "       leyden delete topic-handlers TOPIC ID|GLOB...\n"
+        "       leyden delete deliveries ID...\n",
     )
     assert run(*url, "show") == (
         2,
         "",
-        "Error: Must specify one task ID\nUsage: leyden show <task ID>\n",
+        "Error: Must specify one task ID\nUsage: leyden show ID\n",
     )
     assert run("serve", "-nope") == (
         2,
         "",
-        "Error: leyden serve: unrecognized arguments: -nope\n",
+        "Error: leyden serve: unrecognized arguments: -nope\nUsage: leyden serve [-config FILE] "
+        "[-hostname NAME] [-log-file FILE] [-log-level LEVEL]\n",
     )
 
 
@@ -101,9 +113,93 @@ def test_every_verb_table_entry_names_a_function() -> None:
 
 def test_every_verb_in_the_usage_has_an_entry() -> None:
     listed = {
-        line.split()[0].rstrip(",")
+        line.split()[0]
         for line in USAGE.split("Commands:\n", 1)[1].splitlines()
         if line.startswith("  ") and not line.startswith("    ")
     }
-    listed |= {"disable"}  # "enable, disable" share a line
-    assert listed - {"help", "version"} == set(LOCAL_VERBS) | set(CLIENT_VERBS)
+    assert listed == set(LOCAL_VERBS) | set(CLIENT_VERBS) | {"help", "version"}
+    assert [v.name for v in VERBS] == sorted(listed, key=[v.name for v in VERBS].index)
+
+
+@pytest.mark.parametrize("verb", [v.name for v in VERBS])
+def test_every_verb_has_its_help_both_ways(verb: str) -> None:
+    """``leyden help VERB`` and ``leyden VERB -h|-help|--help``: that verb's usage and
+    examples on stdout, exit 0, no server asked (the URL points nowhere)."""
+    code, text, err = run("-url", "http://127.0.0.1:9", "help", verb)
+    assert (code, err) == (0, "")
+    assert text != USAGE
+    assert f"leyden {verb}" in text.split("\n", 3)[0] + text.split("\n", 3)[1]
+    examples = text.split("\nExamples:\n", 1)[1].splitlines()
+    assert examples and all(e.startswith(f"  leyden {verb}") for e in examples)
+    for flag in ("-h", "-help", "--help"):
+        assert run("-url", "http://127.0.0.1:9", verb, flag) == (0, text, "")
+    if verb != "help":
+        # after the verb's other arguments too, as Go's flag package stops at -h
+        assert run("-url", "http://127.0.0.1:9", verb, "x", "-h") == (0, text, "")
+
+
+def test_help_of_an_unknown_verb() -> None:
+    assert run("help", "frob") == (2, "", f'Error: unknown command "frob"\n\n{USAGE}\n')
+
+
+@pytest.mark.parametrize("verb", ["serve", "define", "enable", "replay", "discord-emulator"])
+def test_verb_help_in_a_real_process(verb: str) -> None:
+    """The forms the issue reported, run as a user runs them."""
+    for argv in (["help", verb], [verb, "-h"], [verb, "--help"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "leyden", "-url", "http://127.0.0.1:9", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (done.returncode, done.stderr) == (0, ""), argv
+        assert f"leyden {verb}" in done.stdout
+        assert "\nExamples:\n" in done.stdout
+
+
+def _leyden_into_a_closed_pipe(*argv: str) -> subprocess.CompletedProcess[str]:
+    """``leyden ARGV`` with stdout a pipe whose reader has already gone (as after
+    ``| head -1``): the first write fails, whatever the timing."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "leyden", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    done = _leyden_into_a_closed_pipe("help")
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_a_closed_pipe_after_a_long_list_ends_quietly(
+    live_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = live_server()
+    tick = tmp_path / "t.tick"
+    tick.write_text('dbrp "telegraf"."autogen"\n\nstream\n    |from()\n    |httpOut(\'o\')\n')
+    for i in range(30):
+        assert server.cli("define", f"task_{i:03}", "-tick", str(tick))[0] == 0
+    done = _leyden_into_a_closed_pipe("-url", server.url, "list", "tasks")
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_an_unreadable_file_is_one_line_and_exit_5(tmp_path: Path) -> None:
+    """A directory given as the TICKscript: the file is named, no traceback, before any
+    request (the URL points nowhere)."""
+    argv = ["-url", "http://127.0.0.1:9", "define", "t", "-tick", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "leyden", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (5, "")
+    assert done.stderr == f"Error: failed to open TICKscript {tmp_path}: Is a directory\n"

@@ -190,7 +190,7 @@ def test_command_errors_exit_3(server: LiveServer, tick: Path) -> None:
     assert server.cli("show", "nope") == (3, "", "Error: no task exists\n")
     assert server.cli("delete", "tasks", "nope") == (0, "", "")
     code, _, err = server.cli("define", "x", "-tick", str(tick.with_name("missing.tick")))
-    assert code == 3 and err.startswith("Error: failed to open TICKscript ")
+    assert code == 5 and err.startswith("Error: failed to open TICKscript ")
     code, _, err = server.cli("define", "x", "-tick", str(tick), "-dbrp", "a.b")
     assert (code, err) == (3, "Error: cannot specify dbrp in both implicitly and explicitly\n")
 
@@ -219,3 +219,34 @@ def test_format_helpers() -> None:
     assert rfc822("2024-03-05T07:08:09.123Z") == "05 Mar 24 07:08 UTC"
     assert rfc822("0001-01-01T00:00:00Z") == "01 Jan 01 00:00 UTC"
     assert rfc822("2024-03-05T07:08:09+01:00") == "05 Mar 24 07:08 +0100"
+
+
+def test_a_task_whose_start_failed_is_listed_failed_with_its_error(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    """A batch task with no [[influxdb]] cluster cannot start: enable says so (exit 3), and
+    list tasks reads "failed" with the error that show prints, not "enabled"."""
+    batch = tmp_path / "b.tick"
+    batch.write_text(
+        'batch\n    |query(\'SELECT mean(usage_idle) FROM "telegraf"."autogen"."cpu"\')\n'
+        "        .period(5m)\n        .every(5m)\n    |httpOut('out')\n"
+    )
+    assert server.cli("define", "b", "-tick", str(batch), "-dbrp", "telegraf.autogen")[0] == 0
+    assert server.cli("define", "ok", "-tick", str(tmp_path / "b.tick"), "-dbrp", "x.y")[0] == 0
+    code, _, err = server.cli("enable", "b")
+    assert code == 3 and "no [[influxdb]] cluster is enabled" in err
+    code, out, _ = server.cli("show", "b")
+    error = out.splitlines()[1].removeprefix("Error: ")
+    assert error.endswith("no [[influxdb]] cluster is enabled")
+    assert server.cli("list", "tasks") == (
+        0,
+        "ID Type      Status    Executing Databases and Retention Policies\n"
+        'b  batch     failed    false     ["telegraf"."autogen"]\n'
+        'ok batch     disabled  false     ["x"."y"]\n'
+        "\n"
+        f"b: Error: {error}\n",
+        "",
+    )
+    assert server.cli("disable", "b")[0] == 0
+    code, out, _ = server.cli("list", "tasks", "b")
+    assert out.splitlines()[1:] == ['b  batch     disabled  false     ["telegraf"."autogen"]']

@@ -231,7 +231,7 @@ def test_missing_handler_file(server: LiveServer, tmp_path: Path) -> None:
     path = str(tmp_path / "nope.yaml")
     code, _, err = server.cli("define-topic-handler", path)
     assert (code, err) == (
-        3,
+        5,
         f'Error: failed to open handler spec file "{path}": No such file or directory\n',
     )
 

@@ -131,7 +131,8 @@ def test_service_tests_deliver_through_both_workspaces(kapacitor_stack: Stack) -
 
 def test_unknown_workspace_is_reported(kapacitor_stack: Stack) -> None:
     result = kapacitor_stack.cli("service-tests", "-workspace", "alerts", "discord")
-    assert result.returncode == 0
+    assert result.returncode == 3  # a failed test fails the command
+    assert result.stderr == "Error: service test failed: discord[alerts]\n"
     assert "false" in result.stdout
     assert "guild-alerts" in result.stdout and "guild-errors" in result.stdout
 

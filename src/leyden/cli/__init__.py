@@ -2,7 +2,9 @@
 
 Kapacitor's conventions are kept: global flags before the command (``-url``, ``-skipVerify``),
 single-dash flags, ``Error: <msg>`` on stderr, exit 2 for usage errors, 3 for failed
-commands, 4 when the client cannot be set up.  ``--flag`` spellings are accepted too.
+commands, 4 when the client cannot be set up; Leyden adds 5 for a file that cannot be read and
+141 when the reader of stdout went away (a pipe to ``head``), never a traceback.  ``--flag``
+spellings are accepted too.
 
 This module only dispatches, through two tables of verb → ``"module:function"``: a verb's
 module is imported when that verb runs, never before, so each verb loads only what it needs
@@ -20,45 +22,13 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from leyden import __version__
-from leyden.cli._common import EXIT_USAGE, UsageError, load
+from leyden.cli._common import EXIT_FILE, EXIT_PIPE, EXIT_USAGE, FileError, UsageError, load
+from leyden.cli._help import general_usage, verb_help, verb_usage, wants_help
 
 __all__ = ["CLIENT_VERBS", "LOCAL_VERBS", "USAGE", "main"]
 
-USAGE = """\
-Usage: leyden [options] [command] [args]
-
-Options:
-  -url URL        Leyden (or Kapacitor) API URL; default $LEYDEN_URL, $KAPACITOR_URL, then
-                  http://localhost:9092
-  -skipVerify     do not verify the server's TLS certificate
-
-Commands:
-  serve               run the server (Leyden's kapacitord): leyden serve [-config FILE]
-  service-tests       test services: leyden service-tests [-workspace W]... discord
-  list                list service-tests|tasks|templates|topics|topic-handlers|deliveries
-                      [patterns]
-  define              define or update a task: leyden define ID -tick F [-dbrp DB.RP]...
-                      [-template T -vars F.json|yaml] [-file F.yaml] [-no-reload]
-  define-template     define or update a template (its tasks follow):
-                      leyden define-template ID -tick F [-type stream|batch]
-  enable, disable     start or stop tasks: leyden enable ID|GLOB...
-  reload              stop then start tasks: leyden reload ID|GLOB...
-  show                show a task: leyden show ID
-  show-template       show a template and its vars: leyden show-template ID
-  delete              delete tasks|templates|topics ID|GLOB... or topic-handlers TOPIC ID|GLOB...
-                      or deliveries ID...
-  define-topic-handler  create or update a topic handler: leyden define-topic-handler F.yaml
-  show-topic          show a topic, its handlers and events: leyden show-topic TOPIC
-  show-topic-handler  show a topic handler: leyden show-topic-handler TOPIC ID
-  show-delivery       show a queued or dead alert delivery: leyden show-delivery ID
-  retry-delivery      send a delivery now: leyden retry-delivery ID... | -all (every dead one)
-  replay              run a TICKscript over recorded data: leyden replay TASK.tick --data F.srpl
-  vet                 check TICKscripts offline: leyden vet [-dot] FILE...
-  fmt                 print TICKscripts in canonical form: leyden fmt [-w] FILE...
-  discord-emulator    run a local Discord webhook emulator: [--host H] [--port N]
-  version             print the version
-  help                print this help
-"""
+#: the general usage, one line per verb from the verb table
+USAGE = general_usage()
 
 #: the verbs that run in this process: ``(argv, out, err) -> exit code``
 LOCAL_VERBS: dict[str, str] = {
@@ -118,12 +88,30 @@ def _global_flags(argv: list[str], out: TextIO, err: TextIO) -> tuple[str | None
     return url, skip_verify
 
 
+def _help(verb: str, out: TextIO, err: TextIO) -> int:
+    """``leyden help VERB`` and ``leyden VERB -h``: that verb's usage and examples."""
+
+    def run(argv: list[str], out: TextIO, err: TextIO) -> int:
+        code: int = load(LOCAL_VERBS[verb])(argv, out, err)
+        return code
+
+    if verb_help(verb, out, run):
+        return 0
+    print(f'Error: unknown command "{verb}"\n\n{USAGE}', file=err)
+    return EXIT_USAGE
+
+
 def _dispatch(
     command: str, argv: Sequence[str], target: tuple[str | None, bool], out: TextIO, err: TextIO
 ) -> int:
     if command in ("help", "-h"):
-        out.write(USAGE)
-        return 0
+        if not argv:
+            out.write(USAGE)
+            return 0
+        return _help("help" if wants_help(list(argv[:1])) else argv[0], out, err)
+    known = command in LOCAL_VERBS or command in CLIENT_VERBS or command == "version"
+    if known and wants_help(list(argv)):
+        return _help(command, out, err)
     if command == "version":
         out.write(f"Leyden {__version__}\n")
         return 0
@@ -154,9 +142,34 @@ def main(
         err.write(USAGE)
         return EXIT_USAGE
     try:
-        return _dispatch(args[0], args[1:], target, out, err)
+        code = _dispatch(args[0], args[1:], target, out, err)
+        out.flush()  # a closed pipe shows here, not at exit past our handlers
+        return code
     except UsageError as exc:
-        print(f"Error: {exc}", file=err)
+        usage = verb_usage(args[0])
+        print(f"Error: {exc}" + (f"\nUsage: {usage}" if usage else ""), file=err)
         return EXIT_USAGE
+    except BrokenPipeError:
+        _quiet_stdout(out)
+        return EXIT_PIPE
+    except FileError as exc:
+        print(f"Error: {exc}", file=err)
+        return EXIT_FILE
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"Error: {where}{exc.strerror or exc}", file=err)
+        return EXIT_FILE
     except KeyboardInterrupt:
         return 130
+
+
+def _quiet_stdout(out: TextIO) -> None:
+    """The reader of stdout went away: point the descriptor at /dev/null so that the flush
+    at interpreter exit does not report the broken pipe again."""
+    if out is not sys.stdout:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

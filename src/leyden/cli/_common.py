@@ -3,7 +3,8 @@ argument parser that raises it, and :func:`load`, which imports a verb's module 
 
 Kapacitor's CLI (``cmd/kapacitor/main.go``) prints ``Error: <msg>`` on stderr and exits 2 for
 a usage error, 3 for a command that failed, 4 when the client cannot be set up; ``kapacitord``
-exits 1 when it cannot start.  Its flags are Go's single-dash ones, so no abbreviations and no
+exits 1 when it cannot start.  Leyden adds 5 for a file that cannot be read and 141 when the
+reader of its output went away, each told in one line, never a traceback.  Its flags are Go's single-dash ones, so no abbreviations and no
 ``-h`` of argparse's own.
 """
 
@@ -20,9 +21,12 @@ if TYPE_CHECKING:  # the client verbs' modules import it; vet, fmt and serve nev
 __all__ = [
     "EXIT_CLIENT",
     "EXIT_ERROR",
+    "EXIT_FILE",
+    "EXIT_PIPE",
     "EXIT_START",
     "EXIT_USAGE",
     "ClientCommand",
+    "FileError",
     "KindHandler",
     "LocalCommand",
     "UsageError",
@@ -38,6 +42,11 @@ EXIT_USAGE = 2
 EXIT_ERROR = 3
 #: the client cannot be set up (a bad ``-url``)
 EXIT_CLIENT = 4
+#: an operating-system error: a file that cannot be read (Leyden's; Kapacitor exits 3)
+EXIT_FILE = 5
+#: stdout was closed by its reader (``leyden list tasks | head -1``): what a shell reports for
+#: a process that SIGPIPE ended, 128 + 13
+EXIT_PIPE = 141
 
 #: a verb that talks to a server: (client, its arguments, stdout, stderr) → exit code
 ClientCommand = Callable[["Client", Sequence[str], TextIO, TextIO], int]
@@ -49,6 +58,10 @@ KindHandler = Callable[["Client", list[str], TextIO], None]
 
 class UsageError(Exception):
     """Bad flags or arguments: ``Error: <message>`` and exit 2."""
+
+
+class FileError(Exception):
+    """A file the user named cannot be read: ``Error: <message naming it>`` and exit 5."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -69,7 +69,7 @@ def _delivery_id(text: str) -> str:
 
 def cmd_show_delivery(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     if len(argv) != 1:
-        raise UsageError("Must specify one delivery ID\nUsage: leyden show-delivery [delivery ID]")
+        raise UsageError("Must specify one delivery ID")
     d = client.get_delivery(_delivery_id(argv[0]))
     out.write(f"ID: {d.get('id', '')}\n")
     out.write(f"State: {d.get('state', '')}\n")
@@ -88,11 +88,10 @@ def cmd_show_delivery(client: Client, argv: Sequence[str], out: TextIO, err: Tex
 
 
 def cmd_retry_delivery(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
-    usage = "Usage: leyden retry-delivery [delivery ID]... | -all"
     flags = [a for a in argv if a in ("-all", "--all")]
     if flags:
         if len(argv) != 1:
-            raise UsageError(f"-all retries every dead delivery: give no ID with it\n{usage}")
+            raise UsageError("-all retries every dead delivery: give no ID with it")
         count, closed = client.retry_all_deliveries()
         out.write(f"{count} dead {'delivery' if count == 1 else 'deliveries'} queued again\n")
         if closed:
@@ -100,7 +99,7 @@ def cmd_retry_delivery(client: Client, argv: Sequence[str], out: TextIO, err: Te
             out.write(f"{closed} broken {webhooks} tried again (their held deliveries too)\n")
         return 0
     if not argv:
-        raise UsageError(f"Must pass at least one delivery ID, or -all\n{usage}")
+        raise UsageError("Must pass at least one delivery ID, or -all")
     for delivery_id in [_delivery_id(a) for a in argv]:
         client.retry_delivery(delivery_id)
     return 0
@@ -108,6 +107,6 @@ def cmd_retry_delivery(client: Client, argv: Sequence[str], out: TextIO, err: Te
 
 def delete_deliveries(client: Client, ids: list[str], out: TextIO) -> None:
     if not ids:
-        raise UsageError("Must pass at least one ID\nUsage: leyden delete deliveries [ID]...")
+        raise UsageError("Must pass at least one ID")
     for delivery_id in [_delivery_id(a) for a in ids]:
         client.delete_delivery(delivery_id)

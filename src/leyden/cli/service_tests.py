@@ -2,7 +2,9 @@
 service-tests`` (``cmd/kapacitor/main.go``), with its output formats.
 
 Leyden adds ``-workspace W`` (repeatable) to test each Discord workspace by name; Kapacitor
-tests only the default one unless options are given in a file.
+tests only the default one unless options are given in a file.  A test that fails makes the
+command fail (exit 3, the count on stderr) where Kapacitor exits 0, so a script or a deploy
+check can rely on it; the table is printed whole either way.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import fnmatch
 from collections.abc import Sequence
 from typing import TextIO
 
-from leyden.cli._common import UsageError, parser
+from leyden.cli._common import EXIT_ERROR, UsageError, parser
 from leyden.client import Client, ClientError
 
 __all__ = ["cmd_service_tests", "list_service_tests"]
@@ -38,6 +40,7 @@ def cmd_service_tests(client: Client, argv: Sequence[str], out: TextIO, err: Tex
             "leyden service-tests -workspace W discord"
         )
     out.write(f"{'Service':<20}{'Success':<10}Message\n")
+    failed: list[str] = []
     for name in names:
         runs: list[tuple[str, dict[str, str]]] = [(name, {})]
         if args.workspace:
@@ -46,6 +49,11 @@ def cmd_service_tests(client: Client, argv: Sequence[str], out: TextIO, err: Tex
             result = client.test_service(name, options)
             success = "true" if result.get("success") else "false"
             out.write(f"{label:<20}{success:<10}{result.get('message', '')}\n")
+            if not result.get("success"):
+                failed.append(label)
+    if failed:
+        err.write(f"Error: service test failed: {', '.join(failed)}\n")
+        return EXIT_ERROR
     return 0
 
 

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from leyden.cli._common import UsageError, parser
+from leyden.cli._common import FileError, UsageError, parser
 from leyden.client import Client, ClientError
 from leyden.go.time import GO_ZERO_TIME
 from leyden.go.types import Duration, go_quote
@@ -78,9 +78,9 @@ def read_file(path: str, what: str) -> str:
         with open(path, encoding="utf-8") as f:
             return f.read()
     except OSError as exc:
-        raise ClientError(f"failed to open {what} {path}: {exc.strerror}") from None
+        raise FileError(f"failed to open {what} {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise ClientError(f"failed to read {what} {path}: not UTF-8 text") from None
+        raise FileError(f"failed to read {what} {path}: not UTF-8 text") from None
 
 
 def read_vars(path: str) -> dict[str, Any]:
@@ -169,12 +169,7 @@ def _show_warnings(task: dict[str, Any], path: str, err: TextIO) -> None:
 def cmd_define(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     argv = list(argv)
     if not argv or argv[0].startswith("-"):
-        raise UsageError(
-            "Must provide a task ID.\n"
-            "Usage: leyden define <task ID> [-tick FILE] [-type stream|batch] "
-            "[-dbrp DB.RP]... [-template ID -vars FILE.json|yaml] [-file FILE.yaml|json] "
-            "[-no-reload]"
-        )
+        raise UsageError("Must provide a task ID.")
     task_id = argv.pop(0)
     p = parser("leyden define")
     p.add_argument("-tick", "--tick", default="")
@@ -252,7 +247,7 @@ def _matching(client: Client, patterns: Sequence[str], *, must_match: bool) -> l
 
 def _set_status(client: Client, argv: Sequence[str], status: str, verb: str) -> None:
     if not argv:
-        raise UsageError(f"Must pass at least one task ID\nUsage: leyden {verb} <task ID|glob>...")
+        raise UsageError("Must pass at least one task ID")
     doing = "enabling" if status == "enabled" else "disabling"
     for task_id in _matching(client, argv, must_match=True):
         try:
@@ -279,7 +274,7 @@ def cmd_reload(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) ->
 
 def delete_tasks(client: Client, patterns: Sequence[str], out: TextIO) -> None:
     if not patterns:
-        raise UsageError("Must pass at least one ID\nUsage: leyden delete tasks <task ID|glob>...")
+        raise UsageError("Must pass at least one ID")
     for task_id in _matching(client, patterns, must_match=False):
         client.delete_task(task_id)
 
@@ -301,22 +296,38 @@ def _bool(v: Any) -> str:
     return "true" if v else "false"
 
 
+def failed(task: dict[str, Any]) -> bool:
+    """An enabled task that is not running because its start failed (the API keeps its
+    ``error``); Kapacitor lists it as ``enabled``, not executing, and says why only in
+    ``show``."""
+    return task.get("status") == "enabled" and not task.get("executing") and bool(task.get("error"))
+
+
 def list_tasks(client: Client, patterns: Sequence[str], out: TextIO) -> None:
+    """Kapacitor's table; a task whose start failed reads ``failed`` in the Status column,
+    and its error follows the table, as ``show`` prints it."""
     tasks: dict[str, dict[str, Any]] = {}
     for pattern in patterns or [""]:
-        for t in client.all_tasks(pattern, ["type", "status", "executing", "dbrps"]):
+        for t in client.all_tasks(pattern, ["type", "status", "executing", "dbrps", "error"]):
             tasks.setdefault(t["id"], t)
     width = max([2, *(len(i) for i in tasks)]) + 1
     out.write(
         f"{'ID':<{width}}{'Type':<10}{'Status':<10}{'Executing':<10}"
         "Databases and Retention Policies\n"
     )
+    errors: list[str] = []
     for task_id in sorted(tasks):
         t = tasks[task_id]
+        status = t.get("status", "")
+        if failed(t):
+            status = "failed"
+            errors.append(f"{task_id}: Error: {t['error']}\n")
         out.write(
-            f"{task_id:<{width}}{t.get('type', ''):<10}{t.get('status', ''):<10}"
+            f"{task_id:<{width}}{t.get('type', ''):<10}{status:<10}"
             f"{_bool(t.get('executing')):<10}{format_dbrps(t.get('dbrps'))}\n"
         )
+    if errors:
+        out.write("\n" + "".join(errors))
 
 
 def rfc822(text: Any) -> str:
@@ -388,7 +399,7 @@ def show_task(client: Client, task_id: str, out: TextIO) -> None:
 
 def cmd_show(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     if len(argv) != 1 or argv[0].startswith("-"):
-        raise UsageError("Must specify one task ID\nUsage: leyden show <task ID>")
+        raise UsageError("Must specify one task ID")
     show_task(client, argv[0], out)
     return 0
 
@@ -400,6 +411,7 @@ __all__ = [
     "cmd_reload",
     "cmd_show",
     "delete_tasks",
+    "failed",
     "format_dbrps",
     "list_tasks",
     "parse_dbrp",

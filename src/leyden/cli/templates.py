@@ -24,10 +24,7 @@ def cmd_define_template(client: Client, argv: Sequence[str], out: TextIO, err: T
     re-defined by the server)."""
     argv = list(argv)
     if not argv or argv[0].startswith("-"):
-        raise UsageError(
-            "Must provide a template ID.\n"
-            "Usage: leyden define-template <template ID> [-tick FILE] [-type stream|batch]"
-        )
+        raise UsageError("Must provide a template ID.")
     template_id = argv.pop(0)
     p = parser("leyden define-template")
     p.add_argument("-tick", "--tick", default="")
@@ -90,7 +87,7 @@ def show_template(client: Client, template_id: str, out: TextIO) -> None:
 
 def cmd_show_template(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     if len(argv) != 1 or argv[0].startswith("-"):
-        raise UsageError("Must specify one template ID\nUsage: leyden show-template <template ID>")
+        raise UsageError("Must specify one template ID")
     show_template(client, argv[0], out)
     return 0
 
@@ -99,9 +96,7 @@ def delete_templates(client: Client, patterns: Sequence[str], out: TextIO) -> No
     """Delete the templates matching each ID or glob (none matching is not an error: the
     template is gone either way); tasks made from them keep running."""
     if not patterns:
-        raise UsageError(
-            "Must pass at least one ID\nUsage: leyden delete templates <template ID|glob>..."
-        )
+        raise UsageError("Must pass at least one ID")
     for pattern in patterns:
         for t in client.all_templates(pattern, ["link"]):
             client.delete_template(t["id"])

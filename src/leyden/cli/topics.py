@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from leyden.cli._common import UsageError
+from leyden.cli._common import FileError, UsageError
 from leyden.client import Client, ClientError
 from leyden.go.types import Time, go_json
 
@@ -78,11 +78,11 @@ def read_handler_file(path: str) -> dict[str, Any]:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as exc:
-        raise ClientError(
+        raise FileError(
             f'failed to open handler spec file "{path}": {exc.strerror or exc}'
         ) from None
     except UnicodeDecodeError:
-        raise ClientError(f'failed to read handler file "{path}": not UTF-8 text') from None
+        raise FileError(f'failed to read handler file "{path}": not UTF-8 text') from None
     doc = _parse_json(path, text) if ext == ".json" else _parse_yaml(path, text)
     if doc is None:
         doc = {}
@@ -123,10 +123,7 @@ def read_handler_file(path: str) -> dict[str, Any]:
 
 def cmd_define_topic_handler(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     if len(argv) != 1:
-        raise UsageError(
-            "Must provide a path to a handler file.\n"
-            "Usage: leyden define-topic-handler <path to handler spec file>"
-        )
+        raise UsageError("Must provide a path to a handler file.")
     spec = read_handler_file(argv[0])
     if client.find_topic_handler(spec["topic"], spec["id"]) is None:
         client.create_topic_handler(spec["topic"], spec)
@@ -187,17 +184,14 @@ def show_topic(client: Client, topic_id: str, out: TextIO) -> None:
 
 def cmd_show_topic(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     if len(argv) != 1:
-        raise UsageError("Must specify one topic ID\nUsage: leyden show-topic [topic ID]")
+        raise UsageError("Must specify one topic ID")
     show_topic(client, argv[0], out)
     return 0
 
 
 def cmd_show_topic_handler(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     if len(argv) != 2:
-        raise UsageError(
-            "Must specify both topic and handler IDs\n"
-            "Usage: leyden show-topic-handler [topic ID] [handler ID]"
-        )
+        raise UsageError("Must specify both topic and handler IDs")
     topic, handler_id = argv
     h = client.get_topic_handler(topic, handler_id)
     out.write(f"ID: {h.get('id', '')}\n")
@@ -249,9 +243,7 @@ def list_topic_handlers(client: Client, patterns: list[str], out: TextIO) -> Non
 
 def delete_topics(client: Client, patterns: list[str], out: TextIO) -> None:
     if not patterns:
-        raise UsageError(
-            "Must pass at least one ID\nUsage: leyden delete topics [ID or pattern]..."
-        )
+        raise UsageError("Must pass at least one ID")
     for pattern in patterns:
         for topic in client.list_topics(pattern):
             client.delete_topic(str(topic["id"]))
@@ -259,10 +251,7 @@ def delete_topics(client: Client, patterns: list[str], out: TextIO) -> None:
 
 def delete_topic_handlers(client: Client, args: list[str], out: TextIO) -> None:
     if not args:
-        raise UsageError(
-            "Must pass at least one ID\n"
-            "Usage: leyden delete topic-handlers [topic] [ID or pattern]..."
-        )
+        raise UsageError("Must pass at least one ID")
     topic, patterns = args[0], args[1:]
     for pattern in patterns:
         for h in client.list_topic_handlers(topic, pattern):

@@ -3,7 +3,8 @@
 Workspaces whose webhook URL points at the emulator's address (127.0.0.1:9093, as in
 ``examples/kapacitor.conf``) get a local emulator started in the same process, so a newcomer
 sees ``leyden service-tests discord`` deliver a message at once.  A real webhook given with
-``KAPACITOR_DISCORD_0_URL`` (or in the file) is used as is.
+``KAPACITOR_DISCORD_0_URL`` (or in the file) is used as is.  A port already taken (a second
+``make run``) is one ``Error:`` line and exit 1, as ``leyden serve`` says it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ async def _run(config_path: str) -> int:
     except ConfigError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
-    setup_logging(config.logging.file, config.logging.level)
+    try:
+        setup_logging(config.logging.file, config.logging.level)
+    except OSError as exc:
+        print(f"Error: cannot open log file {config.logging.file}: {exc.strerror}", file=sys.stderr)
+        return 1
     emulated = [
         d.workspace or "(default)"
         for d in config.sections(DISCORD)
@@ -40,7 +45,16 @@ async def _run(config_path: str) -> int:
     emulator = None
     if emulated:
         emulator = DiscordEmulator(echo=sys.stdout)
-        base = await emulator.start(EMULATOR_HOST, EMULATOR_PORT)
+        try:
+            base = await emulator.start(EMULATOR_HOST, EMULATOR_PORT)
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            print(
+                f"Error: the Discord emulator cannot listen on {EMULATOR_HOST}:{EMULATOR_PORT}: "
+                f"{reason} (is another `make run` running?)",
+                file=sys.stderr,
+            )
+            return 1
         print(
             f"Discord emulator on {base} receives workspaces: {', '.join(emulated)} "
             f"(messages: {base}/messages)",
