@@ -323,13 +323,19 @@ async def _run(
 
 
 def check_data(task_type: str | None, data: Sequence[Path]) -> None:
-    """A batch task replays ``.brpl`` files only, a stream task ``.srpl`` files only."""
-    want, other = (".brpl", ".srpl") if task_type == "batch" else (".srpl", ".brpl")
+    """A batch task replays ``.brpl`` files only; a stream task ``.srpl`` files or plain line
+    protocol (any other name), never ``.brpl``."""
     for path in data:
-        if path.suffix == other or (task_type == "batch" and path.suffix != want):
+        if task_type == "batch" and path.suffix != ".brpl":
+            what = "a stream recording" if path.suffix == ".srpl" else "stream data"
             raise ReplayError(
-                f"{path}: a {task_type} task replays {want} recordings, not {other} "
-                f"(a {'stream' if other == '.srpl' else 'batch'} recording)"
+                f"{path}: a batch task replays .brpl recordings, not {path.suffix or 'plain'} "
+                f"files ({what})"
+            )
+        if task_type != "batch" and path.suffix == ".brpl":
+            raise ReplayError(
+                f"{path}: a {task_type} task replays .srpl recordings or line protocol, "
+                "not .brpl (a batch recording)"
             )
 
 
