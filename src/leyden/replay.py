@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ from typing import TextIO
 from leyden import lineprotocol
 from leyden.clock import SimulatedClock
 from leyden.config import Config, ConfigError, load_config
+from leyden.delivery.metrics import DeliveryCounters
 from leyden.engine.model import Batch, BatchPoint, Dimensions
 from leyden.engine.node import TaskError
 from leyden.engine.nodes.query import QueryNode
@@ -55,6 +57,7 @@ from leyden.model.alert import Event
 from leyden.model.alertdata import event_to_json
 from leyden.notify import INTEGRATIONS
 from leyden.notify.base import IntegrationError
+from leyden.rehearsal import Mode, Rehearsal, Tally, config_is_local
 from leyden.runtime import Runtime, build_runtime
 from leyden.store import Store
 from leyden.tasks.manager import check
@@ -103,6 +106,25 @@ def read_srpl(path: Path) -> Iterator[Recorded]:
             f"{path}: {len(lines)} lines is not a whole number of "
             "(database, retention policy, point) triples"
         )
+
+
+def read_lp(path: Path, dbrp: tuple[str, str] | None) -> Iterator[Recorded]:
+    """The points of a plain line-protocol file (times in nanoseconds, as InfluxDB's
+    ``/write`` takes them), all for the one ``--dbrp`` given; a bad line is named by number."""
+    if dbrp is None:
+        raise ReplayError(
+            f"{path}: plain line protocol needs --dbrp DATABASE.RETENTION_POLICY "
+            "(a .srpl recording names its own)"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReplayError(f"{path}: cannot read: {exc.strerror}") from None
+    parsed = lineprotocol.parse(text, precision="ns", now_ns=0)
+    if parsed.errors:
+        raise ReplayError(f"{path}: {parsed.errors[0].message}")
+    for point in parsed.points:
+        yield Recorded(dbrp[0], dbrp[1], point)
 
 
 def rebased(records: Iterator[Recorded]) -> Iterator[Recorded]:
@@ -204,7 +226,14 @@ async def replay(
     dbrps: list[tuple[str, str]],
     until: int | None,
     events: Path | None = None,
+    mode: Mode = "send",
+    sent: TextIO | None = None,
+    tally: Tally | None = None,
+    config_local: bool = True,
 ) -> Task:
+    """Run ``script`` over ``data``; ``mode`` says which deliveries are sent and which are
+    written to ``sent`` instead (:mod:`leyden.rehearsal`); ``tally`` counts for the summary."""
+    tally = tally or Tally()
     try:
         text = script.read_text(encoding="utf-8")
     except OSError as exc:
@@ -226,19 +255,36 @@ async def replay(
     except BaseException:
         store.close()
         raise
+    dispatcher = runtime.alerts.dispatcher
+    dispatcher.attempt = Rehearsal(mode, sent or sys.stdout, tally, config_local).attempt
     try:
         with _events_file(events) as write_event:
             runtime.alerts.add_listener(write_event)
-            task = await _run(runtime, name, pipeline, dbrps or pipeline.dbrps, data, until)
+            runtime.alerts.add_listener(tally.event)
+            task = await _run(runtime, name, pipeline, dbrps or pipeline.dbrps, data, until, tally)
             await runtime.alerts.drain()
+            for st in runtime.outbox.stats():  # waiting for a retry: they will not be sent
+                tally.count(st.kind, "failed", st.queued + st.in_flight)
     finally:
         left = await runtime.close()
+    _count_deliveries(tally, dispatcher.counters)
     if left:  # waiting for a retry when the recording ended: the in-memory outbox goes
         log.warning(
             "replay: alert deliveries not sent by the end of the recording; they are dropped",
             extra={"fields": {"undelivered": left}},
         )
     return task
+
+
+def _count_deliveries(tally: Tally, counters: DeliveryCounters) -> None:
+    """Sent: what the dispatcher saw delivered less what the rehearsal only wrote down."""
+    sent: Counter[str] = Counter()
+    for (kind, _), n in counters.sent.items():
+        sent[kind] += n
+    for kind, n in sent.items():
+        tally.count(kind, "sent", n - tally.deliveries.get(kind, Counter())["not sent"])
+    for (kind, _), n in counters.dead.items():
+        tally.count(kind, "failed", n)
 
 
 async def _run(
@@ -248,6 +294,7 @@ async def _run(
     dbrps: Sequence[tuple[str, str]],
     data: Sequence[Path],
     until: int | None,
+    tally: Tally,
 ) -> Task:
     """Deliver the recordings point by point, the clock moved to each point first."""
     task = runtime.runner.start(name, pipeline, dbrps)  # no dbrps at all: every dbrp
@@ -255,15 +302,17 @@ async def _run(
     assert isinstance(clock, SimulatedClock)
     limit = None if until is None else REPLAY_ZERO_NS + until
     if pipeline.task_type == "batch":
-        _run_batches(task, clock, data, limit)
+        tally.points += _run_batches(task, clock, data, limit)
         if limit is not None:
             clock.advance_to(limit)
         await runtime.runner.stop(task)
         return task
+    default = dbrps[0] if dbrps else None
     for path in data:
-        for rec in rebased(read_srpl(path)):
+        for rec in rebased(read_srpl(path) if path.suffix == ".srpl" else read_lp(path, default)):
             if limit is not None and rec.point.time > limit:
                 break
+            tally.points += 1
             clock.advance_to(rec.point.time)
             runtime.router.write_points(rec.db, rec.rp, [rec.point])
             runtime.loopback.flush()  # what the point looped back, before the next point
@@ -274,20 +323,25 @@ async def _run(
 
 
 def check_data(task_type: str | None, data: Sequence[Path]) -> None:
-    """A batch task replays ``.brpl`` files only, a stream task ``.srpl`` files only."""
-    want, other = (".brpl", ".srpl") if task_type == "batch" else (".srpl", ".brpl")
+    """A batch task replays ``.brpl`` files only; a stream task ``.srpl`` files or plain line
+    protocol (any other name), never ``.brpl``."""
     for path in data:
-        if path.suffix == other:
+        if task_type == "batch" and path.suffix != ".brpl":
+            what = "a stream recording" if path.suffix == ".srpl" else "stream data"
             raise ReplayError(
-                f"{path}: a {task_type} task replays {want} recordings, not {other} "
-                f"(a {'stream' if other == '.srpl' else 'batch'} recording)"
+                f"{path}: a batch task replays .brpl recordings, not {path.suffix or 'plain'} "
+                f"files ({what})"
+            )
+        if task_type != "batch" and path.suffix == ".brpl":
+            raise ReplayError(
+                f"{path}: a {task_type} task replays .srpl recordings or line protocol, "
+                "not .brpl (a batch recording)"
             )
 
 
-def _run_batches(
-    task: Task, clock: SimulatedClock, data: Sequence[Path], limit: int | None
-) -> None:
-    """Deliver each file's batches to its query node (``Task.query_nodes``), clock first."""
+def _run_batches(task: Task, clock: SimulatedClock, data: Sequence[Path], limit: int | None) -> int:
+    """Deliver each file's batches to its query node (``Task.query_nodes``), clock first;
+    how many points they held."""
     queries = [n for n in task.query_nodes if isinstance(n, QueryNode)]
     if len(data) != len(queries):
         raise ReplayError(
@@ -302,10 +356,13 @@ def _run_batches(
             yield wait, i, b
 
     merged = heapq.merge(*(stream(i) for i in range(len(data))), key=lambda t: (t[0], t[1]))
+    points = 0
     for wait, i, b in merged:
+        points += len(b.points)
         if wait > clock.now():
             clock.advance_to(wait)
         queries[i].emit_batches([b], clock.now())
+    return points
 
 
 @contextlib.contextmanager
@@ -335,19 +392,109 @@ def _until(text: str | None) -> int | None:
         raise ReplayError(f'--until "{text}": {exc} (use a duration such as 13s, 2h)') from None
 
 
+EPILOG = """\
+What is sent: deliveries to loopback addresses (127.0.0.1, ::1, localhost: a capture server,
+the Discord emulator) and local handlers (log, exec) are sent; a delivery to any other host
+(discord.com, hooks.slack.com, ...) is NOT sent but written as one JSON line (kind,
+destination without secrets, id, level, message, alert data) to --sent or stdout.
+--send sends everything, --no-send nothing.
+
+At the end one summary line goes to stderr: points read, events by level, deliveries by
+handler kind (sent, failed, not sent).  Exit status: 0; 1 for an error in the script, data or
+configuration; 3 when a delivery failed (dead-lettered, or still waiting for a retry when the
+recording ended).
+
+Examples:
+  leyden replay cpu.tick --data cpu.srpl --config kapacitor.conf --until 1h
+  leyden replay cpu.tick --data cpu.txt --dbrp telegraf.autogen --sent would-send.jsonl
+  leyden replay cpu.tick --data cpu.srpl --config emulator.conf --send
+"""
+
+#: a delivery failed (Kapacitor's CLI exit code for a command that failed)
+EXIT_DELIVERY_FAILED = 3
+
+
 def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    p = argparse.ArgumentParser(prog="leyden replay", description=__doc__.split("\n")[0])
-    p.add_argument("script", type=Path)
-    p.add_argument("--data", "-data", action="append", type=Path, required=True)
-    p.add_argument("--config", "-config")
-    p.add_argument("--name", "-name")
-    p.add_argument("--dbrp", "-dbrp", action="append", default=[])
-    p.add_argument("--until", "-until")
-    p.add_argument("--http-out", "-http-out", type=Path)
-    p.add_argument("--events", "-events", type=Path)
+    p = argparse.ArgumentParser(
+        prog="leyden replay",
+        description=__doc__.split("\n")[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("script", type=Path, help="the TICKscript to run (stream or batch)")
+    p.add_argument(
+        "--data",
+        "-data",
+        action="append",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="recorded data, repeatable: .srpl (stream: database, retention policy, point "
+        "lines), .brpl (batch: JSON batches, one file per query()), or plain line protocol "
+        "(nanosecond times; needs --dbrp). Times are moved so the first point is at "
+        "1971-01-01T00:00:00Z",
+    )
+    p.add_argument(
+        "--config", "-config", metavar="FILE", help="kapacitor.conf for the handlers' services"
+    )
+    p.add_argument("--name", "-name", help="the task's ID (default: the script's file name)")
+    p.add_argument(
+        "--dbrp",
+        "-dbrp",
+        action="append",
+        default=[],
+        metavar="DB.RP",
+        help="the task's database and retention policy, repeatable (default: the script's "
+        "dbrp statements); the first is where plain line protocol is written",
+    )
+    p.add_argument(
+        "--until",
+        "-until",
+        metavar="DURATION",
+        help="stop at this time after the first point (13s, 2h); later points are not read",
+    )
+    p.add_argument(
+        "--http-out",
+        "-http-out",
+        type=Path,
+        metavar="FILE",
+        help="write the httpOut() nodes' results to FILE (JSON, by node name)",
+    )
+    p.add_argument(
+        "--events",
+        "-events",
+        type=Path,
+        metavar="FILE",
+        help="write every published alert event to FILE (one alert-data JSON per line)",
+    )
+    sending = p.add_mutually_exclusive_group()
+    sending.add_argument(
+        "--send",
+        "-send",
+        dest="mode",
+        action="store_const",
+        const="send",
+        help="send every delivery, to real services too",
+    )
+    sending.add_argument(
+        "--no-send",
+        "-no-send",
+        dest="mode",
+        action="store_const",
+        const="no-send",
+        help="send no delivery, not even to loopback addresses: write each instead",
+    )
+    p.add_argument(
+        "--sent",
+        "-sent",
+        type=Path,
+        metavar="FILE",
+        help="write the deliveries not sent to FILE instead of stdout",
+    )
     args = p.parse_args(list(argv))
+    tally = Tally()
     try:
         config = load_config(args.config, os.environ, integrations=INTEGRATIONS.sections())
         # Replay talks to the terminal: node logs and handler failures go to stderr.
@@ -355,17 +502,22 @@ def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = No
         until = _until(args.until)
         dbrps = [parse_dbrp(d) for d in args.dbrp]
         name = args.name or args.script.stem
-        task = asyncio.run(
-            replay(
-                args.script,
-                args.data,
-                config=config,
-                name=name,
-                dbrps=dbrps,
-                until=until,
-                events=args.events,
+        with _sent_file(args.sent, out) as sent:
+            task = asyncio.run(
+                replay(
+                    args.script,
+                    args.data,
+                    config=config,
+                    name=name,
+                    dbrps=dbrps,
+                    until=until,
+                    events=args.events,
+                    mode=args.mode or "auto",
+                    sent=sent,
+                    tally=tally,
+                    config_local=_config_is_local(args.config),
+                )
             )
-        )
     except (ConfigError, IntegrationError, ReplayError, TaskError, TickError, ValueError) as exc:
         print(f"Error: {exc}", file=err)
         return 1
@@ -373,4 +525,26 @@ def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = No
         results = task.http_out()
         body = ",\n".join(f"{json.dumps(k)}: {go_json(v)}" for k, v in sorted(results.items()))
         args.http_out.write_text("{\n" + body + "\n}\n", encoding="utf-8")
-    return 0
+    print(tally.summary(), file=err)
+    return EXIT_DELIVERY_FAILED if tally.failed else 0
+
+
+def _config_is_local(path: str | None) -> bool:
+    texts = [v for k, v in os.environ.items() if k.startswith("KAPACITOR_")]
+    if path:
+        with contextlib.suppress(OSError):  # load_config already read it
+            texts.append(Path(path).read_text(encoding="utf-8"))
+    return config_is_local(texts)
+
+
+@contextlib.contextmanager
+def _sent_file(path: Path | None, out: TextIO) -> Iterator[TextIO]:
+    if path is None:
+        yield out
+        return
+    try:
+        handle = path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise ReplayError(f"{path}: cannot write: {exc.strerror}") from None
+    with handle:
+        yield handle

@@ -60,7 +60,7 @@ import math
 import random as _random
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,6 +235,9 @@ class Dispatcher:
         self._next_expire = -math.inf
         self._pacing_next = math.inf
         self._started = False
+        #: makes one attempt of a binding's rows; ``leyden replay`` swaps it to write a
+        #: rehearsal's deliveries to a file instead of sending them (leyden.rehearsal)
+        self.attempt: Callable[[Binding, Sequence[Event]], Awaitable[DeliveryResult]] = Binding.send
 
     # --- handlers ------------------------------------------------------------------------
 
@@ -676,7 +679,7 @@ class Dispatcher:
             limits = self._limits.get(destination, ())
             self.counters.requests[(binding.kind, destination)] += 1
             try:
-                result = await binding.send(events)
+                result = await self.attempt(binding, events)
             except asyncio.CancelledError:
                 if paced:
                     self.pacer.finished(destination, status=None)
