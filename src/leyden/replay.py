@@ -403,12 +403,8 @@ At the end one summary line goes to stderr: points read, events by level, delive
 handler kind (sent, failed, not sent).  Exit status: 0; 1 for an error in the script, data or
 configuration; 3 when a delivery failed (dead-lettered, or still waiting for a retry when the
 recording ended).
-
-Examples:
-  leyden replay cpu.tick --data cpu.srpl --config kapacitor.conf --until 1h
-  leyden replay cpu.tick --data cpu.txt --dbrp telegraf.autogen --sent would-send.jsonl
-  leyden replay cpu.tick --data cpu.srpl --config emulator.conf --send
 """
+# (its examples are the verb table's: leyden.cli._help, printed after this by ``--help``)
 
 #: a delivery failed (Kapacitor's CLI exit code for a command that failed)
 EXIT_DELIVERY_FAILED = 3

@@ -208,7 +208,12 @@ Options:
         "run a TICKscript over recorded data",
         "leyden replay TASK.tick --data FILE...",
         "Run a task offline over recorded points, through the configured handlers.",
-        ("leyden replay cpu_alert.tick --data cpu.srpl --dbrp telegraf.autogen",),
+        (
+            "leyden replay cpu_alert.tick --data cpu.srpl --dbrp telegraf.autogen",
+            "leyden replay cpu.tick --data cpu.srpl --config kapacitor.conf --until 1h",
+            "leyden replay cpu.tick --data cpu.txt --dbrp telegraf.autogen --sent would-send.jsonl",
+            "leyden replay cpu.tick --data cpu.srpl --config emulator.conf --send",
+        ),
         own_help=True,
     ),
     Verb(
