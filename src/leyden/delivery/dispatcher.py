@@ -130,8 +130,6 @@ class Binding:
     paced: bool
     #: whether 401/403/404 open the destination's breaker (leyden.delivery.breaker)
     breaker: bool
-    #: the service's documented limits (Slack's one message per second per webhook …)
-    rate_limits: tuple[RateLimit, ...]
     #: who the handler belongs to, for log lines (handler kind, task, node, topic, handler_id)
     fields: Mapping[str, str]
 
@@ -148,9 +146,13 @@ class Binding:
             coalesce_key=str(getattr(handler, "coalesce_key", key)),
             paced=bool(getattr(handler, "paced", False)),
             breaker=bool(getattr(handler, "breaker", False)),
-            rate_limits=tuple(getattr(handler, "rate_limits", ())),
             fields=dict(fields),
         )
+
+    def rate_limits(self) -> tuple[RateLimit, ...]:
+        """The service's documented limits as the handler states them now (Slack's one message
+        per second per webhook …): a config update may have changed its token or channel."""
+        return tuple(getattr(self.handler, "rate_limits", ()))
 
     def fingerprint(self) -> str:
         """A digest of the URL the handler sends to now (``""`` if it does not say)."""
@@ -308,8 +310,9 @@ class Dispatcher:
         self._claim_limit[destination] = max(limit, binding.max_batch)
         if binding.paced:
             self._paced.add(destination)
-        if binding.rate_limits:
-            self._limits[destination] = binding.rate_limits
+        limits = binding.rate_limits()
+        if limits:
+            self._limits[destination] = limits
 
     # --- intake --------------------------------------------------------------------------
 
@@ -484,7 +487,7 @@ class Dispatcher:
             binding, rows = claimed
             # the handler's limits now (a config update may have changed its token or channel);
             # started now: the next destination of this round sees the slot taken
-            current = tuple(getattr(binding.handler, "rate_limits", ()))
+            current = binding.rate_limits()
             if current:
                 self._limits[destination] = current
                 self.throttle.started(current)

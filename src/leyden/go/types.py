@@ -454,6 +454,12 @@ GoJSONHook = Callable[[], Any]
 # --- fmt.Sprintf and friends -----------------------------------------------------------------
 
 
+def go_json_body(obj: Any) -> bytes:
+    """What Go's ``json.NewEncoder(w).Encode(obj)`` writes: the document, a newline, UTF-8 (the
+    request body of most of Kapacitor's handlers)."""
+    return (go_json(obj) + "\n").encode()
+
+
 def go_quote(s: str) -> str:
     """Go ``strconv.Quote``: double-quoted, Go escapes, printable Unicode kept as is."""
     out = ['"']

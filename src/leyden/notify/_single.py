@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from leyden import API_BASE
 from leyden.config import Config, Section
-from leyden.go.types import GoStruct, go_json
+from leyden.go.types import GoStruct, go_json, go_json_body
 from leyden.model.alert import Event
 from leyden.model.alertdata import alert_data
 from leyden.notify._http import (
@@ -155,7 +155,7 @@ class Request:
     secrets: tuple[str, ...] = ()
 
     def encoded(self) -> bytes:
-        return (go_json(self.body) + "\n").encode()
+        return go_json_body(self.body)
 
     def __repr__(self) -> str:  # the URL, the body and the headers may hold keys
         return f"Request({redact_url(self.url)})"

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template
-from leyden.go.types import GoStruct, StringMap, go_json
+from leyden.go.types import GoStruct, StringMap, go_json_body
 from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult, SSLSetting, url_destination
 from leyden.notify._mapstructure import (
@@ -205,7 +205,7 @@ class AlertaService(HTTPService[AlertaConfig]):
         if alert.attributes:
             body["attributes"] = dict(alert.attributes)
         try:
-            payload = (go_json(body) + "\n").encode()
+            payload = go_json_body(body)
         except (TypeError, ValueError) as exc:
             return DeliveryResult("permanent", None, f"alerta: cannot encode the alert: {exc}")
         ssl: SSLSetting = False if config.insecure_skip_verify else None

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from leyden.config import Key, Section, SectionSpec
 from leyden.go.template import Template, TemplateError, TemplateExecError
-from leyden.go.types import go_json
+from leyden.go.types import go_json_body
 from leyden.model.alert import Event, Level
 from leyden.notify._http import DeliveryResult
 from leyden.notify._registry import Integration, Problem
@@ -142,7 +142,7 @@ class SensuService(ConfiguredService[SensuConfig]):
         for key, value in metadata.items():
             post.setdefault(key, value)
         try:
-            body = (go_json(post) + "\n").encode()
+            body = go_json_body(post)
         except (TypeError, ValueError) as exc:
             return DeliveryResult("permanent", None, f"sensu: cannot encode the check: {exc}")
         try:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from leyden.config import Key, Section, SectionSpec
-from leyden.go.types import GoStruct, go_json
+from leyden.go.types import GoStruct, go_json_body
 from leyden.model.alert import Event, Level
 from leyden.notify._http import (
     DeliveryResult,
@@ -151,7 +151,7 @@ def payload(*, channel: str, message: str, username: str, icon_emoji: str, level
         "username": username,
         "icon_emoji": icon_emoji,
     }
-    return (go_json(body) + "\n").encode()
+    return go_json_body(body)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from leyden.config import Key, Section, SectionSpec
-from leyden.go.types import go_json
+from leyden.go.types import go_json_body
 from leyden.model.alert import Event
 from leyden.notify._http import (
     DeliveryResult,
@@ -69,7 +69,7 @@ SECTION = SectionSpec(KIND, TalkConfig, multiple=False, defaults=({},))
 
 def payload(*, title: str, text: str, author_name: str) -> bytes:
     """Kapacitor's ``preparePost`` body: a Go map (sorted keys) and a newline."""
-    return (go_json({"title": title, "text": text, "authorName": author_name}) + "\n").encode()
+    return go_json_body({"title": title, "text": text, "authorName": author_name})
 
 
 class TalkService(HTTPService[TalkConfig]):

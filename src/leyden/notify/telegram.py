@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from leyden.config import Key, Section, SectionSpec
-from leyden.go.types import go_json
+from leyden.go.types import go_json_body
 from leyden.model.alert import Event
 from leyden.notify._http import (
     DeliveryResult,
@@ -194,7 +194,7 @@ class TelegramService(HTTPService[TelegramConfig]):
         if options.disable_notification or config.disable_notification:
             body["disable_notification"] = True
         url = send_message_url(config.url, config.token)
-        return url, (go_json(body) + "\n").encode(), config
+        return url, go_json_body(body), config
 
     async def send(self, options: TelegramOptions, text: str) -> DeliveryResult:
         """One ``sendMessage``; a configuration that cannot send is a permanent failure."""
