@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint fmt clean venv
+.PHONY: run test bench soak lint fmt clean venv
 
 venv: $(STAMP)
 
@@ -24,6 +24,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## Ten minutes of mixed load on a real server (storms, an outage, a restart, redefinitions);
+## fails when an alert is lost, a request gets a 5xx or memory grows unbounded.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
