@@ -14,6 +14,9 @@ read, POST/PATCH/PUT → write, DELETE → delete, HEAD/OPTIONS → none.
 Unlike Kapacitor, a write is authorized by the write permission alone: Leyden's users have no
 per-database privileges (Kapacitor's own users would need an admin flag to write at all).
 
+A browser (a request that accepts ``text/html``: the status page) is challenged for basic
+credentials with ``WWW-Authenticate``; Kapacitor never challenges, and API clients are not.
+
 Passwords are compared in constant time (on digests, so not even their length leaks) and never
 logged; failures are logged without the username, which is sometimes a mistyped password.
 """
@@ -113,6 +116,10 @@ class AuthUser:
                 return False
             resource = posixpath.dirname(resource)
 
+
+#: what a browser gets with a 401 (it asked for HTML: the status page), so it prompts for a
+#: username and password; Kapacitor sends no challenge, and API clients still get none
+BROWSER_CHALLENGE = 'Basic realm="Leyden", charset="UTF-8"'
 
 #: where the authenticated user is kept on the request, for handlers that want to know
 USER_KEY = web.RequestKey("user", AuthUser)
@@ -288,7 +295,10 @@ def make_middleware(authenticator: Authenticator) -> Middleware:
                     }
                 },
             )
-            return error_response(str(exc), 401)
+            refused = error_response(str(exc), 401)
+            if "text/html" in request.headers.get("Accept", ""):
+                refused.headers["WWW-Authenticate"] = BROWSER_CHALLENGE
+            return refused
         needed = required_privilege(request.method)
         if needed is None:
             return error_response(f"unknown method {go_quote(request.method.upper())}", 403)
