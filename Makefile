@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint fmt clean venv
+.PHONY: run test bench lint fmt clean venv screenshots
 
 venv: $(STAMP)
 
@@ -24,6 +24,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## Photograph the status page of a served example in headless Chromium (Debian's chromium and
+## chromium-driver): docs/status-page.png and docs/status-page-phone.png, shown in the README.
+screenshots: $(STAMP)
+	PYTHONPATH=$(CURDIR)/tests:$(CURDIR)/tests/e2e $(BIN)/python tests/e2e/status_screenshots.py docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
