@@ -9,6 +9,7 @@ polls under a generous deadline; nothing is timed.
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 from browser import NO_CHROMIUM, available, chromium, console_errors
-from e2e_stack import Stack, http_json, wait_until
+from e2e_stack import CONF, Stack, http_json, wait_until
 
 pytestmark = pytest.mark.skipif(not available(), reason=NO_CHROMIUM)
 
@@ -144,4 +145,46 @@ def test_a_dead_letter_is_retried_from_the_page(stack: Stack, browser: Any, emul
         return any(r["alert-id"] == "http:5xx" and r["attempts"] >= 2 for r in rows)
 
     wait_until(tried_again, "the delivery tried again", timeout=TIMEOUT, interval=0.2)
+    assert console_errors(browser) == []
+
+
+AUTH_CONF = (
+    CONF.replace("[http]\n", "[http]\n  auth-enabled = true\n")
+    + """
+[auth]
+  enabled = true
+
+[[auth.users]]
+  username = "reader"
+  password = "re4der-Pa55word!"
+  permissions = ["api"]
+"""
+)
+
+
+def test_behind_authentication_the_page_lives_on_the_browser_s_credentials(
+    make_stack: Callable[..., Stack], browser: Any
+) -> None:
+    """With ``[http] auth-enabled`` the page, its script and style and its refreshes all go
+    through the browser's credentials (its script and style are challenged too, so a browser
+    that sent none at first sends them)."""
+    stack = make_stack(conf_head=AUTH_CONF)
+    try:
+        urllib.request.urlopen(f"{stack.url}/status", timeout=10)
+        raise AssertionError("the page answered without credentials")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 401
+        assert exc.headers["WWW-Authenticate"] == 'Basic realm="Leyden", charset="UTF-8"'
+    browser.get(f"http://reader:re4der-Pa55word!@127.0.0.1:{stack.port}/status")
+    browser.execute_script("window.__leydenTest = 1")
+    assert find(browser, "#tasks .empty")
+    (card,) = find(browser, ".card:first-child")
+    assert card.value_of_css_property("border-top-left-radius") == "8px"  # the style loaded
+    waiting(browser, "#live-state:not(.stale)", "the page")
+    wait_until(
+        lambda: "live, updated" in browser.find_element("css selector", "#live-state").text,
+        "a refresh with the browser's credentials",
+        timeout=TIMEOUT,
+        interval=0.2,
+    )
     assert console_errors(browser) == []

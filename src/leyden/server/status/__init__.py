@@ -35,7 +35,7 @@ from aiohttp import web
 from leyden import KAPACITOR_VERSION
 from leyden.notify.discord.service import DiscordService
 from leyden.server._http import SERVICES_KEY
-from leyden.server.auth import USER_KEY, Privilege, api_resource
+from leyden.server.auth import BROWSER_PATHS_KEY, USER_KEY, Privilege, api_resource
 from leyden.server.metrics import engine_snapshot
 from leyden.server.status import view
 from leyden.server.status.preview import preview
@@ -161,6 +161,8 @@ async def root(request: web.Request) -> web.Response:
 def install(app: web.Application) -> None:
     """Add ``/``, ``/status``, ``/status/live`` and the page's static files."""
     app[_ENV_KEY] = templates()
+    # a browser is challenged for credentials here, the script and style included
+    app.setdefault(BROWSER_PATHS_KEY, []).append(STATUS_PATH)
     r = app.router
     r.add_get("/", root)
     r.add_get(STATUS_PATH, page)

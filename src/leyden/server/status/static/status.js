@@ -17,6 +17,12 @@
     state.classList.toggle("stale", stale);
   }
 
+  // an absolute URL on this origin: a page opened as http://user:password@host/ has its
+  // credentials in its own URL, and fetch refuses a URL that carries them
+  function here(path) {
+    return new URL(path, location.origin).href;
+  }
+
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
   // Discord shows times in the reader's zone; the server wrote them in UTC
@@ -59,7 +65,7 @@
       return;
     }
     busy = true;
-    fetch(live.dataset.src + (query ? "?" + query : ""), { cache: "no-store", credentials: "same-origin" })
+    fetch(here(live.dataset.src + (query ? "?" + query : "")), { cache: "no-store", credentials: "same-origin" })
       .then(function (resp) {
         if (!resp.ok) throw new Error("HTTP " + resp.status);
         return resp.text();
@@ -88,7 +94,7 @@
 
   function retry(button) {
     button.disabled = true;
-    fetch(button.dataset.retry, { method: "POST", credentials: "same-origin" })
+    fetch(here(button.dataset.retry), { method: "POST", credentials: "same-origin" })
       .then(function (resp) {
         return resp.json().catch(function () { return {}; }).then(function (body) {
           retryMessage = resp.ok
