@@ -189,7 +189,11 @@ async def test_an_empty_server_says_what_is_missing(open_server: Open) -> None:
         assert "Select an event or a dead letter to see its Discord message." in text
         # no inline script: the page's one script is its own file
         scripts = [a for tag, a in Tags.of(html) if tag == "script"]
-        assert scripts == [{"src": "/status/static/status.js", "defer": None}]
+        assert len(scripts) == 1 and scripts[0]["defer"] is None
+        src = scripts[0]["src"] or ""
+        # versioned by its content, so a browser never keeps an old script after an upgrade
+        assert re.fullmatch(r"/status/static/status\.js\?v=[\w%-]+", src), src
+        assert (await client.get(src)).status == 200
 
 
 async def test_root_redirects_to_the_canonical_path(open_server: Open) -> None:

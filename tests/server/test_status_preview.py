@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from leyden.alerting.topics import Topics
 from leyden.delivery.dispatcher import Dispatcher
-from leyden.delivery.outbox import MemoryOutbox
+from leyden.delivery.outbox import MemoryOutbox, NewDelivery
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.notify.discord.config import DiscordConfig
@@ -133,7 +133,7 @@ def test_without_a_discord_handler_the_default_workspace_s_message() -> None:
     )
     assert shown is not None and not shown.error
     assert shown.source == (
-        "no Discord handler on this topic: as .discord() with the default workspace would send it"
+        "no Discord handler bound: as .discord() with the default workspace would send it"
     )
     assert shown.username == "Bot"
     (embed,) = shown.embeds
@@ -161,3 +161,32 @@ def test_without_any_workspace_kapacitor_s_embed() -> None:
         "",
     )
     assert preview(Selection(), topics, MemoryOutbox(), None, clock=lambda: NOW) is None
+
+
+def test_a_discord_dead_letter_whose_handler_is_gone() -> None:
+    """A delivery carries its whole event (tags included); without its handler, the default
+    workspace's message, and the preview says why."""
+    service = DiscordService(
+        [
+            DiscordConfig(
+                enabled=True,
+                default=True,
+                workspace="w",
+                url=f"https://discord.com/api/webhooks/1/{TOKEN}",
+                embed_title='{{ index .Tags "host" }}',
+            )
+        ],
+        sender=DiscordSender(),
+    )
+    outbox = MemoryOutbox()
+    (row_id,) = outbox.add(
+        [NewDelivery.of(_event(), handler="task:gone:alert2:0", kind="discord", destination="d")]
+    )
+    topics = Topics(dispatcher=Dispatcher(MemoryOutbox()))
+    shown = preview(Selection(delivery=row_id), topics, outbox, service, clock=lambda: NOW)
+    assert shown is not None and not shown.error
+    assert shown.subject == f"delivery {row_id} (cpu:a)"
+    assert shown.notes == ("its handler is not bound any more (its task or topic handler is gone)",)
+    (embed,) = shown.embeds
+    assert (embed.title, embed.footer) == ("a", "t · cpu:a")
+    assert TOKEN not in repr(shown)

@@ -3,8 +3,8 @@
 Kapacitor has no page of its own (Chronograf shows its tasks and alerts from outside); an
 operator of Leyden gets one at ``/status`` (``/`` redirects there), behind the same
 authentication as the API (:mod:`leyden.server.auth`: ``GET /status`` needs read access to
-``/api/status``, so any user with the ``api`` permission; a browser asking for HTML is
-prompted for basic credentials).  It shows:
+``/api/status``, so a user with the ``api`` or ``all`` permission; a browser is challenged for
+basic credentials on the page and its files).  It shows:
 
 * tasks: status (``failed`` for an enabled task whose start failed, with its error, as ``list
   tasks`` shows it), executing, throughput and each node's statistics;
@@ -12,7 +12,8 @@ prompted for basic credentials).  It shows:
 * deliveries: the outbox per destination (queued, in flight, dead, oldest), the dispatcher's
   totals since start, broken webhooks (open breakers) and the dead letters, each with a retry
   button that posts to the deliveries API (``POST /kapacitor/v1/deliveries/ID/retry``), shown
-  to a user that API would let retry;
+  to a user that API would let retry (Kapacitor's permissions have no read-only grant of the
+  API, so today that is every user who may see the page);
 * the selected event's Discord message as Discord shows it (:mod:`.preview`).
 
 Every fact is read from its owner at request time (:mod:`.view` says which); the page is
@@ -108,7 +109,6 @@ async def _context(request: web.Request) -> dict[str, Any]:
         "version": KAPACITOR_VERSION,
         "refresh": REFRESH_SECONDS,
         "live_path": LIVE_PATH,
-        "static_path": STATIC_PATH,
         "query": request.query_string,
         "write": snap.write,
         "tasks": tasks,
@@ -160,11 +160,17 @@ async def root(request: web.Request) -> web.Response:
 
 def install(app: web.Application) -> None:
     """Add ``/``, ``/status``, ``/status/live`` and the page's static files."""
-    app[_ENV_KEY] = templates()
     # a browser is challenged for credentials here, the script and style included
     app.setdefault(BROWSER_PATHS_KEY, []).append(STATUS_PATH)
     r = app.router
     r.add_get("/", root)
     r.add_get(STATUS_PATH, page)
     r.add_get(LIVE_PATH, live)
-    r.add_static(STATIC_PATH, HERE / "static", append_version=False)
+    files = r.add_static(STATIC_PATH, HERE / "static", append_version=True)
+    env = templates()
+    # ?v=<digest of the file>: a browser never keeps an old script or style after an upgrade
+    env.globals["static"] = {
+        name: str(files.url_for(filename=name))
+        for name in ("status.css", "status.js")
+    }
+    app[_ENV_KEY] = env

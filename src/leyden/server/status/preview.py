@@ -244,8 +244,7 @@ def _build(
         try:
             _, payload = service.prepare(event, DiscordHandlerOptions())
             return payload, (
-                "no Discord handler on this topic: as .discord() with the default workspace "
-                "would send it"
+                "no Discord handler bound: as .discord() with the default workspace would send it"
             )
         except DiscordError:
             pass  # no default workspace: Kapacitor's own embed below
@@ -277,6 +276,8 @@ def preview(
         subject = f"delivery {row.id} ({event.state.id})"
         if row.kind != "discord":
             notes.append(f"this delivery goes to a {row.kind} handler, not Discord")
+        elif handler is None:
+            notes.append("its handler is not bound any more (its task or topic handler is gone)")
     elif selection.topic:
         topic = topics.get(selection.topic)
         found = topic.latest_event(selection.event) if topic is not None else None
