@@ -60,6 +60,7 @@
   }
 
   function refresh() {
+    if (document.hidden) return; // a hidden tab asks nothing; it refreshes when shown
     if (busy) {
       again = true;
       return;
@@ -117,6 +118,10 @@
     }
     var button = target.closest("button[data-retry]");
     if (button) retry(button);
+  });
+
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) schedule(0);
   });
 
   localTimes();
