@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from markupsafe import escape
 
@@ -35,6 +37,7 @@ from leyden.server import status
 from leyden.server._http import SERVICES_KEY
 from leyden.server.app import create_app
 from leyden.server.auth import USER_KEY, AuthUser, Privilege
+from leyden.server.serve import AccessLogger
 
 HOSTILE = '<img src=x onerror="alert(1)">&amp;\'"'
 S = 1_000_000_000
@@ -482,3 +485,18 @@ async def test_behind_the_api_s_authentication(open_server: Open) -> None:
         resp = await client.get("/status", headers=_basic("configurer", "c0nfig-Pa55word!"))
         assert resp.status == 403
         assert "re4der" not in await resp.text()
+
+
+def test_the_page_s_refreshes_are_logged_at_debug_level(caplog: pytest.LogCaptureFixture) -> None:
+    """``[http] log-enabled`` logs every request; an open page refreshes every few seconds,
+    so its successful refreshes go to debug, everything else stays at info."""
+    logger = logging.getLogger("leyden.http")
+    access = AccessLogger(logger, "")
+    caplog.set_level(logging.DEBUG, logger="leyden.http")
+    for path, code in (("/status/live", 200), ("/status/live", 401), ("/status", 200)):
+        access.log(make_mocked_request("GET", path), web.Response(status=code), 0.001)
+    assert [(r.levelname, r.fields["path"], r.fields["status"]) for r in caplog.records] == [  # type: ignore[attr-defined]
+        ("DEBUG", "/status/live", 200),
+        ("INFO", "/status/live", 401),
+        ("INFO", "/status", 200),
+    ]

@@ -170,7 +170,6 @@ def install(app: web.Application) -> None:
     env = templates()
     # ?v=<digest of the file>: a browser never keeps an old script or style after an upgrade
     env.globals["static"] = {
-        name: str(files.url_for(filename=name))
-        for name in ("status.css", "status.js")
+        name: str(files.url_for(filename=name)) for name in ("status.css", "status.js")
     }
     app[_ENV_KEY] = env
