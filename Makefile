@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench soak lint fmt clean venv
+.PHONY: run test bench soak lint fmt clean venv screenshots
 
 venv: $(STAMP)
 
@@ -29,6 +29,11 @@ bench: $(STAMP)
 ## fails when an alert is lost, a request gets a 5xx or memory grows unbounded.
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak
+
+## Photograph the status page of a served example in headless Chromium (Debian's chromium and
+## chromium-driver): docs/status-page.png and docs/status-page-phone.png, shown in the README.
+screenshots: $(STAMP)
+	PYTHONPATH=$(CURDIR)/tests:$(CURDIR)/tests/e2e $(BIN)/python tests/e2e/status_screenshots.py docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -275,6 +275,36 @@ async def test_topic_is_restored_from_the_store_when_reopened() -> None:
     assert again.collect(event(Level.OK, id="a")).previous_level == Level.CRITICAL
 
 
+async def test_the_latest_event_keeps_its_data_but_not_its_result() -> None:
+    """What the status page's Discord preview renders again: the alert's latest state with
+    the data behind it (tags for templates and fields) and the level before it, without the
+    point or batch; a state restored from the store has empty data."""
+    store = MemoryTopicStore()
+    topics = Topics(store=store, dispatcher=Dispatcher(MemoryOutbox()))
+    first = event(Level.WARNING, id="a", time_s=1)
+    first.data.result = {"series": [{"name": "cpu", "values": [[1, 2]]}]}
+    topics.collect(first)
+    topics.collect(event(Level.CRITICAL, id="a", time_s=2))
+    topic = topics.get("t")
+    assert topic is not None
+    latest = topic.latest_event("a")
+    assert latest is not None
+    assert latest.state.level == Level.CRITICAL and latest.state.time == Time(2_000_000_000)
+    assert latest.previous_level == Level.WARNING
+    assert (latest.data.name, latest.data.task_name, latest.data.tags) == (
+        "cpu",
+        "task",
+        {"host": "a"},
+    )
+    assert latest.data.result == {}
+    assert topic.latest_event("nope") is None
+    topics.close_topic("t")
+    again = Topics(store=store, dispatcher=Dispatcher(MemoryOutbox()))
+    restored = again.ensure("t").latest_event("a")
+    assert restored is not None and restored.state.level == Level.CRITICAL
+    assert restored.data == EventData() and restored.previous_level == Level.OK
+
+
 class CountingParts:
     """Lazy event parts that count their renders (the alert node's come from its templates)."""
 

@@ -257,6 +257,12 @@ def test_find_by_glob_and_state(twin: tuple[Outbox, FakeClock]) -> None:
     assert _ids(outbox.find(state=DeliveryState.IN_FLIGHT)) == [1]
     assert _ids(outbox.find("server*", state=DeliveryState.QUEUED)) == [2]
     assert outbox.find("nothing") == []
+    # at most ``limit`` rows, the first by id, with or without a state or a pattern
+    assert _ids(outbox.find(limit=2)) == [1, 2]
+    assert _ids(outbox.find(state=DeliveryState.QUEUED, limit=1)) == [2]
+    assert _ids(outbox.find("*/222/*", limit=1)) == [2]
+    assert _ids(outbox.find("task:*", state=DeliveryState.QUEUED, limit=5)) == [3]
+    assert outbox.find(limit=0) == []
 
 
 def test_operator_retry_and_delete(twin: tuple[Outbox, FakeClock]) -> None:

@@ -154,6 +154,10 @@ class Topic:
     def __init__(self, topic_id: str) -> None:
         self.id = topic_id
         self.events: dict[str, EventState] = {}
+        #: what each alert's latest collected event was about (its data without the result,
+        #: and the level before it), for views that render it again: the status page's
+        #: Discord preview; a state restored from the store has none
+        self.latest_data: dict[str, tuple[EventData, Level]] = {}
         self.collected = 0
         self.delivery_errors = 0
         #: replaced, never changed in place: a turn's pending events keep the tuple they saw
@@ -162,6 +166,7 @@ class Topic:
     def restore(self, states: Mapping[str, EventState]) -> None:
         """Replace the remembered states (from the store at start)."""
         self.events = dict(states)
+        self.latest_data = {}
 
     def max_level(self) -> Level:
         return max((s.level for s in self.events.values()), default=Level.OK)
@@ -184,6 +189,15 @@ class Topic:
         self.events[state.id] = state
         return previous
 
+    def latest_event(self, event_id: str) -> Event | None:
+        """The alert's latest event as its handlers saw it, but for the point or batch
+        (``result``); empty data for a state restored from the store."""
+        state = self.events.get(event_id)
+        if state is None:
+            return None
+        data, previous = self.latest_data.get(event_id, (_NO_DATA, Level.OK))
+        return Event(self.id, state, data, previous)
+
     def handlers(self) -> list[AlertHandler]:
         return [a.handler for a in self.attached]
 
@@ -191,9 +205,14 @@ class Topic:
         """Record the event; the event as handlers see it (with its previous level)."""
         previous = self.update_event(event.state)
         self.collected += 1
-        return Event(
-            self.id, event.state, event.data, previous.level if previous is not None else Level.OK
+        level = previous.level if previous is not None else Level.OK
+        d = event.data
+        # a copy without the result: a batch's rows are not kept alive for a preview
+        self.latest_data[event.state.id] = (
+            EventData(d.name, d.task_name, d.category, d.group, d.tags, d.fields, d.recoverable),
+            level,
         )
+        return Event(self.id, event.state, event.data, level)
 
 
 class Topics:

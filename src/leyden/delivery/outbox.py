@@ -323,9 +323,14 @@ class Outbox(Protocol):
     def get(self, delivery_id: int) -> Delivery | None: ...
 
     def find(
-        self, pattern: str | None = None, *, state: DeliveryState | None = None
+        self,
+        pattern: str | None = None,
+        *,
+        state: DeliveryState | None = None,
+        limit: int | None = None,
     ) -> list[Delivery]:
-        """Rows by id; ``pattern`` is a glob over handler, destination and alert ID."""
+        """Rows by id; ``pattern`` is a glob over handler, destination and alert ID; at most
+        ``limit`` rows (None: all), the first by id (the status page shows a few)."""
         ...
 
     def retry(self, delivery_id: int) -> bool:
@@ -545,13 +550,18 @@ class MemoryOutbox:
         return self._rows.get(delivery_id)
 
     def find(
-        self, pattern: str | None = None, *, state: DeliveryState | None = None
+        self,
+        pattern: str | None = None,
+        *,
+        state: DeliveryState | None = None,
+        limit: int | None = None,
     ) -> list[Delivery]:
-        return [
+        rows = [
             row
             for row in sorted(self._rows.values(), key=lambda r: r.id)
             if (state is None or row.state == state) and _matches(row, pattern)
         ]
+        return rows if limit is None else rows[: max(limit, 0)]
 
     def retry(self, delivery_id: int) -> bool:
         return self._update(
@@ -825,17 +835,19 @@ class SqliteOutbox:
         return rows[0] if rows else None
 
     def find(
-        self, pattern: str | None = None, *, state: DeliveryState | None = None
+        self,
+        pattern: str | None = None,
+        *,
+        state: DeliveryState | None = None,
+        limit: int | None = None,
     ) -> list[Delivery]:
-        if state is None:
-            rows = self._select("list deliveries", f"SELECT {_COLUMNS} FROM outbox ORDER BY id")
-        else:
-            rows = self._select(
-                "list deliveries",
-                f"SELECT {_COLUMNS} FROM outbox WHERE state = ? ORDER BY id",
-                (str(state),),
-            )
-        return [row for row in rows if _matches(row, pattern)]
+        where, params = ("", []) if state is None else ("WHERE state = ? ", [str(state)])
+        # a pattern is matched here, after the query, so only without one can SQL stop early
+        bounded = limit is not None and pattern is None
+        sql = f"SELECT {_COLUMNS} FROM outbox {where}ORDER BY id" + (" LIMIT ?" if bounded else "")
+        rows = self._select("list deliveries", sql, [*params, limit] if bounded else params)
+        rows = [row for row in rows if _matches(row, pattern)]
+        return rows if limit is None else rows[: max(limit, 0)]
 
     def retry(self, delivery_id: int) -> bool:
         return (

@@ -14,6 +14,10 @@ read, POST/PATCH/PUT → write, DELETE → delete, HEAD/OPTIONS → none.
 Unlike Kapacitor, a write is authorized by the write permission alone: Leyden's users have no
 per-database privileges (Kapacitor's own users would need an admin flag to write at all).
 
+A browser (a request that accepts ``text/html``, or for the status page's own paths) is
+challenged for basic credentials with ``WWW-Authenticate``; Kapacitor never challenges, and
+API clients are not.
+
 Passwords are compared in constant time (on digests, so not even their length leaks) and never
 logged; failures are logged without the username, which is sometimes a mistyped password.
 """
@@ -41,6 +45,7 @@ from leyden.go.types import go_quote
 from leyden.server._http import SERVICES_KEY, Handler, error_response
 
 __all__ = [
+    "BROWSER_PATHS_KEY",
     "USER_KEY",
     "AuthUser",
     "Authenticator",
@@ -112,6 +117,27 @@ class AuthUser:
             if resource == "/":
                 return False
             resource = posixpath.dirname(resource)
+
+
+#: what a browser gets with a 401 (it asked for HTML: the status page), so it prompts for a
+#: username and password; Kapacitor sends no challenge, and API clients still get none
+BROWSER_CHALLENGE = 'Basic realm="Leyden", charset="UTF-8"'
+
+#: paths a browser loads (the status page, its script and style: ``leyden.server.status``
+#: adds them), each with everything below it; a 401 there always challenges, so a script or
+#: style refused before the browser sent its cached credentials is asked again with them
+BROWSER_PATHS_KEY = web.AppKey("browser_paths", list[str])
+
+
+def _browser(request: web.Request) -> bool:
+    """A request from a browser: it asks for HTML, or for a path the status page serves."""
+    if "text/html" in request.headers.get("Accept", ""):
+        return True
+    path = request.path
+    return any(
+        path == p or path.startswith(p.rstrip("/") + "/")
+        for p in request.app.get(BROWSER_PATHS_KEY, ())
+    )
 
 
 #: where the authenticated user is kept on the request, for handlers that want to know
@@ -288,7 +314,10 @@ def make_middleware(authenticator: Authenticator) -> Middleware:
                     }
                 },
             )
-            return error_response(str(exc), 401)
+            refused = error_response(str(exc), 401)
+            if _browser(request):
+                refused.headers["WWW-Authenticate"] = BROWSER_CHALLENGE
+            return refused
         needed = required_privilege(request.method)
         if needed is None:
             return error_response(f"unknown method {go_quote(request.method.upper())}", 403)

@@ -31,7 +31,7 @@ from leyden.runtime import Runtime
 from leyden.server._http import SERVICES_KEY, json_response
 from leyden.tasks.metrics import EngineCollector, EngineSnapshot, kapacitor_stats, snapshot
 
-__all__ = ["DEBUG_VARS_PATH", "METRICS_PATH", "install"]
+__all__ = ["DEBUG_VARS_PATH", "METRICS_PATH", "engine_snapshot", "install"]
 
 METRICS_PATH = "/metrics"
 DEBUG_VARS_PATH = f"{API_BASE}/debug/vars"
@@ -52,6 +52,13 @@ async def _refresh(runtime: Runtime) -> None:
         await runtime.tasks.refresh([r.id for r in runtime.tasks.find(limit=1 << 31)])
 
 
+async def engine_snapshot(runtime: Runtime) -> EngineSnapshot:
+    """The engine's counters now, tasks in engine workers refreshed first: what ``/metrics``
+    and ``debug/vars`` read, for other views (the status page) to read the same."""
+    await _refresh(runtime)
+    return _snapshot(runtime)
+
+
 async def metrics(request: web.Request) -> web.Response:
     await _refresh(request.app[SERVICES_KEY])
     body = generate_latest(request.app[_REGISTRY_KEY])
@@ -70,8 +77,7 @@ def _memstats() -> dict[str, int]:
 async def debug_vars(request: web.Request) -> web.Response:
     """Kapacitor's expvar document (see the module's docstring) plus Leyden's ``"write"``."""
     runtime = request.app[SERVICES_KEY]
-    await _refresh(runtime)
-    snap = _snapshot(runtime)
+    snap = await engine_snapshot(runtime)
     ids = {
         "cluster_id": runtime.store.server_id("cluster"),
         "server_id": runtime.store.server_id("server"),

@@ -23,6 +23,7 @@ from leyden.notify import INTEGRATIONS
 from leyden.notify.base import IntegrationError
 from leyden.runtime import Runtime, build_runtime
 from leyden.server.app import create_app
+from leyden.server.status import LIVE_PATH
 from leyden.store import Store, StoreError
 
 log = logging.getLogger("leyden.server")
@@ -32,7 +33,8 @@ _SECRET_PARAMS = {"p", "password", "token"}
 
 
 class AccessLogger(AbstractAccessLogger):
-    """One logfmt line per request, with credentials in the query string masked."""
+    """One logfmt line per request, with credentials in the query string masked; the status
+    page's refreshes that succeed at debug level (one every few seconds per open page)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         query = request.query_string
@@ -44,7 +46,12 @@ class AccessLogger(AbstractAccessLogger):
             path = f"{request.path}?{urlencode(pairs)}"
         else:
             path = request.path
-        self.logger.info(
+        # an open status page asks for its body every few seconds: its answers are debug
+        level = (
+            logging.DEBUG if request.path == LIVE_PATH and response.status == 200 else logging.INFO
+        )
+        self.logger.log(
+            level,
             "http request",
             extra={
                 "fields": {

@@ -100,6 +100,13 @@ class EngineSnapshot:
     nodes: list[NodeSnapshot] = field(default_factory=list)
     topics: list[TopicSnapshot] = field(default_factory=list)
 
+    def executing(self, task_id: str) -> bool:
+        return task_id in self.throughput
+
+    def failed(self, record: TaskRecord) -> bool:
+        """Enabled but not executing: its start failed (``record.error`` says why)."""
+        return record.status == "enabled" and not self.executing(record.id)
+
 
 def snapshot(write: WriteStats, tasks: _Tasks, topics: _Topics) -> EngineSnapshot:
     """Copy what the router, the running tasks and the topics count now."""
@@ -187,9 +194,9 @@ def _task_metrics(snap: EngineSnapshot) -> Iterator[Metric]:
         labels=("task",),
     )
     for r in snap.tasks:
-        running = r.id in snap.throughput
+        running = snap.executing(r.id)
         executing.add_metric((r.id, r.type, r.status), 1 if running else 0)
-        failed.add_metric((r.id,), 1 if r.status == "enabled" and not running else 0)
+        failed.add_metric((r.id,), 1 if snap.failed(r) else 0)
         if running:
             throughput.add_metric((r.id,), snap.throughput[r.id])
     yield executing
