@@ -5,16 +5,10 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-
-from leyden.config import load_config
-from leyden.notify import INTEGRATIONS
-from leyden.runtime import Runtime
-from leyden.server.app import create_app
 
 OpenClient = Callable[[str], Awaitable[TestClient]]
 AUTH = """
@@ -28,22 +22,6 @@ AUTH = """
   permissions = ["all"]
 """
 OPS = {"Authorization": "Basic " + base64.b64encode(b"ops:0ps-Pa55word!").decode()}
-
-
-@pytest.fixture
-def open_client(
-    aiohttp_client: Callable[..., Awaitable[TestClient]],
-    make_runtime: Callable[..., Runtime],
-    tmp_path: Path,
-) -> OpenClient:
-    async def open_(text: str) -> TestClient:
-        path = tmp_path / "kapacitor.conf"
-        path.write_text(text)
-        config = load_config(str(path), {}, integrations=INTEGRATIONS.sections())
-        client: TestClient = await aiohttp_client(create_app(make_runtime(config)))
-        return client
-
-    return open_
 
 
 SCRIPT = (

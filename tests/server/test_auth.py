@@ -9,7 +9,6 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,12 +17,10 @@ from aiohttp.test_utils import TestClient
 
 from leyden import KAPACITOR_VERSION
 from leyden.client import Client, ClientError
-from leyden.config import AuthConfig, AuthUser, load_config
-from leyden.notify import INTEGRATIONS
-from leyden.runtime import Runtime
-from leyden.server.app import create_app
+from leyden.config import AuthConfig, AuthUser
 from leyden.server.auth import Authenticator, AuthFailure, Privilege, api_resource
 
+OpenClient = Callable[[str], Awaitable[TestClient]]
 ClientFactory = Callable[..., Awaitable[TestClient]]
 
 PASSWORDS = {
@@ -56,27 +53,6 @@ USERS = """
   password = "n0body-Pa55word!"
   permissions = ["none"]
 """
-
-
-OpenClient = Callable[[str], Awaitable[TestClient]]
-
-
-@pytest.fixture
-def open_client(
-    aiohttp_client: ClientFactory, make_runtime: Callable[..., Runtime], tmp_path: Path
-) -> OpenClient:
-    """``await open_client(conf_text)``: a server with that configuration file."""
-
-    async def open_(text: str) -> TestClient:
-        path = tmp_path / "kapacitor.conf"
-        path.write_text(text)
-        runtime = make_runtime(
-            load_config(str(path), {}, integrations=INTEGRATIONS.sections()),
-            db=tmp_path / "leyden.db",
-        )
-        return await aiohttp_client(create_app(runtime))
-
-    return open_
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ Each integration's section lives beside its integration (``leyden.notify.discord
 from __future__ import annotations
 
 import os
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -45,6 +46,8 @@ class HTTPConfig(Section):
     https_private_key: str = ""
     shared_secret: str = field(default="", repr=False)
     shutdown_timeout: int = 10_000_000_000  # nanoseconds, as Kapacitor's toml.Duration
+    #: ours: web origins whose pages may change things (``"*"``: any, Kapacitor's behaviour)
+    allowed_origins: list[str] = field(default_factory=list)
 
     _SCHEMA: ClassVar[tuple[Key, ...]] = (
         Key("bind-address", "bind_address", "str"),
@@ -55,6 +58,7 @@ class HTTPConfig(Section):
         Key("https-private-key", "https_private_key", "str"),
         Key("shared-secret", "shared_secret", "str"),
         Key("shutdown-timeout", "shutdown_timeout", "duration"),
+        Key("allowed-origins", "allowed_origins", "str_list"),
     )
     _KAPACITOR_ONLY: ClassVar[frozenset[str]] = frozenset({"write-tracing", "pprof-enabled"})
 
@@ -72,12 +76,27 @@ class HTTPConfig(Section):
                     problems.append(f"{key}: file {quote(path)} does not exist")
         if self.shutdown_timeout < 0:
             problems.append("shutdown-timeout: must not be negative")
+        for origin in self.allowed_origins:
+            if origin != "*" and not _is_origin(origin):
+                problems.append(
+                    f"allowed-origins: {quote(origin)} is not an origin; write scheme://host[:port], "
+                    'e.g. "https://grafana.example.com", or "*" for any'
+                )
         return problems
 
     def host_port(self) -> tuple[str, int]:
         """The listener address; an empty host means all interfaces (Go's ":9092")."""
         host, _, port = self.bind_address.rpartition(":")
         return host.strip("[]"), int(port)
+
+
+def _is_origin(origin: str) -> bool:
+    parts = urllib.parse.urlsplit(origin)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.netloc)
+        and not (parts.path or parts.query or parts.fragment)
+    )
 
 
 def _bind_address_problem(address: str) -> str:

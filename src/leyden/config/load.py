@@ -17,7 +17,7 @@ Sections Leyden implements::
 
     hostname, data_dir, default-retention-policy, skip-config-overrides   (top level)
     [http]             bind-address, auth-enabled, log-enabled, https-enabled, https-certificate,
-                       https-private-key, shared-secret, shutdown-timeout
+                       https-private-key, shared-secret, shutdown-timeout, allowed-origins (ours)
     [auth]             enabled, plus [[auth.users]] (below)
     [storage]          sqlite (ours; default <data_dir>/leyden.db), boltdb (accepted, never used:
                        Leyden never writes to a Kapacitor BoltDB file)

@@ -1,0 +1,82 @@
+"""Refuse changes asked for by another web site's page (cross-site request forgery).
+
+Kapacitor answers any ``Origin`` with CORS headers and takes a task, a write or a handler
+from whoever sends it.  A browser sends requests to ``localhost:9092`` for any page it shows,
+with the basic credentials it holds for the server (the status page makes browsers hold
+them), and a form posting ``text/plain`` needs no CORS preflight: a hostile page could define
+a task with an ``exec`` handler.  So a request that can change something (``POST``, ``PUT``,
+``PATCH``, ``DELETE``) is refused with 403 when the browser says it comes from another origin:
+its ``Origin`` names another host than the request's ``Host``, or, without ``Origin``, its
+``Sec-Fetch-Site`` says ``cross-site`` or ``same-site``.  Programs (the CLI, Telegraf,
+InfluxDB subscriptions, Chronograf's proxy, curl) send neither header and are unaffected; the
+status page is same-origin.  ``[http] allowed-origins`` lists the origins whose pages may
+change things anyway (``"*"``: any, as Kapacitor).
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.parse
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from leyden.go.types import go_quote
+from leyden.server._http import SERVICES_KEY, Handler, error_response
+
+__all__ = ["cross_origin", "install"]
+
+log = logging.getLogger("leyden.http")
+
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def cross_origin(request: web.BaseRequest, allowed: Iterable[str] = ()) -> str | None:
+    """Why ``request`` reads as sent by another origin's page, or None when it does not."""
+    if request.method not in _UNSAFE:
+        return None
+    allowed = set(allowed)
+    if "*" in allowed:
+        return None
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        if origin.rstrip("/") in allowed:
+            return None
+        parts = urllib.parse.urlsplit(origin)
+        if parts.netloc and parts.netloc.lower() == request.host.lower():
+            return None
+        return f"Origin {go_quote(origin)}"
+    site = request.headers.get("Sec-Fetch-Site", "")
+    if site in ("cross-site", "same-site"):
+        return f"Sec-Fetch-Site {go_quote(site)}"
+    return None
+
+
+def install(app: web.Application) -> None:
+    """Guard every route; first among the route modules' middlewares, so a refused request
+    reaches neither the audit log nor authentication."""
+    allowed = tuple(app[SERVICES_KEY].config.http.allowed_origins)
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        why = cross_origin(request, allowed)
+        if why is None:
+            return await handler(request)
+        log.warning(
+            "cross-origin change refused",
+            extra={
+                "fields": {
+                    "method": request.method,
+                    "path": request.path,
+                    "remote": request.remote or "",
+                    "from": why,
+                }
+            },
+        )
+        return error_response(
+            f"{request.method} {request.path} refused: the request comes from another web site "
+            f"({why}); list its origin in [http] allowed-origins to allow it",
+            403,
+        )
+
+    app.middlewares.append(guard)
