@@ -298,9 +298,7 @@ async def _pooled(
     if remote is None:
         return await feed.write(router, db, rp, body, precision=precision, now_ns=now_ns)
     accepted, errors = remote
-    stats = router.stats
-    stats.points_received += accepted
-    stats.per_dbrp[(db, rp or router.default_retention_policy)] += accepted
+    router.stats.received_unparsed(db, rp or router.default_retention_policy, accepted)
     return accepted, errors
 
 
