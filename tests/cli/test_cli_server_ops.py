@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -326,7 +327,7 @@ def test_backup_is_a_sqlite_file_with_the_tasks(server: LiveServer, tmp_path: Pa
     target = tmp_path / "backup.db"
     assert server.cli("backup", str(target)) == (0, "", "")
     assert target.read_bytes()[:16] == b"SQLite format 3\x00"
-    with sqlite3.connect(target) as conn:
+    with closing(sqlite3.connect(target)) as conn:
         rows = conn.execute("SELECT id, status FROM tasks").fetchall()
     assert rows == [("cpu", "enabled")]
     assert not (tmp_path / "backup.db.partial").exists()
@@ -340,7 +341,7 @@ def test_backup_restores(live_server: Callable[..., LiveServer], tmp_path: Path)
     _define_log_task(server, first, "kept")
     target = tmp_path / "backup.db"
     assert server.cli("backup", str(target)) == (0, "", "")
-    with sqlite3.connect(target) as conn:
+    with closing(sqlite3.connect(target)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     restored = tmp_path / "restored.db"
     shutil.copyfile(target, restored)
