@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 __all__ = [
@@ -28,10 +29,13 @@ __all__ = [
     "LogfmtFormatter",
     "entry",
     "level_name",
+    "on_levels",
     "parse_level",
     "server_level",
     "set_level",
+    "set_level_number",
     "setup_logging",
+    "stream_level",
     "want_level",
 ]
 
@@ -102,8 +106,22 @@ class _Levels:
         #: NOTSET until :func:`setup_logging` or :func:`set_level`: the logger inherits
         self.server = logging.NOTSET
         self.wanted: dict[int, int] = {}
+        self.listeners: list[Callable[[int, int | None], None]] = []
+        self._told: tuple[int, int | None] | None = None
+
+    def stream(self) -> int | None:
+        return min(self.wanted.values()) if self.wanted else None
 
     def apply(self) -> None:
+        before = self._told
+        now = (self.server, self.stream())
+        self._told = now
+        self._apply()
+        if now != before:
+            for listener in list(self.listeners):
+                listener(*now)
+
+    def _apply(self) -> None:
         logger = logging.getLogger(_ROOT)
         server = self.server
         if self.wanted:
@@ -124,6 +142,23 @@ def server_level() -> int:
     return _STATE.server
 
 
+def stream_level() -> int | None:
+    """The lowest level an open log stream wants (None: no stream is open)."""
+    return _STATE.stream()
+
+
+def on_levels(listener: Callable[[int, int | None], None]) -> Callable[[], None]:
+    """Call ``listener(server level, stream level)`` whenever either changes (the engine
+    workers follow them); the function that stops it."""
+    _STATE.listeners.append(listener)
+
+    def stop() -> None:
+        if listener in _STATE.listeners:
+            _STATE.listeners.remove(listener)
+
+    return stop
+
+
 def parse_level(name: str) -> int:
     """``debug``, ``info``, ``warn`` or ``error`` (any case) as a level number; ValueError
     ("invalid log level", Kapacitor's loglevel API's text) for anything else."""
@@ -137,6 +172,11 @@ def set_level(name: str) -> int:
     """Make the running server log at ``name`` (see :func:`parse_level`); the previous
     level."""
     return _set(parse_level(name))
+
+
+def set_level_number(level: int) -> int:
+    """:func:`set_level` with a level number (an engine worker told by its server)."""
+    return _set(level)
 
 
 def _set(level: int) -> int:

@@ -9,7 +9,8 @@ session's lowest level, which is debug otherwise.  Lines are logfmt, or JSON obj
 ``lvl``, ``msg``, then the line's keys) for a client that accepts ``application/json``.
 
 Here a session is fed by :class:`LogStreams`, a :class:`logging.Handler` on the ``leyden``
-logger while at least one session is open.  Logging must never wait for a client: each session
+logger while at least one session is open, and by :func:`publish` with the lines of tasks in
+engine worker processes (which send their lines back while a session wants them).  Logging must never wait for a client: each session
 has a bounded queue; a line that finds it full is dropped and counted, and the client is told
 how many it missed when it catches up.  Records emitted on another thread reach the event
 loop through ``call_soon_threadsafe``.
@@ -22,13 +23,21 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from leyden.log import entry, level_name, logfmt, want_level
 
-__all__ = ["SESSION_QUEUE", "LogSession", "LogStreams", "parse_filter"]
+__all__ = [
+    "SESSION_QUEUE",
+    "LogSession",
+    "LogStreams",
+    "describe",
+    "parse_filter",
+    "portable",
+    "publish",
+]
 
 #: lines a session holds for a slow client before it drops
 SESSION_QUEUE = 1000
@@ -145,6 +154,7 @@ class LogStreams(logging.Handler):
         self._sessions = [*self._sessions, session]
         if self not in self._logger.handlers:
             self._logger.addHandler(self)
+            _ACTIVE.append(self)
         want_level(id(self), min(s.level for s in self._sessions))
         return session
 
@@ -155,6 +165,8 @@ class LogStreams(logging.Handler):
             want_level(id(self), min(s.level for s in self._sessions))
         else:
             self._logger.removeHandler(self)
+            if self in _ACTIVE:
+                _ACTIVE.remove(self)
             want_level(id(self), None)
 
     def close_all(self) -> None:
@@ -168,26 +180,47 @@ class LogStreams(logging.Handler):
                     session.queue.get_nowait()
 
     def emit(self, record: logging.LogRecord) -> None:
-        sessions = self._sessions
-        loop = self._loop
-        if not sessions or loop is None:
+        if not self._sessions:
             return
         try:
-            pairs: list[tuple[str, Any]] | None = None
-            for session in sessions:
-                if record.levelno < session.level:
-                    continue
-                if pairs is None:
-                    pairs = entry(record, self._formatter)
-                if not session.matches(pairs):
-                    continue
-                line = session.render(pairs)
-                if threading.get_ident() == self._loop_thread:
-                    session.offer(line)
-                elif not loop.is_closed():
-                    loop.call_soon_threadsafe(session.offer, line)
+            self.fan_out(record.levelno, lambda: entry(record, self._formatter))
         except Exception:
             self.handleError(record)
+
+    def fan_out(self, levelno: int, pairs_of: Callable[[], list[tuple[str, Any]]]) -> None:
+        """A line at ``levelno`` to every session it matches (``pairs_of`` makes it, once)."""
+        loop = self._loop
+        if loop is None:
+            return
+        pairs: list[tuple[str, Any]] | None = None
+        for session in self._sessions:
+            if levelno < session.level:
+                continue
+            if pairs is None:
+                pairs = pairs_of()
+            if not session.matches(pairs):
+                continue
+            line = session.render(pairs)
+            if threading.get_ident() == self._loop_thread:
+                session.offer(line)
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(session.offer, line)
+
+
+#: the streams with open sessions, for the lines engine workers send back (:func:`publish`)
+_ACTIVE: list[LogStreams] = []
+
+
+def publish(levelno: int, pairs: list[tuple[str, Any]]) -> None:
+    """A line logged elsewhere (an engine worker process, which wrote it to its own log
+    file already) to the open sessions of this process."""
+    for streams in list(_ACTIVE):
+        streams.fan_out(levelno, lambda: pairs)
+
+
+def portable(pairs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """A line's key/values with every value a number, bool, None or text (to send it)."""
+    return [(k, _plain(v)) for k, v in pairs]
 
 
 def describe(tags: list[tuple[str, str]], level: int) -> str:

@@ -235,8 +235,8 @@ Options:
         "set the server's log level",
         "leyden level debug|info|warn|error",
         """\
-Set the level the running server logs at, until it stops (engine worker processes keep the
-level they started with). The change is written to the audit log.""",
+Set the level the running server (and its engine workers) logs at, until it stops. The
+change is written to the audit log.""",
         ("leyden level debug", "leyden level info"),
     ),
     Verb(

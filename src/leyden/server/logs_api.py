@@ -4,14 +4,14 @@
 Kapacitor's ``serveLogLevel`` (``services/httpd/handler.go``) decodes ``{"level": "debug"}``
 and answers 204, or 400 with ``invalid json: …`` or ``invalid log level``; Kapacitor knows
 debug, info and error, Leyden warn too (as ``[logging] level``).  The change holds until the
-server stops; engine worker processes keep the level they started with.
+server stops; the engine workers follow it (:func:`leyden.log.on_levels`).
 
 Its log sessions (``services/diagnostic/api.go``) are served under the technical-preview
 prefix ``/kapacitor/v1preview/logs`` (Kapacitor's client asks there; ``/kapacitor/v1/logs`` is
 the same stream): the query parameters are the filter (:func:`leyden.logstream.parse_filter`;
 one given twice is a 400), ``Accept: application/json`` gives JSON lines, anything else
-logfmt, each line its own chunk, for as long as the client stays.  Lines logged by engine
-worker processes go to their log file only.
+logfmt, each line its own chunk, for as long as the client stays.  Tasks in engine worker
+processes send their lines back while a stream wants them (:mod:`leyden.workers.worker`).
 """
 
 from __future__ import annotations

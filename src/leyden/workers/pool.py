@@ -34,7 +34,7 @@ import heapq
 import logging
 import sys
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from leyden.alerting.service import AlertPublisher, AlertService
@@ -44,6 +44,8 @@ from leyden.engine.nodes.alert_settings import AlertSettings
 from leyden.engine.router import Router
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint
 from leyden.lineprotocol import LineError
+from leyden.log import on_levels, server_level, stream_level
+from leyden.logstream import publish
 from leyden.model.alert import EventState
 from leyden.model.records import TaskRecord
 from leyden.tick.pipeline import Pipeline
@@ -179,11 +181,33 @@ class EnginePool:
         self._restarts: set[asyncio.Task[None]] = set()
         self._seq = 0
         self._closing = False
+        self._stop_levels: Callable[[], None] = lambda: None
+        self._telling: set[asyncio.Task[None]] = set()
 
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         await asyncio.gather(*(self._spawn(worker) for worker in self.workers))
+        self._stop_levels = on_levels(self._levels_changed)
+
+    def _levels_changed(self, server: int, stream: int | None) -> None:
+        """``leyden level`` or a log stream opened or closed: every worker follows."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for worker in self.workers:
+            if worker.alive:
+                told = loop.create_task(self._tell_levels(worker, server, stream))
+                self._telling.add(told)
+                told.add_done_callback(self._telling.discard)
+
+    async def _tell_levels(self, worker: _Worker, server: int, stream: int | None) -> None:
+        try:
+            async with worker.lock:
+                await self._call(worker, ("log_levels", server, stream))
+        except (WorkerDied, WorkerError):
+            pass  # a worker started again is told at its start
 
     async def _spawn(self, worker: _Worker) -> None:
         worker.proc = await asyncio.create_subprocess_exec(
@@ -197,10 +221,13 @@ class EnginePool:
         worker.alive = True
         worker.reader = asyncio.ensure_future(self._read_answers(worker))
         await self._call(worker, self._init)
+        if server_level() or stream_level() is not None:
+            await self._call(worker, ("log_levels", server_level(), stream_level()))
 
     async def close(self) -> None:
         """Stop the workers (their tasks were stopped by the task manager first)."""
         self._closing = True
+        self._stop_levels()
         for restart in list(self._restarts):
             await restart
         for worker in self.workers:
@@ -413,6 +440,9 @@ class EnginePool:
     def _apply(self, effects: list[tuple[Any, ...]]) -> None:
         """The alert service calls the worker's alert nodes made, in order."""
         for op, task_id, node, *args in effects:
+            if op == "log":  # a line for the server's log streams
+                publish(args[0], args[1])
+                continue
             publisher = self._publishers.get((task_id, node))
             if publisher is None:
                 continue

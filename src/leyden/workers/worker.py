@@ -21,7 +21,8 @@ from leyden import lineprotocol
 from leyden.clock import WallClock
 from leyden.engine.router import Router
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
-from leyden.log import setup_logging
+from leyden.log import entry, set_level_number, setup_logging, want_level
+from leyden.logstream import portable
 from leyden.model.alert import Event, EventState, Level
 from leyden.tasks.runner import TaskRunner, build
 from leyden.tasks.stats import RunningTask
@@ -91,6 +92,32 @@ class WorkerAlerts:
         return effects
 
 
+class LogsBack(logging.Handler):
+    """While the server has a log stream open (``leyden logs``/``watch``), the worker's log
+    lines from that stream's level up go back with the answers too, as ``("log", "", "",
+    level, key/values)`` effects, for the server's streams; its own log file has them
+    already.  Off (``wanted`` None) otherwise: then nothing is kept."""
+
+    #: not a file handler: :mod:`leyden.log` leaves its level alone
+    log_stream = True
+
+    def __init__(self, alerts: WorkerAlerts) -> None:
+        super().__init__(logging.NOTSET)
+        self._alerts = alerts
+        self.wanted: int | None = None
+        self._formatter = logging.Formatter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        wanted = self.wanted
+        if wanted is None or record.levelno < wanted:
+            return
+        try:
+            pairs = portable(entry(record, self._formatter))
+            self._alerts.effects.append(("log", "", "", record.levelno, pairs))
+        except Exception:
+            self.handleError(record)
+
+
 class WorkerEngine:
     """The commands a worker answers; see :mod:`leyden.workers.pool` for the other side."""
 
@@ -112,6 +139,8 @@ class WorkerEngine:
         )
         self.running: dict[str, RunningTask] = {}
         self.loop = asyncio.new_event_loop()
+        #: on the ``leyden`` logger in a worker process (``main``)
+        self.logs_back = LogsBack(self.alerts)
 
     def handle(self, message: tuple[Any, ...]) -> Any:
         op = message[0]
@@ -165,6 +194,14 @@ class WorkerEngine:
             for key in [k for k in self.alerts.sinks if k[0] == task_id]:
                 del self.alerts.sinks[key]
 
+    def do_log_levels(self, server: int, stream: int | None) -> None:
+        """The server's level (``leyden level``), and the lowest level its open log streams
+        want (None: none open)."""
+        if server:  # 0: the server's level was never set; keep the configured one
+            set_level_number(server)
+        self.logs_back.wanted = stream
+        want_level(id(self.logs_back), stream)
+
     def do_close(self) -> None:
         for task_id in list(self.running):
             self.do_stop(task_id, False)
@@ -202,6 +239,7 @@ def main() -> None:
         alert_options=init["alert_options"],
         httppost_endpoints=init["httppost_endpoints"],
     )
+    logging.getLogger("leyden").addHandler(engine.logs_back)
     write_frame_sync(stdout, ("ok", None, []))
     serve(engine, stdin, stdout)
 
