@@ -1,4 +1,4 @@
-"""``leyden watch``, ``leyden level`` and ``leyden backup`` against a real ``leyden serve``
+"""``leyden watch``, ``level``, ``stats ingress`` and ``backup`` against a real ``leyden serve``
 whose tasks run in two engine workers (the default runs one per core): the lines of a task in
 a worker reach the server's log streams, and the level follows ``leyden level``."""
 
@@ -100,6 +100,13 @@ def test_level_and_backup_on_a_real_server(make_stack: Callable[..., Stack]) -> 
     )
     stack.ok("level", "debug")
     _write(stack, "cpu,host=a usage_idle=5 1000000000")
+    # the body went to the workers only; they counted its points per measurement
+    assert stack.ok("stats", "ingress").stdout.splitlines()[1].split() == [
+        "telegraf",
+        "autogen",
+        "cpu",
+        "1",
+    ]
     stack.ok("backup", "backup.db")
     with closing(sqlite3.connect(stack.tmp / "backup.db")) as conn:
         assert conn.execute("SELECT id FROM tasks").fetchall() == [("cpu",)]

@@ -149,6 +149,7 @@ def test_ingress_is_counted_per_measurement_and_bounded(monkeypatch: Any) -> Non
     r.write_points("db", "rp", points[:1])  # a known key still counts as itself
     assert r.stats.per_measurement[("db", "rp", "")] == 2
     assert r.stats.per_measurement[("db", "rp", "cpu")] == 2
-    r.stats.received_unparsed("db", "rp", 5)
-    assert r.stats.per_measurement[("db", "rp", "")] == 7
+    r.stats.received_names("db", "rp", {"cpu": 1, "swap": 4})  # an engine worker's count
+    assert r.stats.per_measurement[("db", "rp", "")] == 6
+    assert r.stats.per_measurement[("db", "rp", "cpu")] == 3
     assert r.stats.points_received == 12

@@ -10,7 +10,7 @@ measurement once and each receiver handed its share in one call.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Protocol
@@ -73,8 +73,7 @@ class WriteStats:
     #: points per (db, rp), for /kapacitor/v1/debug/vars
     per_dbrp: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     #: points per (db, rp, measurement): Kapacitor's ``ingress`` statistics (``leyden stats
-    #: ingress``); measurement "" for points counted without being parsed here (a body only
-    #: engine workers read) and past :data:`MAX_INGRESS_KEYS` measurements
+    #: ingress``); past :data:`MAX_INGRESS_KEYS` measurements, new ones count under ""
     per_measurement: dict[tuple[str, str, str], int] = field(
         default_factory=lambda: defaultdict(int)
     )
@@ -85,26 +84,22 @@ class WriteStats:
     def received(self, db: str, rp: str, points: Sequence[WirePoint]) -> None:
         """Count a write's points: in all, per (db, rp) and per measurement (counted in C by
         ``Counter`` over the names, once per write, not per point in Python)."""
-        n = len(points)
-        if not n:
-            return
-        self.points_received += n
-        self.per_dbrp[(db, rp)] += n
+        if len(points) == 1:
+            self.received_names(db, rp, {points[0].name: 1})
+        elif points:
+            self.received_names(db, rp, Counter(map(_NAME, points)))
+
+    def received_names(self, db: str, rp: str, names: Mapping[str, int]) -> None:
+        """Count points by measurement (an engine worker's count of a body it parsed)."""
         per = self.per_measurement
         full = len(per) >= MAX_INGRESS_KEYS
-        if n == 1:
-            key = (db, rp, points[0].name)
-            per[key if not full or key in per else (db, rp, "")] += 1
-            return
-        for name, count in Counter(map(_NAME, points)).items():
+        total = 0
+        for name, count in names.items():
             key = (db, rp, name)
             per[key if not full or key in per else (db, rp, "")] += count
-
-    def received_unparsed(self, db: str, rp: str, count: int) -> None:
-        """Count points this process did not parse (engine workers did): measurement ""."""
-        self.points_received += count
-        self.per_dbrp[(db, rp)] += count
-        self.per_measurement[(db, rp, "")] += count
+            total += count
+        self.points_received += total
+        self.per_dbrp[(db, rp)] += total
 
 
 class Router:

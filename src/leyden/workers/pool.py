@@ -331,9 +331,10 @@ class EnginePool:
 
     async def write(
         self, db: str, rp: str, body: bytes, *, precision: str, now_ns: int
-    ) -> tuple[int, list[LineError]] | None:
-        """Forward ``body`` to the workers that read (db, rp); their count and bad lines, or
-        None when no worker reads it.  Returns once every one of them is through."""
+    ) -> tuple[int, list[LineError], dict[str, int]] | None:
+        """Forward ``body`` to the workers that read (db, rp); their count, bad lines and
+        points per measurement, or None when no worker reads it.  Returns once every one of
+        them is through."""
         rp = rp or self.router.default_retention_policy
         if self._restarts:  # a write after a worker died waits for its tasks to be back
             await asyncio.gather(*self._restarts, return_exceptions=True)
@@ -358,7 +359,7 @@ class EnginePool:
         precision: str,
         now_ns: int,
         slices: list[tuple[int, bytes]],
-    ) -> tuple[int, list[LineError]]:
+    ) -> tuple[int, list[LineError], dict[str, int]]:
         """The slices in order, each when the worker's gate lets it in: at most
         :data:`IN_FLIGHT` slices wait in a worker, and the write with the fewest slices left
         sends next (as the in-process feed: a one-line write passes big bodies, and the body
@@ -381,12 +382,15 @@ class EnginePool:
                 answers.append((offset, answer))
             accepted = 0
             errors: list[LineError] = []
+            names: dict[str, int] = {}
             for offset, answer in answers:
-                count, bad, routed = await answer
+                count, bad, routed, per_name = await answer
                 accepted += count
                 errors.extend(shifted(e, offset) for e in bad)
                 self.router.stats.points_routed += routed
-            return accepted, errors
+                for name, n in per_name.items():
+                    names[name] = names.get(name, 0) + n
+            return accepted, errors, names
         finally:
             for _, answer in answers:  # a dead worker failed them all: nothing to wait for
                 if answer.done() and not answer.cancelled():

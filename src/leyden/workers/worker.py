@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections import Counter
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any, BinaryIO
 
 from leyden import lineprotocol
@@ -31,6 +33,8 @@ from leyden.workers.protocol import read_frame_sync, write_frame_sync
 __all__ = ["RemoteSink", "WorkerAlerts", "WorkerEngine", "main"]
 
 log = logging.getLogger("leyden.worker")
+
+_NAME = attrgetter("name")
 
 
 class RemoteSink:
@@ -177,11 +181,15 @@ class WorkerEngine:
 
     def do_write(
         self, db: str, rp: str, precision: str, now_ns: int, body: bytes
-    ) -> tuple[int, list[lineprotocol.LineError], int]:
+    ) -> tuple[int, list[lineprotocol.LineError], int, dict[str, int]]:
+        """The points accepted, the bad lines, the points routed, and the points per
+        measurement (the server's ``ingress`` statistics: it did not parse the body)."""
         result = lineprotocol.parse(body, precision=precision, now_ns=now_ns)
         before = self.router.stats.points_routed
         self.router.write_points(db, rp, result.points)
-        return len(result.points), result.errors, self.router.stats.points_routed - before
+        routed = self.router.stats.points_routed - before
+        names = dict(Counter(map(_NAME, result.points)))
+        return len(result.points), result.errors, routed, names
 
     def do_stats(self, task_id: str) -> tuple[dict[str, Any], str, str]:
         entry = self.running[task_id]
