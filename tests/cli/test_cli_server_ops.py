@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import queue
+import re
 import shutil
 import signal
 import sqlite3
@@ -27,6 +28,8 @@ import pytest
 
 from leyden import KAPACITOR_VERSION, log
 from leyden.cli import main
+from leyden.cli._help import VERBS
+from leyden.cli.completion import zsh_script
 from leyden.cli.record import MESSAGE
 from leyden.logstream import LogStreams
 from leyden.store import Store
@@ -454,3 +457,17 @@ def test_completion_needs_a_shell() -> None:
     err = io.StringIO()
     assert main(["completion", "fish"], io.StringIO(), err) == 2
     assert "bash|zsh" in err.getvalue()
+
+
+def test_zsh_script_describes_every_verb_once() -> None:
+    """Without zsh here, the generated script is checked as text: one ``name:summary`` per
+    verb for ``_describe``, split at its one unescaped colon."""
+    script = zsh_script()
+    described = script.split("verbs=(\n", 1)[1].split("\n            )", 1)[0].splitlines()
+    names = []
+    for line in described:
+        parts = re.split(r"(?<!\\):", line.strip().strip("'"))
+        assert len(parts) == 2, line
+        names.append(parts[0])
+    assert names == [v.name for v in VERBS]
+    assert script.startswith("#compdef leyden\n") and "compdef _leyden leyden" in script

@@ -126,12 +126,17 @@ complete -o default -F _leyden leyden
 """
 
 
-def _zsh_quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''").replace(":", "\\:") + "'"
+def _zsh_described(name: str, summary: str) -> str:
+    """``'name:summary'`` for ``_describe``: colons inside either part escaped."""
+
+    def part(text: str) -> str:
+        return text.replace("'", "'\\''").replace(":", "\\:")
+
+    return f"'{part(name)}:{part(summary)}'"
 
 
 def zsh_script() -> str:
-    described = "\n".join(f"        {_zsh_quote(f'{v.name}:{v.summary}')}" for v in VERBS)
+    described = "\n".join(f"        {_zsh_described(v.name, v.summary)}" for v in VERBS)
     cases = []
     for verb in VERBS:
         words = verb_words(verb.name)
@@ -150,6 +155,8 @@ def zsh_script() -> str:
                 f"            if [[ $PREFIX == -* ]]; then {flags}"
                 f"elif {when}; then compadd -- $(_leyden_tasks); fi"
             )
+        elif verb.name in _FIXED:
+            lines.append(f"            compadd -- {_words(words)}")
         elif words:
             lines.append(f"            compadd -- {_words(words)}; _files")
         else:
