@@ -22,6 +22,7 @@ from aiohttp import web
 
 from leyden import API_BASE
 from leyden.server._http import SERVICES_KEY, error_response
+from leyden.server.auth import USER_KEY
 from leyden.store import StoreError
 
 __all__ = ["BACKUP_PATH", "install"]
@@ -59,7 +60,10 @@ async def backup(request: web.Request) -> web.StreamResponse:
         while chunk := await asyncio.to_thread(stream.read, _CHUNK):
             await response.write(chunk)
         await response.write_eof()
-    log.info("backup sent", extra={"fields": {"bytes": size, "remote": request.remote or ""}})
+    # the copy holds every handler's options (webhook URLs and tokens): say who took it
+    user = request.get(USER_KEY)
+    fields = {"user": user.name if user is not None else "-", "remote": request.remote or ""}
+    log.info("backup sent", extra={"fields": {**fields, "bytes": size}})
     return response
 
 
