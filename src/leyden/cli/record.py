@@ -23,10 +23,10 @@ MESSAGE = """\
 Error: recording is not supported by Leyden (it has no recordings API).
 To try a task on data, keep the data in a file and replay it offline:
   leyden replay TASK.tick --data FILE --dbrp DB.RP
-For a stream task FILE is line protocol (as written to /write; InfluxDB's
-`influx_inspect export` writes it) or a Kapacitor .srpl recording; a batch task replays .brpl
-recordings (JSON batches: {"name", "tags", "points": [{"fields", "time"}]}), which an
-InfluxDB query's answer can be turned into. See: leyden help replay
+For a stream task FILE is line protocol (as written to /write) or a Kapacitor .srpl
+recording; a batch task replays .brpl recordings (JSON batches: {"name", "tags", "points":
+[{"fields", "time"}]}), which an InfluxDB query's answer can be turned into.
+See: leyden help replay
 """
 
 
