@@ -4,10 +4,12 @@ loglevel API, and the fan-out that never makes logging wait for a client."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -209,3 +211,56 @@ async def test_a_stream_sees_debug_while_the_file_keeps_its_level(client: TestCl
         assert not logging.getLogger("leyden").isEnabledFor(logging.DEBUG)
     finally:
         logging.getLogger("leyden").removeHandler(file)
+
+
+AUTH = """
+[http]
+  auth-enabled = true
+[auth]
+  enabled = true
+[[auth.users]]
+  username = "ops"
+  password = "0ps-Pa55word!"
+  permissions = ["all"]
+[[auth.users]]
+  username = "telegraf"
+  password = "Te1egraf-Pa55!"
+  permissions = ["write_points"]
+"""
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+@pytest.mark.usefixtures("restore_level")
+async def test_behind_the_same_auth_and_audited_with_the_user(
+    aiohttp_client: Any, make_runtime: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "kapacitor.conf"
+    path.write_text(AUTH)
+    config = load_config(str(path), {}, integrations=INTEGRATIONS.sections())
+    client: TestClient = await aiohttp_client(create_app(make_runtime(config)))
+    caplog.set_level(logging.INFO, logger="leyden.audit")
+    log.set_level("info")
+    ops = _basic("ops", "0ps-Pa55word!")
+    telegraf = _basic("telegraf", "Te1egraf-Pa55!")
+    for method, url in (
+        ("GET", "/kapacitor/v1preview/logs"),
+        ("POST", "/kapacitor/v1/loglevel"),
+        ("GET", "/kapacitor/v1/storage/backup"),
+    ):
+        assert (await client.request(method, url, json={"level": "debug"})).status == 401
+        resp = await client.request(method, url, json={"level": "debug"}, headers=telegraf)
+        assert resp.status == 403
+    assert log.server_level() == logging.INFO
+    resp = await client.post("/kapacitor/v1/loglevel", json={"level": "debug"}, headers=ops)
+    assert resp.status == 204
+    [line] = [r for r in caplog.records if r.name == "leyden.audit"]
+    fields = line.fields  # type: ignore[attr-defined]
+    assert (fields["user"], fields["action"], fields["level"]) == ("ops", "set-log-level", "debug")
+    resp = await client.get("/kapacitor/v1/storage/backup", headers=ops)
+    assert resp.status == 200
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="leyden.db"'
+    data = await resp.read()
+    assert len(data) == int(resp.headers["Content-Length"]) and data[:6] == b"SQLite"
