@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 __all__ = [
-    "LEVEL_NAMES",
     "LogfmtFormatter",
     "entry",
     "level_name",
@@ -46,9 +45,6 @@ _LEVELS = {
     "WARNING": logging.WARNING,
     "ERROR": logging.ERROR,
 }
-#: the level names the server accepts (``[logging] level``, ``leyden level``)
-LEVEL_NAMES = ("DEBUG", "INFO", "WARN", "ERROR")
-
 _ROOT = "leyden"
 
 

@@ -10,10 +10,10 @@ session's lowest level, which is debug otherwise.  Lines are logfmt, or JSON obj
 
 Here a session is fed by :class:`LogStreams`, a :class:`logging.Handler` on the ``leyden``
 logger while at least one session is open, and by :func:`publish` with the lines of tasks in
-engine worker processes (which send their lines back while a session wants them).  Logging must never wait for a client: each session
-has a bounded queue; a line that finds it full is dropped and counted, and the client is told
-how many it missed when it catches up.  Records emitted on another thread reach the event
-loop through ``call_soon_threadsafe``.
+engine worker processes (which send their lines back while a session wants them).  Logging
+must never wait for a client: each session has a bounded queue; a line that finds it full is
+dropped and counted, and the client is told how many it missed when it catches up.  Records
+emitted on another thread reach the event loop through ``call_soon_threadsafe``.
 """
 
 from __future__ import annotations
