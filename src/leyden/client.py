@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from leyden import API_BASE
@@ -95,8 +96,81 @@ class Client:
             raise error
         return status, decoded
 
-    def ping(self) -> None:
-        self.request("GET", f"{API_BASE}/ping")
+    def _open(
+        self,
+        path: str,
+        query: Sequence[tuple[str, str]] = (),
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = 60.0,
+    ) -> Any:
+        """A GET whose answer is read by the caller (a stream, a file): the open response.
+        Raises ClientError for an error answer, as :meth:`request`."""
+        url = self.base + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        req = urllib.request.Request(url, headers={**self._headers, **(headers or {})})
+        try:
+            return urllib.request.urlopen(req, timeout=timeout, context=self._ssl)
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                decoded = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                decoded = None
+            if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
+                error = ClientError(decoded["error"])
+            else:
+                text = raw.decode("utf-8", "replace").strip()
+                error = ClientError(f"invalid response: code {exc.code}: body: {text}")
+            error.status, error.body = exc.code, decoded
+            raise error from None
+        except urllib.error.URLError as exc:
+            raise ClientError(f"cannot reach {self.base}: {exc.reason}") from None
+        except (TimeoutError, ConnectionError, OSError) as exc:
+            raise ClientError(f"cannot reach {self.base}: {exc}") from None
+
+    def ping(self) -> tuple[float, str]:
+        """Kapacitor's client ``Ping``: how long the request took (seconds) and the server's
+        ``X-Kapacitor-Version``."""
+        started = time.monotonic()
+        with self._open(f"{API_BASE}/ping") as resp:
+            resp.read()
+            version = resp.headers.get("X-Kapacitor-Version", "")
+        return time.monotonic() - started, version
+
+    def debug_vars_raw(self) -> bytes:
+        """``GET /kapacitor/v1/debug/vars`` as the server wrote it."""
+        with self._open(f"{API_BASE}/debug/vars") as resp:
+            data: bytes = resp.read()
+        return data
+
+    def debug_vars(self) -> dict[str, Any]:
+        _, body = self.request("GET", f"{API_BASE}/debug/vars")
+        return dict(body or {})
+
+    def log_level(self, level: str) -> None:
+        """``POST /kapacitor/v1/loglevel`` with ``{"level": level}`` (204 expected)."""
+        self.request("POST", f"{API_BASE}/loglevel", {"level": level})
+
+    def logs(self, tags: Sequence[tuple[str, str]], *, as_json: bool = False) -> Iterator[bytes]:
+        """The server's log lines matching ``tags`` as they are written (Kapacitor's
+        ``/kapacitor/v1preview/logs``), one line at a time, until the server ends the
+        stream; no timeout while it is quiet."""
+        headers = {"Accept": "application/json"} if as_json else {}
+        with self._open(f"{API_BASE}preview/logs", tags, headers, timeout=None) as resp:
+            while line := resp.readline():
+                yield line
+
+    def backup(self) -> tuple[int, Iterator[bytes]]:
+        """``GET /kapacitor/v1/storage/backup``: the size the server announced (-1: none) and
+        the file's bytes in chunks."""
+        resp = self._open(f"{API_BASE}/storage/backup", timeout=None)
+        length = resp.headers.get("Content-Length")
+
+        def chunks() -> Iterator[bytes]:
+            with resp:
+                while chunk := resp.read(1 << 20):
+                    yield chunk
+
+        return (int(length) if length and length.isdigit() else -1), chunks()
 
     def list_service_tests(self, pattern: str = "*") -> list[dict[str, Any]]:
         _, body = self.request("GET", f"{API_BASE}/service-tests", query={"pattern": pattern})

@@ -118,9 +118,7 @@ class Loopback:
         if pool is None or pool.reads_in_process(db, rp):
             self.router.write_points(db, rp, points)
         else:  # counted as the write path counts a body only workers read
-            stats = self.router.stats
-            stats.points_received += len(points)
-            stats.per_dbrp[(db, rp or self.router.default_retention_policy)] += len(points)
+            self.router.stats.received(db, rp or self.router.default_retention_policy, points)
         if pool is not None:
             self._forward(pool, db, rp, points)
 

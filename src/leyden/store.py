@@ -9,7 +9,9 @@ Why it is shaped this way:
 
 * **One connection, owned by the server's event-loop thread.** Writes are a few rows at a time,
   so every call is synchronous and commits before it returns; there is no writer thread and no
-  queue to lose on a crash.
+  queue to lose on a crash.  The one exception is :meth:`Store.backup`, which reads through
+  the same connection from a thread of its own (the file's exclusive lock admits no other),
+  one step at a time between transactions.
 * **WAL mode, ``synchronous = NORMAL``.** A commit survives the process being killed
   (``kill -9``) at any point: SQLite either has the whole transaction or none of it. Only a
   power loss can take back the last few commits, and never leaves the file inconsistent.
@@ -32,9 +34,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from time import sleep as _sleep
 from typing import Any, TypeVar
 
 from leyden.go.types import Duration, Time
@@ -200,6 +204,8 @@ class Store:
         self.path = os.fspath(path)
         self._conn: sqlite3.Connection | None = None
         self._depth = 0  # open transactions, the outermost one included
+        # held by each outermost transaction and by each step of a backup (see backup())
+        self._tx_lock = threading.Lock()
         if self.path != ":memory:":
             parent = os.path.dirname(os.path.abspath(self.path))
             try:
@@ -211,7 +217,10 @@ class Store:
             if os.path.isdir(self.path):
                 raise StoreError(f"{self.path}: is a directory, not a SQLite database file")
         try:
-            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+            # check_same_thread=False only for backup(), which reads from a thread of its own
+            conn = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise self._error("cannot open the database", exc) from None
         self._conn = conn
@@ -271,16 +280,17 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        conn.execute("BEGIN IMMEDIATE")
-        self._depth = 1
-        try:
-            yield conn
-        except BaseException:
+        with self._tx_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield conn
+            except BaseException:
+                self._depth = 0
+                conn.execute("ROLLBACK")
+                raise
             self._depth = 0
-            conn.execute("ROLLBACK")
-            raise
-        self._depth = 0
-        conn.execute("COMMIT")
+            conn.execute("COMMIT")
 
     @contextmanager
     def unit_of_work(self, doing: str = "write") -> Iterator[sqlite3.Connection]:
@@ -342,6 +352,31 @@ class Store:
                 for statement in _MIGRATIONS[step]:
                     tx.execute(statement)
                 tx.execute("UPDATE schema_version SET version = ?", (step + 1,))
+
+    def backup(self, target: str | os.PathLike[str], *, pages: int = 256) -> None:
+        """Copy the database, as it is at the end of the copy, into a new SQLite file at
+        ``target`` (Kapacitor's ``GET /storage/backup``).  Meant for a thread of its own, so
+        that the event loop goes on: SQLite's online backup copies ``pages`` at a time, each
+        step holding the lock every transaction takes, so a step never sees half of one; a
+        transaction committed between steps is copied too (same connection)."""
+        source = self._connection()
+        dest = sqlite3.connect(os.fspath(target), isolation_level=None)
+        step_held = [self._tx_lock.acquire()]
+
+        def between_steps(status: int, remaining: int, total: int) -> None:
+            self._tx_lock.release()
+            step_held[0] = False
+            _sleep(0.001)  # the loop's transactions get their turn
+            step_held[0] = self._tx_lock.acquire()
+
+        try:
+            source.backup(dest, pages=pages, progress=between_steps)
+        except sqlite3.Error as exc:
+            raise self._error(f"back up to {os.fspath(target)}", exc) from None
+        finally:
+            if step_held[0]:
+                self._tx_lock.release()
+            dest.close()
 
     def schema_version(self) -> int:
         return int(

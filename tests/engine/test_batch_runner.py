@@ -184,6 +184,10 @@ async def test_failures_are_counted_logged_once_and_survived(
             "t/query1: error executing query on cluster 'default': connection refused (logged once until it works)",
         ),
     ]
+    # the task and node are keys of every line too (``leyden watch t`` selects on them)
+    assert {tuple(r.fields.items()) for r in caplog.records} == {  # type: ignore[attr-defined]
+        (("task", "t"), ("node", "query1"))
+    }
 
 
 async def test_a_failing_task_does_not_stop_the_loop(caplog: pytest.LogCaptureFixture) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from leyden.clock import SimulatedClock
 from leyden.config import Config
+from leyden.engine import router as router_module
 from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS, Point
 from leyden.engine.router import Router
 from leyden.lineprotocol import WirePoint
@@ -128,3 +129,27 @@ def test_an_inhibitor_acts_from_the_point_that_raised_it_within_one_write() -> N
     stats = run_inhibition([1, 9, 9, 1], inhibitor=True)
     assert (stats["alerts_triggered"], stats["alerts_inhibited"]) == (2, 2)
     assert run_inhibition([1, 9, 9, 1], inhibitor=False)["alerts_inhibited"] == 0
+
+
+def test_ingress_is_counted_per_measurement_and_bounded(monkeypatch: Any) -> None:
+    """Kapacitor's ``ingress`` statistics: per (db, rp, measurement); past the bound a new
+    measurement counts under "" rather than growing the table."""
+    r = Router(default_retention_policy="autogen")
+    points = [WirePoint(n, {}, {"v": 1.0}, 0) for n in ("cpu", "mem", "cpu")]
+    r.write_points("db", "", points)
+    r.write_points("db", "rp", points[:1])
+    assert dict(r.stats.per_measurement) == {
+        ("db", "autogen", "cpu"): 2,
+        ("db", "autogen", "mem"): 1,
+        ("db", "rp", "cpu"): 1,
+    }
+    assert r.stats.points_received == 4
+    monkeypatch.setattr(router_module, "MAX_INGRESS_KEYS", 3)
+    r.write_points("db", "rp", [WirePoint("disk", {}, {"v": 1.0}, 0)] * 2)
+    r.write_points("db", "rp", points[:1])  # a known key still counts as itself
+    assert r.stats.per_measurement[("db", "rp", "")] == 2
+    assert r.stats.per_measurement[("db", "rp", "cpu")] == 2
+    r.stats.received_names("db", "rp", {"cpu": 1, "swap": 4})  # an engine worker's count
+    assert r.stats.per_measurement[("db", "rp", "")] == 6
+    assert r.stats.per_measurement[("db", "rp", "cpu")] == 3
+    assert r.stats.points_received == 12

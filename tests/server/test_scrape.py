@@ -203,12 +203,14 @@ async def test_debug_vars_has_kapacitors_shape(client: TestClient) -> None:
     [topic] = [s for s in stats if s["name"] == "topics"]
     assert (topic["tags"]["id"], topic["values"]) == ("cpu", {"collected": 3})
     ingress = {
-        (s["tags"]["database"], s["tags"]["retention_policy"]): s["values"]["points_received"]
+        tuple(s["tags"][k] for k in ("database", "retention_policy", "measurement")): s["values"][
+            "points_received"
+        ]
         for s in stats
-        if s["name"] == "ingress"
+        if s["name"] == "ingress" and s["tags"]["task_master"] == "main"
     }
-    # no rp= and no default-retention-policy: Kapacitor's empty rp
-    assert ingress == {("telegraf", "autogen"): 5, ("other", ""): 1}
+    # per measurement, as Kapacitor; no rp= and no default-retention-policy: Kapacitor's empty rp
+    assert ingress == {("telegraf", "autogen", "cpu"): 5, ("other", "", "x"): 1}
     # the IDs are the server's own: the same on every read
     again = await (await client.get("/kapacitor/v1/debug/vars")).json()
     assert (again["cluster_id"], again["server_id"]) == (body["cluster_id"], body["server_id"])

@@ -43,10 +43,10 @@ def test_an_alert_node_registers_and_its_events_come_back_with_the_write() -> No
     assert registered[0][2]["handlers"][0].kind == "discord"
     assert e.alerts.sinks[("t", "alert2")].state_changes_only is True
     e.do_restore("t", {"alert2": (True, {})})
-    accepted, errors, routed = e.do_write(
+    accepted, errors, routed, names = e.do_write(
         "db", "", "s", 0, b"cpu,host=a idle=5 1\ncpu,host=b idle=50 2"
     )
-    assert (accepted, errors, routed) == (2, [], 2)
+    assert (accepted, errors, routed, names) == (2, [], 2, {"cpu": 2})
     effects = e.alerts.take_effects()
     assert [(op, task, node) for op, task, node, _ in effects] == [("publish", "t", "alert2")]
     event = effects[0][3]

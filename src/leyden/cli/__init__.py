@@ -37,6 +37,8 @@ LOCAL_VERBS: dict[str, str] = {
     "vet": "leyden.cli.vet:vet_main",
     "fmt": "leyden.cli.vet:fmt_main",
     "discord-emulator": "leyden.cli.emulator:main",
+    "record": "leyden.cli.record:main",
+    "completion": "leyden.cli.completion:main",
 }
 #: the verbs that talk to a server: ``(client, argv, out, err) -> exit code``
 CLIENT_VERBS: dict[str, str] = {
@@ -55,6 +57,13 @@ CLIENT_VERBS: dict[str, str] = {
     "show-topic-handler": "leyden.cli.topics:cmd_show_topic_handler",
     "show-delivery": "leyden.cli.deliveries:cmd_show_delivery",
     "retry-delivery": "leyden.cli.deliveries:cmd_retry_delivery",
+    "stats": "leyden.cli.server_ops:cmd_stats",
+    "vars": "leyden.cli.server_ops:cmd_vars",
+    "ping": "leyden.cli.server_ops:cmd_ping",
+    "level": "leyden.cli.server_ops:cmd_level",
+    "logs": "leyden.cli.server_ops:cmd_logs",
+    "watch": "leyden.cli.server_ops:cmd_watch",
+    "backup": "leyden.cli.server_ops:cmd_backup",
 }
 
 

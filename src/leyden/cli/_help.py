@@ -204,6 +204,87 @@ Options:
         ("leyden retry-delivery 42 43", "leyden retry-delivery -all"),
     ),
     Verb(
+        "watch",
+        "follow a task's log lines",
+        "leyden watch [-json] TASK [KEY=VALUE]...",
+        """\
+Print the server's log lines of task TASK as they are written (log() nodes, errors, alerts
+handled), those that also have every KEY=VALUE given, until Ctrl-C. Lines are logfmt as in
+the server's log; a session sees debug lines too unless it asks lvl=info+.
+
+Options:
+  -json  print each line as a JSON object (ts, lvl, msg, then its keys)""",
+        ("leyden watch cpu_alert", "leyden watch cpu_alert node=log5", "leyden watch -json cpu"),
+    ),
+    Verb(
+        "logs",
+        "follow the server's log",
+        "leyden logs [-json] [KEY=VALUE]...",
+        """\
+Print the server's log lines as they are written, those with every KEY=VALUE given, until
+Ctrl-C. msg= and lvl= match the message and the level (debug, info, warning, error);
+lvl=LEVEL+ asks for that level and above (without it, debug lines are sent too); any other
+key matches the line's key of that name (service=http, task=cpu, node=alert2 ...).
+
+Options:
+  -json  print each line as a JSON object (ts, lvl, msg, then its keys)""",
+        ("leyden logs service=http lvl=error", "leyden logs lvl=info+", "leyden logs task=cpu"),
+    ),
+    Verb(
+        "level",
+        "set the server's log level",
+        "leyden level debug|info|warn|error",
+        """\
+Set the level the running server (and its engine workers) logs at, until it stops. The
+change is written to the audit log.""",
+        ("leyden level debug", "leyden level info"),
+    ),
+    Verb(
+        "stats",
+        "show the server's statistics",
+        "leyden stats general|ingress",
+        """\
+general: the server's IDs, host, task and subscription counts, platform and version.
+ingress: the points received per database, retention policy and measurement.""",
+        ("leyden stats general", "leyden stats ingress"),
+    ),
+    Verb(
+        "vars",
+        "print the server's debug vars (JSON)",
+        "leyden vars",
+        "Print /kapacitor/v1/debug/vars: the server's statistics as Kapacitor's expvar JSON.",
+        ("leyden vars", "leyden vars | python3 -m json.tool"),
+    ),
+    Verb(
+        "ping",
+        "check that the server answers",
+        "leyden ping",
+        """\
+Ask the server's /kapacitor/v1/ping and print its version and the time the answer took.
+Exits 3 when the server cannot be reached or refuses (Leyden's; Kapacitor's CLI has no ping).""",
+        ("leyden ping",),
+    ),
+    Verb(
+        "backup",
+        "save a copy of the server's database",
+        "leyden backup FILE",
+        """\
+Save a consistent copy of the server's SQLite database (tasks, templates, topic handlers,
+alert states, the outbox) to FILE, taken while the server runs. To restore: stop the server,
+put FILE in place of its database file ([storage] sqlite, by default <data_dir>/leyden.db),
+start it again.""",
+        ("leyden backup leyden-backup.db",),
+    ),
+    Verb(
+        "record",
+        "not supported: use replay with recorded files",
+        "leyden record stream|batch|query ...",
+        """\
+Leyden has no recordings API: this verb says what to use instead (leyden replay with line
+protocol, .srpl or .brpl files) and exits 2 without asking the server.""",
+        ("leyden record stream -task cpu -duration 1m",),
+    ),
+    Verb(
         "replay",
         "run a TICKscript over recorded data",
         "leyden replay TASK.tick --data FILE...",
@@ -246,6 +327,18 @@ Options:
         "Serve Discord's webhook API locally and print what it receives.",
         ("leyden discord-emulator --port 9093",),
         own_help=True,
+    ),
+    Verb(
+        "completion",
+        "print a shell completion script",
+        "leyden completion bash|zsh",
+        """\
+Print the completion script for bash or zsh: verbs, list/delete kinds, flags, and task IDs
+asked of the server (with the -url on the command line).
+
+    source <(leyden completion bash)    # in ~/.bashrc
+    source <(leyden completion zsh)     # in ~/.zshrc, after compinit""",
+        ("leyden completion bash", "leyden completion zsh > ~/.zfunc/_leyden"),
     ),
     Verb(
         "version",

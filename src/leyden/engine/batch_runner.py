@@ -110,6 +110,9 @@ class BatchQueryRunner:
         self.emit = emit
         self.clock = clock
         self.name = name  # "<task>/<node>", for the log
+        task, _, node = name.rpartition("/")
+        #: the keys of every log line of this runner (``leyden watch TASK`` selects on them)
+        self._extra = {"fields": {"task": task or name, "node": node}}
         self.stats = stats if stats is not None else BatchQueryStats()
         self.runs = 0  # completed runs, failed or not
         self._cluster: InfluxDBCluster | None = None
@@ -125,7 +128,7 @@ class BatchQueryRunner:
         except KeyError as exc:
             raise BatchQueryError(f"failed to get InfluxDB client: {exc.args[0]}") from None
         for warning in self.plan.query.warnings:
-            log.warning("%s: %s", self.name, warning)
+            log.warning("%s: %s", self.name, warning, extra=self._extra)
         loop = asyncio.get_running_loop()
         # the first wake-up is armed now, so a clock that moves right after start() wakes it
         first = self.plan.schedule.first(self.clock.now())
@@ -148,7 +151,7 @@ class BatchQueryRunner:
             except asyncio.CancelledError:
                 pass
             except Exception:  # the loop died: say so, and let the task stop anyway
-                log.exception("%s: the query loop had failed", self.name)
+                log.exception("%s: the query loop had failed", self.name, extra=self._extra)
 
     def _arm(
         self, loop: asyncio.AbstractEventLoop, when: int
@@ -188,7 +191,8 @@ class BatchQueryRunner:
             raise RuntimeError("BatchQueryRunner.run_once before start()")
         start, stop = self.plan.schedule.window(tick)
         text = self.plan.query.text(start, stop)
-        log.debug("starting batch query", extra={"task_node": self.name, "query": text})
+        fields = {**self._extra["fields"], "query": text}
+        log.debug("starting batch query", extra={"fields": fields})
         try:
             series = await cluster.query(text)
             batches = series_to_batches(
@@ -203,7 +207,9 @@ class BatchQueryRunner:
             if not isinstance(exc, InfluxDBError | ResultError):
                 # not a failure InfluxDB reported: a bug or an answer we cannot read; the
                 # loop goes on, the traceback is logged each time (it must be seen)
-                log.exception("%s: the query's answer could not be used", self.name)
+                log.exception(
+                    "%s: the query's answer could not be used", self.name, extra=self._extra
+                )
             elif not self._failing:
                 self._failing = True
                 log.error(
@@ -211,17 +217,22 @@ class BatchQueryRunner:
                     self.name,
                     cluster.name,
                     exc,
+                    extra=self._extra,
                 )
             return
         self.runs += 1
         if self._failing:
             self._failing = False
-            log.info("%s: query on cluster %r works again", self.name, cluster.name)
+            log.info(
+                "%s: query on cluster %r works again", self.name, cluster.name, extra=self._extra
+            )
         if batches:
             try:
                 self.emit(batches, tick)
             except Exception:
-                log.exception("%s: the task failed on a queried batch", self.name)
+                log.exception(
+                    "%s: the task failed on a queried batch", self.name, extra=self._extra
+                )
 
 
 class BatchQueries:

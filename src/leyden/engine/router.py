@@ -9,9 +9,10 @@ measurement once and each receiver handed its share in one call.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Protocol
 
 from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS, Point
@@ -56,6 +57,11 @@ class _Subscription:
         self.one: str | None = None
 
 
+_NAME = attrgetter("name")
+#: the (db, rp, measurement) keys counted one by one; later ones count under measurement ""
+MAX_INGRESS_KEYS = 10_000
+
+
 @dataclass
 class WriteStats:
     """What ``/kapacitor/v1/debug/vars`` shows of writes; kept by the router."""
@@ -66,9 +72,34 @@ class WriteStats:
     write_errors: int = 0
     #: points per (db, rp), for /kapacitor/v1/debug/vars
     per_dbrp: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    #: points per (db, rp, measurement): Kapacitor's ``ingress`` statistics (``leyden stats
+    #: ingress``); past :data:`MAX_INGRESS_KEYS` measurements, new ones count under ""
+    per_measurement: dict[tuple[str, str, str], int] = field(
+        default_factory=lambda: defaultdict(int)
+    )
     #: write requests and refused (in whole or part) write requests per database, for /metrics
     writes_per_db: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     write_errors_per_db: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def received(self, db: str, rp: str, points: Sequence[WirePoint]) -> None:
+        """Count a write's points: in all, per (db, rp) and per measurement (counted in C by
+        ``Counter`` over the names, once per write, not per point in Python)."""
+        if len(points) == 1:
+            self.received_names(db, rp, {points[0].name: 1})
+        elif points:
+            self.received_names(db, rp, Counter(map(_NAME, points)))
+
+    def received_names(self, db: str, rp: str, names: Mapping[str, int]) -> None:
+        """Count points by measurement (an engine worker's count of a body it parsed)."""
+        per = self.per_measurement
+        full = len(per) >= MAX_INGRESS_KEYS
+        total = 0
+        for name, count in names.items():
+            key = (db, rp, name)
+            per[key if not full or key in per else (db, rp, "")] += count
+            total += count
+        self.points_received += total
+        self.per_dbrp[(db, rp)] += total
 
 
 class Router:
@@ -148,8 +179,7 @@ class Router:
         if not rp:
             rp = self.default_retention_policy
         stats = self.stats
-        stats.points_received += len(points)
-        stats.per_dbrp[(db, rp)] += len(points)
+        stats.received(db, rp, points)
         subs = self._receivers((db, rp))
         if not subs or not points:
             return

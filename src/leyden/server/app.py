@@ -7,7 +7,7 @@ engine or a service, and encode the answer.
 
 This module only composes: the common headers, ``ping``, and the route modules (``write``,
 ``service_tests``, ``config_api``, ``tasks_api``, ``templates_api``, ``topics_api``, ``deliveries_api``,
-``metrics``, ``status``, ``origin``, ``audit``, ``auth``), each of which
+``metrics``, ``logs_api``, ``storage_api``, ``status``, ``origin``, ``audit``, ``auth``), each of which
 installs its own routes and takes what it shares with the others from ``_http``, never from
 here.  What they serve is the process's :class:`~leyden.runtime.Runtime`; the application
 starts it and closes it.
@@ -27,10 +27,12 @@ from leyden.server import (
     auth,
     config_api,
     deliveries_api,
+    logs_api,
     metrics,
     origin,
     service_tests,
     status,
+    storage_api,
     tasks_api,
     templates_api,
     topics_api,
@@ -93,6 +95,8 @@ def create_app(runtime: Runtime) -> web.Application:
     topics_api.install(app)
     deliveries_api.install(app)
     metrics.install(app)
+    logs_api.install(app)
+    storage_api.install(app)
     status.install(app)
     origin.install(app)  # first: a forged change reaches neither audit nor auth
     audit.install(app)  # before auth: its line names the user auth found

@@ -3,7 +3,8 @@
 Kapacitor logs requests (``[http] log-enabled``) but not who changed a task, a template, a
 topic handler or the configuration; an operator asking "who disabled the cpu alert last
 night" has nothing to read.  Every request that changes something (``POST``, ``PATCH``,
-``PUT``, ``DELETE`` on the task, template, topic, config, delivery and service-test routes)
+``PUT``, ``DELETE`` on the task, template, topic, config, delivery and service-test routes,
+and ``POST /kapacitor/v1/loglevel``)
 and succeeds is logged on the ``leyden.audit`` logger, whatever ``log-enabled`` says::
 
     lvl=info msg="api change" user=ops remote=10.0.0.7 action=enable method=PATCH
@@ -32,7 +33,15 @@ log = logging.getLogger("leyden.audit")
 #: the routes whose changes are audited
 _AUDITED = tuple(
     f"{API_BASE}/{route}"
-    for route in ("tasks", "templates", "alerts", "config", "deliveries", "service-tests")
+    for route in (
+        "tasks",
+        "templates",
+        "alerts",
+        "config",
+        "deliveries",
+        "service-tests",
+        "loglevel",
+    )
 )
 _CHANGES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _VERBS = {"POST": "create", "PATCH": "update", "PUT": "update", "DELETE": "delete"}
@@ -44,6 +53,8 @@ def _action(method: str, path: str, status: str) -> str:
         return {"enabled": "enable", "disabled": "disable"}.get(status, "update")
     if path.startswith(f"{API_BASE}/config"):
         return "configure"
+    if path == f"{API_BASE}/loglevel":
+        return "set-log-level"
     if path.startswith(f"{API_BASE}/service-tests"):
         return "test"
     if path.startswith(f"{API_BASE}/deliveries") and method == "POST":
@@ -51,21 +62,20 @@ def _action(method: str, path: str, status: str) -> str:
     return _VERBS[method]
 
 
-async def _request_keys(request: web.Request) -> tuple[str, str]:
-    """The ``id`` and ``status`` of a JSON request body, when it has them (strings only)."""
+async def _request_keys(request: web.Request) -> tuple[str, str, str]:
+    """The ``id``, ``status`` and ``level`` (``loglevel``) of a JSON request body, when it
+    has them (strings only)."""
     if not request.body_exists:
-        return "", ""
+        return "", "", ""
     try:
         body = json.loads(await request.read())
     except (ValueError, UnicodeDecodeError):
-        return "", ""
+        return "", "", ""
     if not isinstance(body, dict):
-        return "", ""
-    ident, status = body.get("id"), body.get("status")
-    return (
-        ident if isinstance(ident, str) else "",
-        status if isinstance(status, str) else "",
-    )
+        return "", "", ""
+    keys = (body.get("id"), body.get("status"), body.get("level"))
+    ident, status, level = (k if isinstance(k, str) else "" for k in keys)
+    return ident, status, level
 
 
 @web.middleware
@@ -76,7 +86,7 @@ async def audit(request: web.Request, handler: Handler) -> web.StreamResponse:
         and request.path.startswith(_AUDITED)
         and 200 <= response.status < 300
     ):
-        ident, status = await _request_keys(request)
+        ident, status, level = await _request_keys(request)
         user = request.get(USER_KEY)
         fields = {
             "user": user.name if user is not None else "-",
@@ -88,6 +98,8 @@ async def audit(request: web.Request, handler: Handler) -> web.StreamResponse:
         }
         if ident:
             fields["id"] = ident
+        if level and request.path == f"{API_BASE}/loglevel":
+            fields["level"] = level.lower()
         log.info("api change", extra={"fields": fields})
     return response
 

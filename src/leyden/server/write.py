@@ -297,10 +297,8 @@ async def _pooled(
     remote = await forwarded
     if remote is None:
         return await feed.write(router, db, rp, body, precision=precision, now_ns=now_ns)
-    accepted, errors = remote
-    stats = router.stats
-    stats.points_received += accepted
-    stats.per_dbrp[(db, rp or router.default_retention_policy)] += accepted
+    accepted, errors, names = remote
+    router.stats.received_names(db, rp or router.default_retention_policy, names)
     return accepted, errors
 
 

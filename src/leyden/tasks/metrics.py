@@ -287,10 +287,10 @@ def kapacitor_stats(snap: EngineSnapshot, ids: Mapping[str, str]) -> dict[str, d
     def add(key: str, name: str, tags: Mapping[str, str], values: Mapping[str, Any]) -> None:
         out[key] = {"name": name, "tags": {**tags, **ids}, "values": dict(values)}
 
-    for (db, rp), n in sorted(snap.write.per_dbrp.items()):
-        # Kapacitor also splits ingress by measurement; Leyden counts per database and rp
-        tags = {"database": db, "retention_policy": rp, "task_master": "main"}
-        add(f"ingress:{db}.{rp}", "ingress", tags, {"points_received": n})
+    for (db, rp, m), n in sorted(snap.write.per_measurement.items()):
+        # measurement "": points only engine workers parsed (see WriteStats.per_measurement)
+        tags = {"database": db, "measurement": m, "retention_policy": rp, "task_master": "main"}
+        add(f"ingress:{db}.{rp}.{m}", "ingress", tags, {"points_received": n})
     for node in snap.nodes:
         tags = {"task": node.task, "node": node.node, "type": node.type, "kind": node.kind}
         add(f"nodes:{node.task}:{node.node}", "nodes", tags, node.stats)

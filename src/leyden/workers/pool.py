@@ -34,7 +34,7 @@ import heapq
 import logging
 import sys
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from leyden.alerting.service import AlertPublisher, AlertService
@@ -44,6 +44,8 @@ from leyden.engine.nodes.alert_settings import AlertSettings
 from leyden.engine.router import Router
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint
 from leyden.lineprotocol import LineError
+from leyden.log import on_levels, server_level, stream_level
+from leyden.logstream import publish
 from leyden.model.alert import EventState
 from leyden.model.records import TaskRecord
 from leyden.tick.pipeline import Pipeline
@@ -179,11 +181,33 @@ class EnginePool:
         self._restarts: set[asyncio.Task[None]] = set()
         self._seq = 0
         self._closing = False
+        self._stop_levels: Callable[[], None] = lambda: None
+        self._telling: set[asyncio.Task[None]] = set()
 
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         await asyncio.gather(*(self._spawn(worker) for worker in self.workers))
+        self._stop_levels = on_levels(self._levels_changed)
+
+    def _levels_changed(self, server: int, stream: int | None) -> None:
+        """``leyden level`` or a log stream opened or closed: every worker follows."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for worker in self.workers:
+            if worker.alive:
+                told = loop.create_task(self._tell_levels(worker, server, stream))
+                self._telling.add(told)
+                told.add_done_callback(self._telling.discard)
+
+    async def _tell_levels(self, worker: _Worker, server: int, stream: int | None) -> None:
+        try:
+            async with worker.lock:
+                await self._call(worker, ("log_levels", server, stream))
+        except (WorkerDied, WorkerError):
+            pass  # a worker started again is told at its start
 
     async def _spawn(self, worker: _Worker) -> None:
         worker.proc = await asyncio.create_subprocess_exec(
@@ -197,10 +221,13 @@ class EnginePool:
         worker.alive = True
         worker.reader = asyncio.ensure_future(self._read_answers(worker))
         await self._call(worker, self._init)
+        if server_level() or stream_level() is not None:
+            await self._call(worker, ("log_levels", server_level(), stream_level()))
 
     async def close(self) -> None:
         """Stop the workers (their tasks were stopped by the task manager first)."""
         self._closing = True
+        self._stop_levels()
         for restart in list(self._restarts):
             await restart
         for worker in self.workers:
@@ -304,9 +331,10 @@ class EnginePool:
 
     async def write(
         self, db: str, rp: str, body: bytes, *, precision: str, now_ns: int
-    ) -> tuple[int, list[LineError]] | None:
-        """Forward ``body`` to the workers that read (db, rp); their count and bad lines, or
-        None when no worker reads it.  Returns once every one of them is through."""
+    ) -> tuple[int, list[LineError], dict[str, int]] | None:
+        """Forward ``body`` to the workers that read (db, rp); their count, bad lines and
+        points per measurement, or None when no worker reads it.  Returns once every one of
+        them is through."""
         rp = rp or self.router.default_retention_policy
         if self._restarts:  # a write after a worker died waits for its tasks to be back
             await asyncio.gather(*self._restarts, return_exceptions=True)
@@ -331,7 +359,7 @@ class EnginePool:
         precision: str,
         now_ns: int,
         slices: list[tuple[int, bytes]],
-    ) -> tuple[int, list[LineError]]:
+    ) -> tuple[int, list[LineError], dict[str, int]]:
         """The slices in order, each when the worker's gate lets it in: at most
         :data:`IN_FLIGHT` slices wait in a worker, and the write with the fewest slices left
         sends next (as the in-process feed: a one-line write passes big bodies, and the body
@@ -354,12 +382,15 @@ class EnginePool:
                 answers.append((offset, answer))
             accepted = 0
             errors: list[LineError] = []
+            names: dict[str, int] = {}
             for offset, answer in answers:
-                count, bad, routed = await answer
+                count, bad, routed, per_name = await answer
                 accepted += count
                 errors.extend(shifted(e, offset) for e in bad)
                 self.router.stats.points_routed += routed
-            return accepted, errors
+                for name, n in per_name.items():
+                    names[name] = names.get(name, 0) + n
+            return accepted, errors, names
         finally:
             for _, answer in answers:  # a dead worker failed them all: nothing to wait for
                 if answer.done() and not answer.cancelled():
@@ -413,6 +444,9 @@ class EnginePool:
     def _apply(self, effects: list[tuple[Any, ...]]) -> None:
         """The alert service calls the worker's alert nodes made, in order."""
         for op, task_id, node, *args in effects:
+            if op == "log":  # a line for the server's log streams
+                publish(args[0], args[1])
+                continue
             publisher = self._publishers.get((task_id, node))
             if publisher is None:
                 continue

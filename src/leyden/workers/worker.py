@@ -14,14 +14,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections import Counter
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any, BinaryIO
 
 from leyden import lineprotocol
 from leyden.clock import WallClock
 from leyden.engine.router import Router
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
-from leyden.log import setup_logging
+from leyden.log import entry, set_level_number, setup_logging, want_level
+from leyden.logstream import portable
 from leyden.model.alert import Event, EventState, Level
 from leyden.tasks.runner import TaskRunner, build
 from leyden.tasks.stats import RunningTask
@@ -30,6 +33,8 @@ from leyden.workers.protocol import read_frame_sync, write_frame_sync
 __all__ = ["RemoteSink", "WorkerAlerts", "WorkerEngine", "main"]
 
 log = logging.getLogger("leyden.worker")
+
+_NAME = attrgetter("name")
 
 
 class RemoteSink:
@@ -91,6 +96,32 @@ class WorkerAlerts:
         return effects
 
 
+class LogsBack(logging.Handler):
+    """While the server has a log stream open (``leyden logs``/``watch``), the worker's log
+    lines from that stream's level up go back with the answers too, as ``("log", "", "",
+    level, key/values)`` effects, for the server's streams; its own log file has them
+    already.  Off (``wanted`` None) otherwise: then nothing is kept."""
+
+    #: not a file handler: :mod:`leyden.log` leaves its level alone
+    log_stream = True
+
+    def __init__(self, alerts: WorkerAlerts) -> None:
+        super().__init__(logging.NOTSET)
+        self._alerts = alerts
+        self.wanted: int | None = None
+        self._formatter = logging.Formatter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        wanted = self.wanted
+        if wanted is None or record.levelno < wanted:
+            return
+        try:
+            pairs = portable(entry(record, self._formatter))
+            self._alerts.effects.append(("log", "", "", record.levelno, pairs))
+        except Exception:
+            self.handleError(record)
+
+
 class WorkerEngine:
     """The commands a worker answers; see :mod:`leyden.workers.pool` for the other side."""
 
@@ -112,6 +143,8 @@ class WorkerEngine:
         )
         self.running: dict[str, RunningTask] = {}
         self.loop = asyncio.new_event_loop()
+        #: on the ``leyden`` logger in a worker process (``main``)
+        self.logs_back = LogsBack(self.alerts)
 
     def handle(self, message: tuple[Any, ...]) -> Any:
         op = message[0]
@@ -148,11 +181,15 @@ class WorkerEngine:
 
     def do_write(
         self, db: str, rp: str, precision: str, now_ns: int, body: bytes
-    ) -> tuple[int, list[lineprotocol.LineError], int]:
+    ) -> tuple[int, list[lineprotocol.LineError], int, dict[str, int]]:
+        """The points accepted, the bad lines, the points routed, and the points per
+        measurement (the server's ``ingress`` statistics: it did not parse the body)."""
         result = lineprotocol.parse(body, precision=precision, now_ns=now_ns)
         before = self.router.stats.points_routed
         self.router.write_points(db, rp, result.points)
-        return len(result.points), result.errors, self.router.stats.points_routed - before
+        routed = self.router.stats.points_routed - before
+        names = dict(Counter(map(_NAME, result.points)))
+        return len(result.points), result.errors, routed, names
 
     def do_stats(self, task_id: str) -> tuple[dict[str, Any], str, str]:
         entry = self.running[task_id]
@@ -164,6 +201,14 @@ class WorkerEngine:
             self.loop.run_until_complete(self.runner.stop(entry.task, delete=delete))
             for key in [k for k in self.alerts.sinks if k[0] == task_id]:
                 del self.alerts.sinks[key]
+
+    def do_log_levels(self, server: int, stream: int | None) -> None:
+        """The server's level (``leyden level``), and the lowest level its open log streams
+        want (None: none open)."""
+        if server:  # 0: the server's level was never set; keep the configured one
+            set_level_number(server)
+        self.logs_back.wanted = stream
+        want_level(id(self.logs_back), stream)
 
     def do_close(self) -> None:
         for task_id in list(self.running):
@@ -202,6 +247,7 @@ def main() -> None:
         alert_options=init["alert_options"],
         httppost_endpoints=init["httppost_endpoints"],
     )
+    logging.getLogger("leyden").addHandler(engine.logs_back)
     write_frame_sync(stdout, ("ok", None, []))
     serve(engine, stdin, stdout)
 
