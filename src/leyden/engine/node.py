@@ -125,6 +125,19 @@ class Node:
         for child in self.children:
             child.delete_group(group)
 
+    def cardinality(self) -> int:
+        """Kapacitor's ``working_cardinality``: the groups this node holds (created on a group's
+        first message, dropped by a barrier's ``.delete()``).
+
+        Read when statistics are asked for, from the node's own per-group state (the length
+        of its dict), so the per-point path pays nothing.  Kapacitor counts it for the nodes
+        that consume their edge group by group (``edge.NewGroupedConsumer``: alert, window,
+        the InfluxQL functions, derivative, where, eval …) and for groupBy and join; the
+        others (stream, from, default, delete, shift, log, union, influxDBOut, sideload …)
+        report 0, as this default does.
+        """
+        return 0
+
     def stop(self) -> None:
         """End of the stream. Kapacitor flushes nothing here, so by default neither do we."""
 
