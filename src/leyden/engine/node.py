@@ -48,6 +48,14 @@ class Barrier:
     name: str = ""
 
 
+class BatchSampler(Protocol):
+    """Who times a sample of the batches (the task's ``ExecTimes``): batches are rarer than
+    points, and a node below a window sees none of the sampled points that never close one."""
+
+    def batch_due(self) -> bool: ...
+    def call(self, fn: Callable[..., None], *args: Any) -> None: ...
+
+
 class Receiver(Protocol):
     """What a node's ``children`` list holds: a node, or a :class:`ParentEdge` in front of one."""
 
@@ -74,6 +82,8 @@ class Node:
     """Base of every runtime node. Subclasses override ``point`` and/or ``batch``."""
 
     kind: ClassVar[str] = ""
+    #: set by the task: times one batch in so many, with its children (see ``emit_batch``)
+    sampler: BatchSampler | None = None
 
     def __init__(self, spec: Any, ctx: TaskContext) -> None:
         self.spec = spec
@@ -102,6 +112,14 @@ class Node:
 
     def emit_batch(self, b: Batch) -> None:
         self.stats.emitted += 1
+        sampler = self.sampler
+        if sampler is not None and sampler.batch_due():
+            sampler.call(self._batch_to_children, b)
+            return
+        for child in self.children:
+            child.batch(b)
+
+    def _batch_to_children(self, b: Batch) -> None:
         for child in self.children:
             child.batch(b)
 
