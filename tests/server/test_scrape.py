@@ -108,6 +108,9 @@ async def test_metrics_has_writes_tasks_nodes_alerts_topics_and_deliveries(
     assert _one(m["leyden_points_received_total"], database="telegraf") == 5
     assert _one(m["leyden_points_received_total"], database="other") == 1
     assert m["leyden_points_routed_total"] == {(): 5}
+    # db=other without rp=: no task reads that database, so not the rp trap
+    assert families["leyden_points_without_rp_unrouted"] == "counter"
+    assert "leyden_points_without_rp_unrouted_total" not in m
 
     assert m["leyden_tasks"] == {(("status", "disabled"),): 1, (("status", "enabled"),): 1}
     assert _one(m["leyden_task_executing"], task="cpu") == 1
@@ -120,7 +123,8 @@ async def test_metrics_has_writes_tasks_nodes_alerts_topics_and_deliveries(
     assert _one(m["leyden_node_errors_total"], task="cpu", node="alert2") == 0
     cardinality = _one(m["leyden_node_working_cardinality"], task="cpu", node="alert2")
     shown = await (await client.get("/kapacitor/v1/tasks/cpu")).json()
-    assert cardinality == shown["stats"]["node-stats"]["alert2"]["working_cardinality"]
+    assert cardinality == shown["stats"]["node-stats"]["alert2"]["working_cardinality"] == 4
+    assert _one(m["leyden_node_working_cardinality"], task="cpu", node="from1") == 0
     assert _one(m["leyden_node_avg_exec_time_seconds"], task="cpu", node="alert2") >= 0
     assert _one(m["leyden_node_collected_total"], node="alert2", kind="alert") == 5
     alerts = m["leyden_alerts_triggered_total"]
