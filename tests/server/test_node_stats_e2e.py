@@ -3,6 +3,7 @@ API's ``stats.node-stats`` (Kapacitor's ``GET /kapacitor/v1/tasks/ID``), ``leyde
 graph's node attributes) and ``/metrics``: ``working_cardinality`` 4 on the alert node, 0 on
 stream and from, and every node timed (``avg_exec_time_ns``) once enough points went through.
 A real server on loopback, the CLI's own HTTP client, the scrape parsed by prometheus-client.
+And Kapacitor's own expectation for a task no point reached yet (``server_test.go``).
 """
 
 from __future__ import annotations
@@ -77,3 +78,42 @@ def test_alert_over_four_series_reads_four_everywhere(
     assert scrape[("from1", "leyden_node_working_cardinality")] == 0
     for node in ("stream0", "from1", "alert2"):
         assert scrape[(node, "leyden_node_avg_exec_time_seconds")] > 0
+
+
+def test_a_task_enabled_before_any_point_shows_kapacitors_zero_stats(
+    live_server: Callable[..., LiveServer],
+) -> None:
+    """Kapacitor's ``TestServer_EnableTask`` and ``TestServer_EnableTaskOnCreate``: the DOT of
+    a just-enabled task, every node at ``avg_exec_time_ns="0s"`` and ``working_cardinality="0"``."""
+    server = live_server()
+    body = json.dumps(
+        {
+            "id": "testTaskID",
+            "type": "stream",
+            "dbrps": [
+                {"db": "mydb", "rp": "myrp"},
+                {"db": "otherdb", "rp": "default"},
+            ],
+            "script": "stream\n    |from()\n        .measurement('test')\n",
+            "status": "enabled",
+        }
+    ).encode()
+    req = urllib.request.Request(
+        server.url + "/kapacitor/v1/tasks",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200
+    task = json.loads(_get(server, "/kapacitor/v1/tasks/testTaskID"))
+    assert task["dot"] == (
+        "digraph testTaskID {\n"
+        'graph [throughput="0.00 points/s"];\n'
+        "\n"
+        'stream0 [avg_exec_time_ns="0s" errors="0" working_cardinality="0" ];\n'
+        'stream0 -> from1 [processed="0"];\n'
+        "\n"
+        'from1 [avg_exec_time_ns="0s" errors="0" working_cardinality="0" ];\n'
+        "}"
+    )

@@ -156,16 +156,14 @@ async def test_metrics_follow_the_counters_between_scrapes(client: TestClient) -
 
 
 async def test_working_cardinality_is_read_from_the_node_at_scrape_time(
-    client: TestClient, runtime: Runtime
+    client: TestClient,
 ) -> None:
-    """A node that counts its groups (``cardinality()``) shows that count on every scrape."""
-    task = runtime.tasks.running("cpu")
-    assert task is not None
-    groups = [4]
-    task.nodes["alert2"].cardinality = lambda: groups[0]  # type: ignore[attr-defined]
+    """The alert node's groups (hosts a to d), read again on every scrape: three new hosts
+    make seven."""
     m = _samples(await (await client.get("/metrics")).text())
     assert _one(m["leyden_node_working_cardinality"], node="alert2") == 4
-    groups[0] = 7
+    more = "".join(f"cpu,host={h} usage_idle=90 3000000000\n" for h in "efg")
+    assert (await client.post("/write?db=telegraf&rp=autogen", data=more)).status == 204
     m = _samples(await (await client.get("/metrics")).text())
     assert _one(m["leyden_node_working_cardinality"], node="alert2") == 7
 
