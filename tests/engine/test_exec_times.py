@@ -5,7 +5,8 @@ sampled emitted batch (one in ``BATCH_SAMPLE_EVERY``, the first included): witho
 node below a window never saw a sampled point when the window's period and the sampling rate
 kept in step, and a batch task (all batches) was never timed at all.  No timing is asserted,
 only that every node got a figure after enough messages; the same holds through the generated
-source chain, node by node, a batch task's queries and ``leyden replay``.
+source chain, node by node, a batch task's queries, a ``deadman()``'s timer ticks and
+``leyden replay``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from engine_support import DiscardAlerts, context
 
 from leyden.clock import SimulatedClock
 from leyden.config import load_config
-from leyden.engine.model import NO_DIMENSIONS, Batch, BatchPoint
+from leyden.engine.model import NO_DIMENSIONS, Batch, BatchPoint, Point
 from leyden.engine.router import Router
 from leyden.engine.task import BATCH_SAMPLE_EVERY, SAMPLE_EVERY, Task
 from leyden.lineprotocol import WirePoint
@@ -122,3 +123,22 @@ async def test_replay_times_every_node(tmp_path: Path) -> None:
     task = await replay(script, [data], config=config, name="t", dbrps=[], until=None)
     avg = {n: task.exec_times.avg_ns(n) for n in task.nodes}
     assert all(v > 0 for v in avg.values()), avg
+
+
+def test_a_deadman_is_timed_from_its_stats_ticks() -> None:
+    """``deadman()`` is ``stats() → derivative() → alert()``: the stats node emits on its
+    timer, which no written point leads to; its ticks are sampled on their own."""
+    clock = SimulatedClock(0)
+    script = "stream|from().measurement('cpu').groupBy('host')|deadman(1.0, 10s)"
+    task = Task("d", build_pipeline(script), context("d", clock, alerts=DiscardAlerts()), [])
+    task.start(Router())
+    ticks = BATCH_SAMPLE_EVERY + 1  # the 1st and the 33rd tick are followed
+    for i in range(ticks * 10):
+        clock.advance_to(i * S)
+        for h in HOSTS:
+            task.receive_point(Point("cpu", {"host": h}, {"v": 1.0}, i * S))
+    clock.advance_to(ticks * 10 * S)
+    avg = _avg(task)
+    assert set(avg) == {"stream0", "from1", "stats2", "noop3", "derivative4", "alert5"}
+    assert all(v > 0 for v in avg.values()), avg
+    assert task.exec_times.calls["stats2"] == 2

@@ -48,11 +48,12 @@ class Barrier:
     name: str = ""
 
 
-class BatchSampler(Protocol):
-    """Who times a sample of the batches (the task's ``ExecTimes``): batches are rarer than
-    points, and a node below a window sees none of the sampled points that never close one."""
+class MessageSampler(Protocol):
+    """Who times a sample of the batches and timer ticks (the task's ``ExecTimes``): they are
+    rarer than points, and a node below a window (or a ``stats()`` node) sees none of the
+    sampled written points."""
 
-    def batch_due(self) -> bool: ...
+    def due(self) -> bool: ...
     def call(self, fn: Callable[..., None], *args: Any) -> None: ...
 
 
@@ -83,7 +84,7 @@ class Node:
 
     kind: ClassVar[str] = ""
     #: set by the task: times one batch in so many, with its children (see ``emit_batch``)
-    sampler: BatchSampler | None = None
+    sampler: MessageSampler | None = None
 
     def __init__(self, spec: Any, ctx: TaskContext) -> None:
         self.spec = spec
@@ -113,7 +114,7 @@ class Node:
     def emit_batch(self, b: Batch) -> None:
         self.stats.emitted += 1
         sampler = self.sampler
-        if sampler is not None and sampler.batch_due():
+        if sampler is not None and sampler.due():
             sampler.call(self._batch_to_children, b)
             return
         for child in self.children:

@@ -31,9 +31,12 @@ log = logging.getLogger("leyden.task")
 
 #: one written point in this many is followed through the graph to time the nodes
 SAMPLE_EVERY = 256
-#: and one emitted batch in this many (the first included) with what is below it
+#: and one emitted batch or ``stats()`` tick in this many (the first included), with what is
+#: below it
 BATCH_SAMPLE_EVERY = 32
-_NODE_ENTRIES = frozenset({"point", "batch", "point_from", "batch_from", "_emit_batches"})
+_NODE_ENTRIES = frozenset(
+    {"point", "batch", "point_from", "batch_from", "_emit_batches", "emit_stats"}
+)
 
 
 class ExecTimes:
@@ -45,7 +48,8 @@ class ExecTimes:
     below a window would rarely (with a steady period, never) see a sampled point, since few
     points close a window: so one batch in ``BATCH_SAMPLE_EVERY`` that a node emits (a window's,
     a query's) is followed the same way (:meth:`Node.emit_batch`), which also times a batch
-    task, whose data is all batches.
+    task, whose data is all batches; and so is a ``stats()`` node's tick (what ``deadman()``
+    alerts on), which no written point leads to.
     """
 
     def __init__(self, nodes: Iterable[Node]) -> None:
@@ -54,9 +58,9 @@ class ExecTimes:
         self.calls: dict[str, int] = defaultdict(int)
         self._batches = 0
 
-    def batch_due(self) -> bool:
-        """Whether to follow the batch being emitted (not while a sample runs already, nor
-        under another profiler such as cProfile, which must not be replaced)."""
+    def due(self) -> bool:
+        """Whether to follow the batch being emitted, or the tick (not while a sample runs
+        already, nor under another profiler such as cProfile, which must not be replaced)."""
         n = self._batches = self._batches + 1
         return n % BATCH_SAMPLE_EVERY == 1 and sys.getprofile() is None
 

@@ -68,7 +68,7 @@ class QueryNode(Node):
         timed with the nodes below (the task's ``ExecTimes``).
         """
         sampler = self.sampler
-        if sampler is not None and sampler.batch_due():
+        if sampler is not None and sampler.due():
             sampler.call(self._emit_batches, batches, now_ns)
             return
         self._emit_batches(batches, now_ns)
