@@ -92,7 +92,7 @@ def test_a_batch_task_is_timed_from_its_query_down() -> None:
     task = Task("b", build_pipeline(script), context("b", alerts=DiscardAlerts()), [])
     task.start(Router())
     [query] = task.query_nodes
-    for i in range(BATCH_SAMPLE_EVERY + 1):  # the 1st and the 33rd call are followed
+    for i in range(BATCH_SAMPLE_EVERY + 1):  # the first call and the next due one are followed
         batches = [
             Batch(
                 "cpu", "", {"host": h}, NO_DIMENSIONS, 0, [BatchPoint(i * S, {"usage": 80.0}, {})]
@@ -132,7 +132,7 @@ def test_a_deadman_is_timed_from_its_stats_ticks() -> None:
     script = "stream|from().measurement('cpu').groupBy('host')|deadman(1.0, 10s)"
     task = Task("d", build_pipeline(script), context("d", clock, alerts=DiscardAlerts()), [])
     task.start(Router())
-    ticks = BATCH_SAMPLE_EVERY + 1  # the 1st and the 33rd tick are followed
+    ticks = BATCH_SAMPLE_EVERY + 1  # the first tick and the next due one are followed
     for i in range(ticks * 10):
         clock.advance_to(i * S)
         for h in HOSTS:
