@@ -193,6 +193,8 @@ def build_runtime(
         if engine_workers > 1 and not simulated
         else None
     )
+    if pool is not None:  # a write without rp= that misses the workers' tasks is warned of too
+        router.rps_elsewhere = pool.rps_read
     # replay delivers looped-back points after each recorded point; a server on the next turn
     loopback = Loopback(router, pool=pool, deferred=not simulated)
     task_services = TaskServices(

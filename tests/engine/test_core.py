@@ -8,7 +8,7 @@ from leyden.clock import SimulatedClock
 from leyden.engine.model import NIL_GROUP, Batch, BatchPoint, Dimensions, Point, group_id
 from leyden.engine.result import batch_row, point_row, result
 from leyden.engine.router import Router
-from leyden.engine.task import SAMPLE_EVERY, Task
+from leyden.engine.task import BATCH_SAMPLE_EVERY, SAMPLE_EVERY, Task
 from leyden.go import time as gotime
 from leyden.go.types import go_json
 from leyden.lineprotocol import WirePoint
@@ -121,10 +121,14 @@ def test_exec_times_sample_each_nodes_own_time() -> None:
     times = task.exec_times
     assert times.calls["stream0"] == times.calls["from1"] == times.calls["window2"] == 4
     assert times.avg_ns("from1") > 0 and times.avg_ns("window2") > 0
-    # only the nodes a sampled point reached are timed: no sampled point closed a window
-    assert "count3" not in times.calls
+    # no sampled point closed a window (255, 511 … are odd): the nodes below it are timed on
+    # the first emitted batch and every BATCH_SAMPLE_EVERY-th after it
+    batches = task.nodes["count3"].stats.collected
+    assert batches == SAMPLE_EVERY * 4 // 10
+    sampled = (batches - 1) // BATCH_SAMPLE_EVERY + 1
+    assert times.calls["count3"] == times.calls["http_out4"] == sampled
+    assert times.avg_ns("count3") > 0 and times.avg_ns("http_out4") > 0
     assert times.avg_ns("never-ran") == 0
-    assert task.nodes["count3"].stats.collected == SAMPLE_EVERY * 4 // 10
 
 
 def test_a_node_bug_costs_the_point_not_the_task() -> None:

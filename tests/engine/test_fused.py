@@ -5,8 +5,9 @@ where, groupBy, truncate and round, and ``where()``/``eval()``/``alert()`` nodes
 two ``from()`` branches) end in a recording node; the
 same random points, in random write splits, go through a fused task and a node-by-node one.
 Everything observable must be equal: the points each recorder saw (attributes, dimensions,
-group, order), every node's statistics (an alert node's alert statistics and level history
-too: its quiet OK points are skipped inline), the task's failures, and the exec-time sampling.
+group, order), every node's statistics and working cardinality (an alert node's alert
+statistics and level history too: its quiet OK points are skipped inline), the task's
+failures, and the exec-time sampling.
 """
 
 from __future__ import annotations
@@ -288,6 +289,7 @@ def check_equal(
     assert fused_log == plain_log
     for name, node in plain.nodes.items():
         assert fused.nodes[name].stats == node.stats, name
+        assert fused.nodes[name].cardinality() == node.cardinality(), name
         if isinstance(node, AlertNode):
             other = fused.nodes[name]
             assert isinstance(other, AlertNode)

@@ -222,3 +222,14 @@ async def test_drain_after_stop_sends_what_a_join_flushed(server: Server) -> Non
     await task.drain()
     body = json.loads(str(server.requests[0]["body"]))
     assert body["series"][0]["columns"] == ["time", "a.v", "b.v"]
+
+
+async def test_working_cardinality_counts_the_groups_posted(server: Server) -> None:
+    """Kapacitor's httpPost consumes its edge group by group: its working_cardinality is the
+    groups seen (it keeps no other state per group)."""
+    task = make_task(f"stream|from().measurement('cpu').groupBy('host')|httpPost('{server.url}')")
+    for i, host in enumerate("abcab"):
+        send(task, f"cpu,host={host} value={i} {i}")
+    assert post_node(task).cardinality() == 3  # type: ignore[attr-defined]
+    await task.drain()
+    assert len(server.requests) == 5

@@ -108,6 +108,9 @@ async def test_metrics_has_writes_tasks_nodes_alerts_topics_and_deliveries(
     assert _one(m["leyden_points_received_total"], database="telegraf") == 5
     assert _one(m["leyden_points_received_total"], database="other") == 1
     assert m["leyden_points_routed_total"] == {(): 5}
+    # db=other without rp=: no task reads that database, so not the rp trap
+    assert families["leyden_points_without_rp_unrouted"] == "counter"
+    assert "leyden_points_without_rp_unrouted_total" not in m
 
     assert m["leyden_tasks"] == {(("status", "disabled"),): 1, (("status", "enabled"),): 1}
     assert _one(m["leyden_task_executing"], task="cpu") == 1
@@ -120,7 +123,8 @@ async def test_metrics_has_writes_tasks_nodes_alerts_topics_and_deliveries(
     assert _one(m["leyden_node_errors_total"], task="cpu", node="alert2") == 0
     cardinality = _one(m["leyden_node_working_cardinality"], task="cpu", node="alert2")
     shown = await (await client.get("/kapacitor/v1/tasks/cpu")).json()
-    assert cardinality == shown["stats"]["node-stats"]["alert2"]["working_cardinality"]
+    assert cardinality == shown["stats"]["node-stats"]["alert2"]["working_cardinality"] == 4
+    assert _one(m["leyden_node_working_cardinality"], task="cpu", node="from1") == 0
     assert _one(m["leyden_node_avg_exec_time_seconds"], task="cpu", node="alert2") >= 0
     assert _one(m["leyden_node_collected_total"], node="alert2", kind="alert") == 5
     alerts = m["leyden_alerts_triggered_total"]
@@ -152,16 +156,14 @@ async def test_metrics_follow_the_counters_between_scrapes(client: TestClient) -
 
 
 async def test_working_cardinality_is_read_from_the_node_at_scrape_time(
-    client: TestClient, runtime: Runtime
+    client: TestClient,
 ) -> None:
-    """A node that counts its groups (``cardinality()``) shows that count on every scrape."""
-    task = runtime.tasks.running("cpu")
-    assert task is not None
-    groups = [4]
-    task.nodes["alert2"].cardinality = lambda: groups[0]  # type: ignore[attr-defined]
+    """The alert node's groups (hosts a to d), read again on every scrape: three new hosts
+    make seven."""
     m = _samples(await (await client.get("/metrics")).text())
     assert _one(m["leyden_node_working_cardinality"], node="alert2") == 4
-    groups[0] = 7
+    more = "".join(f"cpu,host={h} usage_idle=90 3000000000\n" for h in "efg")
+    assert (await client.post("/write?db=telegraf&rp=autogen", data=more)).status == 204
     m = _samples(await (await client.get("/metrics")).text())
     assert _one(m["leyden_node_working_cardinality"], node="alert2") == 7
 

@@ -38,6 +38,10 @@ class PerGroup:
             c = self._by_group[group] = self.base.clone()
         return c
 
+    def __len__(self) -> int:
+        """The groups holding a copy (none when the lambda keeps no state)."""
+        return len(self._by_group)
+
     def forget(self, group: str) -> None:
         """A deleted group (barrier ``.delete()``) starts afresh if it comes back."""
         self._by_group.pop(group, None)

@@ -48,6 +48,15 @@ class Barrier:
     name: str = ""
 
 
+class MessageSampler(Protocol):
+    """Who times a sample of the batches and timer ticks (the task's ``ExecTimes``): they are
+    rarer than points, and a node below a window (or a ``stats()`` node) sees none of the
+    sampled written points."""
+
+    def due(self) -> bool: ...
+    def call(self, fn: Callable[..., None], *args: Any) -> None: ...
+
+
 class Receiver(Protocol):
     """What a node's ``children`` list holds: a node, or a :class:`ParentEdge` in front of one."""
 
@@ -74,6 +83,8 @@ class Node:
     """Base of every runtime node. Subclasses override ``point`` and/or ``batch``."""
 
     kind: ClassVar[str] = ""
+    #: set by the task: times one batch in so many, with its children (see ``emit_batch``)
+    sampler: MessageSampler | None = None
 
     def __init__(self, spec: Any, ctx: TaskContext) -> None:
         self.spec = spec
@@ -102,6 +113,14 @@ class Node:
 
     def emit_batch(self, b: Batch) -> None:
         self.stats.emitted += 1
+        sampler = self.sampler
+        if sampler is not None and sampler.due():
+            sampler.call(self._batch_to_children, b)
+            return
+        for child in self.children:
+            child.batch(b)
+
+    def _batch_to_children(self, b: Batch) -> None:
         for child in self.children:
             child.batch(b)
 
@@ -124,6 +143,19 @@ class Node:
     def emit_delete(self, group: str) -> None:
         for child in self.children:
             child.delete_group(group)
+
+    def cardinality(self) -> int:
+        """Kapacitor's ``working_cardinality``: the groups this node holds (created on a group's
+        first message, dropped by a barrier's ``.delete()``).
+
+        Read when statistics are asked for, from the node's own per-group state (the length
+        of its dict), so the per-point path pays nothing.  Kapacitor counts it for the nodes
+        that consume their edge group by group (``edge.NewGroupedConsumer``: alert, window,
+        the InfluxQL functions, derivative, where, eval …) and for groupBy and join; the
+        others (stream, from, default, delete, shift, log, union, influxDBOut, sideload …)
+        report 0, as this default does.
+        """
+        return 0
 
     def stop(self) -> None:
         """End of the stream. Kapacitor flushes nothing here, so by default neither do we."""

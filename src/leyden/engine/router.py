@@ -5,10 +5,18 @@ dbrps exactly, and the task reads that measurement or reads every measurement
 (``task_master.go forkPoint``), once even if two of its ``from()`` nodes read it.  The
 receivers of a (db, rp) are listed once per routing change; a write is then split by
 measurement once and each receiver handed its share in one call.
+
+A write without ``rp=`` gets the configured ``default-retention-policy`` (Kapacitor's
+``TaskMaster.WritePoints``); when that is empty too, its points are routed under the empty
+retention policy, which no task naming ``"db"."autogen"`` reads: Telegraf's default writes
+vanish silently, in Kapacitor as here.  Leyden says so once per database (a warning with the
+fix) and counts those points (``WriteStats.points_without_rp_unrouted``), only for points that
+reached no task while a task reads that database under a named retention policy.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +25,8 @@ from typing import Any, Protocol
 
 from leyden.engine.model import NIL_GROUP, NO_DIMENSIONS, Point
 from leyden.lineprotocol import WirePoint
+
+log = logging.getLogger("leyden.write")
 
 
 class PointReceiver(Protocol):
@@ -80,6 +90,9 @@ class WriteStats:
     #: write requests and refused (in whole or part) write requests per database, for /metrics
     writes_per_db: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     write_errors_per_db: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: points written without ``rp=`` (and no default retention policy) that reached no task
+    #: while a task reads their database under a named retention policy, per database
+    points_without_rp_unrouted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def received(self, db: str, rp: str, points: Sequence[WirePoint]) -> None:
         """Count a write's points: in all, per (db, rp) and per measurement (counted in C by
@@ -119,6 +132,13 @@ class Router:
         self._subs: dict[int, _Subscription] = {}
         # (db, rp) -> the subscriptions reading it, rebuilt after every (un)subscribe
         self._by_dbrp: dict[tuple[str, str], list[_Subscription]] = {}
+        #: the retention policies tasks of other processes read in a database (the engine
+        #: workers': set by the runtime), for the rp-less write warning
+        self.rps_elsewhere: Callable[[str], set[str]] | None = None
+        self._warned_without_rp: set[str] = set()
+        # db -> the named retention policies this process's tasks read there and the
+        # measurements they read (None: all); rebuilt after every (un)subscribe, as _by_dbrp
+        self._named: dict[str, tuple[set[str], set[str] | None]] = {}
 
     def subscribe(
         self,
@@ -147,10 +167,12 @@ class Router:
         ms = sub.measurements
         sub.one = next(iter(ms)) if ms is not None and len(ms) == 1 else None
         self._by_dbrp.clear()
+        self._named.clear()
 
     def unsubscribe(self, receiver: PointReceiver) -> None:
         self._subs.pop(id(receiver), None)
         self._by_dbrp.clear()
+        self._named.clear()
 
     def _receivers(self, dbrp: tuple[str, str]) -> list[_Subscription]:
         subs = self._by_dbrp.get(dbrp)
@@ -178,6 +200,8 @@ class Router:
         """Hand a parsed write body to every task that reads it, in order."""
         if not rp:
             rp = self.default_retention_policy
+            if not rp and points:
+                self._without_rp(db, points)
         stats = self.stats
         stats.received(db, rp, points)
         subs = self._receivers((db, rp))
@@ -238,6 +262,66 @@ class Router:
                 for p in mine:
                     single(p)
         stats.points_routed += routed
+
+    def _without_rp(self, db: str, points: Sequence[WirePoint]) -> None:
+        """Count (and the first time, explain) the points of a write without a retention
+        policy that reach no task although a task reads their measurement in ``db`` under a
+        named one.  Once per such write, never on a write that names its retention policy."""
+        subs = self._receivers((db, ""))
+        if any(s.measurements is None for s in subs):
+            return  # a task reading every measurement of every dbrp takes them all
+        named = self._named.get(db)
+        if named is None:  # once per routing change: a trapped writer pays it on every write
+            if len(self._named) >= 1024:  # writes to ever new databases must not grow it
+                self._named.clear()
+            named = self._named[db] = self._named_readers(db)
+        rps, measurements = named
+        if not rps and self.rps_elsewhere is not None:  # the workers route by dbrp only
+            rps, measurements = {r for r in self.rps_elsewhere(db) if r}, None
+        if not rps:
+            return  # no task reads this database: nothing is missed because of the rp
+        got: set[str] = set()  # what the tasks reading every dbrp take
+        for s in subs:
+            got |= s.measurements or set()
+        missed = sum(
+            1
+            for p in points
+            if p.name not in got and (measurements is None or p.name in measurements)
+        )
+        if not missed:
+            return
+        self.stats.points_without_rp_unrouted[db] += missed
+        if db in self._warned_without_rp:
+            return
+        self._warned_without_rp.add(db)
+        rp = sorted(rps)[0]
+        log.warning(
+            "points written without a retention policy (no rp= and no "
+            "default-retention-policy) reach no task; counted in "
+            "leyden_points_without_rp_unrouted_total",
+            extra={
+                "fields": {
+                    "db": db,
+                    "tasks_read": ",".join(f"{db}.{r}" for r in sorted(rps)),
+                    "fix": f'add rp={rp} to the write (Telegraf: retention_policy = "{rp}"), '
+                    f'or set default-retention-policy = "{rp}" at the top of kapacitor.conf, '
+                    "before any [section] (KAPACITOR_DEFAULT_RETENTION_POLICY)",
+                }
+            },
+        )
+
+    def _named_readers(self, db: str) -> tuple[set[str], set[str] | None]:
+        rps: set[str] = set()
+        measurements: set[str] | None = set()
+        for s in self._subs.values():
+            mine = {r for d, r in s.dbrps or () if d == db and r}
+            if mine:
+                rps |= mine
+                if s.measurements is None or measurements is None:
+                    measurements = None
+                else:
+                    measurements |= s.measurements
+        return rps, measurements
 
     def _point_major(
         self, db: str, rp: str, points: Sequence[WirePoint], subs: list[_Subscription]

@@ -31,7 +31,13 @@ log = logging.getLogger("leyden.task")
 
 #: one written point in this many is followed through the graph to time the nodes
 SAMPLE_EVERY = 256
-_NODE_ENTRIES = frozenset({"point", "batch", "point_from", "batch_from"})
+#: and one emitted batch or ``stats()`` tick in this many (the first included), with what is
+#: below it: a followed batch costs the profile hook on every call inside it (a 100-point
+#: ``count`` batch about ten times its own time), so one in 32 slowed a windowed task by 6%
+BATCH_SAMPLE_EVERY = 256
+_NODE_ENTRIES = frozenset(
+    {"point", "batch", "point_from", "batch_from", "_emit_batches", "emit_stats"}
+)
 
 
 class ExecTimes:
@@ -39,19 +45,32 @@ class ExecTimes:
 
     Timing every hop would cost more than many nodes take, so one point in ``SAMPLE_EVERY`` is
     followed through the graph with a profile hook: it sees each node's ``point``/``batch`` call
-    and return, and a node's own time is its call's time less its children's calls.
+    and return, and a node's own time is its call's time less its children's calls.  A node
+    below a window would rarely (with a steady period, never) see a sampled point, since few
+    points close a window: so one batch in ``BATCH_SAMPLE_EVERY`` that a node emits (a window's,
+    a query's) is followed the same way (:meth:`Node.emit_batch`), which also times a batch
+    task, whose data is all batches; and so is a ``stats()`` node's tick (what ``deadman()``
+    alerts on), which no written point leads to.
     """
 
     def __init__(self, nodes: Iterable[Node]) -> None:
         self._names = {id(n): n.name for n in nodes}
         self.total_ns: dict[str, int] = defaultdict(int)
         self.calls: dict[str, int] = defaultdict(int)
+        self._batches = 0
+
+    def due(self) -> bool:
+        """Whether to follow the batch being emitted, or the tick (not while a sample runs
+        already, nor under another profiler such as cProfile, which must not be replaced)."""
+        n = self._batches = self._batches + 1
+        return n % BATCH_SAMPLE_EVERY == 1 and sys.getprofile() is None
 
     def avg_ns(self, name: str) -> int:
         calls = self.calls.get(name, 0)
         return self.total_ns[name] // calls if calls else 0
 
-    def run(self, push: Callable[[Point], None], p: Point) -> None:
+    def call(self, fn: Callable[..., None], *args: Any) -> None:
+        """``fn(*args)`` with every node call below it timed."""
         names, total, calls, clock = self._names, self.total_ns, self.calls, time.perf_counter_ns
         stack: list[list[Any]] = []  # [node name, start, children's time, frame]
 
@@ -73,7 +92,7 @@ class ExecTimes:
 
         sys.setprofile(hook)
         try:
-            push(p)
+            fn(*args)
         finally:
             sys.setprofile(None)
 
@@ -108,6 +127,8 @@ class Task:
         #: scheduler, ``leyden replay``) calls their ``emit_batches``
         self.query_nodes = [self.nodes[s.name] for s in pipeline.walk() if s.kind == "query"]
         self.exec_times = ExecTimes(self.nodes.values())
+        for node in self.nodes.values():
+            node.sampler = self.exec_times
         self._received = 0
         #: points a node failed on with an unexpected exception (a bug, logged)
         self.failures = 0
@@ -193,7 +214,7 @@ class Task:
             if sample > start:
                 self._run_chain(points[start:sample], memo)
             try:
-                self.exec_times.run(self._push, points[sample])
+                self.exec_times.call(self._push, points[sample])
             except Exception as exc:
                 self._failed(exc)
             start = sample + 1
@@ -228,7 +249,7 @@ class Task:
         try:
             # (a profiler already installed, e.g. cProfile, must not be replaced)
             if self._received % SAMPLE_EVERY == 0 and sys.getprofile() is None:
-                self.exec_times.run(self._push, p)
+                self.exec_times.call(self._push, p)
             else:
                 for stream in self._streams:
                     stream.point(p)

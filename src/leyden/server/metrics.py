@@ -103,6 +103,7 @@ async def debug_vars(request: web.Request) -> web.Response:
                     ("write_requests", write.write_requests),
                     ("write_errors", write.write_errors),
                     ("per_dbrp", {f"{db}.{rp}": n for (db, rp), n in write.per_dbrp.items()}),
+                    ("points_without_rp_unrouted", dict(write.points_without_rp_unrouted)),
                 ]
             ),
         }

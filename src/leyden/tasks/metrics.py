@@ -170,6 +170,15 @@ def _write_metrics(write: WriteStats) -> Iterator[Metric]:
         "Point deliveries to tasks (a point read by two tasks counts twice).",
         value=write.points_routed,
     )
+    unrouted = CounterMetricFamily(
+        "leyden_points_without_rp_unrouted",
+        "Points written without rp= (and no default-retention-policy) that reached no task "
+        "while tasks read the database under a named retention policy, per database.",
+        labels=("database",),
+    )
+    for db, n in sorted(write.points_without_rp_unrouted.items()):
+        unrouted.add_metric((db,), n)
+    yield unrouted
 
 
 def _task_metrics(snap: EngineSnapshot) -> Iterator[Metric]:

@@ -325,6 +325,13 @@ class EnginePool:
 
     # --- writes ----------------------------------------------------------------------------
 
+    def rps_read(self, db: str) -> set[str]:
+        """The retention policies the workers' tasks read in ``db`` (the router's warning
+        about writes without one)."""
+        return {
+            r for w in self.workers for t in w.tasks.values() for d, r in t.record.dbrps if d == db
+        }
+
     def reads_in_process(self, db: str, rp: str) -> bool:
         rp = rp or self.router.default_retention_policy
         return any(not dbrps or (db, rp) in dbrps for dbrps in self._local.values())

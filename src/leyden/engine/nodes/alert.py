@@ -298,6 +298,9 @@ class AlertNode(Node):
         if st is not None:
             self._drop_state(st)
 
+    def cardinality(self) -> int:
+        return len(self._states)
+
     def stop(self) -> None:
         """Task stop: inhibitors are withdrawn and the anonymous topic is closed (§3.8)."""
         for st in self._states.values():

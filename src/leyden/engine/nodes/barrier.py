@@ -123,6 +123,9 @@ class BarrierNode(Node):
             self._arm(g)
         self.emit_barrier(b)
 
+    def cardinality(self) -> int:
+        return len(self.groups)
+
     def forget_group(self, group: str) -> None:
         g = self.groups.pop(group, None)
         if g is not None and g.cancel is not None:

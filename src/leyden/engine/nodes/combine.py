@@ -83,6 +83,9 @@ class CombineNode(Node):
     def forget_group(self, group: str) -> None:
         self.groups.pop(group, None)
 
+    def cardinality(self) -> int:
+        return len(self.groups)
+
     def _combine(self, g: _CombineGroup) -> None:
         items = g.items
         n, k = len(items), len(g.exprs)
@@ -213,6 +216,9 @@ class FlattenNode(Node):
 
     def forget_group(self, group: str) -> None:
         self.groups.pop(group, None)
+
+    def cardinality(self) -> int:
+        return len(self.groups)
 
     def _flatten(self, items: list[_Item]) -> dict[str, Any]:
         fields: dict[str, Any] = {}

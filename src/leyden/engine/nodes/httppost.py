@@ -92,6 +92,15 @@ class HTTPPostNode(Node):
             raise TaskError(f"{self.name}: error in url templating: {exc}") from None
         self.queue: deque[_Item] = deque()
         self.worker: asyncio.Task[None] | None = None
+        #: Kapacitor's grouped consumer counts the groups seen; a request per message costs
+        #: far more than this set
+        self._groups: set[str] = set()
+
+    def cardinality(self) -> int:
+        return len(self._groups)
+
+    def forget_group(self, group: str) -> None:
+        self._groups.discard(group)
 
     def _row_template(self, endpoint: HTTPEndpoint) -> Template | None:
         try:
@@ -114,6 +123,7 @@ class HTTPPostNode(Node):
 
     def point(self, p: Point) -> None:
         self.stats.collected += 1
+        self._groups.add(p.group)
         request = self._request(point_row(p))
         if self.code_field:
             self._enqueue(_Item(request, p))
@@ -124,6 +134,7 @@ class HTTPPostNode(Node):
 
     def batch(self, b: Batch) -> None:
         self.stats.collected += 1
+        self._groups.add(b.group)
         request = self._request(batch_row(b))
         if self.code_field:
             self._enqueue(_Item(request, b))

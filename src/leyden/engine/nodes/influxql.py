@@ -472,6 +472,13 @@ class InfluxQLNode(Node):
         self.point_times: bool = bool(p.get("usePointTimes")) or self.func.transform
         self._buckets: dict[str, _Bucket] = {}
         self._tracks: dict[str, _Track] = {}
+        #: the groups of the batches received (a batch is reduced whole: no state is kept)
+        self._batch_groups: set[str] = set()
+
+    def cardinality(self) -> int:
+        """Kapacitor's grouped consumer: the groups seen (a node keeps buckets, tracks or
+        batches, by its function and its edge)."""
+        return len(self._buckets) + len(self._tracks) + len(self._batch_groups)
 
     # --- reducer selection and per-point checks ----------------------------------------------
 
@@ -535,6 +542,7 @@ class InfluxQLNode(Node):
 
     def batch(self, b: Batch) -> None:
         self.stats.collected += 1
+        self._batch_groups.add(b.group)
         if self.func.transform:
             self._transform_batch(b)
             return
@@ -567,6 +575,7 @@ class InfluxQLNode(Node):
         """A deleted group loses its pending points and transform state (barriers only pass)."""
         self._buckets.pop(group, None)
         self._tracks.pop(group, None)
+        self._batch_groups.discard(group)
 
     def _emit(
         self,

@@ -178,6 +178,10 @@ class JoinNode(MultiParentNode):
             self.low_marks.pop((src, group), None)
         self.emit_delete(group)
 
+    def cardinality(self) -> int:
+        """Kapacitor counts its join groups (the ``.on()`` match buffers are not groups)."""
+        return len(self.groups)
+
     def stop(self) -> None:
         """No more data: emit every buffered set (Kapacitor's ``Finish``)."""
         for group in list(self.groups.values()):

@@ -32,5 +32,8 @@ class HTTPOutNode(Node):
         """A barrier deleted the group: its slot goes too."""
         self._rows.pop(group, None)
 
+    def cardinality(self) -> int:
+        return len(self._rows)
+
     def http_result(self) -> dict[str, Any]:
         return result(list(self._rows.values()))

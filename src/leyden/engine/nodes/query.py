@@ -64,8 +64,18 @@ class QueryNode(Node):
         recording gave none) gets ``now_ns``, the query's stop time, as Kapacitor's
         ``doQuery`` does.  The batch's group is recomputed from its tags and this node's
         ``groupByMeasurement``, so a caller need only fill ``name``, ``tags`` and ``points``.
-        Points are counted in ``batches_queried``/``points_queried``.
+        Points are counted in ``batches_queried``/``points_queried``.  One call in so many is
+        timed with the nodes below (the task's ``ExecTimes``).
         """
+        sampler = self.sampler
+        if sampler is not None and sampler.due():
+            sampler.call(self._emit_batches, batches, now_ns)
+            return
+        self._emit_batches(batches, now_ns)
+
+    def _emit_batches(self, batches: Sequence[Batch], now_ns: int) -> None:
+        """:meth:`emit_batches`' work, under the name the exec-time sampler times (``emit_batches``
+        would be the caller's frame, outside the sample)."""
         for b in batches:
             dims = Dimensions(self.by_name, tuple(sorted(b.tags)))
             group = group_id(b.name, b.tags, dims)

@@ -31,6 +31,11 @@ class ChangeDetectNode(Node):
         super().__init__(spec, ctx)
         self.fields: list[str] = list(spec.properties.get("fields", []))
         self._previous: dict[str, dict[str, Any]] = {}
+        #: the groups of the batches received (their memory starts afresh with each batch)
+        self._batch_groups: set[str] = set()
+
+    def cardinality(self) -> int:
+        return len(self._previous) or len(self._batch_groups)
 
     def _changed(self, prev: dict[str, Any] | None, curr: dict[str, Any]) -> bool:
         for f in self.fields:
@@ -49,6 +54,7 @@ class ChangeDetectNode(Node):
 
     def batch(self, b: Batch) -> None:
         self.stats.collected += 1
+        self._batch_groups.add(b.group)
         prev: dict[str, Any] | None = None
         out: list[BatchPoint] = []
         for bp in b.points:
@@ -59,6 +65,7 @@ class ChangeDetectNode(Node):
 
     def forget_group(self, group: str) -> None:
         self._previous.pop(group, None)
+        self._batch_groups.discard(group)
 
 
 # --- stateDuration / stateCount ------------------------------------------------------------
@@ -121,6 +128,9 @@ class _StateNode(Node):
         self._state.pop(group, None)
         self.expr.forget(group)
 
+    def cardinality(self) -> int:
+        return len(self._state)
+
 
 @register("stateDuration")
 class StateDurationNode(_StateNode):
@@ -179,6 +189,11 @@ class DerivativeNode(Node):
         self.non_negative = bool(p.get("nonNegative", False))
         # per group: (time, value) of the previous usable point
         self._previous: dict[str, tuple[int, float]] = {}
+        #: the groups of the batches received (their memory starts afresh with each batch)
+        self._batch_groups: set[str] = set()
+
+    def cardinality(self) -> int:
+        return len(self._previous) or len(self._batch_groups)
 
     def _derive(
         self, prev: tuple[int, float] | None, t: int, fields: dict[str, Any]
@@ -218,6 +233,7 @@ class DerivativeNode(Node):
 
     def batch(self, b: Batch) -> None:
         self.stats.collected += 1
+        self._batch_groups.add(b.group)
         prev = None  # reset at every batch
         out: list[BatchPoint] = []
         for bp in b.points:
@@ -228,3 +244,4 @@ class DerivativeNode(Node):
 
     def forget_group(self, group: str) -> None:
         self._previous.pop(group, None)
+        self._batch_groups.discard(group)

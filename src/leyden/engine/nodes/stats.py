@@ -105,7 +105,11 @@ class StatsNode(Node):
 
     def _tick(self, stamp: int) -> None:
         self._schedule()
-        self.emit_stats(stamp)
+        sampler = self.sampler  # no written point leads here: ticks are timed on their own
+        if sampler is not None and sampler.due():
+            sampler.call(self.emit_stats, stamp)
+        else:
+            self.emit_stats(stamp)
 
     def emit_stats(self, stamp: int) -> None:
         """Emit the current counts, stamped ``stamp``; a node that has emitted nothing yet

@@ -36,6 +36,13 @@ class WhereNode(Node):
     def __init__(self, spec: Any, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.expr = PerGroup(compile_lambda(spec.properties["lambda"]))
+        #: the groups of the batches received (a batch edge; one set add per batch)
+        self._batch_groups: set[str] = set()
+
+    def cardinality(self) -> int:
+        """The groups with their own lambda copy, or whose batches came (see the README's
+        Kapacitor differences: a stateless lambda on a stream edge holds no group)."""
+        return len(self.expr) or len(self._batch_groups)
 
     def _keep(self, group: str, t: int, fields: dict[str, Any], tags: dict[str, str]) -> bool:
         try:
@@ -52,11 +59,13 @@ class WhereNode(Node):
     def batch(self, b: Batch) -> None:
         self.stats.collected += 1
         g = b.group
+        self._batch_groups.add(g)
         kept = [bp for bp in b.points if self._keep(g, bp.time, bp.fields, bp.tags)]
         self.emit_batch(b if len(kept) == len(b.points) else b.copy(points=kept))
 
     def forget_group(self, group: str) -> None:
         self.expr.forget(group)
+        self._batch_groups.discard(group)
 
 
 # --- groupBy -------------------------------------------------------------------------------
@@ -141,6 +150,10 @@ class GroupByNode(Node):
     def forget_group(self, group: str) -> None:
         self._pending.pop(group, None)
 
+    def cardinality(self) -> int:
+        """Kapacitor counts the regrouped batches it holds (none on a stream edge)."""
+        return len(self._pending)
+
 
 def _time_of(bp: BatchPoint) -> int:
     return bp.time
@@ -192,6 +205,12 @@ class EvalNode(Node):
         self._chained = any(set(refs) & names for refs in self._refs) or bool(
             set(self.keep_list) & all_refs
         )
+        #: the groups of the batches received (a batch edge; one set add per batch)
+        self._batch_groups: set[str] = set()
+
+    def cardinality(self) -> int:
+        """The groups with their own copies of the lambdas, or whose batches came."""
+        return max((len(e) for e in self.exprs), default=0) or len(self._batch_groups)
 
     def _evaluate(
         self, group: str, t: int, fields: dict[str, Any], tags: dict[str, str]
@@ -275,6 +294,7 @@ class EvalNode(Node):
     def batch(self, b: Batch) -> None:
         self.stats.collected += 1
         g = b.group
+        self._batch_groups.add(g)
         out: list[BatchPoint] = []
         for bp in b.points:
             try:
@@ -288,6 +308,7 @@ class EvalNode(Node):
     def forget_group(self, group: str) -> None:
         for e in self.exprs:
             e.forget(group)
+        self._batch_groups.discard(group)
 
 
 # --- default / delete ----------------------------------------------------------------------
@@ -457,6 +478,9 @@ class SampleNode(Node):
 
     def forget_group(self, group: str) -> None:
         self._counts.pop(group, None)
+
+    def cardinality(self) -> int:
+        return len(self._counts)
 
 
 _LOG_LEVELS = {"DEBUG": logging.DEBUG, "ERROR": logging.ERROR}

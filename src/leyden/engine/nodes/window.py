@@ -285,3 +285,6 @@ class WindowNode(Node):
     def forget_group(self, group: str) -> None:
         """A barrier deleted the group: its window starts afresh on its next point."""
         self._windows.pop(group, None)
+
+    def cardinality(self) -> int:
+        return len(self._windows)
