@@ -18,15 +18,17 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from leyden.clock import WallClock
-from leyden.config import load_config
+from leyden.config import Config, load_config
 from leyden.notify import INTEGRATIONS
-from leyden.runtime import build_runtime
+from leyden.runtime import Runtime, build_runtime
 from leyden.server.app import create_app
 from leyden.store import Store
 
@@ -68,7 +70,8 @@ def mismatch(exp: Any, got: Any, mode: str, where: str = "$") -> str | None:
     name are ignored and a missing key counts as its zero value; ``"exact"``: every key.
     Matchers (strings): ``{{any}}`` any present value, ``{{time}}`` an RFC 3339 time,
     ``{{nonzero}}`` a present non-zero value, ``{{zero}}`` absent or zero, ``{{regex:…}}``
-    a string matching the regular expression.
+    a string matching the regular expression.  ``{"==": value}`` compares ``value`` exactly
+    even in ``"struct"`` mode (Go's ``map[string]interface{}`` fields).
     """
     if isinstance(exp, str) and exp.startswith("{{") and exp.endswith("}}"):
         matcher = exp[2:-2]
@@ -84,6 +87,9 @@ def mismatch(exp: Any, got: Any, mode: str, where: str = "$") -> str | None:
         if matcher.startswith("regex:"):
             ok = isinstance(got, str) and re.fullmatch(matcher[6:], got, re.S)
             return None if ok else f"{where}: expected /{matcher[6:]}/, got {got!r}"
+    if isinstance(exp, dict) and list(exp) == ["=="]:
+        # Go compares this value whole (a map[string]interface{}): every key
+        return mismatch(exp["=="], got, "exact", where)
     if isinstance(exp, dict):
         if not isinstance(got, dict):
             return f"{where}: expected an object, got {json.dumps(got)[:300]}"
@@ -124,7 +130,9 @@ async def _do(session: ClientSession, base: str, request: dict[str, Any]) -> tup
         kwargs["headers"] = {"Content-Type": "application/json", **kwargs["headers"]}
     elif "body" in request:
         kwargs["data"] = request["body"].encode()
-    async with session.request(request["method"], base + request["path"], **kwargs) as resp:
+    # sent as written (``%2A`` stays escaped, as Go's client sends it); non-ASCII is escaped
+    url = URL(base + quote(request["path"], safe="/?&=%:*+,;@!$'()~"), encoded=True)
+    async with session.request(request["method"], url, **kwargs) as resp:
         return resp.status, await resp.text()
 
 
@@ -145,7 +153,8 @@ def _check(expect: dict[str, Any], status: int, text: str) -> str | None:
 
 
 def _fill(value: Any, saved: dict[str, Any]) -> Any:
-    """``{{$name}}`` → what an earlier step saved as ``name``, in strings anywhere in ``value``."""
+    """``{{$name}}`` → what an earlier step saved as ``name`` (or ``{{$TCP_ADDR}}``, the
+    runner's TCP sink), in strings anywhere in ``value``."""
     if isinstance(value, str):
         for name, text in saved.items():
             value = value.replace("{{$" + name + "}}", str(text))
@@ -184,6 +193,40 @@ async def _step(
         await asyncio.sleep(0.05)
 
 
+class _Server:
+    """A Leyden server for one case: the app over a runtime on a SQLite file, on loopback;
+    ``restart()`` closes it and starts a new one on the same file (Go's ``s.Restart()``)."""
+
+    def __init__(self, config: Config, db: Path) -> None:
+        self.config, self.db = config, db
+        self.server: TestServer | None = None
+        self.runtime: Runtime | None = None
+
+    async def start(self) -> str:
+        self.runtime = build_runtime(self.config, store=Store(self.db), clock=WallClock())
+        self.server = TestServer(create_app(self.runtime), host="127.0.0.1")
+        await self.server.start_server()
+        return str(self.server.make_url("")).rstrip("/")
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+            self.server = None
+        if self.runtime is not None:
+            self.runtime.store.close()
+            self.runtime = None
+
+
+async def _tcp_sink() -> asyncio.Server:
+    """A TCP server that reads and forgets (the address of the Go tests' ``tcp`` handlers)."""
+
+    async def forget(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    return await asyncio.start_server(forget, "127.0.0.1", 0)
+
+
 @pytest.mark.parametrize("case_dir", _params())
 async def test_kapacitor_api_case(case_dir: Path, tmp_path: Path) -> None:
     spec = json.loads((case_dir / "case.json").read_text(encoding="utf-8"))
@@ -192,18 +235,23 @@ async def test_kapacitor_api_case(case_dir: Path, tmp_path: Path) -> None:
         path = tmp_path / "kapacitor.conf"
         path.write_text((case_dir / spec["config"]).read_text(encoding="utf-8"), "utf-8")
     config = load_config(str(path) if path else None, {}, integrations=INTEGRATIONS.sections())
-    runtime = build_runtime(config, store=Store(":memory:"), clock=WallClock())
-    server = TestServer(create_app(runtime), host="127.0.0.1")
-    await server.start_server()
+    sink = await _tcp_sink()
+    host, port = sink.sockets[0].getsockname()[:2]
+    saved: dict[str, Any] = {"TCP_ADDR": f"{host}:{port}"}
+    server = _Server(config, tmp_path / "leyden.db")
     try:
-        base = str(server.make_url("")).rstrip("/")
-        saved: dict[str, Any] = {}
+        base = await server.start()
         async with ClientSession() as session:
             for n, step in enumerate(spec["steps"], 1):
+                if step.get("restart"):
+                    await server.close()
+                    base = await server.start()
+                    continue
                 await _step(session, base, n, step, saved)
     finally:
         await server.close()
-        runtime.store.close()
+        sink.close()
+        await sink.wait_closed()
 
 
 def test_every_case_names_its_source() -> None:

@@ -385,7 +385,8 @@ async def list_topics(request: web.Request) -> web.Response:
         state = topic.state()
         if state.level >= min_level:
             entries.append(_topic_json(topic_id, state))
-    return _json(GoStruct([("link", link(request.path_qs)), ("topics", entries)]))
+    # the request's URL as sent (Go's ``r.URL.String()``: ``pattern=%2A`` stays escaped)
+    return _json(GoStruct([("link", link(request.raw_path)), ("topics", entries)]))
 
 
 @_answer
@@ -452,7 +453,7 @@ async def list_handlers(request: web.Request) -> web.Response:
     return _json(
         GoStruct(
             [
-                ("link", link(request.path_qs)),
+                ("link", link(request.raw_path)),
                 ("topic", topic_id),
                 ("handlers", [_handler_json(s) for s in specs]),
             ]
