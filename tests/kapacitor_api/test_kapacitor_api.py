@@ -36,7 +36,11 @@ HERE = Path(__file__).resolve().parent
 CASES = HERE / "cases"
 
 #: case → the Kapacitor behaviour it needs that Leyden does not match yet
-KNOWN_FAILURES: dict[str, str] = {}
+KNOWN_FAILURES: dict[str, str] = {
+    "TestServer_DoServiceTest-influxdb": "not yet: Leyden has no influxdb service test",
+    "TestServer_ListServiceTests-influxdb": "not yet: Leyden has no influxdb service test",
+    "TestServer_ListServiceTests-httppost": "not yet: Leyden has no httppost service test",
+}
 
 #: a ``"poll": true`` step is repeated until it matches (Go's ``httpGetRetry``), at most this long
 POLL_SECONDS = 10.0
@@ -71,7 +75,8 @@ def mismatch(exp: Any, got: Any, mode: str, where: str = "$") -> str | None:
     Matchers (strings): ``{{any}}`` any present value, ``{{time}}`` an RFC 3339 time,
     ``{{nonzero}}`` a present non-zero value, ``{{zero}}`` absent or zero, ``{{regex:…}}``
     a string matching the regular expression.  ``{"==": value}`` compares ``value`` exactly
-    even in ``"struct"`` mode (Go's ``map[string]interface{}`` fields).
+    even in ``"struct"`` mode (Go's ``map[string]interface{}`` fields); ``{"{{contains}}":
+    [entries]}`` wants each entry somewhere in the list (for one service of a longer list).
     """
     if isinstance(exp, str) and exp.startswith("{{") and exp.endswith("}}"):
         matcher = exp[2:-2]
@@ -87,6 +92,15 @@ def mismatch(exp: Any, got: Any, mode: str, where: str = "$") -> str | None:
         if matcher.startswith("regex:"):
             ok = isinstance(got, str) and re.fullmatch(matcher[6:], got, re.S)
             return None if ok else f"{where}: expected /{matcher[6:]}/, got {got!r}"
+    if isinstance(exp, dict) and list(exp) == ["{{contains}}"]:
+        # Go picks the entries it checks out of a longer list: each must be there
+        if not isinstance(got, list):
+            return f"{where}: expected a list, got {json.dumps(got)[:300]}"
+        for n, want in enumerate(exp["{{contains}}"]):
+            problems = [mismatch(want, g, mode, f"{where}[?]") for g in got]
+            if None not in problems:
+                return f"{where}: no entry matches expected entry {n}: {problems[0]}"
+        return None
     if isinstance(exp, dict) and list(exp) == ["=="]:
         # Go compares this value whole (a map[string]interface{}): every key
         return mismatch(exp["=="], got, "exact", where)
