@@ -40,6 +40,7 @@ KNOWN_FAILURES: dict[str, str] = {
     "TestServer_DoServiceTest-influxdb": "not yet: Leyden has no influxdb service test",
     "TestServer_ListServiceTests-influxdb": "not yet: Leyden has no influxdb service test",
     "TestServer_ListServiceTests-httppost": "not yet: Leyden has no httppost service test",
+    "TestServer_UpdateConfig-httppost": "not yet: the config API does not serve [[httppost]]",
 }
 
 #: a ``"poll": true`` step is repeated until it matches (Go's ``httpGetRetry``), at most this long
@@ -76,7 +77,8 @@ def mismatch(exp: Any, got: Any, mode: str, where: str = "$") -> str | None:
     ``{{nonzero}}`` a present non-zero value, ``{{zero}}`` absent or zero, ``{{regex:…}}``
     a string matching the regular expression.  ``{"==": value}`` compares ``value`` exactly
     even in ``"struct"`` mode (Go's ``map[string]interface{}`` fields); ``{"{{contains}}":
-    [entries]}`` wants each entry somewhere in the list (for one service of a longer list).
+    [entries]}`` wants each entry somewhere in the list (for one service of a longer list);
+    ``{"{{set}}": [values]}`` the same values in any order.
     """
     if isinstance(exp, str) and exp.startswith("{{") and exp.endswith("}}"):
         matcher = exp[2:-2]
@@ -101,6 +103,11 @@ def mismatch(exp: Any, got: Any, mode: str, where: str = "$") -> str | None:
             if None not in problems:
                 return f"{where}: no entry matches expected entry {n}: {problems[0]}"
         return None
+    if isinstance(exp, dict) and list(exp) == ["{{set}}"]:
+        # Go sorts both lists before it compares them
+        want = sorted(json.dumps(x) for x in exp["{{set}}"])
+        have = sorted(json.dumps(x) for x in got) if isinstance(got, list) else got
+        return None if want == have else f"{where}: expected {want} in any order, got {have}"
     if isinstance(exp, dict) and list(exp) == ["=="]:
         # Go compares this value whole (a map[string]interface{}): every key
         return mismatch(exp["=="], got, "exact", where)
