@@ -238,14 +238,46 @@ class _Server:
             self.runtime = None
 
 
-async def _tcp_sink() -> asyncio.Server:
-    """A TCP server that reads and forgets (the address of the Go tests' ``tcp`` handlers)."""
+class _TCPSink:
+    """A TCP server that keeps the JSON each connection sent: the Go tests'
+    ``alerttest.NewTCPServer``, the address of their ``tcp`` handlers."""
 
-    async def forget(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()
+    def __init__(self) -> None:
+        self.received: list[Any] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._read, "127.0.0.1", 0)
+        host, port = self.server.sockets[0].getsockname()[:2]
+        return f"{host}:{port}"
+
+    async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        data = await reader.read()
         writer.close()
+        decoder, text = json.JSONDecoder(), data.decode("utf-8", "replace").strip()
+        while text:  # one JSON value per alert, as Kapacitor's tcp handler writes them
+            value, end = decoder.raw_decode(text)
+            self.received.append(value)
+            text = text[end:].strip()
 
-    return await asyncio.start_server(forget, "127.0.0.1", 0)
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+async def _tcp_step(sink: _TCPSink, n: int, step: dict[str, Any]) -> None:
+    """``{"tcp": [alert data …]}``: what the TCP sink received, in order (polled: the
+    deliveries go through the outbox)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + POLL_SECONDS
+    while True:
+        problem = mismatch(step["tcp"], sink.received, step.get("match", "struct"), "$tcp")
+        if problem is None:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"step {n} (tcp): {problem}")
+        await asyncio.sleep(0.05)
 
 
 @pytest.mark.parametrize("case_dir", _params())
@@ -256,9 +288,8 @@ async def test_kapacitor_api_case(case_dir: Path, tmp_path: Path) -> None:
         path = tmp_path / "kapacitor.conf"
         path.write_text((case_dir / spec["config"]).read_text(encoding="utf-8"), "utf-8")
     config = load_config(str(path) if path else None, {}, integrations=INTEGRATIONS.sections())
-    sink = await _tcp_sink()
-    host, port = sink.sockets[0].getsockname()[:2]
-    saved: dict[str, Any] = {"TCP_ADDR": f"{host}:{port}"}
+    sink = _TCPSink()
+    saved: dict[str, Any] = {"TCP_ADDR": await sink.start()}
     server = _Server(config, tmp_path / "leyden.db")
     try:
         base = await server.start()
@@ -268,11 +299,13 @@ async def test_kapacitor_api_case(case_dir: Path, tmp_path: Path) -> None:
                     await server.close()
                     base = await server.start()
                     continue
+                if "tcp" in step:
+                    await _tcp_step(sink, n, step)
+                    continue
                 await _step(session, base, n, step, saved)
     finally:
         await server.close()
-        sink.close()
-        await sink.wait_closed()
+        await sink.close()
 
 
 def test_every_case_names_its_source() -> None:
