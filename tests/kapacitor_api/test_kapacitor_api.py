@@ -267,12 +267,15 @@ class _TCPSink:
 
 
 async def _tcp_step(sink: _TCPSink, n: int, step: dict[str, Any]) -> None:
-    """``{"tcp": [alert data …]}``: what the TCP sink received, in order (polled: the
-    deliveries go through the outbox)."""
+    """``{"tcp": [alert data …]}``: what the TCP sink received, in order, or sorted by time
+    then ID with ``"sort": "time,id"`` (polled: the deliveries go through the outbox)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + POLL_SECONDS
     while True:
-        problem = mismatch(step["tcp"], sink.received, step.get("match", "struct"), "$tcp")
+        got = list(sink.received)
+        if step.get("sort") == "time,id":  # the Go test sorts both lists so
+            got.sort(key=lambda d: (str(d.get("time")), str(d.get("id"))))
+        problem = mismatch(step["tcp"], got, step.get("match", "struct"), "$tcp")
         if problem is None:
             return
         if loop.time() > deadline:
