@@ -63,8 +63,10 @@ def _params() -> list[Any]:
 
 
 def _zero(value: Any) -> bool:
-    return value is None or (not isinstance(value, bool) and value in ("", 0, [], {})) or (
-        value is False
+    return (
+        value is None
+        or (not isinstance(value, bool) and value in ("", 0, [], {}))
+        or (value is False)
     )
 
 

@@ -303,7 +303,8 @@ def test_resolve_errors(
         make_config(workspace="b", default=False, enabled=False),
     )
     with pytest.raises(
-        DiscordError, match=r'^workspace id not found: "x" is not configured; configured workspaces: a, b$'
+        DiscordError,
+        match=r'^workspace id not found: "x" is not configured; configured workspaces: a, b$',
     ):
         service.resolve("x")
     with pytest.raises(DiscordError, match=r'^discord workspace "b" is not enabled$'):
@@ -425,7 +426,10 @@ async def test_send_is_one_attempt_and_hands_back_discords_hint(
 @pytest.mark.parametrize(
     ("opts", "reason"),
     [
-        (Opts(workspace="nope"), 'workspace id not found: "nope" is not configured; configured workspaces: a'),
+        (
+            Opts(workspace="nope"),
+            'workspace id not found: "nope" is not configured; configured workspaces: a',
+        ),
         (Opts(embed_title="{{ .ID "), "invalid embed-title template '{{ .ID '"),
     ],
 )
