@@ -209,7 +209,7 @@ SCENARIOS: dict[str, list[Step]] = {
             "PATCH",
             f"{TEMPLATES}/testTemplateID",
             {"id": "newTemplateID", "script": "stream"},
-            500,
+            400,  # Kapacitor: 500
             None,
         ),
         *[
