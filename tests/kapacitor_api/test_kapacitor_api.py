@@ -1,11 +1,11 @@
 """Kapacitor's HTTP API tests, replayed as data against a live Leyden server.
 
 Each folder under ``cases/`` is one Go test of influxdata/kapacitor's ``server/server_test.go``
-or ``client/v1/client_test.go`` (or one entry of a table test): the HTTP requests the Go client
-makes, in order, and what the Go test asserts about each answer (see ``README.md`` for the
-format and the matchers).  Every case gets a fresh server: the aiohttp application of
-:func:`leyden.server.app.create_app` over a runtime built by the composition root (as
-``leyden serve`` builds it), on a loopback port, with the store in memory.
+(or one entry of a table test): the HTTP requests the Go client makes, in order, and what the
+Go test asserts about each answer (see ``README.md`` for the format and the matchers).  Every case gets a fresh server: the aiohttp application of
+:func:`leyden.server.app.create_app` over a runtime built by the composition root (the
+``make_runtime`` fixture, as ``leyden serve`` builds it), on a loopback port, with its SQLite
+store in the test's folder (so a case can restart the server on it).
 
 Cases that Leyden answers differently on purpose carry ``deliberate_difference`` (the reason)
 and are skipped; ``KNOWN_FAILURES`` names differences not fixed yet.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,12 +26,13 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from yarl import URL
 
-from leyden.clock import WallClock
 from leyden.config import Config, load_config
 from leyden.notify import INTEGRATIONS
-from leyden.runtime import Runtime, build_runtime
+from leyden.runtime import Runtime
 from leyden.server.app import create_app
-from leyden.store import Store
+
+#: ``make_runtime(config, db=…)`` (``tests/conftest.py``): a runtime as ``leyden serve`` builds
+MakeRuntime = Callable[..., Runtime]
 
 HERE = Path(__file__).resolve().parent
 CASES = HERE / "cases"
@@ -220,13 +222,13 @@ class _Server:
     """A Leyden server for one case: the app over a runtime on a SQLite file, on loopback;
     ``restart()`` closes it and starts a new one on the same file (Go's ``s.Restart()``)."""
 
-    def __init__(self, config: Config, db: Path) -> None:
-        self.config, self.db = config, db
+    def __init__(self, make_runtime: MakeRuntime, config: Config, db: Path) -> None:
+        self.make_runtime, self.config, self.db = make_runtime, config, db
         self.server: TestServer | None = None
         self.runtime: Runtime | None = None
 
     async def start(self) -> str:
-        self.runtime = build_runtime(self.config, store=Store(self.db), clock=WallClock())
+        self.runtime = self.make_runtime(self.config, db=self.db)
         self.server = TestServer(create_app(self.runtime), host="127.0.0.1")
         await self.server.start_server()
         return str(self.server.make_url("")).rstrip("/")
@@ -286,7 +288,9 @@ async def _tcp_step(sink: _TCPSink, n: int, step: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("case_dir", _params())
-async def test_kapacitor_api_case(case_dir: Path, tmp_path: Path) -> None:
+async def test_kapacitor_api_case(
+    case_dir: Path, tmp_path: Path, make_runtime: MakeRuntime
+) -> None:
     spec = json.loads((case_dir / "case.json").read_text(encoding="utf-8"))
     path = None
     if spec.get("config"):
@@ -295,7 +299,7 @@ async def test_kapacitor_api_case(case_dir: Path, tmp_path: Path) -> None:
     config = load_config(str(path) if path else None, {}, integrations=INTEGRATIONS.sections())
     sink = _TCPSink()
     saved: dict[str, Any] = {"TCP_ADDR": await sink.start()}
-    server = _Server(config, tmp_path / "leyden.db")
+    server = _Server(make_runtime, config, tmp_path / "leyden.db")
     try:
         base = await server.start()
         async with ClientSession() as session:
@@ -317,6 +321,6 @@ def test_every_case_names_its_source() -> None:
     """A case says which Go test it is (file, function) and what it requests."""
     for d in sorted(p for p in CASES.iterdir() if p.is_dir()):
         spec = json.loads((d / "case.json").read_text(encoding="utf-8"))
-        assert spec["source"]["file"] in ("server/server_test.go", "client/v1/client_test.go")
+        assert spec["source"]["file"] == "server/server_test.go", d.name
         assert d.name.split("-")[0] == spec["source"]["func"], d.name
         assert spec["steps"], d.name
