@@ -39,8 +39,6 @@ CASES = HERE / "cases"
 
 #: case → the Kapacitor behaviour it needs that Leyden does not match yet
 KNOWN_FAILURES: dict[str, str] = {
-    "TestServer_DoServiceTest-influxdb": "not yet: Leyden has no influxdb service test",
-    "TestServer_ListServiceTests-influxdb": "not yet: Leyden has no influxdb service test",
     "TestServer_ListServiceTests-httppost": "not yet: Leyden has no httppost service test",
     "TestServer_UpdateConfig-httppost": "not yet: the config API does not serve [[httppost]]",
 }
