@@ -166,12 +166,19 @@ def test_delete_topic_handlers_and_topics(server: LiveServer, tmp_path: Path) ->
     server.write("cpu,host=a v=12 1000000000\n")
     server.write("mem,host=a v=12 1000000000\n")  # no task reads mem
     assert server.cli("delete", "topics", "c*") == (0, "", "")
-    # The topic's events are gone; its handler stays attached (Leyden keeps handlers).
+    # The topic is gone, as in Kapacitor; its handler stays attached (Leyden keeps handlers)
+    # and it is listed again at its next event.
     _, out, _ = server.cli("list", "topics")
-    assert out == "ID  Level     Collected\ncpu OK                0\n"
+    assert "cpu" not in out
+    # the CLI lists handlers per listed topic, as Kapacitor's does
+    assert server.cli("list", "topic-handlers")[1].splitlines()[1:] == []
+    server.write("cpu,host=a v=13 2000000000\n")
+    _, out, _ = server.cli("list", "topics")
+    assert out.splitlines()[1].split() == ["cpu", "CRITICAL", "1"]
     assert server.cli("list", "topic-handlers")[1].splitlines()[1:] == [
         "cpu        keep       log        "
     ]
+    assert (tmp_path / "keep").read_text().count("\n") == 2  # both events reached the handler
 
 
 # --- errors ---------------------------------------------------------------------------------

@@ -347,7 +347,7 @@ def test_idle_barrier_fires_on_the_task_clock_and_deletes_the_group() -> None:
     clock.advance_to(T0 + 8 * S)
     assert [(b.group, b.time) for b in out.barriers] == [("host=a", T0 + 8 * S)]
     assert out.deleted == ["host=a"]
-    assert task.http_out()["out"] == {}  # httpOut forgot the deleted group
+    assert task.http_out()["out"] == {"series": None}  # httpOut forgot the deleted group
     clock.advance_to(T0 + 100 * S)
     assert len(out.barriers) == 1  # a deleted group's timer is gone
 

@@ -67,7 +67,7 @@ def test_a_batch_task_reads_no_written_point() -> None:
     router = Router()
     task.start(router)
     router.write_points("db", "rp", [WirePoint("cpu", {"host": "a"}, {"mean": 1.0}, 1)])
-    assert task.http_out()["out"] == {}
+    assert task.http_out()["out"] == {"series": None}
     assert task.query_nodes[0].stats.collected == 0
 
 

@@ -279,7 +279,10 @@ async def test_a_disabled_or_missing_workspace_is_a_permanent_failure() -> None:
     assert result.outcome == "permanent"
     assert "slack is not enabled" in result.reason
     result = await SlackHandler(slack, SlackOptions(workspace="x")).send([make_event()])
-    assert result.reason == 'slack workspace "x" is not configured; configured workspaces: ""'
+    assert result.reason == (
+        'slack workspace "x" is not configured; '
+        "configured workspaces: the unnamed default (used when the name is left empty)"
+    )
 
 
 def test_rate_limits_per_webhook_and_per_token_and_channel() -> None:

@@ -222,3 +222,16 @@ async def test_service_test_disabled_default_workspace_fails_with_reason(server:
     body = await resp.json()
     assert body["success"] is False
     assert "not enabled" in body["message"]
+
+
+async def test_service_test_unknown_discord_workspace(server: Any) -> None:
+    """Kapacitor's text (``workspace id not found``), then the workspaces there are; the
+    embedded default is the unnamed one, named in words rather than as ``""``."""
+    client, _, _ = server
+    resp = await client.post("/kapacitor/v1/service-tests/discord", json={"workspace": "nope"})
+    assert resp.status == 200
+    assert await resp.json() == {
+        "success": False,
+        "message": 'workspace id not found: "nope" is not configured; configured workspaces: '
+        "the unnamed default (used when the name is left empty)",
+    }

@@ -240,7 +240,7 @@ def _jwt(claims: dict[str, Any], secret: str = SECRET, alg: str = "HS256") -> st
             401,
             "invalid token: signature is invalid",
         ),
-        (_jwt({"username": "reader", "exp": 1}), 401, "invalid token: token is expired"),
+        (_jwt({"username": "reader", "exp": 1}), 401, "invalid token: Token is expired"),
         (_jwt({"username": "reader"}), 401, "token expiration required"),
         (_jwt({"username": 7, "exp": 4_000_000_000}), 401, "username in token must be a string"),
         (_jwt({"username": "", "exp": 4_000_000_000}), 401, "token must contain a username"),

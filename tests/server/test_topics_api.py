@@ -197,7 +197,8 @@ async def test_events(client: TestClient) -> None:
     status, body = await answer(await client.get(f"{TOPICS}/cpu/events/nope"))
     assert status == 404 and body["error"] == 'unknown event "nope" in topic "cpu"'
     status, body = await answer(await client.get(f"{TOPICS}/other/events"))
-    assert status == 500 and body["error"] == 'failed to get topic events: unknown topic "other"'
+    # Kapacitor answers 500; the unknown topic is the client's mistake
+    assert status == 404 and body["error"] == 'failed to get topic events: unknown topic "other"'
 
 
 async def test_delete_topic_clears_events_and_keeps_handlers(
@@ -212,10 +213,19 @@ async def test_delete_topic_clears_events_and_keeps_handlers(
     await write(client, "cpu,host=a v=12 1000000000\n")
     resp = await client.delete(f"{TOPICS}/cpu")
     assert resp.status == 204 and await resp.text() == ""
-    _, body = await answer(await client.get(f"{TOPICS}/cpu/events"))
-    assert body["events"] == []
+    # gone from the topic API, as in Kapacitor ...
+    status, body = await answer(await client.get(f"{TOPICS}/cpu/events"))
+    assert status == 404 and body["error"] == 'failed to get topic events: unknown topic "cpu"'
+    assert (await client.get(f"{TOPICS}/cpu")).status == 404
+    _, body = await answer(await client.get(TOPICS))
+    assert "cpu" not in [t["id"] for t in body["topics"]]
+    # ... but its handlers stay (and stay attached: Kapacitor loses them until a restart)
     _, body = await answer(await client.get(f"{TOPICS}/cpu/handlers"))
     assert [h["id"] for h in body["handlers"]] == ["log"]
+    await write(client, "cpu,host=a v=12 2000000000\n")
+    _, body = await answer(await client.get(f"{TOPICS}/cpu/events"))
+    assert [e["id"] for e in body["events"]] == ["cpu:host=a"]
+    assert len(log.read_text().splitlines()) == 2
     assert (await client.delete(f"{TOPICS}/never-existed")).status == 204
 
 

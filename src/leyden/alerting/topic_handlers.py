@@ -348,11 +348,15 @@ class TopicHandlers:
         self._detach(entry, dead_reason=f"topic handler {topic}/{handler_id} was deleted")
 
     def delete_topic(self, topic: str) -> None:
-        """Forget a topic's events (memory and store); its handlers are attached again."""
+        """Forget a topic's events (memory and store); its handlers are attached again.
+
+        Kapacitor drops the topic, so it is no longer listed, but also its handlers, until a
+        restart; here they stay attached and the topic is listed again at its next event."""
         self.alerts.topics.delete_topic(topic)
         for entry in self._entries.get(topic, {}).values():
             entry.handler = None  # closed with the topic's queues
             self._start(entry)
+        self.alerts.topics.unlist(topic)
 
     # --- start ---------------------------------------------------------------------------
 

@@ -162,6 +162,9 @@ class Topic:
         self.delivery_errors = 0
         #: replaced, never changed in place: a turn's pending events keep the tuple they saw
         self.attached: tuple[_Attached, ...] = ()
+        #: False after a ``DELETE`` of the topic while its handlers stay attached: the API does
+        #: not show it (Kapacitor drops it) until an event arrives again
+        self.listed = True
 
     def restore(self, states: Mapping[str, EventState]) -> None:
         """Replace the remembered states (from the store at start)."""
@@ -187,6 +190,7 @@ class Topic:
         """Remember ``state`` as the latest for its ID; the previous one, if any."""
         previous = self.events.get(state.id)
         self.events[state.id] = state
+        self.listed = True
         return previous
 
     def latest_event(self, event_id: str) -> Event | None:
@@ -249,6 +253,17 @@ class Topics:
 
     def get(self, topic_id: str) -> Topic | None:
         return self._topics.get(topic_id)
+
+    def listed(self, topic_id: str) -> Topic | None:
+        """The topic as the API shows it: not one deleted since its last event."""
+        topic = self._topics.get(topic_id)
+        return topic if topic is not None and topic.listed else None
+
+    def unlist(self, topic_id: str) -> None:
+        """Hide a deleted topic that stays open for its handlers, until its next event."""
+        topic = self._topics.get(topic_id)
+        if topic is not None:
+            topic.listed = False
 
     def ensure(self, topic_id: str) -> Topic:
         """The topic, created (and restored from the store) if it is not open."""

@@ -51,8 +51,9 @@ def _row(
 
 
 def result(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """A ``models.Result`` holding ``rows`` (``{"series": [...]}``; no series → ``{}``)."""
+    """A ``models.Result`` holding ``rows``: ``{"series": [...]}``, and ``{"series": null}``
+    when there are none (its ``Series`` field has no ``omitempty``: an ``httpOut`` before any
+    data answers that, ``TestServer_StreamTask``)."""
     out: dict[str, Any] = GoStruct(type_name="models.Result")
-    if rows:
-        out["series"] = rows
+    out["series"] = rows or None
     return out

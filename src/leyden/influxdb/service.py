@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from leyden.config import InfluxDBConfig
 from leyden.engine.influx import InfluxDBCluster, InfluxDBError, Series
+from leyden.go.types import go_quote
 from leyden.influxdb.client import HTTPCluster, host_of
 from leyden.influxdb.subscriptions import SUB_PREFIX, SubscriptionLinker, destination
 
@@ -115,6 +116,24 @@ class InfluxDBService:
 
     def names(self) -> list[str]:
         return list(self._clusters)
+
+    # --- the service test (``POST /kapacitor/v1/service-tests/influxdb``) -------------------
+
+    def default_test_options(self) -> dict[str, str]:
+        """Kapacitor's ``testOptions``: a cluster name, empty by default."""
+        return {"cluster": ""}
+
+    async def test(self, options: Mapping[str, object]) -> tuple[bool, str]:
+        """Ping the enabled cluster ``options["cluster"]``, with Kapacitor's texts."""
+        name = str(options.get("cluster", ""))
+        cluster = self._clusters.get(name)
+        if cluster is None:
+            return False, f"cluster {go_quote(name)} is not enabled or does not exist"
+        try:
+            await cluster.ping()
+        except InfluxDBError as exc:
+            return False, f"failed to ping the influxdb cluster {go_quote(name)}: {exc}"
+        return True, ""
 
     # --- life ------------------------------------------------------------------------------
 

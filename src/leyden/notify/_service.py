@@ -47,9 +47,15 @@ NOT_ENABLED = "service is not enabled"
 C = TypeVar("C", bound=Section)
 
 
+#: how messages name the unnamed (default) element of a ``[[list]]`` section
+UNNAMED = "the unnamed default (used when the name is left empty)"
+
+
 def format_names(names: Sequence[str]) -> str:
-    """``"a", "b"`` for messages; ``none`` when there are none; the unnamed one as ``""``."""
-    return ", ".join(f'"{n}"' for n in names) if names else "none"
+    """``"a", "b"`` for messages; ``none`` when there are none; the unnamed one last, in words
+    (``""`` alone read as a typo)."""
+    shown = [f'"{n}"' for n in names if n] + ([UNNAMED] if "" in names else [])
+    return ", ".join(shown) or "none"
 
 
 def check_workspaces(spec: SectionSpec, sections: Sequence[Any], *, where: str, title: str) -> None:

@@ -260,7 +260,7 @@ class Authenticator:
             and expires > 0
             and self._clock() >= expires
         ):
-            raise invalid("token is expired")
+            raise invalid("Token is expired")  # jwt-go's text, as Kapacitor answers
         return claims
 
     def from_request(self, request: web.BaseRequest) -> AuthUser:

@@ -1,7 +1,8 @@
 """Kapacitor's ``/kapacitor/v1/service-tests``: try an integration from the API or the CLI.
 
 Every integration that says it has a service test (:data:`leyden.notify.INTEGRATIONS`, the
-``service_test`` flag) is listed with its default options, and ``POST`` runs it with the
+``service_test`` flag) and ``influxdb`` (ping a ``[[influxdb]]`` cluster) is listed with its
+default options, and ``POST`` runs it with the
 options given over those defaults.  The answer is Kapacitor's ``{"success", "message"}``; a
 failed test is still a 200, as in Kapacitor.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +18,7 @@ from aiohttp import web
 from leyden import API_BASE
 from leyden.go.types import GoStruct
 from leyden.notify import INTEGRATIONS
+from leyden.runtime import Runtime
 from leyden.server._http import SERVICES_KEY, error_response, json_response, link
 
 __all__ = ["install"]
@@ -29,18 +30,22 @@ def _entry(name: str, options: dict[str, Any]) -> dict[str, Any]:
     return {"link": link(f"{PATH}/{name}"), "name": name, "options": GoStruct(options)}
 
 
-def _testable(services: Mapping[str, Any]) -> dict[str, Any]:
-    """Name → running service of every integration that can be tested."""
-    return {
+def _testable(runtime: Runtime) -> dict[str, Any]:
+    """Name → running service of every integration that can be tested, and ``influxdb``
+    (the ``[[influxdb]]`` clusters, core rather than an integration)."""
+    services = runtime.integrations
+    found: dict[str, Any] = {
         i.kind: services[i.kind]
         for i in INTEGRATIONS
         if i.service_test and services.get(i.kind) is not None
     }
+    found["influxdb"] = runtime.influxdb
+    return found
 
 
 async def list_service_tests(request: web.Request) -> web.Response:
     pattern = request.query.get("pattern", "*") or "*"
-    services = _testable(request.app[SERVICES_KEY].integrations)
+    services = _testable(request.app[SERVICES_KEY])
     entries = [
         _entry(name, service.default_test_options())
         for name, service in sorted(services.items())
@@ -51,7 +56,7 @@ async def list_service_tests(request: web.Request) -> web.Response:
 
 async def get_service_test(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    service = _testable(request.app[SERVICES_KEY].integrations).get(name)
+    service = _testable(request.app[SERVICES_KEY]).get(name)
     if service is None:
         return error_response(f'service "{name}" not found', 404)
     return json_response(_entry(name, service.default_test_options()))
@@ -59,7 +64,7 @@ async def get_service_test(request: web.Request) -> web.Response:
 
 async def run_service_test(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    service = _testable(request.app[SERVICES_KEY].integrations).get(name)
+    service = _testable(request.app[SERVICES_KEY]).get(name)
     if service is None:
         return error_response(f'service "{name}" not found', 404)
     raw = await request.read()

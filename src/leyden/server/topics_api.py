@@ -379,19 +379,20 @@ async def list_topics(request: web.Request) -> web.Response:
     topics = _registry(request).alerts.topics
     entries = []
     for topic_id in topics.ids():
-        topic = topics.get(topic_id)
+        topic = topics.listed(topic_id)
         if topic is None or not path_match(pattern, topic_id):
             continue
         state = topic.state()
         if state.level >= min_level:
             entries.append(_topic_json(topic_id, state))
-    return _json(GoStruct([("link", link(request.path_qs)), ("topics", entries)]))
+    # the request's URL as sent (Go's ``r.URL.String()``: ``pattern=%2A`` stays escaped)
+    return _json(GoStruct([("link", link(request.raw_path)), ("topics", entries)]))
 
 
 @_answer
 async def get_topic(request: web.Request) -> web.Response:
     topic_id = request.match_info["topic"]
-    topic = _registry(request).alerts.topics.get(topic_id)
+    topic = _registry(request).alerts.topics.listed(topic_id)
     if topic is None:
         raise _APIError(f"unknown topic: {go_quote(topic_id)}", 404)
     state = topic.state()
@@ -412,9 +413,9 @@ async def delete_topic(request: web.Request) -> web.Response:
 async def list_events(request: web.Request) -> web.Response:
     topic_id = request.match_info["topic"]
     min_level = _parse_level(request.query.get("min-level", ""))
-    topic = _registry(request).alerts.topics.get(topic_id)
-    if topic is None:
-        raise _APIError(f"failed to get topic events: unknown topic {go_quote(topic_id)}", 500)
+    topic = _registry(request).alerts.topics.listed(topic_id)
+    if topic is None:  # Kapacitor: 500, though the topic named is the client's mistake
+        raise _APIError(f"failed to get topic events: unknown topic {go_quote(topic_id)}", 404)
     events = [
         _event_json(topic_id, event_id, state)
         for event_id, state in topic.event_states(min_level).items()
@@ -434,7 +435,7 @@ async def list_events(request: web.Request) -> web.Response:
 async def get_event(request: web.Request) -> web.Response:
     topic_id = request.match_info["topic"]
     event_id = request.match_info["event"]
-    topic = _registry(request).alerts.topics.get(topic_id)
+    topic = _registry(request).alerts.topics.listed(topic_id)
     state = topic.event_state(event_id) if topic is not None else None
     if state is None:
         raise _APIError(f"unknown event {go_quote(event_id)} in topic {go_quote(topic_id)}", 404)
@@ -452,7 +453,7 @@ async def list_handlers(request: web.Request) -> web.Response:
     return _json(
         GoStruct(
             [
-                ("link", link(request.path_qs)),
+                ("link", link(request.raw_path)),
                 ("topic", topic_id),
                 ("handlers", [_handler_json(s) for s in specs]),
             ]

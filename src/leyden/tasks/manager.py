@@ -413,8 +413,9 @@ class TaskManager:
         )
         renamed = new_id != original.id
         if renamed and self.store.get_task(new_id) is not None:
+            # Kapacitor answers 500; the name clash is the client's mistake (issue 16)
             raise TaskRequestError(
-                "failed to create new task during ID change: task already exists", 500
+                "failed to create new task during ID change: task already exists", 400
             )
         relinked = renamed or template_id != original.template_id
         if template_id and relinked and self.templates is not None:

@@ -266,8 +266,9 @@ class TemplateManager:
         task_ids = self.store.template_tasks(original.id)
         if new_id != original.id:
             if self.store.get_template(new_id) is not None:
+                # Kapacitor answers 500; the name clash is the client's mistake (issue 16)
                 raise TaskRequestError(
-                    "failed to create new template for ID change: template already exists", 500
+                    "failed to create new template for ID change: template already exists", 400
                 )
             self.store.put_template(updated, replaces=original.id)
         else:

@@ -303,7 +303,8 @@ def test_resolve_errors(
         make_config(workspace="b", default=False, enabled=False),
     )
     with pytest.raises(
-        DiscordError, match=r'^workspace "x" is not configured; configured workspaces: a, b$'
+        DiscordError,
+        match=r'^workspace id not found: "x" is not configured; configured workspaces: a, b$',
     ):
         service.resolve("x")
     with pytest.raises(DiscordError, match=r'^discord workspace "b" is not enabled$'):
@@ -354,7 +355,7 @@ def test_update_replaces_all_workspaces_or_nothing(
     service = services(make_config(workspace="a", url="http://127.0.0.1:9/a"))
     service.update([make_config(workspace="c", url="http://127.0.0.1:9/c")])
     assert service.workspace_names() == ["c"]
-    with pytest.raises(DiscordError, match='workspace "a" is not configured'):
+    with pytest.raises(DiscordError, match='workspace id not found: "a" is not configured'):
         service.resolve("a")
     missing = str(tmp_path / "missing-ca.pem")
     with pytest.raises(
@@ -425,7 +426,10 @@ async def test_send_is_one_attempt_and_hands_back_discords_hint(
 @pytest.mark.parametrize(
     ("opts", "reason"),
     [
-        (Opts(workspace="nope"), 'workspace "nope" is not configured; configured workspaces: a'),
+        (
+            Opts(workspace="nope"),
+            'workspace id not found: "nope" is not configured; configured workspaces: a',
+        ),
         (Opts(embed_title="{{ .ID "), "invalid embed-title template '{{ .ID '"),
     ],
 )
@@ -510,8 +514,7 @@ def test_default_test_options(
         "avatar-url": LOGO,
         "embed-title": "Kapacitor Alert",
         "time-val": "1970-01-01T00:00:01Z",
-        "timestamp": None,
-    }
+    }  # Kapacitor's keys only: ``timestamp`` is accepted but not listed
     assert services().default_test_options()["workspace"] == ""
 
 
@@ -596,7 +599,10 @@ async def test_service_test_options_are_used_as_given(
         ({"channel": "x"}, "unknown discord test option(s): channel; valid options: workspace,"),
         ({"timestamp": "true"}, "\"timestamp\" must be true or false, got 'true'"),
         ({"message": 3}, '"message" must be a string, got 3'),
-        ({"workspace": "nope"}, 'workspace "nope" is not configured; configured workspaces: a'),
+        (
+            {"workspace": "nope"},
+            'workspace id not found: "nope" is not configured; configured workspaces: a',
+        ),
     ],
 )
 async def test_service_test_rejects_bad_options(

@@ -148,7 +148,9 @@ class AggregateHandler:
                 duration=Duration(duration),
                 level=level,
             ),
-            data=EventData(result={"series": series} if series else {}),
+            # Kapacitor builds a fresh alert.Event: its data is not recoverable
+            # (TestServer_Alert_Aggregate expects recoverable false)
+            data=EventData(recoverable=False, result={"series": series} if series else {}),
         )
         self._collect(aggregate)
         return aggregate

@@ -46,6 +46,7 @@ from leyden.notify._http import (
     build_ssl_context,
     url_fingerprint,
 )
+from leyden.notify._service import UNNAMED
 from leyden.notify.base import IntegrationError
 from leyden.notify.discord.config import DiscordConfig
 from leyden.notify.discord.incidents import (
@@ -123,8 +124,8 @@ def _bool_option(where: str, key: str, value: Any) -> bool | None:
 
 
 def format_workspace_names(names: list[str]) -> str:
-    """Workspace names for a message: the unnamed default as ``""``, ``none`` for no names."""
-    return ", ".join(f'"{n}"' if n == "" else n for n in names) or "none"
+    """Workspace names for a message: the unnamed default last, in words; ``none`` for none."""
+    return ", ".join([n for n in names if n] + ([UNNAMED] if "" in names else [])) or "none"
 
 
 class DiscordOptionError(DiscordError):
@@ -495,8 +496,9 @@ class DiscordService:
         else:
             found = state.by_name.get(name)
             if found is None:
+                # Kapacitor's text first ("workspace id not found"), then which ones exist
                 raise DiscordError(
-                    f'workspace "{name}" is not configured; configured workspaces: '
+                    f'workspace id not found: "{name}" is not configured; configured workspaces: '
                     + format_workspace_names(state.names)
                 )
             config = found
@@ -757,18 +759,20 @@ class DiscordService:
             "avatar-url": TEST_AVATAR_URL,
             "embed-title": TEST_EMBED_TITLE,
             "time-val": TEST_TIME,
-            "timestamp": None,
         }
 
     def _test_payload(self, options: Mapping[str, Any]) -> tuple[DiscordConfig, dict[str, Any]]:
         defaults = self.default_test_options()
-        unknown = sorted(str(k) for k in options if k not in defaults)
+        # ``timestamp`` (Leyden's: show the time or not; the workspace's setting when absent)
+        # is accepted but not listed, so the listed options are Kapacitor's
+        valid = [*defaults, "timestamp"]
+        unknown = sorted(str(k) for k in options if k not in valid)
         if unknown:
             raise DiscordError(
                 f"unknown discord test option(s): {', '.join(unknown)}; "
-                f"valid options: {', '.join(defaults)}"
+                f"valid options: {', '.join(valid)}"
             )
-        merged = {**defaults, **options}
+        merged = {**defaults, "timestamp": None, **options}
         where = "discord test option"
         text = {
             key: _string_option(where, key, merged[key])
