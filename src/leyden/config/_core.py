@@ -93,9 +93,10 @@ class HTTPConfig(Section):
 def _is_origin(origin: str) -> bool:
     parts = urllib.parse.urlsplit(origin)
     return (
-        parts.scheme in ("http", "https")
+        parts.scheme.lower() in ("http", "https")
         and bool(parts.netloc)
-        and not (parts.path or parts.query or parts.fragment)
+        and parts.path in ("", "/")
+        and not (parts.query or parts.fragment)
     )
 
 

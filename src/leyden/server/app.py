@@ -56,10 +56,6 @@ async def _common_headers(request: web.Request, handler: Handler) -> web.StreamR
     response.headers["X-Kapacitor-Version"] = KAPACITOR_VERSION
     request_id = request.headers.get("Request-Id") or str(uuid.uuid1())
     response.headers["Request-Id"] = request_id
-    if "Origin" in request.headers:
-        response.headers["Access-Control-Allow-Origin"] = request.headers["Origin"]
-        response.headers["Access-Control-Allow-Methods"] = "DELETE, GET, OPTIONS, PATCH, POST, PUT"
-        response.headers["Access-Control-Allow-Headers"] = "Accept, Authorization, Content-Type"
     return response
 
 
