@@ -321,6 +321,8 @@ async def test_an_unknown_or_bad_selection_is_said(open_server: Open) -> None:
         assert "no event 'x' in topic 'nope' (any more)" in text
         text = _text(await page(client, "/status?delivery=12x"))
         assert 'invalid delivery ID "12x": want a number' in text
+        text = _text(await page(client, "/status?delivery=" + "9" * 30))
+        assert "want a number below 2^63" in text
         text = _text(await page(client, "/status?delivery=404"))
         assert "no delivery with ID 404" in text
 

@@ -35,6 +35,7 @@ from aiohttp import web
 
 from leyden import KAPACITOR_VERSION
 from leyden.notify.discord.service import DiscordService
+from leyden.server import deliveries_api
 from leyden.server._http import SERVICES_KEY
 from leyden.server.auth import BROWSER_PATHS_KEY, USER_KEY, Privilege, api_resource
 from leyden.server.metrics import engine_snapshot
@@ -80,9 +81,10 @@ def _selection(request: web.Request) -> tuple[view.Selection, str]:
     query = request.query
     text = query.get("delivery", "")
     if text:
-        if not text.isascii() or not text.isdigit():
-            return view.Selection(), f'invalid delivery ID "{text}": want a number'
-        return view.Selection(delivery=int(text)), ""
+        parsed = deliveries_api.parse_delivery_id(text)
+        if isinstance(parsed, str):
+            return view.Selection(), parsed
+        return view.Selection(delivery=parsed), ""
     return view.Selection(topic=query.get("topic", ""), event=query.get("event", "")), ""
 
 
