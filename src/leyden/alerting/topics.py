@@ -284,7 +284,9 @@ class Topics:
 
     def update_event(self, topic_id: str, state: EventState) -> None:
         """Set an event's state without handling it (alert-state restore); persisted too."""
-        self.ensure(topic_id).update_event(state)
+        topic = self.ensure(topic_id)
+        topic.update_event(state)
+        topic.latest_data.pop(state.id, None)  # what it was about no longer goes with it
         if self.store is not None:
             self._pending.append((topic_id, Event(topic_id, state, _NO_DATA), (), True))
             self._schedule()
