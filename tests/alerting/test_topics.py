@@ -298,16 +298,16 @@ async def test_the_latest_event_keeps_its_data_but_not_its_result() -> None:
     )
     assert latest.data.result == {}
     assert topic.latest_event("nope") is None
-    # a state set without an event (an alert node restoring its state) has no data of its own
-    topics.update_event("t", event(Level.OK, id="a", time_s=3).state)
-    restored_here = topic.latest_event("a")
-    assert restored_here is not None and restored_here.state.level == Level.OK
-    assert restored_here.data == EventData() and restored_here.previous_level == Level.OK
     topics.close_topic("t")
     again = Topics(store=store, dispatcher=Dispatcher(MemoryOutbox()))
     restored = again.ensure("t").latest_event("a")
     assert restored is not None and restored.state.level == Level.CRITICAL
     assert restored.data == EventData() and restored.previous_level == Level.OK
+    # a state set without an event (an alert node restoring its state) has no data of its own
+    topics.update_event("t", event(Level.OK, id="a", time_s=3).state)
+    restored_here = topic.latest_event("a")
+    assert restored_here is not None and restored_here.state.level == Level.OK
+    assert restored_here.data == EventData() and restored_here.previous_level == Level.OK
 
 
 class CountingParts:
