@@ -64,6 +64,10 @@ _MAX_KEY_LENGTH = 65535
 # A quoted string may hold raw newlines; stop looking for its end after this many characters.
 _MAX_JOINED_LINE = 1 << 20
 _TEXT_LIMIT = 120
+# int64 and uint64 have at most 20 digits; longer digit strings (after leading zeros) are out of
+# range whatever they say, and Python's int() refuses over 4,300 digits (sys.int_info), so the
+# exact parser decides their range from their length instead of converting them.
+_MAX_INT_DIGITS = 20
 
 FieldValue = float | int | bool | str
 
@@ -490,9 +494,12 @@ def _parse_line(s: str, mult: int, default_time: int) -> WirePoint:
     raw = s[ts_start:i]
     if not _INT_RE.fullmatch(raw):
         raise _Bad(ts_start, f"invalid timestamp {_show(raw)}: it must be an integer")
-    ts = int(raw)
-    if not _INT64_MIN <= ts <= _INT64_MAX:
-        raise _Bad(ts_start, f"timestamp {_show(raw)} is out of the int64 range")
+    ts = _bounded_int(raw)
+    if ts is None or not _INT64_MIN <= ts <= _INT64_MAX:
+        raise _Bad(
+            ts_start,
+            f"timestamp {_show(raw)}{_digits(raw)} is out of the int64 range: value out of range",
+        )
     ts *= mult
     if not _MIN_NANO_TIME <= ts <= _MAX_NANO_TIME:
         raise _Bad(
@@ -634,15 +641,34 @@ def _scan_fields(s: str, i: int, key_len: int) -> tuple[dict[str, FieldValue], i
             raise _Bad(i, "missing field after ','")
 
 
+def _bounded_int(text: str) -> int | None:
+    """``int(text)`` for a digit string with an optional '-', or None when it has more digits
+    than any int64 or uint64 (never a ValueError for a long one)."""
+    negative = text[:1] == "-"
+    digits = (text[1:] if negative else text).lstrip("0")
+    if len(digits) > _MAX_INT_DIGITS:
+        return None
+    value = int(digits) if digits else 0  # int() counts leading zeros against its limit
+    return -value if negative else value
+
+
+def _digits(text: str) -> str:
+    """`` (5000 digits)`` after a number too long to show whole, else nothing."""
+    count = len(text) - (text[:1] == "-")
+    return f" ({count} digits)" if len(text) > 40 else ""
+
+
 def _field_value(raw: str, key: str, pos: int) -> FieldValue:
     first = raw[0]
     if first in "-.0123456789" or first in "Nn":
         last = raw[-1]
         if last == "i" and _INT_RE.fullmatch(raw, 0, len(raw) - 1):
-            value = int(raw[:-1])
-            if not _INT64_MIN <= value <= _INT64_MAX:
+            value = _bounded_int(raw[:-1])
+            if value is None or not _INT64_MIN <= value <= _INT64_MAX:
                 raise _Bad(
-                    pos, f"integer value {_show(raw)} for field {_show(key)} is out of int64 range"
+                    pos,
+                    f"integer value {_show(raw)}{_digits(raw[:-1])} for field {_show(key)} "
+                    "is out of int64 range: value out of range",
                 )
             return value
         if last == "u" and len(raw) > 1:
@@ -651,14 +677,14 @@ def _field_value(raw: str, key: str, pos: int) -> FieldValue:
                     pos, f"unsigned value {_show(raw)} for field {_show(key)} cannot be negative"
                 )
             if _UINT_RE.fullmatch(raw, 0, len(raw) - 1):
-                value = int(raw[:-1])
-                if value > _UINT64_MAX:
+                unsigned = _bounded_int(raw[:-1])
+                if unsigned is None or unsigned > _UINT64_MAX:
                     raise _Bad(
                         pos,
-                        f"unsigned value {_show(raw)} for field {_show(key)} "
-                        "is out of uint64 range",
+                        f"unsigned value {_show(raw)}{_digits(raw[:-1])} for field {_show(key)} "
+                        "is out of uint64 range: value out of range",
                     )
-                return UInt(value)
+                return UInt(unsigned)
         if _FLOAT_RE.fullmatch(raw):
             number = float(raw)
             if number - number != 0.0:
