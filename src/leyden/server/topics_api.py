@@ -22,6 +22,7 @@ from aiohttp import web
 from leyden import API_BASE
 from leyden.alerting.topic_handlers import (
     HandlerSpecError,
+    InvalidHandlerError,
     PatternError,
     RegistrationError,
     TopicHandlers,
@@ -481,9 +482,14 @@ def _update(request: web.Request, old: HandlerRecord, new: HandlerRecord) -> web
     try:
         _registry(request).update(old, new)
     except (RegistrationError, HandlerSpecError) as exc:
-        raise _APIError(f"failed to update handler: {exc}", 500) from None
+        raise _APIError(f"failed to update handler: {exc}", _status(exc)) from None
     _log_change("topic handler updated", new)
     return _json(_handler_json(new))
+
+
+def _status(exc: Exception) -> int:
+    """400 for a kind, option or match the user can fix; 500 for a store that failed."""
+    return 400 if isinstance(exc, InvalidHandlerError | HandlerSpecError) else 500
 
 
 def _log_change(what: str, spec: HandlerRecord) -> None:
@@ -512,7 +518,7 @@ async def create_handler(request: web.Request) -> web.Response:
     try:
         _registry(request).register(spec)
     except (RegistrationError, HandlerSpecError) as exc:
-        raise _APIError(f"failed to create handler: {exc}", 500) from None
+        raise _APIError(f"failed to create handler: {exc}", _status(exc)) from None
     _log_change("topic handler created", spec)
     return _json(_handler_json(spec))
 
@@ -544,7 +550,7 @@ async def patch_handler(request: web.Request) -> web.Response:
     try:
         new = _spec_from_json(patched, old.topic)
     except ValueError as exc:
-        raise _APIError(f"failed to unmarshal patched json: {exc}", 500) from None
+        raise _APIError(f"failed to unmarshal patched json: {exc}", 400) from None
     return _update(request, old, new)
 
 

@@ -1032,13 +1032,24 @@ def compile_lambda(
     """
     expression = node.expression if _kind(node) == "LambdaNode" else node
     prog = _Program(expression, scope_vars or {}, source, check_signatures)
-    py_source, states, root_kind, root_ref = _build_source(prog)
-    namespace: dict[str, Any] = dict(_HELPERS)
-    namespace["_OPS"] = _OPS
-    namespace.update(prog.consts)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SyntaxWarning)
-        code = compile(py_source, f"<lambda {source[:60]!r}>" if source else "<lambda>", "exec")
+    try:
+        py_source, states, root_kind, root_ref = _build_source(prog)
+        namespace: dict[str, Any] = dict(_HELPERS)
+        namespace["_OPS"] = _OPS
+        namespace.update(prog.consts)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            code = compile(py_source, f"<lambda {source[:60]!r}>" if source else "<lambda>", "exec")
+    except (RecursionError, SyntaxError, MemoryError) as exc:
+        # The parser's limits (leyden.limits) keep a script's lambdas well inside what Python
+        # compiles; a lambda made some other way (vars inlined, a task var) that is not
+        # still gets a clear error, never a traceback.
+        raise CompileError(
+            "lambda expression is too complex to compile (it nests too deeply: "
+            f"{type(exc).__name__}); split it into smaller expressions",
+            node,
+            source,
+        ) from None
     exec(code, namespace)
     factory = namespace["_make"]
     state_names = [(n, prog.states[n][1]) for n in states]
