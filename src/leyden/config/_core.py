@@ -45,6 +45,8 @@ class HTTPConfig(Section):
     https_private_key: str = ""
     shared_secret: str = field(default="", repr=False)
     shutdown_timeout: int = 10_000_000_000  # nanoseconds, as Kapacitor's toml.Duration
+    #: how long defining a task or template may spend compiling its script (Leyden's own)
+    compile_timeout: int = 10_000_000_000
 
     _SCHEMA: ClassVar[tuple[Key, ...]] = (
         Key("bind-address", "bind_address", "str"),
@@ -55,6 +57,7 @@ class HTTPConfig(Section):
         Key("https-private-key", "https_private_key", "str"),
         Key("shared-secret", "shared_secret", "str"),
         Key("shutdown-timeout", "shutdown_timeout", "duration"),
+        Key("compile-timeout", "compile_timeout", "duration"),
     )
     _KAPACITOR_ONLY: ClassVar[frozenset[str]] = frozenset({"write-tracing", "pprof-enabled"})
 
@@ -72,6 +75,8 @@ class HTTPConfig(Section):
                     problems.append(f"{key}: file {quote(path)} does not exist")
         if self.shutdown_timeout < 0:
             problems.append("shutdown-timeout: must not be negative")
+        if self.compile_timeout <= 0:
+            problems.append("compile-timeout: must be positive")
         return problems
 
     def host_port(self) -> tuple[str, int]:

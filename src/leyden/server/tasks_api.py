@@ -8,13 +8,12 @@ body with its status.  httpOut endpoints of running tasks are served here too.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-from leyden import API_BASE
+from leyden import API_BASE, limits
 from leyden.go.time import GO_ZERO_TIME
 from leyden.go.types import GoStruct, Time
 from leyden.model.records import TaskRecord
@@ -214,7 +213,9 @@ def _view_options(request: web.Request) -> tuple[str, str]:
 async def read_body(request: web.Request) -> Mapping[str, Any]:
     raw = await request.read()
     try:
-        decoded = json.loads(raw) if raw.strip() else None
+        decoded = limits.loads_json(raw) if raw.strip() else None
+    except limits.JSONLimitError as exc:
+        raise TaskRequestError(f"invalid JSON: {exc}") from None
     except (ValueError, UnicodeDecodeError):
         raise TaskRequestError("invalid JSON") from None
     if not isinstance(decoded, dict):

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from leyden import API_BASE
+from leyden import API_BASE, limits
 from leyden.alerting.topic_handlers import (
     HandlerSpecError,
     InvalidHandlerError,
@@ -240,7 +240,9 @@ def _spec_from_json(doc: Any, topic: str) -> HandlerRecord:
 async def _read_json(request: web.Request) -> Any:
     raw = await request.read()
     try:
-        return json.loads(raw)
+        return limits.loads_json(raw)
+    except limits.JSONLimitError:
+        raise
     except UnicodeDecodeError:
         raise ValueError("invalid UTF-8 in the request body") from None
     except json.JSONDecodeError as exc:

@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from leyden.engine.node import NODE_CLASSES, TaskError
 from leyden.engine.task import Task
@@ -37,6 +37,12 @@ from leyden.go.types import go_json
 from leyden.model.records import TaskRecord, TemplateRecord
 from leyden.notify import INTEGRATIONS, IntegrationService
 from leyden.notify.base import IntegrationError
+from leyden.tasks.compile import (
+    DEFAULT_COMPILE_TIMEOUT,
+    CompileTimeout,
+    compile_off_loop,
+    precompile,
+)
 from leyden.tasks.runner import TaskRunner, build
 from leyden.tasks.stats import RunningTask
 from leyden.tasks.vars import normalize_vars
@@ -57,6 +63,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("leyden.task")
+
+_T = TypeVar("_T")
 
 
 class TaskRequestError(Exception):
@@ -218,8 +226,11 @@ class TaskManager:
         now: Callable[[], int] = time.time_ns,
         pool: RemoteEngine | None = None,
         templates: TemplateLinks | None = None,
+        compile_timeout: float = DEFAULT_COMPILE_TIMEOUT,
     ) -> None:
         self.store = store
+        #: seconds a definition may spend compiling its script (``[http] compile-timeout``)
+        self.compile_timeout = compile_timeout
         #: where ``template-id`` is looked up (None: no templates, as in replay)
         self.templates = templates
         self.runner = runner
@@ -330,7 +341,7 @@ class TaskManager:
         explicit = _dbrps(options)
         status = _status(options) or "disabled"
         vars_ = _vars(options)
-        pipeline, warnings = self._check(task_id, script, vars_)
+        pipeline, warnings = await self._check(task_id, script, vars_)
         implicit = list(pipeline.dbrps)
         if not implicit and not explicit:
             warnings.append(_no_dbrp(task_id, pipeline))
@@ -350,6 +361,7 @@ class TaskManager:
             template_id=template_id,
         )
         self.store.put_task(record)
+        self._remember(record, pipeline)
         if template_id and self.templates is not None:
             self.templates.associate_task(template_id, task_id)
         if status == "enabled":
@@ -385,19 +397,23 @@ class TaskManager:
             script = self._template(template_id, asked_template).tickscript
         else:
             new_script = json_string(options, "script")
-            old_implicit = self._implicit_dbrps(task_id, script)
+            old_implicit = await self._implicit_dbrps(task_id, script)
             if new_script:
                 script = new_script
-                if old_implicit and not self._implicit_dbrps(task_id, script) and not explicit:
+                if (
+                    old_implicit
+                    and not await self._implicit_dbrps(task_id, script)
+                    and not explicit
+                ):
                     raise TaskRequestError("must specify dbrp")
-        implicit = self._implicit_dbrps(task_id, script)
+        implicit = await self._implicit_dbrps(task_id, script)
         if implicit and explicit:
             raise TaskRequestError("cannot specify dbrp in implicitly and explicitly")
         dbrps = tuple(implicit or explicit or original.dbrps)
         status = _status(options) or original.status
         status_changed = status != original.status
         vars_ = _vars(options) if options.get("vars") else dict(original.vars)
-        pipeline, warnings = self._check(new_id, script, vars_)
+        pipeline, warnings = await self._check(new_id, script, vars_)
         now = self._now()
         updated = replace(
             original,
@@ -421,6 +437,7 @@ class TaskManager:
             if original.template_id:
                 self.templates.disassociate_task(original.template_id, original.id)
             self.templates.associate_task(template_id, new_id)
+        self._remember(updated, pipeline)
         if renamed:
             self.store.put_task(updated, replaces=original.id)
             self._pipelines.pop(original.id, None)
@@ -469,8 +486,8 @@ class TaskManager:
         tasks already changed get the old template back (restarted again), and the error names
         the task (a :class:`TaskRequestError`, 500)."""
         async with self._lock:
-            old_implicit = self._implicit_dbrps(old.id, old.tickscript)
-            new_implicit = self._implicit_dbrps(new.id, new.tickscript)
+            old_implicit = await self._implicit_dbrps(old.id, old.tickscript)
+            new_implicit = await self._implicit_dbrps(new.id, new.tickscript)
             changed: list[TaskRecord] = []
             try:
                 for task_id in task_ids:
@@ -540,21 +557,36 @@ class TaskManager:
             raise TaskRequestError(f"unknown template {asked}: err: no template exists")
         return found
 
-    def _implicit_dbrps(self, task_id: str, script: str) -> list[tuple[str, str]]:
+    async def _off_loop(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` on the compile thread (:mod:`leyden.tasks.compile`); over the time
+        limit a 400 naming it."""
         try:
-            program = parse(script, task_id)
+            return await compile_off_loop(fn, *args, timeout=self.compile_timeout)
+        except CompileTimeout as exc:
+            raise TaskRequestError(str(exc)) from None
+
+    def _remember(self, record: TaskRecord, pipeline: Pipeline) -> None:
+        """Keep the pipeline the definition built, so starting the task does not build it
+        again on the event loop."""
+        key = (record.tickscript, go_json(dict(record.vars)))
+        self._pipelines[record.id] = (*key, pipeline)
+
+    async def _implicit_dbrps(self, task_id: str, script: str) -> list[tuple[str, str]]:
+        try:
+            program = await self._off_loop(parse, script, task_id)
         except TickError as exc:
             raise tick_error(exc) from None
         return [
             (n.db.reference, n.rp.reference) for n in program.nodes if isinstance(n, A.DBRPNode)
         ]
 
-    def _check(
+    async def _check(
         self, task_id: str, script: str, vars_: Mapping[str, Any]
     ) -> tuple[Pipeline, list[TickWarning]]:
-        """Build the script as the task will run it; TICKscript errors become 400s."""
+        """Build the script as the task will run it, off the event loop and with its lambdas
+        compiled; TICKscript errors become 400s."""
         try:
-            pipeline = build(script, filename=task_id, vars=vars_)
+            pipeline = await self._off_loop(_build_compiled, script, task_id, vars_)
         except TickError as exc:
             raise tick_error(exc) from None
         except ValueError as exc:
@@ -610,6 +642,11 @@ class TaskManager:
                 self.pool.note_local(task_id, None)
         elif entry is not None and self.pool is not None:
             await self.pool.stop_task(entry, delete=delete)
+
+
+def _build_compiled(script: str, task_id: str, vars_: Mapping[str, Any]) -> Pipeline:
+    """The pipeline with its lambdas compiled (run on the compile thread)."""
+    return precompile(build(script, filename=task_id, vars=vars_))
 
 
 # --- request decoding -------------------------------------------------------------------------

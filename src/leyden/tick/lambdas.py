@@ -1031,6 +1031,34 @@ def compile_lambda(
     evaluates a bare function node (only its tests do that).
     """
     expression = node.expression if _kind(node) == "LambdaNode" else node
+    plain = scope_vars is None and not source and check_signatures
+    if plain:
+        cached = _COMPILED.get(id(expression))
+        if cached is not None and cached[0] is expression:
+            return cached[1].clone()
+    compiled = _compile(expression, node, scope_vars, source, check_signatures)
+    if plain:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[id(expression)] = (expression, compiled)
+        return compiled.clone()
+    return compiled
+
+
+#: compiled lambdas by their expression (kept alive here, so its id stays its own): a task's
+#: lambdas are compiled on the compile thread when it is defined (leyden.tasks.compile) and
+#: taken from here when its nodes start on the event loop; each taker gets a clone
+_COMPILED: dict[int, tuple[Any, CompiledLambda]] = {}
+_COMPILED_MAX = 4096
+
+
+def _compile(
+    expression: Any,
+    node: Any,
+    scope_vars: Mapping[str, Any] | None,
+    source: str,
+    check_signatures: bool,
+) -> CompiledLambda:
     prog = _Program(expression, scope_vars or {}, source, check_signatures)
     try:
         py_source, states, root_kind, root_ref = _build_source(prog)
