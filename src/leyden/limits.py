@@ -30,8 +30,6 @@ __all__ = [
     "MAX_NESTING",
     "MAX_PIPELINE_NODES",
     "MAX_SCRIPT_BYTES",
-    "MAX_TEMPLATE_BYTES",
-    "MAX_TEMPLATE_NESTING",
     "JSONLimitError",
     "check_json_depth",
     "json_depth",
@@ -54,11 +52,9 @@ MAX_CALL_NESTING = 16
 #: nodes of one lambda after its vars are inlined (a lambda var used twice in each of a chain
 #: of lambda vars doubles at every step)
 MAX_EXPRESSION_NODES = 20_000
-#: bytes of one Go template (alert message, details, handler templates)
-MAX_TEMPLATE_BYTES = 256 * 1024
-#: actions nested in one another in a Go template (``{{if}}``, ``{{range}}``, ``{{with}}``,
-#: ``{{block}}``, parenthesised pipelines)
-MAX_TEMPLATE_NESTING = 100
+# Go templates (alert message and details, handler templates) have theirs in
+# leyden.go.template._parse (MAX_TEMPLATE_BYTES, MAX_TEMPLATE_NESTING): the Go kernel is a
+# leaf that imports nothing of Leyden's.
 #: bytes of one JSON request body to the API other than ``/write`` (a script at its limit,
 #: escaped, fits with room to spare)
 MAX_API_BODY = 8 << 20
