@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: bytes of one TICKscript (a task's, a template's, or a lambda given on its own)
-MAX_SCRIPT_BYTES = 1 << 20
+MAX_SCRIPT_BYTES = 256 * 1024
 #: links (``|node``, ``.property``, ``@udf``) in one chain expression
 MAX_CHAIN_LENGTH = 1000
 #: nodes in one task's pipeline (chains continued through vars count too)
@@ -57,7 +57,7 @@ MAX_EXPRESSION_NODES = 20_000
 # leaf that imports nothing of Leyden's.
 #: bytes of one JSON request body to the API other than ``/write`` (a script at its limit,
 #: escaped, fits with room to spare)
-MAX_API_BODY = 8 << 20
+MAX_API_BODY = 2 << 20
 #: levels of arrays and objects nested in one JSON body or handler file
 MAX_JSON_DEPTH = 64
 #: bytes of one topic-handler, task or vars file the CLI reads

@@ -21,7 +21,7 @@ from leyden.server._http import SERVICES_KEY, error_response, json_response, lin
 from leyden.tasks.manager import TaskManager, TaskRequestError
 from leyden.tick.dot import to_dot
 from leyden.tick.errors import TickError
-from leyden.tick.fmt import format_script
+from leyden.tick.fmt import formatted
 from leyden.tick.pipeline import TickWarning
 
 __all__ = ["install", "read_body", "request_error", "task_fields", "task_json"]
@@ -58,10 +58,7 @@ def script_text(tickscript: str, name: str, script_format: str) -> str:
     way Kapacitor formats it (the raw text when it does not format)."""
     if script_format == "raw":
         return tickscript
-    try:
-        return format_script(tickscript, name)
-    except (TickError, RecursionError):
-        return tickscript
+    return formatted(tickscript, name)
 
 
 def _dot(manager: TaskManager, record: TaskRecord, dot_view: str) -> tuple[str, str]:

@@ -48,6 +48,7 @@ from leyden.tasks.stats import RunningTask
 from leyden.tasks.vars import normalize_vars
 from leyden.tick import ast as A
 from leyden.tick.errors import TickError
+from leyden.tick.fmt import formatted
 from leyden.tick.parser import parse
 from leyden.tick.pipeline import Pipeline, TickWarning
 
@@ -645,8 +646,11 @@ class TaskManager:
 
 
 def _build_compiled(script: str, task_id: str, vars_: Mapping[str, Any]) -> Pipeline:
-    """The pipeline with its lambdas compiled (run on the compile thread)."""
-    return precompile(build(script, filename=task_id, vars=vars_))
+    """The pipeline with its lambdas compiled and the script formatted for the API's answer
+    (run on the compile thread)."""
+    pipeline = precompile(build(script, filename=task_id, vars=vars_))
+    formatted(script, task_id)
+    return pipeline
 
 
 # --- request decoding -------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from leyden.tick import ast as A
 from leyden.tick.builder import build_pipeline
 from leyden.tick.dot import to_dot
 from leyden.tick.errors import TickError
-from leyden.tick.fmt import format_node
+from leyden.tick.fmt import format_node, formatted
 from leyden.tick.parser import parse
 from leyden.tick.pipeline import Pipeline
 from leyden.tick.pipeline.graph import Var
@@ -109,7 +109,9 @@ def build_template(template_id: str, script: str, asked_type: str = "") -> Pipel
 
 
 def _view(record: TemplateRecord) -> TemplateView:
-    """What :meth:`TemplateManager.view` shows (run on the compile thread)."""
+    """What :meth:`TemplateManager.view` shows (run on the compile thread, which also
+    formats the script for the API's answer)."""
+    formatted(record.tickscript, record.id)
     try:
         pipeline = build_template(record.id, record.tickscript)
     except TaskRequestError as exc:
