@@ -30,6 +30,7 @@ import time as _time
 from dataclasses import dataclass
 
 __all__ = [
+    "MAX_JOINED_LINE",
     "PRECISIONS",
     "LineError",
     "ParseResult",
@@ -62,7 +63,7 @@ _MAX_NANO_TIME = _INT64_MAX - 1
 # InfluxDB's limit on measurement + tags (and on that plus a field key), in bytes.
 _MAX_KEY_LENGTH = 65535
 # A quoted string may hold raw newlines; stop looking for its end after this many characters.
-_MAX_JOINED_LINE = 1 << 20
+MAX_JOINED_LINE = 1 << 20
 _TEXT_LIMIT = 120
 # int64 and uint64 have at most 20 digits; longer digit strings (after leading zeros) are out of
 # range whatever they say, and Python's int() refuses over 4,300 digits (sys.int_info), so the
@@ -135,6 +136,9 @@ class LineError:
     column: int  # 1-based byte column where the problem starts, or 0
     message: str  # 'line 3: invalid number "12x" for field "value" (column 17)'
     text: str  # the offending line, truncated
+    #: a string value still open when the lines ran out: more lines might have closed it
+    #: (the write path, which parses a body in slices, then gives the line more room)
+    open_string: bool = False
 
 
 @dataclass
@@ -427,7 +431,8 @@ def _exact_lines(
     # A raw newline inside a quoted string continues the point on the next line(s).
     joined = lines[first]
     j = first + 1
-    while j < len(lines) and len(joined) <= _MAX_JOINED_LINE:
+    broke = False
+    while j < len(lines) and len(joined) <= MAX_JOINED_LINE:
         joined += "\n" + lines[j]
         j += 1
         if '"' not in lines[j - 1]:
@@ -437,8 +442,12 @@ def _exact_lines(
         except _Unterminated:
             continue
         except _Bad:
+            broke = True
             break
-    return None, 1, _make_error(first + 1, line, first_exc.pos, first_exc.what)
+    error = _make_error(first + 1, line, first_exc.pos, first_exc.what)
+    if not broke and j >= len(lines) and len(joined) <= MAX_JOINED_LINE:
+        error = LineError(error.line, error.column, error.message, error.text, open_string=True)
+    return None, 1, error
 
 
 def _strip_cr(line: str) -> str:

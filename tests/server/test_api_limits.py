@@ -12,17 +12,21 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from leyden import limits
+from leyden import limits, lineprotocol
 from leyden.config import load_config
 from leyden.lineprotocol import WirePoint
 from leyden.notify import INTEGRATIONS
+from leyden.server import write as write_module
 from leyden.server.app import create_app
 from leyden.tasks import manager as manager_module
 
 TASKS = "/kapacitor/v1/tasks"
 TEMPLATES = "/kapacitor/v1/templates"
 HANDLERS = "/kapacitor/v1/alerts/topics/cpu/handlers"
+NOW = 1_700_000_000_000_000_000
 
 
 class Recorder:
@@ -298,3 +302,62 @@ async def test_topic_handler_kind_and_option_errors_are_400s(
     if spec["kind"] == "nosuch":
         supported = text.split("supported kinds: ", 1)[1].split(", ")
         assert {"discord", "log", "post", "aggregate", "publish"} <= set(supported)
+
+
+# --- write bodies with quotes are parsed in slices, exactly as whole -----------------------
+
+
+def _sliced(body: bytes, size: int) -> tuple[list[WirePoint], list[tuple[int, str]]]:
+    lines = body.split(b"\n")
+    done = 0
+    points: list[WirePoint] = []
+    errors: list[tuple[int, str]] = []
+    while done < len(lines):
+        part, taken = write_module._parse_slice(lines, done, size, "ns", NOW)
+        assert taken >= 1
+        points += part.points
+        errors += [(e.line + done, e.message.split(":", 1)[1]) for e in part.errors]
+        done += taken
+    return points, errors
+
+
+_LINES = st.sampled_from(
+    [
+        'm v="a',
+        'b"',
+        'm v="x\\"y",w=1i',
+        "c",
+        'm,t=a"b v=2',
+        'm v="closed" 5',
+        "m v=1i",
+        "",
+        '"',
+        'm v="a\nb"',
+        "bad line",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(_LINES, max_size=40), size=st.integers(1, 8), joined=st.integers(5, 40))
+def test_a_body_parsed_in_slices_is_parsed_as_a_whole(
+    lines: list[str], size: int, joined: int
+) -> None:
+    body = "\n".join(lines).encode()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lineprotocol, "MAX_JOINED_LINE", joined)
+        whole = lineprotocol.parse(body, now_ns=NOW)
+        points, errors = _sliced(body, size)
+    assert points == whole.points
+    assert errors == [(e.line, e.message.split(":", 1)[1]) for e in whole.errors]
+
+
+async def test_a_quoted_body_gives_the_loop_back_between_slices(server: Any) -> None:
+    client, _, recorder = server
+    feed = client.app[write_module.WRITE_FEED_KEY]
+    feed.budget = 0.0  # every slice ends a turn
+    body = "".join(f'log,host=h msg="line {i}",n={i}i {i}\n' for i in range(2000))
+    resp = await client.post("/write?db=telegraf", data=body)
+    assert resp.status == 204
+    assert len(recorder.points) == 2000 and recorder.points[-1].fields["msg"] == "line 1999"
+    assert feed.yields > 1
