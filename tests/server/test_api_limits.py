@@ -361,3 +361,18 @@ async def test_a_quoted_body_gives_the_loop_back_between_slices(server: Any) -> 
     assert resp.status == 204
     assert len(recorder.points) == 2000 and recorder.points[-1].fields["msg"] == "line 1999"
     assert feed.yields > 1
+
+
+def test_a_string_broken_by_a_later_line_does_not_loop_the_slicer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Line 1's string is broken by line 2 (not open at the end), line 2's runs to the end
+    of the slice: the slice is cut before line 2, where line 1 alone reads as open again
+    (this went round for ever once)."""
+    monkeypatch.setattr(lineprotocol, "MAX_JOINED_LINE", 20)
+    body = b'm v="a\nm v="b\nc\nm v=1i 1\nd\ne'
+    whole = lineprotocol.parse(body, now_ns=NOW)
+    for size in (1, 2, 3, 4):
+        points, errors = _sliced(body, size)
+        assert points == whole.points
+        assert errors == [(e.line, e.message.split(":", 1)[1]) for e in whole.errors]

@@ -213,9 +213,14 @@ def _parse_slice(
         if not open_at:
             return part, end - done
         if open_at > 1:
-            # the lines before it ended their points inside the slice: keep those
+            # The lines before it ended their points inside the slice: parsed again without
+            # it they give the same points and errors (a string that a later line broke
+            # may read as open now, but its error is the same text), so that is final.
             end = done + open_at - 1
-            continue
+            part = lineprotocol.parse(
+                b"\n".join(lines[done:end]), precision=precision, now_ns=now_ns
+            )
+            return part, end - done
         # the slice's first line: room for its string to close or reach the limit
         end = _slice_end(lines, done, end)
 
