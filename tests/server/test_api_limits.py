@@ -289,6 +289,15 @@ async def test_a_compile_over_the_time_limit_is_a_400_and_the_server_answers_mea
             {"id": "h", "kind": "slack", "options": {"channel": 5}},
             "failed to create handler: ",
         ),
+        (
+            {
+                "id": "h",
+                "kind": "log",
+                "options": {"path": "/tmp/x"},
+                "match": " AND ".join(["level() > OK"] * 20_000),
+            },
+            "failed to create handler: invalid match expression: match:1:",
+        ),
     ],
 )
 async def test_topic_handler_kind_and_option_errors_are_400s(
