@@ -539,7 +539,10 @@ class TaskManager:
             return TaskRequestError(f"error reloading associated task {record.id}: {why}", 500)
 
         try:  # built first, so a script error reads as Kapacitor's (no "invalid TICKscript")
-            self.pipeline(record)
+            pipeline = await self._off_loop(
+                _build_compiled, record.tickscript, record.id, dict(record.vars)
+            )
+            self._remember(record, pipeline)
         except TickError as exc:
             raise failed(exc.message) from None
         except ValueError as exc:
