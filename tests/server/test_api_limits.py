@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from leyden.notify import INTEGRATIONS
 from leyden.server import write as write_module
 from leyden.server.app import create_app
 from leyden.tasks import manager as manager_module
+from leyden.tick.fmt import formatted
 
 TASKS = "/kapacitor/v1/tasks"
 TEMPLATES = "/kapacitor/v1/templates"
@@ -385,3 +387,40 @@ def test_a_string_broken_by_a_later_line_does_not_loop_the_slicer(
         points, errors = _sliced(body, size)
         assert points == whole.points
         assert errors == [(e.line, e.message.split(":", 1)[1]) for e in whole.errors]
+
+
+async def test_showing_a_task_builds_and_formats_it_off_the_loop(
+    server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a restart nothing is built yet: GET /tasks prepares each script on the compile
+    thread, and a script that does not build is remembered with its error."""
+    client, services, _ = server
+    script = "stream|from().measurement('m')|log()"
+    for task_id in ("good", "bad"):
+        resp = await client.post(
+            TASKS, json={"id": task_id, "dbrps": [{"db": "d", "rp": "r"}], "script": script}
+        )
+        assert resp.status == 200
+    manager = services.tasks
+    bad = manager.get("bad")
+    assert bad is not None
+    manager.store.put_task(replace(bad, tickscript="stream|from()|nosuch()"))
+    manager._pipelines.clear()  # as after a restart
+    formatted.cache_clear()
+    threads: list[str] = []
+    real_build = manager_module.build
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(manager_module, "build", build)
+    for _ in range(2):
+        resp = await client.get(TASKS)
+        assert resp.status == 200
+        tasks = {t["id"]: t for t in (await resp.json())["tasks"]}
+        assert tasks["good"]["dot"] and tasks["bad"]["dot"] is None
+        resp = await client.get(f"{TASKS}/bad")
+        assert "no method or property" in (await resp.json())["error"]
+    assert len(threads) == 2  # once each: the error is remembered too
+    assert all(name.startswith("leyden-compile") for name in threads), threads

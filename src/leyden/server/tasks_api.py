@@ -252,6 +252,8 @@ async def list_tasks(request: web.Request) -> web.Response:
         offset = int_param(request, "offset", 0)
         limit = int_param(request, "limit", 100)
         records = manager.find(request.query.get("pattern", ""), offset, limit)
+        if "script" in fields or "dot" in fields:
+            await manager.prepare(records)
         if "stats" in fields or "dot" in fields:
             await manager.refresh([r.id for r in records])  # tasks in engine workers
         entries = [
@@ -284,6 +286,7 @@ async def get_task(request: web.Request) -> web.Response:
         record = manager.get(request.match_info["id"])
         if record is None:
             raise TaskRequestError("no task exists", 404)
+        await manager.prepare([record])
         await manager.refresh([record.id])
     except TaskRequestError as exc:
         return request_error(exc)

@@ -22,6 +22,7 @@ A task that cannot start keeps its status, is not executing, and has the reason 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import logging
 import re
@@ -240,7 +241,8 @@ class TaskManager:
         #: where stream tasks run when ``[engine] workers`` > 1 (None: all in this process)
         self.pool = pool
         self._running: dict[str, RunningTask | Any] = {}
-        self._pipelines: dict[str, tuple[str, str, Pipeline]] = {}
+        #: by task ID: script, vars, and the pipeline or why it does not build
+        self._pipelines: dict[str, tuple[str, str, Pipeline | TickError | ValueError]] = {}
         self._lock = asyncio.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -310,10 +312,37 @@ class TaskManager:
         key = (record.tickscript, go_json(dict(record.vars)))
         cached = self._pipelines.get(record.id)
         if cached is not None and cached[:2] == key:
+            if isinstance(cached[2], TickError | ValueError):
+                raise cached[2].with_traceback(None)
             return cached[2]
-        pipeline = build(record.tickscript, filename=record.id, vars=dict(record.vars))
+        try:
+            pipeline = build(record.tickscript, filename=record.id, vars=dict(record.vars))
+        except (TickError, ValueError) as exc:
+            self._pipelines[record.id] = (*key, exc)
+            raise
         self._pipelines[record.id] = (*key, pipeline)
         return pipeline
+
+    async def prepare(self, records: list[TaskRecord]) -> None:
+        """Build (or find why they do not build) and format the scripts of ``records`` on
+        the compile thread, those not done yet (after a restart, or a disabled task's), so
+        that showing them does not parse on the event loop."""
+        for record in records:
+            cached = self._pipelines.get(record.id)
+            key = (record.tickscript, go_json(dict(record.vars)))
+            if cached is not None and cached[:2] == key:
+                continue
+            try:
+                await self._off_loop(self._prepare_one, record)
+            except TaskRequestError:  # over the time limit: shown as before, on the loop
+                log.warning(
+                    "task script took too long to prepare", extra={"fields": {"task": record.id}}
+                )
+
+    def _prepare_one(self, record: TaskRecord) -> None:
+        formatted(record.tickscript, record.id)
+        with contextlib.suppress(TickError, ValueError):  # remembered, shown as its error
+            self.pipeline(record)
 
     # --- changes ---------------------------------------------------------------------------
 
