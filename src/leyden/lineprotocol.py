@@ -9,6 +9,9 @@ error or accept what a user plainly meant:
 * An unterminated string reports that one line; InfluxDB would swallow the rest of the body
   into it. A string value that legitimately spans lines (a raw newline inside quotes) is kept.
 * Bodies must be UTF-8; a line with invalid bytes is reported.
+* An integer, unsigned or timestamp of any length is one bad line when out of range ("value out
+  of range", InfluxDB's ``strconv`` text), its length shown instead of its digits; Python's
+  ``int()`` refuses over 4,300 digits, so the range is decided from the digit count first.
 
 Parsing has two paths that must agree exactly. The fast path handles the common line -- ASCII,
 no backslash, quote, tab or NUL, single spaces -- with ``str.split`` and a cache of parsed
