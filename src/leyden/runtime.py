@@ -209,7 +209,12 @@ def build_runtime(
         router=router, services=task_services, clock=clock, hostname=config.hostname
     )
     tasks = TaskManager(
-        store=store, runner=runner, integrations=integrations, pool=pool, templates=store
+        store=store,
+        runner=runner,
+        integrations=integrations,
+        pool=pool,
+        templates=store,
+        compile_timeout=config.http.compile_timeout / 1e9,
     )
     return Runtime(
         config=config,

@@ -288,32 +288,32 @@ async def test_handler_create_shape(client: TestClient, tmp_path: Path) -> None:
         ('{"id": "x"}', 400, "invalid handler spec: handler Kind must not be empty"),
         (
             '{"id": "x", "kind": "nosuch"}',
-            500,
-            'failed to create handler: unsupported action kind "nosuch"',
+            400,
+            'failed to create handler: unsupported action kind "nosuch"; supported kinds: aggregate, ',
         ),
         (
             '{"id": "x", "kind": "log", "options": {"path": "/tmp/x", "bogus": 1}}',
-            500,
+            400,
             "failed to create handler: invalid log handler option(s): bogus",
         ),
         (
             '{"id": "x", "kind": "log", "options": {"path": "rel"}}',
-            500,
+            400,
             "failed to create handler: log path must be absolute: rel is not absolute",
         ),
         (
             '{"id": "x", "kind": "log", "options": {"path": "/tmp/x"}, "match": "nope"}',
-            500,
+            400,
             'failed to create handler: unknown identifier "nope"',
         ),
         (
             '{"id": "x", "kind": "aggregate", "options": {"interval": 0, "topic": "t"}}',
-            500,
+            400,
             "failed to create handler: aggregate handler option 'interval' must be positive, got 0s",
         ),
         (
             '{"id": "x", "kind": "discord", "options": {"workspace": "guild-typo"}}',
-            500,
+            400,
             'failed to create handler: discord workspace "guild-typo" is not configured; '
             "configured workspaces: guild-alerts, guild-errors",
         ),
@@ -359,7 +359,7 @@ async def test_handler_duplicate_get_put_patch_delete(client: TestClient, tmp_pa
     status, body = await answer(
         await client.put(f"{url}/log", json={"id": "log", "kind": "log", "options": {"x": 1}})
     )
-    assert status == 500 and body["error"].startswith(
+    assert status == 400 and body["error"].startswith(
         "failed to update handler: invalid log handler option(s): x"
     )
     # JSON Patch: rename and add a match.
@@ -395,7 +395,7 @@ async def test_handler_duplicate_get_put_patch_delete(client: TestClient, tmp_pa
     status, body = await answer(
         await client.patch(f"{url}/log2", data='[{"op": "replace", "path": "/id", "value": 7}]')
     )
-    assert status == 500 and body["error"].startswith(
+    assert status == 400 and body["error"].startswith(
         "failed to unmarshal patched json: json: cannot unmarshal number"
     )
     assert (await client.delete(f"{url}/log2")).status == 204

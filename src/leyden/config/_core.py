@@ -48,6 +48,8 @@ class HTTPConfig(Section):
     shutdown_timeout: int = 10_000_000_000  # nanoseconds, as Kapacitor's toml.Duration
     #: ours: web origins whose pages may change things (``"*"``: any, Kapacitor's behaviour)
     allowed_origins: list[str] = field(default_factory=list)
+    #: how long defining a task or template may spend compiling its script (Leyden's own)
+    compile_timeout: int = 10_000_000_000
 
     _SCHEMA: ClassVar[tuple[Key, ...]] = (
         Key("bind-address", "bind_address", "str"),
@@ -59,6 +61,7 @@ class HTTPConfig(Section):
         Key("shared-secret", "shared_secret", "str"),
         Key("shutdown-timeout", "shutdown_timeout", "duration"),
         Key("allowed-origins", "allowed_origins", "str_list"),
+        Key("compile-timeout", "compile_timeout", "duration"),
     )
     _KAPACITOR_ONLY: ClassVar[frozenset[str]] = frozenset({"write-tracing", "pprof-enabled"})
 
@@ -82,6 +85,8 @@ class HTTPConfig(Section):
                     f"allowed-origins: {quote(origin)} is not an origin; write scheme://host[:port], "
                     'e.g. "https://grafana.example.com", or "*" for any'
                 )
+        if self.compile_timeout <= 0:
+            problems.append("compile-timeout: must be positive")
         return problems
 
     def host_port(self) -> tuple[str, int]:

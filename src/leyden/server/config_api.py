@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from leyden import API_BASE
+from leyden import API_BASE, limits
 from leyden.config import INFLUXDB_SECTION, Config, ConfigError, Section, SectionSpec
 from leyden.go.types import GoStruct
 from leyden.model.records import OverrideRecord
@@ -341,7 +341,7 @@ async def get_element(request: web.Request) -> web.Response:
 def _decode_action(raw: bytes) -> dict[str, Any]:
     """The update body, checked strictly: an object with set/delete or add/remove."""
     try:
-        body = json.loads(raw) if raw.strip() else {}
+        body = limits.loads_json(raw) if raw.strip() else {}
     except (ValueError, UnicodeDecodeError) as exc:
         raise OverrideError(f"failed to decode JSON: {exc}") from None
     if not isinstance(body, dict):
