@@ -101,8 +101,9 @@ async def _context(request: web.Request) -> dict[str, Any]:
     topics = runtime.alerts.topics
     selection, problem = _selection(request)
     chosen = bool(selection.topic or selection.delivery is not None)
+    order = view.order_topics(topics, snap.topics)
     if not chosen and not problem:
-        selection = view.latest_event(topics)
+        selection = view.latest_event(order)
     service = runtime.integrations.get("discord")
     dispatcher = runtime.alerts.dispatcher
     tasks = view.tasks(snap)
@@ -116,7 +117,9 @@ async def _context(request: web.Request) -> dict[str, Any]:
         "tasks": tasks,
         "failed_tasks": sum(1 for t in tasks if t.status == "failed"),
         "executing_tasks": sum(1 for t in tasks if t.executing),
-        "topics": view.topics(topics, selection),
+        "topics": view.topics(order, selection),
+        "topics_total": order.total,
+        "topics_firing": order.firing,
         "deliveries": view.deliveries(
             runtime.outbox,
             runtime.delivery_counters,
