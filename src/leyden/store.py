@@ -368,6 +368,8 @@ class Store:
             step_held[0] = False
             _sleep(0.001)  # the loop's transactions get their turn
             step_held[0] = self._tx_lock.acquire()
+            if self._conn is None:  # closed meanwhile: the server is stopping
+                raise StoreError(f"{self.path}: closed during the backup (the server is stopping)")
 
         try:
             source.backup(dest, pages=pages, progress=between_steps)
@@ -386,7 +388,8 @@ class Store:
     def close(self) -> None:
         """Close the connection and release the file lock; later calls raise StoreError."""
         if self._conn is not None:
-            conn, self._conn = self._conn, None
+            with self._tx_lock:  # not between a backup's steps
+                conn, self._conn = self._conn, None
             try:
                 conn.close()
             except sqlite3.Error as exc:

@@ -6,9 +6,10 @@ Kapacitor answers a snapshot of its BoltDB file in one read transaction
 ``Content-Disposition: attachment; filename="kapacitor.db"`` and a ``Content-Length`` the client
 compares with what it read.  Leyden's store is SQLite: the copy is made with SQLite's online
 backup (:meth:`leyden.store.Store.backup`) into a temporary file, on a thread so the event loop
-goes on serving writes meanwhile, then sent with its length.  To restore, stop the server and
-put the file in place of its SQLite file (``[storage] sqlite``, by default
-``<data_dir>/leyden.db``).
+goes on serving writes meanwhile, then sent with its length.  To restore, stop the server,
+delete the SQLite file's ``-wal`` and ``-shm`` companions (SQLite would replay a crashed
+server's log onto the restored file) and put the file in place of its SQLite file
+(``[storage] sqlite``, by default ``<data_dir>/leyden.db``).
 """
 
 from __future__ import annotations
