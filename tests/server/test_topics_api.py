@@ -227,6 +227,14 @@ async def test_delete_topic_clears_events_and_keeps_handlers(
     assert [e["id"] for e in body["events"]] == ["cpu:host=a"]
     assert len(log.read_text().splitlines()) == 2
     assert (await client.delete(f"{TOPICS}/never-existed")).status == 204
+    # a handler added to a deleted topic makes it anew (Kapacitor's RegisterHandler)
+    assert (await client.delete(f"{TOPICS}/cpu")).status == 204
+    assert (await client.get(f"{TOPICS}/cpu")).status == 404
+    resp = await client.post(
+        f"{TOPICS}/cpu/handlers", json={"id": "log2", "kind": "log", "options": {"path": str(log)}}
+    )
+    assert resp.status == 200
+    assert (await client.get(f"{TOPICS}/cpu")).status == 200
 
 
 # --- handlers --------------------------------------------------------------------------------

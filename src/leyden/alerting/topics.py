@@ -443,9 +443,11 @@ class Topics:
     def register_handler(self, topic_id: str, handler: AlertHandler, label: HandlerLabel) -> str:
         """Attach a handler under its stable key (the same object twice is ignored, as in
         Kapacitor); the key.  Rows of that key queued before (a restart, a task restart) are
-        sent by this handler from now on."""
+        sent by this handler from now on.  A deleted topic is listed again, as Kapacitor's
+        ``RegisterHandler`` creates it anew."""
         self.flush()
         topic = self.ensure(topic_id)
+        topic.listed = True
         for a in topic.attached:
             if a.handler is handler:
                 return a.key

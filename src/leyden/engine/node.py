@@ -114,7 +114,7 @@ class Node:
     def emit_batch(self, b: Batch) -> None:
         self.stats.emitted += 1
         sampler = self.sampler
-        if sampler is not None and sampler.due():
+        if sampler is not None and sampler.due(self.stats.emitted):
             sampler.call(self._batch_to_children, b)
             return
         for child in self.children:
