@@ -152,6 +152,7 @@ def test_level_changes_the_running_servers_level_and_is_audited(
     # going quieter, the change is said before it hides the audit line
     said = [r for r in caplog.records if r.getMessage() == "log level set"]
     assert [r.fields["level"] for r in said] == ["error"]  # type: ignore[attr-defined]
+    assert [r.fields["user"] for r in said] == ["-"]  # type: ignore[attr-defined]
 
 
 @pytest.mark.usefixtures("restore_level")
