@@ -50,14 +50,11 @@ from leyden.model.records import (
     TaskRecord,
     TemplateRecord,
 )
+from leyden.store.errors import StoreError
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError"]
 
 _T = TypeVar("_T")
-
-
-class StoreError(Exception):
-    """The database cannot be opened, read or written; ``str(e)`` names the file and why."""
 
 
 #: Each entry brings the schema from version ``index`` to ``index + 1``. Append, never edit.
