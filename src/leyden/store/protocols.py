@@ -13,6 +13,7 @@ and writes them behind (see :mod:`leyden.store.postgres`).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from leyden.model.alert import EventState
@@ -135,6 +136,10 @@ class StateStore(
     Protocol,
 ):
     """Every repository, and the store's life: what a running server holds."""
+
+    def unit_of_work(self, doing: str = "write") -> AbstractContextManager[object]:
+        """The writes made inside (topic states at least) commit together or not at all."""
+        ...
 
     def schema_version(self) -> int: ...
 

@@ -1,0 +1,104 @@
+"""What only the PostgreSQL store has to show: the URL's password never shows, migrations
+mirror SQLite's and serialize between servers, and topic states are written behind the
+per-point path (answered from memory, committed by the writer in order)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from conftest import PASSWORD
+from leyden.go.types import Duration, Time
+from leyden.model.alert import EventState, Level
+from leyden.model.records import TaskRecord
+from leyden.store import SCHEMA_VERSION, StoreError
+from leyden.store.postgres import PostgresStore
+from leyden.store.postgres_schema import MIGRATIONS
+from pg_cluster import PgCluster
+
+
+def _state(event_id: str, level: Level) -> EventState:
+    return EventState(event_id, "m", "d", Time(1), Duration(2), level)
+
+
+def test_migrations_mirror_sqlites_step_for_step() -> None:
+    assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+def test_password_never_in_repr_or_errors(postgres: PgCluster) -> None:
+    url = postgres.database(password=PASSWORD)
+    with PostgresStore(url) as store:
+        assert PASSWORD not in repr(store)
+        assert ":***@" in repr(store)
+    # nothing listens on port 1: the error names the URL without the password
+    dead = f"postgresql://leyden:{PASSWORD}@127.0.0.1:1/db?password={PASSWORD}"
+    with pytest.raises(StoreError) as caught:
+        PostgresStore(dead, connect_timeout=2)
+    assert PASSWORD not in str(caught.value)
+    assert str(caught.value).startswith("postgresql://leyden:***@127.0.0.1:1/db?password=***")
+    assert "cannot connect" in str(caught.value)
+
+
+def test_a_database_of_a_newer_leyden_is_refused(postgres: PgCluster) -> None:
+    url = postgres.database()
+    with PostgresStore(url) as store:
+        store._write("bump", lambda c: c.execute("UPDATE schema_version SET version = 99"))
+    with pytest.raises(StoreError, match=r"newer Leyden.*99"):
+        PostgresStore(url)
+
+
+def test_servers_starting_together_migrate_once(postgres: PgCluster) -> None:
+    url = postgres.database()
+    opened: list[PostgresStore] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            opened.append(PostgresStore(url))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    try:
+        assert [s.schema_version() for s in opened] == [SCHEMA_VERSION] * 3
+    finally:
+        for s in opened:
+            s.close()
+
+
+def test_topic_states_are_written_behind_in_order(postgres: PgCluster) -> None:
+    url = postgres.database()
+    with PostgresStore(url) as writer, PostgresStore(url) as other:
+        for i in range(50):
+            writer.save_event("t", _state(f"e{i:02}", Level.CRITICAL))
+        writer.delete_event("t", "e00")
+        writer.save_event("t", _state("e01", Level.OK))  # deletes
+        writer.delete_topic("u")
+        assert writer.wait_written(timeout=60)
+        rows = other._read("check", "SELECT event_id FROM topic_events ORDER BY event_id")
+        assert [r[0] for r in rows] == [f"e{i:02}" for i in range(2, 50)]
+
+
+def test_writes_queued_at_close_are_committed(postgres: PgCluster) -> None:
+    url = postgres.database()
+    store = PostgresStore(url)
+    with store.unit_of_work():
+        for i in range(20):
+            store.save_event("t", _state(f"e{i:02}", Level.WARNING))
+    store.close()
+    with PostgresStore(url) as again:
+        assert len(again.load_topic("t")) == 20
+
+
+def test_other_writes_are_committed_before_they_return(postgres: PgCluster) -> None:
+    url = postgres.database()
+    with PostgresStore(url) as a, PostgresStore(url) as b:
+        a.put_task(TaskRecord(id="x", type="stream", dbrps=(), tickscript="s"))
+        task = b.get_task("x")
+        assert task is not None and task.id == "x"
