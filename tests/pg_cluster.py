@@ -20,10 +20,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import count
 
-__all__ = ["PgCluster", "pg_bin_dir", "pg_cluster"]
+__all__ = ["TEST_PASSWORD", "PgCluster", "pg_bin_dir", "pg_cluster"]
 
 #: the user the cluster's superuser role is named after
 SUPERUSER = "leyden"
+#: the password tests put in their URLs: it must never show in errors, logs or reprs
+TEST_PASSWORD = "pg-s3cret-pw"
 
 
 def pg_bin_dir() -> str | None:

@@ -14,7 +14,6 @@ hands each the others it needs before anything starts.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from leyden.alerting.service import AlertService
@@ -26,6 +25,7 @@ from leyden.delivery.dispatcher import DeliverySettings, Dispatcher
 from leyden.delivery.metrics import DeliveryCounters
 from leyden.delivery.outbox import MemoryOutbox, Outbox, SqliteOutbox
 from leyden.delivery.pacing import PacingConfig
+from leyden.delivery.pg_outbox import PostgresBreakerStore, PostgresOutbox
 from leyden.engine.router import Router
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
 from leyden.influxdb import InfluxDBService
@@ -46,8 +46,6 @@ __all__ = [
     "httppost_endpoints",
     "open_store",
 ]
-
-_LOG = logging.getLogger("leyden.store")
 
 
 @dataclass
@@ -159,16 +157,13 @@ def open_store(config: Config) -> StateStore:
 
 
 def _delivery_stores(store: StateStore) -> tuple[Outbox, BreakerStore]:
-    """The outbox and breakers in the SQLite store, joining its units of work; in memory on
-    PostgreSQL, which does not hold them yet (issue 17: queued deliveries and open breakers
-    do not survive a restart there)."""
+    """The outbox and breakers in ``store``, joining its units of work, so an alert's state
+    and its deliveries commit together (SQLite: in its transaction; PostgreSQL: written
+    behind in the same batch)."""
     if isinstance(store, Store):
         return SqliteOutbox(store), SqliteBreakerStore(store)
-    _LOG.warning(
-        "the delivery outbox and webhook breakers are kept in memory with [storage] url: "
-        "deliveries still queued at a stop are not sent after the restart"
-    )
-    # each turn's topic states still commit together (one PostgreSQL transaction)
+    if isinstance(store, PostgresStore):
+        return PostgresOutbox(store), PostgresBreakerStore(store)
     return MemoryOutbox(unit_of_work=store.unit_of_work), MemoryBreakerStore()
 
 
@@ -182,8 +177,8 @@ def build_runtime(
 ) -> Runtime:
     """Build the object graph of one process.
 
-    Alert deliveries go through the outbox in ``store`` (:class:`SqliteOutbox`; in memory on
-    PostgreSQL for now), sent by one
+    Alert deliveries go through the outbox in ``store`` (:class:`SqliteOutbox`, or
+    :class:`PostgresOutbox`), sent by one
     :class:`Dispatcher` on the wall clock (backoff and age survive restarts).  ``simulated``:
     points arrive back to back on a simulated clock (replay).  Raises ``IntegrationError``
     for a section an integration's service refuses (``[[discord]]``); the caller owns

@@ -6,25 +6,15 @@ the URL's password shows in no log."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import psycopg
-import pytest
-from e2e_stack import ALERTS_WEBHOOK, CONF, Stack, levels
+from e2e_stack import ALERTS_WEBHOOK, CONF, Stack, http_json, levels, wait_until
 
-from pg_cluster import PgCluster, pg_cluster
+from pg_cluster import PgCluster
 from seed_page import CPU_ALERT_TICK, DISCORD_CPU_HANDLER
 
 PASSWORD = "e2e-pg-s3cret"
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PgCluster]:
-    try:
-        with pg_cluster() as cluster:
-            yield cluster
-    except LookupError as exc:
-        pytest.skip(str(exc))
 
 
 def write(stack: Stack, *idle: float) -> None:
@@ -75,3 +65,33 @@ def test_serve_on_postgres_keeps_everything_across_a_restart(
     stack.logs.append(stack.stop_server())
     for text in stack.logs:
         assert PASSWORD not in text, text
+
+
+def test_a_delivery_queued_in_postgres_survives_kill_9(
+    postgres: PgCluster, make_stack: Callable[..., Stack]
+) -> None:
+    url = postgres.database(password=PASSWORD)
+    stack = make_stack(conf_head=CONF + f'\n[storage]\n  url = "{url}"\n')
+    stack.file("cpu_alert.tick", CPU_ALERT_TICK)
+    stack.ok("define", "cpu_alert", "-tick", "cpu_alert.tick", "-dbrp", "telegraf.autogen")
+    stack.ok("enable", "cpu_alert")
+    stack.file("discord_cpu_handler.yaml", DISCORD_CPU_HANDLER)
+    stack.ok("define-topic-handler", "discord_cpu_handler.yaml")
+
+    http_json("POST", f"{stack.emulator}/_emulator/faults", {"status": 500, "count": 1_000_000})
+    write(stack, 2.0)
+
+    def queued() -> bool:
+        with psycopg.connect(url) as conn:
+            rows = conn.execute("SELECT alert_id FROM outbox WHERE state != 'dead'").fetchall()
+        return rows == [("cpu:nil",)]
+
+    wait_until(queued, "the CRITICAL's delivery to be written to PostgreSQL")
+    stack.kill_server()  # kill -9 during the outage
+    http_json("DELETE", f"{stack.emulator}/_emulator/faults")
+    stack.start_server()
+    assert levels(stack.wait_messages(1)) == ["CRITICAL"]
+    wait_until(lambda: not queued(), "the outbox to empty")
+    write(stack, 3.0)  # still CRITICAL: the state came back, nothing more is sent
+    write(stack, 40.0)
+    assert levels(stack.wait_messages(2)) == ["CRITICAL", "OK"]

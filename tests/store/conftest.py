@@ -9,26 +9,13 @@ from pathlib import Path
 import pytest
 
 from leyden.store import StateStore, Store
-from pg_cluster import PgCluster, pg_cluster
-
-#: the password in every PostgreSQL test URL: it must never show in errors or reprs
-PASSWORD = "pg-s3cret-pw"
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PgCluster]:
-    try:
-        with pg_cluster() as cluster:
-            yield cluster
-    except LookupError as exc:
-        pytest.skip(str(exc))
-
-
-OpenStore = Callable[[], StateStore]
+from pg_cluster import TEST_PASSWORD, PgCluster
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenStore]:
+def open_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], StateStore]]:
     """Opens the parametrized store (again, on the same database, each time it is called);
     closes what is left open at the end."""
     opened: list[StateStore] = []
@@ -42,7 +29,7 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenS
         from leyden.store.postgres import PostgresStore  # only where PostgreSQL runs
 
         cluster: PgCluster = request.getfixturevalue("postgres")
-        url = cluster.database(password=PASSWORD)
+        url = cluster.database(password=TEST_PASSWORD)
 
         def make() -> StateStore:
             opened.append(PostgresStore(url))

@@ -8,13 +8,13 @@ import threading
 
 import pytest
 
-from conftest import PASSWORD
 from leyden.go.types import Duration, Time
 from leyden.model.alert import EventState, Level
 from leyden.model.records import TaskRecord
 from leyden.store import SCHEMA_VERSION, StoreError
 from leyden.store.postgres import PostgresStore
 from leyden.store.postgres_schema import MIGRATIONS
+from pg_cluster import TEST_PASSWORD as PASSWORD
 from pg_cluster import PgCluster
 
 

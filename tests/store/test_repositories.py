@@ -5,10 +5,10 @@ every repository question the same way.  Reopening the store checks what survive
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 
-from conftest import OpenStore
 from leyden.alerting.topics import TopicStore
 from leyden.go.types import Duration, Time
 from leyden.model.alert import EventState, Level
@@ -19,7 +19,10 @@ from leyden.model.records import (
     TaskRecord,
     TemplateRecord,
 )
-from leyden.store import SCHEMA_VERSION, StoreError
+from leyden.store import SCHEMA_VERSION, StateStore, StoreError
+
+#: opens the store under test (again, on the same database, at each call)
+OpenStore = Callable[[], StateStore]
 
 TASK = TaskRecord(
     id="cpu_alert",

@@ -9,8 +9,8 @@ both:
   units of work also hold the delivery outbox and breakers, so an alert's state and the
   deliveries it causes commit together.
 * :class:`~leyden.store.postgres.PostgresStore` (``[storage] url = "postgresql://..."``):
-  PostgreSQL through psycopg 3 and a connection pool.  Imported only when configured, so the
-  driver stays an optional extra.
+  PostgreSQL through psycopg 3 and a connection pool; topic states, the outbox and breakers
+  are written behind by one writer thread so the per-point path never waits on the network.
 
 :func:`leyden.runtime.open_store` is the one place that picks between them.
 """

@@ -23,9 +23,12 @@ suite, ``tests/store``, runs against both), on PostgreSQL through psycopg 3 and 
 * **No password anywhere.**  :attr:`location` (errors, logs, the repr) is the URL with its
   password replaced by ``***``, and a driver's message is scrubbed of the password too.
 
-Not yet (issue 17 items 2-5): the delivery outbox and breakers stay in memory on this store
-(the runtime says so at start), no leases or sharing between instances, no
-``migrate-store``.
+The delivery outbox and breakers own their queries (:mod:`leyden.delivery.pg_outbox`) and
+write through :meth:`PostgresStore.write_behind`, so a turn's states and rows share one
+transaction.  Not yet (issue 17 items 2-5): leases and sharing the work between instances,
+``migrate-store``; one server per database.  API writes (tasks, handlers, config) block the
+event loop for their round trip, which is acceptable off the per-point path but visible as
+latency on a slow network.
 """
 
 from __future__ import annotations
@@ -65,9 +68,15 @@ _LOG = logging.getLogger("leyden.store")
 #: the advisory lock that serializes migrations between servers (any fixed number)
 _MIGRATION_LOCK = 0x4C6579646E
 
-#: one queued topic-state write: ("save", topic, row) | ("delete", topic, event_id) |
-#: ("delete-topic", topic, None)
-_Op = tuple[str, str, Any]
+#: one queued write: a statement and its parameters
+_Op = tuple[str, tuple[Any, ...]]
+
+_SAVE_EVENT = (
+    "INSERT INTO topic_events VALUES (%s,%s,%s,%s,%s,%s,%s) "
+    "ON CONFLICT (topic, event_id) DO UPDATE SET level = excluded.level, "
+    "message = excluded.message, details = excluded.details, "
+    "time = excluded.time, duration = excluded.duration"
+)
 
 _PUT_OVERRIDE = (
     "INSERT INTO config_overrides (section, element, options, created) VALUES (%s,%s,%s,%s) "
@@ -175,6 +184,11 @@ class PostgresStore:
     def _read(self, doing: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return self._write(doing, lambda conn: conn.execute(sql, params).fetchall())
 
+    def query(self, doing: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` read now, on a pooled connection (for the tables other packages own
+        the queries of: the outbox and breakers, read once at start)."""
+        return self._read(doing, sql, params)
+
     def _json(self, text: str, what: str) -> Any:
         try:
             return json.loads(text)
@@ -247,6 +261,12 @@ class PostgresStore:
         self._pool.close()
 
     # --- write-behind of topic states -------------------------------------------------------
+
+    def write_behind(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        """Queue one statement for the writer thread: it commits in order after every write
+        queued before it, in the open :meth:`unit_of_work`'s transaction if there is one.
+        The outbox and breakers write through this, so they join the topic states' commit."""
+        self._enqueue((sql, params))
 
     def _enqueue(self, op: _Op) -> None:
         if self._closed:
@@ -337,22 +357,8 @@ class PostgresStore:
     @staticmethod
     def _apply(conn: psycopg.Connection[Any], ops: list[_Op]) -> None:
         with conn.cursor() as cur:
-            for kind, topic, arg in ops:
-                if kind == "save":
-                    cur.execute(
-                        "INSERT INTO topic_events VALUES (%s,%s,%s,%s,%s,%s,%s) "
-                        "ON CONFLICT (topic, event_id) DO UPDATE SET level = excluded.level, "
-                        "message = excluded.message, details = excluded.details, "
-                        "time = excluded.time, duration = excluded.duration",
-                        arg,
-                    )
-                elif kind == "delete":
-                    cur.execute(
-                        "DELETE FROM topic_events WHERE topic = %s AND event_id = %s",
-                        (topic, arg),
-                    )
-                else:
-                    cur.execute("DELETE FROM topic_events WHERE topic = %s", (topic,))
+            for sql, params in ops:
+                cur.execute(sql, params)
 
     def _load_states(self) -> dict[str, dict[str, EventState]]:
         rows = self._read(
@@ -395,7 +401,7 @@ class PostgresStore:
             int(state.time),
             int(state.duration),
         )
-        self._enqueue(("save", topic, row))
+        self._enqueue((_SAVE_EVENT, row))
         stored = EventState(
             id=state.id,
             message=state.message,
@@ -422,7 +428,9 @@ class PostgresStore:
                 del self._states[topic]
 
     def delete_event(self, topic: str, event_id: str) -> None:
-        self._enqueue(("delete", topic, event_id))
+        self._enqueue(
+            ("DELETE FROM topic_events WHERE topic = %s AND event_id = %s", (topic, event_id))
+        )
         self._set(topic, event_id, None)
 
     def load_topic(self, topic: str) -> dict[str, EventState]:
@@ -431,7 +439,7 @@ class PostgresStore:
         return {event_id: states[event_id].copy() for event_id in sorted(states)}
 
     def delete_topic(self, topic: str) -> None:
-        self._enqueue(("delete-topic", topic, None))
+        self._enqueue(("DELETE FROM topic_events WHERE topic = %s", (topic,)))
         for event_id in list(self._states.get(topic, {})):
             self._set(topic, event_id, None)
 
