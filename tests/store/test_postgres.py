@@ -48,14 +48,26 @@ def test_a_database_of_a_newer_leyden_is_refused(postgres: PgCluster) -> None:
         PostgresStore(url)
 
 
+def test_a_second_server_on_the_database_is_refused(postgres: PgCluster) -> None:
+    url = postgres.database(password=PASSWORD)
+    with PostgresStore(url):
+        with pytest.raises(StoreError) as caught:
+            PostgresStore(url)
+        assert "in use by another Leyden server" in str(caught.value)
+        assert PASSWORD not in str(caught.value)
+    PostgresStore(url).close()  # free again once the first is closed
+
+
 def test_servers_starting_together_migrate_once(postgres: PgCluster) -> None:
+    """Readers that do not hold the database (``exclusive=False``) start together on a
+    fresh database: the migrations run once, under their lock, and all see the schema."""
     url = postgres.database()
     opened: list[PostgresStore] = []
     errors: list[BaseException] = []
 
     def open_one() -> None:
         try:
-            opened.append(PostgresStore(url))
+            opened.append(PostgresStore(url, exclusive=False))
         except BaseException as exc:
             errors.append(exc)
 
@@ -74,7 +86,7 @@ def test_servers_starting_together_migrate_once(postgres: PgCluster) -> None:
 
 def test_topic_states_are_written_behind_in_order(postgres: PgCluster) -> None:
     url = postgres.database()
-    with PostgresStore(url) as writer, PostgresStore(url) as other:
+    with PostgresStore(url) as writer, PostgresStore(url, exclusive=False) as other:
         for i in range(50):
             writer.save_event("t", _state(f"e{i:02}", Level.CRITICAL))
         writer.delete_event("t", "e00")
@@ -98,7 +110,7 @@ def test_writes_queued_at_close_are_committed(postgres: PgCluster) -> None:
 
 def test_other_writes_are_committed_before_they_return(postgres: PgCluster) -> None:
     url = postgres.database()
-    with PostgresStore(url) as a, PostgresStore(url) as b:
+    with PostgresStore(url) as a, PostgresStore(url, exclusive=False) as b:
         a.put_task(TaskRecord(id="x", type="stream", dbrps=(), tickscript="s"))
         task = b.get_task("x")
         assert task is not None and task.id == "x"

@@ -67,6 +67,8 @@ _T = TypeVar("_T")
 _LOG = logging.getLogger("leyden.store")
 #: the advisory lock that serializes migrations between servers (any fixed number)
 _MIGRATION_LOCK = 0x4C6579646E
+#: the advisory lock a server holds on its database for as long as its store is open
+_SERVER_LOCK = 0x4C6579646F
 
 #: one queued write: a statement and its parameters
 _Op = tuple[str, tuple[Any, ...]]
@@ -112,10 +114,12 @@ class PostgresStore:
         connect_timeout: float = 10.0,
         close_timeout: float = 10.0,
         retry_cap: float = 5.0,
+        exclusive: bool = True,
         logger: logging.Logger | None = None,
     ) -> None:
         """Connect, migrate, and load the stored topic states; :class:`StoreError` (naming
-        the URL without its password) if the database cannot be reached or read."""
+        the URL without its password) if the database cannot be reached or read, or (with
+        ``exclusive``, what a server asks for) another server holds it."""
         self.location = redact_store_url(url)
         self._secret = _password(url)
         self._log = logger or _LOG
@@ -139,10 +143,15 @@ class PostgresStore:
                 f"{self.location}: cannot connect within {connect_timeout:g} s "
                 f"({self._why_unreachable(url, connect_timeout)})"
             ) from None
+        self._lock_conn: psycopg.Connection[Any] | None = None
         try:
+            if exclusive:
+                self._lock_conn = self._take_server_lock(url, connect_timeout)
             self._migrate()
             self._states = self._load_states()
         except BaseException:
+            if self._lock_conn is not None:
+                self._lock_conn.close()
             self._pool.close()
             raise
         self._queue: queue.Queue[list[_Op] | None] = queue.Queue()
@@ -164,6 +173,27 @@ class PostgresStore:
         except psycopg.Error as exc:
             return self._scrub(str(exc).strip().splitlines()[-1] if str(exc).strip() else "")
         return "the pool timed out"
+
+    def _take_server_lock(self, url: str, timeout: float) -> psycopg.Connection[Any]:
+        """Hold the database for this server, as SQLite's exclusive lock holds the file: a
+        second server on it would send every queued delivery twice.  A session lock on a
+        connection of its own, so it goes when this process does (even on ``kill -9``)."""
+        try:
+            conn = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout)))
+        except psycopg.Error as exc:
+            raise self._error("cannot connect", exc) from None
+        try:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_SERVER_LOCK,)).fetchone()
+        except psycopg.Error as exc:
+            conn.close()
+            raise self._error("cannot lock the database", exc) from None
+        if not row or not row[0]:
+            conn.close()
+            raise StoreError(
+                f"{self.location}: the database is in use by another Leyden server "
+                "(sharing one between servers is not supported yet)"
+            )
+        return conn
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._secret, "***") if self._secret else text
@@ -259,6 +289,8 @@ class PostgresStore:
                 extra={"fields": {"store": self.location, "writes": lost}},
             )
         self._pool.close()
+        if self._lock_conn is not None:
+            self._lock_conn.close()
 
     # --- write-behind of topic states -------------------------------------------------------
 
