@@ -59,3 +59,11 @@ def test_bad_urls_are_refused_without_the_password(tmp_path: Path, url: str, exp
 def test_url_and_sqlite_together_are_refused(tmp_path: Path) -> None:
     message = _error(tmp_path, '[storage]\nurl = "postgresql://h/d"\nsqlite = "/tmp/x.db"\n')
     assert "sqlite: cannot be set together with url" in message
+
+
+def test_the_boltdb_note_names_postgresql_without_the_password(tmp_path: Path) -> None:
+    url = f"postgresql://u:{SECRET}@h/d"
+    config = _load(tmp_path, f'[storage]\nboltdb = "/var/lib/k.db"\nurl = "{url}"\n')
+    [note] = [n for n in config.notes if n.startswith("[storage] boltdb")]
+    assert "PostgreSQL at" in note and "postgresql://u:***@h/d" in note
+    assert SECRET not in note

@@ -62,6 +62,10 @@ def test_serve_on_postgres_keeps_everything_across_a_restart(
     assert [m["webhook_id"] for m in got] == [ALERTS_WEBHOOK] * 2
     assert levels(got) == ["CRITICAL", "OK"]
 
+    backup = stack.cli("backup", "copy.db")  # SQLite's online backup has no meaning here
+    assert backup.returncode != 0
+    assert "pg_dump" in backup.stdout + backup.stderr
+
     stack.logs.append(stack.stop_server())
     for text in stack.logs:
         assert PASSWORD not in text, text

@@ -287,6 +287,12 @@ def _validate_storage(config: Config, source: str) -> None:
     _raise_problems(f"{source}: [storage]", config.storage.validate(), False)
     if not config.storage.boltdb:
         return
+    if config.storage.url:
+        config.notes.append(
+            "[storage] boltdb is not used by Leyden; its state lives in PostgreSQL at "
+            f"{quote(config.storage.redacted_url())}"
+        )
+        return
     same = os.path.abspath(config.storage.boltdb) == os.path.abspath(config.sqlite_path())
     if same:
         raise ConfigError(
