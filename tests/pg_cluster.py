@@ -81,22 +81,25 @@ class PgCluster:
             "UTF8",
             "--no-sync",
         )
-        options = (
+        self.start_server()
+
+    def _options(self) -> str:
+        return (
             f"-k {self.dir} -p {self.port} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
+
+    def start_server(self) -> None:
+        """Start the (initialized) cluster's server: at :meth:`start`, or again after
+        :meth:`stop_server`."""
         log = os.path.join(self.dir, "postgres.log")
-        self._run(
-            os.path.join(self.bin_dir, "pg_ctl"),
-            "-D",
-            self.data,
-            "-l",
-            log,
-            "-w",
-            "-o",
-            options,
-            "start",
-        )
+        pg_ctl = os.path.join(self.bin_dir, "pg_ctl")
+        self._run(pg_ctl, "-D", self.data, "-l", log, "-w", "-o", self._options(), "start")
+
+    def stop_server(self) -> None:
+        """Stop the server, keeping its data (the database going away under a client)."""
+        pg_ctl = os.path.join(self.bin_dir, "pg_ctl")
+        self._run(pg_ctl, "-D", self.data, "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:

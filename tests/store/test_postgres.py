@@ -5,6 +5,7 @@ per-point path (answered from memory, committed by the writer in order)."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -15,7 +16,7 @@ from leyden.store import SCHEMA_VERSION, StoreError
 from leyden.store.postgres import PostgresStore
 from leyden.store.postgres_schema import MIGRATIONS
 from pg_cluster import TEST_PASSWORD as PASSWORD
-from pg_cluster import PgCluster
+from pg_cluster import PgCluster, pg_cluster
 
 
 def _state(event_id: str, level: Level) -> EventState:
@@ -114,3 +115,32 @@ def test_other_writes_are_committed_before_they_return(postgres: PgCluster) -> N
         a.put_task(TaskRecord(id="x", type="stream", dbrps=(), tickscript="s"))
         task = b.get_task("x")
         assert task is not None and task.id == "x"
+
+
+def test_writes_behind_wait_out_a_database_restart(caplog: pytest.LogCaptureFixture) -> None:
+    """The database goes away: saving a state still returns at once, the writer logs and
+    retries (the password nowhere), and commits once the database is back."""
+    try:
+        own = pg_cluster()  # a cluster of its own: this test stops it
+        cluster = own.__enter__()
+    except LookupError as exc:
+        pytest.skip(str(exc))
+    try:
+        url = cluster.database(password=PASSWORD)
+        with PostgresStore(url, retry_cap=0.2) as store:
+            store.save_event("t", _state("a", Level.CRITICAL))
+            assert store.wait_written(timeout=60)
+            cluster.stop_server()
+            store.save_event("t", _state("b", Level.WARNING))  # written behind: no wait
+            assert list(store.load_topic("t")) == ["a", "b"]
+            deadline = time.monotonic() + 60
+            while "failed to save topic states" not in caplog.text:
+                assert time.monotonic() < deadline, "the writer never reported the failure"
+                time.sleep(0.05)
+            cluster.start_server()
+            assert store.wait_written(timeout=60)
+        with PostgresStore(url) as again:
+            assert list(again.load_topic("t")) == ["a", "b"]
+        assert PASSWORD not in caplog.text
+    finally:
+        own.__exit__(None, None, None)
