@@ -6,8 +6,8 @@ workspaces), the alert service and its topic handlers,
 the router, the services every task shares (:class:`~leyden.engine.services.TaskServices`),
 the task runner and the task manager.  Nothing else constructs a collaborator: the store and
 the clock come from the caller (:func:`open_store` and the wall clock for a server; an
-in-memory store and a simulated clock for replay), and every constructor below requires what it uses,
-so a missing piece is a ``TypeError`` here rather than a silent in-memory default somewhere
+in-memory store and a simulated clock for replay), and every constructor below requires what
+it uses, so a missing piece is a ``TypeError`` here rather than a silent in-memory default somewhere
 deep in a request.  This mirrors Kapacitor's ``server.New``, which builds every service and
 hands each the others it needs before anything starts.
 """
