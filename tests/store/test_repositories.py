@@ -293,3 +293,18 @@ def test_unit_of_work_is_all_or_nothing(open_store: OpenStore) -> None:
             store.save_event("cpu", _state("c", Level.WARNING))
     store.close()
     assert list(open_store().load_topic("cpu")) == ["b", "c", "kept"]
+
+
+def test_incident_writes_roll_back_with_a_unit_of_work(open_store: OpenStore) -> None:
+    store = open_store()
+    store.put_incident(INCIDENT)
+    with pytest.raises(RuntimeError), store.unit_of_work():
+        store.delete_incident("discord:abc", "cpu:host=a")
+        store.put_incident(dataclasses.replace(INCIDENT, alert_id="other"))
+        raise RuntimeError("cut")
+    assert store.get_incident("discord:abc", "cpu:host=a") == INCIDENT
+    assert store.get_incident("discord:abc", "other") is None
+    store.close()
+    store = open_store()
+    assert store.get_incident("discord:abc", "cpu:host=a") == INCIDENT
+    assert store.get_incident("discord:abc", "other") is None

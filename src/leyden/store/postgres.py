@@ -14,6 +14,8 @@ suite, ``tests/store``, runs against both), on PostgreSQL through psycopg 3 and 
   commit, as the outbox does on SQLite).  A write that fails (the server went away) is
   retried with a growing pause until it commits or the store closes; :meth:`close` waits for
   the queue to drain (``close_timeout``) and logs how many writes it had to give up.
+  Discord's incident messages, read and written from the dispatcher's sends, are kept and
+  written behind the same way (as are the outbox and breakers: :mod:`leyden.delivery.pg_outbox`).
 * **Everything else is written through** on a pooled connection and committed before the
   call returns, as in SQLite: task, template, handler and config changes come from the API,
   not from points, and a caller must read back what it wrote.
@@ -149,6 +151,7 @@ class PostgresStore:
                 self._lock_conn = self._take_server_lock(url, connect_timeout)
             self._migrate()
             self._states = self._load_states()
+            self._incidents = self._load_incidents()
         except BaseException:
             if self._lock_conn is not None:
                 self._lock_conn.close()
@@ -157,7 +160,7 @@ class PostgresStore:
         self._queue: queue.Queue[list[_Op] | None] = queue.Queue()
         self._batch: list[_Op] | None = None  # the open unit of work's writes
         #: the open unit of work's (topic, event ID, state before) to put back on rollback
-        self._undo: list[tuple[str, str, EventState | None]] | None = None
+        self._undo: list[Callable[[], None]] | None = None
         self._pending = 0  # writes queued, not yet committed
         self._pending_lock = threading.Condition()
         self._writer = threading.Thread(
@@ -323,8 +326,8 @@ class PostgresStore:
         try:
             yield
         except BaseException:
-            for topic, event_id, before in reversed(self._undo):
-                self._remember(topic, event_id, before)
+            for undo in reversed(self._undo):
+                undo()
             self._batch = None
             self._undo = None
             raise
@@ -446,7 +449,8 @@ class PostgresStore:
 
     def _set(self, topic: str, event_id: str, state: EventState | None) -> None:
         if self._undo is not None:
-            self._undo.append((topic, event_id, self._states.get(topic, {}).get(event_id)))
+            before = self._states.get(topic, {}).get(event_id)
+            self._undo.append(lambda: self._remember(topic, event_id, before))
         self._remember(topic, event_id, state)
 
     def _remember(self, topic: str, event_id: str, state: EventState | None) -> None:
@@ -779,31 +783,49 @@ class PostgresStore:
         return self._write(f"read the {name} ID", get_or_make)
 
     # --- incident messages (Discord edit-in-place / forum-thread) ---------------------------
+    # Read and written from the dispatcher's sends on the event loop: answered from memory
+    # (loaded at open) and written behind, like the topic states.
+
+    def _load_incidents(self) -> dict[tuple[str, str], IncidentMessage]:
+        rows = self._read(
+            "read the incident messages",
+            "SELECT scope, alert_id, message_id, channel_id, thread_id, guild_id, level, peak, "
+            "pinged, started FROM incident_messages",
+        )
+        incidents: dict[tuple[str, str], IncidentMessage] = {}
+        for scope, alert, message, channel, thread, guild, level, peak, pinged, started in rows:
+            incidents[(scope, alert)] = IncidentMessage(
+                scope=scope,
+                alert_id=alert,
+                message_id=message,
+                channel_id=channel,
+                thread_id=thread,
+                guild_id=guild,
+                level=int(level),
+                peak=int(peak),
+                pinged=bool(pinged),
+                started=int(started),
+            )
+        return incidents
+
+    def _set_incident(self, key: tuple[str, str], record: IncidentMessage | None) -> None:
+        if self._undo is not None:
+            before = self._incidents.get(key)
+            self._undo.append(lambda: self._keep_incident(key, before))
+        self._keep_incident(key, record)
+
+    def _keep_incident(self, key: tuple[str, str], record: IncidentMessage | None) -> None:
+        if record is None:
+            self._incidents.pop(key, None)
+        else:
+            self._incidents[key] = record
 
     def get_incident(self, scope: str, alert_id: str) -> IncidentMessage | None:
-        rows = self._read(
-            f"read the incident message of {alert_id!r}",
-            "SELECT scope, alert_id, message_id, channel_id, thread_id, guild_id, level, peak, "
-            "pinged, started FROM incident_messages WHERE scope = %s AND alert_id = %s",
-            (scope, alert_id),
-        )
-        if not rows:
-            return None
-        scope_, alert, message, channel, thread, guild, level, peak, pinged, started = rows[0]
-        return IncidentMessage(
-            scope=scope_,
-            alert_id=alert,
-            message_id=message,
-            channel_id=channel,
-            thread_id=thread,
-            guild_id=guild,
-            level=int(level),
-            peak=int(peak),
-            pinged=bool(pinged),
-            started=int(started),
-        )
+        """The message and thread of ``alert_id``'s incident under ``scope``, if any."""
+        return self._incidents.get((scope, alert_id))
 
     def put_incident(self, record: IncidentMessage) -> None:
+        """Create or replace the incident message of ``(record.scope, record.alert_id)``."""
         row = (
             record.scope,
             record.alert_id,
@@ -816,26 +838,27 @@ class PostgresStore:
             bool(record.pinged),
             int(record.started),
         )
-
-        def action(conn: psycopg.Connection[Any]) -> None:
-            conn.execute(
-                "DELETE FROM incident_messages WHERE scope = %s AND alert_id = %s",
-                (record.scope, record.alert_id),
+        self._enqueue(
+            (
+                "INSERT INTO incident_messages VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+                "ON CONFLICT (scope, alert_id) DO UPDATE SET message_id = excluded.message_id, "
+                "channel_id = excluded.channel_id, thread_id = excluded.thread_id, "
+                "guild_id = excluded.guild_id, level = excluded.level, peak = excluded.peak, "
+                "pinged = excluded.pinged, started = excluded.started",
+                row,
             )
-            conn.execute(
-                "INSERT INTO incident_messages VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", row
-            )
-
-        self._write(f"save the incident message of {record.alert_id!r}", action)
+        )
+        self._set_incident((record.scope, record.alert_id), record)
 
     def delete_incident(self, scope: str, alert_id: str) -> bool:
-        return self._write(
-            f"delete the incident message of {alert_id!r}",
-            lambda conn: (
-                conn.execute(
-                    "DELETE FROM incident_messages WHERE scope = %s AND alert_id = %s",
-                    (scope, alert_id),
-                ).rowcount
-                > 0
-            ),
+        """Forget the incident message of ``alert_id`` under ``scope``; False if none."""
+        if (scope, alert_id) not in self._incidents:
+            return False
+        self._enqueue(
+            (
+                "DELETE FROM incident_messages WHERE scope = %s AND alert_id = %s",
+                (scope, alert_id),
+            )
         )
+        self._set_incident((scope, alert_id), None)
+        return True
