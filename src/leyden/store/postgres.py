@@ -128,6 +128,11 @@ class PostgresStore:
         self._close_timeout = close_timeout
         self._retry_cap = retry_cap
         self._closed = False
+        # One connection first, for a clear error when the database cannot be reached (the
+        # pool only retries and times out); a server keeps it to hold its lock.
+        self._lock_conn: psycopg.Connection[Any] | None = self._first_connection(
+            url, connect_timeout, exclusive
+        )
         self._pool = psycopg_pool.ConnectionPool(
             url,
             min_size=1,
@@ -141,14 +146,13 @@ class PostgresStore:
             self._pool.open(wait=True, timeout=connect_timeout)
         except psycopg_pool.PoolTimeout:
             self._pool.close()
+            if self._lock_conn is not None:
+                self._lock_conn.close()
             raise StoreError(
-                f"{self.location}: cannot connect within {connect_timeout:g} s "
-                f"({self._why_unreachable(url, connect_timeout)})"
+                f"{self.location}: cannot open {pool_size} connections within "
+                f"{connect_timeout:g} s (is max_connections too low?)"
             ) from None
-        self._lock_conn: psycopg.Connection[Any] | None = None
         try:
-            if exclusive:
-                self._lock_conn = self._take_server_lock(url, connect_timeout)
             self._migrate()
             self._states = self._load_states()
             self._incidents = self._load_incidents()
@@ -170,21 +174,23 @@ class PostgresStore:
 
     # --- plumbing --------------------------------------------------------------------------
 
-    def _why_unreachable(self, url: str, timeout: float) -> str:
-        try:
-            psycopg.connect(url, connect_timeout=max(1, int(timeout))).close()
-        except psycopg.Error as exc:
-            return self._scrub(str(exc).strip().splitlines()[-1] if str(exc).strip() else "")
-        return "the pool timed out"
-
-    def _take_server_lock(self, url: str, timeout: float) -> psycopg.Connection[Any]:
-        """Hold the database for this server, as SQLite's exclusive lock holds the file: a
-        second server on it would send every queued delivery twice.  A session lock on a
-        connection of its own, so it goes when this process does (even on ``kill -9``)."""
+    def _first_connection(
+        self, url: str, timeout: float, exclusive: bool
+    ) -> psycopg.Connection[Any] | None:
+        """Connect once; with ``exclusive``, hold the database for this server, as SQLite's
+        exclusive lock holds the file: a second server on it would send every queued delivery
+        twice.  A session lock on a connection of its own, so it goes when this process does
+        (even on ``kill -9``)."""
         try:
             conn = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout)))
         except psycopg.Error as exc:
-            raise self._error("cannot connect", exc) from None
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise StoreError(
+                f"{self.location}: cannot connect: {self._scrub(first) or type(exc).__name__}"
+            ) from None
+        if not exclusive:
+            conn.close()
+            return None
         try:
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_SERVER_LOCK,)).fetchone()
         except psycopg.Error as exc:
