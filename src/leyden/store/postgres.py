@@ -35,6 +35,7 @@ latency on a slow network.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import queue
@@ -397,9 +398,15 @@ class PostgresStore:
 
     @staticmethod
     def _apply(conn: psycopg.Connection[Any], ops: list[_Op]) -> None:
+        # runs of one statement go as one executemany (pipelined: one round trip, not one
+        # per row); the order of the statements is kept
         with conn.cursor() as cur:
-            for sql, params in ops:
-                cur.execute(sql, params)
+            for sql, run in itertools.groupby(ops, key=lambda op: op[0]):
+                rows = [params for _, params in run]
+                if len(rows) == 1:
+                    cur.execute(sql, rows[0])
+                else:
+                    cur.executemany(sql, rows)
 
     def _load_states(self) -> dict[str, dict[str, EventState]]:
         rows = self._read(
