@@ -53,7 +53,7 @@ def test_a_second_server_on_the_database_is_refused(postgres: PgCluster) -> None
     url = postgres.database(password=PASSWORD)
     with PostgresStore(url):
         with pytest.raises(StoreError) as caught:
-            PostgresStore(url)
+            PostgresStore(url, lock_wait=0.5)
         assert "in use by another Leyden server" in str(caught.value)
         assert PASSWORD not in str(caught.value)
     PostgresStore(url).close()  # free again once the first is closed

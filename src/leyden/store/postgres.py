@@ -35,6 +35,7 @@ latency on a slow network.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -118,17 +119,20 @@ class PostgresStore:
         close_timeout: float = 10.0,
         retry_cap: float = 5.0,
         exclusive: bool = True,
+        lock_wait: float = 10.0,
         logger: logging.Logger | None = None,
     ) -> None:
         """Connect, migrate, and load the stored topic states; :class:`StoreError` (naming
         the URL without its password) if the database cannot be reached or read, or (with
-        ``exclusive``, what a server asks for) another server holds it."""
+        ``exclusive``, what a server asks for) another server still holds it after
+        ``lock_wait`` seconds."""
         self.location = redact_store_url(url)
         self._secret = _password(url)
         self._log = logger or _LOG
         self._close_timeout = close_timeout
         self._retry_cap = retry_cap
         self._closed = False
+        self._lock_wait = lock_wait
         # One connection first, for a clear error when the database cannot be reached (the
         # pool only retries and times out); a server keeps it to hold its lock.
         self._lock_conn: psycopg.Connection[Any] | None = self._first_connection(
@@ -192,18 +196,24 @@ class PostgresStore:
         if not exclusive:
             conn.close()
             return None
-        try:
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_SERVER_LOCK,)).fetchone()
-        except psycopg.Error as exc:
-            conn.close()
-            raise self._error("cannot lock the database", exc) from None
-        if not row or not row[0]:
-            conn.close()
-            raise StoreError(
-                f"{self.location}: the database is in use by another Leyden server "
-                "(sharing one between servers is not supported yet)"
-            )
-        return conn
+        # a server killed just before may still hold it for a moment (its backend exits
+        # when it notices): wait up to ``lock_wait`` before calling the database taken
+        deadline = time.monotonic() + self._lock_wait
+        while True:
+            try:
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_SERVER_LOCK,)).fetchone()
+            except psycopg.Error as exc:
+                conn.close()
+                raise self._error("cannot lock the database", exc) from None
+            if row and row[0]:
+                return conn
+            if time.monotonic() >= deadline:
+                conn.close()
+                raise StoreError(
+                    f"{self.location}: the database is in use by another Leyden server "
+                    "(sharing one between servers is not supported yet)"
+                )
+            time.sleep(0.1)
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._secret, "***") if self._secret else text
@@ -300,6 +310,10 @@ class PostgresStore:
             )
         self._pool.close()
         if self._lock_conn is not None:
+            # unlock first: closing only asks the backend to exit, and a server started right
+            # after this one must find the database free
+            with contextlib.suppress(psycopg.Error):
+                self._lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_SERVER_LOCK,))
             self._lock_conn.close()
 
     # --- write-behind of topic states -------------------------------------------------------
