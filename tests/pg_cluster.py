@@ -57,7 +57,13 @@ class PgCluster:
         self._names = count(1)
         self._prefix: list[str] = []
         if os.geteuid() == 0:
-            entry = pwd.getpwnam("postgres")
+            try:
+                entry = pwd.getpwnam("postgres")
+            except KeyError:
+                shutil.rmtree(self.dir, ignore_errors=True)
+                raise LookupError(
+                    "initdb refuses to run as root and there is no postgres user to run it as"
+                ) from None
             os.chown(self.dir, entry.pw_uid, entry.pw_gid)
             self._prefix = ["runuser", "-u", "postgres", "--"]
 

@@ -57,7 +57,8 @@ __all__ = ["SCHEMA_VERSION", "Store", "StoreError"]
 _T = TypeVar("_T")
 
 
-#: Each entry brings the schema from version ``index`` to ``index + 1``. Append, never edit.
+#: Each entry brings the schema from version ``index`` to ``index + 1``. Append, never edit;
+#: each step gets its PostgreSQL twin in :mod:`leyden.store.postgres_schema` (tests/store checks).
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE tasks (
