@@ -67,3 +67,12 @@ def test_the_boltdb_note_names_postgresql_without_the_password(tmp_path: Path) -
     [note] = [n for n in config.notes if n.startswith("[storage] boltdb")]
     assert "PostgreSQL at" in note and "postgresql://u:***@h/d" in note
     assert SECRET not in note
+
+
+def test_the_environment_sets_the_url_too() -> None:
+    config = load_config(None, {"KAPACITOR_STORAGE_URL": f"postgresql://u:{SECRET}@h/d"})
+    assert config.storage.url == f"postgresql://u:{SECRET}@h/d"
+    with pytest.raises(ConfigError) as info:
+        load_config(None, {"LEYDEN_STORAGE_URL": f"mysql://u:{SECRET}@h/d"})
+    assert "[storage]: url: must be a PostgreSQL URL" in str(info.value)
+    assert SECRET not in str(info.value)
