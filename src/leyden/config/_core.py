@@ -147,17 +147,68 @@ class LoggingConfig(Section):
         return problems
 
 
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def redact_store_url(url: str) -> str:
+    """``url`` with its password (in the user part or a ``password=`` parameter) replaced by
+    ``***``: the only form of a ``[storage] url`` that logs, errors and reprs show."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, _, hosts = netloc.rpartition("@")
+            user, colon, _password = userinfo.partition(":")
+            netloc = f"{user}{':***' if colon else ''}@{hosts}"
+        query = "&".join(
+            f"{name}=***" if name.lower() == "password" else f"{name}={value}"
+            for name, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        )
+        return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    except ValueError:
+        return "<unreadable URL>"
+
+
+def _store_url_problem(url: str) -> str:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if parts.scheme not in _POSTGRES_SCHEMES:
+        return f'must be a PostgreSQL URL, "postgresql://user@host:5432/database", got {quote(redact_store_url(url))}'
+    if not parts.path.strip("/"):
+        return f"names no database (add /<database>): {quote(redact_store_url(url))}"
+    return ""
+
+
 @dataclass
 class StorageConfig(Section):
-    """``[storage]``: Leyden keeps its state in SQLite; a Kapacitor ``boltdb`` path is only read past."""
+    """``[storage]``: Leyden keeps its state in SQLite, or in PostgreSQL when ``url`` is set; a
+    Kapacitor ``boltdb`` path is only read past."""
 
     boltdb: str = ""
     sqlite: str = ""
+    #: ``postgresql://user:password@host:port/database``; never shown with its password
+    url: str = field(default="", repr=False)
 
     _SCHEMA: ClassVar[tuple[Key, ...]] = (
         Key("boltdb", "boltdb", "str"),
         Key("sqlite", "sqlite", "str"),
+        Key("url", "url", "str"),
     )
+
+    def validate(self) -> list[str]:
+        if not self.url:
+            return []
+        problem = _store_url_problem(self.url)
+        problems = [f"url: {problem}"] if problem else []
+        if self.sqlite:
+            problems.append("sqlite: cannot be set together with url (one store at a time)")
+        return problems
+
+    def redacted_url(self) -> str:
+        return redact_store_url(self.url) if self.url else ""
 
 
 @dataclass

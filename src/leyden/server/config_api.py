@@ -38,7 +38,7 @@ from leyden.notify import INTEGRATIONS, IntegrationService
 from leyden.notify.base import IntegrationError
 from leyden.runtime import Runtime
 from leyden.server._http import SERVICES_KEY, error_response, json_response, link
-from leyden.store import Store, StoreError
+from leyden.store import StateStore, StoreError
 
 __all__ = [
     "CONFIG_OVERRIDES_KEY",
@@ -166,7 +166,7 @@ class SectionOverrides:
 class ConfigOverrides:
     """Every integration section the API serves, the stored overrides and the services."""
 
-    def __init__(self, services: Runtime, store: Store) -> None:
+    def __init__(self, services: Runtime, store: StateStore) -> None:
         self.services = services
         self.store = store
         self.enabled = services.config.config_override_enabled

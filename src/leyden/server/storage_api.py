@@ -24,7 +24,7 @@ from aiohttp import web
 from leyden import API_BASE
 from leyden.server._http import SERVICES_KEY, error_response
 from leyden.server.auth import USER_KEY
-from leyden.store import StoreError
+from leyden.store import Store, StoreError
 
 __all__ = ["BACKUP_PATH", "install"]
 
@@ -36,6 +36,12 @@ log = logging.getLogger("leyden.storage")
 
 async def backup(request: web.Request) -> web.StreamResponse:
     store = request.app[SERVICES_KEY].store
+    if not isinstance(store, Store):
+        return error_response(
+            "backup is not available with [storage] url: the store is PostgreSQL "
+            "(back it up with pg_dump)",
+            501,
+        )
     fd, path = tempfile.mkstemp(prefix="leyden-backup-", suffix=".db")
     os.close(fd)
     try:

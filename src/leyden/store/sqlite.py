@@ -50,17 +50,15 @@ from leyden.model.records import (
     TaskRecord,
     TemplateRecord,
 )
+from leyden.store.errors import StoreError
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError"]
 
 _T = TypeVar("_T")
 
 
-class StoreError(Exception):
-    """The database cannot be opened, read or written; ``str(e)`` names the file and why."""
-
-
-#: Each entry brings the schema from version ``index`` to ``index + 1``. Append, never edit.
+#: Each entry brings the schema from version ``index`` to ``index + 1``. Append, never edit;
+#: each step gets its PostgreSQL twin in :mod:`leyden.store.postgres_schema` (tests/store checks).
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE tasks (
