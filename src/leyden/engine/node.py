@@ -53,7 +53,10 @@ class MessageSampler(Protocol):
     rarer than points, and a node below a window (or a ``stats()`` node) sees none of the
     sampled written points."""
 
-    def due(self) -> bool: ...
+    def due(self, n: int) -> bool:
+        """Whether to time the ``n``-th batch (tick, query run) of the asking node."""
+        ...
+
     def call(self, fn: Callable[..., None], *args: Any) -> None: ...
 
 
