@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import logging
 import queue
 import threading
@@ -61,6 +60,7 @@ from leyden.model.records import (
     TaskRecord,
     TemplateRecord,
 )
+from leyden.store import _rows
 from leyden.store.errors import StoreError
 from leyden.store.postgres_schema import MIGRATIONS
 
@@ -89,10 +89,6 @@ _PUT_OVERRIDE = (
     "ON CONFLICT (section, element) DO UPDATE SET "
     "options = excluded.options, created = excluded.created"
 )
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _password(url: str) -> str:
@@ -238,12 +234,6 @@ class PostgresStore:
         """Rows of ``sql`` read now, on a pooled connection (for the tables other packages own
         the queries of: the outbox and breakers, read once at start)."""
         return self._read(doing, sql, params)
-
-    def _json(self, text: str, what: str) -> Any:
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise StoreError(f"{self.location}: {what}: stored JSON is unreadable") from None
 
     def _migrate(self) -> None:
         def current(conn: psycopg.Connection[Any]) -> int:
@@ -425,25 +415,12 @@ class PostgresStore:
     def _load_states(self) -> dict[str, dict[str, EventState]]:
         rows = self._read(
             "read topic states",
-            "SELECT topic, event_id, level, message, details, time, duration FROM topic_events "
-            "ORDER BY topic, event_id",
+            f"SELECT topic, {_rows.EVENT_COLUMNS} FROM topic_events ORDER BY topic, event_id",
         )
         states: dict[str, dict[str, EventState]] = {}
-        for topic, event_id, level, message, details, at, duration in rows:
-            try:
-                parsed = Level(level)
-            except ValueError:
-                raise StoreError(
-                    f"{self.location}: event {event_id!r} of topic {topic!r}: "
-                    f"unknown level {level!r}"
-                ) from None
-            states.setdefault(topic, {})[event_id] = EventState(
-                id=event_id,
-                message=message,
-                details=details,
-                time=Time(at),
-                duration=Duration(duration),
-                level=parsed,
+        for topic, *row in rows:
+            states.setdefault(topic, {})[row[0]] = _rows.event_state(
+                topic, tuple(row), self.location
             )
         return states
 
@@ -454,16 +431,7 @@ class PostgresStore:
         if state.level == Level.OK:
             self.delete_event(topic, state.id)
             return
-        row = (
-            topic,
-            state.id,
-            int(state.level),
-            state.message,
-            state.details,
-            int(state.time),
-            int(state.duration),
-        )
-        self._enqueue((_SAVE_EVENT, row))
+        self._enqueue((_SAVE_EVENT, _rows.event_row(topic, state)))
         stored = EventState(
             id=state.id,
             message=state.message,
@@ -527,19 +495,7 @@ class PostgresStore:
 
     def put_task(self, task: TaskRecord, *, replaces: str | None = None) -> None:
         """Create or replace ``task``; ``replaces`` names the old ID of a renamed task."""
-        row = (
-            task.id,
-            task.type,
-            _dumps([{"db": db, "rp": rp} for db, rp in task.dbrps]),
-            task.tickscript,
-            _dumps(dict(task.vars)),
-            task.status,
-            task.template_id,
-            int(task.created),
-            int(task.modified),
-            None if task.last_enabled is None else int(task.last_enabled),
-            task.error,
-        )
+        row = _rows.task_row(task)
 
         def action(conn: psycopg.Connection[Any]) -> None:
             if replaces is not None and replaces != task.id:
@@ -549,36 +505,14 @@ class PostgresStore:
 
         self._write(f"save task {task.id!r}", action)
 
-    def _task(self, row: tuple[Any, ...]) -> TaskRecord:
-        (tid, ttype, dbrps, script, vars_, status, template_id, created, modified, last, err) = row
-        what = f"task {tid!r}"
-        decoded = self._json(dbrps, what)
-        try:
-            pairs = tuple((str(d["db"]), str(d["rp"])) for d in decoded)
-        except (TypeError, KeyError):
-            raise StoreError(f"{self.location}: {what}: stored dbrps are unreadable") from None
-        return TaskRecord(
-            id=tid,
-            type=ttype,
-            dbrps=pairs,
-            tickscript=script,
-            vars=self._json(vars_, what),
-            status=status,
-            created=created,
-            modified=modified,
-            last_enabled=last,
-            error=err,
-            template_id=template_id,
-        )
-
     def get_task(self, task_id: str) -> TaskRecord | None:
         rows = self._read(f"read task {task_id!r}", "SELECT * FROM tasks WHERE id = %s", (task_id,))
-        return self._task(rows[0]) if rows else None
+        return _rows.task(rows[0], self.location) if rows else None
 
     def list_tasks(self) -> list[TaskRecord]:
         """Every task, sorted by ID."""
         rows = self._read("list tasks", 'SELECT * FROM tasks ORDER BY id COLLATE "C"')
-        return [self._task(row) for row in rows]
+        return [_rows.task(row, self.location) for row in rows]
 
     def delete_task(self, task_id: str) -> bool:
         """Forget the task and every template link it has; False if there was none."""
@@ -593,13 +527,7 @@ class PostgresStore:
 
     def put_template(self, template: TemplateRecord, *, replaces: str | None = None) -> None:
         """Create or replace ``template``; a rename drops the old ID and its task links."""
-        row = (
-            template.id,
-            template.type,
-            template.tickscript,
-            int(template.created),
-            int(template.modified),
-        )
+        row = _rows.template_row(template)
 
         def action(conn: psycopg.Connection[Any]) -> None:
             if replaces is not None and replaces != template.id:
@@ -613,18 +541,18 @@ class PostgresStore:
     def get_template(self, template_id: str) -> TemplateRecord | None:
         rows = self._read(
             f"read template {template_id!r}",
-            "SELECT id, type, tickscript, created, modified FROM templates WHERE id = %s",
+            f"SELECT {_rows.TEMPLATE_COLUMNS} FROM templates WHERE id = %s",
             (template_id,),
         )
-        return TemplateRecord(*rows[0]) if rows else None
+        return _rows.template(rows[0]) if rows else None
 
     def list_templates(self) -> list[TemplateRecord]:
         """Every template, sorted by ID."""
         rows = self._read(
             "list templates",
-            'SELECT id, type, tickscript, created, modified FROM templates ORDER BY id COLLATE "C"',
+            f'SELECT {_rows.TEMPLATE_COLUMNS} FROM templates ORDER BY id COLLATE "C"',
         )
-        return [TemplateRecord(*row) for row in rows]
+        return [_rows.template(row) for row in rows]
 
     def delete_template(self, template_id: str) -> bool:
         """Forget the template and which tasks were made from it; False if there was none."""
@@ -668,7 +596,7 @@ class PostgresStore:
 
     def put_handler(self, spec: HandlerRecord, *, replaces: str | None = None) -> None:
         """Create or replace a handler spec; ``replaces`` is the old ID of a renamed one."""
-        row = (spec.topic, spec.id, spec.kind, spec.match, _dumps(dict(spec.options)))
+        row = _rows.handler_row(spec)
 
         def action(conn: psycopg.Connection[Any]) -> None:
             if replaces is not None and replaces != spec.id:
@@ -685,18 +613,13 @@ class PostgresStore:
 
         self._write(f"save handler {spec.id!r} of topic {spec.topic!r}", action)
 
-    def _handler(self, row: tuple[Any, ...]) -> HandlerRecord:
-        topic, hid, kind, match, options = row
-        decoded = self._json(options, f"handler {hid!r} of topic {topic!r}")
-        return HandlerRecord(topic=topic, id=hid, kind=kind, options=decoded, match=match)
-
     def get_handler(self, topic: str, handler_id: str) -> HandlerRecord | None:
         rows = self._read(
             f"read handler {handler_id!r} of topic {topic!r}",
             "SELECT * FROM topic_handlers WHERE topic = %s AND id = %s",
             (topic, handler_id),
         )
-        return self._handler(rows[0]) if rows else None
+        return _rows.handler(rows[0], self.location) if rows else None
 
     def list_handlers(self, topic: str | None = None) -> list[HandlerRecord]:
         """The handlers of ``topic`` (all topics when None), sorted by topic then ID."""
@@ -711,7 +634,7 @@ class PostgresStore:
                 'SELECT * FROM topic_handlers WHERE topic = %s ORDER BY id COLLATE "C"',
                 (topic,),
             )
-        return [self._handler(row) for row in rows]
+        return [_rows.handler(row, self.location) for row in rows]
 
     def delete_handler(self, topic: str, handler_id: str) -> bool:
         return self._write(
@@ -728,7 +651,7 @@ class PostgresStore:
 
     def put_override(self, override: OverrideRecord) -> None:
         """Create or replace the override of one element; a replaced one keeps its position."""
-        row = (override.section, override.element, _dumps(dict(override.options)), override.create)
+        row = _rows.override_row(override)
         self._write(
             f"save config override {override.section}/{override.element}",
             lambda conn: conn.execute(_PUT_OVERRIDE, row),
@@ -744,44 +667,34 @@ class PostgresStore:
                     (section, element),
                 )
             for record in put:
-                conn.execute(
-                    _PUT_OVERRIDE,
-                    (record.section, record.element, _dumps(dict(record.options)), record.create),
-                )
+                conn.execute(_PUT_OVERRIDE, _rows.override_row(record))
 
         self._write("save config overrides", action)
-
-    def _override(self, row: tuple[Any, ...]) -> OverrideRecord:
-        section, element, options, create = row
-        decoded = self._json(options, f"config override {section}/{element}")
-        return OverrideRecord(
-            section=section, element=element, options=decoded, create=bool(create)
-        )
 
     def get_override(self, section: str, element: str) -> OverrideRecord | None:
         rows = self._read(
             f"read config override {section}/{element}",
-            "SELECT section, element, options, created FROM config_overrides "
+            f"SELECT {_rows.OVERRIDE_COLUMNS} FROM config_overrides "
             "WHERE section = %s AND element = %s",
             (section, element),
         )
-        return self._override(rows[0]) if rows else None
+        return _rows.override(rows[0], self.location) if rows else None
 
     def list_overrides(self, section: str | None = None) -> list[OverrideRecord]:
         """Overrides in the order they were first made (added elements keep that order)."""
         if section is None:
             rows = self._read(
                 "list config overrides",
-                "SELECT section, element, options, created FROM config_overrides ORDER BY position",
+                f"SELECT {_rows.OVERRIDE_COLUMNS} FROM config_overrides ORDER BY position",
             )
         else:
             rows = self._read(
                 "list config overrides",
-                "SELECT section, element, options, created FROM config_overrides "
+                f"SELECT {_rows.OVERRIDE_COLUMNS} FROM config_overrides "
                 "WHERE section = %s ORDER BY position",
                 (section,),
             )
-        return [self._override(row) for row in rows]
+        return [_rows.override(row, self.location) for row in rows]
 
     def delete_override(self, section: str, element: str) -> bool:
         return self._write(
@@ -816,24 +729,10 @@ class PostgresStore:
     def _load_incidents(self) -> dict[tuple[str, str], IncidentMessage]:
         rows = self._read(
             "read the incident messages",
-            "SELECT scope, alert_id, message_id, channel_id, thread_id, guild_id, level, peak, "
-            "pinged, started FROM incident_messages",
+            f"SELECT {_rows.INCIDENT_COLUMNS} FROM incident_messages",
         )
-        incidents: dict[tuple[str, str], IncidentMessage] = {}
-        for scope, alert, message, channel, thread, guild, level, peak, pinged, started in rows:
-            incidents[(scope, alert)] = IncidentMessage(
-                scope=scope,
-                alert_id=alert,
-                message_id=message,
-                channel_id=channel,
-                thread_id=thread,
-                guild_id=guild,
-                level=int(level),
-                peak=int(peak),
-                pinged=bool(pinged),
-                started=int(started),
-            )
-        return incidents
+        incidents = (_rows.incident(row) for row in rows)
+        return {(record.scope, record.alert_id): record for record in incidents}
 
     def _set_incident(self, key: tuple[str, str], record: IncidentMessage | None) -> None:
         if self._undo is not None:
@@ -853,18 +752,7 @@ class PostgresStore:
 
     def put_incident(self, record: IncidentMessage) -> None:
         """Create or replace the incident message of ``(record.scope, record.alert_id)``."""
-        row = (
-            record.scope,
-            record.alert_id,
-            record.message_id,
-            record.channel_id,
-            record.thread_id,
-            record.guild_id,
-            int(record.level),
-            int(record.peak),
-            bool(record.pinged),
-            int(record.started),
-        )
+        row = _rows.incident_row(record)
         self._enqueue(
             (
                 "INSERT INTO incident_messages VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "

@@ -31,7 +31,6 @@ Every failure is a :class:`StoreError` whose message names the file.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -41,7 +40,6 @@ from contextlib import contextmanager
 from time import sleep as _sleep
 from typing import Any, TypeVar
 
-from leyden.go.types import Duration, Time
 from leyden.model.alert import EventState, Level
 from leyden.model.records import (
     HandlerRecord,
@@ -50,6 +48,7 @@ from leyden.model.records import (
     TaskRecord,
     TemplateRecord,
 )
+from leyden.store import _rows
 from leyden.store.errors import StoreError
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError"]
@@ -186,10 +185,6 @@ _PUT_OVERRIDE = (
 )
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
 class Store:
     """The SQLite file behind a running server; see the module docstring for the guarantees."""
 
@@ -317,12 +312,6 @@ class Store:
         except sqlite3.Error as exc:
             raise self._error(doing, exc) from None
 
-    def _json(self, text: str, what: str) -> Any:
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise StoreError(f"{self.path}: {what}: stored JSON is unreadable") from None
-
     def _migrate(self) -> None:
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
@@ -408,19 +397,7 @@ class Store:
     def put_task(self, task: TaskRecord, *, replaces: str | None = None) -> None:
         """Create or replace ``task``; ``replaces`` names the old ID when a task is renamed,
         so the rename is one transaction."""
-        row = (
-            task.id,
-            task.type,
-            _dumps([{"db": db, "rp": rp} for db, rp in task.dbrps]),
-            task.tickscript,
-            _dumps(dict(task.vars)),
-            task.status,
-            task.template_id,
-            int(task.created),
-            int(task.modified),
-            None if task.last_enabled is None else int(task.last_enabled),
-            task.error,
-        )
+        row = _rows.task_row(task)
 
         def action(conn: sqlite3.Connection) -> None:
             if replaces is not None and replaces != task.id:
@@ -429,36 +406,14 @@ class Store:
 
         self._write(f"save task {task.id!r}", action)
 
-    def _task(self, row: tuple[Any, ...]) -> TaskRecord:
-        (tid, ttype, dbrps, script, vars_, status, template_id, created, modified, last, err) = row
-        what = f"task {tid!r}"
-        decoded = self._json(dbrps, what)
-        try:
-            pairs = tuple((str(d["db"]), str(d["rp"])) for d in decoded)
-        except (TypeError, KeyError):
-            raise StoreError(f"{self.path}: {what}: stored dbrps are unreadable") from None
-        return TaskRecord(
-            id=tid,
-            type=ttype,
-            dbrps=pairs,
-            tickscript=script,
-            vars=self._json(vars_, what),
-            status=status,
-            created=created,
-            modified=modified,
-            last_enabled=last,
-            error=err,
-            template_id=template_id,
-        )
-
     def get_task(self, task_id: str) -> TaskRecord | None:
         rows = self._read(f"read task {task_id!r}", "SELECT * FROM tasks WHERE id = ?", (task_id,))
-        return self._task(rows[0]) if rows else None
+        return _rows.task(rows[0], self.path) if rows else None
 
     def list_tasks(self) -> list[TaskRecord]:
         """Every task, sorted by ID."""
         rows = self._read("list tasks", "SELECT * FROM tasks ORDER BY id")
-        return [self._task(row) for row in rows]
+        return [_rows.task(row, self.path) for row in rows]
 
     def delete_task(self, task_id: str) -> bool:
         """Forget the task and every template link it has; False if there was none."""
@@ -474,13 +429,7 @@ class Store:
     def put_template(self, template: TemplateRecord, *, replaces: str | None = None) -> None:
         """Create or replace ``template``; ``replaces`` names the old ID when it is renamed
         (the old one and its task associations go in the same transaction)."""
-        row = (
-            template.id,
-            template.type,
-            template.tickscript,
-            int(template.created),
-            int(template.modified),
-        )
+        row = _rows.template_row(template)
 
         def action(conn: sqlite3.Connection) -> None:
             if replaces is not None and replaces != template.id:
@@ -493,21 +442,18 @@ class Store:
     def get_template(self, template_id: str) -> TemplateRecord | None:
         rows = self._read(
             f"read template {template_id!r}",
-            "SELECT id, type, tickscript, created, modified FROM templates WHERE id = ?",
+            f"SELECT {_rows.TEMPLATE_COLUMNS} FROM templates WHERE id = ?",
             (template_id,),
         )
-        if not rows:
-            return None
-        tid, ttype, script, created, modified = rows[0]
-        return TemplateRecord(tid, ttype, script, created, modified)
+        return _rows.template(rows[0]) if rows else None
 
     def list_templates(self) -> list[TemplateRecord]:
         """Every template, sorted by ID."""
         rows = self._read(
             "list templates",
-            "SELECT id, type, tickscript, created, modified FROM templates ORDER BY id",
+            f"SELECT {_rows.TEMPLATE_COLUMNS} FROM templates ORDER BY id",
         )
-        return [TemplateRecord(*row) for row in rows]
+        return [_rows.template(row) for row in rows]
 
     def delete_template(self, template_id: str) -> bool:
         """Forget the template and which tasks were made from it; False if there was none."""
@@ -549,7 +495,7 @@ class Store:
     def put_handler(self, spec: HandlerRecord, *, replaces: str | None = None) -> None:
         """Create or replace a handler spec; ``replaces`` is the old ID when an update renames
         it (Kapacitor allows changing the ID but not the topic)."""
-        row = (spec.topic, spec.id, spec.kind, spec.match, _dumps(dict(spec.options)))
+        row = _rows.handler_row(spec)
 
         def action(conn: sqlite3.Connection) -> None:
             if replaces is not None and replaces != spec.id:
@@ -560,18 +506,13 @@ class Store:
 
         self._write(f"save handler {spec.id!r} of topic {spec.topic!r}", action)
 
-    def _handler(self, row: tuple[Any, ...]) -> HandlerRecord:
-        topic, hid, kind, match, options = row
-        decoded = self._json(options, f"handler {hid!r} of topic {topic!r}")
-        return HandlerRecord(topic=topic, id=hid, kind=kind, options=decoded, match=match)
-
     def get_handler(self, topic: str, handler_id: str) -> HandlerRecord | None:
         rows = self._read(
             f"read handler {handler_id!r} of topic {topic!r}",
             "SELECT * FROM topic_handlers WHERE topic = ? AND id = ?",
             (topic, handler_id),
         )
-        return self._handler(rows[0]) if rows else None
+        return _rows.handler(rows[0], self.path) if rows else None
 
     def list_handlers(self, topic: str | None = None) -> list[HandlerRecord]:
         """The handlers of ``topic`` (all topics when None), sorted by topic then ID."""
@@ -583,7 +524,7 @@ class Store:
                 "SELECT * FROM topic_handlers WHERE topic = ? ORDER BY id",
                 (topic,),
             )
-        return [self._handler(row) for row in rows]
+        return [_rows.handler(row, self.path) for row in rows]
 
     def delete_handler(self, topic: str, handler_id: str) -> bool:
         return self._write(
@@ -603,15 +544,7 @@ class Store:
         if state.level == Level.OK:
             self.delete_event_state(topic, state.id)
             return
-        row = (
-            topic,
-            state.id,
-            int(state.level),
-            state.message,
-            state.details,
-            int(state.time),
-            int(state.duration),
-        )
+        row = _rows.event_row(topic, state)
         self._write(
             f"save event {state.id!r} of topic {topic!r}",
             lambda conn: conn.execute(
@@ -631,27 +564,10 @@ class Store:
         """The stored (non-OK) states of ``topic`` by event ID, in event-ID order."""
         rows = self._read(
             f"read events of topic {topic!r}",
-            "SELECT event_id, level, message, details, time, duration FROM topic_events "
-            "WHERE topic = ? ORDER BY event_id",
+            f"SELECT {_rows.EVENT_COLUMNS} FROM topic_events WHERE topic = ? ORDER BY event_id",
             (topic,),
         )
-        states: dict[str, EventState] = {}
-        for event_id, level, message, details, time, duration in rows:
-            try:
-                parsed = Level(level)
-            except ValueError:
-                raise StoreError(
-                    f"{self.path}: event {event_id!r} of topic {topic!r}: unknown level {level!r}"
-                ) from None
-            states[event_id] = EventState(
-                id=event_id,
-                message=message,
-                details=details,
-                time=Time(time),
-                duration=Duration(duration),
-                level=parsed,
-            )
-        return states
+        return {row[0]: _rows.event_state(topic, row, self.path) for row in rows}
 
     def delete_topic_states(self, topic: str) -> None:
         self._write(
@@ -682,7 +598,7 @@ class Store:
 
     def put_override(self, override: OverrideRecord) -> None:
         """Create or replace the override of one element; a replaced one keeps its position."""
-        row = (override.section, override.element, _dumps(dict(override.options)), override.create)
+        row = _rows.override_row(override)
         self._write(
             f"save config override {override.section}/{override.element}",
             lambda conn: conn.execute(_PUT_OVERRIDE, row),
@@ -698,28 +614,18 @@ class Store:
                     (section, element),
                 )
             for record in put:
-                conn.execute(
-                    _PUT_OVERRIDE,
-                    (record.section, record.element, _dumps(dict(record.options)), record.create),
-                )
+                conn.execute(_PUT_OVERRIDE, _rows.override_row(record))
 
         self._write("save config overrides", action)
-
-    def _override(self, row: tuple[Any, ...]) -> OverrideRecord:
-        section, element, options, create = row
-        decoded = self._json(options, f"config override {section}/{element}")
-        return OverrideRecord(
-            section=section, element=element, options=decoded, create=bool(create)
-        )
 
     def get_override(self, section: str, element: str) -> OverrideRecord | None:
         rows = self._read(
             f"read config override {section}/{element}",
-            "SELECT section, element, options, created FROM config_overrides "
+            f"SELECT {_rows.OVERRIDE_COLUMNS} FROM config_overrides "
             "WHERE section = ? AND element = ?",
             (section, element),
         )
-        return self._override(rows[0]) if rows else None
+        return _rows.override(rows[0], self.path) if rows else None
 
     def server_id(self, name: str) -> str:
         """A random UUID made the first time ``name`` (``cluster`` or ``server``) is asked
@@ -738,13 +644,13 @@ class Store:
 
     def list_overrides(self, section: str | None = None) -> list[OverrideRecord]:
         """Overrides in the order they were first made (added elements keep that order)."""
-        sql = "SELECT section, element, options, created FROM config_overrides"
+        sql = f"SELECT {_rows.OVERRIDE_COLUMNS} FROM config_overrides"
         params: tuple[Any, ...] = ()
         if section is not None:
             sql += " WHERE section = ?"
             params = (section,)
         rows = self._read("list config overrides", sql + " ORDER BY position", params)
-        return [self._override(row) for row in rows]
+        return [_rows.override(row, self.path) for row in rows]
 
     def delete_override(self, section: str, element: str) -> bool:
         return self._write(
@@ -764,40 +670,15 @@ class Store:
         """The message and thread of ``alert_id``'s incident under ``scope``, if any."""
         rows = self._read(
             f"read the incident message of {alert_id!r}",
-            "SELECT scope, alert_id, message_id, channel_id, thread_id, guild_id, level, peak, "
-            "pinged, started FROM incident_messages WHERE scope = ? AND alert_id = ?",
+            f"SELECT {_rows.INCIDENT_COLUMNS} FROM incident_messages "
+            "WHERE scope = ? AND alert_id = ?",
             (scope, alert_id),
         )
-        if not rows:
-            return None
-        scope_, alert, message, channel, thread, guild, level, peak, pinged, started = rows[0]
-        return IncidentMessage(
-            scope=scope_,
-            alert_id=alert,
-            message_id=message,
-            channel_id=channel,
-            thread_id=thread,
-            guild_id=guild,
-            level=int(level),
-            peak=int(peak),
-            pinged=bool(pinged),
-            started=int(started),
-        )
+        return _rows.incident(rows[0]) if rows else None
 
     def put_incident(self, record: IncidentMessage) -> None:
         """Create or replace the incident message of ``(record.scope, record.alert_id)``."""
-        row = (
-            record.scope,
-            record.alert_id,
-            record.message_id,
-            record.channel_id,
-            record.thread_id,
-            record.guild_id,
-            int(record.level),
-            int(record.peak),
-            int(record.pinged),
-            int(record.started),
-        )
+        row = _rows.incident_row(record)
         self._write(
             f"save the incident message of {record.alert_id!r}",
             lambda conn: conn.execute(
