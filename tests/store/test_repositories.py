@@ -6,66 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from store_records import HANDLER, INCIDENT, TASK, state
 
 from leyden.alerting.topics import TopicStore
 from leyden.go.types import Duration, Time
-from leyden.model.alert import EventState, Level
-from leyden.model.records import (
-    HandlerRecord,
-    IncidentMessage,
-    OverrideRecord,
-    TaskRecord,
-    TemplateRecord,
-)
+from leyden.model.alert import Level
+from leyden.model.records import HandlerRecord, OverrideRecord, TaskRecord, TemplateRecord
 from leyden.store import SCHEMA_VERSION, StateStore, StoreError
 
 #: opens the store under test (again, on the same database, at each call)
 OpenStore = Callable[[], StateStore]
-
-TASK = TaskRecord(
-    id="cpu_alert",
-    type="stream",
-    dbrps=(("telegraf", "autogen"), ("telegraf", "")),
-    tickscript="stream\n    |from()\n        .measurement('cpu')\n",
-    vars={"crit": {"type": "float", "value": 80.5, "description": "é"}},
-    status="enabled",
-    created=1_700_000_000_000_000_001,
-    modified=1_700_000_000_000_000_002,
-    last_enabled=1_700_000_000_000_000_003,
-    error="",
-)
-HANDLER = HandlerRecord(
-    topic="cpu",
-    id="discord-cpu",
-    kind="discord",
-    options={"workspace": "ops", "embed-title": "{{ .Level }}"},
-    match="changed()",
-)
-INCIDENT = IncidentMessage(
-    scope="discord:abc",
-    alert_id="cpu:host=a",
-    message_id="111",
-    channel_id="222",
-    thread_id="",
-    guild_id="333",
-    level=3,
-    peak=3,
-    pinged=True,
-    started=1_700_000_000_000_000_000,
-)
-
-
-def _state(event_id: str, level: Level, time: int = 10) -> EventState:
-    return EventState(
-        id=event_id,
-        message=f"{event_id} is {level}",
-        details="<b>d</b>",
-        time=Time(time),
-        duration=Duration(60_000_000_000),
-        level=level,
-    )
 
 
 def test_fresh_database_gets_the_current_schema(open_store: OpenStore) -> None:
@@ -80,8 +33,8 @@ def test_everything_survives_reopen(open_store: OpenStore) -> None:
     store = open_store()
     store.put_task(TASK)
     store.put_handler(HANDLER)
-    store.save_event("cpu", _state("serverA", Level.CRITICAL))
-    store.save_event("cpu", _state("serverB", Level.WARNING, time=20))
+    store.save_event("cpu", state("serverA", Level.CRITICAL))
+    store.save_event("cpu", state("serverB", Level.WARNING, time=20))
     store.put_override(OverrideRecord("discord", "", {"enabled": True, "url": "https://x/y"}))
     store.put_template(TemplateRecord("tpl", "stream", "var x = 1", 5, 6))
     store.associate_task("tpl", "cpu_alert")
@@ -96,7 +49,7 @@ def test_everything_survives_reopen(open_store: OpenStore) -> None:
     assert store.list_handlers("cpu") == [HANDLER]
     states = store.load_topic("cpu")
     assert list(states) == ["serverA", "serverB"]
-    assert states["serverA"] == _state("serverA", Level.CRITICAL)
+    assert states["serverA"] == state("serverA", Level.CRITICAL)
     assert isinstance(states["serverA"].time, Time)
     assert isinstance(states["serverA"].duration, Duration)
     assert store.event_state_topics() == ["cpu"]
@@ -124,6 +77,7 @@ def test_tasks_replace_rename_delete_sorted_by_bytes(open_store: OpenStore) -> N
     )
     store.put_task(changed)
     assert store.get_task("cpu_alert") == changed
+    assert store.get_task("cpu_alert").last_enabled is None  # type: ignore[union-attr]
     renamed = TaskRecord(id="renamed", type="stream", dbrps=(), tickscript="y")
     store.put_task(renamed, replaces="cpu_alert")
     assert [t.id for t in store.list_tasks()] == ["B", "b", "renamed"]
@@ -149,12 +103,12 @@ def test_handlers_by_topic_rename_delete(open_store: OpenStore) -> None:
 
 def test_ok_deletes_event_state_as_kapacitor_does(open_store: OpenStore) -> None:
     store = open_store()
-    store.save_event("cpu", _state("a", Level.CRITICAL))
-    store.save_event("cpu", _state("b", Level.INFO))
-    store.save_event("mem", _state("a", Level.WARNING))
-    store.save_event("cpu", _state("a", Level.OK))
+    store.save_event("cpu", state("a", Level.CRITICAL))
+    store.save_event("cpu", state("b", Level.INFO))
+    store.save_event("mem", state("a", Level.WARNING))
+    store.save_event("cpu", state("a", Level.OK))
     assert list(store.load_topic("cpu")) == ["b"]
-    store.save_event("cpu", _state("b", Level.WARNING, time=99))
+    store.save_event("cpu", state("b", Level.WARNING, time=99))
     assert store.load_topic("cpu")["b"].time == 99
     store.delete_topic("cpu")
     assert store.load_topic("cpu") == {}
@@ -162,23 +116,36 @@ def test_ok_deletes_event_state_as_kapacitor_does(open_store: OpenStore) -> None
     store.close()
     store = open_store()
     assert store.event_state_topics() == ["mem"]
-    assert store.load_topic("mem") == {"a": _state("a", Level.WARNING)}
+    assert store.load_topic("mem") == {"a": state("a", Level.WARNING)}
+
+
+def test_the_sqlite_stores_longer_names_for_topic_states(open_store: OpenStore) -> None:
+    store: Any = open_store()  # save_event_state & co. are not in the protocol
+    store.save_event_state("cpu", state("a", Level.CRITICAL))
+    store.save_event_state("cpu", state("b", Level.INFO))
+    store.save_event_state("mem", state("a", Level.WARNING))
+    store.save_event_state("cpu", state("a", Level.OK))
+    assert list(store.load_event_states("cpu")) == ["b"]
+    store.delete_event_state("cpu", "b")
+    assert store.load_event_states("cpu") == {}
+    store.delete_topic_states("mem")
+    assert store.event_state_topics() == []
 
 
 def test_store_is_a_topic_store(open_store: OpenStore) -> None:
     topic_store: TopicStore = open_store()
-    topic_store.save_event("t", _state("x", Level.CRITICAL))
+    topic_store.save_event("t", state("x", Level.CRITICAL))
     assert list(topic_store.load_topic("t")) == ["x"]
     topic_store.delete_event("t", "x")
     assert topic_store.load_topic("t") == {}
-    topic_store.save_event("t", _state("y", Level.CRITICAL))
+    topic_store.save_event("t", state("y", Level.CRITICAL))
     topic_store.delete_topic("t")
     assert topic_store.load_topic("t") == {}
 
 
 def test_loaded_states_are_copies(open_store: OpenStore) -> None:
     store = open_store()
-    store.save_event("t", _state("x", Level.CRITICAL))
+    store.save_event("t", state("x", Level.CRITICAL))
     store.load_topic("t")["x"].message = "changed by a caller"
     assert store.load_topic("t")["x"].message == "x is CRITICAL"
 
@@ -211,6 +178,17 @@ def test_update_overrides_deletes_then_puts(open_store: OpenStore) -> None:
         [OverrideRecord("discord", "c", {"x": 3}, create=True)], [("discord", "a")]
     )
     assert [o.element for o in store.list_overrides("discord")] == ["b", "c"]
+
+
+def test_update_overrides_is_one_transaction(open_store: OpenStore) -> None:
+    store = open_store()
+    store.put_override(OverrideRecord("discord", "a", {"workspace": "a"}, create=True))
+    store.update_overrides([OverrideRecord("discord", "b", {"username": "x"})], [("discord", "a")])
+    assert [o.element for o in store.list_overrides()] == ["b"]
+    bad = OverrideRecord("discord", "c", {"bad": float("nan")})  # not JSON: refused
+    with pytest.raises(ValueError):
+        store.update_overrides([bad], [("discord", "b")])
+    assert [o.element for o in store.list_overrides()] == ["b"]
 
 
 def test_templates_rename_and_delete_forget_associations(open_store: OpenStore) -> None:
@@ -258,9 +236,10 @@ def test_server_ids_are_made_once(open_store: OpenStore) -> None:
 def test_closed_store_says_so(open_store: OpenStore) -> None:
     store = open_store()
     store.close()
-    with pytest.raises(StoreError, match="closed"):
+    store.close()  # idempotent
+    with pytest.raises(StoreError, match="the store is closed"):
         store.put_task(TASK)
-    with pytest.raises(StoreError, match="closed"):
+    with pytest.raises(StoreError, match="the store is closed"):
         store.list_tasks()
 
 
@@ -280,17 +259,17 @@ def test_unread_json_names_the_row(open_store: OpenStore) -> None:
 
 def test_unit_of_work_is_all_or_nothing(open_store: OpenStore) -> None:
     store = open_store()
-    store.save_event("cpu", _state("kept", Level.CRITICAL))
+    store.save_event("cpu", state("kept", Level.CRITICAL))
     with pytest.raises(RuntimeError), store.unit_of_work():
-        store.save_event("cpu", _state("a", Level.CRITICAL))
+        store.save_event("cpu", state("a", Level.CRITICAL))
         store.delete_event("cpu", "kept")
         assert list(store.load_topic("cpu")) == ["a"]  # seen inside
         raise RuntimeError("cut")
     assert list(store.load_topic("cpu")) == ["kept"]
     with store.unit_of_work():
-        store.save_event("cpu", _state("b", Level.WARNING))
+        store.save_event("cpu", state("b", Level.WARNING))
         with store.unit_of_work():  # joins the outer one
-            store.save_event("cpu", _state("c", Level.WARNING))
+            store.save_event("cpu", state("c", Level.WARNING))
     store.close()
     assert list(open_store().load_topic("cpu")) == ["b", "c", "kept"]
 

@@ -1,4 +1,6 @@
-"""The SQLite store: data survives reopening and abrupt death; bad files give clear errors."""
+"""What only the SQLite store does (:mod:`leyden.store.sqlite`): the file, its lock and WAL
+mode, abrupt death (``kill -9``), damaged files, migrating files of older schema versions.
+What every store answers alike is tested once for both in ``test_repositories.py``."""
 
 from __future__ import annotations
 
@@ -9,43 +11,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from store_records import HANDLER, TASK, state
 
-from leyden.alerting.topics import TopicStore
-from leyden.go.types import Duration, Time
-from leyden.model.alert import EventState, Level
-from leyden.model.records import HandlerRecord, OverrideRecord, TaskRecord
+from leyden.model.alert import Level
+from leyden.model.records import TaskRecord
 from leyden.store import SCHEMA_VERSION, Store, StoreError
-
-TASK = TaskRecord(
-    id="cpu_alert",
-    type="stream",
-    dbrps=(("telegraf", "autogen"), ("telegraf", "")),
-    tickscript="stream\n    |from()\n        .measurement('cpu')\n",
-    vars={"crit": {"type": "float", "value": 80.5, "description": "é"}},
-    status="enabled",
-    created=1_700_000_000_000_000_001,
-    modified=1_700_000_000_000_000_002,
-    last_enabled=1_700_000_000_000_000_003,
-    error="",
-)
-HANDLER = HandlerRecord(
-    topic="cpu",
-    id="discord-cpu",
-    kind="discord",
-    options={"workspace": "ops", "embed-title": "{{ .Level }}"},
-    match="changed()",
-)
-
-
-def _state(event_id: str, level: Level, time: int = 10) -> EventState:
-    return EventState(
-        id=event_id,
-        message=f"{event_id} is {level}",
-        details="<b>d</b>",
-        time=Time(time),
-        duration=Duration(60_000_000_000),
-        level=level,
-    )
 
 
 @pytest.fixture
@@ -61,117 +31,6 @@ def test_creates_directory_and_schema(db: Path) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     conn.close()
-
-
-def test_everything_survives_reopen(db: Path) -> None:
-    store = Store(db)
-    store.put_task(TASK)
-    store.put_handler(HANDLER)
-    store.save_event_state("cpu", _state("serverA", Level.CRITICAL))
-    store.save_event_state("cpu", _state("serverB", Level.WARNING, time=20))
-    store.put_override(OverrideRecord("discord", "", {"enabled": True, "url": "https://x/y"}))
-    store.close()
-
-    with Store(db) as store:
-        assert store.get_task("cpu_alert") == TASK
-        assert store.list_tasks() == [TASK]
-        assert store.get_handler("cpu", "discord-cpu") == HANDLER
-        assert store.list_handlers("cpu") == [HANDLER]
-        states = store.load_event_states("cpu")
-        assert list(states) == ["serverA", "serverB"]
-        assert states["serverA"] == _state("serverA", Level.CRITICAL)
-        assert isinstance(states["serverA"].time, Time)
-        assert isinstance(states["serverA"].duration, Duration)
-        assert store.event_state_topics() == ["cpu"]
-        assert store.list_overrides() == [
-            OverrideRecord("discord", "", {"enabled": True, "url": "https://x/y"})
-        ]
-
-
-def test_tasks_replace_rename_delete(db: Path) -> None:
-    with Store(db) as store:
-        store.put_task(TASK)
-        store.put_task(TaskRecord(id="b", type="batch", dbrps=(), tickscript="batch"))
-        changed = TaskRecord(
-            id="cpu_alert",
-            type="stream",
-            dbrps=(("db", "rp"),),
-            tickscript="x",
-            status="disabled",
-            error="boom",
-        )
-        store.put_task(changed)
-        assert store.get_task("cpu_alert") == changed
-        assert store.get_task("cpu_alert").last_enabled is None  # type: ignore[union-attr]
-        renamed = TaskRecord(id="renamed", type="stream", dbrps=(), tickscript="y")
-        store.put_task(renamed, replaces="cpu_alert")
-        assert [t.id for t in store.list_tasks()] == ["b", "renamed"]
-        assert store.delete_task("b") is True
-        assert store.delete_task("b") is False
-        assert store.get_task("b") is None
-
-
-def test_handlers_by_topic_rename_delete(db: Path) -> None:
-    with Store(db) as store:
-        other = HandlerRecord(topic="mem", id="log", kind="log", options={"path": "/tmp/x"})
-        store.put_handler(HANDLER)
-        store.put_handler(other)
-        assert store.list_handlers() == [HANDLER, other]
-        assert store.list_handlers("nope") == []
-        moved = HandlerRecord(topic="cpu", id="discord-2", kind="discord")
-        store.put_handler(moved, replaces="discord-cpu")
-        assert store.list_handlers("cpu") == [moved]
-        assert store.delete_handler("cpu", "discord-2") is True
-        assert store.delete_handler("cpu", "discord-2") is False
-        assert store.get_handler("cpu", "discord-2") is None
-
-
-def test_ok_deletes_event_state_as_kapacitor_does(db: Path) -> None:
-    with Store(db) as store:
-        store.save_event_state("cpu", _state("a", Level.CRITICAL))
-        store.save_event_state("cpu", _state("b", Level.INFO))
-        store.save_event_state("mem", _state("a", Level.WARNING))
-        store.save_event_state("cpu", _state("a", Level.OK))
-        assert list(store.load_event_states("cpu")) == ["b"]
-        store.save_event_state("cpu", _state("b", Level.WARNING, time=99))
-        assert store.load_event_states("cpu")["b"].time == 99
-        store.delete_topic_states("cpu")
-        assert store.load_event_states("cpu") == {}
-        assert store.event_state_topics() == ["mem"]
-
-
-def test_store_is_a_topic_store(db: Path) -> None:
-    with Store(db) as store:
-        topic_store: TopicStore = store
-        topic_store.save_event("t", _state("x", Level.CRITICAL))
-        assert list(topic_store.load_topic("t")) == ["x"]
-        topic_store.delete_event("t", "x")
-        assert topic_store.load_topic("t") == {}
-        topic_store.save_event("t", _state("y", Level.CRITICAL))
-        topic_store.delete_topic("t")
-        assert topic_store.load_topic("t") == {}
-
-
-def test_overrides_keep_first_position(db: Path) -> None:
-    with Store(db) as store:
-        store.put_override(OverrideRecord("discord", "a", {"workspace": "a"}, create=True))
-        store.put_override(OverrideRecord("discord", "", {"username": "x"}))
-        store.put_override(OverrideRecord("httppost", "e", {"url": "u"}))
-        store.put_override(
-            OverrideRecord("discord", "a", {"workspace": "a", "enabled": True}, True)
-        )
-        assert [(o.section, o.element) for o in store.list_overrides()] == [
-            ("discord", "a"),
-            ("discord", ""),
-            ("httppost", "e"),
-        ]
-        assert store.list_overrides("discord")[0].options == {"workspace": "a", "enabled": True}
-        assert store.get_override("discord", "a") == OverrideRecord(
-            "discord", "a", {"workspace": "a", "enabled": True}, create=True
-        )
-        assert store.delete_override("discord", "a") is True
-        assert store.delete_override("discord", "a") is False
-        assert store.get_override("discord", "a") is None
 
 
 def _run_child(db: Path, body: str) -> int:
@@ -276,14 +135,6 @@ def test_old_schema_is_migrated_forward(db: Path) -> None:
         store.put_task(TASK)
 
 
-def test_closed_store_says_so(db: Path) -> None:
-    store = Store(db)
-    store.close()
-    store.close()  # idempotent
-    with pytest.raises(StoreError, match="the store is closed"):
-        store.list_tasks()
-
-
 def test_unreadable_json_names_the_row(db: Path) -> None:
     with Store(db) as store:
         store.put_handler(HANDLER)
@@ -302,19 +153,6 @@ def test_memory_store(tmp_path: Path) -> None:
     with Store(":memory:") as store:
         store.put_task(TASK)
         assert store.get_task(TASK.id) == TASK
-
-
-def test_update_overrides_is_one_transaction(db: Path) -> None:
-    with Store(db) as store:
-        store.put_override(OverrideRecord("discord", "a", {"workspace": "a"}, create=True))
-        store.update_overrides(
-            [OverrideRecord("discord", "b", {"username": "x"})], [("discord", "a")]
-        )
-        assert [o.element for o in store.list_overrides()] == ["b"]
-        bad = OverrideRecord("discord", "c", {"bad": float("nan")})  # not JSON: refused
-        with pytest.raises(ValueError):
-            store.update_overrides([bad], [("discord", "b")])
-        assert [o.element for o in store.list_overrides()] == ["b"]
 
 
 def test_version_1_file_gains_the_outbox_and_keeps_its_data(db: Path) -> None:
@@ -346,14 +184,14 @@ def test_unit_of_work_commits_everything_inside_at_once(db: Path) -> None:
     with Store(db) as store:
         with store.unit_of_work() as conn:
             store.put_task(TASK)
-            store.save_event_state("cpu", _state("a", Level.CRITICAL))
+            store.save_event_state("cpu", state("a", Level.CRITICAL))
             with store.unit_of_work():  # nested: joins, commits nothing by itself
                 store.put_handler(HANDLER)
             assert conn.in_transaction
         assert not conn.in_transaction
         with pytest.raises(KeyError), store.unit_of_work():
             store.delete_task(TASK.id)
-            store.save_event_state("cpu", _state("b", Level.CRITICAL))
+            store.save_event_state("cpu", state("b", Level.CRITICAL))
             raise KeyError("the turn failed")
         assert store.get_task(TASK.id) == TASK
         assert list(store.load_event_states("cpu")) == ["a"]
