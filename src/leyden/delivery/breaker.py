@@ -59,6 +59,7 @@ from leyden.notify._http import DeliveryResult
 from leyden.store import Store
 
 __all__ = [
+    "BREAKER_COLUMNS",
     "BREAKING_STATUSES",
     "DEFAULT_INVALID_LIMIT",
     "DEFAULT_INVALID_WINDOW",
@@ -96,6 +97,10 @@ def breaks(result: DeliveryResult) -> bool:
     return result.status in BREAKING_STATUSES
 
 
+#: the breakers table's columns, in its order and :class:`OpenBreaker`'s (both stores)
+BREAKER_COLUMNS = "destination, kind, fingerprint, status, code, reason, opened"
+
+
 @dataclass(frozen=True, slots=True)
 class OpenBreaker:
     """An open breaker: which destination, why, since when (wall-clock seconds)."""
@@ -107,6 +112,18 @@ class OpenBreaker:
     code: int | None  # the service's own error code (Discord's 10015 …), if it sent one
     reason: str  # the answer, described; safe to show
     opened: float
+
+    def row(self) -> tuple[str, str, str, int | None, int | None, str, float]:
+        """The values of :data:`BREAKER_COLUMNS` (``OpenBreaker(*row)`` reads one back)."""
+        return (
+            self.destination,
+            self.kind,
+            self.fingerprint,
+            self.status,
+            self.code,
+            self.reason,
+            self.opened,
+        )
 
     def describe(self) -> str:
         """One line for the API and the CLI: why its rows wait, and how to send them."""
@@ -151,26 +168,15 @@ class SqliteBreakerStore:
     def load(self) -> list[OpenBreaker]:
         with self._store.unit_of_work("read the webhook breakers") as conn:
             rows = conn.execute(
-                "SELECT destination, kind, fingerprint, status, code, reason, opened "
-                "FROM breakers ORDER BY destination"
+                f"SELECT {BREAKER_COLUMNS} FROM breakers ORDER BY destination"
             ).fetchall()
         return [OpenBreaker(*row) for row in rows]
 
     def save(self, breaker: OpenBreaker) -> None:
         with self._store.unit_of_work("open a webhook breaker") as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO breakers "
-                "(destination, kind, fingerprint, status, code, reason, opened) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    breaker.destination,
-                    breaker.kind,
-                    breaker.fingerprint,
-                    breaker.status,
-                    breaker.code,
-                    breaker.reason,
-                    breaker.opened,
-                ),
+                f"INSERT OR REPLACE INTO breakers ({BREAKER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                breaker.row(),
             )
 
     def remove(self, destination: str) -> None:

@@ -67,6 +67,7 @@ from leyden.model.alertdata import level_text
 from leyden.store import Store, StoreError
 
 __all__ = [
+    "COLUMNS",
     "DEFAULT_MAX_AGE",
     "Delivery",
     "DeliveryState",
@@ -75,6 +76,7 @@ __all__ = [
     "NewDelivery",
     "Outbox",
     "SqliteOutbox",
+    "delivery_from_row",
     "task_handler_key",
     "topic_handler_key",
 ]
@@ -598,10 +600,38 @@ class MemoryOutbox:
 
 # --- SQLite -----------------------------------------------------------------------------------
 
-_COLUMNS = (
+#: the outbox table's columns, in its order (the PostgreSQL outbox reads the same)
+COLUMNS = (
     "id, handler, kind, destination, alert_id, event, previous_level, context, state, "
     "attempts, next_attempt, created, last_error"
 )
+
+
+def delivery_from_row(row: Sequence[Any], where: str) -> Delivery:
+    """A row of :data:`COLUMNS` (SQLite's or PostgreSQL's); a StoreError naming ``where``
+    (the store's file or URL) and the row if its level or state is unknown."""
+    rid, handler, kind, dest, alert_id, event, prev, context, state, attempts, *rest = row
+    nxt, made, err = rest
+    try:
+        return Delivery(
+            id=int(rid),
+            handler=handler,
+            kind=kind,
+            destination=dest,
+            alert_id=alert_id,
+            event=event,
+            previous_level=Level(prev),
+            context=context,
+            state=DeliveryState(state),
+            attempts=int(attempts),
+            next_attempt=float(nxt),
+            created=float(made),
+            last_error=err,
+        )
+    except ValueError:
+        raise StoreError(f"{where}: delivery {rid}: unreadable row") from None
+
+
 _INSERT = (
     "INSERT INTO outbox (handler, kind, destination, alert_id, event, previous_level, context, "
     "state, attempts, next_attempt, created, last_error) "
@@ -609,7 +639,7 @@ _INSERT = (
 )
 # Ready: queued, due, and no earlier row of its (destination, alert ID) still to be sent.
 _READY = (
-    "SELECT " + _COLUMNS + " FROM outbox AS o "
+    "SELECT " + COLUMNS + " FROM outbox AS o "
     "WHERE o.state = 'queued' AND o.next_attempt <= ? {where}"
     "AND NOT EXISTS (SELECT 1 FROM outbox AS p WHERE p.destination = o.destination "
     "AND p.alert_id = o.alert_id AND p.id < o.id AND p.state IN ('queued', 'in-flight')) "
@@ -625,7 +655,7 @@ _HEADS = (
     "SELECT MIN(alert_id) FROM outbox WHERE destination = :d "
     "UNION ALL SELECT (SELECT MIN(alert_id) FROM outbox WHERE destination = :d "
     "AND alert_id > a.alert) FROM a WHERE a.alert IS NOT NULL) "
-    "SELECT " + ", ".join(f"h.{c.strip()}" for c in _COLUMNS.split(",")) + " FROM a "
+    "SELECT " + ", ".join(f"h.{c.strip()}" for c in COLUMNS.split(",")) + " FROM a "
     "JOIN outbox AS h ON h.id = (SELECT id FROM outbox WHERE destination = :d "
     "AND alert_id = a.alert AND state IN ('queued', 'in-flight') ORDER BY id LIMIT 1) "
     "WHERE h.state = 'queued' AND h.next_attempt <= :now ORDER BY h.id LIMIT :limit"
@@ -646,26 +676,7 @@ class SqliteOutbox:
         return self._store.unit_of_work("commit alert events and deliveries")
 
     def _row(self, row: Sequence[Any]) -> Delivery:
-        rid, handler, kind, dest, alert_id, event, prev, context, state, attempts, *rest = row
-        nxt, made, err = rest
-        try:
-            return Delivery(
-                id=rid,
-                handler=handler,
-                kind=kind,
-                destination=dest,
-                alert_id=alert_id,
-                event=event,
-                previous_level=Level(prev),
-                context=context,
-                state=DeliveryState(state),
-                attempts=attempts,
-                next_attempt=nxt,
-                created=made,
-                last_error=err,
-            )
-        except ValueError:
-            raise StoreError(f"{self._store.path}: delivery {rid}: unreadable row") from None
+        return delivery_from_row(row, self._store.path)
 
     def _select(self, doing: str, sql: str, params: Sequence[Any] = ()) -> list[Delivery]:
         with self._store.unit_of_work(doing) as conn:
@@ -744,7 +755,7 @@ class SqliteOutbox:
             rows = [
                 self._row(r)
                 for r in conn.execute(
-                    f"SELECT {_COLUMNS} FROM outbox WHERE destination = ? AND alert_id = ? "
+                    f"SELECT {COLUMNS} FROM outbox WHERE destination = ? AND alert_id = ? "
                     "AND id > ? AND handler = ? AND state = 'queued' AND created < ? "
                     "ORDER BY id LIMIT ?",
                     (head.destination, head.alert_id, head.id, head.handler, before, limit),
@@ -819,7 +830,7 @@ class SqliteOutbox:
             rows = [
                 self._row(row)
                 for row in conn.execute(
-                    f"SELECT {_COLUMNS} FROM outbox WHERE state = 'queued' AND created < ? "
+                    f"SELECT {COLUMNS} FROM outbox WHERE state = 'queued' AND created < ? "
                     "ORDER BY id",
                     (cutoff,),
                 ).fetchall()
@@ -841,7 +852,7 @@ class SqliteOutbox:
     def get(self, delivery_id: int) -> Delivery | None:
         rows = self._select(
             f"read delivery {delivery_id}",
-            f"SELECT {_COLUMNS} FROM outbox WHERE id = ?",
+            f"SELECT {COLUMNS} FROM outbox WHERE id = ?",
             (delivery_id,),
         )
         return rows[0] if rows else None
@@ -856,7 +867,7 @@ class SqliteOutbox:
         where, params = ("", []) if state is None else ("WHERE state = ? ", [str(state)])
         # a pattern is matched here, after the query, so only without one can SQL stop early
         bounded = limit is not None and pattern is None
-        sql = f"SELECT {_COLUMNS} FROM outbox {where}ORDER BY id" + (" LIMIT ?" if bounded else "")
+        sql = f"SELECT {COLUMNS} FROM outbox {where}ORDER BY id" + (" LIMIT ?" if bounded else "")
         rows = self._select("list deliveries", sql, [*params, limit] if bounded else params)
         rows = [row for row in rows if _matches(row, pattern)]
         return rows if limit is None else rows[: max(limit, 0)]

@@ -24,18 +24,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from leyden.delivery.breaker import OpenBreaker
-from leyden.delivery.outbox import Delivery, DeliveryState, MemoryOutbox, NewDelivery
-from leyden.model.alert import Level
+from leyden.delivery.breaker import BREAKER_COLUMNS, OpenBreaker
+from leyden.delivery.outbox import COLUMNS, Delivery, MemoryOutbox, NewDelivery, delivery_from_row
 from leyden.store.postgres import PostgresStore
 
 __all__ = ["PostgresBreakerStore", "PostgresOutbox"]
 
-_COLUMNS = (
-    "id, handler, kind, destination, alert_id, event, previous_level, context, state, "
-    "attempts, next_attempt, created, last_error"
-)
-_INSERT = f"INSERT INTO outbox ({_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+_INSERT = f"INSERT INTO outbox ({COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
 _UPDATE = (
     "UPDATE outbox SET state = %s, attempts = %s, next_attempt = %s, last_error = %s WHERE id = %s"
 )
@@ -93,28 +88,9 @@ class PostgresOutbox(MemoryOutbox):
         super().__init__(clock, unit_of_work=store.unit_of_work)
         journal = _Journal(store.write_behind)
         for values in store.query(
-            "read the delivery outbox", f"SELECT {_COLUMNS} FROM outbox ORDER BY id"
+            "read the delivery outbox", f"SELECT {COLUMNS} FROM outbox ORDER BY id"
         ):
-            (did, handler, kind, dest, alert, event, prev, context, state, att, nxt, made, err) = (
-                values
-            )
-            journal.load(
-                Delivery(
-                    id=int(did),
-                    handler=handler,
-                    kind=kind,
-                    destination=dest,
-                    alert_id=alert,
-                    event=event,
-                    previous_level=Level(prev),
-                    context=context,
-                    state=DeliveryState(state),
-                    attempts=int(att),
-                    next_attempt=float(nxt),
-                    created=float(made),
-                    last_error=err,
-                )
-            )
+            journal.load(delivery_from_row(values, store.location))
         self._rows = journal
         self._store = store
         # IDs are never reused, as SQLite's AUTOINCREMENT: the sequence keeps the highest given
@@ -139,26 +115,17 @@ class PostgresBreakerStore:
     def load(self) -> list[OpenBreaker]:
         rows = self._store.query(
             "read the webhook breakers",
-            "SELECT destination, kind, fingerprint, status, code, reason, opened "
-            "FROM breakers ORDER BY destination",
+            f"SELECT {BREAKER_COLUMNS} FROM breakers ORDER BY destination",
         )
         return [OpenBreaker(*row) for row in rows]
 
     def save(self, breaker: OpenBreaker) -> None:
         self._store.write_behind(
-            "INSERT INTO breakers (destination, kind, fingerprint, status, code, reason, opened) "
+            f"INSERT INTO breakers ({BREAKER_COLUMNS}) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (destination) DO UPDATE SET "
             "kind = excluded.kind, fingerprint = excluded.fingerprint, status = excluded.status, "
             "code = excluded.code, reason = excluded.reason, opened = excluded.opened",
-            (
-                breaker.destination,
-                breaker.kind,
-                breaker.fingerprint,
-                breaker.status,
-                breaker.code,
-                breaker.reason,
-                breaker.opened,
-            ),
+            breaker.row(),
         )
 
     def remove(self, destination: str) -> None:
