@@ -23,6 +23,23 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "data" / "leyden.db"
 
 
+def _execute(db: Path, *statements: str) -> None:
+    """Run ``statements`` on the file behind the store's back and commit them (to make a
+    file of an older schema version, or a damaged row)."""
+    conn = sqlite3.connect(db)
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+def _columns(db: Path, table: str) -> list[str]:
+    conn = sqlite3.connect(db)
+    columns = [str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})")]
+    conn.close()
+    return columns
+
+
 def test_creates_directory_and_schema(db: Path) -> None:
     with Store(db) as store:
         assert store.schema_version() == SCHEMA_VERSION
@@ -125,11 +142,11 @@ def test_newer_schema_is_refused(db: Path) -> None:
 
 def test_old_schema_is_migrated_forward(db: Path) -> None:
     db.parent.mkdir(parents=True)
-    conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-    conn.execute("INSERT INTO schema_version VALUES (0)")
-    conn.commit()
-    conn.close()
+    _execute(
+        db,
+        "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+        "INSERT INTO schema_version VALUES (0)",
+    )
     with Store(db) as store:
         assert store.schema_version() == SCHEMA_VERSION
         store.put_task(TASK)
@@ -138,10 +155,7 @@ def test_old_schema_is_migrated_forward(db: Path) -> None:
 def test_unreadable_json_names_the_row(db: Path) -> None:
     with Store(db) as store:
         store.put_handler(HANDLER)
-    conn = sqlite3.connect(db)
-    conn.execute("UPDATE topic_handlers SET options = '{nope'")
-    conn.commit()
-    conn.close()
+    _execute(db, "UPDATE topic_handlers SET options = '{nope'")
     with Store(db) as store, pytest.raises(StoreError) as info:
         store.list_handlers()
     assert str(info.value) == (
@@ -231,20 +245,18 @@ def test_a_version_2_file_gains_the_breakers_table(db: Path) -> None:
     gains their table, without the webhook URL in it (only a digest)."""
     with Store(db) as store:
         pass
-    conn = sqlite3.connect(db)
-    conn.execute("DROP TABLE breakers")
-    conn.execute("DROP TABLE incident_messages")  # later steps than the breakers'
-    conn.execute("DROP TABLE server_ids")
-    conn.execute("DROP TABLE templates")
-    conn.execute("DROP TABLE template_tasks")
-    conn.execute("UPDATE schema_version SET version = 2")
-    conn.commit()
-    conn.close()
+    _execute(
+        db,
+        "DROP TABLE breakers",
+        "DROP TABLE incident_messages",  # later steps than the breakers'
+        "DROP TABLE server_ids",
+        "DROP TABLE templates",
+        "DROP TABLE template_tasks",
+        "UPDATE schema_version SET version = 2",
+    )
     with Store(db) as store:
         assert store.schema_version() == SCHEMA_VERSION
-    conn = sqlite3.connect(db)
-    columns = [r[1] for r in conn.execute("PRAGMA table_info(breakers)")]
-    conn.close()
+    columns = _columns(db, "breakers")
     assert columns == ["destination", "kind", "fingerprint", "status", "code", "reason", "opened"]
 
 
@@ -253,20 +265,18 @@ def test_a_version_3_file_gains_the_incident_messages_table(db: Path) -> None:
     restarts: a breaker-era file gains their table, without any webhook URL in it."""
     with Store(db) as store:
         pass
-    conn = sqlite3.connect(db)
-    conn.execute("DROP TABLE incident_messages")
-    conn.execute("DROP TABLE server_ids")  # later steps
-    conn.execute("DROP TABLE templates")
-    conn.execute("DROP TABLE template_tasks")
-    conn.execute("UPDATE schema_version SET version = 3")
-    conn.commit()
-    conn.close()
+    _execute(
+        db,
+        "DROP TABLE incident_messages",
+        "DROP TABLE server_ids",  # later steps
+        "DROP TABLE templates",
+        "DROP TABLE template_tasks",
+        "UPDATE schema_version SET version = 3",
+    )
     with Store(db) as store:
         assert store.schema_version() == SCHEMA_VERSION
         assert store.get_incident("discord x", "cpu:nil") is None
-    conn = sqlite3.connect(db)
-    columns = [r[1] for r in conn.execute("PRAGMA table_info(incident_messages)")]
-    conn.close()
+    columns = _columns(db, "incident_messages")
     assert columns == [
         "scope",
         "alert_id",
@@ -287,13 +297,13 @@ def test_server_ids_are_made_once_and_kept(db: Path) -> None:
     with Store(db) as store:
         cluster = store.server_id("cluster")
         assert cluster == store.server_id("cluster") != store.server_id("server")
-    conn = sqlite3.connect(db)
-    conn.execute("DROP TABLE server_ids")
-    conn.execute("DROP TABLE templates")  # a later step
-    conn.execute("DROP TABLE template_tasks")
-    conn.execute("UPDATE schema_version SET version = 4")
-    conn.commit()
-    conn.close()
+    _execute(
+        db,
+        "DROP TABLE server_ids",
+        "DROP TABLE templates",  # a later step
+        "DROP TABLE template_tasks",
+        "UPDATE schema_version SET version = 4",
+    )
     with Store(db) as store:
         assert store.schema_version() == SCHEMA_VERSION
         fresh = store.server_id("cluster")
