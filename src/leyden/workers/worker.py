@@ -22,7 +22,12 @@ from typing import Any, BinaryIO
 from leyden import lineprotocol
 from leyden.clock import WallClock
 from leyden.engine.router import Router
-from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
+from leyden.engine.services import (
+    DEFAULT_MAX_GROUPS,
+    AlertNodeOptions,
+    HTTPEndpoint,
+    TaskServices,
+)
 from leyden.log import entry, set_level_number, setup_logging, want_level
 from leyden.logstream import portable
 from leyden.model.alert import Event, EventState, Level
@@ -132,11 +137,15 @@ class WorkerEngine:
         hostname: str,
         alert_options: AlertNodeOptions,
         httppost_endpoints: Mapping[str, HTTPEndpoint],
+        max_groups_per_task: int = DEFAULT_MAX_GROUPS,
     ) -> None:
         self.alerts = WorkerAlerts()
         self.router = Router(default_retention_policy)
         services = TaskServices(
-            alerts=self.alerts, alert_options=alert_options, httppost_endpoints=httppost_endpoints
+            alerts=self.alerts,
+            alert_options=alert_options,
+            httppost_endpoints=httppost_endpoints,
+            max_groups_per_task=max_groups_per_task,
         )
         self.runner = TaskRunner(
             router=self.router, services=services, clock=WallClock(), hostname=hostname
@@ -246,6 +255,7 @@ def main() -> None:
         hostname=init["hostname"],
         alert_options=init["alert_options"],
         httppost_endpoints=init["httppost_endpoints"],
+        max_groups_per_task=init["max_groups_per_task"],
     )
     logging.getLogger("leyden").addHandler(engine.logs_back)
     write_frame_sync(stdout, ("ok", None, []))
