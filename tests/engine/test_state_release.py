@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import tracemalloc
+import weakref
 
 from leyden.clock import SimulatedClock
 from leyden.config import load_config
@@ -20,6 +21,7 @@ from leyden.lineprotocol import WirePoint
 from leyden.notify import INTEGRATIONS
 from leyden.runtime import Runtime, build_runtime
 from leyden.store import Store
+from leyden.tasks.release import release_memory
 
 S = 1_000_000_000
 SCRIPT = """stream
@@ -121,3 +123,20 @@ def test_disabling_a_task_releases_its_groups() -> None:
     growth = grown - base
     assert growth > 4_000_000, growth
     assert after - base < 0.2 * growth, (base, grown, after)
+
+
+def test_release_memory_collects_what_a_stopped_task_left_in_cycles() -> None:
+    class Node:
+        other: Node | None = None
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    ref = weakref.ref(a)
+    gc.disable()
+    try:
+        del a, b
+        assert ref() is not None  # a cycle waits for the collector …
+        release_memory()
+        assert ref() is None  # … which the release runs
+    finally:
+        gc.enable()

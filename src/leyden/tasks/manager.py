@@ -37,6 +37,7 @@ from leyden.go.types import go_json
 from leyden.model.records import TaskRecord, TemplateRecord
 from leyden.notify import INTEGRATIONS, IntegrationService
 from leyden.notify.base import IntegrationError
+from leyden.tasks.release import release_memory
 from leyden.tasks.runner import TaskRunner, build
 from leyden.tasks.stats import RunningTask
 from leyden.tasks.vars import normalize_vars
@@ -609,6 +610,8 @@ class TaskManager:
             await self.runner.stop(entry.task, delete=delete)
             if self.pool is not None:
                 self.pool.note_local(task_id, None)
+            del entry  # the last reference to the task's nodes and every group they held
+            release_memory()
         elif entry is not None and self.pool is not None:
             await self.pool.stop_task(entry, delete=delete)
 

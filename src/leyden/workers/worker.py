@@ -31,6 +31,7 @@ from leyden.engine.services import (
 from leyden.log import entry, set_level_number, setup_logging, want_level
 from leyden.logstream import portable
 from leyden.model.alert import Event, EventState, Level
+from leyden.tasks.release import release_memory
 from leyden.tasks.runner import TaskRunner, build
 from leyden.tasks.stats import RunningTask
 from leyden.workers.protocol import read_frame_sync, write_frame_sync
@@ -210,6 +211,8 @@ class WorkerEngine:
             self.loop.run_until_complete(self.runner.stop(entry.task, delete=delete))
             for key in [k for k in self.alerts.sinks if k[0] == task_id]:
                 del self.alerts.sinks[key]
+            del entry  # the last reference to the task's nodes and every group they held
+            release_memory()
 
     def do_log_levels(self, server: int, stream: int | None) -> None:
         """The server's level (``leyden level``), and the lowest level its open log streams
