@@ -372,6 +372,39 @@ def quiet_us_per_task_point(repeat: int) -> dict[str, float]:
     return out
 
 
+NEW_GROUPS = """stream
+	|from()
+		.measurement('m1')
+		.groupBy('host')
+	|window()
+		.period(100s)
+		.every(100s)
+	|mean('value')
+	|alert()
+		.crit(lambda: "mean" > 1000000)
+"""
+
+
+def new_groups_us_per_point(points: int = 50_000, repeat: int = 3) -> float:
+    """µs of thread CPU per point when every point is a new series (a new window, and later
+    bucket and alert state): the path where ``[engine] max-groups-per-task`` is checked.
+    Parse excluded; ``time.thread_time`` so other processes on a loaded machine count less."""
+    data = "".join(f"m1,host=h{i} value={i} {i:010d}\n" for i in range(points)).encode()
+    best = float("inf")
+    for _ in range(repeat):
+        runtime = _runtime()
+        running = _tasks(NEW_GROUPS, 1, runtime)
+        parsed = lineprotocol.parse(data, precision="s", now_ns=0)
+        gc.collect()
+        start = time.thread_time()
+        runtime.router.write_points(DB, RP, parsed.points)
+        best = min(best, time.thread_time() - start)
+        assert running[0].nodes["window2"].cardinality() == points
+        running[0].stop(runtime.router)
+        runtime.store.close()
+    return best / points * 1e6
+
+
 def run(repeat: int = 2) -> dict[str, object]:
     out: dict[str, object] = {}
     seconds: dict[str, float] = {}
@@ -403,6 +436,7 @@ def run(repeat: int = 2) -> dict[str, object]:
     )
     out["window bytes/point (50k held)"] = window_bytes_per_point()
     out.update(quiet_us_per_task_point(repeat + 1))
+    out["new series µs/point (groupBy|window|mean|alert)"] = new_groups_us_per_point()
     return out
 
 

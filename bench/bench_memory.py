@@ -14,6 +14,12 @@ An *idle series* is a group whose window exists but holds no point: each of 10,0
 one point, then two barriers per group (what ``barrier().idle()`` sends a silent series) emit
 and then purge it.
 
+And what a real ``leyden serve`` holds (issue 16, item 3): its RSS before, with 100,000 series
+through one windowed task (``groupBy|window|mean|alert``) and after the task is deleted.  RSS
+need not come all the way back: CPython's allocator and glibc's malloc keep freed arenas for
+reuse, so the engine test ``tests/engine/test_state_release.py`` asserts the release with
+tracemalloc, and this prints RSS as a figure only.
+
 Runs against the tree on ``PYTHONPATH``; the issue's "before" figures come from the same file
 run with ``PYTHONPATH=/work/wt/before/src`` (2a5609b, whose task API differs: see ``_start``).
 """
@@ -21,10 +27,16 @@ run with ``PYTHONPATH=/work/wt/before/src`` (2a5609b, whose task API differs: se
 from __future__ import annotations
 
 import gc
+import json
+import tempfile
+import time
 import tracemalloc
+import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from bench import procs
 from leyden import lineprotocol
 from leyden.engine.node import Barrier, Node
 
@@ -137,11 +149,76 @@ def bytes_per_idle_series(series: int = 10_000) -> float:
     return freed / series
 
 
+SERVE_TASK = """dbrp "telegraf"."autogen"
+
+stream
+    |from()
+        .measurement('cpu')
+        .groupBy('host')
+    |window()
+        .period(10s)
+        .every(10s)
+    |mean('usage_user')
+    |alert()
+        .crit(lambda: "mean" > 1000.0)
+"""
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def _request(url: str, method: str = "GET", body: bytes | None = None) -> bytes:
+    req = urllib.request.Request(url, data=body, method=method)
+    if url.endswith("/tasks"):
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        data: bytes = resp.read()
+    return data
+
+
+def serve_rss(series: int = 100_000, chunk: int = 5_000) -> dict[str, float]:
+    """RSS (MB) of ``leyden serve`` (``[engine] workers = 1``: the tasks in its own process)
+    before the task, with ``series`` series through it (two points each, so every window
+    closed once and every node below it holds the group), and after ``DELETE`` of the task."""
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = "\n[engine]\n  workers = 1\n  max-groups-per-task = 0\n"
+        with procs.server(Path(tmp), "http://127.0.0.1:9", "1", extra_conf=extra) as (url, proc):
+            api = f"{url}/kapacitor/v1"
+            time.sleep(1.0)
+            before = _rss_mb(proc.pid)
+            task = {"id": "mem", "type": "stream", "script": SERVE_TASK, "status": "enabled"}
+            _request(f"{api}/tasks", "POST", json.dumps(task).encode())
+            for t in (30, 40):
+                for start in range(0, series, chunk):
+                    body = "".join(
+                        f"cpu,host=h{i:06d} usage_user={i % 100}.5 {t}000000000\n"
+                        for i in range(start, min(start + chunk, series))
+                    )
+                    _request(f"{url}/write?db=telegraf&rp=autogen", "POST", body.encode())
+            stats = json.loads(_request(f"{api}/tasks/mem"))["stats"]["node-stats"]
+            held = stats["alert4"]["working_cardinality"]
+            loaded = _rss_mb(proc.pid)
+            _request(f"{api}/tasks/mem", "DELETE")
+            time.sleep(1.0)
+            after = _rss_mb(proc.pid)
+    return {
+        "serve RSS MB before the task": before,
+        f"serve RSS MB with {held:,} series": loaded,
+        "serve RSS MB after DELETE of the task": after,
+    }
+
+
 def run() -> dict[str, float]:
     return {
         "window B/point, 10 fields, count(1 field)": bytes_per_point(COUNT_ONE_FIELD),
         "window B/point, 10 fields, httpOut (all)": bytes_per_point(FULL_BATCH),
         "window B per idle series (10k series)": bytes_per_idle_series(),
+        **serve_rss(),
     }
 
 

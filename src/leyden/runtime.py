@@ -225,6 +225,7 @@ def build_runtime(
         influxdb=influxdb,
         loopback=loopback,
         simulated=simulated,
+        max_groups_per_task=config.engine.max_groups_per_task,
     )
     runner = TaskRunner(
         router=router, services=task_services, clock=clock, hostname=config.hostname

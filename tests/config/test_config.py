@@ -1321,6 +1321,16 @@ def test_engine_workers_from_the_file_and_the_environment(tmp_path: Path) -> Non
     assert "workers" in error_of(tmp_path, '[engine]\n  workers = "two"\n')
 
 
+def test_engine_max_groups_per_task(tmp_path: Path) -> None:
+    assert load(tmp_path, "").engine.max_groups_per_task == 100_000
+    assert load(tmp_path, "[engine]\n  max-groups-per-task = 0\n").engine.max_groups_per_task == 0
+    env = {"KAPACITOR_ENGINE_MAX_GROUPS_PER_TASK": "500"}
+    assert load(tmp_path, "", env).engine.max_groups_per_task == 500
+    message = error_of(tmp_path, "[engine]\n  max-groups-per-task = -1\n")
+    assert "[engine]" in message and "max-groups-per-task: must be 0 (unlimited) or more" in message
+    assert "max-groups-per-task" in error_of(tmp_path, '[engine]\n  max-groups-per-task = "x"\n')
+
+
 # --------------------------------------------------------------------------------------------
 # Leyden's own [[discord]] keys (issue 12)
 

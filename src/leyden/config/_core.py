@@ -293,19 +293,33 @@ class DeliveryConfig(Section):
 
 @dataclass
 class EngineConfig(Section):
-    """``[engine]`` (Leyden's own, issue 11): how many processes run the tasks.
+    """``[engine]`` (Leyden's own, issue 11): how many processes run the tasks, and how many
+    groups a task's node may hold.
 
     ``workers = 1`` runs every task in the server's process (no inter-process traffic); ``N``
     shards stream tasks over ``N`` engine worker processes (:mod:`leyden.workers`); ``0``, the
     default, means one per core (``os.cpu_count()``: on one core, the server's own process).
+
+    ``max-groups-per-task`` (issue 16) bounds the groups (series) each node of a task keeps
+    state for (windows, alert states, InfluxQL buckets …); a point that would create one more
+    is dropped and counted in the node's ``groups_refused``.  ``0`` lifts the bound, as in
+    Kapacitor, which has none.
     """
 
     workers: int = 0
+    #: the engine's default too (``leyden.engine.services.DEFAULT_MAX_GROUPS``)
+    max_groups_per_task: int = 100_000
 
-    _SCHEMA: ClassVar[tuple[Key, ...]] = (Key("workers", "workers", "int"),)
+    _SCHEMA: ClassVar[tuple[Key, ...]] = (
+        Key("workers", "workers", "int"),
+        Key("max-groups-per-task", "max_groups_per_task", "int"),
+    )
 
     def validate(self) -> list[str]:
-        return ["workers: must be 0 (one per core) or more"] if self.workers < 0 else []
+        problems = ["workers: must be 0 (one per core) or more"] if self.workers < 0 else []
+        if self.max_groups_per_task < 0:
+            problems.append("max-groups-per-task: must be 0 (unlimited) or more")
+        return problems
 
     def worker_count(self) -> int:
         """The engine processes to run: ``workers``, or the number of cores for 0."""

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from leyden.clock import Clock
 from leyden.engine.model import Batch, Dimensions, Point
-from leyden.engine.services import TaskServices
+from leyden.engine.services import DEFAULT_MAX_GROUPS, MAX_GROUPS_KEY, TaskServices
 
 log = logging.getLogger("leyden.task")
 
@@ -32,6 +32,51 @@ class NodeStats:
     collected: int = 0
     emitted: int = 0
     errors: int = 0
+    #: points refused because they would have created a group beyond the task's limit
+    groups_refused: int = 0
+
+
+class GroupLimit:
+    """The task's bound on the groups (series) any one of its nodes holds state for.
+
+    Asked only when a node is about to create the state of a NEW group (a miss in its
+    per-group dict), never for a point of a group it already holds, so the per-point path
+    pays nothing.  At the limit the new group's point is refused (dropped and counted in the
+    node's ``groups_refused``); the groups already held keep their state.  One warning line
+    per episode: the first refusal logs, and the episode ends when the node that warned
+    admits a new group again (groups were deleted by a barrier, or the task was restarted).
+    """
+
+    __slots__ = ("limit", "warned")
+
+    def __init__(self, limit: int = DEFAULT_MAX_GROUPS) -> None:
+        self.limit = limit
+        #: the node that logged this episode's warning (None: no episode running)
+        self.warned: str | None = None
+
+    def admit(self, node: Node, held: int) -> bool:
+        """Whether ``node``, holding ``held`` groups, may create one more; refuses (count,
+        and the episode's one warning) when not."""
+        limit = self.limit
+        if not limit or held < limit:
+            if self.warned == node.name:
+                self.warned = None
+            return True
+        node.stats.groups_refused += 1
+        if self.warned is None:
+            self.warned = node.name
+            log.warning(
+                "task reached its group limit: points of new groups are dropped",
+                extra={
+                    "fields": {
+                        "task": node.ctx.task_name,
+                        "node": node.name,
+                        "limit": limit,
+                        "raise": MAX_GROUPS_KEY,
+                    }
+                },
+            )
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +125,8 @@ class TaskContext:
     hostname: str = "localhost"
     #: the (database, retention policy)s the task reads (empty: every one)
     dbrps: tuple[tuple[str, str], ...] = ()
+    #: the task's bound on the groups a node holds (``[engine] max-groups-per-task``)
+    groups: GroupLimit = field(default_factory=GroupLimit)
 
 
 class Node:
@@ -159,6 +206,11 @@ class Node:
         report 0, as this default does.
         """
         return 0
+
+    def admit_group(self) -> bool:
+        """Whether a new group may get state here (call on a dict miss only, before creating
+        it): False when the task's group limit is reached (the point is then dropped)."""
+        return self.ctx.groups.admit(self, self.cardinality())
 
     def stop(self) -> None:
         """End of the stream. Kapacitor flushes nothing here, so by default neither do we."""

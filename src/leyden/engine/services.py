@@ -23,6 +23,8 @@ from leyden.lineprotocol import WirePoint
 from leyden.model.alert import Event
 
 __all__ = [
+    "DEFAULT_MAX_GROUPS",
+    "MAX_GROUPS_KEY",
     "AlertNodeOptions",
     "AlertSink",
     "AlertSinkFactory",
@@ -30,6 +32,10 @@ __all__ = [
     "Loopback",
     "TaskServices",
 ]
+
+#: ``[engine] max-groups-per-task``'s default (0 = unlimited); Kapacitor has no such limit
+DEFAULT_MAX_GROUPS = 100_000
+MAX_GROUPS_KEY = "[engine] max-groups-per-task"
 
 #: ``kapacitorLoopback``'s way back into this server: ``loopback(db, rp, points)`` queues the
 #: points and returns at once; the composition root delivers them after the current write,
@@ -135,3 +141,5 @@ class TaskServices:
     #: points arrive on a simulated clock, back to back (``leyden replay``): clock jumps are
     #: not idleness (see ``nodes/barrier.py``)
     simulated: bool = False
+    #: ``[engine] max-groups-per-task``: the groups one node of a task may hold (0: no bound)
+    max_groups_per_task: int = DEFAULT_MAX_GROUPS

@@ -25,6 +25,15 @@ body (about 370 ms) and the alert's post with it; a turn ending in a :data:`YIEL
 (the loop blocked in its selector, the GIL free) brings the hop to 3 to 5 ms, for about 3% more
 turns per body.
 
+**What waits is bounded** (issue 16).  Every write in progress holds its body (read, queued
+for its turn, or forwarded to the engine workers and waiting for their answer) until it is
+answered.  :class:`WriteFeed` counts those bytes; a write that would take them past
+:data:`MAX_HELD_WRITE_BYTES` is answered ``503 request throttled, queue full`` (InfluxDB 1.x's
+answer when its write queue is full, ``[http] max-enqueued-write-limit``) before its body is
+read, when ``Content-Length`` says how big it is, or right after (a chunked or gzip body).  One
+write always gets through, however big (up to :data:`MAX_WRITE_BODY`), so a lone client is
+never refused.  Telegraf and InfluxDB clients retry a 503.  Kapacitor bounds nothing here.
+
 What a write promises is unchanged: the 204 (or 400) comes after every point of the body was
 routed, and a body's points reach each task in the body's order.  Concurrent bodies are not
 interleaved at all (a shorter one may pass a longer one between two of its slices): concurrent
@@ -47,6 +56,7 @@ from leyden.server._http import SERVICES_KEY
 from leyden.workers.pool import EnginePool, shifted
 
 __all__ = [
+    "MAX_HELD_WRITE_BYTES",
     "MAX_WRITE_BODY",
     "TURN_BUDGET",
     "WRITE_FEED_KEY",
@@ -67,6 +77,10 @@ YIELD_PAUSE = 0.0001
 FIRST_SLICE = 64
 #: the most lines one slice takes (a cheap body still goes by in a few turns)
 MAX_SLICE = 5000
+#: the bytes of write bodies the server holds at once (eight bodies of the largest size)
+MAX_HELD_WRITE_BYTES = 8 * MAX_WRITE_BODY
+#: InfluxDB 1.x's answer when its queue of writes is full
+THROTTLED = "request throttled, queue full"
 #: how many bad lines a write error names before "and N more"
 MAX_REPORTED_LINE_ERRORS = 10
 
@@ -110,14 +124,32 @@ class WriteFeed:
         budget: float = TURN_BUDGET,
         clock: Callable[[], float] = time.perf_counter,
         pause: float = YIELD_PAUSE,
+        max_held: int = MAX_HELD_WRITE_BYTES,
     ) -> None:
         self.budget = budget
         self.clock = clock
         self.pause = pause
+        #: bytes of the bodies of the writes in progress, and their bound
+        self.held = 0
+        self.max_held = max_held
+        #: writes answered 503 because the bound was reached
+        self.throttled = 0
         self._writes: list[_Write] = []
         self._seq = 0
         #: times a write gave the loop back before its body was done (for tests and metrics)
         self.yields = 0
+
+    def hold(self, size: int) -> bool:
+        """Take ``size`` more bytes of write bodies if the bound allows (always when nothing
+        else is held); False (and counted) when the write must be refused."""
+        if self.held and self.held + size > self.max_held:
+            self.throttled += 1
+            return False
+        self.held += size
+        return True
+
+    def release(self, size: int) -> None:
+        self.held -= size
 
     @property
     def active(self) -> int:
@@ -279,13 +311,35 @@ async def _write(request: web.Request, router: Router) -> web.Response:
         return _plain_error(
             f'invalid precision "{precision}": use one of n, ns, u, ms, s, m, h', 400
         )
+    feed = request.app[WRITE_FEED_KEY]
+    held = min(max(request.content_length or 0, 0), MAX_WRITE_BODY)
+    if not feed.hold(held):
+        return _plain_error(THROTTLED, 503)
     try:
-        body = await _read_body(request)
-    except ValueError as exc:
-        return _plain_error(str(exc), 400)
+        try:
+            body = await _read_body(request)
+        except ValueError as exc:
+            return _plain_error(str(exc), 400)
+        if len(body) > held:  # chunked or compressed: its size is known now
+            if not feed.hold(len(body) - held):
+                return _plain_error(THROTTLED, 503)
+            held = len(body)
+        return await _route(request, router, feed, db, rp, body, precision)
+    finally:
+        feed.release(held)
+
+
+async def _route(
+    request: web.Request,
+    router: Router,
+    feed: WriteFeed,
+    db: str,
+    rp: str,
+    body: bytes,
+    precision: str,
+) -> web.Response:
     if not body.strip():
         return web.Response(status=200)
-    feed = request.app[WRITE_FEED_KEY]
     now_ns = time.time_ns()
     pool = request.app[SERVICES_KEY].pool
     if pool is None:

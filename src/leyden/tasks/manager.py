@@ -44,6 +44,7 @@ from leyden.tasks.compile import (
     compile_off_loop,
     precompile,
 )
+from leyden.tasks.release import release_memory
 from leyden.tasks.runner import TaskRunner, build
 from leyden.tasks.stats import RunningTask
 from leyden.tasks.vars import normalize_vars
@@ -674,6 +675,8 @@ class TaskManager:
             await self.runner.stop(entry.task, delete=delete)
             if self.pool is not None:
                 self.pool.note_local(task_id, None)
+            del entry  # the last reference to the task's nodes and every group they held
+            release_memory()
         elif entry is not None and self.pool is not None:
             await self.pool.stop_task(entry, delete=delete)
 

@@ -49,6 +49,7 @@ _ALERT_LEVELS = (
 #: node statistics that get a family of their own (the rest: ``leyden_node_stat``)
 _OWN_FAMILIES = frozenset(
     {"avg_exec_time_ns", "collected", "emitted", "errors", "working_cardinality"}
+    | {"groups_refused"}
     | {stat for stat, _ in _ALERT_LEVELS}
     | {"alerts_triggered", "alerts_inhibited", "events_dropped"}
 )
@@ -227,6 +228,11 @@ def _node_metrics(nodes: list[NodeSnapshot]) -> Iterator[Metric]:
         "Groups the node keeps state for (Kapacitor's working_cardinality).",
         labels=labels,
     )
+    refused = CounterMetricFamily(
+        "leyden_node_groups_refused",
+        "Points refused because their new group would pass [engine] max-groups-per-task.",
+        labels=labels,
+    )
     exec_time = GaugeMetricFamily(
         "leyden_node_avg_exec_time_seconds",
         "The node's own average time per message (Kapacitor's avg_exec_time_ns).",
@@ -255,6 +261,7 @@ def _node_metrics(nodes: list[NodeSnapshot]) -> Iterator[Metric]:
         emitted.add_metric(key, s.get("emitted", 0))
         errors.add_metric(key, s.get("errors", 0))
         cardinality.add_metric(key, s.get("working_cardinality", 0))
+        refused.add_metric(key, s.get("groups_refused", 0))
         exec_time.add_metric(key, s.get("avg_exec_time_ns", 0) / 1e9)
         if "alerts_triggered" in s:
             for stat, level in _ALERT_LEVELS:
@@ -264,7 +271,17 @@ def _node_metrics(nodes: list[NodeSnapshot]) -> Iterator[Metric]:
         for stat, value in sorted(s.items()):
             if stat not in _OWN_FAMILIES and isinstance(value, int | float):
                 other.add_metric((*key, stat), value)
-    yield from (collected, emitted, errors, cardinality, exec_time, alerts, inhibited, dropped)
+    yield from (
+        collected,
+        emitted,
+        errors,
+        cardinality,
+        refused,
+        exec_time,
+        alerts,
+        inhibited,
+        dropped,
+    )
     yield other
 
 

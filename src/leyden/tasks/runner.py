@@ -14,7 +14,7 @@ from typing import Any
 
 from leyden.clock import Clock
 from leyden.engine.batch_runner import BatchQueries, start_batch_queries
-from leyden.engine.node import TaskContext
+from leyden.engine.node import GroupLimit, TaskContext
 from leyden.engine.nodes.query import QueryNode
 from leyden.engine.router import Router
 from leyden.engine.services import TaskServices
@@ -60,7 +60,8 @@ class TaskRunner:
         hands them recorded batches instead.  A refused query or schedule, or an unknown
         cluster, refuses the task with Kapacitor's message."""
         dbrps = tuple(dbrps)
-        ctx = TaskContext(name, self.clock, self.services, self.hostname, dbrps)
+        groups = GroupLimit(self.services.max_groups_per_task)
+        ctx = TaskContext(name, self.clock, self.services, self.hostname, dbrps, groups)
         task = Task(name, pipeline, ctx, dbrps)
         try:
             task.start(self.router)

@@ -49,13 +49,16 @@ def _source_count(task: Task) -> int:
 def _node_stats(task: Task, node: Node) -> dict[str, Any]:
     """Kapacitor's per-node statMap: ``avg_exec_time_ns`` from the task's sampled timings
     (``ExecTimes``), ``working_cardinality`` from the node's ``cardinality()`` (the length of
-    its per-group state, read now), and a kind's own counters from ``alert_stats`` /
+    its per-group state, read now), ``groups_refused`` once the task's group limit refused
+    a point, and a kind's own counters from ``alert_stats`` /
     ``extra_stats`` (``points_written`` …)."""
     stats: dict[str, Any] = {
         "avg_exec_time_ns": task.exec_times.avg_ns(node.name),
         "errors": node.stats.errors,
         "working_cardinality": node.cardinality(),
     }
+    if node.stats.groups_refused:  # Leyden's own; absent (as in Kapacitor) until it counts
+        stats["groups_refused"] = node.stats.groups_refused
     for hook in ("alert_stats", "query_stats", "extra_stats"):  # a kind's own statistics
         extra = getattr(node, hook, None)
         if isinstance(extra, Mapping):

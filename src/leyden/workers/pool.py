@@ -533,6 +533,7 @@ def worker_init(
         "logging": (config.logging.file, config.logging.level),
         "default_retention_policy": config.default_retention_policy,
         "hostname": config.hostname,
+        "max_groups_per_task": config.engine.max_groups_per_task,
         "alert_options": alert_options,
         "httppost_endpoints": dict(httppost_endpoints),
     }

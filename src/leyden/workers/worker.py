@@ -22,10 +22,16 @@ from typing import Any, BinaryIO
 from leyden import lineprotocol
 from leyden.clock import WallClock
 from leyden.engine.router import Router
-from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
+from leyden.engine.services import (
+    DEFAULT_MAX_GROUPS,
+    AlertNodeOptions,
+    HTTPEndpoint,
+    TaskServices,
+)
 from leyden.log import entry, set_level_number, setup_logging, want_level
 from leyden.logstream import portable
 from leyden.model.alert import Event, EventState, Level
+from leyden.tasks.release import release_memory
 from leyden.tasks.runner import TaskRunner, build
 from leyden.tasks.stats import RunningTask
 from leyden.workers.protocol import read_frame_sync, write_frame_sync
@@ -132,11 +138,15 @@ class WorkerEngine:
         hostname: str,
         alert_options: AlertNodeOptions,
         httppost_endpoints: Mapping[str, HTTPEndpoint],
+        max_groups_per_task: int = DEFAULT_MAX_GROUPS,
     ) -> None:
         self.alerts = WorkerAlerts()
         self.router = Router(default_retention_policy)
         services = TaskServices(
-            alerts=self.alerts, alert_options=alert_options, httppost_endpoints=httppost_endpoints
+            alerts=self.alerts,
+            alert_options=alert_options,
+            httppost_endpoints=httppost_endpoints,
+            max_groups_per_task=max_groups_per_task,
         )
         self.runner = TaskRunner(
             router=self.router, services=services, clock=WallClock(), hostname=hostname
@@ -201,6 +211,8 @@ class WorkerEngine:
             self.loop.run_until_complete(self.runner.stop(entry.task, delete=delete))
             for key in [k for k in self.alerts.sinks if k[0] == task_id]:
                 del self.alerts.sinks[key]
+            del entry  # the last reference to the task's nodes and every group they held
+            release_memory()
 
     def do_log_levels(self, server: int, stream: int | None) -> None:
         """The server's level (``leyden level``), and the lowest level its open log streams
@@ -246,6 +258,7 @@ def main() -> None:
         hostname=init["hostname"],
         alert_options=init["alert_options"],
         httppost_endpoints=init["httppost_endpoints"],
+        max_groups_per_task=init["max_groups_per_task"],
     )
     logging.getLogger("leyden").addHandler(engine.logs_back)
     write_frame_sync(stdout, ("ok", None, []))

@@ -655,6 +655,8 @@ class AlertNode(Node):
                 self.error("failed to render alert id", error=str(exc))
                 return
             if st is None:
+                if not self.admit_group():
+                    return
                 st = self._new_state(p.group, p.group_tags(), id_, t)
             if self._id_reusable:
                 st.quiet_name = p.name
@@ -730,6 +732,8 @@ class AlertNode(Node):
             return
         st = self._states.get(b.group)
         if st is None:
+            if not self.admit_group():
+                return
             st = self._new_state(b.group, b.tags, id_, b.tmax)
         if not b.points:
             return

@@ -62,9 +62,13 @@ class BarrierNode(Node):
 
     # --- per group -----------------------------------------------------------------------
 
-    def _get(self, group: str, tags: dict[str, str], dims: Dimensions, name: str) -> _GroupTimer:
+    def _get(
+        self, group: str, tags: dict[str, str], dims: Dimensions, name: str
+    ) -> _GroupTimer | None:
         g = self.groups.get(group)
         if g is None:
+            if not self.admit_group():
+                return None
             g = self.groups[group] = _GroupTimer(group, tags, dims, name)
             g.last_point = self.ctx.clock.now()
             self._arm(g)
@@ -98,6 +102,8 @@ class BarrierNode(Node):
     def point(self, p: Point) -> None:
         self.stats.collected += 1
         g = self._get(p.group, p.group_tags(), p.dims, p.name)
+        if g is None:
+            return
         if g.too_old(p.time):
             return
         if self.idle > 0:
@@ -108,6 +114,8 @@ class BarrierNode(Node):
     def batch(self, b: Batch) -> None:
         self.stats.collected += 1
         g = self._get(b.group, b.tags, b.dims, b.name)
+        if g is None:
+            return
         points = [bp for bp in b.points if not g.too_old(bp.time)]
         if self.idle > 0 and points:
             g.last_point = points[-1].time
@@ -116,6 +124,8 @@ class BarrierNode(Node):
 
     def barrier(self, b: Barrier) -> None:
         g = self._get(b.group, b.tags, b.dims, b.name)
+        if g is None:
+            return
         if g.too_old(b.time):
             return
         if self.idle > 0:

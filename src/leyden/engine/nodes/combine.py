@@ -49,9 +49,11 @@ class CombineNode(Node):
         self.max = int(p.get("max", 1_000_000))
         self.groups: dict[str, _CombineGroup] = {}
 
-    def _group(self, group: str, name: str, dims: Dimensions, t: int) -> _CombineGroup:
+    def _group(self, group: str, name: str, dims: Dimensions, t: int) -> _CombineGroup | None:
         g = self.groups.get(group)
         if g is None:
+            if not self.admit_group():
+                return None
             exprs = [e.clone() for e in self.exprs]
             g = self.groups[group] = _CombineGroup(name, dims, t, exprs)
         return g
@@ -68,11 +70,15 @@ class CombineNode(Node):
     def point(self, p: Point) -> None:
         self.stats.collected += 1
         g = self._group(p.group, p.name, p.dims, p.time)
+        if g is None:
+            return
         self._add(g, (p.time, p.fields, p.tags))
 
     def batch(self, b: Batch) -> None:
         self.stats.collected += 1
         g = self._group(b.group, b.name, b.dims, b.tmax)
+        if g is None:
+            return
         g.name = b.name
         g.time = None
         for bp in b.points:
@@ -163,9 +169,11 @@ class FlattenNode(Node):
 
     def _group(
         self, group: str, name: str, tags: dict[str, str], dims: Dimensions, t: int
-    ) -> _FlattenGroup:
+    ) -> _FlattenGroup | None:
         g = self.groups.get(group)
         if g is None:
+            if not self.admit_group():
+                return None
             g = self.groups[group] = _FlattenGroup(name, tags, dims, t)
         return g
 
@@ -186,6 +194,8 @@ class FlattenNode(Node):
         self.stats.collected += 1
         t = gotime.round_(p.time, self.tolerance)
         g = self._group(p.group, p.name, p.group_tags(), p.dims, t)
+        if g is None:
+            return
         ft, fields = self._add(g, (t, p.fields, p.tags))
         if fields and ft is not None:
             self.emit_point(Point(g.name, g.tags, fields, ft, g.dims))
@@ -193,6 +203,8 @@ class FlattenNode(Node):
     def batch(self, b: Batch) -> None:
         self.stats.collected += 1
         g = self._group(b.group, b.name, b.tags, b.dims, gotime.round_(b.tmax, self.tolerance))
+        if g is None:
+            return
         g.name = b.name
         g.time = None
         out: list[BatchPoint] = []
@@ -209,6 +221,9 @@ class FlattenNode(Node):
 
     def barrier(self, b: Barrier) -> None:
         g = self._group(b.group, b.name, b.tags, b.dims, gotime.round_(b.time, self.tolerance))
+        if g is None:
+            self.emit_barrier(b)
+            return
         if g.items and g.time is not None and b.time > g.time:
             self.emit_point(Point(g.name, g.tags, self._flatten(g.items), g.time, g.dims))
             g.items = []

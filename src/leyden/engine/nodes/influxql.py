@@ -516,6 +516,8 @@ class InfluxQLNode(Node):
             return
         b = self._buckets.get(p.group)
         if b is None:
+            if not self.admit_group():
+                return
             b = self._buckets[p.group] = _Bucket(p)
         elif p.time != b.time:
             # A new time closes the group's pending points (the newest are never flushed).
@@ -542,7 +544,10 @@ class InfluxQLNode(Node):
 
     def batch(self, b: Batch) -> None:
         self.stats.collected += 1
-        self._batch_groups.add(b.group)
+        if b.group not in self._batch_groups:
+            if not self.admit_group():
+                return
+            self._batch_groups.add(b.group)
         if self.func.transform:
             self._transform_batch(b)
             return
@@ -626,6 +631,8 @@ class InfluxQLNode(Node):
     def _transform_point(self, p: Point) -> None:
         tr = self._tracks.get(p.group)
         if tr is None:
+            if not self.admit_group():
+                return
             tr = self._tracks[p.group] = _Track(p)
         v = p.fields.get(self.field, _MISSING)
         if tr.ptype is None:

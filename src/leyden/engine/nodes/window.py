@@ -256,6 +256,8 @@ class WindowNode(Node):
         self.stats.collected += 1
         w = self._windows.get(p.group)
         if w is None:
+            if not self.admit_group():
+                return
             first = (p.name, p.group, p.group_tags(), p.dims, p.time)
             w = self._windows[p.group] = self._new_window(first)
         b = w.point(p)
@@ -273,6 +275,8 @@ class WindowNode(Node):
         forwards the batch instead, a count window ignores it and forwards it."""
         w = self._windows.get(b.group)
         if w is None:
+            if not self.admit_group():
+                return
             first = (b.name, b.group, dict(b.tags), b.dims, b.time)
             w = self._windows[b.group] = self._new_window(first)
         if isinstance(w, _CountWindow):
