@@ -50,7 +50,10 @@ _DIGITS = re.compile(rb"\d+")
 class Mutator:
     """Variants of ``seeds``; ``tokens`` are the grammar's words and delimiters."""
 
-    def __init__(self, seeds: list[bytes], tokens: list[bytes], rng: random.Random) -> None:
+    def __init__(
+        self, seeds: list[bytes], tokens: list[bytes], rng: random.Random, max_len: int = MAX_LEN
+    ) -> None:
+        self.max_len = max_len
         self.seeds = seeds or [b""]
         self.tokens = tokens or [b" "]
         self.rng = rng
@@ -63,8 +66,8 @@ class Mutator:
             data = data[: rng.randint(0, len(data))] + other[rng.randint(0, len(other)) :]
         for _ in range(rng.choice((1, 1, 2, 2, 3, 4, 6))):
             data = self._edit(data)
-            if len(data) > MAX_LEN:
-                del data[MAX_LEN:]
+            if len(data) > self.max_len:
+                del data[self.max_len :]
         return bytes(data)
 
     def _edit(self, data: bytearray) -> bytearray:

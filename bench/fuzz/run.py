@@ -68,7 +68,7 @@ def run_chunk(
 ) -> Tally:
     """Fuzz ``name`` with ``count`` inputs (stopping at the wall-clock ``deadline``)."""
     target = targets.load(name)
-    mutate = Mutator(target.seeds, target.tokens, random.Random(seed))
+    mutate = Mutator(target.seeds, target.tokens, random.Random(seed), target.max_len)
     allowed = target.allowed
     tally = Tally()
     kept: dict[str, int] = {}
@@ -122,16 +122,16 @@ def campaign(
     findings: Path,
     chunk: int = 20000,
 ) -> dict[str, tuple[Tally, float]]:
-    """Fuzz each target with ``inputs`` inputs, all within ``seconds`` of wall clock (each
-    target gets an equal share of the time, so one slow parser cannot starve the others).
-    Returns name → (tally, wall seconds)."""
+    """Fuzz each target with ``inputs`` inputs, all within ``seconds`` of wall clock.  A target
+    gets the time left divided by the targets left, so the time a fast parser does not need
+    goes to the slower ones after it.  Returns name → (tally, wall seconds)."""
     results: dict[str, tuple[Tally, float]] = {}
-    share = seconds / max(1, len(names))
+    end = time.time() + seconds
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, maxtasksperchild=20) as pool:
         for index, name in enumerate(names):
             wall = time.monotonic()
-            deadline = time.time() + share
+            deadline = time.time() + (end - time.time()) / (len(names) - index)
             per = min(chunk, max(1, inputs // workers))
             jobs = [
                 (
@@ -148,11 +148,11 @@ def campaign(
             for _, part in pool.imap_unordered(_chunk, jobs):
                 tally.add(part)
             results[name] = (tally, time.monotonic() - wall)
-            yield_line(name, tally, results[name][1])
+            print_line(name, tally, results[name][1])
     return results
 
 
-def yield_line(name: str, tally: Tally, wall: float) -> None:
+def print_line(name: str, tally: Tally, wall: float) -> None:
     rate = tally.inputs / wall if wall else 0.0
     print(
         f"{name:<14}{tally.inputs:>10,} inputs {wall:>8.1f}s ({rate:,.0f}/s) "

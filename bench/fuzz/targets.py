@@ -35,6 +35,8 @@ class Target:
     seeds: list[bytes]
     #: tokens the mutator inserts (keywords, operators, delimiters of the grammar)
     tokens: list[bytes] = field(default_factory=list)
+    #: inputs are cut to this size (a slow pure-Python parser such as PyYAML's gets short ones)
+    max_len: int = 65536
 
 
 def _files(pattern: str, base: Path) -> Iterator[Path]:
@@ -354,7 +356,7 @@ def _handler_file() -> Target:
         s.encode()
         for s in (":", "- ", "{", "}", "[", "]", "&a", "*a", "!!", "'", '"', "\n  ", "? ")
     ]
-    return Target("handler_file", run, (ClientError, FileError), seeds, tokens)
+    return Target("handler_file", run, (ClientError, FileError), seeds, tokens, max_len=1024)
 
 
 def _config() -> Target:
@@ -437,15 +439,16 @@ def _influxql() -> Target:
     return Target("influxql", run, (InfluxQLError,), [s.encode() for s in seeds], tokens)
 
 
+#: fastest first, so the time they leave over goes to the slower ones
 BUILDERS: dict[str, Callable[[], Target]] = {
-    "lineprotocol": _lineprotocol,
-    "tickscript": _tick,
-    "lambda": _lambda,
+    "influxql": _influxql,
     "gotemplate": _template,
+    "lineprotocol": _lineprotocol,
+    "config_toml": _config,
     "task_json": _task_body,
     "handler_file": _handler_file,
-    "config_toml": _config,
-    "influxql": _influxql,
+    "lambda": _lambda,
+    "tickscript": _tick,
 }
 
 
