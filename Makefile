@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m leyden.devtools.devrun examples/kapacitor.conf
 
+## The whole suite, on every core (pytest-xdist); `$(BIN)/python -m pytest -q` runs it serially.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -22,6 +22,7 @@ from leyden.config import Config, load_config
 from leyden.notify import INTEGRATIONS
 from leyden.runtime import Runtime, build_runtime
 from leyden.store import Store
+from pg_cluster import PgCluster, pg_cluster
 from threaded_server import LiveServer, running
 
 MakeRuntime = Callable[..., Runtime]
@@ -58,3 +59,14 @@ def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
             return stack.enter_context(running(config, tmp_path / "leyden.db"))
 
         yield start
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgCluster]:
+    """A private PostgreSQL cluster for the session (``tests/pg_cluster.py``); skipped with
+    the reason when PostgreSQL is not installed."""
+    try:
+        with pg_cluster() as cluster:
+            yield cluster
+    except LookupError as exc:
+        pytest.skip(str(exc))

@@ -583,3 +583,53 @@ def test_round_trip_body_with_precision(ps: list[WirePoint], precision: str) -> 
     result = parse(body.encode(), precision=precision, now_ns=NOW)
     assert result.errors == []
     assert result.points == ps
+
+
+# --- numbers too long for Python's int() (issue 16) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "what"),
+    [
+        ("m v=" + "9" * 5000 + "i 2", 'integer value "999'),
+        ("m v=-" + "9" * 5000 + "i 2", 'integer value "-999'),
+        ("m v=" + "9" * 5000 + "u 2", 'unsigned value "999'),
+        ("m v=2 " + "1" * 5000, 'timestamp "111'),
+        ("m v=2 -" + "1" * 5000, 'timestamp "-111'),
+    ],
+)
+def test_a_5000_digit_number_costs_only_its_line(bad: str, what: str) -> None:
+    result = parse(f"m v=1i 1\n{bad}\nm v=3i 3", now_ns=NOW)
+    assert [p.fields["v"] for p in result.points] == [1, 3]
+    assert len(result.errors) == 1
+    error = result.errors[0]
+    assert error.line == 2
+    assert what in error.message
+    assert "(5000 digits)" in error.message
+    assert "value out of range" in error.message
+    assert len(error.message) < 200  # the number is shortened, not repeated whole
+
+
+def test_leading_zeros_do_not_count_against_the_range() -> None:
+    assert one("m v=" + "0" * 6000 + "5i " + "0" * 5000 + "7").fields == {"v": 5}
+    assert one("m v=" + "0" * 6000 + "5i " + "0" * 5000 + "7").time == 7
+    assert one("m v=" + "0" * 6000 + "5u").fields == {"v": UInt(5)}
+    assert one("m v=-" + "0" * 6000 + "i").fields == {"v": 0}
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    digits=st.text(alphabet="0123456789", min_size=1, max_size=6000),
+    sign=st.sampled_from(["", "-"]),
+    form=st.sampled_from(["{}i", "{}u", "1 {}", "{}"]),
+)
+def test_any_digit_string_is_a_value_or_one_line_error(digits: str, sign: str, form: str) -> None:
+    number = sign + digits
+    text = form.format(number)
+    result = parse(f"ok v=1i 1\nm v={text}\nok v=2i 2", now_ns=NOW)
+    assert [p.fields["v"] for p in result.points if p.name == "ok"] == [1, 2]
+    mine = [p for p in result.points if p.name == "m"]
+    assert len(mine) + len(result.errors) == 1
+    if result.errors:
+        assert result.errors[0].line == 2
+        assert len(result.errors[0].message) < 250

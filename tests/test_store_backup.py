@@ -8,6 +8,8 @@ import threading
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from leyden.model.records import TaskRecord
 from leyden.store import Store
 
@@ -54,3 +56,27 @@ def test_backup_of_a_memory_store(tmp_path: Path) -> None:
         store.backup(tmp_path / "copy.db")
     with closing(sqlite3.connect(tmp_path / "copy.db")) as conn:
         assert conn.execute("SELECT id FROM tasks").fetchall() == [("t00001",)]
+
+
+class _Abandoned(Exception):
+    pass
+
+
+def test_a_transaction_open_when_the_backup_starts_is_not_copied_half(tmp_path: Path) -> None:
+    """The backup waits for the lock every transaction holds: a row inserted by a
+    transaction that is then rolled back never reaches the copy."""
+    store = Store(tmp_path / "leyden.db")
+    target = tmp_path / "copy.db"
+    copier = threading.Thread(target=store.backup, args=(target,), kwargs={"pages": 1})
+    with pytest.raises(_Abandoned), store.unit_of_work() as conn:
+        conn.execute("INSERT INTO server_ids (name, value) VALUES ('half', 'done')")
+        copier.start()
+        copier.join(timeout=0.2)
+        assert copier.is_alive()  # blocked behind the open transaction
+        raise _Abandoned  # rolled back
+    copier.join(timeout=30)
+    store.close()
+    with closing(sqlite3.connect(target)) as copy:
+        assert copy.execute("SELECT count(*) FROM server_ids WHERE name = 'half'").fetchone() == (
+            0,
+        )

@@ -9,6 +9,9 @@ error or accept what a user plainly meant:
 * An unterminated string reports that one line; InfluxDB would swallow the rest of the body
   into it. A string value that legitimately spans lines (a raw newline inside quotes) is kept.
 * Bodies must be UTF-8; a line with invalid bytes is reported.
+* An integer, unsigned or timestamp of any length is one bad line when out of range ("value out
+  of range", InfluxDB's ``strconv`` text), its length shown instead of its digits; Python's
+  ``int()`` refuses over 4,300 digits, so the range is decided from the digit count first.
 
 Parsing has two paths that must agree exactly. The fast path handles the common line -- ASCII,
 no backslash, quote, tab or NUL, single spaces -- with ``str.split`` and a cache of parsed
@@ -30,6 +33,7 @@ import time as _time
 from dataclasses import dataclass
 
 __all__ = [
+    "MAX_JOINED_LINE",
     "PRECISIONS",
     "LineError",
     "ParseResult",
@@ -62,8 +66,12 @@ _MAX_NANO_TIME = _INT64_MAX - 1
 # InfluxDB's limit on measurement + tags (and on that plus a field key), in bytes.
 _MAX_KEY_LENGTH = 65535
 # A quoted string may hold raw newlines; stop looking for its end after this many characters.
-_MAX_JOINED_LINE = 1 << 20
+MAX_JOINED_LINE = 1 << 20
 _TEXT_LIMIT = 120
+# int64 and uint64 have at most 20 digits; longer digit strings (after leading zeros) are out of
+# range whatever they say, and Python's int() refuses over 4,300 digits (sys.int_info), so the
+# exact parser decides their range from their length instead of converting them.
+_MAX_INT_DIGITS = 20
 
 FieldValue = float | int | bool | str
 
@@ -131,6 +139,9 @@ class LineError:
     column: int  # 1-based byte column where the problem starts, or 0
     message: str  # 'line 3: invalid number "12x" for field "value" (column 17)'
     text: str  # the offending line, truncated
+    #: a string value still open when the lines ran out: more lines might have closed it
+    #: (the write path, which parses a body in slices, then gives the line more room)
+    open_string: bool = False
 
 
 @dataclass
@@ -423,7 +434,8 @@ def _exact_lines(
     # A raw newline inside a quoted string continues the point on the next line(s).
     joined = lines[first]
     j = first + 1
-    while j < len(lines) and len(joined) <= _MAX_JOINED_LINE:
+    broke = False
+    while j < len(lines) and len(joined) <= MAX_JOINED_LINE:
         joined += "\n" + lines[j]
         j += 1
         if '"' not in lines[j - 1]:
@@ -433,8 +445,12 @@ def _exact_lines(
         except _Unterminated:
             continue
         except _Bad:
+            broke = True
             break
-    return None, 1, _make_error(first + 1, line, first_exc.pos, first_exc.what)
+    error = _make_error(first + 1, line, first_exc.pos, first_exc.what)
+    if not broke and j >= len(lines) and len(joined) <= MAX_JOINED_LINE:
+        error = LineError(error.line, error.column, error.message, error.text, open_string=True)
+    return None, 1, error
 
 
 def _strip_cr(line: str) -> str:
@@ -490,9 +506,12 @@ def _parse_line(s: str, mult: int, default_time: int) -> WirePoint:
     raw = s[ts_start:i]
     if not _INT_RE.fullmatch(raw):
         raise _Bad(ts_start, f"invalid timestamp {_show(raw)}: it must be an integer")
-    ts = int(raw)
-    if not _INT64_MIN <= ts <= _INT64_MAX:
-        raise _Bad(ts_start, f"timestamp {_show(raw)} is out of the int64 range")
+    ts = _bounded_int(raw)
+    if ts is None or not _INT64_MIN <= ts <= _INT64_MAX:
+        raise _Bad(
+            ts_start,
+            f"timestamp {_show(raw)}{_digits(raw)} is out of the int64 range: value out of range",
+        )
     ts *= mult
     if not _MIN_NANO_TIME <= ts <= _MAX_NANO_TIME:
         raise _Bad(
@@ -634,15 +653,34 @@ def _scan_fields(s: str, i: int, key_len: int) -> tuple[dict[str, FieldValue], i
             raise _Bad(i, "missing field after ','")
 
 
+def _bounded_int(text: str) -> int | None:
+    """``int(text)`` for a digit string with an optional '-', or None when it has more digits
+    than any int64 or uint64 (never a ValueError for a long one)."""
+    negative = text[:1] == "-"
+    digits = (text[1:] if negative else text).lstrip("0")
+    if len(digits) > _MAX_INT_DIGITS:
+        return None
+    value = int(digits) if digits else 0  # int() counts leading zeros against its limit
+    return -value if negative else value
+
+
+def _digits(text: str) -> str:
+    """`` (5000 digits)`` after a number too long to show whole, else nothing."""
+    count = len(text) - (text[:1] == "-")
+    return f" ({count} digits)" if len(text) > 40 else ""
+
+
 def _field_value(raw: str, key: str, pos: int) -> FieldValue:
     first = raw[0]
     if first in "-.0123456789" or first in "Nn":
         last = raw[-1]
         if last == "i" and _INT_RE.fullmatch(raw, 0, len(raw) - 1):
-            value = int(raw[:-1])
-            if not _INT64_MIN <= value <= _INT64_MAX:
+            value = _bounded_int(raw[:-1])
+            if value is None or not _INT64_MIN <= value <= _INT64_MAX:
                 raise _Bad(
-                    pos, f"integer value {_show(raw)} for field {_show(key)} is out of int64 range"
+                    pos,
+                    f"integer value {_show(raw)}{_digits(raw[:-1])} for field {_show(key)} "
+                    "is out of int64 range: value out of range",
                 )
             return value
         if last == "u" and len(raw) > 1:
@@ -651,14 +689,14 @@ def _field_value(raw: str, key: str, pos: int) -> FieldValue:
                     pos, f"unsigned value {_show(raw)} for field {_show(key)} cannot be negative"
                 )
             if _UINT_RE.fullmatch(raw, 0, len(raw) - 1):
-                value = int(raw[:-1])
-                if value > _UINT64_MAX:
+                unsigned = _bounded_int(raw[:-1])
+                if unsigned is None or unsigned > _UINT64_MAX:
                     raise _Bad(
                         pos,
-                        f"unsigned value {_show(raw)} for field {_show(key)} "
-                        "is out of uint64 range",
+                        f"unsigned value {_show(raw)}{_digits(raw[:-1])} for field {_show(key)} "
+                        "is out of uint64 range: value out of range",
                     )
-                return UInt(value)
+                return UInt(unsigned)
         if _FLOAT_RE.fullmatch(raw):
             number = float(raw)
             if number - number != 0.0:

@@ -5,9 +5,9 @@
 workspaces), the alert service and its topic handlers,
 the router, the services every task shares (:class:`~leyden.engine.services.TaskServices`),
 the task runner and the task manager.  Nothing else constructs a collaborator: the store and
-the clock come from the caller (a SQLite file and the wall clock for a server; an in-memory
-store and a simulated clock for replay), and every constructor below requires what it uses,
-so a missing piece is a ``TypeError`` here rather than a silent in-memory default somewhere
+the clock come from the caller (:func:`open_store` and the wall clock for a server; an
+in-memory store and a simulated clock for replay), and every constructor below requires what
+it uses, so a missing piece is a ``TypeError`` here rather than a silent in-memory default somewhere
 deep in a request.  This mirrors Kapacitor's ``server.New``, which builds every service and
 hands each the others it needs before anything starts.
 """
@@ -20,17 +20,19 @@ from leyden.alerting.service import AlertService
 from leyden.alerting.topic_handlers import TopicHandlers
 from leyden.clock import Clock
 from leyden.config import INFLUXDB_SECTION, Config, endpoint_headers
-from leyden.delivery.breaker import SqliteBreakerStore
+from leyden.delivery.breaker import BreakerStore, MemoryBreakerStore, SqliteBreakerStore
 from leyden.delivery.dispatcher import DeliverySettings, Dispatcher
 from leyden.delivery.metrics import DeliveryCounters
-from leyden.delivery.outbox import Outbox, SqliteOutbox
+from leyden.delivery.outbox import MemoryOutbox, Outbox, SqliteOutbox
 from leyden.delivery.pacing import PacingConfig
+from leyden.delivery.pg_outbox import PostgresBreakerStore, PostgresOutbox
 from leyden.engine.router import Router
 from leyden.engine.services import AlertNodeOptions, HTTPEndpoint, TaskServices
 from leyden.influxdb import InfluxDBService
 from leyden.loopback import Loopback
 from leyden.notify import INTEGRATIONS, IntegrationService
-from leyden.store import Store
+from leyden.store import StateStore, Store
+from leyden.store.postgres import PostgresStore
 from leyden.tasks.manager import TaskManager
 from leyden.tasks.runner import TaskRunner
 from leyden.tasks.templates import TemplateManager
@@ -42,6 +44,7 @@ __all__ = [
     "build_runtime",
     "delivery_settings",
     "httppost_endpoints",
+    "open_store",
 ]
 
 
@@ -50,7 +53,7 @@ class Runtime:
     """Everything one process runs, wired; :meth:`start` and :meth:`close` bracket its life."""
 
     config: Config
-    store: Store
+    store: StateStore
     clock: Clock
     #: each integration's running service by kind
     integrations: dict[str, IntegrationService]
@@ -145,17 +148,37 @@ def httppost_endpoints(config: Config) -> dict[str, HTTPEndpoint]:
     return endpoints
 
 
+def open_store(config: Config) -> StateStore:
+    """The store ``config`` names: PostgreSQL when ``[storage] url`` is set, else the SQLite
+    file (``[storage] sqlite``, by default ``<data_dir>/leyden.db``).  Raises StoreError."""
+    if config.storage.url:
+        return PostgresStore(config.storage.url)
+    return Store(config.sqlite_path())
+
+
+def _delivery_stores(store: StateStore) -> tuple[Outbox, BreakerStore]:
+    """The outbox and breakers in ``store``, joining its units of work, so an alert's state
+    and its deliveries commit together (SQLite: in its transaction; PostgreSQL: written
+    behind in the same batch)."""
+    if isinstance(store, Store):
+        return SqliteOutbox(store), SqliteBreakerStore(store)
+    if isinstance(store, PostgresStore):
+        return PostgresOutbox(store), PostgresBreakerStore(store)
+    return MemoryOutbox(unit_of_work=store.unit_of_work), MemoryBreakerStore()
+
+
 def build_runtime(
     config: Config,
     *,
-    store: Store,
+    store: StateStore,
     clock: Clock,
     simulated: bool = False,
     engine_workers: int = 1,
 ) -> Runtime:
     """Build the object graph of one process.
 
-    Alert deliveries go through the outbox in ``store`` (:class:`SqliteOutbox`), sent by one
+    Alert deliveries go through the outbox in ``store`` (:class:`SqliteOutbox`, or
+    :class:`PostgresOutbox`), sent by one
     :class:`Dispatcher` on the wall clock (backoff and age survive restarts).  ``simulated``:
     points arrive back to back on a simulated clock (replay).  Raises ``IntegrationError``
     for a section an integration's service refuses (``[[discord]]``); the caller owns
@@ -165,10 +188,8 @@ def build_runtime(
     integrations = INTEGRATIONS.build_services(config)
     # Discord's edit-in-place / forum-thread incident messages survive a restart (issue 12)
     INTEGRATIONS.use_store(integrations, store)
-    outbox = SqliteOutbox(store)
-    dispatcher = Dispatcher(
-        outbox, settings=delivery_settings(config), breakers=SqliteBreakerStore(store)
-    )
+    outbox, breakers = _delivery_stores(store)
+    dispatcher = Dispatcher(outbox, settings=delivery_settings(config), breakers=breakers)
     alerts = AlertService(services=integrations, config=config, store=store, dispatcher=dispatcher)
     router = Router(config.default_retention_policy)
     influxdb = InfluxDBService(
@@ -209,7 +230,12 @@ def build_runtime(
         router=router, services=task_services, clock=clock, hostname=config.hostname
     )
     tasks = TaskManager(
-        store=store, runner=runner, integrations=integrations, pool=pool, templates=store
+        store=store,
+        runner=runner,
+        integrations=integrations,
+        pool=pool,
+        templates=store,
+        compile_timeout=config.http.compile_timeout / 1e9,
     )
     return Runtime(
         config=config,

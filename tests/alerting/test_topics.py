@@ -303,6 +303,12 @@ async def test_the_latest_event_keeps_its_data_but_not_its_result() -> None:
     restored = again.ensure("t").latest_event("a")
     assert restored is not None and restored.state.level == Level.CRITICAL
     assert restored.data == EventData() and restored.previous_level == Level.OK
+    # a state set without an event (an alert node restoring its state) has no data of its own
+    again.collect(event(Level.WARNING, id="a", time_s=3))
+    again.update_event("t", event(Level.OK, id="a", time_s=4).state)
+    restored_here = again.ensure("t").latest_event("a")
+    assert restored_here is not None and restored_here.state.level == Level.OK
+    assert restored_here.data == EventData() and restored_here.previous_level == Level.OK
 
 
 class CountingParts:

@@ -152,6 +152,7 @@ def test_level_changes_the_running_servers_level_and_is_audited(
     # going quieter, the change is said before it hides the audit line
     said = [r for r in caplog.records if r.getMessage() == "log level set"]
     assert [r.fields["level"] for r in said] == ["error"]  # type: ignore[attr-defined]
+    assert [r.fields["user"] for r in said] == ["-"]  # type: ignore[attr-defined]
 
 
 @pytest.mark.usefixtures("restore_level")
@@ -334,6 +335,7 @@ def test_backup_is_a_sqlite_file_with_the_tasks(server: LiveServer, tmp_path: Pa
         rows = conn.execute("SELECT id, status FROM tasks").fetchall()
     assert rows == [("cpu", "enabled")]
     assert not (tmp_path / "backup.db.partial").exists()
+    assert target.stat().st_mode & 0o777 == 0o600  # it holds the handlers' tokens
 
 
 def test_backup_restores(live_server: Callable[..., LiveServer], tmp_path: Path) -> None:
@@ -407,14 +409,13 @@ def test_bash_completion_words(words: str, wanted: str) -> None:
 
 
 def _complete(parts: list[str], prelude: str = "") -> str:
-    """``_leyden`` for a command line split as bash splits it (COMP_WORDBREAKS: at ``:``)."""
+    """``_leyden`` for a command line split as bash splits it (its default COMP_WORDBREAKS
+    has ``:`` and ``=``: each is a word of its own)."""
     words: list[str] = []
     for part in parts:
-        pieces = part.split(":")
+        pieces = re.split(r"([:=])", part)
         for i, piece in enumerate(pieces):
-            if i:
-                words.append(":")
-            if piece or len(pieces) == 1:
+            if piece or len(pieces) == 1 or i % 2:
                 words.append(piece)
     array = " ".join(f"'{w}'" for w in words)
     line = " ".join(parts)

@@ -27,10 +27,12 @@ from leyden.delivery.outbox import (
     task_handler_key,
     topic_handler_key,
 )
+from leyden.delivery.pg_outbox import PostgresOutbox
 from leyden.go.types import Duration, GoStruct, Time
 from leyden.model.alert import Event, EventData, EventState, Level
 from leyden.model.alertdata import event_to_json
 from leyden.store import Store, StoreError
+from leyden.store.postgres import PostgresStore
 
 T0 = 1_750_000_000.0
 HOOK_A = "https://discord.com/api/v10/webhooks/111/***"
@@ -98,11 +100,20 @@ def _new(
     )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def twin(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Outbox, FakeClock]]:
     clock = FakeClock()
     if request.param == "memory":
         yield MemoryOutbox(clock), clock
+        return
+    if request.param == "postgres":
+        cluster = request.getfixturevalue("postgres")
+        with PostgresStore(cluster.database()) as pg:
+            outbox = PostgresOutbox(pg, clock)
+            yield outbox, clock
+            # what the journal wrote is what the outbox holds
+            assert pg.wait_written(timeout=60)
+            assert PostgresOutbox(pg, clock).find() == outbox.find()
         return
     with Store(tmp_path / "leyden.db") as store:
         yield SqliteOutbox(store, clock), clock
@@ -398,6 +409,33 @@ def test_memory_and_sqlite_give_the_same_answers(ops: list[tuple[str, Any]]) -> 
             assert _apply(memory, memory_clock, op, arg) == _apply(sqlite, sqlite_clock, op, arg)
             assert memory.find() == sqlite.find()
             assert memory.stats() == sqlite.stats()
+
+
+@pytest.fixture(scope="module")
+def pg_outbox_db(postgres: Any) -> str:
+    return str(postgres.database())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_OPS)
+def test_postgres_outbox_reads_back_what_it_journaled(
+    pg_outbox_db: str, ops: list[tuple[str, Any]]
+) -> None:
+    """Whatever the operations, the rows the PostgreSQL outbox wrote behind read back as the
+    rows it holds, and new IDs continue after the stored ones."""
+    clock = FakeClock()
+    with PostgresStore(pg_outbox_db) as store:
+        store.write_behind("DELETE FROM outbox")  # the previous example's rows
+        assert store.wait_written(timeout=60)
+        outbox = PostgresOutbox(store, clock)
+        assert outbox.find() == []
+        for op, arg in ops:
+            _apply(outbox, clock, op, arg)
+        assert store.wait_written(timeout=60)
+        again = PostgresOutbox(store, clock)
+        assert again.find() == outbox.find()
+        assert again.stats() == outbox.stats()
+        assert again.add([_new("after")]) == [outbox._next_id]  # never an ID given before
 
 
 @settings(max_examples=200, deadline=None)

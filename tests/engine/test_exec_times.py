@@ -78,6 +78,36 @@ def test_every_node_of_a_windowed_alert_task_is_timed(fused: bool, per_write: in
     assert all(v > 0 for v in avg.values()), avg
 
 
+def test_both_branches_below_windows_are_timed() -> None:
+    """Two windows taking turns: the emitted batches are sampled per node, so the second
+    branch is timed too (a task-wide count of one in 256, an even number, always landed on
+    the first)."""
+    script = """var data = stream
+    |from()
+        .measurement('cpu')
+data
+    |window()
+        .period(10s)
+        .every(10s)
+    |count('usage')
+data
+    |window()
+        .period(10s)
+        .every(10s)
+    |max('usage')
+"""
+    clock = SimulatedClock(0)
+    task = Task("w", build_pipeline(script), context("w", clock, alerts=DiscardAlerts()), [])
+    router = Router()
+    task.start(router)
+    for i in range(10 * (BATCH_SAMPLE_EVERY + 2)):
+        clock.advance_to(i * S)
+        router.write_points("db", "rp", [WirePoint("cpu", {}, {"usage": 1.0}, i * S)])
+    avg = _avg(task)
+    below = {n: v for n, v in avg.items() if n.startswith(("count", "max"))}
+    assert len(below) == 2 and all(v > 0 for v in below.values()), avg
+
+
 def test_a_batch_task_is_timed_from_its_query_down() -> None:
     script = """batch
     |query('SELECT mean(usage) AS usage FROM "db"."rp"."cpu"')

@@ -102,6 +102,8 @@ def mismatch(exp: Any, got: Any, mode: str, where: str = "$") -> str | None:
             return f"{where}: expected a list, got {json.dumps(got)[:300]}"
         for n, want in enumerate(exp["{{contains}}"]):
             problems = [mismatch(want, g, mode, f"{where}[?]") for g in got]
+            if not problems:
+                return f"{where}: no entry matches expected entry {n}: the list is empty"
             if None not in problems:
                 return f"{where}: no entry matches expected entry {n}: {problems[0]}"
         return None

@@ -92,7 +92,7 @@ async def test_topic_handler_refused_at_define(client: Any) -> None:
         json={"id": "k", "kind": "kafka", "options": {"cluster": "nope", "topic": "t"}},
     )
     body = await answer.json()
-    assert answer.status == 500, body  # Kapacitor's status for "failed to create handler"
+    assert answer.status == 400, body  # Kapacitor answers 500; a user's mistake is a 400 here
     assert 'kafka cluster "nope" is not configured; configured clusters: "events"' in body["error"]
     answer = await client.post(
         "/kapacitor/v1/alerts/topics/cpu/handlers",

@@ -495,7 +495,7 @@ async def test_a_bad_recipient_template_refuses_the_task_and_the_handler(
         "/kapacitor/v1/alerts/topics/t/handlers",
         json={"id": "h", "kind": "smtp", "options": {"to-field": ["{{ .Name "]}},
     )
-    assert resp.status == 500  # Kapacitor's status for "failed to create handler"
+    assert resp.status == 400  # Kapacitor answers 500; a user's mistake is a 400 here
     assert (await resp.json())["error"].startswith(
         "failed to create handler: email handler: bad template in email address template"
     )

@@ -387,7 +387,7 @@ async def test_a_topic_handler_naming_an_unknown_workspace_is_refused(api: TestC
         "/kapacitor/v1/alerts/topics/cpu/handlers",
         json={"id": "h", "kind": "slack", "options": {"workspace": "private"}},
     )
-    assert resp.status == 500  # as Kapacitor answers a handler it cannot create
+    assert resp.status == 400  # Kapacitor answers 500 for a handler it cannot create
     assert (await resp.json())["error"] == (
         'failed to create handler: slack workspace "private" is not configured; '
         'configured workspaces: "ops"'

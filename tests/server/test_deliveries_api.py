@@ -175,7 +175,11 @@ async def test_unknown_and_bad_ids_are_clear_errors(server: Any, method: str, su
     }
     resp = await client.request(method, f"{BASE}/abc{suffix}")
     assert resp.status == 400
-    assert (await resp.json())["error"] == 'invalid delivery ID "abc": want a number'
+    assert (await resp.json())["error"] == 'invalid delivery ID "abc": want a number below 2^63'
+    # too big for a row ID: the client's mistake, not the store's
+    resp = await client.request(method, f"{BASE}/{'9' * 30}{suffix}")
+    assert resp.status == 400
+    assert "want a number below 2^63" in (await resp.json())["error"]
 
 
 async def test_retry_one_and_all(server: Any) -> None:

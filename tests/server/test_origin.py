@@ -65,21 +65,35 @@ async def test_programs_and_the_same_origin_go_through(open_client: OpenClient) 
     host = f"{client.host}:{client.port}"
     same = {"Origin": f"http://{host}", "Sec-Fetch-Site": "same-origin"}
     assert (await client.delete("/kapacitor/v1/tasks/t", headers=same)).status == 204
-    # reading is never refused (CORS still answers, as Kapacitor)
+    # reading is answered, but without CORS headers another site's script cannot see it
     resp = await client.get("/kapacitor/v1/tasks", headers=FORGED)
     assert resp.status == 200
-    assert resp.headers["Access-Control-Allow-Origin"] == "https://evil.example"
+    assert "Access-Control-Allow-Origin" not in resp.headers
+
+
+async def test_an_opaque_origin_is_another_site(open_client: OpenClient) -> None:
+    client = await open_client("")
+    # a sandboxed iframe or a data: page sends Origin: null
+    resp = await client.post("/kapacitor/v1/tasks", data=TASK, headers={"Origin": "null"})
+    assert resp.status == 403
+    assert 'Origin "null"' in (await resp.json())["error"]
 
 
 async def test_allowed_origins_let_a_named_site_or_any_site_change_things(
     open_client: OpenClient,
 ) -> None:
-    client = await open_client('[http]\n  allowed-origins = ["https://grafana.example.com"]\n')
+    # written as users write it: capitals, the default port, a trailing slash
+    conf = '[http]\n  allowed-origins = ["https://Grafana.example.com:443/"]\n'
+    client = await open_client(conf)
     named = {"Origin": "https://grafana.example.com", "Sec-Fetch-Site": "cross-site"}
-    assert (await client.post("/kapacitor/v1/tasks", data=TASK, headers=named)).status == 200
+    created = await client.post("/kapacitor/v1/tasks", data=TASK, headers=named)
+    assert created.status == 200
+    assert created.headers["Access-Control-Allow-Origin"] == "https://grafana.example.com"
     assert (await client.delete("/kapacitor/v1/tasks/t", headers=FORGED)).status == 403
     await client.close()
     anyone = await open_client('[http]\n  allowed-origins = ["*"]\n')  # same store: t exists
+    resp = await anyone.get("/kapacitor/v1/tasks", headers=FORGED)
+    assert resp.headers["Access-Control-Allow-Origin"] == "https://evil.example"  # Kapacitor's
     assert (await anyone.delete("/kapacitor/v1/tasks/t", headers=FORGED)).status == 204
 
 

@@ -25,8 +25,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from markupsafe import escape
 
+from leyden.alerting.topics import MemoryTopicStore, Topics
 from leyden.config import Config, load_config
-from leyden.delivery.outbox import NewDelivery, topic_handler_key
+from leyden.delivery.dispatcher import Dispatcher
+from leyden.delivery.outbox import MemoryOutbox, NewDelivery, topic_handler_key
 from leyden.devtools.discord_emulator import DiscordEmulator
 from leyden.go.types import Duration, Time
 from leyden.model.alert import Event, EventData, EventState, Level
@@ -38,6 +40,8 @@ from leyden.server._http import SERVICES_KEY
 from leyden.server.app import create_app
 from leyden.server.auth import USER_KEY, AuthUser, Privilege
 from leyden.server.serve import AccessLogger
+from leyden.server.status import view
+from leyden.tasks.metrics import TopicSnapshot
 
 HOSTILE = '<img src=x onerror="alert(1)">&amp;\'"'
 S = 1_000_000_000
@@ -321,6 +325,8 @@ async def test_an_unknown_or_bad_selection_is_said(open_server: Open) -> None:
         assert "no event 'x' in topic 'nope' (any more)" in text
         text = _text(await page(client, "/status?delivery=12x"))
         assert 'invalid delivery ID "12x": want a number' in text
+        text = _text(await page(client, "/status?delivery=" + "9" * 30))
+        assert "want a number below 2^63" in text
         text = _text(await page(client, "/status?delivery=404"))
         assert "no delivery with ID 404" in text
 
@@ -500,3 +506,33 @@ def test_the_page_s_refreshes_are_logged_at_debug_level(caplog: pytest.LogCaptur
         ("INFO", "/status/live", 401),
         ("INFO", "/status", 200),
     ]
+
+
+# --- many topics ---
+
+
+def test_thousands_of_topics_show_the_most_severe_and_count_the_rest() -> None:
+    """The page lists at most TOPICS_SHOWN topics (the firing ones first), ordered by the
+    engine snapshot's counts; the summary counts every listed topic, a hidden one not."""
+
+    topics = Topics(store=MemoryTopicStore(), dispatcher=Dispatcher(MemoryOutbox()))
+    many = view.TOPICS_SHOWN + 30
+    for i in range(many):
+        level = Level.CRITICAL if i % 20 == 0 else Level.OK
+        state = EventState(f"a{i}", "m", "", Time(i * 1_000_000_000), Duration(0), level)
+        topics.collect(Event(f"t{i:03d}", state, EventData()))
+    topics.unlist("t020")  # a DELETE of the topic while its handlers stay
+    counted = [
+        TopicSnapshot(t, 1, {str(s.level): 1 for s in topics.get(t).events.values()})  # type: ignore[union-attr]
+        for t in topics.ids()
+    ]
+    order = view.order_topics(topics, counted)
+    assert (order.total, order.firing) == (many - 1, many // 20 - 1)
+    rows = view.topics(order, view.Selection())
+    assert len(rows) == view.TOPICS_SHOWN
+    firing = [r.id for r in rows if r.level == "CRITICAL"]
+    assert firing == [f"t{i:03d}" for i in range(0, many, 20) if i != 20]
+    assert rows[len(firing)].level == "OK" and "t020" not in {r.id for r in rows}
+    # the preview's default: the newest event of the shown topics
+    newest = max((r for r in rows), key=lambda r: r.events[0].time)
+    assert view.latest_event(order) == view.Selection(topic=newest.id, event=newest.events[0].id)

@@ -227,6 +227,14 @@ async def test_delete_topic_clears_events_and_keeps_handlers(
     assert [e["id"] for e in body["events"]] == ["cpu:host=a"]
     assert len(log.read_text().splitlines()) == 2
     assert (await client.delete(f"{TOPICS}/never-existed")).status == 204
+    # a handler added to a deleted topic makes it anew (Kapacitor's RegisterHandler)
+    assert (await client.delete(f"{TOPICS}/cpu")).status == 204
+    assert (await client.get(f"{TOPICS}/cpu")).status == 404
+    resp = await client.post(
+        f"{TOPICS}/cpu/handlers", json={"id": "log2", "kind": "log", "options": {"path": str(log)}}
+    )
+    assert resp.status == 200
+    assert (await client.get(f"{TOPICS}/cpu")).status == 200
 
 
 # --- handlers --------------------------------------------------------------------------------
@@ -288,32 +296,32 @@ async def test_handler_create_shape(client: TestClient, tmp_path: Path) -> None:
         ('{"id": "x"}', 400, "invalid handler spec: handler Kind must not be empty"),
         (
             '{"id": "x", "kind": "nosuch"}',
-            500,
-            'failed to create handler: unsupported action kind "nosuch"',
+            400,
+            'failed to create handler: unsupported action kind "nosuch"; supported kinds: aggregate, ',
         ),
         (
             '{"id": "x", "kind": "log", "options": {"path": "/tmp/x", "bogus": 1}}',
-            500,
+            400,
             "failed to create handler: invalid log handler option(s): bogus",
         ),
         (
             '{"id": "x", "kind": "log", "options": {"path": "rel"}}',
-            500,
+            400,
             "failed to create handler: log path must be absolute: rel is not absolute",
         ),
         (
             '{"id": "x", "kind": "log", "options": {"path": "/tmp/x"}, "match": "nope"}',
-            500,
+            400,
             'failed to create handler: unknown identifier "nope"',
         ),
         (
             '{"id": "x", "kind": "aggregate", "options": {"interval": 0, "topic": "t"}}',
-            500,
+            400,
             "failed to create handler: aggregate handler option 'interval' must be positive, got 0s",
         ),
         (
             '{"id": "x", "kind": "discord", "options": {"workspace": "guild-typo"}}',
-            500,
+            400,
             'failed to create handler: discord workspace "guild-typo" is not configured; '
             "configured workspaces: guild-alerts, guild-errors",
         ),
@@ -359,7 +367,7 @@ async def test_handler_duplicate_get_put_patch_delete(client: TestClient, tmp_pa
     status, body = await answer(
         await client.put(f"{url}/log", json={"id": "log", "kind": "log", "options": {"x": 1}})
     )
-    assert status == 500 and body["error"].startswith(
+    assert status == 400 and body["error"].startswith(
         "failed to update handler: invalid log handler option(s): x"
     )
     # JSON Patch: rename and add a match.
@@ -395,7 +403,7 @@ async def test_handler_duplicate_get_put_patch_delete(client: TestClient, tmp_pa
     status, body = await answer(
         await client.patch(f"{url}/log2", data='[{"op": "replace", "path": "/id", "value": 7}]')
     )
-    assert status == 500 and body["error"].startswith(
+    assert status == 400 and body["error"].startswith(
         "failed to unmarshal patched json: json: cannot unmarshal number"
     )
     assert (await client.delete(f"{url}/log2")).status == 204

@@ -38,6 +38,7 @@ from leyden.notify.base import AlertHandler, HandlerConfigError, HandlerError
 __all__ = [
     "HandlerSpecError",
     "HandlerStore",
+    "InvalidHandlerError",
     "MatchHandler",
     "PatternError",
     "RegistrationError",
@@ -55,6 +56,11 @@ class HandlerSpecError(ValueError):
 
 class RegistrationError(Exception):
     """The spec is well formed but cannot be registered (Kapacitor answers 500)."""
+
+
+class InvalidHandlerError(RegistrationError):
+    """The spec's kind, options or match cannot make a handler: the user's mistake, so the API
+    answers 400 (Kapacitor answers 500 ``failed to create handler: …`` for these too)."""
 
 
 class PatternError(ValueError):
@@ -291,7 +297,7 @@ class TopicHandlers:
         try:
             handler = self.build(spec)
         except ValueError as exc:
-            raise RegistrationError(str(exc)) from None
+            raise InvalidHandlerError(str(exc)) from None
         if spec.id in self._entries.get(spec.topic, {}):
             self._discard(handler)
             raise RegistrationError(
@@ -314,7 +320,7 @@ class TopicHandlers:
         try:
             handler = self.build(new)
         except ValueError as exc:
-            raise RegistrationError(str(exc)) from None
+            raise InvalidHandlerError(str(exc)) from None
         entries = self._entries.setdefault(new.topic, {})
         if new.id != old.id and new.id in entries:
             self._discard(handler)

@@ -284,7 +284,9 @@ class Topics:
 
     def update_event(self, topic_id: str, state: EventState) -> None:
         """Set an event's state without handling it (alert-state restore); persisted too."""
-        self.ensure(topic_id).update_event(state)
+        topic = self.ensure(topic_id)
+        topic.update_event(state)
+        topic.latest_data.pop(state.id, None)  # what it was about no longer goes with it
         if self.store is not None:
             self._pending.append((topic_id, Event(topic_id, state, _NO_DATA), (), True))
             self._schedule()
@@ -441,9 +443,11 @@ class Topics:
     def register_handler(self, topic_id: str, handler: AlertHandler, label: HandlerLabel) -> str:
         """Attach a handler under its stable key (the same object twice is ignored, as in
         Kapacitor); the key.  Rows of that key queued before (a restart, a task restart) are
-        sent by this handler from now on."""
+        sent by this handler from now on.  A deleted topic is listed again, as Kapacitor's
+        ``RegisterHandler`` creates it anew."""
         self.flush()
         topic = self.ensure(topic_id)
+        topic.listed = True
         for a in topic.attached:
             if a.handler is handler:
                 return a.key

@@ -270,9 +270,10 @@ Exits 3 when the server cannot be reached or refuses (Leyden's; Kapacitor's CLI 
         "leyden backup FILE",
         """\
 Save a consistent copy of the server's SQLite database (tasks, templates, topic handlers,
-alert states, the outbox) to FILE, taken while the server runs. To restore: stop the server,
-put FILE in place of its database file ([storage] sqlite, by default <data_dir>/leyden.db),
-start it again.""",
+alert states, the outbox) to FILE (mode 0600: it holds webhook tokens), taken while the
+server runs. To restore: stop the server, delete leyden.db-wal and leyden.db-shm (a crash
+leaves them, and SQLite would replay them onto the backup), put FILE in place of its
+database file ([storage] sqlite, by default <data_dir>/leyden.db), start it again.""",
         ("leyden backup leyden-backup.db",),
     ),
     Verb(

@@ -100,11 +100,12 @@ _leyden() {{
     COMPREPLY=()
     while [ "$vi" -lt "$COMP_CWORD" ]; do
         case "${{COMP_WORDS[vi]}}" in
-            -url|--url) vi=$((vi + 2)) ;;
-            -*|:) vi=$((vi + 1)) ;;
+            # -url URL, or -url=URL split by bash at the "=" (COMP_WORDBREAKS)
+            -url|--url) if [ "${{COMP_WORDS[vi+1]}}" = "=" ]; then vi=$((vi + 3)); else vi=$((vi + 2)); fi ;;
+            -*|:|=) vi=$((vi + 1)) ;;
             *)
-                # the rest of a URL that bash split at a colon
-                if [ "${{COMP_WORDS[vi-1]}}" = ":" ]; then vi=$((vi + 1)); continue; fi
+                # the rest of a URL that bash split at a colon or an "="
+                case "${{COMP_WORDS[vi-1]}}" in :|=) vi=$((vi + 1)); continue ;; esac
                 verb="${{COMP_WORDS[vi]}}"; break ;;
         esac
     done

@@ -103,13 +103,15 @@ def cmd_level(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> 
 
 
 def _pairs(argv: Sequence[str]) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
+    """``key=value`` words; a key given twice keeps its last value (Kapacitor builds a map)."""
+    pairs: dict[str, str] = {}
     for arg in argv:
         key, eq, value = arg.partition("=")
         if not eq or not key:
             raise UsageError(f"bad keyvalue pair: '{arg}'")
-        pairs.append((key, value))
-    return pairs
+        pairs.pop(key, None)
+        pairs[key] = value
+    return list(pairs.items())
 
 
 def _tail(client: Client, tags: list[tuple[str, str]], as_json: bool, out: TextIO) -> int:
@@ -141,7 +143,7 @@ def cmd_watch(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> 
     as_json, rest = _json_flag(argv)
     if not rest:
         raise UsageError("must provide task ID.")
-    return _tail(client, [("task", rest[0]), *_pairs(rest[1:])], as_json, out)
+    return _tail(client, _pairs([f"task={rest[0]}", *rest[1:]]), as_json, out)
 
 
 def cmd_backup(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
@@ -155,7 +157,9 @@ def cmd_backup(client: Client, argv: Sequence[str], out: TextIO, err: TextIO) ->
     partial = target + ".partial"
     written = 0
     try:
-        with open(partial, "wb") as f:
+        # 0600: the copy holds the handlers' webhook URLs and tokens
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
                 f.write(chunk)
                 written += len(chunk)

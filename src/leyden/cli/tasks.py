@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from leyden import limits
 from leyden.cli._common import FileError, UsageError, parser
 from leyden.client import Client, ClientError
 from leyden.go.time import GO_ZERO_TIME
@@ -90,7 +91,14 @@ def read_vars(path: str) -> dict[str, Any]:
     is_yaml = os.path.splitext(path)[1].lower() in (".yaml", ".yml")
     kind = "YAML" if is_yaml else "JSON"
     try:
-        data = yaml.safe_load(text) if is_yaml else json.loads(text)
+        data = limits.check_json_depth(
+            yaml.safe_load(text) if is_yaml else json.loads(text), f"file {path}"
+        )
+    except (RecursionError, limits.JSONLimitError):
+        raise ClientError(
+            f"invalid {kind} in file {path}: it nests deeper than {limits.MAX_JSON_DEPTH} "
+            "levels (the limit)"
+        ) from None
     except json.JSONDecodeError as exc:
         raise ClientError(f"invalid JSON in file {path}: {exc}") from None
     except yaml.YAMLError as exc:
@@ -116,8 +124,13 @@ def _read_task_file(path: str) -> dict[str, Any]:
             data = json.loads(text)
         else:
             raise ClientError("bad file extension. Must be YAML or JSON")
+        limits.check_json_depth(data, f"file {path}")
     except ClientError:
         raise
+    except (RecursionError, limits.JSONLimitError):
+        raise ClientError(
+            f'task vars file "{path}" nests deeper than {limits.MAX_JSON_DEPTH} levels (the limit)'
+        ) from None
     except Exception as exc:  # yaml.YAMLError, json.JSONDecodeError
         kind = "json" if ext == ".json" else "yaml"
         raise ClientError(f'failed to unmarshal {kind} task vars file "{path}": {exc}') from None

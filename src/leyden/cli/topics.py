@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from leyden import limits
 from leyden.cli._common import FileError, UsageError
 from leyden.client import Client, ClientError
 from leyden.go.types import Time, go_json
@@ -42,7 +43,14 @@ def _jsonable(value: Any) -> Any:
 
 def _parse_yaml(path: str, text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return limits.check_json_depth(yaml.safe_load(text), f'yaml handler file "{path}"')
+    except limits.JSONLimitError as exc:
+        raise ClientError(str(exc)) from None
+    except RecursionError:
+        raise ClientError(
+            f'yaml handler file "{path}" nests deeper than {limits.MAX_JSON_DEPTH} levels '
+            "(the limit)"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path
@@ -59,7 +67,9 @@ def _parse_yaml(path: str, text: str) -> Any:
 
 def _parse_json(path: str, text: str) -> Any:
     try:
-        return json.loads(text)
+        return limits.loads_json(text, f'json handler file "{path}"')
+    except limits.JSONLimitError as exc:
+        raise ClientError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise ClientError(
             f'failed to unmarshal json handler file "{path}": {path}:{exc.lineno}:{exc.colno}: '
@@ -83,6 +93,10 @@ def read_handler_file(path: str) -> dict[str, Any]:
         ) from None
     except UnicodeDecodeError:
         raise FileError(f'failed to read handler file "{path}": not UTF-8 text') from None
+    if len(text) > limits.MAX_HANDLER_FILE_BYTES:
+        raise ClientError(
+            f'handler file "{path}" is over {limits.MAX_HANDLER_FILE_BYTES} bytes (the limit)'
+        )
     doc = _parse_json(path, text) if ext == ".json" else _parse_yaml(path, text)
     if doc is None:
         doc = {}

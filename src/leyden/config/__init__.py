@@ -22,6 +22,7 @@ from leyden.config._core import (
     HTTPConfig,
     LoggingConfig,
     StorageConfig,
+    redact_store_url,
 )
 from leyden.config._httppost import (
     BasicAuth,
@@ -59,4 +60,5 @@ __all__ = [
     "endpoint_template_text",
     "load_config",
     "quote",
+    "redact_store_url",
 ]

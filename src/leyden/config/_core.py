@@ -48,6 +48,8 @@ class HTTPConfig(Section):
     shutdown_timeout: int = 10_000_000_000  # nanoseconds, as Kapacitor's toml.Duration
     #: ours: web origins whose pages may change things (``"*"``: any, Kapacitor's behaviour)
     allowed_origins: list[str] = field(default_factory=list)
+    #: how long defining a task or template may spend compiling its script (Leyden's own)
+    compile_timeout: int = 10_000_000_000
 
     _SCHEMA: ClassVar[tuple[Key, ...]] = (
         Key("bind-address", "bind_address", "str"),
@@ -59,6 +61,7 @@ class HTTPConfig(Section):
         Key("shared-secret", "shared_secret", "str"),
         Key("shutdown-timeout", "shutdown_timeout", "duration"),
         Key("allowed-origins", "allowed_origins", "str_list"),
+        Key("compile-timeout", "compile_timeout", "duration"),
     )
     _KAPACITOR_ONLY: ClassVar[frozenset[str]] = frozenset({"write-tracing", "pprof-enabled"})
 
@@ -82,6 +85,8 @@ class HTTPConfig(Section):
                     f"allowed-origins: {quote(origin)} is not an origin; write scheme://host[:port], "
                     'e.g. "https://grafana.example.com", or "*" for any'
                 )
+        if self.compile_timeout <= 0:
+            problems.append("compile-timeout: must be positive")
         return problems
 
     def host_port(self) -> tuple[str, int]:
@@ -93,9 +98,10 @@ class HTTPConfig(Section):
 def _is_origin(origin: str) -> bool:
     parts = urllib.parse.urlsplit(origin)
     return (
-        parts.scheme in ("http", "https")
+        parts.scheme.lower() in ("http", "https")
         and bool(parts.netloc)
-        and not (parts.path or parts.query or parts.fragment)
+        and parts.path in ("", "/")
+        and not (parts.query or parts.fragment)
     )
 
 
@@ -141,17 +147,68 @@ class LoggingConfig(Section):
         return problems
 
 
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def redact_store_url(url: str) -> str:
+    """``url`` with its password (in the user part or a ``password=`` parameter) replaced by
+    ``***``: the only form of a ``[storage] url`` that logs, errors and reprs show."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, _, hosts = netloc.rpartition("@")
+            user, colon, _password = userinfo.partition(":")
+            netloc = f"{user}{':***' if colon else ''}@{hosts}"
+        query = "&".join(
+            f"{name}=***" if name.lower() == "password" else f"{name}={value}"
+            for name, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        )
+        return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    except ValueError:
+        return "<unreadable URL>"
+
+
+def _store_url_problem(url: str) -> str:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if parts.scheme not in _POSTGRES_SCHEMES:
+        return f'must be a PostgreSQL URL, "postgresql://user@host:5432/database", got {quote(redact_store_url(url))}'
+    if not parts.path.strip("/"):
+        return f"names no database (add /<database>): {quote(redact_store_url(url))}"
+    return ""
+
+
 @dataclass
 class StorageConfig(Section):
-    """``[storage]``: Leyden keeps its state in SQLite; a Kapacitor ``boltdb`` path is only read past."""
+    """``[storage]``: Leyden keeps its state in SQLite, or in PostgreSQL when ``url`` is set; a
+    Kapacitor ``boltdb`` path is only read past."""
 
     boltdb: str = ""
     sqlite: str = ""
+    #: ``postgresql://user:password@host:port/database``; never shown with its password
+    url: str = field(default="", repr=False)
 
     _SCHEMA: ClassVar[tuple[Key, ...]] = (
         Key("boltdb", "boltdb", "str"),
         Key("sqlite", "sqlite", "str"),
+        Key("url", "url", "str"),
     )
+
+    def validate(self) -> list[str]:
+        if not self.url:
+            return []
+        problem = _store_url_problem(self.url)
+        problems = [f"url: {problem}"] if problem else []
+        if self.sqlite:
+            problems.append("sqlite: cannot be set together with url (one store at a time)")
+        return problems
+
+    def redacted_url(self) -> str:
+        return redact_store_url(self.url) if self.url else ""
 
 
 @dataclass

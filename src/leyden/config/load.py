@@ -19,7 +19,7 @@ Sections Leyden implements::
     [http]             bind-address, auth-enabled, log-enabled, https-enabled, https-certificate,
                        https-private-key, shared-secret, shutdown-timeout, allowed-origins (ours)
     [auth]             enabled, plus [[auth.users]] (below)
-    [storage]          sqlite (ours; default <data_dir>/leyden.db), boltdb (accepted, never used:
+    [storage]          sqlite (ours; default <data_dir>/leyden.db), url (PostgreSQL instead), boltdb (accepted, never used:
                        Leyden never writes to a Kapacitor BoltDB file)
     [logging]          file (STDERR, STDOUT or a path), level (DEBUG, INFO, WARN, ERROR)
     [alert]            persist-topics, topic-buffer-length (accepted; it bounds nothing: the
@@ -284,7 +284,14 @@ def _validate_auth(config: Config, source: str, env_used: bool) -> None:
 
 
 def _validate_storage(config: Config, source: str) -> None:
+    _raise_problems(f"{source}: [storage]", config.storage.validate(), False)
     if not config.storage.boltdb:
+        return
+    if config.storage.url:
+        config.notes.append(
+            "[storage] boltdb is not used by Leyden; its state lives in PostgreSQL at "
+            f"{quote(config.storage.redacted_url())}"
+        )
         return
     same = os.path.abspath(config.storage.boltdb) == os.path.abspath(config.sqlite_path())
     if same:

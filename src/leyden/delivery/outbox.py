@@ -387,16 +387,28 @@ def _stats(rows: Iterable[Delivery], now: float) -> list[DestinationStats]:
 
 class MemoryOutbox:
     """The outbox in a dict: for tests and runs without a store. Not crash-safe, by nature;
-    :meth:`transaction` groups nothing (there is nothing to roll back to after a crash)."""
+    :meth:`transaction` groups nothing of its own (there is nothing to roll back to after a
+    crash) but opens ``unit_of_work`` when given one: a store that holds the topic states
+    but not the outbox (PostgreSQL, for now) still commits each turn's states together."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        *,
+        unit_of_work: Callable[[], contextlib.AbstractContextManager[object]] | None = None,
+    ) -> None:
         self._clock = clock
         self._rows: dict[int, Delivery] = {}
         self._next_id = 1
+        self._unit_of_work = unit_of_work
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[object]:
-        yield self
+        if self._unit_of_work is None:
+            yield self
+            return
+        with self._unit_of_work():
+            yield self
 
     def add(self, deliveries: Iterable[NewDelivery]) -> list[int]:
         now = self._clock()

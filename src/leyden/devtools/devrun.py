@@ -62,6 +62,7 @@ async def _run(config_path: str) -> int:
         )
     print(
         "Leyden is starting on http://" + config.http.bind_address + "\n"
+        "Its status page:          http://" + config.http.bind_address + "/status\n"
         "Try in another terminal:  .venv/bin/leyden service-tests discord",
         flush=True,
     )

@@ -53,7 +53,10 @@ class MessageSampler(Protocol):
     rarer than points, and a node below a window (or a ``stats()`` node) sees none of the
     sampled written points."""
 
-    def due(self) -> bool: ...
+    def due(self, n: int) -> bool:
+        """Whether to time the ``n``-th batch (tick, query run) of the asking node."""
+        ...
+
     def call(self, fn: Callable[..., None], *args: Any) -> None: ...
 
 
@@ -114,7 +117,7 @@ class Node:
     def emit_batch(self, b: Batch) -> None:
         self.stats.emitted += 1
         sampler = self.sampler
-        if sampler is not None and sampler.due():
+        if sampler is not None and sampler.due(self.stats.emitted):
             sampler.call(self._batch_to_children, b)
             return
         for child in self.children:

@@ -57,12 +57,14 @@ class ExecTimes:
         self._names = {id(n): n.name for n in nodes}
         self.total_ns: dict[str, int] = defaultdict(int)
         self.calls: dict[str, int] = defaultdict(int)
-        self._batches = 0
 
-    def due(self) -> bool:
-        """Whether to follow the batch being emitted, or the tick (not while a sample runs
-        already, nor under another profiler such as cProfile, which must not be replaced)."""
-        n = self._batches = self._batches + 1
+    @staticmethod
+    def due(n: int) -> bool:
+        """Whether to follow the ``n``-th batch a node emits (or tick, or query run): the
+        first and one in ``BATCH_SAMPLE_EVERY``, counted per node so that every branch of a
+        task gets its turn (a task-wide count lands on the same branch when windows take
+        turns); not while a sample runs already, nor under another profiler such as
+        cProfile, which must not be replaced."""
         return n % BATCH_SAMPLE_EVERY == 1 and sys.getprofile() is None
 
     def avg_ns(self, name: str) -> int:

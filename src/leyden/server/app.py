@@ -20,7 +20,7 @@ import uuid
 
 from aiohttp import web
 
-from leyden import API_BASE, KAPACITOR_VERSION
+from leyden import API_BASE, KAPACITOR_VERSION, limits
 from leyden.runtime import Runtime
 from leyden.server import (
     audit,
@@ -45,10 +45,21 @@ __all__ = ["create_app"]
 log = logging.getLogger("leyden.http")
 
 
+#: the paths whose bodies may be as large as a write (``write.MAX_WRITE_BODY``)
+_WRITE_PATHS = frozenset({"/write", f"{API_BASE}/write"})
+
+
 @web.middleware
 async def _common_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path not in _WRITE_PATHS and request.body_exists:
+        # an API body is JSON a person or a client wrote: far smaller than a write body
+        request = request.clone(client_max_size=limits.MAX_API_BODY)
     try:
         response = await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        response = error_response(
+            f"request body is over {limits.MAX_API_BODY} bytes (the limit for API requests)", 413
+        )
     except web.HTTPNotFound:
         response = error_response("Not Found", 404)
     except web.HTTPMethodNotAllowed as exc:
@@ -56,10 +67,6 @@ async def _common_headers(request: web.Request, handler: Handler) -> web.StreamR
     response.headers["X-Kapacitor-Version"] = KAPACITOR_VERSION
     request_id = request.headers.get("Request-Id") or str(uuid.uuid1())
     response.headers["Request-Id"] = request_id
-    if "Origin" in request.headers:
-        response.headers["Access-Control-Allow-Origin"] = request.headers["Origin"]
-        response.headers["Access-Control-Allow-Methods"] = "DELETE, GET, OPTIONS, PATCH, POST, PUT"
-        response.headers["Access-Control-Allow-Headers"] = "Accept, Authorization, Content-Type"
     return response
 
 

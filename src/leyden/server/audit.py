@@ -17,12 +17,11 @@ handler may carry a secret.  Writes (``/write``) are data, not changes, and are 
 
 from __future__ import annotations
 
-import json
 import logging
 
 from aiohttp import web
 
-from leyden import API_BASE
+from leyden import API_BASE, limits
 from leyden.server._http import Handler
 from leyden.server.auth import USER_KEY
 
@@ -68,7 +67,7 @@ async def _request_keys(request: web.Request) -> tuple[str, str, str]:
     if not request.body_exists:
         return "", "", ""
     try:
-        body = json.loads(await request.read())
+        body = limits.loads_json(await request.read())
     except (ValueError, UnicodeDecodeError):
         return "", "", ""
     if not isinstance(body, dict):

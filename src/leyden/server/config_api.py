@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from leyden import API_BASE
+from leyden import API_BASE, limits
 from leyden.config import INFLUXDB_SECTION, Config, ConfigError, Section, SectionSpec
 from leyden.go.types import GoStruct
 from leyden.model.records import OverrideRecord
@@ -38,7 +38,7 @@ from leyden.notify import INTEGRATIONS, IntegrationService
 from leyden.notify.base import IntegrationError
 from leyden.runtime import Runtime
 from leyden.server._http import SERVICES_KEY, error_response, json_response, link
-from leyden.store import Store, StoreError
+from leyden.store import StateStore, StoreError
 
 __all__ = [
     "CONFIG_OVERRIDES_KEY",
@@ -166,7 +166,7 @@ class SectionOverrides:
 class ConfigOverrides:
     """Every integration section the API serves, the stored overrides and the services."""
 
-    def __init__(self, services: Runtime, store: Store) -> None:
+    def __init__(self, services: Runtime, store: StateStore) -> None:
         self.services = services
         self.store = store
         self.enabled = services.config.config_override_enabled
@@ -341,7 +341,7 @@ async def get_element(request: web.Request) -> web.Response:
 def _decode_action(raw: bytes) -> dict[str, Any]:
     """The update body, checked strictly: an object with set/delete or add/remove."""
     try:
-        body = json.loads(raw) if raw.strip() else {}
+        body = limits.loads_json(raw) if raw.strip() else {}
     except (ValueError, UnicodeDecodeError) as exc:
         raise OverrideError(f"failed to decode JSON: {exc}") from None
     if not isinstance(body, dict):

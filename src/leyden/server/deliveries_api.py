@@ -41,7 +41,7 @@ from leyden.delivery.outbox import Delivery, DeliveryState, Outbox
 from leyden.go.types import GoStruct, Time
 from leyden.server._http import SERVICES_KEY, error_response, json_response, link
 
-__all__ = ["DELIVERIES_PATH", "install"]
+__all__ = ["DELIVERIES_PATH", "install", "parse_delivery_id"]
 
 DELIVERIES_PATH = f"{API_BASE}/deliveries"
 #: the state a queued row is shown in while its destination's breaker is open
@@ -91,11 +91,17 @@ def _outbox(request: web.Request) -> Outbox:
     return request.app[SERVICES_KEY].outbox
 
 
-def _id(request: web.Request) -> int | web.Response:
-    text = request.match_info["id"]
-    if not text.isascii() or not text.isdigit():
-        return error_response(f'invalid delivery ID "{text}": want a number', 400)
+def parse_delivery_id(text: str) -> int | str:
+    """A delivery ID (a row ID: below 2**63, as SQLite's), or the error saying why not."""
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) >= 2**63:
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        return f'invalid delivery ID "{shown}": want a number below 2^63'
     return int(text)
+
+
+def _id(request: web.Request) -> int | web.Response:
+    parsed = parse_delivery_id(request.match_info["id"])
+    return error_response(parsed, 400) if isinstance(parsed, str) else parsed
 
 
 def _dispatcher(request: web.Request) -> Dispatcher:

@@ -26,6 +26,7 @@ from leyden import API_BASE
 from leyden.log import level_name, parse_level, server_level, set_level
 from leyden.logstream import LogStreams, describe, parse_filter
 from leyden.server._http import error_response
+from leyden.server.auth import USER_KEY
 
 __all__ = ["LOGS_PATHS", "LOG_LEVEL_PATH", "STREAMS_KEY", "install"]
 
@@ -55,8 +56,14 @@ async def log_level(request: web.Request) -> web.Response:
     except ValueError as exc:
         return error_response(str(exc), 400)
     if wanted > server_level():
-        # quieter: the audit line that follows may not be written any more, so say it now
-        fields = {"level": level_name(wanted), "remote": request.remote or ""}
+        # quieter: the audit line that follows may not be written any more, so say it now,
+        # with who asked, as the audit line would
+        user = request.get(USER_KEY)
+        fields = {
+            "user": user.name if user is not None else "-",
+            "level": level_name(wanted),
+            "remote": request.remote or "",
+        }
         level_log.info("log level set", extra={"fields": fields})
     set_level(level)
     return web.Response(status=204)

@@ -21,10 +21,10 @@ from leyden.clock import WallClock
 from leyden.config import Config
 from leyden.notify import INTEGRATIONS
 from leyden.notify.base import IntegrationError
-from leyden.runtime import Runtime, build_runtime
+from leyden.runtime import Runtime, build_runtime, open_store
 from leyden.server.app import create_app
 from leyden.server.status import LIVE_PATH
-from leyden.store import Store, StoreError
+from leyden.store import StoreError
 
 log = logging.getLogger("leyden.server")
 
@@ -73,9 +73,9 @@ def split_bind_address(address: str) -> tuple[str | None, int]:
 
 
 def server_runtime(config: Config) -> Runtime:
-    """The runtime of one server: the SQLite file under ``data_dir``, the wall clock."""
+    """The runtime of one server: the configured store (:func:`open_store`), the wall clock."""
     try:
-        store = Store(config.sqlite_path())
+        store = open_store(config)
     except StoreError as exc:
         raise ServeError(str(exc)) from None
     try:

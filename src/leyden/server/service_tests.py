@@ -10,12 +10,11 @@ failed test is still a 200, as in Kapacitor.
 from __future__ import annotations
 
 import fnmatch
-import json
 from typing import Any
 
 from aiohttp import web
 
-from leyden import API_BASE
+from leyden import API_BASE, limits
 from leyden.go.types import GoStruct
 from leyden.notify import INTEGRATIONS
 from leyden.runtime import Runtime
@@ -69,8 +68,8 @@ async def run_service_test(request: web.Request) -> web.Response:
         return error_response(f'service "{name}" not found', 404)
     raw = await request.read()
     try:
-        options = json.loads(raw) if raw.strip() else {}
-    except json.JSONDecodeError as exc:
+        options = limits.loads_json(raw) if raw.strip() else {}
+    except ValueError as exc:
         return error_response(f"failed to decode JSON: {exc}", 400)
     if not isinstance(options, dict):
         return error_response("failed to decode JSON: options must be a JSON object", 400)

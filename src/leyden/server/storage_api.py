@@ -6,9 +6,10 @@ Kapacitor answers a snapshot of its BoltDB file in one read transaction
 ``Content-Disposition: attachment; filename="kapacitor.db"`` and a ``Content-Length`` the client
 compares with what it read.  Leyden's store is SQLite: the copy is made with SQLite's online
 backup (:meth:`leyden.store.Store.backup`) into a temporary file, on a thread so the event loop
-goes on serving writes meanwhile, then sent with its length.  To restore, stop the server and
-put the file in place of its SQLite file (``[storage] sqlite``, by default
-``<data_dir>/leyden.db``).
+goes on serving writes meanwhile, then sent with its length.  To restore, stop the server,
+delete the SQLite file's ``-wal`` and ``-shm`` companions (SQLite would replay a crashed
+server's log onto the restored file) and put the file in place of its SQLite file
+(``[storage] sqlite``, by default ``<data_dir>/leyden.db``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from aiohttp import web
 from leyden import API_BASE
 from leyden.server._http import SERVICES_KEY, error_response
 from leyden.server.auth import USER_KEY
-from leyden.store import StoreError
+from leyden.store import Store, StoreError
 
 __all__ = ["BACKUP_PATH", "install"]
 
@@ -35,6 +36,12 @@ log = logging.getLogger("leyden.storage")
 
 async def backup(request: web.Request) -> web.StreamResponse:
     store = request.app[SERVICES_KEY].store
+    if not isinstance(store, Store):
+        return error_response(
+            "backup is not available with [storage] url: the store is PostgreSQL "
+            "(back it up with pg_dump)",
+            501,
+        )
     fd, path = tempfile.mkstemp(prefix="leyden-backup-", suffix=".db")
     os.close(fd)
     try:

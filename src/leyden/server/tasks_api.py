@@ -8,13 +8,12 @@ body with its status.  httpOut endpoints of running tasks are served here too.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-from leyden import API_BASE
+from leyden import API_BASE, limits
 from leyden.go.time import GO_ZERO_TIME
 from leyden.go.types import GoStruct, Time
 from leyden.model.records import TaskRecord
@@ -22,7 +21,7 @@ from leyden.server._http import SERVICES_KEY, error_response, json_response, lin
 from leyden.tasks.manager import TaskManager, TaskRequestError
 from leyden.tick.dot import to_dot
 from leyden.tick.errors import TickError
-from leyden.tick.fmt import format_script
+from leyden.tick.fmt import formatted
 from leyden.tick.pipeline import TickWarning
 
 __all__ = ["install", "read_body", "request_error", "task_fields", "task_json"]
@@ -59,10 +58,7 @@ def script_text(tickscript: str, name: str, script_format: str) -> str:
     way Kapacitor formats it (the raw text when it does not format)."""
     if script_format == "raw":
         return tickscript
-    try:
-        return format_script(tickscript, name)
-    except (TickError, RecursionError):
-        return tickscript
+    return formatted(tickscript, name)
 
 
 def _dot(manager: TaskManager, record: TaskRecord, dot_view: str) -> tuple[str, str]:
@@ -214,7 +210,9 @@ def _view_options(request: web.Request) -> tuple[str, str]:
 async def read_body(request: web.Request) -> Mapping[str, Any]:
     raw = await request.read()
     try:
-        decoded = json.loads(raw) if raw.strip() else None
+        decoded = limits.loads_json(raw) if raw.strip() else None
+    except limits.JSONLimitError as exc:
+        raise TaskRequestError(f"invalid JSON: {exc}") from None
     except (ValueError, UnicodeDecodeError):
         raise TaskRequestError("invalid JSON") from None
     if not isinstance(decoded, dict):
@@ -254,6 +252,8 @@ async def list_tasks(request: web.Request) -> web.Response:
         offset = int_param(request, "offset", 0)
         limit = int_param(request, "limit", 100)
         records = manager.find(request.query.get("pattern", ""), offset, limit)
+        if "script" in fields or "dot" in fields:
+            await manager.prepare(records)
         if "stats" in fields or "dot" in fields:
             await manager.refresh([r.id for r in records])  # tasks in engine workers
         entries = [
@@ -286,6 +286,7 @@ async def get_task(request: web.Request) -> web.Response:
         record = manager.get(request.match_info["id"])
         if record is None:
             raise TaskRequestError("no task exists", 404)
+        await manager.prepare([record])
         await manager.refresh([record.id])
     except TaskRequestError as exc:
         return request_error(exc)

@@ -110,7 +110,7 @@ async def list_templates(request: web.Request) -> web.Response:
         offset = int_param(request, "offset", 0)
         limit = int_param(request, "limit", 100)
         records = templates.find(request.query.get("pattern", ""), offset, limit)
-        entries = [_fields(templates.view(r), fields, script_format) for r in records]
+        entries = [_fields(await templates.view(r), fields, script_format) for r in records]
     except TaskRequestError as exc:
         return request_error(exc)
     return _json(GoStruct([("templates", entries)]))
@@ -119,10 +119,10 @@ async def list_templates(request: web.Request) -> web.Response:
 async def create_template(request: web.Request) -> web.Response:
     templates = request.app[TEMPLATES_KEY]
     try:
-        record = templates.create(await read_body(request))
+        record = await templates.create(await read_body(request))
     except TaskRequestError as exc:
         return request_error(exc)
-    return _json(template_json(templates.view(record)))
+    return _json(template_json(await templates.view(record)))
 
 
 async def get_template(request: web.Request) -> web.Response:
@@ -134,7 +134,7 @@ async def get_template(request: web.Request) -> web.Response:
         script_format = script_format_param(request)
     except TaskRequestError as exc:
         return request_error(exc)
-    return _json(template_json(templates.view(record), script_format=script_format))
+    return _json(template_json(await templates.view(record), script_format=script_format))
 
 
 async def update_template(request: web.Request) -> web.Response:
@@ -144,7 +144,7 @@ async def update_template(request: web.Request) -> web.Response:
         record = await templates.update(request.match_info["id"], options)
     except TaskRequestError as exc:
         return request_error(exc)
-    return _json(template_json(templates.view(record)))
+    return _json(template_json(await templates.view(record)))
 
 
 async def delete_template(request: web.Request) -> web.Response:

@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from leyden import API_BASE
+from leyden import API_BASE, limits
 from leyden.alerting.topic_handlers import (
     HandlerSpecError,
+    InvalidHandlerError,
     PatternError,
     RegistrationError,
     TopicHandlers,
@@ -239,7 +240,9 @@ def _spec_from_json(doc: Any, topic: str) -> HandlerRecord:
 async def _read_json(request: web.Request) -> Any:
     raw = await request.read()
     try:
-        return json.loads(raw)
+        return limits.loads_json(raw)
+    except limits.JSONLimitError:
+        raise
     except UnicodeDecodeError:
         raise ValueError("invalid UTF-8 in the request body") from None
     except json.JSONDecodeError as exc:
@@ -482,9 +485,14 @@ def _update(request: web.Request, old: HandlerRecord, new: HandlerRecord) -> web
     try:
         _registry(request).update(old, new)
     except (RegistrationError, HandlerSpecError) as exc:
-        raise _APIError(f"failed to update handler: {exc}", 500) from None
+        raise _APIError(f"failed to update handler: {exc}", _status(exc)) from None
     _log_change("topic handler updated", new)
     return _json(_handler_json(new))
+
+
+def _status(exc: Exception) -> int:
+    """400 for a kind, option or match the user can fix; 500 for a store that failed."""
+    return 400 if isinstance(exc, InvalidHandlerError | HandlerSpecError) else 500
 
 
 def _log_change(what: str, spec: HandlerRecord) -> None:
@@ -513,7 +521,7 @@ async def create_handler(request: web.Request) -> web.Response:
     try:
         _registry(request).register(spec)
     except (RegistrationError, HandlerSpecError) as exc:
-        raise _APIError(f"failed to create handler: {exc}", 500) from None
+        raise _APIError(f"failed to create handler: {exc}", _status(exc)) from None
     _log_change("topic handler created", spec)
     return _json(_handler_json(spec))
 
@@ -545,7 +553,7 @@ async def patch_handler(request: web.Request) -> web.Response:
     try:
         new = _spec_from_json(patched, old.topic)
     except ValueError as exc:
-        raise _APIError(f"failed to unmarshal patched json: {exc}", 500) from None
+        raise _APIError(f"failed to unmarshal patched json: {exc}", 400) from None
     return _update(request, old, new)
 
 

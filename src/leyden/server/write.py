@@ -141,20 +141,17 @@ class WriteFeed:
     ) -> tuple[int, list[LineError]]:
         """Parse ``body`` and route its points; the points accepted and the bad lines.
 
-        A body is cut between lines, where no point can straddle the cut; a body holding a
-        double quote may continue a string value over a newline, so it is parsed whole (its
-        routing still goes in slices).
+        A body is cut between lines.  A string value may continue over a newline: a slice
+        whose parse leaves a string open at its end (:attr:`LineError.open_string`) is cut
+        before that line, and a slice starting with such a line is given enough lines to
+        decide it as a whole body would (:func:`_slice_end`).  So a body with quotes is
+        parsed in slices too (it was parsed whole, on the loop: a 6 MB body of log lines
+        held every other request for 1.4 s).
         """
         clock = self.clock
-        if b'"' in body:
-            result = lineprotocol.parse(body, precision=precision, now_ns=now_ns)
-            lines: list[bytes] | None = None
-            total = len(result.points)
-            errors = result.errors
-        else:
-            lines = body.split(b"\n")
-            total = len(lines)
-            errors = []
+        lines = body.split(b"\n")
+        total = len(lines)
+        errors: list[LineError] = []
         self._seq += 1
         me = _Write(total, self._seq)
         self._writes.append(me)
@@ -172,14 +169,9 @@ class WriteFeed:
                     started = clock()
                     continue
                 begun = clock()
-                if lines is None:
-                    points = result.points[done : done + size]
-                else:
-                    part = lineprotocol.parse(
-                        b"\n".join(lines[done : done + size]), precision=precision, now_ns=now_ns
-                    )
-                    points = part.points
-                    errors.extend(shifted(e, done) for e in part.errors)
+                part, size = _parse_slice(lines, done, size, precision, now_ns)
+                points = part.points
+                errors.extend(shifted(e, done) for e in part.errors)
                 router.write_points(db, rp, points)
                 for other in self._writes:
                     if other is not me:
@@ -203,6 +195,46 @@ class WriteFeed:
             self._writes.remove(me)
             if self._writes:
                 self._next().wake.set()
+
+
+def _parse_slice(
+    lines: list[bytes], done: int, size: int, precision: str, now_ns: int
+) -> tuple[lineprotocol.ParseResult, int]:
+    """Lines ``done`` to ``done + size`` parsed, as they parse within the whole body; and how
+    many lines that took (fewer when a string value was open at the slice's end, more when
+    the slice's first line needs them to close its string)."""
+    total = len(lines)
+    end = min(done + size, total)
+    while True:
+        part = lineprotocol.parse(b"\n".join(lines[done:end]), precision=precision, now_ns=now_ns)
+        if end >= total:
+            return part, end - done
+        open_at = next((e.line for e in part.errors if e.open_string), 0)
+        if not open_at:
+            return part, end - done
+        if open_at > 1:
+            # The lines before it ended their points inside the slice: parsed again without
+            # it they give the same points and errors (a string that a later line broke
+            # may read as open now, but its error is the same text), so that is final.
+            end = done + open_at - 1
+            part = lineprotocol.parse(
+                b"\n".join(lines[done:end]), precision=precision, now_ns=now_ns
+            )
+            return part, end - done
+        # the slice's first line: room for its string to close or reach the limit
+        end = _slice_end(lines, done, end)
+
+
+def _slice_end(lines: list[bytes], first: int, end: int) -> int:
+    """After ``end``, the line where the text joined from line ``first`` on exceeds
+    :data:`lineprotocol.MAX_JOINED_LINE` characters, where the parser stops looking for the
+    end of a string (or the body's end)."""
+    length = len(lines[first].decode("utf-8", "surrogateescape"))
+    j = first + 1
+    while j < len(lines) and length <= lineprotocol.MAX_JOINED_LINE:
+        length += 1 + len(lines[j].decode("utf-8", "surrogateescape"))
+        j += 1
+    return max(j + 1, end + 1) if j < len(lines) else len(lines)
 
 
 #: the application's :class:`WriteFeed`

@@ -22,6 +22,7 @@ A task that cannot start keeps its status, is not executing, and has the reason 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import logging
 import re
@@ -29,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from leyden.engine.node import NODE_CLASSES, TaskError
 from leyden.engine.task import Task
@@ -37,11 +38,18 @@ from leyden.go.types import go_json
 from leyden.model.records import TaskRecord, TemplateRecord
 from leyden.notify import INTEGRATIONS, IntegrationService
 from leyden.notify.base import IntegrationError
+from leyden.tasks.compile import (
+    DEFAULT_COMPILE_TIMEOUT,
+    CompileTimeout,
+    compile_off_loop,
+    precompile,
+)
 from leyden.tasks.runner import TaskRunner, build
 from leyden.tasks.stats import RunningTask
 from leyden.tasks.vars import normalize_vars
 from leyden.tick import ast as A
 from leyden.tick.errors import TickError
+from leyden.tick.fmt import formatted
 from leyden.tick.parser import parse
 from leyden.tick.pipeline import Pipeline, TickWarning
 
@@ -57,6 +65,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("leyden.task")
+
+_T = TypeVar("_T")
 
 
 class TaskRequestError(Exception):
@@ -218,8 +228,11 @@ class TaskManager:
         now: Callable[[], int] = time.time_ns,
         pool: RemoteEngine | None = None,
         templates: TemplateLinks | None = None,
+        compile_timeout: float = DEFAULT_COMPILE_TIMEOUT,
     ) -> None:
         self.store = store
+        #: seconds a definition may spend compiling its script (``[http] compile-timeout``)
+        self.compile_timeout = compile_timeout
         #: where ``template-id`` is looked up (None: no templates, as in replay)
         self.templates = templates
         self.runner = runner
@@ -228,7 +241,8 @@ class TaskManager:
         #: where stream tasks run when ``[engine] workers`` > 1 (None: all in this process)
         self.pool = pool
         self._running: dict[str, RunningTask | Any] = {}
-        self._pipelines: dict[str, tuple[str, str, Pipeline]] = {}
+        #: by task ID: script, vars, and the pipeline or why it does not build
+        self._pipelines: dict[str, tuple[str, str, Pipeline | TickError | ValueError]] = {}
         self._lock = asyncio.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -298,10 +312,37 @@ class TaskManager:
         key = (record.tickscript, go_json(dict(record.vars)))
         cached = self._pipelines.get(record.id)
         if cached is not None and cached[:2] == key:
+            if isinstance(cached[2], TickError | ValueError):
+                raise cached[2].with_traceback(None)
             return cached[2]
-        pipeline = build(record.tickscript, filename=record.id, vars=dict(record.vars))
+        try:
+            pipeline = build(record.tickscript, filename=record.id, vars=dict(record.vars))
+        except (TickError, ValueError) as exc:
+            self._pipelines[record.id] = (*key, exc)
+            raise
         self._pipelines[record.id] = (*key, pipeline)
         return pipeline
+
+    async def prepare(self, records: list[TaskRecord]) -> None:
+        """Build (or find why they do not build) and format the scripts of ``records`` on
+        the compile thread, those not done yet (after a restart, or a disabled task's), so
+        that showing them does not parse on the event loop."""
+        for record in records:
+            cached = self._pipelines.get(record.id)
+            key = (record.tickscript, go_json(dict(record.vars)))
+            if cached is not None and cached[:2] == key:
+                continue
+            try:
+                await self._off_loop(self._prepare_one, record)
+            except TaskRequestError:  # over the time limit: shown as before, on the loop
+                log.warning(
+                    "task script took too long to prepare", extra={"fields": {"task": record.id}}
+                )
+
+    def _prepare_one(self, record: TaskRecord) -> None:
+        formatted(record.tickscript, record.id)
+        with contextlib.suppress(TickError, ValueError):  # remembered, shown as its error
+            self.pipeline(record)
 
     # --- changes ---------------------------------------------------------------------------
 
@@ -330,7 +371,7 @@ class TaskManager:
         explicit = _dbrps(options)
         status = _status(options) or "disabled"
         vars_ = _vars(options)
-        pipeline, warnings = self._check(task_id, script, vars_)
+        pipeline, warnings = await self._check(task_id, script, vars_)
         implicit = list(pipeline.dbrps)
         if not implicit and not explicit:
             warnings.append(_no_dbrp(task_id, pipeline))
@@ -350,6 +391,7 @@ class TaskManager:
             template_id=template_id,
         )
         self.store.put_task(record)
+        self._remember(record, pipeline)
         if template_id and self.templates is not None:
             self.templates.associate_task(template_id, task_id)
         if status == "enabled":
@@ -385,19 +427,23 @@ class TaskManager:
             script = self._template(template_id, asked_template).tickscript
         else:
             new_script = json_string(options, "script")
-            old_implicit = self._implicit_dbrps(task_id, script)
+            old_implicit = await self._implicit_dbrps(task_id, script)
             if new_script:
                 script = new_script
-                if old_implicit and not self._implicit_dbrps(task_id, script) and not explicit:
+                if (
+                    old_implicit
+                    and not await self._implicit_dbrps(task_id, script)
+                    and not explicit
+                ):
                     raise TaskRequestError("must specify dbrp")
-        implicit = self._implicit_dbrps(task_id, script)
+        implicit = await self._implicit_dbrps(task_id, script)
         if implicit and explicit:
             raise TaskRequestError("cannot specify dbrp in implicitly and explicitly")
         dbrps = tuple(implicit or explicit or original.dbrps)
         status = _status(options) or original.status
         status_changed = status != original.status
         vars_ = _vars(options) if options.get("vars") else dict(original.vars)
-        pipeline, warnings = self._check(new_id, script, vars_)
+        pipeline, warnings = await self._check(new_id, script, vars_)
         now = self._now()
         updated = replace(
             original,
@@ -422,6 +468,7 @@ class TaskManager:
             if original.template_id:
                 self.templates.disassociate_task(original.template_id, original.id)
             self.templates.associate_task(template_id, new_id)
+        self._remember(updated, pipeline)
         if renamed:
             self.store.put_task(updated, replaces=original.id)
             self._pipelines.pop(original.id, None)
@@ -470,8 +517,8 @@ class TaskManager:
         tasks already changed get the old template back (restarted again), and the error names
         the task (a :class:`TaskRequestError`, 500)."""
         async with self._lock:
-            old_implicit = self._implicit_dbrps(old.id, old.tickscript)
-            new_implicit = self._implicit_dbrps(new.id, new.tickscript)
+            old_implicit = await self._implicit_dbrps(old.id, old.tickscript)
+            new_implicit = await self._implicit_dbrps(new.id, new.tickscript)
             changed: list[TaskRecord] = []
             try:
                 for task_id in task_ids:
@@ -522,7 +569,10 @@ class TaskManager:
             return TaskRequestError(f"error reloading associated task {record.id}: {why}", 500)
 
         try:  # built first, so a script error reads as Kapacitor's (no "invalid TICKscript")
-            self.pipeline(record)
+            pipeline = await self._off_loop(
+                _build_compiled, record.tickscript, record.id, dict(record.vars)
+            )
+            self._remember(record, pipeline)
         except TickError as exc:
             raise failed(exc.message) from None
         except ValueError as exc:
@@ -541,21 +591,36 @@ class TaskManager:
             raise TaskRequestError(f"unknown template {asked}: err: no template exists")
         return found
 
-    def _implicit_dbrps(self, task_id: str, script: str) -> list[tuple[str, str]]:
+    async def _off_loop(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` on the compile thread (:mod:`leyden.tasks.compile`); over the time
+        limit a 400 naming it."""
         try:
-            program = parse(script, task_id)
+            return await compile_off_loop(fn, *args, timeout=self.compile_timeout)
+        except CompileTimeout as exc:
+            raise TaskRequestError(str(exc)) from None
+
+    def _remember(self, record: TaskRecord, pipeline: Pipeline) -> None:
+        """Keep the pipeline the definition built, so starting the task does not build it
+        again on the event loop."""
+        key = (record.tickscript, go_json(dict(record.vars)))
+        self._pipelines[record.id] = (*key, pipeline)
+
+    async def _implicit_dbrps(self, task_id: str, script: str) -> list[tuple[str, str]]:
+        try:
+            program = await self._off_loop(parse, script, task_id)
         except TickError as exc:
             raise tick_error(exc) from None
         return [
             (n.db.reference, n.rp.reference) for n in program.nodes if isinstance(n, A.DBRPNode)
         ]
 
-    def _check(
+    async def _check(
         self, task_id: str, script: str, vars_: Mapping[str, Any]
     ) -> tuple[Pipeline, list[TickWarning]]:
-        """Build the script as the task will run it; TICKscript errors become 400s."""
+        """Build the script as the task will run it, off the event loop and with its lambdas
+        compiled; TICKscript errors become 400s."""
         try:
-            pipeline = build(script, filename=task_id, vars=vars_)
+            pipeline = await self._off_loop(_build_compiled, script, task_id, vars_)
         except TickError as exc:
             raise tick_error(exc) from None
         except ValueError as exc:
@@ -611,6 +676,14 @@ class TaskManager:
                 self.pool.note_local(task_id, None)
         elif entry is not None and self.pool is not None:
             await self.pool.stop_task(entry, delete=delete)
+
+
+def _build_compiled(script: str, task_id: str, vars_: Mapping[str, Any]) -> Pipeline:
+    """The pipeline with its lambdas compiled and the script formatted for the API's answer
+    (run on the compile thread)."""
+    pipeline = precompile(build(script, filename=task_id, vars=vars_))
+    formatted(script, task_id)
+    return pipeline
 
 
 # --- request decoding -------------------------------------------------------------------------

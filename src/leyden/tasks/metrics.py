@@ -124,7 +124,7 @@ def snapshot(write: WriteStats, tasks: _Tasks, topics: _Topics) -> EngineSnapsho
         topic = topics.get(topic_id)
         if topic is None:
             continue
-        levels = Counter(str(s.level) for s in topic.event_states().values())
+        levels = Counter(str(s.level) for s in topic.events.values())
         snap.topics.append(TopicSnapshot(topic_id, topic.collected, dict(levels)))
     return snap
 

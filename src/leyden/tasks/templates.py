@@ -29,16 +29,17 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from leyden.go.types import Duration
 from leyden.model.records import TemplateRecord
+from leyden.tasks.compile import CompileTimeout, compile_off_loop
 from leyden.tasks.manager import TaskManager, TaskRequestError, json_string, tick_error
 from leyden.tick import ast as A
 from leyden.tick.builder import build_pipeline
 from leyden.tick.dot import to_dot
 from leyden.tick.errors import TickError
-from leyden.tick.fmt import format_node
+from leyden.tick.fmt import format_node, formatted
 from leyden.tick.parser import parse
 from leyden.tick.pipeline import Pipeline
 from leyden.tick.pipeline.graph import Var
@@ -69,6 +70,9 @@ class TemplateStore(Protocol):
     def disassociate_task(self, template_id: str, task_id: str) -> None: ...
 
     def template_tasks(self, template_id: str) -> list[str]: ...
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,19 @@ def build_template(template_id: str, script: str, asked_type: str = "") -> Pipel
             f"invalid template type {asked_type}: the TICKscript reads {pipeline.task_type}"
         )
     return pipeline
+
+
+def _view(record: TemplateRecord) -> TemplateView:
+    """What :meth:`TemplateManager.view` shows (run on the compile thread, which also
+    formats the script for the API's answer)."""
+    formatted(record.tickscript, record.id)
+    try:
+        pipeline = build_template(record.id, record.tickscript)
+    except TaskRequestError as exc:
+        return TemplateView(record, "", {}, exc.message)
+    return TemplateView(
+        record, to_dot(pipeline, record.id), template_vars(pipeline, record.tickscript), ""
+    )
 
 
 def _regex_literals(script: str) -> dict[str, str]:
@@ -190,6 +207,8 @@ class TemplateManager:
         self.store = store
         self.tasks = tasks
         self._now = now
+        #: views by template ID, script: a template is built once per script, off the loop
+        self._views: dict[str, tuple[str, TemplateView]] = {}
 
     def get(self, template_id: str) -> TemplateRecord | None:
         return self.store.get_template(template_id)
@@ -203,20 +222,31 @@ class TemplateManager:
         ]
         return records[max(offset, 0) :][: max(limit, 0)]
 
-    def view(self, record: TemplateRecord) -> TemplateView:
-        """The record with its graph, vars and build error (empty when it builds)."""
+    async def view(self, record: TemplateRecord) -> TemplateView:
+        """The record with its graph, vars and build error (empty when it builds); built on
+        the compile thread once per script."""
+        cached = self._views.get(record.id)
+        if cached is not None and cached[0] == record.tickscript:
+            return replace(cached[1], record=record)
         try:
-            pipeline = build_template(record.id, record.tickscript)
-        except TaskRequestError as exc:
+            view = await self._off_loop(_view, record)
+        except TaskRequestError as exc:  # over the time limit
             return TemplateView(record, "", {}, exc.message)
-        return TemplateView(
-            record, to_dot(pipeline, record.id), template_vars(pipeline, record.tickscript), ""
-        )
+        if len(self._views) >= 1024:
+            self._views.clear()
+        self._views[record.id] = (record.tickscript, view)
+        return view
+
+    async def _off_loop(self, fn: Callable[..., _T], *args: Any) -> _T:
+        try:
+            return await compile_off_loop(fn, *args, timeout=self.tasks.compile_timeout)
+        except CompileTimeout as exc:
+            raise TaskRequestError(str(exc)) from None
 
     def task_ids(self, template_id: str) -> list[str]:
         return self.store.template_tasks(template_id)
 
-    def create(self, options: Mapping[str, Any]) -> TemplateRecord:
+    async def create(self, options: Mapping[str, Any]) -> TemplateRecord:
         """``POST /templates``."""
         template_id = json_string(options, "id") or str(uuid.uuid4())
         if not _valid_id(template_id):
@@ -230,7 +260,7 @@ class TemplateManager:
         script = json_string(options, "script")
         if not script:
             raise TaskRequestError("must provide TICKscript")
-        pipeline = build_template(template_id, script, asked_type)
+        pipeline = await self._off_loop(build_template, template_id, script, asked_type)
         now = self._now()
         record = TemplateRecord(
             id=template_id,
@@ -255,7 +285,7 @@ class TemplateManager:
             )
         asked_type = _type_option(options)
         script = json_string(options, "script") or original.tickscript
-        pipeline = build_template(new_id, script, asked_type)
+        pipeline = await self._off_loop(build_template, new_id, script, asked_type)
         updated = replace(
             original,
             id=new_id,

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from leyden import limits
 from leyden.go.types import Duration
 from leyden.tick import ast as A
 from leyden.tick.errors import TickError, suggest
@@ -302,29 +303,28 @@ class _Builder:
         """Find ``stream``/``batch`` uses; Kapacitor gives a task exactly one of them."""
         seen: dict[str, A.Position] = {}
 
-        def visit(n: Any) -> None:
+        # without recursion: a chain or an expression may be a thousand levels deep
+        stack: list[Any] = [program]
+        while stack:
+            n = stack.pop()
             if isinstance(n, A.IdentifierNode):
                 if n.ident in (STREAM, BATCH) and (
                     n.ident not in seen or n.pos.offset < seen[n.ident].offset
                 ):
                     seen[n.ident] = n.pos
             elif isinstance(n, A.DeclarationNode):
-                visit(n.right)
+                stack.append(n.right)
             elif isinstance(n, A.ChainNode | A.BinaryNode):
-                visit(n.left)
-                visit(n.right)
+                stack.append(n.right)
+                stack.append(n.left)
             elif isinstance(n, A.FunctionNode):
                 if n.type == "global" and n.func in (STREAM, BATCH):  # `stream()`, an error later
-                    visit(A.IdentifierNode(n.pos, n.func))
-                for a in n.args:
-                    visit(a)
+                    stack.append(A.IdentifierNode(n.pos, n.func))
+                stack.extend(reversed(n.args))
             elif isinstance(n, A.ListNode | A.ProgramNode):
-                for a in n.nodes:
-                    visit(a)
+                stack.extend(reversed(n.nodes))
             elif isinstance(n, A.UnaryNode):
-                visit(n.node)
-
-        visit(program)
+                stack.append(n.node)
         if len(seen) == 2:
             first, second = sorted(seen, key=lambda k: seen[k].offset)
             fp = seen[first]
@@ -444,6 +444,7 @@ class _Builder:
             return self._expression(n)
         if isinstance(n, A.LambdaNode):
             resolved = A.LambdaNode(n.pos, self._resolve(n.expression), n.comment)
+            self._check_size(resolved.expression, n.pos)
             self._check_lambda(resolved.expression)
             return resolved
         if isinstance(n, A.ListNode):
@@ -479,6 +480,7 @@ class _Builder:
     def _expression(self, n: Any) -> Any:
         """Top-level arithmetic (``var w = 5m * 2``): the lambda engine evaluates it now."""
         expr = self._resolve(n)
+        self._check_size(expr, n.pos)
         try:
             compiled = compile_lambda(A.LambdaNode(n.pos, expr, None))
             return compiled.eval({})
@@ -533,6 +535,34 @@ class _Builder:
             pos, f'cannot use {_describe(v)} (var "{ident.ident}") inside an expression'
         )
 
+    def _check_size(self, expr: Any, pos: A.Position | None) -> None:
+        """Refuse a lambda whose vars inline into more than
+        :data:`leyden.limits.MAX_EXPRESSION_NODES` nodes or
+        :data:`leyden.limits.MAX_EXPRESSION_DEPTH` levels (a lambda var used twice in each
+        of a chain of lambda vars doubles at every step); counted without recursion and
+        stopped at the limit, never walking the whole of a huge tree."""
+        count = 0
+        stack: list[tuple[Any, int]] = [(expr, 1)]
+        while stack:
+            n, depth = stack.pop()
+            count += 1
+            if count > limits.MAX_EXPRESSION_NODES or depth > limits.MAX_EXPRESSION_DEPTH:
+                what = (
+                    f"more than {limits.MAX_EXPRESSION_NODES} nodes"
+                    if count > limits.MAX_EXPRESSION_NODES
+                    else f"more than {limits.MAX_EXPRESSION_DEPTH} levels deep"
+                )
+                raise self.error(pos, f"lambda expression is {what} with its vars (the limit)")
+            if isinstance(n, A.BinaryNode):
+                stack.append((n.left, depth + 1))
+                stack.append((n.right, depth + 1))
+            elif isinstance(n, A.UnaryNode):
+                stack.append((n.node, depth + 1))
+            elif isinstance(n, A.FunctionNode):
+                stack.extend((a, depth + 1) for a in n.args)
+            elif isinstance(n, A.LambdaNode):
+                stack.append((n.expression, depth + 1))
+
     def _check_lambda(self, expr: Any) -> None:
         """Warn about ``'count' > 0``: a single-quoted string is never a field."""
         stack = [expr]
@@ -563,7 +593,16 @@ class _Builder:
         return args
 
     def _chain(self, n: A.ChainNode) -> Any:
-        left = self.eval(n.left)
+        """A chain, link by link from its start (a loop: a chain may be a thousand long)."""
+        links = [n]
+        while isinstance(links[-1].left, A.ChainNode):
+            links.append(links[-1].left)
+        value = self.eval(links[-1].left)
+        for link in reversed(links):
+            value = self._link_call(value, link)
+        return value
+
+    def _link_call(self, left: Any, n: A.ChainNode) -> Any:
         right = n.right
         if isinstance(right, A.IdentifierNode):
             target = left.node if isinstance(left, HandlerSpec) else left
@@ -711,6 +750,7 @@ class _Builder:
                 else A.BoolNode(f.pos, False)
             )
             combined = A.BinaryNode(f.pos, "AND", prev.expression, new)
+            self._check_size(combined, f.pos)
             node.properties["where"] = A.LambdaNode(prev.pos, combined, None)
         else:
             spec.apply(target, args)
@@ -800,6 +840,10 @@ class _Builder:
         parent: NodeSpec | None = None,
         desc: str | None = None,
     ) -> NodeSpec:
+        if len(self.p.nodes) >= limits.MAX_PIPELINE_NODES:
+            raise self.error(
+                pos, f"pipeline has more than {limits.MAX_PIPELINE_NODES} nodes (the limit)"
+            )
         provided = parent.provides if parent else NO_EDGE
         node = NodeSpec(
             kind=nt.kind,

@@ -7,6 +7,7 @@ output identical, including its quirks (comments are re-flowed, redundant parent
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -35,7 +36,7 @@ from .ast import (
 from .errors import TickError
 from .parser import parse
 
-__all__ = ["format_float", "format_node", "format_script"]
+__all__ = ["format_float", "format_node", "format_script", "formatted"]
 
 _STEP = "    "
 
@@ -49,6 +50,18 @@ def format_script(text: str, filename: str = "<tickscript>") -> str:
         raise TickError(
             "script nests too deeply to format", filename=filename, line=1, col=1
         ) from None
+
+
+@functools.lru_cache(maxsize=64)
+def formatted(text: str, filename: str = "<tickscript>") -> str:
+    """The script as Kapacitor shows it (``script-format=formatted``): :func:`format_script`,
+    or the text itself when it does not format.  Remembered for the scripts shown last, so
+    the API does not parse a script on the event loop each time it shows it (a definition
+    formats it on the compile thread, :mod:`leyden.tasks.compile`)."""
+    try:
+        return format_script(text, filename)
+    except TickError:
+        return text
 
 
 def format_node(node: Any) -> str:

@@ -1031,14 +1031,53 @@ def compile_lambda(
     evaluates a bare function node (only its tests do that).
     """
     expression = node.expression if _kind(node) == "LambdaNode" else node
+    plain = scope_vars is None and not source and check_signatures
+    if plain:
+        cached = _COMPILED.get(id(expression))
+        if cached is not None and cached[0] is expression:
+            return cached[1].clone()
+    compiled = _compile(expression, node, scope_vars, source, check_signatures)
+    if plain:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[id(expression)] = (expression, compiled)
+        return compiled.clone()
+    return compiled
+
+
+#: compiled lambdas by their expression (kept alive here, so its id stays its own): a task's
+#: lambdas are compiled on the compile thread when it is defined (leyden.tasks.compile) and
+#: taken from here when its nodes start on the event loop; each taker gets a clone
+_COMPILED: dict[int, tuple[Any, CompiledLambda]] = {}
+_COMPILED_MAX = 4096
+
+
+def _compile(
+    expression: Any,
+    node: Any,
+    scope_vars: Mapping[str, Any] | None,
+    source: str,
+    check_signatures: bool,
+) -> CompiledLambda:
     prog = _Program(expression, scope_vars or {}, source, check_signatures)
-    py_source, states, root_kind, root_ref = _build_source(prog)
-    namespace: dict[str, Any] = dict(_HELPERS)
-    namespace["_OPS"] = _OPS
-    namespace.update(prog.consts)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SyntaxWarning)
-        code = compile(py_source, f"<lambda {source[:60]!r}>" if source else "<lambda>", "exec")
+    try:
+        py_source, states, root_kind, root_ref = _build_source(prog)
+        namespace: dict[str, Any] = dict(_HELPERS)
+        namespace["_OPS"] = _OPS
+        namespace.update(prog.consts)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            code = compile(py_source, f"<lambda {source[:60]!r}>" if source else "<lambda>", "exec")
+    except (RecursionError, SyntaxError, MemoryError) as exc:
+        # The parser's limits (leyden.limits) keep a script's lambdas well inside what Python
+        # compiles; a lambda made some other way (vars inlined, a task var) that is not
+        # still gets a clear error, never a traceback.
+        raise CompileError(
+            "lambda expression is too complex to compile (it nests too deeply: "
+            f"{type(exc).__name__}); split it into smaller expressions",
+            node,
+            source,
+        ) from None
     exec(code, namespace)
     factory = namespace["_make"]
     state_names = [(n, prog.states[n][1]) for n in states]

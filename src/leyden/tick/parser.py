@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, NoReturn
 
+from leyden import limits
 from leyden.go.types import go_quote
 from leyden.tick.values import wrap_int64
 
@@ -40,7 +41,7 @@ from .ast import (
 from .errors import TickError, suggest
 from .regex import GoRegexError, compile_go
 
-__all__ = ["parse", "parse_lambda"]
+__all__ = ["check_size", "parse", "parse_lambda"]
 
 _OPERAND_EXPECTED = (
     L.NUMBER,
@@ -82,11 +83,38 @@ def _go_float_ok(text: str) -> float | None:
     return f
 
 
+def check_size(text: str, filename: str) -> None:
+    """Refuse a script over :data:`leyden.limits.MAX_SCRIPT_BYTES`, located where it crosses
+    the limit (checked before anything is lexed)."""
+    limit = limits.MAX_SCRIPT_BYTES
+    if len(text) <= limit // 4:  # no character is over 4 bytes in UTF-8
+        return
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return
+    line = data.count(b"\n", 0, limit) + 1
+    col = limit - (data.rfind(b"\n", 0, limit) + 1) + 1
+    raise TickError(
+        f"script is {len(data)} bytes, over the limit of {limit} bytes",
+        filename=filename,
+        line=line,
+        col=col,
+        offset=limit,
+    )
+
+
 class _Parser:
     def __init__(self, text: str, filename: str) -> None:
+        check_size(text, filename)
         self.src = L.Source(text)
         self.filename = filename
         self.toks = L.lex(text)
+        #: primary() calls in progress (parentheses, unary operators, arguments …)
+        self.nesting = 0
+        #: lambda function calls in progress
+        self.calls = 0
+        #: tree depth of the expressions built so far, by id (a leaf is 1)
+        self.depths: dict[int, int] = {}
         self.ti = 0
         self.token: list[L.Token] = [_ZERO_TOKEN, _ZERO_TOKEN]
         self.comments: list[CommentNode | None] = [None, None]
@@ -279,8 +307,16 @@ class _Parser:
         return self.primary_expr()
 
     def chain(self, lhs: Any) -> Any:
+        links = 0
         while (t := self.peek().type) in (L.DOT, L.PIPE, L.AT):
             op = self.next()
+            links += 1
+            if links > limits.MAX_CHAIN_LENGTH:
+                self.fail(
+                    f"parser: chain is longer than {limits.MAX_CHAIN_LENGTH} links "
+                    "(|node, .property or @udf calls; the limit)",
+                    op.pos,
+                )
             c = self.consume_comment()
             ft = {L.DOT: "property", L.PIPE: "chain", L.AT: "dynamic"}[t]
             rhs = self.func_or_ident(ft)
@@ -351,6 +387,21 @@ class _Parser:
     def primary_expr(self) -> Any:
         return self.precedence(self.primary(), 0)
 
+    def _deeper(self, node: Any, parts: list[Any], pos: int) -> Any:
+        """Record ``node``'s tree depth (one more than its deepest part); refuse it over
+        :data:`leyden.limits.MAX_EXPRESSION_DEPTH`, at ``pos``."""
+        depths = self.depths
+        depth = 1 + max((depths.get(id(p), 1) for p in parts), default=1)
+        if depth > limits.MAX_EXPRESSION_DEPTH:
+            self.fail(
+                f"parser: expression is more than {limits.MAX_EXPRESSION_DEPTH} levels deep "
+                "(the limit; a flat 'a AND b AND …' is one level per operator): "
+                "split it, or test a list with a regex",
+                pos,
+            )
+        depths[id(node)] = depth
+        return node
+
     def precedence(self, lhs: Any, min_p: int) -> Any:
         prec = L.PRECEDENCE
         look = self.peek()
@@ -363,7 +414,7 @@ class _Parser:
                 rhs = self.precedence(rhs, prec[look.type])
                 look = self.peek()
             multi = self.src.has_newline(lhs.pos.offset, rhs.pos.offset)
-            lhs = BinaryNode(
+            binary = BinaryNode(
                 self.position(op.pos),
                 _OP_TEXT.get(op.type, op.type),
                 lhs,
@@ -371,17 +422,43 @@ class _Parser:
                 multiline=multi,
                 comment=c,
             )
+            lhs = self._deeper(binary, [lhs, rhs], op.pos)
         return lhs
 
     def lfunction(self) -> FunctionNode:
         ident = self.expect(L.IDENT)
-        self.expect(L.LPAREN)
-        args = self.parameters(self.primary_expr)
-        self.expect(L.RPAREN)
+        self.calls += 1
+        if self.calls > limits.MAX_CALL_NESTING:
+            self.fail(
+                f"parser: function calls nest more than {limits.MAX_CALL_NESTING} deep (the limit)",
+                ident.pos,
+                len(ident.text),
+            )
+        try:
+            self.expect(L.LPAREN)
+            args = self.parameters(self.primary_expr)
+            self.expect(L.RPAREN)
+        finally:
+            self.calls -= 1
         multi = bool(args) and self.src.has_newline(ident.pos, args[-1].pos.offset)
-        return FunctionNode(self.position(ident.pos), "global", ident.text, args, None, multi)
+        call = FunctionNode(self.position(ident.pos), "global", ident.text, args, None, multi)
+        return self._deeper(call, args, ident.pos)
 
     def primary(self) -> Any:
+        self.nesting += 1
+        try:
+            if self.nesting > limits.MAX_NESTING:
+                tok = self.peek()
+                self.fail(
+                    f"parser: expression nests too deeply: more than {limits.MAX_NESTING} "
+                    "levels of parentheses, unary operators or function calls (the limit)",
+                    tok.pos,
+                )
+            return self._primary()
+        finally:
+            self.nesting -= 1
+
+    def _primary(self) -> Any:
         tok = self.peek()
         t = tok.type
         if t == L.LPAREN:
@@ -419,7 +496,8 @@ class _Parser:
         if t in (L.MINUS, L.NOT):
             self.next()
             operand = self.primary()
-            return UnaryNode(self.position(tok.pos), t, operand, self.consume_comment())
+            unary = UnaryNode(self.position(tok.pos), t, operand, self.consume_comment())
+            return self._deeper(unary, [operand], tok.pos)
         self.unexpected(tok, *_OPERAND_EXPECTED)
 
     def number(self) -> NumberNode:

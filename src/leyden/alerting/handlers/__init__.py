@@ -42,5 +42,8 @@ def from_options(kind: str, options: Mapping[str, Any], ctx: HandlerContext) -> 
     integration = INTEGRATIONS.get(kind)
     factory = integration.from_options if integration is not None else ROUTING_FACTORIES.get(kind)
     if factory is None:
-        raise HandlerConfigError(f'unsupported action kind "{kind}"')
+        supported = sorted({i.kind for i in INTEGRATIONS} | set(ROUTING_FACTORIES))
+        raise HandlerConfigError(
+            f'unsupported action kind "{kind}"; supported kinds: {", ".join(supported)}'
+        )
     return factory(options, ctx)

@@ -45,6 +45,7 @@ class QueryNode(Node):
         #: Kapacitor's query-node stats; the live scheduler (``batch_runner``) counts failed
         #: queries into the same object, so one object owns them
         self.query_counts = BatchQueryStats()
+        self._runs = 0  # emit_batches calls, for the exec-time sampling
         try:  # Kapacitor's NewQuery: one SELECT that parses (the scheduler builds the rest)
             build_batch_query(self.query)
         except BatchQueryError as exc:
@@ -68,7 +69,8 @@ class QueryNode(Node):
         timed with the nodes below (the task's ``ExecTimes``).
         """
         sampler = self.sampler
-        if sampler is not None and sampler.due():
+        self._runs += 1
+        if sampler is not None and sampler.due(self._runs):
             sampler.call(self._emit_batches, batches, now_ns)
             return
         self._emit_batches(batches, now_ns)

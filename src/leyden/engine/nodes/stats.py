@@ -78,6 +78,7 @@ class StatsNode(Node):
         self.counter = GroupCounter()
         self._cancel: Callable[[], None] | None = None
         self._next = 0
+        self._ticks = 0  # for the exec-time sampling
 
     def start(self, nodes: Mapping[str, Node]) -> None:
         """Attach the counter to the watched node and start ticking (called by ``Task.start``)."""
@@ -106,7 +107,8 @@ class StatsNode(Node):
     def _tick(self, stamp: int) -> None:
         self._schedule()
         sampler = self.sampler  # no written point leads here: ticks are timed on their own
-        if sampler is not None and sampler.due():
+        self._ticks += 1
+        if sampler is not None and sampler.due(self._ticks):
             sampler.call(self.emit_stats, stamp)
         else:
             self.emit_stats(stamp)

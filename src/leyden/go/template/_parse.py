@@ -61,10 +61,33 @@ from leyden.go.types import go_quote
 __all__ = ["Parser"]
 
 
+#: bytes of one template (Go has no limit; a template is text an alert renders, and parsing
+#: one on the task's definition is about 4 µs a byte here): leyden.limits lists it
+MAX_TEMPLATE_BYTES = 64 * 1024
+#: ``if``/``with``/``range``/``else if``/``block`` clauses and parenthesised pipelines nested in
+#: one another (the parser and the compiled template recurse once per level)
+MAX_TEMPLATE_NESTING = 50
+
+
+def check_size(src: Source) -> None:
+    """Refuse a template over :data:`MAX_TEMPLATE_BYTES`, at the place it crosses it."""
+    text = src.text
+    if len(text) <= MAX_TEMPLATE_BYTES // 4:
+        return
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_TEMPLATE_BYTES:
+        raise src.error(
+            min(len(text), MAX_TEMPLATE_BYTES),
+            f"template is {size} bytes, over the limit of {MAX_TEMPLATE_BYTES} bytes",
+        )
+
+
 class Parser:
     def __init__(self, src: Source, funcs: Mapping[str, Any]) -> None:
+        check_size(src)
         self.src = src
         self.toks = lex(src)
+        self.depth = 0
         self.i = 0
         self.funcs = funcs
         self.vars: list[str] = ["$"]
@@ -106,6 +129,16 @@ class Parser:
         if tok.typ != typ:
             raise self.unexpected(tok, context)
         return tok
+
+    def deeper(self, tok: Tok | int) -> None:
+        """One more level of nesting; refused over :data:`MAX_TEMPLATE_NESTING`."""
+        self.depth += 1
+        if self.depth > MAX_TEMPLATE_NESTING:
+            raise self.error(
+                tok,
+                f"actions nest more than {MAX_TEMPLATE_NESTING} deep (if, with, range, "
+                "else if, block and parentheses; the limit)",
+            )
 
     # grammar --------------------------------------------------------------------
     def parse(self) -> ListNode:
@@ -194,6 +227,13 @@ class Parser:
         return ActionNode(tok.pos, pipe)
 
     def control(self, kind: str, tok: Tok) -> BranchNode:
+        self.deeper(tok)
+        try:
+            return self._control(kind, tok)
+        finally:
+            self.depth -= 1
+
+    def _control(self, kind: str, tok: Tok) -> BranchNode:
         mark = len(self.vars)
         pipe = self.pipeline(kind, T_RIGHT)
         if kind == "range":
@@ -231,7 +271,9 @@ class Parser:
             if pipe is None:
                 raise self.error(tok, "missing value for block clause")
             saved_vars, self.vars = self.vars, ["$"]
+            self.deeper(tok)
             body, end = self.item_list()
+            self.depth -= 1
             self.vars = saved_vars
             if end.word != "end":
                 raise self.error(end.pos, f"unexpected {end} in block clause")
@@ -357,7 +399,10 @@ class Parser:
         if typ == T_CHARCONST:
             return ConstNode(tok.pos, ord(unquote(self.src, tok)), tok.val)
         if typ == T_LPAREN:
-            return self.pipeline("parenthesized pipeline", T_RPAREN)
+            self.deeper(tok)
+            pipe = self.pipeline("parenthesized pipeline", T_RPAREN)
+            self.depth -= 1
+            return pipe
         if typ in (T_STRING, T_RAW):
             return ConstNode(tok.pos, unquote(self.src, tok), tok.val)
         self.i -= 1

@@ -35,6 +35,7 @@ from aiohttp import web
 
 from leyden import KAPACITOR_VERSION
 from leyden.notify.discord.service import DiscordService
+from leyden.server import deliveries_api
 from leyden.server._http import SERVICES_KEY
 from leyden.server.auth import BROWSER_PATHS_KEY, USER_KEY, Privilege, api_resource
 from leyden.server.metrics import engine_snapshot
@@ -80,9 +81,10 @@ def _selection(request: web.Request) -> tuple[view.Selection, str]:
     query = request.query
     text = query.get("delivery", "")
     if text:
-        if not text.isascii() or not text.isdigit():
-            return view.Selection(), f'invalid delivery ID "{text}": want a number'
-        return view.Selection(delivery=int(text)), ""
+        parsed = deliveries_api.parse_delivery_id(text)
+        if isinstance(parsed, str):
+            return view.Selection(), parsed
+        return view.Selection(delivery=parsed), ""
     return view.Selection(topic=query.get("topic", ""), event=query.get("event", "")), ""
 
 
@@ -99,8 +101,9 @@ async def _context(request: web.Request) -> dict[str, Any]:
     topics = runtime.alerts.topics
     selection, problem = _selection(request)
     chosen = bool(selection.topic or selection.delivery is not None)
+    order = view.order_topics(topics, snap.topics)
     if not chosen and not problem:
-        selection = view.latest_event(topics)
+        selection = view.latest_event(order)
     service = runtime.integrations.get("discord")
     dispatcher = runtime.alerts.dispatcher
     tasks = view.tasks(snap)
@@ -114,7 +117,9 @@ async def _context(request: web.Request) -> dict[str, Any]:
         "tasks": tasks,
         "failed_tasks": sum(1 for t in tasks if t.status == "failed"),
         "executing_tasks": sum(1 for t in tasks if t.executing),
-        "topics": view.topics(topics, selection),
+        "topics": view.topics(order, selection),
+        "topics_total": order.total,
+        "topics_firing": order.firing,
         "deliveries": view.deliveries(
             runtime.outbox,
             runtime.delivery_counters,

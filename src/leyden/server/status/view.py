@@ -9,9 +9,11 @@ reads them; deliveries from the outbox's ``stats()``, the dispatcher's counters 
 (:func:`leyden.server.deliveries_api.delivery_json`).  This module only picks, orders and
 formats them for people: short durations, ages, levels as CSS classes.
 
-Everything is read in memory except the outbox (SQLite, like the deliveries API's handlers): one
-``GROUP BY`` for the counts and at most :data:`DEAD_SHOWN` dead rows, so a page costs
-the same with a million queued rows as with none.
+Everything is read in memory except the outbox (SQLite, like the deliveries API's handlers): its
+``stats()`` (what ``/metrics`` reads: one ``GROUP BY`` over the rows, so it grows with the
+queue) and at most :data:`DEAD_SHOWN` dead rows.  Topics are ordered by the counts the engine
+snapshot already made, and only the :data:`TOPICS_SHOWN` most severe are read further, so a
+page's size and cost stay bounded with thousands of topics.
 """
 
 from __future__ import annotations
@@ -29,25 +31,30 @@ from leyden.delivery.outbox import DeliveryState, Outbox
 from leyden.go.types import Duration, Time
 from leyden.model.alert import EventState, Level
 from leyden.server.deliveries_api import DELIVERIES_PATH, delivery_json
-from leyden.tasks.metrics import EngineSnapshot, NodeSnapshot
+from leyden.tasks.metrics import EngineSnapshot, NodeSnapshot, TopicSnapshot
 
 __all__ = [
     "DEAD_SHOWN",
     "EVENTS_SHOWN",
+    "TOPICS_SHOWN",
     "Deliveries",
     "EventRow",
     "Selection",
     "TaskRow",
+    "TopicOrder",
     "TopicRow",
     "ago",
     "deliveries",
     "latest_event",
+    "order_topics",
     "tasks",
     "topics",
 ]
 
 #: the latest events shown per topic (the rest are counted)
 EVENTS_SHOWN = 10
+#: topics shown, the most severe first (the rest are counted)
+TOPICS_SHOWN = 50
 #: dead letters shown (the rest are counted)
 DEAD_SHOWN = 25
 
@@ -219,45 +226,67 @@ def _latest(topic: Topic, count: int) -> list[EventState]:
     return newest
 
 
-def topics(store: Topics, selection: Selection, now: float | None = None) -> list[TopicRow]:
-    """Every topic, the most severe first: its level, how many events at each level, and its
-    latest :data:`EVENTS_SHOWN` events, newest first."""
-    now_ns = int((time.time() if now is None else now) * _NS)
-    rows = []
-    for topic_id in store.ids():
-        topic = store.get(topic_id)
+@dataclass(frozen=True, slots=True)
+class TopicOrder:
+    """The topics the page lists (the most severe first, at most :data:`TOPICS_SHOWN`), with
+    the counts of all of them."""
+
+    shown: list[tuple[Topic, TopicSnapshot, Level]]
+    total: int
+    #: topics whose most severe event is above OK
+    firing: int
+
+
+def order_topics(store: Topics, counted: Iterable[TopicSnapshot]) -> TopicOrder:
+    """The listed topics (a deleted one whose handlers stay is not, as in the topics API) by
+    severity, from the counts the engine snapshot already made: no pass over their events."""
+    ranked = []
+    for c in counted:
+        level = max((Level[name] for name, n in c.events.items() if n), default=Level.OK)
+        ranked.append((c, level))
+    ranked.sort(key=lambda r: (-r[1], r[0].id))
+    shown: list[tuple[Topic, TopicSnapshot, Level]] = []
+    total = firing = 0
+    for c, level in ranked:
+        topic = store.listed(c.id)
         if topic is None:
             continue
-        state = topic.state()
-        counts: dict[Level, int] = {}
-        for event in topic.events.values():
-            counts[event.level] = counts.get(event.level, 0) + 1
+        total += 1
+        firing += level > Level.OK
+        if len(shown) < TOPICS_SHOWN:
+            shown.append((topic, c, level))
+    return TopicOrder(shown, total, firing)
+
+
+def topics(order: TopicOrder, selection: Selection, now: float | None = None) -> list[TopicRow]:
+    """The shown topics: level, how many events at each level, and the latest
+    :data:`EVENTS_SHOWN` events, newest first."""
+    now_ns = int((time.time() if now is None else now) * _NS)
+    rows = []
+    for topic, c, level in order.shown:
         latest = _latest(topic, EVENTS_SHOWN)
+        levels = sorted(((Level[name], n) for name, n in c.events.items() if n), reverse=True)
         rows.append(
             TopicRow(
-                id=topic_id,
-                level=str(state.level),
-                collected=state.collected,
-                delivery_errors=state.delivery_errors,
-                levels=tuple((str(lv), counts[lv]) for lv in sorted(counts, reverse=True)),
-                events=tuple(_event_row(topic_id, s, now_ns, selection) for s in latest),
+                id=topic.id,
+                level=str(level),
+                collected=c.collected,
+                delivery_errors=topic.delivery_errors,
+                levels=tuple((str(lv), n) for lv, n in levels),
+                events=tuple(_event_row(topic.id, s, now_ns, selection) for s in latest),
                 more=len(topic.events) - len(latest),
             )
         )
-    rows.sort(key=lambda r: (-Level[r.level], r.id))
     return rows
 
 
-def latest_event(store: Topics) -> Selection:
-    """The newest event of every topic (what the preview shows when none is chosen); an
-    empty selection when no topic has one."""
+def latest_event(order: TopicOrder) -> Selection:
+    """The newest event of the shown topics (what the preview shows when none is chosen); an
+    empty selection when none has one."""
     best: tuple[int, str, str] | None = None
-    for topic_id in store.ids():
-        topic = store.get(topic_id)
-        if topic is None:
-            continue
+    for topic, _, _ in order.shown:
         for state in _latest(topic, 1):
-            key = (int(state.time), topic_id, state.id)
+            key = (int(state.time), topic.id, state.id)
             if best is None or key > best:
                 best = key
     return Selection() if best is None else Selection(topic=best[1], event=best[2])

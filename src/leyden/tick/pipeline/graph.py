@@ -142,20 +142,26 @@ class Pipeline:
         done: set[int] = set()
         active: set[int] = set()
 
-        def visit(n: NodeSpec) -> None:
-            if id(n) in active:
-                raise ValueError("pipeline contains a cycle")
-            if id(n) in done:
-                return
-            active.add(id(n))
-            for c in n.children:
-                visit(c)
-            active.discard(id(n))
-            done.add(id(n))
-            order.append(n)
-
+        # depth-first, children before their parent, with a stack of its own: a pipeline may
+        # be a thousand nodes deep (Python's recursion would stop near that)
         for src in reversed(self.sources):
-            visit(src)
+            if id(src) in done:
+                continue
+            active.add(id(src))
+            stack: list[tuple[NodeSpec, Iterator[NodeSpec]]] = [(src, iter(src.children))]
+            while stack:
+                n, children = stack[-1]
+                child = next(children, None)
+                if child is None:
+                    stack.pop()
+                    active.discard(id(n))
+                    done.add(id(n))
+                    order.append(n)
+                elif id(child) in active:
+                    raise ValueError("pipeline contains a cycle")
+                elif id(child) not in done:
+                    active.add(id(child))
+                    stack.append((child, iter(child.children)))
         return iter(reversed(order))
 
     def node(self, name: str) -> NodeSpec:

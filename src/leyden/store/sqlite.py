@@ -50,17 +50,15 @@ from leyden.model.records import (
     TaskRecord,
     TemplateRecord,
 )
+from leyden.store.errors import StoreError
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError"]
 
 _T = TypeVar("_T")
 
 
-class StoreError(Exception):
-    """The database cannot be opened, read or written; ``str(e)`` names the file and why."""
-
-
-#: Each entry brings the schema from version ``index`` to ``index + 1``. Append, never edit.
+#: Each entry brings the schema from version ``index`` to ``index + 1``. Append, never edit;
+#: each step gets its PostgreSQL twin in :mod:`leyden.store.postgres_schema` (tests/store checks).
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE tasks (
@@ -368,6 +366,8 @@ class Store:
             step_held[0] = False
             _sleep(0.001)  # the loop's transactions get their turn
             step_held[0] = self._tx_lock.acquire()
+            if self._conn is None:  # closed meanwhile: the server is stopping
+                raise StoreError(f"{self.path}: closed during the backup (the server is stopping)")
 
         try:
             source.backup(dest, pages=pages, progress=between_steps)
@@ -386,7 +386,8 @@ class Store:
     def close(self) -> None:
         """Close the connection and release the file lock; later calls raise StoreError."""
         if self._conn is not None:
-            conn, self._conn = self._conn, None
+            with self._tx_lock:  # not between a backup's steps
+                conn, self._conn = self._conn, None
             try:
                 conn.close()
             except sqlite3.Error as exc:
