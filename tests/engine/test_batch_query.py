@@ -539,6 +539,7 @@ def test_warnings_for_what_kapacitor_silently_changes() -> None:
         ("SELECT v FROM m WHERE time > now() - " + "9" * 5000 + "s", "invalid duration"),
         ("SELECT " + "mean(" * 3000 + "v" + ")" * 3000 + " FROM m", "query nests too deeply"),
         ("SELECT " + "(" * 3000 + "v" + ")" * 3000 + " FROM m", "query nests too deeply"),
+        ("SELECT v FROM m WHERE " + " = ".join(["a"] * 3000), "query nests too deeply"),
     ],
 )
 def test_hostile_numbers_and_nesting_are_influxql_errors(query: str, message: str) -> None:

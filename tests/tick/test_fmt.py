@@ -88,7 +88,14 @@ def test_small_layouts() -> None:
 
 @pytest.mark.parametrize(
     "lam",
-    ["(/a.*/)", '(/^s[a-z]+$/) - float("value")', "(/x/) + 1 * 2"],
+    [
+        "(/a.*/)",
+        '(/^s[a-z]+$/) - float("value")',
+        "(/x/) + 1 * 2",
+        "-(/x/) + 1",
+        '("a" =~ /x/) + 1',
+        "(/a/) - (/b/) * 2",
+    ],
 )
 def test_lambda_starting_with_a_regex_keeps_parentheses(lam: str) -> None:
     # Found by `make fuzz` (bench/fuzz/props.py): the formatter dropped the parentheses and

@@ -863,7 +863,12 @@ def parse_select(text: str) -> ParsedQuery:
     back with ``select=None`` and its text with whitespace collapsed.  An empty text has no
     statements."""
     try:
-        return _parse_select(text)
+        parsed = _parse_select(text)
+        if parsed.select is not None:
+            # a long flat chain (a = b = c …) parses in a loop but renders by recursion:
+            # refuse here what the task could never send
+            parsed.select.render()
+        return parsed
     except RecursionError:  # found by fuzzing: thousands of nested calls or parentheses
         raise InfluxQLError("query nests too deeply") from None
 

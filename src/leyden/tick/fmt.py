@@ -219,6 +219,17 @@ def _unary(node: UnaryNode, out: list[str], indent: str, on_new_line: bool) -> N
     _fmt(node.node, out, indent, False)
 
 
+def _ends_in_regex(node: Any) -> bool:
+    """Whether the text of ``node`` ends with a regex (so no symbol operator may follow it)."""
+    while True:
+        if isinstance(node, BinaryNode) and not node.parens:
+            node = node.right
+        elif isinstance(node, UnaryNode):
+            node = node.node
+        else:
+            return isinstance(node, RegexNode)
+
+
 def _binary(node: BinaryNode, out: list[str], indent: str, on_new_line: bool) -> None:
     _lead(node, out, indent, on_new_line)
     if node.parens:
@@ -226,7 +237,7 @@ def _binary(node: BinaryNode, out: list[str], indent: str, on_new_line: bool) ->
         indent += _STEP
     # An operator cannot follow a regex (the lexer reads one only after "(" or "=~"/"!~" and
     # expects ")" after it), so a regex on the left keeps its parentheses (found by fuzzing).
-    left_regex = isinstance(node.left, RegexNode)
+    left_regex = node.operator not in ("AND", "OR") and _ends_in_regex(node.left)
     out.append("(" if left_regex else "")
     _fmt(node.left, out, indent, False)
     out.append(")" if left_regex else "")
