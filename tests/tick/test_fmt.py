@@ -102,4 +102,4 @@ def test_lambda_starting_with_a_regex_keeps_parentheses(lam: str) -> None:
     # wrote `lambda: /a.*/`, which does not parse.
     once = format_script(f"stream|from()|log(lambda: {lam})")
     assert format_script(once) == once
-    assert "(/" in once
+    assert "/) " in once or once.rstrip().endswith("/))")
