@@ -52,3 +52,14 @@ def test_properties_run_and_pass() -> None:
     for name, count, problems in results:
         assert count > 0, name
         assert problems == [], problems
+
+
+def test_known_crash_classes_match_without_line_numbers(tmp_path: Path) -> None:
+    known_file = tmp_path / "known.txt"
+    known_file.write_text("# comment\nValueError at leyden/tick/parser.py  # why\n\n")
+    known = run.known_signatures(known_file)
+    assert known == {"ValueError at leyden/tick/parser.py"}
+    assert run.is_known("ValueError at leyden/tick/parser.py:516", known)
+    assert not run.is_known("ValueError at leyden/tick/lexer.py:516", known)
+    assert not run.is_known("KeyError at leyden/tick/parser.py:516", known)
+    assert run.known_signatures(tmp_path / "missing.txt") == set()

@@ -50,6 +50,21 @@ class Tally:
             self.signatures[sig] = (n + (old[0] if old else 0), old[1] if old else preview)
 
 
+KNOWN_FILE = Path(__file__).with_name("known.txt")
+
+
+def known_signatures(path: Path = KNOWN_FILE) -> set[str]:
+    """Crash classes found, reported and owned elsewhere: ``Type at file`` (no line number)."""
+    if not path.is_file():
+        return set()
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return {line for line in lines if line}
+
+
+def is_known(sig: str, known: set[str]) -> bool:
+    return sig.rsplit(":", 1)[0] in known
+
+
 def signature(exc: BaseException) -> str:
     """``Type at file:line``: the innermost frame under ``src/leyden`` (else the innermost)."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -159,5 +174,7 @@ def print_line(name: str, tally: Tally, wall: float) -> None:
         f"{tally.crashes:>6} crashes {len(tally.signatures):>3} signatures",
         flush=True,
     )
+    known = known_signatures()
     for sig, (n, preview) in sorted(tally.signatures.items()):
-        print(f"    {n:>6} × {sig}   e.g. {preview}", flush=True)
+        mark = "known" if is_known(sig, known) else "NEW  "
+        print(f"    {mark} {n:>6} × {sig}   e.g. {preview}", flush=True)
