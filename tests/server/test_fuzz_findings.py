@@ -37,3 +37,8 @@ async def test_a_body_that_is_not_its_content_encoding_is_a_400(
     assert resp.status == 400
     body = await resp.json()
     assert body["error"].startswith("cannot read the request body: ")
+
+
+async def test_a_static_file_name_too_long_for_the_os_is_a_404(client: TestClient) -> None:
+    resp = await client.get("/status/static/" + "a" * 5000)
+    assert resp.status == 404

@@ -15,6 +15,7 @@ starts it and closes it.
 
 from __future__ import annotations
 
+import errno
 import logging
 import uuid
 
@@ -70,6 +71,11 @@ async def _common_headers(request: web.Request, handler: Handler) -> web.StreamR
         # found by fuzzing: a body that is not what its Content-Encoding says was a 500
         reason = getattr(exc, "message", "") or str(exc) or type(exc).__name__
         response = error_response(f"cannot read the request body: {reason}", 400)
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        # found by fuzzing: aiohttp's static files let a 5,000-character name through to open()
+        response = error_response("Not Found", 404)
     response.headers["X-Kapacitor-Version"] = KAPACITOR_VERSION
     request_id = request.headers.get("Request-Id") or str(uuid.uuid1())
     response.headers["Request-Id"] = request_id
