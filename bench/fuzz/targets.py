@@ -275,14 +275,15 @@ def _template() -> Target:
 
 
 def _task_body() -> Target:
+    from leyden import limits
     from leyden.tasks import manager as m
     from leyden.tasks.runner import build
     from leyden.tick.errors import TickError
 
     def run(data: bytes) -> object:
         try:  # leyden.server.tasks_api.read_body
-            decoded = json.loads(data) if data.strip() else None
-        except (ValueError, UnicodeDecodeError):
+            decoded = limits.loads_json(data) if data.strip() else None
+        except (ValueError, UnicodeDecodeError):  # JSONLimitError is a ValueError too
             return None
         if not isinstance(decoded, dict):
             return None
