@@ -296,3 +296,11 @@ def test_handler_file_with_an_impossible_date_is_a_clear_error(tmp_path: Path, v
     path.write_text(f"id: h\ntopic: t\nkind: log\nmatch: {value}\n")
     with pytest.raises(ClientError, match="invalid value: day is out of range for month"):
         read_handler_file(str(path))
+
+
+def test_handler_file_with_a_yaml_alias_containing_itself_is_refused(tmp_path: Path) -> None:
+    # Found by `make fuzz` (atheris): the depth check walked the cycle forever.
+    path = tmp_path / "h.yaml"
+    path.write_text("id: &a\n  topic: *a\nkind: log\n")
+    with pytest.raises(ClientError, match="nests deeper than"):
+        read_handler_file(str(path))
