@@ -42,3 +42,9 @@ async def test_a_body_that_is_not_its_content_encoding_is_a_400(
 async def test_a_static_file_name_too_long_for_the_os_is_a_404(client: TestClient) -> None:
     resp = await client.get("/status/static/" + "a" * 5000)
     assert resp.status == 404
+
+
+@pytest.mark.parametrize("body", [b"[" * 2000 + b"]" * 2000, b'{"a":' * 5000 + b"1" + b"}" * 5000])
+async def test_a_deeply_nested_loglevel_body_is_a_400(client: TestClient, body: bytes) -> None:
+    resp = await client.post("/kapacitor/v1/loglevel", data=body)
+    assert resp.status == 400
