@@ -104,7 +104,7 @@ def main(argv: list[str]) -> int:
     for name, count in totals.items():
         print(f"{name:<14}{count:>12,}")
     print(f"total {time.monotonic() - started:.0f}s; findings in {args.findings}")
-    print("FAILED: crashes or 5xx above" if failed else "OK: 0 crashes, 0 5xx")
+    print("FAILED: new crashes or 5xx above" if failed else "OK: no new crashes, 0 5xx")
     return 1 if failed else 0
 
 
