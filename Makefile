@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench soak lint fmt clean venv screenshots
+.PHONY: run test bench soak fuzz lint fmt clean venv screenshots
 
 venv: $(STAMP)
 
@@ -31,6 +31,12 @@ bench: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak
 
+## Fuzz every parser (1,000,000 inputs each) and the HTTP API of a live server within
+## FUZZ_SECONDS (26 minutes); fails on a crash or a 5xx. CI runs `make fuzz FUZZ_SECONDS=60`.
+FUZZ_SECONDS ?= 1560
+fuzz: $(STAMP)
+	$(BIN)/python -m bench.fuzz --seconds $(FUZZ_SECONDS)
+
 ## Photograph the status page of a served example in headless Chromium (Debian's chromium and
 ## chromium-driver): docs/status-page.png and docs/status-page-phone.png, shown in the README.
 screenshots: $(STAMP)
@@ -40,6 +46,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy --follow-imports=silent bench/fuzz
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench

@@ -633,3 +633,19 @@ def test_any_digit_string_is_a_value_or_one_line_error(digits: str, sign: str, f
     if result.errors:
         assert result.errors[0].line == 2
         assert len(result.errors[0].message) < 250
+
+
+def test_a_long_number_with_a_bad_tail_is_refused_at_once() -> None:
+    # Found by `make fuzz`: the float pattern backtracked quadratically, so a 5,000-digit value
+    # ending in a letter took seconds (this one would take hours); it is linear now.
+    result = parse(b"m v=" + b"9" * 100_000 + b"x\nm v=1", now_ns=1)
+    assert [p.fields for p in result.points] == [{"v": 1.0}]
+    assert "invalid number" in result.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("1.", 1.0), (".5", 0.5), ("-1.5e3", -1500.0), ("12", 12.0), ("1e-2", 0.01), ("-0.", -0.0)],
+)
+def test_float_spellings_kept_by_the_linear_pattern(raw: str, value: float) -> None:
+    assert parse(f"m v={raw}", now_ns=1).points[0].fields == {"v": value}

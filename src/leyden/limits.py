@@ -74,6 +74,10 @@ def json_depth(value: Any) -> int:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            # past the limit the exact depth does not matter; and a YAML alias that contains
+            # itself is a cycle that would be walked forever (found by fuzzing)
+            return depth
         if isinstance(item, dict):
             deepest = max(deepest, depth)
             stack.extend((v, depth + 1) for v in item.values())

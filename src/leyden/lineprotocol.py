@@ -474,7 +474,9 @@ def _show(s: str, limit: int = 40) -> str:
 _WS = " \t\0"
 _INT_RE = re.compile(r"-?[0-9]+")
 _UINT_RE = re.compile(r"[0-9]+")
-_FLOAT_RE = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Unambiguous (``[0-9]+\.?[0-9]*`` backtracked quadratically: a 5,000-digit value with a bad
+# tail took seconds; found by fuzzing).
+_FLOAT_RE = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _STRING_ESCAPE_RE = re.compile(r'\\([\\"])')
 
 

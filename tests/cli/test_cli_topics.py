@@ -287,3 +287,20 @@ def test_other_list_kinds_still_work(server: LiveServer) -> None:
 def test_local_rfc822(utc: None) -> None:
     assert local_rfc822("2015-10-30T17:14:12.5Z") == "30 Oct 15 17:14 UTC"
     assert local_rfc822("not a time") == "not a time"
+
+
+@pytest.mark.parametrize("value", ["2011-01-00", "2011-02-30 10:00:00"])
+def test_handler_file_with_an_impossible_date_is_a_clear_error(tmp_path: Path, value: str) -> None:
+    # Found by `make fuzz`: PyYAML's date constructor raised a bare ValueError.
+    path = tmp_path / "h.yaml"
+    path.write_text(f"id: h\ntopic: t\nkind: log\nmatch: {value}\n")
+    with pytest.raises(ClientError, match="invalid value: day is out of range for month"):
+        read_handler_file(str(path))
+
+
+def test_handler_file_with_a_yaml_alias_containing_itself_is_refused(tmp_path: Path) -> None:
+    # Found by `make fuzz` (atheris): the depth check walked the cycle forever.
+    path = tmp_path / "h.yaml"
+    path.write_text("id: &a\n  topic: *a\nkind: log\n")
+    with pytest.raises(ClientError, match="nests deeper than"):
+        read_handler_file(str(path))

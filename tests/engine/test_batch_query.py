@@ -528,3 +528,21 @@ def test_warnings_for_what_kapacitor_silently_changes() -> None:
         f"SELECT mean(v) FROM m WHERE host = 'a' AND time > now() - 1h AND {BOUNDS}"
     )
     assert build_batch_query("SELECT v FROM m WHERE host = 'a'").warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        # Found by `make fuzz`: a ValueError from int() and RecursionErrors, not InfluxQLError.
+        ("SELECT " + "9" * 5000 + " FROM m", "unable to parse integer at line 1, char 8"),
+        ("SELECT v FROM m LIMIT " + "9" * 30, 'strconv.Atoi: parsing "999'),
+        ("SELECT v FROM m WHERE time > now() - " + "9" * 5000 + "s", "invalid duration"),
+        ("SELECT " + "mean(" * 3000 + "v" + ")" * 3000 + " FROM m", "query nests too deeply"),
+        ("SELECT " + "(" * 3000 + "v" + ")" * 3000 + " FROM m", "query nests too deeply"),
+        ("SELECT v FROM m WHERE " + " = ".join(["a"] * 3000), "query nests too deeply"),
+    ],
+)
+def test_hostile_numbers_and_nesting_are_influxql_errors(query: str, message: str) -> None:
+    with pytest.raises(InfluxQLError) as info:
+        parse_select(query)
+    assert message in str(info.value)

@@ -405,3 +405,12 @@ def test_fuzz_parse_and_execute_fail_only_with_template_errors(text: str) -> Non
         tmpl.execute(_alert())
     except TemplateExecError as exc:
         assert str(exc).startswith("template: fuzz")
+
+
+def test_variable_used_in_its_own_declaration_is_an_exec_error() -> None:
+    # Found by `make fuzz`: the parser declares $x before its pipeline (as Go's does), so this
+    # parses; executing it was an AssertionError instead of Go's exec error.
+    tmpl = Template.parse("{{with $x := len $x}}x{{end}}")
+    with pytest.raises(TemplateExecError) as info:
+        tmpl.execute({})
+    assert str(info.value).endswith('executing "template" at <$x>: undefined variable: $x')

@@ -327,3 +327,22 @@ def test_times_before_year_1000_keep_four_year_digits() -> None:
     assert t.rfc3339() == "0002-02-05T00:00:00Z"
     assert t.rfc3339nano() == "0002-02-05T00:00:00.000000005Z"
     assert str(t) == "0002-02-05 00:00:00.000000005 +0000 UTC"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "args", "text"),
+    [
+        # Found by `make fuzz`: Python padded to the width and ran out of memory (or refused a
+        # 5,000-digit width); Go's fmt gives up on a width or precision past a million.
+        ("%8899556348186544128.2f|x", (1.5,), "%!(NOVERB)%!(EXTRA float64=1.5)"),
+        ("%.99999999f", (1.5,), "%!(NOVERB)%!(EXTRA float64=1.5)"),
+        ("%" + "9" * 5000 + "d", (1,), "%!(NOVERB)%!(EXTRA int=1)"),
+        ("%*d", (10**7, 3), "%!(BADWIDTH)3"),
+        ("%.*f", (-(10**7), 1.0), "%!(BADPREC)1.000000"),
+        ("%1000000d", (1,), " " * 999_999 + "1"),
+    ],
+)
+def test_sprintf_width_and_precision_past_a_million(
+    fmt: str, args: tuple[Any, ...], text: str
+) -> None:
+    assert sprintf(fmt, *args) == text

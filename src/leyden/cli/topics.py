@@ -63,6 +63,10 @@ def _parse_yaml(path: str, text: str) -> Any:
         ) from None
     except yaml.YAMLError as exc:
         raise ClientError(f'failed to unmarshal yaml handler file "{path}": {exc}') from None
+    except ValueError as exc:  # found by fuzzing: PyYAML's constructors raise it (2011-01-00)
+        raise ClientError(
+            f'failed to unmarshal yaml handler file "{path}": invalid value: {str(exc)[:120]}'
+        ) from None
 
 
 def _parse_json(path: str, text: str) -> Any:

@@ -45,6 +45,10 @@ __all__ = [
 ]
 
 
+_INT64_MAX = 2**63 - 1
+_UINT64_MAX = 2**64 - 1
+
+
 class InfluxQLError(ValueError):
     """A query text InfluxQL's parser would refuse; the message is the library's wording."""
 
@@ -575,6 +579,11 @@ class _Parser:
         tok = self.next()
         if tok.kind != "INT":
             raise self.error(tok, "integer")
+        if len(tok.text) > 19 or int(tok.text) > _INT64_MAX:  # Go's strconv.Atoi
+            raise InfluxQLError(
+                f'strconv.Atoi: parsing "{tok.text[:40]}": value out of range at '
+                f"{self.where(tok.pos)}"
+            )
         return int(tok.text)
 
     # --- expressions -------------------------------------------------------------------------
@@ -616,10 +625,16 @@ class _Parser:
         if tok.kind == "STRING":
             return StringLit(tok.text)
         if tok.kind == "INT":
+            # past int64 the library tries uint64, then gives up (found by fuzzing: a
+            # 5,000-digit literal was a ValueError from int())
+            if len(tok.text) > 20 or int(tok.text) > _UINT64_MAX:
+                raise InfluxQLError(f"unable to parse integer at {self.where(tok.pos)}")
             return IntegerLit(int(tok.text))
         if tok.kind == "FLOAT":
             return NumberLit(float(tok.text))
         if tok.kind == "DURATION":
+            if len(tok.text) > 40:  # ParseDuration's ParseInt overflows long before
+                raise InfluxQLError("invalid duration")
             return DurationLit(int(parse_duration_influxql(tok.text)))
         if tok.kind == "OP" and tok.text == "*":
             if self.text.startswith("::", self.pos):
@@ -847,6 +862,18 @@ def parse_select(text: str) -> ParsedQuery:
     A statement other than ``SELECT`` is not parsed (a batch task refuses it anyway): it comes
     back with ``select=None`` and its text with whitespace collapsed.  An empty text has no
     statements."""
+    try:
+        parsed = _parse_select(text)
+        if parsed.select is not None:
+            # a long flat chain (a = b = c …) parses in a loop but renders by recursion:
+            # refuse here what the task could never send
+            parsed.select.render()
+        return parsed
+    except RecursionError:  # found by fuzzing: thousands of nested calls or parentheses
+        raise InfluxQLError("query nests too deeply") from None
+
+
+def _parse_select(text: str) -> ParsedQuery:
     p = _Parser(text)
     statements: list[Select | None] = []
     first_text = ""

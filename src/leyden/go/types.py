@@ -675,6 +675,23 @@ def _fmt_arg(verb: str, v: Any, spec: _Spec) -> str:
     return _bad_verb(verb, v)
 
 
+#: fmt's tooLarge: a width or precision beyond a million is refused (found by fuzzing: Python
+#: would try to pad to it and run out of memory)
+_FMT_MAX = 1_000_000
+
+
+def _parsenum(fmt: str, i: int, n: int) -> tuple[int | None, int]:
+    """fmt's parsenum: the number at ``fmt[i:]`` and the index after it; a number past
+    :data:`_FMT_MAX` gives up on the rest of the format (``None``, ``n``), as Go does."""
+    num: int | None = None
+    while i < n and "0" <= fmt[i] <= "9":
+        if num is not None and num > _FMT_MAX:
+            return None, n
+        num = (num or 0) * 10 + ord(fmt[i]) - 48
+        i += 1
+    return num, i
+
+
 def sprintf(fmt: str, *args: Any) -> str:
     """Go ``fmt.Sprintf`` for the verbs templates use, including Go's error text.
 
@@ -710,6 +727,7 @@ def sprintf(fmt: str, *args: Any) -> str:
                 argi < len(args)
                 and isinstance(args[argi], int)
                 and not isinstance(args[argi], bool)
+                and -_FMT_MAX <= args[argi] <= _FMT_MAX
             ):
                 spec.width = int(args[argi])
                 if spec.width < 0:
@@ -718,11 +736,9 @@ def sprintf(fmt: str, *args: Any) -> str:
                 out.append("%!(BADWIDTH)")
             argi += 1
         else:
-            start = i
-            while i < n and fmt[i].isdigit():
-                i += 1
-            if i > start:
-                spec.width = int(fmt[start:i])
+            width, i = _parsenum(fmt, i, n)
+            if width is not None:
+                spec.width = width
         if i < n and fmt[i] == ".":
             i += 1
             if i < n and fmt[i] == "*":
@@ -731,16 +747,15 @@ def sprintf(fmt: str, *args: Any) -> str:
                     argi < len(args)
                     and isinstance(args[argi], int)
                     and not isinstance(args[argi], bool)
+                    and -_FMT_MAX <= args[argi] <= _FMT_MAX
                 ):
                     spec.prec = max(int(args[argi]), 0)
                 else:
                     out.append("%!(BADPREC)")
                 argi += 1
             else:
-                start = i
-                while i < n and fmt[i].isdigit():
-                    i += 1
-                spec.prec = int(fmt[start:i] or "0")
+                prec, i = _parsenum(fmt, i, n)
+                spec.prec = prec or 0
         if i >= n:
             out.append("%!(NOVERB)")
             break

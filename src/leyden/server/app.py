@@ -15,10 +15,13 @@ starts it and closes it.
 
 from __future__ import annotations
 
+import errno
 import logging
 import uuid
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from leyden import API_BASE, KAPACITOR_VERSION, limits
 from leyden.runtime import Runtime
@@ -64,6 +67,15 @@ async def _common_headers(request: web.Request, handler: Handler) -> web.StreamR
         response = error_response("Not Found", 404)
     except web.HTTPMethodNotAllowed as exc:
         response = error_response(f"method {exc.method} not allowed", 405)
+    except (RequestPayloadError, HttpProcessingError) as exc:
+        # found by fuzzing: a body that is not what its Content-Encoding says was a 500
+        reason = getattr(exc, "message", "") or str(exc) or type(exc).__name__
+        response = error_response(f"cannot read the request body: {reason}", 400)
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        # found by fuzzing: aiohttp's static files let a 5,000-character name through to open()
+        response = error_response("Not Found", 404)
     response.headers["X-Kapacitor-Version"] = KAPACITOR_VERSION
     request_id = request.headers.get("Request-Id") or str(uuid.uuid1())
     response.headers["Request-Id"] = request_id

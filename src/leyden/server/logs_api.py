@@ -17,12 +17,11 @@ processes send their lines back while a stream wants them (:mod:`leyden.workers.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from aiohttp import web
 
-from leyden import API_BASE
+from leyden import API_BASE, limits
 from leyden.log import level_name, parse_level, server_level, set_level
 from leyden.logstream import LogStreams, describe, parse_filter
 from leyden.server._http import error_response
@@ -45,7 +44,8 @@ level_log = logging.getLogger("leyden.http")
 
 async def log_level(request: web.Request) -> web.Response:
     try:
-        body = json.loads(await request.read() or b"null")
+        # the depth limit of every JSON body (a deeply nested one was a 500, found by fuzzing)
+        body = limits.loads_json(await request.read() or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         return error_response(f"invalid json: {exc}", 400)
     level = body.get("level") if isinstance(body, dict) else None

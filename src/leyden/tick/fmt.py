@@ -219,12 +219,28 @@ def _unary(node: UnaryNode, out: list[str], indent: str, on_new_line: bool) -> N
     _fmt(node.node, out, indent, False)
 
 
+def _ends_in_regex(node: Any) -> bool:
+    """Whether the text of ``node`` ends with a regex (so no symbol operator may follow it)."""
+    while True:
+        if isinstance(node, BinaryNode) and not node.parens:
+            node = node.right
+        elif isinstance(node, UnaryNode):
+            node = node.node
+        else:
+            return isinstance(node, RegexNode)
+
+
 def _binary(node: BinaryNode, out: list[str], indent: str, on_new_line: bool) -> None:
     _lead(node, out, indent, on_new_line)
     if node.parens:
         out.append("(")
         indent += _STEP
+    # An operator cannot follow a regex (the lexer reads one only after "(" or "=~"/"!~" and
+    # expects ")" after it), so a regex on the left keeps its parentheses (found by fuzzing).
+    left_regex = node.operator not in ("AND", "OR") and _ends_in_regex(node.left)
+    out.append("(" if left_regex else "")
     _fmt(node.left, out, indent, False)
+    out.append(")" if left_regex else "")
     out.append(" " + node.operator + ("\n" if node.multiline else " "))
     _fmt(node.right, out, indent, node.multiline)
     if node.parens:
@@ -234,7 +250,12 @@ def _binary(node: BinaryNode, out: list[str], indent: str, on_new_line: bool) ->
 def _lambda(node: LambdaNode, out: list[str], indent: str, on_new_line: bool) -> None:
     _lead(node, out, indent, on_new_line)
     out.append("lambda: ")
+    # A regex cannot start a lambda (the parser reads one only after an operator or a
+    # parenthesis), so ``lambda: (/x/)`` keeps its parentheses to parse again (found by fuzzing).
+    bare_regex = isinstance(node.expression, RegexNode)
+    out.append("(" if bare_regex else "")
     _fmt(node.expression, out, indent, False)
+    out.append(")" if bare_regex else "")
 
 
 def _list(node: ListNode, out: list[str], indent: str, on_new_line: bool) -> None:

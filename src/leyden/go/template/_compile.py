@@ -417,10 +417,10 @@ class Compiler:
                 def variable(st: State, dot: Any, final: Any) -> Any:
                     if args or final is not _MISSING:
                         raise ExecFailure(node, f"can't give argument to non-function {node}")
-                    return _lookup_var(st, var)
+                    return _lookup_var(node, st, var)
 
                 return variable
-            receiver = lambda st, dot: _lookup_var(st, var)  # noqa: E731
+            receiver = lambda st, dot: _lookup_var(node, st, var)  # noqa: E731
         else:
             inner = self.arg(base)
             receiver = inner
@@ -448,11 +448,13 @@ class Compiler:
         return call_field
 
 
-def _lookup_var(st: State, name: str) -> Any:
+def _lookup_var(node: FieldNode, st: State, name: str) -> Any:
     for slot in reversed(st.vars):
         if slot[0] == name:
             return slot[1]
-    raise AssertionError(f"undefined variable {name}")  # pragma: no cover - parse checks
+    # The parser declares ``$x`` before its own pipeline, so ``{{with $x := len $x}}`` parses
+    # and fails here, as Go's exec.go varValue does ("undefined variable: $x").
+    raise ExecFailure(node, f"undefined variable: {name}")
 
 
 def _get_field(
