@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from auth_headers import basic_auth as _basic
 
 from leyden import KAPACITOR_VERSION
 from leyden.client import Client, ClientError
@@ -62,11 +63,6 @@ async def client(open_client: OpenClient) -> TestClient:
         f"[auth]\n  enabled = true\n{USERS}"
     )
     return await open_client(text)
-
-
-def _basic(user: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
 
 
 def _as(user: str, password: str | None = None) -> dict[str, str]:

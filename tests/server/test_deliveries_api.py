@@ -7,7 +7,6 @@ rows real handlers queued, with the dispatcher running."""
 
 from __future__ import annotations
 
-import base64
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from auth_headers import basic_auth
 
 from leyden.config import load_config
 from leyden.delivery.outbox import Delivery, NewDelivery, topic_handler_key
@@ -306,7 +306,7 @@ AUTH_CONF = """
 
 
 def _basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return basic_auth(user, password)["Authorization"]
 
 
 @pytest.mark.parametrize("path", ["/metrics", BASE])

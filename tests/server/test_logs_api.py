@@ -4,7 +4,6 @@ loglevel API, and the fan-out that never makes logging wait for a client."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import threading
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from auth_headers import basic_auth as _basic
 
 from leyden import log
 from leyden.config import load_config
@@ -227,10 +227,6 @@ AUTH = """
   password = "Te1egraf-Pa55!"
   permissions = ["write_points"]
 """
-
-
-def _basic(user: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 @pytest.mark.usefixtures("restore_level")

@@ -10,7 +10,6 @@ tests/e2e/test_e2e_status_page.py.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import re
 import time
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
+from auth_headers import basic_auth as _basic
 from markupsafe import escape
 
 from leyden.alerting.topics import MemoryTopicStore, Topics
@@ -450,11 +450,6 @@ AUTH = """
   password = "c0nfig-Pa55word!"
   permissions = ["config_api"]
 """
-
-
-def _basic(user: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
 
 
 async def test_behind_the_api_s_authentication(open_server: Open) -> None:
